@@ -1,0 +1,18 @@
+//! Straddle primitives: collateral amounts, EIP-712 signed actions, canonical encoding,
+//! transaction hashes and block headers. Everything here is pure and deterministic.
+
+pub mod action;
+pub mod amount;
+pub mod block;
+pub mod codec;
+pub mod signed;
+
+pub use action::{Action, Domain, Mint, Transfer, Withdraw};
+pub use alloy_primitives::{Address, B256, keccak256};
+pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
+pub use block::BlockHeader;
+pub use codec::DecodeError;
+pub use signed::{SignatureCheckError, SignedAction, VerifiedAction};
+
+/// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).
+pub const SIGNED_ACTION_BYTES_MAX: usize = 256;
