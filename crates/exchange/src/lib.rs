@@ -1,0 +1,16 @@
+//! The Straddle state transition function (the clearinghouse). This first slice is the
+//! collateral ledger: balances, the nonce window, transfers, withdrawal requests and the
+//! devnet faucet. Pure and deterministic: no I/O, no clocks, no floats.
+//!
+//! Rules: `docs/spec/actions.md` (validity) and `docs/spec/state.md` (leaf layout).
+
+pub mod genesis;
+pub mod ledger;
+pub mod state_key;
+
+pub use genesis::{Allocation, Genesis, GenesisError};
+pub use ledger::{
+    Account, BlockContext, Ledger, LedgerError, NONCE_WINDOW_LEN, Outcome, Totals, TxError,
+    Withdrawal,
+};
+pub use state_key::StateKey;

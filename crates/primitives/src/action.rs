@@ -268,15 +268,39 @@ impl From<&Action> for ActionJson {
 impl From<ActionJson> for Action {
     fn from(json: ActionJson) -> Self {
         match json {
-            ActionJson::Transfer { to, amount, nonce, expiry_ms } => {
-                Action::Transfer(Transfer { to, amount: amount.0, nonce, expiryMs: expiry_ms })
-            }
-            ActionJson::Withdraw { recipient, amount, nonce, expiry_ms } => Action::Withdraw(
-                Withdraw { recipient, amount: amount.0, nonce, expiryMs: expiry_ms },
-            ),
-            ActionJson::Mint { to, amount, nonce, expiry_ms } => {
-                Action::Mint(Mint { to, amount: amount.0, nonce, expiryMs: expiry_ms })
-            }
+            ActionJson::Transfer {
+                to,
+                amount,
+                nonce,
+                expiry_ms,
+            } => Action::Transfer(Transfer {
+                to,
+                amount: amount.0,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
+            ActionJson::Withdraw {
+                recipient,
+                amount,
+                nonce,
+                expiry_ms,
+            } => Action::Withdraw(Withdraw {
+                recipient,
+                amount: amount.0,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
+            ActionJson::Mint {
+                to,
+                amount,
+                nonce,
+                expiry_ms,
+            } => Action::Mint(Mint {
+                to,
+                amount: amount.0,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
         }
     }
 }
@@ -299,8 +323,16 @@ mod tests {
 
     #[test]
     fn type_strings_are_stable() {
-        let t = Action::Transfer(Transfer { to: Address::ZERO, amount: 1, nonce: 1, expiryMs: 1 });
-        assert_eq!(t.type_string(), "Transfer(address to,uint128 amount,uint64 nonce,uint64 expiryMs)");
+        let t = Action::Transfer(Transfer {
+            to: Address::ZERO,
+            amount: 1,
+            nonce: 1,
+            expiryMs: 1,
+        });
+        assert_eq!(
+            t.type_string(),
+            "Transfer(address to,uint128 amount,uint64 nonce,uint64 expiryMs)"
+        );
         let w = Action::Withdraw(Withdraw {
             recipient: Address::ZERO,
             amount: 1,

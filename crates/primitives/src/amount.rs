@@ -64,7 +64,9 @@ impl Amount {
         if !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AmountError::NotANumber(text.to_string()));
         }
-        text.parse::<u128>().map(Amount).map_err(|_| AmountError::Overflow)
+        text.parse::<u128>()
+            .map(Amount)
+            .map_err(|_| AmountError::Overflow)
     }
 
     /// Parses a human amount in whole units with up to six decimals (`"1.5"` = 1 500 000
@@ -94,7 +96,9 @@ impl Amount {
             0
         } else {
             let padded = format!("{frac:0<width$}", width = COLLATERAL_DECIMALS as usize);
-            padded.parse().map_err(|_| AmountError::NotANumber(text.to_string()))?
+            padded
+                .parse()
+                .map_err(|_| AmountError::NotANumber(text.to_string()))?
         };
         whole
             .checked_mul(UNITS_PER_WHOLE)
@@ -107,7 +111,12 @@ impl Amount {
 impl fmt::Display for Amount {
     /// Whole units with all six decimals, e.g. `1.500000`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}", self.0 / UNITS_PER_WHOLE, self.0 % UNITS_PER_WHOLE)
+        write!(
+            f,
+            "{}.{:06}",
+            self.0 / UNITS_PER_WHOLE,
+            self.0 % UNITS_PER_WHOLE
+        )
     }
 }
 
@@ -123,7 +132,9 @@ impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         match serde_json_like::Raw::deserialize(deserializer)? {
-            serde_json_like::Raw::Text(text) => Amount::parse_units(&text).map_err(D::Error::custom),
+            serde_json_like::Raw::Text(text) => {
+                Amount::parse_units(&text).map_err(D::Error::custom)
+            }
             serde_json_like::Raw::Unsigned(n) => Ok(Amount(n as u128)),
             serde_json_like::Raw::Signed(_) => Err(D::Error::custom(AmountError::Negative)),
             serde_json_like::Raw::Float(_) => Err(D::Error::custom(
@@ -139,7 +150,10 @@ mod serde_json_like {
 
     #[derive(Deserialize)]
     #[serde(untagged)]
-    #[allow(dead_code, reason = "the payload of Signed and Float only selects the variant")]
+    #[allow(
+        dead_code,
+        reason = "the payload of Signed and Float only selects the variant"
+    )]
     pub enum Raw {
         Unsigned(u64),
         Signed(i64),
@@ -157,11 +171,17 @@ mod tests {
         assert_eq!(Amount::parse_whole("1.5"), Ok(Amount(1_500_000)));
         assert_eq!(Amount::parse_whole("0.000001"), Ok(Amount(1)));
         assert_eq!(Amount::parse_whole("7"), Ok(Amount(7_000_000)));
-        assert_eq!(Amount::parse_whole("1.0000001"), Err(AmountError::TooPrecise));
+        assert_eq!(
+            Amount::parse_whole("1.0000001"),
+            Err(AmountError::TooPrecise)
+        );
         assert_eq!(Amount::parse_whole("-1"), Err(AmountError::Negative));
         assert_eq!(Amount::parse_units("12"), Ok(Amount(12)));
         assert_eq!(Amount::parse_units("-12"), Err(AmountError::Negative));
-        assert_eq!(Amount::parse_units("1e5"), Err(AmountError::NotANumber("1e5".into())));
+        assert_eq!(
+            Amount::parse_units("1e5"),
+            Err(AmountError::NotANumber("1e5".into()))
+        );
         let too_big = "340282366920938463463374607431768211456"; // 2^128
         assert_eq!(Amount::parse_units(too_big), Err(AmountError::Overflow));
         assert_eq!(Amount(1_500_000).to_string(), "1.500000");

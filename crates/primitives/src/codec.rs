@@ -32,7 +32,9 @@ pub struct Writer {
 impl Writer {
     /// A writer with capacity reserved.
     pub fn with_capacity(capacity: usize) -> Writer {
-        Writer { bytes: Vec::with_capacity(capacity) }
+        Writer {
+            bytes: Vec::with_capacity(capacity),
+        }
     }
     /// One byte.
     pub fn u8(&mut self, v: u8) -> &mut Self {
@@ -84,7 +86,9 @@ impl<'a> Reader<'a> {
     /// The next `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.rest.len() < n {
-            return Err(DecodeError::Truncated { needed: n - self.rest.len() });
+            return Err(DecodeError::Truncated {
+                needed: n - self.rest.len(),
+            });
         }
         let (head, tail) = self.rest.split_at(n);
         self.rest = tail;

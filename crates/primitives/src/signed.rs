@@ -53,7 +53,9 @@ const CURVE_ORDER: U256 = U256::from_limbs([
 /// Parses 65 signature bytes (r ‖ s ‖ v with v in {0, 1, 27, 28}).
 pub fn parse_signature(bytes: &[u8]) -> Result<Signature, SignatureCheckError> {
     if bytes.len() != SIGNATURE_BYTES {
-        return Err(SignatureCheckError::Malformed("expected 65 bytes (r, s, v)"));
+        return Err(SignatureCheckError::Malformed(
+            "expected 65 bytes (r, s, v)",
+        ));
     }
     let parity = match bytes[64] {
         0 | 27 => false,
@@ -78,7 +80,11 @@ impl SignedAction {
             .signature
             .recover_address_from_prehash(&hash)
             .map_err(|_| SignatureCheckError::Unrecoverable)?;
-        Ok(VerifiedAction { signed: self, sender, hash })
+        Ok(VerifiedAction {
+            signed: self,
+            sender,
+            hash,
+        })
     }
 
     /// Canonical bytes: kind ‖ fields (big-endian, fixed width) ‖ r ‖ s ‖ v.
@@ -87,9 +93,11 @@ impl SignedAction {
         w.u8(self.action.kind() as u8);
         match &self.action {
             Action::Transfer(a) => w.address(&a.to).u128(a.amount).u64(a.nonce).u64(a.expiryMs),
-            Action::Withdraw(a) => {
-                w.address(&a.recipient).u128(a.amount).u64(a.nonce).u64(a.expiryMs)
-            }
+            Action::Withdraw(a) => w
+                .address(&a.recipient)
+                .u128(a.amount)
+                .u64(a.nonce)
+                .u64(a.expiryMs),
             Action::Mint(a) => w.address(&a.to).u128(a.amount).u64(a.nonce).u64(a.expiryMs),
         };
         w.raw(&self.signature.as_bytes());
@@ -102,18 +110,24 @@ impl SignedAction {
         let kind = r.u8()?;
         let (address, amount, nonce, expiry_ms) = (r.address()?, r.u128()?, r.u64()?, r.u64()?);
         let action = match kind {
-            k if k == ActionKind::Transfer as u8 => {
-                Action::Transfer(Transfer { to: address, amount, nonce, expiryMs: expiry_ms })
-            }
+            k if k == ActionKind::Transfer as u8 => Action::Transfer(Transfer {
+                to: address,
+                amount,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
             k if k == ActionKind::Withdraw as u8 => Action::Withdraw(Withdraw {
                 recipient: address,
                 amount,
                 nonce,
                 expiryMs: expiry_ms,
             }),
-            k if k == ActionKind::Mint as u8 => {
-                Action::Mint(Mint { to: address, amount, nonce, expiryMs: expiry_ms })
-            }
+            k if k == ActionKind::Mint as u8 => Action::Mint(Mint {
+                to: address,
+                amount,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
             other => return Err(DecodeError::UnknownTag(other)),
         };
         let signature = parse_signature(r.take(SIGNATURE_BYTES)?)
@@ -131,11 +145,16 @@ mod tests {
     use proptest::prelude::*;
 
     fn domain() -> Domain {
-        Domain { chain_id: 424242, verifying_contract: Address::ZERO }
+        Domain {
+            chain_id: 424242,
+            verifying_contract: Address::ZERO,
+        }
     }
 
     fn sign(signer: &PrivateKeySigner, action: Action) -> SignedAction {
-        let signature = signer.sign_hash_sync(&action.signing_hash(&domain())).unwrap();
+        let signature = signer
+            .sign_hash_sync(&action.signing_hash(&domain()))
+            .unwrap();
         SignedAction { action, signature }
     }
 
@@ -151,25 +170,39 @@ mod tests {
         let signed = sign(&signer, action);
         let verified = signed.clone().verify(&domain()).unwrap();
         assert_eq!(verified.sender, signer.address());
-        let other = Domain { chain_id: 1, ..domain() };
+        let other = Domain {
+            chain_id: 1,
+            ..domain()
+        };
         assert_ne!(signed.verify(&other).unwrap().sender, signer.address());
     }
 
     #[test]
     fn rejects_high_s_twin() {
         let signer = PrivateKeySigner::random();
-        let action = Action::Mint(Mint { to: Address::ZERO, amount: 1, nonce: 1, expiryMs: 1 });
+        let action = Action::Mint(Mint {
+            to: Address::ZERO,
+            amount: 1,
+            nonce: 1,
+            expiryMs: 1,
+        });
         let signed = sign(&signer, action);
         let sig = signed.signature;
         let twin = Signature::new(sig.r(), CURVE_ORDER - sig.s(), !sig.v());
-        let malleated = SignedAction { signature: twin, ..signed };
+        let malleated = SignedAction {
+            signature: twin,
+            ..signed
+        };
         assert_eq!(malleated.verify(&domain()), Err(SignatureCheckError::HighS));
     }
 
     #[test]
     fn decode_rejects_garbage() {
         assert!(SignedAction::decode(&[]).is_err());
-        assert_eq!(SignedAction::decode(&[9; 118]), Err(DecodeError::UnknownTag(9)));
+        assert_eq!(
+            SignedAction::decode(&[9; 118]),
+            Err(DecodeError::UnknownTag(9))
+        );
     }
 
     proptest! {

@@ -1,0 +1,51 @@
+//! The genesis file: chain identity, faucet settings and initial allocations.
+
+use alloy_primitives::Address;
+use serde::{Deserialize, Serialize};
+use straddle_primitives::{Amount, Domain};
+
+/// Most allocations a genesis file may hold.
+pub const GENESIS_ALLOCATIONS_MAX: usize = 100_000;
+
+/// Initial collateral of one account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Allocation {
+    /// The account.
+    pub address: Address,
+    /// Micro-units.
+    pub amount: Amount,
+}
+
+/// A chain's genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Genesis {
+    /// The EIP-712 signing domain (chain id, verifying contract).
+    pub domain: Domain,
+    /// Timestamp of block 0, unix milliseconds.
+    pub timestamp_ms: u64,
+    /// The operator key, the only signer of [`straddle_primitives::Mint`].
+    pub operator: Option<Address>,
+    /// Whether the devnet faucet (operator mint) is enabled.
+    pub faucet_enabled: bool,
+    /// Initial balances.
+    pub allocations: Vec<Allocation>,
+}
+
+/// Why a genesis was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// More allocations than [`GENESIS_ALLOCATIONS_MAX`].
+    #[error("genesis has {0} allocations, at most {GENESIS_ALLOCATIONS_MAX} allowed")]
+    TooManyAllocations(usize),
+    /// The same address allocated twice.
+    #[error("address {0} is allocated twice")]
+    DuplicateAllocation(Address),
+    /// Allocations sum past 2^128.
+    #[error("allocations overflow the collateral supply")]
+    SupplyOverflow,
+    /// The faucet is on but nobody may mint.
+    #[error("faucetEnabled requires an operator")]
+    FaucetWithoutOperator,
+}

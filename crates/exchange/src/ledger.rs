@@ -1,0 +1,447 @@
+//! The collateral ledger: the first slice of the STF.
+
+use crate::genesis::{Genesis, GenesisError};
+use crate::state_key::StateKey;
+use alloy_primitives::Address;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use straddle_primitives::codec::{DecodeError, Reader, Writer};
+use straddle_primitives::{Action, Amount, VerifiedAction};
+use straddle_state::LeafChange;
+
+/// How many of an account's highest used nonces are remembered. A nonce is accepted when
+/// it is unused and, once the window is full, above the window's lowest entry.
+pub const NONCE_WINDOW_LEN: usize = 32;
+
+/// The block an action executes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockContext {
+    /// Block height.
+    pub number: u64,
+    /// Block time, unix milliseconds.
+    pub timestamp_ms: u64,
+}
+
+/// One account's leaf.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    /// Free collateral.
+    pub collateral: Amount,
+    /// The highest used nonces, ascending, at most [`NONCE_WINDOW_LEN`].
+    pub nonces: Vec<u64>,
+}
+
+/// One withdrawal request, to be proven on L1 by a later bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Withdrawal {
+    /// L2 account debited.
+    pub account: Address,
+    /// L1 recipient.
+    pub recipient: Address,
+    /// Micro-units.
+    pub amount: Amount,
+    /// L2 block that recorded it.
+    pub block_number: u64,
+}
+
+/// Supply bookkeeping; makes conservation of collateral checkable from the state alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Sum of genesis allocations.
+    pub genesis_supply: Amount,
+    /// Sum of faucet mints.
+    pub minted: Amount,
+    /// Sum of withdrawal requests.
+    pub withdrawn: Amount,
+    /// Number of withdrawal requests (the next withdrawal's index).
+    pub withdrawal_count: u64,
+}
+
+/// Why a valid-looking, correctly signed action cannot execute. Nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    /// The block time is past the action's expiry.
+    #[error("action expired at {expiry_ms} ms, block time is {block_ms} ms")]
+    Expired {
+        /// The action's expiry.
+        expiry_ms: u64,
+        /// The block time.
+        block_ms: u64,
+    },
+    /// The nonce was used before.
+    #[error("nonce {0} was already used")]
+    NonceReplayed(u64),
+    /// The nonce is below the account's full nonce window.
+    #[error(
+        "nonce {nonce} is stale: it must exceed {lowest}, the lowest of the last {NONCE_WINDOW_LEN} nonces"
+    )]
+    NonceStale {
+        /// The nonce given.
+        nonce: u64,
+        /// The window's lowest entry.
+        lowest: u64,
+    },
+    /// Amounts must be positive.
+    #[error("amount must be greater than zero")]
+    ZeroAmount,
+    /// Not enough free collateral.
+    #[error("insufficient balance: {available} available, {needed} needed")]
+    InsufficientBalance {
+        /// The account's collateral.
+        available: Amount,
+        /// The amount asked for.
+        needed: Amount,
+    },
+    /// A mint not signed by the operator, or on a chain without a faucet.
+    #[error("only the operator may mint, and only when the faucet is enabled")]
+    Unauthorized,
+    /// A credit would pass 2^128 micro-units.
+    #[error("balance or supply would overflow")]
+    Overflow,
+}
+
+/// Errors loading a ledger from stored leaves or a genesis.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A stored leaf did not decode.
+    #[error("state leaf does not decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// The genesis is invalid.
+    #[error("invalid genesis: {0}")]
+    Genesis(#[from] GenesisError),
+}
+
+/// What a successful action produced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Index of the withdrawal a [`straddle_primitives::Withdraw`] recorded.
+    pub withdrawal_index: Option<u64>,
+}
+
+/// The ledger state with the set of keys touched since the last [`Ledger::take_changes`].
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    operator: Option<Address>,
+    faucet_enabled: bool,
+    accounts: HashMap<Address, Account>,
+    withdrawals: BTreeMap<u64, Withdrawal>,
+    totals: Totals,
+    touched: BTreeSet<StateKey>,
+}
+
+impl Ledger {
+    /// The state at block 0. Every genesis leaf is in [`Ledger::take_changes`].
+    pub fn genesis(genesis: &Genesis) -> Result<Ledger, LedgerError> {
+        if genesis.allocations.len() > crate::genesis::GENESIS_ALLOCATIONS_MAX {
+            return Err(GenesisError::TooManyAllocations(genesis.allocations.len()).into());
+        }
+        if genesis.faucet_enabled && genesis.operator.is_none() {
+            return Err(GenesisError::FaucetWithoutOperator.into());
+        }
+        let mut ledger = Ledger::empty(genesis);
+        for allocation in &genesis.allocations {
+            if ledger.accounts.contains_key(&allocation.address) {
+                return Err(GenesisError::DuplicateAllocation(allocation.address).into());
+            }
+            ledger.totals.genesis_supply = ledger
+                .totals
+                .genesis_supply
+                .checked_add(allocation.amount)
+                .ok_or(GenesisError::SupplyOverflow)?;
+            ledger.accounts.insert(
+                allocation.address,
+                Account {
+                    collateral: allocation.amount,
+                    nonces: Vec::new(),
+                },
+            );
+            ledger.touched.insert(StateKey::Account(allocation.address));
+        }
+        ledger.touched.insert(StateKey::Totals);
+        Ok(ledger)
+    }
+
+    fn empty(genesis: &Genesis) -> Ledger {
+        Ledger {
+            operator: genesis.operator,
+            faucet_enabled: genesis.faucet_enabled,
+            accounts: HashMap::new(),
+            withdrawals: BTreeMap::new(),
+            totals: Totals::default(),
+            touched: BTreeSet::new(),
+        }
+    }
+
+    /// Rebuilds the ledger from stored `(key, value)` leaves.
+    pub fn from_leaves(
+        genesis: &Genesis,
+        leaves: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<Ledger, LedgerError> {
+        let mut ledger = Ledger::empty(genesis);
+        for (key, value) in leaves {
+            match StateKey::decode(&key)? {
+                StateKey::Account(address) => {
+                    ledger.accounts.insert(address, decode_account(&value)?);
+                }
+                StateKey::Withdrawal(index) => {
+                    ledger.withdrawals.insert(index, decode_withdrawal(&value)?);
+                }
+                StateKey::Totals => ledger.totals = decode_totals(&value)?,
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// An account, if it was ever credited or used.
+    pub fn account(&self, address: &Address) -> Option<&Account> {
+        self.accounts.get(address)
+    }
+
+    /// A withdrawal request by index.
+    pub fn withdrawal(&self, index: u64) -> Option<&Withdrawal> {
+        self.withdrawals.get(&index)
+    }
+
+    /// Supply totals.
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Conservation of collateral: balances plus withdrawn equal genesis plus minted.
+    pub fn is_conserved(&self) -> bool {
+        let balances = self
+            .accounts
+            .values()
+            .try_fold(0u128, |sum, a| sum.checked_add(a.collateral.0));
+        let held = balances.and_then(|b| b.checked_add(self.totals.withdrawn.0));
+        let issued = self
+            .totals
+            .genesis_supply
+            .0
+            .checked_add(self.totals.minted.0);
+        held.is_some() && held == issued
+    }
+
+    /// Executes one verified action in `block`. On error nothing changes.
+    pub fn apply(&mut self, tx: &VerifiedAction, block: &BlockContext) -> Result<Outcome, TxError> {
+        let action = &tx.signed.action;
+        if block.timestamp_ms > action.expiry_ms() {
+            return Err(TxError::Expired {
+                expiry_ms: action.expiry_ms(),
+                block_ms: block.timestamp_ms,
+            });
+        }
+        let sender = self.accounts.get(&tx.sender);
+        let nonces = sender.map(|a| a.nonces.as_slice()).unwrap_or_default();
+        let nonce_slot = check_nonce(nonces, action.nonce())?;
+        let available = sender.map(|a| a.collateral).unwrap_or_default();
+
+        // Validate fully, then mutate: every branch below only computes.
+        let mut outcome = Outcome::default();
+        let mut totals = self.totals;
+        let (debit, credit) = match action {
+            Action::Transfer(t) => {
+                let amount = positive(t.amount)?;
+                let debit = available
+                    .checked_sub(amount)
+                    .ok_or(TxError::InsufficientBalance {
+                        available,
+                        needed: amount,
+                    })?;
+                (Some(debit), Some((t.to, amount)))
+            }
+            Action::Withdraw(w) => {
+                let amount = positive(w.amount)?;
+                let debit = available
+                    .checked_sub(amount)
+                    .ok_or(TxError::InsufficientBalance {
+                        available,
+                        needed: amount,
+                    })?;
+                totals.withdrawn = totals
+                    .withdrawn
+                    .checked_add(amount)
+                    .ok_or(TxError::Overflow)?;
+                outcome.withdrawal_index = Some(totals.withdrawal_count);
+                totals.withdrawal_count += 1;
+                (Some(debit), None)
+            }
+            Action::Mint(m) => {
+                if !self.faucet_enabled || self.operator != Some(tx.sender) {
+                    return Err(TxError::Unauthorized);
+                }
+                let amount = positive(m.amount)?;
+                totals.minted = totals.minted.checked_add(amount).ok_or(TxError::Overflow)?;
+                // Total supply must fit, so that no sum of balances can ever overflow.
+                totals
+                    .genesis_supply
+                    .checked_add(totals.minted)
+                    .ok_or(TxError::Overflow)?;
+                (None, Some((m.to, amount)))
+            }
+        };
+        let credited = match credit {
+            Some((to, amount)) => {
+                let base = if to == tx.sender {
+                    debit.unwrap_or(available)
+                } else {
+                    self.accounts
+                        .get(&to)
+                        .map(|a| a.collateral)
+                        .unwrap_or_default()
+                };
+                Some((to, base.checked_add(amount).ok_or(TxError::Overflow)?))
+            }
+            None => None,
+        };
+
+        let account = self.accounts.entry(tx.sender).or_default();
+        insert_nonce(&mut account.nonces, nonce_slot, action.nonce());
+        if let Some(debit) = debit {
+            account.collateral = debit;
+        }
+        self.touched.insert(StateKey::Account(tx.sender));
+        if let Some((to, balance)) = credited {
+            self.accounts.entry(to).or_default().collateral = balance;
+            self.touched.insert(StateKey::Account(to));
+        }
+        if let (Action::Withdraw(w), Some(index)) = (action, outcome.withdrawal_index) {
+            self.withdrawals.insert(
+                index,
+                Withdrawal {
+                    account: tx.sender,
+                    recipient: w.recipient,
+                    amount: Amount(w.amount),
+                    block_number: block.number,
+                },
+            );
+            self.touched.insert(StateKey::Withdrawal(index));
+        }
+        if totals != self.totals {
+            self.totals = totals;
+            self.touched.insert(StateKey::Totals);
+        }
+        debug_assert!(
+            self.is_conserved(),
+            "collateral not conserved after {action:?}"
+        );
+        Ok(outcome)
+    }
+
+    /// The canonical value of a leaf, or `None` if absent.
+    pub fn leaf_value(&self, key: &StateKey) -> Option<Vec<u8>> {
+        match key {
+            StateKey::Account(address) => self.accounts.get(address).map(encode_account),
+            StateKey::Withdrawal(index) => self.withdrawals.get(index).map(encode_withdrawal),
+            StateKey::Totals => Some(encode_totals(&self.totals)),
+        }
+    }
+
+    /// The leaves changed since the last call, in key order.
+    pub fn take_changes(&mut self) -> Vec<LeafChange> {
+        std::mem::take(&mut self.touched)
+            .into_iter()
+            .map(|key| LeafChange {
+                key: key.encode(),
+                value: self.leaf_value(&key),
+            })
+            .collect()
+    }
+}
+
+fn positive(amount: u128) -> Result<Amount, TxError> {
+    if amount == 0 {
+        Err(TxError::ZeroAmount)
+    } else {
+        Ok(Amount(amount))
+    }
+}
+
+/// Where `nonce` goes in the ascending window, or why it is refused.
+fn check_nonce(window: &[u64], nonce: u64) -> Result<usize, TxError> {
+    match window.binary_search(&nonce) {
+        Ok(_) => Err(TxError::NonceReplayed(nonce)),
+        Err(0) if window.len() >= NONCE_WINDOW_LEN => Err(TxError::NonceStale {
+            nonce,
+            lowest: window[0],
+        }),
+        Err(slot) => Ok(slot),
+    }
+}
+
+fn insert_nonce(window: &mut Vec<u64>, slot: usize, nonce: u64) {
+    window.insert(slot, nonce);
+    if window.len() > NONCE_WINDOW_LEN {
+        window.remove(0);
+    }
+}
+
+/// `collateral (u128) ‖ count (u8) ‖ nonces (u64 each, ascending)`.
+fn encode_account(account: &Account) -> Vec<u8> {
+    let mut w = Writer::with_capacity(17 + 8 * account.nonces.len());
+    w.u128(account.collateral.0).u8(account.nonces.len() as u8);
+    for nonce in &account.nonces {
+        w.u64(*nonce);
+    }
+    w.bytes
+}
+
+fn decode_account(bytes: &[u8]) -> Result<Account, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let collateral = Amount(r.u128()?);
+    let count = r.u8()? as usize;
+    if count > NONCE_WINDOW_LEN {
+        return Err(DecodeError::Invalid(
+            "nonce window longer than NONCE_WINDOW_LEN",
+        ));
+    }
+    let nonces = (0..count).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
+    r.finish()?;
+    Ok(Account { collateral, nonces })
+}
+
+/// `account ‖ recipient ‖ amount (u128) ‖ block number (u64)`.
+fn encode_withdrawal(w: &Withdrawal) -> Vec<u8> {
+    let mut out = Writer::with_capacity(64);
+    out.address(&w.account)
+        .address(&w.recipient)
+        .u128(w.amount.0)
+        .u64(w.block_number);
+    out.bytes
+}
+
+fn decode_withdrawal(bytes: &[u8]) -> Result<Withdrawal, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let w = Withdrawal {
+        account: r.address()?,
+        recipient: r.address()?,
+        amount: Amount(r.u128()?),
+        block_number: r.u64()?,
+    };
+    r.finish()?;
+    Ok(w)
+}
+
+/// `genesis supply ‖ minted ‖ withdrawn (u128 each) ‖ withdrawal count (u64)`.
+fn encode_totals(t: &Totals) -> Vec<u8> {
+    let mut w = Writer::with_capacity(56);
+    w.u128(t.genesis_supply.0)
+        .u128(t.minted.0)
+        .u128(t.withdrawn.0)
+        .u64(t.withdrawal_count);
+    w.bytes
+}
+
+fn decode_totals(bytes: &[u8]) -> Result<Totals, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let t = Totals {
+        genesis_supply: Amount(r.u128()?),
+        minted: Amount(r.u128()?),
+        withdrawn: Amount(r.u128()?),
+        withdrawal_count: r.u64()?,
+    };
+    r.finish()?;
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,48 @@
+//! Layout of the state keys (the raw bytes whose keccak-256 is the tree path).
+
+use alloy_primitives::Address;
+use straddle_primitives::codec::{DecodeError, Reader, Writer};
+
+/// Tag of an account leaf key.
+const ACCOUNT_TAG: u8 = 0x01;
+/// Tag of a withdrawal leaf key.
+const WITHDRAWAL_TAG: u8 = 0x02;
+/// Tag of the ledger totals leaf key.
+const TOTALS_TAG: u8 = 0x03;
+
+/// Every kind of leaf in the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StateKey {
+    /// `0x01 ‖ address` → the account's collateral and nonce window.
+    Account(Address),
+    /// `0x02 ‖ index (u64 BE)` → one withdrawal request.
+    Withdrawal(u64),
+    /// `0x03` → supply totals and the withdrawal count.
+    Totals,
+}
+
+impl StateKey {
+    /// The raw key bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(21);
+        match self {
+            StateKey::Account(address) => w.u8(ACCOUNT_TAG).address(address),
+            StateKey::Withdrawal(index) => w.u8(WITHDRAWAL_TAG).u64(*index),
+            StateKey::Totals => w.u8(TOTALS_TAG),
+        };
+        w.bytes
+    }
+
+    /// Inverse of [`StateKey::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<StateKey, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let key = match r.u8()? {
+            ACCOUNT_TAG => StateKey::Account(r.address()?),
+            WITHDRAWAL_TAG => StateKey::Withdrawal(r.u64()?),
+            TOTALS_TAG => StateKey::Totals,
+            other => return Err(DecodeError::UnknownTag(other)),
+        };
+        r.finish()?;
+        Ok(key)
+    }
+}
