@@ -385,7 +385,8 @@ fn encode_account(account: &Account) -> Vec<u8> {
     w.bytes
 }
 
-fn decode_account(bytes: &[u8]) -> Result<Account, DecodeError> {
+/// Decodes an account leaf value.
+pub fn decode_account(bytes: &[u8]) -> Result<Account, DecodeError> {
     let mut r = Reader::new(bytes);
     let collateral = Amount(r.u128()?);
     let count = r.u8()? as usize;

@@ -1,1 +1,149 @@
+//! The Straddle sequencer node: recovery (database + write-ahead log), the admission / log
+//! / database pipeline, the JSON-RPC and WebSocket server, and Prometheus metrics.
 
+pub mod api;
+pub mod chain;
+pub mod chain_store;
+pub mod devnet;
+pub mod errors;
+pub mod rpc;
+pub mod sequencer;
+pub mod wal;
+
+use crate::chain::{Chain, ChainError};
+use crate::chain_store::ChainStore;
+use crate::sequencer::Sequencer;
+use crate::wal::{WalError, WalWriter};
+use api::StraddleApiServer;
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use straddle_exchange::Genesis;
+
+/// Largest JSON-RPC request body accepted, in bytes.
+pub const RPC_REQUEST_BYTES_MAX: u32 = 64 * 1024;
+/// Most concurrent RPC connections.
+pub const RPC_CONNECTIONS_MAX: u32 = 1_024;
+/// Default block interval.
+pub const BLOCK_INTERVAL_DEFAULT: Duration = Duration::from_millis(100);
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Directory of the database and the write-ahead log.
+    pub data_dir: PathBuf,
+    /// The chain's genesis.
+    pub genesis: Genesis,
+    /// JSON-RPC (HTTP + WS) listen address; port 0 picks a free port.
+    pub rpc_addr: SocketAddr,
+    /// How often a block with pending transactions is sealed.
+    pub block_interval: Duration,
+}
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The chain could not be opened or recovered.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The log could not be read or created.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    /// The data directory or the RPC socket failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running node.
+pub struct Node {
+    sequencer: Arc<Sequencer>,
+    server: ServerHandle,
+    /// Where the RPC server listens.
+    pub rpc_addr: SocketAddr,
+}
+
+impl Node {
+    /// Recovers the chain (database, then every block still only in the log), then starts
+    /// the pipeline and the RPC server.
+    pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let started = Instant::now();
+        let store = Arc::new(ChainStore::open(&config.data_dir).map_err(ChainError::from)?);
+        let mut chain = Chain::open(&store, &config.genesis)?;
+        let wal_dir = config.data_dir.join("wal");
+        let logged = wal::recover(&wal_dir)?;
+        let mut replayed = 0usize;
+        let committed = chain.head.number;
+        for block in logged.iter().filter(|b| b.number > committed) {
+            let sealed = chain.replay_logged(block)?;
+            replayed += sealed.transactions.len();
+            store
+                .commit_block(&sealed, None)
+                .map_err(ChainError::from)?;
+        }
+        // Every logged block is now in the database: start a fresh log.
+        let writer = WalWriter::start_fresh(&wal_dir, chain.head.number + 1)?;
+        tracing::info!(
+            head = chain.head.number,
+            root = %chain.head.state_root,
+            replayed_txs = replayed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "chain recovered"
+        );
+        metrics::gauge!("straddle_head_block").set(chain.head.number as f64);
+        let sequencer = Arc::new(Sequencer::start(
+            chain,
+            store.clone(),
+            writer,
+            config.block_interval,
+        ));
+
+        let server_config = ServerConfig::builder()
+            .max_request_body_size(RPC_REQUEST_BYTES_MAX)
+            .max_connections(RPC_CONNECTIONS_MAX)
+            .build();
+        let server = Server::builder()
+            .set_config(server_config)
+            .build(config.rpc_addr)
+            .await?;
+        let rpc_addr = server.local_addr()?;
+        let handler = rpc::RpcHandler::new(sequencer.clone(), store, config.genesis.clone());
+        let server = server.start(handler.into_rpc());
+        tracing::info!(%rpc_addr, "JSON-RPC listening (HTTP and WebSocket)");
+        Ok(Node {
+            sequencer,
+            server,
+            rpc_addr,
+        })
+    }
+
+    /// The HTTP URL of the RPC server.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.rpc_addr)
+    }
+
+    /// The WebSocket URL of the RPC server.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.rpc_addr)
+    }
+
+    /// Stops accepting requests, seals and commits what is pending, then returns.
+    pub async fn stop(self) {
+        let _ = self.server.stop();
+        self.server.stopped().await;
+        let mut sequencer = self.sequencer;
+        // In-flight handlers hold clones briefly; wait for them to finish.
+        let sequencer = loop {
+            match Arc::try_unwrap(sequencer) {
+                Ok(sequencer) => break sequencer,
+                Err(shared) => {
+                    sequencer = shared;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        };
+        let _ = tokio::task::spawn_blocking(move || sequencer.stop()).await;
+    }
+}

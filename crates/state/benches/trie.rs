@@ -20,6 +20,20 @@ fn main() {
     let block_updates: u64 = 10_000;
     let blocks: u64 = 50;
 
+    // The ceiling: one keccak-256 of a 65-byte node preimage.
+    let hashes = 1_000_000u32;
+    let start = Instant::now();
+    let mut acc = B256::ZERO;
+    for i in 0..hashes {
+        acc = straddle_state::node_hash(&acc, &B256::from(alloy_primitives::U256::from(i)));
+    }
+    let elapsed = start.elapsed();
+    black_box(acc);
+    println!(
+        "keccak: {hashes} node hashes in {elapsed:.2?} ({:.0} ns/hash)",
+        elapsed.as_nanos() as f64 / hashes as f64
+    );
+
     let mut tree = SparseMerkleTree::new();
     let start = Instant::now();
     tree.update_batch(
@@ -44,6 +58,7 @@ fn main() {
         rng_state
     };
     let mut fresh = keys;
+    let (mut in_insert, mut in_root) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let start = Instant::now();
     for block in 0..blocks {
         let updates: Vec<_> = (0..block_updates)
@@ -60,10 +75,15 @@ fn main() {
                 )
             })
             .collect();
+        let t = Instant::now();
         tree.update_batch(updates);
+        in_insert += t.elapsed();
+        let t = Instant::now();
         black_box(tree.root());
+        in_root += t.elapsed();
     }
     let elapsed = start.elapsed();
+    println!("  of which insert {in_insert:.2?}, rehash {in_root:.2?}");
     let total = blocks * block_updates;
     println!(
         "update: {total} leaf updates in {blocks} blocks of {block_updates} at {} leaves, root per block: {:.2?} ({:.0} updates/s)",

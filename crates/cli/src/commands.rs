@@ -1,0 +1,596 @@
+//! Command-line definitions and their implementations.
+
+use crate::keys;
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use eyre::{Context, bail, eyre};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use straddle_exchange::Genesis;
+use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
+use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
+use straddle_node::{Node, NodeConfig};
+use straddle_primitives::{Action, Amount, Domain, Mint, Transfer, Withdraw};
+
+/// Straddle: a derivatives-native Ethereum Layer 2.
+#[derive(Parser)]
+#[command(name = "straddle", version, about, propagate_version = true)]
+pub struct Cli {
+    /// JSON-RPC endpoint of a node.
+    #[arg(
+        long,
+        global = true,
+        env = "STRADDLE_RPC",
+        default_value = "http://127.0.0.1:9545"
+    )]
+    rpc: String,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a sequencer node (JSON-RPC over HTTP and WebSocket, Prometheus metrics).
+    Node(NodeArgs),
+    /// Create or show keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the devnet genesis (edit it and pass it to `straddle node --genesis`).
+    Genesis,
+    /// Transfer collateral to another L2 account.
+    Transfer {
+        /// Recipient address.
+        #[arg(long)]
+        to: Address,
+        /// Amount in USDC, up to 6 decimals (e.g. 12.5).
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Request a withdrawal of collateral to an L1 address.
+    Withdraw {
+        /// L1 recipient (defaults to the signer).
+        #[arg(long)]
+        recipient: Option<Address>,
+        /// Amount in USDC, up to 6 decimals.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Devnet faucet: mint collateral (operator key only).
+    Mint {
+        /// Recipient address.
+        #[arg(long)]
+        to: Address,
+        /// Amount in USDC, up to 6 decimals.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Show an account's collateral.
+    Balance {
+        /// The account.
+        address: Address,
+    },
+    /// Show a block: a number, a hash, or "latest".
+    Block {
+        /// Which block.
+        #[arg(default_value = "latest")]
+        block: String,
+        /// Include the transactions.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Show a transaction receipt.
+    Receipt {
+        /// Transaction hash.
+        hash: B256,
+    },
+    /// Fetch a Merkle proof of an account and verify it locally against the state root.
+    Proof {
+        /// The account.
+        address: Address,
+    },
+    /// Print the EIP-712 typed data of an action, to sign with another tool (cast, a wallet).
+    TypedData {
+        /// transfer | withdraw | mint
+        #[arg(long, value_enum)]
+        kind: ActionKind,
+        /// Recipient (L2 for transfer/mint, L1 for withdraw).
+        #[arg(long)]
+        to: Address,
+        /// Amount in USDC, up to 6 decimals.
+        #[arg(long)]
+        amount: String,
+        /// Nonce.
+        #[arg(long)]
+        nonce: u64,
+        /// Expiry, unix milliseconds.
+        #[arg(long)]
+        expiry_ms: u64,
+        /// Chain id.
+        #[arg(long, default_value_t = DEVNET_CHAIN_ID)]
+        chain_id: u64,
+    },
+    /// Re-execute every stored block from genesis and check all headers and state roots.
+    Replay {
+        /// The node's data directory (the node must be stopped).
+        #[arg(long, default_value = ".straddle/node")]
+        data_dir: PathBuf,
+        /// Genesis file (default: devnet).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ActionKind {
+    Transfer,
+    Withdraw,
+    Mint,
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    /// Database and write-ahead log directory.
+    #[arg(long, default_value = ".straddle/node")]
+    data_dir: PathBuf,
+    /// Genesis file (default: the devnet genesis).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// JSON-RPC listen address (HTTP and WebSocket).
+    #[arg(long, default_value = "127.0.0.1:9545")]
+    rpc_addr: SocketAddr,
+    /// Prometheus metrics listen address.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    metrics_addr: SocketAddr,
+    /// Do not serve metrics.
+    #[arg(long)]
+    no_metrics: bool,
+    /// Block interval in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    block_interval_ms: u64,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a new random key and save it (mode 0600).
+    New {
+        /// Where to write it.
+        #[arg(long, default_value = ".straddle/key.json")]
+        out: PathBuf,
+    },
+    /// Show the address of a key.
+    Show {
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// List the devnet's well-known test accounts (public keys: never hold value).
+    Dev,
+}
+
+#[derive(Args)]
+struct KeyArgs {
+    /// Private key, hex.
+    #[arg(long, env = "STRADDLE_PRIVATE_KEY", hide_env_values = true)]
+    private_key: Option<String>,
+    /// Key file written by `straddle keys new`.
+    #[arg(long, env = "STRADDLE_KEY_FILE", default_value = ".straddle/key.json")]
+    key_file: PathBuf,
+    /// Use devnet test account N (0–9).
+    #[arg(long, conflicts_with = "private_key")]
+    dev: Option<usize>,
+}
+
+impl KeyArgs {
+    fn signer(&self) -> eyre::Result<PrivateKeySigner> {
+        if let Some(index) = self.dev {
+            if index >= 10 {
+                bail!("--dev takes 0 to 9");
+            }
+            return PrivateKeySigner::from_bytes(&dev_key(index))
+                .map_err(|_| eyre!("bad devnet key"));
+        }
+        match &self.private_key {
+            Some(key) => keys::parse_private_key(key),
+            None => keys::read_key_file(&self.key_file).wrap_err(
+                "no key given: use --private-key, --key-file, --dev N, or `straddle keys new`",
+            ),
+        }
+    }
+}
+
+#[derive(Args)]
+struct SignArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Nonce (default: the current time in microseconds, unique per sender).
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Seconds until the action expires.
+    #[arg(long, default_value_t = 60)]
+    expires_in: u64,
+}
+
+fn client(url: &str) -> eyre::Result<HttpClient> {
+    HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(30))
+        .build(url)
+        .wrap_err_with(|| format!("invalid RPC url {url}"))
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn load_genesis(path: Option<&PathBuf>) -> eyre::Result<Genesis> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_str(&text).wrap_err("genesis file is invalid")
+        }
+        None => Ok(default_devnet_genesis()),
+    }
+}
+
+fn default_devnet_genesis() -> Genesis {
+    let addresses: Vec<Address> = (0..10)
+        .filter_map(|i| PrivateKeySigner::from_bytes(&dev_key(i)).ok())
+        .map(|signer| signer.address())
+        .collect();
+    devnet_genesis(&addresses)
+}
+
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> eyre::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> eyre::Result<()> {
+    match cli.command {
+        Command::Node(args) => run_node(args).await,
+        Command::Keys(KeysCommand::New { out }) => {
+            let signer = keys::write_new_key_file(&out)?;
+            print(
+                cli.json,
+                &serde_json::json!({"address": signer.address(), "keyFile": out}),
+                || {
+                    format!(
+                        "address  {}\nkey file {} (keep it secret)",
+                        signer.address(),
+                        out.display()
+                    )
+                },
+            )
+        }
+        Command::Keys(KeysCommand::Show { key }) => {
+            let signer = key.signer()?;
+            print(
+                cli.json,
+                &serde_json::json!({"address": signer.address()}),
+                || signer.address().to_string(),
+            )
+        }
+        Command::Keys(KeysCommand::Dev) => {
+            let accounts: Vec<_> = (0..10)
+                .filter_map(|i| PrivateKeySigner::from_bytes(&dev_key(i)).ok().map(|s| (i, s)))
+                .map(|(i, s)| serde_json::json!({"index": i, "address": s.address(), "privateKey": s.to_bytes()}))
+                .collect();
+            print(cli.json, &accounts, || {
+                accounts
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{}  {}  {}",
+                            a["index"],
+                            a["address"].as_str().unwrap_or(""),
+                            a["privateKey"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Genesis => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&default_devnet_genesis())?
+            );
+            Ok(())
+        }
+        Command::Transfer { to, amount, sign } => {
+            let amount = Amount::parse_whole(&amount)?;
+            send(&cli.rpc, cli.json, &sign, |nonce, expiry_ms| {
+                Action::Transfer(Transfer {
+                    to,
+                    amount: amount.0,
+                    nonce,
+                    expiryMs: expiry_ms,
+                })
+            })
+            .await
+        }
+        Command::Withdraw {
+            recipient,
+            amount,
+            sign,
+        } => {
+            let amount = Amount::parse_whole(&amount)?;
+            let recipient = match recipient {
+                Some(r) => r,
+                None => sign.key.signer()?.address(),
+            };
+            send(&cli.rpc, cli.json, &sign, |nonce, expiry_ms| {
+                Action::Withdraw(Withdraw {
+                    recipient,
+                    amount: amount.0,
+                    nonce,
+                    expiryMs: expiry_ms,
+                })
+            })
+            .await
+        }
+        Command::Mint { to, amount, sign } => {
+            let amount = Amount::parse_whole(&amount)?;
+            send(&cli.rpc, cli.json, &sign, |nonce, expiry_ms| {
+                Action::Mint(Mint {
+                    to,
+                    amount: amount.0,
+                    nonce,
+                    expiryMs: expiry_ms,
+                })
+            })
+            .await
+        }
+        Command::Balance { address } => {
+            let account = client(&cli.rpc)?.get_account(address).await?;
+            print(cli.json, &account, || {
+                format!("{} USDC", account.collateral)
+            })
+        }
+        Command::Block { block, full } => {
+            let reference = parse_block_ref(&block)?;
+            let view = client(&cli.rpc)?.get_block(reference, Some(full)).await?;
+            let Some(view) = view else {
+                bail!("block {block} not found")
+            };
+            print(cli.json, &view, || {
+                let mut text = format!(
+                    "block {}\n  hash        {}\n  parent      {}\n  time (ms)   {}\n  state root  {}\n  txs root    {}\n  txs         {}\n  status      {:?}",
+                    view.header.number,
+                    view.hash,
+                    view.header.parent_hash,
+                    view.header.timestamp_ms,
+                    view.header.state_root,
+                    view.header.transactions_root,
+                    view.header.transaction_count,
+                    view.status
+                );
+                for tx in &view.transactions {
+                    text.push_str(&format!(
+                        "\n  {} from {}: {}",
+                        tx.hash,
+                        tx.sender,
+                        serde_json::to_string(&tx.action).unwrap_or_default()
+                    ));
+                }
+                text
+            })
+        }
+        Command::Receipt { hash } => {
+            let receipt = client(&cli.rpc)?.get_receipt(hash).await?;
+            let Some(receipt) = receipt else {
+                bail!("no receipt for {hash} (unknown, or its block is not committed yet)")
+            };
+            print(cli.json, &receipt, || {
+                format!(
+                    "tx {} from {}\n  block {} index {} status {:?}",
+                    receipt.tx_hash,
+                    receipt.sender,
+                    receipt.block_number,
+                    receipt.index,
+                    receipt.status
+                )
+            })
+        }
+        Command::Proof { address } => {
+            let view = client(&cli.rpc)?.get_proof(address).await?;
+            let value_hash = view.value.as_ref().map(|v| straddle_state::value_hash(v));
+            let verified = straddle_state::verify_proof(
+                &view.state_root,
+                &view.key_hash,
+                value_hash.as_ref(),
+                &view.proof,
+            );
+            if let Err(e) = &verified {
+                bail!("proof does NOT verify: {e}");
+            }
+            print(cli.json, &view, || {
+                format!(
+                    "{} proof of {} at block {}\n  state root {}\n  siblings   {}\n  verified locally: yes",
+                    if view.value.is_some() {
+                        "inclusion"
+                    } else {
+                        "exclusion"
+                    },
+                    address,
+                    view.block_number,
+                    view.state_root,
+                    view.proof.siblings.len()
+                )
+            })
+        }
+        Command::TypedData {
+            kind,
+            to,
+            amount,
+            nonce,
+            expiry_ms,
+            chain_id,
+        } => {
+            let amount = Amount::parse_whole(&amount)?.0;
+            let action = match kind {
+                ActionKind::Transfer => Action::Transfer(Transfer {
+                    to,
+                    amount,
+                    nonce,
+                    expiryMs: expiry_ms,
+                }),
+                ActionKind::Withdraw => Action::Withdraw(Withdraw {
+                    recipient: to,
+                    amount,
+                    nonce,
+                    expiryMs: expiry_ms,
+                }),
+                ActionKind::Mint => Action::Mint(Mint {
+                    to,
+                    amount,
+                    nonce,
+                    expiryMs: expiry_ms,
+                }),
+            };
+            let domain = Domain {
+                chain_id,
+                verifying_contract: Address::ZERO,
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&action.typed_data_json(&domain))?
+            );
+            Ok(())
+        }
+        Command::Replay { data_dir, genesis } => {
+            let genesis = load_genesis(genesis.as_ref())?;
+            let store = straddle_node::chain_store::ChainStore::open(&data_dir)?;
+            let report = straddle_node::chain::replay_stored_chain(&store, &genesis)?;
+            print(
+                cli.json,
+                &serde_json::json!({"blocks": report.blocks, "transactions": report.transactions, "stateRoot": report.state_root}),
+                || {
+                    format!(
+                        "replayed {} blocks, {} transactions: every header matches\n  state root {}",
+                        report.blocks, report.transactions, report.state_root
+                    )
+                },
+            )
+        }
+    }
+}
+
+fn parse_block_ref(text: &str) -> eyre::Result<BlockRef> {
+    if text == "latest" {
+        return Ok(BlockRef::Tag("latest".into()));
+    }
+    if let Ok(number) = text.parse::<u64>() {
+        return Ok(BlockRef::Number(number));
+    }
+    text.parse::<B256>()
+        .map(BlockRef::Hash)
+        .map_err(|_| eyre!("block must be a number, a 32-byte hash, or latest"))
+}
+
+async fn send(
+    rpc: &str,
+    json: bool,
+    sign: &SignArgs,
+    build: impl FnOnce(u64, u64) -> Action,
+) -> eyre::Result<()> {
+    let signer = sign.key.signer()?;
+    let client = client(rpc)?;
+    let chain_id = client
+        .chain_id()
+        .await
+        .wrap_err_with(|| format!("cannot reach node at {rpc}"))?;
+    let nonce = sign.nonce.unwrap_or_else(now_micros);
+    let expiry_ms = (now_micros() / 1000).saturating_add(sign.expires_in.saturating_mul(1000));
+    let action = build(nonce, expiry_ms);
+    let domain = Domain {
+        chain_id,
+        verifying_contract: Address::ZERO,
+    };
+    let signature = signer.sign_hash_sync(&action.signing_hash(&domain))?;
+    let request = SendActionRequest {
+        chain_id,
+        action,
+        signature: Bytes::from(signature.as_bytes().to_vec()),
+    };
+    let receipt = client.send_action(request).await?;
+    print(json, &receipt, || {
+        format!(
+            "accepted {}\n  block {} index {} status {:?}",
+            receipt.tx_hash, receipt.block_number, receipt.index, receipt.status
+        )
+    })
+}
+
+async fn run_node(args: NodeArgs) -> eyre::Result<()> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    match args.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+    }
+    if !args.no_metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(args.metrics_addr)
+            .install()
+            .wrap_err_with(|| format!("cannot serve metrics on {}", args.metrics_addr))?;
+        tracing::info!(addr = %args.metrics_addr, "Prometheus metrics at /metrics");
+    }
+    let genesis = load_genesis(args.genesis.as_ref())?;
+    let node = Node::start(NodeConfig {
+        data_dir: args.data_dir,
+        genesis,
+        rpc_addr: args.rpc_addr,
+        block_interval: Duration::from_millis(args.block_interval_ms.max(1)),
+    })
+    .await?;
+    println!(
+        "straddle node ready: rpc {} (HTTP and WebSocket)",
+        node.http_url()
+    );
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: sealing pending transactions");
+    node.stop().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The JSON-RPC API: request and response types and the method list. The same trait
+//! generates the server (in the node) and the typed client (CLI, tests, load generators).
+
+use alloy_primitives::{Address, B256, Bytes};
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::types::ErrorObjectOwned;
+use serde::{Deserialize, Serialize};
+use straddle_primitives::{Action, Amount, BlockHeader};
+use straddle_state::Proof;
+
+/// Result type of RPC methods.
+pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+/// `straddle_sendAction` parameters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendActionRequest {
+    /// Must equal the node's chain id (checked first, for a clear error).
+    pub chain_id: u64,
+    /// The action, e.g. `{"type":"transfer","to":"0x…","amount":"1000000","nonce":1,"expiryMs":…}`.
+    pub action: Action,
+    /// 65-byte signature `r ‖ s ‖ v` over the action's EIP-712 digest, hex.
+    pub signature: Bytes,
+}
+
+/// Finality of a block or transaction: `soft` (sequencer receipt), `safe` (batch on L1),
+/// `finalized` (L1-final and past the challenge window). Until the L1 pipeline lands
+/// every block is `soft`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Finality {
+    /// Sequencer-confirmed.
+    Soft,
+    /// Its batch is on L1.
+    Safe,
+    /// Final on L1.
+    Finalized,
+}
+
+/// A receipt: the acknowledgement of `sendAction`, or a lookup by hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    /// Transaction hash (the EIP-712 digest).
+    pub tx_hash: B256,
+    /// Recovered signer.
+    pub sender: Address,
+    /// Block number.
+    pub block_number: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// Finality of the block.
+    pub status: Finality,
+    /// Index of the recorded withdrawal, for withdrawal requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal_index: Option<u64>,
+}
+
+/// A transaction inside a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionView {
+    /// Hash.
+    pub hash: B256,
+    /// Signer.
+    pub sender: Address,
+    /// The action.
+    pub action: Action,
+    /// Signature, hex.
+    pub signature: Bytes,
+}
+
+/// A block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockView {
+    /// Block hash.
+    pub hash: B256,
+    /// Header fields.
+    #[serde(flatten)]
+    pub header: BlockHeader,
+    /// Finality.
+    pub status: Finality,
+    /// Transactions (only with `full = true`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transactions: Vec<TransactionView>,
+    /// Transaction hashes.
+    pub transaction_hashes: Vec<B256>,
+}
+
+/// An account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// Address.
+    pub address: Address,
+    /// Collateral in micro-units.
+    pub collateral: Amount,
+    /// The nonce window, ascending.
+    pub nonces: Vec<u64>,
+    /// The state includes transactions up to this block (possibly not yet sealed).
+    pub pending_block: u64,
+}
+
+/// A state proof for an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofView {
+    /// Block whose state root the proof opens.
+    pub block_number: u64,
+    /// That root.
+    pub state_root: B256,
+    /// Raw state key, hex.
+    pub key: Bytes,
+    /// `keccak256(key)`: the path.
+    pub key_hash: B256,
+    /// Leaf value, hex (absent: exclusion proof).
+    pub value: Option<Bytes>,
+    /// The proof.
+    pub proof: Proof,
+}
+
+/// The chain heads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainHead {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Latest block committed by the sequencer.
+    pub soft: BlockHeadView,
+}
+
+/// One head.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockHeadView {
+    /// Number.
+    pub number: u64,
+    /// Hash.
+    pub hash: B256,
+    /// State root.
+    pub state_root: B256,
+    /// Timestamp, unix ms.
+    pub timestamp_ms: u64,
+}
+
+/// An account change pushed to `subscribeAccount` subscribers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountUpdate {
+    /// Block that changed it.
+    pub block_number: u64,
+    /// New collateral.
+    pub collateral: Amount,
+    /// New nonce window.
+    pub nonces: Vec<u64>,
+}
+
+/// A block reference: a number, `"latest"`, or a 32-byte hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BlockRef {
+    /// By number.
+    Number(u64),
+    /// By hash.
+    Hash(B256),
+    /// `"latest"`.
+    Tag(String),
+}
+
+/// The Straddle JSON-RPC API (namespace `straddle_`).
+#[rpc(server, client, namespace = "straddle")]
+pub trait StraddleApi {
+    /// Chain id.
+    #[method(name = "chainId")]
+    async fn chain_id(&self) -> RpcResult<u64>;
+
+    /// The chain heads.
+    #[method(name = "chainHead")]
+    async fn chain_head(&self) -> RpcResult<ChainHead>;
+
+    /// Validates, executes and durably logs a signed action; returns its receipt.
+    #[method(name = "sendAction")]
+    async fn send_action(&self, request: SendActionRequest) -> RpcResult<Receipt>;
+
+    /// The EIP-712 typed-data document of an action, for signing with any wallet.
+    #[method(name = "typedData")]
+    async fn typed_data(&self, action: Action) -> RpcResult<serde_json::Value>;
+
+    /// An account, including transactions not yet sealed into a block.
+    #[method(name = "getAccount")]
+    async fn get_account(&self, address: Address) -> RpcResult<AccountView>;
+
+    /// A block; `full` includes the transactions.
+    #[method(name = "getBlock")]
+    async fn get_block(&self, block: BlockRef, full: Option<bool>) -> RpcResult<Option<BlockView>>;
+
+    /// A receipt by transaction hash (once its block is committed).
+    #[method(name = "getReceipt")]
+    async fn get_receipt(&self, tx_hash: B256) -> RpcResult<Option<Receipt>>;
+
+    /// A Merkle proof of an account leaf against the last sealed state root.
+    #[method(name = "getProof")]
+    async fn get_proof(&self, address: Address) -> RpcResult<ProofView>;
+
+    /// New committed blocks.
+    #[subscription(name = "subscribeNewBlocks" => "newBlock", unsubscribe = "unsubscribeNewBlocks", item = BlockView)]
+    async fn subscribe_new_blocks(&self) -> SubscriptionResult;
+
+    /// Changes of one account, per committed block.
+    #[subscription(name = "subscribeAccount" => "accountUpdate", unsubscribe = "unsubscribeAccount", item = AccountUpdate)]
+    async fn subscribe_account(&self, address: Address) -> SubscriptionResult;
+}

@@ -1,0 +1,278 @@
+//! The executable chain: ledger + Merkle tree + head, with block sealing, replay of logged
+//! blocks, and a clean re-execution of the whole stored chain for verification.
+
+use crate::chain_store::{ChainStore, ChainStoreError, SealedBlock, StoredTx, with_hashes};
+use crate::wal::WalBlock;
+use alloy_primitives::B256;
+use straddle_exchange::{BlockContext, Genesis, Ledger, LedgerError, Outcome, TxError};
+use straddle_primitives::block::{BlockHeader, transactions_root};
+use straddle_primitives::{DecodeError, SignatureCheckError, SignedAction, VerifiedAction};
+use straddle_state::{LeafChange, SparseMerkleTree, key_hash, value_hash};
+
+/// Errors building or replaying the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] ChainStoreError),
+    /// The ledger could not be built.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The database was created with another genesis.
+    #[error("the data directory belongs to a chain with a different genesis")]
+    GenesisMismatch,
+    /// The rebuilt state does not match the head's state root.
+    #[error("state root {computed} rebuilt from stored leaves does not match head root {expected}")]
+    StateRootMismatch {
+        /// From the leaves.
+        computed: B256,
+        /// In the head header.
+        expected: B256,
+    },
+    /// A block in the log or the database does not replay.
+    #[error("block {number}: {reason}")]
+    Replay {
+        /// Block number.
+        number: u64,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn replay_error(number: u64, reason: impl std::fmt::Display) -> ChainError {
+    ChainError::Replay {
+        number,
+        reason: reason.to_string(),
+    }
+}
+
+/// The state a sequencer or a replayer executes against.
+pub struct Chain {
+    /// The genesis.
+    pub genesis: Genesis,
+    /// Ledger state including executed, unsealed transactions.
+    pub ledger: Ledger,
+    /// The tree as of the head (sealed) block.
+    pub tree: SparseMerkleTree,
+    /// The last sealed block.
+    pub head: BlockHeader,
+    /// Its hash.
+    pub head_hash: B256,
+}
+
+impl Chain {
+    /// A chain at block 0 and the genesis block to persist.
+    pub fn from_genesis(genesis: &Genesis) -> Result<(Chain, SealedBlock), ChainError> {
+        let ledger = Ledger::genesis(genesis)?;
+        let mut chain = Chain {
+            genesis: genesis.clone(),
+            ledger,
+            tree: SparseMerkleTree::new(),
+            head: BlockHeader {
+                number: 0,
+                parent_hash: B256::ZERO,
+                timestamp_ms: genesis.timestamp_ms,
+                state_root: B256::ZERO,
+                transactions_root: B256::ZERO,
+                transaction_count: 0,
+            },
+            head_hash: B256::ZERO,
+        };
+        let block = chain.seal_at(0, B256::ZERO, genesis.timestamp_ms, Vec::new());
+        Ok((chain, block))
+    }
+
+    /// Opens the stored chain, or creates it from `genesis` (persisting block 0). The state
+    /// rebuilt from the leaves must match the head's root.
+    pub fn open(store: &ChainStore, genesis: &Genesis) -> Result<Chain, ChainError> {
+        let genesis_json = genesis_json(genesis);
+        let Some(head_number) = store.head_number()? else {
+            let (chain, block) = Chain::from_genesis(genesis)?;
+            store.commit_block(&block, Some(&genesis_json))?;
+            return Ok(chain);
+        };
+        if store.genesis_json()?.as_deref() != Some(genesis_json.as_slice()) {
+            return Err(ChainError::GenesisMismatch);
+        }
+        let head = store
+            .header(head_number)?
+            .ok_or_else(|| replay_error(head_number, "head block missing from the database"))?;
+        let leaves = store.read_leaves()?;
+        let mut tree = SparseMerkleTree::new();
+        tree.update_batch(
+            leaves
+                .iter()
+                .map(|(k, v)| (key_hash(k), Some(value_hash(v))))
+                .collect(),
+        );
+        let computed = tree.root();
+        if computed != head.state_root {
+            return Err(ChainError::StateRootMismatch {
+                computed,
+                expected: head.state_root,
+            });
+        }
+        let ledger = Ledger::from_leaves(genesis, leaves)?;
+        let head_hash = head.hash();
+        Ok(Chain {
+            genesis: genesis.clone(),
+            ledger,
+            tree,
+            head,
+            head_hash,
+        })
+    }
+
+    /// Executes one verified transaction in the block being built.
+    pub fn execute(
+        &mut self,
+        tx: &VerifiedAction,
+        block: &BlockContext,
+    ) -> Result<Outcome, TxError> {
+        self.ledger.apply(tx, block)
+    }
+
+    /// Seals the executed transactions into the next block.
+    pub fn seal(&mut self, timestamp_ms: u64, transactions: Vec<StoredTx>) -> SealedBlock {
+        self.seal_at(
+            self.head.number + 1,
+            self.head_hash,
+            timestamp_ms,
+            transactions,
+        )
+    }
+
+    fn seal_at(
+        &mut self,
+        number: u64,
+        parent_hash: B256,
+        timestamp_ms: u64,
+        transactions: Vec<StoredTx>,
+    ) -> SealedBlock {
+        let changes: Vec<LeafChange> = self.ledger.take_changes();
+        self.tree
+            .update_batch(changes.iter().map(LeafChange::tree_update).collect());
+        let hashes: Vec<B256> = transactions.iter().map(|tx| tx.hash).collect();
+        let header = BlockHeader {
+            number,
+            parent_hash,
+            timestamp_ms,
+            state_root: self.tree.root(),
+            transactions_root: transactions_root(&hashes),
+            transaction_count: transactions.len() as u32,
+        };
+        let hash = header.hash();
+        self.head = header.clone();
+        self.head_hash = hash;
+        SealedBlock {
+            header,
+            hash,
+            transactions,
+            changes,
+        }
+    }
+
+    /// Verifies and executes a logged block; every transaction must succeed, as it did
+    /// when it was first accepted.
+    pub fn replay_logged(&mut self, block: &WalBlock) -> Result<SealedBlock, ChainError> {
+        if block.number != self.head.number + 1 {
+            return Err(replay_error(
+                block.number,
+                format!("expected block {}", self.head.number + 1),
+            ));
+        }
+        let context = BlockContext {
+            number: block.number,
+            timestamp_ms: block.timestamp_ms,
+        };
+        let mut transactions = Vec::with_capacity(block.transactions.len());
+        for bytes in &block.transactions {
+            let signed = SignedAction::decode(bytes)
+                .map_err(|e: DecodeError| replay_error(block.number, e))?;
+            let verified = self
+                .verify(signed)
+                .map_err(|e| replay_error(block.number, e))?;
+            self.execute(&verified, &context)
+                .map_err(|e| replay_error(block.number, e))?;
+            transactions.push(StoredTx {
+                sender: verified.sender,
+                hash: verified.hash,
+                signed: verified.signed,
+            });
+        }
+        Ok(self.seal(block.timestamp_ms, transactions))
+    }
+
+    /// Checks a signature against this chain's domain.
+    pub fn verify(&self, signed: SignedAction) -> Result<VerifiedAction, SignatureCheckError> {
+        signed.verify(&self.genesis.domain)
+    }
+}
+
+/// The canonical genesis bytes stored with the chain.
+pub fn genesis_json(genesis: &Genesis) -> Vec<u8> {
+    serde_json::to_vec(genesis).unwrap_or_default()
+}
+
+/// What a clean replay found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Blocks re-executed (excluding genesis).
+    pub blocks: u64,
+    /// Transactions re-executed.
+    pub transactions: u64,
+    /// The head's state root, recomputed.
+    pub state_root: B256,
+}
+
+/// Re-executes every stored block from genesis in a fresh state and checks each header
+/// (parent hash, state root, transactions root) against the stored one.
+pub fn replay_stored_chain(
+    store: &ChainStore,
+    genesis: &Genesis,
+) -> Result<ReplayReport, ChainError> {
+    let (mut chain, genesis_block) = Chain::from_genesis(genesis)?;
+    let head_number = store.head_number()?.unwrap_or(0);
+    let stored_genesis = store
+        .header(0)?
+        .ok_or_else(|| replay_error(0, "genesis block missing"))?;
+    if stored_genesis != genesis_block.header {
+        return Err(replay_error(0, "genesis header differs"));
+    }
+    let mut transactions = 0u64;
+    for number in 1..=head_number {
+        let (header, stored) = store
+            .block(number)?
+            .ok_or_else(|| replay_error(number, "block missing"))?;
+        let stored = with_hashes(stored, &genesis.domain);
+        let logged = WalBlock {
+            number,
+            timestamp_ms: header.timestamp_ms,
+            transactions: stored.iter().map(|tx| tx.signed.encode()).collect(),
+        };
+        let sealed = chain.replay_logged(&logged)?;
+        for (replayed, original) in sealed.transactions.iter().zip(&stored) {
+            if replayed.sender != original.sender {
+                return Err(replay_error(
+                    number,
+                    "stored sender differs from the recovered signer",
+                ));
+            }
+        }
+        if sealed.header != header {
+            return Err(replay_error(
+                number,
+                format!(
+                    "replayed header {:?} differs from stored {:?}",
+                    sealed.header, header
+                ),
+            ));
+        }
+        transactions += stored.len() as u64;
+    }
+    Ok(ReplayReport {
+        blocks: head_number,
+        transactions,
+        state_root: chain.head.state_root,
+    })
+}

@@ -1,0 +1,87 @@
+//! JSON-RPC error codes. The table is documented in `docs/spec/rpc.md`; codes never change
+//! meaning once released.
+
+use crate::sequencer::SubmitError;
+use jsonrpsee::types::ErrorObjectOwned;
+use straddle_exchange::TxError;
+use straddle_primitives::SignatureCheckError;
+
+/// The `chainId` of the request is not this chain's.
+pub const WRONG_CHAIN_ID: i32 = 1001;
+/// The signature is malformed or recovers no key.
+pub const INVALID_SIGNATURE: i32 = 1002;
+/// High-s (malleable) signature.
+pub const MALLEABLE_SIGNATURE: i32 = 1003;
+/// The nonce was used before.
+pub const NONCE_REPLAYED: i32 = 1004;
+/// The nonce is below the account's full window.
+pub const NONCE_STALE: i32 = 1005;
+/// The action's expiry is before the block time.
+pub const EXPIRED: i32 = 1006;
+/// The amount is zero.
+pub const INVALID_AMOUNT: i32 = 1007;
+/// Not enough collateral.
+pub const INSUFFICIENT_BALANCE: i32 = 1008;
+/// Not allowed for this signer (mint by a non-operator, or faucet disabled).
+pub const UNAUTHORIZED: i32 = 1009;
+/// A balance or the supply would overflow.
+pub const OVERFLOW: i32 = 1010;
+/// The admission queue is full: retry with backoff.
+pub const OVERLOADED: i32 = 1011;
+/// The node is shutting down.
+pub const SHUTTING_DOWN: i32 = 1012;
+/// Invalid parameters (malformed address, hash, amount, action, signature encoding).
+pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
+/// Storage failure while answering a query.
+pub const INTERNAL: i32 = jsonrpsee::types::error::INTERNAL_ERROR_CODE;
+
+/// A short, stable name of a refusal (metrics label).
+pub fn tx_error_name(error: &TxError) -> &'static str {
+    match error {
+        TxError::Expired { .. } => "expired",
+        TxError::NonceReplayed(_) => "nonce_replayed",
+        TxError::NonceStale { .. } => "nonce_stale",
+        TxError::ZeroAmount => "invalid_amount",
+        TxError::InsufficientBalance { .. } => "insufficient_balance",
+        TxError::Unauthorized => "unauthorized",
+        TxError::Overflow => "overflow",
+    }
+}
+
+fn tx_error_code(error: &TxError) -> i32 {
+    match error {
+        TxError::Expired { .. } => EXPIRED,
+        TxError::NonceReplayed(_) => NONCE_REPLAYED,
+        TxError::NonceStale { .. } => NONCE_STALE,
+        TxError::ZeroAmount => INVALID_AMOUNT,
+        TxError::InsufficientBalance { .. } => INSUFFICIENT_BALANCE,
+        TxError::Unauthorized => UNAUTHORIZED,
+        TxError::Overflow => OVERFLOW,
+    }
+}
+
+/// An error object with no data.
+pub fn rpc_error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message, None::<()>)
+}
+
+impl From<SubmitError> for ErrorObjectOwned {
+    fn from(error: SubmitError) -> Self {
+        let code = match &error {
+            SubmitError::Rejected(tx) => tx_error_code(tx),
+            SubmitError::Overloaded => OVERLOADED,
+            SubmitError::ShuttingDown => SHUTTING_DOWN,
+        };
+        rpc_error(code, error.to_string())
+    }
+}
+
+/// The RPC error of a refused signature.
+pub fn signature_error(error: &SignatureCheckError) -> ErrorObjectOwned {
+    let code = match error {
+        SignatureCheckError::HighS => MALLEABLE_SIGNATURE,
+        SignatureCheckError::Malformed(_) | SignatureCheckError::Unrecoverable => INVALID_SIGNATURE,
+    };
+    metrics::counter!("straddle_tx_rejected_total", "reason" => "invalid_signature").increment(1);
+    rpc_error(code, error.to_string())
+}

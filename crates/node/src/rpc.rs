@@ -1,0 +1,247 @@
+//! The JSON-RPC server (HTTP and WebSocket on one port).
+
+use crate::api::*;
+use crate::chain_store::{ChainStore, StoredTx, with_hashes};
+use crate::errors::{self, rpc_error, signature_error};
+use crate::sequencer::{BlockEvent, Sequencer};
+use alloy_primitives::{Address, B256, Bytes};
+use jsonrpsee::core::{SubscriptionResult, async_trait};
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use straddle_exchange::{Genesis, StateKey};
+use straddle_primitives::block::BlockHeader;
+use straddle_primitives::signed::parse_signature;
+use straddle_primitives::{Action, SignedAction};
+use tokio::sync::broadcast::error::RecvError;
+
+/// The RPC handler.
+pub struct RpcHandler {
+    sequencer: Arc<Sequencer>,
+    store: Arc<ChainStore>,
+    genesis: Genesis,
+}
+
+impl RpcHandler {
+    /// A handler over a running sequencer.
+    pub fn new(sequencer: Arc<Sequencer>, store: Arc<ChainStore>, genesis: Genesis) -> RpcHandler {
+        RpcHandler {
+            sequencer,
+            store,
+            genesis,
+        }
+    }
+
+    fn block_view(&self, header: BlockHeader, txs: Vec<StoredTx>, full: bool) -> BlockView {
+        let txs = with_hashes(txs, &self.genesis.domain);
+        BlockView {
+            hash: header.hash(),
+            header,
+            status: Finality::Soft,
+            transaction_hashes: txs.iter().map(|tx| tx.hash).collect(),
+            transactions: if full {
+                txs.into_iter()
+                    .map(|tx| TransactionView {
+                        hash: tx.hash,
+                        sender: tx.sender,
+                        signature: Bytes::from(tx.signed.signature.as_bytes().to_vec()),
+                        action: tx.signed.action,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+fn storage_error(error: impl std::fmt::Display) -> ErrorObjectOwned {
+    tracing::error!(%error, "storage error while answering a query");
+    rpc_error(errors::INTERNAL, "internal storage error")
+}
+
+fn event_view(event: &BlockEvent) -> BlockView {
+    BlockView {
+        hash: event.hash,
+        header: event.header.clone(),
+        status: Finality::Soft,
+        transactions: Vec::new(),
+        transaction_hashes: event.transactions.clone(),
+    }
+}
+
+#[async_trait]
+impl StraddleApiServer for RpcHandler {
+    async fn chain_id(&self) -> RpcResult<u64> {
+        Ok(self.genesis.domain.chain_id)
+    }
+
+    async fn chain_head(&self) -> RpcResult<ChainHead> {
+        let (header, hash) = self
+            .sequencer
+            .shared
+            .committed_head
+            .read()
+            .map(|head| head.clone())
+            .map_err(|_| rpc_error(errors::INTERNAL, "head lock poisoned"))?;
+        Ok(ChainHead {
+            chain_id: self.genesis.domain.chain_id,
+            soft: BlockHeadView {
+                number: header.number,
+                hash,
+                state_root: header.state_root,
+                timestamp_ms: header.timestamp_ms,
+            },
+        })
+    }
+
+    async fn send_action(&self, request: SendActionRequest) -> RpcResult<Receipt> {
+        let chain_id = self.genesis.domain.chain_id;
+        if request.chain_id != chain_id {
+            return Err(rpc_error(
+                errors::WRONG_CHAIN_ID,
+                format!(
+                    "wrong chain id {}: this chain is {chain_id}",
+                    request.chain_id
+                ),
+            ));
+        }
+        let signature = parse_signature(&request.signature).map_err(|e| signature_error(&e))?;
+        let signed = SignedAction {
+            action: request.action,
+            signature,
+        };
+        let verified = signed
+            .verify(&self.genesis.domain)
+            .map_err(|e| signature_error(&e))?;
+        let ack = self.sequencer.submit(verified).await?;
+        Ok(Receipt {
+            tx_hash: ack.tx_hash,
+            sender: ack.sender,
+            block_number: ack.block_number,
+            index: ack.index,
+            status: Finality::Soft,
+            withdrawal_index: ack.withdrawal_index,
+        })
+    }
+
+    async fn typed_data(&self, action: Action) -> RpcResult<serde_json::Value> {
+        Ok(action.typed_data_json(&self.genesis.domain))
+    }
+
+    async fn get_account(&self, address: Address) -> RpcResult<AccountView> {
+        let snapshot = self.sequencer.account(address).await?;
+        Ok(AccountView {
+            address,
+            collateral: snapshot.account.collateral,
+            nonces: snapshot.account.nonces,
+            pending_block: snapshot.pending_block,
+        })
+    }
+
+    async fn get_block(&self, block: BlockRef, full: Option<bool>) -> RpcResult<Option<BlockView>> {
+        let number = match block {
+            BlockRef::Number(number) => number,
+            BlockRef::Hash(hash) => match self.store.block_number(&hash).map_err(storage_error)? {
+                Some(number) => number,
+                None => return Ok(None),
+            },
+            BlockRef::Tag(tag) if tag == "latest" => self
+                .sequencer
+                .shared
+                .committed_number
+                .load(Ordering::Acquire),
+            BlockRef::Tag(tag) => {
+                return Err(rpc_error(
+                    errors::INVALID_PARAMS,
+                    format!("unknown block reference {tag:?}: use a number, a hash or \"latest\""),
+                ));
+            }
+        };
+        let block = self.store.block(number).map_err(storage_error)?;
+        Ok(block.map(|(header, txs)| self.block_view(header, txs, full.unwrap_or(false))))
+    }
+
+    async fn get_receipt(&self, tx_hash: B256) -> RpcResult<Option<Receipt>> {
+        let Some(location) = self.store.tx_location(&tx_hash).map_err(storage_error)? else {
+            return Ok(None);
+        };
+        let Some((_, txs)) = self
+            .store
+            .block(location.block_number)
+            .map_err(storage_error)?
+        else {
+            return Ok(None);
+        };
+        let Some(tx) = txs.get(location.index as usize) else {
+            return Ok(None);
+        };
+        Ok(Some(Receipt {
+            tx_hash,
+            sender: tx.sender,
+            block_number: location.block_number,
+            index: location.index,
+            status: Finality::Soft,
+            withdrawal_index: None,
+        }))
+    }
+
+    async fn get_proof(&self, address: Address) -> RpcResult<ProofView> {
+        let snapshot = self.sequencer.proof(StateKey::Account(address)).await?;
+        Ok(ProofView {
+            block_number: snapshot.block_number,
+            state_root: snapshot.state_root,
+            key_hash: straddle_state::key_hash(&snapshot.key),
+            key: Bytes::from(snapshot.key),
+            value: snapshot.value.map(Bytes::from),
+            proof: snapshot.proof,
+        })
+    }
+
+    async fn subscribe_new_blocks(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let mut events = self.sequencer.shared.blocks.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        let message: SubscriptionMessage = serde_json::value::to_raw_value(&event_view(&event))?.into();
+                        if sink.send(message).await.is_err() { return Ok(()); }
+                    }
+                    Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "new-block subscriber lagged"),
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn subscribe_account(
+        &self,
+        pending: PendingSubscriptionSink,
+        address: Address,
+    ) -> SubscriptionResult {
+        let mut events = self.sequencer.shared.blocks.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        let Some((_, account)) = event.accounts.iter().find(|(a, _)| *a == address) else { continue };
+                        let update = AccountUpdate {
+                            block_number: event.header.number,
+                            collateral: account.collateral,
+                            nonces: account.nonces.clone(),
+                        };
+                        let message: SubscriptionMessage = serde_json::value::to_raw_value(&update)?.into();
+                        if sink.send(message).await.is_err() { return Ok(()); }
+                    }
+                    Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "account subscriber lagged"),
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
+    }
+}

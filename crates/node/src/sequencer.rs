@@ -1,0 +1,560 @@
+//! The sequencer pipeline: three threads joined by bounded channels.
+//!
+//! 1. **Admission** owns the chain. It executes each verified transaction at once against
+//!    the block being built (so a refusal is immediate and changes nothing), frames the
+//!    accepted ones for the log, and seals a block every interval.
+//! 2. **Log** writes each group of framed records with one fsync, then releases the
+//!    receipts of that group: no receipt leaves before its transaction is on disk.
+//! 3. **Database** commits sealed blocks (state leaves + chain data, one redb transaction)
+//!    in order, after the log holds them, then publishes the new head.
+
+use crate::chain::Chain;
+use crate::chain_store::{ChainStore, SealedBlock, StoredTx};
+use crate::wal::{WalWriter, frame_block_open, frame_tx};
+use alloy_primitives::{Address, B256};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use straddle_exchange::{Account, BlockContext, StateKey, TxError};
+use straddle_primitives::VerifiedAction;
+use straddle_primitives::block::BlockHeader;
+use straddle_state::Proof;
+use tokio::sync::{broadcast, oneshot};
+
+/// Commands waiting for admission, at most.
+pub const ADMISSION_QUEUE_MAX: usize = 65_536;
+/// Commands handled before the log is flushed, at most (group-commit size).
+pub const GROUP_COMMIT_MAX: usize = 4_096;
+/// Groups or sealed blocks waiting for the log thread, at most.
+const LOG_QUEUE_MAX: usize = 1_024;
+/// Sealed blocks waiting for the database thread, at most.
+const DB_QUEUE_MAX: usize = 256;
+/// Blocks kept for new-block subscribers that fall behind.
+const BLOCK_EVENTS_MAX: usize = 1_024;
+
+/// The acknowledgement of an accepted transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// Transaction hash.
+    pub tx_hash: B256,
+    /// Recovered signer.
+    pub sender: Address,
+    /// Block the transaction executes in.
+    pub block_number: u64,
+    /// Position in that block.
+    pub index: u32,
+    /// The withdrawal index a withdrawal request got.
+    pub withdrawal_index: Option<u64>,
+}
+
+/// Why a submission got no acknowledgement.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The STF refused it; nothing changed.
+    #[error(transparent)]
+    Rejected(#[from] TxError),
+    /// The admission queue is full; retry later.
+    #[error("node overloaded: admission queue is full")]
+    Overloaded,
+    /// The node is stopping.
+    #[error("node is shutting down")]
+    ShuttingDown,
+}
+
+/// A committed block and the accounts it changed, for subscribers.
+#[derive(Clone, Debug)]
+pub struct BlockEvent {
+    /// Header.
+    pub header: BlockHeader,
+    /// Hash.
+    pub hash: B256,
+    /// Transaction hashes in order.
+    pub transactions: Vec<B256>,
+    /// Accounts whose leaf changed, with their new state.
+    pub accounts: Vec<(Address, Account)>,
+}
+
+/// An account as seen by the sequencer, including unsealed transactions.
+#[derive(Clone, Debug)]
+pub struct AccountSnapshot {
+    /// The account (default if never used).
+    pub account: Account,
+    /// Number of the block being built (or the head if none).
+    pub pending_block: u64,
+}
+
+/// A proof against the last sealed block.
+#[derive(Clone, Debug)]
+pub struct ProofSnapshot {
+    /// The sealed block the proof is for.
+    pub block_number: u64,
+    /// Its state root.
+    pub state_root: B256,
+    /// The raw state key.
+    pub key: Vec<u8>,
+    /// The leaf value as of that block (`None`: absent).
+    pub value: Option<Vec<u8>>,
+    /// The Merkle proof.
+    pub proof: Proof,
+}
+
+enum Command {
+    Submit {
+        tx: Box<VerifiedAction>,
+        received: Instant,
+        reply: oneshot::Sender<Result<Acknowledgement, SubmitError>>,
+    },
+    Account {
+        address: Address,
+        reply: oneshot::Sender<AccountSnapshot>,
+    },
+    Proof {
+        key: StateKey,
+        reply: oneshot::Sender<ProofSnapshot>,
+    },
+}
+
+type Reply = oneshot::Sender<Result<Acknowledgement, SubmitError>>;
+
+enum LogItem {
+    Records {
+        bytes: Vec<u8>,
+        acks: Vec<(Reply, Acknowledgement, Instant)>,
+    },
+    Seal(Box<SealedBlock>),
+}
+
+/// State shared with the RPC layer.
+pub struct Shared {
+    /// Last block committed to the database.
+    pub committed_head: RwLock<(BlockHeader, B256)>,
+    /// Its number, for lock-free reads.
+    pub committed_number: AtomicU64,
+    /// New committed blocks.
+    pub blocks: broadcast::Sender<Arc<BlockEvent>>,
+}
+
+/// Handle to the running pipeline.
+pub struct Sequencer {
+    commands: Option<SyncSender<Command>>,
+    threads: Vec<JoinHandle<()>>,
+    /// Shared state.
+    pub shared: Arc<Shared>,
+}
+
+/// Wall-clock milliseconds since the unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Stops the process after an unrecoverable storage failure: the in-memory state has run
+/// ahead of what is durable, and only a restart (which replays the log) is safe.
+fn fatal(what: &str, error: &dyn std::fmt::Display) -> ! {
+    tracing::error!(%error, "{what}; stopping so that recovery can replay the log");
+    std::process::exit(70);
+}
+
+impl Sequencer {
+    /// Starts the three threads on a recovered chain whose head is committed.
+    pub fn start(
+        chain: Chain,
+        store: Arc<ChainStore>,
+        wal: WalWriter,
+        block_interval: Duration,
+    ) -> Sequencer {
+        let (blocks, _) = broadcast::channel(BLOCK_EVENTS_MAX);
+        let shared = Arc::new(Shared {
+            committed_head: RwLock::new((chain.head.clone(), chain.head_hash)),
+            committed_number: AtomicU64::new(chain.head.number),
+            blocks,
+        });
+        let (command_tx, command_rx) = sync_channel(ADMISSION_QUEUE_MAX);
+        let (log_tx, log_rx) = sync_channel(LOG_QUEUE_MAX);
+        let (db_tx, db_rx) = sync_channel(DB_QUEUE_MAX);
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .unwrap_or_else(|e| fatal("cannot spawn thread", &e))
+        };
+        let db_shared = shared.clone();
+        let log_shared = shared.clone();
+        let threads = vec![
+            spawn(
+                "admission",
+                Box::new(move || Admission::new(chain, log_tx, block_interval).run(command_rx)),
+            ),
+            spawn(
+                "log",
+                Box::new(move || run_log(wal, log_rx, db_tx, log_shared)),
+            ),
+            spawn(
+                "database",
+                Box::new(move || run_database(store, db_rx, db_shared)),
+            ),
+        ];
+        Sequencer {
+            commands: Some(command_tx),
+            threads,
+            shared,
+        }
+    }
+
+    fn send(&self, command: Command) -> Result<(), SubmitError> {
+        let commands = self.commands.as_ref().ok_or(SubmitError::ShuttingDown)?;
+        commands.try_send(command).map_err(|e| match e {
+            TrySendError::Full(_) => SubmitError::Overloaded,
+            TrySendError::Disconnected(_) => SubmitError::ShuttingDown,
+        })
+    }
+
+    /// Submits a verified transaction; resolves once it is durable (or refused).
+    pub async fn submit(&self, tx: VerifiedAction) -> Result<Acknowledgement, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Submit {
+            tx: Box::new(tx),
+            received: Instant::now(),
+            reply,
+        })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// The account including unsealed transactions.
+    pub async fn account(&self, address: Address) -> Result<AccountSnapshot, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Account { address, reply })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)
+    }
+
+    /// A proof of a state key against the last sealed block.
+    pub async fn proof(&self, key: StateKey) -> Result<ProofSnapshot, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Proof { key, reply })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)
+    }
+
+    /// Seals what is pending, drains every queue and waits for the threads.
+    pub fn stop(mut self) {
+        self.commands.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct OpenBlock {
+    context: BlockContext,
+    deadline: Instant,
+    transactions: Vec<StoredTx>,
+}
+
+struct Admission {
+    chain: Chain,
+    log: SyncSender<LogItem>,
+    interval: Duration,
+    open: Option<OpenBlock>,
+    framed: Vec<u8>,
+    acks: Vec<(Reply, Acknowledgement, Instant)>,
+    /// Values of sealed leaves, for proofs while newer transactions are unsealed.
+    sealed_values: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Admission {
+    fn new(chain: Chain, log: SyncSender<LogItem>, interval: Duration) -> Admission {
+        Admission {
+            chain,
+            log,
+            interval,
+            open: None,
+            framed: Vec::new(),
+            acks: Vec::new(),
+            sealed_values: Default::default(),
+        }
+    }
+
+    fn run(mut self, commands: Receiver<Command>) {
+        loop {
+            let wait = self.open.as_ref().map_or(self.interval, |b| {
+                b.deadline.saturating_duration_since(Instant::now())
+            });
+            match commands.recv_timeout(wait) {
+                Ok(command) => {
+                    self.handle(command);
+                    for command in commands.try_iter().take(GROUP_COMMIT_MAX - 1) {
+                        self.handle(command);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.flush();
+                    self.seal();
+                    return;
+                }
+            }
+            self.flush();
+            if self
+                .open
+                .as_ref()
+                .is_some_and(|b| Instant::now() >= b.deadline)
+            {
+                self.seal();
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Submit {
+                tx,
+                received,
+                reply,
+            } => self.submit(*tx, received, reply),
+            Command::Account { address, reply } => {
+                let account = self
+                    .chain
+                    .ledger
+                    .account(&address)
+                    .cloned()
+                    .unwrap_or_default();
+                let pending_block = self
+                    .open
+                    .as_ref()
+                    .map_or(self.chain.head.number, |b| b.context.number);
+                let _ = reply.send(AccountSnapshot {
+                    account,
+                    pending_block,
+                });
+            }
+            Command::Proof { key, reply } => {
+                let raw = key.encode();
+                let value = match self.sealed_values.get(&raw) {
+                    Some(sealed) => sealed.clone(),
+                    None => self.chain.ledger.leaf_value(&key),
+                };
+                let proof = self.chain.tree.prove(&straddle_state::key_hash(&raw));
+                let _ = reply.send(ProofSnapshot {
+                    block_number: self.chain.head.number,
+                    state_root: self.chain.head.state_root,
+                    key: raw,
+                    value,
+                    proof,
+                });
+            }
+        }
+    }
+
+    fn submit(&mut self, tx: VerifiedAction, received: Instant, reply: Reply) {
+        let open = self.open.get_or_insert_with(|| OpenBlock {
+            context: BlockContext {
+                number: self.chain.head.number + 1,
+                timestamp_ms: now_ms().max(self.chain.head.timestamp_ms),
+            },
+            deadline: Instant::now() + self.interval,
+            transactions: Vec::new(),
+        });
+        // Remember the sealed value of every leaf this transaction may touch, so proofs
+        // served before the next seal still match the sealed root.
+        for key in touched_keys(&tx, &self.chain) {
+            let raw = key.encode();
+            if !self.sealed_values.contains_key(&raw) {
+                self.sealed_values
+                    .insert(raw, self.chain.ledger.leaf_value(&key));
+            }
+        }
+        match self.chain.execute(&tx, &open.context) {
+            Ok(outcome) => {
+                if open.transactions.is_empty() {
+                    frame_block_open(
+                        &mut self.framed,
+                        open.context.number,
+                        open.context.timestamp_ms,
+                    );
+                }
+                frame_tx(&mut self.framed, &tx.signed.encode());
+                let ack = Acknowledgement {
+                    tx_hash: tx.hash,
+                    sender: tx.sender,
+                    block_number: open.context.number,
+                    index: open.transactions.len() as u32,
+                    withdrawal_index: outcome.withdrawal_index,
+                };
+                open.transactions.push(StoredTx {
+                    sender: tx.sender,
+                    hash: tx.hash,
+                    signed: tx.signed,
+                });
+                self.acks.push((reply, ack, received));
+            }
+            Err(error) => {
+                metrics::counter!("straddle_tx_rejected_total", "reason" => crate::errors::tx_error_name(&error)).increment(1);
+                let _ = reply.send(Err(SubmitError::Rejected(error)));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.framed.is_empty() {
+            return;
+        }
+        let item = LogItem::Records {
+            bytes: std::mem::take(&mut self.framed),
+            acks: std::mem::take(&mut self.acks),
+        };
+        if self.log.send(item).is_err() {
+            fatal("log thread stopped", &"channel closed");
+        }
+    }
+
+    fn seal(&mut self) {
+        let Some(open) = self.open.take() else { return };
+        if open.transactions.is_empty() {
+            return;
+        }
+        let sealed = self
+            .chain
+            .seal(open.context.timestamp_ms, open.transactions);
+        self.sealed_values.clear();
+        metrics::counter!("straddle_blocks_sealed_total").increment(1);
+        if self.log.send(LogItem::Seal(Box::new(sealed))).is_err() {
+            fatal("log thread stopped", &"channel closed");
+        }
+    }
+}
+
+/// The leaves a transaction can change (sender, recipient, totals, next withdrawal).
+fn touched_keys(tx: &VerifiedAction, chain: &Chain) -> Vec<StateKey> {
+    use straddle_primitives::Action;
+    let mut keys = vec![StateKey::Account(tx.sender), StateKey::Totals];
+    match &tx.signed.action {
+        Action::Transfer(t) => keys.push(StateKey::Account(t.to)),
+        Action::Mint(m) => keys.push(StateKey::Account(m.to)),
+        Action::Withdraw(_) => {
+            keys.push(StateKey::Withdrawal(chain.ledger.totals().withdrawal_count))
+        }
+    }
+    keys
+}
+
+fn run_log(
+    mut wal: WalWriter,
+    items: Receiver<LogItem>,
+    db: SyncSender<SealedBlock>,
+    shared: Arc<Shared>,
+) {
+    let mut seals = Vec::new();
+    let mut bytes = Vec::new();
+    let mut acks = Vec::new();
+    while let Ok(first) = items.recv() {
+        // Group every item already queued behind the first into one write and one fsync.
+        for item in std::iter::once(first).chain(items.try_iter().take(LOG_QUEUE_MAX)) {
+            match item {
+                LogItem::Records {
+                    bytes: framed,
+                    acks: group,
+                } => {
+                    if bytes.is_empty()
+                        && let Err(e) = wal.maybe_rotate(first_block_of(&group, &shared))
+                    {
+                        fatal("cannot rotate the write-ahead log", &e);
+                    }
+                    bytes.extend_from_slice(&framed);
+                    acks.extend(group);
+                }
+                LogItem::Seal(block) => {
+                    // A seal must not overtake the records of its own block.
+                    sync_group(&mut wal, &mut bytes, &mut acks);
+                    seals.push(*block);
+                }
+            }
+        }
+        sync_group(&mut wal, &mut bytes, &mut acks);
+        for block in seals.drain(..) {
+            if db.send(block).is_err() {
+                fatal("database thread stopped", &"channel closed");
+            }
+        }
+        if let Err(e) = wal.prune(shared.committed_number.load(Ordering::Acquire)) {
+            tracing::warn!(error = %e, "could not delete an old log segment");
+        }
+    }
+}
+
+fn first_block_of(group: &[(Reply, Acknowledgement, Instant)], shared: &Shared) -> u64 {
+    group.first().map_or(
+        shared.committed_number.load(Ordering::Acquire) + 1,
+        |(_, ack, _)| ack.block_number,
+    )
+}
+
+fn sync_group(
+    wal: &mut WalWriter,
+    bytes: &mut Vec<u8>,
+    acks: &mut Vec<(Reply, Acknowledgement, Instant)>,
+) {
+    if bytes.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    if let Err(e) = wal.append_and_sync(bytes) {
+        fatal("cannot write the write-ahead log", &e);
+    }
+    metrics::histogram!("straddle_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("straddle_tx_accepted_total").increment(acks.len() as u64);
+    bytes.clear();
+    for (reply, ack, received) in acks.drain(..) {
+        metrics::histogram!("straddle_ack_latency_seconds")
+            .record(received.elapsed().as_secs_f64());
+        let _ = reply.send(Ok(ack));
+    }
+}
+
+fn run_database(store: Arc<ChainStore>, blocks: Receiver<SealedBlock>, shared: Arc<Shared>) {
+    while let Ok(block) = blocks.recv() {
+        let started = Instant::now();
+        if let Err(e) = store.commit_block(&block, None) {
+            fatal("cannot commit a block", &e);
+        }
+        metrics::histogram!("straddle_block_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::gauge!("straddle_head_block").set(block.header.number as f64);
+        metrics::counter!("straddle_block_transactions_total")
+            .increment(block.transactions.len() as u64);
+        tracing::debug!(number = block.header.number, txs = block.transactions.len(), root = %block.header.state_root, "block committed");
+        let event = Arc::new(block_event(&block));
+        if let Ok(mut head) = shared.committed_head.write() {
+            *head = (block.header.clone(), block.hash);
+        }
+        shared
+            .committed_number
+            .store(block.header.number, Ordering::Release);
+        let _ = shared.blocks.send(event);
+    }
+}
+
+fn block_event(block: &SealedBlock) -> BlockEvent {
+    let accounts = block
+        .changes
+        .iter()
+        .filter_map(
+            |change| match (StateKey::decode(&change.key), &change.value) {
+                (Ok(StateKey::Account(address)), Some(value)) => {
+                    straddle_exchange::ledger::decode_account(value)
+                        .ok()
+                        .map(|account| (address, account))
+                }
+                _ => None,
+            },
+        )
+        .collect();
+    BlockEvent {
+        header: block.header.clone(),
+        hash: block.hash,
+        transactions: block.transactions.iter().map(|tx| tx.hash).collect(),
+        accounts,
+    }
+}
