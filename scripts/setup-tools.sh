@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the project's non-Rust tools into ./tools (idempotent): foundry's cast (an
+# independent EIP-712 signer used by the interop tests). Later issues add anvil, forge and
+# solc here. Only the npm registry is used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p tools
+cd tools
+[ -f package.json ] || echo '{"name":"straddle-tools","private":true}' > package.json
+want=("@foundry-rs/cast-linux-amd64@1.7.1")
+if [ ! -x node_modules/.bin/cast ]; then
+  npm install --no-audit --no-fund --loglevel=error "${want[@]}" >/dev/null
+fi
+node_modules/.bin/cast --version | head -1
