@@ -1,0 +1,130 @@
+//! Helpers shared by the end-to-end tests that spawn the real `straddle` binary.
+
+#![allow(dead_code)]
+
+use alloy_primitives::Address;
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
+use straddle_primitives::{Action, Domain};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_straddle");
+
+pub fn dev_signer(index: usize) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&dev_key(index)).expect("devnet keys are valid")
+}
+
+pub fn dev_addresses() -> Vec<Address> {
+    (0..10).map(|i| dev_signer(i).address()).collect()
+}
+
+pub fn devnet_domain() -> Domain {
+    Domain {
+        chain_id: DEVNET_CHAIN_ID,
+        verifying_contract: Address::ZERO,
+    }
+}
+
+pub fn sign(key: &PrivateKeySigner, action: &Action) -> [u8; 65] {
+    key.sign_hash_sync(&action.signing_hash(&devnet_domain()))
+        .expect("signing with a local key cannot fail")
+        .as_bytes()
+}
+
+/// A `straddle node` child process on an ephemeral port.
+pub struct NodeProcess {
+    pub child: Child,
+    pub url: String,
+    pub log: PathBuf,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl NodeProcess {
+    /// Starts the binary on `data_dir` and waits for its "ready" line. Logs go to
+    /// `data_dir/../node.log` (appended across restarts).
+    pub fn start(data_dir: &Path) -> NodeProcess {
+        let log = data_dir.with_extension("log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open node log");
+        let mut child = Command::new(BINARY)
+            .arg("node")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--rpc-addr", "127.0.0.1:0", "--no-metrics"])
+            .args(["--block-interval-ms", "20"])
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn straddle node");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("read node stdout");
+            if read == 0 {
+                let status = child.wait().ok();
+                panic!(
+                    "node exited before becoming ready ({status:?}); log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if let Some(rest) = line.trim().strip_prefix("straddle node ready: rpc ") {
+                let url = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                return NodeProcess {
+                    child,
+                    url,
+                    log,
+                    _stdout: stdout,
+                };
+            }
+        }
+    }
+
+    pub fn client(&self) -> HttpClient {
+        HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(20))
+            .build(&self.url)
+            .expect("valid url")
+    }
+
+    /// SIGKILL: no chance to flush or seal anything.
+    pub fn kill_hard(mut self) {
+        self.child.kill().expect("SIGKILL the node");
+        self.child.wait().expect("reap the node");
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait for the node");
+        assert!(status.success(), "node did not stop cleanly: {status:?}");
+    }
+}
+
+/// Runs the binary with `args` and returns stdout, failing the test on a non-zero exit.
+pub fn run_cli(args: &[&str]) -> String {
+    let output = Command::new(BINARY)
+        .args(args)
+        .output()
+        .expect("run straddle");
+    assert!(
+        output.status.success(),
+        "straddle {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
