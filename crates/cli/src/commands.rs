@@ -122,6 +122,9 @@ enum Command {
         #[arg(long, default_value_t = DEVNET_CHAIN_ID)]
         chain_id: u64,
     },
+    /// Load generators that drive a running node and report throughput and latency.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Re-execute every stored block from genesis and check all headers and state roots.
     Replay {
         /// The node's data directory (the node must be stopped).
@@ -131,6 +134,12 @@ enum Command {
         #[arg(long)]
         genesis: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Signed collateral transfers from many funded workers (devnet faucet).
+    Transfers(crate::bench::TransferBenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -238,7 +247,7 @@ fn client(url: &str) -> eyre::Result<HttpClient> {
         .wrap_err_with(|| format!("invalid RPC url {url}"))
 }
 
-fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
@@ -491,6 +500,10 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             );
             Ok(())
         }
+        Command::Bench(BenchCommand::Transfers(args)) => {
+            let report = crate::bench::run_transfer_bench(&websocket_url(&cli.rpc), &args).await?;
+            print(cli.json, &report, || report.text())
+        }
         Command::Replay { data_dir, genesis } => {
             let genesis = load_genesis(genesis.as_ref())?;
             let store = straddle_node::chain_store::ChainStore::open(&data_dir)?;
@@ -506,6 +519,17 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                 },
             )
         }
+    }
+}
+
+/// The WebSocket address of an RPC endpoint given as http(s)://… (the node serves both).
+fn websocket_url(rpc: &str) -> String {
+    if let Some(rest) = rpc.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if let Some(rest) = rpc.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else {
+        rpc.to_string()
     }
 }
 

@@ -1,5 +1,6 @@
 //! `straddle`: run a node, manage keys, send signed actions, query the chain.
 
+mod bench;
 mod commands;
 mod keys;
 

@@ -80,7 +80,7 @@ async fn acknowledged_transfers_survive_repeated_sigkill() {
     println!("crash test seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let mut next_nonce = vec![1u64; SENDERS];
+    let mut next_nonce = [1u64; SENDERS];
     let mut acked: Vec<Receipt> = Vec::new();
     let mut unacked: HashSet<B256> = HashSet::new();
     let mut kills = 0;
@@ -122,7 +122,7 @@ async fn acknowledged_transfers_survive_repeated_sigkill() {
     );
 
     // Restart and check everything from the outside.
-    let node = NodeProcess::start(&data_dir);
+    let mut node = NodeProcess::start(&data_dir);
     let client = node.client();
     for receipt in &acked {
         let stored = client

@@ -44,7 +44,7 @@ fn cast_sign(typed_data: &str, private_key: &str, dir: &std::path::Path) -> Byte
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_signed_by_cast_are_accepted() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let node = NodeProcess::start(&dir.path().join("node"));
+    let mut node = NodeProcess::start(&dir.path().join("node"));
     let client = node.client();
     let sender = dev_signer(3);
     let private_key = sender.to_bytes().to_string();

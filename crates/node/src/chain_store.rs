@@ -99,7 +99,7 @@ impl ChainStore {
     }
 
     /// The state leaves, for rebuilding the in-memory state.
-    pub fn read_leaves(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ChainStoreError> {
+    pub fn read_leaves(&self) -> Result<Vec<straddle_state::RawLeaf>, ChainStoreError> {
         Ok(self.store.read_leaves()?)
     }
 

@@ -415,9 +415,11 @@ impl Admission {
         if open.transactions.is_empty() {
             return;
         }
+        let started = Instant::now();
         let sealed = self
             .chain
             .seal(open.context.timestamp_ms, open.transactions);
+        metrics::histogram!("straddle_block_seal_seconds").record(started.elapsed().as_secs_f64());
         self.sealed_values.clear();
         metrics::counter!("straddle_blocks_sealed_total").increment(1);
         if self.log.send(LogItem::Seal(Box::new(sealed))).is_err() {

@@ -12,7 +12,7 @@ pub use alloy_primitives::{Address, B256, keccak256};
 pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;
 pub use codec::DecodeError;
-pub use signed::{SignatureCheckError, SignedAction, VerifiedAction};
+pub use signed::{SignatureCheckError, SignedAction, VerifiedAction, recover_signer};
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).
 pub const SIGNED_ACTION_BYTES_MAX: usize = 256;

@@ -9,5 +9,5 @@ pub mod store;
 pub mod tree;
 
 pub use proof::{Proof, ProofError, Terminal, verify_proof};
-pub use store::{LeafChange, Store, StoreError};
+pub use store::{LeafChange, RawLeaf, Store, StoreError};
 pub use tree::{SparseMerkleTree, key_hash, leaf_hash, node_hash, value_hash};

@@ -43,6 +43,9 @@ from_redb!(
     redb::CommitError
 );
 
+/// A stored leaf: `(key bytes, value bytes)`.
+pub type RawLeaf = (Vec<u8>, Vec<u8>);
+
 /// One key set to a new value, or deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeafChange {
@@ -105,7 +108,7 @@ impl Store {
     }
 
     /// Every stored leaf as `(key, value)`, in key-hash order.
-    pub fn read_leaves(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn read_leaves(&self) -> Result<Vec<RawLeaf>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = match txn.open_table(LEAVES) {
             Ok(table) => table,

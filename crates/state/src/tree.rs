@@ -206,9 +206,10 @@ impl SparseMerkleTree {
     }
 
     /// Applies a block's worth of updates. Sorting by key first makes neighbouring
-    /// updates walk the same upper paths while they are still in cache.
+    /// updates walk the same upper paths while they are still in cache. The sort is
+    /// stable, so when a key appears twice the later update wins, deterministically.
     pub fn update_batch(&mut self, mut updates: Vec<(B256, Option<B256>)>) {
-        updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        updates.sort_by_key(|update| update.0);
         for (key_hash, value_hash) in updates {
             self.update(key_hash, value_hash);
         }

@@ -47,6 +47,10 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Starts the binary on `data_dir` and waits for its "ready" line. Logs go to
     /// `data_dir/../node.log` (appended across restarts).
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the child moves into NodeProcess, whose Drop reaps it; early exits reap it too"
+    )]
     pub fn start(data_dir: &Path) -> NodeProcess {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
@@ -68,8 +72,9 @@ impl NodeProcess {
         let mut line = String::new();
         loop {
             line.clear();
-            let read = stdout.read_line(&mut line).expect("read node stdout");
+            let read = stdout.read_line(&mut line).unwrap_or(0);
             if read == 0 {
+                let _ = child.kill();
                 let status = child.wait().ok();
                 panic!(
                     "node exited before becoming ready ({status:?}); log:\n{}",
@@ -106,12 +111,22 @@ impl NodeProcess {
     }
 
     /// SIGTERM and wait for a clean exit.
-    pub fn stop(mut self) {
+    pub fn stop(&mut self) {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let status = self.child.wait().expect("wait for the node");
         assert!(status.success(), "node did not stop cleanly: {status:?}");
+    }
+}
+
+impl Drop for NodeProcess {
+    /// A test that fails midway must not leave a node running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

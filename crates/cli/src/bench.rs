@@ -1,0 +1,314 @@
+//! `straddle bench transfers`: a load generator that drives a running node over the
+//! network with real signed transfers and reports throughput and acknowledgement latency.
+//!
+//! Each worker owns a fresh key (funded from the devnet faucet), so nonces never
+//! collide. Every transaction is signed before the clock starts, so the figures measure
+//! the node, not the generator's signing. Workers either run closed-loop (send, await the
+//! receipt, send again) or open-loop at a fixed aggregate `--rate`.
+
+use alloy_primitives::{Address, Bytes};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use clap::Args;
+use eyre::{Context, bail, eyre};
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use straddle_node::api::{SendActionRequest, StraddleApiClient};
+use straddle_node::devnet::dev_key;
+use straddle_primitives::{Action, Domain, Mint, Transfer};
+
+/// Options of `straddle bench transfers`.
+#[derive(Args)]
+pub struct TransferBenchArgs {
+    /// Concurrent workers, each with its own key and WebSocket connection.
+    #[arg(long, default_value_t = 64)]
+    workers: usize,
+    /// Transactions to sign and send in total.
+    #[arg(long, default_value_t = 40_000)]
+    transactions: usize,
+    /// Aggregate send rate (tx/s) for an open-loop run; closed-loop when absent.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Stop after this many seconds even if transactions remain.
+    #[arg(long, default_value_t = 60)]
+    max_seconds: u64,
+    /// Devnet account (0–9) whose operator key funds the workers through the faucet.
+    #[arg(long, default_value_t = 0)]
+    funder_dev: usize,
+}
+
+/// What a run measured.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferBenchReport {
+    workers: usize,
+    mode: String,
+    sent: u64,
+    acknowledged: u64,
+    refused: u64,
+    failed: u64,
+    seconds: f64,
+    throughput_per_second: f64,
+    latency_micros_p50: u64,
+    latency_micros_p99: u64,
+    latency_micros_p999: u64,
+    latency_micros_max: u64,
+}
+
+impl TransferBenchReport {
+    /// A human-readable summary.
+    pub fn text(&self) -> String {
+        format!(
+            "{} workers, {}: {} acknowledged ({} refused, {} failed) in {:.2} s = {:.0} tx/s\n  ack latency p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
+            self.workers,
+            self.mode,
+            self.acknowledged,
+            self.refused,
+            self.failed,
+            self.seconds,
+            self.throughput_per_second,
+            self.latency_micros_p50 as f64 / 1000.0,
+            self.latency_micros_p99 as f64 / 1000.0,
+            self.latency_micros_p999 as f64 / 1000.0,
+            self.latency_micros_max as f64 / 1000.0,
+        )
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    acknowledged: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Runs the transfer benchmark against the node at `ws_url`.
+pub async fn run_transfer_bench(
+    ws_url: &str,
+    args: &TransferBenchArgs,
+) -> eyre::Result<TransferBenchReport> {
+    if args.workers == 0 || args.transactions < args.workers {
+        bail!("need at least one worker and one transaction per worker");
+    }
+    let connect = || async {
+        WsClientBuilder::default()
+            .max_concurrent_requests(1 << 16)
+            .request_timeout(Duration::from_secs(30))
+            .build(ws_url)
+            .await
+            .wrap_err_with(|| format!("cannot reach node at {ws_url}"))
+    };
+    let control = connect().await?;
+    let chain_id = control.chain_id().await?;
+    let domain = Domain {
+        chain_id,
+        verifying_contract: Address::ZERO,
+    };
+    let workers: Vec<PrivateKeySigner> = (0..args.workers)
+        .map(|_| PrivateKeySigner::random())
+        .collect();
+    fund_workers(&control, &domain, args.funder_dev, &workers).await?;
+
+    eprintln!("signing {} transfers…", args.transactions);
+    let per_worker = args.transactions / args.workers;
+    let batches = sign_all(&workers, per_worker, &domain);
+    let mut clients = Vec::with_capacity(args.workers);
+    for _ in 0..args.workers {
+        clients.push(connect().await?);
+    }
+
+    let counters = Arc::new(Counters::default());
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.max_seconds);
+    let interval = args
+        .rate
+        .map(|rate| Duration::from_secs_f64(args.workers as f64 / rate.max(1) as f64));
+    let mut tasks = Vec::with_capacity(args.workers);
+    for (index, (client, batch)) in clients.into_iter().zip(batches).enumerate() {
+        let counters = counters.clone();
+        // Stagger open-loop workers so the aggregate rate is smooth.
+        let offset = interval.map(|i| i.mul_f64(index as f64 / args.workers as f64));
+        tasks.push(tokio::spawn(async move {
+            run_worker(client, batch, counters, start, deadline, interval, offset).await
+        }));
+    }
+    let progress = tokio::spawn(report_progress(counters.clone(), start));
+    let mut latencies: Vec<u64> = Vec::with_capacity(args.transactions);
+    let mut sent = 0u64;
+    for task in tasks {
+        let (worker_sent, worker_latencies) = task.await.map_err(|e| eyre!("worker: {e}"))?;
+        sent += worker_sent;
+        latencies.extend(worker_latencies);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    progress.abort();
+    latencies.sort_unstable();
+    let acknowledged = counters.acknowledged.load(Ordering::Relaxed);
+    Ok(TransferBenchReport {
+        workers: args.workers,
+        mode: match args.rate {
+            Some(rate) => format!("open loop at {rate} tx/s"),
+            None => "closed loop".into(),
+        },
+        sent,
+        acknowledged,
+        refused: counters.refused.load(Ordering::Relaxed),
+        failed: counters.failed.load(Ordering::Relaxed),
+        seconds,
+        throughput_per_second: acknowledged as f64 / seconds,
+        latency_micros_p50: percentile(&latencies, 0.50),
+        latency_micros_p99: percentile(&latencies, 0.99),
+        latency_micros_p999: percentile(&latencies, 0.999),
+        latency_micros_max: latencies.last().copied().unwrap_or(0),
+    })
+}
+
+/// Mints each worker 1,000,000 USDC from the devnet faucet and waits for the receipts.
+async fn fund_workers(
+    client: &WsClient,
+    domain: &Domain,
+    funder_dev: usize,
+    workers: &[PrivateKeySigner],
+) -> eyre::Result<()> {
+    if funder_dev >= 10 {
+        bail!("--funder-dev takes 0 to 9");
+    }
+    let funder =
+        PrivateKeySigner::from_bytes(&dev_key(funder_dev)).map_err(|_| eyre!("bad devnet key"))?;
+    let base_nonce = crate::commands::now_micros();
+    for (i, worker) in workers.iter().enumerate() {
+        let action = Action::Mint(Mint {
+            to: worker.address(),
+            amount: 1_000_000_000_000,
+            nonce: base_nonce + i as u64,
+            expiryMs: base_nonce / 1000 + 600_000,
+        });
+        client
+            .send_action(signed_request(&funder, &action, domain)?)
+            .await
+            .wrap_err("funding a worker through the devnet faucet (is this a devnet?)")?;
+    }
+    Ok(())
+}
+
+fn signed_request(
+    key: &PrivateKeySigner,
+    action: &Action,
+    domain: &Domain,
+) -> eyre::Result<SendActionRequest> {
+    let signature = key.sign_hash_sync(&action.signing_hash(domain))?;
+    Ok(SendActionRequest {
+        chain_id: domain.chain_id,
+        action: action.clone(),
+        signature: Bytes::from(signature.as_bytes().to_vec()),
+    })
+}
+
+/// Signs `per_worker` transfers for every worker, on all cores.
+fn sign_all(
+    workers: &[PrivateKeySigner],
+    per_worker: usize,
+    domain: &Domain,
+) -> Vec<Vec<SendActionRequest>> {
+    let recipients: Vec<Address> = workers.iter().map(|w| w.address()).collect();
+    let expiry_ms = crate::commands::now_micros() / 1000 + 3_600_000;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = workers.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, keys)| {
+                let recipients = &recipients;
+                scope.spawn(move || {
+                    keys.iter()
+                        .enumerate()
+                        .map(|(k, key)| {
+                            let index = c * chunk + k;
+                            (0..per_worker)
+                                .map(|n| {
+                                    let action = Action::Transfer(Transfer {
+                                        to: recipients[(index + n + 1) % recipients.len()],
+                                        amount: 1 + (n as u128 % 1000),
+                                        nonce: n as u64 + 1,
+                                        expiryMs: expiry_ms,
+                                    });
+                                    signed_request(key, &action, domain)
+                                        .expect("a local key signs any digest")
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("signing thread"))
+            .collect()
+    })
+}
+
+async fn run_worker(
+    client: WsClient,
+    batch: Vec<SendActionRequest>,
+    counters: Arc<Counters>,
+    start: Instant,
+    deadline: Instant,
+    interval: Option<Duration>,
+    offset: Option<Duration>,
+) -> (u64, Vec<u64>) {
+    let mut latencies = Vec::with_capacity(batch.len());
+    let mut sent = 0u64;
+    for (n, request) in batch.into_iter().enumerate() {
+        if let (Some(interval), Some(offset)) = (interval, offset) {
+            let due = start + offset + interval.mul_f64(n as f64);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        let sent_at = Instant::now();
+        sent += 1;
+        match client.send_action(request).await {
+            Ok(_) => {
+                latencies.push(sent_at.elapsed().as_micros() as u64);
+                counters.acknowledged.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(jsonrpsee::core::ClientError::Call(_)) => {
+                counters.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    (sent, latencies)
+}
+
+async fn report_progress(counters: Arc<Counters>, start: Instant) {
+    let mut last = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let acked = counters.acknowledged.load(Ordering::Relaxed);
+        eprintln!(
+            "  {:>5.1} s  {:>9} acknowledged  {:>7} tx/s",
+            start.elapsed().as_secs_f64(),
+            acked,
+            acked - last
+        );
+        last = acked;
+    }
+}
+
+fn percentile(sorted: &[u64], quantile: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((sorted.len() as f64 * quantile).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
