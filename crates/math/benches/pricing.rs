@@ -42,7 +42,14 @@ fn pricing(c: &mut Criterion) {
         fixed(0.1863),
     );
     group.bench_function("price_parts_scenario", |b| {
-        b.iter(|| price_parts(black_box(ln_m), black_box(m), black_box(v)))
+        b.iter(|| {
+            price_parts(
+                black_box(ln_m),
+                black_box(m),
+                black_box(v),
+                black_box(fixed(1.0 / 0.1863)),
+            )
+        })
     });
     group.finish();
 }

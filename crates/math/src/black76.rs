@@ -98,7 +98,8 @@ pub fn black76(inputs: &OptionInputs) -> Result<OptionValues, PricingError> {
     let moneyness = inputs.strike.checked_div(forward)?;
     let sqrt_years = inputs.years.sqrt()?;
     let total_vol = inputs.sigma.mul_floor(sqrt_years);
-    let parts = price_parts(moneyness.ln()?, moneyness, total_vol)?;
+    let inverse_vol = Fixed::ONE.checked_div(total_vol)?;
+    let parts = price_parts(moneyness.ln()?, moneyness, total_vol, inverse_vol)?;
     let phi_forward = parts.phi.mul_floor(forward);
     Ok(OptionValues {
         call: parts.call.mul_floor(forward),
@@ -126,15 +127,17 @@ pub struct PriceParts {
     pub cdf_d1: Fixed,
 }
 
-/// The normalised prices from `ln m`, `m` and `v = σ√T`. Scenario grids call this
-/// directly with precomputed shocks (`ln m` shifts by `−ln(1 + shock)`), so one oracle
-/// update prices every scenario without a logarithm or a square root.
+/// The normalised prices from `ln m`, `m`, `v = σ√T` and `w = div_floor(1, v)`. Scenario
+/// grids call this directly with precomputed shocks (`ln m` shifts by `−ln(1 + shock)`,
+/// `v` and `w` are shared by every scenario of a volatility level), so one oracle update
+/// prices every scenario without a logarithm, a square root or a division.
 pub fn price_parts(
     ln_moneyness: Fixed,
     moneyness: Fixed,
     total_vol: Fixed,
+    inverse_vol: Fixed,
 ) -> Result<PriceParts, MathError> {
-    let d1 = (-ln_moneyness).checked_div(total_vol)? + total_vol.shr(1);
+    let d1 = (-ln_moneyness).checked_mul(inverse_vol)? + total_vol.shr(1);
     let d2 = d1 - total_vol;
     let phi = pdf(d1);
     // R(|d1|) is needed in every region and also gives N(d1).
