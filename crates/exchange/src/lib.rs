@@ -6,6 +6,7 @@
 
 pub mod genesis;
 pub mod ledger;
+pub mod oracle;
 pub mod risk;
 pub mod state_key;
 

@@ -5,6 +5,7 @@ pub mod action;
 pub mod amount;
 pub mod block;
 pub mod codec;
+pub mod oracle;
 pub mod signed;
 
 pub use action::{Action, Domain, Mint, Transfer, Withdraw};
@@ -12,7 +13,10 @@ pub use alloy_primitives::{Address, B256, keccak256};
 pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;
 pub use codec::DecodeError;
-pub use signed::{SignatureCheckError, SignedAction, VerifiedAction, recover_signer};
+pub use oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
+pub use signed::{
+    SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
+};
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).
 pub const SIGNED_ACTION_BYTES_MAX: usize = 256;
