@@ -4,6 +4,7 @@
 //!
 //! Rules: `docs/spec/actions.md` (validity) and `docs/spec/state.md` (leaf layout).
 
+pub mod clearinghouse;
 pub mod genesis;
 pub mod ledger;
 pub mod oracle;

@@ -1,0 +1,405 @@
+//! The clearinghouse: margin accounts (signed cash plus at most 32 positions), fills
+//! settled between a buyer and a seller, fees, and the margin rule that protects every
+//! account: after a fill or a withdrawal that increases an account's risk, its equity
+//! must cover its initial margin.
+//!
+//! Accounting is "cash plus value at mark": a fill moves `size × price` of cash from the
+//! buyer to the seller, so `equity = cash + Σ q·mark` is unchanged by the trade itself
+//! (only fees and the difference between trade price and mark move it). Cash may be
+//! negative (a leveraged long). Collateral enters and leaves a margin account from the
+//! collateral ledger (`deposit`, `withdraw`).
+//!
+//! Spec: `docs/spec/clearinghouse.md` §5.
+
+pub mod market;
+
+#[cfg(test)]
+mod tests;
+
+use crate::risk::margin::POSITION_SIZE_MAX;
+use crate::risk::{Exposure, MarginError, MarginSummary, POSITIONS_PER_ACCOUNT_MAX, margin};
+use alloy_primitives::Address;
+use market::{Market, MarketId, MarketSpec, MarketSpecError, MarketStatus};
+use std::collections::{BTreeMap, HashMap};
+
+/// Pico-USDC (10^-12) per micro-USDC: `size (10^-6) × price (10^-6)` is in pico-USDC.
+const PICO_PER_MICRO: i128 = 1_000_000;
+
+/// One open position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The market.
+    pub market: MarketId,
+    /// Signed size, micro-contracts (positive = long).
+    pub size: i64,
+}
+
+/// A margin account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Portfolio {
+    /// Signed cash, micro-USDC.
+    pub cash: i128,
+    /// Open positions, sorted by market, never zero-sized, at most
+    /// [`POSITIONS_PER_ACCOUNT_MAX`].
+    pub positions: Vec<Position>,
+}
+
+impl Portfolio {
+    fn size(&self, market: MarketId) -> i64 {
+        self.positions
+            .iter()
+            .find(|p| p.market == market)
+            .map_or(0, |p| p.size)
+    }
+
+    fn set_size(&mut self, market: MarketId, size: i64) {
+        match self.positions.binary_search_by_key(&market, |p| p.market) {
+            Ok(i) if size == 0 => {
+                self.positions.remove(i);
+            }
+            Ok(i) => self.positions[i].size = size,
+            Err(_) if size == 0 => {}
+            Err(i) => self.positions.insert(i, Position { market, size }),
+        }
+    }
+}
+
+/// A trade between two accounts, as a match transaction carries it (after the order
+/// checks of §5, which live with the orders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fill {
+    /// The market.
+    pub market: MarketId,
+    /// Receives the contracts.
+    pub buyer: Address,
+    /// Delivers the contracts.
+    pub seller: Address,
+    /// Size, micro-contracts (positive).
+    pub size: u64,
+    /// Price, micro-USDC per contract.
+    pub price_micro_usdc: u64,
+    /// Whether the buyer is the taker (the seller is then the maker), or the reverse.
+    pub taker_is_buyer: bool,
+}
+
+/// Why a clearinghouse operation was refused. Nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClearingError {
+    /// No such market.
+    #[error("unknown market {0}")]
+    UnknownMarket(MarketId),
+    /// A market id listed twice.
+    #[error("market {0} already exists")]
+    DuplicateMarket(MarketId),
+    /// Invalid listing.
+    #[error("invalid market: {0}")]
+    InvalidMarket(#[from] MarketSpecError),
+    /// The market is settled.
+    #[error("market {0} is closed")]
+    MarketClosed(MarketId),
+    /// The market has no current risk vector (its oracle has not updated it).
+    #[error("market {0} has no risk vector yet")]
+    NoRiskVector(MarketId),
+    /// Size not a positive multiple of the lot.
+    #[error("size {size} is not a positive multiple of the lot {lot}")]
+    BadSize {
+        /// Given.
+        size: u64,
+        /// Lot.
+        lot: u64,
+    },
+    /// Price not a positive multiple of the tick.
+    #[error("price {price} is not a positive multiple of the tick {tick}")]
+    BadPrice {
+        /// Given.
+        price: u64,
+        /// Tick.
+        tick: u64,
+    },
+    /// Buyer and seller are the same account.
+    #[error("self-trade")]
+    SelfTrade,
+    /// Too many positions or a position too large.
+    #[error("{0}")]
+    Limit(#[from] MarginError),
+    /// An amount of zero, or one that does not fit.
+    #[error("invalid amount")]
+    InvalidAmount,
+    /// The account would be below its initial margin after a risk-increasing change.
+    #[error("{account}: equity {equity} below initial margin {initial} (micro-USDC)")]
+    InsufficientMargin {
+        /// The account.
+        account: Address,
+        /// Equity after the change.
+        equity: i128,
+        /// Initial margin after the change.
+        initial: u128,
+    },
+    /// A withdrawal larger than the cash of an account without positions.
+    #[error("{account}: withdrawal of {amount} exceeds cash {cash}")]
+    InsufficientCash {
+        /// The account.
+        account: Address,
+        /// Requested.
+        amount: u128,
+        /// Available.
+        cash: i128,
+    },
+}
+
+/// What a settled fill cost each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FillOutcome {
+    /// Cash the buyer paid for the contracts, micro-USDC (rounded up).
+    pub buyer_paid: i128,
+    /// Cash the seller received, micro-USDC (rounded down).
+    pub seller_received: i128,
+    /// Fee paid by the taker, micro-USDC.
+    pub taker_fee: i128,
+    /// Fee paid by the maker, micro-USDC.
+    pub maker_fee: i128,
+}
+
+/// An account's margin state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRisk {
+    /// `cash + floor(Σ q·mark)`, micro-USDC.
+    pub equity: i128,
+    /// The margin summary (requirements, Greeks, scenario P&L).
+    pub margin: MarginSummary,
+}
+
+/// The clearinghouse state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Clearinghouse {
+    markets: BTreeMap<MarketId, Market>,
+    portfolios: HashMap<Address, Portfolio>,
+    /// Fees collected, micro-USDC.
+    pub fee_pool: i128,
+    /// Insurance fund, micro-USDC (receives rounding remainders and liquidation penalties).
+    pub insurance_fund: i128,
+    initial_factor_ppm: u32,
+}
+
+fn ceil_div(value: i128, divisor: i128) -> i128 {
+    value.div_euclid(divisor) + i128::from(value.rem_euclid(divisor) != 0)
+}
+
+impl Clearinghouse {
+    /// An empty clearinghouse whose initial margin is maintenance × `initial_factor_ppm`.
+    pub fn new(initial_factor_ppm: u32) -> Clearinghouse {
+        Clearinghouse {
+            initial_factor_ppm,
+            ..Clearinghouse::default()
+        }
+    }
+
+    /// Lists a market.
+    pub fn add_market(&mut self, spec: MarketSpec) -> Result<(), ClearingError> {
+        spec.validate()?;
+        if self.markets.contains_key(&spec.id) {
+            return Err(ClearingError::DuplicateMarket(spec.id));
+        }
+        self.markets.insert(
+            spec.id,
+            Market {
+                spec,
+                status: MarketStatus::Active,
+                open_interest: 0,
+                vector: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// A market.
+    pub fn market(&self, id: MarketId) -> Option<&Market> {
+        self.markets.get(&id)
+    }
+
+    /// Installs a market's new risk vector (after an oracle update).
+    pub fn set_vector(
+        &mut self,
+        id: MarketId,
+        vector: crate::risk::RiskVector,
+    ) -> Result<(), ClearingError> {
+        let market = self
+            .markets
+            .get_mut(&id)
+            .ok_or(ClearingError::UnknownMarket(id))?;
+        market.vector = Some(vector);
+        Ok(())
+    }
+
+    /// An account's margin account (empty if never used).
+    pub fn portfolio(&self, account: &Address) -> Portfolio {
+        self.portfolios.get(account).cloned().unwrap_or_default()
+    }
+
+    /// Every margin account (for invariant checks).
+    pub fn portfolios(&self) -> impl Iterator<Item = (&Address, &Portfolio)> {
+        self.portfolios.iter()
+    }
+
+    /// Equity and margin of a portfolio at the current vectors.
+    pub fn risk_of(&self, portfolio: &Portfolio) -> Result<AccountRisk, ClearingError> {
+        let mut exposures = Vec::with_capacity(portfolio.positions.len());
+        for position in &portfolio.positions {
+            let market = self
+                .markets
+                .get(&position.market)
+                .ok_or(ClearingError::UnknownMarket(position.market))?;
+            let vector = market
+                .vector
+                .as_ref()
+                .ok_or(ClearingError::NoRiskVector(position.market))?;
+            exposures.push(Exposure {
+                size: position.size,
+                vector,
+            });
+        }
+        let margin = margin(&exposures, self.initial_factor_ppm)?;
+        // Value at mark in femto-USDC, floored to micro-USDC (against the account).
+        let equity = portfolio.cash + margin.mark_value_femto.div_euclid(1_000_000_000);
+        Ok(AccountRisk { equity, margin })
+    }
+
+    /// Moves collateral from the ledger into `account`'s margin account.
+    pub fn deposit(&mut self, account: Address, amount: u128) -> Result<(), ClearingError> {
+        let amount = i128::try_from(amount).map_err(|_| ClearingError::InvalidAmount)?;
+        if amount == 0 {
+            return Err(ClearingError::InvalidAmount);
+        }
+        let portfolio = self.portfolios.entry(account).or_default();
+        portfolio.cash = portfolio
+            .cash
+            .checked_add(amount)
+            .ok_or(ClearingError::InvalidAmount)?;
+        Ok(())
+    }
+
+    /// Moves collateral out to the ledger. Without positions the account needs the cash;
+    /// with positions its equity afterwards must still cover its initial margin (cash may
+    /// go negative: a leveraged long's cash is a loan secured by its positions).
+    pub fn withdraw(&mut self, account: Address, amount: u128) -> Result<(), ClearingError> {
+        let signed = i128::try_from(amount).map_err(|_| ClearingError::InvalidAmount)?;
+        if signed == 0 {
+            return Err(ClearingError::InvalidAmount);
+        }
+        let mut after = self.portfolio(&account);
+        if after.positions.is_empty() && after.cash < signed {
+            return Err(ClearingError::InsufficientCash {
+                account,
+                amount,
+                cash: after.cash,
+            });
+        }
+        after.cash -= signed;
+        let risk = self.risk_of(&after)?;
+        if risk.equity < risk.margin.initial as i128 {
+            return Err(ClearingError::InsufficientMargin {
+                account,
+                equity: risk.equity,
+                initial: risk.margin.initial,
+            });
+        }
+        self.portfolios.insert(account, after);
+        Ok(())
+    }
+
+    /// Settles one fill: moves contracts and cash, charges fees, and checks both accounts'
+    /// margin. Either everything happens or nothing does.
+    pub fn settle_fill(&mut self, fill: &Fill) -> Result<FillOutcome, ClearingError> {
+        let market = self
+            .markets
+            .get(&fill.market)
+            .ok_or(ClearingError::UnknownMarket(fill.market))?;
+        if market.status != MarketStatus::Active {
+            return Err(ClearingError::MarketClosed(fill.market));
+        }
+        if market.vector.is_none() {
+            return Err(ClearingError::NoRiskVector(fill.market));
+        }
+        let spec = market.spec;
+        if fill.size == 0
+            || !fill.size.is_multiple_of(spec.lot)
+            || fill.size > POSITION_SIZE_MAX as u64
+        {
+            return Err(ClearingError::BadSize {
+                size: fill.size,
+                lot: spec.lot,
+            });
+        }
+        if fill.price_micro_usdc == 0 || !fill.price_micro_usdc.is_multiple_of(spec.tick_micro_usdc)
+        {
+            return Err(ClearingError::BadPrice {
+                price: fill.price_micro_usdc,
+                tick: spec.tick_micro_usdc,
+            });
+        }
+        if fill.buyer == fill.seller {
+            return Err(ClearingError::SelfTrade);
+        }
+        let notional_pico = i128::from(fill.size) * i128::from(fill.price_micro_usdc);
+        let buyer_paid = ceil_div(notional_pico, PICO_PER_MICRO);
+        let seller_received = notional_pico.div_euclid(PICO_PER_MICRO);
+        let fee = |ppm: u32| ceil_div(notional_pico * i128::from(ppm), PICO_PER_MICRO * 1_000_000);
+        let (taker_fee, maker_fee) = (fee(spec.taker_fee_ppm), fee(spec.maker_fee_ppm));
+        let (buyer_fee, seller_fee) = if fill.taker_is_buyer {
+            (taker_fee, maker_fee)
+        } else {
+            (maker_fee, taker_fee)
+        };
+        let size = fill.size as i64;
+        let mut buyer = self.portfolio(&fill.buyer);
+        let mut seller = self.portfolio(&fill.seller);
+        let buyer_before = self.risk_of(&buyer)?;
+        let seller_before = self.risk_of(&seller)?;
+        let buyer_size_before = buyer.size(fill.market);
+        let seller_size_before = seller.size(fill.market);
+        buyer.set_size(fill.market, buyer_size_before + size);
+        seller.set_size(fill.market, seller_size_before - size);
+        buyer.cash -= buyer_paid + buyer_fee;
+        seller.cash += seller_received - seller_fee;
+        for (account, portfolio, before) in [
+            (fill.buyer, &buyer, &buyer_before),
+            (fill.seller, &seller, &seller_before),
+        ] {
+            if portfolio.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
+                return Err(MarginError::TooManyPositions(portfolio.positions.len()).into());
+            }
+            let after = self.risk_of(portfolio)?;
+            let increases_risk = after.margin.maintenance > before.margin.maintenance;
+            if increases_risk && after.equity < after.margin.initial as i128 {
+                return Err(ClearingError::InsufficientMargin {
+                    account,
+                    equity: after.equity,
+                    initial: after.margin.initial,
+                });
+            }
+        }
+        // Open interest is the total long size; only these two accounts changed.
+        let long_before = buyer_size_before.max(0) + seller_size_before.max(0);
+        let long_after = (buyer_size_before + size).max(0) + (seller_size_before - size).max(0);
+        let market = self
+            .markets
+            .get_mut(&fill.market)
+            .ok_or(ClearingError::UnknownMarket(fill.market))?;
+        market.open_interest = (market.open_interest as i64 + long_after - long_before) as u64;
+        self.fee_pool += taker_fee + maker_fee;
+        self.insurance_fund += buyer_paid - seller_received;
+        self.portfolios.insert(fill.buyer, buyer);
+        self.portfolios.insert(fill.seller, seller);
+        Ok(FillOutcome {
+            buyer_paid,
+            seller_received,
+            taker_fee,
+            maker_fee,
+        })
+    }
+
+    /// Σ cash + fee pool + insurance fund: equals deposits − withdrawals (conservation).
+    pub fn total_cash(&self) -> i128 {
+        self.portfolios.values().map(|p| p.cash).sum::<i128>() + self.fee_pool + self.insurance_fund
+    }
+}

@@ -1,0 +1,274 @@
+//! Clearinghouse rules and invariants: cash is conserved to the micro-USDC, positions net
+//! to zero in every market, open interest is the total long size, an accepted
+//! risk-increasing change always leaves initial margin covered, and a refused operation
+//! changes nothing.
+
+use super::market::{Instrument, MarketSpec};
+use super::*;
+use crate::risk::{
+    OptionKind, RiskParams, ScenarioGrid, VolSmile, perpetual_vector, strike_vectors,
+};
+use proptest::prelude::*;
+
+const NOW_MS: u64 = 1_800_000_000_000;
+const INDEX: u64 = 3_000_000_000;
+
+fn account(i: u8) -> Address {
+    Address::repeat_byte(i + 1)
+}
+
+fn spec(id: MarketId, instrument: Instrument) -> MarketSpec {
+    MarketSpec {
+        id,
+        underlying: 1,
+        instrument,
+        tick_micro_usdc: 100_000,
+        lot: 1_000,
+        maker_fee_ppm: 200,
+        taker_fee_ppm: 500,
+    }
+}
+
+/// A perp, a call and a put on ETH at 3,000, with vectors installed.
+fn exchange() -> Clearinghouse {
+    let grid = ScenarioGrid::new(&RiskParams::default()).unwrap();
+    let mut ch = Clearinghouse::new(1_250_000);
+    let expiry_ms = NOW_MS + 30 * 86_400_000;
+    let option = |kind| Instrument::Option {
+        kind,
+        strike_micro_usdc: 3_200_000_000,
+        expiry_ms,
+    };
+    ch.add_market(spec(1, Instrument::Perpetual)).unwrap();
+    ch.add_market(spec(2, option(OptionKind::Call))).unwrap();
+    ch.add_market(spec(3, option(OptionKind::Put))).unwrap();
+    let smile = VolSmile {
+        atm_vol_ppm: 650_000,
+        skew_ppm: -100_000,
+        curvature_ppm: 200_000,
+    };
+    let strike = strike_vectors(
+        3_200_000_000,
+        expiry_ms,
+        INDEX,
+        &smile,
+        NOW_MS,
+        &grid,
+        5_000,
+    )
+    .unwrap();
+    ch.set_vector(1, perpetual_vector(INDEX, &grid).unwrap())
+        .unwrap();
+    ch.set_vector(2, strike.call).unwrap();
+    ch.set_vector(3, strike.put).unwrap();
+    ch
+}
+
+fn fill(market: MarketId, buyer: u8, seller: u8, size: u64, price: u64) -> Fill {
+    Fill {
+        market,
+        buyer: account(buyer),
+        seller: account(seller),
+        size,
+        price_micro_usdc: price,
+        taker_is_buyer: true,
+    }
+}
+
+#[test]
+fn a_perp_fill_moves_cash_contracts_and_fees() {
+    let mut ch = exchange();
+    ch.deposit(account(0), 10_000_000_000).unwrap();
+    ch.deposit(account(1), 10_000_000_000).unwrap();
+    let outcome = ch
+        .settle_fill(&fill(1, 0, 1, 2_000_000, 3_000_100_000))
+        .unwrap();
+    // 2 contracts at 3,000.1: notional 6,000.2 USDC; taker 5 bp, maker 2 bp (rounded up).
+    assert_eq!(outcome.buyer_paid, 6_000_200_000);
+    assert_eq!(outcome.seller_received, 6_000_200_000);
+    assert_eq!(outcome.taker_fee, 3_000_100);
+    assert_eq!(outcome.maker_fee, 1_200_040);
+    assert_eq!(
+        ch.portfolio(&account(0)).positions,
+        vec![Position {
+            market: 1,
+            size: 2_000_000
+        }]
+    );
+    assert_eq!(
+        ch.portfolio(&account(1)).positions,
+        vec![Position {
+            market: 1,
+            size: -2_000_000
+        }]
+    );
+    assert_eq!(ch.market(1).unwrap().open_interest, 2_000_000);
+    assert_eq!(ch.total_cash(), 20_000_000_000);
+    // Closing half reduces open interest.
+    ch.settle_fill(&fill(1, 1, 0, 1_000_000, 3_000_000_000))
+        .unwrap();
+    assert_eq!(ch.market(1).unwrap().open_interest, 1_000_000);
+    let risk = ch.risk_of(&ch.portfolio(&account(0))).unwrap();
+    assert_eq!(risk.margin.delta_nano, 1_000_000_000);
+}
+
+#[test]
+fn refused_operations_change_nothing() {
+    let mut ch = exchange();
+    ch.deposit(account(0), 1_000_000_000).unwrap();
+    ch.deposit(account(1), 1_000_000_000).unwrap();
+    let before = ch.clone();
+    type Expectation = fn(&ClearingError) -> bool;
+    let cases: Vec<(Fill, Expectation)> = vec![
+        (fill(9, 0, 1, 1_000, 3_000_000_000), |e| {
+            matches!(e, ClearingError::UnknownMarket(9))
+        }),
+        (fill(1, 0, 1, 1_500, 3_000_000_000), |e| {
+            matches!(e, ClearingError::BadSize { .. })
+        }),
+        (fill(1, 0, 1, 0, 3_000_000_000), |e| {
+            matches!(e, ClearingError::BadSize { .. })
+        }),
+        (fill(1, 0, 1, 1_000, 3_000_050_000), |e| {
+            matches!(e, ClearingError::BadPrice { .. })
+        }),
+        (fill(1, 0, 0, 1_000, 3_000_000_000), |e| {
+            matches!(e, ClearingError::SelfTrade)
+        }),
+        // 10 ETH long with 1,000 USDC: far beyond initial margin.
+        (fill(1, 0, 1, 10_000_000, 3_000_000_000), |e| {
+            matches!(e, ClearingError::InsufficientMargin { .. })
+        }),
+        // Selling a naked call without margin.
+        (fill(2, 2, 3, 50_000_000, 100_000_000), |e| {
+            matches!(e, ClearingError::InsufficientMargin { .. })
+        }),
+    ];
+    for (bad, expected) in cases {
+        let error = ch.settle_fill(&bad).unwrap_err();
+        assert!(expected(&error), "{bad:?}: {error}");
+        assert_eq!(ch, before, "{bad:?} changed state");
+    }
+    let mut unpriced = exchange();
+    unpriced.add_market(spec(4, Instrument::Perpetual)).unwrap();
+    assert_eq!(
+        unpriced.settle_fill(&fill(4, 0, 1, 1_000, 3_000_000_000)),
+        Err(ClearingError::NoRiskVector(4))
+    );
+    assert!(matches!(
+        ch.withdraw(account(0), 2_000_000_000),
+        Err(ClearingError::InsufficientCash { .. })
+    ));
+    assert_eq!(
+        ch.withdraw(account(0), 0),
+        Err(ClearingError::InvalidAmount)
+    );
+    assert_eq!(ch, before);
+}
+
+#[test]
+fn withdrawals_keep_initial_margin() {
+    let mut ch = exchange();
+    ch.deposit(account(0), 2_000_000_000).unwrap();
+    ch.deposit(account(1), 2_000_000_000).unwrap();
+    ch.settle_fill(&fill(1, 0, 1, 1_000_000, 3_000_000_000))
+        .unwrap();
+    // Long 1 ETH: initial = 1.25 × 33 % × 3,000 = 1,237.5 USDC; equity ≈ 2,000 − fees.
+    let risk = ch.risk_of(&ch.portfolio(&account(0))).unwrap();
+    assert_eq!(risk.margin.initial, 1_237_500_000);
+    assert!(matches!(
+        ch.withdraw(account(0), 800_000_000),
+        Err(ClearingError::InsufficientMargin { .. })
+    ));
+    ch.withdraw(account(0), 700_000_000).unwrap();
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Deposit(u8, u64),
+    Withdraw(u8, u64),
+    Trade {
+        market: MarketId,
+        buyer: u8,
+        seller: u8,
+        lots: u64,
+        ticks: u64,
+        taker_is_buyer: bool,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..4, 1u64..5_000_000_000).prop_map(|(a, x)| Op::Deposit(a, x)),
+        (0u8..4, 1u64..3_000_000_000).prop_map(|(a, x)| Op::Withdraw(a, x)),
+        (
+            1u32..4,
+            0u8..4,
+            0u8..4,
+            1u64..3_000,
+            1u64..40_000,
+            any::<bool>()
+        )
+            .prop_map(
+                |(market, buyer, seller, lots, ticks, taker_is_buyer)| Op::Trade {
+                    market,
+                    buyer,
+                    seller,
+                    lots,
+                    ticks,
+                    taker_is_buyer
+                }
+            ),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn invariants_hold_over_random_workloads(ops in prop::collection::vec(op(), 1..80)) {
+        let mut ch = exchange();
+        let mut net_deposits: i128 = 0;
+        for op in ops {
+            let before = ch.clone();
+            let result = match &op {
+                Op::Deposit(a, x) => ch.deposit(account(*a), u128::from(*x)).map(|_| net_deposits += i128::from(*x)),
+                Op::Withdraw(a, x) => ch.withdraw(account(*a), u128::from(*x)).map(|_| net_deposits -= i128::from(*x)),
+                Op::Trade { market, buyer, seller, lots, ticks, taker_is_buyer } => {
+                    let f = Fill { market: *market, buyer: account(*buyer), seller: account(*seller), size: lots * 1_000, price_micro_usdc: ticks * 100_000, taker_is_buyer: *taker_is_buyer };
+                    let risk_before: Vec<_> = [f.buyer, f.seller].iter().map(|a| ch.risk_of(&ch.portfolio(a)).unwrap()).collect();
+                    let result = ch.settle_fill(&f).map(|_| ());
+                    if result.is_ok() {
+                        for (a, before) in [f.buyer, f.seller].iter().zip(risk_before) {
+                            let after = ch.risk_of(&ch.portfolio(a)).unwrap();
+                            prop_assert!(after.margin.maintenance <= before.margin.maintenance || after.equity >= after.margin.initial as i128,
+                                "{a}: risk increased to {} with equity {} < initial {}", after.margin.maintenance, after.equity, after.margin.initial);
+                        }
+                    }
+                    result
+                }
+            };
+            if result.is_err() {
+                prop_assert_eq!(&ch, &before, "refused {:?} changed state", op);
+            }
+            // Conservation of cash, to the micro-USDC.
+            prop_assert_eq!(ch.total_cash(), net_deposits);
+            // Positions net to zero per market; open interest is the long total.
+            for id in 1..4 {
+                let (mut net, mut long) = (0i64, 0i64);
+                for (_, p) in ch.portfolios() {
+                    let size = p.size(id);
+                    net += size;
+                    long += size.max(0);
+                }
+                prop_assert_eq!(net, 0);
+                prop_assert_eq!(ch.market(id).unwrap().open_interest as i64, long);
+            }
+            for (_, p) in ch.portfolios() {
+                prop_assert!(p.positions.len() <= POSITIONS_PER_ACCOUNT_MAX);
+                prop_assert!(p.positions.windows(2).all(|w| w[0].market < w[1].market));
+                prop_assert!(p.positions.iter().all(|x| x.size != 0));
+            }
+        }
+    }
+}
