@@ -45,6 +45,11 @@ pub struct Portfolio {
 }
 
 impl Portfolio {
+    /// The signed size held in `market` (0 if none).
+    pub fn size_in(&self, market: MarketId) -> i64 {
+        self.size(market)
+    }
+
     fn size(&self, market: MarketId) -> i64 {
         self.positions
             .iter()
@@ -167,6 +172,15 @@ pub struct AccountRisk {
     pub equity: i128,
     /// The margin summary (requirements, Greeks, scenario P&L).
     pub margin: MarginSummary,
+}
+
+/// What [`Clearinghouse::restore`] needs to undo changes to some accounts and one market.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    portfolios: Vec<(Address, Option<Portfolio>)>,
+    market: Option<(MarketId, u64)>,
+    fee_pool: i128,
+    insurance_fund: i128,
 }
 
 /// The clearinghouse state.
@@ -396,6 +410,44 @@ impl Clearinghouse {
             taker_fee,
             maker_fee,
         })
+    }
+
+    /// Remembers `accounts`, `market`'s open interest and the pools, to undo a
+    /// multi-fill operation that fails halfway.
+    pub fn checkpoint(&self, accounts: &[Address], market: MarketId) -> Checkpoint {
+        let mut portfolios: Vec<(Address, Option<Portfolio>)> = Vec::with_capacity(accounts.len());
+        for account in accounts {
+            if !portfolios.iter().any(|(a, _)| a == account) {
+                portfolios.push((*account, self.portfolios.get(account).cloned()));
+            }
+        }
+        Checkpoint {
+            portfolios,
+            market: self.markets.get(&market).map(|m| (market, m.open_interest)),
+            fee_pool: self.fee_pool,
+            insurance_fund: self.insurance_fund,
+        }
+    }
+
+    /// Undoes everything since `checkpoint` (which must cover every account touched).
+    pub fn restore(&mut self, checkpoint: Checkpoint) {
+        for (account, portfolio) in checkpoint.portfolios {
+            match portfolio {
+                Some(portfolio) => {
+                    self.portfolios.insert(account, portfolio);
+                }
+                None => {
+                    self.portfolios.remove(&account);
+                }
+            }
+        }
+        if let Some((id, open_interest)) = checkpoint.market
+            && let Some(market) = self.markets.get_mut(&id)
+        {
+            market.open_interest = open_interest;
+        }
+        self.fee_pool = checkpoint.fee_pool;
+        self.insurance_fund = checkpoint.insurance_fund;
     }
 
     /// Σ cash + fee pool + insurance fund: equals deposits − withdrawals (conservation).

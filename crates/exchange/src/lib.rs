@@ -8,6 +8,7 @@ pub mod clearinghouse;
 pub mod genesis;
 pub mod ledger;
 pub mod oracle;
+pub mod orders;
 pub mod risk;
 pub mod state_key;
 

@@ -6,6 +6,7 @@ pub mod amount;
 pub mod block;
 pub mod codec;
 pub mod oracle;
+pub mod order;
 pub mod signed;
 
 pub use action::{Action, Domain, Mint, Transfer, Withdraw};
@@ -14,6 +15,7 @@ pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;
 pub use codec::DecodeError;
 pub use oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
+pub use order::{Cancel, Order, TimeInForce};
 pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
 };

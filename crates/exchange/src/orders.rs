@@ -1,0 +1,346 @@
+//! Signed orders on-chain: the order registry (filled size and cancellation per order
+//! hash) and the validation of match transactions. The matching engine proposes matches;
+//! this module enforces every rule that protects the traders whose signatures it carries:
+//! same market, opposite sides, prices that cross at the maker's price, remaining size,
+//! expiry, cancellation, reduce-only, self-trade, time-in-force, and (through the
+//! clearinghouse) margin. A match is all-or-nothing. Spec: `docs/spec/clearinghouse.md` §6.
+
+use crate::clearinghouse::{ClearingError, Clearinghouse, Fill, FillOutcome};
+use alloy_primitives::{Address, B256};
+use std::collections::HashMap;
+use straddle_primitives::{Order, TimeInForce};
+
+/// Makers one match may fill.
+pub const FILLS_PER_MATCH_MAX: usize = 16;
+
+/// An order whose signature the sequencer has checked: its owner and hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedOrder {
+    /// The order.
+    pub order: Order,
+    /// Its signer.
+    pub owner: Address,
+    /// Its hash (EIP-712 digest).
+    pub hash: B256,
+}
+
+/// What the chain remembers of an order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderRecord {
+    /// The owner (for a cancel seen before its order: the cancel's signer).
+    pub owner: Address,
+    /// Filled size, micro-contracts.
+    pub filled: u64,
+    /// Cancelled by its owner.
+    pub cancelled: bool,
+}
+
+/// One maker of a match and the size it fills.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MakerFill {
+    /// The resting order.
+    pub maker: VerifiedOrder,
+    /// Size filled against it, micro-contracts.
+    pub size: u64,
+}
+
+/// A match transaction: one taker against up to [`FILLS_PER_MATCH_MAX`] makers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// The incoming order.
+    pub taker: VerifiedOrder,
+    /// The resting orders it fills, in book order.
+    pub makers: Vec<MakerFill>,
+}
+
+/// Why a match was refused. Nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatchError {
+    /// No makers, or more than [`FILLS_PER_MATCH_MAX`].
+    #[error("a match fills 1 to {FILLS_PER_MATCH_MAX} makers, got {0}")]
+    FillCount(usize),
+    /// A maker on another market.
+    #[error("maker {0} is on another market")]
+    MarketMismatch(usize),
+    /// A maker on the taker's side.
+    #[error("maker {0} is on the taker's side")]
+    SameSide(usize),
+    /// The prices do not cross.
+    #[error("maker {index} at {maker_price} does not cross the taker's limit {taker_limit}")]
+    NotCrossing {
+        /// Which maker.
+        index: usize,
+        /// The taker's limit.
+        taker_limit: u64,
+        /// The maker's price.
+        maker_price: u64,
+    },
+    /// Zero fill size.
+    #[error("maker {0} fills zero")]
+    ZeroFill(usize),
+    /// An order past its expiry.
+    #[error("order {0} expired")]
+    Expired(B256),
+    /// A cancelled order.
+    #[error("order {0} is cancelled")]
+    Cancelled(B256),
+    /// More than the order's remaining size.
+    #[error("order {hash}: {requested} requested, {remaining} remaining")]
+    Overfilled {
+        /// The order.
+        hash: B256,
+        /// What is left.
+        remaining: u64,
+        /// What the match asks.
+        requested: u64,
+    },
+    /// Taker and maker have the same owner (self-trade prevention: the match is refused).
+    #[error("maker {0} has the taker's owner")]
+    SelfTrade(usize),
+    /// A post-only order cannot take.
+    #[error("a post-only order cannot be the taker")]
+    PostOnlyTaker,
+    /// Immediate-or-cancel and fill-or-kill orders never rest, so never make.
+    #[error("maker {0} is immediate-or-cancel or fill-or-kill")]
+    MakerCannotRest(usize),
+    /// A fill-or-kill taker not filled completely.
+    #[error("fill-or-kill order filled {filled} of {size}")]
+    FillOrKillIncomplete {
+        /// Filled in this match.
+        filled: u64,
+        /// Its size.
+        size: u64,
+    },
+    /// Unknown time-in-force value.
+    #[error("unknown time in force {0}")]
+    UnknownTimeInForce(u8),
+    /// A reduce-only order would increase or flip its owner's position.
+    #[error("reduce-only order {0} would increase the position")]
+    ReduceOnly(B256),
+    /// The clearinghouse refused a fill (margin, limits, market).
+    #[error("fill {index}: {error}")]
+    Clearing {
+        /// Which maker.
+        index: usize,
+        /// Why.
+        error: ClearingError,
+    },
+}
+
+/// The order registry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderRegistry {
+    records: HashMap<B256, OrderRecord>,
+}
+
+impl OrderRegistry {
+    /// An order's record, if the chain has seen it.
+    pub fn record(&self, hash: &B256) -> Option<&OrderRecord> {
+        self.records.get(hash)
+    }
+
+    /// Cancels `hash` on behalf of `signer`. A cancel that arrives before its order is
+    /// remembered; it applies only if the order turns out to be the signer's.
+    pub fn cancel(&mut self, signer: Address, hash: B256) {
+        let record = self.records.entry(hash).or_insert(OrderRecord {
+            owner: signer,
+            filled: 0,
+            cancelled: false,
+        });
+        if record.owner == signer {
+            record.cancelled = true;
+        }
+    }
+
+    fn state_of(&self, order: &VerifiedOrder) -> (u64, bool) {
+        match self.records.get(&order.hash) {
+            Some(record) if record.owner == order.owner => (record.filled, record.cancelled),
+            // A cancel signed by someone else does not bind this order; its fills are
+            // tracked under the real owner from now on.
+            Some(record) => (record.filled, false),
+            None => (0, false),
+        }
+    }
+}
+
+/// Everything a settled match did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatchOutcome {
+    /// One outcome per maker.
+    pub fills: Vec<FillOutcome>,
+    /// Total size the taker filled.
+    pub taker_filled: u64,
+}
+
+fn time_in_force(order: &VerifiedOrder) -> Result<TimeInForce, MatchError> {
+    TimeInForce::from_u8(order.order.timeInForce)
+        .ok_or(MatchError::UnknownTimeInForce(order.order.timeInForce))
+}
+
+fn check_live(
+    registry: &OrderRegistry,
+    order: &VerifiedOrder,
+    requested: u64,
+    now_ms: u64,
+) -> Result<u64, MatchError> {
+    if now_ms > order.order.expiryMs {
+        return Err(MatchError::Expired(order.hash));
+    }
+    let (filled, cancelled) = registry.state_of(order);
+    if cancelled {
+        return Err(MatchError::Cancelled(order.hash));
+    }
+    let remaining = order.order.size.saturating_sub(filled);
+    if requested > remaining {
+        return Err(MatchError::Overfilled {
+            hash: order.hash,
+            remaining,
+            requested,
+        });
+    }
+    Ok(filled)
+}
+
+/// `true` if a fill of `size` on `is_buy` side keeps `position` on the same side and no
+/// larger (what reduce-only allows).
+fn reduces(position: i64, is_buy: bool, size: u64) -> bool {
+    let size = size as i64;
+    if is_buy {
+        position < 0 && size <= -position
+    } else {
+        position > 0 && size <= position
+    }
+}
+
+/// Validates and settles a match at block time `now_ms`: all fills happen or none.
+pub fn execute_match(
+    registry: &mut OrderRegistry,
+    clearinghouse: &mut Clearinghouse,
+    proposed: &Match,
+    now_ms: u64,
+) -> Result<MatchOutcome, MatchError> {
+    let taker = &proposed.taker;
+    if proposed.makers.is_empty() || proposed.makers.len() > FILLS_PER_MATCH_MAX {
+        return Err(MatchError::FillCount(proposed.makers.len()));
+    }
+    let taker_tif = time_in_force(taker)?;
+    if taker_tif == TimeInForce::PostOnly {
+        return Err(MatchError::PostOnlyTaker);
+    }
+    let taker_total: u64 = proposed
+        .makers
+        .iter()
+        .map(|m| m.size)
+        .fold(0, u64::saturating_add);
+    let taker_filled_before = check_live(registry, taker, taker_total, now_ms)?;
+    if taker_tif == TimeInForce::FillOrKill && taker_total != taker.order.size {
+        return Err(MatchError::FillOrKillIncomplete {
+            filled: taker_total,
+            size: taker.order.size,
+        });
+    }
+    // Per-order fills within this match (a maker order may appear once per match, but
+    // count defensively).
+    let mut filled_now: HashMap<B256, u64> = HashMap::new();
+    for (index, fill) in proposed.makers.iter().enumerate() {
+        let maker = &fill.maker;
+        if fill.size == 0 {
+            return Err(MatchError::ZeroFill(index));
+        }
+        if maker.order.market != taker.order.market {
+            return Err(MatchError::MarketMismatch(index));
+        }
+        if maker.order.isBuy == taker.order.isBuy {
+            return Err(MatchError::SameSide(index));
+        }
+        if maker.owner == taker.owner {
+            return Err(MatchError::SelfTrade(index));
+        }
+        if matches!(
+            time_in_force(maker)?,
+            TimeInForce::ImmediateOrCancel | TimeInForce::FillOrKill
+        ) {
+            return Err(MatchError::MakerCannotRest(index));
+        }
+        let crosses = if taker.order.isBuy {
+            maker.order.limitPrice <= taker.order.limitPrice
+        } else {
+            maker.order.limitPrice >= taker.order.limitPrice
+        };
+        if !crosses {
+            return Err(MatchError::NotCrossing {
+                index,
+                taker_limit: taker.order.limitPrice,
+                maker_price: maker.order.limitPrice,
+            });
+        }
+        let so_far = filled_now.entry(maker.hash).or_insert(0);
+        *so_far = so_far.saturating_add(fill.size);
+        check_live(registry, maker, *so_far, now_ms)?;
+    }
+
+    // Settle in book order, undoing everything if any fill is refused.
+    let mut accounts: Vec<Address> = proposed.makers.iter().map(|m| m.maker.owner).collect();
+    accounts.push(taker.owner);
+    let checkpoint = clearinghouse.checkpoint(&accounts, taker.order.market);
+    let mut fills = Vec::with_capacity(proposed.makers.len());
+    for (index, fill) in proposed.makers.iter().enumerate() {
+        let maker = &fill.maker;
+        let result = settle_one(clearinghouse, taker, maker, fill.size, index);
+        match result {
+            Ok(outcome) => fills.push(outcome),
+            Err(error) => {
+                clearinghouse.restore(checkpoint);
+                return Err(error);
+            }
+        }
+    }
+    for fill in &proposed.makers {
+        let record = registry.records.entry(fill.maker.hash).or_default();
+        record.owner = fill.maker.owner;
+        record.filled += fill.size;
+    }
+    let record = registry.records.entry(taker.hash).or_default();
+    record.owner = taker.owner;
+    record.filled = taker_filled_before + taker_total;
+    Ok(MatchOutcome {
+        fills,
+        taker_filled: taker_total,
+    })
+}
+
+fn settle_one(
+    clearinghouse: &mut Clearinghouse,
+    taker: &VerifiedOrder,
+    maker: &VerifiedOrder,
+    size: u64,
+    index: usize,
+) -> Result<FillOutcome, MatchError> {
+    let market = taker.order.market;
+    for order in [taker, maker] {
+        if order.order.reduceOnly {
+            let position = clearinghouse.portfolio(&order.owner).size_in(market);
+            if !reduces(position, order.order.isBuy, size) {
+                return Err(MatchError::ReduceOnly(order.hash));
+            }
+        }
+    }
+    let (buyer, seller) = if taker.order.isBuy {
+        (taker.owner, maker.owner)
+    } else {
+        (maker.owner, taker.owner)
+    };
+    clearinghouse
+        .settle_fill(&Fill {
+            market,
+            buyer,
+            seller,
+            size,
+            price_micro_usdc: maker.order.limitPrice,
+            taker_is_buyer: taker.order.isBuy,
+        })
+        .map_err(|error| MatchError::Clearing { index, error })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,339 @@
+//! Match validation: every rule that protects a signer, each refusal leaving the registry
+//! and the clearinghouse unchanged, and all-or-nothing settlement of multi-maker matches.
+
+use super::*;
+use crate::clearinghouse::market::{Instrument, MarketSpec};
+use crate::risk::{RiskParams, ScenarioGrid, perpetual_vector};
+use straddle_primitives::Domain;
+
+const NOW: u64 = 1_800_000_000_000;
+const PRICE: u64 = 3_000_000_000;
+
+fn trader(i: u8) -> Address {
+    Address::repeat_byte(0x10 + i)
+}
+
+fn setup() -> (OrderRegistry, Clearinghouse) {
+    let grid = ScenarioGrid::new(&RiskParams::default()).unwrap();
+    let mut ch = Clearinghouse::new(1_250_000);
+    for id in [1, 2] {
+        ch.add_market(MarketSpec {
+            id,
+            underlying: 1,
+            instrument: Instrument::Perpetual,
+            tick_micro_usdc: 100_000,
+            lot: 1_000,
+            maker_fee_ppm: 0,
+            taker_fee_ppm: 500,
+        })
+        .unwrap();
+        ch.set_vector(id, perpetual_vector(PRICE, &grid).unwrap())
+            .unwrap();
+    }
+    for i in 0..5 {
+        ch.deposit(trader(i), 100_000_000_000).unwrap();
+    }
+    (OrderRegistry::default(), ch)
+}
+
+fn order(owner: u8, is_buy: bool, price: u64, size: u64, tif: u8, nonce: u64) -> VerifiedOrder {
+    let order = Order {
+        market: 1,
+        isBuy: is_buy,
+        limitPrice: price,
+        size,
+        timeInForce: tif,
+        reduceOnly: false,
+        expiryMs: NOW + 60_000,
+        clientOrderId: nonce,
+        nonce,
+    };
+    let hash = order.hash(&Domain {
+        chain_id: 424242,
+        verifying_contract: Address::ZERO,
+    });
+    VerifiedOrder {
+        order,
+        owner: trader(owner),
+        hash,
+    }
+}
+
+fn against(taker: VerifiedOrder, makers: Vec<(VerifiedOrder, u64)>) -> Match {
+    Match {
+        taker,
+        makers: makers
+            .into_iter()
+            .map(|(maker, size)| MakerFill { maker, size })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_buy_sweeps_two_asks_at_their_prices() {
+    let (mut registry, mut ch) = setup();
+    let ask_low = order(1, false, 3_000_000_000, 1_000_000, 0, 1);
+    let ask_high = order(2, false, 3_001_000_000, 2_000_000, 0, 2);
+    let taker = order(0, true, 3_005_000_000, 2_500_000, 1, 3);
+    let outcome = execute_match(
+        &mut registry,
+        &mut ch,
+        &against(
+            taker.clone(),
+            vec![(ask_low.clone(), 1_000_000), (ask_high.clone(), 1_500_000)],
+        ),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(outcome.taker_filled, 2_500_000);
+    assert_eq!(outcome.fills[0].buyer_paid, 3_000_000_000);
+    assert_eq!(outcome.fills[1].buyer_paid, 4_501_500_000);
+    assert_eq!(ch.portfolio(&trader(0)).size_in(1), 2_500_000);
+    assert_eq!(ch.portfolio(&trader(2)).size_in(1), -1_500_000);
+    assert_eq!(registry.record(&ask_high.hash).unwrap().filled, 1_500_000);
+    assert_eq!(registry.record(&taker.hash).unwrap().filled, 2_500_000);
+    // The rest of the high ask can fill later, but not more than what remains.
+    let again = order(3, true, 3_001_000_000, 1_000_000, 0, 4);
+    let error = execute_match(
+        &mut registry,
+        &mut ch,
+        &against(again, vec![(ask_high.clone(), 600_000)]),
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        MatchError::Overfilled {
+            hash: ask_high.hash,
+            remaining: 500_000,
+            requested: 600_000
+        }
+    );
+}
+
+#[test]
+fn every_rule_refuses_and_changes_nothing() {
+    let (mut registry, mut ch) = setup();
+    let ask = order(1, false, PRICE, 1_000_000, 0, 1);
+    let buy = order(0, true, PRICE, 1_000_000, 0, 2);
+    let mut other_market = order(1, false, PRICE, 1_000_000, 0, 3);
+    other_market.order.market = 2;
+    let mut expired = order(1, false, PRICE, 1_000_000, 0, 4);
+    expired.order.expiryMs = NOW - 1;
+    let mut reduce_only = order(0, true, PRICE, 1_000_000, 0, 5);
+    reduce_only.order.reduceOnly = true;
+    let cases = vec![
+        (
+            "no makers",
+            against(buy.clone(), vec![]),
+            MatchError::FillCount(0),
+        ),
+        (
+            "17 makers",
+            against(buy.clone(), vec![(ask.clone(), 1_000); 17]),
+            MatchError::FillCount(17),
+        ),
+        (
+            "other market",
+            against(buy.clone(), vec![(other_market, 1_000)]),
+            MatchError::MarketMismatch(0),
+        ),
+        (
+            "same side",
+            against(
+                buy.clone(),
+                vec![(order(1, true, PRICE, 1_000, 0, 6), 1_000)],
+            ),
+            MatchError::SameSide(0),
+        ),
+        (
+            "not crossing",
+            against(
+                buy.clone(),
+                vec![(order(1, false, PRICE + 100_000, 1_000, 0, 7), 1_000)],
+            ),
+            MatchError::NotCrossing {
+                index: 0,
+                taker_limit: PRICE,
+                maker_price: PRICE + 100_000,
+            },
+        ),
+        (
+            "zero fill",
+            against(buy.clone(), vec![(ask.clone(), 0)]),
+            MatchError::ZeroFill(0),
+        ),
+        (
+            "expired maker",
+            against(buy.clone(), vec![(expired.clone(), 1_000)]),
+            MatchError::Expired(expired.hash),
+        ),
+        (
+            "self trade",
+            against(
+                buy.clone(),
+                vec![(order(0, false, PRICE, 1_000, 0, 8), 1_000)],
+            ),
+            MatchError::SelfTrade(0),
+        ),
+        (
+            "post-only taker",
+            against(
+                order(0, true, PRICE, 1_000, 3, 9),
+                vec![(ask.clone(), 1_000)],
+            ),
+            MatchError::PostOnlyTaker,
+        ),
+        (
+            "IOC maker",
+            against(
+                buy.clone(),
+                vec![(order(1, false, PRICE, 1_000, 1, 10), 1_000)],
+            ),
+            MatchError::MakerCannotRest(0),
+        ),
+        (
+            "FOK incomplete",
+            against(
+                order(0, true, PRICE, 2_000_000, 2, 11),
+                vec![(ask.clone(), 1_000_000)],
+            ),
+            MatchError::FillOrKillIncomplete {
+                filled: 1_000_000,
+                size: 2_000_000,
+            },
+        ),
+        (
+            "unknown TIF",
+            against(
+                order(0, true, PRICE, 1_000, 9, 12),
+                vec![(ask.clone(), 1_000)],
+            ),
+            MatchError::UnknownTimeInForce(9),
+        ),
+        (
+            "reduce-only opens",
+            against(reduce_only.clone(), vec![(ask.clone(), 1_000)]),
+            MatchError::ReduceOnly(reduce_only.hash),
+        ),
+        (
+            "overfilled taker",
+            against(
+                order(0, true, PRICE, 1_000, 0, 13),
+                vec![(ask.clone(), 2_000)],
+            ),
+            MatchError::Overfilled {
+                hash: order(0, true, PRICE, 1_000, 0, 13).hash,
+                remaining: 1_000,
+                requested: 2_000,
+            },
+        ),
+    ];
+    let (registry_before, ch_before) = (registry.clone(), ch.clone());
+    for (name, proposed, expected) in cases {
+        assert_eq!(
+            execute_match(&mut registry, &mut ch, &proposed, NOW),
+            Err(expected),
+            "{name}"
+        );
+        assert_eq!(
+            (&registry, &ch),
+            (&registry_before, &ch_before),
+            "{name} changed state"
+        );
+    }
+    // A cancelled maker can never fill, whatever the sequencer proposes.
+    registry.cancel(trader(1), ask.hash);
+    assert_eq!(
+        execute_match(
+            &mut registry,
+            &mut ch,
+            &against(buy.clone(), vec![(ask.clone(), 1_000)]),
+            NOW
+        ),
+        Err(MatchError::Cancelled(ask.hash))
+    );
+}
+
+#[test]
+fn a_cancel_by_someone_else_does_not_bind_the_order() {
+    let (mut registry, mut ch) = setup();
+    let ask = order(1, false, PRICE, 1_000_000, 0, 1);
+    registry.cancel(trader(4), ask.hash);
+    execute_match(
+        &mut registry,
+        &mut ch,
+        &against(
+            order(0, true, PRICE, 1_000_000, 0, 2),
+            vec![(ask.clone(), 1_000_000)],
+        ),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(registry.record(&ask.hash).unwrap().owner, trader(1));
+}
+
+#[test]
+fn a_failing_second_fill_undoes_the_first() {
+    let (mut registry, mut ch) = setup();
+    ch.withdraw(trader(2), 99_900_000_000).unwrap(); // leaves 100 USDC: cannot short 10 ETH
+    let ask_ok = order(1, false, PRICE, 1_000_000, 0, 1);
+    let ask_broke = order(2, false, PRICE, 10_000_000, 0, 2);
+    let (registry_before, ch_before) = (registry.clone(), ch.clone());
+    let error = execute_match(
+        &mut registry,
+        &mut ch,
+        &against(
+            order(0, true, PRICE, 11_000_000, 0, 3),
+            vec![(ask_ok, 1_000_000), (ask_broke, 10_000_000)],
+        ),
+        NOW,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MatchError::Clearing {
+                index: 1,
+                error: ClearingError::InsufficientMargin { .. }
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!((&registry, &ch), (&registry_before, &ch_before));
+}
+
+#[test]
+fn reduce_only_may_close_but_not_flip() {
+    let (mut registry, mut ch) = setup();
+    execute_match(
+        &mut registry,
+        &mut ch,
+        &against(
+            order(0, true, PRICE, 2_000_000, 0, 1),
+            vec![(order(1, false, PRICE, 2_000_000, 0, 2), 2_000_000)],
+        ),
+        NOW,
+    )
+    .unwrap();
+    let mut close = order(0, false, PRICE, 3_000_000, 0, 3);
+    close.order.reduceOnly = true;
+    let bid = order(2, true, PRICE, 3_000_000, 0, 4);
+    assert_eq!(
+        execute_match(
+            &mut registry,
+            &mut ch,
+            &against(close.clone(), vec![(bid.clone(), 3_000_000)]),
+            NOW
+        ),
+        Err(MatchError::ReduceOnly(close.hash))
+    );
+    execute_match(
+        &mut registry,
+        &mut ch,
+        &against(close, vec![(bid, 2_000_000)]),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(ch.portfolio(&trader(0)).size_in(1), 0);
+}

@@ -1,0 +1,73 @@
+//! Signed orders and cancels: EIP-712 messages under the chain's `Straddle` domain. The
+//! order hash (the EIP-712 digest) identifies an order everywhere: in the book, in the
+//! on-chain order registry, and in cancels.
+
+use crate::action::Domain;
+use alloy_primitives::B256;
+use alloy_sol_types::{SolStruct, sol};
+
+sol! {
+    /// An order. `timeInForce`: 0 good-till-cancelled, 1 immediate-or-cancel,
+    /// 2 fill-or-kill, 3 post-only. Prices in micro-USDC per contract, sizes in
+    /// micro-contracts.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Order {
+        uint32 market;
+        bool isBuy;
+        uint64 limitPrice;
+        uint64 size;
+        uint8 timeInForce;
+        bool reduceOnly;
+        uint64 expiryMs;
+        uint64 clientOrderId;
+        uint64 nonce;
+    }
+
+    /// Marks an order dead: it can never be filled again, whatever the sequencer does.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Cancel {
+        bytes32 orderHash;
+        uint64 nonce;
+        uint64 expiryMs;
+    }
+}
+
+/// How long an order may rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeInForce {
+    /// Rests until filled, cancelled or expired.
+    GoodTillCancelled,
+    /// Fills what it can now; the rest is dropped. Never a maker.
+    ImmediateOrCancel,
+    /// Fills entirely now or not at all. Never a maker.
+    FillOrKill,
+    /// Only ever a maker: refused if it would take.
+    PostOnly,
+}
+
+impl TimeInForce {
+    /// From the wire value; `None` for unknown values.
+    pub fn from_u8(value: u8) -> Option<TimeInForce> {
+        match value {
+            0 => Some(TimeInForce::GoodTillCancelled),
+            1 => Some(TimeInForce::ImmediateOrCancel),
+            2 => Some(TimeInForce::FillOrKill),
+            3 => Some(TimeInForce::PostOnly),
+            _ => None,
+        }
+    }
+}
+
+impl Order {
+    /// The order hash: its EIP-712 digest under `domain`.
+    pub fn hash(&self, domain: &Domain) -> B256 {
+        self.eip712_signing_hash(&domain.eip712())
+    }
+}
+
+impl Cancel {
+    /// The EIP-712 digest under `domain`.
+    pub fn signing_hash(&self, domain: &Domain) -> B256 {
+        self.eip712_signing_hash(&domain.eip712())
+    }
+}
