@@ -32,6 +32,29 @@ pub struct Position {
     pub market: MarketId,
     /// Signed size, micro-contracts (positive = long).
     pub size: i64,
+    /// The market's funding index when funding was last settled into cash.
+    pub funding_snapshot: i128,
+}
+
+/// Funding accrues per this period: a premium of p per contract held for one period
+/// costs a long p (and pays a short p).
+pub const FUNDING_PERIOD_MS: i128 = 8 * 3_600 * 1_000;
+/// Femto-USDC per micro-USDC.
+const FEMTO_PER_MICRO: i128 = 1_000_000_000;
+/// Oracle values at most this long before expiry count toward the settlement price.
+pub const SETTLEMENT_LOOKBACK_MS: u64 = 5 * 60 * 1_000;
+
+/// The funding premium of a perpetual per contract, nano-USDC: the last fill price minus
+/// the index, clamped to ±`cap_ppm` of the index (0 before the first fill). The
+/// perpetual's mark is the index plus this premium.
+pub fn funding_premium(last_price_micro_usdc: u64, index_micro_usdc: u64, cap_ppm: u32) -> i64 {
+    if last_price_micro_usdc == 0 {
+        return 0;
+    }
+    let cap = i128::from(index_micro_usdc) * i128::from(cap_ppm) / 1_000_000;
+    let premium =
+        (i128::from(last_price_micro_usdc) - i128::from(index_micro_usdc)).clamp(-cap, cap);
+    (premium * 1_000) as i64
 }
 
 /// A margin account.
@@ -57,14 +80,25 @@ impl Portfolio {
             .map_or(0, |p| p.size)
     }
 
-    fn set_size(&mut self, market: MarketId, size: i64) {
+    /// Sets a (funding-settled) position's size; the snapshot becomes `funding_index`.
+    fn set_size(&mut self, market: MarketId, size: i64, funding_index: i128) {
         match self.positions.binary_search_by_key(&market, |p| p.market) {
             Ok(i) if size == 0 => {
                 self.positions.remove(i);
             }
-            Ok(i) => self.positions[i].size = size,
+            Ok(i) => {
+                self.positions[i].size = size;
+                self.positions[i].funding_snapshot = funding_index;
+            }
             Err(_) if size == 0 => {}
-            Err(i) => self.positions.insert(i, Position { market, size }),
+            Err(i) => self.positions.insert(
+                i,
+                Position {
+                    market,
+                    size,
+                    funding_snapshot: funding_index,
+                },
+            ),
         }
     }
 }
@@ -127,6 +161,23 @@ pub enum ClearingError {
     /// Too many positions or a position too large.
     #[error("{0}")]
     Limit(#[from] MarginError),
+    /// Funding applies to perpetuals only.
+    #[error("market {0} is not a perpetual")]
+    NotPerpetual(MarketId),
+    /// Expiry settlement applies to options only.
+    #[error("market {0} is not an option")]
+    NotAnOption(MarketId),
+    /// Expiry settlement before expiry.
+    #[error("option expires at {expiry_ms}, now {now_ms}")]
+    NotExpired {
+        /// Expiry.
+        expiry_ms: u64,
+        /// Block time.
+        now_ms: u64,
+    },
+    /// No accepted index value in the settlement window.
+    #[error("no oracle price in the settlement window of market {0}")]
+    NoSettlementPrice(MarketId),
     /// An amount of zero, or one that does not fit.
     #[error("invalid amount")]
     InvalidAmount,
@@ -178,9 +229,10 @@ pub struct AccountRisk {
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
     portfolios: Vec<(Address, Option<Portfolio>)>,
-    market: Option<(MarketId, u64)>,
+    market: Option<(MarketId, u64, u64)>,
     fee_pool: i128,
     insurance_fund: i128,
+    rounding_reserve_femto: i128,
 }
 
 /// The clearinghouse state.
@@ -192,6 +244,9 @@ pub struct Clearinghouse {
     pub fee_pool: i128,
     /// Insurance fund, micro-USDC (receives rounding remainders and liquidation penalties).
     pub insurance_fund: i128,
+    /// Sub-micro remainders of lazy settlements (funding, expiry payouts), femto-USDC;
+    /// whole micro-USDC are swept into the insurance fund.
+    pub rounding_reserve_femto: i128,
     initial_factor_ppm: u32,
 }
 
@@ -221,6 +276,8 @@ impl Clearinghouse {
                 status: MarketStatus::Active,
                 open_interest: 0,
                 vector: None,
+                funding_index: 0,
+                last_price_micro_usdc: 0,
             },
         );
         Ok(())
@@ -257,6 +314,7 @@ impl Clearinghouse {
 
     /// Equity and margin of a portfolio at the current vectors.
     pub fn risk_of(&self, portfolio: &Portfolio) -> Result<AccountRisk, ClearingError> {
+        let (portfolio, _) = self.normalized(portfolio)?;
         let mut exposures = Vec::with_capacity(portfolio.positions.len());
         for position in &portfolio.positions {
             let market = self
@@ -274,8 +332,131 @@ impl Clearinghouse {
         }
         let margin = margin(&exposures, self.initial_factor_ppm)?;
         // Value at mark in femto-USDC, floored to micro-USDC (against the account).
-        let equity = portfolio.cash + margin.mark_value_femto.div_euclid(1_000_000_000);
+        let equity = portfolio.cash + margin.mark_value_femto.div_euclid(FEMTO_PER_MICRO);
         Ok(AccountRisk { equity, margin })
+    }
+
+    /// The portfolio with everything owed settled into cash: funding accrued on
+    /// perpetuals since each snapshot, and payouts of settled markets (positions closed).
+    /// Returns the sub-micro remainder (femto-USDC, ≥ 0) the rounding kept back.
+    /// Rounding is against the account: it receives floor, pays ceil.
+    pub fn normalized(&self, portfolio: &Portfolio) -> Result<(Portfolio, i128), ClearingError> {
+        let mut result = portfolio.clone();
+        let mut remainder = 0i128;
+        let mut credit = |cash: &mut i128, amount_femto: i128| {
+            let micro = amount_femto.div_euclid(FEMTO_PER_MICRO);
+            *cash += micro;
+            remainder += amount_femto - micro * FEMTO_PER_MICRO;
+        };
+        let mut kept = Vec::with_capacity(result.positions.len());
+        for position in &result.positions {
+            let market = self
+                .markets
+                .get(&position.market)
+                .ok_or(ClearingError::UnknownMarket(position.market))?;
+            let size = i128::from(position.size);
+            // Funding: a long pays the index increase, a short receives it.
+            let accrued = market.funding_index - position.funding_snapshot;
+            if accrued != 0 {
+                credit(&mut result.cash, -size * accrued);
+            }
+            match market.status {
+                MarketStatus::Settled { value_micro_usdc } => {
+                    // size (10^-6) × value (10^-6 USDC) = pico; × 1000 = femto.
+                    credit(
+                        &mut result.cash,
+                        size * i128::from(value_micro_usdc) * 1_000,
+                    );
+                }
+                MarketStatus::Active => kept.push(Position {
+                    funding_snapshot: market.funding_index,
+                    ..*position
+                }),
+            }
+        }
+        result.positions = kept;
+        Ok((result, remainder))
+    }
+
+    fn keep_remainder(&mut self, remainder_femto: i128) {
+        self.rounding_reserve_femto += remainder_femto;
+        let whole = self.rounding_reserve_femto.div_euclid(FEMTO_PER_MICRO);
+        self.insurance_fund += whole;
+        self.rounding_reserve_femto -= whole * FEMTO_PER_MICRO;
+    }
+
+    /// Accrues perpetual funding: the index rises by `premium_nano · elapsed_ms /
+    /// FUNDING_PERIOD_MS` (floored), where the premium (mark − index, per contract) comes
+    /// from [`funding_premium`]. Accounts pay or receive it when next touched.
+    pub fn accrue_funding(
+        &mut self,
+        id: MarketId,
+        premium_nano: i64,
+        elapsed_ms: u64,
+    ) -> Result<i128, ClearingError> {
+        let market = self
+            .markets
+            .get_mut(&id)
+            .ok_or(ClearingError::UnknownMarket(id))?;
+        if market.status != MarketStatus::Active {
+            return Err(ClearingError::MarketClosed(id));
+        }
+        if market.spec.instrument != market::Instrument::Perpetual {
+            return Err(ClearingError::NotPerpetual(id));
+        }
+        let accrued =
+            (i128::from(premium_nano) * i128::from(elapsed_ms)).div_euclid(FUNDING_PERIOD_MS);
+        market.funding_index += accrued;
+        Ok(accrued)
+    }
+
+    /// Settles an expired option market at the oracle's settlement price (§7): the mean
+    /// of the accepted index values observed at or before expiry and no more than
+    /// [`SETTLEMENT_LOOKBACK_MS`] before it. Positions are paid out lazily.
+    pub fn settle_expiry(
+        &mut self,
+        id: MarketId,
+        oracle: &crate::oracle::OracleState,
+        now_ms: u64,
+    ) -> Result<u64, ClearingError> {
+        let market = self
+            .markets
+            .get_mut(&id)
+            .ok_or(ClearingError::UnknownMarket(id))?;
+        if market.status != MarketStatus::Active {
+            return Err(ClearingError::MarketClosed(id));
+        }
+        let market::Instrument::Option {
+            kind,
+            strike_micro_usdc,
+            expiry_ms,
+        } = market.spec.instrument
+        else {
+            return Err(ClearingError::NotAnOption(id));
+        };
+        if now_ms < expiry_ms {
+            return Err(ClearingError::NotExpired { expiry_ms, now_ms });
+        }
+        let window: Vec<u64> = oracle
+            .recent
+            .iter()
+            .filter(|(t, _)| *t <= expiry_ms && *t + SETTLEMENT_LOOKBACK_MS >= expiry_ms)
+            .map(|(_, price)| *price)
+            .collect();
+        if window.is_empty() {
+            return Err(ClearingError::NoSettlementPrice(id));
+        }
+        let settlement =
+            (window.iter().map(|p| u128::from(*p)).sum::<u128>() / window.len() as u128) as u64;
+        let value = match kind {
+            crate::risk::OptionKind::Call => settlement.saturating_sub(strike_micro_usdc),
+            crate::risk::OptionKind::Put => strike_micro_usdc.saturating_sub(settlement),
+        };
+        market.status = MarketStatus::Settled {
+            value_micro_usdc: value,
+        };
+        market.vector = None;
+        Ok(settlement)
     }
 
     /// Moves collateral from the ledger into `account`'s margin account.
@@ -300,7 +481,7 @@ impl Clearinghouse {
         if signed == 0 {
             return Err(ClearingError::InvalidAmount);
         }
-        let mut after = self.portfolio(&account);
+        let (mut after, remainder) = self.normalized(&self.portfolio(&account))?;
         if after.positions.is_empty() && after.cash < signed {
             return Err(ClearingError::InsufficientCash {
                 account,
@@ -317,6 +498,7 @@ impl Clearinghouse {
                 initial: risk.margin.initial,
             });
         }
+        self.keep_remainder(remainder);
         self.portfolios.insert(account, after);
         Ok(())
     }
@@ -365,14 +547,15 @@ impl Clearinghouse {
             (maker_fee, taker_fee)
         };
         let size = fill.size as i64;
-        let mut buyer = self.portfolio(&fill.buyer);
-        let mut seller = self.portfolio(&fill.seller);
+        let (mut buyer, buyer_remainder) = self.normalized(&self.portfolio(&fill.buyer))?;
+        let (mut seller, seller_remainder) = self.normalized(&self.portfolio(&fill.seller))?;
+        let funding_index = market.funding_index;
         let buyer_before = self.risk_of(&buyer)?;
         let seller_before = self.risk_of(&seller)?;
         let buyer_size_before = buyer.size(fill.market);
         let seller_size_before = seller.size(fill.market);
-        buyer.set_size(fill.market, buyer_size_before + size);
-        seller.set_size(fill.market, seller_size_before - size);
+        buyer.set_size(fill.market, buyer_size_before + size, funding_index);
+        seller.set_size(fill.market, seller_size_before - size, funding_index);
         buyer.cash -= buyer_paid + buyer_fee;
         seller.cash += seller_received - seller_fee;
         for (account, portfolio, before) in [
@@ -400,6 +583,8 @@ impl Clearinghouse {
             .get_mut(&fill.market)
             .ok_or(ClearingError::UnknownMarket(fill.market))?;
         market.open_interest = (market.open_interest as i64 + long_after - long_before) as u64;
+        market.last_price_micro_usdc = fill.price_micro_usdc;
+        self.keep_remainder(buyer_remainder + seller_remainder);
         self.fee_pool += taker_fee + maker_fee;
         self.insurance_fund += buyer_paid - seller_received;
         self.portfolios.insert(fill.buyer, buyer);
@@ -412,7 +597,7 @@ impl Clearinghouse {
         })
     }
 
-    /// Remembers `accounts`, `market`'s open interest and the pools, to undo a
+    /// Remembers `accounts`, `market`'s open interest and last price, and the pools, to undo a
     /// multi-fill operation that fails halfway.
     pub fn checkpoint(&self, accounts: &[Address], market: MarketId) -> Checkpoint {
         let mut portfolios: Vec<(Address, Option<Portfolio>)> = Vec::with_capacity(accounts.len());
@@ -423,9 +608,13 @@ impl Clearinghouse {
         }
         Checkpoint {
             portfolios,
-            market: self.markets.get(&market).map(|m| (market, m.open_interest)),
+            market: self
+                .markets
+                .get(&market)
+                .map(|m| (market, m.open_interest, m.last_price_micro_usdc)),
             fee_pool: self.fee_pool,
             insurance_fund: self.insurance_fund,
+            rounding_reserve_femto: self.rounding_reserve_femto,
         }
     }
 
@@ -441,17 +630,27 @@ impl Clearinghouse {
                 }
             }
         }
-        if let Some((id, open_interest)) = checkpoint.market
+        if let Some((id, open_interest, last_price)) = checkpoint.market
             && let Some(market) = self.markets.get_mut(&id)
         {
             market.open_interest = open_interest;
+            market.last_price_micro_usdc = last_price;
         }
         self.fee_pool = checkpoint.fee_pool;
         self.insurance_fund = checkpoint.insurance_fund;
+        self.rounding_reserve_femto = checkpoint.rounding_reserve_femto;
     }
 
-    /// Σ cash + fee pool + insurance fund: equals deposits − withdrawals (conservation).
-    pub fn total_cash(&self) -> i128 {
-        self.portfolios.values().map(|p| p.cash).sum::<i128>() + self.fee_pool + self.insurance_fund
+    /// Everything the clearinghouse owes, in femto-USDC, as if every account were settled
+    /// now (funding and expiry payouts included): equals (deposits − withdrawals)·10^9
+    /// exactly. This is the conservation invariant.
+    pub fn total_value_femto(&self) -> Result<i128, ClearingError> {
+        let mut total =
+            (self.fee_pool + self.insurance_fund) * FEMTO_PER_MICRO + self.rounding_reserve_femto;
+        for portfolio in self.portfolios.values() {
+            let (settled, remainder) = self.normalized(portfolio)?;
+            total += settled.cash * FEMTO_PER_MICRO + remainder;
+        }
+        Ok(total)
     }
 }

@@ -102,4 +102,9 @@ pub struct Market {
     pub open_interest: u64,
     /// The risk vector of the last refresh; trading needs one.
     pub vector: Option<RiskVector>,
+    /// Perpetuals: cumulative funding per long contract, nano-USDC (longs pay when it
+    /// rises, shorts receive).
+    pub funding_index: i128,
+    /// Price of the last fill, micro-USDC (0 before the first).
+    pub last_price_micro_usdc: u64,
 }

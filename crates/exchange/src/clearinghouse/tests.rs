@@ -92,18 +92,23 @@ fn a_perp_fill_moves_cash_contracts_and_fees() {
         ch.portfolio(&account(0)).positions,
         vec![Position {
             market: 1,
-            size: 2_000_000
+            size: 2_000_000,
+            funding_snapshot: 0
         }]
     );
     assert_eq!(
         ch.portfolio(&account(1)).positions,
         vec![Position {
             market: 1,
-            size: -2_000_000
+            size: -2_000_000,
+            funding_snapshot: 0
         }]
     );
     assert_eq!(ch.market(1).unwrap().open_interest, 2_000_000);
-    assert_eq!(ch.total_cash(), 20_000_000_000);
+    assert_eq!(
+        ch.total_value_femto().unwrap(),
+        20_000_000_000 * 1_000_000_000
+    );
     // Closing half reduces open interest.
     ch.settle_fill(&fill(1, 1, 0, 1_000_000, 3_000_000_000))
         .unwrap();
@@ -183,8 +188,114 @@ fn withdrawals_keep_initial_margin() {
     ch.withdraw(account(0), 700_000_000).unwrap();
 }
 
+#[test]
+fn funding_moves_from_longs_to_shorts_when_touched() {
+    let mut ch = exchange();
+    ch.deposit(account(0), 10_000_000_000).unwrap();
+    ch.deposit(account(1), 10_000_000_000).unwrap();
+    ch.settle_fill(&fill(1, 0, 1, 2_000_000, 3_000_000_000))
+        .unwrap();
+    // Last trade 3,000 vs index 2,970: premium 30 USDC, capped at 0.5 % = 14.85 USDC.
+    let premium = funding_premium(3_000_000_000, 2_970_000_000, 5_000);
+    assert_eq!(premium, 14_850_000_000);
+    // Two hours of an eight-hour period: the index rises by a quarter of the premium.
+    assert_eq!(
+        ch.accrue_funding(1, premium, 2 * 3_600_000).unwrap(),
+        3_712_500_000
+    );
+    let long = ch.risk_of(&ch.portfolio(&account(0))).unwrap();
+    let short = ch.risk_of(&ch.portfolio(&account(1))).unwrap();
+    let (long_cash, short_cash) = (
+        ch.portfolio(&account(0)).cash,
+        ch.portfolio(&account(1)).cash,
+    );
+    // 2 contracts × 3.7125 USDC, seen in equity before anything is stored.
+    assert_eq!(long.equity, long_cash + 6_000_000_000 - 7_425_000);
+    assert_eq!(short.equity, short_cash - 6_000_000_000 + 7_425_000);
+    assert_eq!(
+        ch.accrue_funding(2, premium, 1),
+        Err(ClearingError::NotPerpetual(2))
+    );
+    assert_eq!(
+        ch.total_value_femto().unwrap(),
+        20_000_000_000 * 1_000_000_000
+    );
+    // Touching the account stores the payment.
+    ch.withdraw(account(0), 1_000_000).unwrap();
+    assert_eq!(
+        ch.portfolio(&account(0)).cash,
+        long_cash - 7_425_000 - 1_000_000
+    );
+    assert_eq!(
+        ch.portfolio(&account(0)).positions[0].funding_snapshot,
+        3_712_500_000
+    );
+}
+
+#[test]
+fn expired_options_settle_from_the_oracle_window() {
+    let mut ch = exchange();
+    ch.deposit(account(0), 10_000_000_000).unwrap();
+    ch.deposit(account(1), 10_000_000_000).unwrap();
+    // Long 2 calls struck at 3,200 for 100 USDC each.
+    ch.settle_fill(&fill(2, 0, 1, 2_000_000, 100_000_000))
+        .unwrap();
+    let expiry_ms = NOW_MS + 30 * 86_400_000;
+    let oracle = crate::oracle::OracleState {
+        index_micro_usdc: 3_500_000_000,
+        timestamp_ms: expiry_ms,
+        recent: vec![
+            (expiry_ms - 600_000, 9_999_000_000), // outside the 5-minute look-back
+            (expiry_ms - 120_000, 3_400_000_000),
+            (expiry_ms, 3_500_000_000),
+            (expiry_ms + 1, 1_000_000_000), // after expiry
+        ],
+        ..Default::default()
+    };
+    assert!(matches!(
+        ch.settle_expiry(2, &oracle, expiry_ms - 1),
+        Err(ClearingError::NotExpired { .. })
+    ));
+    assert_eq!(
+        ch.settle_expiry(1, &oracle, expiry_ms),
+        Err(ClearingError::NotAnOption(1))
+    );
+    let empty = crate::oracle::OracleState::default();
+    assert_eq!(
+        ch.settle_expiry(2, &empty, expiry_ms),
+        Err(ClearingError::NoSettlementPrice(2))
+    );
+    assert_eq!(
+        ch.settle_expiry(2, &oracle, expiry_ms).unwrap(),
+        3_450_000_000
+    );
+    assert_eq!(
+        ch.market(2).unwrap().status,
+        market::MarketStatus::Settled {
+            value_micro_usdc: 250_000_000
+        }
+    );
+    assert_eq!(
+        ch.settle_fill(&fill(2, 0, 1, 1_000, 100_000_000)),
+        Err(ClearingError::MarketClosed(2))
+    );
+    // The long's equity now holds 2 × 250 USDC in cash terms; the short owes it.
+    let cash_before = ch.portfolio(&account(0)).cash;
+    ch.withdraw(account(0), 1).unwrap();
+    assert_eq!(
+        ch.portfolio(&account(0)).cash,
+        cash_before + 500_000_000 - 1
+    );
+    assert!(ch.portfolio(&account(0)).positions.is_empty());
+    assert_eq!(
+        ch.total_value_femto().unwrap(),
+        (20_000_000_000 - 1) * 1_000_000_000
+    );
+}
+
 #[derive(Clone, Debug)]
 enum Op {
+    Fund(i64, u64),
     Deposit(u8, u64),
     Withdraw(u8, u64),
     Trade {
@@ -199,6 +310,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
+        (-20_000_000_000i64..20_000_000_000, 1u64..3_600_000).prop_map(|(p, t)| Op::Fund(p, t)),
         (0u8..4, 1u64..5_000_000_000).prop_map(|(a, x)| Op::Deposit(a, x)),
         (0u8..4, 1u64..3_000_000_000).prop_map(|(a, x)| Op::Withdraw(a, x)),
         (
@@ -232,6 +344,7 @@ proptest! {
         for op in ops {
             let before = ch.clone();
             let result = match &op {
+                Op::Fund(premium, elapsed) => ch.accrue_funding(1, *premium, *elapsed).map(|_| ()),
                 Op::Deposit(a, x) => ch.deposit(account(*a), u128::from(*x)).map(|_| net_deposits += i128::from(*x)),
                 Op::Withdraw(a, x) => ch.withdraw(account(*a), u128::from(*x)).map(|_| net_deposits -= i128::from(*x)),
                 Op::Trade { market, buyer, seller, lots, ticks, taker_is_buyer } => {
@@ -251,8 +364,8 @@ proptest! {
             if result.is_err() {
                 prop_assert_eq!(&ch, &before, "refused {:?} changed state", op);
             }
-            // Conservation of cash, to the micro-USDC.
-            prop_assert_eq!(ch.total_cash(), net_deposits);
+            // Conservation, to the femto-USDC, funding owed included.
+            prop_assert_eq!(ch.total_value_femto().unwrap(), net_deposits * 1_000_000_000);
             // Positions net to zero per market; open interest is the long total.
             for id in 1..4 {
                 let (mut net, mut long) = (0i64, 0i64);
