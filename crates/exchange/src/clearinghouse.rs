@@ -315,6 +315,11 @@ impl Clearinghouse {
     /// Equity and margin of a portfolio at the current vectors.
     pub fn risk_of(&self, portfolio: &Portfolio) -> Result<AccountRisk, ClearingError> {
         let (portfolio, _) = self.normalized(portfolio)?;
+        self.risk_of_normalized(&portfolio)
+    }
+
+    /// [`Clearinghouse::risk_of`] for a portfolio that is already normalised.
+    fn risk_of_normalized(&self, portfolio: &Portfolio) -> Result<AccountRisk, ClearingError> {
         let mut exposures = Vec::with_capacity(portfolio.positions.len());
         for position in &portfolio.positions {
             let market = self
@@ -490,7 +495,7 @@ impl Clearinghouse {
             });
         }
         after.cash -= signed;
-        let risk = self.risk_of(&after)?;
+        let risk = self.risk_of_normalized(&after)?;
         if risk.equity < risk.margin.initial as i128 {
             return Err(ClearingError::InsufficientMargin {
                 account,
@@ -550,8 +555,8 @@ impl Clearinghouse {
         let (mut buyer, buyer_remainder) = self.normalized(&self.portfolio(&fill.buyer))?;
         let (mut seller, seller_remainder) = self.normalized(&self.portfolio(&fill.seller))?;
         let funding_index = market.funding_index;
-        let buyer_before = self.risk_of(&buyer)?;
-        let seller_before = self.risk_of(&seller)?;
+        let buyer_before = self.risk_of_normalized(&buyer)?;
+        let seller_before = self.risk_of_normalized(&seller)?;
         let buyer_size_before = buyer.size(fill.market);
         let seller_size_before = seller.size(fill.market);
         buyer.set_size(fill.market, buyer_size_before + size, funding_index);
@@ -565,7 +570,7 @@ impl Clearinghouse {
             if portfolio.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
                 return Err(MarginError::TooManyPositions(portfolio.positions.len()).into());
             }
-            let after = self.risk_of(portfolio)?;
+            let after = self.risk_of_normalized(portfolio)?;
             let increases_risk = after.margin.maintenance > before.margin.maintenance;
             if increases_risk && after.equity < after.margin.initial as i128 {
                 return Err(ClearingError::InsufficientMargin {
