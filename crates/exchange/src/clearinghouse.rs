@@ -181,6 +181,28 @@ pub enum ClearingError {
     /// An amount of zero, or one that does not fit.
     #[error("invalid amount")]
     InvalidAmount,
+    /// Liquidation of an account whose equity covers its maintenance margin.
+    #[error("{account} is healthy: equity {equity} ≥ maintenance {maintenance}")]
+    Healthy {
+        /// The account.
+        account: Address,
+        /// Its equity.
+        equity: i128,
+        /// Its maintenance margin.
+        maintenance: u128,
+    },
+    /// The liquidated account holds no position (or less than asked) in the market.
+    #[error("{account} holds {held} in market {market}, {requested} requested")]
+    NoSuchPosition {
+        /// The account.
+        account: Address,
+        /// The market.
+        market: MarketId,
+        /// Held (signed).
+        held: i64,
+        /// Requested (absolute).
+        requested: u64,
+    },
     /// The account would be below its initial margin after a risk-increasing change.
     #[error("{account}: equity {equity} below initial margin {initial} (micro-USDC)")]
     InsufficientMargin {
@@ -233,6 +255,37 @@ pub struct Checkpoint {
     fee_pool: i128,
     insurance_fund: i128,
     rounding_reserve_femto: i128,
+}
+
+/// Liquidation parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiquidationParams {
+    /// Penalty, ppm of the liquidated notional at mark.
+    pub penalty_ppm: u32,
+    /// Share of the penalty paid to the liquidator, ppm (the rest funds the insurance fund).
+    pub liquidator_share_ppm: u32,
+}
+
+impl Default for LiquidationParams {
+    fn default() -> LiquidationParams {
+        LiquidationParams {
+            penalty_ppm: 15_000,
+            liquidator_share_ppm: 500_000,
+        }
+    }
+}
+
+/// What a liquidation did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiquidationOutcome {
+    /// Penalty the target paid, micro-USDC.
+    pub penalty: i128,
+    /// Part of it paid to the liquidator.
+    pub liquidator_reward: i128,
+    /// Deficit of a bankrupt target covered by the insurance fund.
+    pub insurance_covered: i128,
+    /// Deficit the insurance fund could not cover (left for auto-deleveraging).
+    pub bad_debt: i128,
 }
 
 /// The clearinghouse state.
@@ -506,6 +559,124 @@ impl Clearinghouse {
         self.keep_remainder(remainder);
         self.portfolios.insert(account, after);
         Ok(())
+    }
+
+    /// Liquidates `size` of `target`'s position in `market` to `liquidator` (§8): the
+    /// position moves at the mark price, the target pays a penalty of
+    /// `penalty_ppm` of the notional (capped at its remaining equity, so liquidation never
+    /// takes it below bankrupt), of which `liquidator_share_ppm` goes to the liquidator and
+    /// the rest to the insurance fund. A target left without positions and with negative
+    /// cash is bankrupt: the insurance fund covers the deficit, and what it cannot cover is
+    /// recorded as bad debt for auto-deleveraging.
+    pub fn liquidate(
+        &mut self,
+        liquidator: Address,
+        target: Address,
+        market_id: MarketId,
+        size: u64,
+        params: &LiquidationParams,
+    ) -> Result<LiquidationOutcome, ClearingError> {
+        let market = self
+            .markets
+            .get(&market_id)
+            .ok_or(ClearingError::UnknownMarket(market_id))?;
+        if market.status != MarketStatus::Active {
+            return Err(ClearingError::MarketClosed(market_id));
+        }
+        let vector = market
+            .vector
+            .as_ref()
+            .ok_or(ClearingError::NoRiskVector(market_id))?;
+        let (mark_nano, lot, funding_index) =
+            (vector.mark_nano, market.spec.lot, market.funding_index);
+        if liquidator == target {
+            return Err(ClearingError::SelfTrade);
+        }
+        let (mut victim, victim_remainder) = self.normalized(&self.portfolio(&target))?;
+        let risk = self.risk_of_normalized(&victim)?;
+        if risk.equity >= risk.margin.maintenance as i128 {
+            return Err(ClearingError::Healthy {
+                account: target,
+                equity: risk.equity,
+                maintenance: risk.margin.maintenance,
+            });
+        }
+        let held = victim.size(market_id);
+        if size == 0 || !size.is_multiple_of(lot) || size > held.unsigned_abs() {
+            return Err(ClearingError::NoSuchPosition {
+                account: target,
+                market: market_id,
+                held,
+                requested: size,
+            });
+        }
+        let (mut taker, taker_remainder) = self.normalized(&self.portfolio(&liquidator))?;
+        let taker_before = self.risk_of_normalized(&taker)?;
+        // The position moves at mark: value in femto-USDC, signed from the target's side.
+        let moved = if held > 0 {
+            size as i64
+        } else {
+            -(size as i64)
+        };
+        let value_femto = i128::from(moved) * i128::from(mark_nano);
+        let target_receives = value_femto.div_euclid(FEMTO_PER_MICRO);
+        let liquidator_pays = ceil_div(value_femto, FEMTO_PER_MICRO);
+        victim.set_size(market_id, held - moved, funding_index);
+        victim.cash += target_receives;
+        taker.set_size(market_id, taker.size(market_id) + moved, funding_index);
+        taker.cash -= liquidator_pays;
+        if taker.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
+            return Err(MarginError::TooManyPositions(taker.positions.len()).into());
+        }
+        // Penalty, never beyond the target's remaining equity.
+        let nominal = ceil_div(
+            value_femto.abs() * i128::from(params.penalty_ppm),
+            1_000_000 * FEMTO_PER_MICRO,
+        );
+        let equity_after = self.risk_of_normalized(&victim)?.equity;
+        let penalty = nominal.min(equity_after.max(0));
+        let reward = penalty * i128::from(params.liquidator_share_ppm) / 1_000_000;
+        victim.cash -= penalty;
+        taker.cash += reward;
+        let taker_after = self.risk_of_normalized(&taker)?;
+        if taker_after.margin.maintenance > taker_before.margin.maintenance
+            && taker_after.equity < taker_after.margin.initial as i128
+        {
+            return Err(ClearingError::InsufficientMargin {
+                account: liquidator,
+                equity: taker_after.equity,
+                initial: taker_after.margin.initial,
+            });
+        }
+        let mut insurance =
+            self.insurance_fund + (penalty - reward) + (liquidator_pays - target_receives);
+        // Bankruptcy: no positions left and negative cash.
+        let mut covered = 0;
+        let mut bad_debt = 0;
+        if victim.positions.is_empty() && victim.cash < 0 {
+            let deficit = -victim.cash;
+            covered = deficit.min(insurance.max(0));
+            bad_debt = deficit - covered;
+            insurance -= covered;
+            victim.cash += covered;
+            // What the fund cannot cover stays as the account's negative cash (bad debt)
+            // until auto-deleveraging or later deposits absorb it.
+        }
+        self.insurance_fund = insurance;
+        self.keep_remainder(victim_remainder + taker_remainder);
+        let long_before = held.max(0) + (taker.size(market_id) - moved).max(0);
+        let long_after = (held - moved).max(0) + taker.size(market_id).max(0);
+        if let Some(market) = self.markets.get_mut(&market_id) {
+            market.open_interest = (market.open_interest as i64 + long_after - long_before) as u64;
+        }
+        self.portfolios.insert(target, victim);
+        self.portfolios.insert(liquidator, taker);
+        Ok(LiquidationOutcome {
+            penalty,
+            liquidator_reward: reward,
+            insurance_covered: covered,
+            bad_debt,
+        })
     }
 
     /// Settles one fill: moves contracts and cash, charges fees, and checks both accounts'

@@ -293,8 +293,93 @@ fn expired_options_settle_from_the_oracle_window() {
     );
 }
 
+fn move_perp_to(ch: &mut Clearinghouse, mark_micro: u64) {
+    let grid = ScenarioGrid::new(&RiskParams::default()).unwrap();
+    ch.set_vector(1, perpetual_vector(mark_micro, &grid).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn liquidation_moves_the_position_at_mark_and_charges_a_capped_penalty() {
+    let mut ch = exchange();
+    ch.deposit(account(0), 1_300_000_000).unwrap();
+    ch.deposit(account(1), 100_000_000_000).unwrap();
+    ch.deposit(account(2), 100_000_000_000).unwrap();
+    ch.settle_fill(&fill(1, 0, 1, 1_000_000, 3_000_000_000))
+        .unwrap();
+    let params = LiquidationParams::default();
+    let before = ch.clone();
+    assert!(matches!(
+        ch.liquidate(account(2), account(0), 1, 1_000_000, &params),
+        Err(ClearingError::Healthy { .. })
+    ));
+    assert_eq!(ch, before);
+    // ETH falls to 2,300: equity ≈ 1,300 − 700 − fees = 598.5 < maintenance 759 (33 % of 2,300).
+    move_perp_to(&mut ch, 2_300_000_000);
+    let risk = ch.risk_of(&ch.portfolio(&account(0))).unwrap();
+    assert!(risk.equity < risk.margin.maintenance as i128);
+    assert!(matches!(
+        ch.liquidate(account(2), account(0), 1, 2_000_000, &params),
+        Err(ClearingError::NoSuchPosition { .. })
+    ));
+    assert_eq!(
+        ch.liquidate(account(0), account(0), 1, 1_000_000, &params),
+        Err(ClearingError::SelfTrade)
+    );
+    let total = ch.total_value_femto().unwrap();
+    let fund = ch.insurance_fund;
+    let outcome = ch
+        .liquidate(account(2), account(0), 1, 1_000_000, &params)
+        .unwrap();
+    // 1.5 % of 2,300 = 34.5 USDC, half to the liquidator.
+    assert_eq!(outcome.penalty, 34_500_000);
+    assert_eq!(outcome.liquidator_reward, 17_250_000);
+    assert_eq!(ch.insurance_fund, fund + 17_250_000);
+    assert_eq!(ch.portfolio(&account(2)).size_in(1), 1_000_000);
+    assert!(ch.portfolio(&account(0)).positions.is_empty());
+    assert_eq!(ch.total_value_femto().unwrap(), total);
+}
+
+#[test]
+fn a_bankrupt_account_is_covered_by_the_fund_then_leaves_bad_debt() {
+    for (fund, expected_covered, expected_bad_debt) in [
+        (10_000_000_000i128, 401_500_000i128, 0i128),
+        (100_000_000, 100_000_000, 301_500_000),
+    ] {
+        let mut ch = exchange();
+        ch.deposit(account(0), 1_300_000_000).unwrap();
+        ch.deposit(account(1), 100_000_000_000).unwrap();
+        ch.deposit(account(2), 100_000_000_000).unwrap();
+        ch.settle_fill(&fill(1, 0, 1, 1_000_000, 3_000_000_000))
+            .unwrap();
+        ch.deposit(account(3), fund as u128).unwrap();
+        // Move the deposit into the fund (as fees and penalties would have).
+        ch.insurance_fund += fund;
+        ch.portfolios.get_mut(&account(3)).unwrap().cash -= fund;
+        let total = ch.total_value_femto().unwrap();
+        // ETH crashes to 1,300: the long's equity is ≈ −401.5 USDC.
+        move_perp_to(&mut ch, 1_300_000_000);
+        let outcome = ch
+            .liquidate(
+                account(2),
+                account(0),
+                1,
+                1_000_000,
+                &LiquidationParams::default(),
+            )
+            .unwrap();
+        assert_eq!(outcome.penalty, 0, "no penalty beyond bankruptcy");
+        assert_eq!(outcome.insurance_covered, expected_covered);
+        assert_eq!(outcome.bad_debt, expected_bad_debt);
+        assert_eq!(ch.portfolio(&account(0)).cash, -expected_bad_debt);
+        assert_eq!(ch.total_value_femto().unwrap(), total);
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Op {
+    Move(u64),
+    Liquidate(u8, u8, u64),
     Fund(i64, u64),
     Deposit(u8, u64),
     Withdraw(u8, u64),
@@ -310,6 +395,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
+        (600_000_000u64..6_000_000_000).prop_map(|m| Op::Move(m / 1_000_000 * 1_000_000)),
+        (0u8..4, 0u8..4, 1u64..3_000).prop_map(|(l, t, lots)| Op::Liquidate(l, t, lots)),
         (-20_000_000_000i64..20_000_000_000, 1u64..3_600_000).prop_map(|(p, t)| Op::Fund(p, t)),
         (0u8..4, 1u64..5_000_000_000).prop_map(|(a, x)| Op::Deposit(a, x)),
         (0u8..4, 1u64..3_000_000_000).prop_map(|(a, x)| Op::Withdraw(a, x)),
@@ -335,7 +422,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn invariants_hold_over_random_workloads(ops in prop::collection::vec(op(), 1..80)) {
@@ -344,6 +431,23 @@ proptest! {
         for op in ops {
             let before = ch.clone();
             let result = match &op {
+                Op::Move(mark) => {
+                    move_perp_to(&mut ch, *mark);
+                    Ok(())
+                }
+                Op::Liquidate(liquidator, target, lots) => {
+                    let equity_before = ch.risk_of(&ch.portfolio(&account(*target))).unwrap().equity;
+                    let held = ch.portfolio(&account(*target)).size_in(1).unsigned_abs();
+                    let size = if held == 0 { lots * 1_000 } else { (lots * 1_000).min(held) };
+                    let result = ch.liquidate(account(*liquidator), account(*target), 1, size, &LiquidationParams::default()).map(|_| ());
+                    if result.is_ok() {
+                        // Never worse than bankrupt: a solvent target stays solvent (to
+                        // one micro-USDC of rounding), an insolvent one is not pushed lower.
+                        let after = ch.risk_of(&ch.portfolio(&account(*target))).unwrap().equity;
+                        prop_assert!(after >= equity_before.min(0) - 1, "target equity {} -> {}", equity_before, after);
+                    }
+                    result
+                }
                 Op::Fund(premium, elapsed) => ch.accrue_funding(1, *premium, *elapsed).map(|_| ()),
                 Op::Deposit(a, x) => ch.deposit(account(*a), u128::from(*x)).map(|_| net_deposits += i128::from(*x)),
                 Op::Withdraw(a, x) => ch.withdraw(account(*a), u128::from(*x)).map(|_| net_deposits -= i128::from(*x)),
@@ -383,5 +487,57 @@ proptest! {
                 prop_assert!(p.positions.iter().all(|x| x.size != 0));
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Leveraged perp positions, a random move, then every unhealthy account liquidated in
+    /// full: value is conserved, no target ends below min(its equity, 0), the fund never
+    /// goes negative, and a bankrupt target's deficit is exactly covered plus bad debt.
+    #[test]
+    fn liquidations_after_a_shock_conserve_value_and_never_overcharge(
+        traders in prop::collection::vec((500_000_000u64..5_000_000_000, -3_000i64..3_000), 1..8),
+        mark in 800_000_000u64..6_000_000_000,
+        fund in 0i128..2_000_000_000,
+    ) {
+        let mut ch = exchange();
+        let (whale, liquidator) = (200u8, 201u8);
+        ch.deposit(account(whale), 10_000_000_000_000).unwrap();
+        ch.deposit(account(liquidator), 10_000_000_000_000).unwrap();
+        ch.insurance_fund += fund;
+        ch.portfolios.get_mut(&account(whale)).unwrap().cash -= fund;
+        for (i, (deposit, lots)) in traders.iter().enumerate() {
+            let trader = i as u8;
+            ch.deposit(account(trader), u128::from(*deposit)).unwrap();
+            if *lots != 0 {
+                let size = lots.unsigned_abs() * 1_000;
+                let f = if *lots > 0 { fill(1, trader, whale, size, 3_000_000_000) } else { fill(1, whale, trader, size, 3_000_000_000) };
+                let _ = ch.settle_fill(&f); // refused if the trader cannot margin it
+            }
+        }
+        let total = ch.total_value_femto().unwrap();
+        move_perp_to(&mut ch, mark);
+        for i in 0..traders.len() {
+            let target = account(i as u8);
+            let risk = ch.risk_of(&ch.portfolio(&target)).unwrap();
+            let held = ch.portfolio(&target).size_in(1);
+            if held == 0 || risk.equity >= risk.margin.maintenance as i128 {
+                continue;
+            }
+            let fund_before = ch.insurance_fund;
+            let outcome = ch.liquidate(account(liquidator), target, 1, held.unsigned_abs(), &LiquidationParams::default()).unwrap();
+            let after = ch.risk_of(&ch.portfolio(&target)).unwrap().equity;
+            prop_assert!(after >= risk.equity.min(0) - 1);
+            prop_assert!(ch.portfolio(&target).positions.is_empty());
+            prop_assert!(ch.insurance_fund >= 0);
+            if outcome.insurance_covered > 0 || outcome.bad_debt > 0 {
+                prop_assert_eq!(outcome.penalty, 0);
+                prop_assert_eq!(ch.portfolio(&target).cash, -outcome.bad_debt);
+                prop_assert!(outcome.insurance_covered <= fund_before + 1);
+            }
+        }
+        prop_assert_eq!(ch.total_value_femto().unwrap(), total);
     }
 }
