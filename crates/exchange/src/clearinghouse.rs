@@ -341,6 +341,30 @@ impl Clearinghouse {
         self.markets.get(&id)
     }
 
+    /// A market that exists and is still trading.
+    fn active_market(&self, id: MarketId) -> Result<&Market, ClearingError> {
+        let market = self
+            .markets
+            .get(&id)
+            .ok_or(ClearingError::UnknownMarket(id))?;
+        if market.status != MarketStatus::Active {
+            return Err(ClearingError::MarketClosed(id));
+        }
+        Ok(market)
+    }
+
+    /// [`Clearinghouse::active_market`], mutably.
+    fn active_market_mut(&mut self, id: MarketId) -> Result<&mut Market, ClearingError> {
+        let market = self
+            .markets
+            .get_mut(&id)
+            .ok_or(ClearingError::UnknownMarket(id))?;
+        if market.status != MarketStatus::Active {
+            return Err(ClearingError::MarketClosed(id));
+        }
+        Ok(market)
+    }
+
     /// Installs a market's new risk vector (after an oracle update).
     pub fn set_vector(
         &mut self,
@@ -452,13 +476,7 @@ impl Clearinghouse {
         premium_nano: i64,
         elapsed_ms: u64,
     ) -> Result<i128, ClearingError> {
-        let market = self
-            .markets
-            .get_mut(&id)
-            .ok_or(ClearingError::UnknownMarket(id))?;
-        if market.status != MarketStatus::Active {
-            return Err(ClearingError::MarketClosed(id));
-        }
+        let market = self.active_market_mut(id)?;
         if market.spec.instrument != market::Instrument::Perpetual {
             return Err(ClearingError::NotPerpetual(id));
         }
@@ -477,13 +495,7 @@ impl Clearinghouse {
         oracle: &crate::oracle::OracleState,
         now_ms: u64,
     ) -> Result<u64, ClearingError> {
-        let market = self
-            .markets
-            .get_mut(&id)
-            .ok_or(ClearingError::UnknownMarket(id))?;
-        if market.status != MarketStatus::Active {
-            return Err(ClearingError::MarketClosed(id));
-        }
+        let market = self.active_market_mut(id)?;
         let market::Instrument::Option {
             kind,
             strike_micro_usdc,
@@ -576,13 +588,7 @@ impl Clearinghouse {
         size: u64,
         params: &LiquidationParams,
     ) -> Result<LiquidationOutcome, ClearingError> {
-        let market = self
-            .markets
-            .get(&market_id)
-            .ok_or(ClearingError::UnknownMarket(market_id))?;
-        if market.status != MarketStatus::Active {
-            return Err(ClearingError::MarketClosed(market_id));
-        }
+        let market = self.active_market(market_id)?;
         let vector = market
             .vector
             .as_ref()
@@ -682,13 +688,7 @@ impl Clearinghouse {
     /// Settles one fill: moves contracts and cash, charges fees, and checks both accounts'
     /// margin. Either everything happens or nothing does.
     pub fn settle_fill(&mut self, fill: &Fill) -> Result<FillOutcome, ClearingError> {
-        let market = self
-            .markets
-            .get(&fill.market)
-            .ok_or(ClearingError::UnknownMarket(fill.market))?;
-        if market.status != MarketStatus::Active {
-            return Err(ClearingError::MarketClosed(fill.market));
-        }
+        let market = self.active_market(fill.market)?;
         if market.vector.is_none() {
             return Err(ClearingError::NoRiskVector(fill.market));
         }

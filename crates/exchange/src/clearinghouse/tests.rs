@@ -64,6 +64,16 @@ fn exchange() -> Clearinghouse {
     ch
 }
 
+/// The test exchange with `deposits` made and one fill settled.
+fn funded_with_trade(deposits: &[(u8, u64)], trade: Fill) -> Clearinghouse {
+    let mut ch = exchange();
+    for (who, amount) in deposits {
+        ch.deposit(account(*who), u128::from(*amount)).unwrap();
+    }
+    ch.settle_fill(&trade).unwrap();
+    ch
+}
+
 fn fill(market: MarketId, buyer: u8, seller: u8, size: u64, price: u64) -> Fill {
     Fill {
         market,
@@ -173,11 +183,10 @@ fn refused_operations_change_nothing() {
 
 #[test]
 fn withdrawals_keep_initial_margin() {
-    let mut ch = exchange();
-    ch.deposit(account(0), 2_000_000_000).unwrap();
-    ch.deposit(account(1), 2_000_000_000).unwrap();
-    ch.settle_fill(&fill(1, 0, 1, 1_000_000, 3_000_000_000))
-        .unwrap();
+    let mut ch = funded_with_trade(
+        &[(0, 2_000_000_000), (1, 2_000_000_000)],
+        fill(1, 0, 1, 1_000_000, 3_000_000_000),
+    );
     // Long 1 ETH: initial = 1.25 × 33 % × 3,000 = 1,237.5 USDC; equity ≈ 2,000 − fees.
     let risk = ch.risk_of(&ch.portfolio(&account(0))).unwrap();
     assert_eq!(risk.margin.initial, 1_237_500_000);
@@ -190,11 +199,10 @@ fn withdrawals_keep_initial_margin() {
 
 #[test]
 fn funding_moves_from_longs_to_shorts_when_touched() {
-    let mut ch = exchange();
-    ch.deposit(account(0), 10_000_000_000).unwrap();
-    ch.deposit(account(1), 10_000_000_000).unwrap();
-    ch.settle_fill(&fill(1, 0, 1, 2_000_000, 3_000_000_000))
-        .unwrap();
+    let mut ch = funded_with_trade(
+        &[(0, 10_000_000_000), (1, 10_000_000_000)],
+        fill(1, 0, 1, 2_000_000, 3_000_000_000),
+    );
     // Last trade 3,000 vs index 2,970: premium 30 USDC, capped at 0.5 % = 14.85 USDC.
     let premium = funding_premium(3_000_000_000, 2_970_000_000, 5_000);
     assert_eq!(premium, 14_850_000_000);
@@ -301,12 +309,14 @@ fn move_perp_to(ch: &mut Clearinghouse, mark_micro: u64) {
 
 #[test]
 fn liquidation_moves_the_position_at_mark_and_charges_a_capped_penalty() {
-    let mut ch = exchange();
-    ch.deposit(account(0), 1_300_000_000).unwrap();
-    ch.deposit(account(1), 100_000_000_000).unwrap();
-    ch.deposit(account(2), 100_000_000_000).unwrap();
-    ch.settle_fill(&fill(1, 0, 1, 1_000_000, 3_000_000_000))
-        .unwrap();
+    let mut ch = funded_with_trade(
+        &[
+            (0, 1_300_000_000),
+            (1, 100_000_000_000),
+            (2, 100_000_000_000),
+        ],
+        fill(1, 0, 1, 1_000_000, 3_000_000_000),
+    );
     let params = LiquidationParams::default();
     let before = ch.clone();
     assert!(matches!(
