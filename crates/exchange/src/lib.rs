@@ -6,6 +6,7 @@
 
 pub mod clearinghouse;
 pub mod genesis;
+pub mod leaves;
 pub mod ledger;
 pub mod oracle;
 pub mod orders;
