@@ -14,7 +14,9 @@ use straddle_exchange::Genesis;
 use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig};
-use straddle_primitives::{Action, Amount, Domain, Mint, Transfer, Withdraw};
+use straddle_primitives::{
+    Action, Amount, DepositMargin, Domain, Mint, Transfer, Withdraw, WithdrawMargin,
+};
 
 /// Straddle: a derivatives-native Ethereum Layer 2.
 #[derive(Parser)]
@@ -77,6 +79,9 @@ enum Command {
         #[command(flatten)]
         sign: SignArgs,
     },
+    /// Margin account: deposit and withdraw trading cash.
+    #[command(subcommand)]
+    Margin(MarginCommand),
     /// Show an account's collateral.
     Balance {
         /// The account.
@@ -103,12 +108,12 @@ enum Command {
     },
     /// Print the EIP-712 typed data of an action, to sign with another tool (cast, a wallet).
     TypedData {
-        /// transfer | withdraw | mint
+        /// The action.
         #[arg(long, value_enum)]
         kind: ActionKind,
-        /// Recipient (L2 for transfer/mint, L1 for withdraw).
-        #[arg(long)]
-        to: Address,
+        /// Recipient (L2 for transfer/mint, L1 for withdraw; not used by margin actions).
+        #[arg(long, required_if_eq_any = [("kind", "transfer"), ("kind", "withdraw"), ("kind", "mint")])]
+        to: Option<Address>,
         /// Amount in USDC, up to 6 decimals.
         #[arg(long)]
         amount: String,
@@ -147,6 +152,29 @@ enum ActionKind {
     Transfer,
     Withdraw,
     Mint,
+    DepositMargin,
+    WithdrawMargin,
+}
+
+#[derive(Subcommand)]
+enum MarginCommand {
+    /// Move collateral into your margin account (trading cash).
+    Deposit {
+        /// Amount in USDC, up to 6 decimals.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Move cash from your margin account back to collateral (needs initial margin to
+    /// stay covered when you hold positions).
+    Withdraw {
+        /// Amount in USDC, up to 6 decimals.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
 }
 
 #[derive(Args)]
@@ -351,6 +379,28 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             })
             .await
         }
+        Command::Margin(MarginCommand::Deposit { amount, sign }) => {
+            let amount = Amount::parse_whole(&amount)?;
+            send(&cli.rpc, cli.json, &sign, |nonce, expiry_ms| {
+                Action::DepositMargin(DepositMargin {
+                    amount: amount.0,
+                    nonce,
+                    expiryMs: expiry_ms,
+                })
+            })
+            .await
+        }
+        Command::Margin(MarginCommand::Withdraw { amount, sign }) => {
+            let amount = Amount::parse_whole(&amount)?;
+            send(&cli.rpc, cli.json, &sign, |nonce, expiry_ms| {
+                Action::WithdrawMargin(WithdrawMargin {
+                    amount: amount.0,
+                    nonce,
+                    expiryMs: expiry_ms,
+                })
+            })
+            .await
+        }
         Command::Withdraw {
             recipient,
             amount,
@@ -386,7 +436,19 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
         Command::Balance { address } => {
             let account = client(&cli.rpc)?.get_account(address).await?;
             print(cli.json, &account, || {
-                format!("{} USDC", account.collateral)
+                let margin = &account.margin;
+                if margin.cash == "0" && margin.positions.is_empty() {
+                    return format!("{} USDC", account.collateral);
+                }
+                format!(
+                    "{} USDC\nmargin: cash {} USDC, equity {} USDC, maintenance {} USDC, initial {} USDC, {} positions",
+                    account.collateral,
+                    usdc_text(&margin.cash),
+                    usdc_text(&margin.equity),
+                    usdc_text(&margin.maintenance),
+                    usdc_text(&margin.initial),
+                    margin.positions.len()
+                )
             })
         }
         Command::Block { block, full } => {
@@ -470,7 +532,18 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             chain_id,
         } => {
             let amount = Amount::parse_whole(&amount)?.0;
+            let to = to.unwrap_or(Address::ZERO);
             let action = match kind {
+                ActionKind::DepositMargin => Action::DepositMargin(DepositMargin {
+                    amount,
+                    nonce,
+                    expiryMs: expiry_ms,
+                }),
+                ActionKind::WithdrawMargin => Action::WithdrawMargin(WithdrawMargin {
+                    amount,
+                    nonce,
+                    expiryMs: expiry_ms,
+                }),
                 ActionKind::Transfer => Action::Transfer(Transfer {
                     to,
                     amount,
@@ -530,6 +603,22 @@ fn websocket_url(rpc: &str) -> String {
         format!("wss://{rest}")
     } else {
         rpc.to_string()
+    }
+}
+
+/// A signed micro-USDC decimal string as USDC with six decimals.
+fn usdc_text(micro: &str) -> String {
+    match micro.parse::<i128>() {
+        Ok(value) => {
+            let sign = if value < 0 { "-" } else { "" };
+            let magnitude = value.unsigned_abs();
+            format!(
+                "{sign}{}.{:06}",
+                magnitude / 1_000_000,
+                magnitude % 1_000_000
+            )
+        }
+        Err(_) => micro.to_string(),
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use straddle_node::api::{SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::DEVNET_CHAIN_ID;
-use straddle_primitives::{Action, Transfer, Withdraw};
+use straddle_primitives::{Action, DepositMargin, Transfer, Withdraw, WithdrawMargin};
 
 fn cast() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/node_modules/.bin/cast");
@@ -72,12 +72,30 @@ async fn actions_signed_by_cast_are_accepted() {
                 expiryMs: expiry_ms,
             }),
         ),
+        (
+            "deposit-margin",
+            Action::DepositMargin(DepositMargin {
+                amount: 2_000_000,
+                nonce: 9,
+                expiryMs: expiry_ms,
+            }),
+        ),
+        (
+            "withdraw-margin",
+            Action::WithdrawMargin(WithdrawMargin {
+                amount: 500_000,
+                nonce: 10,
+                expiryMs: expiry_ms,
+            }),
+        ),
     ];
     for (kind, action) in cases {
         let (amount, nonce) = match &action {
             Action::Transfer(t) => (t.amount, t.nonce),
             Action::Withdraw(w) => (w.amount, w.nonce),
             Action::Mint(m) => (m.amount, m.nonce),
+            Action::DepositMargin(d) => (d.amount, d.nonce),
+            Action::WithdrawMargin(w) => (w.amount, w.nonce),
         };
         let typed_data = run_cli(&[
             "typed-data",

@@ -384,6 +384,11 @@ impl Clearinghouse {
         self.portfolios.get(account).cloned().unwrap_or_default()
     }
 
+    /// Installs a stored margin account (rebuilding state from leaves).
+    pub fn load_portfolio(&mut self, account: Address, portfolio: Portfolio) {
+        self.portfolios.insert(account, portfolio);
+    }
+
     /// Every margin account (for invariant checks).
     pub fn portfolios(&self) -> impl Iterator<Item = (&Address, &Portfolio)> {
         self.portfolios.iter()
@@ -817,16 +822,27 @@ impl Clearinghouse {
         self.rounding_reserve_femto = checkpoint.rounding_reserve_femto;
     }
 
-    /// Everything the clearinghouse owes, in femto-USDC, as if every account were settled
-    /// now (funding and expiry payouts included): equals (deposits − withdrawals)·10^9
-    /// exactly. This is the conservation invariant.
-    pub fn total_value_femto(&self) -> Result<i128, ClearingError> {
-        let mut total =
-            (self.fee_pool + self.insurance_fund) * FEMTO_PER_MICRO + self.rounding_reserve_femto;
+    /// Everything the clearinghouse owes, as if every account were settled now (funding
+    /// and expiry payouts included): `(micro-USDC, femto-USDC below one micro)`. The
+    /// conservation invariant is `(deposits − withdrawals, 0)`. `None` on overflow.
+    pub fn total_value(&self) -> Option<(i128, i128)> {
+        let mut micro = self.fee_pool.checked_add(self.insurance_fund)?;
+        let mut femto = self.rounding_reserve_femto;
         for portfolio in self.portfolios.values() {
-            let (settled, remainder) = self.normalized(portfolio)?;
-            total += settled.cash * FEMTO_PER_MICRO + remainder;
+            let (settled, remainder) = self.normalized(portfolio).ok()?;
+            micro = micro.checked_add(settled.cash)?;
+            femto = femto.checked_add(remainder)?;
         }
-        Ok(total)
+        micro = micro.checked_add(femto.div_euclid(FEMTO_PER_MICRO))?;
+        Some((micro, femto.rem_euclid(FEMTO_PER_MICRO)))
+    }
+
+    /// [`Clearinghouse::total_value`] in femto-USDC (tests and small states).
+    pub fn total_value_femto(&self) -> Result<i128, ClearingError> {
+        let (micro, femto) = self.total_value().ok_or(ClearingError::InvalidAmount)?;
+        micro
+            .checked_mul(FEMTO_PER_MICRO)
+            .and_then(|m| m.checked_add(femto))
+            .ok_or(ClearingError::InvalidAmount)
     }
 }

@@ -43,7 +43,7 @@ pub enum GenesisError {
     #[error("address {0} is allocated twice")]
     DuplicateAllocation(Address),
     /// Allocations sum past 2^128.
-    #[error("allocations overflow the collateral supply")]
+    #[error("allocations exceed the collateral supply limit")]
     SupplyOverflow,
     /// The faucet is on but nobody may mint.
     #[error("faucetEnabled requires an operator")]

@@ -1,6 +1,10 @@
 //! The collateral ledger: the first slice of the STF.
 
+use crate::clearinghouse::Clearinghouse;
 use crate::genesis::{Genesis, GenesisError};
+use crate::leaves::decode_portfolio;
+use crate::leaves::encode_portfolio;
+use crate::risk::RiskParams;
 use crate::state_key::StateKey;
 use alloy_primitives::Address;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -11,6 +15,10 @@ use straddle_state::LeafChange;
 /// How many of an account's highest used nonces are remembered. A nonce is accepted when
 /// it is unused and, once the window is full, above the window's lowest entry.
 pub const NONCE_WINDOW_LEN: usize = 32;
+
+/// Largest total collateral supply, micro-USDC (10^14 USDC). Bounding the supply keeps
+/// every sum of balances, margin cash and sub-micro remainders inside 128 bits.
+pub const COLLATERAL_SUPPLY_MAX: u128 = 100_000_000_000_000_000_000;
 
 /// The block an action executes in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +105,10 @@ pub enum TxError {
     /// A credit would pass 2^128 micro-units.
     #[error("balance or supply would overflow")]
     Overflow,
+    /// The margin account refused (for example: initial margin not covered after a
+    /// margin withdrawal).
+    #[error("margin: {0}")]
+    Margin(crate::clearinghouse::ClearingError),
 }
 
 /// Errors loading a ledger from stored leaves or a genesis.
@@ -125,6 +137,7 @@ pub struct Ledger {
     accounts: HashMap<Address, Account>,
     withdrawals: BTreeMap<u64, Withdrawal>,
     totals: Totals,
+    clearinghouse: Clearinghouse,
     touched: BTreeSet<StateKey>,
 }
 
@@ -146,6 +159,7 @@ impl Ledger {
                 .totals
                 .genesis_supply
                 .checked_add(allocation.amount)
+                .filter(|supply| supply.0 <= COLLATERAL_SUPPLY_MAX)
                 .ok_or(GenesisError::SupplyOverflow)?;
             ledger.accounts.insert(
                 allocation.address,
@@ -167,6 +181,7 @@ impl Ledger {
             accounts: HashMap::new(),
             withdrawals: BTreeMap::new(),
             totals: Totals::default(),
+            clearinghouse: Clearinghouse::new(RiskParams::default().initial_margin_factor_ppm),
             touched: BTreeSet::new(),
         }
     }
@@ -186,6 +201,16 @@ impl Ledger {
                     ledger.withdrawals.insert(index, decode_withdrawal(&value)?);
                 }
                 StateKey::Totals => ledger.totals = decode_totals(&value)?,
+                StateKey::Portfolio(address) => ledger
+                    .clearinghouse
+                    .load_portfolio(address, decode_portfolio(&value)?),
+                StateKey::ClearingTotals => {
+                    let mut r = Reader::new(&value);
+                    ledger.clearinghouse.fee_pool = r.u128()? as i128;
+                    ledger.clearinghouse.insurance_fund = r.u128()? as i128;
+                    ledger.clearinghouse.rounding_reserve_femto = r.u128()? as i128;
+                    r.finish()?;
+                }
             }
         }
         Ok(ledger)
@@ -206,13 +231,30 @@ impl Ledger {
         self.totals
     }
 
-    /// Conservation of collateral: balances plus withdrawn equal genesis plus minted.
+    /// The clearinghouse (margin accounts, markets, pools).
+    pub fn clearinghouse(&self) -> &Clearinghouse {
+        &self.clearinghouse
+    }
+
+    /// Conservation of collateral: balances, plus everything held by the clearinghouse,
+    /// plus withdrawn, equal genesis plus minted.
     pub fn is_conserved(&self) -> bool {
         let balances = self
             .accounts
             .values()
             .try_fold(0u128, |sum, a| sum.checked_add(a.collateral.0));
-        let held = balances.and_then(|b| b.checked_add(self.totals.withdrawn.0));
+        let clearing = self
+            .clearinghouse
+            .total_value_femto()
+            .ok()
+            .and_then(|femto| {
+                (femto >= 0 && femto % 1_000_000_000 == 0)
+                    .then_some((femto / 1_000_000_000) as u128)
+            });
+        let held = balances
+            .and_then(|b| b.checked_add(self.totals.withdrawn.0))
+            .and_then(|b| Some(b.checked_add(clearing?)))
+            .flatten();
         let issued = self
             .totals
             .genesis_supply
@@ -275,8 +317,35 @@ impl Ledger {
                 totals
                     .genesis_supply
                     .checked_add(totals.minted)
+                    .filter(|supply| supply.0 <= COLLATERAL_SUPPLY_MAX)
                     .ok_or(TxError::Overflow)?;
                 (None, Some((m.to, amount)))
+            }
+            Action::DepositMargin(d) => {
+                let amount = positive(d.amount)?;
+                let debit = available
+                    .checked_sub(amount)
+                    .ok_or(TxError::InsufficientBalance {
+                        available,
+                        needed: amount,
+                    })?;
+                // Cash is signed 128-bit: refuse a deposit it could not hold.
+                let cash = self.clearinghouse.portfolio(&tx.sender).cash;
+                i128::try_from(amount.0)
+                    .ok()
+                    .and_then(|a| cash.checked_add(a))
+                    .ok_or(TxError::Overflow)?;
+                (Some(debit), None)
+            }
+            Action::WithdrawMargin(w) => {
+                let amount = positive(w.amount)?;
+                let credited = available.checked_add(amount).ok_or(TxError::Overflow)?;
+                // The last fallible step (nothing after this arm can fail for a margin
+                // withdrawal), and it changes nothing unless it succeeds.
+                self.clearinghouse
+                    .withdraw(tx.sender, amount.0)
+                    .map_err(TxError::Margin)?;
+                (Some(credited), None)
             }
         };
         let credited = match credit {
@@ -303,6 +372,18 @@ impl Ledger {
         if let Some((to, balance)) = credited {
             self.accounts.entry(to).or_default().collateral = balance;
             self.touched.insert(StateKey::Account(to));
+        }
+        match action {
+            Action::DepositMargin(d) => {
+                // Validated above: cannot fail.
+                let _ = self.clearinghouse.deposit(tx.sender, d.amount);
+                self.touched.insert(StateKey::Portfolio(tx.sender));
+            }
+            Action::WithdrawMargin(_) => {
+                self.touched.insert(StateKey::Portfolio(tx.sender));
+                self.touched.insert(StateKey::ClearingTotals);
+            }
+            _ => {}
         }
         if let (Action::Withdraw(w), Some(index)) = (action, outcome.withdrawal_index) {
             self.withdrawals.insert(
@@ -333,6 +414,18 @@ impl Ledger {
             StateKey::Account(address) => self.accounts.get(address).map(encode_account),
             StateKey::Withdrawal(index) => self.withdrawals.get(index).map(encode_withdrawal),
             StateKey::Totals => Some(encode_totals(&self.totals)),
+            StateKey::Portfolio(address) => {
+                let portfolio = self.clearinghouse.portfolio(address);
+                (portfolio.cash != 0 || !portfolio.positions.is_empty())
+                    .then(|| encode_portfolio(&portfolio))
+            }
+            StateKey::ClearingTotals => {
+                let mut w = Writer::with_capacity(48);
+                w.u128(self.clearinghouse.fee_pool as u128)
+                    .u128(self.clearinghouse.insurance_fund as u128)
+                    .u128(self.clearinghouse.rounding_reserve_femto as u128);
+                Some(w.bytes)
+            }
         }
     }
 

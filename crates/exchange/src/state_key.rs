@@ -9,6 +9,11 @@ const ACCOUNT_TAG: u8 = 0x01;
 const WITHDRAWAL_TAG: u8 = 0x02;
 /// Tag of the ledger totals leaf key.
 const TOTALS_TAG: u8 = 0x03;
+/// Tag of a margin account leaf key.
+const PORTFOLIO_TAG: u8 = 0x04;
+/// Tag of the clearinghouse pools leaf key (0x05–0x07 are reserved for markets, oracle
+/// states and order records).
+const CLEARING_TOTALS_TAG: u8 = 0x08;
 
 /// Every kind of leaf in the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,6 +24,10 @@ pub enum StateKey {
     Withdrawal(u64),
     /// `0x03` → supply totals and the withdrawal count.
     Totals,
+    /// `0x04 ‖ address` → the margin account (cash and positions).
+    Portfolio(Address),
+    /// `0x08` → the clearinghouse's fee pool, insurance fund and rounding reserve.
+    ClearingTotals,
 }
 
 impl StateKey {
@@ -29,6 +38,8 @@ impl StateKey {
             StateKey::Account(address) => w.u8(ACCOUNT_TAG).address(address),
             StateKey::Withdrawal(index) => w.u8(WITHDRAWAL_TAG).u64(*index),
             StateKey::Totals => w.u8(TOTALS_TAG),
+            StateKey::Portfolio(address) => w.u8(PORTFOLIO_TAG).address(address),
+            StateKey::ClearingTotals => w.u8(CLEARING_TOTALS_TAG),
         };
         w.bytes
     }
@@ -40,6 +51,8 @@ impl StateKey {
             ACCOUNT_TAG => StateKey::Account(r.address()?),
             WITHDRAWAL_TAG => StateKey::Withdrawal(r.u64()?),
             TOTALS_TAG => StateKey::Totals,
+            PORTFOLIO_TAG => StateKey::Portfolio(r.address()?),
+            CLEARING_TOTALS_TAG => StateKey::ClearingTotals,
             other => return Err(DecodeError::UnknownTag(other)),
         };
         r.finish()?;

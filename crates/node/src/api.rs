@@ -101,6 +101,34 @@ pub struct AccountView {
     pub nonces: Vec<u64>,
     /// The state includes transactions up to this block (possibly not yet sealed).
     pub pending_block: u64,
+    /// The margin account.
+    pub margin: MarginView,
+}
+
+/// A margin account: signed amounts are decimal strings of micro-USDC.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarginView {
+    /// Cash (negative for a leveraged long).
+    pub cash: String,
+    /// Cash plus positions at mark.
+    pub equity: String,
+    /// Maintenance margin.
+    pub maintenance: String,
+    /// Initial margin.
+    pub initial: String,
+    /// Open positions.
+    pub positions: Vec<PositionView>,
+}
+
+/// One position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionView {
+    /// Market id.
+    pub market: u32,
+    /// Signed size, micro-contracts.
+    pub size: i64,
 }
 
 /// A state proof for an account.

@@ -30,6 +30,8 @@ pub const OVERFLOW: i32 = 1010;
 pub const OVERLOADED: i32 = 1011;
 /// The node is shutting down.
 pub const SHUTTING_DOWN: i32 = 1012;
+/// The margin account refused: initial margin not covered, not enough cash, or a limit.
+pub const MARGIN_REFUSED: i32 = 1013;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.
@@ -45,6 +47,7 @@ pub fn tx_error_name(error: &TxError) -> &'static str {
         TxError::InsufficientBalance { .. } => "insufficient_balance",
         TxError::Unauthorized => "unauthorized",
         TxError::Overflow => "overflow",
+        TxError::Margin(_) => "margin_refused",
     }
 }
 
@@ -57,6 +60,7 @@ fn tx_error_code(error: &TxError) -> i32 {
         TxError::InsufficientBalance { .. } => INSUFFICIENT_BALANCE,
         TxError::Unauthorized => UNAUTHORIZED,
         TxError::Overflow => OVERFLOW,
+        TxError::Margin(_) => MARGIN_REFUSED,
     }
 }
 

@@ -132,11 +132,34 @@ impl StraddleApiServer for RpcHandler {
 
     async fn get_account(&self, address: Address) -> RpcResult<AccountView> {
         let snapshot = self.sequencer.account(address).await?;
+        let (equity, maintenance, initial) = match &snapshot.risk {
+            Some(risk) => (
+                risk.equity.to_string(),
+                risk.margin.maintenance.to_string(),
+                risk.margin.initial.to_string(),
+            ),
+            None => (snapshot.portfolio.cash.to_string(), "0".into(), "0".into()),
+        };
         Ok(AccountView {
             address,
             collateral: snapshot.account.collateral,
             nonces: snapshot.account.nonces,
             pending_block: snapshot.pending_block,
+            margin: MarginView {
+                cash: snapshot.portfolio.cash.to_string(),
+                equity,
+                maintenance,
+                initial,
+                positions: snapshot
+                    .portfolio
+                    .positions
+                    .iter()
+                    .map(|p| PositionView {
+                        market: p.market,
+                        size: p.size,
+                    })
+                    .collect(),
+            },
         })
     }
 

@@ -81,6 +81,10 @@ pub struct BlockEvent {
 pub struct AccountSnapshot {
     /// The account (default if never used).
     pub account: Account,
+    /// Its margin account, settled view (funding and expiry payouts applied).
+    pub portfolio: straddle_exchange::clearinghouse::Portfolio,
+    /// Equity and margin requirements (`None` if a held market has no risk vector).
+    pub risk: Option<straddle_exchange::clearinghouse::AccountRisk>,
     /// Number of the block being built (or the head if none).
     pub pending_block: u64,
 }
@@ -325,8 +329,17 @@ impl Admission {
                     .open
                     .as_ref()
                     .map_or(self.chain.head.number, |b| b.context.number);
+                let clearinghouse = self.chain.ledger.clearinghouse();
+                let stored = clearinghouse.portfolio(&address);
+                let portfolio = clearinghouse
+                    .normalized(&stored)
+                    .map(|(settled, _)| settled)
+                    .unwrap_or(stored);
+                let risk = clearinghouse.risk_of(&portfolio).ok();
                 let _ = reply.send(AccountSnapshot {
                     account,
+                    portfolio,
+                    risk,
                     pending_block,
                 });
             }
@@ -428,13 +441,19 @@ impl Admission {
     }
 }
 
-/// The leaves a transaction can change (sender, recipient, totals, next withdrawal).
+/// The leaves a transaction can change (sender, recipient, totals, next withdrawal,
+/// margin account, clearinghouse pools).
 fn touched_keys(tx: &VerifiedAction, chain: &Chain) -> Vec<StateKey> {
     use straddle_primitives::Action;
     let mut keys = vec![StateKey::Account(tx.sender), StateKey::Totals];
     match &tx.signed.action {
         Action::Transfer(t) => keys.push(StateKey::Account(t.to)),
         Action::Mint(m) => keys.push(StateKey::Account(m.to)),
+        Action::DepositMargin(_) => keys.push(StateKey::Portfolio(tx.sender)),
+        Action::WithdrawMargin(_) => {
+            keys.push(StateKey::Portfolio(tx.sender));
+            keys.push(StateKey::ClearingTotals);
+        }
         Action::Withdraw(_) => {
             keys.push(StateKey::Withdrawal(chain.ledger.totals().withdrawal_count))
         }

@@ -217,6 +217,18 @@ async fn bad_input_gets_documented_codes_and_changes_nothing() {
             .into_bytes(),
         errors::UNAUTHORIZED as i64,
     ));
+    let withdraw_margin = Action::WithdrawMargin(straddle_primitives::WithdrawMargin {
+        amount: 1,
+        nonce: 16,
+        expiryMs: far_future(),
+    });
+    cases.push((
+        "margin withdrawal without cash",
+        request(&withdraw_margin, &sign(&alice, &withdraw_margin))
+            .to_string()
+            .into_bytes(),
+        errors::MARGIN_REFUSED as i64,
+    ));
     let mut negative = request(&fresh, &good);
     negative["params"][0]["action"]["amount"] = "-5".into();
     cases.push(("negative amount", negative.to_string().into_bytes(), -32602));
@@ -379,5 +391,33 @@ async fn subscriptions_deliver_blocks_and_account_updates() {
             .unwrap()
             .is_none()
     );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn margin_deposits_show_in_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    let trader = signer(4);
+    let deposit = Action::DepositMargin(straddle_primitives::DepositMargin {
+        amount: 250_000_000,
+        nonce: 1,
+        expiryMs: far_future(),
+    });
+    let params = SendActionRequest {
+        chain_id: DEVNET_CHAIN_ID,
+        action: deposit.clone(),
+        signature: Bytes::copy_from_slice(&sign(&trader, &deposit)),
+    };
+    client.send_action(params).await.unwrap();
+    let account = client.get_account(trader.address()).await.unwrap();
+    assert_eq!(
+        account.collateral.0,
+        straddle_node::devnet::DEVNET_ALLOCATION.0 - 250_000_000
+    );
+    assert_eq!(account.margin.cash, "250000000");
+    assert_eq!(account.margin.equity, "250000000");
+    assert!(account.margin.positions.is_empty());
     node.stop().await;
 }

@@ -42,6 +42,23 @@ sol! {
         uint64 nonce;
         uint64 expiryMs;
     }
+
+    /// Moves the signer's collateral into its margin account (trading cash).
+    #[derive(Debug, PartialEq, Eq)]
+    struct DepositMargin {
+        uint128 amount;
+        uint64 nonce;
+        uint64 expiryMs;
+    }
+
+    /// Moves cash from the signer's margin account back to its collateral; with open
+    /// positions, equity must still cover initial margin afterwards.
+    #[derive(Debug, PartialEq, Eq)]
+    struct WithdrawMargin {
+        uint128 amount;
+        uint64 nonce;
+        uint64 expiryMs;
+    }
 }
 
 /// The signing domain of one Straddle chain.
@@ -77,6 +94,10 @@ pub enum ActionKind {
     Withdraw = 2,
     /// [`Mint`].
     Mint = 3,
+    /// [`DepositMargin`].
+    DepositMargin = 4,
+    /// [`WithdrawMargin`].
+    WithdrawMargin = 5,
 }
 
 /// Any user action, before its signature is attached.
@@ -88,6 +109,10 @@ pub enum Action {
     Withdraw(Withdraw),
     /// Devnet faucet mint.
     Mint(Mint),
+    /// Collateral into the margin account.
+    DepositMargin(DepositMargin),
+    /// Cash out of the margin account.
+    WithdrawMargin(WithdrawMargin),
 }
 
 impl Action {
@@ -97,6 +122,8 @@ impl Action {
             Action::Transfer(_) => ActionKind::Transfer,
             Action::Withdraw(_) => ActionKind::Withdraw,
             Action::Mint(_) => ActionKind::Mint,
+            Action::DepositMargin(_) => ActionKind::DepositMargin,
+            Action::WithdrawMargin(_) => ActionKind::WithdrawMargin,
         }
     }
 
@@ -106,6 +133,8 @@ impl Action {
             Action::Transfer(_) => Transfer::NAME,
             Action::Withdraw(_) => Withdraw::NAME,
             Action::Mint(_) => Mint::NAME,
+            Action::DepositMargin(_) => DepositMargin::NAME,
+            Action::WithdrawMargin(_) => WithdrawMargin::NAME,
         }
     }
 
@@ -115,6 +144,8 @@ impl Action {
             Action::Transfer(a) => a.nonce,
             Action::Withdraw(a) => a.nonce,
             Action::Mint(a) => a.nonce,
+            Action::DepositMargin(a) => a.nonce,
+            Action::WithdrawMargin(a) => a.nonce,
         }
     }
 
@@ -124,6 +155,8 @@ impl Action {
             Action::Transfer(a) => a.expiryMs,
             Action::Withdraw(a) => a.expiryMs,
             Action::Mint(a) => a.expiryMs,
+            Action::DepositMargin(a) => a.expiryMs,
+            Action::WithdrawMargin(a) => a.expiryMs,
         }
     }
 
@@ -134,6 +167,8 @@ impl Action {
             Action::Transfer(a) => a.eip712_signing_hash(&domain),
             Action::Withdraw(a) => a.eip712_signing_hash(&domain),
             Action::Mint(a) => a.eip712_signing_hash(&domain),
+            Action::DepositMargin(a) => a.eip712_signing_hash(&domain),
+            Action::WithdrawMargin(a) => a.eip712_signing_hash(&domain),
         }
     }
 
@@ -144,18 +179,33 @@ impl Action {
             Action::Transfer(_) => Transfer::eip712_encode_type().into_owned(),
             Action::Withdraw(_) => Withdraw::eip712_encode_type().into_owned(),
             Action::Mint(_) => Mint::eip712_encode_type().into_owned(),
+            Action::DepositMargin(_) => DepositMargin::eip712_encode_type().into_owned(),
+            Action::WithdrawMargin(_) => WithdrawMargin::eip712_encode_type().into_owned(),
         }
     }
 
     /// The full `eth_signTypedData_v4` document for this action, which any EIP-712 signer
     /// (a wallet, `cast wallet sign --data`, ethers, eth-account) signs to the same digest.
     pub fn typed_data_json(&self, domain: &Domain) -> serde_json::Value {
-        let (address_field, address) = match self {
-            Action::Transfer(a) => ("to", a.to),
-            Action::Withdraw(a) => ("recipient", a.recipient),
-            Action::Mint(a) => ("to", a.to),
+        let address_field = match self {
+            Action::Transfer(a) => Some(("to", a.to)),
+            Action::Withdraw(a) => Some(("recipient", a.recipient)),
+            Action::Mint(a) => Some(("to", a.to)),
+            Action::DepositMargin(_) | Action::WithdrawMargin(_) => None,
         };
         let json = ActionJson::from(self);
+        let mut fields = Vec::with_capacity(4);
+        let mut message = serde_json::Map::new();
+        if let Some((name, address)) = address_field {
+            fields.push(serde_json::json!({"name": name, "type": "address"}));
+            message.insert(name.into(), serde_json::json!(address));
+        }
+        fields.push(serde_json::json!({"name": "amount", "type": "uint128"}));
+        fields.push(serde_json::json!({"name": "nonce", "type": "uint64"}));
+        fields.push(serde_json::json!({"name": "expiryMs", "type": "uint64"}));
+        message.insert("amount".into(), json.amount().0.to_string().into());
+        message.insert("nonce".into(), self.nonce().into());
+        message.insert("expiryMs".into(), self.expiry_ms().into());
         serde_json::json!({
             "types": {
                 "EIP712Domain": [
@@ -164,12 +214,7 @@ impl Action {
                     {"name": "chainId", "type": "uint256"},
                     {"name": "verifyingContract", "type": "address"}
                 ],
-                self.type_name(): [
-                    {"name": address_field, "type": "address"},
-                    {"name": "amount", "type": "uint128"},
-                    {"name": "nonce", "type": "uint64"},
-                    {"name": "expiryMs", "type": "uint64"}
-                ]
+                self.type_name(): fields,
             },
             "primaryType": self.type_name(),
             "domain": {
@@ -178,12 +223,7 @@ impl Action {
                 "chainId": domain.chain_id,
                 "verifyingContract": domain.verifying_contract,
             },
-            "message": {
-                address_field: address,
-                "amount": json.amount().0.to_string(),
-                "nonce": self.nonce(),
-                "expiryMs": self.expiry_ms(),
-            }
+            "message": message,
         })
     }
 }
@@ -228,6 +268,26 @@ pub enum ActionJson {
         /// Unix milliseconds.
         expiry_ms: u64,
     },
+    /// See [`DepositMargin`].
+    #[serde(rename_all = "camelCase")]
+    DepositMargin {
+        /// Micro-units.
+        amount: Amount,
+        /// Replay-protection nonce.
+        nonce: u64,
+        /// Unix milliseconds.
+        expiry_ms: u64,
+    },
+    /// See [`WithdrawMargin`].
+    #[serde(rename_all = "camelCase")]
+    WithdrawMargin {
+        /// Micro-units.
+        amount: Amount,
+        /// Replay-protection nonce.
+        nonce: u64,
+        /// Unix milliseconds.
+        expiry_ms: u64,
+    },
 }
 
 impl ActionJson {
@@ -235,7 +295,9 @@ impl ActionJson {
         match self {
             ActionJson::Transfer { amount, .. }
             | ActionJson::Withdraw { amount, .. }
-            | ActionJson::Mint { amount, .. } => *amount,
+            | ActionJson::Mint { amount, .. }
+            | ActionJson::DepositMargin { amount, .. }
+            | ActionJson::WithdrawMargin { amount, .. } => *amount,
         }
     }
 }
@@ -257,6 +319,16 @@ impl From<&Action> for ActionJson {
             },
             Action::Mint(a) => ActionJson::Mint {
                 to: a.to,
+                amount: Amount(a.amount),
+                nonce: a.nonce,
+                expiry_ms: a.expiryMs,
+            },
+            Action::DepositMargin(a) => ActionJson::DepositMargin {
+                amount: Amount(a.amount),
+                nonce: a.nonce,
+                expiry_ms: a.expiryMs,
+            },
+            Action::WithdrawMargin(a) => ActionJson::WithdrawMargin {
                 amount: Amount(a.amount),
                 nonce: a.nonce,
                 expiry_ms: a.expiryMs,
@@ -297,6 +369,24 @@ impl From<ActionJson> for Action {
                 expiry_ms,
             } => Action::Mint(Mint {
                 to,
+                amount: amount.0,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
+            ActionJson::DepositMargin {
+                amount,
+                nonce,
+                expiry_ms,
+            } => Action::DepositMargin(DepositMargin {
+                amount: amount.0,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
+            ActionJson::WithdrawMargin {
+                amount,
+                nonce,
+                expiry_ms,
+            } => Action::WithdrawMargin(WithdrawMargin {
                 amount: amount.0,
                 nonce,
                 expiryMs: expiry_ms,

@@ -9,7 +9,7 @@ pub mod oracle;
 pub mod order;
 pub mod signed;
 
-pub use action::{Action, Domain, Mint, Transfer, Withdraw};
+pub use action::{Action, DepositMargin, Domain, Mint, Transfer, Withdraw, WithdrawMargin};
 pub use alloy_primitives::{Address, B256, keccak256};
 pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;

@@ -1,6 +1,8 @@
 //! Signed actions: canonical encoding, signature checks, sender recovery, transaction hash.
 
-use crate::action::{Action, ActionKind, Domain, Mint, Transfer, Withdraw};
+use crate::action::{
+    Action, ActionKind, DepositMargin, Domain, Mint, Transfer, Withdraw, WithdrawMargin,
+};
 use crate::codec::{DecodeError, Reader, Writer};
 use alloy_primitives::{Address, B256, Signature, U256, keccak256};
 
@@ -127,6 +129,17 @@ impl SignedAction {
                 .u64(a.nonce)
                 .u64(a.expiryMs),
             Action::Mint(a) => w.address(&a.to).u128(a.amount).u64(a.nonce).u64(a.expiryMs),
+            // Margin actions have no address: the slot is zero.
+            Action::DepositMargin(a) => w
+                .address(&Address::ZERO)
+                .u128(a.amount)
+                .u64(a.nonce)
+                .u64(a.expiryMs),
+            Action::WithdrawMargin(a) => w
+                .address(&Address::ZERO)
+                .u128(a.amount)
+                .u64(a.nonce)
+                .u64(a.expiryMs),
         };
         w.raw(&self.signature.as_bytes());
         w.bytes
@@ -156,6 +169,26 @@ impl SignedAction {
                 nonce,
                 expiryMs: expiry_ms,
             }),
+            k if (k == ActionKind::DepositMargin as u8
+                || k == ActionKind::WithdrawMargin as u8) =>
+            {
+                if address != Address::ZERO {
+                    return Err(DecodeError::Invalid("margin actions carry a zero address"));
+                }
+                if k == ActionKind::DepositMargin as u8 {
+                    Action::DepositMargin(DepositMargin {
+                        amount,
+                        nonce,
+                        expiryMs: expiry_ms,
+                    })
+                } else {
+                    Action::WithdrawMargin(WithdrawMargin {
+                        amount,
+                        nonce,
+                        expiryMs: expiry_ms,
+                    })
+                }
+            }
             other => return Err(DecodeError::UnknownTag(other)),
         };
         let signature = parse_signature(r.take(SIGNATURE_BYTES)?)
@@ -256,18 +289,27 @@ mod tests {
             SignedAction::decode(&[9; 118]),
             Err(DecodeError::UnknownTag(9))
         );
+        let mut margin = [0u8; 118];
+        margin[0] = 4;
+        margin[1] = 1; // a non-zero address slot
+        assert_eq!(
+            SignedAction::decode(&margin),
+            Err(DecodeError::Invalid("margin actions carry a zero address"))
+        );
     }
 
     proptest! {
         #[test]
-        fn encoding_round_trips(kind in 1u8..=3, to in any::<[u8; 20]>(), amount in any::<u128>(),
+        fn encoding_round_trips(kind in 1u8..=5, to in any::<[u8; 20]>(), amount in any::<u128>(),
                                 nonce in any::<u64>(), expiry in any::<u64>(), key in 1u64..u64::MAX) {
             let signer = PrivateKeySigner::from_bytes(&B256::from(U256::from(key))).unwrap();
             let to = Address::from(to);
             let action = match kind {
                 1 => Action::Transfer(Transfer { to, amount, nonce, expiryMs: expiry }),
                 2 => Action::Withdraw(Withdraw { recipient: to, amount, nonce, expiryMs: expiry }),
-                _ => Action::Mint(Mint { to, amount, nonce, expiryMs: expiry }),
+                3 => Action::Mint(Mint { to, amount, nonce, expiryMs: expiry }),
+                4 => Action::DepositMargin(DepositMargin { amount, nonce, expiryMs: expiry }),
+                _ => Action::WithdrawMargin(WithdrawMargin { amount, nonce, expiryMs: expiry }),
             };
             let signed = sign(&signer, action);
             let bytes = signed.encode();

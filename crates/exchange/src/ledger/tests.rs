@@ -2,7 +2,9 @@ use super::*;
 use crate::genesis::Allocation;
 use alloy_primitives::{B256, Signature, U256};
 use proptest::prelude::*;
-use straddle_primitives::{Domain, Mint, SignedAction, Transfer, Withdraw};
+use straddle_primitives::{
+    DepositMargin, Domain, Mint, SignedAction, Transfer, Withdraw, WithdrawMargin,
+};
 use straddle_state::SparseMerkleTree;
 
 const OPERATOR: Address = Address::repeat_byte(0xee);
@@ -63,7 +65,14 @@ fn dump(ledger: &Ledger) -> BTreeMap<StateKey, Vec<u8>> {
         .map(|a| StateKey::Account(*a))
         .collect();
     keys.extend(ledger.withdrawals.keys().map(|i| StateKey::Withdrawal(*i)));
+    keys.extend(
+        ledger
+            .clearinghouse
+            .portfolios()
+            .map(|(a, _)| StateKey::Portfolio(*a)),
+    );
     keys.push(StateKey::Totals);
+    keys.push(StateKey::ClearingTotals);
     keys.into_iter()
         .filter_map(|k| ledger.leaf_value(&k).map(|v| (k, v)))
         .collect()
@@ -220,6 +229,48 @@ fn leaves_round_trip_through_storage_form() {
     assert_eq!(dump(&rebuilt), dump(&ledger));
 }
 
+#[test]
+fn margin_deposits_and_withdrawals_move_collateral_and_cash() {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let deposit = Action::DepositMargin(DepositMargin {
+        amount: 400,
+        nonce: 1,
+        expiryMs: 1_000,
+    });
+    ledger.apply(&tx(user(0), deposit), &BLOCK).unwrap();
+    assert_eq!(ledger.account(&user(0)).unwrap().collateral, Amount(600));
+    assert_eq!(ledger.clearinghouse().portfolio(&user(0)).cash, 400);
+    assert!(ledger.is_conserved());
+    let too_much = Action::WithdrawMargin(WithdrawMargin {
+        amount: 401,
+        nonce: 2,
+        expiryMs: 1_000,
+    });
+    let before = dump(&ledger);
+    assert!(matches!(
+        ledger.apply(&tx(user(0), too_much), &BLOCK),
+        Err(TxError::Margin(
+            crate::clearinghouse::ClearingError::InsufficientCash { .. }
+        ))
+    ));
+    assert_eq!(dump(&ledger), before);
+    let back = Action::WithdrawMargin(WithdrawMargin {
+        amount: 400,
+        nonce: 3,
+        expiryMs: 1_000,
+    });
+    ledger.apply(&tx(user(0), back), &BLOCK).unwrap();
+    assert_eq!(ledger.account(&user(0)).unwrap().collateral, Amount(1_000));
+    // An empty margin account has no leaf.
+    assert_eq!(ledger.leaf_value(&StateKey::Portfolio(user(0))), None);
+    let changes = ledger.take_changes();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.key == StateKey::Portfolio(user(0)).encode() && c.value.is_none())
+    );
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Transfer {
@@ -236,6 +287,12 @@ enum Op {
     Mint {
         by_operator: bool,
         to: u8,
+        amount: u128,
+        nonce: u64,
+    },
+    Margin {
+        deposit: bool,
+        from: u8,
         amount: u128,
         nonce: u64,
     },
@@ -257,10 +314,20 @@ fn op() -> impl Strategy<Value = Op> {
             amount,
             nonce
         }),
-        (any::<bool>(), 0u8..6, amount, 0u64..80).prop_map(|(by_operator, to, amount, nonce)| {
-            Op::Mint {
-                by_operator,
-                to,
+        (any::<bool>(), 0u8..6, amount.clone(), 0u64..80).prop_map(
+            |(by_operator, to, amount, nonce)| {
+                Op::Mint {
+                    by_operator,
+                    to,
+                    amount,
+                    nonce,
+                }
+            }
+        ),
+        (any::<bool>(), 0u8..6, amount, 0u64..80).prop_map(|(deposit, from, amount, nonce)| {
+            Op::Margin {
+                deposit,
+                from,
                 amount,
                 nonce,
             }
@@ -302,6 +369,27 @@ fn to_tx(op: &Op) -> VerifiedAction {
                 nonce,
                 expiryMs: 1_000,
             }),
+        ),
+        Op::Margin {
+            deposit,
+            from,
+            amount,
+            nonce,
+        } => tx(
+            user(from),
+            if deposit {
+                Action::DepositMargin(DepositMargin {
+                    amount,
+                    nonce,
+                    expiryMs: 1_000,
+                })
+            } else {
+                Action::WithdrawMargin(WithdrawMargin {
+                    amount,
+                    nonce,
+                    expiryMs: 1_000,
+                })
+            },
         ),
     }
 }
