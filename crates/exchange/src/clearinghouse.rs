@@ -384,6 +384,30 @@ impl Clearinghouse {
         self.portfolios.get(account).cloned().unwrap_or_default()
     }
 
+    /// Every market, by id.
+    pub fn markets(&self) -> impl Iterator<Item = &Market> {
+        self.markets.values()
+    }
+
+    /// Installs a stored market (rebuilding state from leaves).
+    pub fn load_market(&mut self, market: Market) {
+        self.markets.insert(market.spec.id, market);
+    }
+
+    /// Replaces a market's risk vector (`None` halts trading until the next refresh).
+    pub fn replace_vector(
+        &mut self,
+        id: MarketId,
+        vector: Option<crate::risk::RiskVector>,
+    ) -> Result<(), ClearingError> {
+        let market = self
+            .markets
+            .get_mut(&id)
+            .ok_or(ClearingError::UnknownMarket(id))?;
+        market.vector = vector;
+        Ok(())
+    }
+
     /// Installs a stored margin account (rebuilding state from leaves).
     pub fn load_portfolio(&mut self, account: Address, portfolio: Portfolio) {
         self.portfolios.insert(account, portfolio);

@@ -1,5 +1,8 @@
 //! The genesis file: chain identity, faucet settings and initial allocations.
 
+use crate::clearinghouse::market::MarketSpec;
+use crate::oracle::OracleConfig;
+use crate::risk::RiskParams;
 use alloy_primitives::Address;
 use serde::{Deserialize, Serialize};
 use straddle_primitives::{Amount, Domain};
@@ -31,7 +34,34 @@ pub struct Genesis {
     pub faucet_enabled: bool,
     /// Initial balances.
     pub allocations: Vec<Allocation>,
+    /// Underlyings with their oracle and risk parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub underlyings: Vec<UnderlyingConfig>,
+    /// Listed markets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markets: Vec<MarketSpec>,
 }
+
+/// An underlying: its oracle, its risk grid and its perpetuals' funding premium cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnderlyingConfig {
+    /// Id (the oracle configuration's `underlying` must equal it).
+    pub id: u32,
+    /// Display name, e.g. "ETH".
+    pub symbol: String,
+    /// Who reports prices and how they are accepted.
+    pub oracle: OracleConfig,
+    /// The scenario grid and margin factors.
+    pub risk: RiskParams,
+    /// Largest funding premium, ppm of the index.
+    pub funding_premium_cap_ppm: u32,
+}
+
+/// Most underlyings a chain may list.
+pub const UNDERLYINGS_MAX: usize = 16;
+/// Most markets a chain may list per underlying (bounds an oracle update's work).
+pub const MARKETS_PER_UNDERLYING_MAX: usize = 1_024;
 
 /// Why a genesis was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,4 +78,20 @@ pub enum GenesisError {
     /// The faucet is on but nobody may mint.
     #[error("faucetEnabled requires an operator")]
     FaucetWithoutOperator,
+    /// An invalid underlying.
+    #[error("underlying {id}: {reason}")]
+    Underlying {
+        /// Its id.
+        id: u32,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An invalid market.
+    #[error("market {id}: {reason}")]
+    Market {
+        /// Its id.
+        id: u32,
+        /// What is wrong.
+        reason: String,
+    },
 }

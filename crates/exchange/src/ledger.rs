@@ -1,10 +1,15 @@
 //! The collateral ledger: the first slice of the STF.
 
 use crate::clearinghouse::Clearinghouse;
+use crate::genesis::UnderlyingConfig;
 use crate::genesis::{Genesis, GenesisError};
-use crate::leaves::decode_portfolio;
-use crate::leaves::encode_portfolio;
-use crate::risk::RiskParams;
+use crate::leaves::{
+    decode_market, decode_oracle_state, decode_order_record, decode_portfolio, encode_market,
+    encode_oracle_state, encode_order_record, encode_portfolio,
+};
+use crate::oracle::OracleState;
+use crate::orders::OrderRegistry;
+use crate::risk::{RiskParams, ScenarioGrid};
 use crate::state_key::StateKey;
 use alloy_primitives::Address;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -109,6 +114,12 @@ pub enum TxError {
     /// margin withdrawal).
     #[error("margin: {0}")]
     Margin(crate::clearinghouse::ClearingError),
+    /// An oracle update was refused.
+    #[error("oracle: {0}")]
+    Oracle(crate::oracle::OracleError),
+    /// A match was refused.
+    #[error("match: {0}")]
+    Match(crate::orders::MatchError),
 }
 
 /// Errors loading a ledger from stored leaves or a genesis.
@@ -138,7 +149,20 @@ pub struct Ledger {
     withdrawals: BTreeMap<u64, Withdrawal>,
     totals: Totals,
     clearinghouse: Clearinghouse,
+    underlyings: BTreeMap<u32, Underlying>,
+    orders: OrderRegistry,
     touched: BTreeSet<StateKey>,
+}
+
+/// An underlying's configuration, its precomputed scenario grid and its oracle state.
+#[derive(Clone, Debug)]
+pub struct Underlying {
+    /// From the genesis.
+    pub config: UnderlyingConfig,
+    /// The scenario grid of `config.risk`.
+    pub grid: ScenarioGrid,
+    /// The accepted oracle state.
+    pub oracle: OracleState,
 }
 
 impl Ledger {
@@ -171,6 +195,13 @@ impl Ledger {
             ledger.touched.insert(StateKey::Account(allocation.address));
         }
         ledger.touched.insert(StateKey::Totals);
+        ledger.list_genesis_markets(genesis)?;
+        for id in ledger.underlyings.keys() {
+            ledger.touched.insert(StateKey::Oracle(*id));
+        }
+        for market in ledger.clearinghouse.markets() {
+            ledger.touched.insert(StateKey::Market(market.spec.id));
+        }
         Ok(ledger)
     }
 
@@ -182,6 +213,8 @@ impl Ledger {
             withdrawals: BTreeMap::new(),
             totals: Totals::default(),
             clearinghouse: Clearinghouse::new(RiskParams::default().initial_margin_factor_ppm),
+            underlyings: BTreeMap::new(),
+            orders: OrderRegistry::default(),
             touched: BTreeSet::new(),
         }
     }
@@ -192,6 +225,7 @@ impl Ledger {
         leaves: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
     ) -> Result<Ledger, LedgerError> {
         let mut ledger = Ledger::empty(genesis);
+        ledger.list_genesis_markets(genesis)?;
         for (key, value) in leaves {
             match StateKey::decode(&key)? {
                 StateKey::Account(address) => {
@@ -204,6 +238,14 @@ impl Ledger {
                 StateKey::Portfolio(address) => ledger
                     .clearinghouse
                     .load_portfolio(address, decode_portfolio(&value)?),
+                StateKey::Market(_) => ledger.clearinghouse.load_market(decode_market(&value)?),
+                StateKey::Oracle(id) => {
+                    let state = decode_oracle_state(&value)?;
+                    if let Some(underlying) = ledger.underlyings.get_mut(&id) {
+                        underlying.oracle = state;
+                    }
+                }
+                StateKey::Order(hash) => ledger.orders.load(hash, decode_order_record(&value)?),
                 StateKey::ClearingTotals => {
                     let mut r = Reader::new(&value);
                     ledger.clearinghouse.fee_pool = r.u128()? as i128;
@@ -419,6 +461,12 @@ impl Ledger {
                 (portfolio.cash != 0 || !portfolio.positions.is_empty())
                     .then(|| encode_portfolio(&portfolio))
             }
+            StateKey::Market(id) => self.clearinghouse.market(*id).map(encode_market),
+            StateKey::Oracle(id) => self
+                .underlyings
+                .get(id)
+                .map(|u| encode_oracle_state(&u.oracle)),
+            StateKey::Order(hash) => self.orders.record(hash).map(encode_order_record),
             StateKey::ClearingTotals => {
                 let mut w = Writer::with_capacity(48);
                 w.u128(self.clearinghouse.fee_pool as u128)
@@ -537,5 +585,9 @@ fn decode_totals(bytes: &[u8]) -> Result<Totals, DecodeError> {
     Ok(t)
 }
 
+mod trading;
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trading_tests;

@@ -23,7 +23,8 @@ pub const ATM_VOL_PPM_MIN: u32 = 10_000;
 pub const ATM_VOL_PPM_MAX: u32 = 10_000_000;
 
 /// Who may report for an underlying and how reports are accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OracleConfig {
     /// Underlying id.
     pub underlying: u32,

@@ -139,6 +139,11 @@ impl OrderRegistry {
         self.records.get(hash)
     }
 
+    /// Installs a stored record (rebuilding state from leaves).
+    pub fn load(&mut self, hash: B256, record: OrderRecord) {
+        self.records.insert(hash, record);
+    }
+
     /// Cancels `hash` on behalf of `signer`. A cancel that arrives before its order is
     /// remembered; it applies only if the order turns out to be the signer's.
     pub fn cancel(&mut self, signer: Address, hash: B256) {

@@ -1,6 +1,6 @@
 //! Layout of the state keys (the raw bytes whose keccak-256 is the tree path).
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
 
 /// Tag of an account leaf key.
@@ -11,8 +11,13 @@ const WITHDRAWAL_TAG: u8 = 0x02;
 const TOTALS_TAG: u8 = 0x03;
 /// Tag of a margin account leaf key.
 const PORTFOLIO_TAG: u8 = 0x04;
-/// Tag of the clearinghouse pools leaf key (0x05–0x07 are reserved for markets, oracle
-/// states and order records).
+/// Tag of a market leaf key.
+const MARKET_TAG: u8 = 0x05;
+/// Tag of an oracle state leaf key.
+const ORACLE_TAG: u8 = 0x06;
+/// Tag of an order record leaf key.
+const ORDER_TAG: u8 = 0x07;
+/// Tag of the clearinghouse pools leaf key.
 const CLEARING_TOTALS_TAG: u8 = 0x08;
 
 /// Every kind of leaf in the state.
@@ -26,6 +31,12 @@ pub enum StateKey {
     Totals,
     /// `0x04 ‖ address` → the margin account (cash and positions).
     Portfolio(Address),
+    /// `0x05 ‖ id` → a market (listing, state, risk vector).
+    Market(u32),
+    /// `0x06 ‖ underlying` → the accepted oracle state.
+    Oracle(u32),
+    /// `0x07 ‖ order hash` → the order's record (owner, filled, cancelled).
+    Order(B256),
     /// `0x08` → the clearinghouse's fee pool, insurance fund and rounding reserve.
     ClearingTotals,
 }
@@ -33,12 +44,15 @@ pub enum StateKey {
 impl StateKey {
     /// The raw key bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(21);
+        let mut w = Writer::with_capacity(33);
         match self {
             StateKey::Account(address) => w.u8(ACCOUNT_TAG).address(address),
             StateKey::Withdrawal(index) => w.u8(WITHDRAWAL_TAG).u64(*index),
             StateKey::Totals => w.u8(TOTALS_TAG),
             StateKey::Portfolio(address) => w.u8(PORTFOLIO_TAG).address(address),
+            StateKey::Market(id) => w.u8(MARKET_TAG).u32(*id),
+            StateKey::Oracle(id) => w.u8(ORACLE_TAG).u32(*id),
+            StateKey::Order(hash) => w.u8(ORDER_TAG).b256(hash),
             StateKey::ClearingTotals => w.u8(CLEARING_TOTALS_TAG),
         };
         w.bytes
@@ -52,6 +66,9 @@ impl StateKey {
             WITHDRAWAL_TAG => StateKey::Withdrawal(r.u64()?),
             TOTALS_TAG => StateKey::Totals,
             PORTFOLIO_TAG => StateKey::Portfolio(r.address()?),
+            MARKET_TAG => StateKey::Market(r.u32()?),
+            ORACLE_TAG => StateKey::Oracle(r.u32()?),
+            ORDER_TAG => StateKey::Order(r.b256()?),
             CLEARING_TOTALS_TAG => StateKey::ClearingTotals,
             other => return Err(DecodeError::UnknownTag(other)),
         };

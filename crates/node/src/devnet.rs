@@ -49,5 +49,7 @@ pub fn devnet_genesis(addresses: &[Address]) -> Genesis {
                 amount: DEVNET_ALLOCATION,
             })
             .collect(),
+        underlyings: Vec::new(),
+        markets: Vec::new(),
     }
 }

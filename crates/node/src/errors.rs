@@ -32,6 +32,10 @@ pub const OVERLOADED: i32 = 1011;
 pub const SHUTTING_DOWN: i32 = 1012;
 /// The margin account refused: initial margin not covered, not enough cash, or a limit.
 pub const MARGIN_REFUSED: i32 = 1013;
+/// An oracle update was refused (quorum not met, unknown underlying, too many reports).
+pub const ORACLE_REFUSED: i32 = 1014;
+/// A match was refused (an order rule or a fill's margin).
+pub const MATCH_REFUSED: i32 = 1015;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.
@@ -48,6 +52,8 @@ pub fn tx_error_name(error: &TxError) -> &'static str {
         TxError::Unauthorized => "unauthorized",
         TxError::Overflow => "overflow",
         TxError::Margin(_) => "margin_refused",
+        TxError::Oracle(_) => "oracle_refused",
+        TxError::Match(_) => "match_refused",
     }
 }
 
@@ -61,6 +67,8 @@ fn tx_error_code(error: &TxError) -> i32 {
         TxError::Unauthorized => UNAUTHORIZED,
         TxError::Overflow => OVERFLOW,
         TxError::Margin(_) => MARGIN_REFUSED,
+        TxError::Oracle(_) => ORACLE_REFUSED,
+        TxError::Match(_) => MATCH_REFUSED,
     }
 }
 

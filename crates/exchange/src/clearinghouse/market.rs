@@ -7,7 +7,12 @@ use crate::risk::{OptionKind, RiskVector};
 pub type MarketId = u32;
 
 /// What a market trades.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 pub enum Instrument {
     /// A perpetual future on the underlying's index.
     Perpetual,
@@ -23,7 +28,8 @@ pub enum Instrument {
 }
 
 /// The listing of a market.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MarketSpec {
     /// Its id.
     pub id: MarketId,

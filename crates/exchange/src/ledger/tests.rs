@@ -28,6 +28,8 @@ fn genesis() -> Genesis {
                 amount: Amount(1_000),
             })
             .collect(),
+        underlyings: Vec::new(),
+        markets: Vec::new(),
     }
 }
 

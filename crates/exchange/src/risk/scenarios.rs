@@ -15,7 +15,8 @@ pub const SCENARIO_COUNT: usize = 29;
 pub const PPM: i64 = 1_000_000;
 
 /// Risk parameters of one underlying.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RiskParams {
     /// Largest regular spot shock, ppm of the index (160 000 = ±16 %).
     pub spot_shock_max_ppm: u32,

@@ -18,7 +18,8 @@ pub const MS_PER_YEAR: i128 = 365 * 24 * 3_600 * 1_000;
 pub const EXPIRY_HORIZON_MIN_MS: i128 = 7_500;
 
 /// Call or put.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum OptionKind {
     /// Pays max(S − K, 0).
     Call,

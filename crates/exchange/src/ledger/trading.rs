@@ -1,0 +1,281 @@
+//! The trading half of the ledger: listing markets from the genesis, oracle updates
+//! (aggregation, funding accrual, risk refresh and expiry settlement of every market of
+//! the underlying), matches, cancels and liquidations. Each operation validates before it
+//! mutates, records the leaves it touches, and keeps collateral conserved.
+
+use super::{BlockContext, Ledger, LedgerError, TxError, Underlying};
+use crate::clearinghouse::market::{Instrument, MarketStatus};
+use crate::clearinghouse::{LiquidationOutcome, LiquidationParams, funding_premium};
+use crate::genesis::{Genesis, GenesisError, MARKETS_PER_UNDERLYING_MAX, UNDERLYINGS_MAX};
+use crate::oracle::{OracleOutcome, aggregate};
+use crate::orders::{Match, MatchOutcome, execute_match};
+use crate::risk::{RiskVector, ScenarioGrid, perpetual_vector, strike_vectors};
+use crate::state_key::StateKey;
+use alloy_primitives::{Address, B256};
+use std::collections::BTreeMap;
+use straddle_primitives::{Domain, SignedPriceReport};
+
+fn underlying_error(id: u32, reason: impl ToString) -> LedgerError {
+    GenesisError::Underlying {
+        id,
+        reason: reason.to_string(),
+    }
+    .into()
+}
+
+fn market_error(id: u32, reason: impl ToString) -> LedgerError {
+    GenesisError::Market {
+        id,
+        reason: reason.to_string(),
+    }
+    .into()
+}
+
+impl Ledger {
+    /// Lists the genesis underlyings and markets (validated).
+    pub(super) fn list_genesis_markets(&mut self, genesis: &Genesis) -> Result<(), LedgerError> {
+        if genesis.underlyings.len() > UNDERLYINGS_MAX {
+            return Err(underlying_error(
+                0,
+                format!("at most {UNDERLYINGS_MAX} underlyings"),
+            ));
+        }
+        for config in &genesis.underlyings {
+            let id = config.id;
+            if config.oracle.underlying != id {
+                return Err(underlying_error(id, "oracle.underlying must equal id"));
+            }
+            config
+                .oracle
+                .validate()
+                .map_err(|e| underlying_error(id, e))?;
+            config
+                .risk
+                .validate()
+                .map_err(|e| underlying_error(id, e))?;
+            let grid = ScenarioGrid::new(&config.risk).map_err(|e| underlying_error(id, e))?;
+            let underlying = Underlying {
+                config: config.clone(),
+                grid,
+                oracle: Default::default(),
+            };
+            if self.underlyings.insert(id, underlying).is_some() {
+                return Err(underlying_error(id, "listed twice"));
+            }
+        }
+        let mut per_underlying: BTreeMap<u32, usize> = BTreeMap::new();
+        for spec in &genesis.markets {
+            if !self.underlyings.contains_key(&spec.underlying) {
+                return Err(market_error(
+                    spec.id,
+                    format!("unknown underlying {}", spec.underlying),
+                ));
+            }
+            let count = per_underlying.entry(spec.underlying).or_default();
+            *count += 1;
+            if *count > MARKETS_PER_UNDERLYING_MAX {
+                return Err(market_error(spec.id, "too many markets on its underlying"));
+            }
+            self.clearinghouse
+                .add_market(*spec)
+                .map_err(|e| market_error(spec.id, e))?;
+        }
+        Ok(())
+    }
+
+    /// An underlying.
+    pub fn underlying(&self, id: u32) -> Option<&Underlying> {
+        self.underlyings.get(&id)
+    }
+
+    /// Every underlying, by id.
+    pub fn underlyings(&self) -> impl Iterator<Item = &Underlying> {
+        self.underlyings.values()
+    }
+
+    /// The order registry.
+    pub fn orders(&self) -> &crate::orders::OrderRegistry {
+        &self.orders
+    }
+
+    /// Accepts an oracle update for `underlying` and brings every one of its markets up to
+    /// date: perpetuals accrue funding for the time since the previous update and get a
+    /// vector at mark = index + premium; options get fresh vectors from their expiry's
+    /// smile (none if the smile is missing or the inputs are out of bounds: trading halts
+    /// until a later update); expired options are settled from the oracle window.
+    pub fn apply_oracle_update(
+        &mut self,
+        underlying_id: u32,
+        reports: &[SignedPriceReport],
+        domain: &Domain,
+        block: &BlockContext,
+    ) -> Result<OracleOutcome, TxError> {
+        let underlying = self.underlyings.get(&underlying_id).ok_or(TxError::Oracle(
+            crate::oracle::OracleError::UnknownUnderlying(underlying_id),
+        ))?;
+        let outcome = aggregate(
+            &underlying.config.oracle,
+            &underlying.oracle,
+            reports,
+            domain,
+            block.timestamp_ms,
+        )
+        .map_err(TxError::Oracle)?;
+        let previous_ms = underlying.oracle.timestamp_ms;
+        let elapsed_ms = if underlying.oracle.index_micro_usdc == 0 {
+            0
+        } else {
+            outcome.state.timestamp_ms.saturating_sub(previous_ms)
+        };
+        let index = outcome.state.index_micro_usdc;
+        let cap_ppm = underlying.config.funding_premium_cap_ppm;
+        let short_min_ppm = underlying.config.risk.short_option_min_ppm;
+        let grid = underlying.grid.clone();
+
+        // Compute every new vector first (pricing is the only costly, fallible part).
+        let markets: Vec<_> = self
+            .clearinghouse
+            .markets()
+            .filter(|m| m.spec.underlying == underlying_id && m.status == MarketStatus::Active)
+            .map(|m| (m.spec, m.last_price_micro_usdc))
+            .collect();
+        let mut strike_cache = BTreeMap::new();
+        let mut updates: Vec<(u32, Option<i64>, Option<RiskVector>, bool)> = Vec::new();
+        for (spec, last_price) in markets {
+            match spec.instrument {
+                Instrument::Perpetual => {
+                    let premium = funding_premium(last_price, index, cap_ppm);
+                    let mark = (i128::from(index) + i128::from(premium) / 1_000).max(1) as u64;
+                    let vector = perpetual_vector(mark, &grid).ok();
+                    updates.push((spec.id, Some(premium), vector, false));
+                }
+                Instrument::Option {
+                    kind,
+                    strike_micro_usdc,
+                    expiry_ms,
+                } => {
+                    if block.timestamp_ms >= expiry_ms {
+                        updates.push((spec.id, None, None, true));
+                        continue;
+                    }
+                    let vectors = strike_cache
+                        .entry((strike_micro_usdc, expiry_ms))
+                        .or_insert_with(|| {
+                            outcome.state.smiles.get(&expiry_ms).and_then(|smile| {
+                                strike_vectors(
+                                    strike_micro_usdc,
+                                    expiry_ms,
+                                    index,
+                                    smile,
+                                    block.timestamp_ms,
+                                    &grid,
+                                    short_min_ppm,
+                                )
+                                .ok()
+                            })
+                        });
+                    let vector = vectors.as_ref().map(|v| v.side(kind).clone());
+                    updates.push((spec.id, None, vector, false));
+                }
+            }
+        }
+
+        // Apply: nothing below can fail in a way that leaves a partial update.
+        for (id, premium, vector, expired) in updates {
+            if let Some(premium) = premium
+                && elapsed_ms > 0
+            {
+                let _ = self.clearinghouse.accrue_funding(id, premium, elapsed_ms);
+            }
+            if expired {
+                // Refused only when the window holds no price for the expiry: the market
+                // then stays unpriced (no trading) and is retried on later updates.
+                let _ = self
+                    .clearinghouse
+                    .settle_expiry(id, &outcome.state, block.timestamp_ms);
+                let _ = self.clearinghouse.replace_vector(id, None);
+            } else {
+                let _ = self.clearinghouse.replace_vector(id, vector);
+            }
+            self.touched.insert(StateKey::Market(id));
+        }
+        if let Some(underlying) = self.underlyings.get_mut(&underlying_id) {
+            underlying.oracle = outcome.state.clone();
+        }
+        self.touched.insert(StateKey::Oracle(underlying_id));
+        debug_assert!(
+            self.is_conserved(),
+            "collateral not conserved after an oracle update"
+        );
+        Ok(outcome)
+    }
+
+    /// Settles a match at block time (see [`execute_match`]).
+    pub fn apply_match(
+        &mut self,
+        proposed: &Match,
+        block: &BlockContext,
+    ) -> Result<MatchOutcome, TxError> {
+        let outcome = execute_match(
+            &mut self.orders,
+            &mut self.clearinghouse,
+            proposed,
+            block.timestamp_ms,
+        )
+        .map_err(TxError::Match)?;
+        self.touched
+            .insert(StateKey::Portfolio(proposed.taker.owner));
+        self.touched.insert(StateKey::Order(proposed.taker.hash));
+        for fill in &proposed.makers {
+            self.touched.insert(StateKey::Portfolio(fill.maker.owner));
+            self.touched.insert(StateKey::Order(fill.maker.hash));
+        }
+        self.touched
+            .insert(StateKey::Market(proposed.taker.order.market));
+        self.touched.insert(StateKey::ClearingTotals);
+        debug_assert!(
+            self.is_conserved(),
+            "collateral not conserved after a match"
+        );
+        Ok(outcome)
+    }
+
+    /// Cancels an order for its owner (see [`crate::orders::OrderRegistry::cancel`]).
+    pub fn apply_cancel(&mut self, signer: Address, order_hash: B256) {
+        self.orders.cancel(signer, order_hash);
+        self.touched.insert(StateKey::Order(order_hash));
+    }
+
+    /// Liquidates part of an unhealthy account (see [`crate::clearinghouse::Clearinghouse::liquidate`]).
+    pub fn apply_liquidation(
+        &mut self,
+        liquidator: Address,
+        target: Address,
+        market: u32,
+        size: u64,
+    ) -> Result<LiquidationOutcome, TxError> {
+        let outcome = self
+            .clearinghouse
+            .liquidate(
+                liquidator,
+                target,
+                market,
+                size,
+                &LiquidationParams::default(),
+            )
+            .map_err(TxError::Margin)?;
+        for key in [
+            StateKey::Portfolio(liquidator),
+            StateKey::Portfolio(target),
+            StateKey::Market(market),
+            StateKey::ClearingTotals,
+        ] {
+            self.touched.insert(key);
+        }
+        debug_assert!(
+            self.is_conserved(),
+            "collateral not conserved after a liquidation"
+        );
+        Ok(outcome)
+    }
+}

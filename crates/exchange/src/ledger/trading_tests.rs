@@ -1,0 +1,349 @@
+//! The whole trading lifecycle through the ledger, as blocks would run it: genesis
+//! listings, oracle updates with real signatures, margin deposits, matches of signed
+//! orders, funding, a crash with liquidation, and expiry settlement — with conservation
+//! after every step, leaves that rebuild the same state, and roots that replay bit for bit.
+
+use super::*;
+use crate::clearinghouse::market::{Instrument, MarketSpec};
+use crate::genesis::{Allocation, UnderlyingConfig};
+use crate::oracle::OracleConfig;
+use crate::orders::{MakerFill, Match, VerifiedOrder};
+use crate::risk::OptionKind;
+use alloy_primitives::{B256, Signature, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use straddle_primitives::{
+    DepositMargin, Domain, Order, PriceReport, SignedAction, SignedPriceReport,
+};
+use straddle_state::SparseMerkleTree;
+
+const T0: u64 = 1_800_000_000_000;
+const HOUR: u64 = 3_600_000;
+const EXPIRY: u64 = T0 + 30 * 24 * HOUR;
+const DOMAIN: Domain = Domain {
+    chain_id: 7,
+    verifying_contract: Address::ZERO,
+};
+
+fn user(i: u8) -> Address {
+    Address::repeat_byte(0x40 + i)
+}
+
+fn oracle_key(i: u64) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&U256::from(5_000 + i).into()).unwrap()
+}
+
+fn genesis() -> Genesis {
+    let option = |id, kind| MarketSpec {
+        id,
+        underlying: 1,
+        instrument: Instrument::Option {
+            kind,
+            strike_micro_usdc: 3_200_000_000,
+            expiry_ms: EXPIRY,
+        },
+        tick_micro_usdc: 100_000,
+        lot: 1_000,
+        maker_fee_ppm: 200,
+        taker_fee_ppm: 500,
+    };
+    Genesis {
+        domain: DOMAIN,
+        timestamp_ms: T0,
+        operator: None,
+        faucet_enabled: false,
+        allocations: (0..6)
+            .map(|i| Allocation {
+                address: user(i),
+                amount: Amount(1_000_000_000_000),
+            })
+            .collect(),
+        underlyings: vec![UnderlyingConfig {
+            id: 1,
+            symbol: "ETH".into(),
+            oracle: OracleConfig {
+                underlying: 1,
+                signers: (0..3).map(|i| oracle_key(i).address()).collect(),
+                quorum: 2,
+                staleness_ms_max: 10_000,
+                move_ppm_max: 100_000,
+            },
+            risk: RiskParams::default(),
+            funding_premium_cap_ppm: 5_000,
+        }],
+        markets: vec![
+            MarketSpec {
+                id: 1,
+                underlying: 1,
+                instrument: Instrument::Perpetual,
+                tick_micro_usdc: 100_000,
+                lot: 1_000,
+                maker_fee_ppm: 200,
+                taker_fee_ppm: 500,
+            },
+            option(2, OptionKind::Call),
+            option(3, OptionKind::Put),
+        ],
+    }
+}
+
+fn reports(index: u64, at_ms: u64) -> Vec<SignedPriceReport> {
+    (0..2)
+        .map(|i| {
+            let report = PriceReport {
+                underlying: 1,
+                timestampMs: at_ms,
+                indexPrice: index,
+                expiriesMs: vec![EXPIRY],
+                atmVolsPpm: vec![650_000],
+                skewsPpm: vec![-100_000],
+                curvaturesPpm: vec![200_000],
+            };
+            let signature = oracle_key(i)
+                .sign_hash_sync(&report.signing_hash(&DOMAIN))
+                .unwrap();
+            SignedPriceReport { report, signature }
+        })
+        .collect()
+}
+
+fn order(owner: u8, market: u32, is_buy: bool, price: u64, size: u64, nonce: u64) -> VerifiedOrder {
+    let order = Order {
+        market,
+        isBuy: is_buy,
+        limitPrice: price,
+        size,
+        timeInForce: 0,
+        reduceOnly: false,
+        expiryMs: EXPIRY,
+        clientOrderId: nonce,
+        nonce,
+    };
+    let hash = order.hash(&DOMAIN);
+    VerifiedOrder {
+        order,
+        owner: user(owner),
+        hash,
+    }
+}
+
+fn pair(taker: VerifiedOrder, maker: VerifiedOrder, size: u64) -> Match {
+    Match {
+        taker,
+        makers: vec![MakerFill { maker, size }],
+    }
+}
+
+fn deposit(ledger: &mut Ledger, who: u8, amount: u128, block: &BlockContext) {
+    let action = Action::DepositMargin(DepositMargin {
+        amount,
+        nonce: 1,
+        expiryMs: u64::MAX,
+    });
+    let signed = SignedAction {
+        action,
+        signature: Signature::new(U256::from(1), U256::from(1), false),
+    };
+    ledger
+        .apply(
+            &VerifiedAction {
+                signed,
+                sender: user(who),
+                hash: B256::ZERO,
+            },
+            block,
+        )
+        .unwrap();
+}
+
+fn block(number: u64, timestamp_ms: u64) -> BlockContext {
+    BlockContext {
+        number,
+        timestamp_ms,
+    }
+}
+
+/// Runs the scenario, returning the state root after every step.
+fn scenario() -> (Ledger, Vec<B256>) {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let mut tree = SparseMerkleTree::new();
+    let mut roots = Vec::new();
+    let mut seal = |ledger: &mut Ledger| {
+        assert!(ledger.is_conserved());
+        tree.update_batch(
+            ledger
+                .take_changes()
+                .iter()
+                .map(LeafChange::tree_update)
+                .collect(),
+        );
+        roots.push(tree.root());
+    };
+    seal(&mut ledger);
+
+    // No vector before the first oracle update: trading is refused.
+    let b = block(1, T0);
+    // The long trader posts just enough for 20 ETH of perps (initial margin 24,750 USDC).
+    deposit(&mut ledger, 0, 25_000_000_000, &b);
+    for who in 1..6 {
+        deposit(&mut ledger, who, 100_000_000_000, &b);
+    }
+    let early = pair(
+        order(0, 1, true, 3_000_000_000, 2_000_000, 1),
+        order(1, 1, false, 3_000_000_000, 2_000_000, 2),
+        2_000_000,
+    );
+    assert!(matches!(
+        ledger.apply_match(&early, &b),
+        Err(TxError::Match(_))
+    ));
+    seal(&mut ledger);
+
+    // First oracle update: every market gets a vector.
+    let outcome = ledger
+        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
+        .unwrap();
+    assert_eq!(outcome.state.index_micro_usdc, 3_000_000_000);
+    for id in 1..=3 {
+        assert!(
+            ledger.clearinghouse().market(id).unwrap().vector.is_some(),
+            "market {id}"
+        );
+    }
+    // A quorum is needed.
+    let lone = &reports(3_000_000_000, T0 + 1)[..1];
+    assert!(matches!(
+        ledger.apply_oracle_update(1, lone, &DOMAIN, &b),
+        Err(TxError::Oracle(_))
+    ));
+    seal(&mut ledger);
+
+    // Trades: 0 buys 20 ETH perp from 1 (leveraged); 2 buys 10 calls from 3.
+    ledger.apply_match(&early, &b).unwrap();
+    let big = pair(
+        order(0, 1, true, 3_000_000_000, 18_000_000, 3),
+        order(1, 1, false, 3_000_000_000, 18_000_000, 4),
+        18_000_000,
+    );
+    ledger.apply_match(&big, &b).unwrap();
+    let calls = pair(
+        order(2, 2, true, 90_000_000, 10_000_000, 5),
+        order(3, 2, false, 90_000_000, 10_000_000, 6),
+        10_000_000,
+    );
+    ledger.apply_match(&calls, &b).unwrap();
+    assert_eq!(
+        ledger.clearinghouse().portfolio(&user(0)).size_in(1),
+        20_000_000
+    );
+    seal(&mut ledger);
+
+    // An hour later the index is 3,100 while the last trade was 3,000: the premium is
+    // negative, so shorts pay longs.
+    let b = block(2, T0 + HOUR);
+    ledger
+        .apply_oracle_update(1, &reports(3_100_000_000, T0 + HOUR), &DOMAIN, &b)
+        .unwrap();
+    assert!(ledger.clearinghouse().market(1).unwrap().funding_index < 0);
+    seal(&mut ledger);
+
+    // A crash, 10 % per update (the move bound), down to ≈ 1,830.
+    let mut index = 3_100_000_000u64;
+    for step in 1..=5u64 {
+        index = index * 9 / 10;
+        let at = T0 + HOUR + step * 60_000;
+        let b = block(2 + step, at);
+        ledger
+            .apply_oracle_update(1, &reports(index, at), &DOMAIN, &b)
+            .unwrap();
+        seal(&mut ledger);
+    }
+    let risk = ledger
+        .clearinghouse()
+        .risk_of(&ledger.clearinghouse().portfolio(&user(0)))
+        .unwrap();
+    assert!(
+        risk.equity < risk.margin.maintenance as i128,
+        "the leveraged long is liquidatable"
+    );
+    let liquidation = ledger
+        .apply_liquidation(user(5), user(0), 1, 20_000_000)
+        .unwrap();
+    assert!(liquidation.penalty >= 0);
+    assert!(
+        ledger
+            .clearinghouse()
+            .portfolio(&user(0))
+            .positions
+            .is_empty()
+    );
+    seal(&mut ledger);
+
+    // At expiry the options settle from the oracle window (index ≈ 1,830 < strike: the
+    // calls expire worthless, the puts would pay).
+    let b = block(10, EXPIRY);
+    ledger
+        .apply_oracle_update(1, &reports(index, EXPIRY), &DOMAIN, &b)
+        .unwrap();
+    assert_eq!(
+        ledger.clearinghouse().market(2).unwrap().status,
+        MarketStatus::Settled {
+            value_micro_usdc: 0
+        }
+    );
+    assert_eq!(
+        ledger.clearinghouse().market(3).unwrap().status,
+        MarketStatus::Settled {
+            value_micro_usdc: 3_200_000_000 - index
+        }
+    );
+    seal(&mut ledger);
+    (ledger, roots)
+}
+
+use crate::clearinghouse::market::MarketStatus;
+
+#[test]
+fn the_trading_lifecycle_conserves_collateral_and_replays_bit_for_bit() {
+    let (ledger, roots) = scenario();
+    let (_, again) = scenario();
+    assert_eq!(roots, again);
+    // The stored leaves rebuild the same state.
+    let mut keys: Vec<StateKey> = (0..6).map(|i| StateKey::Portfolio(user(i))).collect();
+    keys.extend((1..=3).map(StateKey::Market));
+    keys.push(StateKey::Oracle(1));
+    keys.push(StateKey::ClearingTotals);
+    keys.extend((0..6).map(|i| StateKey::Account(user(i))));
+    keys.push(StateKey::Totals);
+    let leaves: Vec<_> = keys
+        .iter()
+        .filter_map(|k| ledger.leaf_value(k).map(|v| (k.encode(), v)))
+        .collect();
+    let rebuilt = Ledger::from_leaves(&genesis(), leaves.clone()).unwrap();
+    for key in &keys {
+        assert_eq!(rebuilt.leaf_value(key), ledger.leaf_value(key), "{key:?}");
+    }
+    assert!(rebuilt.is_conserved());
+}
+
+#[test]
+fn invalid_listings_are_refused_at_genesis() {
+    let mut bad = genesis();
+    bad.markets[1].underlying = 9;
+    assert!(matches!(
+        Ledger::genesis(&bad),
+        Err(LedgerError::Genesis(GenesisError::Market { id: 2, .. }))
+    ));
+    let mut bad = genesis();
+    bad.underlyings[0].oracle.quorum = 1;
+    assert!(matches!(
+        Ledger::genesis(&bad),
+        Err(LedgerError::Genesis(GenesisError::Underlying { id: 1, .. }))
+    ));
+    let mut bad = genesis();
+    bad.markets[0].lot = 0;
+    assert!(matches!(
+        Ledger::genesis(&bad),
+        Err(LedgerError::Genesis(GenesisError::Market { id: 1, .. }))
+    ));
+}
