@@ -325,22 +325,12 @@ impl Ledger {
         let (debit, credit) = match action {
             Action::Transfer(t) => {
                 let amount = positive(t.amount)?;
-                let debit = available
-                    .checked_sub(amount)
-                    .ok_or(TxError::InsufficientBalance {
-                        available,
-                        needed: amount,
-                    })?;
+                let debit = debit(available, amount)?;
                 (Some(debit), Some((t.to, amount)))
             }
             Action::Withdraw(w) => {
                 let amount = positive(w.amount)?;
-                let debit = available
-                    .checked_sub(amount)
-                    .ok_or(TxError::InsufficientBalance {
-                        available,
-                        needed: amount,
-                    })?;
+                let debit = debit(available, amount)?;
                 totals.withdrawn = totals
                     .withdrawn
                     .checked_add(amount)
@@ -365,12 +355,7 @@ impl Ledger {
             }
             Action::DepositMargin(d) => {
                 let amount = positive(d.amount)?;
-                let debit = available
-                    .checked_sub(amount)
-                    .ok_or(TxError::InsufficientBalance {
-                        available,
-                        needed: amount,
-                    })?;
+                let debit = debit(available, amount)?;
                 // Cash is signed 128-bit: refuse a deposit it could not hold.
                 let cash = self.clearinghouse.portfolio(&tx.sender).cash;
                 i128::try_from(amount.0)
@@ -487,6 +472,16 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// `available − amount`, or why not.
+fn debit(available: Amount, amount: Amount) -> Result<Amount, TxError> {
+    available
+        .checked_sub(amount)
+        .ok_or(TxError::InsufficientBalance {
+            available,
+            needed: amount,
+        })
 }
 
 fn positive(amount: u128) -> Result<Amount, TxError> {
