@@ -9,8 +9,9 @@ use alloy_primitives::Address;
 use std::collections::BTreeMap;
 use straddle_primitives::{Domain, SignedPriceReport};
 
-/// Most signers an underlying may configure (and reports one update may carry).
-pub const ORACLE_SIGNERS_MAX: usize = 16;
+/// Most signers an underlying may configure (and reports one update may carry: the wire
+/// format's bound).
+pub const ORACLE_SIGNERS_MAX: usize = straddle_primitives::transaction::REPORTS_PER_UPDATE_MAX;
 /// How far a report's timestamp may be ahead of the block time, ms.
 pub const REPORT_FUTURE_MS_MAX: u64 = 2_000;
 /// Accepted index prices remembered for expiry settlement.

@@ -8,21 +8,12 @@
 use crate::clearinghouse::{ClearingError, Clearinghouse, Fill, FillOutcome};
 use alloy_primitives::{Address, B256};
 use std::collections::HashMap;
-use straddle_primitives::{Order, TimeInForce};
+use straddle_primitives::TimeInForce;
 
-/// Makers one match may fill.
-pub const FILLS_PER_MATCH_MAX: usize = 16;
+/// Makers one match may fill (the wire format's bound).
+pub const FILLS_PER_MATCH_MAX: usize = straddle_primitives::transaction::MAKERS_PER_MATCH_MAX;
 
-/// An order whose signature the sequencer has checked: its owner and hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifiedOrder {
-    /// The order.
-    pub order: Order,
-    /// Its signer.
-    pub owner: Address,
-    /// Its hash (EIP-712 digest).
-    pub hash: B256,
-}
+pub use straddle_primitives::VerifiedOrder;
 
 /// What the chain remembers of an order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

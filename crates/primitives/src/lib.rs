@@ -8,6 +8,7 @@ pub mod codec;
 pub mod oracle;
 pub mod order;
 pub mod signed;
+pub mod transaction;
 
 pub use action::{Action, DepositMargin, Domain, Mint, Transfer, Withdraw, WithdrawMargin};
 pub use alloy_primitives::{Address, B256, keccak256};
@@ -19,6 +20,7 @@ pub use order::{Cancel, Order, TimeInForce};
 pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
 };
+pub use transaction::{SignedCancel, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction};
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).
 pub const SIGNED_ACTION_BYTES_MAX: usize = 256;

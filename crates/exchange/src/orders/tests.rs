@@ -4,7 +4,7 @@
 use super::*;
 use crate::clearinghouse::market::{Instrument, MarketSpec};
 use crate::risk::{RiskParams, ScenarioGrid, perpetual_vector};
-use straddle_primitives::Domain;
+use straddle_primitives::{Domain, Order};
 
 const NOW: u64 = 1_800_000_000_000;
 const PRICE: u64 = 3_000_000_000;

@@ -1,0 +1,349 @@
+//! Everything a block can carry, and its canonical binary encoding.
+//!
+//! The first byte is the kind. Kinds 1–5 are user actions and their bytes are exactly
+//! the 118-byte [`SignedAction`] encoding, so every action ever logged stays valid. The
+//! trading transactions carry their own signed messages: an oracle update (signed price
+//! reports), a match (signed orders with fill sizes) and a cancel. All integers are
+//! big-endian, every length is bounded, and decoding refuses trailing bytes.
+
+use crate::action::Domain;
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
+use crate::order::{Cancel, Order};
+use crate::signed::{
+    SIGNATURE_BYTES, SignatureCheckError, SignedAction, VerifiedAction, parse_signature,
+    recover_strict,
+};
+use alloy_primitives::{Address, B256, Signature, keccak256};
+
+/// Kind byte of an oracle update.
+pub const KIND_ORACLE_UPDATE: u8 = 0x10;
+/// Kind byte of a match.
+pub const KIND_MATCH: u8 = 0x11;
+/// Kind byte of a cancel.
+pub const KIND_CANCEL: u8 = 0x12;
+/// Most reports one oracle update may carry.
+pub const REPORTS_PER_UPDATE_MAX: usize = 16;
+/// Most makers one match may fill.
+pub const MAKERS_PER_MATCH_MAX: usize = 16;
+/// Largest encoding of any transaction, bytes (an oracle update with 16 full reports is
+/// about 4.1 KiB).
+pub const TRANSACTION_BYTES_MAX: usize = 8_192;
+
+/// An order with its owner's signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedOrder {
+    /// The order.
+    pub order: Order,
+    /// Signature over [`Order::hash`].
+    pub signature: Signature,
+}
+
+/// A cancel with its signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCancel {
+    /// The cancel.
+    pub cancel: Cancel,
+    /// Signature over [`Cancel::signing_hash`].
+    pub signature: Signature,
+}
+
+/// A transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transaction {
+    /// A user action (kinds 1–5).
+    Action(SignedAction),
+    /// Price reports for one underlying.
+    OracleUpdate {
+        /// The underlying.
+        underlying: u32,
+        /// The signed reports.
+        reports: Vec<SignedPriceReport>,
+    },
+    /// A taker order against resting maker orders.
+    Match {
+        /// The incoming order.
+        taker: SignedOrder,
+        /// Maker orders with the size each fills, in book order.
+        makers: Vec<(SignedOrder, u64)>,
+    },
+    /// An order cancellation.
+    Cancel(SignedCancel),
+}
+
+/// An order whose signature has been checked: its owner and hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedOrder {
+    /// The order.
+    pub order: Order,
+    /// Its signer.
+    pub owner: Address,
+    /// Its hash (EIP-712 digest).
+    pub hash: B256,
+}
+
+/// A transaction whose signatures have been checked (oracle reports are checked by the
+/// oracle rules themselves, which must say which report failed and why).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifiedTransaction {
+    /// A user action.
+    Action(VerifiedAction),
+    /// An oracle update.
+    OracleUpdate {
+        /// The underlying.
+        underlying: u32,
+        /// The signed reports.
+        reports: Vec<SignedPriceReport>,
+    },
+    /// A match.
+    Match {
+        /// The taker.
+        taker: VerifiedOrder,
+        /// The makers and their fill sizes.
+        makers: Vec<(VerifiedOrder, u64)>,
+    },
+    /// A cancel.
+    Cancel {
+        /// Who signed it.
+        signer: Address,
+        /// The order it cancels.
+        order_hash: B256,
+        /// Not valid after this block time, unix ms.
+        expiry_ms: u64,
+    },
+}
+
+fn write_signature(w: &mut Writer, signature: &Signature) {
+    w.raw(&signature.as_bytes());
+}
+
+fn read_signature(r: &mut Reader<'_>) -> Result<Signature, DecodeError> {
+    parse_signature(r.take(SIGNATURE_BYTES)?)
+        .map_err(|_| DecodeError::Invalid("signature recovery byte"))
+}
+
+fn read_bool(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
+    match r.u8()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(DecodeError::Invalid("boolean byte")),
+    }
+}
+
+fn write_order(w: &mut Writer, signed: &SignedOrder) {
+    let o = &signed.order;
+    w.u32(o.market)
+        .u8(u8::from(o.isBuy))
+        .u64(o.limitPrice)
+        .u64(o.size)
+        .u8(o.timeInForce)
+        .u8(u8::from(o.reduceOnly))
+        .u64(o.expiryMs)
+        .u64(o.clientOrderId)
+        .u64(o.nonce);
+    write_signature(w, &signed.signature);
+}
+
+fn read_order(r: &mut Reader<'_>) -> Result<SignedOrder, DecodeError> {
+    let order = Order {
+        market: r.u32()?,
+        isBuy: read_bool(r)?,
+        limitPrice: r.u64()?,
+        size: r.u64()?,
+        timeInForce: r.u8()?,
+        reduceOnly: read_bool(r)?,
+        expiryMs: r.u64()?,
+        clientOrderId: r.u64()?,
+        nonce: r.u64()?,
+    };
+    Ok(SignedOrder {
+        order,
+        signature: read_signature(r)?,
+    })
+}
+
+fn write_report(w: &mut Writer, signed: &SignedPriceReport) {
+    let report = &signed.report;
+    w.u32(report.underlying)
+        .u64(report.timestampMs)
+        .u64(report.indexPrice)
+        .u8(report.expiriesMs.len() as u8);
+    for i in 0..report.expiriesMs.len() {
+        w.u64(report.expiriesMs[i])
+            .u32(report.atmVolsPpm[i])
+            .u32(report.skewsPpm[i] as u32)
+            .u32(report.curvaturesPpm[i]);
+    }
+    write_signature(w, &signed.signature);
+}
+
+fn read_report(r: &mut Reader<'_>) -> Result<SignedPriceReport, DecodeError> {
+    let (underlying, timestamp_ms, index) = (r.u32()?, r.u64()?, r.u64()?);
+    let count = r.u8()? as usize;
+    if count > REPORT_EXPIRIES_MAX {
+        return Err(DecodeError::Invalid("too many expiries in a report"));
+    }
+    let mut report = PriceReport {
+        underlying,
+        timestampMs: timestamp_ms,
+        indexPrice: index,
+        expiriesMs: Vec::with_capacity(count),
+        atmVolsPpm: Vec::with_capacity(count),
+        skewsPpm: Vec::with_capacity(count),
+        curvaturesPpm: Vec::with_capacity(count),
+    };
+    for _ in 0..count {
+        report.expiriesMs.push(r.u64()?);
+        report.atmVolsPpm.push(r.u32()?);
+        report.skewsPpm.push(r.u32()? as i32);
+        report.curvaturesPpm.push(r.u32()?);
+    }
+    Ok(SignedPriceReport {
+        report,
+        signature: read_signature(r)?,
+    })
+}
+
+impl Transaction {
+    /// The canonical bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Transaction::Action(signed) => signed.encode(),
+            Transaction::OracleUpdate {
+                underlying,
+                reports,
+            } => {
+                let mut w = Writer::with_capacity(6 + reports.len() * 250);
+                w.u8(KIND_ORACLE_UPDATE)
+                    .u32(*underlying)
+                    .u8(reports.len() as u8);
+                for report in reports {
+                    write_report(&mut w, report);
+                }
+                w.bytes
+            }
+            Transaction::Match { taker, makers } => {
+                let mut w = Writer::with_capacity(114 + makers.len() * 120);
+                w.u8(KIND_MATCH);
+                write_order(&mut w, taker);
+                w.u8(makers.len() as u8);
+                for (maker, size) in makers {
+                    write_order(&mut w, maker);
+                    w.u64(*size);
+                }
+                w.bytes
+            }
+            Transaction::Cancel(signed) => {
+                let mut w = Writer::with_capacity(114);
+                w.u8(KIND_CANCEL)
+                    .b256(&signed.cancel.orderHash)
+                    .u64(signed.cancel.nonce)
+                    .u64(signed.cancel.expiryMs);
+                write_signature(&mut w, &signed.signature);
+                w.bytes
+            }
+        }
+    }
+
+    /// Inverse of [`Transaction::encode`]; refuses unknown kinds, bounds exceeded and
+    /// trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Transaction, DecodeError> {
+        if bytes.len() > TRANSACTION_BYTES_MAX {
+            return Err(DecodeError::Invalid("transaction too large"));
+        }
+        let kind = *bytes.first().ok_or(DecodeError::Truncated { needed: 1 })?;
+        if (1..=5).contains(&kind) {
+            return SignedAction::decode(bytes).map(Transaction::Action);
+        }
+        let mut r = Reader::new(&bytes[1..]);
+        let transaction = match kind {
+            KIND_ORACLE_UPDATE => {
+                let underlying = r.u32()?;
+                let count = r.u8()? as usize;
+                if count > REPORTS_PER_UPDATE_MAX {
+                    return Err(DecodeError::Invalid("too many reports"));
+                }
+                let reports = (0..count)
+                    .map(|_| read_report(&mut r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Transaction::OracleUpdate {
+                    underlying,
+                    reports,
+                }
+            }
+            KIND_MATCH => {
+                let taker = read_order(&mut r)?;
+                let count = r.u8()? as usize;
+                if count > MAKERS_PER_MATCH_MAX {
+                    return Err(DecodeError::Invalid("too many makers"));
+                }
+                let makers = (0..count)
+                    .map(|_| Ok((read_order(&mut r)?, r.u64()?)))
+                    .collect::<Result<Vec<_>, DecodeError>>()?;
+                Transaction::Match { taker, makers }
+            }
+            KIND_CANCEL => {
+                let cancel = Cancel {
+                    orderHash: r.b256()?,
+                    nonce: r.u64()?,
+                    expiryMs: r.u64()?,
+                };
+                Transaction::Cancel(SignedCancel {
+                    cancel,
+                    signature: read_signature(&mut r)?,
+                })
+            }
+            other => return Err(DecodeError::UnknownTag(other)),
+        };
+        r.finish()?;
+        Ok(transaction)
+    }
+
+    /// The transaction hash: an action's EIP-712 digest (what its signer signed), else
+    /// `keccak256` of the canonical bytes.
+    pub fn hash(&self, domain: &Domain) -> B256 {
+        match self {
+            Transaction::Action(signed) => signed.action.signing_hash(domain),
+            other => keccak256(other.encode()),
+        }
+    }
+
+    /// Checks every signature this transaction carries itself (not the oracle reports',
+    /// which the oracle rules check one by one).
+    pub fn verify(self, domain: &Domain) -> Result<VerifiedTransaction, SignatureCheckError> {
+        let verify_order = |signed: SignedOrder| -> Result<VerifiedOrder, SignatureCheckError> {
+            let hash = signed.order.hash(domain);
+            let owner = recover_strict(&signed.signature, &hash)?;
+            Ok(VerifiedOrder {
+                order: signed.order,
+                owner,
+                hash,
+            })
+        };
+        Ok(match self {
+            Transaction::Action(signed) => VerifiedTransaction::Action(signed.verify(domain)?),
+            Transaction::OracleUpdate {
+                underlying,
+                reports,
+            } => VerifiedTransaction::OracleUpdate {
+                underlying,
+                reports,
+            },
+            Transaction::Match { taker, makers } => VerifiedTransaction::Match {
+                taker: verify_order(taker)?,
+                makers: makers
+                    .into_iter()
+                    .map(|(maker, size)| Ok((verify_order(maker)?, size)))
+                    .collect::<Result<Vec<_>, SignatureCheckError>>()?,
+            },
+            Transaction::Cancel(signed) => VerifiedTransaction::Cancel {
+                signer: recover_strict(&signed.signature, &signed.cancel.signing_hash(domain))?,
+                order_hash: signed.cancel.orderHash,
+                expiry_ms: signed.cancel.expiryMs,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

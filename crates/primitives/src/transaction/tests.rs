@@ -1,0 +1,220 @@
+//! Round trips of every transaction kind with real signatures, recovery of every signer,
+//! and refusal of malformed bytes.
+
+use super::*;
+use crate::action::{Action, Transfer};
+use alloy_primitives::U256;
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use proptest::prelude::*;
+
+const DOMAIN: Domain = Domain {
+    chain_id: 424242,
+    verifying_contract: Address::ZERO,
+};
+
+fn key(i: u64) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::from(U256::from(9_000 + i))).unwrap()
+}
+
+fn signed_order(
+    owner: u64,
+    market: u32,
+    is_buy: bool,
+    price: u64,
+    size: u64,
+    tif: u8,
+    nonce: u64,
+) -> SignedOrder {
+    let order = Order {
+        market,
+        isBuy: is_buy,
+        limitPrice: price,
+        size,
+        timeInForce: tif,
+        reduceOnly: nonce.is_multiple_of(2),
+        expiryMs: 1_900_000_000_000,
+        clientOrderId: nonce * 7,
+        nonce,
+    };
+    let signature = key(owner).sign_hash_sync(&order.hash(&DOMAIN)).unwrap();
+    SignedOrder { order, signature }
+}
+
+fn signed_report(signer: u64, index: u64, expiries: usize) -> SignedPriceReport {
+    let report = PriceReport {
+        underlying: 3,
+        timestampMs: 1_800_000_000_000 + signer,
+        indexPrice: index,
+        expiriesMs: (0..expiries as u64)
+            .map(|e| 1_900_000_000_000 + e)
+            .collect(),
+        atmVolsPpm: (0..expiries as u32).map(|e| 600_000 + e).collect(),
+        skewsPpm: (0..expiries as i32).map(|e| -100_000 - e).collect(),
+        curvaturesPpm: (0..expiries as u32).map(|e| 200_000 + e).collect(),
+    };
+    let signature = key(signer)
+        .sign_hash_sync(&report.signing_hash(&DOMAIN))
+        .unwrap();
+    SignedPriceReport { report, signature }
+}
+
+fn round_trip(transaction: &Transaction) -> Vec<u8> {
+    let bytes = transaction.encode();
+    assert!(bytes.len() <= TRANSACTION_BYTES_MAX);
+    assert_eq!(&Transaction::decode(&bytes).unwrap(), transaction);
+    assert!(
+        Transaction::decode(&bytes[..bytes.len() - 1]).is_err(),
+        "truncated"
+    );
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Transaction::decode(&longer).is_err(), "trailing byte");
+    bytes
+}
+
+#[test]
+fn actions_keep_their_118_byte_encoding() {
+    let action = Action::Transfer(Transfer {
+        to: Address::repeat_byte(1),
+        amount: 5,
+        nonce: 1,
+        expiryMs: 9,
+    });
+    let signature = key(1)
+        .sign_hash_sync(&action.signing_hash(&DOMAIN))
+        .unwrap();
+    let signed = SignedAction {
+        action: action.clone(),
+        signature,
+    };
+    let transaction = Transaction::Action(signed.clone());
+    assert_eq!(round_trip(&transaction), signed.encode());
+    assert_eq!(transaction.hash(&DOMAIN), action.signing_hash(&DOMAIN));
+    let VerifiedTransaction::Action(verified) = transaction.verify(&DOMAIN).unwrap() else {
+        panic!()
+    };
+    assert_eq!(verified.sender, key(1).address());
+}
+
+#[test]
+fn the_largest_oracle_update_fits_the_bound() {
+    let reports: Vec<_> = (0..REPORTS_PER_UPDATE_MAX as u64)
+        .map(|i| signed_report(i, 3_000_000_000 + i, REPORT_EXPIRIES_MAX))
+        .collect();
+    let update = Transaction::OracleUpdate {
+        underlying: 3,
+        reports,
+    };
+    let bytes = round_trip(&update);
+    assert!(
+        bytes.len() < TRANSACTION_BYTES_MAX / 2,
+        "{} bytes",
+        bytes.len()
+    );
+    assert_eq!(update.hash(&DOMAIN), keccak256(&bytes));
+}
+
+#[test]
+fn match_and_cancel_recover_every_signer() {
+    let taker = signed_order(1, 7, true, 3_000_000_000, 2_000_000, 1, 1);
+    let makers = vec![
+        (
+            signed_order(2, 7, false, 2_999_900_000, 1_000_000, 0, 2),
+            1_000_000,
+        ),
+        (
+            signed_order(3, 7, false, 3_000_000_000, 5_000_000, 3, 3),
+            1_000_000,
+        ),
+    ];
+    let matched = Transaction::Match {
+        taker: taker.clone(),
+        makers: makers.clone(),
+    };
+    round_trip(&matched);
+    let VerifiedTransaction::Match {
+        taker: t,
+        makers: m,
+    } = matched.verify(&DOMAIN).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (t.owner, t.hash),
+        (key(1).address(), taker.order.hash(&DOMAIN))
+    );
+    assert_eq!(
+        m.iter().map(|(o, s)| (o.owner, *s)).collect::<Vec<_>>(),
+        vec![(key(2).address(), 1_000_000), (key(3).address(), 1_000_000)]
+    );
+
+    let cancel = Cancel {
+        orderHash: taker.order.hash(&DOMAIN),
+        nonce: 4,
+        expiryMs: 99,
+    };
+    let signature = key(1)
+        .sign_hash_sync(&cancel.signing_hash(&DOMAIN))
+        .unwrap();
+    let transaction = Transaction::Cancel(SignedCancel { cancel, signature });
+    round_trip(&transaction);
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::Cancel {
+            signer: key(1).address(),
+            order_hash: taker.order.hash(&DOMAIN),
+            expiry_ms: 99
+        }
+    );
+}
+
+#[test]
+fn malformed_bytes_are_refused() {
+    assert_eq!(
+        Transaction::decode(&[]),
+        Err(DecodeError::Truncated { needed: 1 })
+    );
+    assert_eq!(
+        Transaction::decode(&[0x42, 0, 0]),
+        Err(DecodeError::UnknownTag(0x42))
+    );
+    assert_eq!(
+        Transaction::decode(&vec![0x10; TRANSACTION_BYTES_MAX + 1]),
+        Err(DecodeError::Invalid("transaction too large"))
+    );
+    assert_eq!(
+        Transaction::decode(&[KIND_ORACLE_UPDATE, 0, 0, 0, 3, 17]),
+        Err(DecodeError::Invalid("too many reports"))
+    );
+    let mut matched = Transaction::Match {
+        taker: signed_order(1, 7, true, 1, 1, 0, 1),
+        makers: vec![],
+    }
+    .encode();
+    matched[5] = 2; // isBuy must be 0 or 1
+    assert_eq!(
+        Transaction::decode(&matched),
+        Err(DecodeError::Invalid("boolean byte"))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn matches_round_trip(market in any::<u32>(), price in any::<u64>(), size in any::<u64>(), tif in any::<u8>(), makers in 0usize..=MAKERS_PER_MATCH_MAX, fill in any::<u64>()) {
+        let taker = signed_order(1, market, true, price, size, tif, 1);
+        let makers: Vec<_> = (0..makers as u64).map(|i| (signed_order(2 + i, market, false, price, size, 0, 10 + i), fill)).collect();
+        let transaction = Transaction::Match { taker, makers };
+        let bytes = transaction.encode();
+        prop_assert_eq!(Transaction::decode(&bytes).unwrap(), transaction);
+    }
+
+    #[test]
+    fn oracle_updates_round_trip(index in any::<u64>(), reports in 0usize..=4, expiries in 0usize..=REPORT_EXPIRIES_MAX) {
+        let reports: Vec<_> = (0..reports as u64).map(|i| signed_report(i, index, expiries)).collect();
+        let transaction = Transaction::OracleUpdate { underlying: 3, reports };
+        prop_assert_eq!(Transaction::decode(&transaction.encode()).unwrap(), transaction);
+    }
+}
