@@ -159,7 +159,7 @@ async fn acknowledged_transfers_survive_repeated_sigkill() {
                 "block {number} holds {} which nobody sent",
                 tx.hash
             );
-            let Action::Transfer(transfer) = &tx.action else {
+            let Some(Action::Transfer(transfer)) = &tx.action else {
                 panic!("only transfers were sent");
             };
             *expected.get_mut(&tx.sender).expect("dev sender") -= transfer.amount;

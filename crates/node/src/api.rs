@@ -61,14 +61,20 @@ pub struct Receipt {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionView {
-    /// Hash.
+    /// Transaction hash.
     pub hash: B256,
-    /// Signer.
+    /// Recovered sender (zero for an oracle update).
     pub sender: Address,
-    /// The action.
-    pub action: Action,
-    /// Signature, hex.
-    pub signature: Bytes,
+    /// `action`, `oracleUpdate`, `match` or `cancel`.
+    pub kind: String,
+    /// The action, for user actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// The action's signature, for user actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Bytes>,
+    /// The canonical encoding (`docs/spec/transactions.md`).
+    pub raw: Bytes,
 }
 
 /// A block.
@@ -211,6 +217,11 @@ pub trait StraddleApi {
     /// Validates, executes and durably logs a signed action; returns its receipt.
     #[method(name = "sendAction")]
     async fn send_action(&self, request: SendActionRequest) -> RpcResult<Receipt>;
+
+    /// Like `sendAction` for any transaction in its canonical encoding (hex): oracle
+    /// updates, matches of signed orders, cancels (`docs/spec/transactions.md`).
+    #[method(name = "sendTransaction")]
+    async fn send_transaction(&self, raw: Bytes) -> RpcResult<Receipt>;
 
     /// The EIP-712 typed-data document of an action, for signing with any wallet.
     #[method(name = "typedData")]

@@ -3,10 +3,13 @@
 
 use crate::chain_store::{ChainStore, ChainStoreError, SealedBlock, StoredTx, with_hashes};
 use crate::wal::WalBlock;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
+use straddle_exchange::orders::{MakerFill, Match};
 use straddle_exchange::{BlockContext, Genesis, Ledger, LedgerError, Outcome, TxError};
 use straddle_primitives::block::{BlockHeader, transactions_root};
-use straddle_primitives::{DecodeError, SignatureCheckError, SignedAction, VerifiedAction};
+use straddle_primitives::{
+    DecodeError, Domain, SignatureCheckError, Transaction, VerifiedTransaction,
+};
 use straddle_state::{LeafChange, SparseMerkleTree, key_hash, value_hash};
 
 /// Errors building or replaying the chain.
@@ -123,13 +126,52 @@ impl Chain {
         })
     }
 
-    /// Executes one verified transaction in the block being built.
-    pub fn execute(
-        &mut self,
-        tx: &VerifiedAction,
-        block: &BlockContext,
-    ) -> Result<Outcome, TxError> {
-        self.ledger.apply(tx, block)
+    /// Executes one admitted transaction in the block being built.
+    pub fn execute(&mut self, tx: &AdmittedTx, block: &BlockContext) -> Result<Outcome, TxError> {
+        match &tx.verified {
+            VerifiedTransaction::Action(action) => self.ledger.apply(action, block),
+            VerifiedTransaction::OracleUpdate {
+                underlying,
+                reports,
+            } => self
+                .ledger
+                .apply_oracle_update(*underlying, reports, &self.genesis.domain, block)
+                .map(|_| Outcome::default()),
+            VerifiedTransaction::Match { taker, makers } => {
+                let proposed = Match {
+                    taker: taker.clone(),
+                    makers: makers
+                        .iter()
+                        .map(|(maker, size)| MakerFill {
+                            maker: maker.clone(),
+                            size: *size,
+                        })
+                        .collect(),
+                };
+                self.ledger
+                    .apply_match(&proposed, block)
+                    .map(|_| Outcome::default())
+            }
+            VerifiedTransaction::Cancel {
+                signer,
+                order_hash,
+                expiry_ms,
+            } => {
+                if block.timestamp_ms > *expiry_ms {
+                    return Err(TxError::Expired {
+                        expiry_ms: *expiry_ms,
+                        block_ms: block.timestamp_ms,
+                    });
+                }
+                self.ledger.apply_cancel(*signer, *order_hash);
+                Ok(Outcome::default())
+            }
+        }
+    }
+
+    /// Checks a transaction's signatures against this chain's domain.
+    pub fn admit(&self, tx: Transaction) -> Result<AdmittedTx, SignatureCheckError> {
+        AdmittedTx::new(tx, &self.genesis.domain)
     }
 
     /// Seals the executed transactions into the next block.
@@ -187,25 +229,56 @@ impl Chain {
         };
         let mut transactions = Vec::with_capacity(block.transactions.len());
         for bytes in &block.transactions {
-            let signed = SignedAction::decode(bytes)
+            let tx = Transaction::decode(bytes)
                 .map_err(|e: DecodeError| replay_error(block.number, e))?;
-            let verified = self
-                .verify(signed)
+            let admitted = self.admit(tx).map_err(|e| replay_error(block.number, e))?;
+            self.execute(&admitted, &context)
                 .map_err(|e| replay_error(block.number, e))?;
-            self.execute(&verified, &context)
-                .map_err(|e| replay_error(block.number, e))?;
-            transactions.push(StoredTx {
-                sender: verified.sender,
-                hash: verified.hash,
-                signed: verified.signed,
-            });
+            transactions.push(admitted.stored());
         }
         Ok(self.seal(block.timestamp_ms, transactions))
     }
+}
 
-    /// Checks a signature against this chain's domain.
-    pub fn verify(&self, signed: SignedAction) -> Result<VerifiedAction, SignatureCheckError> {
-        signed.verify(&self.genesis.domain)
+/// A transaction whose signatures were checked, with its hash and sender.
+#[derive(Clone, Debug)]
+pub struct AdmittedTx {
+    /// As received (what is logged and stored).
+    pub tx: Transaction,
+    /// With recovered signers.
+    pub verified: VerifiedTransaction,
+    /// Its hash.
+    pub hash: B256,
+    /// Its sender (see [`StoredTx::sender`]).
+    pub sender: Address,
+}
+
+impl AdmittedTx {
+    /// Checks `tx`'s signatures under `domain`.
+    pub fn new(tx: Transaction, domain: &Domain) -> Result<AdmittedTx, SignatureCheckError> {
+        let hash = tx.hash(domain);
+        let verified = tx.clone().verify(domain)?;
+        let sender = match &verified {
+            VerifiedTransaction::Action(action) => action.sender,
+            VerifiedTransaction::OracleUpdate { .. } => Address::ZERO,
+            VerifiedTransaction::Match { taker, .. } => taker.owner,
+            VerifiedTransaction::Cancel { signer, .. } => *signer,
+        };
+        Ok(AdmittedTx {
+            tx,
+            verified,
+            hash,
+            sender,
+        })
+    }
+
+    /// The record kept in the block.
+    pub fn stored(self) -> StoredTx {
+        StoredTx {
+            sender: self.sender,
+            hash: self.hash,
+            tx: self.tx,
+        }
     }
 }
 
@@ -248,7 +321,7 @@ pub fn replay_stored_chain(
         let logged = WalBlock {
             number,
             timestamp_ms: header.timestamp_ms,
-            transactions: stored.iter().map(|tx| tx.signed.encode()).collect(),
+            transactions: stored.iter().map(|tx| tx.tx.encode()).collect(),
         };
         let sealed = chain.replay_logged(&logged)?;
         for (replayed, original) in sealed.transactions.iter().zip(&stored) {

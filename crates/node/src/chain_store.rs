@@ -7,7 +7,7 @@ use redb::{ReadableDatabase, TableDefinition};
 use std::path::Path;
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
-use straddle_primitives::{Action, SignedAction};
+use straddle_primitives::{Action, Transaction};
 use straddle_state::{LeafChange, Store, StoreError};
 
 /// number → header ‖ tx count (u32) ‖ per tx: sender (20) ‖ len (u16) ‖ canonical bytes.
@@ -48,18 +48,22 @@ from_redb!(
 /// One transaction as stored in a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTx {
-    /// Recovered signer.
+    /// Recovered signer (an action's sender, a match's taker, a cancel's signer; zero for
+    /// an oracle update, which carries its signers in its reports).
     pub sender: Address,
     /// Transaction hash.
     pub hash: B256,
-    /// The signed action.
-    pub signed: SignedAction,
+    /// The transaction.
+    pub tx: Transaction,
 }
 
 impl StoredTx {
-    /// The action.
-    pub fn action(&self) -> &Action {
-        &self.signed.action
+    /// The user action, if this is one.
+    pub fn action(&self) -> Option<&Action> {
+        match &self.tx {
+            Transaction::Action(signed) => Some(&signed.action),
+            _ => None,
+        }
     }
 }
 
@@ -117,7 +121,7 @@ impl ChainStore {
                 .u32(block.transactions.len() as u32);
             let mut locations = txn.open_table(TX_LOCATIONS)?;
             for (index, tx) in block.transactions.iter().enumerate() {
-                let bytes = tx.signed.encode();
+                let bytes = tx.tx.encode();
                 body.address(&tx.sender)
                     .raw(&(bytes.len() as u16).to_be_bytes())
                     .raw(&bytes);
@@ -224,11 +228,11 @@ fn decode_block(bytes: &[u8]) -> Result<(BlockHeader, Vec<StoredTx>), DecodeErro
     for _ in 0..count {
         let sender = r.address()?;
         let len = u16::from_be_bytes([r.u8()?, r.u8()?]) as usize;
-        let signed = SignedAction::decode(r.take(len)?)?;
+        let tx = Transaction::decode(r.take(len)?)?;
         transactions.push(StoredTx {
             sender,
             hash: B256::ZERO,
-            signed,
+            tx,
         });
     }
     r.finish()?;
@@ -238,7 +242,7 @@ fn decode_block(bytes: &[u8]) -> Result<(BlockHeader, Vec<StoredTx>), DecodeErro
 /// Fills in the hashes of decoded transactions (they are not stored twice).
 pub fn with_hashes(mut txs: Vec<StoredTx>, domain: &straddle_primitives::Domain) -> Vec<StoredTx> {
     for tx in &mut txs {
-        tx.hash = tx.signed.action.signing_hash(domain);
+        tx.hash = tx.tx.hash(domain);
     }
     txs
 }

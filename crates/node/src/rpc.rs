@@ -1,6 +1,7 @@
 //! The JSON-RPC server (HTTP and WebSocket on one port).
 
 use crate::api::*;
+use crate::chain::AdmittedTx;
 use crate::chain_store::{ChainStore, StoredTx, with_hashes};
 use crate::errors::{self, rpc_error, signature_error};
 use crate::sequencer::{BlockEvent, Sequencer};
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 use straddle_exchange::{Genesis, StateKey};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::signed::parse_signature;
-use straddle_primitives::{Action, SignedAction};
+use straddle_primitives::{Action, SignedAction, Transaction};
 use tokio::sync::broadcast::error::RecvError;
 
 /// The RPC handler.
@@ -42,17 +43,47 @@ impl RpcHandler {
             transaction_hashes: txs.iter().map(|tx| tx.hash).collect(),
             transactions: if full {
                 txs.into_iter()
-                    .map(|tx| TransactionView {
-                        hash: tx.hash,
-                        sender: tx.sender,
-                        signature: Bytes::from(tx.signed.signature.as_bytes().to_vec()),
-                        action: tx.signed.action,
+                    .map(|tx| {
+                        let (kind, action, signature) = match &tx.tx {
+                            Transaction::Action(signed) => (
+                                "action",
+                                Some(signed.action.clone()),
+                                Some(Bytes::from(signed.signature.as_bytes().to_vec())),
+                            ),
+                            Transaction::OracleUpdate { .. } => ("oracleUpdate", None, None),
+                            Transaction::Match { .. } => ("match", None, None),
+                            Transaction::Cancel(_) => ("cancel", None, None),
+                        };
+                        TransactionView {
+                            hash: tx.hash,
+                            sender: tx.sender,
+                            kind: kind.into(),
+                            action,
+                            signature,
+                            raw: Bytes::from(tx.tx.encode()),
+                        }
                     })
                     .collect()
             } else {
                 Vec::new()
             },
         }
+    }
+}
+
+impl RpcHandler {
+    async fn submit(&self, tx: Transaction) -> RpcResult<Receipt> {
+        let admitted =
+            AdmittedTx::new(tx, &self.genesis.domain).map_err(|e| signature_error(&e))?;
+        let ack = self.sequencer.submit(admitted).await?;
+        Ok(Receipt {
+            tx_hash: ack.tx_hash,
+            sender: ack.sender,
+            block_number: ack.block_number,
+            index: ack.index,
+            status: Finality::Soft,
+            withdrawal_index: ack.withdrawal_index,
+        })
     }
 }
 
@@ -112,18 +143,17 @@ impl StraddleApiServer for RpcHandler {
             action: request.action,
             signature,
         };
-        let verified = signed
-            .verify(&self.genesis.domain)
-            .map_err(|e| signature_error(&e))?;
-        let ack = self.sequencer.submit(verified).await?;
-        Ok(Receipt {
-            tx_hash: ack.tx_hash,
-            sender: ack.sender,
-            block_number: ack.block_number,
-            index: ack.index,
-            status: Finality::Soft,
-            withdrawal_index: ack.withdrawal_index,
-        })
+        self.submit(Transaction::Action(signed)).await
+    }
+
+    async fn send_transaction(&self, raw: Bytes) -> RpcResult<Receipt> {
+        let tx = Transaction::decode(&raw).map_err(|e| {
+            rpc_error(
+                errors::INVALID_PARAMS,
+                format!("not a canonical transaction: {e}"),
+            )
+        })?;
+        self.submit(tx).await
     }
 
     async fn typed_data(&self, action: Action) -> RpcResult<serde_json::Value> {

@@ -8,6 +8,7 @@
 //! 3. **Database** commits sealed blocks (state leaves + chain data, one redb transaction)
 //!    in order, after the log holds them, then publishes the new head.
 
+use crate::chain::AdmittedTx;
 use crate::chain::Chain;
 use crate::chain_store::{ChainStore, SealedBlock, StoredTx};
 use crate::wal::{WalWriter, frame_block_open, frame_tx};
@@ -18,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
-use straddle_primitives::VerifiedAction;
+use straddle_primitives::VerifiedTransaction;
 use straddle_primitives::block::BlockHeader;
 use straddle_state::Proof;
 use tokio::sync::{broadcast, oneshot};
@@ -106,7 +107,7 @@ pub struct ProofSnapshot {
 
 enum Command {
     Submit {
-        tx: Box<VerifiedAction>,
+        tx: Box<AdmittedTx>,
         received: Instant,
         reply: oneshot::Sender<Result<Acknowledgement, SubmitError>>,
     },
@@ -218,7 +219,7 @@ impl Sequencer {
     }
 
     /// Submits a verified transaction; resolves once it is durable (or refused).
-    pub async fn submit(&self, tx: VerifiedAction) -> Result<Acknowledgement, SubmitError> {
+    pub async fn submit(&self, tx: AdmittedTx) -> Result<Acknowledgement, SubmitError> {
         let (reply, response) = oneshot::channel();
         self.send(Command::Submit {
             tx: Box::new(tx),
@@ -361,7 +362,7 @@ impl Admission {
         }
     }
 
-    fn submit(&mut self, tx: VerifiedAction, received: Instant, reply: Reply) {
+    fn submit(&mut self, tx: AdmittedTx, received: Instant, reply: Reply) {
         let open = self.open.get_or_insert_with(|| OpenBlock {
             context: BlockContext {
                 number: self.chain.head.number + 1,
@@ -388,7 +389,7 @@ impl Admission {
                         open.context.timestamp_ms,
                     );
                 }
-                frame_tx(&mut self.framed, &tx.signed.encode());
+                frame_tx(&mut self.framed, &tx.tx.encode());
                 let ack = Acknowledgement {
                     tx_hash: tx.hash,
                     sender: tx.sender,
@@ -396,11 +397,7 @@ impl Admission {
                     index: open.transactions.len() as u32,
                     withdrawal_index: outcome.withdrawal_index,
                 };
-                open.transactions.push(StoredTx {
-                    sender: tx.sender,
-                    hash: tx.hash,
-                    signed: tx.signed,
-                });
+                open.transactions.push(tx.stored());
                 self.acks.push((reply, ack, received));
             }
             Err(error) => {
@@ -441,22 +438,51 @@ impl Admission {
     }
 }
 
-/// The leaves a transaction can change (sender, recipient, totals, next withdrawal,
-/// margin account, clearinghouse pools).
-fn touched_keys(tx: &VerifiedAction, chain: &Chain) -> Vec<StateKey> {
+/// The leaves a transaction can change, so proofs served before the next seal can use
+/// their sealed values.
+fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
     use straddle_primitives::Action;
-    let mut keys = vec![StateKey::Account(tx.sender), StateKey::Totals];
-    match &tx.signed.action {
-        Action::Transfer(t) => keys.push(StateKey::Account(t.to)),
-        Action::Mint(m) => keys.push(StateKey::Account(m.to)),
-        Action::DepositMargin(_) => keys.push(StateKey::Portfolio(tx.sender)),
-        Action::WithdrawMargin(_) => {
-            keys.push(StateKey::Portfolio(tx.sender));
-            keys.push(StateKey::ClearingTotals);
+    let mut keys = Vec::new();
+    match &tx.verified {
+        VerifiedTransaction::Action(action) => {
+            keys.extend([StateKey::Account(action.sender), StateKey::Totals]);
+            match &action.signed.action {
+                Action::Transfer(t) => keys.push(StateKey::Account(t.to)),
+                Action::Mint(m) => keys.push(StateKey::Account(m.to)),
+                Action::DepositMargin(_) => keys.push(StateKey::Portfolio(action.sender)),
+                Action::WithdrawMargin(_) => {
+                    keys.push(StateKey::Portfolio(action.sender));
+                    keys.push(StateKey::ClearingTotals);
+                }
+                Action::Withdraw(_) => {
+                    keys.push(StateKey::Withdrawal(chain.ledger.totals().withdrawal_count))
+                }
+            }
         }
-        Action::Withdraw(_) => {
-            keys.push(StateKey::Withdrawal(chain.ledger.totals().withdrawal_count))
+        VerifiedTransaction::OracleUpdate { underlying, .. } => {
+            keys.push(StateKey::Oracle(*underlying));
+            keys.extend(
+                chain
+                    .ledger
+                    .clearinghouse()
+                    .markets()
+                    .filter(|m| m.spec.underlying == *underlying)
+                    .map(|m| StateKey::Market(m.spec.id)),
+            );
         }
+        VerifiedTransaction::Match { taker, makers } => {
+            keys.extend([
+                StateKey::Portfolio(taker.owner),
+                StateKey::Order(taker.hash),
+                StateKey::Market(taker.order.market),
+                StateKey::ClearingTotals,
+            ]);
+            for (maker, _) in makers {
+                keys.push(StateKey::Portfolio(maker.owner));
+                keys.push(StateKey::Order(maker.hash));
+            }
+        }
+        VerifiedTransaction::Cancel { order_hash, .. } => keys.push(StateKey::Order(*order_hash)),
     }
     keys
 }

@@ -13,7 +13,7 @@ use straddle_node::chain_store::StoredTx;
 use straddle_node::devnet::{dev_key, devnet_genesis};
 use straddle_node::wal::{WalWriter, frame_block_open, frame_tx, recover};
 use straddle_primitives::block::BlockHeader;
-use straddle_primitives::{Action, Mint, SignedAction, Transfer, Withdraw};
+use straddle_primitives::{Action, Mint, SignedAction, Transaction, Transfer, Withdraw};
 
 const SIGNERS: usize = 4;
 
@@ -119,15 +119,15 @@ proptest! {
             let unsigned = action(step, addresses[step.counterparty], now_ms);
             let signature = keys[step.signer].sign_hash_sync(&unsigned.signing_hash(&genesis.domain)).unwrap();
             let signed = SignedAction { action: unsigned, signature };
-            let verified = live.verify(signed).unwrap();
-            if live.execute(&verified, &context).is_ok() {
+            let admitted = live.admit(Transaction::Action(signed)).unwrap();
+            if live.execute(&admitted, &context).is_ok() {
                 let mut frames = Vec::new();
                 if pending.is_empty() {
                     frame_block_open(&mut frames, context.number, now_ms);
                 }
-                frame_tx(&mut frames, &verified.signed.encode());
+                frame_tx(&mut frames, &admitted.tx.encode());
                 wal.append_and_sync(&frames).unwrap();
-                pending.push(StoredTx { sender: verified.sender, hash: verified.hash, signed: verified.signed });
+                pending.push(admitted.stored());
             }
             if step.seal_after && !pending.is_empty() {
                 live_headers.push(live.seal(now_ms, std::mem::take(&mut pending)).header);
