@@ -1,0 +1,233 @@
+//! Trading through the real node over JSON-RPC: an oracle update and a match of two
+//! signed orders submitted as canonical transactions, margin deposits as actions, the
+//! resulting positions in `getAccount`, refusals with their documented codes, and the
+//! state surviving a restart.
+
+use alloy_primitives::{Address, Bytes};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::core::ClientError;
+use jsonrpsee::http_client::HttpClientBuilder;
+use std::time::Duration;
+use straddle_exchange::Genesis;
+use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
+use straddle_exchange::genesis::UnderlyingConfig;
+use straddle_exchange::oracle::OracleConfig;
+use straddle_exchange::risk::RiskParams;
+use straddle_node::api::{SendActionRequest, StraddleApiClient};
+use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
+use straddle_node::{Node, NodeConfig, errors};
+use straddle_primitives::{
+    Action, DepositMargin, Domain, Order, PriceReport, SignedOrder, SignedPriceReport, Transaction,
+};
+
+fn signer(i: usize) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&dev_key(i)).unwrap()
+}
+
+fn domain() -> Domain {
+    Domain {
+        chain_id: DEVNET_CHAIN_ID,
+        verifying_contract: Address::ZERO,
+    }
+}
+
+fn genesis() -> Genesis {
+    let addresses: Vec<Address> = (0..10).map(|i| signer(i).address()).collect();
+    let mut genesis = devnet_genesis(&addresses);
+    genesis.underlyings.push(UnderlyingConfig {
+        id: 1,
+        symbol: "ETH".into(),
+        oracle: OracleConfig {
+            underlying: 1,
+            signers: (7..10).map(|i| signer(i).address()).collect(),
+            quorum: 2,
+            staleness_ms_max: 60_000,
+            move_ppm_max: 100_000,
+        },
+        risk: RiskParams::default(),
+        funding_premium_cap_ppm: 5_000,
+    });
+    genesis.markets.push(MarketSpec {
+        id: 1,
+        underlying: 1,
+        instrument: Instrument::Perpetual,
+        tick_micro_usdc: 100_000,
+        lot: 1_000,
+        maker_fee_ppm: 200,
+        taker_fee_ppm: 500,
+    });
+    genesis
+}
+
+async fn start(dir: &std::path::Path) -> Node {
+    Node::start(NodeConfig {
+        data_dir: dir.to_path_buf(),
+        genesis: genesis(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        block_interval: Duration::from_millis(20),
+    })
+    .await
+    .unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn oracle_update(signers: &[usize], index: u64) -> Transaction {
+    let reports = signers
+        .iter()
+        .map(|i| {
+            let report = PriceReport {
+                underlying: 1,
+                timestampMs: now_ms(),
+                indexPrice: index,
+                expiriesMs: vec![],
+                atmVolsPpm: vec![],
+                skewsPpm: vec![],
+                curvaturesPpm: vec![],
+            };
+            let signature = signer(*i)
+                .sign_hash_sync(&report.signing_hash(&domain()))
+                .unwrap();
+            SignedPriceReport { report, signature }
+        })
+        .collect();
+    Transaction::OracleUpdate {
+        underlying: 1,
+        reports,
+    }
+}
+
+fn signed_order(owner: usize, is_buy: bool, tif: u8, nonce: u64) -> SignedOrder {
+    let order = Order {
+        market: 1,
+        isBuy: is_buy,
+        limitPrice: 3_000_000_000,
+        size: 1_000_000,
+        timeInForce: tif,
+        reduceOnly: false,
+        expiryMs: now_ms() + 60_000,
+        clientOrderId: nonce,
+        nonce,
+    };
+    let signature = signer(owner)
+        .sign_hash_sync(&order.hash(&domain()))
+        .unwrap();
+    SignedOrder { order, signature }
+}
+
+fn code(error: ClientError) -> i32 {
+    match error {
+        ClientError::Call(call) => call.code(),
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    let send = |tx: Transaction| {
+        let client = client.clone();
+        async move { client.send_transaction(Bytes::from(tx.encode())).await }
+    };
+
+    // Before any price, the market cannot trade.
+    for (i, trader) in [1usize, 2].iter().enumerate() {
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 10_000_000_000,
+            nonce: 1,
+            expiryMs: now_ms() + 60_000,
+        });
+        let signature = signer(*trader)
+            .sign_hash_sync(&deposit.signing_hash(&domain()))
+            .unwrap();
+        let request = SendActionRequest {
+            chain_id: DEVNET_CHAIN_ID,
+            action: deposit,
+            signature: Bytes::from(signature.as_bytes().to_vec()),
+        };
+        client
+            .send_action(request)
+            .await
+            .unwrap_or_else(|e| panic!("deposit {i}: {e}"));
+    }
+    let trade = Transaction::Match {
+        taker: signed_order(1, true, 1, 1),
+        makers: vec![(signed_order(2, false, 0, 2), 1_000_000)],
+    };
+    assert_eq!(
+        code(send(trade.clone()).await.unwrap_err()),
+        errors::MATCH_REFUSED
+    );
+
+    // One report is not a quorum; two are.
+    assert_eq!(
+        code(send(oracle_update(&[7], 3_000_000_000)).await.unwrap_err()),
+        errors::ORACLE_REFUSED
+    );
+    let receipt = send(oracle_update(&[7, 8], 3_000_000_000)).await.unwrap();
+    assert_eq!(receipt.sender, Address::ZERO);
+
+    let receipt = send(trade.clone()).await.unwrap();
+    assert_eq!(receipt.sender, signer(1).address());
+    // The same match again would overfill the orders.
+    assert_eq!(code(send(trade).await.unwrap_err()), errors::MATCH_REFUSED);
+    assert_eq!(
+        code(
+            client
+                .send_transaction(Bytes::from(vec![0x11, 1, 2]))
+                .await
+                .unwrap_err()
+        ),
+        errors::INVALID_PARAMS
+    );
+
+    let long = client.get_account(signer(1).address()).await.unwrap();
+    assert_eq!(long.margin.positions.len(), 1);
+    assert_eq!(
+        (
+            long.margin.positions[0].market,
+            long.margin.positions[0].size
+        ),
+        (1, 1_000_000)
+    );
+    assert_eq!(
+        long.margin.maintenance, "990000000",
+        "a lone perp needs the +/-33 % tail"
+    );
+
+    // Wait for the match's block, check its view, then restart.
+    let block = loop {
+        if let Some(block) = client
+            .get_block(
+                straddle_node::api::BlockRef::Number(receipt.block_number),
+                Some(true),
+            )
+            .await
+            .unwrap()
+        {
+            break block;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        block
+            .transactions
+            .iter()
+            .any(|tx| tx.kind == "match" && tx.hash == receipt.tx_hash)
+    );
+    node.stop().await;
+
+    let node = start(dir.path()).await;
+    let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    let short = client.get_account(signer(2).address()).await.unwrap();
+    assert_eq!(short.margin.positions[0].size, -1_000_000);
+    node.stop().await;
+}
