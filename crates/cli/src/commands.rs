@@ -15,7 +15,8 @@ use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig};
 use straddle_primitives::{
-    Action, Amount, DepositMargin, Domain, Mint, Transfer, Withdraw, WithdrawMargin,
+    Action, Amount, DepositMargin, Domain, Mint, Order, SignedOrder, Transaction, Transfer,
+    Withdraw, WithdrawMargin,
 };
 
 /// Straddle: a derivatives-native Ethereum Layer 2.
@@ -82,6 +83,14 @@ enum Command {
     /// Margin account: deposit and withdraw trading cash.
     #[command(subcommand)]
     Margin(MarginCommand),
+    /// List markets with marks, Greeks and open interest.
+    Markets,
+    /// Devnet oracle: show accepted prices, or push a signed update.
+    #[command(subcommand)]
+    Oracle(OracleCommand),
+    /// Signed orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
     /// Show an account's collateral.
     Balance {
         /// The account.
@@ -154,6 +163,64 @@ enum ActionKind {
     Mint,
     DepositMargin,
     WithdrawMargin,
+}
+
+#[derive(Subcommand)]
+enum OracleCommand {
+    /// Show every underlying's accepted index and smiles.
+    Show,
+    /// Devnet: sign a price report with the devnet oracle keys and submit the update.
+    Push {
+        /// Underlying id (1 = ETH, 2 = BTC on the devnet).
+        #[arg(long, default_value_t = 1)]
+        underlying: u32,
+        /// Index price in USDC.
+        #[arg(long)]
+        price: String,
+        /// Option expiry to report a smile for, unix ms (default: the devnet expiry).
+        #[arg(long, default_value_t = straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS)]
+        expiry_ms: u64,
+        /// At-the-money volatility (0.65 = 65 %).
+        #[arg(long, default_value = "0.65")]
+        atm_vol: String,
+        /// Skew per unit of log-moneyness.
+        #[arg(long, default_value = "-0.1", allow_hyphen_values = true)]
+        skew: String,
+        /// Curvature per unit of log-moneyness squared.
+        #[arg(long, default_value = "0.2")]
+        curvature: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrderCommand {
+    /// Devnet: sign a resting sell and a crossing buy (or the reverse) and submit the match.
+    Pair {
+        /// Market id.
+        #[arg(long)]
+        market: u32,
+        /// Price in USDC per contract.
+        #[arg(long)]
+        price: String,
+        /// Size in contracts (6 decimals).
+        #[arg(long)]
+        size: String,
+        /// Devnet account that buys.
+        #[arg(long)]
+        buyer_dev: usize,
+        /// Devnet account that sells.
+        #[arg(long)]
+        seller_dev: usize,
+        /// Which side takes (the other rests as the maker).
+        #[arg(long, value_enum, default_value = "buyer")]
+        taker: TakerSide,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TakerSide {
+    Buyer,
+    Seller,
 }
 
 #[derive(Subcommand)]
@@ -401,6 +468,146 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             })
             .await
         }
+        Command::Markets => {
+            let markets = client(&cli.rpc)?.get_markets().await?;
+            print(cli.json, &markets, || {
+                let mut lines = vec![format!(
+                    "{:>4} {:>3} {:>9} {:>10} {:>14} {:>8} {:>14} {:>10}",
+                    "id", "und", "kind", "strike", "mark", "delta", "open interest", "status"
+                )];
+                for m in &markets {
+                    lines.push(format!(
+                        "{:>4} {:>3} {:>9} {:>10} {:>14} {:>8} {:>14} {:>10}",
+                        m.id,
+                        m.underlying,
+                        m.kind,
+                        m.strike.map_or("-".into(), |k| usdc_text(&k.to_string())),
+                        m.mark
+                            .map_or("unpriced".into(), |p| usdc_text(&p.to_string())),
+                        m.delta_nano
+                            .map_or("-".into(), |d| format!("{:.3}", d as f64 / 1e9)),
+                        usdc_text(&m.open_interest.to_string()),
+                        m.status
+                    ));
+                }
+                lines.join("\n")
+            })
+        }
+        Command::Oracle(OracleCommand::Show) => {
+            let oracles = client(&cli.rpc)?.get_oracles().await?;
+            print(cli.json, &oracles, || {
+                oracles
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "{} ({}): index {} USDC at {} ms, {} smiles",
+                            o.symbol,
+                            o.underlying,
+                            usdc_text(&o.index.to_string()),
+                            o.timestamp_ms,
+                            o.smiles.len()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Oracle(OracleCommand::Push {
+            underlying,
+            price,
+            expiry_ms,
+            atm_vol,
+            skew,
+            curvature,
+        }) => {
+            let ppm = |text: &str| -> eyre::Result<i64> {
+                let value: f64 = text
+                    .parse()
+                    .wrap_err_with(|| format!("not a number: {text}"))?;
+                Ok((value * 1e6).round() as i64)
+            };
+            let timestamp_ms = now_micros() / 1000;
+            let report = straddle_primitives::PriceReport {
+                underlying,
+                timestampMs: timestamp_ms,
+                indexPrice: u64::try_from(Amount::parse_whole(&price)?.0)
+                    .map_err(|_| eyre!("price too large"))?,
+                expiriesMs: vec![expiry_ms],
+                atmVolsPpm: vec![u32::try_from(ppm(&atm_vol)?)?],
+                skewsPpm: vec![i32::try_from(ppm(&skew)?)?],
+                curvaturesPpm: vec![u32::try_from(ppm(&curvature)?)?],
+            };
+            let domain = devnet_domain(&cli.rpc).await?;
+            let reports = straddle_node::devnet::DEVNET_ORACLE_SIGNERS
+                .iter()
+                .map(|i| {
+                    let key = PrivateKeySigner::from_bytes(&dev_key(*i))
+                        .map_err(|_| eyre!("bad devnet key"))?;
+                    let signature = key.sign_hash_sync(&report.signing_hash(&domain))?;
+                    Ok(straddle_primitives::SignedPriceReport {
+                        report: report.clone(),
+                        signature,
+                    })
+                })
+                .collect::<eyre::Result<Vec<_>>>()?;
+            let tx = Transaction::OracleUpdate {
+                underlying,
+                reports,
+            };
+            send_transaction(&cli.rpc, cli.json, tx).await
+        }
+        Command::Order(OrderCommand::Pair {
+            market,
+            price,
+            size,
+            buyer_dev,
+            seller_dev,
+            taker,
+        }) => {
+            let price = u64::try_from(Amount::parse_whole(&price)?.0)
+                .map_err(|_| eyre!("price too large"))?;
+            let size = u64::try_from(Amount::parse_whole(&size)?.0)
+                .map_err(|_| eyre!("size too large"))?;
+            let domain = devnet_domain(&cli.rpc).await?;
+            let nonce = now_micros();
+            let sign_order =
+                |dev: usize, is_buy: bool, tif: u8, nonce: u64| -> eyre::Result<SignedOrder> {
+                    if dev >= 10 {
+                        bail!("devnet accounts are 0 to 9");
+                    }
+                    let order = Order {
+                        market,
+                        isBuy: is_buy,
+                        limitPrice: price,
+                        size,
+                        timeInForce: tif,
+                        reduceOnly: false,
+                        expiryMs: nonce / 1000 + 60_000,
+                        clientOrderId: nonce,
+                        nonce,
+                    };
+                    let key = PrivateKeySigner::from_bytes(&dev_key(dev))
+                        .map_err(|_| eyre!("bad devnet key"))?;
+                    let signature = key.sign_hash_sync(&order.hash(&domain))?;
+                    Ok(SignedOrder { order, signature })
+                };
+            // The taker is immediate-or-cancel; the maker rests (good-till-cancelled).
+            let (taker_order, maker_order) = match taker {
+                TakerSide::Buyer => (
+                    sign_order(buyer_dev, true, 1, nonce)?,
+                    sign_order(seller_dev, false, 0, nonce + 1)?,
+                ),
+                TakerSide::Seller => (
+                    sign_order(seller_dev, false, 1, nonce)?,
+                    sign_order(buyer_dev, true, 0, nonce + 1)?,
+                ),
+            };
+            let tx = Transaction::Match {
+                taker: taker_order,
+                makers: vec![(maker_order, size)],
+            };
+            send_transaction(&cli.rpc, cli.json, tx).await
+        }
         Command::Withdraw {
             recipient,
             amount,
@@ -632,6 +839,30 @@ fn parse_block_ref(text: &str) -> eyre::Result<BlockRef> {
     text.parse::<B256>()
         .map(BlockRef::Hash)
         .map_err(|_| eyre!("block must be a number, a 32-byte hash, or latest"))
+}
+
+/// The signing domain of the node at `rpc` (devnet helpers sign for it).
+async fn devnet_domain(rpc: &str) -> eyre::Result<Domain> {
+    let chain_id = client(rpc)?
+        .chain_id()
+        .await
+        .wrap_err_with(|| format!("cannot reach node at {rpc}"))?;
+    Ok(Domain {
+        chain_id,
+        verifying_contract: Address::ZERO,
+    })
+}
+
+async fn send_transaction(rpc: &str, json: bool, tx: Transaction) -> eyre::Result<()> {
+    let receipt = client(rpc)?
+        .send_transaction(Bytes::from(tx.encode()))
+        .await?;
+    print(json, &receipt, || {
+        format!(
+            "accepted {}\n  block {} index {} status {:?}",
+            receipt.tx_hash, receipt.block_number, receipt.index, receipt.status
+        )
+    })
 }
 
 async fn send(

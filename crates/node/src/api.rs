@@ -191,6 +191,78 @@ pub struct AccountUpdate {
     pub nonces: Vec<u64>,
 }
 
+/// A market with its current risk vector. Prices are micro-USDC per contract; sizes are
+/// micro-contracts; Greeks use the risk vector's units (`docs/spec/clearinghouse.md` §3.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarketView {
+    /// Market id.
+    pub id: u32,
+    /// Underlying id.
+    pub underlying: u32,
+    /// `perpetual`, `call` or `put`.
+    pub kind: String,
+    /// Strike (options).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strike: Option<u64>,
+    /// Expiry, unix ms (options).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_ms: Option<u64>,
+    /// Price increment.
+    pub tick: u64,
+    /// Size increment.
+    pub lot: u64,
+    /// Maker fee, ppm.
+    pub maker_fee_ppm: u32,
+    /// Taker fee, ppm.
+    pub taker_fee_ppm: u32,
+    /// `active` or `settled`.
+    pub status: String,
+    /// Value per contract at settlement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement_value: Option<u64>,
+    /// Total long size.
+    pub open_interest: u64,
+    /// Last fill price (0 before the first).
+    pub last_price: u64,
+    /// Cumulative funding per contract, nano-USDC (decimal string).
+    pub funding_index: String,
+    /// Mark price, micro-USDC (absent without a risk vector: trading halted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<u64>,
+    /// Delta per contract, 10^-9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_nano: Option<i64>,
+    /// Gamma, 10^-9 underlying per USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma_nano: Option<i64>,
+    /// Vega per volatility point, nano-USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vega_nano: Option<i64>,
+    /// Theta per day, nano-USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theta_nano: Option<i64>,
+    /// Volatility of the mark, ppm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma_ppm: Option<i64>,
+}
+
+/// An underlying's accepted oracle state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OracleView {
+    /// Underlying id.
+    pub underlying: u32,
+    /// Its symbol.
+    pub symbol: String,
+    /// Index price, micro-USDC (0 before the first update).
+    pub index: u64,
+    /// Observation time, unix ms.
+    pub timestamp_ms: u64,
+    /// Smile per expiry: `[expiryMs, atmVolPpm, skewPpm, curvaturePpm]`.
+    pub smiles: Vec<(u64, u32, i32, u32)>,
+}
+
 /// A block reference: a number, `"latest"`, or a 32-byte hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -230,6 +302,14 @@ pub trait StraddleApi {
     /// An account, including transactions not yet sealed into a block.
     #[method(name = "getAccount")]
     async fn get_account(&self, address: Address) -> RpcResult<AccountView>;
+
+    /// Every market with its current risk vector.
+    #[method(name = "getMarkets")]
+    async fn get_markets(&self) -> RpcResult<Vec<MarketView>>;
+
+    /// Every underlying's accepted oracle state.
+    #[method(name = "getOracles")]
+    async fn get_oracles(&self) -> RpcResult<Vec<OracleView>>;
 
     /// A block; `full` includes the transactions.
     #[method(name = "getBlock")]

@@ -2,6 +2,10 @@
 //! first ten accounts — never use them for anything of value) and its genesis.
 
 use alloy_primitives::{Address, B256};
+use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
+use straddle_exchange::genesis::UnderlyingConfig;
+use straddle_exchange::oracle::OracleConfig;
+use straddle_exchange::risk::{OptionKind, RiskParams};
 use straddle_exchange::{Allocation, Genesis};
 use straddle_primitives::{Amount, Domain};
 
@@ -31,9 +35,68 @@ pub fn dev_key(index: usize) -> B256 {
         .unwrap_or_default()
 }
 
+/// Devnet accounts whose keys sign oracle reports (quorum 2 of 3).
+pub const DEVNET_ORACLE_SIGNERS: [usize; 3] = [7, 8, 9];
+/// Expiry of the devnet's listed ETH options: 2027-03-26 08:00 UTC.
+pub const DEVNET_OPTION_EXPIRY_MS: u64 = 1_806_048_000_000;
+
+/// The devnet's listings: ETH (1) and BTC (2) with oracle signers
+/// [`DEVNET_ORACLE_SIGNERS`]; ETH-PERP (market 1), BTC-PERP (2), and ETH calls and puts at
+/// 2,500 / 3,000 / 3,500 expiring [`DEVNET_OPTION_EXPIRY_MS`] (markets 11–16).
+fn devnet_listings(addresses: &[Address]) -> (Vec<UnderlyingConfig>, Vec<MarketSpec>) {
+    let signers: Vec<Address> = DEVNET_ORACLE_SIGNERS
+        .iter()
+        .filter_map(|i| addresses.get(*i).copied())
+        .collect();
+    if signers.len() < DEVNET_ORACLE_SIGNERS.len() {
+        return (Vec::new(), Vec::new());
+    }
+    let underlying = |id: u32, symbol: &str| UnderlyingConfig {
+        id,
+        symbol: symbol.into(),
+        oracle: OracleConfig {
+            underlying: id,
+            signers: signers.clone(),
+            quorum: 2,
+            staleness_ms_max: 60_000,
+            move_ppm_max: 100_000,
+        },
+        risk: RiskParams::default(),
+        funding_premium_cap_ppm: 5_000,
+    };
+    let market =
+        |id: u32, underlying: u32, instrument: Instrument, tick: u64, lot: u64| MarketSpec {
+            id,
+            underlying,
+            instrument,
+            tick_micro_usdc: tick,
+            lot,
+            maker_fee_ppm: 200,
+            taker_fee_ppm: 500,
+        };
+    let mut markets = vec![
+        market(1, 1, Instrument::Perpetual, 100_000, 1_000),
+        market(2, 2, Instrument::Perpetual, 1_000_000, 100),
+    ];
+    let mut id = 11;
+    for strike in [2_500u64, 3_000, 3_500] {
+        for kind in [OptionKind::Call, OptionKind::Put] {
+            let option = Instrument::Option {
+                kind,
+                strike_micro_usdc: strike * 1_000_000,
+                expiry_ms: DEVNET_OPTION_EXPIRY_MS,
+            };
+            markets.push(market(id, 1, option, 100_000, 1_000));
+            id += 1;
+        }
+    }
+    (vec![underlying(1, "ETH"), underlying(2, "BTC")], markets)
+}
+
 /// The devnet genesis: account 0 is the operator (faucet on), accounts 0–9 hold
-/// [`DEVNET_ALLOCATION`] each.
+/// [`DEVNET_ALLOCATION`] each, and the listings of `devnet_listings`.
 pub fn devnet_genesis(addresses: &[Address]) -> Genesis {
+    let (underlyings, markets) = devnet_listings(addresses);
     Genesis {
         domain: Domain {
             chain_id: DEVNET_CHAIN_ID,
@@ -49,7 +112,7 @@ pub fn devnet_genesis(addresses: &[Address]) -> Genesis {
                 amount: DEVNET_ALLOCATION,
             })
             .collect(),
-        underlyings: Vec::new(),
-        markets: Vec::new(),
+        underlyings,
+        markets,
     }
 }

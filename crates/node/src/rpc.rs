@@ -87,6 +87,54 @@ impl RpcHandler {
     }
 }
 
+fn market_view(market: &straddle_exchange::clearinghouse::market::Market) -> MarketView {
+    use straddle_exchange::clearinghouse::market::{Instrument, MarketStatus};
+    use straddle_exchange::risk::OptionKind;
+    let (kind, strike, expiry_ms) = match market.spec.instrument {
+        Instrument::Perpetual => ("perpetual", None, None),
+        Instrument::Option {
+            kind,
+            strike_micro_usdc,
+            expiry_ms,
+        } => (
+            if kind == OptionKind::Call {
+                "call"
+            } else {
+                "put"
+            },
+            Some(strike_micro_usdc),
+            Some(expiry_ms),
+        ),
+    };
+    let (status, settlement_value) = match market.status {
+        MarketStatus::Active => ("active", None),
+        MarketStatus::Settled { value_micro_usdc } => ("settled", Some(value_micro_usdc)),
+    };
+    let vector = market.vector.as_ref();
+    MarketView {
+        id: market.spec.id,
+        underlying: market.spec.underlying,
+        kind: kind.into(),
+        strike,
+        expiry_ms,
+        tick: market.spec.tick_micro_usdc,
+        lot: market.spec.lot,
+        maker_fee_ppm: market.spec.maker_fee_ppm,
+        taker_fee_ppm: market.spec.taker_fee_ppm,
+        status: status.into(),
+        settlement_value,
+        open_interest: market.open_interest,
+        last_price: market.last_price_micro_usdc,
+        funding_index: market.funding_index.to_string(),
+        mark: vector.map(|v| (v.mark_nano / 1_000) as u64),
+        delta_nano: vector.map(|v| v.delta_nano),
+        gamma_nano: vector.map(|v| v.gamma_nano),
+        vega_nano: vector.map(|v| v.vega_nano),
+        theta_nano: vector.map(|v| v.theta_nano),
+        sigma_ppm: vector.map(|v| v.sigma_ppm),
+    }
+}
+
 fn storage_error(error: impl std::fmt::Display) -> ErrorObjectOwned {
     tracing::error!(%error, "storage error while answering a query");
     rpc_error(errors::INTERNAL, "internal storage error")
@@ -154,6 +202,44 @@ impl StraddleApiServer for RpcHandler {
             )
         })?;
         self.submit(tx).await
+    }
+
+    async fn get_markets(&self) -> RpcResult<Vec<MarketView>> {
+        Ok(self
+            .sequencer
+            .read(|chain| {
+                chain
+                    .ledger
+                    .clearinghouse()
+                    .markets()
+                    .map(market_view)
+                    .collect()
+            })
+            .await?)
+    }
+
+    async fn get_oracles(&self) -> RpcResult<Vec<OracleView>> {
+        Ok(self
+            .sequencer
+            .read(|chain| {
+                chain
+                    .ledger
+                    .underlyings()
+                    .map(|u| OracleView {
+                        underlying: u.config.id,
+                        symbol: u.config.symbol.clone(),
+                        index: u.oracle.index_micro_usdc,
+                        timestamp_ms: u.oracle.timestamp_ms,
+                        smiles: u
+                            .oracle
+                            .smiles
+                            .iter()
+                            .map(|(e, s)| (*e, s.atm_vol_ppm, s.skew_ppm, s.curvature_ppm))
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .await?)
     }
 
     async fn typed_data(&self, action: Action) -> RpcResult<serde_json::Value> {

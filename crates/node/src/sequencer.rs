@@ -119,6 +119,8 @@ enum Command {
         key: StateKey,
         reply: oneshot::Sender<ProofSnapshot>,
     },
+    /// Runs a read-only query against the current (possibly unsealed) state.
+    Read(Box<dyn FnOnce(&Chain) + Send>),
 }
 
 type Reply = oneshot::Sender<Result<Acknowledgement, SubmitError>>;
@@ -236,6 +238,18 @@ impl Sequencer {
         response.await.map_err(|_| SubmitError::ShuttingDown)
     }
 
+    /// Runs `query` on the sequencer's current state (including unsealed transactions).
+    pub async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Chain) -> T + Send + 'static,
+    ) -> Result<T, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Read(Box::new(move |chain| {
+            let _ = reply.send(query(chain));
+        })))?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)
+    }
+
     /// A proof of a state key against the last sealed block.
     pub async fn proof(&self, key: StateKey) -> Result<ProofSnapshot, SubmitError> {
         let (reply, response) = oneshot::channel();
@@ -344,6 +358,7 @@ impl Admission {
                     pending_block,
                 });
             }
+            Command::Read(query) => query(&self.chain),
             Command::Proof { key, reply } => {
                 let raw = key.encode();
                 let value = match self.sealed_values.get(&raw) {

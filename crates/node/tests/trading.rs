@@ -10,10 +10,6 @@ use jsonrpsee::core::ClientError;
 use jsonrpsee::http_client::HttpClientBuilder;
 use std::time::Duration;
 use straddle_exchange::Genesis;
-use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
-use straddle_exchange::genesis::UnderlyingConfig;
-use straddle_exchange::oracle::OracleConfig;
-use straddle_exchange::risk::RiskParams;
 use straddle_node::api::{SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig, errors};
@@ -34,30 +30,7 @@ fn domain() -> Domain {
 
 fn genesis() -> Genesis {
     let addresses: Vec<Address> = (0..10).map(|i| signer(i).address()).collect();
-    let mut genesis = devnet_genesis(&addresses);
-    genesis.underlyings.push(UnderlyingConfig {
-        id: 1,
-        symbol: "ETH".into(),
-        oracle: OracleConfig {
-            underlying: 1,
-            signers: (7..10).map(|i| signer(i).address()).collect(),
-            quorum: 2,
-            staleness_ms_max: 60_000,
-            move_ppm_max: 100_000,
-        },
-        risk: RiskParams::default(),
-        funding_premium_cap_ppm: 5_000,
-    });
-    genesis.markets.push(MarketSpec {
-        id: 1,
-        underlying: 1,
-        instrument: Instrument::Perpetual,
-        tick_micro_usdc: 100_000,
-        lot: 1_000,
-        maker_fee_ppm: 200,
-        taker_fee_ppm: 500,
-    });
-    genesis
+    devnet_genesis(&addresses)
 }
 
 async fn start(dir: &std::path::Path) -> Node {
@@ -189,6 +162,23 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
         errors::INVALID_PARAMS
     );
 
+    let markets = client.get_markets().await.unwrap();
+    assert_eq!(
+        (markets[0].id, markets[0].mark, markets[0].open_interest),
+        (1, Some(3_000_000_000), 1_000_000)
+    );
+    // No smile was reported for the options' expiry: they stay unpriced (halted).
+    assert!(
+        markets
+            .iter()
+            .filter(|m| m.kind != "perpetual")
+            .all(|m| m.mark.is_none())
+    );
+    let oracles = client.get_oracles().await.unwrap();
+    assert_eq!(
+        (oracles[0].symbol.as_str(), oracles[0].index),
+        ("ETH", 3_000_000_000)
+    );
     let long = client.get_account(signer(1).address()).await.unwrap();
     assert_eq!(long.margin.positions.len(), 1);
     assert_eq!(
