@@ -15,8 +15,8 @@ use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig};
 use straddle_primitives::{
-    Action, Amount, DepositMargin, Domain, Mint, Order, SignedOrder, Transaction, Transfer,
-    Withdraw, WithdrawMargin,
+    Action, Amount, DepositMargin, Domain, Liquidate, Mint, Order, SignedLiquidate, SignedOrder,
+    Transaction, Transfer, Withdraw, WithdrawMargin,
 };
 
 /// Straddle: a derivatives-native Ethereum Layer 2.
@@ -91,6 +91,20 @@ enum Command {
     /// Signed orders.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Take over part of an account's position that is below maintenance margin.
+    Liquidate {
+        /// The account to liquidate.
+        #[arg(long)]
+        target: Address,
+        /// Market id.
+        #[arg(long)]
+        market: u32,
+        /// Size in contracts (6 decimals).
+        #[arg(long)]
+        size: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
     /// Show an account's collateral.
     Balance {
         /// The account.
@@ -606,6 +620,31 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                 taker: taker_order,
                 makers: vec![(maker_order, size)],
             };
+            send_transaction(&cli.rpc, cli.json, tx).await
+        }
+        Command::Liquidate {
+            target,
+            market,
+            size,
+            sign,
+        } => {
+            let size = u64::try_from(Amount::parse_whole(&size)?.0)
+                .map_err(|_| eyre!("size too large"))?;
+            let signer = sign.key.signer()?;
+            let domain = devnet_domain(&cli.rpc).await?;
+            let now = now_micros();
+            let liquidate = Liquidate {
+                target,
+                market,
+                size,
+                nonce: sign.nonce.unwrap_or(now),
+                expiryMs: (now / 1000).saturating_add(sign.expires_in.saturating_mul(1000)),
+            };
+            let signature = signer.sign_hash_sync(&liquidate.signing_hash(&domain))?;
+            let tx = Transaction::Liquidate(SignedLiquidate {
+                liquidate,
+                signature,
+            });
             send_transaction(&cli.rpc, cli.json, tx).await
         }
         Command::Withdraw {

@@ -152,6 +152,13 @@ impl Chain {
                     .apply_match(&proposed, block)
                     .map(|_| Outcome::default())
             }
+            VerifiedTransaction::Liquidate {
+                liquidator,
+                liquidate,
+            } => self
+                .ledger
+                .apply_signed_liquidation(*liquidator, liquidate, block)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::Cancel {
                 signer,
                 order_hash,
@@ -263,6 +270,7 @@ impl AdmittedTx {
             VerifiedTransaction::OracleUpdate { .. } => Address::ZERO,
             VerifiedTransaction::Match { taker, .. } => taker.owner,
             VerifiedTransaction::Cancel { signer, .. } => *signer,
+            VerifiedTransaction::Liquidate { liquidator, .. } => *liquidator,
         };
         Ok(AdmittedTx {
             tx,

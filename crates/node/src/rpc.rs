@@ -53,6 +53,7 @@ impl RpcHandler {
                             Transaction::OracleUpdate { .. } => ("oracleUpdate", None, None),
                             Transaction::Match { .. } => ("match", None, None),
                             Transaction::Cancel(_) => ("cancel", None, None),
+                            Transaction::Liquidate(_) => ("liquidate", None, None),
                         };
                         TransactionView {
                             hash: tx.hash,

@@ -498,6 +498,16 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
             }
         }
         VerifiedTransaction::Cancel { order_hash, .. } => keys.push(StateKey::Order(*order_hash)),
+        VerifiedTransaction::Liquidate {
+            liquidator,
+            liquidate,
+        } => keys.extend([
+            StateKey::Account(*liquidator),
+            StateKey::Portfolio(*liquidator),
+            StateKey::Portfolio(liquidate.target),
+            StateKey::Market(liquidate.market),
+            StateKey::ClearingTotals,
+        ]),
     }
     keys
 }

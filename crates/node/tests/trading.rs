@@ -14,7 +14,8 @@ use straddle_node::api::{SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig, errors};
 use straddle_primitives::{
-    Action, DepositMargin, Domain, Order, PriceReport, SignedOrder, SignedPriceReport, Transaction,
+    Action, DepositMargin, Domain, Liquidate, Order, PriceReport, SignedLiquidate, SignedOrder,
+    SignedPriceReport, Transaction,
 };
 
 fn signer(i: usize) -> PrivateKeySigner {
@@ -213,11 +214,97 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
             .iter()
             .any(|tx| tx.kind == "match" && tx.hash == receipt.tx_hash)
     );
+
+    // A thinly margined long (1,300 USDC for 1 ETH; initial margin 1,237.5) and a
+    // liquidator with margin of its own (it takes the position over).
+    let deposit = Action::DepositMargin(DepositMargin {
+        amount: 1_300_000_000,
+        nonce: 1,
+        expiryMs: now_ms() + 60_000,
+    });
+    let signature = signer(3)
+        .sign_hash_sync(&deposit.signing_hash(&domain()))
+        .unwrap();
+    client
+        .send_action(SendActionRequest {
+            chain_id: DEVNET_CHAIN_ID,
+            action: deposit,
+            signature: Bytes::from(signature.as_bytes().to_vec()),
+        })
+        .await
+        .unwrap();
+    let deposit = Action::DepositMargin(DepositMargin {
+        amount: 10_000_000_000,
+        nonce: 1,
+        expiryMs: now_ms() + 60_000,
+    });
+    let signature = signer(4)
+        .sign_hash_sync(&deposit.signing_hash(&domain()))
+        .unwrap();
+    client
+        .send_action(SendActionRequest {
+            chain_id: DEVNET_CHAIN_ID,
+            action: deposit,
+            signature: Bytes::from(signature.as_bytes().to_vec()),
+        })
+        .await
+        .unwrap();
+    let thin = Transaction::Match {
+        taker: signed_order(3, true, 1, 10),
+        makers: vec![(signed_order(2, false, 0, 11), 1_000_000)],
+    };
+    send(thin).await.unwrap();
+    let liquidate = |nonce| {
+        let request = Liquidate {
+            target: signer(3).address(),
+            market: 1,
+            size: 1_000_000,
+            nonce,
+            expiryMs: now_ms() + 60_000,
+        };
+        let signature = signer(4)
+            .sign_hash_sync(&request.signing_hash(&domain()))
+            .unwrap();
+        Transaction::Liquidate(SignedLiquidate {
+            liquidate: request,
+            signature,
+        })
+    };
+    // Healthy: refused with the margin code.
+    assert_eq!(
+        code(send(liquidate(101)).await.unwrap_err()),
+        errors::MARGIN_REFUSED
+    );
+    // ETH falls 10 % per update (the move bound) to 2,430: equity ≈ 728 < maintenance ≈ 802.
+    for price in [2_700_000_000u64, 2_430_000_000] {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        send(oracle_update(&[8, 9], price)).await.unwrap();
+    }
+    let receipt = send(liquidate(102)).await.unwrap();
+    assert_eq!(receipt.sender, signer(4).address());
+    assert!(
+        client
+            .get_account(signer(3).address())
+            .await
+            .unwrap()
+            .margin
+            .positions
+            .is_empty()
+    );
+    // The signed request cannot be replayed: its nonce is spent.
+    assert_eq!(
+        code(send(liquidate(102)).await.unwrap_err()),
+        errors::NONCE_REPLAYED
+    );
     node.stop().await;
 
     let node = start(dir.path()).await;
     let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    // After the restart: the maker is short both contracts it sold, and the liquidator
+    // holds the one it took over.
     let short = client.get_account(signer(2).address()).await.unwrap();
-    assert_eq!(short.margin.positions[0].size, -1_000_000);
+    assert_eq!(short.margin.positions[0].size, -2_000_000);
+    let liquidator = client.get_account(signer(4).address()).await.unwrap();
+    assert_eq!(liquidator.margin.positions[0].size, 1_000_000);
     node.stop().await;
 }

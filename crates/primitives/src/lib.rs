@@ -16,11 +16,13 @@ pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;
 pub use codec::DecodeError;
 pub use oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
-pub use order::{Cancel, Order, TimeInForce};
+pub use order::{Cancel, Liquidate, Order, TimeInForce};
 pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
 };
-pub use transaction::{SignedCancel, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction};
+pub use transaction::{
+    SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction,
+};
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).
 pub const SIGNED_ACTION_BYTES_MAX: usize = 256;

@@ -30,6 +30,24 @@ sol! {
         uint64 nonce;
         uint64 expiryMs;
     }
+
+    /// The signer takes over `size` of `target`'s position in `market` at the mark, if the
+    /// target is below maintenance margin (`docs/spec/clearinghouse.md` §8).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Liquidate {
+        address target;
+        uint32 market;
+        uint64 size;
+        uint64 nonce;
+        uint64 expiryMs;
+    }
+}
+
+impl Liquidate {
+    /// The EIP-712 digest under `domain`.
+    pub fn signing_hash(&self, domain: &Domain) -> B256 {
+        self.eip712_signing_hash(&domain.eip712())
+    }
 }
 
 /// How long an order may rest.

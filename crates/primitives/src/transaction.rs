@@ -9,7 +9,7 @@
 use crate::action::Domain;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
-use crate::order::{Cancel, Order};
+use crate::order::{Cancel, Liquidate, Order};
 use crate::signed::{
     SIGNATURE_BYTES, SignatureCheckError, SignedAction, VerifiedAction, parse_signature,
     recover_strict,
@@ -22,6 +22,8 @@ pub const KIND_ORACLE_UPDATE: u8 = 0x10;
 pub const KIND_MATCH: u8 = 0x11;
 /// Kind byte of a cancel.
 pub const KIND_CANCEL: u8 = 0x12;
+/// Kind byte of a liquidation.
+pub const KIND_LIQUIDATE: u8 = 0x13;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -48,6 +50,15 @@ pub struct SignedCancel {
     pub signature: Signature,
 }
 
+/// A liquidation with the liquidator's signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedLiquidate {
+    /// The request.
+    pub liquidate: Liquidate,
+    /// Signature over [`Liquidate::signing_hash`].
+    pub signature: Signature,
+}
+
 /// A transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transaction {
@@ -69,6 +80,8 @@ pub enum Transaction {
     },
     /// An order cancellation.
     Cancel(SignedCancel),
+    /// A liquidation.
+    Liquidate(SignedLiquidate),
 }
 
 /// An order whose signature has been checked: its owner and hash.
@@ -110,6 +123,13 @@ pub enum VerifiedTransaction {
         order_hash: B256,
         /// Not valid after this block time, unix ms.
         expiry_ms: u64,
+    },
+    /// A liquidation.
+    Liquidate {
+        /// Who signed it (takes over the position).
+        liquidator: Address,
+        /// The request.
+        liquidate: Liquidate,
     },
 }
 
@@ -233,6 +253,18 @@ impl Transaction {
                 }
                 w.bytes
             }
+            Transaction::Liquidate(signed) => {
+                let l = &signed.liquidate;
+                let mut w = Writer::with_capacity(114);
+                w.u8(KIND_LIQUIDATE)
+                    .address(&l.target)
+                    .u32(l.market)
+                    .u64(l.size)
+                    .u64(l.nonce)
+                    .u64(l.expiryMs);
+                write_signature(&mut w, &signed.signature);
+                w.bytes
+            }
             Transaction::Cancel(signed) => {
                 let mut w = Writer::with_capacity(114);
                 w.u8(KIND_CANCEL)
@@ -293,6 +325,19 @@ impl Transaction {
                     signature: read_signature(&mut r)?,
                 })
             }
+            KIND_LIQUIDATE => {
+                let liquidate = Liquidate {
+                    target: r.address()?,
+                    market: r.u32()?,
+                    size: r.u64()?,
+                    nonce: r.u64()?,
+                    expiryMs: r.u64()?,
+                };
+                Transaction::Liquidate(SignedLiquidate {
+                    liquidate,
+                    signature: read_signature(&mut r)?,
+                })
+            }
             other => return Err(DecodeError::UnknownTag(other)),
         };
         r.finish()?;
@@ -335,6 +380,13 @@ impl Transaction {
                     .into_iter()
                     .map(|(maker, size)| Ok((verify_order(maker)?, size)))
                     .collect::<Result<Vec<_>, SignatureCheckError>>()?,
+            },
+            Transaction::Liquidate(signed) => VerifiedTransaction::Liquidate {
+                liquidator: recover_strict(
+                    &signed.signature,
+                    &signed.liquidate.signing_hash(domain),
+                )?,
+                liquidate: signed.liquidate,
             },
             Transaction::Cancel(signed) => VerifiedTransaction::Cancel {
                 signer: recover_strict(&signed.signature, &signed.cancel.signing_hash(domain))?,

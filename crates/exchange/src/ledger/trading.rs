@@ -246,6 +246,34 @@ impl Ledger {
         self.touched.insert(StateKey::Order(order_hash));
     }
 
+    /// A signed liquidation: checks the request's expiry and consumes the liquidator's
+    /// nonce (so a signed request cannot be replayed), then liquidates.
+    pub fn apply_signed_liquidation(
+        &mut self,
+        liquidator: Address,
+        request: &straddle_primitives::Liquidate,
+        block: &BlockContext,
+    ) -> Result<LiquidationOutcome, TxError> {
+        if block.timestamp_ms > request.expiryMs {
+            return Err(TxError::Expired {
+                expiry_ms: request.expiryMs,
+                block_ms: block.timestamp_ms,
+            });
+        }
+        let window = self
+            .accounts
+            .get(&liquidator)
+            .map(|a| a.nonces.as_slice())
+            .unwrap_or_default();
+        let slot = super::check_nonce(window, request.nonce)?;
+        let outcome =
+            self.apply_liquidation(liquidator, request.target, request.market, request.size)?;
+        let account = self.accounts.entry(liquidator).or_default();
+        super::insert_nonce(&mut account.nonces, slot, request.nonce);
+        self.touched.insert(StateKey::Account(liquidator));
+        Ok(outcome)
+    }
+
     /// Liquidates part of an unhealthy account (see [`crate::clearinghouse::Clearinghouse::liquidate`]).
     pub fn apply_liquidation(
         &mut self,

@@ -170,6 +170,32 @@ fn match_and_cancel_recover_every_signer() {
 }
 
 #[test]
+fn liquidations_round_trip_and_recover_the_liquidator() {
+    let liquidate = Liquidate {
+        target: Address::repeat_byte(9),
+        market: 1,
+        size: 2_000_000,
+        nonce: 5,
+        expiryMs: 77,
+    };
+    let signature = key(4)
+        .sign_hash_sync(&liquidate.signing_hash(&DOMAIN))
+        .unwrap();
+    let transaction = Transaction::Liquidate(SignedLiquidate {
+        liquidate: liquidate.clone(),
+        signature,
+    });
+    assert_eq!(round_trip(&transaction).len(), 1 + 20 + 4 + 8 + 8 + 8 + 65);
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::Liquidate {
+            liquidator: key(4).address(),
+            liquidate
+        }
+    );
+}
+
+#[test]
 fn malformed_bytes_are_refused() {
     assert_eq!(
         Transaction::decode(&[]),
