@@ -686,14 +686,28 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                 if margin.cash == "0" && margin.positions.is_empty() {
                     return format!("{} USDC", account.collateral);
                 }
+                let positions: Vec<String> = margin
+                    .positions
+                    .iter()
+                    .map(|p| format!("market {}: {}", p.market, usdc_text(&p.size.to_string())))
+                    .collect();
+                let nano = |text: &str| text.parse::<f64>().map_or(0.0, |v| v / 1e9);
                 format!(
-                    "{} USDC\nmargin: cash {} USDC, equity {} USDC, maintenance {} USDC, initial {} USDC, {} positions",
+                    "{} USDC\nmargin: cash {} USDC, equity {} USDC, maintenance {} USDC, initial {} USDC\n  positions: {}\n  delta {:.4}, gamma {:.6}, vega {:.2} USDC/pt, theta {:.2} USDC/day",
                     account.collateral,
                     usdc_text(&margin.cash),
                     usdc_text(&margin.equity),
                     usdc_text(&margin.maintenance),
                     usdc_text(&margin.initial),
-                    margin.positions.len()
+                    if positions.is_empty() {
+                        "none".to_string()
+                    } else {
+                        positions.join(", ")
+                    },
+                    nano(&margin.delta_nano),
+                    nano(&margin.gamma_nano),
+                    nano(&margin.vega_nano),
+                    nano(&margin.theta_nano),
                 )
             })
         }

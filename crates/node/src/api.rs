@@ -125,6 +125,16 @@ pub struct MarginView {
     pub initial: String,
     /// Open positions.
     pub positions: Vec<PositionView>,
+    /// Account delta, 10^-9 underlying (sum over positions; mixed underlyings add up).
+    pub delta_nano: String,
+    /// Account gamma, 10^-9 underlying per USDC.
+    pub gamma_nano: String,
+    /// Account vega per volatility point, nano-USDC.
+    pub vega_nano: String,
+    /// Account theta per day, nano-USDC.
+    pub theta_nano: String,
+    /// Index of the worst scenario of the margin grid (`clearinghouse.md` §3.2).
+    pub worst_scenario: usize,
 }
 
 /// One position.

@@ -257,6 +257,10 @@ impl StraddleApiServer for RpcHandler {
             ),
             None => (snapshot.portfolio.cash.to_string(), "0".into(), "0".into()),
         };
+        let greeks = snapshot.risk.as_ref().map(|r| &r.margin);
+        let greek = |f: fn(&straddle_exchange::risk::MarginSummary) -> i128| {
+            greeks.map_or("0".to_string(), |m| f(m).to_string())
+        };
         Ok(AccountView {
             address,
             collateral: snapshot.account.collateral,
@@ -276,6 +280,11 @@ impl StraddleApiServer for RpcHandler {
                         size: p.size,
                     })
                     .collect(),
+                delta_nano: greek(|m| m.delta_nano),
+                gamma_nano: greek(|m| m.gamma_nano),
+                vega_nano: greek(|m| m.vega_nano),
+                theta_nano: greek(|m| m.theta_nano),
+                worst_scenario: greeks.map_or(0, |m| m.worst_scenario),
             },
         })
     }
