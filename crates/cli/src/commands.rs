@@ -161,6 +161,9 @@ enum Command {
         /// Genesis file (default: devnet).
         #[arg(long)]
         genesis: Option<PathBuf>,
+        /// Instead, print the state root after every transaction of this block.
+        #[arg(long, value_name = "BLOCK")]
+        per_tx_roots: Option<u64>,
     },
 }
 
@@ -837,7 +840,28 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             let report = crate::bench::run_transfer_bench(&websocket_url(&cli.rpc), &args).await?;
             print(cli.json, &report, || report.text())
         }
-        Command::Replay { data_dir, genesis } => {
+        Command::Replay {
+            data_dir,
+            genesis,
+            per_tx_roots: Some(number),
+        } => {
+            let genesis = load_genesis(genesis.as_ref())?;
+            let store = straddle_node::chain_store::ChainStore::open(&data_dir)?;
+            let roots = straddle_node::chain::per_transaction_roots(&store, &genesis, number)?;
+            print(cli.json, &roots, || {
+                roots
+                    .iter()
+                    .enumerate()
+                    .map(|(i, root)| format!("tx {i:>4}  {root}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Replay {
+            data_dir,
+            genesis,
+            per_tx_roots: None,
+        } => {
             let genesis = load_genesis(genesis.as_ref())?;
             let store = straddle_node::chain_store::ChainStore::open(&data_dir)?;
             let report = straddle_node::chain::replay_stored_chain(&store, &genesis)?;

@@ -357,3 +357,58 @@ pub fn replay_stored_chain(
         state_root: chain.head.state_root,
     })
 }
+
+/// The state root after every transaction of stored block `number` (what a dispute over
+/// one transaction needs): blocks 1…number−1 are replayed, then block `number` is
+/// re-executed one transaction at a time, committing each transaction's leaf changes to
+/// the tree before taking its root. The last root must equal the block's state root.
+pub fn per_transaction_roots(
+    store: &ChainStore,
+    genesis: &Genesis,
+    number: u64,
+) -> Result<Vec<B256>, ChainError> {
+    if number == 0 {
+        return Err(replay_error(0, "the genesis block has no transactions"));
+    }
+    let (mut chain, _) = Chain::from_genesis(genesis)?;
+    let logged_block = |n: u64| -> Result<(BlockHeader, WalBlock), ChainError> {
+        let (header, stored) = store
+            .block(n)?
+            .ok_or_else(|| replay_error(n, "block missing"))?;
+        let logged = WalBlock {
+            number: n,
+            timestamp_ms: header.timestamp_ms,
+            transactions: stored.iter().map(|tx| tx.tx.encode()).collect(),
+        };
+        Ok((header, logged))
+    };
+    for n in 1..number {
+        let (_, logged) = logged_block(n)?;
+        chain.replay_logged(&logged)?;
+    }
+    let (header, logged) = logged_block(number)?;
+    let context = BlockContext {
+        number,
+        timestamp_ms: header.timestamp_ms,
+    };
+    let mut roots = Vec::with_capacity(logged.transactions.len());
+    for bytes in &logged.transactions {
+        let tx = Transaction::decode(bytes).map_err(|e| replay_error(number, e))?;
+        let admitted = chain.admit(tx).map_err(|e| replay_error(number, e))?;
+        chain
+            .execute(&admitted, &context)
+            .map_err(|e| replay_error(number, e))?;
+        let changes = chain.ledger.take_changes();
+        chain
+            .tree
+            .update_batch(changes.iter().map(LeafChange::tree_update).collect());
+        roots.push(chain.tree.root());
+    }
+    if roots.last() != Some(&header.state_root) {
+        return Err(replay_error(
+            number,
+            "the last per-transaction root differs from the block's state root",
+        ));
+    }
+    Ok(roots)
+}

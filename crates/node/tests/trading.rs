@@ -151,6 +151,7 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
 
     let receipt = send(trade.clone()).await.unwrap();
     assert_eq!(receipt.sender, signer(1).address());
+    let receipt_block = receipt.block_number;
     // The same match again would overfill the orders.
     assert_eq!(code(send(trade).await.unwrap_err()), errors::MATCH_REFUSED);
     assert_eq!(
@@ -306,5 +307,20 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     assert_eq!(short.margin.positions[0].size, -2_000_000);
     let liquidator = client.get_account(signer(4).address()).await.unwrap();
     assert_eq!(liquidator.margin.positions[0].size, 1_000_000);
+    let match_block = client
+        .get_block(
+            straddle_node::api::BlockRef::Number(receipt_block),
+            Some(false),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     node.stop().await;
+
+    // Re-executing the match's block one transaction at a time ends at its state root.
+    let store = straddle_node::chain_store::ChainStore::open(dir.path()).unwrap();
+    let roots =
+        straddle_node::chain::per_transaction_roots(&store, &genesis(), receipt_block).unwrap();
+    assert_eq!(roots.len(), match_block.transaction_hashes.len());
+    assert_eq!(roots.last(), Some(&match_block.header.state_root));
 }
