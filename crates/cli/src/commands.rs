@@ -696,7 +696,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                     .collect();
                 let nano = |text: &str| text.parse::<f64>().map_or(0.0, |v| v / 1e9);
                 format!(
-                    "{} USDC\nmargin: cash {} USDC, equity {} USDC, maintenance {} USDC, initial {} USDC\n  positions: {}\n  delta {:.4}, gamma {:.6}, vega {:.2} USDC/pt, theta {:.2} USDC/day",
+                    "{} USDC\nmargin: cash {} USDC, equity {} USDC, maintenance {} USDC, initial {} USDC\n  positions: {}\n  delta {:.4}, gamma {:.6}, vega {:.2} USDC/pt, theta {:.2} USDC/day\n  estimated liquidation index: {}",
                     account.collateral,
                     usdc_text(&margin.cash),
                     usdc_text(&margin.equity),
@@ -711,6 +711,10 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                     nano(&margin.gamma_nano),
                     nano(&margin.vega_nano),
                     nano(&margin.theta_nano),
+                    margin.liquidation_index.map_or(
+                        "beyond the margin grid".to_string(),
+                        |i| format!("{} USDC", usdc_text(&i.to_string()))
+                    ),
                 )
             })
         }

@@ -135,6 +135,13 @@ pub struct MarginView {
     pub theta_nano: String,
     /// Index of the worst scenario of the margin grid (`clearinghouse.md` §3.2).
     pub worst_scenario: usize,
+    /// Estimated index price (micro-USDC) at which the account becomes liquidatable:
+    /// display only, a first-order estimate interpolated on the margin grid's
+    /// volatility-unchanged scenarios with today's requirement held fixed (for a long the
+    /// requirement falls with the index, so the true level is lower); absent for several
+    /// underlyings or beyond the regular shock range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liquidation_index: Option<u64>,
 }
 
 /// One position.

@@ -285,6 +285,7 @@ impl StraddleApiServer for RpcHandler {
                 vega_nano: greek(|m| m.vega_nano),
                 theta_nano: greek(|m| m.theta_nano),
                 worst_scenario: greeks.map_or(0, |m| m.worst_scenario),
+                liquidation_index: snapshot.liquidation_index,
             },
         })
     }

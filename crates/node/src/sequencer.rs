@@ -86,6 +86,8 @@ pub struct AccountSnapshot {
     pub portfolio: straddle_exchange::clearinghouse::Portfolio,
     /// Equity and margin requirements (`None` if a held market has no risk vector).
     pub risk: Option<straddle_exchange::clearinghouse::AccountRisk>,
+    /// Estimated index level at which the account becomes liquidatable (display only).
+    pub liquidation_index: Option<u64>,
     /// Number of the block being built (or the head if none).
     pub pending_block: u64,
 }
@@ -351,10 +353,14 @@ impl Admission {
                     .map(|(settled, _)| settled)
                     .unwrap_or(stored);
                 let risk = clearinghouse.risk_of(&portfolio).ok();
+                let liquidation_index = risk
+                    .as_ref()
+                    .and_then(|risk| estimate_liquidation_index(&self.chain, &portfolio, risk));
                 let _ = reply.send(AccountSnapshot {
                     account,
                     portfolio,
                     risk,
+                    liquidation_index,
                     pending_block,
                 });
             }
@@ -451,6 +457,54 @@ impl Admission {
             fatal("log thread stopped", &"channel closed");
         }
     }
+}
+
+/// Display-only estimate of the index level at which an account's equity falls to its
+/// maintenance margin: along the volatility-unchanged spot scenarios of the margin grid,
+/// the first crossing of `equity + P&L(s) = maintenance` nearest to the current index,
+/// linearly interpolated, holding the requirement fixed. `None` when the positions span
+/// several underlyings or no crossing lies within the regular shock range.
+fn estimate_liquidation_index(
+    chain: &Chain,
+    portfolio: &straddle_exchange::clearinghouse::Portfolio,
+    risk: &straddle_exchange::clearinghouse::AccountRisk,
+) -> Option<u64> {
+    let clearinghouse = chain.ledger.clearinghouse();
+    let mut underlyings = portfolio
+        .positions
+        .iter()
+        .filter_map(|p| clearinghouse.market(p.market).map(|m| m.spec.underlying));
+    let first = underlyings.next()?;
+    if underlyings.any(|u| u != first) {
+        return None;
+    }
+    let underlying = chain.ledger.underlying(first)?;
+    let index = underlying.oracle.index_micro_usdc as f64;
+    let cushion = |pnl_femto: i128| {
+        (risk.equity as f64 + pnl_femto as f64 / 1e9) - risk.margin.maintenance as f64
+    };
+    // Vol-unchanged scenarios are 3·step + 1, step 0…8 (shock −S … +S).
+    let point = |step: usize| {
+        let shock = underlying.grid.scenarios[3 * step + 1].spot_shock_ppm as f64 / 1e6;
+        (shock, cushion(risk.margin.scenario_pnl_femto[3 * step + 1]))
+    };
+    let (_, now) = point(4);
+    if now < 0.0 {
+        return Some(index as u64);
+    }
+    let crossing = |from: usize, to: usize| -> Option<f64> {
+        let (s0, c0) = point(from);
+        let (s1, c1) = point(to);
+        (c1 < 0.0).then(|| s0 + (s1 - s0) * c0 / (c0 - c1))
+    };
+    for distance in 1..=4 {
+        let down = crossing(4 - distance + 1, 4 - distance);
+        let up = crossing(4 + distance - 1, 4 + distance);
+        if let Some(shock) = down.or(up) {
+            return Some((index * (1.0 + shock)).max(0.0) as u64);
+        }
+    }
+    None
 }
 
 /// The leaves a transaction can change, so proofs served before the next seal can use

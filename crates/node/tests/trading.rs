@@ -255,6 +255,19 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
         makers: vec![(signed_order(2, false, 0, 11), 1_000_000)],
     };
     send(thin).await.unwrap();
+    // 1,300 USDC (1,298.5 after the taker fee) against 1 ETH: with today's 990 USDC
+    // requirement held fixed, equity meets it at 3,000 − 308.5 = 2,691.5.
+    let estimate = client
+        .get_account(signer(3).address())
+        .await
+        .unwrap()
+        .margin
+        .liquidation_index
+        .unwrap();
+    assert!(
+        (2_690_500_000..2_692_500_000).contains(&estimate),
+        "{estimate}"
+    );
     let liquidate = |nonce| {
         let request = Liquidate {
             target: signer(3).address(),
