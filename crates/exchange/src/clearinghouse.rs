@@ -191,6 +191,22 @@ pub enum ClearingError {
         /// Its maintenance margin.
         maintenance: u128,
     },
+    /// Auto-deleveraging needs a bankrupt account (negative equity).
+    #[error("{account} is not bankrupt: equity {equity}")]
+    NotBankrupt {
+        /// The account.
+        account: Address,
+        /// Its equity.
+        equity: i128,
+    },
+    /// Auto-deleveraging only when the insurance fund cannot cover the deficit.
+    #[error("the insurance fund ({fund}) covers the deficit ({deficit}): liquidate instead")]
+    InsuranceCovers {
+        /// The fund.
+        fund: i128,
+        /// The deficit.
+        deficit: i128,
+    },
     /// The liquidated account holds no position (or less than asked) in the market.
     #[error("{account} holds {held} in market {market}, {requested} requested")]
     NoSuchPosition {
@@ -273,6 +289,15 @@ impl Default for LiquidationParams {
             liquidator_share_ppm: 500_000,
         }
     }
+}
+
+/// What an auto-deleveraging did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdlOutcome {
+    /// Part of the bankrupt account's deficit the counterparty absorbed, micro-USDC.
+    pub absorbed: i128,
+    /// The bankrupt account's equity afterwards.
+    pub target_equity: i128,
 }
 
 /// What a liquidation did.
@@ -711,6 +736,102 @@ impl Clearinghouse {
             liquidator_reward: reward,
             insurance_covered: covered,
             bad_debt,
+        })
+    }
+
+    /// Auto-deleveraging (§8.2): when `target` is bankrupt and the insurance fund cannot
+    /// cover its deficit, `size` of its position in `market` closes against
+    /// `counterparty`'s opposite position at the mark, and the counterparty also pays the
+    /// target the deficit's share of this size (`deficit · size / |held|`, capped at the
+    /// counterparty's remaining equity): the winning side absorbs the loss instead of the
+    /// system. The sequencer picks counterparties by rank (profit, then leverage); the
+    /// rule checked here is eligibility.
+    pub fn auto_deleverage(
+        &mut self,
+        target: Address,
+        market_id: MarketId,
+        counterparty: Address,
+        size: u64,
+    ) -> Result<AdlOutcome, ClearingError> {
+        let market = self.active_market(market_id)?;
+        let vector = market
+            .vector
+            .as_ref()
+            .ok_or(ClearingError::NoRiskVector(market_id))?;
+        let (mark_nano, lot, funding_index) =
+            (vector.mark_nano, market.spec.lot, market.funding_index);
+        if target == counterparty {
+            return Err(ClearingError::SelfTrade);
+        }
+        let (mut victim, victim_remainder) = self.normalized(&self.portfolio(&target))?;
+        let equity = self.risk_of_normalized(&victim)?.equity;
+        if equity >= 0 {
+            return Err(ClearingError::NotBankrupt {
+                account: target,
+                equity,
+            });
+        }
+        let deficit = -equity;
+        if self.insurance_fund >= deficit {
+            return Err(ClearingError::InsuranceCovers {
+                fund: self.insurance_fund,
+                deficit,
+            });
+        }
+        let held = victim.size(market_id);
+        let (mut winner, winner_remainder) = self.normalized(&self.portfolio(&counterparty))?;
+        let opposite = winner.size(market_id);
+        let eligible = size > 0
+            && size.is_multiple_of(lot)
+            && size <= held.unsigned_abs()
+            && size <= opposite.unsigned_abs()
+            && (held > 0) != (opposite > 0)
+            && opposite != 0;
+        if !eligible {
+            return Err(ClearingError::NoSuchPosition {
+                account: if size > held.unsigned_abs() {
+                    target
+                } else {
+                    counterparty
+                },
+                market: market_id,
+                held: if size > held.unsigned_abs() {
+                    held
+                } else {
+                    opposite
+                },
+                requested: size,
+            });
+        }
+        let moved = if held > 0 {
+            size as i64
+        } else {
+            -(size as i64)
+        };
+        let value_femto = i128::from(moved) * i128::from(mark_nano);
+        let target_receives = value_femto.div_euclid(FEMTO_PER_MICRO);
+        let winner_pays = ceil_div(value_femto, FEMTO_PER_MICRO);
+        victim.set_size(market_id, held - moved, funding_index);
+        victim.cash += target_receives;
+        winner.set_size(market_id, opposite + moved, funding_index);
+        winner.cash -= winner_pays;
+        let share = ceil_div(deficit * i128::from(size), i128::from(held.unsigned_abs()));
+        let winner_equity = self.risk_of_normalized(&winner)?.equity;
+        let absorbed = share.min(deficit).min(winner_equity.max(0));
+        winner.cash -= absorbed;
+        victim.cash += absorbed;
+        let target_equity = self.risk_of_normalized(&victim)?.equity;
+        self.insurance_fund += winner_pays - target_receives;
+        self.keep_remainder(victim_remainder + winner_remainder);
+        // Both positions shrink: open interest falls by the size.
+        if let Some(market) = self.markets.get_mut(&market_id) {
+            market.open_interest = market.open_interest.saturating_sub(size);
+        }
+        self.portfolios.insert(target, victim);
+        self.portfolios.insert(counterparty, winner);
+        Ok(AdlOutcome {
+            absorbed,
+            target_equity,
         })
     }
 

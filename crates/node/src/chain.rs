@@ -159,6 +159,10 @@ impl Chain {
                 .ledger
                 .apply_signed_liquidation(*liquidator, liquidate, block)
                 .map(|_| Outcome::default()),
+            VerifiedTransaction::AutoDeleverage(adl) => self
+                .ledger
+                .apply_auto_deleverage(adl.target, adl.market, adl.counterparty, adl.size)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::Cancel {
                 signer,
                 order_hash,
@@ -271,6 +275,7 @@ impl AdmittedTx {
             VerifiedTransaction::Match { taker, .. } => taker.owner,
             VerifiedTransaction::Cancel { signer, .. } => *signer,
             VerifiedTransaction::Liquidate { liquidator, .. } => *liquidator,
+            VerifiedTransaction::AutoDeleverage(_) => Address::ZERO,
         };
         Ok(AdmittedTx {
             tx,

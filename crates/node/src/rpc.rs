@@ -54,6 +54,7 @@ impl RpcHandler {
                             Transaction::Match { .. } => ("match", None, None),
                             Transaction::Cancel(_) => ("cancel", None, None),
                             Transaction::Liquidate(_) => ("liquidate", None, None),
+                            Transaction::AutoDeleverage(_) => ("autoDeleverage", None, None),
                         };
                         TransactionView {
                             hash: tx.hash,

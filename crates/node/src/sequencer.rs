@@ -552,6 +552,12 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
             }
         }
         VerifiedTransaction::Cancel { order_hash, .. } => keys.push(StateKey::Order(*order_hash)),
+        VerifiedTransaction::AutoDeleverage(adl) => keys.extend([
+            StateKey::Portfolio(adl.target),
+            StateKey::Portfolio(adl.counterparty),
+            StateKey::Market(adl.market),
+            StateKey::ClearingTotals,
+        ]),
         VerifiedTransaction::Liquidate {
             liquidator,
             liquidate,

@@ -21,7 +21,8 @@ pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
 };
 pub use transaction::{
-    SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction,
+    AutoDeleverage, SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedOrder,
+    VerifiedTransaction,
 };
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).

@@ -24,6 +24,8 @@ pub const KIND_MATCH: u8 = 0x11;
 pub const KIND_CANCEL: u8 = 0x12;
 /// Kind byte of a liquidation.
 pub const KIND_LIQUIDATE: u8 = 0x13;
+/// Kind byte of an auto-deleveraging.
+pub const KIND_AUTO_DELEVERAGE: u8 = 0x14;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -82,6 +84,22 @@ pub enum Transaction {
     Cancel(SignedCancel),
     /// A liquidation.
     Liquidate(SignedLiquidate),
+    /// Closes part of a bankrupt account's position against a winning counterparty
+    /// (permissionless: the rules decide eligibility).
+    AutoDeleverage(AutoDeleverage),
+}
+
+/// An auto-deleveraging request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoDeleverage {
+    /// The bankrupt account.
+    pub target: Address,
+    /// The market.
+    pub market: u32,
+    /// The account on the other side that absorbs the deficit.
+    pub counterparty: Address,
+    /// Size, micro-contracts.
+    pub size: u64,
 }
 
 /// An order whose signature has been checked: its owner and hash.
@@ -131,6 +149,8 @@ pub enum VerifiedTransaction {
         /// The request.
         liquidate: Liquidate,
     },
+    /// An auto-deleveraging (no signature).
+    AutoDeleverage(AutoDeleverage),
 }
 
 fn write_signature(w: &mut Writer, signature: &Signature) {
@@ -265,6 +285,15 @@ impl Transaction {
                 write_signature(&mut w, &signed.signature);
                 w.bytes
             }
+            Transaction::AutoDeleverage(adl) => {
+                let mut w = Writer::with_capacity(53);
+                w.u8(KIND_AUTO_DELEVERAGE)
+                    .address(&adl.target)
+                    .u32(adl.market)
+                    .address(&adl.counterparty)
+                    .u64(adl.size);
+                w.bytes
+            }
             Transaction::Cancel(signed) => {
                 let mut w = Writer::with_capacity(114);
                 w.u8(KIND_CANCEL)
@@ -338,6 +367,12 @@ impl Transaction {
                     signature: read_signature(&mut r)?,
                 })
             }
+            KIND_AUTO_DELEVERAGE => Transaction::AutoDeleverage(AutoDeleverage {
+                target: r.address()?,
+                market: r.u32()?,
+                counterparty: r.address()?,
+                size: r.u64()?,
+            }),
             other => return Err(DecodeError::UnknownTag(other)),
         };
         r.finish()?;
@@ -388,6 +423,7 @@ impl Transaction {
                 )?,
                 liquidate: signed.liquidate,
             },
+            Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
             Transaction::Cancel(signed) => VerifiedTransaction::Cancel {
                 signer: recover_strict(&signed.signature, &signed.cancel.signing_hash(domain))?,
                 order_hash: signed.cancel.orderHash,

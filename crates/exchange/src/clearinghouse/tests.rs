@@ -551,3 +551,54 @@ proptest! {
         prop_assert_eq!(ch.total_value_femto().unwrap(), total);
     }
 }
+
+#[test]
+fn auto_deleveraging_moves_a_bankrupt_position_and_its_deficit_to_the_winner() {
+    let mut ch = funded_with_trade(
+        &[
+            (0, 1_300_000_000),
+            (1, 100_000_000_000),
+            (2, 100_000_000_000),
+        ],
+        fill(1, 0, 1, 1_000_000, 3_000_000_000),
+    );
+    // A second long on the winner's side, to check the side rule.
+    ch.settle_fill(&fill(1, 2, 1, 1_000_000, 3_000_000_000))
+        .unwrap();
+    assert!(matches!(
+        ch.auto_deleverage(account(0), 1, account(1), 1_000_000),
+        Err(ClearingError::NotBankrupt { .. })
+    ));
+    // ETH crashes to 1,300: the long's equity is ≈ −401.5 USDC and the fund is empty.
+    move_perp_to(&mut ch, 1_300_000_000);
+    let total = ch.total_value_femto().unwrap();
+    let mut funded = ch.clone();
+    funded.insurance_fund += 1_000_000_000;
+    assert!(matches!(
+        funded.auto_deleverage(account(0), 1, account(1), 1_000_000),
+        Err(ClearingError::InsuranceCovers { .. })
+    ));
+    assert!(
+        matches!(
+            ch.auto_deleverage(account(0), 1, account(2), 1_000_000),
+            Err(ClearingError::NoSuchPosition { .. })
+        ),
+        "a long cannot take the other side of a long"
+    );
+    let winner_before = ch.risk_of(&ch.portfolio(&account(1))).unwrap().equity;
+    let outcome = ch
+        .auto_deleverage(account(0), 1, account(1), 1_000_000)
+        .unwrap();
+    assert_eq!(outcome.absorbed, 401_500_000);
+    assert_eq!(outcome.target_equity, 0);
+    assert!(ch.portfolio(&account(0)).positions.is_empty());
+    assert_eq!(ch.portfolio(&account(1)).size_in(1), -1_000_000);
+    let winner_after = ch.risk_of(&ch.portfolio(&account(1))).unwrap().equity;
+    assert_eq!(
+        winner_before - winner_after,
+        401_500_000,
+        "the winner absorbs the deficit"
+    );
+    assert_eq!(ch.total_value_femto().unwrap(), total);
+    assert_eq!(ch.market(1).unwrap().open_interest, 1_000_000);
+}

@@ -274,6 +274,34 @@ impl Ledger {
         Ok(outcome)
     }
 
+    /// Auto-deleverages part of a bankrupt account against a winning counterparty (see
+    /// [`crate::clearinghouse::Clearinghouse::auto_deleverage`]).
+    pub fn apply_auto_deleverage(
+        &mut self,
+        target: Address,
+        market: u32,
+        counterparty: Address,
+        size: u64,
+    ) -> Result<crate::clearinghouse::AdlOutcome, TxError> {
+        let outcome = self
+            .clearinghouse
+            .auto_deleverage(target, market, counterparty, size)
+            .map_err(TxError::Margin)?;
+        for key in [
+            StateKey::Portfolio(target),
+            StateKey::Portfolio(counterparty),
+            StateKey::Market(market),
+            StateKey::ClearingTotals,
+        ] {
+            self.touched.insert(key);
+        }
+        debug_assert!(
+            self.is_conserved(),
+            "collateral not conserved after auto-deleveraging"
+        );
+        Ok(outcome)
+    }
+
     /// Liquidates part of an unhealthy account (see [`crate::clearinghouse::Clearinghouse::liquidate`]).
     pub fn apply_liquidation(
         &mut self,

@@ -196,6 +196,22 @@ fn liquidations_round_trip_and_recover_the_liquidator() {
 }
 
 #[test]
+fn auto_deleveraging_round_trips_without_a_signature() {
+    let adl = AutoDeleverage {
+        target: Address::repeat_byte(1),
+        market: 2,
+        counterparty: Address::repeat_byte(3),
+        size: 4,
+    };
+    let transaction = Transaction::AutoDeleverage(adl);
+    assert_eq!(round_trip(&transaction).len(), 1 + 20 + 4 + 20 + 8);
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::AutoDeleverage(adl)
+    );
+}
+
+#[test]
 fn malformed_bytes_are_refused() {
     assert_eq!(
         Transaction::decode(&[]),
