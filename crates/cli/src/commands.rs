@@ -15,8 +15,8 @@ use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig};
 use straddle_primitives::{
-    Action, Amount, DepositMargin, Domain, Liquidate, Mint, Order, SignedLiquidate, SignedOrder,
-    Transaction, Transfer, Withdraw, WithdrawMargin,
+    Action, Amount, BulkCancel, DepositMargin, Domain, Liquidate, Mint, Order, SignedLiquidate,
+    SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
 };
 
 /// Straddle: a derivatives-native Ethereum Layer 2.
@@ -211,6 +211,14 @@ enum OracleCommand {
 
 #[derive(Subcommand)]
 enum OrderCommand {
+    /// Cancel orders by hash, all under one signature (at most 64).
+    Cancel {
+        /// Order hash (repeat for several).
+        #[arg(long = "hash", required = true)]
+        hashes: Vec<B256>,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
     /// Devnet: sign a resting sell and a crossing buy (or the reverse) and submit the match.
     Pair {
         /// Market id.
@@ -572,6 +580,29 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                 reports,
             };
             send_transaction(&cli.rpc, cli.json, tx).await
+        }
+        Command::Order(OrderCommand::Cancel { hashes, sign }) => {
+            if hashes.len() > straddle_primitives::BULK_CANCEL_MAX {
+                bail!(
+                    "at most {} orders per cancel",
+                    straddle_primitives::BULK_CANCEL_MAX
+                );
+            }
+            let signer = sign.key.signer()?;
+            let domain = devnet_domain(&cli.rpc).await?;
+            let now = now_micros();
+            let cancel = BulkCancel {
+                orderHashes: hashes,
+                nonce: sign.nonce.unwrap_or(now),
+                expiryMs: (now / 1000).saturating_add(sign.expires_in.saturating_mul(1000)),
+            };
+            let signature = signer.sign_hash_sync(&cancel.signing_hash(&domain))?;
+            send_transaction(
+                &cli.rpc,
+                cli.json,
+                Transaction::BulkCancel { cancel, signature },
+            )
+            .await
         }
         Command::Order(OrderCommand::Pair {
             market,

@@ -11,8 +11,8 @@ use alloy_primitives::{Address, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use std::time::{Duration, Instant};
-use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
 use straddle_exchange::clearinghouse::Portfolio;
+use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
 use straddle_exchange::genesis::UnderlyingConfig;
 use straddle_exchange::leaves::encode_portfolio;
 use straddle_exchange::oracle::OracleConfig;
@@ -22,7 +22,10 @@ use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
 use straddle_primitives::{Domain, Order, PriceReport, SignedPriceReport};
 use straddle_state::{LeafChange, SparseMerkleTree};
 
-const DOMAIN: Domain = Domain { chain_id: 1, verifying_contract: Address::ZERO };
+const DOMAIN: Domain = Domain {
+    chain_id: 1,
+    verifying_contract: Address::ZERO,
+};
 const NOW: u64 = 1_800_000_000_000;
 
 fn account(i: u64) -> Address {
@@ -83,20 +86,47 @@ fn order(owner: u64, market: u32, is_buy: bool, nonce: u64) -> VerifiedOrder {
         nonce,
     };
     let hash = order.hash(&DOMAIN);
-    VerifiedOrder { order, owner: account(owner), hash }
+    VerifiedOrder {
+        order,
+        owner: account(owner),
+        hash,
+    }
 }
 
 fn main() {
-    let accounts: u64 = std::env::var("BLOCK_BENCH_ACCOUNTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let accounts: u64 = std::env::var("BLOCK_BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let matches_total: u64 = 200_000;
     let block_len: u64 = 10_000;
 
     let start = Instant::now();
-    let funded = Portfolio { cash: 1_000_000_000_000, positions: Vec::new() };
-    let leaves: Vec<(Vec<u8>, Vec<u8>)> =
-        (0..accounts).map(|i| (StateKey::Portfolio(account(i)).encode(), encode_portfolio(&funded))).collect();
+    let funded = Portfolio {
+        cash: 1_000_000_000_000,
+        positions: Vec::new(),
+    };
+    let leaves: Vec<(Vec<u8>, Vec<u8>)> = (0..accounts)
+        .map(|i| {
+            (
+                StateKey::Portfolio(account(i)).encode(),
+                encode_portfolio(&funded),
+            )
+        })
+        .collect();
     let mut tree = SparseMerkleTree::new();
-    tree.update_batch(leaves.iter().map(|(k, v)| LeafChange { key: k.clone(), value: Some(v.clone()) }.tree_update()).collect());
+    tree.update_batch(
+        leaves
+            .iter()
+            .map(|(k, v)| {
+                LeafChange {
+                    key: k.clone(),
+                    value: Some(v.clone()),
+                }
+                .tree_update()
+            })
+            .collect(),
+    );
     tree.root();
     let mut ledger = Ledger::from_leaves(&genesis(), leaves).unwrap();
     let reports: Vec<_> = (0..2)
@@ -110,13 +140,26 @@ fn main() {
                 skewsPpm: vec![],
                 curvaturesPpm: vec![],
             };
-            let signature = oracle_key(i).sign_hash_sync(&report.signing_hash(&DOMAIN)).unwrap();
+            let signature = oracle_key(i)
+                .sign_hash_sync(&report.signing_hash(&DOMAIN))
+                .unwrap();
             SignedPriceReport { report, signature }
         })
         .collect();
-    let block = BlockContext { number: 1, timestamp_ms: NOW };
-    ledger.apply_oracle_update(1, &reports, &DOMAIN, &block).unwrap();
-    tree.update_batch(ledger.take_changes().iter().map(LeafChange::tree_update).collect());
+    let block = BlockContext {
+        number: 1,
+        timestamp_ms: NOW,
+    };
+    ledger
+        .apply_oracle_update(1, &reports, &DOMAIN, &block)
+        .unwrap();
+    tree.update_batch(
+        ledger
+            .take_changes()
+            .iter()
+            .map(LeafChange::tree_update)
+            .collect(),
+    );
     tree.root();
     // Random pairs of accounts (xorshift), market by round robin.
     let mut state = 0x2545_F491_4F6C_DD1Du64;
@@ -136,17 +179,27 @@ fn main() {
             let market = (n % 8) as u32 + 1;
             Match {
                 taker: order(taker, market, true, 2 * n),
-                makers: vec![MakerFill { maker: order(maker, market, false, 2 * n + 1), size: 1_000 }],
+                makers: vec![MakerFill {
+                    maker: order(maker, market, false, 2 * n + 1),
+                    size: 1_000,
+                }],
             }
         })
         .collect();
-    println!("setup: {accounts} funded accounts, tree and {matches_total} matches in {:.2?}", start.elapsed());
+    println!(
+        "setup: {accounts} funded accounts, tree and {matches_total} matches in {:.2?}",
+        start.elapsed()
+    );
 
-    let (mut in_execute, mut in_encode, mut in_tree) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut in_execute, mut in_encode, mut in_tree) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut settled = 0u64;
     let start = Instant::now();
     for (b, chunk) in matches.chunks(block_len as usize).enumerate() {
-        let block = BlockContext { number: 2 + b as u64, timestamp_ms: NOW + 1 };
+        let block = BlockContext {
+            number: 2 + b as u64,
+            timestamp_ms: NOW + 1,
+        };
         let t = Instant::now();
         for m in chunk {
             settled += u64::from(ledger.apply_match(m, &block).is_ok());
@@ -166,5 +219,8 @@ fn main() {
         "settled {settled} of {matches_total} single-maker matches in blocks of {block_len} with a root per block: {elapsed:.2?} = {:.0} matches/s",
         settled as f64 / elapsed.as_secs_f64()
     );
-    println!("  execute {in_execute:.2?}, leaf encoding {in_encode:.2?}, tree update + root {in_tree:.2?} ({} leaves in the tree)", tree.len());
+    println!(
+        "  execute {in_execute:.2?}, leaf encoding {in_encode:.2?}, tree update + root {in_tree:.2?} ({} leaves in the tree)",
+        tree.len()
+    );
 }

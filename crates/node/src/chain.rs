@@ -159,6 +159,10 @@ impl Chain {
                 .ledger
                 .apply_signed_liquidation(*liquidator, liquidate, block)
                 .map(|_| Outcome::default()),
+            VerifiedTransaction::BulkCancel { signer, cancel } => self
+                .ledger
+                .apply_bulk_cancel(*signer, cancel, block)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::AutoDeleverage(adl) => self
                 .ledger
                 .apply_auto_deleverage(adl.target, adl.market, adl.counterparty, adl.size)
@@ -276,6 +280,7 @@ impl AdmittedTx {
             VerifiedTransaction::Cancel { signer, .. } => *signer,
             VerifiedTransaction::Liquidate { liquidator, .. } => *liquidator,
             VerifiedTransaction::AutoDeleverage(_) => Address::ZERO,
+            VerifiedTransaction::BulkCancel { signer, .. } => *signer,
         };
         Ok(AdmittedTx {
             tx,

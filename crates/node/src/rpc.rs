@@ -55,6 +55,7 @@ impl RpcHandler {
                             Transaction::Cancel(_) => ("cancel", None, None),
                             Transaction::Liquidate(_) => ("liquidate", None, None),
                             Transaction::AutoDeleverage(_) => ("autoDeleverage", None, None),
+                            Transaction::BulkCancel { .. } => ("bulkCancel", None, None),
                         };
                         TransactionView {
                             hash: tx.hash,

@@ -552,6 +552,10 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
             }
         }
         VerifiedTransaction::Cancel { order_hash, .. } => keys.push(StateKey::Order(*order_hash)),
+        VerifiedTransaction::BulkCancel { signer, cancel } => {
+            keys.push(StateKey::Account(*signer));
+            keys.extend(cancel.orderHashes.iter().map(|h| StateKey::Order(*h)));
+        }
         VerifiedTransaction::AutoDeleverage(adl) => keys.extend([
             StateKey::Portfolio(adl.target),
             StateKey::Portfolio(adl.counterparty),

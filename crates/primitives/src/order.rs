@@ -31,6 +31,14 @@ sol! {
         uint64 expiryMs;
     }
 
+    /// Cancels many orders under one signature (market makers pulling a ladder).
+    #[derive(Debug, PartialEq, Eq)]
+    struct BulkCancel {
+        bytes32[] orderHashes;
+        uint64 nonce;
+        uint64 expiryMs;
+    }
+
     /// The signer takes over `size` of `target`'s position in `market` at the mark, if the
     /// target is below maintenance margin (`docs/spec/clearinghouse.md` §8).
     #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +48,16 @@ sol! {
         uint64 size;
         uint64 nonce;
         uint64 expiryMs;
+    }
+}
+
+/// Most orders one bulk cancel may name.
+pub const BULK_CANCEL_MAX: usize = 64;
+
+impl BulkCancel {
+    /// The EIP-712 digest under `domain`.
+    pub fn signing_hash(&self, domain: &Domain) -> B256 {
+        self.eip712_signing_hash(&domain.eip712())
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::action::Domain;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
-use crate::order::{Cancel, Liquidate, Order};
+use crate::order::{BULK_CANCEL_MAX, BulkCancel, Cancel, Liquidate, Order};
 use crate::signed::{
     SIGNATURE_BYTES, SignatureCheckError, SignedAction, VerifiedAction, parse_signature,
     recover_strict,
@@ -26,6 +26,8 @@ pub const KIND_CANCEL: u8 = 0x12;
 pub const KIND_LIQUIDATE: u8 = 0x13;
 /// Kind byte of an auto-deleveraging.
 pub const KIND_AUTO_DELEVERAGE: u8 = 0x14;
+/// Kind byte of a bulk cancel.
+pub const KIND_BULK_CANCEL: u8 = 0x15;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -87,6 +89,13 @@ pub enum Transaction {
     /// Closes part of a bankrupt account's position against a winning counterparty
     /// (permissionless: the rules decide eligibility).
     AutoDeleverage(AutoDeleverage),
+    /// Cancels up to [`BULK_CANCEL_MAX`] orders under one signature.
+    BulkCancel {
+        /// The request.
+        cancel: BulkCancel,
+        /// Signature over [`BulkCancel::signing_hash`].
+        signature: Signature,
+    },
 }
 
 /// An auto-deleveraging request.
@@ -151,6 +160,13 @@ pub enum VerifiedTransaction {
     },
     /// An auto-deleveraging (no signature).
     AutoDeleverage(AutoDeleverage),
+    /// A bulk cancel.
+    BulkCancel {
+        /// Who signed it.
+        signer: Address,
+        /// The request.
+        cancel: BulkCancel,
+    },
 }
 
 fn write_signature(w: &mut Writer, signature: &Signature) {
@@ -285,6 +301,16 @@ impl Transaction {
                 write_signature(&mut w, &signed.signature);
                 w.bytes
             }
+            Transaction::BulkCancel { cancel, signature } => {
+                let mut w = Writer::with_capacity(84 + 32 * cancel.orderHashes.len());
+                w.u8(KIND_BULK_CANCEL).u8(cancel.orderHashes.len() as u8);
+                for hash in &cancel.orderHashes {
+                    w.b256(hash);
+                }
+                w.u64(cancel.nonce).u64(cancel.expiryMs);
+                write_signature(&mut w, signature);
+                w.bytes
+            }
             Transaction::AutoDeleverage(adl) => {
                 let mut w = Writer::with_capacity(53);
                 w.u8(KIND_AUTO_DELEVERAGE)
@@ -367,6 +393,24 @@ impl Transaction {
                     signature: read_signature(&mut r)?,
                 })
             }
+            KIND_BULK_CANCEL => {
+                let count = r.u8()? as usize;
+                if count > BULK_CANCEL_MAX {
+                    return Err(DecodeError::Invalid("too many orders in a bulk cancel"));
+                }
+                let order_hashes = (0..count)
+                    .map(|_| r.b256())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let cancel = BulkCancel {
+                    orderHashes: order_hashes,
+                    nonce: r.u64()?,
+                    expiryMs: r.u64()?,
+                };
+                Transaction::BulkCancel {
+                    cancel,
+                    signature: read_signature(&mut r)?,
+                }
+            }
             KIND_AUTO_DELEVERAGE => Transaction::AutoDeleverage(AutoDeleverage {
                 target: r.address()?,
                 market: r.u32()?,
@@ -424,6 +468,10 @@ impl Transaction {
                 liquidate: signed.liquidate,
             },
             Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
+            Transaction::BulkCancel { cancel, signature } => VerifiedTransaction::BulkCancel {
+                signer: recover_strict(&signature, &cancel.signing_hash(domain))?,
+                cancel,
+            },
             Transaction::Cancel(signed) => VerifiedTransaction::Cancel {
                 signer: recover_strict(&signed.signature, &signed.cancel.signing_hash(domain))?,
                 order_hash: signed.cancel.orderHash,

@@ -240,6 +240,36 @@ impl Ledger {
         Ok(outcome)
     }
 
+    /// Cancels up to [`straddle_primitives::BULK_CANCEL_MAX`] orders for their owner under
+    /// one signature: checks the expiry and consumes the signer's nonce (so the request
+    /// cannot be replayed to cancel orders placed later under the same hashes).
+    pub fn apply_bulk_cancel(
+        &mut self,
+        signer: Address,
+        request: &straddle_primitives::BulkCancel,
+        block: &BlockContext,
+    ) -> Result<(), TxError> {
+        if block.timestamp_ms > request.expiryMs {
+            return Err(TxError::Expired {
+                expiry_ms: request.expiryMs,
+                block_ms: block.timestamp_ms,
+            });
+        }
+        let window = self
+            .accounts
+            .get(&signer)
+            .map(|a| a.nonces.as_slice())
+            .unwrap_or_default();
+        let slot = super::check_nonce(window, request.nonce)?;
+        for hash in &request.orderHashes {
+            self.apply_cancel(signer, *hash);
+        }
+        let account = self.accounts.entry(signer).or_default();
+        super::insert_nonce(&mut account.nonces, slot, request.nonce);
+        self.touched.insert(StateKey::Account(signer));
+        Ok(())
+    }
+
     /// Cancels an order for its owner (see [`crate::orders::OrderRegistry::cancel`]).
     pub fn apply_cancel(&mut self, signer: Address, order_hash: B256) {
         self.orders.cancel(signer, order_hash);

@@ -327,6 +327,44 @@ fn the_trading_lifecycle_conserves_collateral_and_replays_bit_for_bit() {
 }
 
 #[test]
+fn a_bulk_cancel_kills_every_named_order_once() {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let b = block(1, T0);
+    deposit(&mut ledger, 0, 100_000_000_000, &b);
+    deposit(&mut ledger, 1, 100_000_000_000, &b);
+    ledger
+        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
+        .unwrap();
+    let asks: Vec<_> = (0..3)
+        .map(|n| order(1, 1, false, 3_000_000_000, 1_000_000, 10 + n))
+        .collect();
+    let request = straddle_primitives::BulkCancel {
+        orderHashes: asks.iter().map(|a| a.hash).collect(),
+        nonce: 77,
+        expiryMs: T0 + 1_000,
+    };
+    // Expired and replayed requests are refused.
+    let late = block(2, T0 + 2_000);
+    assert!(matches!(
+        ledger.apply_bulk_cancel(user(1), &request, &late),
+        Err(TxError::Expired { .. })
+    ));
+    ledger.apply_bulk_cancel(user(1), &request, &b).unwrap();
+    assert!(matches!(
+        ledger.apply_bulk_cancel(user(1), &request, &b),
+        Err(TxError::NonceReplayed(77))
+    ));
+    for (n, ask) in asks.into_iter().enumerate() {
+        let taker = order(0, 1, true, 3_000_000_000, 1_000_000, 20 + n as u64);
+        assert!(matches!(
+            ledger.apply_match(&pair(taker, ask, 1_000_000), &b),
+            Err(TxError::Match(crate::orders::MatchError::Cancelled(_)))
+        ));
+    }
+    assert!(ledger.is_conserved());
+}
+
+#[test]
 fn invalid_listings_are_refused_at_genesis() {
     let mut bad = genesis();
     bad.markets[1].underlying = 9;

@@ -212,6 +212,37 @@ fn auto_deleveraging_round_trips_without_a_signature() {
 }
 
 #[test]
+fn bulk_cancels_round_trip_and_recover_the_signer() {
+    let cancel = BulkCancel {
+        orderHashes: (0..BULK_CANCEL_MAX as u8).map(B256::repeat_byte).collect(),
+        nonce: 3,
+        expiryMs: 9,
+    };
+    let signature = key(6)
+        .sign_hash_sync(&cancel.signing_hash(&DOMAIN))
+        .unwrap();
+    let transaction = Transaction::BulkCancel {
+        cancel: cancel.clone(),
+        signature,
+    };
+    assert_eq!(
+        round_trip(&transaction).len(),
+        2 + 32 * BULK_CANCEL_MAX + 16 + 65
+    );
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::BulkCancel {
+            signer: key(6).address(),
+            cancel
+        }
+    );
+    assert_eq!(
+        Transaction::decode(&[KIND_BULK_CANCEL, 65]),
+        Err(DecodeError::Invalid("too many orders in a bulk cancel"))
+    );
+}
+
+#[test]
 fn malformed_bytes_are_refused() {
     assert_eq!(
         Transaction::decode(&[]),
