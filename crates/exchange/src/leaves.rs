@@ -67,12 +67,10 @@ pub fn decode_portfolio(bytes: &[u8]) -> Result<Portfolio, DecodeError> {
     Ok(Portfolio { cash, positions })
 }
 
-/// `owner address ‖ filled u64 ‖ cancelled u8 (0 or 1)`.
+/// `filled u64 ‖ cancelled u8 (0 or 1)` (the key holds owner and hash).
 pub fn encode_order_record(record: &OrderRecord) -> Vec<u8> {
-    let mut w = Writer::with_capacity(29);
-    w.address(&record.owner)
-        .u64(record.filled)
-        .u8(u8::from(record.cancelled));
+    let mut w = Writer::with_capacity(9);
+    w.u64(record.filled).u8(u8::from(record.cancelled));
     w.bytes
 }
 
@@ -80,7 +78,6 @@ pub fn encode_order_record(record: &OrderRecord) -> Vec<u8> {
 pub fn decode_order_record(bytes: &[u8]) -> Result<OrderRecord, DecodeError> {
     let mut r = Reader::new(bytes);
     let record = OrderRecord {
-        owner: r.address()?,
         filled: r.u64()?,
         cancelled: match r.u8()? {
             0 => false,
@@ -290,7 +287,6 @@ pub fn decode_oracle_state(bytes: &[u8]) -> Result<OracleState, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::Address;
     use proptest::prelude::*;
 
     fn position() -> impl Strategy<Value = (i64, i128)> {
@@ -351,7 +347,7 @@ mod tests {
                 recent,
             };
             prop_assert_eq!(decode_oracle_state(&encode_oracle_state(&state)).unwrap(), state);
-            let record = OrderRecord { owner: Address::repeat_byte(3), filled, cancelled };
+            let record = OrderRecord { filled, cancelled };
             prop_assert_eq!(decode_order_record(&encode_order_record(&record)).unwrap(), record);
         }
     }
@@ -383,7 +379,7 @@ mod tests {
             Err(DecodeError::Invalid("more positions than allowed"))
         );
         let mut record = encode_order_record(&OrderRecord::default());
-        record[28] = 2;
+        record[8] = 2;
         assert_eq!(
             decode_order_record(&record),
             Err(DecodeError::Invalid("cancelled flag"))

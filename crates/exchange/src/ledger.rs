@@ -245,7 +245,11 @@ impl Ledger {
                         underlying.oracle = state;
                     }
                 }
-                StateKey::Order(hash) => ledger.orders.load(hash, decode_order_record(&value)?),
+                StateKey::Order(owner, hash) => {
+                    ledger
+                        .orders
+                        .load(owner, hash, decode_order_record(&value)?)
+                }
                 StateKey::ClearingTotals => {
                     let mut r = Reader::new(&value);
                     ledger.clearinghouse.fee_pool = r.u128()? as i128;
@@ -451,7 +455,9 @@ impl Ledger {
                 .underlyings
                 .get(id)
                 .map(|u| encode_oracle_state(&u.oracle)),
-            StateKey::Order(hash) => self.orders.record(hash).map(encode_order_record),
+            StateKey::Order(owner, hash) => {
+                self.orders.record(owner, hash).map(encode_order_record)
+            }
             StateKey::ClearingTotals => {
                 let mut w = Writer::with_capacity(48);
                 w.u128(self.clearinghouse.fee_pool as u128)

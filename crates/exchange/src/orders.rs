@@ -15,11 +15,11 @@ pub const FILLS_PER_MATCH_MAX: usize = straddle_primitives::transaction::MAKERS_
 
 pub use straddle_primitives::VerifiedOrder;
 
-/// What the chain remembers of an order.
+/// What the chain remembers of an order, keyed by (owner, order hash): the order hash
+/// does not include the signer, so two people signing identical orders must not share a
+/// record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OrderRecord {
-    /// The owner (for a cancel seen before its order: the cancel's signer).
-    pub owner: Address,
     /// Filled size, micro-contracts.
     pub filled: u64,
     /// Cancelled by its owner.
@@ -121,41 +121,30 @@ pub enum MatchError {
 /// The order registry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderRegistry {
-    records: HashMap<B256, OrderRecord>,
+    records: HashMap<(Address, B256), OrderRecord>,
 }
 
 impl OrderRegistry {
-    /// An order's record, if the chain has seen it.
-    pub fn record(&self, hash: &B256) -> Option<&OrderRecord> {
-        self.records.get(hash)
+    /// The record of `owner`'s order `hash`, if the chain has seen it.
+    pub fn record(&self, owner: &Address, hash: &B256) -> Option<&OrderRecord> {
+        self.records.get(&(*owner, *hash))
     }
 
     /// Installs a stored record (rebuilding state from leaves).
-    pub fn load(&mut self, hash: B256, record: OrderRecord) {
-        self.records.insert(hash, record);
+    pub fn load(&mut self, owner: Address, hash: B256, record: OrderRecord) {
+        self.records.insert((owner, hash), record);
     }
 
-    /// Cancels `hash` on behalf of `signer`. A cancel that arrives before its order is
-    /// remembered; it applies only if the order turns out to be the signer's.
+    /// Cancels `signer`'s order `hash`, whether or not the chain has seen it yet: a cancel
+    /// only ever reaches the signer's own orders.
     pub fn cancel(&mut self, signer: Address, hash: B256) {
-        let record = self.records.entry(hash).or_insert(OrderRecord {
-            owner: signer,
-            filled: 0,
-            cancelled: false,
-        });
-        if record.owner == signer {
-            record.cancelled = true;
-        }
+        self.records.entry((signer, hash)).or_default().cancelled = true;
     }
 
     fn state_of(&self, order: &VerifiedOrder) -> (u64, bool) {
-        match self.records.get(&order.hash) {
-            Some(record) if record.owner == order.owner => (record.filled, record.cancelled),
-            // A cancel signed by someone else does not bind this order; its fills are
-            // tracked under the real owner from now on.
-            Some(record) => (record.filled, false),
-            None => (0, false),
-        }
+        self.records
+            .get(&(order.owner, order.hash))
+            .map_or((0, false), |r| (r.filled, r.cancelled))
     }
 }
 
@@ -292,13 +281,17 @@ pub fn execute_match(
         }
     }
     for fill in &proposed.makers {
-        let record = registry.records.entry(fill.maker.hash).or_default();
-        record.owner = fill.maker.owner;
-        record.filled += fill.size;
+        registry
+            .records
+            .entry((fill.maker.owner, fill.maker.hash))
+            .or_default()
+            .filled += fill.size;
     }
-    let record = registry.records.entry(taker.hash).or_default();
-    record.owner = taker.owner;
-    record.filled = taker_filled_before + taker_total;
+    registry
+        .records
+        .entry((taker.owner, taker.hash))
+        .or_default()
+        .filled = taker_filled_before + taker_total;
     Ok(MatchOutcome {
         fills,
         taker_filled: taker_total,

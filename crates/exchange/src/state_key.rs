@@ -35,8 +35,8 @@ pub enum StateKey {
     Market(u32),
     /// `0x06 ‖ underlying` → the accepted oracle state.
     Oracle(u32),
-    /// `0x07 ‖ order hash` → the order's record (owner, filled, cancelled).
-    Order(B256),
+    /// `0x07 ‖ owner ‖ order hash` → the order's record (filled, cancelled).
+    Order(Address, B256),
     /// `0x08` → the clearinghouse's fee pool, insurance fund and rounding reserve.
     ClearingTotals,
 }
@@ -44,7 +44,7 @@ pub enum StateKey {
 impl StateKey {
     /// The raw key bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(33);
+        let mut w = Writer::with_capacity(53);
         match self {
             StateKey::Account(address) => w.u8(ACCOUNT_TAG).address(address),
             StateKey::Withdrawal(index) => w.u8(WITHDRAWAL_TAG).u64(*index),
@@ -52,7 +52,7 @@ impl StateKey {
             StateKey::Portfolio(address) => w.u8(PORTFOLIO_TAG).address(address),
             StateKey::Market(id) => w.u8(MARKET_TAG).u32(*id),
             StateKey::Oracle(id) => w.u8(ORACLE_TAG).u32(*id),
-            StateKey::Order(hash) => w.u8(ORDER_TAG).b256(hash),
+            StateKey::Order(owner, hash) => w.u8(ORDER_TAG).address(owner).b256(hash),
             StateKey::ClearingTotals => w.u8(CLEARING_TOTALS_TAG),
         };
         w.bytes
@@ -68,7 +68,7 @@ impl StateKey {
             PORTFOLIO_TAG => StateKey::Portfolio(r.address()?),
             MARKET_TAG => StateKey::Market(r.u32()?),
             ORACLE_TAG => StateKey::Oracle(r.u32()?),
-            ORDER_TAG => StateKey::Order(r.b256()?),
+            ORDER_TAG => StateKey::Order(r.address()?, r.b256()?),
             CLEARING_TOTALS_TAG => StateKey::ClearingTotals,
             other => return Err(DecodeError::UnknownTag(other)),
         };

@@ -542,19 +542,26 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
         VerifiedTransaction::Match { taker, makers } => {
             keys.extend([
                 StateKey::Portfolio(taker.owner),
-                StateKey::Order(taker.hash),
+                StateKey::Order(taker.owner, taker.hash),
                 StateKey::Market(taker.order.market),
                 StateKey::ClearingTotals,
             ]);
             for (maker, _) in makers {
                 keys.push(StateKey::Portfolio(maker.owner));
-                keys.push(StateKey::Order(maker.hash));
+                keys.push(StateKey::Order(maker.owner, maker.hash));
             }
         }
-        VerifiedTransaction::Cancel { order_hash, .. } => keys.push(StateKey::Order(*order_hash)),
+        VerifiedTransaction::Cancel {
+            signer, order_hash, ..
+        } => keys.push(StateKey::Order(*signer, *order_hash)),
         VerifiedTransaction::BulkCancel { signer, cancel } => {
             keys.push(StateKey::Account(*signer));
-            keys.extend(cancel.orderHashes.iter().map(|h| StateKey::Order(*h)));
+            keys.extend(
+                cancel
+                    .orderHashes
+                    .iter()
+                    .map(|h| StateKey::Order(*signer, *h)),
+            );
         }
         VerifiedTransaction::AutoDeleverage(adl) => keys.extend([
             StateKey::Portfolio(adl.target),

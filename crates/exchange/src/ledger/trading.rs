@@ -225,10 +225,12 @@ impl Ledger {
         .map_err(TxError::Match)?;
         self.touched
             .insert(StateKey::Portfolio(proposed.taker.owner));
-        self.touched.insert(StateKey::Order(proposed.taker.hash));
+        self.touched
+            .insert(StateKey::Order(proposed.taker.owner, proposed.taker.hash));
         for fill in &proposed.makers {
             self.touched.insert(StateKey::Portfolio(fill.maker.owner));
-            self.touched.insert(StateKey::Order(fill.maker.hash));
+            self.touched
+                .insert(StateKey::Order(fill.maker.owner, fill.maker.hash));
         }
         self.touched
             .insert(StateKey::Market(proposed.taker.order.market));
@@ -273,7 +275,7 @@ impl Ledger {
     /// Cancels an order for its owner (see [`crate::orders::OrderRegistry::cancel`]).
     pub fn apply_cancel(&mut self, signer: Address, order_hash: B256) {
         self.orders.cancel(signer, order_hash);
-        self.touched.insert(StateKey::Order(order_hash));
+        self.touched.insert(StateKey::Order(signer, order_hash));
     }
 
     /// A signed liquidation: checks the request's expiry and consumes the liquidator's

@@ -90,8 +90,14 @@ fn a_buy_sweeps_two_asks_at_their_prices() {
     assert_eq!(outcome.fills[1].buyer_paid, 4_501_500_000);
     assert_eq!(ch.portfolio(&trader(0)).size_in(1), 2_500_000);
     assert_eq!(ch.portfolio(&trader(2)).size_in(1), -1_500_000);
-    assert_eq!(registry.record(&ask_high.hash).unwrap().filled, 1_500_000);
-    assert_eq!(registry.record(&taker.hash).unwrap().filled, 2_500_000);
+    assert_eq!(
+        registry.record(&trader(2), &ask_high.hash).unwrap().filled,
+        1_500_000
+    );
+    assert_eq!(
+        registry.record(&trader(0), &taker.hash).unwrap().filled,
+        2_500_000
+    );
     // The rest of the high ask can fill later, but not more than what remains.
     let again = order(3, true, 3_001_000_000, 1_000_000, 0, 4);
     let error = execute_match(
@@ -270,7 +276,42 @@ fn a_cancel_by_someone_else_does_not_bind_the_order() {
         NOW,
     )
     .unwrap();
-    assert_eq!(registry.record(&ask.hash).unwrap().owner, trader(1));
+    assert_eq!(
+        registry.record(&trader(1), &ask.hash).unwrap().filled,
+        1_000_000
+    );
+    assert!(registry.record(&trader(4), &ask.hash).unwrap().cancelled);
+}
+
+#[test]
+fn identical_orders_signed_by_two_owners_keep_separate_records() {
+    let (mut registry, mut ch) = setup();
+    // The same order fields signed by traders 1 and 2: the same order hash.
+    let ask_one = order(1, false, PRICE, 1_000_000, 0, 9);
+    let ask_two = order(2, false, PRICE, 1_000_000, 0, 9);
+    assert_eq!(ask_one.hash, ask_two.hash);
+    execute_match(
+        &mut registry,
+        &mut ch,
+        &against(
+            order(0, true, PRICE, 1_000_000, 0, 1),
+            vec![(ask_one, 1_000_000)],
+        ),
+        NOW,
+    )
+    .unwrap();
+    // Trader 1's fill does not use up trader 2's order, nor does trader 1's cancel.
+    registry.cancel(trader(1), ask_two.hash);
+    execute_match(
+        &mut registry,
+        &mut ch,
+        &against(
+            order(3, true, PRICE, 1_000_000, 0, 2),
+            vec![(ask_two, 1_000_000)],
+        ),
+        NOW,
+    )
+    .unwrap();
 }
 
 #[test]
