@@ -182,6 +182,7 @@ fn main() {
                 makers: vec![MakerFill {
                     maker: order(maker, market, false, 2 * n + 1),
                     size: 1_000,
+                    placed: false,
                 }],
             }
         })

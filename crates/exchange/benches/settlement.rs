@@ -77,6 +77,7 @@ fn settlement(c: &mut Criterion) {
                 makers: vec![MakerFill {
                     maker: verified(maker, market, n % 2 == 1, 2 * n + 1),
                     size: 1_000,
+                    placed: false,
                 }],
             }
         })

@@ -67,10 +67,12 @@ pub fn decode_portfolio(bytes: &[u8]) -> Result<Portfolio, DecodeError> {
     Ok(Portfolio { cash, positions })
 }
 
-/// `filled u64 ‖ cancelled u8 (0 or 1)` (the key holds owner and hash).
+/// `filled u64 ‖ cancelled u8 ‖ placed u8` (flags 0 or 1; the key holds owner and hash).
 pub fn encode_order_record(record: &OrderRecord) -> Vec<u8> {
-    let mut w = Writer::with_capacity(9);
-    w.u64(record.filled).u8(u8::from(record.cancelled));
+    let mut w = Writer::with_capacity(10);
+    w.u64(record.filled)
+        .u8(u8::from(record.cancelled))
+        .u8(u8::from(record.placed));
     w.bytes
 }
 
@@ -83,6 +85,11 @@ pub fn decode_order_record(bytes: &[u8]) -> Result<OrderRecord, DecodeError> {
             0 => false,
             1 => true,
             _ => return Err(DecodeError::Invalid("cancelled flag")),
+        },
+        placed: match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(DecodeError::Invalid("placed flag")),
         },
     };
     r.finish()?;
@@ -347,7 +354,7 @@ mod tests {
                 recent,
             };
             prop_assert_eq!(decode_oracle_state(&encode_oracle_state(&state)).unwrap(), state);
-            let record = OrderRecord { filled, cancelled };
+            let record = OrderRecord { filled, cancelled, placed: !cancelled };
             prop_assert_eq!(decode_order_record(&encode_order_record(&record)).unwrap(), record);
         }
     }

@@ -24,6 +24,9 @@ pub struct OrderRecord {
     pub filled: u64,
     /// Cancelled by its owner.
     pub cancelled: bool,
+    /// Placed by its owner under a bulk signature: matches may name it without a
+    /// signature of its own.
+    pub placed: bool,
 }
 
 /// One maker of a match and the size it fills.
@@ -33,6 +36,8 @@ pub struct MakerFill {
     pub maker: VerifiedOrder,
     /// Size filled against it, micro-contracts.
     pub size: u64,
+    /// The maker is named by owner, not signed: the registry must show it placed.
+    pub placed: bool,
 }
 
 /// A match transaction: one taker against up to [`FILLS_PER_MATCH_MAX`] makers.
@@ -102,6 +107,9 @@ pub enum MatchError {
         /// Its size.
         size: u64,
     },
+    /// A maker named without a signature that its owner never placed.
+    #[error("maker {0} was not placed by its named owner")]
+    NotPlaced(usize),
     /// Unknown time-in-force value.
     #[error("unknown time in force {0}")]
     UnknownTimeInForce(u8),
@@ -133,6 +141,11 @@ impl OrderRegistry {
     /// Installs a stored record (rebuilding state from leaves).
     pub fn load(&mut self, owner: Address, hash: B256, record: OrderRecord) {
         self.records.insert((owner, hash), record);
+    }
+
+    /// Registers `owner`'s order `hash` as placed (a bulk placement was signed by them).
+    pub fn place(&mut self, owner: Address, hash: B256) {
+        self.records.entry((owner, hash)).or_default().placed = true;
     }
 
     /// Cancels `signer`'s order `hash`, whether or not the chain has seen it yet: a cancel
@@ -240,6 +253,13 @@ pub fn execute_match(
         }
         if maker.owner == taker.owner {
             return Err(MatchError::SelfTrade(index));
+        }
+        if fill.placed
+            && !registry
+                .record(&maker.owner, &maker.hash)
+                .is_some_and(|r| r.placed)
+        {
+            return Err(MatchError::NotPlaced(index));
         }
         if matches!(
             time_in_force(maker)?,

@@ -65,8 +65,8 @@ pub struct TransactionView {
     pub hash: B256,
     /// Recovered sender (zero for an oracle update).
     pub sender: Address,
-    /// `action`, `oracleUpdate`, `match`, `cancel`, `bulkCancel`, `liquidate` or
-    /// `autoDeleverage`.
+    /// `action`, `oracleUpdate`, `match`, `matchPlaced`, `placeOrders`, `cancel`,
+    /// `bulkCancel`, `liquidate` or `autoDeleverage`.
     pub kind: String,
     /// The action, for user actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]

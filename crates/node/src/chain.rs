@@ -145,6 +145,7 @@ impl Chain {
                         .map(|(maker, size)| MakerFill {
                             maker: maker.clone(),
                             size: *size,
+                            placed: false,
                         })
                         .collect(),
                 };
@@ -158,6 +159,31 @@ impl Chain {
             } => self
                 .ledger
                 .apply_signed_liquidation(*liquidator, liquidate, block)
+                .map(|_| Outcome::default()),
+            VerifiedTransaction::MatchPlaced { taker, makers } => {
+                let proposed = Match {
+                    taker: taker.clone(),
+                    makers: makers
+                        .iter()
+                        .map(|(maker, size)| MakerFill {
+                            maker: maker.clone(),
+                            size: *size,
+                            placed: true,
+                        })
+                        .collect(),
+                };
+                self.ledger
+                    .apply_match(&proposed, block)
+                    .map(|_| Outcome::default())
+            }
+            VerifiedTransaction::PlaceOrders {
+                owner,
+                hashes,
+                nonce,
+                expiry_ms,
+            } => self
+                .ledger
+                .apply_place_orders(*owner, hashes, *nonce, *expiry_ms, block)
                 .map(|_| Outcome::default()),
             VerifiedTransaction::BulkCancel { signer, cancel } => self
                 .ledger
@@ -281,6 +307,8 @@ impl AdmittedTx {
             VerifiedTransaction::Liquidate { liquidator, .. } => *liquidator,
             VerifiedTransaction::AutoDeleverage(_) => Address::ZERO,
             VerifiedTransaction::BulkCancel { signer, .. } => *signer,
+            VerifiedTransaction::PlaceOrders { owner, .. } => *owner,
+            VerifiedTransaction::MatchPlaced { taker, .. } => taker.owner,
         };
         Ok(AdmittedTx {
             tx,

@@ -56,6 +56,8 @@ impl RpcHandler {
                             Transaction::Liquidate(_) => ("liquidate", None, None),
                             Transaction::AutoDeleverage(_) => ("autoDeleverage", None, None),
                             Transaction::BulkCancel { .. } => ("bulkCancel", None, None),
+                            Transaction::PlaceOrders { .. } => ("placeOrders", None, None),
+                            Transaction::MatchPlaced { .. } => ("matchPlaced", None, None),
                         };
                         TransactionView {
                             hash: tx.hash,

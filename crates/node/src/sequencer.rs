@@ -539,7 +539,8 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
                     .map(|m| StateKey::Market(m.spec.id)),
             );
         }
-        VerifiedTransaction::Match { taker, makers } => {
+        VerifiedTransaction::Match { taker, makers }
+        | VerifiedTransaction::MatchPlaced { taker, makers } => {
             keys.extend([
                 StateKey::Portfolio(taker.owner),
                 StateKey::Order(taker.owner, taker.hash),
@@ -554,6 +555,10 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
         VerifiedTransaction::Cancel {
             signer, order_hash, ..
         } => keys.push(StateKey::Order(*signer, *order_hash)),
+        VerifiedTransaction::PlaceOrders { owner, hashes, .. } => {
+            keys.push(StateKey::Account(*owner));
+            keys.extend(hashes.iter().map(|h| StateKey::Order(*owner, *h)));
+        }
         VerifiedTransaction::BulkCancel { signer, cancel } => {
             keys.push(StateKey::Account(*signer));
             keys.extend(

@@ -14,8 +14,8 @@ use straddle_node::api::{SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig, errors};
 use straddle_primitives::{
-    Action, DepositMargin, Domain, Liquidate, Order, PriceReport, SignedLiquidate, SignedOrder,
-    SignedPriceReport, Transaction,
+    Action, BulkCancel, BulkOrders, DepositMargin, Domain, Liquidate, Order, PriceReport,
+    SignedLiquidate, SignedOrder, SignedPriceReport, Transaction,
 };
 
 fn signer(i: usize) -> PrivateKeySigner {
@@ -336,4 +336,95 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
         straddle_node::chain::per_transaction_roots(&store, &genesis(), receipt_block).unwrap();
     assert_eq!(roots.len(), match_block.transaction_hashes.len());
     assert_eq!(roots.last(), Some(&match_block.header.state_root));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    let send = |tx: Transaction| {
+        let client = client.clone();
+        async move { client.send_transaction(Bytes::from(tx.encode())).await }
+    };
+    for trader in [5usize, 6] {
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 50_000_000_000,
+            nonce: 1,
+            expiryMs: now_ms() + 60_000,
+        });
+        let signature = signer(trader)
+            .sign_hash_sync(&deposit.signing_hash(&domain()))
+            .unwrap();
+        client
+            .send_action(SendActionRequest {
+                chain_id: DEVNET_CHAIN_ID,
+                action: deposit,
+                signature: Bytes::from(signature.as_bytes().to_vec()),
+            })
+            .await
+            .unwrap();
+    }
+    send(oracle_update(&[7, 9], 3_000_000_000)).await.unwrap();
+
+    // Five asks, 3,000.0 to 3,000.4, one signature.
+    let asks: Vec<Order> = (0..5u64)
+        .map(|n| Order {
+            market: 1,
+            isBuy: false,
+            limitPrice: 3_000_000_000 + n * 100_000,
+            size: 1_000_000,
+            timeInForce: 0,
+            reduceOnly: false,
+            expiryMs: now_ms() + 60_000,
+            clientOrderId: n,
+            nonce: 100 + n,
+        })
+        .collect();
+    let bulk = BulkOrders {
+        orders: asks.clone(),
+        nonce: 2,
+        expiryMs: now_ms() + 60_000,
+    };
+    let signature = signer(5)
+        .sign_hash_sync(&bulk.signing_hash(&domain()))
+        .unwrap();
+    send(Transaction::PlaceOrders { bulk, signature })
+        .await
+        .unwrap();
+
+    // A taker lifts the best ask, named by its owner instead of a signature.
+    let maker = signer(5).address();
+    let lift = Transaction::MatchPlaced {
+        taker: signed_order(6, true, 1, 1),
+        makers: vec![(asks[0].clone(), maker, 1_000_000)],
+    };
+    send(lift).await.unwrap();
+    // Naming a maker who did not place the order is refused.
+    let forged = Transaction::MatchPlaced {
+        taker: signed_order(6, true, 1, 2),
+        makers: vec![(asks[1].clone(), signer(4).address(), 1_000_000)],
+    };
+    assert_eq!(code(send(forged).await.unwrap_err()), errors::MATCH_REFUSED);
+
+    // One signature pulls the rest of the ladder.
+    let cancel = BulkCancel {
+        orderHashes: asks.iter().map(|a| a.hash(&domain())).collect(),
+        nonce: 3,
+        expiryMs: now_ms() + 60_000,
+    };
+    let signature = signer(5)
+        .sign_hash_sync(&cancel.signing_hash(&domain()))
+        .unwrap();
+    send(Transaction::BulkCancel { cancel, signature })
+        .await
+        .unwrap();
+    let pulled = Transaction::MatchPlaced {
+        taker: signed_order(6, true, 1, 3),
+        makers: vec![(asks[1].clone(), maker, 1_000_000)],
+    };
+    assert_eq!(code(send(pulled).await.unwrap_err()), errors::MATCH_REFUSED);
+    let account = client.get_account(maker).await.unwrap();
+    assert_eq!(account.margin.positions[0].size, -1_000_000);
+    node.stop().await;
 }

@@ -16,7 +16,9 @@ pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;
 pub use codec::DecodeError;
 pub use oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
-pub use order::{BULK_CANCEL_MAX, BulkCancel, Cancel, Liquidate, Order, TimeInForce};
+pub use order::{
+    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order, TimeInForce,
+};
 pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
 };

@@ -31,6 +31,16 @@ sol! {
         uint64 expiryMs;
     }
 
+    /// Places many orders under one signature (market makers posting a ladder): each
+    /// order is registered to the signer, so matches can use it without its own
+    /// signature.
+    #[derive(Debug, PartialEq, Eq)]
+    struct BulkOrders {
+        Order[] orders;
+        uint64 nonce;
+        uint64 expiryMs;
+    }
+
     /// Cancels many orders under one signature (market makers pulling a ladder).
     #[derive(Debug, PartialEq, Eq)]
     struct BulkCancel {
@@ -48,6 +58,16 @@ sol! {
         uint64 size;
         uint64 nonce;
         uint64 expiryMs;
+    }
+}
+
+/// Most orders one bulk placement may carry.
+pub const BULK_ORDERS_MAX: usize = 32;
+
+impl BulkOrders {
+    /// The EIP-712 digest under `domain`.
+    pub fn signing_hash(&self, domain: &Domain) -> B256 {
+        self.eip712_signing_hash(&domain.eip712())
     }
 }
 

@@ -9,7 +9,9 @@
 use crate::action::Domain;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
-use crate::order::{BULK_CANCEL_MAX, BulkCancel, Cancel, Liquidate, Order};
+use crate::order::{
+    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order,
+};
 use crate::signed::{
     SIGNATURE_BYTES, SignatureCheckError, SignedAction, VerifiedAction, parse_signature,
     recover_strict,
@@ -28,6 +30,10 @@ pub const KIND_LIQUIDATE: u8 = 0x13;
 pub const KIND_AUTO_DELEVERAGE: u8 = 0x14;
 /// Kind byte of a bulk cancel.
 pub const KIND_BULK_CANCEL: u8 = 0x15;
+/// Kind byte of a bulk placement.
+pub const KIND_PLACE_ORDERS: u8 = 0x16;
+/// Kind byte of a match against placed (pre-registered) maker orders.
+pub const KIND_MATCH_PLACED: u8 = 0x17;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -95,6 +101,21 @@ pub enum Transaction {
         cancel: BulkCancel,
         /// Signature over [`BulkCancel::signing_hash`].
         signature: Signature,
+    },
+    /// Registers up to [`BULK_ORDERS_MAX`] orders to their signer.
+    PlaceOrders {
+        /// The orders.
+        bulk: BulkOrders,
+        /// Signature over [`BulkOrders::signing_hash`].
+        signature: Signature,
+    },
+    /// A signed taker against maker orders that were placed (registered) earlier, each
+    /// named with its owner instead of a signature.
+    MatchPlaced {
+        /// The incoming order.
+        taker: SignedOrder,
+        /// `(order, owner, fill size)` per maker, in book order.
+        makers: Vec<(Order, Address, u64)>,
     },
 }
 
@@ -167,6 +188,25 @@ pub enum VerifiedTransaction {
         /// The request.
         cancel: BulkCancel,
     },
+    /// A bulk placement.
+    PlaceOrders {
+        /// Who signed it (owns every order).
+        owner: Address,
+        /// Each order's hash, in order.
+        hashes: Vec<B256>,
+        /// Replay protection.
+        nonce: u64,
+        /// Not valid after this block time, unix ms.
+        expiry_ms: u64,
+    },
+    /// A match whose makers must have been placed by their named owners.
+    MatchPlaced {
+        /// The taker.
+        taker: VerifiedOrder,
+        /// The makers (owner as named, unverified until the registry confirms the
+        /// placement) and their fill sizes.
+        makers: Vec<(VerifiedOrder, u64)>,
+    },
 }
 
 fn write_signature(w: &mut Writer, signature: &Signature) {
@@ -187,7 +227,11 @@ fn read_bool(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
 }
 
 fn write_order(w: &mut Writer, signed: &SignedOrder) {
-    let o = &signed.order;
+    write_order_body(w, &signed.order);
+    write_signature(w, &signed.signature);
+}
+
+fn write_order_body(w: &mut Writer, o: &Order) {
     w.u32(o.market)
         .u8(u8::from(o.isBuy))
         .u64(o.limitPrice)
@@ -197,11 +241,10 @@ fn write_order(w: &mut Writer, signed: &SignedOrder) {
         .u64(o.expiryMs)
         .u64(o.clientOrderId)
         .u64(o.nonce);
-    write_signature(w, &signed.signature);
 }
 
-fn read_order(r: &mut Reader<'_>) -> Result<SignedOrder, DecodeError> {
-    let order = Order {
+fn read_order_body(r: &mut Reader<'_>) -> Result<Order, DecodeError> {
+    Ok(Order {
         market: r.u32()?,
         isBuy: read_bool(r)?,
         limitPrice: r.u64()?,
@@ -211,9 +254,12 @@ fn read_order(r: &mut Reader<'_>) -> Result<SignedOrder, DecodeError> {
         expiryMs: r.u64()?,
         clientOrderId: r.u64()?,
         nonce: r.u64()?,
-    };
+    })
+}
+
+fn read_order(r: &mut Reader<'_>) -> Result<SignedOrder, DecodeError> {
     Ok(SignedOrder {
-        order,
+        order: read_order_body(r)?,
         signature: read_signature(r)?,
     })
 }
@@ -299,6 +345,27 @@ impl Transaction {
                     .u64(l.nonce)
                     .u64(l.expiryMs);
                 write_signature(&mut w, &signed.signature);
+                w.bytes
+            }
+            Transaction::PlaceOrders { bulk, signature } => {
+                let mut w = Writer::with_capacity(84 + 47 * bulk.orders.len());
+                w.u8(KIND_PLACE_ORDERS).u8(bulk.orders.len() as u8);
+                for order in &bulk.orders {
+                    write_order_body(&mut w, order);
+                }
+                w.u64(bulk.nonce).u64(bulk.expiryMs);
+                write_signature(&mut w, signature);
+                w.bytes
+            }
+            Transaction::MatchPlaced { taker, makers } => {
+                let mut w = Writer::with_capacity(114 + makers.len() * 75);
+                w.u8(KIND_MATCH_PLACED);
+                write_order(&mut w, taker);
+                w.u8(makers.len() as u8);
+                for (order, owner, size) in makers {
+                    write_order_body(&mut w, order);
+                    w.address(owner).u64(*size);
+                }
                 w.bytes
             }
             Transaction::BulkCancel { cancel, signature } => {
@@ -393,6 +460,35 @@ impl Transaction {
                     signature: read_signature(&mut r)?,
                 })
             }
+            KIND_PLACE_ORDERS => {
+                let count = r.u8()? as usize;
+                if count > BULK_ORDERS_MAX {
+                    return Err(DecodeError::Invalid("too many orders in a bulk placement"));
+                }
+                let orders = (0..count)
+                    .map(|_| read_order_body(&mut r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let bulk = BulkOrders {
+                    orders,
+                    nonce: r.u64()?,
+                    expiryMs: r.u64()?,
+                };
+                Transaction::PlaceOrders {
+                    bulk,
+                    signature: read_signature(&mut r)?,
+                }
+            }
+            KIND_MATCH_PLACED => {
+                let taker = read_order(&mut r)?;
+                let count = r.u8()? as usize;
+                if count > MAKERS_PER_MATCH_MAX {
+                    return Err(DecodeError::Invalid("too many makers"));
+                }
+                let makers = (0..count)
+                    .map(|_| Ok((read_order_body(&mut r)?, r.address()?, r.u64()?)))
+                    .collect::<Result<Vec<_>, DecodeError>>()?;
+                Transaction::MatchPlaced { taker, makers }
+            }
             KIND_BULK_CANCEL => {
                 let count = r.u8()? as usize;
                 if count > BULK_CANCEL_MAX {
@@ -468,6 +564,22 @@ impl Transaction {
                 liquidate: signed.liquidate,
             },
             Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
+            Transaction::PlaceOrders { bulk, signature } => VerifiedTransaction::PlaceOrders {
+                owner: recover_strict(&signature, &bulk.signing_hash(domain))?,
+                hashes: bulk.orders.iter().map(|o| o.hash(domain)).collect(),
+                nonce: bulk.nonce,
+                expiry_ms: bulk.expiryMs,
+            },
+            Transaction::MatchPlaced { taker, makers } => VerifiedTransaction::MatchPlaced {
+                taker: verify_order(taker)?,
+                makers: makers
+                    .into_iter()
+                    .map(|(order, owner, size)| {
+                        let hash = order.hash(domain);
+                        (VerifiedOrder { order, owner, hash }, size)
+                    })
+                    .collect(),
+            },
             Transaction::BulkCancel { cancel, signature } => VerifiedTransaction::BulkCancel {
                 signer: recover_strict(&signature, &cancel.signing_hash(domain))?,
                 cancel,

@@ -242,6 +242,39 @@ impl Ledger {
         Ok(outcome)
     }
 
+    /// Places up to [`straddle_primitives::BULK_ORDERS_MAX`] orders for `owner` under one
+    /// signature: checks the expiry, consumes the nonce, and registers each order hash
+    /// as placed so matches can name these makers without their own signatures.
+    pub fn apply_place_orders(
+        &mut self,
+        owner: Address,
+        hashes: &[B256],
+        nonce: u64,
+        expiry_ms: u64,
+        block: &BlockContext,
+    ) -> Result<(), TxError> {
+        if block.timestamp_ms > expiry_ms {
+            return Err(TxError::Expired {
+                expiry_ms,
+                block_ms: block.timestamp_ms,
+            });
+        }
+        let window = self
+            .accounts
+            .get(&owner)
+            .map(|a| a.nonces.as_slice())
+            .unwrap_or_default();
+        let slot = super::check_nonce(window, nonce)?;
+        for hash in hashes {
+            self.orders.place(owner, *hash);
+            self.touched.insert(StateKey::Order(owner, *hash));
+        }
+        let account = self.accounts.entry(owner).or_default();
+        super::insert_nonce(&mut account.nonces, slot, nonce);
+        self.touched.insert(StateKey::Account(owner));
+        Ok(())
+    }
+
     /// Cancels up to [`straddle_primitives::BULK_CANCEL_MAX`] orders for their owner under
     /// one signature: checks the expiry and consumes the signer's nonce (so the request
     /// cannot be replayed to cancel orders placed later under the same hashes).

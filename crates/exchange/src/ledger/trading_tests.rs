@@ -130,7 +130,11 @@ fn order(owner: u8, market: u32, is_buy: bool, price: u64, size: u64, nonce: u64
 fn pair(taker: VerifiedOrder, maker: VerifiedOrder, size: u64) -> Match {
     Match {
         taker,
-        makers: vec![MakerFill { maker, size }],
+        makers: vec![MakerFill {
+            maker,
+            size,
+            placed: false,
+        }],
     }
 }
 

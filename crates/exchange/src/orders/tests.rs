@@ -64,7 +64,11 @@ fn against(taker: VerifiedOrder, makers: Vec<(VerifiedOrder, u64)>) -> Match {
         taker,
         makers: makers
             .into_iter()
-            .map(|(maker, size)| MakerFill { maker, size })
+            .map(|(maker, size)| MakerFill {
+                maker,
+                size,
+                placed: false,
+            })
             .collect(),
     }
 }
@@ -377,4 +381,43 @@ fn reduce_only_may_close_but_not_flip() {
     )
     .unwrap();
     assert_eq!(ch.portfolio(&trader(0)).size_in(1), 0);
+}
+
+#[test]
+fn placed_makers_need_no_signature_but_must_be_placed_by_their_named_owner() {
+    let (mut registry, mut ch) = setup();
+    let ask = order(1, false, PRICE, 2_000_000, 0, 1);
+    let named = |maker: VerifiedOrder| Match {
+        taker: order(0, true, PRICE, 1_000_000, 1, 2),
+        makers: vec![MakerFill {
+            maker,
+            size: 1_000_000,
+            placed: true,
+        }],
+    };
+    assert_eq!(
+        execute_match(&mut registry, &mut ch, &named(ask.clone()), NOW),
+        Err(MatchError::NotPlaced(0))
+    );
+    registry.place(trader(1), ask.hash);
+    // Naming someone else as the owner of a placed order does not work.
+    let mut impostor = ask.clone();
+    impostor.owner = trader(3);
+    assert_eq!(
+        execute_match(&mut registry, &mut ch, &named(impostor), NOW),
+        Err(MatchError::NotPlaced(0))
+    );
+    execute_match(&mut registry, &mut ch, &named(ask.clone()), NOW).unwrap();
+    assert_eq!(
+        registry.record(&trader(1), &ask.hash).unwrap().filled,
+        1_000_000
+    );
+    // A cancel still wins over a placement.
+    registry.cancel(trader(1), ask.hash);
+    let mut second = named(ask.clone());
+    second.taker = order(0, true, PRICE, 1_000_000, 1, 3);
+    assert_eq!(
+        execute_match(&mut registry, &mut ch, &second, NOW),
+        Err(MatchError::Cancelled(ask.hash))
+    );
 }

@@ -243,6 +243,49 @@ fn bulk_cancels_round_trip_and_recover_the_signer() {
 }
 
 #[test]
+fn bulk_placements_and_matches_against_them_round_trip() {
+    let orders: Vec<Order> = (0..BULK_ORDERS_MAX as u64)
+        .map(|n| signed_order(5, 7, false, 3_000_000_000 + n * 100_000, 1_000_000, 0, n).order)
+        .collect();
+    let bulk = BulkOrders {
+        orders: orders.clone(),
+        nonce: 12,
+        expiryMs: 99,
+    };
+    let signature = key(5).sign_hash_sync(&bulk.signing_hash(&DOMAIN)).unwrap();
+    let placement = Transaction::PlaceOrders { bulk, signature };
+    round_trip(&placement);
+    let VerifiedTransaction::PlaceOrders {
+        owner,
+        hashes,
+        nonce,
+        expiry_ms,
+    } = placement.verify(&DOMAIN).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((owner, nonce, expiry_ms), (key(5).address(), 12, 99));
+    assert_eq!(
+        hashes,
+        orders.iter().map(|o| o.hash(&DOMAIN)).collect::<Vec<_>>()
+    );
+
+    let taker = signed_order(1, 7, true, 3_001_000_000, 2_000_000, 1, 500);
+    let matched = Transaction::MatchPlaced {
+        taker,
+        makers: vec![(orders[0].clone(), key(5).address(), 1_000_000)],
+    };
+    round_trip(&matched);
+    let VerifiedTransaction::MatchPlaced { makers, .. } = matched.verify(&DOMAIN).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (makers[0].0.owner, makers[0].0.hash),
+        (key(5).address(), orders[0].hash(&DOMAIN))
+    );
+}
+
+#[test]
 fn malformed_bytes_are_refused() {
     assert_eq!(
         Transaction::decode(&[]),
