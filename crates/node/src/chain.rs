@@ -8,7 +8,7 @@ use straddle_exchange::orders::{MakerFill, Match};
 use straddle_exchange::{BlockContext, Genesis, Ledger, LedgerError, Outcome, TxError};
 use straddle_primitives::block::{BlockHeader, transactions_root};
 use straddle_primitives::{
-    DecodeError, Domain, SignatureCheckError, Transaction, VerifiedTransaction,
+    DecodeError, Domain, SignatureCheckError, Transaction, VerifiedOrder, VerifiedTransaction,
 };
 use straddle_state::{LeafChange, SparseMerkleTree, key_hash, value_hash};
 
@@ -137,22 +137,10 @@ impl Chain {
                 .ledger
                 .apply_oracle_update(*underlying, reports, &self.genesis.domain, block)
                 .map(|_| Outcome::default()),
-            VerifiedTransaction::Match { taker, makers } => {
-                let proposed = Match {
-                    taker: taker.clone(),
-                    makers: makers
-                        .iter()
-                        .map(|(maker, size)| MakerFill {
-                            maker: maker.clone(),
-                            size: *size,
-                            placed: false,
-                        })
-                        .collect(),
-                };
-                self.ledger
-                    .apply_match(&proposed, block)
-                    .map(|_| Outcome::default())
-            }
+            VerifiedTransaction::Match { taker, makers } => self
+                .ledger
+                .apply_match(&to_match(taker, makers, false), block)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::Liquidate {
                 liquidator,
                 liquidate,
@@ -160,22 +148,10 @@ impl Chain {
                 .ledger
                 .apply_signed_liquidation(*liquidator, liquidate, block)
                 .map(|_| Outcome::default()),
-            VerifiedTransaction::MatchPlaced { taker, makers } => {
-                let proposed = Match {
-                    taker: taker.clone(),
-                    makers: makers
-                        .iter()
-                        .map(|(maker, size)| MakerFill {
-                            maker: maker.clone(),
-                            size: *size,
-                            placed: true,
-                        })
-                        .collect(),
-                };
-                self.ledger
-                    .apply_match(&proposed, block)
-                    .map(|_| Outcome::default())
-            }
+            VerifiedTransaction::MatchPlaced { taker, makers } => self
+                .ledger
+                .apply_match(&to_match(taker, makers, true), block)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::PlaceOrders {
                 owner,
                 hashes,
@@ -278,6 +254,22 @@ impl Chain {
             transactions.push(admitted.stored());
         }
         Ok(self.seal(block.timestamp_ms, transactions))
+    }
+}
+
+/// The exchange's match from a verified match transaction (`placed`: makers named by
+/// owner rather than signed).
+fn to_match(taker: &VerifiedOrder, makers: &[(VerifiedOrder, u64)], placed: bool) -> Match {
+    Match {
+        taker: taker.clone(),
+        makers: makers
+            .iter()
+            .map(|(maker, size)| MakerFill {
+                maker: maker.clone(),
+                size: *size,
+                placed,
+            })
+            .collect(),
     }
 }
 

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, Bytes};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::core::ClientError;
-use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use std::time::Duration;
 use straddle_exchange::Genesis;
 use straddle_node::api::{SendActionRequest, StraddleApiClient};
@@ -95,6 +95,26 @@ fn signed_order(owner: usize, is_buy: bool, tif: u8, nonce: u64) -> SignedOrder 
     SignedOrder { order, signature }
 }
 
+async fn deposit_margin(client: &HttpClient, trader: usize, amount: u128, nonce: u64) {
+    let deposit = Action::DepositMargin(DepositMargin {
+        amount,
+        nonce,
+        expiryMs: now_ms() + 60_000,
+    });
+    let signature = signer(trader)
+        .sign_hash_sync(&deposit.signing_hash(&domain()))
+        .unwrap();
+    let request = SendActionRequest {
+        chain_id: DEVNET_CHAIN_ID,
+        action: deposit,
+        signature: Bytes::from(signature.as_bytes().to_vec()),
+    };
+    client
+        .send_action(request)
+        .await
+        .unwrap_or_else(|e| panic!("margin deposit of account {trader}: {e}"));
+}
+
 fn code(error: ClientError) -> i32 {
     match error {
         ClientError::Call(call) => call.code(),
@@ -113,24 +133,8 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     };
 
     // Before any price, the market cannot trade.
-    for (i, trader) in [1usize, 2].iter().enumerate() {
-        let deposit = Action::DepositMargin(DepositMargin {
-            amount: 10_000_000_000,
-            nonce: 1,
-            expiryMs: now_ms() + 60_000,
-        });
-        let signature = signer(*trader)
-            .sign_hash_sync(&deposit.signing_hash(&domain()))
-            .unwrap();
-        let request = SendActionRequest {
-            chain_id: DEVNET_CHAIN_ID,
-            action: deposit,
-            signature: Bytes::from(signature.as_bytes().to_vec()),
-        };
-        client
-            .send_action(request)
-            .await
-            .unwrap_or_else(|e| panic!("deposit {i}: {e}"));
+    for trader in [1usize, 2] {
+        deposit_margin(&client, trader, 10_000_000_000, 1).await;
     }
     let trade = Transaction::Match {
         taker: signed_order(1, true, 1, 1),
@@ -218,38 +222,8 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
 
     // A thinly margined long (1,300 USDC for 1 ETH; initial margin 1,237.5) and a
     // liquidator with margin of its own (it takes the position over).
-    let deposit = Action::DepositMargin(DepositMargin {
-        amount: 1_300_000_000,
-        nonce: 1,
-        expiryMs: now_ms() + 60_000,
-    });
-    let signature = signer(3)
-        .sign_hash_sync(&deposit.signing_hash(&domain()))
-        .unwrap();
-    client
-        .send_action(SendActionRequest {
-            chain_id: DEVNET_CHAIN_ID,
-            action: deposit,
-            signature: Bytes::from(signature.as_bytes().to_vec()),
-        })
-        .await
-        .unwrap();
-    let deposit = Action::DepositMargin(DepositMargin {
-        amount: 10_000_000_000,
-        nonce: 1,
-        expiryMs: now_ms() + 60_000,
-    });
-    let signature = signer(4)
-        .sign_hash_sync(&deposit.signing_hash(&domain()))
-        .unwrap();
-    client
-        .send_action(SendActionRequest {
-            chain_id: DEVNET_CHAIN_ID,
-            action: deposit,
-            signature: Bytes::from(signature.as_bytes().to_vec()),
-        })
-        .await
-        .unwrap();
+    deposit_margin(&client, 3, 1_300_000_000, 1).await;
+    deposit_margin(&client, 4, 10_000_000_000, 1).await;
     let thin = Transaction::Match {
         taker: signed_order(3, true, 1, 10),
         makers: vec![(signed_order(2, false, 0, 11), 1_000_000)],
@@ -348,22 +322,7 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
         async move { client.send_transaction(Bytes::from(tx.encode())).await }
     };
     for trader in [5usize, 6] {
-        let deposit = Action::DepositMargin(DepositMargin {
-            amount: 50_000_000_000,
-            nonce: 1,
-            expiryMs: now_ms() + 60_000,
-        });
-        let signature = signer(trader)
-            .sign_hash_sync(&deposit.signing_hash(&domain()))
-            .unwrap();
-        client
-            .send_action(SendActionRequest {
-                chain_id: DEVNET_CHAIN_ID,
-                action: deposit,
-                signature: Bytes::from(signature.as_bytes().to_vec()),
-            })
-            .await
-            .unwrap();
+        deposit_margin(&client, trader, 50_000_000_000, 1).await;
     }
     send(oracle_update(&[7, 9], 3_000_000_000)).await.unwrap();
 

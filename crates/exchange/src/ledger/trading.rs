@@ -242,6 +242,37 @@ impl Ledger {
         Ok(outcome)
     }
 
+    /// The checks of a signed request outside the action set: not expired at block time,
+    /// and a nonce the signer's window accepts. Returns the nonce's slot for
+    /// [`Ledger::consume_nonce`] once the request has succeeded.
+    fn check_signed_request(
+        &self,
+        signer: Address,
+        nonce: u64,
+        expiry_ms: u64,
+        block: &BlockContext,
+    ) -> Result<usize, TxError> {
+        if block.timestamp_ms > expiry_ms {
+            return Err(TxError::Expired {
+                expiry_ms,
+                block_ms: block.timestamp_ms,
+            });
+        }
+        let window = self
+            .accounts
+            .get(&signer)
+            .map(|a| a.nonces.as_slice())
+            .unwrap_or_default();
+        super::check_nonce(window, nonce)
+    }
+
+    /// Records a used nonce (see [`Ledger::check_signed_request`]).
+    fn consume_nonce(&mut self, signer: Address, slot: usize, nonce: u64) {
+        let account = self.accounts.entry(signer).or_default();
+        super::insert_nonce(&mut account.nonces, slot, nonce);
+        self.touched.insert(StateKey::Account(signer));
+    }
+
     /// Places up to [`straddle_primitives::BULK_ORDERS_MAX`] orders for `owner` under one
     /// signature: checks the expiry, consumes the nonce, and registers each order hash
     /// as placed so matches can name these makers without their own signatures.
@@ -253,25 +284,12 @@ impl Ledger {
         expiry_ms: u64,
         block: &BlockContext,
     ) -> Result<(), TxError> {
-        if block.timestamp_ms > expiry_ms {
-            return Err(TxError::Expired {
-                expiry_ms,
-                block_ms: block.timestamp_ms,
-            });
-        }
-        let window = self
-            .accounts
-            .get(&owner)
-            .map(|a| a.nonces.as_slice())
-            .unwrap_or_default();
-        let slot = super::check_nonce(window, nonce)?;
+        let slot = self.check_signed_request(owner, nonce, expiry_ms, block)?;
         for hash in hashes {
             self.orders.place(owner, *hash);
             self.touched.insert(StateKey::Order(owner, *hash));
         }
-        let account = self.accounts.entry(owner).or_default();
-        super::insert_nonce(&mut account.nonces, slot, nonce);
-        self.touched.insert(StateKey::Account(owner));
+        self.consume_nonce(owner, slot, nonce);
         Ok(())
     }
 
@@ -284,24 +302,11 @@ impl Ledger {
         request: &straddle_primitives::BulkCancel,
         block: &BlockContext,
     ) -> Result<(), TxError> {
-        if block.timestamp_ms > request.expiryMs {
-            return Err(TxError::Expired {
-                expiry_ms: request.expiryMs,
-                block_ms: block.timestamp_ms,
-            });
-        }
-        let window = self
-            .accounts
-            .get(&signer)
-            .map(|a| a.nonces.as_slice())
-            .unwrap_or_default();
-        let slot = super::check_nonce(window, request.nonce)?;
+        let slot = self.check_signed_request(signer, request.nonce, request.expiryMs, block)?;
         for hash in &request.orderHashes {
             self.apply_cancel(signer, *hash);
         }
-        let account = self.accounts.entry(signer).or_default();
-        super::insert_nonce(&mut account.nonces, slot, request.nonce);
-        self.touched.insert(StateKey::Account(signer));
+        self.consume_nonce(signer, slot, request.nonce);
         Ok(())
     }
 
@@ -319,23 +324,10 @@ impl Ledger {
         request: &straddle_primitives::Liquidate,
         block: &BlockContext,
     ) -> Result<LiquidationOutcome, TxError> {
-        if block.timestamp_ms > request.expiryMs {
-            return Err(TxError::Expired {
-                expiry_ms: request.expiryMs,
-                block_ms: block.timestamp_ms,
-            });
-        }
-        let window = self
-            .accounts
-            .get(&liquidator)
-            .map(|a| a.nonces.as_slice())
-            .unwrap_or_default();
-        let slot = super::check_nonce(window, request.nonce)?;
+        let slot = self.check_signed_request(liquidator, request.nonce, request.expiryMs, block)?;
         let outcome =
             self.apply_liquidation(liquidator, request.target, request.market, request.size)?;
-        let account = self.accounts.entry(liquidator).or_default();
-        super::insert_nonce(&mut account.nonces, slot, request.nonce);
-        self.touched.insert(StateKey::Account(liquidator));
+        self.consume_nonce(liquidator, slot, request.nonce);
         Ok(outcome)
     }
 
