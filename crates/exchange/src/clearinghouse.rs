@@ -378,6 +378,16 @@ impl Clearinghouse {
         Ok(market)
     }
 
+    /// An active market's mark (nano-USDC), lot and funding index; refused when unpriced.
+    fn priced_market(&self, id: MarketId) -> Result<(i64, u64, i128), ClearingError> {
+        let market = self.active_market(id)?;
+        let vector = market
+            .vector
+            .as_ref()
+            .ok_or(ClearingError::NoRiskVector(id))?;
+        Ok((vector.mark_nano, market.spec.lot, market.funding_index))
+    }
+
     /// [`Clearinghouse::active_market`], mutably.
     fn active_market_mut(&mut self, id: MarketId) -> Result<&mut Market, ClearingError> {
         let market = self
@@ -642,13 +652,7 @@ impl Clearinghouse {
         size: u64,
         params: &LiquidationParams,
     ) -> Result<LiquidationOutcome, ClearingError> {
-        let market = self.active_market(market_id)?;
-        let vector = market
-            .vector
-            .as_ref()
-            .ok_or(ClearingError::NoRiskVector(market_id))?;
-        let (mark_nano, lot, funding_index) =
-            (vector.mark_nano, market.spec.lot, market.funding_index);
+        let (mark_nano, lot, funding_index) = self.priced_market(market_id)?;
         if liquidator == target {
             return Err(ClearingError::SelfTrade);
         }
@@ -753,13 +757,7 @@ impl Clearinghouse {
         counterparty: Address,
         size: u64,
     ) -> Result<AdlOutcome, ClearingError> {
-        let market = self.active_market(market_id)?;
-        let vector = market
-            .vector
-            .as_ref()
-            .ok_or(ClearingError::NoRiskVector(market_id))?;
-        let (mark_nano, lot, funding_index) =
-            (vector.mark_nano, market.spec.lot, market.funding_index);
+        let (mark_nano, lot, funding_index) = self.priced_market(market_id)?;
         if target == counterparty {
             return Err(ClearingError::SelfTrade);
         }
