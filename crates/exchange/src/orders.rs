@@ -239,7 +239,7 @@ pub fn execute_match(
     }
     // Per-order fills within this match (a maker order may appear once per match, but
     // count defensively).
-    let mut filled_now: HashMap<B256, u64> = HashMap::new();
+    let mut filled_now: HashMap<(Address, B256), u64> = HashMap::new();
     for (index, fill) in proposed.makers.iter().enumerate() {
         let maker = &fill.maker;
         if fill.size == 0 {
@@ -279,7 +279,7 @@ pub fn execute_match(
                 maker_price: maker.order.limitPrice,
             });
         }
-        let so_far = filled_now.entry(maker.hash).or_insert(0);
+        let so_far = filled_now.entry((maker.owner, maker.hash)).or_insert(0);
         *so_far = so_far.saturating_add(fill.size);
         check_live(registry, maker, *so_far, now_ms)?;
     }
