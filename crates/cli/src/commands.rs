@@ -723,7 +723,17 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                 let positions: Vec<String> = margin
                     .positions
                     .iter()
-                    .map(|p| format!("market {}: {}", p.market, usdc_text(&p.size.to_string())))
+                    .map(|p| {
+                        format!(
+                            "market {}: {} @ {} (P&L {})",
+                            p.market,
+                            usdc_text(&p.size.to_string()),
+                            usdc_text(&p.entry_price.to_string()),
+                            p.unrealized_pnl
+                                .as_deref()
+                                .map_or("unpriced".to_string(), usdc_text)
+                        )
+                    })
                     .collect();
                 let nano = |text: &str| text.parse::<f64>().map_or(0.0, |v| v / 1e9);
                 format!(

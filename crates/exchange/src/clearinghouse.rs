@@ -34,6 +34,10 @@ pub struct Position {
     pub size: i64,
     /// The market's funding index when funding was last settled into cash.
     pub funding_snapshot: i128,
+    /// Entry cost: the signed value paid for the open contracts at their trade prices,
+    /// micro-USDC (negative for a short). Informational — cash already moved at each
+    /// trade — it gives the entry price and unrealised P&L (`size·mark − cost`).
+    pub cost: i128,
 }
 
 /// Funding accrues per this period: a premium of p per contract held for one period
@@ -80,23 +84,45 @@ impl Portfolio {
             .map_or(0, |p| p.size)
     }
 
-    /// Sets a (funding-settled) position's size; the snapshot becomes `funding_index`.
-    fn set_size(&mut self, market: MarketId, size: i64, funding_index: i128) {
+    /// Changes a (funding-settled) position by `delta` contracts traded for `value`
+    /// (signed micro-USDC: positive when paid for a buy); the snapshot becomes
+    /// `funding_index`. The entry cost grows with opening trades, shrinks pro rata with
+    /// closing ones (truncating toward zero), and restarts at the opening part of a trade
+    /// that flips the side.
+    fn trade(&mut self, market: MarketId, delta: i64, value: i128, funding_index: i128) {
+        let (old, old_cost) = self
+            .positions
+            .iter()
+            .find(|p| p.market == market)
+            .map_or((0, 0), |p| (p.size, p.cost));
+        let new = old + delta;
+        let cost = if new == 0 {
+            0
+        } else if old == 0 || (old > 0) == (delta > 0) {
+            old_cost + value
+        } else if (new > 0) == (old > 0) {
+            old_cost * i128::from(new) / i128::from(old)
+        } else {
+            value * i128::from(new) / i128::from(delta)
+        };
         match self.positions.binary_search_by_key(&market, |p| p.market) {
-            Ok(i) if size == 0 => {
+            Ok(i) if new == 0 => {
                 self.positions.remove(i);
             }
             Ok(i) => {
-                self.positions[i].size = size;
-                self.positions[i].funding_snapshot = funding_index;
+                let position = &mut self.positions[i];
+                position.size = new;
+                position.funding_snapshot = funding_index;
+                position.cost = cost;
             }
-            Err(_) if size == 0 => {}
+            Err(_) if new == 0 => {}
             Err(i) => self.positions.insert(
                 i,
                 Position {
                     market,
-                    size,
+                    size: new,
                     funding_snapshot: funding_index,
+                    cost,
                 },
             ),
         }
@@ -685,9 +711,9 @@ impl Clearinghouse {
         let value_femto = i128::from(moved) * i128::from(mark_nano);
         let target_receives = value_femto.div_euclid(FEMTO_PER_MICRO);
         let liquidator_pays = ceil_div(value_femto, FEMTO_PER_MICRO);
-        victim.set_size(market_id, held - moved, funding_index);
+        victim.trade(market_id, -moved, -target_receives, funding_index);
         victim.cash += target_receives;
-        taker.set_size(market_id, taker.size(market_id) + moved, funding_index);
+        taker.trade(market_id, moved, liquidator_pays, funding_index);
         taker.cash -= liquidator_pays;
         if taker.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
             return Err(MarginError::TooManyPositions(taker.positions.len()).into());
@@ -809,9 +835,9 @@ impl Clearinghouse {
         let value_femto = i128::from(moved) * i128::from(mark_nano);
         let target_receives = value_femto.div_euclid(FEMTO_PER_MICRO);
         let winner_pays = ceil_div(value_femto, FEMTO_PER_MICRO);
-        victim.set_size(market_id, held - moved, funding_index);
+        victim.trade(market_id, -moved, -target_receives, funding_index);
         victim.cash += target_receives;
-        winner.set_size(market_id, opposite + moved, funding_index);
+        winner.trade(market_id, moved, winner_pays, funding_index);
         winner.cash -= winner_pays;
         let share = ceil_div(deficit * i128::from(size), i128::from(held.unsigned_abs()));
         let winner_equity = self.risk_of_normalized(&winner)?.equity;
@@ -878,8 +904,8 @@ impl Clearinghouse {
         let seller_before = self.risk_of_normalized(&seller)?;
         let buyer_size_before = buyer.size(fill.market);
         let seller_size_before = seller.size(fill.market);
-        buyer.set_size(fill.market, buyer_size_before + size, funding_index);
-        seller.set_size(fill.market, seller_size_before - size, funding_index);
+        buyer.trade(fill.market, size, buyer_paid, funding_index);
+        seller.trade(fill.market, -size, -seller_received, funding_index);
         buyer.cash -= buyer_paid + buyer_fee;
         seller.cash += seller_received - seller_fee;
         for (account, portfolio, before) in [

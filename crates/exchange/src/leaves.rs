@@ -24,14 +24,16 @@ fn read_i64(r: &mut Reader<'_>) -> Result<i64, DecodeError> {
     Ok(r.u64()? as i64)
 }
 
-/// `cash i128 ‖ count u8 ‖ (market u32 ‖ size i64 ‖ fundingSnapshot i128) × count`.
+/// `cash i128 ‖ count u8 ‖ (market u32 ‖ size i64 ‖ fundingSnapshot i128 ‖ cost i128) ×
+/// count`.
 pub fn encode_portfolio(p: &Portfolio) -> Vec<u8> {
-    let mut w = Writer::with_capacity(17 + 28 * p.positions.len());
+    let mut w = Writer::with_capacity(17 + 44 * p.positions.len());
     i128_field(&mut w, p.cash);
     w.u8(p.positions.len() as u8);
     for position in &p.positions {
         w.u32(position.market).u64(position.size as u64);
         i128_field(&mut w, position.funding_snapshot);
+        i128_field(&mut w, position.cost);
     }
     w.bytes
 }
@@ -51,6 +53,7 @@ pub fn decode_portfolio(bytes: &[u8]) -> Result<Portfolio, DecodeError> {
             market: r.u32()?,
             size: read_i64(&mut r)?,
             funding_snapshot: read_i128(&mut r)?,
+            cost: read_i128(&mut r)?,
         };
         if position.size == 0 {
             return Err(DecodeError::Invalid("zero-sized position"));
@@ -296,9 +299,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn position() -> impl Strategy<Value = (i64, i128)> {
+    fn position() -> impl Strategy<Value = (i64, i128, i128)> {
         (
             any::<i64>().prop_filter("non-zero", |s| *s != 0),
+            any::<i128>(),
             any::<i128>(),
         )
     }
@@ -308,10 +312,10 @@ mod tests {
         fn portfolios_round_trip(cash in any::<i128>(), positions in prop::collection::btree_map(any::<u32>(), position(), 0..=32)) {
             let portfolio = Portfolio {
                 cash,
-                positions: positions.into_iter().map(|(market, (size, funding_snapshot))| Position { market, size, funding_snapshot }).collect(),
+                positions: positions.into_iter().map(|(market, (size, funding_snapshot, cost))| Position { market, size, funding_snapshot, cost }).collect(),
             };
             let bytes = encode_portfolio(&portfolio);
-            prop_assert_eq!(bytes.len(), 17 + 28 * portfolio.positions.len());
+            prop_assert_eq!(bytes.len(), 17 + 44 * portfolio.positions.len());
             prop_assert_eq!(decode_portfolio(&bytes).unwrap(), portfolio);
             prop_assert!(decode_portfolio(&bytes[..bytes.len() - 1]).is_err());
         }
@@ -368,11 +372,13 @@ mod tests {
                     market: 2,
                     size: 1,
                     funding_snapshot: 0,
+                    cost: 0,
                 },
                 Position {
                     market: 1,
                     size: 1,
                     funding_snapshot: 0,
+                    cost: 0,
                 },
             ],
         });

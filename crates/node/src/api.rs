@@ -153,6 +153,14 @@ pub struct PositionView {
     pub market: u32,
     /// Signed size, micro-contracts.
     pub size: i64,
+    /// Average entry price, micro-USDC per contract.
+    pub entry_price: u64,
+    /// The market's mark (absent while unpriced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<u64>,
+    /// `size·mark − entry cost`, micro-USDC (decimal string; absent while unpriced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrealized_pnl: Option<String>,
 }
 
 /// A state proof for an account.

@@ -279,9 +279,16 @@ impl StraddleApiServer for RpcHandler {
                     .portfolio
                     .positions
                     .iter()
-                    .map(|p| PositionView {
+                    .zip(&snapshot.marks)
+                    .map(|(p, mark)| PositionView {
                         market: p.market,
                         size: p.size,
+                        entry_price: (p.cost * 1_000_000 / i128::from(p.size)).unsigned_abs()
+                            as u64,
+                        mark: *mark,
+                        unrealized_pnl: mark.map(|m| {
+                            (i128::from(p.size) * i128::from(m) / 1_000_000 - p.cost).to_string()
+                        }),
                     })
                     .collect(),
                 delta_nano: greek(|m| m.delta_nano),

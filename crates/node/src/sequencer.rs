@@ -88,6 +88,8 @@ pub struct AccountSnapshot {
     pub risk: Option<straddle_exchange::clearinghouse::AccountRisk>,
     /// Estimated index level at which the account becomes liquidatable (display only).
     pub liquidation_index: Option<u64>,
+    /// Each position's market mark, micro-USDC (`None` when unpriced), in position order.
+    pub marks: Vec<Option<u64>>,
     /// Number of the block being built (or the head if none).
     pub pending_block: u64,
 }
@@ -356,11 +358,22 @@ impl Admission {
                 let liquidation_index = risk
                     .as_ref()
                     .and_then(|risk| estimate_liquidation_index(&self.chain, &portfolio, risk));
+                let marks = portfolio
+                    .positions
+                    .iter()
+                    .map(|p| {
+                        clearinghouse
+                            .market(p.market)
+                            .and_then(|m| m.vector.as_ref())
+                            .map(|v| (v.mark_nano / 1_000) as u64)
+                    })
+                    .collect();
                 let _ = reply.send(AccountSnapshot {
                     account,
                     portfolio,
                     risk,
                     liquidation_index,
+                    marks,
                     pending_block,
                 });
             }

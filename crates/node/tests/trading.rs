@@ -198,6 +198,12 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
         long.margin.maintenance, "990000000",
         "a lone perp needs the +/-33 % tail"
     );
+    assert_eq!(long.margin.delta_nano, "1000000000");
+    assert_eq!(long.margin.worst_scenario, 27, "the −33 % tail");
+    let position = &long.margin.positions[0];
+    assert_eq!(position.entry_price, 3_000_000_000);
+    assert_eq!(position.mark, Some(3_000_000_000));
+    assert_eq!(position.unrealized_pnl.as_deref(), Some("0"));
 
     // Wait for the match's block, check its view, then restart.
     let block = loop {

@@ -103,7 +103,8 @@ fn a_perp_fill_moves_cash_contracts_and_fees() {
         vec![Position {
             market: 1,
             size: 2_000_000,
-            funding_snapshot: 0
+            funding_snapshot: 0,
+            cost: 6_000_200_000,
         }]
     );
     assert_eq!(
@@ -111,7 +112,8 @@ fn a_perp_fill_moves_cash_contracts_and_fees() {
         vec![Position {
             market: 1,
             size: -2_000_000,
-            funding_snapshot: 0
+            funding_snapshot: 0,
+            cost: -6_000_200_000,
         }]
     );
     assert_eq!(ch.market(1).unwrap().open_interest, 2_000_000);
@@ -123,6 +125,8 @@ fn a_perp_fill_moves_cash_contracts_and_fees() {
     ch.settle_fill(&fill(1, 1, 0, 1_000_000, 3_000_000_000))
         .unwrap();
     assert_eq!(ch.market(1).unwrap().open_interest, 1_000_000);
+    // Closing half keeps half the entry cost: the entry price stays 3,000.1.
+    assert_eq!(ch.portfolio(&account(0)).positions[0].cost, 3_000_100_000);
     let risk = ch.risk_of(&ch.portfolio(&account(0))).unwrap();
     assert_eq!(risk.margin.delta_nano, 1_000_000_000);
 }
@@ -601,4 +605,25 @@ fn auto_deleveraging_moves_a_bankrupt_position_and_its_deficit_to_the_winner() {
     );
     assert_eq!(ch.total_value_femto().unwrap(), total);
     assert_eq!(ch.market(1).unwrap().open_interest, 1_000_000);
+}
+
+#[test]
+fn entry_cost_grows_shrinks_pro_rata_and_restarts_on_a_flip() {
+    let mut p = Portfolio::default();
+    p.trade(1, 2_000_000, 6_000_000_000, 0);
+    p.trade(1, 1_000_000, 3_300_000_000, 0);
+    assert_eq!(p.positions[0].cost, 9_300_000_000, "average entry 3,100");
+    p.trade(1, -1_000_000, -3_100_000_000, 0);
+    assert_eq!(
+        p.positions[0].cost, 6_200_000_000,
+        "closing keeps the average"
+    );
+    // Sell 4 at 3,000 from long 2: short 2, entered at 3,000.
+    p.trade(1, -4_000_000, -12_000_000_000, 0);
+    assert_eq!(
+        (p.positions[0].size, p.positions[0].cost),
+        (-2_000_000, -6_000_000_000)
+    );
+    p.trade(1, 2_000_000, 5_000_000_000, 0);
+    assert!(p.positions.is_empty());
 }
