@@ -225,6 +225,14 @@ pub enum ClearingError {
         /// Its equity.
         equity: i128,
     },
+    /// Auto-deleveraging takes only positions in profit at the mark.
+    #[error("{account}'s position in market {market} is not in profit")]
+    NotInProfit {
+        /// The counterparty.
+        account: Address,
+        /// The market.
+        market: MarketId,
+    },
     /// Auto-deleveraging only when the insurance fund cannot cover the deficit.
     #[error("the insurance fund ({fund}) covers the deficit ({deficit}): liquidate instead")]
     InsuranceCovers {
@@ -774,8 +782,8 @@ impl Clearinghouse {
     /// `counterparty`'s opposite position at the mark, and the counterparty also pays the
     /// target the deficit's share of this size (`deficit · size / |held|`, capped at the
     /// counterparty's remaining equity): the winning side absorbs the loss instead of the
-    /// system. The sequencer picks counterparties by rank (profit, then leverage); the
-    /// rule checked here is eligibility.
+    /// system. The counterparty's position must be in profit at the mark; the sequencer
+    /// picks among those by rank (profit, then leverage).
     pub fn auto_deleverage(
         &mut self,
         target: Address,
