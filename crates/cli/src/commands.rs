@@ -737,12 +737,13 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                     .collect();
                 let nano = |text: &str| text.parse::<f64>().map_or(0.0, |v| v / 1e9);
                 format!(
-                    "{} USDC\nmargin: cash {} USDC, equity {} USDC, maintenance {} USDC, initial {} USDC\n  positions: {}\n  delta {:.4}, gamma {:.6}, vega {:.2} USDC/pt, theta {:.2} USDC/day\n  estimated liquidation index: {}",
+                    "{} USDC\nmargin: cash {} USDC, equity {} USDC, maintenance {} USDC, initial {} USDC, free {} USDC\n  positions: {}\n  delta {:.4}, gamma {:.6}, vega {:.2} USDC/pt, theta {:.2} USDC/day\n  estimated liquidation index: {}",
                     account.collateral,
                     usdc_text(&margin.cash),
                     usdc_text(&margin.equity),
                     usdc_text(&margin.maintenance),
                     usdc_text(&margin.initial),
+                    usdc_text(&margin.free_collateral),
                     if positions.is_empty() {
                         "none".to_string()
                     } else {

@@ -124,6 +124,8 @@ pub struct MarginView {
     pub maintenance: String,
     /// Initial margin.
     pub initial: String,
+    /// Equity above initial margin: what can be withdrawn or put at new risk.
+    pub free_collateral: String,
     /// Open positions.
     pub positions: Vec<PositionView>,
     /// Account delta, 10^-9 underlying (sum over positions; mixed underlyings add up).

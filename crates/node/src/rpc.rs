@@ -253,13 +253,19 @@ impl StraddleApiServer for RpcHandler {
 
     async fn get_account(&self, address: Address) -> RpcResult<AccountView> {
         let snapshot = self.sequencer.account(address).await?;
-        let (equity, maintenance, initial) = match &snapshot.risk {
+        let (equity, maintenance, initial, free_collateral) = match &snapshot.risk {
             Some(risk) => (
                 risk.equity.to_string(),
                 risk.margin.maintenance.to_string(),
                 risk.margin.initial.to_string(),
+                (risk.equity - risk.margin.initial as i128).to_string(),
             ),
-            None => (snapshot.portfolio.cash.to_string(), "0".into(), "0".into()),
+            None => (
+                snapshot.portfolio.cash.to_string(),
+                "0".into(),
+                "0".into(),
+                snapshot.portfolio.cash.to_string(),
+            ),
         };
         let greeks = snapshot.risk.as_ref().map(|r| &r.margin);
         let greek = |f: fn(&straddle_exchange::risk::MarginSummary) -> i128| {
@@ -275,6 +281,7 @@ impl StraddleApiServer for RpcHandler {
                 equity,
                 maintenance,
                 initial,
+                free_collateral,
                 positions: snapshot
                     .portfolio
                     .positions

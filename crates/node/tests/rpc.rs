@@ -418,6 +418,7 @@ async fn margin_deposits_show_in_the_account() {
     );
     assert_eq!(account.margin.cash, "250000000");
     assert_eq!(account.margin.equity, "250000000");
+    assert_eq!(account.margin.free_collateral, "250000000");
     assert!(account.margin.positions.is_empty());
     node.stop().await;
 }

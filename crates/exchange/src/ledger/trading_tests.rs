@@ -388,4 +388,36 @@ fn invalid_listings_are_refused_at_genesis() {
         Ledger::genesis(&bad),
         Err(LedgerError::Genesis(GenesisError::Market { id: 1, .. }))
     ));
+    // Listing bounds: underlyings and markets per underlying.
+    let mut bad = genesis();
+    let template = bad.underlyings[0].clone();
+    bad.underlyings = (1..=crate::genesis::UNDERLYINGS_MAX as u32 + 1)
+        .map(|id| UnderlyingConfig {
+            id,
+            oracle: OracleConfig {
+                underlying: id,
+                ..template.oracle.clone()
+            },
+            ..template.clone()
+        })
+        .collect();
+    assert!(matches!(
+        Ledger::genesis(&bad),
+        Err(LedgerError::Genesis(GenesisError::Underlying { .. }))
+    ));
+    let mut bad = genesis();
+    let perp = bad.markets[0];
+    bad.markets = (1..=crate::genesis::MARKETS_PER_UNDERLYING_MAX as u32 + 1)
+        .map(|id| MarketSpec { id, ..perp })
+        .collect();
+    assert!(matches!(
+        Ledger::genesis(&bad),
+        Err(LedgerError::Genesis(GenesisError::Market { id, .. })) if id == crate::genesis::MARKETS_PER_UNDERLYING_MAX as u32 + 1
+    ));
+    let mut bad = genesis();
+    bad.markets[0].lot = 0;
+    assert!(matches!(
+        Ledger::genesis(&bad),
+        Err(LedgerError::Genesis(GenesisError::Market { id: 1, .. }))
+    ));
 }

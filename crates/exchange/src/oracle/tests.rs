@@ -207,6 +207,38 @@ fn hex_order() -> [u8; 32] {
 }
 
 #[test]
+fn at_most_smiles_max_expiries_are_kept_the_nearest() {
+    // Two updates of 8 expiries each plus one more: 17 expiries, 16 kept.
+    let expiries: Vec<u64> = (1..=17).map(|d| NOW + d * 86_400_000).collect();
+    let mut state = OracleState::default();
+    for (step, chunk) in expiries.chunks(8).enumerate() {
+        let at = NOW + step as u64;
+        let reports: Vec<_> = (0..2)
+            .map(|i| {
+                let report = PriceReport {
+                    underlying: 1,
+                    timestampMs: at,
+                    indexPrice: 3_000_000_000,
+                    expiriesMs: chunk.to_vec(),
+                    atmVolsPpm: vec![600_000; chunk.len()],
+                    skewsPpm: vec![0; chunk.len()],
+                    curvaturesPpm: vec![0; chunk.len()],
+                };
+                sign(report, i)
+            })
+            .collect();
+        state = aggregate(&config(3, 2), &state, &reports, &domain(), at)
+            .unwrap()
+            .state;
+    }
+    assert_eq!(state.smiles.len(), SMILES_MAX);
+    assert_eq!(
+        state.smiles.keys().copied().collect::<Vec<_>>(),
+        expiries[..SMILES_MAX].to_vec()
+    );
+}
+
+#[test]
 fn configurations_are_validated() {
     assert_eq!(config(5, 3).validate(), Ok(()));
     assert!(matches!(

@@ -286,6 +286,49 @@ fn bulk_placements_and_matches_against_them_round_trip() {
 }
 
 #[test]
+fn every_length_bound_is_enforced_on_decode() {
+    // One order or report more than allowed, each in an otherwise well-formed encoding.
+    let orders: Vec<Order> = (0..=BULK_ORDERS_MAX as u64)
+        .map(|n| signed_order(5, 7, false, 1, 1, 0, n).order)
+        .collect();
+    let bulk = BulkOrders {
+        orders,
+        nonce: 1,
+        expiryMs: 1,
+    };
+    let signature = key(5).sign_hash_sync(&bulk.signing_hash(&DOMAIN)).unwrap();
+    let too_many = Transaction::PlaceOrders { bulk, signature }.encode();
+    assert_eq!(
+        Transaction::decode(&too_many),
+        Err(DecodeError::Invalid("too many orders in a bulk placement"))
+    );
+
+    let taker = signed_order(1, 7, true, 1, 1, 1, 1);
+    let makers: Vec<_> = (0..=MAKERS_PER_MATCH_MAX as u64)
+        .map(|n| (signed_order(2, 7, false, 1, 1, 0, n), 1))
+        .collect();
+    let too_many = Transaction::Match { taker, makers }.encode();
+    assert_eq!(
+        Transaction::decode(&too_many),
+        Err(DecodeError::Invalid("too many makers"))
+    );
+
+    let report = signed_report(1, 1, REPORT_EXPIRIES_MAX);
+    let mut update = Transaction::OracleUpdate {
+        underlying: 3,
+        reports: vec![report],
+    }
+    .encode();
+    // The expiry count byte of the first report: kind, underlying (4), count (1), then
+    // underlying (4), timestamp (8), index (8).
+    update[1 + 4 + 1 + 4 + 8 + 8] = REPORT_EXPIRIES_MAX as u8 + 1;
+    assert_eq!(
+        Transaction::decode(&update),
+        Err(DecodeError::Invalid("too many expiries in a report"))
+    );
+}
+
+#[test]
 fn malformed_bytes_are_refused() {
     assert_eq!(
         Transaction::decode(&[]),
