@@ -14,9 +14,10 @@ use straddle_exchange::Genesis;
 use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig};
+use straddle_primitives::admin::{INSTRUMENT_CALL, INSTRUMENT_PERPETUAL, INSTRUMENT_PUT};
 use straddle_primitives::{
-    Action, Amount, BulkCancel, DepositMargin, Domain, Liquidate, Mint, Order, SignedLiquidate,
-    SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
+    Action, Amount, BulkCancel, CloseMarket, DepositMargin, Domain, Liquidate, ListMarket, Mint,
+    Order, SignedLiquidate, SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
 };
 
 /// Straddle: a derivatives-native Ethereum Layer 2.
@@ -91,6 +92,9 @@ enum Command {
     /// Signed orders.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Operator requests: list or close a market (signed by the genesis operator key).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Take over part of an account's position that is below maintenance margin.
     Liquidate {
         /// The account to liquidate.
@@ -242,6 +246,57 @@ enum OrderCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// List a market; it trades once an oracle update prices it.
+    ListMarket {
+        /// New market id.
+        #[arg(long)]
+        market: u32,
+        /// Underlying id (1 ETH, 2 BTC on the devnet).
+        #[arg(long)]
+        underlying: u32,
+        /// What it trades.
+        #[arg(long, value_enum)]
+        instrument: InstrumentArg,
+        /// Option strike in USDC.
+        #[arg(long, required_if_eq_any([("instrument", "call"), ("instrument", "put")]))]
+        strike: Option<String>,
+        /// Option expiry, unix milliseconds.
+        #[arg(long, required_if_eq_any([("instrument", "call"), ("instrument", "put")]))]
+        option_expiry_ms: Option<u64>,
+        /// Price increment in USDC per contract.
+        #[arg(long, default_value = "0.1")]
+        tick: String,
+        /// Size increment in contracts.
+        #[arg(long, default_value = "0.001")]
+        lot: String,
+        /// Maker fee, ppm of notional.
+        #[arg(long, default_value_t = 200)]
+        maker_fee_ppm: u32,
+        /// Taker fee, ppm of notional.
+        #[arg(long, default_value_t = 500)]
+        taker_fee_ppm: u32,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Close a perpetual market at the recent index mean; positions are paid out.
+    CloseMarket {
+        /// Market id.
+        #[arg(long)]
+        market: u32,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InstrumentArg {
+    Perpetual,
+    Call,
+    Put,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum TakerSide {
     Buyer,
@@ -358,6 +413,71 @@ struct SignArgs {
     /// Seconds until the action expires.
     #[arg(long, default_value_t = 60)]
     expires_in: u64,
+}
+
+/// Whole units with six decimals (USDC or contracts) as a `u64` of micro-units.
+fn parse_micro(text: &str, what: &str) -> eyre::Result<u64> {
+    u64::try_from(Amount::parse_whole(text)?.0).map_err(|_| eyre!("{what} too large"))
+}
+
+async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> eyre::Result<()> {
+    let domain = devnet_domain(rpc).await?;
+    let now = now_micros();
+    let expiry =
+        |sign: &SignArgs| (now / 1000).saturating_add(sign.expires_in.saturating_mul(1000));
+    let tx = match command {
+        OperatorCommand::ListMarket {
+            market,
+            underlying,
+            instrument,
+            strike,
+            option_expiry_ms,
+            tick,
+            lot,
+            maker_fee_ppm,
+            taker_fee_ppm,
+            sign,
+        } => {
+            let listing = ListMarket {
+                market,
+                underlying,
+                instrument: match instrument {
+                    InstrumentArg::Perpetual => INSTRUMENT_PERPETUAL,
+                    InstrumentArg::Call => INSTRUMENT_CALL,
+                    InstrumentArg::Put => INSTRUMENT_PUT,
+                },
+                strike: strike
+                    .map(|s| parse_micro(&s, "strike"))
+                    .transpose()?
+                    .unwrap_or(0),
+                optionExpiryMs: option_expiry_ms.unwrap_or(0),
+                tick: parse_micro(&tick, "tick")?,
+                lot: parse_micro(&lot, "lot")?,
+                makerFeePpm: maker_fee_ppm,
+                takerFeePpm: taker_fee_ppm,
+                nonce: sign.nonce.unwrap_or(now),
+                expiryMs: expiry(&sign),
+            };
+            let signature = sign
+                .key
+                .signer()?
+                .sign_hash_sync(&listing.signing_hash(&domain))?;
+            Transaction::ListMarket { listing, signature }
+        }
+        OperatorCommand::CloseMarket { market, sign } => {
+            let close = CloseMarket {
+                market,
+                nonce: sign.nonce.unwrap_or(now),
+                expiryMs: expiry(&sign),
+            };
+            let signature = sign
+                .key
+                .signer()?
+                .sign_hash_sync(&close.signing_hash(&domain))?;
+            Transaction::CloseMarket { close, signature }
+        }
+    };
+    send_transaction(rpc, json, tx).await
 }
 
 fn client(url: &str) -> eyre::Result<HttpClient> {
@@ -612,10 +732,8 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             seller_dev,
             taker,
         }) => {
-            let price = u64::try_from(Amount::parse_whole(&price)?.0)
-                .map_err(|_| eyre!("price too large"))?;
-            let size = u64::try_from(Amount::parse_whole(&size)?.0)
-                .map_err(|_| eyre!("size too large"))?;
+            let price = parse_micro(&price, "price")?;
+            let size = parse_micro(&size, "size")?;
             let domain = devnet_domain(&cli.rpc).await?;
             let nonce = now_micros();
             let sign_order =
@@ -656,14 +774,14 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             };
             send_transaction(&cli.rpc, cli.json, tx).await
         }
+        Command::Operator(command) => operator_command(&cli.rpc, cli.json, command).await,
         Command::Liquidate {
             target,
             market,
             size,
             sign,
         } => {
-            let size = u64::try_from(Amount::parse_whole(&size)?.0)
-                .map_err(|_| eyre!("size too large"))?;
+            let size = parse_micro(&size, "size")?;
             let signer = sign.key.signer()?;
             let domain = devnet_domain(&cli.rpc).await?;
             let now = now_micros();

@@ -627,6 +627,39 @@ impl Clearinghouse {
         Ok(settlement)
     }
 
+    /// Closes a perpetual market (operator delisting, §7.4): the settlement price is the
+    /// truncated mean of the oracle's accepted index values no older than
+    /// [`SETTLEMENT_LOOKBACK_MS`] at `now_ms` (a value stamped slightly after the block
+    /// time, within the oracle's tolerance, counts); every position is paid `q · price` lazily,
+    /// after its funding up to the last accrual. Returns the settlement price.
+    pub fn close_perpetual(
+        &mut self,
+        id: MarketId,
+        oracle: &crate::oracle::OracleState,
+        now_ms: u64,
+    ) -> Result<u64, ClearingError> {
+        let market = self.active_market_mut(id)?;
+        if market.spec.instrument != market::Instrument::Perpetual {
+            return Err(ClearingError::NotPerpetual(id));
+        }
+        let window: Vec<u64> = oracle
+            .recent
+            .iter()
+            .filter(|(t, _)| *t + SETTLEMENT_LOOKBACK_MS >= now_ms)
+            .map(|(_, price)| *price)
+            .collect();
+        if window.is_empty() {
+            return Err(ClearingError::NoSettlementPrice(id));
+        }
+        let settlement =
+            (window.iter().map(|p| u128::from(*p)).sum::<u128>() / window.len() as u128) as u64;
+        market.status = MarketStatus::Settled {
+            value_micro_usdc: settlement,
+        };
+        market.vector = None;
+        Ok(settlement)
+    }
+
     /// Moves collateral from the ledger into `account`'s margin account.
     pub fn deposit(&mut self, account: Address, amount: u128) -> Result<(), ClearingError> {
         let amount = i128::try_from(amount).map_err(|_| ClearingError::InvalidAmount)?;

@@ -104,8 +104,9 @@ pub enum TxError {
         /// The amount asked for.
         needed: Amount,
     },
-    /// A mint not signed by the operator, or on a chain without a faucet.
-    #[error("only the operator may mint, and only when the faucet is enabled")]
+    /// An operator request (mint, market listing or close) not signed by the operator,
+    /// or a mint on a chain without a faucet.
+    #[error("only the operator may mint (with the faucet enabled), list or close markets")]
     Unauthorized,
     /// A credit would pass 2^128 micro-units.
     #[error("balance or supply would overflow")]
@@ -120,6 +121,40 @@ pub enum TxError {
     /// A match was refused.
     #[error("match: {0}")]
     Match(crate::orders::MatchError),
+    /// An operator listing was refused.
+    #[error("listing: {0}")]
+    Listing(ListingError),
+    /// An operator close was refused.
+    #[error("close: {0}")]
+    Close(crate::clearinghouse::ClearingError),
+}
+
+/// Why an operator's market listing was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListingError {
+    /// The instrument byte is not 0 (perpetual), 1 (call) or 2 (put).
+    #[error("unknown instrument {0}")]
+    UnknownInstrument(u8),
+    /// A perpetual with a strike or an option expiry.
+    #[error("a perpetual takes no strike or option expiry")]
+    PerpetualWithOptionTerms,
+    /// An option whose expiry is not after the block time.
+    #[error("option expiry {expiry_ms} is not after the block time {block_ms}")]
+    OptionExpiryPassed {
+        /// The listing's expiry.
+        expiry_ms: u64,
+        /// The block time.
+        block_ms: u64,
+    },
+    /// No such underlying.
+    #[error("unknown underlying {0}")]
+    UnknownUnderlying(u32),
+    /// The underlying already has the most active markets allowed.
+    #[error("underlying {0} already has {max} active markets", max = crate::genesis::MARKETS_PER_UNDERLYING_MAX)]
+    TooManyMarkets(u32),
+    /// Invalid parameters or a market id already used.
+    #[error("{0}")]
+    Market(crate::clearinghouse::ClearingError),
 }
 
 /// Errors loading a ledger from stored leaves or a genesis.

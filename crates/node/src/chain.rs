@@ -165,6 +165,14 @@ impl Chain {
                 .ledger
                 .apply_bulk_cancel(*signer, cancel, block)
                 .map(|_| Outcome::default()),
+            VerifiedTransaction::ListMarket { signer, listing } => self
+                .ledger
+                .apply_list_market(*signer, listing, block)
+                .map(|_| Outcome::default()),
+            VerifiedTransaction::CloseMarket { signer, close } => self
+                .ledger
+                .apply_close_market(*signer, close, block)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::AutoDeleverage(adl) => self
                 .ledger
                 .apply_auto_deleverage(adl.target, adl.market, adl.counterparty, adl.size)
@@ -301,6 +309,8 @@ impl AdmittedTx {
             VerifiedTransaction::BulkCancel { signer, .. } => *signer,
             VerifiedTransaction::PlaceOrders { owner, .. } => *owner,
             VerifiedTransaction::MatchPlaced { taker, .. } => taker.owner,
+            VerifiedTransaction::ListMarket { signer, .. }
+            | VerifiedTransaction::CloseMarket { signer, .. } => *signer,
         };
         Ok(AdmittedTx {
             tx,

@@ -22,7 +22,8 @@ pub const EXPIRED: i32 = 1006;
 pub const INVALID_AMOUNT: i32 = 1007;
 /// Not enough collateral.
 pub const INSUFFICIENT_BALANCE: i32 = 1008;
-/// Not allowed for this signer (mint by a non-operator, or faucet disabled).
+/// Not allowed for this signer (an operator request signed by someone else, or a mint
+/// with the faucet disabled).
 pub const UNAUTHORIZED: i32 = 1009;
 /// A balance or the supply would overflow.
 pub const OVERFLOW: i32 = 1010;
@@ -36,6 +37,9 @@ pub const MARGIN_REFUSED: i32 = 1013;
 pub const ORACLE_REFUSED: i32 = 1014;
 /// A match was refused (an order rule or a fill's margin).
 pub const MATCH_REFUSED: i32 = 1015;
+/// An operator market listing or close was refused (invalid listing, id in use, not a
+/// perpetual, no settlement price).
+pub const MARKET_ADMIN_REFUSED: i32 = 1016;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.
@@ -54,6 +58,8 @@ pub fn tx_error_name(error: &TxError) -> &'static str {
         TxError::Margin(_) => "margin_refused",
         TxError::Oracle(_) => "oracle_refused",
         TxError::Match(_) => "match_refused",
+        TxError::Listing(_) => "listing_refused",
+        TxError::Close(_) => "close_refused",
     }
 }
 
@@ -69,6 +75,7 @@ fn tx_error_code(error: &TxError) -> i32 {
         TxError::Margin(_) => MARGIN_REFUSED,
         TxError::Oracle(_) => ORACLE_REFUSED,
         TxError::Match(_) => MATCH_REFUSED,
+        TxError::Listing(_) | TxError::Close(_) => MARKET_ADMIN_REFUSED,
     }
 }
 

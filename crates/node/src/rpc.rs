@@ -58,6 +58,8 @@ impl RpcHandler {
                             Transaction::BulkCancel { .. } => ("bulkCancel", None, None),
                             Transaction::PlaceOrders { .. } => ("placeOrders", None, None),
                             Transaction::MatchPlaced { .. } => ("matchPlaced", None, None),
+                            Transaction::ListMarket { .. } => ("listMarket", None, None),
+                            Transaction::CloseMarket { .. } => ("closeMarket", None, None),
                         };
                         TransactionView {
                             hash: tx.hash,

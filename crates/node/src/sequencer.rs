@@ -581,6 +581,12 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
                     .map(|h| StateKey::Order(*signer, *h)),
             );
         }
+        VerifiedTransaction::ListMarket { signer, listing } => {
+            keys.extend([StateKey::Account(*signer), StateKey::Market(listing.market)])
+        }
+        VerifiedTransaction::CloseMarket { signer, close } => {
+            keys.extend([StateKey::Account(*signer), StateKey::Market(close.market)])
+        }
         VerifiedTransaction::AutoDeleverage(adl) => keys.extend([
             StateKey::Portfolio(adl.target),
             StateKey::Portfolio(adl.counterparty),

@@ -393,3 +393,72 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
     assert_eq!(account.margin.positions[0].size, -1_000_000);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_lists_a_market_and_closes_it_over_rpc() {
+    use straddle_primitives::admin::INSTRUMENT_PERPETUAL;
+    use straddle_primitives::{CloseMarket, ListMarket};
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    let send = |tx: Transaction| {
+        let client = client.clone();
+        async move { client.send_transaction(Bytes::from(tx.encode())).await }
+    };
+    let list = |by: usize, market: u32, tick: u64, nonce: u64| {
+        let listing = ListMarket {
+            market,
+            underlying: 1,
+            instrument: INSTRUMENT_PERPETUAL,
+            strike: 0,
+            optionExpiryMs: 0,
+            tick,
+            lot: 1_000,
+            makerFeePpm: 100,
+            takerFeePpm: 300,
+            nonce,
+            expiryMs: now_ms() + 60_000,
+        };
+        let signature = signer(by)
+            .sign_hash_sync(&listing.signing_hash(&domain()))
+            .unwrap();
+        Transaction::ListMarket { listing, signature }
+    };
+    // Account 0 is the devnet operator; nobody else may list, and a bad listing says so.
+    assert_eq!(
+        code(send(list(3, 40, 100_000, 1)).await.unwrap_err()),
+        errors::UNAUTHORIZED
+    );
+    assert_eq!(
+        code(send(list(0, 40, 0, 1)).await.unwrap_err()),
+        errors::MARKET_ADMIN_REFUSED
+    );
+    send(list(0, 40, 100_000, 2)).await.unwrap();
+    send(oracle_update(&[7, 8], 3_000_000_000)).await.unwrap();
+    let market = |markets: Vec<straddle_node::api::MarketView>| {
+        markets.into_iter().find(|m| m.id == 40).unwrap()
+    };
+    let listed = market(client.get_markets().await.unwrap());
+    assert_eq!(
+        (listed.kind.as_str(), listed.status.as_str(), listed.mark),
+        ("perpetual", "active", Some(3_000_000_000))
+    );
+
+    let close = CloseMarket {
+        market: 40,
+        nonce: 3,
+        expiryMs: now_ms() + 60_000,
+    };
+    let signature = signer(0)
+        .sign_hash_sync(&close.signing_hash(&domain()))
+        .unwrap();
+    send(Transaction::CloseMarket { close, signature })
+        .await
+        .unwrap();
+    let closed = market(client.get_markets().await.unwrap());
+    assert_eq!(
+        (closed.status.as_str(), closed.settlement_value),
+        ("settled", Some(3_000_000_000))
+    );
+    node.stop().await;
+}

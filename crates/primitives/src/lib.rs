@@ -2,6 +2,7 @@
 //! transaction hashes and block headers. Everything here is pure and deterministic.
 
 pub mod action;
+pub mod admin;
 pub mod amount;
 pub mod block;
 pub mod codec;
@@ -11,6 +12,7 @@ pub mod signed;
 pub mod transaction;
 
 pub use action::{Action, DepositMargin, Domain, Mint, Transfer, Withdraw, WithdrawMargin};
+pub use admin::{CloseMarket, ListMarket};
 pub use alloy_primitives::{Address, B256, keccak256};
 pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;

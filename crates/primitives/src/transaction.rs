@@ -7,6 +7,7 @@
 //! big-endian, every length is bounded, and decoding refuses trailing bytes.
 
 use crate::action::Domain;
+use crate::admin::{CloseMarket, ListMarket};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
 use crate::order::{
@@ -34,6 +35,10 @@ pub const KIND_BULK_CANCEL: u8 = 0x15;
 pub const KIND_PLACE_ORDERS: u8 = 0x16;
 /// Kind byte of a match against placed (pre-registered) maker orders.
 pub const KIND_MATCH_PLACED: u8 = 0x17;
+/// Kind byte of an operator market listing.
+pub const KIND_LIST_MARKET: u8 = 0x18;
+/// Kind byte of an operator market close.
+pub const KIND_CLOSE_MARKET: u8 = 0x19;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -116,6 +121,20 @@ pub enum Transaction {
         taker: SignedOrder,
         /// `(order, owner, fill size)` per maker, in book order.
         makers: Vec<(Order, Address, u64)>,
+    },
+    /// The operator lists a market.
+    ListMarket {
+        /// The listing.
+        listing: ListMarket,
+        /// Signature over [`ListMarket::signing_hash`].
+        signature: Signature,
+    },
+    /// The operator closes a perpetual market.
+    CloseMarket {
+        /// The request.
+        close: CloseMarket,
+        /// Signature over [`CloseMarket::signing_hash`].
+        signature: Signature,
     },
 }
 
@@ -206,6 +225,20 @@ pub enum VerifiedTransaction {
         /// The makers (owner as named, unverified until the registry confirms the
         /// placement) and their fill sizes.
         makers: Vec<(VerifiedOrder, u64)>,
+    },
+    /// A market listing (the ledger checks that the signer is the operator).
+    ListMarket {
+        /// Who signed it.
+        signer: Address,
+        /// The listing.
+        listing: ListMarket,
+    },
+    /// A market close (the ledger checks that the signer is the operator).
+    CloseMarket {
+        /// Who signed it.
+        signer: Address,
+        /// The request.
+        close: CloseMarket,
     },
 }
 
@@ -387,6 +420,33 @@ impl Transaction {
                     .u64(adl.size);
                 w.bytes
             }
+            Transaction::ListMarket { listing, signature } => {
+                let l = listing;
+                let mut w = Writer::with_capacity(131);
+                w.u8(KIND_LIST_MARKET)
+                    .u32(l.market)
+                    .u32(l.underlying)
+                    .u8(l.instrument)
+                    .u64(l.strike)
+                    .u64(l.optionExpiryMs)
+                    .u64(l.tick)
+                    .u64(l.lot)
+                    .u32(l.makerFeePpm)
+                    .u32(l.takerFeePpm)
+                    .u64(l.nonce)
+                    .u64(l.expiryMs);
+                write_signature(&mut w, signature);
+                w.bytes
+            }
+            Transaction::CloseMarket { close, signature } => {
+                let mut w = Writer::with_capacity(86);
+                w.u8(KIND_CLOSE_MARKET)
+                    .u32(close.market)
+                    .u64(close.nonce)
+                    .u64(close.expiryMs);
+                write_signature(&mut w, signature);
+                w.bytes
+            }
             Transaction::Cancel(signed) => {
                 let mut w = Writer::with_capacity(114);
                 w.u8(KIND_CANCEL)
@@ -513,6 +573,36 @@ impl Transaction {
                 counterparty: r.address()?,
                 size: r.u64()?,
             }),
+            KIND_LIST_MARKET => {
+                let listing = ListMarket {
+                    market: r.u32()?,
+                    underlying: r.u32()?,
+                    instrument: r.u8()?,
+                    strike: r.u64()?,
+                    optionExpiryMs: r.u64()?,
+                    tick: r.u64()?,
+                    lot: r.u64()?,
+                    makerFeePpm: r.u32()?,
+                    takerFeePpm: r.u32()?,
+                    nonce: r.u64()?,
+                    expiryMs: r.u64()?,
+                };
+                Transaction::ListMarket {
+                    listing,
+                    signature: read_signature(&mut r)?,
+                }
+            }
+            KIND_CLOSE_MARKET => {
+                let close = CloseMarket {
+                    market: r.u32()?,
+                    nonce: r.u64()?,
+                    expiryMs: r.u64()?,
+                };
+                Transaction::CloseMarket {
+                    close,
+                    signature: read_signature(&mut r)?,
+                }
+            }
             other => return Err(DecodeError::UnknownTag(other)),
         };
         r.finish()?;
@@ -583,6 +673,14 @@ impl Transaction {
             Transaction::BulkCancel { cancel, signature } => VerifiedTransaction::BulkCancel {
                 signer: recover_strict(&signature, &cancel.signing_hash(domain))?,
                 cancel,
+            },
+            Transaction::ListMarket { listing, signature } => VerifiedTransaction::ListMarket {
+                signer: recover_strict(&signature, &listing.signing_hash(domain))?,
+                listing,
+            },
+            Transaction::CloseMarket { close, signature } => VerifiedTransaction::CloseMarket {
+                signer: recover_strict(&signature, &close.signing_hash(domain))?,
+                close,
             },
             Transaction::Cancel(signed) => VerifiedTransaction::Cancel {
                 signer: recover_strict(&signed.signature, &signed.cancel.signing_hash(domain))?,

@@ -3,8 +3,8 @@
 //! the underlying), matches, cancels and liquidations. Each operation validates before it
 //! mutates, records the leaves it touches, and keeps collateral conserved.
 
-use super::{BlockContext, Ledger, LedgerError, TxError, Underlying};
-use crate::clearinghouse::market::{Instrument, MarketStatus};
+use super::{BlockContext, Ledger, LedgerError, ListingError, TxError, Underlying};
+use crate::clearinghouse::market::{Instrument, MarketSpec, MarketStatus};
 use crate::clearinghouse::{LiquidationOutcome, LiquidationParams, funding_premium};
 use crate::genesis::{Genesis, GenesisError, MARKETS_PER_UNDERLYING_MAX, UNDERLYINGS_MAX};
 use crate::oracle::{OracleOutcome, aggregate};
@@ -13,7 +13,8 @@ use crate::risk::{RiskVector, ScenarioGrid, perpetual_vector, strike_vectors};
 use crate::state_key::StateKey;
 use alloy_primitives::{Address, B256};
 use std::collections::BTreeMap;
-use straddle_primitives::{Domain, SignedPriceReport};
+use straddle_primitives::admin::{INSTRUMENT_CALL, INSTRUMENT_PERPETUAL, INSTRUMENT_PUT};
+use straddle_primitives::{CloseMarket, Domain, ListMarket, SignedPriceReport};
 
 fn underlying_error(id: u32, reason: impl ToString) -> LedgerError {
     GenesisError::Underlying {
@@ -308,6 +309,109 @@ impl Ledger {
         }
         self.consume_nonce(signer, slot, request.nonce);
         Ok(())
+    }
+
+    /// The operator lists a market while the chain runs (§5.1). It trades once an oracle
+    /// update has priced it (an option needs its expiry in the reports' smiles).
+    pub fn apply_list_market(
+        &mut self,
+        signer: Address,
+        listing: &ListMarket,
+        block: &BlockContext,
+    ) -> Result<(), TxError> {
+        if self.operator != Some(signer) {
+            return Err(TxError::Unauthorized);
+        }
+        let slot = self.check_signed_request(signer, listing.nonce, listing.expiryMs, block)?;
+        let instrument = match listing.instrument {
+            INSTRUMENT_PERPETUAL => {
+                if listing.strike != 0 || listing.optionExpiryMs != 0 {
+                    return Err(TxError::Listing(ListingError::PerpetualWithOptionTerms));
+                }
+                Instrument::Perpetual
+            }
+            INSTRUMENT_CALL | INSTRUMENT_PUT => {
+                if listing.optionExpiryMs <= block.timestamp_ms {
+                    return Err(TxError::Listing(ListingError::OptionExpiryPassed {
+                        expiry_ms: listing.optionExpiryMs,
+                        block_ms: block.timestamp_ms,
+                    }));
+                }
+                Instrument::Option {
+                    kind: if listing.instrument == INSTRUMENT_CALL {
+                        crate::risk::OptionKind::Call
+                    } else {
+                        crate::risk::OptionKind::Put
+                    },
+                    strike_micro_usdc: listing.strike,
+                    expiry_ms: listing.optionExpiryMs,
+                }
+            }
+            other => return Err(TxError::Listing(ListingError::UnknownInstrument(other))),
+        };
+        if !self.underlyings.contains_key(&listing.underlying) {
+            return Err(TxError::Listing(ListingError::UnknownUnderlying(
+                listing.underlying,
+            )));
+        }
+        let active = self
+            .clearinghouse
+            .markets()
+            .filter(|m| m.spec.underlying == listing.underlying && m.status == MarketStatus::Active)
+            .count();
+        if active >= MARKETS_PER_UNDERLYING_MAX {
+            return Err(TxError::Listing(ListingError::TooManyMarkets(
+                listing.underlying,
+            )));
+        }
+        let spec = MarketSpec {
+            id: listing.market,
+            underlying: listing.underlying,
+            instrument,
+            tick_micro_usdc: listing.tick,
+            lot: listing.lot,
+            maker_fee_ppm: listing.makerFeePpm,
+            taker_fee_ppm: listing.takerFeePpm,
+        };
+        self.clearinghouse
+            .add_market(spec)
+            .map_err(|e| TxError::Listing(ListingError::Market(e)))?;
+        self.touched.insert(StateKey::Market(listing.market));
+        self.consume_nonce(signer, slot, listing.nonce);
+        Ok(())
+    }
+
+    /// The operator closes a perpetual market at the recent index mean (§7.4). Returns
+    /// the settlement price.
+    pub fn apply_close_market(
+        &mut self,
+        signer: Address,
+        close: &CloseMarket,
+        block: &BlockContext,
+    ) -> Result<u64, TxError> {
+        if self.operator != Some(signer) {
+            return Err(TxError::Unauthorized);
+        }
+        let slot = self.check_signed_request(signer, close.nonce, close.expiryMs, block)?;
+        let underlying = self
+            .clearinghouse
+            .market(close.market)
+            .and_then(|m| self.underlyings.get(&m.spec.underlying))
+            .ok_or(TxError::Close(
+                crate::clearinghouse::ClearingError::UnknownMarket(close.market),
+            ))?;
+        let oracle = underlying.oracle.clone();
+        let price = self
+            .clearinghouse
+            .close_perpetual(close.market, &oracle, block.timestamp_ms)
+            .map_err(TxError::Close)?;
+        self.touched.insert(StateKey::Market(close.market));
+        self.consume_nonce(signer, slot, close.nonce);
+        debug_assert!(
+            self.is_conserved(),
+            "collateral not conserved after a close"
+        );
+        Ok(price)
     }
 
     /// Cancels an order for its owner (see [`crate::orders::OrderRegistry::cancel`]).

@@ -12,6 +12,8 @@ use crate::risk::OptionKind;
 use alloy_primitives::{B256, Signature, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use straddle_primitives::admin::{INSTRUMENT_PERPETUAL, INSTRUMENT_PUT};
+use straddle_primitives::{CloseMarket, ListMarket};
 use straddle_primitives::{
     DepositMargin, Domain, Order, PriceReport, SignedAction, SignedPriceReport,
 };
@@ -420,4 +422,201 @@ fn invalid_listings_are_refused_at_genesis() {
         Ledger::genesis(&bad),
         Err(LedgerError::Genesis(GenesisError::Market { id: 1, .. }))
     ));
+}
+
+fn operator() -> Address {
+    Address::repeat_byte(0x0f)
+}
+
+fn listing(
+    market: u32,
+    instrument: u8,
+    strike: u64,
+    option_expiry_ms: u64,
+    nonce: u64,
+) -> ListMarket {
+    ListMarket {
+        market,
+        underlying: 1,
+        instrument,
+        strike,
+        optionExpiryMs: option_expiry_ms,
+        tick: 100_000,
+        lot: 1_000,
+        makerFeePpm: 0,
+        takerFeePpm: 0,
+        nonce,
+        expiryMs: u64::MAX,
+    }
+}
+
+#[test]
+fn the_operator_lists_and_closes_markets_and_positions_pay_out_at_the_close() {
+    let mut genesis = genesis();
+    genesis.operator = Some(operator());
+    let mut ledger = Ledger::genesis(&genesis).unwrap();
+    let b = block(1, T0);
+    deposit(&mut ledger, 0, 100_000_000_000, &b);
+    deposit(&mut ledger, 1, 100_000_000_000, &b);
+
+    // Only the operator lists; every malformed listing says why and changes nothing.
+    let perp = listing(9, INSTRUMENT_PERPETUAL, 0, 0, 1);
+    assert_eq!(
+        ledger.apply_list_market(user(0), &perp, &b),
+        Err(TxError::Unauthorized)
+    );
+    let refused = [
+        (listing(9, 7, 0, 0, 1), ListingError::UnknownInstrument(7)),
+        (
+            listing(9, INSTRUMENT_PERPETUAL, 5, 0, 1),
+            ListingError::PerpetualWithOptionTerms,
+        ),
+        (
+            listing(9, INSTRUMENT_PUT, 3_000_000_000, T0, 1),
+            ListingError::OptionExpiryPassed {
+                expiry_ms: T0,
+                block_ms: T0,
+            },
+        ),
+        (
+            ListMarket {
+                underlying: 5,
+                ..listing(9, INSTRUMENT_PERPETUAL, 0, 0, 1)
+            },
+            ListingError::UnknownUnderlying(5),
+        ),
+        (
+            listing(1, INSTRUMENT_PERPETUAL, 0, 0, 1),
+            ListingError::Market(crate::clearinghouse::ClearingError::DuplicateMarket(1)),
+        ),
+        (
+            ListMarket {
+                tick: 0,
+                ..listing(9, INSTRUMENT_PERPETUAL, 0, 0, 1)
+            },
+            ListingError::Market(crate::clearinghouse::ClearingError::InvalidMarket(
+                crate::clearinghouse::market::MarketSpecError::ZeroIncrement,
+            )),
+        ),
+    ];
+    let before = ledger.clearinghouse().markets().count();
+    for (request, why) in refused {
+        assert_eq!(
+            ledger.apply_list_market(operator(), &request, &b),
+            Err(TxError::Listing(why))
+        );
+    }
+    assert_eq!(ledger.clearinghouse().markets().count(), before);
+    ledger.apply_list_market(operator(), &perp, &b).unwrap();
+    assert_eq!(
+        ledger.apply_list_market(operator(), &perp, &b),
+        Err(TxError::NonceReplayed(1))
+    );
+    let put = listing(10, INSTRUMENT_PUT, 2_800_000_000, EXPIRY, 2);
+    ledger.apply_list_market(operator(), &put, &b).unwrap();
+
+    // The next oracle update prices both; they trade like genesis markets.
+    ledger
+        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
+        .unwrap();
+    for id in [9, 10] {
+        assert!(ledger.clearinghouse().market(id).unwrap().vector.is_some());
+    }
+    let taker = order(0, 9, true, 3_000_000_000, 2_000_000, 10);
+    let maker = order(1, 9, false, 3_000_000_000, 2_000_000, 11);
+    ledger
+        .apply_match(&pair(taker, maker, 2_000_000), &b)
+        .unwrap();
+    let cash = |ledger: &Ledger, who: u8| ledger.clearinghouse().portfolio(&user(who)).cash;
+    let (long_cash, short_cash) = (cash(&ledger, 0), cash(&ledger, 1));
+
+    // Closing: only the operator, only perpetuals, and at the recent index mean.
+    let close = CloseMarket {
+        market: 9,
+        nonce: 3,
+        expiryMs: u64::MAX,
+    };
+    let later = block(2, T0 + 2_000);
+    ledger
+        .apply_oracle_update(1, &reports(3_100_000_000, T0 + 2_000), &DOMAIN, &later)
+        .unwrap();
+    assert_eq!(
+        ledger.apply_close_market(user(0), &close, &later),
+        Err(TxError::Unauthorized)
+    );
+    assert_eq!(
+        ledger.apply_close_market(
+            operator(),
+            &CloseMarket {
+                market: 10,
+                ..close.clone()
+            },
+            &later
+        ),
+        Err(TxError::Close(
+            crate::clearinghouse::ClearingError::NotPerpetual(10)
+        ))
+    );
+    assert_eq!(
+        ledger.apply_close_market(
+            operator(),
+            &CloseMarket {
+                market: 99,
+                ..close.clone()
+            },
+            &later
+        ),
+        Err(TxError::Close(
+            crate::clearinghouse::ClearingError::UnknownMarket(99)
+        ))
+    );
+    let price = ledger
+        .apply_close_market(operator(), &close, &later)
+        .unwrap();
+    assert_eq!(
+        price, 3_050_000_000,
+        "mean of the two accepted index values"
+    );
+    assert_eq!(
+        ledger.clearinghouse().market(9).unwrap().status,
+        MarketStatus::Settled {
+            value_micro_usdc: price
+        }
+    );
+    // Positions pay out q · price (funding included) when normalised, and the market
+    // refuses new trades.
+    let (long, _) = ledger
+        .clearinghouse()
+        .normalized(&ledger.clearinghouse().portfolio(&user(0)))
+        .unwrap();
+    let (short, _) = ledger
+        .clearinghouse()
+        .normalized(&ledger.clearinghouse().portfolio(&user(1)))
+        .unwrap();
+    assert!(long.positions.is_empty() && short.positions.is_empty());
+    let paid = 2 * i128::from(price);
+    let funding_long = long.cash - long_cash - paid;
+    let funding_short = short.cash - short_cash + paid;
+    assert!(
+        (funding_long + funding_short).abs() <= 1,
+        "funding moves between the two sides only: {funding_long} {funding_short}"
+    );
+    let taker = order(0, 9, true, 3_000_000_000, 1_000_000, 12);
+    let maker = order(1, 9, false, 3_000_000_000, 1_000_000, 13);
+    assert!(matches!(
+        ledger.apply_match(&pair(taker, maker, 1_000_000), &later),
+        Err(TxError::Match(crate::orders::MatchError::Clearing { .. }))
+    ));
+    assert!(ledger.is_conserved());
+    // A restart from the stored leaves knows the listed and the closed markets.
+    let keys: Vec<StateKey> = [9, 10].map(StateKey::Market).to_vec();
+    let leaves: Vec<_> = keys
+        .iter()
+        .filter_map(|k| ledger.leaf_value(k).map(|v| (k.encode(), v)))
+        .collect();
+    let rebuilt = Ledger::from_leaves(&genesis, leaves).unwrap();
+    for key in &keys {
+        assert!(rebuilt.leaf_value(key).is_some());
+        assert_eq!(rebuilt.leaf_value(key), ledger.leaf_value(key), "{key:?}");
+    }
 }

@@ -196,6 +196,59 @@ fn liquidations_round_trip_and_recover_the_liquidator() {
 }
 
 #[test]
+fn market_listings_and_closes_round_trip_and_recover_the_operator() {
+    let listing = ListMarket {
+        market: 21,
+        underlying: 1,
+        instrument: crate::admin::INSTRUMENT_PUT,
+        strike: 2_800_000_000,
+        optionExpiryMs: 1_900_000_000_000,
+        tick: 100_000,
+        lot: 10_000,
+        makerFeePpm: 100,
+        takerFeePpm: 300,
+        nonce: 3,
+        expiryMs: 88,
+    };
+    let signature = key(6)
+        .sign_hash_sync(&listing.signing_hash(&DOMAIN))
+        .unwrap();
+    let transaction = Transaction::ListMarket {
+        listing: listing.clone(),
+        signature,
+    };
+    assert_eq!(
+        round_trip(&transaction).len(),
+        1 + 4 + 4 + 1 + 8 * 4 + 4 + 4 + 8 + 8 + 65
+    );
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::ListMarket {
+            signer: key(6).address(),
+            listing
+        }
+    );
+    let close = CloseMarket {
+        market: 2,
+        nonce: 4,
+        expiryMs: 99,
+    };
+    let signature = key(6).sign_hash_sync(&close.signing_hash(&DOMAIN)).unwrap();
+    let transaction = Transaction::CloseMarket {
+        close: close.clone(),
+        signature,
+    };
+    assert_eq!(round_trip(&transaction).len(), 1 + 4 + 8 + 8 + 65);
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::CloseMarket {
+            signer: key(6).address(),
+            close
+        }
+    );
+}
+
+#[test]
 fn auto_deleveraging_round_trips_without_a_signature() {
     let adl = AutoDeleverage {
         target: Address::repeat_byte(1),
