@@ -7,7 +7,7 @@
 use crate::clearinghouse::market::{Instrument, Market, MarketSpec, MarketStatus};
 use crate::clearinghouse::{Portfolio, Position};
 use crate::oracle::{OracleState, SETTLEMENT_WINDOW_LEN, SMILES_MAX};
-use crate::orders::OrderRecord;
+use crate::orders::{OrderRecord, Placement};
 use crate::risk::margin::POSITIONS_PER_ACCOUNT_MAX;
 use crate::risk::{OptionKind, RiskVector, SCENARIO_COUNT, VolSmile};
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
@@ -70,33 +70,43 @@ pub fn decode_portfolio(bytes: &[u8]) -> Result<Portfolio, DecodeError> {
     Ok(Portfolio { cash, positions })
 }
 
-/// `filled u64 ‖ cancelled u8 ‖ placed u8` (flags 0 or 1; the key holds owner and hash).
+/// `filled u64 ‖ cancelled u8 ‖ placed u8 ‖ [seq u64 ‖ order body (47 bytes)]` (flags 0
+/// or 1; the bracket only when placed; the key holds owner and hash).
 pub fn encode_order_record(record: &OrderRecord) -> Vec<u8> {
-    let mut w = Writer::with_capacity(10);
+    let mut w = Writer::with_capacity(65);
     w.u64(record.filled)
         .u8(u8::from(record.cancelled))
-        .u8(u8::from(record.placed));
+        .u8(u8::from(record.placed.is_some()));
+    if let Some(placement) = &record.placed {
+        w.u64(placement.seq);
+        straddle_primitives::transaction::write_order_body(&mut w, &placement.order);
+    }
     w.bytes
 }
 
 /// Inverse of [`encode_order_record`].
 pub fn decode_order_record(bytes: &[u8]) -> Result<OrderRecord, DecodeError> {
     let mut r = Reader::new(bytes);
-    let record = OrderRecord {
-        filled: r.u64()?,
-        cancelled: match r.u8()? {
-            0 => false,
-            1 => true,
-            _ => return Err(DecodeError::Invalid("cancelled flag")),
-        },
-        placed: match r.u8()? {
-            0 => false,
-            1 => true,
-            _ => return Err(DecodeError::Invalid("placed flag")),
-        },
+    let filled = r.u64()?;
+    let cancelled = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return Err(DecodeError::Invalid("cancelled flag")),
+    };
+    let placed = match r.u8()? {
+        0 => None,
+        1 => Some(Placement {
+            seq: r.u64()?,
+            order: straddle_primitives::transaction::read_order_body(&mut r)?,
+        }),
+        _ => return Err(DecodeError::Invalid("placed flag")),
     };
     r.finish()?;
-    Ok(record)
+    Ok(OrderRecord {
+        filled,
+        cancelled,
+        placed,
+    })
 }
 
 /// Spec, then state:
@@ -358,7 +368,21 @@ mod tests {
                 recent,
             };
             prop_assert_eq!(decode_oracle_state(&encode_oracle_state(&state)).unwrap(), state);
-            let record = OrderRecord { filled, cancelled, placed: !cancelled };
+            let placed = (!cancelled).then_some(Placement {
+                seq: timestamp,
+                order: straddle_primitives::Order {
+                    market: 7,
+                    isBuy: index % 2 == 0,
+                    limitPrice: index,
+                    size: filled,
+                    timeInForce: 3,
+                    reduceOnly: true,
+                    expiryMs: timestamp,
+                    clientOrderId: index ^ filled,
+                    nonce: filled,
+                },
+            });
+            let record = OrderRecord { filled, cancelled, placed };
             prop_assert_eq!(decode_order_record(&encode_order_record(&record)).unwrap(), record);
         }
     }

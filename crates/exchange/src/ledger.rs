@@ -121,12 +121,38 @@ pub enum TxError {
     /// A match was refused.
     #[error("match: {0}")]
     Match(crate::orders::MatchError),
+    /// An order placement was refused.
+    #[error("placement: {0}")]
+    Placement(PlacementError),
     /// An operator listing was refused.
     #[error("listing: {0}")]
     Listing(ListingError),
     /// An operator close was refused.
     #[error("close: {0}")]
     Close(crate::clearinghouse::ClearingError),
+}
+
+/// Why an order could not be placed (registered as resting).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    /// Immediate-or-cancel and fill-or-kill orders never rest; unknown values neither.
+    #[error("time in force {0} cannot rest")]
+    CannotRest(u8),
+    /// Past its expiry at block time.
+    #[error("order expired")]
+    Expired,
+    /// Cancelled by its owner.
+    #[error("order is cancelled")]
+    Cancelled,
+    /// Nothing left to fill.
+    #[error("order is completely filled")]
+    Filled,
+    /// Placed before (a placement keeps its first sequence number).
+    #[error("order is already placed")]
+    AlreadyPlaced,
+    /// Unknown or closed market, or price/size off the market's tick/lot.
+    #[error("{0}")]
+    Market(crate::clearinghouse::ClearingError),
 }
 
 /// Why an operator's market listing was refused.
@@ -290,6 +316,7 @@ impl Ledger {
                     ledger.clearinghouse.fee_pool = r.u128()? as i128;
                     ledger.clearinghouse.insurance_fund = r.u128()? as i128;
                     ledger.clearinghouse.rounding_reserve_femto = r.u128()? as i128;
+                    ledger.orders.placements = r.u64()?;
                     r.finish()?;
                 }
             }
@@ -494,10 +521,11 @@ impl Ledger {
                 self.orders.record(owner, hash).map(encode_order_record)
             }
             StateKey::ClearingTotals => {
-                let mut w = Writer::with_capacity(48);
+                let mut w = Writer::with_capacity(56);
                 w.u128(self.clearinghouse.fee_pool as u128)
                     .u128(self.clearinghouse.insurance_fund as u128)
-                    .u128(self.clearinghouse.rounding_reserve_femto as u128);
+                    .u128(self.clearinghouse.rounding_reserve_femto as u128)
+                    .u64(self.orders.placements);
                 Some(w.bytes)
             }
         }

@@ -18,15 +18,31 @@ pub use straddle_primitives::VerifiedOrder;
 /// What the chain remembers of an order, keyed by (owner, order hash): the order hash
 /// does not include the signer, so two people signing identical orders must not share a
 /// record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderRecord {
     /// Filled size, micro-contracts.
     pub filled: u64,
     /// Cancelled by its owner.
     pub cancelled: bool,
-    /// Placed by its owner under a bulk signature: matches may name it without a
-    /// signature of its own.
-    pub placed: bool,
+    /// Placed (resting) by its owner's signature: matches may name it without a
+    /// signature of their own, and the sequencer's book is rebuilt from these.
+    pub placed: Option<Placement>,
+}
+
+/// A resting order as the chain keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// Global placement sequence number: time priority across restarts.
+    pub seq: u64,
+    /// The order itself.
+    pub order: straddle_primitives::Order,
+}
+
+impl OrderRecord {
+    /// Whether the order was placed.
+    pub fn is_placed(&self) -> bool {
+        self.placed.is_some()
+    }
 }
 
 /// One maker of a match and the size it fills.
@@ -130,6 +146,8 @@ pub enum MatchError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderRegistry {
     records: HashMap<(Address, B256), OrderRecord>,
+    /// Placements so far (the next placement's sequence number).
+    pub placements: u64,
 }
 
 impl OrderRegistry {
@@ -143,9 +161,43 @@ impl OrderRegistry {
         self.records.insert((owner, hash), record);
     }
 
-    /// Registers `owner`'s order `hash` as placed (a bulk placement was signed by them).
-    pub fn place(&mut self, owner: Address, hash: B256) {
-        self.records.entry((owner, hash)).or_default().placed = true;
+    /// Registers `owner`'s order `hash` as placed with its body and the next sequence
+    /// number; a second placement of the same order keeps the first (and its priority).
+    /// Returns whether it was new.
+    pub fn place(
+        &mut self,
+        owner: Address,
+        hash: B256,
+        order: &straddle_primitives::Order,
+    ) -> bool {
+        let record = self.records.entry((owner, hash)).or_default();
+        if record.placed.is_some() {
+            return false;
+        }
+        record.placed = Some(Placement {
+            seq: self.placements,
+            order: order.clone(),
+        });
+        self.placements += 1;
+        true
+    }
+
+    /// Every placed order that can still trade at `now_ms` (not cancelled, not filled,
+    /// not expired), by placement sequence: what the sequencer's book rests on start.
+    pub fn resting(&self, now_ms: u64) -> Vec<(Address, B256, &Placement, u64)> {
+        let mut out: Vec<_> = self
+            .records
+            .iter()
+            .filter_map(|((owner, hash), record)| {
+                let placement = record.placed.as_ref()?;
+                let live = !record.cancelled
+                    && record.filled < placement.order.size
+                    && now_ms <= placement.order.expiryMs;
+                live.then_some((*owner, *hash, placement, record.filled))
+            })
+            .collect();
+        out.sort_by_key(|(_, _, placement, _)| placement.seq);
+        out
     }
 
     /// Cancels `signer`'s order `hash`, whether or not the chain has seen it yet: a cancel
@@ -257,7 +309,7 @@ pub fn execute_match(
         if fill.placed
             && !registry
                 .record(&maker.owner, &maker.hash)
-                .is_some_and(|r| r.placed)
+                .is_some_and(OrderRecord::is_placed)
         {
             return Err(MatchError::NotPlaced(index));
         }

@@ -152,14 +152,18 @@ impl Chain {
                 .ledger
                 .apply_match(&to_match(taker, makers, true), block)
                 .map(|_| Outcome::default()),
+            VerifiedTransaction::PlaceOrder(order) => self
+                .ledger
+                .apply_place_order(order, block)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::PlaceOrders {
                 owner,
-                hashes,
+                orders,
                 nonce,
                 expiry_ms,
             } => self
                 .ledger
-                .apply_place_orders(*owner, hashes, *nonce, *expiry_ms, block)
+                .apply_place_orders(*owner, orders, *nonce, *expiry_ms, block)
                 .map(|_| Outcome::default()),
             VerifiedTransaction::BulkCancel { signer, cancel } => self
                 .ledger
@@ -308,6 +312,7 @@ impl AdmittedTx {
             VerifiedTransaction::AutoDeleverage(_) => Address::ZERO,
             VerifiedTransaction::BulkCancel { signer, .. } => *signer,
             VerifiedTransaction::PlaceOrders { owner, .. } => *owner,
+            VerifiedTransaction::PlaceOrder(order) => order.owner,
             VerifiedTransaction::MatchPlaced { taker, .. } => taker.owner,
             VerifiedTransaction::ListMarket { signer, .. }
             | VerifiedTransaction::CloseMarket { signer, .. } => *signer,

@@ -40,6 +40,9 @@ pub const MATCH_REFUSED: i32 = 1015;
 /// An operator market listing or close was refused (invalid listing, id in use, not a
 /// perpetual, no settlement price).
 pub const MARKET_ADMIN_REFUSED: i32 = 1016;
+/// An order placement was refused (cannot rest, expired, cancelled, filled, already
+/// placed, unknown or closed market, off tick or lot).
+pub const PLACEMENT_REFUSED: i32 = 1017;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.
@@ -58,6 +61,7 @@ pub fn tx_error_name(error: &TxError) -> &'static str {
         TxError::Margin(_) => "margin_refused",
         TxError::Oracle(_) => "oracle_refused",
         TxError::Match(_) => "match_refused",
+        TxError::Placement(_) => "placement_refused",
         TxError::Listing(_) => "listing_refused",
         TxError::Close(_) => "close_refused",
     }
@@ -75,6 +79,7 @@ fn tx_error_code(error: &TxError) -> i32 {
         TxError::Margin(_) => MARGIN_REFUSED,
         TxError::Oracle(_) => ORACLE_REFUSED,
         TxError::Match(_) => MATCH_REFUSED,
+        TxError::Placement(_) => PLACEMENT_REFUSED,
         TxError::Listing(_) | TxError::Close(_) => MARKET_ADMIN_REFUSED,
     }
 }

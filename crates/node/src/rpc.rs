@@ -57,6 +57,7 @@ impl RpcHandler {
                             Transaction::AutoDeleverage(_) => ("autoDeleverage", None, None),
                             Transaction::BulkCancel { .. } => ("bulkCancel", None, None),
                             Transaction::PlaceOrders { .. } => ("placeOrders", None, None),
+                            Transaction::PlaceOrder(_) => ("placeOrder", None, None),
                             Transaction::MatchPlaced { .. } => ("matchPlaced", None, None),
                             Transaction::ListMarket { .. } => ("listMarket", None, None),
                             Transaction::CloseMarket { .. } => ("closeMarket", None, None),

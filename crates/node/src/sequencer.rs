@@ -568,10 +568,14 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
         VerifiedTransaction::Cancel {
             signer, order_hash, ..
         } => keys.push(StateKey::Order(*signer, *order_hash)),
-        VerifiedTransaction::PlaceOrders { owner, hashes, .. } => {
-            keys.push(StateKey::Account(*owner));
-            keys.extend(hashes.iter().map(|h| StateKey::Order(*owner, *h)));
+        VerifiedTransaction::PlaceOrders { owner, orders, .. } => {
+            keys.extend([StateKey::Account(*owner), StateKey::ClearingTotals]);
+            keys.extend(orders.iter().map(|(_, h)| StateKey::Order(*owner, *h)));
         }
+        VerifiedTransaction::PlaceOrder(order) => keys.extend([
+            StateKey::Order(order.owner, order.hash),
+            StateKey::ClearingTotals,
+        ]),
         VerifiedTransaction::BulkCancel { signer, cancel } => {
             keys.push(StateKey::Account(*signer));
             keys.extend(

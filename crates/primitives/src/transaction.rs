@@ -39,6 +39,8 @@ pub const KIND_MATCH_PLACED: u8 = 0x17;
 pub const KIND_LIST_MARKET: u8 = 0x18;
 /// Kind byte of an operator market close.
 pub const KIND_CLOSE_MARKET: u8 = 0x19;
+/// Kind byte of a single resting-order placement.
+pub const KIND_PLACE_ORDER: u8 = 0x1A;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -122,6 +124,9 @@ pub enum Transaction {
         /// `(order, owner, fill size)` per maker, in book order.
         makers: Vec<(Order, Address, u64)>,
     },
+    /// Registers one signed order as resting (placed) with its body, so matches may
+    /// name it and the book can be rebuilt from state.
+    PlaceOrder(SignedOrder),
     /// The operator lists a market.
     ListMarket {
         /// The listing.
@@ -207,12 +212,14 @@ pub enum VerifiedTransaction {
         /// The request.
         cancel: BulkCancel,
     },
+    /// A single placement.
+    PlaceOrder(VerifiedOrder),
     /// A bulk placement.
     PlaceOrders {
         /// Who signed it (owns every order).
         owner: Address,
-        /// Each order's hash, in order.
-        hashes: Vec<B256>,
+        /// Each order with its hash, in order.
+        orders: Vec<(Order, B256)>,
         /// Replay protection.
         nonce: u64,
         /// Not valid after this block time, unix ms.
@@ -264,7 +271,8 @@ fn write_order(w: &mut Writer, signed: &SignedOrder) {
     write_signature(w, &signed.signature);
 }
 
-fn write_order_body(w: &mut Writer, o: &Order) {
+/// The 47-byte order body (`transactions.md`).
+pub fn write_order_body(w: &mut Writer, o: &Order) {
     w.u32(o.market)
         .u8(u8::from(o.isBuy))
         .u64(o.limitPrice)
@@ -276,7 +284,8 @@ fn write_order_body(w: &mut Writer, o: &Order) {
         .u64(o.nonce);
 }
 
-fn read_order_body(r: &mut Reader<'_>) -> Result<Order, DecodeError> {
+/// Inverse of [`write_order_body`].
+pub fn read_order_body(r: &mut Reader<'_>) -> Result<Order, DecodeError> {
     Ok(Order {
         market: r.u32()?,
         isBuy: read_bool(r)?,
@@ -418,6 +427,12 @@ impl Transaction {
                     .u32(adl.market)
                     .address(&adl.counterparty)
                     .u64(adl.size);
+                w.bytes
+            }
+            Transaction::PlaceOrder(signed) => {
+                let mut w = Writer::with_capacity(113);
+                w.u8(KIND_PLACE_ORDER);
+                write_order(&mut w, signed);
                 w.bytes
             }
             Transaction::ListMarket { listing, signature } => {
@@ -573,6 +588,7 @@ impl Transaction {
                 counterparty: r.address()?,
                 size: r.u64()?,
             }),
+            KIND_PLACE_ORDER => Transaction::PlaceOrder(read_order(&mut r)?),
             KIND_LIST_MARKET => {
                 let listing = ListMarket {
                     market: r.u32()?,
@@ -654,9 +670,16 @@ impl Transaction {
                 liquidate: signed.liquidate,
             },
             Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
+            Transaction::PlaceOrder(signed) => {
+                VerifiedTransaction::PlaceOrder(verify_order(signed)?)
+            }
             Transaction::PlaceOrders { bulk, signature } => VerifiedTransaction::PlaceOrders {
                 owner: recover_strict(&signature, &bulk.signing_hash(domain))?,
-                hashes: bulk.orders.iter().map(|o| o.hash(domain)).collect(),
+                orders: bulk
+                    .orders
+                    .iter()
+                    .map(|o| (o.clone(), o.hash(domain)))
+                    .collect(),
                 nonce: bulk.nonce,
                 expiry_ms: bulk.expiryMs,
             },

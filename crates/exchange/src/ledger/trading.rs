@@ -3,18 +3,20 @@
 //! the underlying), matches, cancels and liquidations. Each operation validates before it
 //! mutates, records the leaves it touches, and keeps collateral conserved.
 
-use super::{BlockContext, Ledger, LedgerError, ListingError, TxError, Underlying};
+use super::{BlockContext, Ledger, LedgerError, ListingError, PlacementError, TxError, Underlying};
+use crate::clearinghouse::ClearingError;
 use crate::clearinghouse::market::{Instrument, MarketSpec, MarketStatus};
 use crate::clearinghouse::{LiquidationOutcome, LiquidationParams, funding_premium};
 use crate::genesis::{Genesis, GenesisError, MARKETS_PER_UNDERLYING_MAX, UNDERLYINGS_MAX};
 use crate::oracle::{OracleOutcome, aggregate};
+use crate::orders::VerifiedOrder;
 use crate::orders::{Match, MatchOutcome, execute_match};
 use crate::risk::{RiskVector, ScenarioGrid, perpetual_vector, strike_vectors};
 use crate::state_key::StateKey;
 use alloy_primitives::{Address, B256};
 use std::collections::BTreeMap;
 use straddle_primitives::admin::{INSTRUMENT_CALL, INSTRUMENT_PERPETUAL, INSTRUMENT_PUT};
-use straddle_primitives::{CloseMarket, Domain, ListMarket, SignedPriceReport};
+use straddle_primitives::{CloseMarket, Domain, ListMarket, Order, SignedPriceReport, TimeInForce};
 
 fn underlying_error(id: u32, reason: impl ToString) -> LedgerError {
     GenesisError::Underlying {
@@ -274,22 +276,103 @@ impl Ledger {
         self.touched.insert(StateKey::Account(signer));
     }
 
+    /// Whether `owner`'s `order` may rest: a resting time in force, not expired at block
+    /// time, not cancelled or filled, not placed before, on an active market's tick and
+    /// lot.
+    fn check_placement(
+        &self,
+        owner: Address,
+        order: &Order,
+        hash: &B256,
+        block: &BlockContext,
+    ) -> Result<(), PlacementError> {
+        match TimeInForce::from_u8(order.timeInForce) {
+            Some(TimeInForce::GoodTillCancelled | TimeInForce::PostOnly) => {}
+            _ => return Err(PlacementError::CannotRest(order.timeInForce)),
+        }
+        if block.timestamp_ms > order.expiryMs {
+            return Err(PlacementError::Expired);
+        }
+        if let Some(record) = self.orders.record(&owner, hash) {
+            if record.cancelled {
+                return Err(PlacementError::Cancelled);
+            }
+            if record.filled >= order.size {
+                return Err(PlacementError::Filled);
+            }
+            if record.is_placed() {
+                return Err(PlacementError::AlreadyPlaced);
+            }
+        }
+        let market = self
+            .clearinghouse
+            .market(order.market)
+            .ok_or(PlacementError::Market(ClearingError::UnknownMarket(
+                order.market,
+            )))?;
+        if market.status != MarketStatus::Active {
+            return Err(PlacementError::Market(ClearingError::MarketClosed(
+                order.market,
+            )));
+        }
+        let spec = market.spec;
+        if order.size == 0 || !order.size.is_multiple_of(spec.lot) {
+            return Err(PlacementError::Market(ClearingError::BadSize {
+                size: order.size,
+                lot: spec.lot,
+            }));
+        }
+        if order.limitPrice == 0 || !order.limitPrice.is_multiple_of(spec.tick_micro_usdc) {
+            return Err(PlacementError::Market(ClearingError::BadPrice {
+                price: order.limitPrice,
+                tick: spec.tick_micro_usdc,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Registers one signed order as resting, with its body and the next placement
+    /// sequence number (the order's own signature authorises it; no nonce is consumed).
+    pub fn apply_place_order(
+        &mut self,
+        order: &VerifiedOrder,
+        block: &BlockContext,
+    ) -> Result<u64, TxError> {
+        self.check_placement(order.owner, &order.order, &order.hash, block)
+            .map_err(TxError::Placement)?;
+        let seq = self.orders.placements;
+        self.orders.place(order.owner, order.hash, &order.order);
+        self.touched
+            .insert(StateKey::Order(order.owner, order.hash));
+        self.touched.insert(StateKey::ClearingTotals);
+        Ok(seq)
+    }
+
     /// Places up to [`straddle_primitives::BULK_ORDERS_MAX`] orders for `owner` under one
-    /// signature: checks the expiry, consumes the nonce, and registers each order hash
-    /// as placed so matches can name these makers without their own signatures.
+    /// signature: checks the expiry and every order, consumes the nonce, and registers
+    /// each order as placed (all or nothing) so matches can name these makers without
+    /// their own signatures.
     pub fn apply_place_orders(
         &mut self,
         owner: Address,
-        hashes: &[B256],
+        orders: &[(Order, B256)],
         nonce: u64,
         expiry_ms: u64,
         block: &BlockContext,
     ) -> Result<(), TxError> {
         let slot = self.check_signed_request(owner, nonce, expiry_ms, block)?;
-        for hash in hashes {
-            self.orders.place(owner, *hash);
+        for (i, (order, hash)) in orders.iter().enumerate() {
+            if orders[..i].iter().any(|(_, h)| h == hash) {
+                return Err(TxError::Placement(PlacementError::AlreadyPlaced));
+            }
+            self.check_placement(owner, order, hash, block)
+                .map_err(TxError::Placement)?;
+        }
+        for (order, hash) in orders {
+            self.orders.place(owner, *hash, order);
             self.touched.insert(StateKey::Order(owner, *hash));
         }
+        self.touched.insert(StateKey::ClearingTotals);
         self.consume_nonce(owner, slot, nonce);
         Ok(())
     }

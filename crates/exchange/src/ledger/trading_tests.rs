@@ -620,3 +620,88 @@ fn the_operator_lists_and_closes_markets_and_positions_pay_out_at_the_close() {
         assert_eq!(rebuilt.leaf_value(key), ledger.leaf_value(key), "{key:?}");
     }
 }
+
+#[test]
+fn placements_rest_in_sequence_and_refuse_what_cannot_rest() {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let b = block(1, T0);
+    deposit(&mut ledger, 0, 100_000_000_000, &b);
+    deposit(&mut ledger, 1, 100_000_000_000, &b);
+    ledger
+        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
+        .unwrap();
+    let ask = |nonce, price| order(1, 1, false, price, 2_000_000, nonce);
+    let (first, second) = (ask(1, 3_001_000_000), ask(2, 3_000_000_000));
+    assert_eq!(ledger.apply_place_order(&first, &b), Ok(0));
+    assert_eq!(ledger.apply_place_order(&second, &b), Ok(1));
+    let refusals = [
+        (
+            VerifiedOrder {
+                order: Order {
+                    timeInForce: 1,
+                    ..first.order.clone()
+                },
+                ..first.clone()
+            },
+            PlacementError::CannotRest(1),
+        ),
+        (first.clone(), PlacementError::AlreadyPlaced),
+        (
+            ask(3, 3_000_050_000),
+            PlacementError::Market(crate::clearinghouse::ClearingError::BadPrice {
+                price: 3_000_050_000,
+                tick: 100_000,
+            }),
+        ),
+        (
+            order(1, 77, false, 3_000_000_000, 1_000_000, 4),
+            PlacementError::Market(crate::clearinghouse::ClearingError::UnknownMarket(77)),
+        ),
+    ];
+    for (bad, why) in refusals {
+        assert_eq!(
+            ledger.apply_place_order(&bad, &b),
+            Err(TxError::Placement(why))
+        );
+    }
+    assert_eq!(
+        ledger.apply_place_order(&ask(5, 3_000_000_000), &block(2, EXPIRY + 1)),
+        Err(TxError::Placement(PlacementError::Expired))
+    );
+    let resting = ledger.orders().resting(T0);
+    assert_eq!(
+        resting.iter().map(|r| (r.1, r.3)).collect::<Vec<_>>(),
+        vec![(first.hash, 0), (second.hash, 0)],
+        "by placement sequence"
+    );
+    // A fill against a placed maker leaves the rest resting; a full fill removes it.
+    let taker = order(0, 1, true, 3_000_000_000, 2_000_000, 9);
+    ledger
+        .apply_match(
+            &Match {
+                taker,
+                makers: vec![MakerFill {
+                    maker: second.clone(),
+                    size: 2_000_000,
+                    placed: true,
+                }],
+            },
+            &b,
+        )
+        .unwrap();
+    assert_eq!(ledger.orders().resting(T0).len(), 1);
+    // The counter survives a rebuild from the leaves.
+    let keys = [
+        StateKey::ClearingTotals,
+        StateKey::Order(user(1), first.hash),
+        StateKey::Order(user(1), second.hash),
+    ];
+    let leaves: Vec<_> = keys
+        .iter()
+        .filter_map(|k| ledger.leaf_value(k).map(|v| (k.encode(), v)))
+        .collect();
+    let rebuilt = Ledger::from_leaves(&genesis(), leaves).unwrap();
+    assert_eq!(rebuilt.orders().placements, 2);
+    assert_eq!(rebuilt.orders().resting(T0).len(), 1);
+    assert!(ledger.is_conserved());
+}

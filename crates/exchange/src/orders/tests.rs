@@ -399,7 +399,7 @@ fn placed_makers_need_no_signature_but_must_be_placed_by_their_named_owner() {
         execute_match(&mut registry, &mut ch, &named(ask.clone()), NOW),
         Err(MatchError::NotPlaced(0))
     );
-    registry.place(trader(1), ask.hash);
+    registry.place(trader(1), ask.hash, &ask.order);
     // Naming someone else as the owner of a placed order does not work.
     let mut impostor = ask.clone();
     impostor.owner = trader(3);

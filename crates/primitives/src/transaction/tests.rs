@@ -310,7 +310,7 @@ fn bulk_placements_and_matches_against_them_round_trip() {
     round_trip(&placement);
     let VerifiedTransaction::PlaceOrders {
         owner,
-        hashes,
+        orders: placed,
         nonce,
         expiry_ms,
     } = placement.verify(&DOMAIN).unwrap()
@@ -319,9 +319,19 @@ fn bulk_placements_and_matches_against_them_round_trip() {
     };
     assert_eq!((owner, nonce, expiry_ms), (key(5).address(), 12, 99));
     assert_eq!(
-        hashes,
-        orders.iter().map(|o| o.hash(&DOMAIN)).collect::<Vec<_>>()
+        placed,
+        orders
+            .iter()
+            .map(|o| (o.clone(), o.hash(&DOMAIN)))
+            .collect::<Vec<_>>()
     );
+    // A single placement carries the order and its own signature.
+    let single = Transaction::PlaceOrder(signed_order(2, 7, true, 2_999_000_000, 1_000_000, 0, 9));
+    assert_eq!(round_trip(&single).len(), 1 + 47 + 65);
+    let VerifiedTransaction::PlaceOrder(verified) = single.verify(&DOMAIN).unwrap() else {
+        panic!()
+    };
+    assert_eq!(verified.owner, key(2).address());
 
     let taker = signed_order(1, 7, true, 3_001_000_000, 2_000_000, 1, 500);
     let matched = Transaction::MatchPlaced {
