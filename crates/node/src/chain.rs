@@ -271,7 +271,11 @@ impl Chain {
 
 /// The exchange's match from a verified match transaction (`placed`: makers named by
 /// owner rather than signed).
-fn to_match(taker: &VerifiedOrder, makers: &[(VerifiedOrder, u64)], placed: bool) -> Match {
+pub(crate) fn to_match(
+    taker: &VerifiedOrder,
+    makers: &[(VerifiedOrder, u64)],
+    placed: bool,
+) -> Match {
     Match {
         taker: taker.clone(),
         makers: makers

@@ -5,6 +5,7 @@ pub mod api;
 pub mod chain;
 pub mod chain_store;
 pub mod devnet;
+pub mod engine;
 pub mod errors;
 pub mod rpc;
 pub mod sequencer;
