@@ -988,6 +988,61 @@ impl Clearinghouse {
         })
     }
 
+    /// Whether `account` would pass the fill margin rule (§5.3) after trading `size`
+    /// micro-contracts of `market_id` at `price` (buying when `is_buy`) and paying the
+    /// taker fee. Changes nothing: the sequencer asks before an order rests or takes, so
+    /// an order the account cannot afford is refused up front (the STF checks again at
+    /// every fill).
+    pub fn check_order_margin(
+        &self,
+        account: Address,
+        market_id: MarketId,
+        is_buy: bool,
+        size: u64,
+        price_micro_usdc: u64,
+    ) -> Result<(), ClearingError> {
+        let market = self.active_market(market_id)?;
+        if market.vector.is_none() {
+            return Err(ClearingError::NoRiskVector(market_id));
+        }
+        if size == 0 || size > POSITION_SIZE_MAX as u64 {
+            return Err(ClearingError::BadSize {
+                size,
+                lot: market.spec.lot,
+            });
+        }
+        let notional_pico = i128::from(size) * i128::from(price_micro_usdc);
+        let fee = ceil_div(
+            notional_pico * i128::from(market.spec.taker_fee_ppm),
+            PICO_PER_MICRO * 1_000_000,
+        );
+        let (mut portfolio, _) = self.normalized(&self.portfolio(&account))?;
+        let before = self.risk_of_normalized(&portfolio)?;
+        if is_buy {
+            let paid = ceil_div(notional_pico, PICO_PER_MICRO);
+            portfolio.trade(market_id, size as i64, paid, market.funding_index);
+            portfolio.cash -= paid + fee;
+        } else {
+            let received = notional_pico.div_euclid(PICO_PER_MICRO);
+            portfolio.trade(market_id, -(size as i64), -received, market.funding_index);
+            portfolio.cash += received - fee;
+        }
+        if portfolio.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
+            return Err(MarginError::TooManyPositions(portfolio.positions.len()).into());
+        }
+        let after = self.risk_of_normalized(&portfolio)?;
+        if after.margin.maintenance > before.margin.maintenance
+            && after.equity < after.margin.initial as i128
+        {
+            return Err(ClearingError::InsufficientMargin {
+                account,
+                equity: after.equity,
+                initial: after.margin.initial,
+            });
+        }
+        Ok(())
+    }
+
     /// Remembers `accounts`, `market`'s open interest and last price, and the pools, to undo a
     /// multi-fill operation that fails halfway.
     pub fn checkpoint(&self, accounts: &[Address], market: MarketId) -> Checkpoint {

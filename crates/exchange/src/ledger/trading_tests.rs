@@ -705,3 +705,52 @@ fn placements_rest_in_sequence_and_refuse_what_cannot_rest() {
     assert_eq!(rebuilt.orders().resting(T0).len(), 1);
     assert!(ledger.is_conserved());
 }
+
+#[test]
+fn the_order_margin_precheck_agrees_with_the_fill_rule() {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let b = block(1, T0);
+    deposit(&mut ledger, 0, 2_000_000_000, &b);
+    deposit(&mut ledger, 1, 100_000_000_000, &b);
+    ledger
+        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
+        .unwrap();
+    let (mut affordable, mut refused) = (0, 0);
+    for (n, size) in [1_000_000u64, 2_000_000, 5_000_000, 20_000_000]
+        .into_iter()
+        .enumerate()
+    {
+        let check =
+            ledger
+                .clearinghouse()
+                .check_order_margin(user(0), 1, true, size, 3_000_000_000);
+        let mut trial = ledger.clone();
+        let taker = order(0, 1, true, 3_000_000_000, size, 100 + n as u64);
+        let maker = order(1, 1, false, 3_000_000_000, size, 200 + n as u64);
+        let fill = trial.apply_match(&pair(taker, maker, size), &b);
+        assert_eq!(
+            check.is_ok(),
+            fill.is_ok(),
+            "size {size}: {check:?} vs {fill:?}"
+        );
+        if check.is_ok() {
+            affordable += 1;
+        } else {
+            assert!(matches!(
+                check,
+                Err(crate::clearinghouse::ClearingError::InsufficientMargin { .. })
+            ));
+            refused += 1;
+        }
+    }
+    assert!(
+        affordable > 0 && refused > 0,
+        "the sizes straddle the limit"
+    );
+    assert!(matches!(
+        ledger
+            .clearinghouse()
+            .check_order_margin(user(0), 42, true, 1_000_000, 1),
+        Err(crate::clearinghouse::ClearingError::UnknownMarket(42))
+    ));
+}
