@@ -34,6 +34,18 @@ impl Side {
     }
 }
 
+/// What happens when a taker meets a resting order of its own trader.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SelfTradePrevention {
+    /// Cancel the resting order and keep matching behind it.
+    #[default]
+    ExpireMaker,
+    /// Stop matching there: the taker keeps its fills so far and its remainder is
+    /// dropped (never rests); the resting order is untouched. The sequencer uses this,
+    /// because a resting order is placed on-chain and only its owner can cancel it.
+    ExpireTaker,
+}
+
 /// Time in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimeInForce {
@@ -158,6 +170,9 @@ pub struct Plan {
     /// The plan stopped at its fill bound with crossing liquidity left: plan again after
     /// applying this one.
     pub truncated: bool,
+    /// Matching stopped at the taker's own resting order
+    /// ([`SelfTradePrevention::ExpireTaker`]): the remainder must not rest.
+    pub stopped_by_self_trade: bool,
 }
 
 /// A resting order as the book holds it.
@@ -213,6 +228,7 @@ pub struct Book {
     live: usize,
     /// Levels whose quantity changed since the last [`Book::take_changed_levels`].
     changed: Vec<(Side, u64)>,
+    stp: SelfTradePrevention,
 }
 
 impl Default for Book {
@@ -231,7 +247,13 @@ impl Book {
             free: Vec::new(),
             live: 0,
             changed: Vec::new(),
+            stp: SelfTradePrevention::default(),
         }
+    }
+
+    /// An empty book with the given self-trade prevention mode.
+    pub fn with_self_trade_prevention(stp: SelfTradePrevention) -> Book {
+        Book { stp, ..Book::new() }
     }
 
     fn ladder(&self, side: Side) -> &Ladder {
@@ -377,6 +399,10 @@ impl Book {
                     break 'levels;
                 }
                 if maker.trader == order.trader {
+                    if self.stp == SelfTradePrevention::ExpireTaker {
+                        plan.stopped_by_self_trade = true;
+                        break 'levels;
+                    }
                     plan.self_trades.push(id);
                 } else {
                     if plan.fills.len() == fills_max {
@@ -617,6 +643,7 @@ impl Book {
         };
         if plan.remaining > 0 {
             match order.tif {
+                _ if plan.stopped_by_self_trade => execution.dropped = plan.remaining,
                 TimeInForce::GoodTillCancelled | TimeInForce::PostOnly => {
                     execution.rested = Some(self.rest(order, plan.remaining)?);
                 }

@@ -88,6 +88,21 @@ fn self_trade_prevention_expires_the_resting_order() {
 }
 
 #[test]
+fn expire_taker_stops_at_the_own_order_and_drops_the_remainder() {
+    let mut book = Book::with_self_trade_prevention(SelfTradePrevention::ExpireTaker);
+    book.submit(&gtc(2, Side::Sell, 100, 2, 1)).unwrap();
+    book.submit(&gtc(1, Side::Sell, 100, 5, 2)).unwrap();
+    book.submit(&gtc(3, Side::Sell, 100, 5, 3)).unwrap();
+    let done = book.submit(&gtc(1, Side::Buy, 100, 6, 4)).unwrap();
+    let fills: Vec<_> = done.fills.iter().map(|f| (f.maker_tag, f.qty)).collect();
+    assert_eq!(fills, vec![(1, 2)]);
+    assert_eq!((done.dropped, done.rested), (4, None));
+    assert!(done.self_trades.is_empty());
+    let tags: Vec<_> = book.orders(Side::Sell).iter().map(|o| o.tag).collect();
+    assert_eq!(tags, vec![2, 3], "the own order is untouched");
+}
+
+#[test]
 fn plans_respect_the_fill_bound_and_change_nothing() {
     let mut book = Book::new();
     for tag in 0..5 {

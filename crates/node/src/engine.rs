@@ -7,7 +7,9 @@
 
 use alloy_primitives::{Address, B256};
 use std::collections::{BTreeMap, HashMap};
-use straddle_book::{Book, NewOrder, OrderId, Plan, Removed, Side, TimeInForce as BookTif};
+use straddle_book::{
+    Book, NewOrder, OrderId, Plan, Removed, SelfTradePrevention, Side, TimeInForce as BookTif,
+};
 use straddle_exchange::Ledger;
 use straddle_exchange::orders::FILLS_PER_MATCH_MAX;
 use straddle_primitives::{Order, SignedOrder, TimeInForce, Transaction};
@@ -157,7 +159,10 @@ impl Engine {
     ) -> Result<OrderId, EngineError> {
         let tag = self.next_tag;
         let new = self.new_order(ledger, owner, order, remaining, tag)?;
-        let book = self.books.entry(order.market).or_default();
+        let book = self
+            .books
+            .entry(order.market)
+            .or_insert_with(|| Book::with_self_trade_prevention(SelfTradePrevention::ExpireTaker));
         let id = book.rest(&new, new.qty)?;
         self.next_tag += 1;
         self.resting.insert(

@@ -242,3 +242,24 @@ fn orders_off_the_grid_are_refused_before_the_book() {
         Err(EngineError::UnknownMarket(999))
     );
 }
+
+#[test]
+fn a_taker_meeting_its_own_resting_order_stops_there_and_the_order_stays() {
+    let mut ledger = ledger();
+    let mut engine = Engine::from_ledger(&ledger, NOW);
+    place(
+        &mut ledger,
+        &mut engine,
+        &signed(1, false, 3_000_000_000, 1_000_000, 0, 1),
+    );
+    let taker = signed(1, true, 3_000_000_000, 1_000_000, 0, 2);
+    let (plan, planned) = engine
+        .plan(&ledger, &taker, signer(1).address(), 1_000_000)
+        .unwrap();
+    assert!(planned.is_none() && plan.stopped_by_self_trade);
+    assert_eq!(
+        snapshot(&engine).len(),
+        1,
+        "placed on-chain: only its owner cancels it"
+    );
+}
