@@ -141,22 +141,8 @@ pub struct Fill {
     pub maker_done: bool,
 }
 
-/// A resting order removed without a fill (self-trade prevention or cancel).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Removed {
-    /// The order.
-    pub id: OrderId,
-    /// Its trader.
-    pub trader: u64,
-    /// Its tag.
-    pub tag: u64,
-    /// Its side.
-    pub side: Side,
-    /// Its price, ticks.
-    pub price: u64,
-    /// Lots it still had.
-    pub qty: u64,
-}
+/// A resting order removed without a fill (self-trade prevention or cancel), as it was.
+pub type Removed = RestingOrder;
 
 /// What matching an order would do, computed without changing the book.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -362,6 +362,22 @@ pub struct Clearinghouse {
     initial_factor_ppm: u32,
 }
 
+/// Truncated mean of the oracle's recent accepted index values whose timestamps pass
+/// `in_window`; `None` when there is none.
+fn settlement_price(
+    oracle: &crate::oracle::OracleState,
+    in_window: impl Fn(u64) -> bool,
+) -> Option<u64> {
+    let window: Vec<u64> = oracle
+        .recent
+        .iter()
+        .filter(|(t, _)| in_window(*t))
+        .map(|(_, price)| *price)
+        .collect();
+    let sum: u128 = window.iter().map(|p| u128::from(*p)).sum();
+    (!window.is_empty()).then(|| (sum / window.len() as u128) as u64)
+}
+
 fn ceil_div(value: i128, divisor: i128) -> i128 {
     value.div_euclid(divisor) + i128::from(value.rem_euclid(divisor) != 0)
 }
@@ -605,17 +621,10 @@ impl Clearinghouse {
         if now_ms < expiry_ms {
             return Err(ClearingError::NotExpired { expiry_ms, now_ms });
         }
-        let window: Vec<u64> = oracle
-            .recent
-            .iter()
-            .filter(|(t, _)| *t <= expiry_ms && *t + SETTLEMENT_LOOKBACK_MS >= expiry_ms)
-            .map(|(_, price)| *price)
-            .collect();
-        if window.is_empty() {
-            return Err(ClearingError::NoSettlementPrice(id));
-        }
-        let settlement =
-            (window.iter().map(|p| u128::from(*p)).sum::<u128>() / window.len() as u128) as u64;
+        let settlement = settlement_price(oracle, |t| {
+            t <= expiry_ms && t + SETTLEMENT_LOOKBACK_MS >= expiry_ms
+        })
+        .ok_or(ClearingError::NoSettlementPrice(id))?;
         let value = match kind {
             crate::risk::OptionKind::Call => settlement.saturating_sub(strike_micro_usdc),
             crate::risk::OptionKind::Put => strike_micro_usdc.saturating_sub(settlement),
@@ -642,17 +651,8 @@ impl Clearinghouse {
         if market.spec.instrument != market::Instrument::Perpetual {
             return Err(ClearingError::NotPerpetual(id));
         }
-        let window: Vec<u64> = oracle
-            .recent
-            .iter()
-            .filter(|(t, _)| *t + SETTLEMENT_LOOKBACK_MS >= now_ms)
-            .map(|(_, price)| *price)
-            .collect();
-        if window.is_empty() {
-            return Err(ClearingError::NoSettlementPrice(id));
-        }
-        let settlement =
-            (window.iter().map(|p| u128::from(*p)).sum::<u128>() / window.len() as u128) as u64;
+        let settlement = settlement_price(oracle, |t| t + SETTLEMENT_LOOKBACK_MS >= now_ms)
+            .ok_or(ClearingError::NoSettlementPrice(id))?;
         market.status = MarketStatus::Settled {
             value_micro_usdc: settlement,
         };
