@@ -486,10 +486,7 @@ impl Book {
                 (self.slots.len() - 1) as u32
             }
         };
-        let ladder = match order.side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
-        };
+        let ladder = self.ladder_mut(order.side);
         let level = ladder.level_mut(index);
         let tail = level.tail;
         let was_empty = level.count == 0;
@@ -532,10 +529,7 @@ impl Book {
         if slot.next != NIL {
             self.slots[slot.next as usize].prev = slot.prev;
         }
-        let ladder = match slot.side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
-        };
+        let ladder = self.ladder_mut(slot.side);
         if let Some(index) = ladder.index_of(slot.price) {
             let level = ladder.level_mut(index);
             if level.head == slot_index {

@@ -415,6 +415,16 @@ struct SignArgs {
     expires_in: u64,
 }
 
+impl SignArgs {
+    /// The request's nonce (given, or the current time in microseconds) and its expiry
+    /// (now plus `--expires-in`), unix ms.
+    fn nonce_and_expiry(&self) -> (u64, u64) {
+        let now = now_micros();
+        let expiry_ms = (now / 1000).saturating_add(self.expires_in.saturating_mul(1000));
+        (self.nonce.unwrap_or(now), expiry_ms)
+    }
+}
+
 /// Whole units with six decimals (USDC or contracts) as a `u64` of micro-units.
 fn parse_micro(text: &str, what: &str) -> eyre::Result<u64> {
     u64::try_from(Amount::parse_whole(text)?.0).map_err(|_| eyre!("{what} too large"))
@@ -422,9 +432,6 @@ fn parse_micro(text: &str, what: &str) -> eyre::Result<u64> {
 
 async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> eyre::Result<()> {
     let domain = devnet_domain(rpc).await?;
-    let now = now_micros();
-    let expiry =
-        |sign: &SignArgs| (now / 1000).saturating_add(sign.expires_in.saturating_mul(1000));
     let tx = match command {
         OperatorCommand::ListMarket {
             market,
@@ -438,6 +445,7 @@ async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> ey
             taker_fee_ppm,
             sign,
         } => {
+            let (nonce, expiry_ms) = sign.nonce_and_expiry();
             let listing = ListMarket {
                 market,
                 underlying,
@@ -455,8 +463,8 @@ async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> ey
                 lot: parse_micro(&lot, "lot")?,
                 makerFeePpm: maker_fee_ppm,
                 takerFeePpm: taker_fee_ppm,
-                nonce: sign.nonce.unwrap_or(now),
-                expiryMs: expiry(&sign),
+                nonce,
+                expiryMs: expiry_ms,
             };
             let signature = sign
                 .key
@@ -465,10 +473,11 @@ async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> ey
             Transaction::ListMarket { listing, signature }
         }
         OperatorCommand::CloseMarket { market, sign } => {
+            let (nonce, expiry_ms) = sign.nonce_and_expiry();
             let close = CloseMarket {
                 market,
-                nonce: sign.nonce.unwrap_or(now),
-                expiryMs: expiry(&sign),
+                nonce,
+                expiryMs: expiry_ms,
             };
             let signature = sign
                 .key
@@ -710,11 +719,11 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             }
             let signer = sign.key.signer()?;
             let domain = devnet_domain(&cli.rpc).await?;
-            let now = now_micros();
+            let (nonce, expiry_ms) = sign.nonce_and_expiry();
             let cancel = BulkCancel {
                 orderHashes: hashes,
-                nonce: sign.nonce.unwrap_or(now),
-                expiryMs: (now / 1000).saturating_add(sign.expires_in.saturating_mul(1000)),
+                nonce,
+                expiryMs: expiry_ms,
             };
             let signature = signer.sign_hash_sync(&cancel.signing_hash(&domain))?;
             send_transaction(
@@ -784,13 +793,13 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             let size = parse_micro(&size, "size")?;
             let signer = sign.key.signer()?;
             let domain = devnet_domain(&cli.rpc).await?;
-            let now = now_micros();
+            let (nonce, expiry_ms) = sign.nonce_and_expiry();
             let liquidate = Liquidate {
                 target,
                 market,
                 size,
-                nonce: sign.nonce.unwrap_or(now),
-                expiryMs: (now / 1000).saturating_add(sign.expires_in.saturating_mul(1000)),
+                nonce,
+                expiryMs: expiry_ms,
             };
             let signature = signer.sign_hash_sync(&liquidate.signing_hash(&domain))?;
             let tx = Transaction::Liquidate(SignedLiquidate {
@@ -1118,8 +1127,7 @@ async fn send(
         .chain_id()
         .await
         .wrap_err_with(|| format!("cannot reach node at {rpc}"))?;
-    let nonce = sign.nonce.unwrap_or_else(now_micros);
-    let expiry_ms = (now_micros() / 1000).saturating_add(sign.expires_in.saturating_mul(1000));
+    let (nonce, expiry_ms) = sign.nonce_and_expiry();
     let action = build(nonce, expiry_ms);
     let domain = Domain {
         chain_id,

@@ -378,6 +378,11 @@ fn settlement_price(
     (!window.is_empty()).then(|| (sum / window.len() as u128) as u64)
 }
 
+/// The fee at `ppm` on a notional in pico-USDC, in micro-USDC rounded up.
+fn fee_micro(notional_pico: i128, ppm: u32) -> i128 {
+    ceil_div(notional_pico * i128::from(ppm), PICO_PER_MICRO * 1_000_000)
+}
+
 fn ceil_div(value: i128, divisor: i128) -> i128 {
     value.div_euclid(divisor) + i128::from(value.rem_euclid(divisor) != 0)
 }
@@ -417,7 +422,7 @@ impl Clearinghouse {
     }
 
     /// A market that exists and is still trading.
-    fn active_market(&self, id: MarketId) -> Result<&Market, ClearingError> {
+    pub(crate) fn active_market(&self, id: MarketId) -> Result<&Market, ClearingError> {
         let market = self
             .markets
             .get(&id)
@@ -509,8 +514,9 @@ impl Clearinghouse {
         self.risk_of_normalized(&portfolio)
     }
 
-    /// [`Clearinghouse::risk_of`] for a portfolio that is already normalised.
-    fn risk_of_normalized(&self, portfolio: &Portfolio) -> Result<AccountRisk, ClearingError> {
+    /// [`Clearinghouse::risk_of`] for a portfolio that is already normalised (by
+    /// [`Clearinghouse::normalized`]).
+    pub fn risk_of_normalized(&self, portfolio: &Portfolio) -> Result<AccountRisk, ClearingError> {
         let mut exposures = Vec::with_capacity(portfolio.positions.len());
         for position in &portfolio.positions {
             let market = self
@@ -908,30 +914,23 @@ impl Clearinghouse {
             return Err(ClearingError::NoRiskVector(fill.market));
         }
         let spec = market.spec;
-        if fill.size == 0
-            || !fill.size.is_multiple_of(spec.lot)
-            || fill.size > POSITION_SIZE_MAX as u64
-        {
+        if fill.size > POSITION_SIZE_MAX as u64 {
             return Err(ClearingError::BadSize {
                 size: fill.size,
                 lot: spec.lot,
             });
         }
-        if fill.price_micro_usdc == 0 || !fill.price_micro_usdc.is_multiple_of(spec.tick_micro_usdc)
-        {
-            return Err(ClearingError::BadPrice {
-                price: fill.price_micro_usdc,
-                tick: spec.tick_micro_usdc,
-            });
-        }
+        spec.check_grid(fill.price_micro_usdc, fill.size)?;
         if fill.buyer == fill.seller {
             return Err(ClearingError::SelfTrade);
         }
         let notional_pico = i128::from(fill.size) * i128::from(fill.price_micro_usdc);
         let buyer_paid = ceil_div(notional_pico, PICO_PER_MICRO);
         let seller_received = notional_pico.div_euclid(PICO_PER_MICRO);
-        let fee = |ppm: u32| ceil_div(notional_pico * i128::from(ppm), PICO_PER_MICRO * 1_000_000);
-        let (taker_fee, maker_fee) = (fee(spec.taker_fee_ppm), fee(spec.maker_fee_ppm));
+        let (taker_fee, maker_fee) = (
+            fee_micro(notional_pico, spec.taker_fee_ppm),
+            fee_micro(notional_pico, spec.maker_fee_ppm),
+        );
         let (buyer_fee, seller_fee) = if fill.taker_is_buyer {
             (taker_fee, maker_fee)
         } else {
@@ -949,23 +948,8 @@ impl Clearinghouse {
         seller.trade(fill.market, -size, -seller_received, funding_index);
         buyer.cash -= buyer_paid + buyer_fee;
         seller.cash += seller_received - seller_fee;
-        for (account, portfolio, before) in [
-            (fill.buyer, &buyer, &buyer_before),
-            (fill.seller, &seller, &seller_before),
-        ] {
-            if portfolio.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
-                return Err(MarginError::TooManyPositions(portfolio.positions.len()).into());
-            }
-            let after = self.risk_of_normalized(portfolio)?;
-            let increases_risk = after.margin.maintenance > before.margin.maintenance;
-            if increases_risk && after.equity < after.margin.initial as i128 {
-                return Err(ClearingError::InsufficientMargin {
-                    account,
-                    equity: after.equity,
-                    initial: after.margin.initial,
-                });
-            }
-        }
+        self.check_trade_margin(fill.buyer, &buyer_before, &buyer)?;
+        self.check_trade_margin(fill.seller, &seller_before, &seller)?;
         // Open interest is the total long size; only these two accounts changed.
         let long_before = buyer_size_before.max(0) + seller_size_before.max(0);
         let long_after = (buyer_size_before + size).max(0) + (seller_size_before - size).max(0);
@@ -1012,10 +996,7 @@ impl Clearinghouse {
             });
         }
         let notional_pico = i128::from(size) * i128::from(price_micro_usdc);
-        let fee = ceil_div(
-            notional_pico * i128::from(market.spec.taker_fee_ppm),
-            PICO_PER_MICRO * 1_000_000,
-        );
+        let fee = fee_micro(notional_pico, market.spec.taker_fee_ppm);
         let (mut portfolio, _) = self.normalized(&self.portfolio(&account))?;
         let before = self.risk_of_normalized(&portfolio)?;
         if is_buy {
@@ -1027,17 +1008,29 @@ impl Clearinghouse {
             portfolio.trade(market_id, -(size as i64), -received, market.funding_index);
             portfolio.cash += received - fee;
         }
-        if portfolio.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
-            return Err(MarginError::TooManyPositions(portfolio.positions.len()).into());
+        self.check_trade_margin(account, &before, &portfolio)
+    }
+
+    /// The margin rule of §5.3 for one side of a trade: the normalised portfolio `after`
+    /// holds at most [`POSITIONS_PER_ACCOUNT_MAX`] positions, and if its maintenance rose
+    /// above `before`'s, its equity covers its initial margin.
+    fn check_trade_margin(
+        &self,
+        account: Address,
+        before: &AccountRisk,
+        after: &Portfolio,
+    ) -> Result<(), ClearingError> {
+        if after.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
+            return Err(MarginError::TooManyPositions(after.positions.len()).into());
         }
-        let after = self.risk_of_normalized(&portfolio)?;
-        if after.margin.maintenance > before.margin.maintenance
-            && after.equity < after.margin.initial as i128
+        let risk = self.risk_of_normalized(after)?;
+        if risk.margin.maintenance > before.margin.maintenance
+            && risk.equity < risk.margin.initial as i128
         {
             return Err(ClearingError::InsufficientMargin {
                 account,
-                equity: after.equity,
-                initial: after.margin.initial,
+                equity: risk.equity,
+                initial: risk.margin.initial,
             });
         }
         Ok(())

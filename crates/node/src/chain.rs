@@ -371,16 +371,9 @@ pub fn replay_stored_chain(
     }
     let mut transactions = 0u64;
     for number in 1..=head_number {
-        let (header, stored) = store
-            .block(number)?
-            .ok_or_else(|| replay_error(number, "block missing"))?;
+        let (header, stored) = stored_block(store, number)?;
         let stored = with_hashes(stored, &genesis.domain);
-        let logged = WalBlock {
-            number,
-            timestamp_ms: header.timestamp_ms,
-            transactions: stored.iter().map(|tx| tx.tx.encode()).collect(),
-        };
-        let sealed = chain.replay_logged(&logged)?;
+        let sealed = chain.replay_logged(&as_logged(number, &header, &stored))?;
         for (replayed, original) in sealed.transactions.iter().zip(&stored) {
             if replayed.sender != original.sender {
                 return Err(replay_error(
@@ -407,6 +400,25 @@ pub fn replay_stored_chain(
     })
 }
 
+/// Stored block `number`, or an error naming it when it is missing.
+fn stored_block(
+    store: &ChainStore,
+    number: u64,
+) -> Result<(BlockHeader, Vec<StoredTx>), ChainError> {
+    store
+        .block(number)?
+        .ok_or_else(|| replay_error(number, "block missing"))
+}
+
+/// A stored block in the form the write-ahead log holds it (what replay executes).
+fn as_logged(number: u64, header: &BlockHeader, stored: &[StoredTx]) -> WalBlock {
+    WalBlock {
+        number,
+        timestamp_ms: header.timestamp_ms,
+        transactions: stored.iter().map(|tx| tx.tx.encode()).collect(),
+    }
+}
+
 /// The state root after every transaction of stored block `number` (what a dispute over
 /// one transaction needs): blocks 1…number−1 are replayed, then block `number` is
 /// re-executed one transaction at a time, committing each transaction's leaf changes to
@@ -420,22 +432,12 @@ pub fn per_transaction_roots(
         return Err(replay_error(0, "the genesis block has no transactions"));
     }
     let (mut chain, _) = Chain::from_genesis(genesis)?;
-    let logged_block = |n: u64| -> Result<(BlockHeader, WalBlock), ChainError> {
-        let (header, stored) = store
-            .block(n)?
-            .ok_or_else(|| replay_error(n, "block missing"))?;
-        let logged = WalBlock {
-            number: n,
-            timestamp_ms: header.timestamp_ms,
-            transactions: stored.iter().map(|tx| tx.tx.encode()).collect(),
-        };
-        Ok((header, logged))
-    };
     for n in 1..number {
-        let (_, logged) = logged_block(n)?;
-        chain.replay_logged(&logged)?;
+        let (header, stored) = stored_block(store, n)?;
+        chain.replay_logged(&as_logged(n, &header, &stored))?;
     }
-    let (header, logged) = logged_block(number)?;
+    let (header, stored) = stored_block(store, number)?;
+    let logged = as_logged(number, &header, &stored);
     let context = BlockContext {
         number,
         timestamp_ms: header.timestamp_ms,

@@ -11,6 +11,7 @@ use straddle_book::{
     Book, NewOrder, OrderId, Plan, Removed, SelfTradePrevention, Side, TimeInForce as BookTif,
 };
 use straddle_exchange::Ledger;
+use straddle_exchange::clearinghouse::market::MarketSpec;
 use straddle_exchange::orders::FILLS_PER_MATCH_MAX;
 use straddle_primitives::{Order, SignedOrder, TimeInForce, Transaction};
 
@@ -56,8 +57,9 @@ pub struct RestingOrder {
 /// A planned match: the transaction to check, and the plan to apply once it is accepted.
 #[derive(Clone, Debug)]
 pub struct PlannedMatch {
-    /// Kind 0x17: the signed taker against placed makers named by owner.
-    pub transaction: Transaction,
+    /// Kind 0x17: the signed taker against placed makers named by owner; `None` when
+    /// nothing crosses.
+    pub transaction: Option<Transaction>,
     /// The book plan behind it.
     pub plan: Plan,
 }
@@ -87,14 +89,13 @@ fn book_tif(order: &Order) -> Result<BookTif, EngineError> {
     )
 }
 
-/// `(tick, lot)` of a market.
-fn grid(ledger: &Ledger, market: u32) -> Result<(u64, u64), EngineError> {
-    let spec = ledger
+/// A market's listing.
+fn spec(ledger: &Ledger, market: u32) -> Result<MarketSpec, EngineError> {
+    Ok(ledger
         .clearinghouse()
         .market(market)
         .ok_or(EngineError::UnknownMarket(market))?
-        .spec;
-    Ok((spec.tick_micro_usdc, spec.lot))
+        .spec)
 }
 
 impl Engine {
@@ -116,7 +117,8 @@ impl Engine {
         *self.traders.entry(owner).or_insert(next)
     }
 
-    /// Converts `order` (with `qty` micro-contracts left) to the book's units.
+    /// Converts `order` (with `qty` micro-contracts left) to the book's units; also
+    /// returns the market's lot.
     fn new_order(
         &mut self,
         ledger: &Ledger,
@@ -124,28 +126,25 @@ impl Engine {
         order: &Order,
         qty: u64,
         tag: u64,
-    ) -> Result<NewOrder, EngineError> {
-        let (tick, lot) = grid(ledger, order.market)?;
-        if order.limitPrice == 0
-            || !order.limitPrice.is_multiple_of(tick)
-            || qty == 0
-            || !qty.is_multiple_of(lot)
-        {
-            return Err(EngineError::OffGrid {
+    ) -> Result<(NewOrder, u64), EngineError> {
+        let spec = spec(ledger, order.market)?;
+        let (tick, lot) = (spec.tick_micro_usdc, spec.lot);
+        spec.check_grid(order.limitPrice, qty)
+            .map_err(|_| EngineError::OffGrid {
                 price: order.limitPrice,
                 size: qty,
                 tick,
                 lot,
-            });
-        }
-        Ok(NewOrder {
+            })?;
+        let new = NewOrder {
             trader: self.trader(owner),
             side: if order.isBuy { Side::Buy } else { Side::Sell },
             price: order.limitPrice / tick,
             qty: qty / lot,
             tif: book_tif(order)?,
             tag,
-        })
+        };
+        Ok((new, lot))
     }
 
     /// Rests `remaining` micro-contracts of a placed order at the back of its level.
@@ -158,7 +157,7 @@ impl Engine {
         remaining: u64,
     ) -> Result<OrderId, EngineError> {
         let tag = self.next_tag;
-        let new = self.new_order(ledger, owner, order, remaining, tag)?;
+        let (new, _) = self.new_order(ledger, owner, order, remaining, tag)?;
         let book = self
             .books
             .entry(order.market)
@@ -205,43 +204,35 @@ impl Engine {
     }
 
     /// Plans the next match of `taker` (`remaining` micro-contracts left) against its
-    /// market's book: at most [`FILLS_PER_MATCH_MAX`] makers. `None` when nothing
-    /// crosses (the plan may still carry self-trade cancels).
+    /// market's book: at most [`FILLS_PER_MATCH_MAX`] makers. The transaction is `None`
+    /// when nothing crosses (the plan may still say matching stopped at a self-trade).
     pub fn plan(
         &mut self,
         ledger: &Ledger,
         taker: &SignedOrder,
         owner: Address,
         remaining: u64,
-    ) -> Result<(Plan, Option<PlannedMatch>), EngineError> {
-        let new = self.new_order(ledger, owner, &taker.order, remaining, u64::MAX)?;
-        let (_, lot) = grid(ledger, taker.order.market)?;
-        let Some(book) = self.books.get(&taker.order.market) else {
-            return Ok((
-                Plan {
-                    remaining: new.qty,
-                    ..Plan::default()
-                },
-                None,
-            ));
+    ) -> Result<PlannedMatch, EngineError> {
+        let (new, lot) = self.new_order(ledger, owner, &taker.order, remaining, u64::MAX)?;
+        let plan = match self.books.get(&taker.order.market) {
+            Some(book) => book.plan(&new, FILLS_PER_MATCH_MAX)?,
+            None => Plan {
+                remaining: new.qty,
+                ..Plan::default()
+            },
         };
-        let plan = book.plan(&new, FILLS_PER_MATCH_MAX)?;
-        if plan.fills.is_empty() {
-            return Ok((plan, None));
-        }
-        let makers = plan
-            .fills
-            .iter()
-            .filter_map(|fill| {
-                let maker = self.resting.get(&fill.maker_tag)?;
-                Some((maker.order.clone(), maker.owner, fill.qty * lot))
-            })
-            .collect();
-        let transaction = Transaction::MatchPlaced {
+        let transaction = (!plan.fills.is_empty()).then(|| Transaction::MatchPlaced {
             taker: taker.clone(),
-            makers,
-        };
-        Ok((plan.clone(), Some(PlannedMatch { transaction, plan })))
+            makers: plan
+                .fills
+                .iter()
+                .filter_map(|fill| {
+                    let maker = self.resting.get(&fill.maker_tag)?;
+                    Some((maker.order.clone(), maker.owner, fill.qty * lot))
+                })
+                .collect(),
+        });
+        Ok(PlannedMatch { transaction, plan })
     }
 
     /// Commits a plan on `market` after the STF accepted its match (or to carry out its

@@ -350,11 +350,14 @@ impl Admission {
                     .map_or(self.chain.head.number, |b| b.context.number);
                 let clearinghouse = self.chain.ledger.clearinghouse();
                 let stored = clearinghouse.portfolio(&address);
-                let portfolio = clearinghouse
-                    .normalized(&stored)
-                    .map(|(settled, _)| settled)
-                    .unwrap_or(stored);
-                let risk = clearinghouse.risk_of(&portfolio).ok();
+                // Normalise once: the risk is computed on the settled view shown.
+                let (portfolio, risk) = match clearinghouse.normalized(&stored) {
+                    Ok((settled, _)) => {
+                        let risk = clearinghouse.risk_of_normalized(&settled).ok();
+                        (settled, risk)
+                    }
+                    Err(_) => (stored, None),
+                };
                 let liquidation_index = risk
                     .as_ref()
                     .and_then(|risk| estimate_liquidation_index(&self.chain, &portfolio, risk));

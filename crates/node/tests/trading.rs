@@ -10,7 +10,7 @@ use jsonrpsee::core::ClientError;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use std::time::Duration;
 use straddle_exchange::Genesis;
-use straddle_node::api::{SendActionRequest, StraddleApiClient};
+use straddle_node::api::{Receipt, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig, errors};
 use straddle_primitives::{
@@ -115,6 +115,11 @@ async fn deposit_margin(client: &HttpClient, trader: usize, amount: u128, nonce:
         .unwrap_or_else(|e| panic!("margin deposit of account {trader}: {e}"));
 }
 
+/// Submits a canonical transaction.
+async fn send(client: &HttpClient, tx: Transaction) -> Result<Receipt, ClientError> {
+    client.send_transaction(Bytes::from(tx.encode())).await
+}
+
 fn code(error: ClientError) -> i32 {
     match error {
         ClientError::Call(call) => call.code(),
@@ -127,10 +132,6 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;
     let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
-    let send = |tx: Transaction| {
-        let client = client.clone();
-        async move { client.send_transaction(Bytes::from(tx.encode())).await }
-    };
 
     // Before any price, the market cannot trade.
     for trader in [1usize, 2] {
@@ -141,23 +142,32 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
         makers: vec![(signed_order(2, false, 0, 2), 1_000_000)],
     };
     assert_eq!(
-        code(send(trade.clone()).await.unwrap_err()),
+        code(send(&client, trade.clone()).await.unwrap_err()),
         errors::MATCH_REFUSED
     );
 
     // One report is not a quorum; two are.
     assert_eq!(
-        code(send(oracle_update(&[7], 3_000_000_000)).await.unwrap_err()),
+        code(
+            send(&client, oracle_update(&[7], 3_000_000_000))
+                .await
+                .unwrap_err()
+        ),
         errors::ORACLE_REFUSED
     );
-    let receipt = send(oracle_update(&[7, 8], 3_000_000_000)).await.unwrap();
+    let receipt = send(&client, oracle_update(&[7, 8], 3_000_000_000))
+        .await
+        .unwrap();
     assert_eq!(receipt.sender, Address::ZERO);
 
-    let receipt = send(trade.clone()).await.unwrap();
+    let receipt = send(&client, trade.clone()).await.unwrap();
     assert_eq!(receipt.sender, signer(1).address());
     let receipt_block = receipt.block_number;
     // The same match again would overfill the orders.
-    assert_eq!(code(send(trade).await.unwrap_err()), errors::MATCH_REFUSED);
+    assert_eq!(
+        code(send(&client, trade).await.unwrap_err()),
+        errors::MATCH_REFUSED
+    );
     assert_eq!(
         code(
             client
@@ -234,7 +244,7 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
         taker: signed_order(3, true, 1, 10),
         makers: vec![(signed_order(2, false, 0, 11), 1_000_000)],
     };
-    send(thin).await.unwrap();
+    send(&client, thin).await.unwrap();
     // 1,300 USDC (1,298.5 after the taker fee) against 1 ETH: with today's 990 USDC
     // requirement held fixed, equity meets it at 3,000 − 308.5 = 2,691.5.
     let estimate = client
@@ -266,15 +276,15 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     };
     // Healthy: refused with the margin code.
     assert_eq!(
-        code(send(liquidate(101)).await.unwrap_err()),
+        code(send(&client, liquidate(101)).await.unwrap_err()),
         errors::MARGIN_REFUSED
     );
     // ETH falls 10 % per update (the move bound) to 2,430: equity ≈ 728 < maintenance ≈ 802.
     for price in [2_700_000_000u64, 2_430_000_000] {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        send(oracle_update(&[8, 9], price)).await.unwrap();
+        send(&client, oracle_update(&[8, 9], price)).await.unwrap();
     }
-    let receipt = send(liquidate(102)).await.unwrap();
+    let receipt = send(&client, liquidate(102)).await.unwrap();
     assert_eq!(receipt.sender, signer(4).address());
     assert!(
         client
@@ -287,7 +297,7 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     );
     // The signed request cannot be replayed: its nonce is spent.
     assert_eq!(
-        code(send(liquidate(102)).await.unwrap_err()),
+        code(send(&client, liquidate(102)).await.unwrap_err()),
         errors::NONCE_REPLAYED
     );
     node.stop().await;
@@ -323,14 +333,12 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;
     let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
-    let send = |tx: Transaction| {
-        let client = client.clone();
-        async move { client.send_transaction(Bytes::from(tx.encode())).await }
-    };
     for trader in [5usize, 6] {
         deposit_margin(&client, trader, 50_000_000_000, 1).await;
     }
-    send(oracle_update(&[7, 9], 3_000_000_000)).await.unwrap();
+    send(&client, oracle_update(&[7, 9], 3_000_000_000))
+        .await
+        .unwrap();
 
     // Five asks, 3,000.0 to 3,000.4, one signature.
     let asks: Vec<Order> = (0..5u64)
@@ -354,7 +362,7 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
     let signature = signer(5)
         .sign_hash_sync(&bulk.signing_hash(&domain()))
         .unwrap();
-    send(Transaction::PlaceOrders { bulk, signature })
+    send(&client, Transaction::PlaceOrders { bulk, signature })
         .await
         .unwrap();
 
@@ -364,13 +372,16 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
         taker: signed_order(6, true, 1, 1),
         makers: vec![(asks[0].clone(), maker, 1_000_000)],
     };
-    send(lift).await.unwrap();
+    send(&client, lift).await.unwrap();
     // Naming a maker who did not place the order is refused.
     let forged = Transaction::MatchPlaced {
         taker: signed_order(6, true, 1, 2),
         makers: vec![(asks[1].clone(), signer(4).address(), 1_000_000)],
     };
-    assert_eq!(code(send(forged).await.unwrap_err()), errors::MATCH_REFUSED);
+    assert_eq!(
+        code(send(&client, forged).await.unwrap_err()),
+        errors::MATCH_REFUSED
+    );
 
     // One signature pulls the rest of the ladder.
     let cancel = BulkCancel {
@@ -381,14 +392,17 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
     let signature = signer(5)
         .sign_hash_sync(&cancel.signing_hash(&domain()))
         .unwrap();
-    send(Transaction::BulkCancel { cancel, signature })
+    send(&client, Transaction::BulkCancel { cancel, signature })
         .await
         .unwrap();
     let pulled = Transaction::MatchPlaced {
         taker: signed_order(6, true, 1, 3),
         makers: vec![(asks[1].clone(), maker, 1_000_000)],
     };
-    assert_eq!(code(send(pulled).await.unwrap_err()), errors::MATCH_REFUSED);
+    assert_eq!(
+        code(send(&client, pulled).await.unwrap_err()),
+        errors::MATCH_REFUSED
+    );
     let account = client.get_account(maker).await.unwrap();
     assert_eq!(account.margin.positions[0].size, -1_000_000);
     node.stop().await;
@@ -401,10 +415,6 @@ async fn the_operator_lists_a_market_and_closes_it_over_rpc() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path()).await;
     let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
-    let send = |tx: Transaction| {
-        let client = client.clone();
-        async move { client.send_transaction(Bytes::from(tx.encode())).await }
-    };
     let list = |by: usize, market: u32, tick: u64, nonce: u64| {
         let listing = ListMarket {
             market,
@@ -426,15 +436,17 @@ async fn the_operator_lists_a_market_and_closes_it_over_rpc() {
     };
     // Account 0 is the devnet operator; nobody else may list, and a bad listing says so.
     assert_eq!(
-        code(send(list(3, 40, 100_000, 1)).await.unwrap_err()),
+        code(send(&client, list(3, 40, 100_000, 1)).await.unwrap_err()),
         errors::UNAUTHORIZED
     );
     assert_eq!(
-        code(send(list(0, 40, 0, 1)).await.unwrap_err()),
+        code(send(&client, list(0, 40, 0, 1)).await.unwrap_err()),
         errors::MARKET_ADMIN_REFUSED
     );
-    send(list(0, 40, 100_000, 2)).await.unwrap();
-    send(oracle_update(&[7, 8], 3_000_000_000)).await.unwrap();
+    send(&client, list(0, 40, 100_000, 2)).await.unwrap();
+    send(&client, oracle_update(&[7, 8], 3_000_000_000))
+        .await
+        .unwrap();
     let market = |markets: Vec<straddle_node::api::MarketView>| {
         markets.into_iter().find(|m| m.id == 40).unwrap()
     };
@@ -452,7 +464,7 @@ async fn the_operator_lists_a_market_and_closes_it_over_rpc() {
     let signature = signer(0)
         .sign_hash_sync(&close.signing_hash(&domain()))
         .unwrap();
-    send(Transaction::CloseMarket { close, signature })
+    send(&client, Transaction::CloseMarket { close, signature })
         .await
         .unwrap();
     let closed = market(client.get_markets().await.unwrap());

@@ -84,6 +84,27 @@ impl MarketSpec {
     }
 }
 
+impl MarketSpec {
+    /// Checks an order's or fill's terms against the market's grid: the size must be a
+    /// positive multiple of the lot (`BadSize`), the price a positive multiple of the tick
+    /// (`BadPrice`).
+    pub fn check_grid(&self, price_micro_usdc: u64, size: u64) -> Result<(), super::ClearingError> {
+        if size == 0 || !size.is_multiple_of(self.lot) {
+            return Err(super::ClearingError::BadSize {
+                size,
+                lot: self.lot,
+            });
+        }
+        if price_micro_usdc == 0 || !price_micro_usdc.is_multiple_of(self.tick_micro_usdc) {
+            return Err(super::ClearingError::BadPrice {
+                price: price_micro_usdc,
+                tick: self.tick_micro_usdc,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Lifecycle of a market.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarketStatus {

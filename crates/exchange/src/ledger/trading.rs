@@ -4,7 +4,6 @@
 //! mutates, records the leaves it touches, and keeps collateral conserved.
 
 use super::{BlockContext, Ledger, LedgerError, ListingError, PlacementError, TxError, Underlying};
-use crate::clearinghouse::ClearingError;
 use crate::clearinghouse::market::{Instrument, MarketSpec, MarketStatus};
 use crate::clearinghouse::{LiquidationOutcome, LiquidationParams, funding_premium};
 use crate::genesis::{Genesis, GenesisError, MARKETS_PER_UNDERLYING_MAX, UNDERLYINGS_MAX};
@@ -304,30 +303,10 @@ impl Ledger {
                 return Err(PlacementError::AlreadyPlaced);
             }
         }
-        let market = self
-            .clearinghouse
-            .market(order.market)
-            .ok_or(PlacementError::Market(ClearingError::UnknownMarket(
-                order.market,
-            )))?;
-        if market.status != MarketStatus::Active {
-            return Err(PlacementError::Market(ClearingError::MarketClosed(
-                order.market,
-            )));
-        }
-        let spec = market.spec;
-        if order.size == 0 || !order.size.is_multiple_of(spec.lot) {
-            return Err(PlacementError::Market(ClearingError::BadSize {
-                size: order.size,
-                lot: spec.lot,
-            }));
-        }
-        if order.limitPrice == 0 || !order.limitPrice.is_multiple_of(spec.tick_micro_usdc) {
-            return Err(PlacementError::Market(ClearingError::BadPrice {
-                price: order.limitPrice,
-                tick: spec.tick_micro_usdc,
-            }));
-        }
+        self.clearinghouse
+            .active_market(order.market)
+            .and_then(|market| market.spec.check_grid(order.limitPrice, order.size))
+            .map_err(PlacementError::Market)?;
         Ok(())
     }
 

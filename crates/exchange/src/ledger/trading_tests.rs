@@ -169,6 +169,15 @@ fn block(number: u64, timestamp_ms: u64) -> BlockContext {
     }
 }
 
+/// A ledger rebuilt from `ledger`'s stored leaves under `keys` (what a restart loads).
+fn rebuild(ledger: &Ledger, genesis: &Genesis, keys: &[StateKey]) -> Ledger {
+    let leaves: Vec<_> = keys
+        .iter()
+        .filter_map(|k| ledger.leaf_value(k).map(|v| (k.encode(), v)))
+        .collect();
+    Ledger::from_leaves(genesis, leaves).unwrap()
+}
+
 /// Runs the scenario, returning the state root after every step.
 fn scenario() -> (Ledger, Vec<B256>) {
     let mut ledger = Ledger::genesis(&genesis()).unwrap();
@@ -321,11 +330,7 @@ fn the_trading_lifecycle_conserves_collateral_and_replays_bit_for_bit() {
     keys.push(StateKey::ClearingTotals);
     keys.extend((0..6).map(|i| StateKey::Account(user(i))));
     keys.push(StateKey::Totals);
-    let leaves: Vec<_> = keys
-        .iter()
-        .filter_map(|k| ledger.leaf_value(k).map(|v| (k.encode(), v)))
-        .collect();
-    let rebuilt = Ledger::from_leaves(&genesis(), leaves.clone()).unwrap();
+    let rebuilt = rebuild(&ledger, &genesis(), &keys);
     for key in &keys {
         assert_eq!(rebuilt.leaf_value(key), ledger.leaf_value(key), "{key:?}");
     }
@@ -610,11 +615,7 @@ fn the_operator_lists_and_closes_markets_and_positions_pay_out_at_the_close() {
     assert!(ledger.is_conserved());
     // A restart from the stored leaves knows the listed and the closed markets.
     let keys: Vec<StateKey> = [9, 10].map(StateKey::Market).to_vec();
-    let leaves: Vec<_> = keys
-        .iter()
-        .filter_map(|k| ledger.leaf_value(k).map(|v| (k.encode(), v)))
-        .collect();
-    let rebuilt = Ledger::from_leaves(&genesis, leaves).unwrap();
+    let rebuilt = rebuild(&ledger, &genesis, &keys);
     for key in &keys {
         assert!(rebuilt.leaf_value(key).is_some());
         assert_eq!(rebuilt.leaf_value(key), ledger.leaf_value(key), "{key:?}");
@@ -696,11 +697,7 @@ fn placements_rest_in_sequence_and_refuse_what_cannot_rest() {
         StateKey::Order(user(1), first.hash),
         StateKey::Order(user(1), second.hash),
     ];
-    let leaves: Vec<_> = keys
-        .iter()
-        .filter_map(|k| ledger.leaf_value(k).map(|v| (k.encode(), v)))
-        .collect();
-    let rebuilt = Ledger::from_leaves(&genesis(), leaves).unwrap();
+    let rebuilt = rebuild(&ledger, &genesis(), &keys);
     assert_eq!(rebuilt.orders().placements, 2);
     assert_eq!(rebuilt.orders().resting(T0).len(), 1);
     assert!(ledger.is_conserved());

@@ -122,11 +122,9 @@ fn place(ledger: &mut Ledger, engine: &mut Engine, order: &SignedOrder) {
 
 /// Executes a planned match on the ledger as the chain would.
 fn execute(ledger: &mut Ledger, planned: &PlannedMatch) -> Result<(), TxError> {
-    let VerifiedTransaction::MatchPlaced { taker, makers } = planned
-        .transaction
-        .clone()
-        .verify(&genesis().domain)
-        .unwrap()
+    let transaction = planned.transaction.clone().expect("a match was planned");
+    let VerifiedTransaction::MatchPlaced { taker, makers } =
+        transaction.verify(&genesis().domain).unwrap()
     else {
         unreachable!()
     };
@@ -167,9 +165,8 @@ fn plans_become_accepted_matches_and_the_books_rebuild_from_state() {
     }
     let taker = signed(1, true, 3_001_000_000, 2_500_000, 1, 10);
     let owner = signer(1).address();
-    let (_, planned) = engine.plan(&ledger, &taker, owner, 2_500_000).unwrap();
-    let planned = planned.unwrap();
-    let Transaction::MatchPlaced { makers, .. } = &planned.transaction else {
+    let planned = engine.plan(&ledger, &taker, owner, 2_500_000).unwrap();
+    let Some(Transaction::MatchPlaced { makers, .. }) = &planned.transaction else {
         unreachable!()
     };
     let expected = [
@@ -208,8 +205,8 @@ fn a_maker_the_stf_refuses_leaves_the_book_and_the_taker_replans() {
 
     let taker = signed(1, true, 3_000_000_000, 1_000_000, 1, 10);
     let owner = signer(1).address();
-    let (_, planned) = engine.plan(&ledger, &taker, owner, 1_000_000).unwrap();
-    let planned = planned.unwrap();
+    let planned = engine.plan(&ledger, &taker, owner, 1_000_000).unwrap();
+    assert!(planned.transaction.is_some());
     let refused = execute(&mut ledger, &planned).unwrap_err();
     assert_eq!(refused, TxError::Match(MatchError::Cancelled(first_hash)));
     // Repair: the refused maker leaves the book; the next plan fills against 3.
@@ -218,8 +215,8 @@ fn a_maker_the_stf_refuses_leaves_the_book_and_the_taker_replans() {
         Some((signer(2).address(), first_hash))
     );
     engine.remove(signer(2).address(), first_hash).unwrap();
-    let (_, planned) = engine.plan(&ledger, &taker, owner, 1_000_000).unwrap();
-    let planned = planned.unwrap();
+    let planned = engine.plan(&ledger, &taker, owner, 1_000_000).unwrap();
+    assert!(planned.transaction.is_some());
     execute(&mut ledger, &planned).unwrap();
     engine.apply(1, &planned.plan);
     assert!(snapshot(&engine).is_empty());
@@ -253,10 +250,10 @@ fn a_taker_meeting_its_own_resting_order_stops_there_and_the_order_stays() {
         &signed(1, false, 3_000_000_000, 1_000_000, 0, 1),
     );
     let taker = signed(1, true, 3_000_000_000, 1_000_000, 0, 2);
-    let (plan, planned) = engine
+    let planned = engine
         .plan(&ledger, &taker, signer(1).address(), 1_000_000)
         .unwrap();
-    assert!(planned.is_none() && plan.stopped_by_self_trade);
+    assert!(planned.transaction.is_none() && planned.plan.stopped_by_self_trade);
     assert_eq!(
         snapshot(&engine).len(),
         1,
