@@ -422,7 +422,7 @@ impl Clearinghouse {
     }
 
     /// A market that exists and is still trading.
-    pub(crate) fn active_market(&self, id: MarketId) -> Result<&Market, ClearingError> {
+    pub fn active_market(&self, id: MarketId) -> Result<&Market, ClearingError> {
         let market = self
             .markets
             .get(&id)

@@ -7,6 +7,9 @@ use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
 use straddle_primitives::{Action, Amount, BlockHeader};
+
+pub use crate::engine::{BookSnapshot, BookUpdate};
+pub use crate::sequencer::{FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade};
 use straddle_state::Proof;
 
 /// Result type of RPC methods.
@@ -303,6 +306,54 @@ pub enum BlockRef {
     Tag(String),
 }
 
+/// Market figures for a ticker: prices in micro-USDC, Greeks per contract in nano-units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickerView {
+    /// Market.
+    pub market: u32,
+    /// The committed block these figures are as of.
+    pub block_number: u64,
+    /// Mark (`None` before the first oracle update).
+    pub mark: Option<u64>,
+    /// Underlying index.
+    pub index: u64,
+    /// Last trade price.
+    pub last_price: u64,
+    /// Best bid and ask `(price, size)` on the sequencer's book.
+    pub best_bid: Option<(u64, u64)>,
+    /// Best ask.
+    pub best_ask: Option<(u64, u64)>,
+    /// Perpetuals: funding rate per 8-hour period, ppm of the index (mark − index) /
+    /// index; longs pay when positive.
+    pub funding_rate_ppm: Option<i64>,
+    /// Open interest, micro-contracts.
+    pub open_interest: u64,
+    /// Delta.
+    pub delta_nano: Option<i64>,
+    /// Gamma.
+    pub gamma_nano: Option<i64>,
+    /// Vega.
+    pub vega_nano: Option<i64>,
+    /// Theta.
+    pub theta_nano: Option<i64>,
+    /// Options: the implied volatility the mark uses, ppm.
+    pub implied_vol_ppm: Option<i64>,
+}
+
+/// An update of one account's own stream: its orders, its fills, and its margin after
+/// each committed block that changed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserEvent {
+    /// One of the account's orders changed.
+    Order(OrderUpdate),
+    /// The account traded.
+    Fill(Trade),
+    /// Positions and margin after a committed block.
+    Margin(MarginView),
+}
+
 /// The Straddle JSON-RPC API (namespace `straddle_`).
 #[rpc(server, client, namespace = "straddle")]
 pub trait StraddleApi {
@@ -350,6 +401,42 @@ pub trait StraddleApi {
     /// A Merkle proof of an account leaf against the last sealed state root.
     #[method(name = "getProof")]
     async fn get_proof(&self, address: Address) -> RpcResult<ProofView>;
+
+    /// Submits a signed order (the canonical encoding of a kind-0x1A transaction, hex) to
+    /// the matching engine: it matches against the book, and its remainder rests if its
+    /// time in force allows. Answers once everything it caused is durable.
+    #[method(name = "placeOrder")]
+    async fn place_order(&self, raw: Bytes) -> RpcResult<OrderAck>;
+
+    /// A market's book: best `levels` per side (all when omitted) and the update
+    /// number it includes (`docs/spec/feeds.md`).
+    #[method(name = "getBook")]
+    async fn get_book(&self, market: u32, levels: Option<usize>) -> RpcResult<BookSnapshot>;
+
+    /// An account's resting orders.
+    #[method(name = "openOrders")]
+    async fn open_orders(&self, owner: Address) -> RpcResult<Vec<OrderUpdate>>;
+
+    /// A market's ticker now.
+    #[method(name = "getTicker")]
+    async fn get_ticker(&self, market: u32) -> RpcResult<TickerView>;
+
+    /// Changed levels of a market's book, numbered; start from `getBook` and apply
+    /// every update with a larger number.
+    #[subscription(name = "subscribeBook" => "bookUpdate", unsubscribe = "unsubscribeBook", item = BookUpdate)]
+    async fn subscribe_book(&self, market: u32) -> SubscriptionResult;
+
+    /// Trades of a market.
+    #[subscription(name = "subscribeTrades" => "trade", unsubscribe = "unsubscribeTrades", item = Trade)]
+    async fn subscribe_trades(&self, market: u32) -> SubscriptionResult;
+
+    /// A market's ticker after every committed block.
+    #[subscription(name = "subscribeTicker" => "ticker", unsubscribe = "unsubscribeTicker", item = TickerView)]
+    async fn subscribe_ticker(&self, market: u32) -> SubscriptionResult;
+
+    /// One account's orders, fills and margin.
+    #[subscription(name = "subscribeUser" => "userEvent", unsubscribe = "unsubscribeUser", item = UserEvent)]
+    async fn subscribe_user(&self, address: Address) -> SubscriptionResult;
 
     /// New committed blocks.
     #[subscription(name = "subscribeNewBlocks" => "newBlock", unsubscribe = "unsubscribeNewBlocks", item = BlockView)]

@@ -158,12 +158,13 @@ impl Chain {
                 .map(|_| Outcome::default()),
             VerifiedTransaction::PlaceOrders {
                 owner,
+                cancels,
                 orders,
                 nonce,
                 expiry_ms,
             } => self
                 .ledger
-                .apply_place_orders(*owner, orders, *nonce, *expiry_ms, block)
+                .apply_place_orders(*owner, cancels, orders, *nonce, *expiry_ms, block)
                 .map(|_| Outcome::default()),
             VerifiedTransaction::BulkCancel { signer, cancel } => self
                 .ledger

@@ -6,14 +6,15 @@
 //! resting order and no priority. Spec: `docs/spec/matching.md`.
 
 use alloy_primitives::{Address, B256};
-use std::collections::{BTreeMap, HashMap};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use straddle_book::{
     Book, NewOrder, OrderId, Plan, Removed, SelfTradePrevention, Side, TimeInForce as BookTif,
 };
 use straddle_exchange::Ledger;
 use straddle_exchange::clearinghouse::market::MarketSpec;
 use straddle_exchange::orders::FILLS_PER_MATCH_MAX;
-use straddle_primitives::{Order, SignedOrder, TimeInForce, Transaction};
+use straddle_primitives::{Order, SignedOrder, TimeInForce, Transaction, VerifiedOrder};
 
 /// Why the engine cannot take an order. The books are unchanged.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +40,12 @@ pub enum EngineError {
     /// The book refused it.
     #[error("{0}")]
     Book(#[from] straddle_book::Reject),
+    /// A quote of a bulk placement would take liquidity: quotes only rest.
+    #[error("quote {0} would cross the book: quotes must be passive")]
+    QuoteWouldCross(usize),
+    /// Two quotes of one bulk placement cross each other.
+    #[error("quote {0} crosses quote {1} of the same request")]
+    QuotesCross(usize, usize),
 }
 
 /// A resting order as the engine knows it.
@@ -60,8 +67,42 @@ pub struct PlannedMatch {
     /// Kind 0x17: the signed taker against placed makers named by owner; `None` when
     /// nothing crosses.
     pub transaction: Option<Transaction>,
+    /// The makers as the STF sees them once verified (owner and hash known), with the
+    /// micro-contracts each fills, in the transaction's order.
+    pub makers: Vec<(VerifiedOrder, u64)>,
     /// The book plan behind it.
     pub plan: Plan,
+}
+
+/// Changed price levels of one market's book, as absolute quantities (0: the level is
+/// gone), in the market's units: micro-USDC prices, micro-contract sizes. `seq` counts
+/// the updates of that market from 1 since the node started; a client that sees any
+/// other number than its last plus one has missed an update and must take a new
+/// snapshot (`docs/spec/feeds.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookUpdate {
+    /// Market.
+    pub market: u32,
+    /// Update number.
+    pub seq: u64,
+    /// `(price, size)` per changed bid level, best first.
+    pub bids: Vec<(u64, u64)>,
+    /// `(price, size)` per changed ask level, best first.
+    pub asks: Vec<(u64, u64)>,
+}
+
+/// A whole book at update `seq`: applying every later update in order reproduces the
+/// sequencer's book exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookSnapshot {
+    /// Market.
+    pub market: u32,
+    /// The last update this snapshot includes.
+    pub seq: u64,
+    /// `(price, size, orders)` per bid level, best first.
+    pub bids: Vec<(u64, u64, u32)>,
+    /// `(price, size, orders)` per ask level, best first.
+    pub asks: Vec<(u64, u64, u32)>,
 }
 
 /// All books.
@@ -74,6 +115,10 @@ pub struct Engine {
     resting: HashMap<u64, RestingOrder>,
     by_order: HashMap<(Address, B256), u64>,
     next_tag: u64,
+    /// `(expiry ms, tag)` of every resting order, for the expiry sweep.
+    expiries: BTreeSet<(u64, u64)>,
+    /// Update numbers per market.
+    seqs: HashMap<u32, u64>,
 }
 
 fn book_tif(order: &Order) -> Result<BookTif, EngineError> {
@@ -164,6 +209,7 @@ impl Engine {
             .or_insert_with(|| Book::with_self_trade_prevention(SelfTradePrevention::ExpireTaker));
         let id = book.rest(&new, new.qty)?;
         self.next_tag += 1;
+        self.expiries.insert((order.expiryMs, tag));
         self.resting.insert(
             tag,
             RestingOrder {
@@ -180,12 +226,183 @@ impl Engine {
     /// Takes an order off its book (cancelled, or refused by the STF); `None` if it
     /// was not resting.
     pub fn remove(&mut self, owner: Address, hash: B256) -> Option<RestingOrder> {
-        let tag = self.by_order.remove(&(owner, hash))?;
-        let resting = self.resting.remove(&tag)?;
+        let tag = *self.by_order.get(&(owner, hash))?;
+        let resting = self.forget(tag)?;
         if let Some(book) = self.books.get_mut(&resting.order.market) {
             book.cancel(resting.id);
         }
         Some(resting)
+    }
+
+    /// Drops the engine's records of a tag whose book order is gone (or about to be).
+    fn forget(&mut self, tag: u64) -> Option<RestingOrder> {
+        let resting = self.resting.remove(&tag)?;
+        self.by_order.remove(&(resting.owner, resting.hash));
+        self.expiries.remove(&(resting.order.expiryMs, tag));
+        Some(resting)
+    }
+
+    /// Brings a resting order in line with its registry record after a transaction the
+    /// engine did not plan touched it (a cancel, a signed match): gone when cancelled or
+    /// filled, otherwise reduced to what is left (keeping its priority). Returns the
+    /// order when it was removed.
+    pub fn sync(&mut self, ledger: &Ledger, owner: Address, hash: B256) -> Option<RestingOrder> {
+        let tag = *self.by_order.get(&(owner, hash))?;
+        let resting = self.resting.get(&tag)?;
+        let record = ledger.orders().record(&owner, &hash);
+        let left = record.map_or(resting.order.size, |r| {
+            if r.cancelled {
+                0
+            } else {
+                resting.order.size.saturating_sub(r.filled)
+            }
+        });
+        let lot = spec(ledger, resting.order.market).map_or(1, |s| s.lot);
+        let (market, id) = (resting.order.market, resting.id);
+        let book = self.books.get_mut(&market)?;
+        let current = book.order(id)?;
+        if left / lot == 0 {
+            return self.remove(owner, hash);
+        }
+        if left / lot < current.qty {
+            let _ = book.amend(id, current.price, left / lot);
+        }
+        None
+    }
+
+    /// Takes off the books every order past its expiry at `now_ms` and every order of a
+    /// market that is no longer active (closed or settled): the STF would refuse to fill
+    /// them. Returns what was removed.
+    pub fn sweep(&mut self, ledger: &Ledger, now_ms: u64) -> Vec<RestingOrder> {
+        let mut gone: Vec<(Address, B256)> = self
+            .expiries
+            .range(..(now_ms, 0))
+            .filter_map(|(_, tag)| self.resting.get(tag).map(|r| (r.owner, r.hash)))
+            .collect();
+        let closed: Vec<u32> = self
+            .books
+            .keys()
+            .copied()
+            .filter(|m| ledger.clearinghouse().active_market(*m).is_err())
+            .collect();
+        for market in closed {
+            gone.extend(
+                self.resting
+                    .values()
+                    .filter(|r| r.order.market == market)
+                    .map(|r| (r.owner, r.hash)),
+            );
+        }
+        gone.into_iter()
+            .filter_map(|(owner, hash)| self.remove(owner, hash))
+            .collect()
+    }
+
+    /// Whether `order` (owner `owner`) would take liquidity from its book if the owner's
+    /// orders `excluding` were gone — how a quote replacement that cancels and places in
+    /// one request is checked to stay passive.
+    pub fn crosses_excluding(
+        &self,
+        ledger: &Ledger,
+        owner: Address,
+        order: &Order,
+        excluding: &[B256],
+    ) -> bool {
+        let (Some(book), Ok(spec)) = (self.books.get(&order.market), spec(ledger, order.market))
+        else {
+            return false;
+        };
+        let side = if order.isBuy { Side::Sell } else { Side::Buy };
+        let excluded: Vec<(u64, u64)> = excluding
+            .iter()
+            .filter_map(|hash| {
+                let resting = self.resting.get(self.by_order.get(&(owner, *hash))?)?;
+                let placed = book.order(resting.id)?;
+                (placed.side == side).then_some((placed.price, placed.qty))
+            })
+            .collect();
+        let limit = order.limitPrice / spec.tick_micro_usdc.max(1);
+        // Walk the crossing levels from the best; a level crosses only if something
+        // besides the excluded orders rests there. At most `excluding.len() + 1` levels.
+        for (price, qty, _) in book.depth(side, excluding.len() + 1) {
+            let crosses = if order.isBuy {
+                price <= limit
+            } else {
+                price >= limit
+            };
+            if !crosses {
+                return false;
+            }
+            let mine: u64 = excluded
+                .iter()
+                .filter(|(p, _)| *p == price)
+                .map(|(_, q)| q)
+                .sum();
+            if qty > mine {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The book updates since the last call, one per market that changed, each with
+    /// the market's next update number.
+    pub fn take_book_updates(&mut self, ledger: &Ledger) -> Vec<BookUpdate> {
+        let mut updates = Vec::new();
+        for (market, book) in self.books.iter_mut() {
+            let mut changed = book.take_changed_levels();
+            if changed.is_empty() {
+                continue;
+            }
+            let Ok(spec) = spec(ledger, *market) else {
+                continue;
+            };
+            let (tick, lot) = (spec.tick_micro_usdc, spec.lot);
+            changed.sort_unstable_by_key(|(side, price)| match side {
+                Side::Buy => (0, u64::MAX - price),
+                Side::Sell => (1, *price),
+            });
+            changed.dedup();
+            let seq = self.seqs.entry(*market).or_default();
+            *seq += 1;
+            let level = |side, price| (price * tick, book.level_qty(side, price) * lot);
+            updates.push(BookUpdate {
+                market: *market,
+                seq: *seq,
+                bids: changed
+                    .iter()
+                    .filter(|(side, _)| *side == Side::Buy)
+                    .map(|(side, price)| level(*side, *price))
+                    .collect(),
+                asks: changed
+                    .iter()
+                    .filter(|(side, _)| *side == Side::Sell)
+                    .map(|(side, price)| level(*side, *price))
+                    .collect(),
+            });
+        }
+        updates
+    }
+
+    /// `market`'s whole book (or its best `levels` per side) as of the last update
+    /// taken with [`Engine::take_book_updates`].
+    pub fn snapshot(&self, ledger: &Ledger, market: u32, levels: usize) -> Option<BookSnapshot> {
+        let spec = spec(ledger, market).ok()?;
+        let (tick, lot) = (spec.tick_micro_usdc, spec.lot);
+        let side = |side| -> Vec<(u64, u64, u32)> {
+            self.books.get(&market).map_or(Vec::new(), |book| {
+                book.depth(side, levels)
+                    .into_iter()
+                    .map(|(price, qty, orders)| (price * tick, qty * lot, orders))
+                    .collect()
+            })
+        };
+        Some(BookSnapshot {
+            market,
+            seq: self.seqs.get(&market).copied().unwrap_or(0),
+            bids: side(Side::Buy),
+            asks: side(Side::Sell),
+        })
     }
 
     /// The resting order behind a book tag.
@@ -221,18 +438,31 @@ impl Engine {
                 ..Plan::default()
             },
         };
-        let transaction = (!plan.fills.is_empty()).then(|| Transaction::MatchPlaced {
+        let makers: Vec<(VerifiedOrder, u64)> = plan
+            .fills
+            .iter()
+            .filter_map(|fill| {
+                let maker = self.resting.get(&fill.maker_tag)?;
+                let verified = VerifiedOrder {
+                    order: maker.order.clone(),
+                    owner: maker.owner,
+                    hash: maker.hash,
+                };
+                Some((verified, fill.qty * lot))
+            })
+            .collect();
+        let transaction = (!makers.is_empty()).then(|| Transaction::MatchPlaced {
             taker: taker.clone(),
-            makers: plan
-                .fills
+            makers: makers
                 .iter()
-                .filter_map(|fill| {
-                    let maker = self.resting.get(&fill.maker_tag)?;
-                    Some((maker.order.clone(), maker.owner, fill.qty * lot))
-                })
+                .map(|(maker, size)| (maker.order.clone(), maker.owner, *size))
                 .collect(),
         });
-        Ok(PlannedMatch { transaction, plan })
+        Ok(PlannedMatch {
+            transaction,
+            makers,
+            plan,
+        })
     }
 
     /// Commits a plan on `market` after the STF accepted its match (or to carry out its
@@ -244,18 +474,9 @@ impl Engine {
         };
         let removed: Vec<Removed> = book.apply(plan);
         for fill in plan.fills.iter().filter(|f| f.maker_done) {
-            if let Some(maker) = self.resting.remove(&fill.maker_tag) {
-                self.by_order.remove(&(maker.owner, maker.hash));
-            }
+            self.forget(fill.maker_tag);
         }
-        removed
-            .iter()
-            .filter_map(|r| {
-                let maker = self.resting.remove(&r.tag)?;
-                self.by_order.remove(&(maker.owner, maker.hash));
-                Some(maker)
-            })
-            .collect()
+        removed.iter().filter_map(|r| self.forget(r.tag)).collect()
     }
 
     /// The owner and hash of the maker behind fill `index` of `plan` (to take it off the

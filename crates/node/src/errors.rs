@@ -43,6 +43,12 @@ pub const MARKET_ADMIN_REFUSED: i32 = 1016;
 /// An order placement was refused (cannot rest, expired, cancelled, filled, already
 /// placed, unknown or closed market, off tick or lot).
 pub const PLACEMENT_REFUSED: i32 = 1017;
+/// The order book refused an order: a post-only or quote that would cross, a
+/// fill-or-kill that cannot fill, an unknown market or time in force, a price off the
+/// grid or too far from the book.
+pub const ORDER_REFUSED: i32 = 1018;
+/// This transaction kind is made by the matching engine or sent through an order method.
+pub const USE_ORDER_METHOD: i32 = 1019;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.
@@ -93,6 +99,8 @@ impl From<SubmitError> for ErrorObjectOwned {
     fn from(error: SubmitError) -> Self {
         let code = match &error {
             SubmitError::Rejected(tx) => tx_error_code(tx),
+            SubmitError::Order(_) => ORDER_REFUSED,
+            SubmitError::EngineOnly(_) => USE_ORDER_METHOD,
             SubmitError::Overloaded => OVERLOADED,
             SubmitError::ShuttingDown => SHUTTING_DOWN,
         };

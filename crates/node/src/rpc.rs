@@ -4,7 +4,7 @@ use crate::api::*;
 use crate::chain::AdmittedTx;
 use crate::chain_store::{ChainStore, StoredTx, with_hashes};
 use crate::errors::{self, rpc_error, signature_error};
-use crate::sequencer::{BlockEvent, Sequencer};
+use crate::sequencer::{BlockEvent, Sequencer, SubmitError};
 use alloy_primitives::{Address, B256, Bytes};
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -256,59 +256,130 @@ impl StraddleApiServer for RpcHandler {
 
     async fn get_account(&self, address: Address) -> RpcResult<AccountView> {
         let snapshot = self.sequencer.account(address).await?;
-        let (equity, maintenance, initial, free_collateral) = match &snapshot.risk {
-            Some(risk) => (
-                risk.equity.to_string(),
-                risk.margin.maintenance.to_string(),
-                risk.margin.initial.to_string(),
-                (risk.equity - risk.margin.initial as i128).to_string(),
-            ),
-            None => (
-                snapshot.portfolio.cash.to_string(),
-                "0".into(),
-                "0".into(),
-                snapshot.portfolio.cash.to_string(),
-            ),
+        Ok(account_view(address, snapshot))
+    }
+
+    async fn place_order(&self, raw: Bytes) -> RpcResult<OrderAck> {
+        let tx = Transaction::decode(&raw).map_err(|e| {
+            rpc_error(
+                errors::INVALID_PARAMS,
+                format!("not a canonical transaction: {e}"),
+            )
+        })?;
+        let Transaction::PlaceOrder(signed) = tx else {
+            return Err(rpc_error(
+                errors::INVALID_PARAMS,
+                "placeOrder takes a kind-0x1A transaction (one signed order)",
+            ));
         };
-        let greeks = snapshot.risk.as_ref().map(|r| &r.margin);
-        let greek = |f: fn(&straddle_exchange::risk::MarginSummary) -> i128| {
-            greeks.map_or("0".to_string(), |m| f(m).to_string())
-        };
-        Ok(AccountView {
-            address,
-            collateral: snapshot.account.collateral,
-            nonces: snapshot.account.nonces,
-            pending_block: snapshot.pending_block,
-            margin: MarginView {
-                cash: snapshot.portfolio.cash.to_string(),
-                equity,
-                maintenance,
-                initial,
-                free_collateral,
-                positions: snapshot
-                    .portfolio
-                    .positions
-                    .iter()
-                    .zip(&snapshot.marks)
-                    .map(|(p, mark)| PositionView {
-                        market: p.market,
-                        size: p.size,
-                        entry_price: (p.cost * 1_000_000 / i128::from(p.size)).unsigned_abs()
-                            as u64,
-                        mark: *mark,
-                        unrealized_pnl: mark.map(|m| {
-                            (i128::from(p.size) * i128::from(m) / 1_000_000 - p.cost).to_string()
-                        }),
-                    })
-                    .collect(),
-                delta_nano: greek(|m| m.delta_nano),
-                gamma_nano: greek(|m| m.gamma_nano),
-                vega_nano: greek(|m| m.vega_nano),
-                theta_nano: greek(|m| m.theta_nano),
-                worst_scenario: greeks.map_or(0, |m| m.worst_scenario),
-                liquidation_index: snapshot.liquidation_index,
-            },
+        let verified = signed
+            .clone()
+            .verify(&self.genesis.domain)
+            .map_err(|e| signature_error(&e))?;
+        Ok(self.sequencer.place_order(signed, verified).await?)
+    }
+
+    async fn get_book(&self, market: u32, levels: Option<usize>) -> RpcResult<BookSnapshot> {
+        self.sequencer
+            .book(market, levels.unwrap_or(usize::MAX))
+            .await?
+            .ok_or_else(|| rpc_error(errors::INVALID_PARAMS, format!("unknown market {market}")))
+    }
+
+    async fn open_orders(&self, owner: Address) -> RpcResult<Vec<OrderUpdate>> {
+        Ok(self.sequencer.open_orders(owner).await?)
+    }
+
+    async fn get_ticker(&self, market: u32) -> RpcResult<TickerView> {
+        ticker(&self.sequencer, market)
+            .await?
+            .ok_or_else(|| rpc_error(errors::INVALID_PARAMS, format!("unknown market {market}")))
+    }
+
+    async fn subscribe_book(
+        &self,
+        pending: PendingSubscriptionSink,
+        market: u32,
+    ) -> SubscriptionResult {
+        let events = self.sequencer.shared.market.subscribe();
+        forward_market(pending, events, move |event| match event {
+            MarketEvent::Book(update) if update.market == market => Some(update.clone()),
+            _ => None,
         })
+        .await
+    }
+
+    async fn subscribe_trades(
+        &self,
+        pending: PendingSubscriptionSink,
+        market: u32,
+    ) -> SubscriptionResult {
+        let events = self.sequencer.shared.market.subscribe();
+        forward_market(pending, events, move |event| match event {
+            MarketEvent::Trade(trade) if trade.market == market => Some(trade.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn subscribe_ticker(
+        &self,
+        pending: PendingSubscriptionSink,
+        market: u32,
+    ) -> SubscriptionResult {
+        let mut blocks = self.sequencer.shared.blocks.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                event = blocks.recv() => match event {
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        let Ok(Some(view)) = ticker(&self.sequencer, market).await else { return Ok(()) };
+                        if send_json(&sink, &view).await.is_err() { return Ok(()); }
+                    }
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn subscribe_user(
+        &self,
+        pending: PendingSubscriptionSink,
+        address: Address,
+    ) -> SubscriptionResult {
+        let mut market = self.sequencer.shared.market.subscribe();
+        let mut blocks = self.sequencer.shared.blocks.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                group = market.recv() => match group {
+                    Ok(group) => {
+                        for event in group.iter() {
+                            let mine = match event {
+                                MarketEvent::Order(order) if order.owner == address => Some(UserEvent::Order(order.clone())),
+                                MarketEvent::Trade(trade) if trade.taker == address || trade.maker == address => Some(UserEvent::Fill(trade.clone())),
+                                _ => None,
+                            };
+                            if let Some(mine) = mine && send_json(&sink, &mine).await.is_err() { return Ok(()); }
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "user subscriber lagged"),
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                event = blocks.recv() => match event {
+                    Ok(event) => {
+                        if !event.portfolios.contains(&address) { continue; }
+                        let Ok(snapshot) = self.sequencer.account(address).await else { return Ok(()) };
+                        let margin = UserEvent::Margin(account_view(address, snapshot).margin);
+                        if send_json(&sink, &margin).await.is_err() { return Ok(()); }
+                    }
+                    Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "user subscriber lagged"),
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
     }
 
     async fn get_block(&self, block: BlockRef, full: Option<bool>) -> RpcResult<Option<BlockView>> {
@@ -413,6 +484,154 @@ impl StraddleApiServer for RpcHandler {
                     Err(RecvError::Closed) => return Ok(()),
                 }
             }
+        }
+    }
+}
+
+/// Sends one JSON item to a subscriber.
+async fn send_json<T: serde::Serialize>(
+    sink: &jsonrpsee::SubscriptionSink,
+    item: &T,
+) -> Result<(), ()> {
+    let raw = serde_json::value::to_raw_value(item).map_err(|_| ())?;
+    sink.send(SubscriptionMessage::from(raw))
+        .await
+        .map_err(|_| ())
+}
+
+/// Forwards the market events `pick` selects to a subscriber until it leaves. A lagging
+/// subscriber misses events; book subscribers see the gap in the update numbers.
+async fn forward_market<T: serde::Serialize>(
+    pending: PendingSubscriptionSink,
+    mut events: tokio::sync::broadcast::Receiver<Arc<Vec<MarketEvent>>>,
+    pick: impl Fn(&MarketEvent) -> Option<T>,
+) -> SubscriptionResult {
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            group = events.recv() => match group {
+                Ok(group) => {
+                    for item in group.iter().filter_map(&pick) {
+                        if send_json(&sink, &item).await.is_err() { return Ok(()); }
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "market subscriber lagged"),
+                Err(RecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// A market's ticker: the market from the sequencer's state, the best levels from its
+/// book. `None` for an unknown market.
+async fn ticker(sequencer: &Sequencer, market: u32) -> Result<Option<TickerView>, SubmitError> {
+    let Some(book) = sequencer.book(market, 1).await? else {
+        return Ok(None);
+    };
+    let view = sequencer
+        .read(move |chain| {
+            let ledger = &chain.ledger;
+            let m = ledger.clearinghouse().market(market)?;
+            let index = ledger
+                .underlying(m.spec.underlying)
+                .map_or(0, |u| u.oracle.index_micro_usdc);
+            let vector = m.vector.as_ref();
+            let mark = vector.map(|v| (v.mark_nano / 1_000) as u64);
+            let perpetual = matches!(
+                m.spec.instrument,
+                straddle_exchange::clearinghouse::market::Instrument::Perpetual
+            );
+            Some(TickerView {
+                market,
+                block_number: chain.head.number,
+                mark,
+                index,
+                last_price: m.last_price_micro_usdc,
+                best_bid: None,
+                best_ask: None,
+                funding_rate_ppm: match (perpetual, mark) {
+                    (true, Some(mark)) if index > 0 => Some(
+                        ((i128::from(mark) - i128::from(index)) * 1_000_000 / i128::from(index))
+                            as i64,
+                    ),
+                    _ => None,
+                },
+                open_interest: m.open_interest,
+                delta_nano: vector.map(|v| v.delta_nano),
+                gamma_nano: vector.map(|v| v.gamma_nano),
+                vega_nano: vector.map(|v| v.vega_nano),
+                theta_nano: vector.map(|v| v.theta_nano),
+                implied_vol_ppm: if perpetual {
+                    None
+                } else {
+                    vector.map(|v| v.sigma_ppm)
+                },
+            })
+        })
+        .await?;
+    Ok(view.map(|view| TickerView {
+        best_bid: book.bids.first().map(|(p, q, _)| (*p, *q)),
+        best_ask: book.asks.first().map(|(p, q, _)| (*p, *q)),
+        ..view
+    }))
+}
+
+/// The account view of a sequencer snapshot.
+fn account_view(address: Address, snapshot: crate::sequencer::AccountSnapshot) -> AccountView {
+    {
+        let (equity, maintenance, initial, free_collateral) = match &snapshot.risk {
+            Some(risk) => (
+                risk.equity.to_string(),
+                risk.margin.maintenance.to_string(),
+                risk.margin.initial.to_string(),
+                (risk.equity - risk.margin.initial as i128).to_string(),
+            ),
+            None => (
+                snapshot.portfolio.cash.to_string(),
+                "0".into(),
+                "0".into(),
+                snapshot.portfolio.cash.to_string(),
+            ),
+        };
+        let greeks = snapshot.risk.as_ref().map(|r| &r.margin);
+        let greek = |f: fn(&straddle_exchange::risk::MarginSummary) -> i128| {
+            greeks.map_or("0".to_string(), |m| f(m).to_string())
+        };
+        AccountView {
+            address,
+            collateral: snapshot.account.collateral,
+            nonces: snapshot.account.nonces,
+            pending_block: snapshot.pending_block,
+            margin: MarginView {
+                cash: snapshot.portfolio.cash.to_string(),
+                equity,
+                maintenance,
+                initial,
+                free_collateral,
+                positions: snapshot
+                    .portfolio
+                    .positions
+                    .iter()
+                    .zip(&snapshot.marks)
+                    .map(|(p, mark)| PositionView {
+                        market: p.market,
+                        size: p.size,
+                        entry_price: (p.cost * 1_000_000 / i128::from(p.size)).unsigned_abs()
+                            as u64,
+                        mark: *mark,
+                        unrealized_pnl: mark.map(|m| {
+                            (i128::from(p.size) * i128::from(m) / 1_000_000 - p.cost).to_string()
+                        }),
+                    })
+                    .collect(),
+                delta_nano: greek(|m| m.delta_nano),
+                gamma_nano: greek(|m| m.gamma_nano),
+                vega_nano: greek(|m| m.vega_nano),
+                theta_nano: greek(|m| m.theta_nano),
+                worst_scenario: greeks.map_or(0, |m| m.worst_scenario),
+                liquidation_index: snapshot.liquidation_index,
+            },
         }
     }
 }

@@ -8,9 +8,14 @@
 //! 3. **Database** commits sealed blocks (state leaves + chain data, one redb transaction)
 //!    in order, after the log holds them, then publishes the new head.
 
+mod orders;
+
+pub use orders::{FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade};
+
 use crate::chain::AdmittedTx;
 use crate::chain::Chain;
 use crate::chain_store::{ChainStore, SealedBlock, StoredTx};
+use crate::engine::{BookSnapshot, Engine, EngineError};
 use crate::wal::{WalWriter, frame_block_open, frame_tx};
 use alloy_primitives::{Address, B256};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,8 +24,8 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
-use straddle_primitives::VerifiedTransaction;
 use straddle_primitives::block::BlockHeader;
+use straddle_primitives::{SignedOrder, VerifiedOrder, VerifiedTransaction};
 use straddle_state::Proof;
 use tokio::sync::{broadcast, oneshot};
 
@@ -34,6 +39,8 @@ const LOG_QUEUE_MAX: usize = 1_024;
 const DB_QUEUE_MAX: usize = 256;
 /// Blocks kept for new-block subscribers that fall behind.
 const BLOCK_EVENTS_MAX: usize = 1_024;
+/// Groups of market events kept for feed subscribers that fall behind.
+const MARKET_EVENTS_MAX: usize = 4_096;
 
 /// The acknowledgement of an accepted transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +63,14 @@ pub enum SubmitError {
     /// The STF refused it; nothing changed.
     #[error(transparent)]
     Rejected(#[from] TxError),
+    /// The order book refused the order (post-only would cross, fill-or-kill cannot
+    /// fill, unknown market, off the grid); nothing changed.
+    #[error("order refused: {0}")]
+    Order(#[from] EngineError),
+    /// Only the sequencer's matching engine makes this kind of transaction, or it must
+    /// be sent through the order method named.
+    #[error("{0}")]
+    EngineOnly(&'static str),
     /// The admission queue is full; retry later.
     #[error("node overloaded: admission queue is full")]
     Overloaded,
@@ -75,6 +90,8 @@ pub struct BlockEvent {
     pub transactions: Vec<B256>,
     /// Accounts whose leaf changed, with their new state.
     pub accounts: Vec<(Address, Account)>,
+    /// Accounts whose margin account (positions, cash) changed.
+    pub portfolios: Vec<Address>,
 }
 
 /// An account as seen by the sequencer, including unsealed transactions.
@@ -125,14 +142,61 @@ enum Command {
     },
     /// Runs a read-only query against the current (possibly unsealed) state.
     Read(Box<dyn FnOnce(&Chain) + Send>),
+    /// A signed order for the matching engine.
+    PlaceOrder {
+        signed: Box<SignedOrder>,
+        verified: Box<VerifiedOrder>,
+        received: Instant,
+        reply: OrderReply,
+    },
+    /// A book snapshot.
+    Book {
+        market: u32,
+        levels: usize,
+        reply: oneshot::Sender<Option<BookSnapshot>>,
+    },
+    /// An account's resting orders.
+    OpenOrders {
+        owner: Address,
+        reply: oneshot::Sender<Vec<OrderUpdate>>,
+    },
 }
 
 type Reply = oneshot::Sender<Result<Acknowledgement, SubmitError>>;
+type OrderReply = oneshot::Sender<Result<OrderAck, SubmitError>>;
+
+/// A reply held until the log holds everything it acknowledges.
+enum Waiter {
+    Tx(Reply, Acknowledgement),
+    Order(OrderReply, OrderAck),
+}
+
+struct Waiting {
+    waiter: Waiter,
+    block_number: u64,
+    received: Instant,
+}
+
+impl Waiting {
+    fn release(self) {
+        metrics::histogram!("straddle_ack_latency_seconds")
+            .record(self.received.elapsed().as_secs_f64());
+        match self.waiter {
+            Waiter::Tx(reply, ack) => {
+                let _ = reply.send(Ok(ack));
+            }
+            Waiter::Order(reply, ack) => {
+                let _ = reply.send(Ok(ack));
+            }
+        }
+    }
+}
 
 enum LogItem {
     Records {
         bytes: Vec<u8>,
-        acks: Vec<(Reply, Acknowledgement, Instant)>,
+        acks: Vec<Waiting>,
+        events: Vec<MarketEvent>,
     },
     Seal(Box<SealedBlock>),
 }
@@ -145,6 +209,8 @@ pub struct Shared {
     pub committed_number: AtomicU64,
     /// New committed blocks.
     pub blocks: broadcast::Sender<Arc<BlockEvent>>,
+    /// Market data (book updates, trades, order updates), published once durable.
+    pub market: broadcast::Sender<Arc<Vec<MarketEvent>>>,
 }
 
 /// Handle to the running pipeline.
@@ -179,10 +245,12 @@ impl Sequencer {
         block_interval: Duration,
     ) -> Sequencer {
         let (blocks, _) = broadcast::channel(BLOCK_EVENTS_MAX);
+        let (market, _) = broadcast::channel(MARKET_EVENTS_MAX);
         let shared = Arc::new(Shared {
             committed_head: RwLock::new((chain.head.clone(), chain.head_hash)),
             committed_number: AtomicU64::new(chain.head.number),
             blocks,
+            market,
         });
         let (command_tx, command_rx) = sync_channel(ADMISSION_QUEUE_MAX);
         let (log_tx, log_rx) = sync_channel(LOG_QUEUE_MAX);
@@ -235,6 +303,45 @@ impl Sequencer {
         response.await.map_err(|_| SubmitError::ShuttingDown)?
     }
 
+    /// Submits a signed order to the matching engine; resolves once every transaction it
+    /// produced is durable (or when it is refused, with nothing changed).
+    pub async fn place_order(
+        &self,
+        signed: SignedOrder,
+        verified: VerifiedOrder,
+    ) -> Result<OrderAck, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::PlaceOrder {
+            signed: Box::new(signed),
+            verified: Box::new(verified),
+            received: Instant::now(),
+            reply,
+        })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// `market`'s book (best `levels` per side) and the update number it includes.
+    pub async fn book(
+        &self,
+        market: u32,
+        levels: usize,
+    ) -> Result<Option<BookSnapshot>, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Book {
+            market,
+            levels,
+            reply,
+        })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)
+    }
+
+    /// `owner`'s resting orders.
+    pub async fn open_orders(&self, owner: Address) -> Result<Vec<OrderUpdate>, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::OpenOrders { owner, reply })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)
+    }
+
     /// The account including unsealed transactions.
     pub async fn account(&self, address: Address) -> Result<AccountSnapshot, SubmitError> {
         let (reply, response) = oneshot::channel();
@@ -278,24 +385,31 @@ struct OpenBlock {
 
 struct Admission {
     chain: Chain,
+    /// The order books, over `chain`'s state.
+    engine: Engine,
     log: SyncSender<LogItem>,
     interval: Duration,
     open: Option<OpenBlock>,
     framed: Vec<u8>,
-    acks: Vec<(Reply, Acknowledgement, Instant)>,
+    acks: Vec<Waiting>,
+    /// Market events to publish with the next flush.
+    events: Vec<MarketEvent>,
     /// Values of sealed leaves, for proofs while newer transactions are unsealed.
     sealed_values: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl Admission {
     fn new(chain: Chain, log: SyncSender<LogItem>, interval: Duration) -> Admission {
+        let engine = Engine::from_ledger(&chain.ledger, now_ms());
         Admission {
             chain,
+            engine,
             log,
             interval,
             open: None,
             framed: Vec::new(),
             acks: Vec::new(),
+            events: Vec::new(),
             sealed_values: Default::default(),
         }
     }
@@ -381,6 +495,24 @@ impl Admission {
                 });
             }
             Command::Read(query) => query(&self.chain),
+            Command::PlaceOrder {
+                signed,
+                verified,
+                received,
+                reply,
+            } => self.place_order(&signed, *verified, received, reply),
+            Command::Book {
+                market,
+                levels,
+                reply,
+            } => {
+                // Publish pending updates first, so the snapshot's number is exact.
+                self.collect_book_updates();
+                let _ = reply.send(self.engine.snapshot(&self.chain.ledger, market, levels));
+            }
+            Command::OpenOrders { owner, reply } => {
+                let _ = reply.send(self.open_orders(owner));
+            }
             Command::Proof { key, reply } => {
                 let raw = key.encode();
                 let value = match self.sealed_values.get(&raw) {
@@ -400,57 +532,81 @@ impl Admission {
     }
 
     fn submit(&mut self, tx: AdmittedTx, received: Instant, reply: Reply) {
-        let open = self.open.get_or_insert_with(|| OpenBlock {
-            context: BlockContext {
-                number: self.chain.head.number + 1,
-                timestamp_ms: now_ms().max(self.chain.head.timestamp_ms),
-            },
-            deadline: Instant::now() + self.interval,
-            transactions: Vec::new(),
-        });
+        let result = match &tx.verified {
+            VerifiedTransaction::MatchPlaced { .. } => Err(SubmitError::EngineOnly(
+                "matches against placed orders are made by the sequencer's matching engine: send the taker with straddle_placeOrder",
+            )),
+            VerifiedTransaction::PlaceOrder(_) => Err(SubmitError::EngineOnly(
+                "single orders go through the matching engine: send them with straddle_placeOrder",
+            )),
+            VerifiedTransaction::PlaceOrders { .. } => self.replace_quotes(&tx),
+            _ => self.execute(&tx).map_err(SubmitError::Rejected),
+        };
+        match result {
+            Ok(ack) => {
+                self.observe(&tx);
+                self.acks.push(Waiting {
+                    block_number: ack.block_number,
+                    waiter: Waiter::Tx(reply, ack),
+                    received,
+                });
+            }
+            Err(error) => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    /// The block being built, opened if there is none.
+    fn open_block(&mut self) -> &mut OpenBlock {
+        open_block(&mut self.open, &self.chain.head, self.interval)
+    }
+
+    /// Executes one transaction in the open block and frames it for the log; nothing
+    /// changes when the STF refuses it.
+    fn execute(&mut self, tx: &AdmittedTx) -> Result<Acknowledgement, TxError> {
         // Remember the sealed value of every leaf this transaction may touch, so proofs
         // served before the next seal still match the sealed root.
-        for key in touched_keys(&tx, &self.chain) {
+        for key in touched_keys(tx, &self.chain) {
             let raw = key.encode();
             if !self.sealed_values.contains_key(&raw) {
                 self.sealed_values
                     .insert(raw, self.chain.ledger.leaf_value(&key));
             }
         }
-        match self.chain.execute(&tx, &open.context) {
-            Ok(outcome) => {
-                if open.transactions.is_empty() {
-                    frame_block_open(
-                        &mut self.framed,
-                        open.context.number,
-                        open.context.timestamp_ms,
-                    );
-                }
-                frame_tx(&mut self.framed, &tx.tx.encode());
-                let ack = Acknowledgement {
-                    tx_hash: tx.hash,
-                    sender: tx.sender,
-                    block_number: open.context.number,
-                    index: open.transactions.len() as u32,
-                    withdrawal_index: outcome.withdrawal_index,
-                };
-                open.transactions.push(tx.stored());
-                self.acks.push((reply, ack, received));
-            }
-            Err(error) => {
-                metrics::counter!("straddle_tx_rejected_total", "reason" => crate::errors::tx_error_name(&error)).increment(1);
-                let _ = reply.send(Err(SubmitError::Rejected(error)));
-            }
+        let context = self.open_block().context;
+        let outcome = self.chain.execute(tx, &context).inspect_err(|error| {
+            metrics::counter!("straddle_tx_rejected_total", "reason" => crate::errors::tx_error_name(error)).increment(1);
+        })?;
+        let open = open_block(&mut self.open, &self.chain.head, self.interval);
+        if open.transactions.is_empty() {
+            frame_block_open(
+                &mut self.framed,
+                open.context.number,
+                open.context.timestamp_ms,
+            );
         }
+        frame_tx(&mut self.framed, &tx.tx.encode());
+        let ack = Acknowledgement {
+            tx_hash: tx.hash,
+            sender: tx.sender,
+            block_number: open.context.number,
+            index: open.transactions.len() as u32,
+            withdrawal_index: outcome.withdrawal_index,
+        };
+        open.transactions.push(tx.clone().stored());
+        Ok(ack)
     }
 
     fn flush(&mut self) {
-        if self.framed.is_empty() {
+        self.collect_book_updates();
+        if self.framed.is_empty() && self.events.is_empty() {
             return;
         }
         let item = LogItem::Records {
             bytes: std::mem::take(&mut self.framed),
             acks: std::mem::take(&mut self.acks),
+            events: std::mem::take(&mut self.events),
         };
         if self.log.send(item).is_err() {
             fatal("log thread stopped", &"channel closed");
@@ -466,6 +622,7 @@ impl Admission {
         let sealed = self
             .chain
             .seal(open.context.timestamp_ms, open.transactions);
+        self.sweep(open.context.timestamp_ms);
         metrics::histogram!("straddle_block_seal_seconds").record(started.elapsed().as_secs_f64());
         self.sealed_values.clear();
         metrics::counter!("straddle_blocks_sealed_total").increment(1);
@@ -473,6 +630,22 @@ impl Admission {
             fatal("log thread stopped", &"channel closed");
         }
     }
+}
+
+/// The block being built in `open`, opened after `head` if there is none.
+fn open_block<'a>(
+    open: &'a mut Option<OpenBlock>,
+    head: &BlockHeader,
+    interval: Duration,
+) -> &'a mut OpenBlock {
+    open.get_or_insert_with(|| OpenBlock {
+        context: BlockContext {
+            number: head.number + 1,
+            timestamp_ms: now_ms().max(head.timestamp_ms),
+        },
+        deadline: Instant::now() + interval,
+        transactions: Vec::new(),
+    })
 }
 
 /// Display-only estimate of the index level at which an account's equity falls to its
@@ -571,8 +744,14 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
         VerifiedTransaction::Cancel {
             signer, order_hash, ..
         } => keys.push(StateKey::Order(*signer, *order_hash)),
-        VerifiedTransaction::PlaceOrders { owner, orders, .. } => {
+        VerifiedTransaction::PlaceOrders {
+            owner,
+            cancels,
+            orders,
+            ..
+        } => {
             keys.extend([StateKey::Account(*owner), StateKey::ClearingTotals]);
+            keys.extend(cancels.iter().map(|h| StateKey::Order(*owner, *h)));
             keys.extend(orders.iter().map(|(_, h)| StateKey::Order(*owner, *h)));
         }
         VerifiedTransaction::PlaceOrder(order) => keys.extend([
@@ -623,6 +802,7 @@ fn run_log(
     let mut seals = Vec::new();
     let mut bytes = Vec::new();
     let mut acks = Vec::new();
+    let mut events = Vec::new();
     while let Ok(first) = items.recv() {
         // Group every item already queued behind the first into one write and one fsync.
         for item in std::iter::once(first).chain(items.try_iter().take(LOG_QUEUE_MAX)) {
@@ -630,23 +810,26 @@ fn run_log(
                 LogItem::Records {
                     bytes: framed,
                     acks: group,
+                    events: published,
                 } => {
                     if bytes.is_empty()
+                        && !framed.is_empty()
                         && let Err(e) = wal.maybe_rotate(first_block_of(&group, &shared))
                     {
                         fatal("cannot rotate the write-ahead log", &e);
                     }
                     bytes.extend_from_slice(&framed);
                     acks.extend(group);
+                    events.extend(published);
                 }
                 LogItem::Seal(block) => {
                     // A seal must not overtake the records of its own block.
-                    sync_group(&mut wal, &mut bytes, &mut acks);
+                    sync_group(&mut wal, &mut bytes, &mut acks, &mut events, &shared);
                     seals.push(*block);
                 }
             }
         }
-        sync_group(&mut wal, &mut bytes, &mut acks);
+        sync_group(&mut wal, &mut bytes, &mut acks, &mut events, &shared);
         for block in seals.drain(..) {
             if db.send(block).is_err() {
                 fatal("database thread stopped", &"channel closed");
@@ -658,32 +841,36 @@ fn run_log(
     }
 }
 
-fn first_block_of(group: &[(Reply, Acknowledgement, Instant)], shared: &Shared) -> u64 {
+fn first_block_of(group: &[Waiting], shared: &Shared) -> u64 {
     group.first().map_or(
         shared.committed_number.load(Ordering::Acquire) + 1,
-        |(_, ack, _)| ack.block_number,
+        |waiting| waiting.block_number,
     )
 }
 
+/// Writes and syncs the group, then releases its replies and publishes its market
+/// events: nothing is acknowledged or shown before it is on disk.
 fn sync_group(
     wal: &mut WalWriter,
     bytes: &mut Vec<u8>,
-    acks: &mut Vec<(Reply, Acknowledgement, Instant)>,
+    acks: &mut Vec<Waiting>,
+    events: &mut Vec<MarketEvent>,
+    shared: &Shared,
 ) {
-    if bytes.is_empty() {
-        return;
+    if !bytes.is_empty() {
+        let started = Instant::now();
+        if let Err(e) = wal.append_and_sync(bytes) {
+            fatal("cannot write the write-ahead log", &e);
+        }
+        metrics::histogram!("straddle_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
+        bytes.clear();
     }
-    let started = Instant::now();
-    if let Err(e) = wal.append_and_sync(bytes) {
-        fatal("cannot write the write-ahead log", &e);
-    }
-    metrics::histogram!("straddle_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("straddle_tx_accepted_total").increment(acks.len() as u64);
-    bytes.clear();
-    for (reply, ack, received) in acks.drain(..) {
-        metrics::histogram!("straddle_ack_latency_seconds")
-            .record(received.elapsed().as_secs_f64());
-        let _ = reply.send(Ok(ack));
+    for waiting in acks.drain(..) {
+        waiting.release();
+    }
+    if !events.is_empty() {
+        let _ = shared.market.send(Arc::new(std::mem::take(events)));
     }
 }
 
@@ -711,6 +898,14 @@ fn run_database(store: Arc<ChainStore>, blocks: Receiver<SealedBlock>, shared: A
 }
 
 fn block_event(block: &SealedBlock) -> BlockEvent {
+    let portfolios = block
+        .changes
+        .iter()
+        .filter_map(|change| match StateKey::decode(&change.key) {
+            Ok(StateKey::Portfolio(address)) => Some(address),
+            _ => None,
+        })
+        .collect();
     let accounts = block
         .changes
         .iter()
@@ -730,5 +925,6 @@ fn block_event(block: &SealedBlock) -> BlockEvent {
         hash: block.hash,
         transactions: block.transactions.iter().map(|tx| tx.hash).collect(),
         accounts,
+        portfolios,
     }
 }

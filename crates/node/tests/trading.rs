@@ -3,129 +3,16 @@
 //! resulting positions in `getAccount`, refusals with their documented codes, and the
 //! state surviving a restart.
 
+mod common;
+
 use alloy_primitives::{Address, Bytes};
 use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
-use jsonrpsee::core::ClientError;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use common::*;
+use jsonrpsee::http_client::HttpClientBuilder;
 use std::time::Duration;
-use straddle_exchange::Genesis;
-use straddle_node::api::{Receipt, SendActionRequest, StraddleApiClient};
-use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
-use straddle_node::{Node, NodeConfig, errors};
-use straddle_primitives::{
-    Action, BulkCancel, BulkOrders, DepositMargin, Domain, Liquidate, Order, PriceReport,
-    SignedLiquidate, SignedOrder, SignedPriceReport, Transaction,
-};
-
-fn signer(i: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&dev_key(i)).unwrap()
-}
-
-fn domain() -> Domain {
-    Domain {
-        chain_id: DEVNET_CHAIN_ID,
-        verifying_contract: Address::ZERO,
-    }
-}
-
-fn genesis() -> Genesis {
-    let addresses: Vec<Address> = (0..10).map(|i| signer(i).address()).collect();
-    devnet_genesis(&addresses)
-}
-
-async fn start(dir: &std::path::Path) -> Node {
-    Node::start(NodeConfig {
-        data_dir: dir.to_path_buf(),
-        genesis: genesis(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        block_interval: Duration::from_millis(20),
-    })
-    .await
-    .unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn oracle_update(signers: &[usize], index: u64) -> Transaction {
-    let reports = signers
-        .iter()
-        .map(|i| {
-            let report = PriceReport {
-                underlying: 1,
-                timestampMs: now_ms(),
-                indexPrice: index,
-                expiriesMs: vec![],
-                atmVolsPpm: vec![],
-                skewsPpm: vec![],
-                curvaturesPpm: vec![],
-            };
-            let signature = signer(*i)
-                .sign_hash_sync(&report.signing_hash(&domain()))
-                .unwrap();
-            SignedPriceReport { report, signature }
-        })
-        .collect();
-    Transaction::OracleUpdate {
-        underlying: 1,
-        reports,
-    }
-}
-
-fn signed_order(owner: usize, is_buy: bool, tif: u8, nonce: u64) -> SignedOrder {
-    let order = Order {
-        market: 1,
-        isBuy: is_buy,
-        limitPrice: 3_000_000_000,
-        size: 1_000_000,
-        timeInForce: tif,
-        reduceOnly: false,
-        expiryMs: now_ms() + 60_000,
-        clientOrderId: nonce,
-        nonce,
-    };
-    let signature = signer(owner)
-        .sign_hash_sync(&order.hash(&domain()))
-        .unwrap();
-    SignedOrder { order, signature }
-}
-
-async fn deposit_margin(client: &HttpClient, trader: usize, amount: u128, nonce: u64) {
-    let deposit = Action::DepositMargin(DepositMargin {
-        amount,
-        nonce,
-        expiryMs: now_ms() + 60_000,
-    });
-    let signature = signer(trader)
-        .sign_hash_sync(&deposit.signing_hash(&domain()))
-        .unwrap();
-    let request = SendActionRequest {
-        chain_id: DEVNET_CHAIN_ID,
-        action: deposit,
-        signature: Bytes::from(signature.as_bytes().to_vec()),
-    };
-    client
-        .send_action(request)
-        .await
-        .unwrap_or_else(|e| panic!("margin deposit of account {trader}: {e}"));
-}
-
-/// Submits a canonical transaction.
-async fn send(client: &HttpClient, tx: Transaction) -> Result<Receipt, ClientError> {
-    client.send_transaction(Bytes::from(tx.encode())).await
-}
-
-fn code(error: ClientError) -> i32 {
-    match error {
-        ClientError::Call(call) => call.code(),
-        other => panic!("expected a JSON-RPC error, got {other}"),
-    }
-}
+use straddle_node::api::{OrderStatus, StraddleApiClient};
+use straddle_node::errors;
+use straddle_primitives::{BulkCancel, BulkOrders, Liquidate, Order, SignedLiquidate, Transaction};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
@@ -355,6 +242,7 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
         })
         .collect();
     let bulk = BulkOrders {
+        cancels: Vec::new(),
         orders: asks.clone(),
         nonce: 2,
         expiryMs: now_ms() + 60_000,
@@ -366,21 +254,30 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
         .await
         .unwrap();
 
-    // A taker lifts the best ask, named by its owner instead of a signature.
+    // A taker lifts the best ask through the engine, which names the placed maker by its
+    // owner instead of a signature.
     let maker = signer(5).address();
-    let lift = Transaction::MatchPlaced {
-        taker: signed_order(6, true, 1, 1),
-        makers: vec![(asks[0].clone(), maker, 1_000_000)],
-    };
-    send(&client, lift).await.unwrap();
-    // Naming a maker who did not place the order is refused.
+    let lift = client
+        .place_order(Bytes::from(
+            Transaction::PlaceOrder(signed_order(6, true, 1, 1)).encode(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(lift.status, OrderStatus::Filled);
+    assert_eq!(lift.fills.len(), 1);
+    assert_eq!(
+        (lift.fills[0].maker, lift.fills[0].maker_order),
+        (maker, asks[0].hash(&domain()))
+    );
+    // Only the engine makes matches against placed makers: a hand-made one is refused,
+    // and a forged owner would be refused by the STF anyway.
     let forged = Transaction::MatchPlaced {
         taker: signed_order(6, true, 1, 2),
         makers: vec![(asks[1].clone(), signer(4).address(), 1_000_000)],
     };
     assert_eq!(
         code(send(&client, forged).await.unwrap_err()),
-        errors::MATCH_REFUSED
+        errors::USE_ORDER_METHOD
     );
 
     // One signature pulls the rest of the ladder.
@@ -395,14 +292,16 @@ async fn a_market_maker_places_a_ladder_under_one_signature_and_pulls_it_with_an
     send(&client, Transaction::BulkCancel { cancel, signature })
         .await
         .unwrap();
-    let pulled = Transaction::MatchPlaced {
-        taker: signed_order(6, true, 1, 3),
-        makers: vec![(asks[1].clone(), maker, 1_000_000)],
-    };
-    assert_eq!(
-        code(send(&client, pulled).await.unwrap_err()),
-        errors::MATCH_REFUSED
-    );
+    let book = client.get_book(1, None).await.unwrap();
+    assert!(book.asks.is_empty() && book.bids.is_empty(), "{book:?}");
+    let nothing = client
+        .place_order(Bytes::from(
+            Transaction::PlaceOrder(signed_order(6, true, 1, 3)).encode(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!((nothing.status, nothing.filled), (OrderStatus::Unfilled, 0));
+    assert_eq!(nothing.block_number, None, "nothing to write");
     let account = client.get_account(maker).await.unwrap();
     assert_eq!(account.margin.positions[0].size, -1_000_000);
     node.stop().await;

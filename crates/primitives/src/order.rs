@@ -31,11 +31,12 @@ sol! {
         uint64 expiryMs;
     }
 
-    /// Places many orders under one signature (market makers posting a ladder): each
-    /// order is registered to the signer, so matches can use it without its own
-    /// signature.
+    /// Replaces quotes under one signature (market makers moving a ladder): cancels the
+    /// signer's orders `cancels`, then registers each order to the signer, so matches can
+    /// use it without its own signature. All or nothing.
     #[derive(Debug, PartialEq, Eq)]
     struct BulkOrders {
+        bytes32[] cancels;
         Order[] orders;
         uint64 nonce;
         uint64 expiryMs;

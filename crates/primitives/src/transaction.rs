@@ -167,6 +167,19 @@ pub struct VerifiedOrder {
     pub hash: B256,
 }
 
+impl SignedOrder {
+    /// Recovers the order's signer under `domain` (low-s signatures only).
+    pub fn verify(self, domain: &Domain) -> Result<VerifiedOrder, SignatureCheckError> {
+        let hash = self.order.hash(domain);
+        let owner = recover_strict(&self.signature, &hash)?;
+        Ok(VerifiedOrder {
+            order: self.order,
+            owner,
+            hash,
+        })
+    }
+}
+
 /// A transaction whose signatures have been checked (oracle reports are checked by the
 /// oracle rules themselves, which must say which report failed and why).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +231,8 @@ pub enum VerifiedTransaction {
     PlaceOrders {
         /// Who signed it (owns every order).
         owner: Address,
+        /// The signer's orders to cancel first.
+        cancels: Vec<B256>,
         /// Each order with its hash, in order.
         orders: Vec<(Order, B256)>,
         /// Replay protection.
@@ -390,8 +405,13 @@ impl Transaction {
                 w.bytes
             }
             Transaction::PlaceOrders { bulk, signature } => {
-                let mut w = Writer::with_capacity(84 + 47 * bulk.orders.len());
-                w.u8(KIND_PLACE_ORDERS).u8(bulk.orders.len() as u8);
+                let mut w =
+                    Writer::with_capacity(85 + 32 * bulk.cancels.len() + 47 * bulk.orders.len());
+                w.u8(KIND_PLACE_ORDERS).u8(bulk.cancels.len() as u8);
+                for hash in &bulk.cancels {
+                    w.b256(hash);
+                }
+                w.u8(bulk.orders.len() as u8);
                 for order in &bulk.orders {
                     write_order_body(&mut w, order);
                 }
@@ -536,6 +556,13 @@ impl Transaction {
                 })
             }
             KIND_PLACE_ORDERS => {
+                let cancel_count = r.u8()? as usize;
+                if cancel_count > BULK_CANCEL_MAX {
+                    return Err(DecodeError::Invalid("too many cancels in a bulk placement"));
+                }
+                let cancels = (0..cancel_count)
+                    .map(|_| r.b256())
+                    .collect::<Result<Vec<_>, _>>()?;
                 let count = r.u8()? as usize;
                 if count > BULK_ORDERS_MAX {
                     return Err(DecodeError::Invalid("too many orders in a bulk placement"));
@@ -544,6 +571,7 @@ impl Transaction {
                     .map(|_| read_order_body(&mut r))
                     .collect::<Result<Vec<_>, _>>()?;
                 let bulk = BulkOrders {
+                    cancels,
                     orders,
                     nonce: r.u64()?,
                     expiryMs: r.u64()?,
@@ -637,15 +665,7 @@ impl Transaction {
     /// Checks every signature this transaction carries itself (not the oracle reports',
     /// which the oracle rules check one by one).
     pub fn verify(self, domain: &Domain) -> Result<VerifiedTransaction, SignatureCheckError> {
-        let verify_order = |signed: SignedOrder| -> Result<VerifiedOrder, SignatureCheckError> {
-            let hash = signed.order.hash(domain);
-            let owner = recover_strict(&signed.signature, &hash)?;
-            Ok(VerifiedOrder {
-                order: signed.order,
-                owner,
-                hash,
-            })
-        };
+        let verify_order = |signed: SignedOrder| signed.verify(domain);
         Ok(match self {
             Transaction::Action(signed) => VerifiedTransaction::Action(signed.verify(domain)?),
             Transaction::OracleUpdate {
@@ -675,6 +695,7 @@ impl Transaction {
             }
             Transaction::PlaceOrders { bulk, signature } => VerifiedTransaction::PlaceOrders {
                 owner: recover_strict(&signature, &bulk.signing_hash(domain))?,
+                cancels: bulk.cancels.clone(),
                 orders: bulk
                     .orders
                     .iter()

@@ -289,6 +289,19 @@ impl Ledger {
             Some(TimeInForce::GoodTillCancelled | TimeInForce::PostOnly) => {}
             _ => return Err(PlacementError::CannotRest(order.timeInForce)),
         }
+        self.check_live_order(owner, order, hash, block)
+    }
+
+    /// Whether `owner`'s order could still trade in `block`: not expired, cancelled,
+    /// filled or placed before, on an active market and on its grid. The sequencer asks
+    /// this before an order reaches its book; placements check it too.
+    pub fn check_live_order(
+        &self,
+        owner: Address,
+        order: &Order,
+        hash: &B256,
+        block: &BlockContext,
+    ) -> Result<(), PlacementError> {
         if block.timestamp_ms > order.expiryMs {
             return Err(PlacementError::Expired);
         }
@@ -327,13 +340,16 @@ impl Ledger {
         Ok(seq)
     }
 
-    /// Places up to [`straddle_primitives::BULK_ORDERS_MAX`] orders for `owner` under one
-    /// signature: checks the expiry and every order, consumes the nonce, and registers
-    /// each order as placed (all or nothing) so matches can name these makers without
-    /// their own signatures.
+    /// Replaces quotes for `owner` under one signature: checks the expiry and every
+    /// order, then cancels the up to [`straddle_primitives::BULK_CANCEL_MAX`] orders
+    /// `cancels`, registers the up to [`straddle_primitives::BULK_ORDERS_MAX`] `orders`
+    /// as placed (so matches can name these makers without their own signatures) and
+    /// consumes the nonce. All or nothing: an order that is also cancelled by the same
+    /// request is refused as cancelled.
     pub fn apply_place_orders(
         &mut self,
         owner: Address,
+        cancels: &[B256],
         orders: &[(Order, B256)],
         nonce: u64,
         expiry_ms: u64,
@@ -344,8 +360,14 @@ impl Ledger {
             if orders[..i].iter().any(|(_, h)| h == hash) {
                 return Err(TxError::Placement(PlacementError::AlreadyPlaced));
             }
+            if cancels.contains(hash) {
+                return Err(TxError::Placement(PlacementError::Cancelled));
+            }
             self.check_placement(owner, order, hash, block)
                 .map_err(TxError::Placement)?;
+        }
+        for hash in cancels {
+            self.apply_cancel(owner, *hash);
         }
         for (order, hash) in orders {
             self.orders.place(owner, *hash, order);

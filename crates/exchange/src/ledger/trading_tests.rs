@@ -704,6 +704,54 @@ fn placements_rest_in_sequence_and_refuse_what_cannot_rest() {
 }
 
 #[test]
+fn a_bulk_placement_replaces_quotes_all_or_nothing() {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let b = block(1, T0);
+    deposit(&mut ledger, 1, 100_000_000_000, &b);
+    let ask = |nonce, price| order(1, 1, false, price, 1_000_000, nonce);
+    let ladder: Vec<VerifiedOrder> = (0..3)
+        .map(|n| ask(n, 3_001_000_000 + n * 100_000))
+        .collect();
+    let bodies = |orders: &[VerifiedOrder]| -> Vec<(Order, B256)> {
+        orders.iter().map(|o| (o.order.clone(), o.hash)).collect()
+    };
+    ledger
+        .apply_place_orders(user(1), &[], &bodies(&ladder), 100, EXPIRY, &b)
+        .unwrap();
+    let moved: Vec<VerifiedOrder> = (10..13)
+        .map(|n| ask(n, 3_000_000_000 + n * 100_000))
+        .collect();
+    let cancels: Vec<B256> = ladder.iter().map(|o| o.hash).collect();
+    // An order cancelled by the same request cannot be placed by it; nothing changes.
+    let mut clash = bodies(&moved);
+    clash.push((ladder[0].order.clone(), ladder[0].hash));
+    assert_eq!(
+        ledger.apply_place_orders(user(1), &cancels, &clash, 101, EXPIRY, &b),
+        Err(TxError::Placement(PlacementError::Cancelled))
+    );
+    assert_eq!(ledger.orders().resting(T0).len(), 3);
+    ledger
+        .apply_place_orders(user(1), &cancels, &bodies(&moved), 101, EXPIRY, &b)
+        .unwrap();
+    let resting: Vec<B256> = ledger.orders().resting(T0).iter().map(|r| r.1).collect();
+    assert_eq!(resting, moved.iter().map(|o| o.hash).collect::<Vec<_>>());
+    for old in &ladder {
+        assert!(
+            ledger
+                .orders()
+                .record(&user(1), &old.hash)
+                .unwrap()
+                .cancelled
+        );
+    }
+    // The nonce is consumed: the same request cannot be replayed.
+    assert_eq!(
+        ledger.apply_place_orders(user(1), &cancels, &bodies(&moved), 101, EXPIRY, &b),
+        Err(TxError::NonceReplayed(101))
+    );
+}
+
+#[test]
 fn the_order_margin_precheck_agrees_with_the_fill_rule() {
     let mut ledger = Ledger::genesis(&genesis()).unwrap();
     let b = block(1, T0);

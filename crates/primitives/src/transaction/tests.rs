@@ -300,7 +300,9 @@ fn bulk_placements_and_matches_against_them_round_trip() {
     let orders: Vec<Order> = (0..BULK_ORDERS_MAX as u64)
         .map(|n| signed_order(5, 7, false, 3_000_000_000 + n * 100_000, 1_000_000, 0, n).order)
         .collect();
+    let cancels = vec![B256::repeat_byte(0xc1), B256::repeat_byte(0xc2)];
     let bulk = BulkOrders {
+        cancels: cancels.clone(),
         orders: orders.clone(),
         nonce: 12,
         expiryMs: 99,
@@ -310,6 +312,7 @@ fn bulk_placements_and_matches_against_them_round_trip() {
     round_trip(&placement);
     let VerifiedTransaction::PlaceOrders {
         owner,
+        cancels: cancelled,
         orders: placed,
         nonce,
         expiry_ms,
@@ -318,6 +321,7 @@ fn bulk_placements_and_matches_against_them_round_trip() {
         panic!()
     };
     assert_eq!((owner, nonce, expiry_ms), (key(5).address(), 12, 99));
+    assert_eq!(cancelled, cancels);
     assert_eq!(
         placed,
         orders
@@ -355,6 +359,7 @@ fn every_length_bound_is_enforced_on_decode() {
         .map(|n| signed_order(5, 7, false, 1, 1, 0, n).order)
         .collect();
     let bulk = BulkOrders {
+        cancels: Vec::new(),
         orders,
         nonce: 1,
         expiryMs: 1,
@@ -364,6 +369,18 @@ fn every_length_bound_is_enforced_on_decode() {
     assert_eq!(
         Transaction::decode(&too_many),
         Err(DecodeError::Invalid("too many orders in a bulk placement"))
+    );
+    let bulk = BulkOrders {
+        cancels: vec![B256::ZERO; BULK_CANCEL_MAX + 1],
+        orders: Vec::new(),
+        nonce: 1,
+        expiryMs: 1,
+    };
+    let signature = key(5).sign_hash_sync(&bulk.signing_hash(&DOMAIN)).unwrap();
+    let too_many = Transaction::PlaceOrders { bulk, signature }.encode();
+    assert_eq!(
+        Transaction::decode(&too_many),
+        Err(DecodeError::Invalid("too many cancels in a bulk placement"))
     );
 
     let taker = signed_order(1, 7, true, 1, 1, 1, 1);

@@ -1,0 +1,687 @@
+//! The matching engine inside admission: a signed order is checked (live, affordable),
+//! matched against the book as match transactions of at most 16 makers that the STF
+//! checks one by one, and its remainder rests as a placement — all in the block being
+//! built, acknowledged after the log holds every transaction it produced. A maker the
+//! STF refuses is taken off the book and the taker re-planned against the next one.
+//! Market events (book updates, trades, order updates) are published with the same
+//! flush. Spec: `docs/spec/matching.md` §5–6 and `docs/spec/feeds.md`.
+
+use super::{Admission, OrderReply, SubmitError, Waiter, Waiting};
+use crate::chain::AdmittedTx;
+use crate::engine::{BookUpdate, EngineError, PlannedMatch};
+use alloy_primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use straddle_exchange::TxError;
+use straddle_exchange::clearinghouse::ClearingError;
+use straddle_exchange::orders::MatchError;
+use straddle_primitives::{
+    Order, SignedOrder, TimeInForce, Transaction, VerifiedOrder, VerifiedTransaction,
+};
+
+/// Maker repairs (a maker refused by the STF, taken off the book) one order may trigger
+/// before the engine gives up on it: bounds the work one request can cause.
+const REPAIRS_PER_ORDER_MAX: usize = 64;
+
+/// Where an order stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OrderStatus {
+    /// On the book (possibly after some fills).
+    Resting,
+    /// Completely filled.
+    Filled,
+    /// Done without filling completely and not resting: an immediate-or-cancel
+    /// remainder, or matching stopped (see the reason).
+    Unfilled,
+    /// Cancelled by its owner.
+    Cancelled,
+    /// Past its expiry, or its market closed.
+    Expired,
+    /// Taken off the book because the STF refused a fill against it (see the reason).
+    Removed,
+}
+
+/// One fill of a taker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FillReport {
+    /// Maker.
+    pub maker: Address,
+    /// Maker's order hash.
+    pub maker_order: B256,
+    /// Price, micro-USDC per contract (the maker's).
+    pub price: u64,
+    /// Size, micro-contracts.
+    pub size: u64,
+}
+
+/// What became of a placed order once everything it caused is durable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderAck {
+    /// Order hash.
+    pub order_hash: B256,
+    /// Owner.
+    pub owner: Address,
+    /// Market.
+    pub market: u32,
+    /// Status after this request.
+    pub status: OrderStatus,
+    /// Micro-contracts filled by this request.
+    pub filled: u64,
+    /// Micro-contracts left resting.
+    pub resting: u64,
+    /// The fills, in book order.
+    pub fills: Vec<FillReport>,
+    /// Transactions made for it (matches, then the placement), in block order.
+    pub transactions: Vec<B256>,
+    /// The block they execute in (`None` when nothing was written: an
+    /// immediate-or-cancel order that met nothing).
+    pub block_number: Option<u64>,
+    /// Why matching stopped early or the remainder did not rest.
+    pub reason: Option<String>,
+}
+
+/// An executed trade.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trade {
+    /// Market.
+    pub market: u32,
+    /// Price, micro-USDC per contract.
+    pub price: u64,
+    /// Size, micro-contracts.
+    pub size: u64,
+    /// The taker bought.
+    pub taker_is_buy: bool,
+    /// Taker.
+    pub taker: Address,
+    /// Taker's order hash.
+    pub taker_order: B256,
+    /// Maker.
+    pub maker: Address,
+    /// Maker's order hash.
+    pub maker_order: B256,
+    /// The match transaction.
+    pub tx_hash: B256,
+    /// Its block.
+    pub block_number: u64,
+}
+
+/// A change of one order, for its owner's stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderUpdate {
+    /// Owner.
+    pub owner: Address,
+    /// Order hash.
+    pub order_hash: B256,
+    /// Market.
+    pub market: u32,
+    /// Buy side.
+    pub is_buy: bool,
+    /// Limit price, micro-USDC.
+    pub price: u64,
+    /// Order size, micro-contracts.
+    pub size: u64,
+    /// Filled so far (all requests), micro-contracts.
+    pub filled: u64,
+    /// Resting on the book now, micro-contracts.
+    pub resting: u64,
+    /// The owner's client order id.
+    pub client_order_id: u64,
+    /// Status.
+    pub status: OrderStatus,
+    /// Why, for `unfilled`, `expired` and `removed`.
+    pub reason: Option<String>,
+}
+
+/// One market-data event. Events are published in groups, after the log holds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum MarketEvent {
+    /// Changed levels of a book.
+    Book(BookUpdate),
+    /// A trade.
+    Trade(Trade),
+    /// An order changed.
+    Order(OrderUpdate),
+}
+
+impl Admission {
+    /// Matches a signed order and rests its remainder; the reply waits for the log.
+    pub(super) fn place_order(
+        &mut self,
+        signed: &SignedOrder,
+        taker: VerifiedOrder,
+        received: Instant,
+        reply: OrderReply,
+    ) {
+        let started = Instant::now();
+        let result = self.match_and_rest(signed, &taker);
+        metrics::histogram!("straddle_order_match_seconds").record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(ack) => match ack.block_number {
+                Some(block_number) => self.acks.push(Waiting {
+                    waiter: Waiter::Order(reply, ack),
+                    block_number,
+                    received,
+                }),
+                None => {
+                    let _ = reply.send(Ok(ack));
+                }
+            },
+            Err(error) => {
+                metrics::counter!("straddle_orders_refused_total").increment(1);
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    fn match_and_rest(
+        &mut self,
+        signed: &SignedOrder,
+        taker: &VerifiedOrder,
+    ) -> Result<OrderAck, SubmitError> {
+        let order = &taker.order;
+        let context = self.open_block().context;
+        let ledger = &self.chain.ledger;
+        ledger
+            .check_live_order(taker.owner, order, &taker.hash, &context)
+            .map_err(|e| SubmitError::Rejected(TxError::Placement(e)))?;
+        let filled_before = ledger
+            .orders()
+            .record(&taker.owner, &taker.hash)
+            .map_or(0, |r| r.filled);
+        let mut remaining = order.size - filled_before;
+        ledger
+            .clearinghouse()
+            .check_order_margin(
+                taker.owner,
+                order.market,
+                order.isBuy,
+                remaining,
+                order.limitPrice,
+            )
+            .map_err(|e| SubmitError::Rejected(TxError::Margin(e)))?;
+        let mut ack = OrderAck {
+            order_hash: taker.hash,
+            owner: taker.owner,
+            market: order.market,
+            status: OrderStatus::Unfilled,
+            filled: 0,
+            resting: 0,
+            fills: Vec::new(),
+            transactions: Vec::new(),
+            block_number: None,
+            reason: None,
+        };
+        let mut repairs = 0;
+        let mut may_rest = true;
+        while remaining > 0 {
+            let planned = match self
+                .engine
+                .plan(&self.chain.ledger, signed, taker.owner, remaining)
+            {
+                Ok(planned) => planned,
+                Err(error) if ack.fills.is_empty() => return Err(SubmitError::Order(error)),
+                Err(error) => {
+                    ack.reason = Some(error.to_string());
+                    may_rest = false;
+                    break;
+                }
+            };
+            if planned.plan.stopped_by_self_trade && planned.transaction.is_none() {
+                ack.reason = Some(SELF_TRADE_REASON.into());
+                may_rest = false;
+                break;
+            }
+            let Some(transaction) = planned.transaction.clone() else {
+                break;
+            };
+            let admitted = AdmittedTx {
+                hash: transaction.hash(&self.chain.genesis.domain),
+                tx: transaction,
+                verified: VerifiedTransaction::MatchPlaced {
+                    taker: taker.clone(),
+                    makers: planned.makers.clone(),
+                },
+                sender: taker.owner,
+            };
+            match self.execute(&admitted) {
+                Ok(tx_ack) => {
+                    self.engine.apply(order.market, &planned.plan);
+                    remaining -= self.record_fills(taker, &planned, &admitted, &mut ack, &tx_ack);
+                    if planned.plan.stopped_by_self_trade {
+                        ack.reason = Some(SELF_TRADE_REASON.into());
+                        may_rest = false;
+                        break;
+                    }
+                    if !planned.plan.truncated {
+                        break;
+                    }
+                }
+                Err(TxError::Match(error)) => match self.maker_at_fault(&error, taker, &planned) {
+                    Some(index) if repairs < REPAIRS_PER_ORDER_MAX => {
+                        repairs += 1;
+                        let maker = &planned.makers[index].0;
+                        self.remove_resting(
+                            maker.owner,
+                            maker.hash,
+                            OrderStatus::Removed,
+                            Some(format!("the STF refused a fill against it: {error}")),
+                        );
+                    }
+                    _ if ack.fills.is_empty() => {
+                        return Err(SubmitError::Rejected(TxError::Match(error)));
+                    }
+                    _ => {
+                        ack.reason = Some(format!("matching stopped: {error}"));
+                        may_rest = false;
+                        break;
+                    }
+                },
+                Err(error) if ack.fills.is_empty() => return Err(SubmitError::Rejected(error)),
+                Err(error) => {
+                    ack.reason = Some(format!("matching stopped: {error}"));
+                    may_rest = false;
+                    break;
+                }
+            }
+        }
+        ack.status = if remaining == 0 {
+            OrderStatus::Filled
+        } else if may_rest && rests(order) {
+            self.rest_remainder(signed, taker, remaining, &mut ack)?;
+            ack.status
+        } else {
+            if ack.reason.is_none() {
+                ack.reason = Some("immediate-or-cancel: the remainder does not rest".into());
+            }
+            OrderStatus::Unfilled
+        };
+        if ack.status != OrderStatus::Resting {
+            self.events
+                .push(super::MarketEvent::Order(self.order_update(
+                    taker.owner,
+                    taker.hash,
+                    order,
+                    ack.status,
+                    ack.reason.clone(),
+                )));
+        }
+        Ok(ack)
+    }
+
+    /// Places the remainder of a good-till-cancelled or post-only order (kind 0x1A)
+    /// and rests it on the book.
+    fn rest_remainder(
+        &mut self,
+        signed: &SignedOrder,
+        taker: &VerifiedOrder,
+        remaining: u64,
+        ack: &mut OrderAck,
+    ) -> Result<(), SubmitError> {
+        let transaction = Transaction::PlaceOrder(signed.clone());
+        let admitted = AdmittedTx {
+            hash: transaction.hash(&self.chain.genesis.domain),
+            tx: transaction,
+            verified: VerifiedTransaction::PlaceOrder(taker.clone()),
+            sender: taker.owner,
+        };
+        match self.execute(&admitted) {
+            Ok(tx_ack) => {
+                ack.transactions.push(tx_ack.tx_hash);
+                ack.block_number = Some(tx_ack.block_number);
+            }
+            Err(error) if ack.fills.is_empty() => return Err(SubmitError::Rejected(error)),
+            Err(error) => {
+                ack.reason = Some(format!("the remainder could not rest: {error}"));
+                ack.status = OrderStatus::Unfilled;
+                return Ok(());
+            }
+        }
+        match self.engine.rest(
+            &self.chain.ledger,
+            taker.owner,
+            taker.hash,
+            &taker.order,
+            remaining,
+        ) {
+            Ok(_) => {
+                ack.resting = remaining;
+                ack.status = OrderStatus::Resting;
+                self.events
+                    .push(super::MarketEvent::Order(self.order_update(
+                        taker.owner,
+                        taker.hash,
+                        &taker.order,
+                        OrderStatus::Resting,
+                        None,
+                    )));
+            }
+            Err(error) => {
+                // Placed in the state but not on the book: a restart rests it again.
+                tracing::warn!(owner = %taker.owner, hash = %taker.hash, %error, "placed order did not rest");
+                ack.reason = Some(format!("placed, but the book refused it: {error}"));
+                ack.status = OrderStatus::Unfilled;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports the fills of an accepted match (ack, trades, makers' order updates);
+    /// returns the micro-contracts filled.
+    fn record_fills(
+        &mut self,
+        taker: &VerifiedOrder,
+        planned: &PlannedMatch,
+        admitted: &AdmittedTx,
+        ack: &mut OrderAck,
+        tx_ack: &super::Acknowledgement,
+    ) -> u64 {
+        let mut filled = 0;
+        for (maker, size) in &planned.makers {
+            filled += size;
+            ack.fills.push(FillReport {
+                maker: maker.owner,
+                maker_order: maker.hash,
+                price: maker.order.limitPrice,
+                size: *size,
+            });
+            self.events.push(super::MarketEvent::Trade(Trade {
+                market: taker.order.market,
+                price: maker.order.limitPrice,
+                size: *size,
+                taker_is_buy: taker.order.isBuy,
+                taker: taker.owner,
+                taker_order: taker.hash,
+                maker: maker.owner,
+                maker_order: maker.hash,
+                tx_hash: admitted.hash,
+                block_number: tx_ack.block_number,
+            }));
+            let resting = self.engine.is_resting(&maker.owner, &maker.hash);
+            let status = if resting {
+                OrderStatus::Resting
+            } else {
+                OrderStatus::Filled
+            };
+            self.events
+                .push(super::MarketEvent::Order(self.order_update(
+                    maker.owner,
+                    maker.hash,
+                    &maker.order,
+                    status,
+                    None,
+                )));
+        }
+        ack.filled += filled;
+        ack.transactions.push(admitted.hash);
+        ack.block_number = Some(tx_ack.block_number);
+        filled
+    }
+
+    /// The fill of `planned` whose maker caused the STF's refusal, if a maker did.
+    fn maker_at_fault(
+        &self,
+        error: &MatchError,
+        taker: &VerifiedOrder,
+        planned: &PlannedMatch,
+    ) -> Option<usize> {
+        let by_hash = |hash: &B256| {
+            if *hash == taker.hash {
+                return None;
+            }
+            planned.makers.iter().position(|(m, _)| m.hash == *hash)
+        };
+        match error {
+            MatchError::Expired(hash)
+            | MatchError::Cancelled(hash)
+            | MatchError::ReduceOnly(hash)
+            | MatchError::Overfilled { hash, .. } => by_hash(hash),
+            MatchError::MarketMismatch(index)
+            | MatchError::SameSide(index)
+            | MatchError::ZeroFill(index)
+            | MatchError::SelfTrade(index)
+            | MatchError::MakerCannotRest(index)
+            | MatchError::NotPlaced(index)
+            | MatchError::NotCrossing { index, .. } => Some(*index),
+            MatchError::Clearing { index, error } => {
+                let (maker, size) = planned.makers.get(*index)?;
+                let maker_fails = match error {
+                    ClearingError::InsufficientMargin { account, .. } => *account == maker.owner,
+                    // Ambiguous refusals: the maker is at fault when its own side of
+                    // this fill fails the fill rule on its own.
+                    _ => self
+                        .chain
+                        .ledger
+                        .clearinghouse()
+                        .check_order_margin(
+                            maker.owner,
+                            maker.order.market,
+                            maker.order.isBuy,
+                            *size,
+                            maker.order.limitPrice,
+                        )
+                        .is_err(),
+                };
+                maker_fails.then_some(*index)
+            }
+            _ => None,
+        }
+    }
+
+    /// A bulk placement (kind 0x16) through the engine: every quote must rest without
+    /// crossing (the book, after this request's own cancels, and the request's other
+    /// quotes) and be affordable on its own; then the STF applies it and the books
+    /// follow.
+    pub(super) fn replace_quotes(
+        &mut self,
+        tx: &AdmittedTx,
+    ) -> Result<super::Acknowledgement, SubmitError> {
+        let VerifiedTransaction::PlaceOrders {
+            owner,
+            cancels,
+            orders,
+            ..
+        } = &tx.verified
+        else {
+            return self.execute(tx).map_err(SubmitError::Rejected);
+        };
+        let ledger = &self.chain.ledger;
+        for (index, (order, _)) in orders.iter().enumerate() {
+            if self
+                .engine
+                .crosses_excluding(ledger, *owner, order, cancels)
+            {
+                return Err(SubmitError::Order(EngineError::QuoteWouldCross(index)));
+            }
+            if let Some(other) = orders[..index].iter().position(|(o, _)| {
+                o.market == order.market
+                    && o.isBuy != order.isBuy
+                    && if o.isBuy {
+                        o.limitPrice >= order.limitPrice
+                    } else {
+                        o.limitPrice <= order.limitPrice
+                    }
+            }) {
+                return Err(SubmitError::Order(EngineError::QuotesCross(index, other)));
+            }
+            ledger
+                .clearinghouse()
+                .check_order_margin(
+                    *owner,
+                    order.market,
+                    order.isBuy,
+                    order.size,
+                    order.limitPrice,
+                )
+                .map_err(|e| SubmitError::Rejected(TxError::Margin(e)))?;
+        }
+        let ack = self.execute(tx).map_err(SubmitError::Rejected)?;
+        for hash in cancels {
+            self.remove_resting(*owner, *hash, OrderStatus::Cancelled, None);
+        }
+        for (order, hash) in orders {
+            match self
+                .engine
+                .rest(&self.chain.ledger, *owner, *hash, order, order.size)
+            {
+                Ok(_) => self
+                    .events
+                    .push(super::MarketEvent::Order(self.order_update(
+                        *owner,
+                        *hash,
+                        order,
+                        OrderStatus::Resting,
+                        None,
+                    ))),
+                Err(error) => {
+                    tracing::warn!(%owner, %hash, %error, "placed quote did not rest")
+                }
+            }
+        }
+        Ok(ack)
+    }
+
+    /// Keeps the books in line with a transaction the engine did not make.
+    pub(super) fn observe(&mut self, tx: &AdmittedTx) {
+        match &tx.verified {
+            VerifiedTransaction::Cancel {
+                signer, order_hash, ..
+            } => {
+                self.remove_resting(*signer, *order_hash, OrderStatus::Cancelled, None);
+            }
+            VerifiedTransaction::BulkCancel { signer, cancel } => {
+                for hash in &cancel.orderHashes {
+                    self.remove_resting(*signer, *hash, OrderStatus::Cancelled, None);
+                }
+            }
+            VerifiedTransaction::Match { taker, makers } => {
+                for order in std::iter::once(taker).chain(makers.iter().map(|(m, _)| m)) {
+                    if let Some(gone) =
+                        self.engine
+                            .sync(&self.chain.ledger, order.owner, order.hash)
+                    {
+                        let update = self.order_update(
+                            gone.owner,
+                            gone.hash,
+                            &gone.order,
+                            OrderStatus::Filled,
+                            None,
+                        );
+                        self.events.push(super::MarketEvent::Order(update));
+                    }
+                }
+            }
+            VerifiedTransaction::CloseMarket { .. } => {
+                let now = self.open_block().context.timestamp_ms;
+                self.sweep(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes an order off the book and tells its owner; a no-op if it was not resting.
+    fn remove_resting(
+        &mut self,
+        owner: Address,
+        hash: B256,
+        status: OrderStatus,
+        reason: Option<String>,
+    ) {
+        if let Some(gone) = self.engine.remove(owner, hash) {
+            let update = self.order_update(owner, hash, &gone.order, status, reason);
+            self.events.push(super::MarketEvent::Order(update));
+        }
+    }
+
+    /// Removes expired orders and orders of closed markets from the books.
+    pub(super) fn sweep(&mut self, now_ms: u64) {
+        for gone in self.engine.sweep(&self.chain.ledger, now_ms) {
+            let reason = if gone.order.expiryMs < now_ms {
+                "past its expiry"
+            } else {
+                "its market is closed"
+            };
+            let update = self.order_update(
+                gone.owner,
+                gone.hash,
+                &gone.order,
+                OrderStatus::Expired,
+                Some(reason.into()),
+            );
+            self.events.push(super::MarketEvent::Order(update));
+        }
+    }
+
+    /// Moves the books' changed levels into the events of the next flush.
+    pub(super) fn collect_book_updates(&mut self) {
+        let updates = self.engine.take_book_updates(&self.chain.ledger);
+        self.events
+            .extend(updates.into_iter().map(super::MarketEvent::Book));
+    }
+
+    /// `owner`'s resting orders, by market then priority.
+    pub(super) fn open_orders(&self, owner: Address) -> Vec<OrderUpdate> {
+        self.engine
+            .open_orders(&owner)
+            .into_iter()
+            .map(|(resting, _)| {
+                self.order_update(
+                    owner,
+                    resting.hash,
+                    &resting.order,
+                    OrderStatus::Resting,
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    fn order_update(
+        &self,
+        owner: Address,
+        hash: B256,
+        order: &Order,
+        status: OrderStatus,
+        reason: Option<String>,
+    ) -> OrderUpdate {
+        let filled = self
+            .chain
+            .ledger
+            .orders()
+            .record(&owner, &hash)
+            .map_or(0, |r| r.filled);
+        OrderUpdate {
+            owner,
+            order_hash: hash,
+            market: order.market,
+            is_buy: order.isBuy,
+            price: order.limitPrice,
+            size: order.size,
+            filled,
+            resting: if status == OrderStatus::Resting {
+                order.size.saturating_sub(filled)
+            } else {
+                0
+            },
+            client_order_id: order.clientOrderId,
+            status,
+            reason,
+        }
+    }
+}
+
+const SELF_TRADE_REASON: &str =
+    "self-trade prevention (expire taker): matching stopped at the owner's own resting order";
+
+/// Whether an order's remainder rests.
+fn rests(order: &Order) -> bool {
+    matches!(
+        TimeInForce::from_u8(order.timeInForce),
+        Some(TimeInForce::GoodTillCancelled | TimeInForce::PostOnly)
+    )
+}

@@ -1,0 +1,138 @@
+//! Helpers shared by the node's integration tests: devnet keys and genesis, a node on a
+//! temporary directory, signed orders, oracle updates and margin deposits over RPC.
+#![allow(dead_code)]
+
+use alloy_primitives::{Address, Bytes};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::core::ClientError;
+use jsonrpsee::http_client::HttpClient;
+use std::time::Duration;
+use straddle_exchange::Genesis;
+use straddle_node::api::{Receipt, SendActionRequest, StraddleApiClient};
+use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
+use straddle_node::{Node, NodeConfig};
+use straddle_primitives::{
+    Action, DepositMargin, Domain, Order, PriceReport, SignedOrder, SignedPriceReport, Transaction,
+};
+
+pub fn signer(i: usize) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&dev_key(i)).unwrap()
+}
+
+pub fn domain() -> Domain {
+    Domain {
+        chain_id: DEVNET_CHAIN_ID,
+        verifying_contract: Address::ZERO,
+    }
+}
+
+pub fn genesis() -> Genesis {
+    let addresses: Vec<Address> = (0..10).map(|i| signer(i).address()).collect();
+    devnet_genesis(&addresses)
+}
+
+pub async fn start(dir: &std::path::Path) -> Node {
+    Node::start(NodeConfig {
+        data_dir: dir.to_path_buf(),
+        genesis: genesis(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        block_interval: Duration::from_millis(20),
+    })
+    .await
+    .unwrap()
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+pub fn oracle_update(signers: &[usize], index: u64) -> Transaction {
+    let reports = signers
+        .iter()
+        .map(|i| {
+            let report = PriceReport {
+                underlying: 1,
+                timestampMs: now_ms(),
+                indexPrice: index,
+                expiriesMs: vec![],
+                atmVolsPpm: vec![],
+                skewsPpm: vec![],
+                curvaturesPpm: vec![],
+            };
+            let signature = signer(*i)
+                .sign_hash_sync(&report.signing_hash(&domain()))
+                .unwrap();
+            SignedPriceReport { report, signature }
+        })
+        .collect();
+    Transaction::OracleUpdate {
+        underlying: 1,
+        reports,
+    }
+}
+
+pub fn signed_order(owner: usize, is_buy: bool, tif: u8, nonce: u64) -> SignedOrder {
+    order_at(owner, is_buy, tif, 3_000_000_000, 1_000_000, nonce)
+}
+
+pub async fn deposit_margin(client: &HttpClient, trader: usize, amount: u128, nonce: u64) {
+    let deposit = Action::DepositMargin(DepositMargin {
+        amount,
+        nonce,
+        expiryMs: now_ms() + 60_000,
+    });
+    let signature = signer(trader)
+        .sign_hash_sync(&deposit.signing_hash(&domain()))
+        .unwrap();
+    let request = SendActionRequest {
+        chain_id: DEVNET_CHAIN_ID,
+        action: deposit,
+        signature: Bytes::from(signature.as_bytes().to_vec()),
+    };
+    client
+        .send_action(request)
+        .await
+        .unwrap_or_else(|e| panic!("margin deposit of account {trader}: {e}"));
+}
+
+/// Submits a canonical transaction.
+pub async fn send(client: &HttpClient, tx: Transaction) -> Result<Receipt, ClientError> {
+    client.send_transaction(Bytes::from(tx.encode())).await
+}
+
+pub fn code(error: ClientError) -> i32 {
+    match error {
+        ClientError::Call(call) => call.code(),
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+/// A signed order on market 1 with the given terms.
+pub fn order_at(
+    owner: usize,
+    is_buy: bool,
+    tif: u8,
+    price: u64,
+    size: u64,
+    nonce: u64,
+) -> SignedOrder {
+    let order = Order {
+        market: 1,
+        isBuy: is_buy,
+        limitPrice: price,
+        size,
+        timeInForce: tif,
+        reduceOnly: false,
+        expiryMs: now_ms() + 60_000,
+        clientOrderId: nonce,
+        nonce,
+    };
+    let signature = signer(owner)
+        .sign_hash_sync(&order.hash(&domain()))
+        .unwrap();
+    SignedOrder { order, signature }
+}
