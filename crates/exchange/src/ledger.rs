@@ -153,6 +153,13 @@ pub enum PlacementError {
     /// Unknown or closed market, or price/size off the market's tick/lot.
     #[error("{0}")]
     Market(crate::clearinghouse::ClearingError),
+    /// Retirement of an order that is not resting (never placed, cancelled, filled).
+    #[error("order is not resting")]
+    NotResting,
+    /// Retirement of an order that can still trade: unexpired, on an active market, and
+    /// its owner can afford it.
+    #[error("order can still trade")]
+    StillTradeable,
 }
 
 /// Why an operator's market listing was refused.

@@ -178,6 +178,10 @@ impl Chain {
                 .ledger
                 .apply_close_market(*signer, close, block)
                 .map(|_| Outcome::default()),
+            VerifiedTransaction::RetireOrder(retire) => self
+                .ledger
+                .apply_retire_order(retire.owner, retire.order_hash, block)
+                .map(|_| Outcome::default()),
             VerifiedTransaction::AutoDeleverage(adl) => self
                 .ledger
                 .apply_auto_deleverage(adl.target, adl.market, adl.counterparty, adl.size)
@@ -314,7 +318,9 @@ impl AdmittedTx {
             VerifiedTransaction::Match { taker, .. } => taker.owner,
             VerifiedTransaction::Cancel { signer, .. } => *signer,
             VerifiedTransaction::Liquidate { liquidator, .. } => *liquidator,
-            VerifiedTransaction::AutoDeleverage(_) => Address::ZERO,
+            VerifiedTransaction::AutoDeleverage(_) | VerifiedTransaction::RetireOrder(_) => {
+                Address::ZERO
+            }
             VerifiedTransaction::BulkCancel { signer, .. } => *signer,
             VerifiedTransaction::PlaceOrders { owner, .. } => *owner,
             VerifiedTransaction::PlaceOrder(order) => order.owner,

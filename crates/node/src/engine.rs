@@ -149,6 +149,13 @@ impl Engine {
     pub fn from_ledger(ledger: &Ledger, now_ms: u64) -> Engine {
         let mut engine = Engine::default();
         for (owner, hash, placement, filled) in ledger.orders().resting(now_ms) {
+            if ledger
+                .clearinghouse()
+                .active_market(placement.order.market)
+                .is_err()
+            {
+                continue;
+            }
             let remaining = placement.order.size - filled;
             if let Err(error) = engine.rest(ledger, owner, hash, &placement.order, remaining) {
                 tracing::warn!(%owner, %hash, %error, "placed order not rested on start");

@@ -55,6 +55,7 @@ impl RpcHandler {
                             Transaction::Cancel(_) => ("cancel", None, None),
                             Transaction::Liquidate(_) => ("liquidate", None, None),
                             Transaction::AutoDeleverage(_) => ("autoDeleverage", None, None),
+                            Transaction::RetireOrder(_) => ("retireOrder", None, None),
                             Transaction::BulkCancel { .. } => ("bulkCancel", None, None),
                             Transaction::PlaceOrders { .. } => ("placeOrders", None, None),
                             Transaction::PlaceOrder(_) => ("placeOrder", None, None),

@@ -773,6 +773,9 @@ fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
         VerifiedTransaction::CloseMarket { signer, close } => {
             keys.extend([StateKey::Account(*signer), StateKey::Market(close.market)])
         }
+        VerifiedTransaction::RetireOrder(retire) => {
+            keys.push(StateKey::Order(retire.owner, retire.order_hash))
+        }
         VerifiedTransaction::AutoDeleverage(adl) => keys.extend([
             StateKey::Portfolio(adl.target),
             StateKey::Portfolio(adl.counterparty),

@@ -25,8 +25,8 @@ pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
 };
 pub use transaction::{
-    AutoDeleverage, SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedOrder,
-    VerifiedTransaction,
+    AutoDeleverage, RetireOrder, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
+    VerifiedOrder, VerifiedTransaction,
 };
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).

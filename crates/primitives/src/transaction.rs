@@ -41,6 +41,8 @@ pub const KIND_LIST_MARKET: u8 = 0x18;
 pub const KIND_CLOSE_MARKET: u8 = 0x19;
 /// Kind byte of a single resting-order placement.
 pub const KIND_PLACE_ORDER: u8 = 0x1A;
+/// Kind byte of an order retirement.
+pub const KIND_RETIRE_ORDER: u8 = 0x1B;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -141,6 +143,18 @@ pub enum Transaction {
         /// Signature over [`CloseMarket::signing_hash`].
         signature: Signature,
     },
+    /// Retires a placed order that can no longer trade (expired, market closed, or its
+    /// owner cannot afford it): permissionless, the rules decide eligibility.
+    RetireOrder(RetireOrder),
+}
+
+/// An order retirement request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetireOrder {
+    /// The order's owner.
+    pub owner: Address,
+    /// The order hash.
+    pub order_hash: B256,
 }
 
 /// An auto-deleveraging request.
@@ -227,6 +241,8 @@ pub enum VerifiedTransaction {
     },
     /// A single placement.
     PlaceOrder(VerifiedOrder),
+    /// An order retirement (no signature).
+    RetireOrder(RetireOrder),
     /// A bulk placement.
     PlaceOrders {
         /// Who signed it (owns every order).
@@ -449,6 +465,13 @@ impl Transaction {
                     .u64(adl.size);
                 w.bytes
             }
+            Transaction::RetireOrder(retire) => {
+                let mut w = Writer::with_capacity(53);
+                w.u8(KIND_RETIRE_ORDER)
+                    .address(&retire.owner)
+                    .b256(&retire.order_hash);
+                w.bytes
+            }
             Transaction::PlaceOrder(signed) => {
                 let mut w = Writer::with_capacity(113);
                 w.u8(KIND_PLACE_ORDER);
@@ -617,6 +640,10 @@ impl Transaction {
                 size: r.u64()?,
             }),
             KIND_PLACE_ORDER => Transaction::PlaceOrder(read_order(&mut r)?),
+            KIND_RETIRE_ORDER => Transaction::RetireOrder(RetireOrder {
+                owner: r.address()?,
+                order_hash: r.b256()?,
+            }),
             KIND_LIST_MARKET => {
                 let listing = ListMarket {
                     market: r.u32()?,
@@ -690,6 +717,7 @@ impl Transaction {
                 liquidate: signed.liquidate,
             },
             Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
+            Transaction::RetireOrder(retire) => VerifiedTransaction::RetireOrder(retire),
             Transaction::PlaceOrder(signed) => {
                 VerifiedTransaction::PlaceOrder(verify_order(signed)?)
             }

@@ -340,6 +340,52 @@ impl Ledger {
         Ok(seq)
     }
 
+    /// Retires `owner`'s placed order `hash` when it can no longer trade (§6.3): past
+    /// its expiry, its market no longer active, or its owner unable to afford the rest
+    /// of it at its limit (the fill rule of §5.3 refuses with insufficient margin or a
+    /// position limit). The record becomes cancelled. Permissionless: the sequencer sends
+    /// it when the STF refused a fill against the order, so its book stays repaired
+    /// across restarts.
+    pub fn apply_retire_order(
+        &mut self,
+        owner: Address,
+        hash: B256,
+        block: &BlockContext,
+    ) -> Result<(), TxError> {
+        let refused = |e| Err(TxError::Placement(e));
+        let Some(record) = self.orders.record(&owner, &hash) else {
+            return refused(PlacementError::NotResting);
+        };
+        let Some(placement) = record.placed.as_ref() else {
+            return refused(PlacementError::NotResting);
+        };
+        let order = &placement.order;
+        if record.cancelled || record.filled >= order.size {
+            return refused(PlacementError::NotResting);
+        }
+        let unaffordable = matches!(
+            self.clearinghouse.check_order_margin(
+                owner,
+                order.market,
+                order.isBuy,
+                order.size - record.filled,
+                order.limitPrice,
+            ),
+            Err(
+                crate::clearinghouse::ClearingError::InsufficientMargin { .. }
+                    | crate::clearinghouse::ClearingError::Limit(_)
+            )
+        );
+        let dead = block.timestamp_ms > order.expiryMs
+            || self.clearinghouse.active_market(order.market).is_err()
+            || unaffordable;
+        if !dead {
+            return refused(PlacementError::StillTradeable);
+        }
+        self.apply_cancel(owner, hash);
+        Ok(())
+    }
+
     /// Replaces quotes for `owner` under one signature: checks the expiry and every
     /// order, then cancels the up to [`straddle_primitives::BULK_CANCEL_MAX`] orders
     /// `cancels`, registers the up to [`straddle_primitives::BULK_ORDERS_MAX`] `orders`

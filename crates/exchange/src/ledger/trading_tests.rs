@@ -752,6 +752,60 @@ fn a_bulk_placement_replaces_quotes_all_or_nothing() {
 }
 
 #[test]
+fn only_orders_that_cannot_trade_are_retired() {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let b = block(1, T0);
+    deposit(&mut ledger, 1, 100_000_000_000, &b);
+    ledger
+        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
+        .unwrap();
+    let ask = order(1, 1, false, 3_001_000_000, 2_000_000, 1);
+    let refused = |e| Err(TxError::Placement(e));
+    assert_eq!(
+        ledger.apply_retire_order(user(1), ask.hash, &b),
+        refused(PlacementError::NotResting),
+        "never placed"
+    );
+    ledger.apply_place_order(&ask, &b).unwrap();
+    assert_eq!(
+        ledger.apply_retire_order(user(1), ask.hash, &b),
+        refused(PlacementError::StillTradeable),
+        "affordable, unexpired, market active"
+    );
+    // Once the owner cannot afford it, anyone may retire it, once.
+    let withdraw = Action::WithdrawMargin(straddle_primitives::WithdrawMargin {
+        amount: 100_000_000_000,
+        nonce: 2,
+        expiryMs: u64::MAX,
+    });
+    let signed = SignedAction {
+        action: withdraw,
+        signature: Signature::new(U256::from(1), U256::from(1), false),
+    };
+    let verified = VerifiedAction {
+        signed,
+        sender: user(1),
+        hash: B256::ZERO,
+    };
+    ledger.apply(&verified, &b).unwrap();
+    assert_eq!(ledger.apply_retire_order(user(1), ask.hash, &b), Ok(()));
+    assert!(ledger.orders().resting(T0).is_empty());
+    assert_eq!(
+        ledger.apply_retire_order(user(1), ask.hash, &b),
+        refused(PlacementError::NotResting)
+    );
+    // An expired placement is retired whatever the margin.
+    deposit(&mut ledger, 2, 100_000_000_000, &b);
+    let bid = order(2, 1, true, 2_999_000_000, 1_000_000, 2);
+    ledger.apply_place_order(&bid, &b).unwrap();
+    assert_eq!(
+        ledger.apply_retire_order(user(2), bid.hash, &block(2, EXPIRY + 1)),
+        Ok(())
+    );
+    assert!(ledger.is_conserved());
+}
+
+#[test]
 fn the_order_margin_precheck_agrees_with_the_fill_rule() {
     let mut ledger = Ledger::genesis(&genesis()).unwrap();
     let b = block(1, T0);

@@ -266,12 +266,7 @@ impl Admission {
                     Some(index) if repairs < REPAIRS_PER_ORDER_MAX => {
                         repairs += 1;
                         let maker = &planned.makers[index].0;
-                        self.remove_resting(
-                            maker.owner,
-                            maker.hash,
-                            OrderStatus::Removed,
-                            Some(format!("the STF refused a fill against it: {error}")),
-                        );
+                        self.retire(maker.owner, maker.hash, &error);
                     }
                     _ if ack.fills.is_empty() => {
                         return Err(SubmitError::Rejected(TxError::Match(error)));
@@ -576,12 +571,47 @@ impl Admission {
                     }
                 }
             }
+            VerifiedTransaction::RetireOrder(retire) => {
+                self.remove_resting(
+                    retire.owner,
+                    retire.order_hash,
+                    OrderStatus::Removed,
+                    Some("retired: it can no longer trade".into()),
+                );
+            }
             VerifiedTransaction::CloseMarket { .. } => {
                 let now = self.open_block().context.timestamp_ms;
                 self.sweep(now);
             }
             _ => {}
         }
+    }
+
+    /// Takes a maker the STF refused off the book, and retires it in the state (kind
+    /// 0x1B) when the rules agree it cannot trade, so a restart does not bring it back.
+    fn retire(&mut self, owner: Address, hash: B256, error: &MatchError) {
+        let retire = Transaction::RetireOrder(straddle_primitives::RetireOrder {
+            owner,
+            order_hash: hash,
+        });
+        let admitted = AdmittedTx {
+            hash: retire.hash(&self.chain.genesis.domain),
+            verified: VerifiedTransaction::RetireOrder(straddle_primitives::RetireOrder {
+                owner,
+                order_hash: hash,
+            }),
+            tx: retire,
+            sender: Address::ZERO,
+        };
+        if let Err(refusal) = self.execute(&admitted) {
+            tracing::debug!(%owner, %hash, %refusal, "refused maker not retired in the state");
+        }
+        self.remove_resting(
+            owner,
+            hash,
+            OrderStatus::Removed,
+            Some(format!("the STF refused a fill against it: {error}")),
+        );
     }
 
     /// Takes an order off the book and tells its owner; a no-op if it was not resting.

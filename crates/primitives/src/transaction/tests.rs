@@ -265,6 +265,20 @@ fn auto_deleveraging_round_trips_without_a_signature() {
 }
 
 #[test]
+fn order_retirements_round_trip_without_a_signature() {
+    let retire = RetireOrder {
+        owner: Address::repeat_byte(1),
+        order_hash: B256::repeat_byte(2),
+    };
+    let transaction = Transaction::RetireOrder(retire);
+    assert_eq!(round_trip(&transaction).len(), 1 + 20 + 32);
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::RetireOrder(retire)
+    );
+}
+
+#[test]
 fn bulk_cancels_round_trip_and_recover_the_signer() {
     let cancel = BulkCancel {
         orderHashes: (0..BULK_CANCEL_MAX as u8).map(B256::repeat_byte).collect(),
