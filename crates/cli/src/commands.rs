@@ -215,6 +215,27 @@ enum OracleCommand {
 
 #[derive(Subcommand)]
 enum OrderCommand {
+    /// Sign an order and send it to the matching engine (limit or market).
+    Place(crate::orders::PlaceArgs),
+    /// Replace your quotes in a market with one signed request (post-only ladder).
+    Quote(crate::orders::QuoteArgs),
+    /// Cancel every resting order of yours (in one market, or all).
+    CancelAll(crate::orders::CancelAllArgs),
+    /// Show a market's book.
+    Book {
+        /// Market id.
+        #[arg(long)]
+        market: u32,
+        /// Levels per side.
+        #[arg(long, default_value_t = 10)]
+        levels: usize,
+    },
+    /// Show an account's resting orders.
+    Open {
+        /// The account.
+        #[arg(long)]
+        address: Address,
+    },
     /// Cancel orders by hash, all under one signature (at most 64).
     Cancel {
         /// Order hash (repeat for several).
@@ -373,7 +394,7 @@ enum KeysCommand {
 }
 
 #[derive(Args)]
-struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// Private key, hex.
     #[arg(long, env = "STRADDLE_PRIVATE_KEY", hide_env_values = true)]
     private_key: Option<String>,
@@ -386,7 +407,7 @@ struct KeyArgs {
 }
 
 impl KeyArgs {
-    fn signer(&self) -> eyre::Result<PrivateKeySigner> {
+    pub(crate) fn signer(&self) -> eyre::Result<PrivateKeySigner> {
         if let Some(index) = self.dev {
             if index >= 10 {
                 bail!("--dev takes 0 to 9");
@@ -404,9 +425,9 @@ impl KeyArgs {
 }
 
 #[derive(Args)]
-struct SignArgs {
+pub(crate) struct SignArgs {
     #[command(flatten)]
-    key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Nonce (default: the current time in microseconds, unique per sender).
     #[arg(long)]
     nonce: Option<u64>,
@@ -418,7 +439,7 @@ struct SignArgs {
 impl SignArgs {
     /// The request's nonce (given, or the current time in microseconds) and its expiry
     /// (now plus `--expires-in`), unix ms.
-    fn nonce_and_expiry(&self) -> (u64, u64) {
+    pub(crate) fn nonce_and_expiry(&self) -> (u64, u64) {
         let now = now_micros();
         let expiry_ms = (now / 1000).saturating_add(self.expires_in.saturating_mul(1000));
         (self.nonce.unwrap_or(now), expiry_ms)
@@ -426,7 +447,7 @@ impl SignArgs {
 }
 
 /// Whole units with six decimals (USDC or contracts) as a `u64` of micro-units.
-fn parse_micro(text: &str, what: &str) -> eyre::Result<u64> {
+pub(crate) fn parse_micro(text: &str, what: &str) -> eyre::Result<u64> {
     u64::try_from(Amount::parse_whole(text)?.0).map_err(|_| eyre!("{what} too large"))
 }
 
@@ -489,7 +510,7 @@ async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> ey
     send_transaction(rpc, json, tx).await
 }
 
-fn client(url: &str) -> eyre::Result<HttpClient> {
+pub(crate) fn client(url: &str) -> eyre::Result<HttpClient> {
     HttpClientBuilder::default()
         .request_timeout(Duration::from_secs(30))
         .build(url)
@@ -522,7 +543,7 @@ fn default_devnet_genesis() -> Genesis {
     devnet_genesis(&addresses)
 }
 
-fn print<T: serde::Serialize>(
+pub(crate) fn print<T: serde::Serialize>(
     json: bool,
     value: &T,
     text: impl FnOnce() -> String,
@@ -709,6 +730,21 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                 reports,
             };
             send_transaction(&cli.rpc, cli.json, tx).await
+        }
+        Command::Order(OrderCommand::Place(args)) => {
+            crate::orders::place(&cli.rpc, cli.json, args).await
+        }
+        Command::Order(OrderCommand::Quote(args)) => {
+            crate::orders::quote(&cli.rpc, cli.json, args).await
+        }
+        Command::Order(OrderCommand::CancelAll(args)) => {
+            crate::orders::cancel_all(&cli.rpc, cli.json, args).await
+        }
+        Command::Order(OrderCommand::Book { market, levels }) => {
+            crate::orders::book(&cli.rpc, cli.json, market, levels).await
+        }
+        Command::Order(OrderCommand::Open { address }) => {
+            crate::orders::open(&cli.rpc, cli.json, address).await
         }
         Command::Order(OrderCommand::Cancel { hashes, sign }) => {
             if hashes.len() > straddle_primitives::BULK_CANCEL_MAX {
@@ -1092,7 +1128,7 @@ fn parse_block_ref(text: &str) -> eyre::Result<BlockRef> {
 }
 
 /// The signing domain of the node at `rpc` (devnet helpers sign for it).
-async fn devnet_domain(rpc: &str) -> eyre::Result<Domain> {
+pub(crate) async fn devnet_domain(rpc: &str) -> eyre::Result<Domain> {
     let chain_id = client(rpc)?
         .chain_id()
         .await

@@ -3,6 +3,7 @@
 mod bench;
 mod commands;
 mod keys;
+mod orders;
 
 use clap::Parser;
 

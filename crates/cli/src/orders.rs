@@ -1,0 +1,353 @@
+//! `straddle order place|quote|cancel-all|book|open`: trading through the node's
+//! matching engine (`docs/spec/matching.md` §5).
+
+use crate::commands::{SignArgs, client, devnet_domain, parse_micro, print};
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_signer::SignerSync;
+use clap::{Args, ValueEnum};
+use eyre::{bail, eyre};
+use straddle_node::api::{OrderAck, StraddleApiClient};
+use straddle_primitives::{
+    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Order, SignedOrder, Transaction,
+};
+
+/// Which side an order takes.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SideArg {
+    /// Buy.
+    Buy,
+    /// Sell.
+    Sell,
+}
+
+/// Time in force.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TifArg {
+    /// Good till cancelled: the remainder rests.
+    Gtc,
+    /// Immediate or cancel: the remainder is dropped.
+    Ioc,
+    /// Fill or kill: all at once or nothing.
+    Fok,
+    /// Post only: refused if it would take liquidity.
+    PostOnly,
+}
+
+impl TifArg {
+    fn wire(self) -> u8 {
+        match self {
+            TifArg::Gtc => 0,
+            TifArg::Ioc => 1,
+            TifArg::Fok => 2,
+            TifArg::PostOnly => 3,
+        }
+    }
+}
+
+/// `order place`.
+#[derive(Args)]
+pub struct PlaceArgs {
+    /// Market id.
+    #[arg(long)]
+    market: u32,
+    /// Buy or sell.
+    #[arg(long, value_enum)]
+    side: SideArg,
+    /// Size in contracts (6 decimals).
+    #[arg(long)]
+    size: String,
+    /// Limit price in USDC per contract; omit for a market order.
+    #[arg(long, required_unless_present = "market_order")]
+    price: Option<String>,
+    /// A market order: immediate-or-cancel with its limit at the mark moved by
+    /// `--slippage-bps` against the trader (the price protection band), rounded to the tick.
+    #[arg(long, conflicts_with = "price")]
+    market_order: bool,
+    /// Price protection band of a market order, basis points of the mark.
+    #[arg(long, default_value_t = 100)]
+    slippage_bps: u64,
+    /// Time in force (market orders are always IOC).
+    #[arg(long, value_enum, default_value = "gtc")]
+    tif: TifArg,
+    /// Only reduce the position.
+    #[arg(long)]
+    reduce_only: bool,
+    /// Your own id for the order (default: the nonce).
+    #[arg(long)]
+    client_id: Option<u64>,
+    #[command(flatten)]
+    sign: SignArgs,
+}
+
+/// `order quote`.
+#[derive(Args)]
+pub struct QuoteArgs {
+    /// Market id.
+    #[arg(long)]
+    market: u32,
+    /// Bids as `price:size` pairs in USDC and contracts, comma-separated.
+    #[arg(long, default_value = "")]
+    bids: String,
+    /// Asks as `price:size` pairs, comma-separated.
+    #[arg(long, default_value = "")]
+    asks: String,
+    /// Keep the account's other orders in this market (default: replace them all).
+    #[arg(long)]
+    keep: bool,
+    #[command(flatten)]
+    sign: SignArgs,
+}
+
+/// `order cancel-all`.
+#[derive(Args)]
+pub struct CancelAllArgs {
+    /// Only this market (default: every market).
+    #[arg(long)]
+    market: Option<u32>,
+    #[command(flatten)]
+    sign: SignArgs,
+}
+
+/// Signs and places one order; prints the acknowledgement.
+pub async fn place(rpc: &str, json: bool, args: PlaceArgs) -> eyre::Result<()> {
+    let signer = args.sign.key.signer()?;
+    let domain = devnet_domain(rpc).await?;
+    let node = client(rpc)?;
+    let is_buy = matches!(args.side, SideArg::Buy);
+    let markets = node.get_markets().await?;
+    let market = markets
+        .iter()
+        .find(|m| m.id == args.market)
+        .ok_or_else(|| eyre!("unknown market {}", args.market))?;
+    let (limit, tif) = if args.market_order {
+        let mark = market
+            .mark
+            .ok_or_else(|| eyre!("market {} has no mark yet", args.market))?;
+        let band = mark.saturating_mul(args.slippage_bps) / 10_000;
+        let raw = if is_buy {
+            mark.saturating_add(band)
+        } else {
+            mark.saturating_sub(band)
+        };
+        // Round away from the trader's favour so the limit stays inside the band.
+        let tick = market.tick.max(1);
+        let limit = if is_buy {
+            raw / tick * tick
+        } else {
+            raw.div_ceil(tick) * tick
+        };
+        (limit, TifArg::Ioc)
+    } else {
+        let price = args.price.as_deref().unwrap_or_default();
+        (parse_micro(price, "price")?, args.tif)
+    };
+    let (nonce, expiry_ms) = args.sign.nonce_and_expiry();
+    let order = Order {
+        market: args.market,
+        isBuy: is_buy,
+        limitPrice: limit,
+        size: parse_micro(&args.size, "size")?,
+        timeInForce: tif.wire(),
+        reduceOnly: args.reduce_only,
+        expiryMs: expiry_ms,
+        clientOrderId: args.client_id.unwrap_or(nonce),
+        nonce,
+    };
+    let signature = signer.sign_hash_sync(&order.hash(&domain))?;
+    let raw = Transaction::PlaceOrder(SignedOrder { order, signature }).encode();
+    let ack = node.place_order(Bytes::from(raw)).await?;
+    print(json, &ack, || ack_text(&ack))
+}
+
+fn ack_text(ack: &OrderAck) -> String {
+    let mut text = format!(
+        "order {} {:?}: filled {} resting {}",
+        ack.order_hash,
+        ack.status,
+        micro(ack.filled),
+        micro(ack.resting)
+    );
+    for fill in &ack.fills {
+        text.push_str(&format!(
+            "\n  fill {} @ {} against {}",
+            micro(fill.size),
+            micro(fill.price),
+            fill.maker
+        ));
+    }
+    if let Some(block) = ack.block_number {
+        text.push_str(&format!("\n  block {block}"));
+    }
+    if let Some(reason) = &ack.reason {
+        text.push_str(&format!("\n  {reason}"));
+    }
+    text
+}
+
+/// Six-decimal display of a micro-unit amount.
+fn micro(value: u64) -> String {
+    format!("{}.{:06}", value / 1_000_000, value % 1_000_000)
+}
+
+fn parse_ladder(text: &str) -> eyre::Result<Vec<(u64, u64)>> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|pair| {
+            let (price, size) = pair
+                .split_once(':')
+                .ok_or_else(|| eyre!("quote {pair:?} is not price:size"))?;
+            Ok((
+                parse_micro(price.trim(), "price")?,
+                parse_micro(size.trim(), "size")?,
+            ))
+        })
+        .collect()
+}
+
+/// Replaces the account's quotes in a market with one signed bulk placement.
+pub async fn quote(rpc: &str, json: bool, args: QuoteArgs) -> eyre::Result<()> {
+    let signer = args.sign.key.signer()?;
+    let domain = devnet_domain(rpc).await?;
+    let node = client(rpc)?;
+    let (nonce, expiry_ms) = args.sign.nonce_and_expiry();
+    let quote = |is_buy: bool, (price, size): (u64, u64), n: u64| Order {
+        market: args.market,
+        isBuy: is_buy,
+        limitPrice: price,
+        size,
+        timeInForce: 3,
+        reduceOnly: false,
+        expiryMs: expiry_ms,
+        clientOrderId: nonce + n,
+        nonce: nonce + n,
+    };
+    let bids = parse_ladder(&args.bids)?;
+    let asks = parse_ladder(&args.asks)?;
+    let orders: Vec<Order> = bids
+        .into_iter()
+        .map(|level| (true, level))
+        .chain(asks.into_iter().map(|level| (false, level)))
+        .enumerate()
+        .map(|(n, (is_buy, level))| quote(is_buy, level, n as u64 + 1))
+        .collect();
+    if orders.len() > BULK_ORDERS_MAX {
+        bail!("at most {BULK_ORDERS_MAX} quotes per request");
+    }
+    let cancels: Vec<B256> = if args.keep {
+        Vec::new()
+    } else {
+        node.open_orders(signer.address())
+            .await?
+            .into_iter()
+            .filter(|o| o.market == args.market)
+            .map(|o| o.order_hash)
+            .collect()
+    };
+    if cancels.len() > BULK_CANCEL_MAX {
+        bail!(
+            "{} orders rest in market {}: run `order cancel-all --market {}` first",
+            cancels.len(),
+            args.market,
+            args.market
+        );
+    }
+    let bulk = BulkOrders {
+        cancels,
+        orders,
+        nonce,
+        expiryMs: expiry_ms,
+    };
+    let signature = signer.sign_hash_sync(&bulk.signing_hash(&domain))?;
+    let receipt = node
+        .send_transaction(Bytes::from(
+            Transaction::PlaceOrders { bulk, signature }.encode(),
+        ))
+        .await?;
+    print(json, &receipt, || {
+        format!(
+            "quotes replaced in {}\n  block {} index {}",
+            receipt.tx_hash, receipt.block_number, receipt.index
+        )
+    })
+}
+
+/// Cancels every resting order of the account (in one market, or all), 64 per request.
+pub async fn cancel_all(rpc: &str, json: bool, args: CancelAllArgs) -> eyre::Result<()> {
+    let signer = args.sign.key.signer()?;
+    let domain = devnet_domain(rpc).await?;
+    let node = client(rpc)?;
+    let hashes: Vec<B256> = node
+        .open_orders(signer.address())
+        .await?
+        .into_iter()
+        .filter(|o| args.market.is_none_or(|m| o.market == m))
+        .map(|o| o.order_hash)
+        .collect();
+    let (first_nonce, expiry_ms) = args.sign.nonce_and_expiry();
+    let mut receipts = Vec::new();
+    for (n, chunk) in hashes.chunks(BULK_CANCEL_MAX).enumerate() {
+        let cancel = BulkCancel {
+            orderHashes: chunk.to_vec(),
+            nonce: first_nonce + n as u64,
+            expiryMs: expiry_ms,
+        };
+        let signature = signer.sign_hash_sync(&cancel.signing_hash(&domain))?;
+        receipts.push(
+            node.send_transaction(Bytes::from(
+                Transaction::BulkCancel { cancel, signature }.encode(),
+            ))
+            .await?,
+        );
+    }
+    print(json, &receipts, || {
+        format!(
+            "cancelled {} orders in {} requests",
+            hashes.len(),
+            receipts.len()
+        )
+    })
+}
+
+/// Prints a market's book.
+pub async fn book(rpc: &str, json: bool, market: u32, levels: usize) -> eyre::Result<()> {
+    let book = client(rpc)?.get_book(market, Some(levels)).await?;
+    print(json, &book, || {
+        let mut text = format!("market {} (update {})\n  asks", book.market, book.seq);
+        for (price, size, orders) in book.asks.iter().rev() {
+            text.push_str(&format!(
+                "\n    {:>16} {:>14} ({orders})",
+                micro(*price),
+                micro(*size)
+            ));
+        }
+        text.push_str("\n  bids");
+        for (price, size, orders) in &book.bids {
+            text.push_str(&format!(
+                "\n    {:>16} {:>14} ({orders})",
+                micro(*price),
+                micro(*size)
+            ));
+        }
+        text
+    })
+}
+
+/// Prints an account's resting orders.
+pub async fn open(rpc: &str, json: bool, owner: Address) -> eyre::Result<()> {
+    let orders = client(rpc)?.open_orders(owner).await?;
+    print(json, &orders, || {
+        let mut text = format!("{} resting orders", orders.len());
+        for o in &orders {
+            text.push_str(&format!(
+                "\n  {} market {} {} {} @ {} (filled {})",
+                o.order_hash,
+                o.market,
+                if o.is_buy { "buy" } else { "sell" },
+                micro(o.resting),
+                micro(o.price),
+                micro(o.filled)
+            ));
+        }
+        text
+    })
+}
