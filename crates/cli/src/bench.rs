@@ -134,7 +134,15 @@ pub async fn run_transfer_bench(
             run_worker(client, batch, counters, start, deadline, interval, offset).await
         }));
     }
-    let progress = tokio::spawn(report_progress(counters.clone(), start));
+    let progress_counters = counters.clone();
+    let progress = tokio::spawn(async move {
+        report_progress(
+            || progress_counters.acknowledged.load(Ordering::Relaxed),
+            start,
+            "tx",
+        )
+        .await
+    });
     let mut latencies: Vec<u64> = Vec::with_capacity(args.transactions);
     let mut sent = 0u64;
     for task in tasks {
@@ -166,7 +174,7 @@ pub async fn run_transfer_bench(
 }
 
 /// Mints each worker 1,000,000 USDC from the devnet faucet and waits for the receipts.
-async fn fund_workers(
+pub(crate) async fn fund_workers(
     client: &WsClient,
     domain: &Domain,
     funder_dev: usize,
@@ -193,7 +201,7 @@ async fn fund_workers(
     Ok(())
 }
 
-fn signed_request(
+pub(crate) fn signed_request(
     key: &PrivateKeySigner,
     action: &Action,
     domain: &Domain,
@@ -288,24 +296,25 @@ async fn run_worker(
     (sent, latencies)
 }
 
-async fn report_progress(counters: Arc<Counters>, start: Instant) {
+/// Prints, every second, the running total that `count` reads and its rate in `unit`/s.
+pub(crate) async fn report_progress(count: impl Fn() -> u64, start: Instant, unit: &str) {
     let mut last = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tick.tick().await;
-        let acked = counters.acknowledged.load(Ordering::Relaxed);
+        let total = count();
         eprintln!(
-            "  {:>5.1} s  {:>9} acknowledged  {:>7} tx/s",
+            "  {:>5.1} s  {:>9} {unit}  {:>7} {unit}/s",
             start.elapsed().as_secs_f64(),
-            acked,
-            acked - last
+            total,
+            total - last
         );
-        last = acked;
+        last = total;
     }
 }
 
-fn percentile(sorted: &[u64], quantile: f64) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], quantile: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

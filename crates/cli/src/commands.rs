@@ -175,6 +175,8 @@ enum Command {
 enum BenchCommand {
     /// Signed collateral transfers from many funded workers (devnet faucet).
     Transfers(crate::bench::TransferBenchArgs),
+    /// Market makers quoting and takers crossing through the matching engine.
+    Orders(crate::bench_orders::OrderBenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -701,34 +703,16 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
                     .wrap_err_with(|| format!("not a number: {text}"))?;
                 Ok((value * 1e6).round() as i64)
             };
-            let timestamp_ms = now_micros() / 1000;
-            let report = straddle_primitives::PriceReport {
-                underlying,
-                timestampMs: timestamp_ms,
-                indexPrice: u64::try_from(Amount::parse_whole(&price)?.0)
-                    .map_err(|_| eyre!("price too large"))?,
-                expiriesMs: vec![expiry_ms],
-                atmVolsPpm: vec![u32::try_from(ppm(&atm_vol)?)?],
-                skewsPpm: vec![i32::try_from(ppm(&skew)?)?],
-                curvaturesPpm: vec![u32::try_from(ppm(&curvature)?)?],
-            };
+            let smile = (
+                expiry_ms,
+                u32::try_from(ppm(&atm_vol)?)?,
+                i32::try_from(ppm(&skew)?)?,
+                u32::try_from(ppm(&curvature)?)?,
+            );
+            let index = u64::try_from(Amount::parse_whole(&price)?.0)
+                .map_err(|_| eyre!("price too large"))?;
             let domain = devnet_domain(&cli.rpc).await?;
-            let reports = straddle_node::devnet::DEVNET_ORACLE_SIGNERS
-                .iter()
-                .map(|i| {
-                    let key = PrivateKeySigner::from_bytes(&dev_key(*i))
-                        .map_err(|_| eyre!("bad devnet key"))?;
-                    let signature = key.sign_hash_sync(&report.signing_hash(&domain))?;
-                    Ok(straddle_primitives::SignedPriceReport {
-                        report: report.clone(),
-                        signature,
-                    })
-                })
-                .collect::<eyre::Result<Vec<_>>>()?;
-            let tx = Transaction::OracleUpdate {
-                underlying,
-                reports,
-            };
+            let tx = devnet_oracle_update(&domain, underlying, index, smile)?;
             send_transaction(&cli.rpc, cli.json, tx).await
         }
         Command::Order(OrderCommand::Place(args)) => {
@@ -1045,6 +1029,11 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             );
             Ok(())
         }
+        Command::Bench(BenchCommand::Orders(args)) => {
+            let report =
+                crate::bench_orders::run_order_bench(&websocket_url(&cli.rpc), &args).await?;
+            print(cli.json, &report, || report.text())
+        }
         Command::Bench(BenchCommand::Transfers(args)) => {
             let report = crate::bench::run_transfer_bench(&websocket_url(&cli.rpc), &args).await?;
             print(cli.json, &report, || report.text())
@@ -1128,6 +1117,41 @@ fn parse_block_ref(text: &str) -> eyre::Result<BlockRef> {
 }
 
 /// The signing domain of the node at `rpc` (devnet helpers sign for it).
+/// An oracle update for `underlying` at `index` micro-USDC signed by every devnet oracle
+/// key, with one smile `(expiry ms, ATM vol ppm, skew ppm, curvature ppm)`.
+pub(crate) fn devnet_oracle_update(
+    domain: &Domain,
+    underlying: u32,
+    index: u64,
+    (expiry_ms, atm_vol_ppm, skew_ppm, curvature_ppm): (u64, u32, i32, u32),
+) -> eyre::Result<Transaction> {
+    let report = straddle_primitives::PriceReport {
+        underlying,
+        timestampMs: now_micros() / 1000,
+        indexPrice: index,
+        expiriesMs: vec![expiry_ms],
+        atmVolsPpm: vec![atm_vol_ppm],
+        skewsPpm: vec![skew_ppm],
+        curvaturesPpm: vec![curvature_ppm],
+    };
+    let reports = straddle_node::devnet::DEVNET_ORACLE_SIGNERS
+        .iter()
+        .map(|i| {
+            let key =
+                PrivateKeySigner::from_bytes(&dev_key(*i)).map_err(|_| eyre!("bad devnet key"))?;
+            let signature = key.sign_hash_sync(&report.signing_hash(domain))?;
+            Ok(straddle_primitives::SignedPriceReport {
+                report: report.clone(),
+                signature,
+            })
+        })
+        .collect::<eyre::Result<Vec<_>>>()?;
+    Ok(Transaction::OracleUpdate {
+        underlying,
+        reports,
+    })
+}
+
 pub(crate) async fn devnet_domain(rpc: &str) -> eyre::Result<Domain> {
     let chain_id = client(rpc)?
         .chain_id()

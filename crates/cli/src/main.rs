@@ -1,6 +1,7 @@
 //! `straddle`: run a node, manage keys, send signed actions, query the chain.
 
 mod bench;
+mod bench_orders;
 mod commands;
 mod keys;
 mod orders;
