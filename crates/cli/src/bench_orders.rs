@@ -196,7 +196,7 @@ fn bulk_maker_jobs(
             let orders: Vec<Order> = (0..ladder as u64)
                 .map(|q| {
                     let level = 1 + (maker + n + q / 2) % 40;
-                    quoting.quote(q % 2 == 0, level, (n << 8) | q)
+                    quoting.quote(q.is_multiple_of(2), level, (n << 8) | q)
                 })
                 .collect();
             let mut cancels = std::mem::replace(
@@ -258,7 +258,7 @@ fn single_maker_jobs(
             });
         } else {
             let level = 1 + (maker + n) % 40;
-            let order = quoting.quote(n % 2 == 0, level, n);
+            let order = quoting.quote(n.is_multiple_of(2), level, n);
             resting.push_back(order.hash(domain));
             jobs.push(Job {
                 raw: Bytes::from(Transaction::PlaceOrder(sign_order(key, order, domain)).encode()),
@@ -274,10 +274,15 @@ fn single_maker_jobs(
 
 /// A taker's orders: immediate-or-cancel, alternating buys and sells that cross the
 /// spread by up to five ticks, so positions stay near flat.
-fn taker_jobs(key: &PrivateKeySigner, count: usize, quoting: &Quoting, domain: &Domain) -> Vec<Job> {
+fn taker_jobs(
+    key: &PrivateKeySigner,
+    count: usize,
+    quoting: &Quoting,
+    domain: &Domain,
+) -> Vec<Job> {
     (0..count as u64)
         .map(|n| {
-            let is_buy = n % 2 == 0;
+            let is_buy = n.is_multiple_of(2);
             let mut order = quoting.quote(!is_buy, 0, n);
             order.isBuy = is_buy;
             order.limitPrice = if is_buy {
@@ -349,7 +354,10 @@ fn sign_jobs(
 }
 
 /// Runs the order benchmark against the node at `ws_url`.
-pub async fn run_order_bench(ws_url: &str, args: &OrderBenchArgs) -> eyre::Result<OrderBenchReport> {
+pub async fn run_order_bench(
+    ws_url: &str,
+    args: &OrderBenchArgs,
+) -> eyre::Result<OrderBenchReport> {
     if args.makers == 0 || args.ladder == 0 || args.ladder > straddle_primitives::BULK_ORDERS_MAX {
         bail!("need at least one maker and 1 to 32 quotes per ladder");
     }
@@ -380,16 +388,25 @@ pub async fn run_order_bench(ws_url: &str, args: &OrderBenchArgs) -> eyre::Resul
         -100_000,
         200_000,
     );
-    let update =
-        crate::commands::devnet_oracle_update(&domain, market.underlying, index, smile)?;
+    let update = crate::commands::devnet_oracle_update(&domain, market.underlying, index, smile)?;
     control
         .send_transaction(Bytes::from(update.encode()))
         .await
         .wrap_err("pushing an oracle update with the devnet oracle keys")?;
     let tick = market.tick.max(1);
+    // Quote around the index, but strictly inside whatever already rests (an earlier
+    // run's ladders), so no quote of this run takes liquidity.
+    let book = control.get_book(args.market, Some(1)).await?;
+    let above_bid = book.bids.first().map_or(0, |(p, _, _)| p + tick);
+    let below_ask = book.asks.first().map_or(u64::MAX, |(p, _, _)| p - tick);
+    let mid = if above_bid > below_ask {
+        above_bid - tick
+    } else {
+        (index / tick * tick).clamp(above_bid, below_ask)
+    };
     let quoting = Quoting {
         market: args.market,
-        mid: index / tick * tick,
+        mid,
         tick,
         lot: market.lot.max(1),
         expiry_ms: crate::commands::now_micros() / 1000 + 3_600_000,
@@ -430,7 +447,16 @@ pub async fn run_order_bench(ws_url: &str, args: &OrderBenchArgs) -> eyre::Resul
         let offset = interval.map(|i| i.mul_f64(index as f64 / workers as f64));
         tasks.push(tokio::spawn(async move {
             let pacing = interval.zip(offset);
-            run_worker(client, batch, &counters, &first_refusal, start, deadline, pacing).await
+            run_worker(
+                client,
+                batch,
+                &counters,
+                &first_refusal,
+                start,
+                deadline,
+                pacing,
+            )
+            .await
         }));
     }
     let progress_counters = counters.clone();

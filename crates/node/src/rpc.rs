@@ -303,7 +303,7 @@ impl StraddleApiServer for RpcHandler {
         market: u32,
     ) -> SubscriptionResult {
         let events = self.sequencer.shared.market.subscribe();
-        forward_market(pending, events, move |event| match event {
+        forward_market(pending, events, "book", move |event| match event {
             MarketEvent::Book(update) if update.market == market => Some(update.clone()),
             _ => None,
         })
@@ -316,7 +316,7 @@ impl StraddleApiServer for RpcHandler {
         market: u32,
     ) -> SubscriptionResult {
         let events = self.sequencer.shared.market.subscribe();
-        forward_market(pending, events, move |event| match event {
+        forward_market(pending, events, "trades", move |event| match event {
             MarketEvent::Trade(trade) if trade.market == market => Some(trade.clone()),
             _ => None,
         })
@@ -443,21 +443,11 @@ impl StraddleApiServer for RpcHandler {
     }
 
     async fn subscribe_new_blocks(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        let mut events = self.sequencer.shared.blocks.subscribe();
-        let sink = pending.accept().await?;
-        loop {
-            tokio::select! {
-                _ = sink.closed() => return Ok(()),
-                event = events.recv() => match event {
-                    Ok(event) => {
-                        let message: SubscriptionMessage = serde_json::value::to_raw_value(&event_view(&event))?.into();
-                        if sink.send(message).await.is_err() { return Ok(()); }
-                    }
-                    Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "new-block subscriber lagged"),
-                    Err(RecvError::Closed) => return Ok(()),
-                }
-            }
-        }
+        let events = self.sequencer.shared.blocks.subscribe();
+        forward(pending, events, "new blocks", |event| {
+            vec![event_view(event)]
+        })
+        .await
     }
 
     async fn subscribe_account(
@@ -465,27 +455,20 @@ impl StraddleApiServer for RpcHandler {
         pending: PendingSubscriptionSink,
         address: Address,
     ) -> SubscriptionResult {
-        let mut events = self.sequencer.shared.blocks.subscribe();
-        let sink = pending.accept().await?;
-        loop {
-            tokio::select! {
-                _ = sink.closed() => return Ok(()),
-                event = events.recv() => match event {
-                    Ok(event) => {
-                        let Some((_, account)) = event.accounts.iter().find(|(a, _)| *a == address) else { continue };
-                        let update = AccountUpdate {
-                            block_number: event.header.number,
-                            collateral: account.collateral,
-                            nonces: account.nonces.clone(),
-                        };
-                        let message: SubscriptionMessage = serde_json::value::to_raw_value(&update)?.into();
-                        if sink.send(message).await.is_err() { return Ok(()); }
-                    }
-                    Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "account subscriber lagged"),
-                    Err(RecvError::Closed) => return Ok(()),
-                }
-            }
-        }
+        let events = self.sequencer.shared.blocks.subscribe();
+        forward(pending, events, "account", move |event| {
+            event
+                .accounts
+                .iter()
+                .filter(|(a, _)| *a == address)
+                .map(|(_, account)| AccountUpdate {
+                    block_number: event.header.number,
+                    collateral: account.collateral,
+                    nonces: account.nonces.clone(),
+                })
+                .collect()
+        })
+        .await
     }
 }
 
@@ -500,28 +483,43 @@ async fn send_json<T: serde::Serialize>(
         .map_err(|_| ())
 }
 
-/// Forwards the market events `pick` selects to a subscriber until it leaves. A lagging
-/// subscriber misses events; book subscribers see the gap in the update numbers.
-async fn forward_market<T: serde::Serialize>(
+/// Forwards to a subscriber, until it leaves, the items `pick` draws from each event of
+/// `events`. A lagging subscriber misses events (logged); book subscribers see the gap in
+/// the update numbers.
+async fn forward<E: Clone, T: serde::Serialize>(
     pending: PendingSubscriptionSink,
-    mut events: tokio::sync::broadcast::Receiver<Arc<Vec<MarketEvent>>>,
-    pick: impl Fn(&MarketEvent) -> Option<T>,
+    mut events: tokio::sync::broadcast::Receiver<E>,
+    what: &'static str,
+    pick: impl Fn(&E) -> Vec<T>,
 ) -> SubscriptionResult {
     let sink = pending.accept().await?;
     loop {
         tokio::select! {
             _ = sink.closed() => return Ok(()),
-            group = events.recv() => match group {
-                Ok(group) => {
-                    for item in group.iter().filter_map(&pick) {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    for item in pick(&event) {
                         if send_json(&sink, &item).await.is_err() { return Ok(()); }
                     }
                 }
-                Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "market subscriber lagged"),
+                Err(RecvError::Lagged(missed)) => tracing::warn!(missed, what, "subscriber lagged"),
                 Err(RecvError::Closed) => return Ok(()),
             }
         }
     }
+}
+
+/// [`forward`] over market event groups, one item per event `pick` selects.
+async fn forward_market<T: serde::Serialize>(
+    pending: PendingSubscriptionSink,
+    events: tokio::sync::broadcast::Receiver<Arc<Vec<MarketEvent>>>,
+    what: &'static str,
+    pick: impl Fn(&MarketEvent) -> Option<T>,
+) -> SubscriptionResult {
+    forward(pending, events, what, |group| {
+        group.iter().filter_map(&pick).collect()
+    })
+    .await
 }
 
 /// A market's ticker: the market from the sequencer's state, the best levels from its

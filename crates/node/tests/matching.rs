@@ -156,42 +156,31 @@ async fn orders_match_by_price_and_time_and_the_feed_rebuilds_the_book_exactly()
     withdraw_all_margin(&client, 4, 50_000 * u128::from(USDC)).await;
 
     // Refusals the trader can act on; nothing changes.
-    assert_eq!(
-        place(
-            &client,
-            order_at(3, true, POST_ONLY, 3_001 * USDC, CONTRACT, 20)
-        )
-        .await,
-        Err(errors::ORDER_REFUSED),
-        "post-only would cross"
-    );
-    assert_eq!(
-        place(
-            &client,
-            order_at(3, true, FOK, 3_002 * USDC, 10 * CONTRACT, 21)
-        )
-        .await,
-        Err(errors::ORDER_REFUSED),
-        "fill-or-kill cannot fill"
-    );
-    assert_eq!(
-        place(
-            &client,
-            order_at(3, true, GTC, 3_001 * USDC + 1, CONTRACT, 22)
-        )
-        .await,
-        Err(errors::PLACEMENT_REFUSED),
-        "off the tick"
-    );
-    assert_eq!(
-        place(
-            &client,
-            order_at(5, true, GTC, 2_000 * USDC, 1_000 * CONTRACT, 23)
-        )
-        .await,
-        Err(errors::MARGIN_REFUSED),
-        "no margin for it"
-    );
+    let refusals = [
+        (
+            order_at(3, true, POST_ONLY, 3_001 * USDC, CONTRACT, 20),
+            errors::ORDER_REFUSED,
+            "post-only would cross",
+        ),
+        (
+            order_at(3, true, FOK, 3_002 * USDC, 10 * CONTRACT, 21),
+            errors::ORDER_REFUSED,
+            "fill-or-kill cannot fill",
+        ),
+        (
+            order_at(3, true, GTC, 3_001 * USDC + 1, CONTRACT, 22),
+            errors::PLACEMENT_REFUSED,
+            "off the tick",
+        ),
+        (
+            order_at(5, true, GTC, 2_000 * USDC, 1_000 * CONTRACT, 23),
+            errors::MARGIN_REFUSED,
+            "no margin for it",
+        ),
+    ];
+    for (order, expected, why) in refusals {
+        assert_eq!(place(&client, order).await, Err(expected), "{why}");
+    }
     // Only the engine makes matches against placed makers.
     let forged = Transaction::MatchPlaced {
         taker: order_at(3, true, IOC, 3_001 * USDC, CONTRACT, 24),

@@ -372,30 +372,26 @@ fn every_length_bound_is_enforced_on_decode() {
     let orders: Vec<Order> = (0..=BULK_ORDERS_MAX as u64)
         .map(|n| signed_order(5, 7, false, 1, 1, 0, n).order)
         .collect();
-    let bulk = BulkOrders {
-        cancels: Vec::new(),
-        orders,
-        nonce: 1,
-        expiryMs: 1,
-    };
-    let signature = key(5).sign_hash_sync(&bulk.signing_hash(&DOMAIN)).unwrap();
-    let too_many = Transaction::PlaceOrders { bulk, signature }.encode();
-    assert_eq!(
-        Transaction::decode(&too_many),
-        Err(DecodeError::Invalid("too many orders in a bulk placement"))
+    let too_many_orders = (Vec::new(), orders, "too many orders in a bulk placement");
+    let too_many_cancels = (
+        vec![B256::ZERO; BULK_CANCEL_MAX + 1],
+        Vec::new(),
+        "too many cancels in a bulk placement",
     );
-    let bulk = BulkOrders {
-        cancels: vec![B256::ZERO; BULK_CANCEL_MAX + 1],
-        orders: Vec::new(),
-        nonce: 1,
-        expiryMs: 1,
-    };
-    let signature = key(5).sign_hash_sync(&bulk.signing_hash(&DOMAIN)).unwrap();
-    let too_many = Transaction::PlaceOrders { bulk, signature }.encode();
-    assert_eq!(
-        Transaction::decode(&too_many),
-        Err(DecodeError::Invalid("too many cancels in a bulk placement"))
-    );
+    for (cancels, orders, why) in [too_many_orders, too_many_cancels] {
+        let bulk = BulkOrders {
+            cancels,
+            orders,
+            nonce: 1,
+            expiryMs: 1,
+        };
+        let signature = key(5).sign_hash_sync(&bulk.signing_hash(&DOMAIN)).unwrap();
+        let encoded = Transaction::PlaceOrders { bulk, signature }.encode();
+        assert_eq!(
+            Transaction::decode(&encoded),
+            Err(DecodeError::Invalid(why))
+        );
+    }
 
     let taker = signed_order(1, 7, true, 1, 1, 1, 1);
     let makers: Vec<_> = (0..=MAKERS_PER_MATCH_MAX as u64)
