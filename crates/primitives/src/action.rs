@@ -72,6 +72,33 @@ pub struct Domain {
 }
 
 impl Domain {
+    /// The EIP-712 domain separator, computed once per domain and thread (it is hashed
+    /// into every signed message).
+    pub fn separator(&self) -> B256 {
+        thread_local! {
+            static LAST: std::cell::Cell<Option<(Domain, B256)>> = const { std::cell::Cell::new(None) };
+        }
+        LAST.with(|last| match last.get() {
+            Some((domain, separator)) if domain == *self => separator,
+            _ => {
+                let separator = self.eip712().separator();
+                last.set(Some((*self, separator)));
+                separator
+            }
+        })
+    }
+
+    /// The EIP-712 digest of a message with struct hash `struct_hash` under this domain:
+    /// `keccak256(0x19 ‖ 0x01 ‖ separator ‖ struct_hash)`.
+    pub fn digest(&self, struct_hash: &B256) -> B256 {
+        let mut bytes = [0u8; 66];
+        bytes[0] = 0x19;
+        bytes[1] = 0x01;
+        bytes[2..34].copy_from_slice(self.separator().as_slice());
+        bytes[34..].copy_from_slice(struct_hash.as_slice());
+        alloy_primitives::keccak256(bytes)
+    }
+
     /// The alloy EIP-712 domain.
     pub fn eip712(&self) -> Eip712Domain {
         Eip712Domain::new(
@@ -162,14 +189,14 @@ impl Action {
 
     /// The EIP-712 digest the signer signs (`keccak256("\x19\x01" ‖ domainSeparator ‖ structHash)`).
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        let domain = domain.eip712();
-        match self {
-            Action::Transfer(a) => a.eip712_signing_hash(&domain),
-            Action::Withdraw(a) => a.eip712_signing_hash(&domain),
-            Action::Mint(a) => a.eip712_signing_hash(&domain),
-            Action::DepositMargin(a) => a.eip712_signing_hash(&domain),
-            Action::WithdrawMargin(a) => a.eip712_signing_hash(&domain),
-        }
+        let struct_hash = match self {
+            Action::Transfer(a) => a.eip712_hash_struct(),
+            Action::Withdraw(a) => a.eip712_hash_struct(),
+            Action::Mint(a) => a.eip712_hash_struct(),
+            Action::DepositMargin(a) => a.eip712_hash_struct(),
+            Action::WithdrawMargin(a) => a.eip712_hash_struct(),
+        };
+        domain.digest(&struct_hash)
     }
 
     /// The EIP-712 type string of the primary type, e.g.

@@ -44,13 +44,13 @@ pub const INSTRUMENT_PUT: u8 = 2;
 impl ListMarket {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        domain.digest(&self.eip712_hash_struct())
     }
 }
 
 impl CloseMarket {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        domain.digest(&self.eip712_hash_struct())
     }
 }

@@ -36,7 +36,7 @@ pub struct SignedPriceReport {
 impl PriceReport {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        domain.digest(&self.eip712_hash_struct())
     }
 
     /// Whether the per-expiry arrays are consistent and within [`REPORT_EXPIRIES_MAX`].

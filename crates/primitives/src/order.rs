@@ -3,7 +3,7 @@
 //! on-chain order registry, and in cancels.
 
 use crate::action::Domain;
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U256, keccak256};
 use alloy_sol_types::{SolStruct, sol};
 
 sol! {
@@ -68,7 +68,24 @@ pub const BULK_ORDERS_MAX: usize = 32;
 impl BulkOrders {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        self.signing_hash_and_order_hashes(domain).0
+    }
+
+    /// The EIP-712 digest under `domain` and each order's own digest, hashing every
+    /// order's struct once (the bulk digest commits to the orders' struct hashes).
+    pub fn signing_hash_and_order_hashes(&self, domain: &Domain) -> (B256, Vec<B256>) {
+        static TYPE_HASH: std::sync::LazyLock<B256> =
+            std::sync::LazyLock::new(|| keccak256(BulkOrders::eip712_encode_type().as_bytes()));
+        let order_structs: Vec<B256> = self.orders.iter().map(Order::struct_hash).collect();
+        let mut encoded = Vec::with_capacity(5 * 32);
+        encoded.extend_from_slice(TYPE_HASH.as_slice());
+        encoded.extend_from_slice(keccak256(self.cancels.concat()).as_slice());
+        encoded.extend_from_slice(keccak256(order_structs.concat()).as_slice());
+        encoded.extend_from_slice(&U256::from(self.nonce).to_be_bytes::<32>());
+        encoded.extend_from_slice(&U256::from(self.expiryMs).to_be_bytes::<32>());
+        let digest = domain.digest(&keccak256(encoded));
+        let orders = order_structs.iter().map(|s| domain.digest(s)).collect();
+        (digest, orders)
     }
 }
 
@@ -78,14 +95,14 @@ pub const BULK_CANCEL_MAX: usize = 64;
 impl BulkCancel {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        domain.digest(&self.eip712_hash_struct())
     }
 }
 
 impl Liquidate {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        domain.digest(&self.eip712_hash_struct())
     }
 }
 
@@ -118,13 +135,23 @@ impl TimeInForce {
 impl Order {
     /// The order hash: its EIP-712 digest under `domain`.
     pub fn hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        domain.digest(&self.struct_hash())
+    }
+
+    /// `hashStruct(order)` of EIP-712, with the type hash computed once per process.
+    pub fn struct_hash(&self) -> B256 {
+        static TYPE_HASH: std::sync::LazyLock<B256> =
+            std::sync::LazyLock::new(|| keccak256(Order::eip712_encode_type().as_bytes()));
+        let mut encoded = Vec::with_capacity(10 * 32);
+        encoded.extend_from_slice(TYPE_HASH.as_slice());
+        encoded.extend_from_slice(&self.eip712_encode_data());
+        keccak256(encoded)
     }
 }
 
 impl Cancel {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
-        self.eip712_signing_hash(&domain.eip712())
+        domain.digest(&self.eip712_hash_struct())
     }
 }

@@ -721,17 +721,16 @@ impl Transaction {
             Transaction::PlaceOrder(signed) => {
                 VerifiedTransaction::PlaceOrder(verify_order(signed)?)
             }
-            Transaction::PlaceOrders { bulk, signature } => VerifiedTransaction::PlaceOrders {
-                owner: recover_strict(&signature, &bulk.signing_hash(domain))?,
-                cancels: bulk.cancels.clone(),
-                orders: bulk
-                    .orders
-                    .iter()
-                    .map(|o| (o.clone(), o.hash(domain)))
-                    .collect(),
-                nonce: bulk.nonce,
-                expiry_ms: bulk.expiryMs,
-            },
+            Transaction::PlaceOrders { bulk, signature } => {
+                let (digest, hashes) = bulk.signing_hash_and_order_hashes(domain);
+                VerifiedTransaction::PlaceOrders {
+                    owner: recover_strict(&signature, &digest)?,
+                    orders: bulk.orders.into_iter().zip(hashes).collect(),
+                    cancels: bulk.cancels,
+                    nonce: bulk.nonce,
+                    expiry_ms: bulk.expiryMs,
+                }
+            }
             Transaction::MatchPlaced { taker, makers } => VerifiedTransaction::MatchPlaced {
                 taker: verify_order(taker)?,
                 makers: makers

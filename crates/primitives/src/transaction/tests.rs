@@ -467,3 +467,46 @@ proptest! {
         prop_assert_eq!(Transaction::decode(&transaction.encode()).unwrap(), transaction);
     }
 }
+
+proptest! {
+    /// The hand-assembled EIP-712 digests (cached type hashes and domain separator, each
+    /// order's struct hashed once per bulk request) equal alloy's generic ones.
+    #[test]
+    fn fast_eip712_digests_equal_the_generic_ones(
+        chain_id in any::<u64>(),
+        contract in any::<[u8; 20]>(),
+        terms in proptest::collection::vec((any::<u32>(), any::<bool>(), any::<u64>(), any::<u64>(), 0u8..4, any::<bool>(), any::<u64>(), any::<u64>(), any::<u64>()), 0..5),
+        cancels in proptest::collection::vec(any::<[u8; 32]>(), 0..5),
+        nonce in any::<u64>(),
+        expiry in any::<u64>(),
+    ) {
+        use alloy_sol_types::SolStruct;
+        let domain = Domain { chain_id, verifying_contract: Address::from(contract) };
+        let orders: Vec<Order> = terms
+            .into_iter()
+            .map(|(market, is_buy, price, size, tif, reduce, expiry_ms, client, nonce)| Order {
+                market,
+                isBuy: is_buy,
+                limitPrice: price,
+                size,
+                timeInForce: tif,
+                reduceOnly: reduce,
+                expiryMs: expiry_ms,
+                clientOrderId: client,
+                nonce,
+            })
+            .collect();
+        for order in &orders {
+            prop_assert_eq!(order.hash(&domain), order.eip712_signing_hash(&domain.eip712()));
+        }
+        let bulk = BulkOrders {
+            cancels: cancels.into_iter().map(B256::from).collect(),
+            orders: orders.clone(),
+            nonce,
+            expiryMs: expiry,
+        };
+        let (digest, hashes) = bulk.signing_hash_and_order_hashes(&domain);
+        prop_assert_eq!(digest, bulk.eip712_signing_hash(&domain.eip712()));
+        prop_assert_eq!(hashes, orders.iter().map(|o| o.hash(&domain)).collect::<Vec<_>>());
+    }
+}
