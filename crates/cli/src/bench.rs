@@ -92,15 +92,7 @@ pub async fn run_transfer_bench(
     if args.workers == 0 || args.transactions < args.workers {
         bail!("need at least one worker and one transaction per worker");
     }
-    let connect = || async {
-        WsClientBuilder::default()
-            .max_concurrent_requests(1 << 16)
-            .request_timeout(Duration::from_secs(30))
-            .build(ws_url)
-            .await
-            .wrap_err_with(|| format!("cannot reach node at {ws_url}"))
-    };
-    let control = connect().await?;
+    let control = connect(ws_url).await?;
     let chain_id = control.chain_id().await?;
     let domain = Domain {
         chain_id,
@@ -116,7 +108,7 @@ pub async fn run_transfer_bench(
     let batches = sign_all(&workers, per_worker, &domain);
     let mut clients = Vec::with_capacity(args.workers);
     for _ in 0..args.workers {
-        clients.push(connect().await?);
+        clients.push(connect(ws_url).await?);
     }
 
     let counters = Arc::new(Counters::default());
@@ -171,6 +163,16 @@ pub async fn run_transfer_bench(
         latency_micros_p999: percentile(&latencies, 0.999),
         latency_micros_max: latencies.last().copied().unwrap_or(0),
     })
+}
+
+/// A WebSocket client for one worker (many requests in flight, 30 s timeout).
+pub(crate) async fn connect(ws_url: &str) -> eyre::Result<WsClient> {
+    WsClientBuilder::default()
+        .max_concurrent_requests(1 << 16)
+        .request_timeout(Duration::from_secs(30))
+        .build(ws_url)
+        .await
+        .wrap_err_with(|| format!("cannot reach node at {ws_url}"))
 }
 
 /// Mints each worker 1,000,000 USDC from the devnet faucet and waits for the receipts.

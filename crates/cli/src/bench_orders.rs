@@ -14,13 +14,13 @@
 //! node. Reports signed orders per second, requests per second, fills, and the
 //! acknowledgement latency percentiles of requests.
 
-use crate::bench::{fund_workers, percentile, report_progress, signed_request};
+use crate::bench::{connect, fund_workers, percentile, report_progress, signed_request};
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use clap::Args;
 use eyre::{Context, bail, eyre};
-use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use jsonrpsee::ws_client::WsClient;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -361,15 +361,7 @@ pub async fn run_order_bench(
     if args.makers == 0 || args.ladder == 0 || args.ladder > straddle_primitives::BULK_ORDERS_MAX {
         bail!("need at least one maker and 1 to 32 quotes per ladder");
     }
-    let connect = || async {
-        WsClientBuilder::default()
-            .max_concurrent_requests(1 << 16)
-            .request_timeout(Duration::from_secs(30))
-            .build(ws_url)
-            .await
-            .wrap_err_with(|| format!("cannot reach node at {ws_url}"))
-    };
-    let control = connect().await?;
+    let control = connect(ws_url).await?;
     let domain = Domain {
         chain_id: control.chain_id().await?,
         verifying_contract: Address::ZERO,
@@ -430,7 +422,7 @@ pub async fn run_order_bench(
     let batches = sign_jobs(&keys, args.makers, args, &quoting, &domain);
     let mut clients = Vec::with_capacity(workers);
     for _ in 0..workers {
-        clients.push(connect().await?);
+        clients.push(connect(ws_url).await?);
     }
 
     let counters = Arc::new(Counters::default());
