@@ -204,6 +204,20 @@ struct Slot {
     next: u32,
 }
 
+impl Slot {
+    /// The order this slot holds, as callers see it.
+    fn resting(&self, id: OrderId) -> RestingOrder {
+        RestingOrder {
+            id,
+            trader: self.trader,
+            tag: self.tag,
+            side: self.side,
+            price: self.price,
+            qty: self.qty,
+        }
+    }
+}
+
 /// One market's book.
 #[derive(Clone, Debug)]
 pub struct Book {
@@ -296,15 +310,7 @@ impl Book {
 
     /// A live resting order.
     pub fn order(&self, id: OrderId) -> Option<RestingOrder> {
-        let slot = self.live_slot(id)?;
-        Some(RestingOrder {
-            id,
-            trader: slot.trader,
-            tag: slot.tag,
-            side: slot.side,
-            price: slot.price,
-            qty: slot.qty,
-        })
+        Some(self.live_slot(id)?.resting(id))
     }
 
     /// Every resting order of `side` in priority order (tests and snapshots).
@@ -316,14 +322,7 @@ impl Book {
             let mut slot = ladder.level(index).head;
             while slot != NIL {
                 let s = &self.slots[slot as usize];
-                out.push(RestingOrder {
-                    id: OrderId::new(slot, s.generation),
-                    trader: s.trader,
-                    tag: s.tag,
-                    side: s.side,
-                    price: s.price,
-                    qty: s.qty,
-                });
+                out.push(s.resting(OrderId::new(slot, s.generation)));
                 slot = s.next;
             }
             at = ladder.next_worse(index);
@@ -555,16 +554,9 @@ impl Book {
 
     /// Cancels a resting order; `None` if it is not live.
     pub fn cancel(&mut self, id: OrderId) -> Option<Removed> {
-        let slot = *self.live_slot(id)?;
+        let removed = self.live_slot(id)?.resting(id);
         self.unlink(id.slot());
-        Some(Removed {
-            id,
-            trader: slot.trader,
-            tag: slot.tag,
-            side: slot.side,
-            price: slot.price,
-            qty: slot.qty,
-        })
+        Some(removed)
     }
 
     /// Amends a resting order. Reducing the quantity at the same price keeps its place in

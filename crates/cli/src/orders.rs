@@ -114,12 +114,12 @@ pub async fn place(rpc: &str, json: bool, args: PlaceArgs) -> eyre::Result<()> {
     let domain = devnet_domain(rpc).await?;
     let node = client(rpc)?;
     let is_buy = matches!(args.side, SideArg::Buy);
-    let markets = node.get_markets().await?;
-    let market = markets
-        .iter()
-        .find(|m| m.id == args.market)
-        .ok_or_else(|| eyre!("unknown market {}", args.market))?;
     let (limit, tif) = if args.market_order {
+        let markets = node.get_markets().await?;
+        let market = markets
+            .iter()
+            .find(|m| m.id == args.market)
+            .ok_or_else(|| eyre!("unknown market {}", args.market))?;
         let mark = market
             .mark
             .ok_or_else(|| eyre!("market {} has no mark yet", args.market))?;

@@ -338,11 +338,17 @@ impl AdmittedTx {
 
     /// The record kept in the block.
     pub fn stored(self) -> StoredTx {
-        StoredTx {
+        self.split().0
+    }
+
+    /// The record kept in the block, and the verified form.
+    pub fn split(self) -> (StoredTx, VerifiedTransaction) {
+        let stored = StoredTx {
             sender: self.sender,
             hash: self.hash,
             tx: self.tx,
-        }
+        };
+        (stored, self.verified)
     }
 }
 

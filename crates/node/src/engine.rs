@@ -293,6 +293,16 @@ impl Engine {
             .filter(|m| ledger.clearinghouse().active_market(*m).is_err())
             .collect();
         for market in closed {
+            let emptied = self
+                .books
+                .get(&market)
+                .is_none_or(|b| b.best_bid().is_none() && b.best_ask().is_none());
+            if emptied {
+                // Its last update went out with the flush after the sweep that emptied
+                // it; dropping the book keeps later sweeps from scanning for it again.
+                self.books.remove(&market);
+                continue;
+            }
             gone.extend(
                 self.resting
                     .values()

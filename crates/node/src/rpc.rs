@@ -144,6 +144,16 @@ fn market_view(market: &straddle_exchange::clearinghouse::market::Market) -> Mar
     }
 }
 
+/// A transaction from its canonical bytes; malformed bytes are invalid parameters.
+fn decode_transaction(raw: &[u8]) -> RpcResult<Transaction> {
+    Transaction::decode(raw).map_err(|e| {
+        rpc_error(
+            errors::INVALID_PARAMS,
+            format!("not a canonical transaction: {e}"),
+        )
+    })
+}
+
 fn storage_error(error: impl std::fmt::Display) -> ErrorObjectOwned {
     tracing::error!(%error, "storage error while answering a query");
     rpc_error(errors::INTERNAL, "internal storage error")
@@ -204,12 +214,7 @@ impl StraddleApiServer for RpcHandler {
     }
 
     async fn send_transaction(&self, raw: Bytes) -> RpcResult<Receipt> {
-        let tx = Transaction::decode(&raw).map_err(|e| {
-            rpc_error(
-                errors::INVALID_PARAMS,
-                format!("not a canonical transaction: {e}"),
-            )
-        })?;
+        let tx = decode_transaction(&raw)?;
         self.submit(tx).await
     }
 
@@ -261,12 +266,7 @@ impl StraddleApiServer for RpcHandler {
     }
 
     async fn place_order(&self, raw: Bytes) -> RpcResult<OrderAck> {
-        let tx = Transaction::decode(&raw).map_err(|e| {
-            rpc_error(
-                errors::INVALID_PARAMS,
-                format!("not a canonical transaction: {e}"),
-            )
-        })?;
+        let tx = decode_transaction(&raw)?;
         let Transaction::PlaceOrder(signed) = tx else {
             return Err(rpc_error(
                 errors::INVALID_PARAMS,

@@ -539,18 +539,21 @@ impl Admission {
             VerifiedTransaction::PlaceOrder(_) => Err(SubmitError::EngineOnly(
                 "single orders go through the matching engine: send them with straddle_placeOrder",
             )),
-            VerifiedTransaction::PlaceOrders { .. } => self.replace_quotes(&tx),
-            _ => self.execute(&tx).map_err(SubmitError::Rejected),
+            VerifiedTransaction::PlaceOrders { .. } => self.replace_quotes(tx),
+            _ => match self.execute(tx) {
+                Ok((ack, verified)) => {
+                    self.observe(&verified);
+                    Ok(ack)
+                }
+                Err(error) => Err(SubmitError::Rejected(error)),
+            },
         };
         match result {
-            Ok(ack) => {
-                self.observe(&tx);
-                self.acks.push(Waiting {
-                    block_number: ack.block_number,
-                    waiter: Waiter::Tx(reply, ack),
-                    received,
-                });
-            }
+            Ok(ack) => self.acks.push(Waiting {
+                block_number: ack.block_number,
+                waiter: Waiter::Tx(reply, ack),
+                received,
+            }),
             Err(error) => {
                 let _ = reply.send(Err(error));
             }
@@ -563,11 +566,15 @@ impl Admission {
     }
 
     /// Executes one transaction in the open block and frames it for the log; nothing
-    /// changes when the STF refuses it.
-    fn execute(&mut self, tx: &AdmittedTx) -> Result<Acknowledgement, TxError> {
+    /// changes when the STF refuses it. Returns its acknowledgement and, for the caller
+    /// to act on, its verified form (the transaction itself joins the block).
+    fn execute(
+        &mut self,
+        tx: AdmittedTx,
+    ) -> Result<(Acknowledgement, VerifiedTransaction), TxError> {
         // Remember the sealed value of every leaf this transaction may touch, so proofs
         // served before the next seal still match the sealed root.
-        for key in touched_keys(tx, &self.chain) {
+        for key in touched_keys(&tx, &self.chain) {
             let raw = key.encode();
             if !self.sealed_values.contains_key(&raw) {
                 self.sealed_values
@@ -575,7 +582,7 @@ impl Admission {
             }
         }
         let context = self.open_block().context;
-        let outcome = self.chain.execute(tx, &context).inspect_err(|error| {
+        let outcome = self.chain.execute(&tx, &context).inspect_err(|error| {
             metrics::counter!("straddle_tx_rejected_total", "reason" => crate::errors::tx_error_name(error)).increment(1);
         })?;
         let open = open_block(&mut self.open, &self.chain.head, self.interval);
@@ -594,8 +601,9 @@ impl Admission {
             index: open.transactions.len() as u32,
             withdrawal_index: outcome.withdrawal_index,
         };
-        open.transactions.push(tx.clone().stored());
-        Ok(ack)
+        let (stored, verified) = tx.split();
+        open.transactions.push(stored);
+        Ok((ack, verified))
     }
 
     fn flush(&mut self) {

@@ -289,23 +289,25 @@ impl Ledger {
             Some(TimeInForce::GoodTillCancelled | TimeInForce::PostOnly) => {}
             _ => return Err(PlacementError::CannotRest(order.timeInForce)),
         }
-        self.check_live_order(owner, order, hash, block)
+        self.check_live_order(owner, order, hash, block).map(|_| ())
     }
 
     /// Whether `owner`'s order could still trade in `block`: not expired, cancelled,
-    /// filled or placed before, on an active market and on its grid. The sequencer asks
-    /// this before an order reaches its book; placements check it too.
+    /// filled or placed before, on an active market and on its grid; returns the size
+    /// filled so far. The sequencer asks this before an order reaches its book;
+    /// placements check it too.
     pub fn check_live_order(
         &self,
         owner: Address,
         order: &Order,
         hash: &B256,
         block: &BlockContext,
-    ) -> Result<(), PlacementError> {
+    ) -> Result<u64, PlacementError> {
         if block.timestamp_ms > order.expiryMs {
             return Err(PlacementError::Expired);
         }
-        if let Some(record) = self.orders.record(&owner, hash) {
+        let record = self.orders.record(&owner, hash);
+        if let Some(record) = record {
             if record.cancelled {
                 return Err(PlacementError::Cancelled);
             }
@@ -320,7 +322,7 @@ impl Ledger {
             .active_market(order.market)
             .and_then(|market| market.spec.check_grid(order.limitPrice, order.size))
             .map_err(PlacementError::Market)?;
-        Ok(())
+        Ok(record.map_or(0, |r| r.filled))
     }
 
     /// Registers one signed order as resting, with its body and the next placement

@@ -146,6 +146,11 @@ fn deposit(ledger: &mut Ledger, who: u8, amount: u128, block: &BlockContext) {
         nonce: 1,
         expiryMs: u64::MAX,
     });
+    apply_as(ledger, who, action, block);
+}
+
+/// Applies `action` as if `user(who)` had signed it (the ledger trusts verified actions).
+fn apply_as(ledger: &mut Ledger, who: u8, action: Action, block: &BlockContext) {
     let signed = SignedAction {
         action,
         signature: Signature::new(U256::from(1), U256::from(1), false),
@@ -160,6 +165,19 @@ fn deposit(ledger: &mut Ledger, who: u8, amount: u128, block: &BlockContext) {
             block,
         )
         .unwrap();
+}
+
+/// A fresh ledger at block 1 (time T0) with `deposits` of margin and ETH at 3,000.
+fn priced_ledger(deposits: &[(u8, u128)]) -> (Ledger, BlockContext) {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let b = block(1, T0);
+    for (who, amount) in deposits {
+        deposit(&mut ledger, *who, *amount, &b);
+    }
+    ledger
+        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
+        .unwrap();
+    (ledger, b)
 }
 
 fn block(number: u64, timestamp_ms: u64) -> BlockContext {
@@ -339,13 +357,7 @@ fn the_trading_lifecycle_conserves_collateral_and_replays_bit_for_bit() {
 
 #[test]
 fn a_bulk_cancel_kills_every_named_order_once() {
-    let mut ledger = Ledger::genesis(&genesis()).unwrap();
-    let b = block(1, T0);
-    deposit(&mut ledger, 0, 100_000_000_000, &b);
-    deposit(&mut ledger, 1, 100_000_000_000, &b);
-    ledger
-        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
-        .unwrap();
+    let (mut ledger, b) = priced_ledger(&[(0, 100_000_000_000), (1, 100_000_000_000)]);
     let asks: Vec<_> = (0..3)
         .map(|n| order(1, 1, false, 3_000_000_000, 1_000_000, 10 + n))
         .collect();
@@ -624,13 +636,7 @@ fn the_operator_lists_and_closes_markets_and_positions_pay_out_at_the_close() {
 
 #[test]
 fn placements_rest_in_sequence_and_refuse_what_cannot_rest() {
-    let mut ledger = Ledger::genesis(&genesis()).unwrap();
-    let b = block(1, T0);
-    deposit(&mut ledger, 0, 100_000_000_000, &b);
-    deposit(&mut ledger, 1, 100_000_000_000, &b);
-    ledger
-        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
-        .unwrap();
+    let (mut ledger, b) = priced_ledger(&[(0, 100_000_000_000), (1, 100_000_000_000)]);
     let ask = |nonce, price| order(1, 1, false, price, 2_000_000, nonce);
     let (first, second) = (ask(1, 3_001_000_000), ask(2, 3_000_000_000));
     assert_eq!(ledger.apply_place_order(&first, &b), Ok(0));
@@ -753,12 +759,7 @@ fn a_bulk_placement_replaces_quotes_all_or_nothing() {
 
 #[test]
 fn only_orders_that_cannot_trade_are_retired() {
-    let mut ledger = Ledger::genesis(&genesis()).unwrap();
-    let b = block(1, T0);
-    deposit(&mut ledger, 1, 100_000_000_000, &b);
-    ledger
-        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
-        .unwrap();
+    let (mut ledger, b) = priced_ledger(&[(1, 100_000_000_000)]);
     let ask = order(1, 1, false, 3_001_000_000, 2_000_000, 1);
     let refused = |e| Err(TxError::Placement(e));
     assert_eq!(
@@ -778,16 +779,7 @@ fn only_orders_that_cannot_trade_are_retired() {
         nonce: 2,
         expiryMs: u64::MAX,
     });
-    let signed = SignedAction {
-        action: withdraw,
-        signature: Signature::new(U256::from(1), U256::from(1), false),
-    };
-    let verified = VerifiedAction {
-        signed,
-        sender: user(1),
-        hash: B256::ZERO,
-    };
-    ledger.apply(&verified, &b).unwrap();
+    apply_as(&mut ledger, 1, withdraw, &b);
     assert_eq!(ledger.apply_retire_order(user(1), ask.hash, &b), Ok(()));
     assert!(ledger.orders().resting(T0).is_empty());
     assert_eq!(
@@ -807,13 +799,7 @@ fn only_orders_that_cannot_trade_are_retired() {
 
 #[test]
 fn the_order_margin_precheck_agrees_with_the_fill_rule() {
-    let mut ledger = Ledger::genesis(&genesis()).unwrap();
-    let b = block(1, T0);
-    deposit(&mut ledger, 0, 2_000_000_000, &b);
-    deposit(&mut ledger, 1, 100_000_000_000, &b);
-    ledger
-        .apply_oracle_update(1, &reports(3_000_000_000, T0), &DOMAIN, &b)
-        .unwrap();
+    let (ledger, b) = priced_ledger(&[(0, 2_000_000_000), (1, 100_000_000_000)]);
     let (mut affordable, mut refused) = (0, 0);
     for (n, size) in [1_000_000u64, 2_000_000, 5_000_000, 20_000_000]
         .into_iter()

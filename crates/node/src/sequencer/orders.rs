@@ -187,13 +187,9 @@ impl Admission {
         let order = &taker.order;
         let context = self.open_block().context;
         let ledger = &self.chain.ledger;
-        ledger
+        let filled_before = ledger
             .check_live_order(taker.owner, order, &taker.hash, &context)
             .map_err(|e| SubmitError::Rejected(TxError::Placement(e)))?;
-        let filled_before = ledger
-            .orders()
-            .record(&taker.owner, &taker.hash)
-            .map_or(0, |r| r.filled);
         let mut remaining = order.size - filled_before;
         ledger
             .clearinghouse()
@@ -218,7 +214,8 @@ impl Admission {
             reason: None,
         };
         let mut repairs = 0;
-        let mut may_rest = true;
+        // Why matching ended early; the remainder then does not rest.
+        let mut stopped: Option<String> = None;
         while remaining > 0 {
             let planned = match self
                 .engine
@@ -227,64 +224,62 @@ impl Admission {
                 Ok(planned) => planned,
                 Err(error) if ack.fills.is_empty() => return Err(SubmitError::Order(error)),
                 Err(error) => {
-                    ack.reason = Some(error.to_string());
-                    may_rest = false;
+                    stopped = Some(error.to_string());
                     break;
                 }
             };
-            if planned.plan.stopped_by_self_trade && planned.transaction.is_none() {
-                ack.reason = Some(SELF_TRADE_REASON.into());
-                may_rest = false;
-                break;
-            }
-            let Some(transaction) = planned.transaction.clone() else {
+            let PlannedMatch {
+                transaction,
+                makers,
+                plan,
+            } = planned;
+            let Some(transaction) = transaction else {
+                if plan.stopped_by_self_trade {
+                    stopped = Some(SELF_TRADE_REASON.into());
+                }
                 break;
             };
-            let admitted = AdmittedTx {
-                hash: transaction.hash(&self.chain.genesis.domain),
-                tx: transaction,
-                verified: VerifiedTransaction::MatchPlaced {
+            let admitted = self.own_transaction(
+                transaction,
+                VerifiedTransaction::MatchPlaced {
                     taker: taker.clone(),
-                    makers: planned.makers.clone(),
+                    makers: makers.clone(),
                 },
-                sender: taker.owner,
-            };
-            match self.execute(&admitted) {
-                Ok(tx_ack) => {
-                    self.engine.apply(order.market, &planned.plan);
-                    remaining -= self.record_fills(taker, &planned, &admitted, &mut ack, &tx_ack);
-                    if planned.plan.stopped_by_self_trade {
-                        ack.reason = Some(SELF_TRADE_REASON.into());
-                        may_rest = false;
+                taker.owner,
+            );
+            let error = match self.execute(admitted) {
+                Ok((tx_ack, _)) => {
+                    self.engine.apply(order.market, &plan);
+                    remaining -= self.record_fills(taker, &makers, &mut ack, &tx_ack);
+                    if plan.stopped_by_self_trade {
+                        stopped = Some(SELF_TRADE_REASON.into());
+                    }
+                    if plan.stopped_by_self_trade || !plan.truncated {
                         break;
                     }
-                    if !planned.plan.truncated {
-                        break;
-                    }
+                    continue;
                 }
-                Err(TxError::Match(error)) => match self.maker_at_fault(&error, taker, &planned) {
-                    Some(index) if repairs < REPAIRS_PER_ORDER_MAX => {
+                Err(TxError::Match(error)) => {
+                    if let Some(index) = self.maker_at_fault(&error, taker, &makers)
+                        && repairs < REPAIRS_PER_ORDER_MAX
+                    {
                         repairs += 1;
-                        let maker = &planned.makers[index].0;
+                        let maker = &makers[index].0;
                         self.retire(maker.owner, maker.hash, &error);
+                        continue;
                     }
-                    _ if ack.fills.is_empty() => {
-                        return Err(SubmitError::Rejected(TxError::Match(error)));
-                    }
-                    _ => {
-                        ack.reason = Some(format!("matching stopped: {error}"));
-                        may_rest = false;
-                        break;
-                    }
-                },
-                Err(error) if ack.fills.is_empty() => return Err(SubmitError::Rejected(error)),
-                Err(error) => {
-                    ack.reason = Some(format!("matching stopped: {error}"));
-                    may_rest = false;
-                    break;
+                    TxError::Match(error)
                 }
+                Err(error) => error,
+            };
+            if ack.fills.is_empty() {
+                return Err(SubmitError::Rejected(error));
             }
+            stopped = Some(format!("matching stopped: {error}"));
+            break;
         }
+        let may_rest = stopped.is_none();
+        ack.reason = stopped;
         ack.status = if remaining == 0 {
             OrderStatus::Filled
         } else if may_rest && rests(order) {
@@ -297,14 +292,13 @@ impl Admission {
             OrderStatus::Unfilled
         };
         if ack.status != OrderStatus::Resting {
-            self.events
-                .push(super::MarketEvent::Order(self.order_update(
-                    taker.owner,
-                    taker.hash,
-                    order,
-                    ack.status,
-                    ack.reason.clone(),
-                )));
+            self.tell(
+                taker.owner,
+                taker.hash,
+                order,
+                ack.status,
+                ack.reason.clone(),
+            );
         }
         Ok(ack)
     }
@@ -318,15 +312,13 @@ impl Admission {
         remaining: u64,
         ack: &mut OrderAck,
     ) -> Result<(), SubmitError> {
-        let transaction = Transaction::PlaceOrder(signed.clone());
-        let admitted = AdmittedTx {
-            hash: transaction.hash(&self.chain.genesis.domain),
-            tx: transaction,
-            verified: VerifiedTransaction::PlaceOrder(taker.clone()),
-            sender: taker.owner,
-        };
-        match self.execute(&admitted) {
-            Ok(tx_ack) => {
+        let admitted = self.own_transaction(
+            Transaction::PlaceOrder(signed.clone()),
+            VerifiedTransaction::PlaceOrder(taker.clone()),
+            taker.owner,
+        );
+        match self.execute(admitted) {
+            Ok((tx_ack, _)) => {
                 ack.transactions.push(tx_ack.tx_hash);
                 ack.block_number = Some(tx_ack.block_number);
             }
@@ -347,14 +339,13 @@ impl Admission {
             Ok(_) => {
                 ack.resting = remaining;
                 ack.status = OrderStatus::Resting;
-                self.events
-                    .push(super::MarketEvent::Order(self.order_update(
-                        taker.owner,
-                        taker.hash,
-                        &taker.order,
-                        OrderStatus::Resting,
-                        None,
-                    )));
+                self.tell(
+                    taker.owner,
+                    taker.hash,
+                    &taker.order,
+                    OrderStatus::Resting,
+                    None,
+                );
             }
             Err(error) => {
                 // Placed in the state but not on the book: a restart rests it again.
@@ -371,13 +362,12 @@ impl Admission {
     fn record_fills(
         &mut self,
         taker: &VerifiedOrder,
-        planned: &PlannedMatch,
-        admitted: &AdmittedTx,
+        makers: &[(VerifiedOrder, u64)],
         ack: &mut OrderAck,
         tx_ack: &super::Acknowledgement,
     ) -> u64 {
         let mut filled = 0;
-        for (maker, size) in &planned.makers {
+        for (maker, size) in makers {
             filled += size;
             ack.fills.push(FillReport {
                 maker: maker.owner,
@@ -394,7 +384,7 @@ impl Admission {
                 taker_order: taker.hash,
                 maker: maker.owner,
                 maker_order: maker.hash,
-                tx_hash: admitted.hash,
+                tx_hash: tx_ack.tx_hash,
                 block_number: tx_ack.block_number,
             }));
             let resting = self.engine.is_resting(&maker.owner, &maker.hash);
@@ -403,33 +393,26 @@ impl Admission {
             } else {
                 OrderStatus::Filled
             };
-            self.events
-                .push(super::MarketEvent::Order(self.order_update(
-                    maker.owner,
-                    maker.hash,
-                    &maker.order,
-                    status,
-                    None,
-                )));
+            self.tell(maker.owner, maker.hash, &maker.order, status, None);
         }
         ack.filled += filled;
-        ack.transactions.push(admitted.hash);
+        ack.transactions.push(tx_ack.tx_hash);
         ack.block_number = Some(tx_ack.block_number);
         filled
     }
 
-    /// The fill of `planned` whose maker caused the STF's refusal, if a maker did.
+    /// The fill among `makers` whose maker caused the STF's refusal, if a maker did.
     fn maker_at_fault(
         &self,
         error: &MatchError,
         taker: &VerifiedOrder,
-        planned: &PlannedMatch,
+        makers: &[(VerifiedOrder, u64)],
     ) -> Option<usize> {
         let by_hash = |hash: &B256| {
             if *hash == taker.hash {
                 return None;
             }
-            planned.makers.iter().position(|(m, _)| m.hash == *hash)
+            makers.iter().position(|(m, _)| m.hash == *hash)
         };
         match error {
             MatchError::Expired(hash)
@@ -444,7 +427,7 @@ impl Admission {
             | MatchError::NotPlaced(index)
             | MatchError::NotCrossing { index, .. } => Some(*index),
             MatchError::Clearing { index, error } => {
-                let (maker, size) = planned.makers.get(*index)?;
+                let (maker, size) = makers.get(*index)?;
                 let maker_fails = match error {
                     ClearingError::InsufficientMargin { account, .. } => *account == maker.owner,
                     // Ambiguous refusals: the maker is at fault when its own side of
@@ -474,23 +457,54 @@ impl Admission {
     /// follow.
     pub(super) fn replace_quotes(
         &mut self,
-        tx: &AdmittedTx,
+        tx: AdmittedTx,
     ) -> Result<super::Acknowledgement, SubmitError> {
-        let VerifiedTransaction::PlaceOrders {
+        if let VerifiedTransaction::PlaceOrders {
             owner,
             cancels,
             orders,
             ..
         } = &tx.verified
-        else {
-            return self.execute(tx).map_err(SubmitError::Rejected);
-        };
+        {
+            self.check_quotes(*owner, cancels, orders)?;
+        }
+        let (ack, verified) = self.execute(tx).map_err(SubmitError::Rejected)?;
+        if let VerifiedTransaction::PlaceOrders {
+            owner,
+            cancels,
+            orders,
+            ..
+        } = verified
+        {
+            for hash in cancels {
+                self.remove_resting(owner, hash, OrderStatus::Cancelled, None);
+            }
+            for (order, hash) in orders {
+                match self
+                    .engine
+                    .rest(&self.chain.ledger, owner, hash, &order, order.size)
+                {
+                    Ok(_) => self.tell(owner, hash, &order, OrderStatus::Resting, None),
+                    Err(error) => {
+                        tracing::warn!(%owner, %hash, %error, "placed quote did not rest")
+                    }
+                }
+            }
+        }
+        Ok(ack)
+    }
+
+    /// Every quote of a bulk placement must rest without crossing (the book after the
+    /// request's own cancels, and the request's other quotes) and be affordable alone.
+    fn check_quotes(
+        &self,
+        owner: Address,
+        cancels: &[B256],
+        orders: &[(Order, B256)],
+    ) -> Result<(), SubmitError> {
         let ledger = &self.chain.ledger;
         for (index, (order, _)) in orders.iter().enumerate() {
-            if self
-                .engine
-                .crosses_excluding(ledger, *owner, order, cancels)
-            {
+            if self.engine.crosses_excluding(ledger, owner, order, cancels) {
                 return Err(SubmitError::Order(EngineError::QuoteWouldCross(index)));
             }
             if let Some(other) = orders[..index].iter().position(|(o, _)| {
@@ -507,7 +521,7 @@ impl Admission {
             ledger
                 .clearinghouse()
                 .check_order_margin(
-                    *owner,
+                    owner,
                     order.market,
                     order.isBuy,
                     order.size,
@@ -515,35 +529,12 @@ impl Admission {
                 )
                 .map_err(|e| SubmitError::Rejected(TxError::Margin(e)))?;
         }
-        let ack = self.execute(tx).map_err(SubmitError::Rejected)?;
-        for hash in cancels {
-            self.remove_resting(*owner, *hash, OrderStatus::Cancelled, None);
-        }
-        for (order, hash) in orders {
-            match self
-                .engine
-                .rest(&self.chain.ledger, *owner, *hash, order, order.size)
-            {
-                Ok(_) => self
-                    .events
-                    .push(super::MarketEvent::Order(self.order_update(
-                        *owner,
-                        *hash,
-                        order,
-                        OrderStatus::Resting,
-                        None,
-                    ))),
-                Err(error) => {
-                    tracing::warn!(%owner, %hash, %error, "placed quote did not rest")
-                }
-            }
-        }
-        Ok(ack)
+        Ok(())
     }
 
     /// Keeps the books in line with a transaction the engine did not make.
-    pub(super) fn observe(&mut self, tx: &AdmittedTx) {
-        match &tx.verified {
+    pub(super) fn observe(&mut self, verified: &VerifiedTransaction) {
+        match verified {
             VerifiedTransaction::Cancel {
                 signer, order_hash, ..
             } => {
@@ -560,14 +551,13 @@ impl Admission {
                         self.engine
                             .sync(&self.chain.ledger, order.owner, order.hash)
                     {
-                        let update = self.order_update(
+                        self.tell(
                             gone.owner,
                             gone.hash,
                             &gone.order,
                             OrderStatus::Filled,
                             None,
                         );
-                        self.events.push(super::MarketEvent::Order(update));
                     }
                 }
             }
@@ -590,20 +580,16 @@ impl Admission {
     /// Takes a maker the STF refused off the book, and retires it in the state (kind
     /// 0x1B) when the rules agree it cannot trade, so a restart does not bring it back.
     fn retire(&mut self, owner: Address, hash: B256, error: &MatchError) {
-        let retire = Transaction::RetireOrder(straddle_primitives::RetireOrder {
+        let retire = straddle_primitives::RetireOrder {
             owner,
             order_hash: hash,
-        });
-        let admitted = AdmittedTx {
-            hash: retire.hash(&self.chain.genesis.domain),
-            verified: VerifiedTransaction::RetireOrder(straddle_primitives::RetireOrder {
-                owner,
-                order_hash: hash,
-            }),
-            tx: retire,
-            sender: Address::ZERO,
         };
-        if let Err(refusal) = self.execute(&admitted) {
+        let admitted = self.own_transaction(
+            Transaction::RetireOrder(retire),
+            VerifiedTransaction::RetireOrder(retire),
+            Address::ZERO,
+        );
+        if let Err(refusal) = self.execute(admitted) {
             tracing::debug!(%owner, %hash, %refusal, "refused maker not retired in the state");
         }
         self.remove_resting(
@@ -612,6 +598,22 @@ impl Admission {
             OrderStatus::Removed,
             Some(format!("the STF refused a fill against it: {error}")),
         );
+    }
+
+    /// A transaction the engine built from parts it already verified (no signature is
+    /// recovered again).
+    fn own_transaction(
+        &self,
+        tx: Transaction,
+        verified: VerifiedTransaction,
+        sender: Address,
+    ) -> AdmittedTx {
+        AdmittedTx {
+            hash: tx.hash(&self.chain.genesis.domain),
+            tx,
+            verified,
+            sender,
+        }
     }
 
     /// Takes an order off the book and tells its owner; a no-op if it was not resting.
@@ -623,8 +625,7 @@ impl Admission {
         reason: Option<String>,
     ) {
         if let Some(gone) = self.engine.remove(owner, hash) {
-            let update = self.order_update(owner, hash, &gone.order, status, reason);
-            self.events.push(super::MarketEvent::Order(update));
+            self.tell(owner, hash, &gone.order, status, reason);
         }
     }
 
@@ -636,14 +637,13 @@ impl Admission {
             } else {
                 "its market is closed"
             };
-            let update = self.order_update(
+            self.tell(
                 gone.owner,
                 gone.hash,
                 &gone.order,
                 OrderStatus::Expired,
                 Some(reason.into()),
             );
-            self.events.push(super::MarketEvent::Order(update));
         }
     }
 
@@ -669,6 +669,19 @@ impl Admission {
                 )
             })
             .collect()
+    }
+
+    /// Tells an order's owner (user stream) where the order stands now.
+    fn tell(
+        &mut self,
+        owner: Address,
+        hash: B256,
+        order: &Order,
+        status: OrderStatus,
+        reason: Option<String>,
+    ) {
+        let update = self.order_update(owner, hash, order, status, reason);
+        self.events.push(super::MarketEvent::Order(update));
     }
 
     fn order_update(
