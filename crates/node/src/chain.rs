@@ -49,12 +49,22 @@ fn replay_error(number: u64, reason: impl std::fmt::Display) -> ChainError {
     }
 }
 
-/// The state a sequencer or a replayer executes against.
-pub struct Chain {
+/// The ledger a sequencer or a replayer executes against, and the last block it closed.
+pub struct ExecutionState {
     /// The genesis.
     pub genesis: Genesis,
     /// Ledger state including executed, unsealed transactions.
     pub ledger: Ledger,
+    /// Number of the last block closed for sealing (its successor is being built).
+    pub last_block_number: u64,
+    /// That block's timestamp (the next block's is never earlier).
+    pub last_block_timestamp_ms: u64,
+}
+
+/// The authenticated side of the chain: the Merkle tree and the head it commits to. It
+/// turns closed blocks into sealed ones strictly in order, so it can run on a thread of
+/// its own while the next block executes.
+pub struct Tip {
     /// The tree as of the head (sealed) block.
     pub tree: SparseMerkleTree,
     /// The last sealed block.
@@ -63,13 +73,37 @@ pub struct Chain {
     pub head_hash: B256,
 }
 
+/// A block whose transactions have executed, waiting for its state root.
+pub struct ClosedBlock {
+    /// Its number.
+    pub number: u64,
+    /// Its timestamp.
+    pub timestamp_ms: u64,
+    /// Its transactions, in order.
+    pub transactions: Vec<StoredTx>,
+    /// The leaves its transactions changed.
+    pub changes: Vec<LeafChange>,
+}
+
+/// Execution state and tip together (replay, recovery, tools).
+pub struct Chain {
+    /// What transactions execute against.
+    pub state: ExecutionState,
+    /// The sealed head.
+    pub tip: Tip,
+}
+
 impl Chain {
     /// A chain at block 0 and the genesis block to persist.
     pub fn from_genesis(genesis: &Genesis) -> Result<(Chain, SealedBlock), ChainError> {
         let ledger = Ledger::genesis(genesis)?;
-        let mut chain = Chain {
+        let mut state = ExecutionState {
             genesis: genesis.clone(),
             ledger,
+            last_block_number: 0,
+            last_block_timestamp_ms: genesis.timestamp_ms,
+        };
+        let mut tip = Tip {
             tree: SparseMerkleTree::new(),
             head: BlockHeader {
                 number: 0,
@@ -81,8 +115,8 @@ impl Chain {
             },
             head_hash: B256::ZERO,
         };
-        let block = chain.seal_at(0, B256::ZERO, genesis.timestamp_ms, Vec::new());
-        Ok((chain, block))
+        let block = tip.seal(state.close_block(0, genesis.timestamp_ms, Vec::new()));
+        Ok((Chain { state, tip }, block))
     }
 
     /// Opens the stored chain, or creates it from `genesis` (persisting block 0). The state
@@ -118,12 +152,106 @@ impl Chain {
         let ledger = Ledger::from_leaves(genesis, leaves)?;
         let head_hash = head.hash();
         Ok(Chain {
-            genesis: genesis.clone(),
-            ledger,
-            tree,
-            head,
-            head_hash,
+            state: ExecutionState {
+                genesis: genesis.clone(),
+                ledger,
+                last_block_number: head.number,
+                last_block_timestamp_ms: head.timestamp_ms,
+            },
+            tip: Tip {
+                tree,
+                head,
+                head_hash,
+            },
         })
+    }
+
+    /// Seals the executed transactions into the next block.
+    pub fn seal(&mut self, timestamp_ms: u64, transactions: Vec<StoredTx>) -> SealedBlock {
+        let closed = self
+            .state
+            .close_block(self.tip.head.number + 1, timestamp_ms, transactions);
+        self.tip.seal(closed)
+    }
+
+    /// Verifies and executes a logged block; every transaction must succeed, as it did
+    /// when it was first accepted.
+    pub fn replay_logged(&mut self, block: &WalBlock) -> Result<SealedBlock, ChainError> {
+        if block.number != self.tip.head.number + 1 {
+            return Err(replay_error(
+                block.number,
+                format!("expected block {}", self.tip.head.number + 1),
+            ));
+        }
+        let context = BlockContext {
+            number: block.number,
+            timestamp_ms: block.timestamp_ms,
+        };
+        let mut transactions = Vec::with_capacity(block.transactions.len());
+        for bytes in &block.transactions {
+            let tx = Transaction::decode(bytes)
+                .map_err(|e: DecodeError| replay_error(block.number, e))?;
+            let admitted = self
+                .state
+                .admit(tx)
+                .map_err(|e| replay_error(block.number, e))?;
+            self.state
+                .execute(&admitted, &context)
+                .map_err(|e| replay_error(block.number, e))?;
+            transactions.push(admitted.stored());
+        }
+        Ok(self.seal(block.timestamp_ms, transactions))
+    }
+}
+
+impl Tip {
+    /// Commits a closed block's leaf changes to the tree and makes it the head.
+    pub fn seal(&mut self, block: ClosedBlock) -> SealedBlock {
+        let ClosedBlock {
+            number,
+            timestamp_ms,
+            transactions,
+            changes,
+        } = block;
+        self.tree
+            .update_batch(changes.iter().map(LeafChange::tree_update).collect());
+        let hashes: Vec<B256> = transactions.iter().map(|tx| tx.hash).collect();
+        let header = BlockHeader {
+            number,
+            parent_hash: self.head_hash,
+            timestamp_ms,
+            state_root: self.tree.root(),
+            transactions_root: transactions_root(&hashes),
+            transaction_count: transactions.len() as u32,
+        };
+        let hash = header.hash();
+        self.head = header.clone();
+        self.head_hash = hash;
+        SealedBlock {
+            header,
+            hash,
+            transactions,
+            changes,
+        }
+    }
+}
+
+impl ExecutionState {
+    /// Closes block `number`: takes the leaf changes of its executed transactions.
+    pub fn close_block(
+        &mut self,
+        number: u64,
+        timestamp_ms: u64,
+        transactions: Vec<StoredTx>,
+    ) -> ClosedBlock {
+        self.last_block_number = number;
+        self.last_block_timestamp_ms = timestamp_ms;
+        ClosedBlock {
+            number,
+            timestamp_ms,
+            transactions,
+            changes: self.ledger.take_changes(),
+        }
     }
 
     /// Executes one admitted transaction in the block being built.
@@ -206,71 +334,6 @@ impl Chain {
     /// Checks a transaction's signatures against this chain's domain.
     pub fn admit(&self, tx: Transaction) -> Result<AdmittedTx, SignatureCheckError> {
         AdmittedTx::new(tx, &self.genesis.domain)
-    }
-
-    /// Seals the executed transactions into the next block.
-    pub fn seal(&mut self, timestamp_ms: u64, transactions: Vec<StoredTx>) -> SealedBlock {
-        self.seal_at(
-            self.head.number + 1,
-            self.head_hash,
-            timestamp_ms,
-            transactions,
-        )
-    }
-
-    fn seal_at(
-        &mut self,
-        number: u64,
-        parent_hash: B256,
-        timestamp_ms: u64,
-        transactions: Vec<StoredTx>,
-    ) -> SealedBlock {
-        let changes: Vec<LeafChange> = self.ledger.take_changes();
-        self.tree
-            .update_batch(changes.iter().map(LeafChange::tree_update).collect());
-        let hashes: Vec<B256> = transactions.iter().map(|tx| tx.hash).collect();
-        let header = BlockHeader {
-            number,
-            parent_hash,
-            timestamp_ms,
-            state_root: self.tree.root(),
-            transactions_root: transactions_root(&hashes),
-            transaction_count: transactions.len() as u32,
-        };
-        let hash = header.hash();
-        self.head = header.clone();
-        self.head_hash = hash;
-        SealedBlock {
-            header,
-            hash,
-            transactions,
-            changes,
-        }
-    }
-
-    /// Verifies and executes a logged block; every transaction must succeed, as it did
-    /// when it was first accepted.
-    pub fn replay_logged(&mut self, block: &WalBlock) -> Result<SealedBlock, ChainError> {
-        if block.number != self.head.number + 1 {
-            return Err(replay_error(
-                block.number,
-                format!("expected block {}", self.head.number + 1),
-            ));
-        }
-        let context = BlockContext {
-            number: block.number,
-            timestamp_ms: block.timestamp_ms,
-        };
-        let mut transactions = Vec::with_capacity(block.transactions.len());
-        for bytes in &block.transactions {
-            let tx = Transaction::decode(bytes)
-                .map_err(|e: DecodeError| replay_error(block.number, e))?;
-            let admitted = self.admit(tx).map_err(|e| replay_error(block.number, e))?;
-            self.execute(&admitted, &context)
-                .map_err(|e| replay_error(block.number, e))?;
-            transactions.push(admitted.stored());
-        }
-        Ok(self.seal(block.timestamp_ms, transactions))
     }
 }
 
@@ -409,7 +472,7 @@ pub fn replay_stored_chain(
     Ok(ReplayReport {
         blocks: head_number,
         transactions,
-        state_root: chain.head.state_root,
+        state_root: chain.tip.head.state_root,
     })
 }
 
@@ -458,15 +521,17 @@ pub fn per_transaction_roots(
     let mut roots = Vec::with_capacity(logged.transactions.len());
     for bytes in &logged.transactions {
         let tx = Transaction::decode(bytes).map_err(|e| replay_error(number, e))?;
-        let admitted = chain.admit(tx).map_err(|e| replay_error(number, e))?;
+        let admitted = chain.state.admit(tx).map_err(|e| replay_error(number, e))?;
         chain
+            .state
             .execute(&admitted, &context)
             .map_err(|e| replay_error(number, e))?;
-        let changes = chain.ledger.take_changes();
+        let changes = chain.state.ledger.take_changes();
         chain
+            .tip
             .tree
             .update_batch(changes.iter().map(LeafChange::tree_update).collect());
-        roots.push(chain.tree.root());
+        roots.push(chain.tip.tree.root());
     }
     if roots.last() != Some(&header.state_root) {
         return Err(replay_error(

@@ -76,7 +76,7 @@ impl Node {
         let wal_dir = config.data_dir.join("wal");
         let logged = wal::recover(&wal_dir)?;
         let mut replayed = 0usize;
-        let committed = chain.head.number;
+        let committed = chain.tip.head.number;
         for block in logged.iter().filter(|b| b.number > committed) {
             let sealed = chain.replay_logged(block)?;
             replayed += sealed.transactions.len();
@@ -85,15 +85,15 @@ impl Node {
                 .map_err(ChainError::from)?;
         }
         // Every logged block is now in the database: start a fresh log.
-        let writer = WalWriter::start_fresh(&wal_dir, chain.head.number + 1)?;
+        let writer = WalWriter::start_fresh(&wal_dir, chain.tip.head.number + 1)?;
         tracing::info!(
-            head = chain.head.number,
-            root = %chain.head.state_root,
+            head = chain.tip.head.number,
+            root = %chain.tip.head.state_root,
             replayed_txs = replayed,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "chain recovered"
         );
-        metrics::gauge!("straddle_head_block").set(chain.head.number as f64);
+        metrics::gauge!("straddle_head_block").set(chain.tip.head.number as f64);
         let sequencer = Arc::new(Sequencer::start(
             chain,
             store.clone(),

@@ -543,7 +543,7 @@ async fn ticker(sequencer: &Sequencer, market: u32) -> Result<Option<TickerView>
             );
             Some(TickerView {
                 market,
-                block_number: chain.head.number,
+                block_number: chain.last_block_number,
                 mark,
                 index,
                 last_price: m.last_price_micro_usdc,

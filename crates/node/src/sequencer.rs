@@ -1,19 +1,22 @@
-//! The sequencer pipeline: three threads joined by bounded channels.
+//! The sequencer pipeline: four threads joined by bounded channels.
 //!
-//! 1. **Admission** owns the chain. It executes each verified transaction at once against
-//!    the block being built (so a refusal is immediate and changes nothing), frames the
-//!    accepted ones for the log, and seals a block every interval.
-//! 2. **Log** writes each group of framed records with one fsync, then releases the
+//! 1. **Admission** owns the execution state and the order books. It executes each
+//!    verified transaction at once against the block being built (so a refusal is
+//!    immediate and changes nothing), frames the accepted ones for the log, and closes a
+//!    block every interval: it hands the block's leaf changes to the sealer and goes on.
+//! 2. **Sealer** owns the Merkle tree and the head: it commits each closed block's leaf
+//!    changes, computes the state root and the header (the parent-hash chain stays
+//!    sequential here), and serves proofs against the sealed head.
+//! 3. **Log** writes each group of framed records with one fsync, then releases the
 //!    receipts of that group: no receipt leaves before its transaction is on disk.
-//! 3. **Database** commits sealed blocks (state leaves + chain data, one redb transaction)
+//! 4. **Database** commits sealed blocks (state leaves + chain data, one redb transaction)
 //!    in order, after the log holds them, then publishes the new head.
 
 mod orders;
 
 pub use orders::{FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade};
 
-use crate::chain::AdmittedTx;
-use crate::chain::Chain;
+use crate::chain::{AdmittedTx, Chain, ClosedBlock, ExecutionState, Tip};
 use crate::chain_store::{ChainStore, SealedBlock, StoredTx};
 use crate::engine::{BookSnapshot, Engine, EngineError};
 use crate::wal::{WalWriter, frame_block_open, frame_tx};
@@ -35,6 +38,10 @@ pub const ADMISSION_QUEUE_MAX: usize = 65_536;
 pub const GROUP_COMMIT_MAX: usize = 4_096;
 /// Groups or sealed blocks waiting for the log thread, at most.
 const LOG_QUEUE_MAX: usize = 1_024;
+/// Nice value of the sealer and database threads (0 is normal, 19 the lowest).
+const BACKGROUND_NICE: libc::c_int = 10;
+/// Closed blocks (and proof requests) waiting for the sealer, at most.
+const SEAL_QUEUE_MAX: usize = 64;
 /// Sealed blocks waiting for the database thread, at most.
 const DB_QUEUE_MAX: usize = 256;
 /// Blocks kept for new-block subscribers that fall behind.
@@ -141,7 +148,7 @@ enum Command {
         reply: oneshot::Sender<ProofSnapshot>,
     },
     /// Runs a read-only query against the current (possibly unsealed) state.
-    Read(Box<dyn FnOnce(&Chain) + Send>),
+    Read(Box<dyn FnOnce(&ExecutionState) + Send>),
     /// A signed order for the matching engine.
     PlaceOrder {
         signed: Box<SignedOrder>,
@@ -201,12 +208,26 @@ enum LogItem {
     Seal(Box<SealedBlock>),
 }
 
+/// Work for the sealer, in admission order.
+enum SealItem {
+    /// A closed block to seal.
+    Block(Box<ClosedBlock>),
+    /// A proof against the head once every block closed before the request is sealed;
+    /// admission supplies the leaf's value as of that block.
+    Proof {
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+        reply: oneshot::Sender<ProofSnapshot>,
+    },
+}
+
 /// State shared with the RPC layer.
 pub struct Shared {
     /// Last block committed to the database.
     pub committed_head: RwLock<(BlockHeader, B256)>,
     /// Its number, for lock-free reads.
     pub committed_number: AtomicU64,
+
     /// New committed blocks.
     pub blocks: broadcast::Sender<Arc<BlockEvent>>,
     /// Market data (book updates, trades, order updates), published once durable.
@@ -237,7 +258,7 @@ fn fatal(what: &str, error: &dyn std::fmt::Display) -> ! {
 }
 
 impl Sequencer {
-    /// Starts the three threads on a recovered chain whose head is committed.
+    /// Starts the four threads on a recovered chain whose head is committed.
     pub fn start(
         chain: Chain,
         store: Arc<ChainStore>,
@@ -247,13 +268,15 @@ impl Sequencer {
         let (blocks, _) = broadcast::channel(BLOCK_EVENTS_MAX);
         let (market, _) = broadcast::channel(MARKET_EVENTS_MAX);
         let shared = Arc::new(Shared {
-            committed_head: RwLock::new((chain.head.clone(), chain.head_hash)),
-            committed_number: AtomicU64::new(chain.head.number),
+            committed_head: RwLock::new((chain.tip.head.clone(), chain.tip.head_hash)),
+            committed_number: AtomicU64::new(chain.tip.head.number),
+
             blocks,
             market,
         });
         let (command_tx, command_rx) = sync_channel(ADMISSION_QUEUE_MAX);
         let (log_tx, log_rx) = sync_channel(LOG_QUEUE_MAX);
+        let (seal_tx, seal_rx) = sync_channel(SEAL_QUEUE_MAX);
         let (db_tx, db_rx) = sync_channel(DB_QUEUE_MAX);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -263,10 +286,21 @@ impl Sequencer {
         };
         let db_shared = shared.clone();
         let log_shared = shared.clone();
+        let Chain { state, tip } = chain;
+        let sealer_log = log_tx.clone();
         let threads = vec![
             spawn(
                 "admission",
-                Box::new(move || Admission::new(chain, log_tx, block_interval).run(command_rx)),
+                Box::new(move || {
+                    Admission::new(state, log_tx, seal_tx, block_interval).run(command_rx)
+                }),
+            ),
+            spawn(
+                "sealer",
+                Box::new(move || {
+                    run_in_background();
+                    run_sealer(tip, seal_rx, sealer_log)
+                }),
             ),
             spawn(
                 "log",
@@ -274,7 +308,10 @@ impl Sequencer {
             ),
             spawn(
                 "database",
-                Box::new(move || run_database(store, db_rx, db_shared)),
+                Box::new(move || {
+                    run_in_background();
+                    run_database(store, db_rx, db_shared)
+                }),
             ),
         ];
         Sequencer {
@@ -352,11 +389,11 @@ impl Sequencer {
     /// Runs `query` on the sequencer's current state (including unsealed transactions).
     pub async fn read<T: Send + 'static>(
         &self,
-        query: impl FnOnce(&Chain) -> T + Send + 'static,
+        query: impl FnOnce(&ExecutionState) -> T + Send + 'static,
     ) -> Result<T, SubmitError> {
         let (reply, response) = oneshot::channel();
-        self.send(Command::Read(Box::new(move |chain| {
-            let _ = reply.send(query(chain));
+        self.send(Command::Read(Box::new(move |state| {
+            let _ = reply.send(query(state));
         })))?;
         response.await.map_err(|_| SubmitError::ShuttingDown)
     }
@@ -384,27 +421,34 @@ struct OpenBlock {
 }
 
 struct Admission {
-    chain: Chain,
-    /// The order books, over `chain`'s state.
+    state: ExecutionState,
+    /// The order books, over `state`.
     engine: Engine,
     log: SyncSender<LogItem>,
+    sealer: SyncSender<SealItem>,
     interval: Duration,
     open: Option<OpenBlock>,
     framed: Vec<u8>,
     acks: Vec<Waiting>,
     /// Market events to publish with the next flush.
     events: Vec<MarketEvent>,
-    /// Values of sealed leaves, for proofs while newer transactions are unsealed.
+    /// Values as of the last closed block of the leaves changed since, for proofs.
     sealed_values: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl Admission {
-    fn new(chain: Chain, log: SyncSender<LogItem>, interval: Duration) -> Admission {
-        let engine = Engine::from_ledger(&chain.ledger, now_ms());
+    fn new(
+        state: ExecutionState,
+        log: SyncSender<LogItem>,
+        sealer: SyncSender<SealItem>,
+        interval: Duration,
+    ) -> Admission {
+        let engine = Engine::from_ledger(&state.ledger, now_ms());
         Admission {
-            chain,
+            state,
             engine,
             log,
+            sealer,
             interval,
             open: None,
             framed: Vec::new(),
@@ -453,7 +497,7 @@ impl Admission {
             } => self.submit(*tx, received, reply),
             Command::Account { address, reply } => {
                 let account = self
-                    .chain
+                    .state
                     .ledger
                     .account(&address)
                     .cloned()
@@ -461,8 +505,8 @@ impl Admission {
                 let pending_block = self
                     .open
                     .as_ref()
-                    .map_or(self.chain.head.number, |b| b.context.number);
-                let clearinghouse = self.chain.ledger.clearinghouse();
+                    .map_or(self.state.last_block_number, |b| b.context.number);
+                let clearinghouse = self.state.ledger.clearinghouse();
                 let stored = clearinghouse.portfolio(&address);
                 // Normalise once: the risk is computed on the settled view shown.
                 let (portfolio, risk) = match clearinghouse.normalized(&stored) {
@@ -474,7 +518,7 @@ impl Admission {
                 };
                 let liquidation_index = risk
                     .as_ref()
-                    .and_then(|risk| estimate_liquidation_index(&self.chain, &portfolio, risk));
+                    .and_then(|risk| estimate_liquidation_index(&self.state, &portfolio, risk));
                 let marks = portfolio
                     .positions
                     .iter()
@@ -494,7 +538,7 @@ impl Admission {
                     pending_block,
                 });
             }
-            Command::Read(query) => query(&self.chain),
+            Command::Read(query) => query(&self.state),
             Command::PlaceOrder {
                 signed,
                 verified,
@@ -508,7 +552,7 @@ impl Admission {
             } => {
                 // Publish pending updates first, so the snapshot's number is exact.
                 self.collect_book_updates();
-                let _ = reply.send(self.engine.snapshot(&self.chain.ledger, market, levels));
+                let _ = reply.send(self.engine.snapshot(&self.state.ledger, market, levels));
             }
             Command::OpenOrders { owner, reply } => {
                 let _ = reply.send(self.open_orders(owner));
@@ -517,15 +561,12 @@ impl Admission {
                 let raw = key.encode();
                 let value = match self.sealed_values.get(&raw) {
                     Some(sealed) => sealed.clone(),
-                    None => self.chain.ledger.leaf_value(&key),
+                    None => self.state.ledger.leaf_value(&key),
                 };
-                let proof = self.chain.tree.prove(&straddle_state::key_hash(&raw));
-                let _ = reply.send(ProofSnapshot {
-                    block_number: self.chain.head.number,
-                    state_root: self.chain.head.state_root,
+                self.send_to_sealer(SealItem::Proof {
                     key: raw,
                     value,
-                    proof,
+                    reply,
                 });
             }
         }
@@ -562,7 +603,7 @@ impl Admission {
 
     /// The block being built, opened if there is none.
     fn open_block(&mut self) -> &mut OpenBlock {
-        open_block(&mut self.open, &self.chain.head, self.interval)
+        open_block(&mut self.open, &self.state, self.interval)
     }
 
     /// Executes one transaction in the open block and frames it for the log; nothing
@@ -574,18 +615,18 @@ impl Admission {
     ) -> Result<(Acknowledgement, VerifiedTransaction), TxError> {
         // Remember the sealed value of every leaf this transaction may touch, so proofs
         // served before the next seal still match the sealed root.
-        for key in touched_keys(&tx, &self.chain) {
+        for key in touched_keys(&tx, &self.state) {
             let raw = key.encode();
             if !self.sealed_values.contains_key(&raw) {
                 self.sealed_values
-                    .insert(raw, self.chain.ledger.leaf_value(&key));
+                    .insert(raw, self.state.ledger.leaf_value(&key));
             }
         }
         let context = self.open_block().context;
-        let outcome = self.chain.execute(&tx, &context).inspect_err(|error| {
+        let outcome = self.state.execute(&tx, &context).inspect_err(|error| {
             metrics::counter!("straddle_tx_rejected_total", "reason" => crate::errors::tx_error_name(error)).increment(1);
         })?;
-        let open = open_block(&mut self.open, &self.chain.head, self.interval);
+        let open = open_block(&mut self.open, &self.state, self.interval);
         if open.transactions.is_empty() {
             frame_block_open(
                 &mut self.framed,
@@ -627,29 +668,80 @@ impl Admission {
             return;
         }
         let started = Instant::now();
-        let sealed = self
-            .chain
-            .seal(open.context.timestamp_ms, open.transactions);
+        let closed = self.state.close_block(
+            open.context.number,
+            open.context.timestamp_ms,
+            open.transactions,
+        );
         self.sweep(open.context.timestamp_ms);
-        metrics::histogram!("straddle_block_seal_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("straddle_block_close_seconds").record(started.elapsed().as_secs_f64());
         self.sealed_values.clear();
-        metrics::counter!("straddle_blocks_sealed_total").increment(1);
-        if self.log.send(LogItem::Seal(Box::new(sealed))).is_err() {
-            fatal("log thread stopped", &"channel closed");
+        self.send_to_sealer(SealItem::Block(Box::new(closed)));
+    }
+
+    fn send_to_sealer(&self, item: SealItem) {
+        if self.sealer.send(item).is_err() {
+            fatal("sealer thread stopped", &"channel closed");
         }
     }
 }
 
-/// The block being built in `open`, opened after `head` if there is none.
+/// Lowers the calling thread's scheduling priority (Linux nice value
+/// [`BACKGROUND_NICE`]). Sealing and database commits are off the acknowledgement path;
+/// when the cores are busy they should yield to admission, the log and the RPC workers,
+/// whose delays are what a trader sees. Their bounded queues still hold them back from
+/// falling behind for long: a full queue stalls admission, which frees the cores.
+fn run_in_background() {
+    // SAFETY: `setpriority` with `PRIO_PROCESS` and a thread id only changes that
+    // thread's nice value; failure (not permitted, other platforms) leaves it unchanged.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE) != 0 {
+            tracing::debug!("could not lower the priority of a background thread");
+        }
+    }
+}
+
+/// Seals closed blocks in order and hands them to the log (after the records of their
+/// transactions, which admission sent before closing the block); serves proofs.
+fn run_sealer(mut tip: Tip, items: Receiver<SealItem>, log: SyncSender<LogItem>) {
+    while let Ok(item) = items.recv() {
+        match item {
+            SealItem::Block(closed) => {
+                let started = Instant::now();
+                let sealed = tip.seal(*closed);
+                metrics::histogram!("straddle_block_seal_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!("straddle_blocks_sealed_total").increment(1);
+                if log.send(LogItem::Seal(Box::new(sealed))).is_err() {
+                    fatal("log thread stopped", &"channel closed");
+                }
+            }
+            SealItem::Proof { key, value, reply } => {
+                let proof = tip.tree.prove(&straddle_state::key_hash(&key));
+                let _ = reply.send(ProofSnapshot {
+                    block_number: tip.head.number,
+                    state_root: tip.head.state_root,
+                    key,
+                    value,
+                    proof,
+                });
+            }
+        }
+    }
+}
+
+/// The block being built in `open`, opened after `state`'s last closed block if there is none.
 fn open_block<'a>(
     open: &'a mut Option<OpenBlock>,
-    head: &BlockHeader,
+    state: &ExecutionState,
     interval: Duration,
 ) -> &'a mut OpenBlock {
     open.get_or_insert_with(|| OpenBlock {
         context: BlockContext {
-            number: head.number + 1,
-            timestamp_ms: now_ms().max(head.timestamp_ms),
+            number: state.last_block_number + 1,
+            timestamp_ms: now_ms().max(state.last_block_timestamp_ms),
         },
         deadline: Instant::now() + interval,
         transactions: Vec::new(),
@@ -662,7 +754,7 @@ fn open_block<'a>(
 /// linearly interpolated, holding the requirement fixed. `None` when the positions span
 /// several underlyings or no crossing lies within the regular shock range.
 fn estimate_liquidation_index(
-    chain: &Chain,
+    chain: &ExecutionState,
     portfolio: &straddle_exchange::clearinghouse::Portfolio,
     risk: &straddle_exchange::clearinghouse::AccountRisk,
 ) -> Option<u64> {
@@ -706,7 +798,7 @@ fn estimate_liquidation_index(
 
 /// The leaves a transaction can change, so proofs served before the next seal can use
 /// their sealed values.
-fn touched_keys(tx: &AdmittedTx, chain: &Chain) -> Vec<StateKey> {
+fn touched_keys(tx: &AdmittedTx, chain: &ExecutionState) -> Vec<StateKey> {
     use straddle_primitives::Action;
     let mut keys = Vec::new();
     match &tx.verified {

@@ -115,12 +115,12 @@ proptest! {
         let mut pending: Vec<StoredTx> = Vec::new();
         let mut now_ms = 1_700_000_000_000u64;
         for step in &steps {
-            let context = BlockContext { number: live.head.number + 1, timestamp_ms: now_ms };
+            let context = BlockContext { number: live.tip.head.number + 1, timestamp_ms: now_ms };
             let unsigned = action(step, addresses[step.counterparty], now_ms);
             let signature = keys[step.signer].sign_hash_sync(&unsigned.signing_hash(&genesis.domain)).unwrap();
             let signed = SignedAction { action: unsigned, signature };
-            let admitted = live.admit(Transaction::Action(signed)).unwrap();
-            if live.execute(&admitted, &context).is_ok() {
+            let admitted = live.state.admit(Transaction::Action(signed)).unwrap();
+            if live.state.execute(&admitted, &context).is_ok() {
                 let mut frames = Vec::new();
                 if pending.is_empty() {
                     frame_block_open(&mut frames, context.number, now_ms);

@@ -186,7 +186,7 @@ impl Admission {
     ) -> Result<OrderAck, SubmitError> {
         let order = &taker.order;
         let context = self.open_block().context;
-        let ledger = &self.chain.ledger;
+        let ledger = &self.state.ledger;
         let filled_before = ledger
             .check_live_order(taker.owner, order, &taker.hash, &context)
             .map_err(|e| SubmitError::Rejected(TxError::Placement(e)))?;
@@ -219,7 +219,7 @@ impl Admission {
         while remaining > 0 {
             let planned = match self
                 .engine
-                .plan(&self.chain.ledger, signed, taker.owner, remaining)
+                .plan(&self.state.ledger, signed, taker.owner, remaining)
             {
                 Ok(planned) => planned,
                 Err(error) if ack.fills.is_empty() => return Err(SubmitError::Order(error)),
@@ -330,7 +330,7 @@ impl Admission {
             }
         }
         match self.engine.rest(
-            &self.chain.ledger,
+            &self.state.ledger,
             taker.owner,
             taker.hash,
             &taker.order,
@@ -433,7 +433,7 @@ impl Admission {
                     // Ambiguous refusals: the maker is at fault when its own side of
                     // this fill fails the fill rule on its own.
                     _ => self
-                        .chain
+                        .state
                         .ledger
                         .clearinghouse()
                         .check_order_margin(
@@ -482,7 +482,7 @@ impl Admission {
             for (order, hash) in orders {
                 match self
                     .engine
-                    .rest(&self.chain.ledger, owner, hash, &order, order.size)
+                    .rest(&self.state.ledger, owner, hash, &order, order.size)
                 {
                     Ok(_) => self.tell(owner, hash, &order, OrderStatus::Resting, None),
                     Err(error) => {
@@ -502,7 +502,7 @@ impl Admission {
         cancels: &[B256],
         orders: &[(Order, B256)],
     ) -> Result<(), SubmitError> {
-        let ledger = &self.chain.ledger;
+        let ledger = &self.state.ledger;
         for (index, (order, _)) in orders.iter().enumerate() {
             if self.engine.crosses_excluding(ledger, owner, order, cancels) {
                 return Err(SubmitError::Order(EngineError::QuoteWouldCross(index)));
@@ -549,7 +549,7 @@ impl Admission {
                 for order in std::iter::once(taker).chain(makers.iter().map(|(m, _)| m)) {
                     if let Some(gone) =
                         self.engine
-                            .sync(&self.chain.ledger, order.owner, order.hash)
+                            .sync(&self.state.ledger, order.owner, order.hash)
                     {
                         self.tell(
                             gone.owner,
@@ -609,7 +609,7 @@ impl Admission {
         sender: Address,
     ) -> AdmittedTx {
         AdmittedTx {
-            hash: tx.hash(&self.chain.genesis.domain),
+            hash: tx.hash(&self.state.genesis.domain),
             tx,
             verified,
             sender,
@@ -631,7 +631,7 @@ impl Admission {
 
     /// Removes expired orders and orders of closed markets from the books.
     pub(super) fn sweep(&mut self, now_ms: u64) {
-        for gone in self.engine.sweep(&self.chain.ledger, now_ms) {
+        for gone in self.engine.sweep(&self.state.ledger, now_ms) {
             let reason = if gone.order.expiryMs < now_ms {
                 "past its expiry"
             } else {
@@ -649,7 +649,7 @@ impl Admission {
 
     /// Moves the books' changed levels into the events of the next flush.
     pub(super) fn collect_book_updates(&mut self) {
-        let updates = self.engine.take_book_updates(&self.chain.ledger);
+        let updates = self.engine.take_book_updates(&self.state.ledger);
         self.events
             .extend(updates.into_iter().map(super::MarketEvent::Book));
     }
@@ -693,7 +693,7 @@ impl Admission {
         reason: Option<String>,
     ) -> OrderUpdate {
         let filled = self
-            .chain
+            .state
             .ledger
             .orders()
             .record(&owner, &hash)
