@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {OutputRegistry} from "./OutputRegistry.sol";
+import {StateProof} from "./StateProof.sol";
+
+/// @title Portal
+/// @notice Where collateral enters and leaves Straddle. A deposit locks the ERC-20
+/// collateral here and records an ordered, hashed deposit that the L2 must credit (in
+/// index order; derivation reads the `DepositQueued` events and the hash chain). A
+/// withdrawal requested on L2 is paid here, once, to its L1 recipient after an output
+/// containing it has finalized, against a Merkle proof of its withdrawal leaf.
+/// @dev Amounts are collateral token units; the L2 counts the same units (micro-USDC for
+/// the 6-decimal devnet token). See docs/spec/settlement.md.
+contract Portal {
+    using SafeERC20 for IERC20;
+
+    /// @notice A withdrawal as the L2 records it under state key `0x02 ‖ index`.
+    struct Withdrawal {
+        /// @notice Its index in the L2's withdrawal sequence.
+        uint64 index;
+        /// @notice The L2 account debited.
+        address account;
+        /// @notice Who receives the tokens on L1.
+        address recipient;
+        /// @notice Token units.
+        uint128 amount;
+        /// @notice The L2 block that recorded it.
+        uint64 l2BlockNumber;
+    }
+
+    /// @notice State-key tag of a withdrawal leaf (docs/spec/state.md).
+    uint8 public constant WITHDRAWAL_TAG = 0x02;
+    /// @notice Largest single deposit (the L2 keeps balances in 128 bits; this bound keeps
+    /// any sum of deposits far from overflowing).
+    uint256 public constant DEPOSIT_MAX = type(uint96).max;
+
+    /// @notice The collateral token.
+    IERC20 public immutable collateral;
+    /// @notice Where finalized outputs come from.
+    OutputRegistry public immutable outputs;
+
+    /// @notice Deposits made so far (the next deposit's index).
+    uint64 public depositCount;
+    /// @notice Hash chain over every deposit: keccak256(previous ‖ depositHash).
+    bytes32 public depositAccumulator;
+    /// @notice Each deposit's hash, by index.
+    mapping(uint64 => bytes32) public depositHashes;
+    /// @notice Withdrawal indices already paid.
+    mapping(uint64 => bool) public withdrawalFinalized;
+
+    /// @notice A deposit the L2 must credit to `l2Recipient`.
+    event DepositQueued(
+        uint64 indexed index,
+        address indexed from,
+        address indexed l2Recipient,
+        uint256 amount,
+        bytes32 depositHash,
+        bytes32 accumulator
+    );
+    /// @notice An L2 withdrawal was paid on L1.
+    event WithdrawalFinalized(uint64 indexed index, address indexed recipient, uint256 amount, uint256 outputIndex);
+
+    /// @notice Deposits must be positive and at most `DEPOSIT_MAX`.
+    error DepositAmountOutOfRange(uint256 amount);
+    /// @notice A zero address where one is required.
+    error ZeroAddress();
+    /// @notice The output is not finalized (unknown, in its window, or invalidated).
+    error OutputNotFinalized(uint256 outputIndex);
+    /// @notice The withdrawal was already paid.
+    error WithdrawalAlreadyFinalized(uint64 index);
+    /// @notice The proof does not show this withdrawal in the output's state.
+    error InvalidWithdrawalProof();
+
+    /// @param collateral_ The ERC-20 collateral.
+    /// @param outputs_ The output registry withdrawals are proven against.
+    constructor(IERC20 collateral_, OutputRegistry outputs_) {
+        if (address(collateral_) == address(0) || address(outputs_) == address(0)) revert ZeroAddress();
+        collateral = collateral_;
+        outputs = outputs_;
+    }
+
+    /// @notice Locks `amount` of the caller's collateral (approve first) for `l2Recipient`.
+    /// @return index The deposit's index.
+    function deposit(address l2Recipient, uint256 amount) external returns (uint64 index) {
+        if (l2Recipient == address(0)) revert ZeroAddress();
+        if (amount == 0 || amount > DEPOSIT_MAX) revert DepositAmountOutOfRange(amount);
+        collateral.safeTransferFrom(msg.sender, address(this), amount);
+        index = depositCount;
+        bytes32 depositHash = hashDeposit(index, msg.sender, l2Recipient, amount);
+        bytes32 accumulator = keccak256(abi.encodePacked(depositAccumulator, depositHash));
+        depositHashes[index] = depositHash;
+        depositAccumulator = accumulator;
+        depositCount = index + 1;
+        emit DepositQueued(index, msg.sender, l2Recipient, amount, depositHash, accumulator);
+    }
+
+    /// @notice Pays withdrawal `w` against finalized output `outputIndex`, whose state must
+    /// hold `w` under its withdrawal key (`siblings`: the Merkle proof, root side first).
+    /// Anyone may relay it; the tokens go to `w.recipient`.
+    function finalizeWithdrawal(uint256 outputIndex, Withdrawal calldata w, bytes32[] calldata siblings) external {
+        if (!outputs.isFinalized(outputIndex)) revert OutputNotFinalized(outputIndex);
+        if (withdrawalFinalized[w.index]) revert WithdrawalAlreadyFinalized(w.index);
+        bytes32 stateRoot = outputs.getOutput(outputIndex).stateRoot;
+        if (!StateProof.verifyInclusion(stateRoot, withdrawalKey(w.index), withdrawalValue(w), siblings)) {
+            revert InvalidWithdrawalProof();
+        }
+        withdrawalFinalized[w.index] = true;
+        collateral.safeTransfer(w.recipient, w.amount);
+        emit WithdrawalFinalized(w.index, w.recipient, w.amount, outputIndex);
+    }
+
+    /// @notice The hash a deposit is recorded under (the L2 recomputes it).
+    function hashDeposit(uint64 index, address from, address l2Recipient, uint256 amount)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(index, from, l2Recipient, amount));
+    }
+
+    /// @notice The L2 state key of withdrawal `index`: `0x02 ‖ index (8 bytes)`.
+    function withdrawalKey(uint64 index) public pure returns (bytes memory) {
+        return abi.encodePacked(WITHDRAWAL_TAG, index);
+    }
+
+    /// @notice The L2 state value of a withdrawal: account ‖ recipient ‖ amount (16 bytes)
+    /// ‖ block number (8 bytes).
+    function withdrawalValue(Withdrawal calldata w) public pure returns (bytes memory) {
+        return abi.encodePacked(w.account, w.recipient, w.amount, w.l2BlockNumber);
+    }
+}

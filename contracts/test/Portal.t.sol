@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Base} from "./utils/Base.sol";
+import {OutputRegistry} from "../src/OutputRegistry.sol";
+import {Portal} from "../src/Portal.sol";
+import {TestUSDC} from "../src/TestUSDC.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+contract PortalTest is Base {
+    TestUSDC internal usdc;
+    OutputRegistry internal registry;
+    Portal internal portal;
+    string internal fixture;
+    address internal constant PROPOSER = address(0xA11CE);
+    address internal constant RESOLVER = address(0xB0B);
+    address internal constant ALICE = address(0xA1);
+    uint64 internal constant WINDOW = 600;
+
+    event DepositQueued(
+        uint64 indexed index,
+        address indexed from,
+        address indexed l2Recipient,
+        uint256 amount,
+        bytes32 depositHash,
+        bytes32 accumulator
+    );
+
+    function setUp() public {
+        vm.warp(1_000_000);
+        usdc = new TestUSDC();
+        registry = new OutputRegistry(PROPOSER, RESOLVER, WINDOW, 0);
+        portal = new Portal(IERC20(address(usdc)), registry);
+        fixture = vm.readFile("test/fixtures/withdrawals.json");
+        usdc.mint(ALICE, 10_000e6);
+        vm.prank(ALICE);
+        usdc.approve(address(portal), type(uint256).max);
+    }
+
+    function test_DepositsAreOrderedAndHashChained() public {
+        bytes32 first = portal.hashDeposit(0, ALICE, address(0xD1), 5e6);
+        bytes32 chained = keccak256(abi.encodePacked(bytes32(0), first));
+        vm.expectEmit();
+        emit DepositQueued(0, ALICE, address(0xD1), 5e6, first, chained);
+        vm.prank(ALICE);
+        vm.assertEq(uint256(portal.deposit(address(0xD1), 5e6)), 0, "first index");
+
+        bytes32 second = portal.hashDeposit(1, ALICE, address(0xD2), 7);
+        vm.prank(ALICE);
+        portal.deposit(address(0xD2), 7);
+        vm.assertEq(uint256(portal.depositCount()), 2, "count");
+        vm.assertEq(portal.depositHashes(1), second, "hash by index");
+        vm.assertEq(portal.depositAccumulator(), keccak256(abi.encodePacked(chained, second)), "chain");
+        vm.assertEq(usdc.balanceOf(address(portal)), 5e6 + 7, "tokens locked");
+        vm.assertEq(portal.hashDeposit(0, ALICE, address(0xD1), 5e6), keccak256(abi.encode(uint64(0), ALICE, address(0xD1), uint256(5e6))), "hash layout");
+    }
+
+    function test_RejectsBadDeposits() public {
+        vm.startPrank(ALICE);
+        vm.expectRevert(abi.encodeWithSelector(Portal.DepositAmountOutOfRange.selector, 0));
+        portal.deposit(ALICE, 0);
+        uint256 tooMuch = uint256(type(uint96).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(Portal.DepositAmountOutOfRange.selector, tooMuch));
+        portal.deposit(ALICE, tooMuch);
+        vm.expectRevert(Portal.ZeroAddress.selector);
+        portal.deposit(address(0), 1);
+        vm.stopPrank();
+        // No allowance: the token refuses and nothing is recorded.
+        vm.expectRevert();
+        portal.deposit(ALICE, 1);
+        vm.assertEq(uint256(portal.depositCount()), 0, "nothing recorded");
+    }
+
+    function withdrawal(uint256 i) internal view returns (Portal.Withdrawal memory w, bytes32[] memory siblings) {
+        string memory at = string.concat(".withdrawals[", vm.toString(i), "]");
+        w = Portal.Withdrawal({
+            index: uint64(vm.parseJsonUint(fixture, string.concat(at, ".index"))),
+            account: vm.parseJsonAddress(fixture, string.concat(at, ".account")),
+            recipient: vm.parseJsonAddress(fixture, string.concat(at, ".recipient")),
+            amount: uint128(vm.parseJsonUint(fixture, string.concat(at, ".amount"))),
+            l2BlockNumber: uint64(vm.parseJsonUint(fixture, string.concat(at, ".l2BlockNumber")))
+        });
+        siblings = vm.parseJsonBytes32Array(fixture, string.concat(at, ".siblings"));
+    }
+
+    /// Posts the fixture's output (the state the Rust chain built) and funds the portal.
+    function postFixtureOutput() internal {
+        vm.prank(PROPOSER);
+        registry.propose(
+            uint64(vm.parseJsonUint(fixture, ".l2BlockNumber")),
+            vm.parseJsonBytes32(fixture, ".stateRoot"),
+            vm.parseJsonBytes32(fixture, ".blockHash")
+        );
+        vm.prank(ALICE);
+        portal.deposit(ALICE, 5_000e6);
+    }
+
+    function test_EncodingMatchesTheRustState() public view {
+        for (uint256 i = 0; i < 4; i++) {
+            (Portal.Withdrawal memory w,) = withdrawal(i);
+            string memory at = string.concat(".withdrawals[", vm.toString(i), "]");
+            vm.assertEq(portal.withdrawalKey(w.index), vm.parseJsonBytes(fixture, string.concat(at, ".key")), "key");
+            vm.assertEq(portal.withdrawalValue(w), vm.parseJsonBytes(fixture, string.concat(at, ".value")), "value");
+        }
+    }
+
+    function test_PaysProvenWithdrawalsOnceAfterFinalization() public {
+        postFixtureOutput();
+        (Portal.Withdrawal memory w, bytes32[] memory siblings) = withdrawal(0);
+        vm.expectRevert(abi.encodeWithSelector(Portal.OutputNotFinalized.selector, 0));
+        portal.finalizeWithdrawal(0, w, siblings);
+
+        vm.warp(block.timestamp + WINDOW);
+        for (uint256 i = 0; i < 4; i++) {
+            (w, siblings) = withdrawal(i);
+            uint256 before = usdc.balanceOf(w.recipient);
+            portal.finalizeWithdrawal(0, w, siblings);
+            vm.assertEq(usdc.balanceOf(w.recipient) - before, w.amount, "recipient paid");
+            vm.assertTrue(portal.withdrawalFinalized(w.index), "marked");
+        }
+        (w, siblings) = withdrawal(2);
+        vm.expectRevert(abi.encodeWithSelector(Portal.WithdrawalAlreadyFinalized.selector, w.index));
+        portal.finalizeWithdrawal(0, w, siblings);
+    }
+
+    function test_RejectsTamperedWithdrawals() public {
+        postFixtureOutput();
+        vm.warp(block.timestamp + WINDOW);
+        (Portal.Withdrawal memory w, bytes32[] memory siblings) = withdrawal(1);
+
+        Portal.Withdrawal memory more = w;
+        more.amount = w.amount + 1;
+        vm.expectRevert(Portal.InvalidWithdrawalProof.selector);
+        portal.finalizeWithdrawal(0, more, siblings);
+
+        Portal.Withdrawal memory redirected = w;
+        redirected.recipient = ALICE;
+        vm.expectRevert(Portal.InvalidWithdrawalProof.selector);
+        portal.finalizeWithdrawal(0, redirected, siblings);
+
+        Portal.Withdrawal memory otherIndex = w;
+        otherIndex.index = w.index + 1;
+        vm.expectRevert(Portal.InvalidWithdrawalProof.selector);
+        portal.finalizeWithdrawal(0, otherIndex, siblings);
+
+        siblings[siblings.length - 1] = bytes32(uint256(siblings[siblings.length - 1]) ^ 1);
+        vm.expectRevert(Portal.InvalidWithdrawalProof.selector);
+        portal.finalizeWithdrawal(0, w, siblings);
+
+        bytes32[] memory shorter = new bytes32[](0);
+        vm.expectRevert(Portal.InvalidWithdrawalProof.selector);
+        portal.finalizeWithdrawal(0, w, shorter);
+    }
+
+    function test_InvalidatedOutputsPayNothing() public {
+        postFixtureOutput();
+        vm.prank(RESOLVER);
+        registry.invalidate(0, RESOLVER);
+        vm.warp(block.timestamp + WINDOW);
+        (Portal.Withdrawal memory w, bytes32[] memory siblings) = withdrawal(0);
+        vm.expectRevert(abi.encodeWithSelector(Portal.OutputNotFinalized.selector, 0));
+        portal.finalizeWithdrawal(0, w, siblings);
+    }
+
+    function testFuzz_NoOtherAmountProves(uint128 amount, uint8 which) public {
+        postFixtureOutput();
+        vm.warp(block.timestamp + WINDOW);
+        (Portal.Withdrawal memory w, bytes32[] memory siblings) = withdrawal(which % 4);
+        vm.assume(amount != w.amount);
+        w.amount = amount;
+        vm.expectRevert(Portal.InvalidWithdrawalProof.selector);
+        portal.finalizeWithdrawal(0, w, siblings);
+    }
+}
