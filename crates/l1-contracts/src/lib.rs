@@ -1,0 +1,78 @@
+//! Bindings of Straddle's L1 contracts, generated from `artifacts/` (the forge build
+//! output of `contracts/`, exported by `scripts/export-artifacts.py`). Each contract
+//! module has its call, event and error types and `BYTECODE` for deployment.
+
+#![allow(missing_docs)]
+
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    Portal,
+    "artifacts/Portal.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    BatchInbox,
+    "artifacts/BatchInbox.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    OutputRegistry,
+    "artifacts/OutputRegistry.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    TestUSDC,
+    "artifacts/TestUSDC.json"
+);
+
+/// State-key tag of a withdrawal leaf, as the Portal proves it (`Portal.WITHDRAWAL_TAG`).
+pub const WITHDRAWAL_TAG: u8 = 0x02;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::keccak256;
+    use alloy_sol_types::{SolCall, SolError, SolEvent};
+
+    #[test]
+    fn bytecode_is_present_for_every_contract() {
+        for code in [
+            &Portal::BYTECODE,
+            &BatchInbox::BYTECODE,
+            &OutputRegistry::BYTECODE,
+            &TestUSDC::BYTECODE,
+        ] {
+            assert!(code.len() > 1_000, "deployment bytecode is embedded");
+        }
+    }
+
+    #[test]
+    fn selectors_and_encodings_match_the_solidity_signatures() {
+        assert_eq!(
+            Portal::depositCall::SELECTOR,
+            keccak256("deposit(address,uint256)")[..4]
+        );
+        assert_eq!(
+            Portal::finalizeWithdrawalCall::SELECTOR,
+            keccak256(
+                "finalizeWithdrawal(uint256,(uint64,address,address,uint128,uint64),bytes32[])"
+            )[..4]
+        );
+        assert_eq!(
+            Portal::DepositQueued::SIGNATURE_HASH,
+            keccak256("DepositQueued(uint64,address,address,uint256,bytes32,bytes32)")
+        );
+        assert_eq!(
+            Portal::InvalidWithdrawalProof::SELECTOR,
+            keccak256("InvalidWithdrawalProof()")[..4]
+        );
+        assert_eq!(
+            BatchInbox::postBlobsCall::SELECTOR,
+            keccak256("postBlobs(uint256)")[..4]
+        );
+        assert_eq!(
+            OutputRegistry::proposeCall::SELECTOR,
+            keccak256("propose(uint64,bytes32,bytes32)")[..4]
+        );
+    }
+}
