@@ -17,15 +17,6 @@ contract PortalTest is Base {
     address internal constant ALICE = address(0xA1);
     uint64 internal constant WINDOW = 600;
 
-    event DepositQueued(
-        uint64 indexed index,
-        address indexed from,
-        address indexed l2Recipient,
-        uint256 amount,
-        bytes32 depositHash,
-        bytes32 accumulator
-    );
-
     function setUp() public {
         vm.warp(1_000_000);
         usdc = new TestUSDC();
@@ -41,7 +32,7 @@ contract PortalTest is Base {
         bytes32 first = portal.hashDeposit(0, ALICE, address(0xD1), 5e6);
         bytes32 chained = keccak256(abi.encodePacked(bytes32(0), first));
         vm.expectEmit();
-        emit DepositQueued(0, ALICE, address(0xD1), 5e6, first, chained);
+        emit Portal.DepositQueued(0, ALICE, address(0xD1), 5e6, first, chained);
         vm.prank(ALICE);
         vm.assertEq(uint256(portal.deposit(address(0xD1), 5e6)), 0, "first index");
 
