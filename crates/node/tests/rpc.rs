@@ -422,3 +422,42 @@ async fn margin_deposits_show_in_the_account() {
     assert!(account.margin.positions.is_empty());
     node.stop().await;
 }
+
+/// Proofs come from the sealer thread while admission has already executed newer,
+/// unsealed transactions: each proof must carry the value as of the root it is served
+/// with, so it verifies, and the account's value only moves once its block is sealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_served_between_seals_match_their_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    let alice = signer(1);
+    let bob = signer(2).address();
+    let mut roots = std::collections::HashSet::new();
+    for nonce in 1..=30u64 {
+        let action = transfer(bob, 1_000, nonce);
+        let signature = sign(&alice, &action);
+        client
+            .send_action(SendActionRequest {
+                chain_id: DEVNET_CHAIN_ID,
+                action,
+                signature: Bytes::copy_from_slice(&signature),
+            })
+            .await
+            .unwrap();
+        let proof = client.get_proof(bob).await.unwrap();
+        let value = proof.value.as_ref().expect("bob's account exists");
+        straddle_state::verify_proof(
+            &proof.state_root,
+            &proof.key_hash,
+            Some(&straddle_state::value_hash(value)),
+            &proof.proof,
+        )
+        .expect("the proof verifies against the root it came with");
+        roots.insert(proof.state_root);
+        tokio::time::sleep(Duration::from_millis(7)).await;
+    }
+    // Thirty transfers over about a quarter second span several 100 ms blocks.
+    assert!(roots.len() >= 2, "proofs were served across seals");
+    node.stop().await;
+}
