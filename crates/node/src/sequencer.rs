@@ -213,7 +213,7 @@ enum SealItem {
     /// A closed block to seal.
     Block(Box<ClosedBlock>),
     /// A proof against the head once every block closed before the request is sealed;
-    /// admission supplies the leaf's value as of that block.
+    /// admission supplies the leaf's value as of the last of those blocks.
     Proof {
         key: Vec<u8>,
         value: Option<Vec<u8>>,
@@ -398,7 +398,9 @@ impl Sequencer {
         response.await.map_err(|_| SubmitError::ShuttingDown)
     }
 
-    /// A proof of a state key against the last sealed block.
+    /// A proof of a state key against a sealed block: the head, or, while executed
+    /// transactions are unsealed, the block that seals them (at most one block interval
+    /// later).
     pub async fn proof(&self, key: StateKey) -> Result<ProofSnapshot, SubmitError> {
         let (reply, response) = oneshot::channel();
         self.send(Command::Proof { key, reply })?;
@@ -432,8 +434,9 @@ struct Admission {
     acks: Vec<Waiting>,
     /// Market events to publish with the next flush.
     events: Vec<MarketEvent>,
-    /// Values as of the last closed block of the leaves changed since, for proofs.
-    sealed_values: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Proof requests waiting for the open block to close: only then is the ledger's
+    /// value of a leaf the value under a root the sealer will have.
+    pending_proofs: Vec<(StateKey, oneshot::Sender<ProofSnapshot>)>,
 }
 
 impl Admission {
@@ -454,7 +457,7 @@ impl Admission {
             framed: Vec::new(),
             acks: Vec::new(),
             events: Vec::new(),
-            sealed_values: Default::default(),
+            pending_proofs: Vec::new(),
         }
     }
 
@@ -558,16 +561,10 @@ impl Admission {
                 let _ = reply.send(self.open_orders(owner));
             }
             Command::Proof { key, reply } => {
-                let raw = key.encode();
-                let value = match self.sealed_values.get(&raw) {
-                    Some(sealed) => sealed.clone(),
-                    None => self.state.ledger.leaf_value(&key),
-                };
-                self.send_to_sealer(SealItem::Proof {
-                    key: raw,
-                    value,
-                    reply,
-                });
+                self.pending_proofs.push((key, reply));
+                if self.open.as_ref().is_none_or(|b| b.transactions.is_empty()) {
+                    self.answer_proofs();
+                }
             }
         }
     }
@@ -613,15 +610,6 @@ impl Admission {
         &mut self,
         tx: AdmittedTx,
     ) -> Result<(Acknowledgement, VerifiedTransaction), TxError> {
-        // Remember the sealed value of every leaf this transaction may touch, so proofs
-        // served before the next seal still match the sealed root.
-        for key in touched_keys(&tx, &self.state) {
-            let raw = key.encode();
-            if !self.sealed_values.contains_key(&raw) {
-                self.sealed_values
-                    .insert(raw, self.state.ledger.leaf_value(&key));
-            }
-        }
         let context = self.open_block().context;
         let outcome = self.state.execute(&tx, &context).inspect_err(|error| {
             metrics::counter!("straddle_tx_rejected_total", "reason" => crate::errors::tx_error_name(error)).increment(1);
@@ -665,6 +653,7 @@ impl Admission {
     fn seal(&mut self) {
         let Some(open) = self.open.take() else { return };
         if open.transactions.is_empty() {
+            self.answer_proofs();
             return;
         }
         let started = Instant::now();
@@ -675,8 +664,22 @@ impl Admission {
         );
         self.sweep(open.context.timestamp_ms);
         metrics::histogram!("straddle_block_close_seconds").record(started.elapsed().as_secs_f64());
-        self.sealed_values.clear();
         self.send_to_sealer(SealItem::Block(Box::new(closed)));
+        self.answer_proofs();
+    }
+
+    /// Hands the waiting proof requests to the sealer with the leaves' current values.
+    /// Called only when no executed transaction is unsealed, so those values are the
+    /// ones under the root the sealer holds when it reaches the request.
+    fn answer_proofs(&mut self) {
+        for (key, reply) in std::mem::take(&mut self.pending_proofs) {
+            let value = self.state.ledger.leaf_value(&key);
+            self.send_to_sealer(SealItem::Proof {
+                key: key.encode(),
+                value,
+                reply,
+            });
+        }
     }
 
     fn send_to_sealer(&self, item: SealItem) {
@@ -794,106 +797,6 @@ fn estimate_liquidation_index(
         }
     }
     None
-}
-
-/// The leaves a transaction can change, so proofs served before the next seal can use
-/// their sealed values.
-fn touched_keys(tx: &AdmittedTx, chain: &ExecutionState) -> Vec<StateKey> {
-    use straddle_primitives::Action;
-    let mut keys = Vec::new();
-    match &tx.verified {
-        VerifiedTransaction::Action(action) => {
-            keys.extend([StateKey::Account(action.sender), StateKey::Totals]);
-            match &action.signed.action {
-                Action::Transfer(t) => keys.push(StateKey::Account(t.to)),
-                Action::Mint(m) => keys.push(StateKey::Account(m.to)),
-                Action::DepositMargin(_) => keys.push(StateKey::Portfolio(action.sender)),
-                Action::WithdrawMargin(_) => {
-                    keys.push(StateKey::Portfolio(action.sender));
-                    keys.push(StateKey::ClearingTotals);
-                }
-                Action::Withdraw(_) => {
-                    keys.push(StateKey::Withdrawal(chain.ledger.totals().withdrawal_count))
-                }
-            }
-        }
-        VerifiedTransaction::OracleUpdate { underlying, .. } => {
-            keys.push(StateKey::Oracle(*underlying));
-            keys.extend(
-                chain
-                    .ledger
-                    .clearinghouse()
-                    .markets()
-                    .filter(|m| m.spec.underlying == *underlying)
-                    .map(|m| StateKey::Market(m.spec.id)),
-            );
-        }
-        VerifiedTransaction::Match { taker, makers }
-        | VerifiedTransaction::MatchPlaced { taker, makers } => {
-            keys.extend([
-                StateKey::Portfolio(taker.owner),
-                StateKey::Order(taker.owner, taker.hash),
-                StateKey::Market(taker.order.market),
-                StateKey::ClearingTotals,
-            ]);
-            for (maker, _) in makers {
-                keys.push(StateKey::Portfolio(maker.owner));
-                keys.push(StateKey::Order(maker.owner, maker.hash));
-            }
-        }
-        VerifiedTransaction::Cancel {
-            signer, order_hash, ..
-        } => keys.push(StateKey::Order(*signer, *order_hash)),
-        VerifiedTransaction::PlaceOrders {
-            owner,
-            cancels,
-            orders,
-            ..
-        } => {
-            keys.extend([StateKey::Account(*owner), StateKey::ClearingTotals]);
-            keys.extend(cancels.iter().map(|h| StateKey::Order(*owner, *h)));
-            keys.extend(orders.iter().map(|(_, h)| StateKey::Order(*owner, *h)));
-        }
-        VerifiedTransaction::PlaceOrder(order) => keys.extend([
-            StateKey::Order(order.owner, order.hash),
-            StateKey::ClearingTotals,
-        ]),
-        VerifiedTransaction::BulkCancel { signer, cancel } => {
-            keys.push(StateKey::Account(*signer));
-            keys.extend(
-                cancel
-                    .orderHashes
-                    .iter()
-                    .map(|h| StateKey::Order(*signer, *h)),
-            );
-        }
-        VerifiedTransaction::ListMarket { signer, listing } => {
-            keys.extend([StateKey::Account(*signer), StateKey::Market(listing.market)])
-        }
-        VerifiedTransaction::CloseMarket { signer, close } => {
-            keys.extend([StateKey::Account(*signer), StateKey::Market(close.market)])
-        }
-        VerifiedTransaction::RetireOrder(retire) => {
-            keys.push(StateKey::Order(retire.owner, retire.order_hash))
-        }
-        VerifiedTransaction::AutoDeleverage(adl) => keys.extend([
-            StateKey::Portfolio(adl.target),
-            StateKey::Portfolio(adl.counterparty),
-            StateKey::Market(adl.market),
-            StateKey::ClearingTotals,
-        ]),
-        VerifiedTransaction::Liquidate {
-            liquidator,
-            liquidate,
-        } => keys.extend([
-            StateKey::Account(*liquidator),
-            StateKey::Portfolio(*liquidator),
-            StateKey::Portfolio(liquidate.target),
-            StateKey::Market(liquidate.market),
-            StateKey::ClearingTotals,
-        ]),
-    }
-    keys
 }
 
 fn run_log(
