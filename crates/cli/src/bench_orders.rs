@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use straddle_node::api::StraddleApiClient;
 use straddle_primitives::{
     Action, BulkOrders, Cancel, DepositMargin, Domain, Order, SignedCancel, SignedOrder,
-    Transaction,
+    TimeInForce, Transaction,
 };
 
 /// Options of `straddle bench orders`.
@@ -166,7 +166,7 @@ impl Quoting {
                 self.mid + offset
             },
             size: self.lot * 10,
-            timeInForce: 3,
+            timeInForce: TimeInForce::PostOnly.wire(),
             reduceOnly: false,
             expiryMs: self.expiry_ms,
             clientOrderId: nonce,
@@ -290,7 +290,7 @@ fn taker_jobs(
             } else {
                 quoting.mid - 5 * quoting.tick
             };
-            order.timeInForce = 1;
+            order.timeInForce = TimeInForce::ImmediateOrCancel.wire();
             order.size = quoting.lot * 5;
             Job {
                 raw: Bytes::from(Transaction::PlaceOrder(sign_order(key, order, domain)).encode()),

@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use eyre::{bail, eyre};
 use straddle_node::api::{OrderAck, StraddleApiClient};
 use straddle_primitives::{
-    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Order, SignedOrder, Transaction,
+    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Order, SignedOrder, TimeInForce,
+    Transaction,
 };
 
 /// Which side an order takes.
@@ -36,11 +37,12 @@ pub enum TifArg {
 impl TifArg {
     fn wire(self) -> u8 {
         match self {
-            TifArg::Gtc => 0,
-            TifArg::Ioc => 1,
-            TifArg::Fok => 2,
-            TifArg::PostOnly => 3,
+            TifArg::Gtc => TimeInForce::GoodTillCancelled,
+            TifArg::Ioc => TimeInForce::ImmediateOrCancel,
+            TifArg::Fok => TimeInForce::FillOrKill,
+            TifArg::PostOnly => TimeInForce::PostOnly,
         }
+        .wire()
     }
 }
 
@@ -215,7 +217,7 @@ pub async fn quote(rpc: &str, json: bool, args: QuoteArgs) -> eyre::Result<()> {
         isBuy: is_buy,
         limitPrice: price,
         size,
-        timeInForce: 3,
+        timeInForce: TimeInForce::PostOnly.wire(),
         reduceOnly: false,
         expiryMs: expiry_ms,
         clientOrderId: nonce + n,

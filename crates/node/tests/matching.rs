@@ -22,13 +22,13 @@ use straddle_node::api::{
 use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_node::errors;
 use straddle_primitives::{
-    Action, BulkOrders, Cancel, SignedCancel, SignedOrder, Transaction, WithdrawMargin,
+    Action, BulkOrders, Cancel, SignedCancel, SignedOrder, TimeInForce, Transaction, WithdrawMargin,
 };
 
-const GTC: u8 = 0;
-const IOC: u8 = 1;
-const FOK: u8 = 2;
-const POST_ONLY: u8 = 3;
+const GTC: u8 = TimeInForce::GoodTillCancelled.wire();
+const IOC: u8 = TimeInForce::ImmediateOrCancel.wire();
+const FOK: u8 = TimeInForce::FillOrKill.wire();
+const POST_ONLY: u8 = TimeInForce::PostOnly.wire();
 const USDC: u64 = 1_000_000;
 const CONTRACT: u64 = 1_000_000;
 

@@ -130,6 +130,16 @@ impl TimeInForce {
             _ => None,
         }
     }
+
+    /// The wire value (the inverse of [`TimeInForce::from_u8`]).
+    pub const fn wire(self) -> u8 {
+        match self {
+            TimeInForce::GoodTillCancelled => 0,
+            TimeInForce::ImmediateOrCancel => 1,
+            TimeInForce::FillOrKill => 2,
+            TimeInForce::PostOnly => 3,
+        }
+    }
 }
 
 impl Order {
@@ -153,5 +163,20 @@ impl Cancel {
     /// The EIP-712 digest under `domain`.
     pub fn signing_hash(&self, domain: &Domain) -> B256 {
         domain.digest(&self.eip712_hash_struct())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TimeInForce;
+
+    #[test]
+    fn time_in_force_wire_values_round_trip() {
+        for value in 0..=u8::MAX {
+            match TimeInForce::from_u8(value) {
+                Some(tif) => assert_eq!(tif.wire(), value),
+                None => assert!(value > 3, "0 to 3 are the defined values"),
+            }
+        }
     }
 }
