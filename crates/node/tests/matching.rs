@@ -16,10 +16,8 @@ use jsonrpsee::ws_client::WsClientBuilder;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use straddle_node::api::{
-    BookSnapshot, BookUpdate, OrderAck, OrderStatus, SendActionRequest, StraddleApiClient, Trade,
-    UserEvent,
+    BookSnapshot, BookUpdate, OrderAck, OrderStatus, StraddleApiClient, Trade, UserEvent,
 };
-use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_node::errors;
 use straddle_primitives::{
     Action, BulkOrders, Cancel, SignedCancel, SignedOrder, TimeInForce, Transaction, WithdrawMargin,
@@ -92,15 +90,8 @@ async fn withdraw_all_margin(client: &HttpClient, trader: usize, amount: u128) {
         nonce: 50,
         expiryMs: now_ms() + 60_000,
     });
-    let signature = signer(trader)
-        .sign_hash_sync(&withdraw.signing_hash(&domain()))
-        .unwrap();
     client
-        .send_action(SendActionRequest {
-            chain_id: DEVNET_CHAIN_ID,
-            action: withdraw,
-            signature: Bytes::from(signature.as_bytes().to_vec()),
-        })
+        .send_action(action_request(&signer(trader), withdraw))
         .await
         .unwrap();
 }

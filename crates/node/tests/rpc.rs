@@ -1,41 +1,21 @@
 //! The node over real HTTP and WebSocket: every kind of bad input gets its documented
 //! error code and changes nothing; subscriptions deliver blocks and account updates.
 
+mod common;
+
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use common::{action_request, domain, signer, start};
 use jsonrpsee::core::client::SubscriptionClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use std::time::Duration;
-use straddle_node::api::{AccountUpdate, BlockView, SendActionRequest, StraddleApiClient};
-use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
-use straddle_node::{Node, NodeConfig, errors};
-use straddle_primitives::{Action, Domain, Transfer};
+use straddle_node::api::{AccountUpdate, BlockView, StraddleApiClient};
+use straddle_node::devnet::DEVNET_CHAIN_ID;
+use straddle_node::{Node, errors};
+use straddle_primitives::{Action, Transfer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn signer(i: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&dev_key(i)).unwrap()
-}
-
-fn domain() -> Domain {
-    Domain {
-        chain_id: DEVNET_CHAIN_ID,
-        verifying_contract: Address::ZERO,
-    }
-}
-
-async fn start(dir: &std::path::Path) -> Node {
-    let addresses: Vec<Address> = (0..10).map(|i| signer(i).address()).collect();
-    Node::start(NodeConfig {
-        data_dir: dir.to_path_buf(),
-        genesis: devnet_genesis(&addresses),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        block_interval: Duration::from_millis(20),
-    })
-    .await
-    .unwrap()
-}
 
 fn far_future() -> u64 {
     u64::MAX / 2
@@ -298,13 +278,7 @@ async fn bad_input_gets_documented_codes_and_changes_nothing() {
 
     // Stale: fill the window with higher nonces, then go below it.
     for nonce in 100..100 + straddle_exchange::NONCE_WINDOW_LEN as u64 {
-        let action = transfer(bob, 1, nonce);
-        let signature = sign(&alice, &action);
-        let request = SendActionRequest {
-            chain_id: DEVNET_CHAIN_ID,
-            action,
-            signature: Bytes::copy_from_slice(&signature),
-        };
+        let request = action_request(&alice, transfer(bob, 1, nonce));
         client.send_action(request).await.unwrap();
     }
     let stale = transfer(bob, 1, 50);
@@ -340,14 +314,8 @@ async fn subscriptions_deliver_blocks_and_account_updates() {
         )
         .await
         .unwrap();
-    let action = transfer(bob, 2_500_000, 1);
-    let signature = sign(&signer(3), &action);
     let receipt = ws
-        .send_action(SendActionRequest {
-            chain_id: DEVNET_CHAIN_ID,
-            action,
-            signature: Bytes::copy_from_slice(&signature),
-        })
+        .send_action(action_request(&signer(3), transfer(bob, 2_500_000, 1)))
         .await
         .unwrap();
     let block = tokio::time::timeout(Duration::from_secs(5), blocks.next())
@@ -405,12 +373,10 @@ async fn margin_deposits_show_in_the_account() {
         nonce: 1,
         expiryMs: far_future(),
     });
-    let params = SendActionRequest {
-        chain_id: DEVNET_CHAIN_ID,
-        action: deposit.clone(),
-        signature: Bytes::copy_from_slice(&sign(&trader, &deposit)),
-    };
-    client.send_action(params).await.unwrap();
+    client
+        .send_action(action_request(&trader, deposit))
+        .await
+        .unwrap();
     let account = client.get_account(trader.address()).await.unwrap();
     assert_eq!(
         account.collateral.0,
@@ -435,14 +401,8 @@ async fn proofs_served_between_seals_match_their_root() {
     let bob = signer(2).address();
     let mut roots = std::collections::HashSet::new();
     for nonce in 1..=30u64 {
-        let action = transfer(bob, 1_000, nonce);
-        let signature = sign(&alice, &action);
         client
-            .send_action(SendActionRequest {
-                chain_id: DEVNET_CHAIN_ID,
-                action,
-                signature: Bytes::copy_from_slice(&signature),
-            })
+            .send_action(action_request(&alice, transfer(bob, 1_000, nonce)))
             .await
             .unwrap();
         let proof = client.get_proof(bob).await.unwrap();

@@ -79,22 +79,24 @@ pub fn signed_order(owner: usize, is_buy: bool, tif: u8, nonce: u64) -> SignedOr
     order_at(owner, is_buy, tif, 3_000_000_000, 1_000_000, nonce)
 }
 
+/// `action` signed by `key` on the devnet, as `straddle_sendAction` takes it.
+pub fn action_request(key: &PrivateKeySigner, action: Action) -> SendActionRequest {
+    let signature = key.sign_hash_sync(&action.signing_hash(&domain())).unwrap();
+    SendActionRequest {
+        chain_id: DEVNET_CHAIN_ID,
+        action,
+        signature: Bytes::from(signature.as_bytes().to_vec()),
+    }
+}
+
 pub async fn deposit_margin(client: &HttpClient, trader: usize, amount: u128, nonce: u64) {
     let deposit = Action::DepositMargin(DepositMargin {
         amount,
         nonce,
         expiryMs: now_ms() + 60_000,
     });
-    let signature = signer(trader)
-        .sign_hash_sync(&deposit.signing_hash(&domain()))
-        .unwrap();
-    let request = SendActionRequest {
-        chain_id: DEVNET_CHAIN_ID,
-        action: deposit,
-        signature: Bytes::from(signature.as_bytes().to_vec()),
-    };
     client
-        .send_action(request)
+        .send_action(action_request(&signer(trader), deposit))
         .await
         .unwrap_or_else(|e| panic!("margin deposit of account {trader}: {e}"));
 }
