@@ -28,15 +28,126 @@ pub struct TransferBenchArgs {
     /// Transactions to sign and send in total.
     #[arg(long, default_value_t = 40_000)]
     transactions: usize,
-    /// Aggregate send rate (tx/s) for an open-loop run; closed-loop when absent.
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Options every load generator shares: pacing, time bound, funding.
+#[derive(Args)]
+pub struct RunArgs {
+    /// Aggregate send rate (requests/s) for an open-loop run; closed loop when absent.
     #[arg(long)]
-    rate: Option<u64>,
-    /// Stop after this many seconds even if transactions remain.
+    pub rate: Option<u64>,
+    /// Stop after this many seconds even if requests remain.
     #[arg(long, default_value_t = 60)]
-    max_seconds: u64,
+    pub max_seconds: u64,
     /// Devnet account (0–9) whose operator key funds the workers through the faucet.
     #[arg(long, default_value_t = 0)]
-    funder_dev: usize,
+    pub funder_dev: usize,
+}
+
+/// Acknowledgement latency percentiles of a run, microseconds.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencySummary {
+    latency_micros_p50: u64,
+    latency_micros_p99: u64,
+    latency_micros_p999: u64,
+    latency_micros_max: u64,
+}
+
+impl LatencySummary {
+    /// Summarises the latencies of every acknowledged request.
+    pub(crate) fn of(mut latencies: Vec<u64>) -> LatencySummary {
+        latencies.sort_unstable();
+        LatencySummary {
+            latency_micros_p50: percentile(&latencies, 0.50),
+            latency_micros_p99: percentile(&latencies, 0.99),
+            latency_micros_p999: percentile(&latencies, 0.999),
+            latency_micros_max: latencies.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// `ack latency p50 … ms  p99 … ms  p99.9 … ms  max … ms`.
+    pub(crate) fn text(&self) -> String {
+        format!(
+            "ack latency p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
+            self.latency_micros_p50 as f64 / 1000.0,
+            self.latency_micros_p99 as f64 / 1000.0,
+            self.latency_micros_p999 as f64 / 1000.0,
+            self.latency_micros_max as f64 / 1000.0,
+        )
+    }
+}
+
+/// When one worker sends: all workers share the start and the deadline; in an open
+/// loop each sends every `interval`, staggered so the aggregate rate is smooth.
+#[derive(Clone, Copy)]
+pub(crate) struct Schedule {
+    start: Instant,
+    deadline: Instant,
+    pacing: Option<(Duration, Duration)>,
+}
+
+impl Schedule {
+    /// Worker `index` of `workers`, starting at `start`.
+    pub(crate) fn new(run: &RunArgs, start: Instant, index: usize, workers: usize) -> Schedule {
+        let pacing = run.rate.map(|rate| {
+            let interval = Duration::from_secs_f64(workers as f64 / rate.max(1) as f64);
+            (interval, interval.mul_f64(index as f64 / workers as f64))
+        });
+        Schedule {
+            start,
+            deadline: start + Duration::from_secs(run.max_seconds),
+            pacing,
+        }
+    }
+
+    /// Waits for the worker's `n`-th send; false once the run's time is up.
+    pub(crate) async fn wait_turn(&self, n: usize) -> bool {
+        if let Some((interval, offset)) = self.pacing {
+            let due = self.start + offset + interval.mul_f64(n as f64);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        Instant::now() < self.deadline
+    }
+}
+
+/// `open loop at {rate} {unit}/s` or `closed loop`.
+pub(crate) fn loop_mode(run: &RunArgs, unit: &str) -> String {
+    match run.rate {
+        Some(rate) => format!("open loop at {rate} {unit}/s"),
+        None => "closed loop".into(),
+    }
+}
+
+/// Runs `job` for every key on all cores (signing is the slow part of preparing a run);
+/// results come back in key order.
+pub(crate) fn sign_in_parallel<T: Send>(
+    keys: &[PrivateKeySigner],
+    job: impl Fn(usize, &PrivateKeySigner) -> T + Sync,
+) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = keys.len().div_ceil(threads).max(1);
+    let job = &job;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = keys
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, keys)| {
+                scope.spawn(move || {
+                    keys.iter()
+                        .enumerate()
+                        .map(|(k, key)| job(c * chunk + k, key))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("signing thread"))
+            .collect()
+    })
 }
 
 /// What a run measured.
@@ -51,17 +162,15 @@ pub struct TransferBenchReport {
     failed: u64,
     seconds: f64,
     throughput_per_second: f64,
-    latency_micros_p50: u64,
-    latency_micros_p99: u64,
-    latency_micros_p999: u64,
-    latency_micros_max: u64,
+    #[serde(flatten)]
+    latency: LatencySummary,
 }
 
 impl TransferBenchReport {
     /// A human-readable summary.
     pub fn text(&self) -> String {
         format!(
-            "{} workers, {}: {} acknowledged ({} refused, {} failed) in {:.2} s = {:.0} tx/s\n  ack latency p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
+            "{} workers, {}: {} acknowledged ({} refused, {} failed) in {:.2} s = {:.0} tx/s\n  {}",
             self.workers,
             self.mode,
             self.acknowledged,
@@ -69,10 +178,7 @@ impl TransferBenchReport {
             self.failed,
             self.seconds,
             self.throughput_per_second,
-            self.latency_micros_p50 as f64 / 1000.0,
-            self.latency_micros_p99 as f64 / 1000.0,
-            self.latency_micros_p999 as f64 / 1000.0,
-            self.latency_micros_max as f64 / 1000.0,
+            self.latency.text(),
         )
     }
 }
@@ -101,7 +207,7 @@ pub async fn run_transfer_bench(
     let workers: Vec<PrivateKeySigner> = (0..args.workers)
         .map(|_| PrivateKeySigner::random())
         .collect();
-    fund_workers(&control, &domain, args.funder_dev, &workers).await?;
+    fund_workers(&control, &domain, args.run.funder_dev, &workers).await?;
 
     eprintln!("signing {} transfers…", args.transactions);
     let per_worker = args.transactions / args.workers;
@@ -113,17 +219,12 @@ pub async fn run_transfer_bench(
 
     let counters = Arc::new(Counters::default());
     let start = Instant::now();
-    let deadline = start + Duration::from_secs(args.max_seconds);
-    let interval = args
-        .rate
-        .map(|rate| Duration::from_secs_f64(args.workers as f64 / rate.max(1) as f64));
     let mut tasks = Vec::with_capacity(args.workers);
     for (index, (client, batch)) in clients.into_iter().zip(batches).enumerate() {
         let counters = counters.clone();
-        // Stagger open-loop workers so the aggregate rate is smooth.
-        let offset = interval.map(|i| i.mul_f64(index as f64 / args.workers as f64));
+        let schedule = Schedule::new(&args.run, start, index, args.workers);
         tasks.push(tokio::spawn(async move {
-            run_worker(client, batch, counters, start, deadline, interval, offset).await
+            run_worker(client, batch, counters, schedule).await
         }));
     }
     let progress_counters = counters.clone();
@@ -144,24 +245,17 @@ pub async fn run_transfer_bench(
     }
     let seconds = start.elapsed().as_secs_f64();
     progress.abort();
-    latencies.sort_unstable();
     let acknowledged = counters.acknowledged.load(Ordering::Relaxed);
     Ok(TransferBenchReport {
         workers: args.workers,
-        mode: match args.rate {
-            Some(rate) => format!("open loop at {rate} tx/s"),
-            None => "closed loop".into(),
-        },
+        mode: loop_mode(&args.run, "tx"),
         sent,
         acknowledged,
         refused: counters.refused.load(Ordering::Relaxed),
         failed: counters.failed.load(Ordering::Relaxed),
         seconds,
         throughput_per_second: acknowledged as f64 / seconds,
-        latency_micros_p50: percentile(&latencies, 0.50),
-        latency_micros_p99: percentile(&latencies, 0.99),
-        latency_micros_p999: percentile(&latencies, 0.999),
-        latency_micros_max: latencies.last().copied().unwrap_or(0),
+        latency: LatencySummary::of(latencies),
     })
 }
 
@@ -224,39 +318,17 @@ fn sign_all(
 ) -> Vec<Vec<SendActionRequest>> {
     let recipients: Vec<Address> = workers.iter().map(|w| w.address()).collect();
     let expiry_ms = crate::commands::now_micros() / 1000 + 3_600_000;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = workers.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = workers
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, keys)| {
-                let recipients = &recipients;
-                scope.spawn(move || {
-                    keys.iter()
-                        .enumerate()
-                        .map(|(k, key)| {
-                            let index = c * chunk + k;
-                            (0..per_worker)
-                                .map(|n| {
-                                    let action = Action::Transfer(Transfer {
-                                        to: recipients[(index + n + 1) % recipients.len()],
-                                        amount: 1 + (n as u128 % 1000),
-                                        nonce: n as u64 + 1,
-                                        expiryMs: expiry_ms,
-                                    });
-                                    signed_request(key, &action, domain)
-                                        .expect("a local key signs any digest")
-                                })
-                                .collect::<Vec<_>>()
-                        })
-                        .collect::<Vec<_>>()
-                })
+    sign_in_parallel(workers, |index, key| {
+        (0..per_worker)
+            .map(|n| {
+                let action = Action::Transfer(Transfer {
+                    to: recipients[(index + n + 1) % recipients.len()],
+                    amount: 1 + (n as u128 % 1000),
+                    nonce: n as u64 + 1,
+                    expiryMs: expiry_ms,
+                });
+                signed_request(key, &action, domain).expect("a local key signs any digest")
             })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("signing thread"))
             .collect()
     })
 }
@@ -265,19 +337,12 @@ async fn run_worker(
     client: WsClient,
     batch: Vec<SendActionRequest>,
     counters: Arc<Counters>,
-    start: Instant,
-    deadline: Instant,
-    interval: Option<Duration>,
-    offset: Option<Duration>,
+    schedule: Schedule,
 ) -> (u64, Vec<u64>) {
     let mut latencies = Vec::with_capacity(batch.len());
     let mut sent = 0u64;
     for (n, request) in batch.into_iter().enumerate() {
-        if let (Some(interval), Some(offset)) = (interval, offset) {
-            let due = start + offset + interval.mul_f64(n as f64);
-            tokio::time::sleep_until(due.into()).await;
-        }
-        if Instant::now() >= deadline {
+        if !schedule.wait_turn(n).await {
             break;
         }
         let sent_at = Instant::now();

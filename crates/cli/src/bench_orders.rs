@@ -14,7 +14,10 @@
 //! node. Reports signed orders per second, requests per second, fills, and the
 //! acknowledgement latency percentiles of requests.
 
-use crate::bench::{connect, fund_workers, percentile, report_progress, signed_request};
+use crate::bench::{
+    LatencySummary, RunArgs, Schedule, connect, fund_workers, loop_mode, report_progress,
+    sign_in_parallel, signed_request,
+};
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -23,7 +26,7 @@ use eyre::{Context, bail, eyre};
 use jsonrpsee::ws_client::WsClient;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use straddle_node::api::StraddleApiClient;
 use straddle_primitives::{
     Action, BulkOrders, Cancel, DepositMargin, Domain, Order, SignedCancel, SignedOrder,
@@ -58,15 +61,8 @@ pub struct OrderBenchArgs {
     /// Market to trade (a perpetual; the devnet's ETH-PERP is 1).
     #[arg(long, default_value_t = 1)]
     market: u32,
-    /// Aggregate request rate for an open-loop run; closed loop when absent.
-    #[arg(long)]
-    rate: Option<u64>,
-    /// Stop after this many seconds even if requests remain.
-    #[arg(long, default_value_t = 60)]
-    max_seconds: u64,
-    /// Devnet account whose faucet funds the workers.
-    #[arg(long, default_value_t = 0)]
-    funder_dev: usize,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 /// What a run measured.
@@ -85,10 +81,8 @@ pub struct OrderBenchReport {
     seconds: f64,
     requests_per_second: f64,
     signed_orders_per_second: f64,
-    latency_micros_p50: u64,
-    latency_micros_p99: u64,
-    latency_micros_p999: u64,
-    latency_micros_max: u64,
+    #[serde(flatten)]
+    latency: LatencySummary,
     first_refusal: Option<String>,
 }
 
@@ -96,7 +90,7 @@ impl OrderBenchReport {
     /// A human-readable summary.
     pub fn text(&self) -> String {
         format!(
-            "{}, {} makers + {} takers: {} requests acknowledged ({} refused, {} failed) in {:.2} s\n  {:.0} requests/s, {:.0} orders+cancels/s ({} orders, {} cancels, {} fills)\n  ack latency p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms{}",
+            "{}, {} makers + {} takers: {} requests acknowledged ({} refused, {} failed) in {:.2} s\n  {:.0} requests/s, {:.0} orders+cancels/s ({} orders, {} cancels, {} fills)\n  {}{}",
             self.mode,
             self.makers,
             self.takers,
@@ -109,10 +103,7 @@ impl OrderBenchReport {
             self.orders,
             self.cancels,
             self.fills,
-            self.latency_micros_p50 as f64 / 1000.0,
-            self.latency_micros_p99 as f64 / 1000.0,
-            self.latency_micros_p999 as f64 / 1000.0,
-            self.latency_micros_max as f64 / 1000.0,
+            self.latency.text(),
             self.first_refusal
                 .as_ref()
                 .map(|r| format!("\n  first refusal: {r}"))
@@ -310,46 +301,20 @@ fn sign_jobs(
     quoting: &Quoting,
     domain: &Domain,
 ) -> Vec<Vec<Job>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = keys.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = keys
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, keys)| {
-                scope.spawn(move || {
-                    keys.iter()
-                        .enumerate()
-                        .map(|(k, key)| {
-                            let index = c * chunk + k;
-                            if index >= makers {
-                                taker_jobs(key, args.orders_per_taker, quoting, domain)
-                            } else if args.bulk {
-                                bulk_maker_jobs(
-                                    key,
-                                    index as u64,
-                                    (args.requests_per_maker, args.ladder, args.keep_quotes),
-                                    quoting,
-                                    domain,
-                                )
-                            } else {
-                                single_maker_jobs(
-                                    key,
-                                    index as u64,
-                                    args.requests_per_maker,
-                                    quoting,
-                                    domain,
-                                )
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("signing thread"))
-            .collect()
+    sign_in_parallel(keys, |index, key| {
+        if index >= makers {
+            taker_jobs(key, args.orders_per_taker, quoting, domain)
+        } else if args.bulk {
+            bulk_maker_jobs(
+                key,
+                index as u64,
+                (args.requests_per_maker, args.ladder, args.keep_quotes),
+                quoting,
+                domain,
+            )
+        } else {
+            single_maker_jobs(key, index as u64, args.requests_per_maker, quoting, domain)
+        }
     })
 }
 
@@ -406,7 +371,7 @@ pub async fn run_order_bench(
     let workers = args.makers + args.takers;
     let keys: Vec<PrivateKeySigner> = (0..workers).map(|_| PrivateKeySigner::random()).collect();
     eprintln!("funding {workers} workers and depositing their margin…");
-    fund_workers(&control, &domain, args.funder_dev, &keys).await?;
+    fund_workers(&control, &domain, args.run.funder_dev, &keys).await?;
     for key in &keys {
         let deposit = Action::DepositMargin(DepositMargin {
             amount: 500_000_000_000,
@@ -428,27 +393,13 @@ pub async fn run_order_bench(
     let counters = Arc::new(Counters::default());
     let first_refusal = Arc::new(std::sync::Mutex::new(None::<String>));
     let start = Instant::now();
-    let deadline = start + Duration::from_secs(args.max_seconds);
-    let interval = args
-        .rate
-        .map(|rate| Duration::from_secs_f64(workers as f64 / rate.max(1) as f64));
     let mut tasks = Vec::with_capacity(workers);
     for (index, (client, batch)) in clients.into_iter().zip(batches).enumerate() {
         let counters = counters.clone();
         let first_refusal = first_refusal.clone();
-        let offset = interval.map(|i| i.mul_f64(index as f64 / workers as f64));
+        let schedule = Schedule::new(&args.run, start, index, workers);
         tasks.push(tokio::spawn(async move {
-            let pacing = interval.zip(offset);
-            run_worker(
-                client,
-                batch,
-                &counters,
-                &first_refusal,
-                start,
-                deadline,
-                pacing,
-            )
-            .await
+            run_worker(client, batch, &counters, &first_refusal, schedule).await
         }));
     }
     let progress_counters = counters.clone();
@@ -469,23 +420,19 @@ pub async fn run_order_bench(
     }
     let seconds = start.elapsed().as_secs_f64();
     progress.abort();
-    latencies.sort_unstable();
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let requests = load(&counters.requests);
     let (orders, cancels) = (load(&counters.orders), load(&counters.cancels));
     let first_refusal = first_refusal.lock().map(|r| r.clone()).unwrap_or_default();
     Ok(OrderBenchReport {
         mode: format!(
-            "{} {}",
+            "{} ({})",
             if args.bulk {
                 format!("bulk ladders of {}", args.ladder)
             } else {
                 "single signed orders and cancels".into()
             },
-            match args.rate {
-                Some(rate) => format!("(open loop at {rate} requests/s)"),
-                None => "(closed loop)".into(),
-            }
+            loop_mode(&args.run, "requests")
         ),
         makers: args.makers,
         takers: args.takers,
@@ -498,10 +445,7 @@ pub async fn run_order_bench(
         seconds,
         requests_per_second: requests as f64 / seconds,
         signed_orders_per_second: (orders + cancels) as f64 / seconds,
-        latency_micros_p50: percentile(&latencies, 0.50),
-        latency_micros_p99: percentile(&latencies, 0.99),
-        latency_micros_p999: percentile(&latencies, 0.999),
-        latency_micros_max: latencies.last().copied().unwrap_or(0),
+        latency: LatencySummary::of(latencies),
         first_refusal,
     })
 }
@@ -511,16 +455,11 @@ async fn run_worker(
     batch: Vec<Job>,
     counters: &Counters,
     first_refusal: &std::sync::Mutex<Option<String>>,
-    start: Instant,
-    deadline: Instant,
-    pacing: Option<(Duration, Duration)>,
+    schedule: Schedule,
 ) -> Vec<u64> {
     let mut latencies = Vec::with_capacity(batch.len());
     for (n, job) in batch.into_iter().enumerate() {
-        if let Some((interval, offset)) = pacing {
-            tokio::time::sleep_until((start + offset + interval.mul_f64(n as f64)).into()).await;
-        }
-        if Instant::now() >= deadline {
+        if !schedule.wait_turn(n).await {
             break;
         }
         let sent_at = Instant::now();
