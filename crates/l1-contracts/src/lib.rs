@@ -25,9 +25,6 @@ alloy_sol_types::sol!(
     "artifacts/TestUSDC.json"
 );
 
-/// State-key tag of a withdrawal leaf, as the Portal proves it (`Portal.WITHDRAWAL_TAG`).
-pub const WITHDRAWAL_TAG: u8 = 0x02;
-
 #[cfg(test)]
 mod tests {
     use super::*;
