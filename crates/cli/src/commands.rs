@@ -370,6 +370,40 @@ struct NodeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    #[command(flatten)]
+    deposits: DepositArgs,
+}
+
+/// Where the node takes L1 deposits from.
+#[derive(clap::Args)]
+struct DepositArgs {
+    /// L1 JSON-RPC endpoint (HTTP); with --portal, the node credits the Portal's deposits.
+    #[arg(long, requires = "portal")]
+    l1_rpc: Option<String>,
+    /// The L1 Portal contract.
+    #[arg(long, requires = "l1_rpc")]
+    portal: Option<Address>,
+    /// First L1 block to scan for deposits (the Portal's deployment block).
+    #[arg(long, default_value_t = 0)]
+    l1_start_block: u64,
+    /// L1 blocks a deposit must be buried under before it is credited.
+    #[arg(long, default_value_t = 0)]
+    l1_confirmations: u64,
+    /// How often L1 is polled, milliseconds.
+    #[arg(long, default_value_t = 500)]
+    l1_poll_ms: u64,
+}
+
+impl DepositArgs {
+    fn source(&self) -> Option<straddle_node::deposits::DepositSource> {
+        Some(straddle_node::deposits::DepositSource {
+            l1_rpc: self.l1_rpc.clone()?,
+            portal: self.portal?,
+            start_block: self.l1_start_block,
+            confirmations: self.l1_confirmations,
+            poll_interval: Duration::from_millis(self.l1_poll_ms.max(10)),
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -1231,6 +1265,7 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
         genesis,
         rpc_addr: args.rpc_addr,
         block_interval: Duration::from_millis(args.block_interval_ms.max(1)),
+        deposits: args.deposits.source(),
     })
     .await?;
     println!(

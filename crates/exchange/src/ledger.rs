@@ -11,10 +11,11 @@ use crate::oracle::OracleState;
 use crate::orders::OrderRegistry;
 use crate::risk::{RiskParams, ScenarioGrid};
 use crate::state_key::StateKey;
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
-use straddle_primitives::{Action, Amount, VerifiedAction};
+use straddle_primitives::deposit::accumulate;
+use straddle_primitives::{Action, Amount, Deposit, VerifiedAction};
 use straddle_state::LeafChange;
 
 /// How many of an account's highest used nonces are remembered. A nonce is accepted when
@@ -67,6 +68,12 @@ pub struct Totals {
     pub withdrawn: Amount,
     /// Number of withdrawal requests (the next withdrawal's index).
     pub withdrawal_count: u64,
+    /// Sum of L1 deposits credited.
+    pub deposited: Amount,
+    /// L1 deposits credited (the next deposit's index).
+    pub deposit_count: u64,
+    /// The Portal's hash chain after the last credited deposit (zero before the first).
+    pub deposit_accumulator: B256,
 }
 
 /// Why a valid-looking, correctly signed action cannot execute. Nothing changes.
@@ -130,6 +137,14 @@ pub enum TxError {
     /// An operator close was refused.
     #[error("close: {0}")]
     Close(crate::clearinghouse::ClearingError),
+    /// Deposits are credited in the Portal's order, each once.
+    #[error("deposit {got} is out of order: the next deposit to credit is {expected}")]
+    DepositOutOfOrder {
+        /// The next index.
+        expected: u64,
+        /// The index given.
+        got: u64,
+    },
 }
 
 /// Why an order could not be placed (registered as resting).
@@ -374,7 +389,8 @@ impl Ledger {
             .totals
             .genesis_supply
             .0
-            .checked_add(self.totals.minted.0);
+            .checked_add(self.totals.minted.0)
+            .and_then(|sum| sum.checked_add(self.totals.deposited.0));
         held.is_some() && held == issued
     }
 
@@ -508,6 +524,51 @@ impl Ledger {
         Ok(outcome)
     }
 
+    /// Credits an L1 deposit: only the next index, once; the recipient's free collateral
+    /// grows by the amount and the deposit joins the hash chain (which must then equal
+    /// the Portal's accumulator after the same index). On error nothing changes.
+    pub fn apply_deposit(&mut self, deposit: &Deposit) -> Result<Outcome, TxError> {
+        let mut totals = self.totals;
+        if deposit.index != totals.deposit_count {
+            return Err(TxError::DepositOutOfOrder {
+                expected: totals.deposit_count,
+                got: deposit.index,
+            });
+        }
+        let amount = positive(deposit.amount)?;
+        totals.deposited = totals
+            .deposited
+            .checked_add(amount)
+            .ok_or(TxError::Overflow)?;
+        totals
+            .genesis_supply
+            .checked_add(totals.minted)
+            .and_then(|supply| supply.checked_add(totals.deposited))
+            .filter(|supply| supply.0 <= COLLATERAL_SUPPLY_MAX)
+            .ok_or(TxError::Overflow)?;
+        let balance = self
+            .accounts
+            .get(&deposit.recipient)
+            .map(|a| a.collateral)
+            .unwrap_or_default()
+            .checked_add(amount)
+            .ok_or(TxError::Overflow)?;
+        totals.deposit_count += 1;
+        totals.deposit_accumulator = accumulate(&totals.deposit_accumulator, &deposit.l1_hash());
+        self.accounts
+            .entry(deposit.recipient)
+            .or_default()
+            .collateral = balance;
+        self.touched.insert(StateKey::Account(deposit.recipient));
+        self.totals = totals;
+        self.touched.insert(StateKey::Totals);
+        debug_assert!(
+            self.is_conserved(),
+            "collateral not conserved after {deposit:?}"
+        );
+        Ok(Outcome::default())
+    }
+
     /// The canonical value of a leaf, or `None` if absent.
     pub fn leaf_value(&self, key: &StateKey) -> Option<Vec<u8>> {
         match key {
@@ -634,13 +695,17 @@ fn decode_withdrawal(bytes: &[u8]) -> Result<Withdrawal, DecodeError> {
     Ok(w)
 }
 
-/// `genesis supply ‖ minted ‖ withdrawn (u128 each) ‖ withdrawal count (u64)`.
+/// `genesis supply ‖ minted ‖ withdrawn (u128 each) ‖ withdrawal count (u64) ‖
+/// deposited (u128) ‖ deposit count (u64) ‖ deposit accumulator (32)`.
 fn encode_totals(t: &Totals) -> Vec<u8> {
-    let mut w = Writer::with_capacity(56);
+    let mut w = Writer::with_capacity(112);
     w.u128(t.genesis_supply.0)
         .u128(t.minted.0)
         .u128(t.withdrawn.0)
-        .u64(t.withdrawal_count);
+        .u64(t.withdrawal_count)
+        .u128(t.deposited.0)
+        .u64(t.deposit_count)
+        .b256(&t.deposit_accumulator);
     w.bytes
 }
 
@@ -651,6 +716,9 @@ fn decode_totals(bytes: &[u8]) -> Result<Totals, DecodeError> {
         minted: Amount(r.u128()?),
         withdrawn: Amount(r.u128()?),
         withdrawal_count: r.u64()?,
+        deposited: Amount(r.u128()?),
+        deposit_count: r.u64()?,
+        deposit_accumulator: r.b256()?,
     };
     r.finish()?;
     Ok(t)

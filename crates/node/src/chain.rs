@@ -310,6 +310,7 @@ impl ExecutionState {
                 .ledger
                 .apply_retire_order(retire.owner, retire.order_hash, block)
                 .map(|_| Outcome::default()),
+            VerifiedTransaction::Deposit(deposit) => self.ledger.apply_deposit(deposit),
             VerifiedTransaction::AutoDeleverage(adl) => self
                 .ledger
                 .apply_auto_deleverage(adl.target, adl.market, adl.counterparty, adl.size)
@@ -385,6 +386,7 @@ impl AdmittedTx {
                 Address::ZERO
             }
             VerifiedTransaction::BulkCancel { signer, .. } => *signer,
+            VerifiedTransaction::Deposit(deposit) => deposit.from,
             VerifiedTransaction::PlaceOrders { owner, .. } => *owner,
             VerifiedTransaction::PlaceOrder(order) => order.owner,
             VerifiedTransaction::MatchPlaced { taker, .. } => taker.owner,

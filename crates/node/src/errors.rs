@@ -49,6 +49,8 @@ pub const PLACEMENT_REFUSED: i32 = 1017;
 pub const ORDER_REFUSED: i32 = 1018;
 /// This transaction kind is made by the matching engine or sent through an order method.
 pub const USE_ORDER_METHOD: i32 = 1019;
+/// Deposits come from the L1 Portal only; a deposit transaction cannot be submitted.
+pub const L1_ONLY: i32 = 1020;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.
@@ -70,6 +72,7 @@ pub fn tx_error_name(error: &TxError) -> &'static str {
         TxError::Placement(_) => "placement_refused",
         TxError::Listing(_) => "listing_refused",
         TxError::Close(_) => "close_refused",
+        TxError::DepositOutOfOrder { .. } => "deposit_out_of_order",
     }
 }
 
@@ -87,6 +90,7 @@ fn tx_error_code(error: &TxError) -> i32 {
         TxError::Match(_) => MATCH_REFUSED,
         TxError::Placement(_) => PLACEMENT_REFUSED,
         TxError::Listing(_) | TxError::Close(_) => MARKET_ADMIN_REFUSED,
+        TxError::DepositOutOfOrder { .. } => L1_ONLY,
     }
 }
 
@@ -101,6 +105,7 @@ impl From<SubmitError> for ErrorObjectOwned {
             SubmitError::Rejected(tx) => tx_error_code(tx),
             SubmitError::Order(_) => ORDER_REFUSED,
             SubmitError::EngineOnly(_) => USE_ORDER_METHOD,
+            SubmitError::L1Only => L1_ONLY,
             SubmitError::Overloaded => OVERLOADED,
             SubmitError::ShuttingDown => SHUTTING_DOWN,
         };

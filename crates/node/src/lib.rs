@@ -4,6 +4,7 @@
 pub mod api;
 pub mod chain;
 pub mod chain_store;
+pub mod deposits;
 pub mod devnet;
 pub mod engine;
 pub mod errors;
@@ -41,6 +42,8 @@ pub struct NodeConfig {
     pub rpc_addr: SocketAddr,
     /// How often a block with pending transactions is sealed.
     pub block_interval: Duration,
+    /// The L1 Portal whose deposits this node credits (none: no deposits).
+    pub deposits: Option<deposits::DepositSource>,
 }
 
 /// Errors starting a node.
@@ -61,6 +64,7 @@ pub enum NodeError {
 pub struct Node {
     sequencer: Arc<Sequencer>,
     server: ServerHandle,
+    deposit_watcher: Option<tokio::task::JoinHandle<()>>,
     /// Where the RPC server listens.
     pub rpc_addr: SocketAddr,
 }
@@ -113,11 +117,21 @@ impl Node {
         let handler = rpc::RpcHandler::new(sequencer.clone(), store, config.genesis.clone());
         let server = server.start(handler.into_rpc());
         tracing::info!(%rpc_addr, "JSON-RPC listening (HTTP and WebSocket)");
+        let deposit_watcher = config.deposits.map(|source| {
+            tracing::info!(portal = %source.portal, l1 = %source.l1_rpc, "crediting L1 deposits");
+            tokio::spawn(deposits::watch(source, sequencer.clone()))
+        });
         Ok(Node {
             sequencer,
             server,
+            deposit_watcher,
             rpc_addr,
         })
+    }
+
+    /// The sequencer (in-process reads and L1-originated submissions).
+    pub fn sequencer(&self) -> &Sequencer {
+        &self.sequencer
     }
 
     /// The HTTP URL of the RPC server.
@@ -132,6 +146,10 @@ impl Node {
 
     /// Stops accepting requests, seals and commits what is pending, then returns.
     pub async fn stop(self) {
+        if let Some(watcher) = self.deposit_watcher {
+            watcher.abort();
+            let _ = watcher.await;
+        }
         let _ = self.server.stop();
         self.server.stopped().await;
         let mut sequencer = self.sequencer;

@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
 use straddle_primitives::block::BlockHeader;
-use straddle_primitives::{SignedOrder, VerifiedOrder, VerifiedTransaction};
+use straddle_primitives::{Deposit, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction};
 use straddle_state::Proof;
 use tokio::sync::{broadcast, oneshot};
 
@@ -78,6 +78,9 @@ pub enum SubmitError {
     /// be sent through the order method named.
     #[error("{0}")]
     EngineOnly(&'static str),
+    /// Deposits are taken from L1 by the node; nobody can submit one.
+    #[error("deposits are credited from the L1 Portal only: deposit there")]
+    L1Only,
     /// The admission queue is full; retry later.
     #[error("node overloaded: admission queue is full")]
     Overloaded,
@@ -136,6 +139,8 @@ pub struct ProofSnapshot {
 enum Command {
     Submit {
         tx: Box<AdmittedTx>,
+        /// Taken from L1 by the node itself (a deposit), not received from a user.
+        from_l1: bool,
         received: Instant,
         reply: oneshot::Sender<Result<Acknowledgement, SubmitError>>,
     },
@@ -334,6 +339,27 @@ impl Sequencer {
         let (reply, response) = oneshot::channel();
         self.send(Command::Submit {
             tx: Box::new(tx),
+            from_l1: false,
+            received: Instant::now(),
+            reply,
+        })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// Credits a deposit seen on L1 (the node's L1 watcher is the only caller); resolves
+    /// once it is durable (or refused: out of order, or the supply would overflow).
+    pub async fn credit_deposit(&self, deposit: Deposit) -> Result<Acknowledgement, SubmitError> {
+        let tx = Transaction::Deposit(deposit);
+        let admitted = AdmittedTx {
+            hash: deposit.l1_hash(),
+            sender: deposit.from,
+            verified: VerifiedTransaction::Deposit(deposit),
+            tx,
+        };
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Submit {
+            tx: Box::new(admitted),
+            from_l1: true,
             received: Instant::now(),
             reply,
         })?;
@@ -495,9 +521,10 @@ impl Admission {
         match command {
             Command::Submit {
                 tx,
+                from_l1,
                 received,
                 reply,
-            } => self.submit(*tx, received, reply),
+            } => self.submit(*tx, from_l1, received, reply),
             Command::Account { address, reply } => {
                 let account = self
                     .state
@@ -569,8 +596,9 @@ impl Admission {
         }
     }
 
-    fn submit(&mut self, tx: AdmittedTx, received: Instant, reply: Reply) {
+    fn submit(&mut self, tx: AdmittedTx, from_l1: bool, received: Instant, reply: Reply) {
         let result = match &tx.verified {
+            VerifiedTransaction::Deposit(_) if !from_l1 => Err(SubmitError::L1Only),
             VerifiedTransaction::MatchPlaced { .. } => Err(SubmitError::EngineOnly(
                 "matches against placed orders are made by the sequencer's matching engine: send the taker with straddle_placeOrder",
             )),

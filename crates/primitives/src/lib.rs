@@ -6,6 +6,7 @@ pub mod admin;
 pub mod amount;
 pub mod block;
 pub mod codec;
+pub mod deposit;
 pub mod oracle;
 pub mod order;
 pub mod signed;
@@ -17,6 +18,7 @@ pub use alloy_primitives::{Address, B256, keccak256};
 pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;
 pub use codec::DecodeError;
+pub use deposit::Deposit;
 pub use oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
 pub use order::{
     BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order, TimeInForce,

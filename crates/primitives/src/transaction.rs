@@ -9,6 +9,7 @@
 use crate::action::Domain;
 use crate::admin::{CloseMarket, ListMarket};
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::deposit::Deposit;
 use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
 use crate::order::{
     BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order,
@@ -43,6 +44,8 @@ pub const KIND_CLOSE_MARKET: u8 = 0x19;
 pub const KIND_PLACE_ORDER: u8 = 0x1A;
 /// Kind byte of an order retirement.
 pub const KIND_RETIRE_ORDER: u8 = 0x1B;
+/// Kind byte of an L1 deposit.
+pub const KIND_DEPOSIT: u8 = 0x1C;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -146,6 +149,9 @@ pub enum Transaction {
     /// Retires a placed order that can no longer trade (expired, market closed, or its
     /// owner cannot afford it): permissionless, the rules decide eligibility.
     RetireOrder(RetireOrder),
+    /// Credits an L1 deposit (no signature: only derivation from L1 may produce it, never
+    /// a user; see `docs/spec/settlement.md`).
+    Deposit(Deposit),
 }
 
 /// An order retirement request.
@@ -243,6 +249,8 @@ pub enum VerifiedTransaction {
     PlaceOrder(VerifiedOrder),
     /// An order retirement (no signature).
     RetireOrder(RetireOrder),
+    /// An L1 deposit (no signature; the sequencer takes it from L1 only).
+    Deposit(Deposit),
     /// A bulk placement.
     PlaceOrders {
         /// Who signed it (owns every order).
@@ -505,6 +513,15 @@ impl Transaction {
                 write_signature(&mut w, signature);
                 w.bytes
             }
+            Transaction::Deposit(d) => {
+                let mut w = Writer::with_capacity(65);
+                w.u8(KIND_DEPOSIT)
+                    .u64(d.index)
+                    .address(&d.from)
+                    .address(&d.recipient)
+                    .u128(d.amount);
+                w.bytes
+            }
             Transaction::Cancel(signed) => {
                 let mut w = Writer::with_capacity(114);
                 w.u8(KIND_CANCEL)
@@ -644,6 +661,12 @@ impl Transaction {
                 owner: r.address()?,
                 order_hash: r.b256()?,
             }),
+            KIND_DEPOSIT => Transaction::Deposit(Deposit {
+                index: r.u64()?,
+                from: r.address()?,
+                recipient: r.address()?,
+                amount: r.u128()?,
+            }),
             KIND_LIST_MARKET => {
                 let listing = ListMarket {
                     market: r.u32()?,
@@ -685,6 +708,7 @@ impl Transaction {
     pub fn hash(&self, domain: &Domain) -> B256 {
         match self {
             Transaction::Action(signed) => signed.action.signing_hash(domain),
+            Transaction::Deposit(deposit) => deposit.l1_hash(),
             other => keccak256(other.encode()),
         }
     }
@@ -718,6 +742,7 @@ impl Transaction {
             },
             Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
             Transaction::RetireOrder(retire) => VerifiedTransaction::RetireOrder(retire),
+            Transaction::Deposit(deposit) => VerifiedTransaction::Deposit(deposit),
             Transaction::PlaceOrder(signed) => {
                 VerifiedTransaction::PlaceOrder(verify_order(signed)?)
             }

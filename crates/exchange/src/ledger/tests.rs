@@ -3,7 +3,7 @@ use crate::genesis::Allocation;
 use alloy_primitives::{B256, Signature, U256};
 use proptest::prelude::*;
 use straddle_primitives::{
-    DepositMargin, Domain, Mint, SignedAction, Transfer, Withdraw, WithdrawMargin,
+    Deposit, DepositMargin, Domain, Mint, SignedAction, Transfer, Withdraw, WithdrawMargin,
 };
 use straddle_state::SparseMerkleTree;
 
@@ -93,6 +93,37 @@ fn transfer_moves_collateral_and_consumes_nonce() {
         ledger.apply(&tx(user(0), transfer(user(1), 1, 7)), &BLOCK),
         Err(TxError::NonceReplayed(7))
     );
+}
+
+#[test]
+fn deposits_are_credited_once_in_order_and_extend_the_hash_chain() {
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    let first = l1_deposit(0, 1, 250);
+    ledger.apply_deposit(&first).unwrap();
+    assert_eq!(ledger.account(&user(1)).unwrap().collateral, Amount(1_250));
+    let before = dump(&ledger);
+    for refused in [first, l1_deposit(2, 1, 5)] {
+        assert!(matches!(
+            ledger.apply_deposit(&refused),
+            Err(TxError::DepositOutOfOrder { expected: 1, .. })
+        ));
+    }
+    assert_eq!(
+        ledger.apply_deposit(&l1_deposit(1, 1, 0)),
+        Err(TxError::ZeroAmount)
+    );
+    assert_eq!(dump(&ledger), before, "a refused deposit changes nothing");
+    let second = l1_deposit(1, 9, 40);
+    ledger.apply_deposit(&second).unwrap();
+    let totals = ledger.totals();
+    assert_eq!(totals.deposit_count, 2);
+    assert_eq!(totals.deposited, Amount(290));
+    let chain = straddle_primitives::deposit::accumulate(
+        &straddle_primitives::deposit::accumulate(&B256::ZERO, &first.l1_hash()),
+        &second.l1_hash(),
+    );
+    assert_eq!(totals.deposit_accumulator, chain);
+    assert!(ledger.is_conserved());
 }
 
 #[test]
@@ -298,6 +329,12 @@ enum Op {
         amount: u128,
         nonce: u64,
     },
+    /// An L1 deposit (index chosen at random, so most are out of order).
+    L1Deposit {
+        index: u64,
+        to: u8,
+        amount: u128,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -326,15 +363,38 @@ fn op() -> impl Strategy<Value = Op> {
                 }
             }
         ),
-        (any::<bool>(), 0u8..6, amount, 0u64..80).prop_map(|(deposit, from, amount, nonce)| {
-            Op::Margin {
-                deposit,
-                from,
-                amount,
-                nonce,
+        (any::<bool>(), 0u8..6, amount.clone(), 0u64..80).prop_map(
+            |(deposit, from, amount, nonce)| {
+                Op::Margin {
+                    deposit,
+                    from,
+                    amount,
+                    nonce,
+                }
             }
+        ),
+        (0u64..4, 0u8..6, amount).prop_map(|(index, to, amount)| Op::L1Deposit {
+            index,
+            to,
+            amount
         }),
     ]
+}
+
+fn apply_op(ledger: &mut Ledger, op: &Op, block: &BlockContext) -> Result<Outcome, TxError> {
+    match *op {
+        Op::L1Deposit { index, to, amount } => ledger.apply_deposit(&l1_deposit(index, to, amount)),
+        _ => ledger.apply(&to_tx(op), block),
+    }
+}
+
+fn l1_deposit(index: u64, to: u8, amount: u128) -> Deposit {
+    Deposit {
+        index,
+        from: Address::repeat_byte(0xd0),
+        recipient: user(to),
+        amount,
+    }
 }
 
 fn to_tx(op: &Op) -> VerifiedAction {
@@ -372,6 +432,7 @@ fn to_tx(op: &Op) -> VerifiedAction {
                 expiryMs: 1_000,
             }),
         ),
+        Op::L1Deposit { .. } => unreachable!("deposits are not signed actions"),
         Op::Margin {
             deposit,
             from,
@@ -407,7 +468,7 @@ fn roots(ops: &[Op]) -> Vec<B256> {
             timestamp_ms: 500,
         };
         for op in chunk {
-            let _ = ledger.apply(&to_tx(op), &block);
+            let _ = apply_op(&mut ledger, op, &block);
         }
         tree.update_batch(
             ledger
@@ -429,7 +490,7 @@ proptest! {
         let mut ledger = Ledger::genesis(&genesis()).unwrap();
         for op in &ops {
             let before = dump(&ledger);
-            let result = ledger.apply(&to_tx(op), &BLOCK);
+            let result = apply_op(&mut ledger, op, &BLOCK);
             prop_assert!(ledger.is_conserved());
             if result.is_err() {
                 prop_assert_eq!(dump(&ledger), before);

@@ -33,11 +33,19 @@ pub fn genesis() -> Genesis {
 }
 
 pub async fn start(dir: &std::path::Path) -> Node {
+    start_with_deposits(dir, None).await
+}
+
+pub async fn start_with_deposits(
+    dir: &std::path::Path,
+    deposits: Option<straddle_node::deposits::DepositSource>,
+) -> Node {
     Node::start(NodeConfig {
         data_dir: dir.to_path_buf(),
         genesis: genesis(),
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
         block_interval: Duration::from_millis(20),
+        deposits,
     })
     .await
     .unwrap()

@@ -279,6 +279,23 @@ fn order_retirements_round_trip_without_a_signature() {
 }
 
 #[test]
+fn deposits_round_trip_and_hash_as_the_portal_records_them() {
+    let deposit = crate::Deposit {
+        index: 3,
+        from: Address::repeat_byte(1),
+        recipient: Address::repeat_byte(2),
+        amount: 5_000_000,
+    };
+    let transaction = Transaction::Deposit(deposit);
+    assert_eq!(round_trip(&transaction).len(), 1 + 8 + 20 + 20 + 16);
+    assert_eq!(transaction.hash(&DOMAIN), deposit.l1_hash());
+    assert_eq!(
+        transaction.verify(&DOMAIN).unwrap(),
+        VerifiedTransaction::Deposit(deposit)
+    );
+}
+
+#[test]
 fn bulk_cancels_round_trip_and_recover_the_signer() {
     let cancel = BulkCancel {
         orderHashes: (0..BULK_CANCEL_MAX as u8).map(B256::repeat_byte).collect(),

@@ -1,0 +1,133 @@
+//! Deploys the four contracts of a Straddle chain (collateral token, output registry,
+//! portal, batch inbox) from the bytecode in `straddle-l1-contracts`.
+
+use crate::{L1Client, L1Error};
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolConstructor;
+use serde::{Deserialize, Serialize};
+use straddle_l1_contracts::{BatchInbox, OutputRegistry, Portal, TestUSDC};
+
+/// Who holds each role and the registry's parameters.
+#[derive(Clone, Debug)]
+pub struct DeployConfig {
+    /// May propose outputs.
+    pub proposer: Address,
+    /// May invalidate outputs (the dispute game, later; an operator key on devnet).
+    pub resolver: Address,
+    /// May post batches.
+    pub batcher: Address,
+    /// Seconds before an output finalizes.
+    pub challenge_window_secs: u64,
+    /// Bond per output, wei.
+    pub bond_wei: u128,
+}
+
+/// Where the contracts live, and the L1 block the chain starts at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// The collateral token (TestUSDC on devnet).
+    pub collateral: Address,
+    /// The output registry.
+    pub output_registry: Address,
+    /// The portal (deposits, withdrawals).
+    pub portal: Address,
+    /// The batch inbox.
+    pub batch_inbox: Address,
+    /// The L1 block of the first deployment: derivation reads logs from here.
+    pub start_block: u64,
+}
+
+impl L1Client {
+    async fn deploy_code(
+        &self,
+        code: Vec<u8>,
+        what: &'static str,
+    ) -> Result<(Address, u64), L1Error> {
+        let request = TransactionRequest::default().with_deploy_code(Bytes::from(code));
+        let receipt = self.send(request, what).await?;
+        let address = receipt
+            .contract_address
+            .ok_or(L1Error::NoContractAddress(what))?;
+        Ok((address, receipt.block_number.unwrap_or_default()))
+    }
+
+    /// Deploys a test collateral token and the chain's contracts.
+    pub async fn deploy_devnet(&self, config: &DeployConfig) -> Result<Deployment, L1Error> {
+        let (collateral, start_block) = self
+            .deploy_code(TestUSDC::BYTECODE.to_vec(), "deploy TestUSDC")
+            .await?;
+        self.deploy_with_collateral(collateral, config, start_block)
+            .await
+    }
+
+    /// Deploys the chain's contracts around an existing collateral token.
+    pub async fn deploy_with_collateral(
+        &self,
+        collateral: Address,
+        config: &DeployConfig,
+        start_block: u64,
+    ) -> Result<Deployment, L1Error> {
+        let bond = alloy::primitives::Uint::<96, 2>::try_from(config.bond_wei)
+            .map_err(|_| L1Error::Decode("bond does not fit in 96 bits".into()))?;
+        let registry_args = OutputRegistry::constructorCall {
+            proposer_: config.proposer,
+            resolver_: config.resolver,
+            challengeWindow_: config.challenge_window_secs,
+            bondAmount_: bond,
+        }
+        .abi_encode();
+        let (output_registry, _) = self
+            .deploy_code(
+                [OutputRegistry::BYTECODE.as_ref(), &registry_args].concat(),
+                "deploy OutputRegistry",
+            )
+            .await?;
+        let portal_args = Portal::constructorCall {
+            collateral_: collateral,
+            outputs_: output_registry,
+        }
+        .abi_encode();
+        let (portal, _) = self
+            .deploy_code(
+                [Portal::BYTECODE.as_ref(), &portal_args].concat(),
+                "deploy Portal",
+            )
+            .await?;
+        let inbox_args = BatchInbox::constructorCall {
+            batcher_: config.batcher,
+        }
+        .abi_encode();
+        let (batch_inbox, _) = self
+            .deploy_code(
+                [BatchInbox::BYTECODE.as_ref(), &inbox_args].concat(),
+                "deploy BatchInbox",
+            )
+            .await?;
+        Ok(Deployment {
+            collateral,
+            output_registry,
+            portal,
+            batch_inbox,
+            start_block,
+        })
+    }
+
+    /// Mints devnet collateral (TestUSDC has an open mint) to `to`.
+    pub async fn mint_test_collateral(
+        &self,
+        token: Address,
+        to: Address,
+        amount: u128,
+    ) -> Result<(), L1Error> {
+        let call = TestUSDC::mintCall {
+            to,
+            amount: U256::from(amount),
+        };
+        self.transact(token, &call, U256::ZERO, "mint test collateral")
+            .await
+            .map(|_| ())
+    }
+}

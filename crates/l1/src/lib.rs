@@ -1,0 +1,152 @@
+//! Straddle's L1 client: one signer on one L1 RPC endpoint. It deploys the contracts,
+//! makes and reads deposits, and (in the batcher, proposer and withdrawal modules that
+//! build on it) posts batches, proposes outputs and finalizes withdrawals. Every call
+//! waits for its receipt and turns a revert into [`L1Error::Reverted`].
+
+pub mod anvil;
+pub mod deploy;
+pub mod deposits;
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+
+pub use alloy;
+pub use anvil::Anvil;
+pub use deploy::{DeployConfig, Deployment};
+pub use deposits::{DepositLog, deposits_between};
+
+/// Why an L1 operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum L1Error {
+    /// The endpoint is not a URL.
+    #[error("invalid L1 RPC URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// As given.
+        url: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// The RPC call failed (connection refused, node error, timeout).
+    #[error("L1 RPC: {0}")]
+    Rpc(String),
+    /// The transaction was mined but reverted.
+    #[error("L1 transaction {tx} reverted ({what})")]
+    Reverted {
+        /// Its hash.
+        tx: B256,
+        /// What it was for.
+        what: &'static str,
+    },
+    /// A contract returned or logged bytes that do not decode as its ABI says.
+    #[error("L1 data does not decode: {0}")]
+    Decode(String),
+    /// A deployment produced no contract address.
+    #[error("deployment of {0} returned no contract address")]
+    NoContractAddress(&'static str),
+}
+
+impl L1Error {
+    pub(crate) fn rpc(error: impl std::fmt::Display) -> L1Error {
+        L1Error::Rpc(error.to_string())
+    }
+}
+
+/// A connection to an L1 node with one local signer.
+#[derive(Clone, Debug)]
+pub struct L1Client {
+    provider: DynProvider,
+    signer: Address,
+}
+
+impl L1Client {
+    /// Connects to `url` (HTTP) signing with `key`.
+    pub fn connect(url: &str, key: PrivateKeySigner) -> Result<L1Client, L1Error> {
+        let parsed = url.parse().map_err(|e| L1Error::InvalidUrl {
+            url: url.into(),
+            reason: format!("{e}"),
+        })?;
+        let signer = key.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(key))
+            .connect_http(parsed)
+            .erased();
+        Ok(L1Client { provider, signer })
+    }
+
+    /// Connects to `url` (HTTP) for reads only: sending fails with an RPC error.
+    pub fn read_only(url: &str) -> Result<L1Client, L1Error> {
+        let parsed = url.parse().map_err(|e| L1Error::InvalidUrl {
+            url: url.into(),
+            reason: format!("{e}"),
+        })?;
+        let provider = ProviderBuilder::new().connect_http(parsed).erased();
+        Ok(L1Client {
+            provider,
+            signer: Address::ZERO,
+        })
+    }
+
+    /// The signer's address.
+    pub fn address(&self) -> Address {
+        self.signer
+    }
+
+    /// The provider (for reads and for callers that build their own transactions).
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The latest L1 block number.
+    pub async fn block_number(&self) -> Result<u64, L1Error> {
+        self.provider.get_block_number().await.map_err(L1Error::rpc)
+    }
+
+    /// Sends `request` from the signer and waits for its receipt; a revert is an error.
+    pub async fn send(
+        &self,
+        request: TransactionRequest,
+        what: &'static str,
+    ) -> Result<TransactionReceipt, L1Error> {
+        let pending = self
+            .provider
+            .send_transaction(request.with_from(self.signer))
+            .await
+            .map_err(L1Error::rpc)?;
+        let receipt = pending.get_receipt().await.map_err(L1Error::rpc)?;
+        if !receipt.status() {
+            return Err(L1Error::Reverted {
+                tx: receipt.transaction_hash,
+                what,
+            });
+        }
+        Ok(receipt)
+    }
+
+    /// Calls `call` on `to` in a transaction (with `value` wei) and waits for its receipt.
+    pub async fn transact<C: SolCall>(
+        &self,
+        to: Address,
+        call: &C,
+        value: U256,
+        what: &'static str,
+    ) -> Result<TransactionReceipt, L1Error> {
+        let request = TransactionRequest::default()
+            .with_to(to)
+            .with_input(Bytes::from(call.abi_encode()))
+            .with_value(value);
+        self.send(request, what).await
+    }
+
+    /// Calls the view `call` on `to` and decodes its return value.
+    pub async fn view<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return, L1Error> {
+        let request = TransactionRequest::default()
+            .with_to(to)
+            .with_input(Bytes::from(call.abi_encode()));
+        let output = self.provider.call(request).await.map_err(L1Error::rpc)?;
+        C::abi_decode_returns(&output).map_err(|e| L1Error::Decode(e.to_string()))
+    }
+}
