@@ -1,0 +1,597 @@
+//! The transaction section: each transaction's compact form (`docs/spec/batches.md` §3).
+
+use crate::BatchError;
+use crate::varint::{read_delta, read_small, read_varint, write_delta, write_varint};
+use alloy_primitives::{Address, B256, Signature, U256};
+use std::collections::HashMap;
+use straddle_primitives::codec::Writer;
+use straddle_primitives::order::{BulkCancel, BulkOrders, Cancel};
+use straddle_primitives::transaction::write_order_body;
+use straddle_primitives::transaction::{
+    KIND_BULK_CANCEL, KIND_CANCEL, KIND_DEPOSIT, KIND_MATCH, KIND_MATCH_PLACED, KIND_PLACE_ORDER,
+    KIND_PLACE_ORDERS, KIND_RETIRE_ORDER,
+};
+use straddle_primitives::{
+    Action, Deposit, DepositMargin, Domain, Mint, Order, RetireOrder, SignedAction, SignedCancel,
+    SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
+};
+
+/// Kind byte of a transaction carried as its canonical bytes.
+pub const KIND_CANONICAL: u8 = 0xFF;
+/// Order item tags: a body alone, a body with its signature; larger tags refer back.
+const ORDER_BODY: u128 = 0;
+const ORDER_SIGNED: u128 = 1;
+const ORDER_REFERENCE_BASE: u128 = 2;
+/// Hash item tag of a literal 32-byte hash; larger tags name an order's literal.
+const HASH_LITERAL: u128 = 0;
+/// Most items in a transaction's lists (the canonical bounds are smaller).
+const LIST_MAX: usize = 255;
+
+/// Writes transactions, remembering addresses and where each order literal is.
+pub struct SectionWriter<'a> {
+    pub bytes: Vec<u8>,
+    pub addresses: Vec<Address>,
+    address_index: HashMap<Address, usize>,
+    /// Canonical body ‖ signature of each signed order literal → its offset.
+    orders: HashMap<Vec<u8>, usize>,
+    /// Canonical body of each order literal → the first literal's offset.
+    bodies: HashMap<Vec<u8>, usize>,
+    hashes: HashMap<B256, usize>,
+    domain: &'a Domain,
+    /// The batch's base time: every expiry is a delta from it.
+    base_ms: u64,
+}
+
+impl<'a> SectionWriter<'a> {
+    pub fn new(domain: &'a Domain, base_ms: u64) -> SectionWriter<'a> {
+        SectionWriter {
+            bytes: Vec::new(),
+            addresses: Vec::new(),
+            address_index: HashMap::new(),
+            orders: HashMap::new(),
+            bodies: HashMap::new(),
+            hashes: HashMap::new(),
+            domain,
+            base_ms,
+        }
+    }
+
+    pub fn transaction(&mut self, tx: &Transaction) {
+        let base_ms = self.base_ms;
+        if !compactable(tx) {
+            let canonical = tx.encode();
+            self.bytes.push(KIND_CANONICAL);
+            write_varint(&mut self.bytes, canonical.len() as u128);
+            self.bytes.extend_from_slice(&canonical);
+            return;
+        }
+        match tx {
+            Transaction::Action(signed) => {
+                self.bytes.push(signed.action.kind() as u8);
+                let (to, amount, nonce, expiry) = action_fields(&signed.action);
+                if let Some(to) = to {
+                    self.address(to);
+                }
+                write_varint(&mut self.bytes, amount);
+                write_varint(&mut self.bytes, u128::from(nonce));
+                write_delta(&mut self.bytes, expiry, base_ms);
+                self.signature(&signed.signature);
+            }
+            Transaction::Match { taker, makers } => {
+                self.bytes.push(KIND_MATCH);
+                self.order(&taker.order, Some(&taker.signature), base_ms);
+                self.bytes.push(makers.len() as u8);
+                for (maker, size) in makers {
+                    self.order(&maker.order, Some(&maker.signature), base_ms);
+                    write_varint(&mut self.bytes, u128::from(*size));
+                }
+            }
+            Transaction::MatchPlaced { taker, makers } => {
+                self.bytes.push(KIND_MATCH_PLACED);
+                self.order(&taker.order, Some(&taker.signature), base_ms);
+                self.bytes.push(makers.len() as u8);
+                for (order, owner, size) in makers {
+                    self.order(order, None, base_ms);
+                    self.address(*owner);
+                    write_varint(&mut self.bytes, u128::from(*size));
+                }
+            }
+            Transaction::PlaceOrder(signed) => {
+                self.bytes.push(KIND_PLACE_ORDER);
+                self.order(&signed.order, Some(&signed.signature), base_ms);
+            }
+            Transaction::PlaceOrders { bulk, signature } => {
+                self.bytes.push(KIND_PLACE_ORDERS);
+                self.bytes.push(bulk.cancels.len() as u8);
+                for hash in &bulk.cancels {
+                    self.hash(hash);
+                }
+                self.bytes.push(bulk.orders.len() as u8);
+                for order in &bulk.orders {
+                    self.order(order, None, base_ms);
+                }
+                write_varint(&mut self.bytes, u128::from(bulk.nonce));
+                write_delta(&mut self.bytes, bulk.expiryMs, base_ms);
+                self.signature(signature);
+            }
+            Transaction::Cancel(signed) => {
+                self.bytes.push(KIND_CANCEL);
+                self.hash(&signed.cancel.orderHash);
+                write_varint(&mut self.bytes, u128::from(signed.cancel.nonce));
+                write_delta(&mut self.bytes, signed.cancel.expiryMs, base_ms);
+                self.signature(&signed.signature);
+            }
+            Transaction::BulkCancel { cancel, signature } => {
+                self.bytes.push(KIND_BULK_CANCEL);
+                self.bytes.push(cancel.orderHashes.len() as u8);
+                for hash in &cancel.orderHashes {
+                    self.hash(hash);
+                }
+                write_varint(&mut self.bytes, u128::from(cancel.nonce));
+                write_delta(&mut self.bytes, cancel.expiryMs, base_ms);
+                self.signature(signature);
+            }
+            Transaction::RetireOrder(retire) => {
+                self.bytes.push(KIND_RETIRE_ORDER);
+                self.address(retire.owner);
+                self.hash(&retire.order_hash);
+            }
+            Transaction::Deposit(deposit) => {
+                self.bytes.push(KIND_DEPOSIT);
+                write_varint(&mut self.bytes, u128::from(deposit.index));
+            }
+            _ => unreachable!("compactable() admits only the kinds above"),
+        }
+    }
+
+    fn address(&mut self, address: Address) {
+        let next = self.addresses.len();
+        let index = *self.address_index.entry(address).or_insert(next);
+        if index == next {
+            self.addresses.push(address);
+        }
+        write_varint(&mut self.bytes, index as u128);
+    }
+
+    fn signature(&mut self, signature: &Signature) {
+        self.bytes.extend_from_slice(&compact_signature(signature));
+    }
+
+    /// An order item: a reference to an earlier literal if one fits, else a literal.
+    fn order(&mut self, order: &Order, signature: Option<&Signature>, base_ms: u64) {
+        let mut body = Writer::with_capacity(47);
+        write_order_body(&mut body, order);
+        let body = body.bytes;
+        let signed_key = signature.map(|s| [body.as_slice(), &s.as_bytes()].concat());
+        let earlier = match &signed_key {
+            Some(key) => self.orders.get(key),
+            None => self.bodies.get(&body),
+        };
+        if let Some(offset) = earlier {
+            write_varint(&mut self.bytes, ORDER_REFERENCE_BASE + *offset as u128);
+            return;
+        }
+        let offset = self.bytes.len();
+        write_varint(
+            &mut self.bytes,
+            if signature.is_some() {
+                ORDER_SIGNED
+            } else {
+                ORDER_BODY
+            },
+        );
+        write_varint(&mut self.bytes, u128::from(order.market));
+        self.bytes.push(
+            u8::from(order.isBuy) | (u8::from(order.reduceOnly) << 1) | (order.timeInForce << 2),
+        );
+        write_varint(&mut self.bytes, u128::from(order.limitPrice));
+        write_varint(&mut self.bytes, u128::from(order.size));
+        write_delta(&mut self.bytes, order.expiryMs, base_ms);
+        write_varint(&mut self.bytes, u128::from(order.clientOrderId));
+        write_varint(&mut self.bytes, u128::from(order.nonce));
+        if let (Some(signature), Some(key)) = (signature, signed_key) {
+            self.signature(signature);
+            self.orders.insert(key, offset);
+        }
+        self.bodies.entry(body).or_insert(offset);
+        self.hashes.entry(order.hash(self.domain)).or_insert(offset);
+    }
+
+    /// A hash item: the order literal it is the hash of, or the 32 bytes.
+    fn hash(&mut self, hash: &B256) {
+        match self.hashes.get(hash) {
+            Some(offset) => write_varint(&mut self.bytes, 1 + *offset as u128),
+            None => {
+                write_varint(&mut self.bytes, HASH_LITERAL);
+                self.bytes.extend_from_slice(hash.as_slice());
+            }
+        }
+    }
+}
+
+/// `(recipient, amount, nonce, expiry)` of an action.
+fn action_fields(action: &Action) -> (Option<Address>, u128, u64, u64) {
+    match action {
+        Action::Transfer(a) => (Some(a.to), a.amount, a.nonce, a.expiryMs),
+        Action::Withdraw(a) => (Some(a.recipient), a.amount, a.nonce, a.expiryMs),
+        Action::Mint(a) => (Some(a.to), a.amount, a.nonce, a.expiryMs),
+        Action::DepositMargin(a) => (None, a.amount, a.nonce, a.expiryMs),
+        Action::WithdrawMargin(a) => (None, a.amount, a.nonce, a.expiryMs),
+    }
+}
+
+/// r ‖ s with the y parity in the top bit of s (EIP-2098); `None` if s uses that bit.
+fn try_compact_signature(signature: &Signature) -> Option<[u8; 64]> {
+    let s = signature.s();
+    if s.bit(255) {
+        return None;
+    }
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+    let folded = if signature.v() {
+        s | (U256::from(1u8) << 255usize)
+    } else {
+        s
+    };
+    out[32..].copy_from_slice(&folded.to_be_bytes::<32>());
+    Some(out)
+}
+
+fn compact_signature(signature: &Signature) -> [u8; 64] {
+    try_compact_signature(signature).unwrap_or([0; 64])
+}
+
+fn order_compactable(order: &Order, signature: Option<&Signature>) -> bool {
+    order.timeInForce < 64 && signature.is_none_or(|s| try_compact_signature(s).is_some())
+}
+
+/// Whether `tx` has a compact form here (every signature fits 64 bytes, every time in
+/// force fits its 6 bits); the rest is carried canonically.
+fn compactable(tx: &Transaction) -> bool {
+    let fits = |s: &Signature| try_compact_signature(s).is_some();
+    match tx {
+        Transaction::Action(signed) => fits(&signed.signature),
+        Transaction::Match { taker, makers } => {
+            order_compactable(&taker.order, Some(&taker.signature))
+                && makers
+                    .iter()
+                    .all(|(m, _)| order_compactable(&m.order, Some(&m.signature)))
+        }
+        Transaction::MatchPlaced { taker, makers } => {
+            order_compactable(&taker.order, Some(&taker.signature))
+                && makers.iter().all(|(o, _, _)| order_compactable(o, None))
+        }
+        Transaction::PlaceOrder(signed) => {
+            order_compactable(&signed.order, Some(&signed.signature))
+        }
+        Transaction::PlaceOrders { bulk, signature } => {
+            fits(signature) && bulk.orders.iter().all(|o| order_compactable(o, None))
+        }
+        Transaction::Cancel(signed) => fits(&signed.signature),
+        Transaction::BulkCancel { signature, .. } => fits(signature),
+        Transaction::RetireOrder(_) | Transaction::Deposit(_) => true,
+        _ => false,
+    }
+}
+
+/// Reads transactions of one batch's section.
+pub struct SectionReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    addresses: &'a [Address],
+    domain: &'a Domain,
+    deposit: &'a dyn Fn(u64) -> Option<Deposit>,
+    /// The batch's base time: every expiry is a delta from it.
+    base_ms: u64,
+    /// Offsets of the order literals read so far (a full decode checks references).
+    literals: HashMap<usize, (Order, Option<Signature>)>,
+}
+
+impl<'a> SectionReader<'a> {
+    pub fn new(
+        bytes: &'a [u8],
+        addresses: &'a [Address],
+        domain: &'a Domain,
+        deposit: &'a dyn Fn(u64) -> Option<Deposit>,
+        base_ms: u64,
+    ) -> SectionReader<'a> {
+        SectionReader {
+            bytes,
+            at: 0,
+            addresses,
+            domain,
+            deposit,
+            base_ms,
+            literals: HashMap::new(),
+        }
+    }
+
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
+    pub fn seek(&mut self, at: usize) {
+        self.at = at;
+    }
+
+    fn byte(&mut self) -> Result<u8, BatchError> {
+        let byte = *self.bytes.get(self.at).ok_or(BatchError::Truncated)?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], BatchError> {
+        let slice = self
+            .bytes
+            .get(self.at..self.at + len)
+            .ok_or(BatchError::Truncated)?;
+        self.at += len;
+        Ok(slice)
+    }
+
+    fn varint<T: TryFrom<u128>>(&mut self) -> Result<T, BatchError> {
+        read_small(self.bytes, &mut self.at)
+    }
+
+    fn expiry(&mut self) -> Result<u64, BatchError> {
+        read_delta(self.bytes, &mut self.at, self.base_ms)
+    }
+
+    fn count(&mut self) -> Result<usize, BatchError> {
+        Ok(usize::from(self.byte()?).min(LIST_MAX))
+    }
+
+    fn address(&mut self) -> Result<Address, BatchError> {
+        let index: usize = self.varint()?;
+        self.addresses
+            .get(index)
+            .copied()
+            .ok_or(BatchError::Invalid("address index out of the table"))
+    }
+
+    fn signature(&mut self) -> Result<Signature, BatchError> {
+        let bytes = self.take(64)?;
+        let r = U256::from_be_slice(&bytes[..32]);
+        let folded = U256::from_be_slice(&bytes[32..]);
+        let parity = folded.bit(255);
+        let s = folded & !(U256::from(1u8) << 255usize);
+        Ok(Signature::new(r, s, parity))
+    }
+
+    /// An order item; `signed`: the signature is required.
+    fn order(
+        &mut self,
+        signed: bool,
+        checked: bool,
+    ) -> Result<(Order, Option<Signature>), BatchError> {
+        let start = self.at;
+        let tag = read_varint(self.bytes, &mut self.at)?;
+        let (order, signature) = if tag >= ORDER_REFERENCE_BASE {
+            let offset = usize::try_from(tag - ORDER_REFERENCE_BASE)
+                .map_err(|_| BatchError::Invalid("order reference"))?;
+            if offset >= start {
+                return Err(BatchError::Invalid("order reference points forward"));
+            }
+            if checked {
+                self.literals
+                    .get(&offset)
+                    .cloned()
+                    .ok_or(BatchError::Invalid("order reference to no literal"))?
+            } else {
+                let resume = self.at;
+                self.at = offset;
+                let literal = self.order(false, false)?;
+                self.at = resume;
+                literal
+            }
+        } else {
+            let order = Order {
+                market: self.varint()?,
+                isBuy: false,
+                limitPrice: 0,
+                size: 0,
+                timeInForce: 0,
+                reduceOnly: false,
+                expiryMs: 0,
+                clientOrderId: 0,
+                nonce: 0,
+            };
+            let flags = self.byte()?;
+            let mut order = Order {
+                isBuy: flags & 1 == 1,
+                reduceOnly: flags & 2 == 2,
+                timeInForce: flags >> 2,
+                limitPrice: self.varint()?,
+                size: self.varint()?,
+                expiryMs: self.expiry()?,
+                ..order
+            };
+            order.clientOrderId = self.varint()?;
+            order.nonce = self.varint()?;
+            let signature = if tag == ORDER_SIGNED {
+                Some(self.signature()?)
+            } else {
+                None
+            };
+            self.literals.insert(start, (order.clone(), signature));
+            (order, signature)
+        };
+        if signed && signature.is_none() {
+            return Err(BatchError::Invalid("order needs its signature"));
+        }
+        Ok((order, signature))
+    }
+
+    fn signed_order(&mut self, checked: bool) -> Result<SignedOrder, BatchError> {
+        let (order, signature) = self.order(true, checked)?;
+        Ok(SignedOrder {
+            order,
+            signature: signature.ok_or(BatchError::Invalid("order needs its signature"))?,
+        })
+    }
+
+    fn hash(&mut self, checked: bool) -> Result<B256, BatchError> {
+        let start = self.at;
+        let tag = read_varint(self.bytes, &mut self.at)?;
+        if tag == HASH_LITERAL {
+            return Ok(B256::from_slice(self.take(32)?));
+        }
+        let offset = usize::try_from(tag - 1).map_err(|_| BatchError::Invalid("hash reference"))?;
+        if offset >= start {
+            return Err(BatchError::Invalid("hash reference points forward"));
+        }
+        let order = if checked {
+            self.literals
+                .get(&offset)
+                .map(|(order, _)| order.clone())
+                .ok_or(BatchError::Invalid("hash reference to no order"))?
+        } else {
+            let resume = self.at;
+            self.at = offset;
+            let (order, _) = self.order(false, false)?;
+            self.at = resume;
+            order
+        };
+        Ok(order.hash(self.domain))
+    }
+
+    /// One transaction at the current position; `checked`: references must name
+    /// literals this reader has read (a whole-batch decode).
+    pub fn transaction(&mut self, checked: bool) -> Result<Transaction, BatchError> {
+        let kind = self.byte()?;
+        Ok(match kind {
+            KIND_CANONICAL => {
+                let len: usize = self.varint()?;
+                let canonical = self.take(len)?;
+                let tx = Transaction::decode(canonical).map_err(BatchError::Transaction)?;
+                if compactable(&tx) {
+                    return Err(BatchError::Invalid("canonical form of a compactable kind"));
+                }
+                tx
+            }
+            1..=5 => {
+                let to = if kind <= 3 {
+                    Some(self.address()?)
+                } else {
+                    None
+                };
+                let amount: u128 = self.varint()?;
+                let nonce: u64 = self.varint()?;
+                let expiry_ms = self.expiry()?;
+                let action = match (kind, to) {
+                    (1, Some(to)) => Action::Transfer(Transfer {
+                        to,
+                        amount,
+                        nonce,
+                        expiryMs: expiry_ms,
+                    }),
+                    (2, Some(recipient)) => Action::Withdraw(Withdraw {
+                        recipient,
+                        amount,
+                        nonce,
+                        expiryMs: expiry_ms,
+                    }),
+                    (3, Some(to)) => Action::Mint(Mint {
+                        to,
+                        amount,
+                        nonce,
+                        expiryMs: expiry_ms,
+                    }),
+                    (4, _) => Action::DepositMargin(DepositMargin {
+                        amount,
+                        nonce,
+                        expiryMs: expiry_ms,
+                    }),
+                    _ => Action::WithdrawMargin(WithdrawMargin {
+                        amount,
+                        nonce,
+                        expiryMs: expiry_ms,
+                    }),
+                };
+                Transaction::Action(SignedAction {
+                    action,
+                    signature: self.signature()?,
+                })
+            }
+            KIND_MATCH => {
+                let taker = self.signed_order(checked)?;
+                let n = self.count()?;
+                let mut makers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let maker = self.signed_order(checked)?;
+                    makers.push((maker, self.varint()?));
+                }
+                Transaction::Match { taker, makers }
+            }
+            KIND_MATCH_PLACED => {
+                let taker = self.signed_order(checked)?;
+                let n = self.count()?;
+                let mut makers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let (order, _) = self.order(false, checked)?;
+                    let owner = self.address()?;
+                    makers.push((order, owner, self.varint()?));
+                }
+                Transaction::MatchPlaced { taker, makers }
+            }
+            KIND_PLACE_ORDER => Transaction::PlaceOrder(self.signed_order(checked)?),
+            KIND_PLACE_ORDERS => {
+                let c = self.count()?;
+                let cancels = (0..c)
+                    .map(|_| self.hash(checked))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let n = self.count()?;
+                let orders = (0..n)
+                    .map(|_| self.order(false, checked).map(|(order, _)| order))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let bulk = BulkOrders {
+                    cancels,
+                    orders,
+                    nonce: self.varint()?,
+                    expiryMs: self.expiry()?,
+                };
+                Transaction::PlaceOrders {
+                    bulk,
+                    signature: self.signature()?,
+                }
+            }
+            KIND_CANCEL => {
+                let cancel = Cancel {
+                    orderHash: self.hash(checked)?,
+                    nonce: self.varint()?,
+                    expiryMs: self.expiry()?,
+                };
+                Transaction::Cancel(SignedCancel {
+                    cancel,
+                    signature: self.signature()?,
+                })
+            }
+            KIND_BULK_CANCEL => {
+                let n = self.count()?;
+                let order_hashes = (0..n)
+                    .map(|_| self.hash(checked))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let cancel = BulkCancel {
+                    orderHashes: order_hashes,
+                    nonce: self.varint()?,
+                    expiryMs: self.expiry()?,
+                };
+                Transaction::BulkCancel {
+                    cancel,
+                    signature: self.signature()?,
+                }
+            }
+            KIND_RETIRE_ORDER => Transaction::RetireOrder(RetireOrder {
+                owner: self.address()?,
+                order_hash: self.hash(checked)?,
+            }),
+            KIND_DEPOSIT => {
+                let index: u64 = self.varint()?;
+                Transaction::Deposit(
+                    (self.deposit)(index).ok_or(BatchError::UnknownDeposit(index))?,
+                )
+            }
+            other => return Err(BatchError::UnknownKind(other)),
+        })
+    }
+}

@@ -1,0 +1,312 @@
+//! The batch format (version 1, `docs/spec/batches.md`): consecutive L2 blocks in a
+//! compact, domain-specific encoding with a per-transaction offset index.
+//!
+//! * Addresses are written once per batch in a table and referred to by index.
+//! * Integers are varints; expiries are deltas from the first block's time.
+//! * A signed order is written once (body and 64-byte signature); every later use in
+//!   the batch (a maker fill, a cancel naming its hash) refers to it by offset.
+//! * Every transaction starts at an offset listed in the index, so one transaction can be
+//!   located and decoded alone ([`decode_transaction`]).
+//! * Deposits carry only their Portal index: their content is on L1.
+//!
+//! Kinds without a compact form (oracle updates, liquidations, listings, …) are carried
+//! as their canonical bytes. [`Batch::decode`] is the exact inverse of [`Batch::encode`].
+
+mod compact;
+pub mod varint;
+
+use alloy_primitives::B256;
+use straddle_primitives::{Deposit, Domain, Transaction};
+use varint::{read_delta, read_small, write_delta, write_varint};
+
+/// The format version this crate writes and reads.
+pub const BATCH_VERSION: u8 = 1;
+/// Largest batch, bytes: the transaction offsets are 3 bytes.
+pub const BATCH_BYTES_MAX: usize = (1 << 24) - 1;
+/// Most addresses in one batch's table.
+pub const ADDRESSES_MAX: usize = 1 << 16;
+
+/// Why a batch could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// Input ended early.
+    #[error("batch truncated")]
+    Truncated,
+    /// The first byte is not a version this node reads.
+    #[error("unknown batch version {0}")]
+    UnknownVersion(u8),
+    /// A field is out of its domain.
+    #[error("invalid batch: {0}")]
+    Invalid(&'static str),
+    /// A transaction kind byte this version does not know.
+    #[error("unknown transaction kind {0:#04x} in batch")]
+    UnknownKind(u8),
+    /// A carried transaction's canonical bytes do not decode.
+    #[error("invalid transaction in batch: {0}")]
+    Transaction(straddle_primitives::DecodeError),
+    /// A deposit the batch includes is not (yet) known from L1.
+    #[error("batch includes deposit {0}, which L1 does not have")]
+    UnknownDeposit(u64),
+    /// The blocks are not consecutive or the batch is too large.
+    #[error("cannot encode: {0}")]
+    Unencodable(&'static str),
+}
+
+/// One L2 block as a batch carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchBlock {
+    /// Block number.
+    pub number: u64,
+    /// Block time, unix milliseconds.
+    pub timestamp_ms: u64,
+    /// Its transactions, in order.
+    pub transactions: Vec<Transaction>,
+}
+
+/// Consecutive L2 blocks and the hash of the block before the first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Hash of block `blocks[0].number − 1`: links the batch to the chain.
+    pub parent_hash: B256,
+    /// The blocks, consecutive, at least one.
+    pub blocks: Vec<BatchBlock>,
+}
+
+/// Where each part of an encoded batch is.
+struct Layout {
+    first_block: u64,
+    parent_hash: B256,
+    /// `(timestamp, transaction count)` per block.
+    blocks: Vec<(u64, usize)>,
+    addresses: Vec<alloy_primitives::Address>,
+    /// Start of each transaction, relative to `section`.
+    offsets: Vec<usize>,
+    /// Start of the transaction section.
+    section: usize,
+}
+
+impl Batch {
+    /// The compact encoding. Fails only if the blocks are not consecutive, are empty, or
+    /// the batch would exceed [`BATCH_BYTES_MAX`] or [`ADDRESSES_MAX`].
+    pub fn encode(&self, domain: &Domain) -> Result<Vec<u8>, BatchError> {
+        let first = self
+            .blocks
+            .first()
+            .ok_or(BatchError::Unencodable("no blocks"))?;
+        if self
+            .blocks
+            .windows(2)
+            .any(|pair| pair[1].number != pair[0].number + 1)
+        {
+            return Err(BatchError::Unencodable("blocks are not consecutive"));
+        }
+        let mut section = compact::SectionWriter::new(domain, first.timestamp_ms);
+        let mut offsets = Vec::new();
+        for block in &self.blocks {
+            for tx in &block.transactions {
+                offsets.push(section.bytes.len());
+                section.transaction(tx);
+            }
+        }
+        if section.addresses.len() > ADDRESSES_MAX {
+            return Err(BatchError::Unencodable("more than 65,536 addresses"));
+        }
+        let mut out = Vec::with_capacity(section.bytes.len() + 64 + 3 * offsets.len());
+        out.push(BATCH_VERSION);
+        out.extend_from_slice(&first.number.to_be_bytes());
+        out.extend_from_slice(self.parent_hash.as_slice());
+        out.extend_from_slice(&first.timestamp_ms.to_be_bytes());
+        write_varint(&mut out, self.blocks.len() as u128);
+        let mut previous = first.timestamp_ms;
+        for block in &self.blocks {
+            write_delta(&mut out, block.timestamp_ms, previous);
+            previous = block.timestamp_ms;
+            write_varint(&mut out, block.transactions.len() as u128);
+        }
+        write_varint(&mut out, section.addresses.len() as u128);
+        for address in &section.addresses {
+            out.extend_from_slice(address.as_slice());
+        }
+        for offset in &offsets {
+            let offset = u32::try_from(*offset)
+                .ok()
+                .filter(|o| *o < 1 << 24)
+                .ok_or(BatchError::Unencodable("batch larger than 16 MiB"))?;
+            out.extend_from_slice(&offset.to_be_bytes()[1..]);
+        }
+        out.extend_from_slice(&section.bytes);
+        if out.len() > BATCH_BYTES_MAX {
+            return Err(BatchError::Unencodable("batch larger than 16 MiB"));
+        }
+        Ok(out)
+    }
+
+    /// Decodes a whole batch; `deposit(index)` supplies the L1 deposits it includes.
+    /// Refuses malformed input: bad version, truncation, trailing bytes, an index that
+    /// does not match the transactions, references forward or to no order literal,
+    /// non-minimal varints, a compactable kind carried canonically.
+    pub fn decode(
+        bytes: &[u8],
+        domain: &Domain,
+        deposit: &dyn Fn(u64) -> Option<Deposit>,
+    ) -> Result<Batch, BatchError> {
+        let layout = Layout::read(bytes)?;
+        let mut reader = compact::SectionReader::new(
+            &bytes[layout.section..],
+            &layout.addresses,
+            domain,
+            deposit,
+            layout.base_ms(),
+        );
+        let mut blocks = Vec::with_capacity(layout.blocks.len());
+        let mut index = 0;
+        for (i, (timestamp_ms, count)) in layout.blocks.iter().enumerate() {
+            let mut transactions = Vec::with_capacity(*count);
+            for _ in 0..*count {
+                let end = layout
+                    .offsets
+                    .get(index + 1)
+                    .copied()
+                    .unwrap_or(bytes.len() - layout.section);
+                if reader.position() != layout.offsets[index] {
+                    return Err(BatchError::Invalid("transaction offset mismatch"));
+                }
+                transactions.push(reader.transaction(true)?);
+                if reader.position() != end {
+                    return Err(BatchError::Invalid("transaction length mismatch"));
+                }
+                index += 1;
+            }
+            blocks.push(BatchBlock {
+                number: layout.first_block + i as u64,
+                timestamp_ms: *timestamp_ms,
+                transactions,
+            });
+        }
+        if reader.position() != bytes.len() - layout.section {
+            return Err(BatchError::Invalid("trailing bytes"));
+        }
+        Ok(Batch {
+            parent_hash: layout.parent_hash,
+            blocks,
+        })
+    }
+}
+
+/// Decodes transaction `index` (counting from the batch's first) alone, with its block
+/// number, reading only the header, the index and the bytes it refers to. Valid for
+/// batches that [`Batch::decode`] accepts.
+pub fn decode_transaction(
+    bytes: &[u8],
+    index: usize,
+    domain: &Domain,
+    deposit: &dyn Fn(u64) -> Option<Deposit>,
+) -> Result<(u64, Transaction), BatchError> {
+    let layout = Layout::read(bytes)?;
+    let start = *layout
+        .offsets
+        .get(index)
+        .ok_or(BatchError::Invalid("no such transaction"))?;
+    let mut before = 0;
+    let block = layout
+        .blocks
+        .iter()
+        .enumerate()
+        .find_map(|(i, (_, count))| {
+            before += count;
+            (index < before).then_some(layout.first_block + i as u64)
+        })
+        .ok_or(BatchError::Invalid("no such transaction"))?;
+    let mut reader = compact::SectionReader::new(
+        &bytes[layout.section..],
+        &layout.addresses,
+        domain,
+        deposit,
+        layout.base_ms(),
+    );
+    reader.seek(start);
+    Ok((block, reader.transaction(false)?))
+}
+
+impl Layout {
+    /// The first block's time: every expiry in the batch is a delta from it.
+    fn base_ms(&self) -> u64 {
+        self.blocks
+            .first()
+            .map(|(timestamp, _)| *timestamp)
+            .unwrap_or_default()
+    }
+
+    fn read(bytes: &[u8]) -> Result<Layout, BatchError> {
+        let version = *bytes.first().ok_or(BatchError::Truncated)?;
+        if version != BATCH_VERSION {
+            return Err(BatchError::UnknownVersion(version));
+        }
+        if bytes.len() > BATCH_BYTES_MAX {
+            return Err(BatchError::Invalid("batch larger than 16 MiB"));
+        }
+        let fixed = |at: usize, len: usize| bytes.get(at..at + len).ok_or(BatchError::Truncated);
+        let first_block = u64::from_be_bytes(fixed(1, 8)?.try_into().unwrap_or_default());
+        let parent_hash = B256::from_slice(fixed(9, 32)?);
+        let first_timestamp = u64::from_be_bytes(fixed(41, 8)?.try_into().unwrap_or_default());
+        let mut at = 49;
+        let block_count: usize = read_small(bytes, &mut at)?;
+        if block_count == 0 || block_count > bytes.len() {
+            return Err(BatchError::Invalid("block count"));
+        }
+        let mut blocks = Vec::with_capacity(block_count);
+        let mut previous = first_timestamp;
+        let mut tx_count = 0usize;
+        for i in 0..block_count {
+            let timestamp = read_delta(bytes, &mut at, previous)?;
+            if i == 0 && timestamp != first_timestamp {
+                return Err(BatchError::Invalid("first block time"));
+            }
+            previous = timestamp;
+            let count: usize = read_small(bytes, &mut at)?;
+            tx_count = tx_count
+                .checked_add(count)
+                .filter(|n| *n <= bytes.len())
+                .ok_or(BatchError::Invalid("transaction count"))?;
+            blocks.push((timestamp, count));
+        }
+        first_block
+            .checked_add(block_count as u64)
+            .ok_or(BatchError::Invalid("block numbers overflow"))?;
+        let address_count: usize = read_small(bytes, &mut at)?;
+        if address_count > ADDRESSES_MAX {
+            return Err(BatchError::Invalid("address count"));
+        }
+        let table = fixed(at, 20 * address_count)?;
+        let addresses = table
+            .chunks_exact(20)
+            .map(alloy_primitives::Address::from_slice)
+            .collect();
+        at += 20 * address_count;
+        let index = fixed(at, 3 * tx_count)?;
+        let offsets: Vec<usize> = index
+            .chunks_exact(3)
+            .map(|o| (usize::from(o[0]) << 16) | (usize::from(o[1]) << 8) | usize::from(o[2]))
+            .collect();
+        at += 3 * tx_count;
+        let section_len = bytes.len() - at;
+        if offsets.first().is_some_and(|o| *o != 0)
+            || offsets.windows(2).any(|pair| pair[1] <= pair[0])
+            || offsets.last().is_some_and(|o| *o >= section_len)
+            || (offsets.is_empty() && section_len != 0)
+        {
+            return Err(BatchError::Invalid("transaction index"));
+        }
+        Ok(Layout {
+            first_block,
+            parent_hash,
+            blocks,
+            addresses,
+            offsets,
+            section: at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

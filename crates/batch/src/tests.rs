@@ -1,0 +1,302 @@
+use super::*;
+use alloy_primitives::{Address, Signature, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use proptest::prelude::*;
+use straddle_primitives::order::{BulkCancel, BulkOrders, Cancel};
+use straddle_primitives::{
+    Action, AutoDeleverage, Order, RetireOrder, SignedAction, SignedCancel, SignedOrder, Transfer,
+    WithdrawMargin,
+};
+
+const DOMAIN: Domain = Domain {
+    chain_id: 424_242,
+    verifying_contract: Address::ZERO,
+};
+const T0: u64 = 1_800_000_000_000;
+
+fn key(i: u8) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::repeat_byte(i + 1)).unwrap()
+}
+
+fn order(market: u32, is_buy: bool, price: u64, size: u64, nonce: u64) -> Order {
+    Order {
+        market,
+        isBuy: is_buy,
+        limitPrice: price,
+        size,
+        timeInForce: (nonce % 4) as u8,
+        reduceOnly: nonce.is_multiple_of(5),
+        expiryMs: T0 + 60_000 + nonce,
+        clientOrderId: nonce * 7,
+        nonce: T0 + nonce,
+    }
+}
+
+fn signed(owner: u8, order: Order) -> SignedOrder {
+    let signature = key(owner).sign_hash_sync(&order.hash(&DOMAIN)).unwrap();
+    SignedOrder { order, signature }
+}
+
+fn deposit(index: u64) -> Option<Deposit> {
+    Some(Deposit {
+        index,
+        from: Address::repeat_byte(0xd0),
+        recipient: Address::repeat_byte(index as u8),
+        amount: 1_000 + u128::from(index),
+    })
+}
+
+/// A quote, a taker that matches it, cancels by hash, a transfer, a deposit, a kind
+/// carried canonically, and a high-s signature (not compactable).
+fn sample_blocks(seed: u64, blocks: usize) -> Vec<BatchBlock> {
+    let mut out = Vec::new();
+    let mut deposits = 0;
+    for b in 0..blocks as u64 {
+        let n = seed.wrapping_mul(31).wrapping_add(b);
+        let quotes: Vec<Order> = (0..4)
+            .map(|i| {
+                order(
+                    1 + (i % 2) as u32,
+                    i % 2 == 0,
+                    3_000_000_000 + i * 1_000,
+                    100_000,
+                    n * 10 + i,
+                )
+            })
+            .collect();
+        let bulk = BulkOrders {
+            cancels: if b > 0 {
+                vec![
+                    order(1, true, 3_000_000_000, 100_000, (n - 1) * 10).hash(&DOMAIN),
+                    B256::repeat_byte(9),
+                ]
+            } else {
+                vec![]
+            },
+            orders: quotes.clone(),
+            nonce: T0 + n,
+            expiryMs: T0 + 30_000,
+        };
+        let bulk_signature = key(1).sign_hash_sync(&bulk.signing_hash(&DOMAIN)).unwrap();
+        let taker = signed(2, order(1, false, 2_999_000_000, 50_000, n * 10 + 9));
+        let transfer = Action::Transfer(Transfer {
+            to: Address::repeat_byte(3),
+            amount: 12_500_000,
+            nonce: T0 + n,
+            expiryMs: T0 + 5_000,
+        });
+        let transfer_signature = key(3)
+            .sign_hash_sync(&transfer.signing_hash(&DOMAIN))
+            .unwrap();
+        let margin = Action::WithdrawMargin(WithdrawMargin {
+            amount: 5,
+            nonce: 1,
+            expiryMs: 0,
+        });
+        let high_s = {
+            let s = key(4)
+                .sign_hash_sync(&margin.signing_hash(&DOMAIN))
+                .unwrap();
+            let n_order = U256::from_str_radix(
+                "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
+                16,
+            )
+            .unwrap();
+            Signature::new(s.r(), n_order - s.s(), !s.v())
+        };
+        let cancel = Cancel {
+            orderHash: quotes[1].hash(&DOMAIN),
+            nonce: 4,
+            expiryMs: T0 - 10,
+        };
+        let cancel_signature = key(1)
+            .sign_hash_sync(&cancel.signing_hash(&DOMAIN))
+            .unwrap();
+        let bulk_cancel = BulkCancel {
+            orderHashes: vec![quotes[2].hash(&DOMAIN), quotes[3].hash(&DOMAIN)],
+            nonce: 5,
+            expiryMs: T0 + 1,
+        };
+        let bulk_cancel_signature = key(1)
+            .sign_hash_sync(&bulk_cancel.signing_hash(&DOMAIN))
+            .unwrap();
+        let mut transactions = vec![
+            Transaction::PlaceOrders {
+                bulk,
+                signature: bulk_signature,
+            },
+            Transaction::PlaceOrder(taker.clone()),
+            Transaction::MatchPlaced {
+                taker: taker.clone(),
+                makers: vec![(quotes[0].clone(), key(1).address(), 50_000)],
+            },
+            Transaction::Match {
+                taker: taker.clone(),
+                makers: vec![(signed(5, quotes[0].clone()), 1), (taker.clone(), 2)],
+            },
+            Transaction::Action(SignedAction {
+                action: transfer,
+                signature: transfer_signature,
+            }),
+            Transaction::Action(SignedAction {
+                action: margin,
+                signature: high_s,
+            }),
+            Transaction::Cancel(SignedCancel {
+                cancel,
+                signature: cancel_signature,
+            }),
+            Transaction::BulkCancel {
+                cancel: bulk_cancel,
+                signature: bulk_cancel_signature,
+            },
+            Transaction::RetireOrder(RetireOrder {
+                owner: key(1).address(),
+                order_hash: quotes[0].hash(&DOMAIN),
+            }),
+            Transaction::AutoDeleverage(AutoDeleverage {
+                target: Address::repeat_byte(1),
+                market: 1,
+                counterparty: Address::repeat_byte(2),
+                size: 3,
+            }),
+        ];
+        for _ in 0..(n % 3) {
+            transactions.push(Transaction::Deposit(deposit(deposits).unwrap()));
+            deposits += 1;
+        }
+        transactions.rotate_left((n % 7) as usize);
+        out.push(BatchBlock {
+            number: 100 + b,
+            timestamp_ms: T0 + b * 100 + (n % 13),
+            transactions,
+        });
+    }
+    out
+}
+
+fn batch(seed: u64, blocks: usize) -> Batch {
+    Batch {
+        parent_hash: B256::repeat_byte(0xab),
+        blocks: sample_blocks(seed, blocks),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// decode(encode(b)) = b, every transaction decodes alone to the same transaction,
+    /// and re-encoding gives the same bytes.
+    #[test]
+    fn batches_round_trip_and_every_transaction_decodes_alone(seed in 0u64..1_000_000, blocks in 1usize..6) {
+        let original = batch(seed, blocks);
+        let bytes = original.encode(&DOMAIN).unwrap();
+        let decoded = Batch::decode(&bytes, &DOMAIN, &deposit).unwrap();
+        prop_assert_eq!(&decoded, &original);
+        prop_assert_eq!(decoded.encode(&DOMAIN).unwrap(), bytes.clone());
+        let mut index = 0;
+        for block in &original.blocks {
+            for tx in &block.transactions {
+                let (number, alone) = decode_transaction(&bytes, index, &DOMAIN, &deposit).unwrap();
+                prop_assert_eq!(number, block.number);
+                prop_assert_eq!(&alone, tx);
+                index += 1;
+            }
+        }
+        prop_assert!(decode_transaction(&bytes, index, &DOMAIN, &deposit).is_err());
+    }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Any corruption is refused or decodes to a different batch; it never panics.
+    #[test]
+    fn corrupted_batches_never_decode_to_the_original(seed in 0u64..1_000_000, at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let original = batch(seed, 2);
+        let mut bytes = original.encode(&DOMAIN).unwrap();
+        let i = at.index(bytes.len());
+        prop_assume!(bytes[i] != byte);
+        bytes[i] = byte;
+        if let Ok(decoded) = Batch::decode(&bytes, &DOMAIN, &deposit) {
+            prop_assert_ne!(decoded, original);
+        }
+        let _ = decode_transaction(&bytes, 3, &DOMAIN, &deposit);
+    }
+}
+
+#[test]
+fn truncation_trailing_bytes_unknown_versions_and_deposits_are_refused() {
+    let original = batch(7, 2);
+    let bytes = original.encode(&DOMAIN).unwrap();
+    for len in [0, 1, 40, 60, bytes.len() - 1] {
+        assert!(
+            Batch::decode(&bytes[..len], &DOMAIN, &deposit).is_err(),
+            "{len}"
+        );
+    }
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(Batch::decode(&trailing, &DOMAIN, &deposit).is_err());
+    let mut version = bytes.clone();
+    version[0] = 2;
+    assert_eq!(
+        Batch::decode(&version, &DOMAIN, &deposit),
+        Err(BatchError::UnknownVersion(2))
+    );
+    assert!(matches!(
+        Batch::decode(&bytes, &DOMAIN, &|_| None),
+        Err(BatchError::UnknownDeposit(_))
+    ));
+}
+
+#[test]
+fn encoding_refuses_gaps_and_empty_batches() {
+    let mut gap = batch(1, 3);
+    gap.blocks[2].number += 1;
+    assert!(gap.encode(&DOMAIN).is_err());
+    let empty = Batch {
+        parent_hash: B256::ZERO,
+        blocks: vec![],
+    };
+    assert!(empty.encode(&DOMAIN).is_err());
+}
+
+#[test]
+fn a_referenced_maker_fill_costs_a_few_bytes() {
+    let maker = order(1, true, 3_000_000_000, 1_000_000, 1);
+    let taker = signed(2, order(1, false, 3_000_000_000, 1_000_000, 2));
+    let place = Transaction::PlaceOrders {
+        bulk: BulkOrders {
+            cancels: vec![],
+            orders: vec![maker.clone()],
+            nonce: 1,
+            expiryMs: T0,
+        },
+        signature: key(1).sign_hash_sync(&B256::ZERO).unwrap(),
+    };
+    let fill = |size| Transaction::MatchPlaced {
+        taker: taker.clone(),
+        makers: vec![(maker.clone(), key(1).address(), size)],
+    };
+    let size_of = |transactions: Vec<Transaction>| {
+        Batch {
+            parent_hash: B256::ZERO,
+            blocks: vec![BatchBlock {
+                number: 1,
+                timestamp_ms: T0,
+                transactions,
+            }],
+        }
+        .encode(&DOMAIN)
+        .unwrap()
+        .len()
+    };
+    let one = size_of(vec![place.clone(), fill(1)]);
+    let two = size_of(vec![place, fill(1), fill(2)]);
+    // The second fill names the taker and the maker by reference: kind, two references,
+    // count, owner, size and its 3-byte index entry.
+    assert!(two - one <= 14, "a repeated fill costs {} bytes", two - one);
+}
