@@ -157,6 +157,9 @@ enum Command {
     /// Load generators that drive a running node and report throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// L1 batches: what a stored chain costs in the batch format.
+    #[command(subcommand)]
+    Batch(BatchCommand),
     /// Re-execute every stored block from genesis and check all headers and state roots.
     Replay {
         /// The node's data directory (the node must be stopped).
@@ -168,6 +171,23 @@ enum Command {
         /// Instead, print the state root after every transaction of this block.
         #[arg(long, value_name = "BLOCK")]
         per_tx_roots: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BatchCommand {
+    /// Encode every stored block into batches (one per span of L2 time), check each
+    /// decodes back, and report bytes per fill and per transfer, with zstd for comparison.
+    Measure {
+        /// The node's data directory (the node must be stopped).
+        #[arg(long, default_value = ".straddle/node")]
+        data_dir: PathBuf,
+        /// Genesis file (default: devnet).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// L2 time one batch covers, milliseconds (12 000: one batch per L1 slot).
+        #[arg(long, default_value_t = 12_000)]
+        span_ms: u64,
     },
 }
 
@@ -1070,6 +1090,15 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
         }
         Command::Bench(BenchCommand::Transfers(args)) => {
             let report = crate::bench::run_transfer_bench(&websocket_url(&cli.rpc), &args).await?;
+            print(cli.json, &report, || report.text())
+        }
+        Command::Batch(BatchCommand::Measure {
+            data_dir,
+            genesis,
+            span_ms,
+        }) => {
+            let genesis = load_genesis(genesis.as_ref())?;
+            let report = crate::batch_size::measure(&data_dir, &genesis, span_ms.max(1))?;
             print(cli.json, &report, || report.text())
         }
         Command::Replay {

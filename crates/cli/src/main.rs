@@ -1,5 +1,6 @@
 //! `straddle`: run a node, manage keys, send signed actions, query the chain.
 
+mod batch_size;
 mod bench;
 mod bench_orders;
 mod commands;

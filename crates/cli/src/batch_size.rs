@@ -1,0 +1,149 @@
+//! `straddle batch measure`: encodes a stored chain into batches as the batcher would and
+//! reports L1 bytes per fill and per transfer, with and without zstd on top.
+
+use eyre::WrapErr;
+use serde::Serialize;
+use std::path::Path;
+use straddle_batch::{Batch, BatchBlock};
+use straddle_exchange::Genesis;
+use straddle_node::chain_store::ChainStore;
+use straddle_primitives::{Action, Transaction};
+
+/// What a stored chain costs on L1.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchSizeReport {
+    /// Batches formed (one per `span_ms` of L2 time).
+    pub batches: usize,
+    /// Blocks and transactions in them.
+    pub blocks: u64,
+    /// Transactions.
+    pub transactions: u64,
+    /// Maker fills (settled fills) in matches.
+    pub fills: u64,
+    /// Transfers.
+    pub transfers: u64,
+    /// Sum of the transactions' canonical bytes.
+    pub canonical_bytes: u64,
+    /// Sum of the batches' bytes (the format of `docs/spec/batches.md`).
+    pub batch_bytes: u64,
+    /// zstd (level 3) of each batch.
+    pub batch_zstd_bytes: u64,
+    /// zstd (level 19) of each batch.
+    pub batch_zstd19_bytes: u64,
+    /// zstd (level 3) of each batch's canonical transactions, for comparison.
+    pub canonical_zstd_bytes: u64,
+}
+
+impl BatchSizeReport {
+    fn per(&self, bytes: u64, count: u64) -> f64 {
+        if count == 0 {
+            0.0
+        } else {
+            bytes as f64 / count as f64
+        }
+    }
+
+    /// Human-readable summary.
+    pub fn text(&self) -> String {
+        format!(
+            "{} batches, {} blocks, {} transactions ({} fills, {} transfers)\n\
+             bytes: canonical {}  batch {}  batch+zstd3 {}  batch+zstd19 {}  canonical+zstd3 {}\n\
+             per fill (all bytes / fills): batch {:.1}  batch+zstd3 {:.1}  canonical {:.1}\n\
+             per transaction: batch {:.1}  canonical {:.1}",
+            self.batches,
+            self.blocks,
+            self.transactions,
+            self.fills,
+            self.transfers,
+            self.canonical_bytes,
+            self.batch_bytes,
+            self.batch_zstd_bytes,
+            self.batch_zstd19_bytes,
+            self.canonical_zstd_bytes,
+            self.per(self.batch_bytes, self.fills),
+            self.per(self.batch_zstd_bytes, self.fills),
+            self.per(self.canonical_bytes, self.fills),
+            self.per(self.batch_bytes, self.transactions),
+            self.per(self.canonical_bytes, self.transactions),
+        )
+    }
+
+    fn add(&mut self, batch: &Batch, genesis: &Genesis) -> eyre::Result<()> {
+        let domain = &genesis.domain;
+        let bytes = batch.encode(domain)?;
+        let deposits: std::collections::HashMap<u64, _> = batch
+            .blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .filter_map(|tx| match tx {
+                Transaction::Deposit(d) => Some((d.index, *d)),
+                _ => None,
+            })
+            .collect();
+        let decoded = Batch::decode(&bytes, domain, &|i| deposits.get(&i).copied())?;
+        eyre::ensure!(&decoded == batch, "batch does not decode to its blocks");
+        let mut canonical = Vec::new();
+        for tx in batch.blocks.iter().flat_map(|b| &b.transactions) {
+            canonical.extend_from_slice(&tx.encode());
+            self.transactions += 1;
+            match tx {
+                Transaction::Match { makers, .. } => self.fills += makers.len() as u64,
+                Transaction::MatchPlaced { makers, .. } => self.fills += makers.len() as u64,
+                Transaction::Action(signed) if matches!(signed.action, Action::Transfer(_)) => {
+                    self.transfers += 1
+                }
+                _ => {}
+            }
+        }
+        self.batches += 1;
+        self.blocks += batch.blocks.len() as u64;
+        self.canonical_bytes += canonical.len() as u64;
+        self.batch_bytes += bytes.len() as u64;
+        self.batch_zstd_bytes += zstd::encode_all(bytes.as_slice(), 3)?.len() as u64;
+        self.batch_zstd19_bytes += zstd::encode_all(bytes.as_slice(), 19)?.len() as u64;
+        self.canonical_zstd_bytes += zstd::encode_all(canonical.as_slice(), 3)?.len() as u64;
+        Ok(())
+    }
+}
+
+/// Reads every stored block after genesis and groups them into batches of `span_ms` of
+/// L2 time each.
+pub fn measure(data_dir: &Path, genesis: &Genesis, span_ms: u64) -> eyre::Result<BatchSizeReport> {
+    let store = ChainStore::open(data_dir)
+        .wrap_err_with(|| format!("cannot open the chain in {}", data_dir.display()))?;
+    let head = store.head_number()?.unwrap_or_default();
+    let mut report = BatchSizeReport::default();
+    let mut current: Option<Batch> = None;
+    for number in 1..=head {
+        let Some((header, txs)) = store.block(number)? else {
+            eyre::bail!("block {number} missing from the store");
+        };
+        let block = BatchBlock {
+            number,
+            timestamp_ms: header.timestamp_ms,
+            transactions: txs.into_iter().map(|stored| stored.tx).collect(),
+        };
+        match &mut current {
+            Some(batch)
+                if header.timestamp_ms
+                    < batch.blocks[0].timestamp_ms.saturating_add(span_ms) =>
+            {
+                batch.blocks.push(block)
+            }
+            _ => {
+                if let Some(full) = current.take() {
+                    report.add(&full, genesis)?;
+                }
+                current = Some(Batch {
+                    parent_hash: header.parent_hash,
+                    blocks: vec![block],
+                });
+            }
+        }
+    }
+    if let Some(last) = current {
+        report.add(&last, genesis)?;
+    }
+    Ok(report)
+}
