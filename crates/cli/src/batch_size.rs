@@ -126,8 +126,7 @@ pub fn measure(data_dir: &Path, genesis: &Genesis, span_ms: u64) -> eyre::Result
         };
         match &mut current {
             Some(batch)
-                if header.timestamp_ms
-                    < batch.blocks[0].timestamp_ms.saturating_add(span_ms) =>
+                if header.timestamp_ms < batch.blocks[0].timestamp_ms.saturating_add(span_ms) =>
             {
                 batch.blocks.push(block)
             }
