@@ -151,13 +151,7 @@ impl Batch {
         deposit: &dyn Fn(u64) -> Option<Deposit>,
     ) -> Result<Batch, BatchError> {
         let layout = Layout::read(bytes)?;
-        let mut reader = compact::SectionReader::new(
-            &bytes[layout.section..],
-            &layout.addresses,
-            domain,
-            deposit,
-            layout.base_ms(),
-        );
+        let mut reader = layout.reader(bytes, domain, deposit);
         let mut blocks = Vec::with_capacity(layout.blocks.len());
         let mut index = 0;
         for (i, (timestamp_ms, count)) in layout.blocks.iter().enumerate() {
@@ -217,18 +211,28 @@ pub fn decode_transaction(
             (index < before).then_some(layout.first_block + i as u64)
         })
         .ok_or(BatchError::Invalid("no such transaction"))?;
-    let mut reader = compact::SectionReader::new(
-        &bytes[layout.section..],
-        &layout.addresses,
-        domain,
-        deposit,
-        layout.base_ms(),
-    );
+    let mut reader = layout.reader(bytes, domain, deposit);
     reader.seek(start);
     Ok((block, reader.transaction(false)?))
 }
 
 impl Layout {
+    /// A reader of `bytes`' transaction section.
+    fn reader<'a>(
+        &'a self,
+        bytes: &'a [u8],
+        domain: &'a Domain,
+        deposit: &'a dyn Fn(u64) -> Option<Deposit>,
+    ) -> compact::SectionReader<'a> {
+        compact::SectionReader::new(
+            &bytes[self.section..],
+            &self.addresses,
+            domain,
+            deposit,
+            self.base_ms(),
+        )
+    }
+
     /// The first block's time: every expiry in the batch is a delta from it.
     fn base_ms(&self) -> u64 {
         self.blocks

@@ -41,12 +41,16 @@ pub struct Deployment {
 }
 
 impl L1Client {
+    /// Deploys `code` with its ABI-encoded constructor `args`; returns the address and
+    /// the deployment's L1 block.
     async fn deploy_code(
         &self,
-        code: Vec<u8>,
+        code: &[u8],
+        args: &[u8],
         what: &'static str,
     ) -> Result<(Address, u64), L1Error> {
-        let request = TransactionRequest::default().with_deploy_code(Bytes::from(code));
+        let request =
+            TransactionRequest::default().with_deploy_code(Bytes::from([code, args].concat()));
         let receipt = self.send(request, what).await?;
         let address = receipt
             .contract_address
@@ -57,7 +61,7 @@ impl L1Client {
     /// Deploys a test collateral token and the chain's contracts.
     pub async fn deploy_devnet(&self, config: &DeployConfig) -> Result<Deployment, L1Error> {
         let (collateral, start_block) = self
-            .deploy_code(TestUSDC::BYTECODE.to_vec(), "deploy TestUSDC")
+            .deploy_code(&TestUSDC::BYTECODE, &[], "deploy TestUSDC")
             .await?;
         self.deploy_with_collateral(collateral, config, start_block)
             .await
@@ -81,7 +85,8 @@ impl L1Client {
         .abi_encode();
         let (output_registry, _) = self
             .deploy_code(
-                [OutputRegistry::BYTECODE.as_ref(), &registry_args].concat(),
+                &OutputRegistry::BYTECODE,
+                &registry_args,
                 "deploy OutputRegistry",
             )
             .await?;
@@ -91,20 +96,14 @@ impl L1Client {
         }
         .abi_encode();
         let (portal, _) = self
-            .deploy_code(
-                [Portal::BYTECODE.as_ref(), &portal_args].concat(),
-                "deploy Portal",
-            )
+            .deploy_code(&Portal::BYTECODE, &portal_args, "deploy Portal")
             .await?;
         let inbox_args = BatchInbox::constructorCall {
             batcher_: config.batcher,
         }
         .abi_encode();
         let (batch_inbox, _) = self
-            .deploy_code(
-                [BatchInbox::BYTECODE.as_ref(), &inbox_args].concat(),
-                "deploy BatchInbox",
-            )
+            .deploy_code(&BatchInbox::BYTECODE, &inbox_args, "deploy BatchInbox")
             .await?;
         Ok(Deployment {
             collateral,

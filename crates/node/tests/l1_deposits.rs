@@ -7,7 +7,7 @@ mod common;
 use alloy_primitives::{Address, Bytes};
 use common::{signer, start_with_deposits};
 use jsonrpsee::core::ClientError;
-use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,6 +33,44 @@ fn cast(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Plain cast: approve the Portal, then deposit `amount` for `recipient`.
+fn cast_deposit(
+    rpc: &str,
+    private_key: &str,
+    collateral: &str,
+    portal: &str,
+    recipient: Address,
+    amount: &str,
+) {
+    let send = |to: &str, signature: &str, first: &str| {
+        cast(&[
+            "send",
+            "--rpc-url",
+            rpc,
+            "--private-key",
+            private_key,
+            to,
+            signature,
+            first,
+            amount,
+        ])
+    };
+    send(collateral, "approve(address,uint256)", portal);
+    send(portal, "deposit(address,uint256)", &recipient.to_string());
+}
+
+async fn wait_for_collateral(l2: &HttpClient, account: Address, expected: u128) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let view = l2.get_account(account).await.unwrap();
+        if view.collateral.0 == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "deposit not credited: {view:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,41 +114,10 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
     let rpc = anvil.url();
     let collateral = deployment.collateral.to_string();
     let portal = deployment.portal.to_string();
-    cast(&[
-        "send",
-        "--rpc-url",
-        &rpc,
-        "--private-key",
-        &private_key,
-        &collateral,
-        "approve(address,uint256)",
-        &portal,
-        "2500000",
-    ]);
-    cast(&[
-        "send",
-        "--rpc-url",
-        &rpc,
-        "--private-key",
-        &private_key,
-        &portal,
-        "deposit(address,uint256)",
-        &recipient.to_string(),
-        "2500000",
-    ]);
-
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let account = l2.get_account(recipient).await.unwrap();
-        if account.collateral.0 == 2_500_000 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "deposit not credited: {account:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let deposit =
+        |amount| cast_deposit(&rpc, &private_key, &collateral, &portal, recipient, amount);
+    deposit("2500000");
+    wait_for_collateral(&l2, recipient, 2_500_000).await;
 
     // Nobody can submit a deposit themselves, not even a copy of the real one.
     let forged = Transaction::Deposit(Deposit {
@@ -127,33 +134,8 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
     }
 
     // A second deposit, and some polling rounds later, each is credited exactly once.
-    cast(&[
-        "send",
-        "--rpc-url",
-        &rpc,
-        "--private-key",
-        &private_key,
-        &collateral,
-        "approve(address,uint256)",
-        &portal,
-        "1000000",
-    ]);
-    cast(&[
-        "send",
-        "--rpc-url",
-        &rpc,
-        "--private-key",
-        &private_key,
-        &portal,
-        "deposit(address,uint256)",
-        &recipient.to_string(),
-        "1000000",
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while l2.get_account(recipient).await.unwrap().collateral.0 != 3_500_000 {
-        assert!(Instant::now() < deadline, "second deposit not credited");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    deposit("1000000");
+    wait_for_collateral(&l2, recipient, 3_500_000).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         l2.get_account(recipient).await.unwrap().collateral.0,
