@@ -76,6 +76,24 @@ pub struct Totals {
     pub deposit_accumulator: B256,
 }
 
+impl Totals {
+    /// Everything ever issued: genesis, faucet mints and L1 deposits.
+    pub fn issued(&self) -> Option<Amount> {
+        self.genesis_supply
+            .checked_add(self.minted)?
+            .checked_add(self.deposited)
+    }
+
+    /// Total supply must fit [`COLLATERAL_SUPPLY_MAX`], so that no sum of balances can
+    /// ever overflow.
+    fn check_supply(&self) -> Result<(), TxError> {
+        self.issued()
+            .filter(|supply| supply.0 <= COLLATERAL_SUPPLY_MAX)
+            .map(|_| ())
+            .ok_or(TxError::Overflow)
+    }
+}
+
 /// Why a valid-looking, correctly signed action cannot execute. Nothing changes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxError {
@@ -385,12 +403,7 @@ impl Ledger {
             .and_then(|b| b.checked_add(self.totals.withdrawn.0))
             .and_then(|b| Some(b.checked_add(clearing?)))
             .flatten();
-        let issued = self
-            .totals
-            .genesis_supply
-            .0
-            .checked_add(self.totals.minted.0)
-            .and_then(|sum| sum.checked_add(self.totals.deposited.0));
+        let issued = self.totals.issued().map(|supply| supply.0);
         held.is_some() && held == issued
     }
 
@@ -434,12 +447,7 @@ impl Ledger {
                 }
                 let amount = positive(m.amount)?;
                 totals.minted = totals.minted.checked_add(amount).ok_or(TxError::Overflow)?;
-                // Total supply must fit, so that no sum of balances can ever overflow.
-                totals
-                    .genesis_supply
-                    .checked_add(totals.minted)
-                    .filter(|supply| supply.0 <= COLLATERAL_SUPPLY_MAX)
-                    .ok_or(TxError::Overflow)?;
+                totals.check_supply()?;
                 (None, Some((m.to, amount)))
             }
             Action::DepositMargin(d) => {
@@ -540,12 +548,7 @@ impl Ledger {
             .deposited
             .checked_add(amount)
             .ok_or(TxError::Overflow)?;
-        totals
-            .genesis_supply
-            .checked_add(totals.minted)
-            .and_then(|supply| supply.checked_add(totals.deposited))
-            .filter(|supply| supply.0 <= COLLATERAL_SUPPLY_MAX)
-            .ok_or(TxError::Overflow)?;
+        totals.check_supply()?;
         let balance = self
             .accounts
             .get(&deposit.recipient)
