@@ -77,12 +77,13 @@ async fn poll(
     let head = client.block_number().await?;
     let confirmed = head.saturating_sub(source.confirmations);
     let mut from = scanned_to + 1;
+    // Only this watcher credits deposits, so the next index is read once per round.
+    let mut next = sequencer
+        .read(|state| state.ledger.totals().deposit_count)
+        .await?;
     while from <= confirmed {
         let to = confirmed.min(from + LOG_RANGE_MAX - 1);
         for log in deposits_between(client, source.portal, from, to).await? {
-            let next = sequencer
-                .read(|state| state.ledger.totals().deposit_count)
-                .await?;
             if log.deposit.index < next {
                 continue;
             }
@@ -101,6 +102,7 @@ async fn poll(
                 }
                 Err(error) => return Err(error.into()),
             }
+            next = log.deposit.index + 1;
             let l2 = sequencer
                 .read(|state| state.ledger.totals().deposit_accumulator)
                 .await?;

@@ -336,10 +336,18 @@ impl Sequencer {
 
     /// Submits a verified transaction; resolves once it is durable (or refused).
     pub async fn submit(&self, tx: AdmittedTx) -> Result<Acknowledgement, SubmitError> {
+        self.submit_from(tx, false).await
+    }
+
+    async fn submit_from(
+        &self,
+        tx: AdmittedTx,
+        from_l1: bool,
+    ) -> Result<Acknowledgement, SubmitError> {
         let (reply, response) = oneshot::channel();
         self.send(Command::Submit {
             tx: Box::new(tx),
-            from_l1: false,
+            from_l1,
             received: Instant::now(),
             reply,
         })?;
@@ -356,14 +364,7 @@ impl Sequencer {
             verified: VerifiedTransaction::Deposit(deposit),
             tx,
         };
-        let (reply, response) = oneshot::channel();
-        self.send(Command::Submit {
-            tx: Box::new(admitted),
-            from_l1: true,
-            received: Instant::now(),
-            reply,
-        })?;
-        response.await.map_err(|_| SubmitError::ShuttingDown)?
+        self.submit_from(admitted, true).await
     }
 
     /// Submits a signed order to the matching engine; resolves once every transaction it
