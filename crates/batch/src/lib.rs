@@ -187,6 +187,31 @@ impl Batch {
     }
 }
 
+/// What a batch's header says, read without decoding its transactions (the batcher
+/// uses it to learn which L2 blocks L1 already holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchRange {
+    /// Hash of the block before the first.
+    pub parent_hash: B256,
+    /// First block number.
+    pub first_block: u64,
+    /// Last block number.
+    pub last_block: u64,
+}
+
+/// Reads the header and index of an encoded batch (not its transactions).
+pub fn batch_range(bytes: &[u8]) -> Result<BatchRange, BatchError> {
+    let layout = Layout::read(bytes)?;
+    Ok(BatchRange {
+        parent_hash: layout.parent_hash,
+        first_block: layout.first_block,
+        last_block: layout
+            .first_block
+            .checked_add(layout.blocks.len() as u64 - 1)
+            .ok_or(BatchError::Invalid("block numbers overflow"))?,
+    })
+}
+
 /// Decodes transaction `index` (counting from the batch's first) alone, with its block
 /// number, reading only the header, the index and the bytes it refers to. Valid for
 /// batches that [`Batch::decode`] accepts.

@@ -195,6 +195,10 @@ proptest! {
         let decoded = Batch::decode(&bytes, &DOMAIN, &deposit).unwrap();
         prop_assert_eq!(&decoded, &original);
         prop_assert_eq!(decoded.encode(&DOMAIN).unwrap(), bytes.clone());
+        let range = batch_range(&bytes).unwrap();
+        prop_assert_eq!(range.parent_hash, original.parent_hash);
+        prop_assert_eq!(range.first_block, original.blocks[0].number);
+        prop_assert_eq!(range.last_block, original.blocks.last().unwrap().number);
         let mut index = 0;
         for block in &original.blocks {
             for tx in &block.transactions {

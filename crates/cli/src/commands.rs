@@ -13,7 +13,7 @@ use std::time::Duration;
 use straddle_exchange::Genesis;
 use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
-use straddle_node::{Node, NodeConfig};
+use straddle_node::{Node, NodeConfig, Role};
 use straddle_primitives::admin::{INSTRUMENT_CALL, INSTRUMENT_PERPETUAL, INSTRUMENT_PUT};
 use straddle_primitives::{
     Action, Amount, BulkCancel, CloseMarket, DepositMargin, Domain, Liquidate, ListMarket, Mint,
@@ -43,6 +43,8 @@ pub struct Cli {
 enum Command {
     /// Run a sequencer node (JSON-RPC over HTTP and WebSocket, Prometheus metrics).
     Node(NodeArgs),
+    /// Post the sequencer's blocks to the L1 BatchInbox (resumes after what L1 holds).
+    Batcher(BatcherArgs),
     /// Create or show keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -390,19 +392,27 @@ struct NodeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Follow L1 instead of sequencing: rebuild the chain from the batches and deposits
+    /// on L1 (needs --l1-rpc, --portal and --inbox); the node then refuses submissions.
+    #[arg(long, requires_all = ["l1_rpc", "portal", "inbox"])]
+    follow: bool,
     #[command(flatten)]
-    deposits: DepositArgs,
+    l1: L1Args,
 }
 
-/// Where the node takes L1 deposits from.
+/// The L1 contracts the node reads.
 #[derive(clap::Args)]
-struct DepositArgs {
-    /// L1 JSON-RPC endpoint (HTTP); with --portal, the node credits the Portal's deposits.
-    #[arg(long, requires = "portal")]
+struct L1Args {
+    /// L1 JSON-RPC endpoint (HTTP); with --portal, a sequencer credits the Portal's
+    /// deposits; with --inbox, it reports which blocks are safe and finalized on L1.
+    #[arg(long)]
     l1_rpc: Option<String>,
     /// The L1 Portal contract.
     #[arg(long, requires = "l1_rpc")]
     portal: Option<Address>,
+    /// The L1 BatchInbox contract.
+    #[arg(long, requires = "l1_rpc")]
+    inbox: Option<Address>,
     /// First L1 block to scan for deposits (the Portal's deployment block).
     #[arg(long, default_value_t = 0)]
     l1_start_block: u64,
@@ -414,16 +424,61 @@ struct DepositArgs {
     l1_poll_ms: u64,
 }
 
-impl DepositArgs {
-    fn source(&self) -> Option<straddle_node::deposits::DepositSource> {
+impl L1Args {
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.l1_poll_ms.max(10))
+    }
+
+    fn deposits(&self) -> Option<straddle_node::deposits::DepositSource> {
         Some(straddle_node::deposits::DepositSource {
             l1_rpc: self.l1_rpc.clone()?,
             portal: self.portal?,
             start_block: self.l1_start_block,
             confirmations: self.l1_confirmations,
-            poll_interval: Duration::from_millis(self.l1_poll_ms.max(10)),
+            poll_interval: self.poll_interval(),
         })
     }
+
+    fn derivation(&self) -> Option<straddle_node::derivation::L1Source> {
+        Some(straddle_node::derivation::L1Source {
+            l1_rpc: self.l1_rpc.clone()?,
+            portal: self.portal?,
+            inbox: self.inbox?,
+            start_block: self.l1_start_block,
+            poll_interval: self.poll_interval(),
+        })
+    }
+}
+
+#[derive(Args)]
+struct BatcherArgs {
+    /// The sequencer's JSON-RPC endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:9545")]
+    l2_rpc: String,
+    /// L1 JSON-RPC endpoint (HTTP).
+    #[arg(long)]
+    l1_rpc: String,
+    /// The L1 BatchInbox contract.
+    #[arg(long)]
+    inbox: Address,
+    /// The batcher's L1 private key (hex), the inbox's `batcher`.
+    #[arg(long, env = "STRADDLE_BATCHER_KEY", hide_env_values = true)]
+    l1_key: String,
+    /// The inbox's deployment block.
+    #[arg(long, default_value_t = 0)]
+    l1_start_block: u64,
+    /// Genesis file (default: the devnet genesis).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Largest batch, bytes (at most 120 000, the inbox's calldata limit).
+    #[arg(long, default_value_t = straddle_batcher::CALLDATA_BATCH_BYTES_MAX)]
+    batch_bytes_max: usize,
+    /// Time between rounds when everything is posted, milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    poll_ms: u64,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -616,6 +671,7 @@ pub(crate) fn print<T: serde::Serialize>(
 pub async fn run(cli: Cli) -> eyre::Result<()> {
     match cli.command {
         Command::Node(args) => run_node(args).await,
+        Command::Batcher(args) => run_batcher(args).await,
         Command::Keys(KeysCommand::New { out }) => {
             let signer = keys::write_new_key_file(&out)?;
             print(
@@ -1271,16 +1327,59 @@ async fn send(
     })
 }
 
-async fn run_node(args: NodeArgs) -> eyre::Result<()> {
+fn init_logging(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    match args.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    // Logs go to stderr; stdout carries only the "ready" line that scripts wait for.
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
+            .with_writer(std::io::stderr)
             .with_env_filter(filter)
             .init(),
     }
+}
+
+async fn run_batcher(args: BatcherArgs) -> eyre::Result<()> {
+    init_logging(args.log_format);
+    let key: alloy_signer_local::PrivateKeySigner = args
+        .l1_key
+        .trim()
+        .parse()
+        .map_err(|_| eyre::eyre!("--l1-key is not a hex private key"))?;
+    eyre::ensure!(
+        (1..=straddle_batcher::CALLDATA_BATCH_BYTES_MAX).contains(&args.batch_bytes_max),
+        "--batch-bytes-max must be 1..={}",
+        straddle_batcher::CALLDATA_BATCH_BYTES_MAX
+    );
+    let genesis = load_genesis(args.genesis.as_ref())?;
+    let batcher = straddle_batcher::Batcher::new(straddle_batcher::BatcherConfig {
+        l2_rpc: args.l2_rpc,
+        l1_rpc: args.l1_rpc,
+        key,
+        inbox: args.inbox,
+        l1_start_block: args.l1_start_block,
+        domain: genesis.domain,
+        batch_bytes_max: args.batch_bytes_max,
+        poll_interval: Duration::from_millis(args.poll_ms.max(10)),
+    })?;
+    println!("straddle batcher ready: posting to inbox {}", args.inbox);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = batcher.run() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("batcher stopped");
+    Ok(())
+}
+
+async fn run_node(args: NodeArgs) -> eyre::Result<()> {
+    init_logging(args.log_format);
     if !args.no_metrics {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(args.metrics_addr)
@@ -1294,11 +1393,22 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
         genesis,
         rpc_addr: args.rpc_addr,
         block_interval: Duration::from_millis(args.block_interval_ms.max(1)),
-        deposits: args.deposits.source(),
+        deposits: if args.follow {
+            None
+        } else {
+            args.l1.deposits()
+        },
+        role: if args.follow {
+            Role::Follower
+        } else {
+            Role::Sequencer
+        },
+        derivation: args.l1.derivation(),
     })
     .await?;
     println!(
-        "straddle node ready: rpc {} (HTTP and WebSocket)",
+        "straddle {} ready: rpc {} (HTTP and WebSocket)",
+        if args.follow { "follower" } else { "node" },
         node.http_url()
     );
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

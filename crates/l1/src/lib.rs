@@ -4,6 +4,7 @@
 //! waits for its receipt and turns a revert into [`L1Error::Reverted`].
 
 pub mod anvil;
+pub mod batches;
 pub mod deploy;
 pub mod deposits;
 
@@ -16,6 +17,7 @@ use alloy::sol_types::SolCall;
 
 pub use alloy;
 pub use anvil::Anvil;
+pub use batches::{BatchKind, BatchLog, PostReceipt, batch_log, batches_between, calldata_batch};
 pub use deploy::{DeployConfig, Deployment};
 pub use deposits::{DepositLog, deposits_between};
 
@@ -105,15 +107,43 @@ impl L1Client {
         self.provider.get_block_number().await.map_err(L1Error::rpc)
     }
 
+    /// The hash of L1 block `number` on the current chain (`None` above the head).
+    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>, L1Error> {
+        let block = self
+            .provider
+            .get_block_by_number(number.into())
+            .await
+            .map_err(L1Error::rpc)?;
+        Ok(block.map(|b| b.header.hash))
+    }
+
+    /// The number of the latest finalized L1 block (0 when the node reports none).
+    pub async fn finalized_block_number(&self) -> Result<u64, L1Error> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Finalized)
+            .await
+            .map_err(L1Error::rpc)?;
+        Ok(block.map_or(0, |b| b.header.number))
+    }
+
     /// Sends `request` from the signer and waits for its receipt; a revert is an error.
     pub async fn send(
         &self,
         request: TransactionRequest,
         what: &'static str,
     ) -> Result<TransactionReceipt, L1Error> {
+        // The nonce is read for every transaction (not cached): after an L1 reorg drops
+        // one of ours, the next must reuse its nonce.
+        let nonce = self
+            .provider
+            .get_transaction_count(self.signer)
+            .pending()
+            .await
+            .map_err(L1Error::rpc)?;
         let pending = self
             .provider
-            .send_transaction(request.with_from(self.signer))
+            .send_transaction(request.with_from(self.signer).with_nonce(nonce))
             .await
             .map_err(L1Error::rpc)?;
         let receipt = pending.get_receipt().await.map_err(L1Error::rpc)?;

@@ -192,8 +192,13 @@ pub struct ProofView {
 pub struct ChainHead {
     /// Chain id.
     pub chain_id: u64,
-    /// Latest block committed by the sequencer.
+    /// Latest block committed by this node (the sequencer's, or the last derived).
     pub soft: BlockHeadView,
+    /// Latest block a batch on L1 carries (genesis before the first batch, or when the
+    /// node reads no L1).
+    pub safe: BlockHeadView,
+    /// Latest block a batch in a finalized L1 block carries.
+    pub finalized: BlockHeadView,
 }
 
 /// One head.

@@ -174,9 +174,15 @@ impl Chain {
         self.tip.seal(closed)
     }
 
-    /// Verifies and executes a logged block; every transaction must succeed, as it did
-    /// when it was first accepted.
-    pub fn replay_logged(&mut self, block: &WalBlock) -> Result<SealedBlock, ChainError> {
+    /// Verifies and executes a logged block. Under [`ReplayRule::EverySucceeds`] (a
+    /// sequencer's own log) every transaction must succeed, as it did when it was first
+    /// accepted; under [`ReplayRule::RefusedChangesNothing`] (a follower's log of derived
+    /// blocks) a refused transaction stays in the block and changes nothing.
+    pub fn replay_logged(
+        &mut self,
+        block: &WalBlock,
+        rule: ReplayRule,
+    ) -> Result<SealedBlock, ChainError> {
         if block.number != self.tip.head.number + 1 {
             return Err(replay_error(
                 block.number,
@@ -191,17 +197,40 @@ impl Chain {
         for bytes in &block.transactions {
             let tx = Transaction::decode(bytes)
                 .map_err(|e: DecodeError| replay_error(block.number, e))?;
-            let admitted = self
+            let hash = tx.hash(&self.state.genesis.domain);
+            let executed = self
                 .state
-                .admit(tx)
-                .map_err(|e| replay_error(block.number, e))?;
-            self.state
-                .execute(&admitted, &context)
-                .map_err(|e| replay_error(block.number, e))?;
-            transactions.push(admitted.stored());
+                .admit(tx.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|admitted| {
+                    self.state
+                        .execute(&admitted, &context)
+                        .map(|_| admitted)
+                        .map_err(|e| e.to_string())
+                });
+            match (executed, rule) {
+                (Ok(admitted), _) => transactions.push(admitted.stored()),
+                (Err(reason), ReplayRule::EverySucceeds) => {
+                    return Err(replay_error(block.number, reason));
+                }
+                (Err(_), ReplayRule::RefusedChangesNothing) => transactions.push(StoredTx {
+                    sender: Address::ZERO,
+                    hash,
+                    tx,
+                }),
+            }
         }
         Ok(self.seal(block.timestamp_ms, transactions))
     }
+}
+
+/// What replay does with a transaction the STF refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayRule {
+    /// It is an error: the block was built from accepted transactions only.
+    EverySucceeds,
+    /// It stays in the block and changes nothing (blocks derived from L1).
+    RefusedChangesNothing,
 }
 
 impl Tip {
@@ -451,7 +480,10 @@ pub fn replay_stored_chain(
     for number in 1..=head_number {
         let (header, stored) = stored_block(store, number)?;
         let stored = with_hashes(stored, &genesis.domain);
-        let sealed = chain.replay_logged(&as_logged(number, &header, &stored))?;
+        let sealed = chain.replay_logged(
+            &as_logged(number, &header, &stored),
+            ReplayRule::EverySucceeds,
+        )?;
         for (replayed, original) in sealed.transactions.iter().zip(&stored) {
             if replayed.sender != original.sender {
                 return Err(replay_error(
@@ -512,7 +544,7 @@ pub fn per_transaction_roots(
     let (mut chain, _) = Chain::from_genesis(genesis)?;
     for n in 1..number {
         let (header, stored) = stored_block(store, n)?;
-        chain.replay_logged(&as_logged(n, &header, &stored))?;
+        chain.replay_logged(&as_logged(n, &header, &stored), ReplayRule::EverySucceeds)?;
     }
     let (header, stored) = stored_block(store, number)?;
     let logged = as_logged(number, &header, &stored);

@@ -51,6 +51,8 @@ pub const ORDER_REFUSED: i32 = 1018;
 pub const USE_ORDER_METHOD: i32 = 1019;
 /// Deposits come from the L1 Portal only; a deposit transaction cannot be submitted.
 pub const L1_ONLY: i32 = 1020;
+/// The node follows L1 (`--follow`) and accepts no transactions.
+pub const FOLLOWER: i32 = 1021;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.
@@ -107,7 +109,8 @@ impl From<SubmitError> for ErrorObjectOwned {
             SubmitError::EngineOnly(_) => USE_ORDER_METHOD,
             SubmitError::L1Only => L1_ONLY,
             SubmitError::Overloaded => OVERLOADED,
-            SubmitError::ShuttingDown => SHUTTING_DOWN,
+            SubmitError::ShuttingDown | SubmitError::BlockRefused(_) => SHUTTING_DOWN,
+            SubmitError::Follower => FOLLOWER,
         };
         rpc_error(code, error.to_string())
     }

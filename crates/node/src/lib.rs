@@ -5,6 +5,7 @@ pub mod api;
 pub mod chain;
 pub mod chain_store;
 pub mod deposits;
+pub mod derivation;
 pub mod devnet;
 pub mod engine;
 pub mod errors;
@@ -12,8 +13,9 @@ pub mod rpc;
 pub mod sequencer;
 pub mod wal;
 
-use crate::chain::{Chain, ChainError};
+use crate::chain::{Chain, ChainError, ReplayRule};
 use crate::chain_store::ChainStore;
+pub use crate::sequencer::Role;
 use crate::sequencer::Sequencer;
 use crate::wal::{WalError, WalWriter};
 use api::StraddleApiServer;
@@ -42,8 +44,15 @@ pub struct NodeConfig {
     pub rpc_addr: SocketAddr,
     /// How often a block with pending transactions is sealed.
     pub block_interval: Duration,
-    /// The L1 Portal whose deposits this node credits (none: no deposits).
+    /// The L1 Portal whose deposits this node credits (none: no deposits). A sequencer
+    /// only.
     pub deposits: Option<deposits::DepositSource>,
+    /// Sequencer, or follower of L1.
+    pub role: Role,
+    /// The L1 contracts to derive from: a follower executes the batches found there, a
+    /// sequencer checks them against its own blocks. Either way they set the `safe` and
+    /// `finalized` heads. Required for a follower.
+    pub derivation: Option<derivation::L1Source>,
 }
 
 /// Errors starting a node.
@@ -55,6 +64,9 @@ pub enum NodeError {
     /// The log could not be read or created.
     #[error(transparent)]
     Wal(#[from] WalError),
+    /// The configuration cannot work (a follower without L1, or one that takes deposits).
+    #[error("configuration: {0}")]
+    Config(&'static str),
     /// The data directory or the RPC socket failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -65,6 +77,7 @@ pub struct Node {
     sequencer: Arc<Sequencer>,
     server: ServerHandle,
     deposit_watcher: Option<tokio::task::JoinHandle<()>>,
+    derivation: Option<tokio::task::JoinHandle<()>>,
     /// Where the RPC server listens.
     pub rpc_addr: SocketAddr,
 }
@@ -73,6 +86,22 @@ impl Node {
     /// Recovers the chain (database, then every block still only in the log), then starts
     /// the pipeline and the RPC server.
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        if config.role == Role::Follower {
+            if config.derivation.is_none() {
+                return Err(NodeError::Config(
+                    "a follower needs the L1 contracts to derive from",
+                ));
+            }
+            if config.deposits.is_some() {
+                return Err(NodeError::Config(
+                    "a follower takes deposits from batches, not from the Portal directly",
+                ));
+            }
+        }
+        let replay_rule = match config.role {
+            Role::Sequencer => ReplayRule::EverySucceeds,
+            Role::Follower => ReplayRule::RefusedChangesNothing,
+        };
         std::fs::create_dir_all(&config.data_dir)?;
         let started = Instant::now();
         let store = Arc::new(ChainStore::open(&config.data_dir).map_err(ChainError::from)?);
@@ -82,7 +111,7 @@ impl Node {
         let mut replayed = 0usize;
         let committed = chain.tip.head.number;
         for block in logged.iter().filter(|b| b.number > committed) {
-            let sealed = chain.replay_logged(block)?;
+            let sealed = chain.replay_logged(block, replay_rule)?;
             replayed += sealed.transactions.len();
             store
                 .commit_block(&sealed, None)
@@ -103,6 +132,7 @@ impl Node {
             store.clone(),
             writer,
             config.block_interval,
+            config.role,
         ));
 
         let server_config = ServerConfig::builder()
@@ -114,17 +144,27 @@ impl Node {
             .build(config.rpc_addr)
             .await?;
         let rpc_addr = server.local_addr()?;
-        let handler = rpc::RpcHandler::new(sequencer.clone(), store, config.genesis.clone());
+        let handler =
+            rpc::RpcHandler::new(sequencer.clone(), store.clone(), config.genesis.clone());
         let server = server.start(handler.into_rpc());
         tracing::info!(%rpc_addr, "JSON-RPC listening (HTTP and WebSocket)");
         let deposit_watcher = config.deposits.map(|source| {
             tracing::info!(portal = %source.portal, l1 = %source.l1_rpc, "crediting L1 deposits");
             tokio::spawn(deposits::watch(source, sequencer.clone()))
         });
+        let derivation = config.derivation.map(|source| {
+            let mode = match config.role {
+                Role::Sequencer => derivation::Mode::Check,
+                Role::Follower => derivation::Mode::Execute,
+            };
+            tracing::info!(inbox = %source.inbox, l1 = %source.l1_rpc, ?mode, "deriving from L1");
+            tokio::spawn(derivation::run(source, mode, sequencer.clone(), store))
+        });
         Ok(Node {
             sequencer,
             server,
             deposit_watcher,
+            derivation,
             rpc_addr,
         })
     }
@@ -146,9 +186,12 @@ impl Node {
 
     /// Stops accepting requests, seals and commits what is pending, then returns.
     pub async fn stop(self) {
-        if let Some(watcher) = self.deposit_watcher {
-            watcher.abort();
-            let _ = watcher.await;
+        for task in [self.deposit_watcher, self.derivation]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+            let _ = task.await;
         }
         let _ = self.server.stop();
         self.server.stopped().await;

@@ -38,8 +38,8 @@ impl RpcHandler {
         let txs = with_hashes(txs, &self.genesis.domain);
         BlockView {
             hash: header.hash(),
+            status: self.sequencer.finality(header.number),
             header,
-            status: Finality::Soft,
             transaction_hashes: txs.iter().map(|tx| tx.hash).collect(),
             transactions: if full {
                 txs.into_iter()
@@ -160,6 +160,15 @@ fn storage_error(error: impl std::fmt::Display) -> ErrorObjectOwned {
     rpc_error(errors::INTERNAL, "internal storage error")
 }
 
+fn head_view(header: &BlockHeader, hash: B256) -> BlockHeadView {
+    BlockHeadView {
+        number: header.number,
+        hash,
+        state_root: header.state_root,
+        timestamp_ms: header.timestamp_ms,
+    }
+}
+
 fn event_view(event: &BlockEvent) -> BlockView {
     BlockView {
         hash: event.hash,
@@ -177,21 +186,22 @@ impl StraddleApiServer for RpcHandler {
     }
 
     async fn chain_head(&self) -> RpcResult<ChainHead> {
-        let (header, hash) = self
-            .sequencer
-            .shared
-            .committed_head
-            .read()
-            .map(|head| head.clone())
-            .map_err(|_| rpc_error(errors::INTERNAL, "head lock poisoned"))?;
+        let (header, hash) = self.sequencer.committed_head();
+        let shared = &self.sequencer.shared;
+        let level = |number: &std::sync::atomic::AtomicU64| -> RpcResult<BlockHeadView> {
+            let number = number.load(Ordering::Acquire).min(header.number);
+            let header = self
+                .store
+                .header(number)
+                .map_err(storage_error)?
+                .ok_or_else(|| storage_error(format!("block {number} missing")))?;
+            Ok(head_view(&header, header.hash()))
+        };
         Ok(ChainHead {
             chain_id: self.genesis.domain.chain_id,
-            soft: BlockHeadView {
-                number: header.number,
-                hash,
-                state_root: header.state_root,
-                timestamp_ms: header.timestamp_ms,
-            },
+            soft: head_view(&header, hash),
+            safe: level(&shared.safe_number)?,
+            finalized: level(&shared.finalized_number)?,
         })
     }
 
@@ -426,7 +436,7 @@ impl StraddleApiServer for RpcHandler {
             sender: tx.sender,
             block_number: location.block_number,
             index: location.index,
-            status: Finality::Soft,
+            status: self.sequencer.finality(location.block_number),
             withdrawal_index: None,
         }))
     }

@@ -26,9 +26,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use straddle_batch::BatchBlock;
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
 use straddle_primitives::block::BlockHeader;
-use straddle_primitives::{Deposit, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction};
+use straddle_primitives::{
+    Deposit, Domain, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction,
+};
 use straddle_state::Proof;
 use tokio::sync::{broadcast, oneshot};
 
@@ -87,6 +90,23 @@ pub enum SubmitError {
     /// The node is stopping.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// This node follows L1 (`--follow`): it executes batches, not submissions.
+    #[error("this node follows L1 and accepts no transactions: send them to the sequencer")]
+    Follower,
+    /// A derived block does not extend the chain (wrong number, time running backwards,
+    /// or no transactions).
+    #[error("derived block refused: {0}")]
+    BlockRefused(String),
+}
+
+/// A derived block was executed and logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportAck {
+    /// Its number.
+    pub number: u64,
+    /// Positions of the transactions the STF refused: each left the state unchanged
+    /// (`docs/spec/batches.md` §6). An honest sequencer's batches have none.
+    pub refused: Vec<u32>,
 }
 
 /// A committed block and the accounts it changed, for subscribers.
@@ -172,6 +192,12 @@ enum Command {
         owner: Address,
         reply: oneshot::Sender<Vec<OrderUpdate>>,
     },
+    /// A block derived from L1 (follower mode): executed as it is, sealed at once.
+    Import {
+        block: Box<BatchBlock>,
+        received: Instant,
+        reply: oneshot::Sender<Result<ImportAck, SubmitError>>,
+    },
 }
 
 type Reply = oneshot::Sender<Result<Acknowledgement, SubmitError>>;
@@ -181,6 +207,7 @@ type OrderReply = oneshot::Sender<Result<OrderAck, SubmitError>>;
 enum Waiter {
     Tx(Reply, Acknowledgement),
     Order(OrderReply, OrderAck),
+    Import(oneshot::Sender<Result<ImportAck, SubmitError>>, ImportAck),
 }
 
 struct Waiting {
@@ -198,6 +225,9 @@ impl Waiting {
                 let _ = reply.send(Ok(ack));
             }
             Waiter::Order(reply, ack) => {
+                let _ = reply.send(Ok(ack));
+            }
+            Waiter::Import(reply, ack) => {
                 let _ = reply.send(Ok(ack));
             }
         }
@@ -232,6 +262,10 @@ pub struct Shared {
     pub committed_head: RwLock<(BlockHeader, B256)>,
     /// Its number, for lock-free reads.
     pub committed_number: AtomicU64,
+    /// Highest block a batch on L1 carries (set by derivation; 0 without one).
+    pub safe_number: AtomicU64,
+    /// Highest block a batch in a finalized L1 block carries.
+    pub finalized_number: AtomicU64,
 
     /// New committed blocks.
     pub blocks: broadcast::Sender<Arc<BlockEvent>>,
@@ -242,6 +276,7 @@ pub struct Shared {
 /// Handle to the running pipeline.
 pub struct Sequencer {
     commands: Option<SyncSender<Command>>,
+    domain: Domain,
     threads: Vec<JoinHandle<()>>,
     /// Shared state.
     pub shared: Arc<Shared>,
@@ -269,12 +304,15 @@ impl Sequencer {
         store: Arc<ChainStore>,
         wal: WalWriter,
         block_interval: Duration,
+        role: Role,
     ) -> Sequencer {
         let (blocks, _) = broadcast::channel(BLOCK_EVENTS_MAX);
         let (market, _) = broadcast::channel(MARKET_EVENTS_MAX);
         let shared = Arc::new(Shared {
             committed_head: RwLock::new((chain.tip.head.clone(), chain.tip.head_hash)),
             committed_number: AtomicU64::new(chain.tip.head.number),
+            safe_number: AtomicU64::new(0),
+            finalized_number: AtomicU64::new(0),
 
             blocks,
             market,
@@ -292,12 +330,13 @@ impl Sequencer {
         let db_shared = shared.clone();
         let log_shared = shared.clone();
         let Chain { state, tip } = chain;
+        let domain = state.genesis.domain;
         let sealer_log = log_tx.clone();
         let threads = vec![
             spawn(
                 "admission",
                 Box::new(move || {
-                    Admission::new(state, log_tx, seal_tx, block_interval).run(command_rx)
+                    Admission::new(state, log_tx, seal_tx, block_interval, role).run(command_rx)
                 }),
             ),
             spawn(
@@ -321,6 +360,7 @@ impl Sequencer {
         ];
         Sequencer {
             commands: Some(command_tx),
+            domain,
             threads,
             shared,
         }
@@ -365,6 +405,57 @@ impl Sequencer {
             tx,
         };
         self.submit_from(admitted, true).await
+    }
+
+    /// Executes a block derived from L1 (follower mode) and seals it; resolves once it
+    /// is in the log. The block's hash is the committed head once
+    /// [`Sequencer::wait_committed`] returns for its number.
+    pub async fn import_block(&self, block: BatchBlock) -> Result<ImportAck, SubmitError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Import {
+            block: Box::new(block),
+            received: Instant::now(),
+            reply,
+        })?;
+        response.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// Waits until block `number` is committed to the database; returns the committed
+    /// head (number `number` or later) and its hash.
+    pub async fn wait_committed(&self, number: u64) -> (BlockHeader, B256) {
+        let mut blocks = self.shared.blocks.subscribe();
+        while self.shared.committed_number.load(Ordering::Acquire) < number {
+            // Re-check at least every 50 ms: the block may commit between the load
+            // and the subscription's first receive.
+            let _ = tokio::time::timeout(Duration::from_millis(50), blocks.recv()).await;
+        }
+        self.committed_head()
+    }
+
+    /// The chain's signing domain.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// The finality of block `number`: `finalized`, `safe` (a batch on L1 carries it) or
+    /// `soft`. Block 0 (genesis) is final.
+    pub fn finality(&self, number: u64) -> crate::api::Finality {
+        use crate::api::Finality;
+        if number <= self.shared.finalized_number.load(Ordering::Acquire) {
+            Finality::Finalized
+        } else if number <= self.shared.safe_number.load(Ordering::Acquire) {
+            Finality::Safe
+        } else {
+            Finality::Soft
+        }
+    }
+
+    /// The last block committed to the database and its hash.
+    pub fn committed_head(&self) -> (BlockHeader, B256) {
+        match self.shared.committed_head.read() {
+            Ok(head) => head.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Submits a signed order to the matching engine; resolves once every transaction it
@@ -449,8 +540,18 @@ struct OpenBlock {
     transactions: Vec<StoredTx>,
 }
 
+/// What the pipeline admits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Users' transactions and orders; blocks are cut every interval.
+    Sequencer,
+    /// Only blocks derived from L1 ([`Sequencer::import_block`]).
+    Follower,
+}
+
 struct Admission {
     state: ExecutionState,
+    role: Role,
     /// The order books, over `state`.
     engine: Engine,
     log: SyncSender<LogItem>,
@@ -472,10 +573,12 @@ impl Admission {
         log: SyncSender<LogItem>,
         sealer: SyncSender<SealItem>,
         interval: Duration,
+        role: Role,
     ) -> Admission {
         let engine = Engine::from_ledger(&state.ledger, now_ms());
         Admission {
             state,
+            role,
             engine,
             log,
             sealer,
@@ -519,7 +622,25 @@ impl Admission {
     }
 
     fn handle(&mut self, command: Command) {
+        if self.role == Role::Follower {
+            match command {
+                Command::Submit { reply, .. } => {
+                    let _ = reply.send(Err(SubmitError::Follower));
+                    return;
+                }
+                Command::PlaceOrder { reply, .. } => {
+                    let _ = reply.send(Err(SubmitError::Follower));
+                    return;
+                }
+                _ => {}
+            }
+        }
         match command {
+            Command::Import {
+                block,
+                received,
+                reply,
+            } => self.import(*block, received, reply),
             Command::Submit {
                 tx,
                 from_l1,
@@ -625,6 +746,89 @@ impl Admission {
                 let _ = reply.send(Err(error));
             }
         }
+    }
+
+    /// Executes a derived block as it is: a transaction the STF refuses (or whose
+    /// signature does not verify) stays in the block and changes nothing. The block is
+    /// closed at once with the batch's timestamp.
+    fn import(
+        &mut self,
+        block: BatchBlock,
+        received: Instant,
+        reply: oneshot::Sender<Result<ImportAck, SubmitError>>,
+    ) {
+        self.seal();
+        let expected = self.state.last_block_number + 1;
+        let refusal = if block.number != expected {
+            Some(format!(
+                "block {} is not the next block {expected}",
+                block.number
+            ))
+        } else if block.timestamp_ms < self.state.last_block_timestamp_ms {
+            Some(format!(
+                "block {} is earlier ({} ms) than its parent ({} ms)",
+                block.number, block.timestamp_ms, self.state.last_block_timestamp_ms
+            ))
+        } else if block.transactions.is_empty() {
+            Some(format!("block {} has no transactions", block.number))
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            let _ = reply.send(Err(SubmitError::BlockRefused(reason)));
+            return;
+        }
+        let context = BlockContext {
+            number: block.number,
+            timestamp_ms: block.timestamp_ms,
+        };
+        frame_block_open(&mut self.framed, block.number, block.timestamp_ms);
+        let mut transactions = Vec::with_capacity(block.transactions.len());
+        let mut refused = Vec::new();
+        for (index, tx) in block.transactions.into_iter().enumerate() {
+            frame_tx(&mut self.framed, &tx.encode());
+            let domain = &self.state.genesis.domain;
+            let hash = tx.hash(domain);
+            match self.state.admit(tx.clone()) {
+                Ok(admitted) => match self.state.execute(&admitted, &context) {
+                    Ok(_) => {
+                        let (stored, verified) = admitted.split();
+                        self.observe(&verified);
+                        transactions.push(stored);
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::warn!(block = block.number, index, %error, "derived transaction refused; it changes nothing")
+                    }
+                },
+                Err(error) => {
+                    tracing::warn!(block = block.number, index, %error, "derived transaction has a bad signature; it changes nothing")
+                }
+            }
+            refused.push(index as u32);
+            transactions.push(StoredTx {
+                sender: Address::ZERO,
+                hash,
+                tx,
+            });
+        }
+        let closed = self
+            .state
+            .close_block(block.number, block.timestamp_ms, transactions);
+        self.sweep(block.timestamp_ms);
+        self.acks.push(Waiting {
+            block_number: block.number,
+            waiter: Waiter::Import(
+                reply,
+                ImportAck {
+                    number: block.number,
+                    refused,
+                },
+            ),
+            received,
+        });
+        self.send_to_sealer(SealItem::Block(Box::new(closed)));
+        self.answer_proofs();
     }
 
     /// The block being built, opened if there is none.

@@ -91,7 +91,7 @@ fn replay(blocks: &[straddle_node::wal::WalBlock], chain: &mut Chain) -> Vec<Blo
         .iter()
         .map(|block| {
             chain
-                .replay_logged(block)
+                .replay_logged(block, straddle_node::chain::ReplayRule::EverySucceeds)
                 .expect("logged blocks replay")
                 .header
         })

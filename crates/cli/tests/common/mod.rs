@@ -47,11 +47,17 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Starts the binary on `data_dir` and waits for its "ready" line. Logs go to
     /// `data_dir/../node.log` (appended across restarts).
+    pub fn start(data_dir: &Path) -> NodeProcess {
+        NodeProcess::start_with(data_dir, &[], "straddle node ready: rpc ")
+    }
+
+    /// Starts `straddle node` with `extra` arguments and waits for the line starting
+    /// with `ready` (followed by the RPC URL).
     #[allow(
         clippy::zombie_processes,
         reason = "the child moves into NodeProcess, whose Drop reaps it; early exits reap it too"
     )]
-    pub fn start(data_dir: &Path) -> NodeProcess {
+    pub fn start_with(data_dir: &Path, extra: &[String], ready: &str) -> NodeProcess {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -64,6 +70,7 @@ impl NodeProcess {
             .arg(data_dir)
             .args(["--rpc-addr", "127.0.0.1:0", "--no-metrics"])
             .args(["--block-interval-ms", "20"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log_file)
             .spawn()
@@ -81,7 +88,7 @@ impl NodeProcess {
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
-            if let Some(rest) = line.trim().strip_prefix("straddle node ready: rpc ") {
+            if let Some(rest) = line.trim().strip_prefix(ready) {
                 let url = rest
                     .split_whitespace()
                     .next()
@@ -122,6 +129,49 @@ impl NodeProcess {
 
 impl Drop for NodeProcess {
     /// A test that fails midway must not leave a node running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A `straddle batcher` child process, killed on drop.
+pub struct BatcherProcess {
+    pub child: Child,
+}
+
+impl BatcherProcess {
+    /// Starts the batcher with `args` (after `batcher`); its log goes to `log`.
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the child moves into BatcherProcess, whose Drop reaps it"
+    )]
+    pub fn start(args: &[String], log: &Path) -> BatcherProcess {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open batcher log");
+        let child = Command::new(BINARY)
+            .arg("batcher")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn straddle batcher");
+        BatcherProcess { child }
+    }
+
+    /// SIGKILL.
+    pub fn kill_hard(mut self) {
+        self.child.kill().expect("SIGKILL the batcher");
+        self.child.wait().expect("reap the batcher");
+    }
+}
+
+impl Drop for BatcherProcess {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();

@@ -46,6 +46,8 @@ pub async fn start_with_deposits(
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
         block_interval: Duration::from_millis(20),
         deposits,
+        role: straddle_node::Role::Sequencer,
+        derivation: None,
     })
     .await
     .unwrap()

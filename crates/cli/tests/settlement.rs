@@ -1,0 +1,346 @@
+//! Settlement on a real L1 (anvil) with the real binaries: a sequencer (`straddle node`
+//! crediting the Portal's deposits), a batcher (`straddle batcher`) and a follower
+//! (`straddle node --follow`) that rebuilds the chain from L1 alone.
+//!
+//! * The follower's blocks equal the sequencer's, block by block (hash and state root).
+//! * The batcher killed with SIGKILL mid-stream and restarted leaves no gap and no
+//!   duplicate on L1: the batches' block ranges are contiguous from block 1.
+//! * An L1 reorg (anvil snapshot/revert) that drops a batch: the batcher posts it again,
+//!   the follower converges, and the sequencer's `safe` head comes back.
+
+mod common;
+
+use alloy_primitives::{Address, Bytes};
+use common::{BatcherProcess, NodeProcess, dev_signer, sign};
+use jsonrpsee::http_client::HttpClient;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use straddle_batch::batch_range;
+use straddle_l1::alloy::providers::Provider;
+use straddle_l1::{Anvil, DeployConfig, Deployment, L1Client, batches_between, calldata_batch};
+use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
+use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
+use straddle_primitives::{Action, Transfer};
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
+    straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
+        .expect("devnet keys are valid")
+}
+
+/// Anvil with the contracts, a sequencer, a batcher and a follower.
+struct Network {
+    anvil: Anvil,
+    deployment: Deployment,
+    sequencer: NodeProcess,
+    follower: NodeProcess,
+    batcher: Option<BatcherProcess>,
+    dir: tempfile::TempDir,
+}
+
+impl Network {
+    async fn start() -> Network {
+        let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
+        let operator = L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
+        let deployment = operator
+            .deploy_devnet(&DeployConfig {
+                proposer: operator.address(),
+                resolver: operator.address(),
+                batcher: l1_key(1).address(),
+                challenge_window_secs: 5,
+                bond_wei: 1,
+            })
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let l1_args = |extra: &[&str]| -> Vec<String> {
+            let mut args: Vec<String> = vec![
+                "--l1-rpc".into(),
+                anvil.url(),
+                "--portal".into(),
+                deployment.portal.to_string(),
+                "--inbox".into(),
+                deployment.batch_inbox.to_string(),
+                "--l1-start-block".into(),
+                deployment.start_block.to_string(),
+                "--l1-poll-ms".into(),
+                "100".into(),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        };
+        let sequencer = NodeProcess::start_with(
+            &dir.path().join("sequencer"),
+            &l1_args(&[]),
+            "straddle node ready: rpc ",
+        );
+        let follower = NodeProcess::start_with(
+            &dir.path().join("follower"),
+            &l1_args(&["--follow"]),
+            "straddle follower ready: rpc ",
+        );
+        let mut network = Network {
+            anvil,
+            deployment,
+            sequencer,
+            follower,
+            batcher: None,
+            dir,
+        };
+        network.start_batcher();
+        network
+    }
+
+    fn start_batcher(&mut self) {
+        let args: Vec<String> = vec![
+            "--l2-rpc".into(),
+            self.sequencer.url.clone(),
+            "--l1-rpc".into(),
+            self.anvil.url(),
+            "--inbox".into(),
+            self.deployment.batch_inbox.to_string(),
+            "--l1-key".into(),
+            alloy_primitives::hex::encode(dev_key(1)),
+            "--l1-start-block".into(),
+            self.deployment.start_block.to_string(),
+            "--poll-ms".into(),
+            "200".into(),
+            // Small batches, so that a few hundred transfers make many of them.
+            "--batch-bytes-max".into(),
+            "6000".into(),
+        ];
+        self.batcher = Some(BatcherProcess::start(
+            &args,
+            &self.dir.path().join("batcher.log"),
+        ));
+    }
+
+    fn l1(&self) -> L1Client {
+        L1Client::read_only(&self.anvil.url()).unwrap()
+    }
+
+    /// Waits until the follower's head is the sequencer's and the sequencer's `safe`
+    /// head has reached it, then checks every block is the same on both.
+    async fn converge(&self, what: &str) -> u64 {
+        let sequencer = self.sequencer.client();
+        let follower = self.follower.client();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let head = loop {
+            let ours = sequencer.chain_head().await.unwrap();
+            let theirs = follower.chain_head().await.unwrap();
+            if theirs.soft == ours.soft && ours.safe == ours.soft {
+                break ours.soft.number;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: no convergence: sequencer {ours:?}, follower {theirs:?}; logs in {}",
+                self.dir.path().display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        for number in 1..=head {
+            let a = block(&sequencer, number).await;
+            let b = block(&follower, number).await;
+            assert_eq!(a.hash, b.hash, "{what}: block {number} differs");
+            assert_eq!(a.header.state_root, b.header.state_root);
+            assert_eq!(a.transaction_hashes, b.transaction_hashes);
+        }
+        head
+    }
+
+    /// Waits until L1's batches reach `head`, then checks their block ranges are
+    /// contiguous from block 1 (no gap, no duplicate). Returns how many there are.
+    async fn assert_batches_contiguous(&self, head: u64) -> usize {
+        let l1 = self.l1();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let to = l1.block_number().await.unwrap();
+            let logs = batches_between(&l1, self.deployment.batch_inbox, 0, to)
+                .await
+                .unwrap();
+            let mut next = 1;
+            for log in &logs {
+                let bytes = calldata_batch(&l1, log).await.unwrap();
+                let range = batch_range(&bytes).unwrap();
+                assert_eq!(
+                    range.first_block, next,
+                    "batch {} starts at {} (gap or duplicate)",
+                    log.index, range.first_block
+                );
+                next = range.last_block + 1;
+            }
+            if next == head + 1 {
+                return logs.len();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "L1 batches end at block {} instead of {head}",
+                next - 1
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn block(client: &HttpClient, number: u64) -> straddle_node::api::BlockView {
+    client
+        .get_block(BlockRef::Number(number), Some(false))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("block {number} missing"))
+}
+
+/// `count` transfers from dev account `from` to the next one, nonces from `first_nonce`.
+async fn transfers(client: &HttpClient, from: usize, first_nonce: u64, count: u64) {
+    let key = dev_signer(from);
+    let to = dev_signer(from + 1).address();
+    for nonce in first_nonce..first_nonce + count {
+        let action = Action::Transfer(Transfer {
+            to,
+            amount: 1_000 + u128::from(nonce % 7),
+            nonce,
+            expiryMs: u64::MAX / 2,
+        });
+        let request = SendActionRequest {
+            chain_id: DEVNET_CHAIN_ID,
+            signature: Bytes::copy_from_slice(&sign(&key, &action)),
+            action,
+        };
+        client.send_action(request).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_rebuilds_the_chain_from_l1_and_a_killed_batcher_leaves_no_gap() {
+    let mut network = Network::start().await;
+    let sequencer = network.sequencer.client();
+
+    // A deposit on L1, credited by the sequencer, carried in a batch by index only.
+    let depositor = L1Client::connect(&network.anvil.url(), l1_key(3)).unwrap();
+    L1Client::connect(&network.anvil.url(), l1_key(0))
+        .unwrap()
+        .mint_test_collateral(
+            network.deployment.collateral,
+            depositor.address(),
+            5_000_000,
+        )
+        .await
+        .unwrap();
+    let recipient = Address::repeat_byte(0x51);
+    depositor
+        .deposit(
+            network.deployment.collateral,
+            network.deployment.portal,
+            recipient,
+            5_000_000,
+        )
+        .await
+        .unwrap();
+
+    transfers(&sequencer, 1, 1, 60).await;
+    // Kill the batcher while blocks keep coming, wait, then start it again.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    network.batcher.take().unwrap().kill_hard();
+    transfers(&sequencer, 2, 1, 60).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    network.start_batcher();
+    transfers(&sequencer, 4, 1, 60).await;
+
+    let head = network.converge("after the batcher restart").await;
+    let batches = network.assert_batches_contiguous(head).await;
+    eprintln!("{head} blocks in {batches} batches");
+    assert!(batches >= 3, "several batches were posted ({batches})");
+    let credited = network
+        .follower
+        .client()
+        .get_account(recipient)
+        .await
+        .unwrap();
+    assert_eq!(
+        credited.collateral.0, 5_000_000,
+        "the follower credited the deposit"
+    );
+
+    // The follower refuses submissions: it only derives.
+    let action = Action::Transfer(Transfer {
+        to: recipient,
+        amount: 1,
+        nonce: 999_999,
+        expiryMs: u64::MAX / 2,
+    });
+    let refused = network
+        .follower
+        .client()
+        .send_action(SendActionRequest {
+            chain_id: DEVNET_CHAIN_ID,
+            signature: Bytes::copy_from_slice(&sign(&dev_signer(5), &action)),
+            action,
+        })
+        .await;
+    match refused {
+        Err(jsonrpsee::core::ClientError::Call(error)) => {
+            assert_eq!(error.code(), straddle_node::errors::FOLLOWER)
+        }
+        other => panic!("a follower must refuse submissions, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_reorg_that_drops_a_batch_is_reposted_and_the_follower_converges() {
+    let network = Network::start().await;
+    let sequencer = network.sequencer.client();
+    transfers(&sequencer, 1, 1, 30).await;
+    network.converge("before the reorg").await;
+
+    let l1 = network.l1();
+    let snapshot: alloy_primitives::U256 = l1
+        .provider()
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .unwrap();
+    let batches_before = l1
+        .batch_count(network.deployment.batch_inbox)
+        .await
+        .unwrap();
+    transfers(&sequencer, 2, 1, 30).await;
+    network
+        .converge("after the batch that the reorg drops")
+        .await;
+    let batches_posted = l1
+        .batch_count(network.deployment.batch_inbox)
+        .await
+        .unwrap();
+    assert!(
+        batches_posted > batches_before,
+        "a batch was posted after the snapshot"
+    );
+
+    let reverted: bool = l1
+        .provider()
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .unwrap();
+    assert!(reverted, "anvil reverted to the snapshot");
+    assert_eq!(
+        l1.batch_count(network.deployment.batch_inbox)
+            .await
+            .unwrap(),
+        batches_before,
+        "the reorg dropped the batch"
+    );
+    // Nothing is lost on L2: the dropped blocks are posted again, and both nodes see
+    // them safe again.
+    let head = network
+        .sequencer
+        .client()
+        .chain_head()
+        .await
+        .unwrap()
+        .soft
+        .number;
+    network.assert_batches_contiguous(head).await;
+    assert_eq!(network.converge("after the reorg").await, head);
+}

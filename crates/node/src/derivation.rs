@@ -1,0 +1,348 @@
+//! Derivation: the L2 chain from L1 data alone. It reads the BatchInbox's batches and the
+//! Portal's deposits in L1 order, checks each batch against the chain (it must extend the
+//! head: next number, parent hash, time not running backwards, deposits already on L1),
+//! and either executes it (a follower, `straddle node --follow`) or, on the sequencer,
+//! checks that it matches the blocks the sequencer made. Either way the batches found on
+//! L1 set the `safe` head, and those in finalized L1 blocks the `finalized` head
+//! (`docs/spec/batches.md` §6).
+//!
+//! An L1 reorg is noticed when the hash of the last L1 block read changes; derivation
+//! then reads L1 again from the deployment block. Blocks already derived stay (the
+//! batcher re-posts the same blocks), but count as `safe` only once a batch on the new
+//! L1 chain carries them again.
+
+use crate::chain_store::ChainStore;
+use crate::sequencer::{Sequencer, SubmitError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use straddle_batch::{Batch, BatchError, batch_range};
+use straddle_l1::alloy::primitives::{Address, B256};
+use straddle_l1::{BatchLog, L1Client, L1Error, batches_between, calldata_batch, deposits_between};
+use straddle_primitives::Deposit;
+
+/// Most L1 blocks asked for in one `eth_getLogs`.
+const LOG_RANGE_MAX: u64 = 5_000;
+
+/// The L1 contracts derivation reads.
+#[derive(Clone, Debug)]
+pub struct L1Source {
+    /// L1 HTTP RPC endpoint.
+    pub l1_rpc: String,
+    /// The Portal (deposits).
+    pub portal: Address,
+    /// The BatchInbox (batches).
+    pub inbox: Address,
+    /// First L1 block to read (the deployment block).
+    pub start_block: u64,
+    /// How often L1 is polled.
+    pub poll_interval: Duration,
+}
+
+/// What derivation does with a batch that extends the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Execute it (a follower node).
+    Execute,
+    /// Only check batches against blocks this node made (the sequencer).
+    Check,
+}
+
+/// Why a polling round stopped early (retried next round).
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error("L1: {0}")]
+    L1(#[from] L1Error),
+    #[error("L2: {0}")]
+    Submit(#[from] SubmitError),
+    #[error("storage: {0}")]
+    Store(#[from] crate::chain_store::ChainStoreError),
+}
+
+/// Why a batch is skipped (it stays on L1 but derives nothing).
+#[derive(Debug, thiserror::Error)]
+enum Skip {
+    #[error("bytes: {0}")]
+    Unreadable(L1Error),
+    #[error("format: {0}")]
+    Format(#[from] BatchError),
+    #[error("starts at block {first} but the chain's next block is {next}")]
+    Gap { first: u64, next: u64 },
+    #[error("its parent hash {batch} is not the chain's block {number} ({chain})")]
+    Fork {
+        number: u64,
+        batch: B256,
+        chain: B256,
+    },
+    #[error("block {number} runs back in time or has no transactions")]
+    BadBlock { number: u64 },
+    #[error("block {number} differs from the one this node holds")]
+    Conflict { number: u64 },
+}
+
+/// Runs derivation until the task is dropped.
+pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store: Arc<ChainStore>) {
+    let client = match L1Client::read_only(&source.l1_rpc) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "derivation cannot start");
+            return;
+        }
+    };
+    let mut deriver = Deriver {
+        client,
+        source,
+        mode,
+        sequencer,
+        store,
+        cursor: None,
+        deposits: HashMap::new(),
+        origins: Vec::new(),
+    };
+    let mut interval = tokio::time::interval(deriver.source.poll_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = deriver.round().await {
+            tracing::warn!(%error, "derivation round failed; retrying");
+        }
+    }
+}
+
+struct Deriver {
+    client: L1Client,
+    source: L1Source,
+    mode: Mode,
+    sequencer: Arc<Sequencer>,
+    store: Arc<ChainStore>,
+    /// The last L1 block read completely, and its hash.
+    cursor: Option<(u64, B256)>,
+    /// Deposits read so far: index → (deposit, L1 block).
+    deposits: HashMap<u64, (Deposit, u64)>,
+    /// `(last L2 block, L1 block)` of each batch accepted, in L1 order.
+    origins: Vec<(u64, u64)>,
+}
+
+impl Deriver {
+    async fn round(&mut self) -> Result<(), RoundError> {
+        if let Some((number, hash)) = self.cursor
+            && self.client.block_hash(number).await? != Some(hash)
+        {
+            tracing::warn!(
+                l1_block = number,
+                "L1 reorg: the last block read changed; reading L1 again from the start"
+            );
+            self.cursor = None;
+            self.deposits.clear();
+            self.origins.clear();
+            self.publish_heads(0);
+        }
+        let head = self.client.block_number().await?;
+        let head_hash = self
+            .client
+            .block_hash(head)
+            .await?
+            .ok_or_else(|| L1Error::Rpc(format!("L1 block {head} vanished")))?;
+        let mut from = self.cursor.map_or(self.source.start_block, |(n, _)| n + 1);
+        while from <= head {
+            let to = head.min(from + LOG_RANGE_MAX - 1);
+            for log in deposits_between(&self.client, self.source.portal, from, to).await? {
+                self.deposits
+                    .insert(log.deposit.index, (log.deposit, log.l1_block));
+            }
+            for batch in batches_between(&self.client, self.source.inbox, from, to).await? {
+                match self.batch(&batch).await {
+                    Ok(()) => {}
+                    Err(BatchOutcome::Skipped(skip)) => tracing::warn!(
+                        index = batch.index,
+                        l1_block = batch.l1_block,
+                        reason = %skip,
+                        "batch skipped"
+                    ),
+                    Err(BatchOutcome::Retry(error)) => return Err(error),
+                }
+            }
+            from = to + 1;
+        }
+        self.cursor = Some((head, head_hash));
+        let finalized = self.client.finalized_block_number().await?;
+        self.publish_heads(finalized);
+        Ok(())
+    }
+
+    /// Sets the node's safe and finalized heads from the batches accepted.
+    fn publish_heads(&self, l1_finalized: u64) {
+        let safe = self.origins.iter().map(|(l2, _)| *l2).max().unwrap_or(0);
+        let finalized = self
+            .origins
+            .iter()
+            .filter(|(_, l1)| *l1 <= l1_finalized)
+            .map(|(l2, _)| *l2)
+            .max()
+            .unwrap_or(0);
+        let shared = &self.sequencer.shared;
+        shared.safe_number.store(safe, Ordering::Release);
+        shared.finalized_number.store(finalized, Ordering::Release);
+        metrics::gauge!("straddle_safe_block").set(safe as f64);
+        metrics::gauge!("straddle_finalized_block").set(finalized as f64);
+    }
+
+    async fn batch(&mut self, log: &BatchLog) -> Result<(), BatchOutcome> {
+        let bytes = match calldata_batch(&self.client, log).await {
+            Ok(bytes) => bytes,
+            Err(error @ L1Error::Rpc(_)) => return Err(BatchOutcome::Retry(error.into())),
+            Err(error) => return Err(Skip::Unreadable(error).into()),
+        };
+        let range = batch_range(&bytes).map_err(Skip::from)?;
+        // Deposits count only once on L1 before the batch (a sequencer sees a deposit in
+        // a mined block, so the batch that includes it lands in a later one).
+        let deposits = &self.deposits;
+        let resolver = |index: u64| {
+            deposits
+                .get(&index)
+                .filter(|(_, l1_block)| *l1_block < log.l1_block)
+                .map(|(deposit, _)| *deposit)
+        };
+        let domain = self.sequencer.domain();
+        let batch = Batch::decode(&bytes, domain, &resolver).map_err(Skip::from)?;
+        let (head, head_hash) = self.sequencer.committed_head();
+        let held = range.last_block <= head.number || self.mode == Mode::Check;
+        if held {
+            self.check_held(&batch)?;
+        } else {
+            self.execute(batch, head, head_hash).await?;
+        }
+        self.origins.push((range.last_block, log.l1_block));
+        tracing::info!(
+            index = log.index,
+            l1_block = log.l1_block,
+            first = range.first_block,
+            last = range.last_block,
+            bytes = bytes.len(),
+            "{}",
+            if held {
+                "batch matches blocks held"
+            } else {
+                "batch derived"
+            }
+        );
+        Ok(())
+    }
+
+    /// A batch whose blocks this node already holds must carry exactly those blocks.
+    fn check_held(&self, batch: &Batch) -> Result<(), BatchOutcome> {
+        let first = batch.blocks[0].number;
+        let parent = match first.checked_sub(1) {
+            Some(number) => self.store.header(number).map_err(RoundError::from)?,
+            None => None,
+        };
+        let Some(parent) = parent else {
+            return Err(Skip::Gap {
+                first,
+                next: self.sequencer.committed_head().0.number + 1,
+            }
+            .into());
+        };
+        if parent.hash() != batch.parent_hash {
+            return Err(Skip::Fork {
+                number: first - 1,
+                batch: batch.parent_hash,
+                chain: parent.hash(),
+            }
+            .into());
+        }
+        for block in &batch.blocks {
+            let held = self.store.block(block.number).map_err(RoundError::from)?;
+            let same = held.is_some_and(|(header, txs)| {
+                header.timestamp_ms == block.timestamp_ms
+                    && txs.len() == block.transactions.len()
+                    && txs.iter().zip(&block.transactions).all(|(a, b)| &a.tx == b)
+            });
+            if !same {
+                return Err(Skip::Conflict {
+                    number: block.number,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Executes a batch that extends the head, after checking every block first.
+    async fn execute(
+        &self,
+        batch: Batch,
+        head: straddle_primitives::block::BlockHeader,
+        head_hash: B256,
+    ) -> Result<(), BatchOutcome> {
+        let first = batch.blocks[0].number;
+        if first != head.number + 1 {
+            return Err(Skip::Gap {
+                first,
+                next: head.number + 1,
+            }
+            .into());
+        }
+        if batch.parent_hash != head_hash {
+            return Err(Skip::Fork {
+                number: head.number,
+                batch: batch.parent_hash,
+                chain: head_hash,
+            }
+            .into());
+        }
+        let mut time = head.timestamp_ms;
+        for block in &batch.blocks {
+            if block.timestamp_ms < time || block.transactions.is_empty() {
+                return Err(Skip::BadBlock {
+                    number: block.number,
+                }
+                .into());
+            }
+            time = block.timestamp_ms;
+        }
+        let last = batch.blocks.last().map_or(head.number, |b| b.number);
+        for block in batch.blocks {
+            let number = block.number;
+            let ack = self
+                .sequencer
+                .import_block(block)
+                .await
+                .map_err(RoundError::from)?;
+            if !ack.refused.is_empty() {
+                tracing::warn!(
+                    block = number,
+                    refused = ?ack.refused,
+                    "derived block carries transactions the STF refuses; they change nothing"
+                );
+            }
+        }
+        self.sequencer.wait_committed(last).await;
+        Ok(())
+    }
+}
+
+/// A batch either derives, is skipped, or the round must be retried.
+enum BatchOutcome {
+    Skipped(Skip),
+    Retry(RoundError),
+}
+
+impl From<Skip> for BatchOutcome {
+    fn from(skip: Skip) -> Self {
+        BatchOutcome::Skipped(skip)
+    }
+}
+
+impl From<BatchError> for BatchOutcome {
+    fn from(error: BatchError) -> Self {
+        BatchOutcome::Skipped(Skip::Format(error))
+    }
+}
+
+impl From<RoundError> for BatchOutcome {
+    fn from(error: RoundError) -> Self {
+        BatchOutcome::Retry(error)
+    }
+}
