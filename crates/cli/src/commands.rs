@@ -45,6 +45,8 @@ enum Command {
     Node(NodeArgs),
     /// Post the sequencer's blocks to the L1 BatchInbox (resumes after what L1 holds).
     Batcher(BatcherArgs),
+    /// Propose the L2 safe head's output root to the L1 OutputRegistry on an interval.
+    Proposer(ProposerArgs),
     /// Create or show keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -61,14 +63,18 @@ enum Command {
         #[command(flatten)]
         sign: SignArgs,
     },
-    /// Request a withdrawal of collateral to an L1 address.
+    /// Request a withdrawal of collateral to an L1 address; `withdraw finalize` pays it
+    /// out on L1 once an output covering it is final.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Withdraw {
+        #[command(subcommand)]
+        finalize: Option<WithdrawCommand>,
         /// L1 recipient (defaults to the signer).
         #[arg(long)]
         recipient: Option<Address>,
         /// Amount in USDC, up to 6 decimals.
-        #[arg(long)]
-        amount: String,
+        #[arg(long, required = true)]
+        amount: Option<String>,
         #[command(flatten)]
         sign: SignArgs,
     },
@@ -450,6 +456,55 @@ impl L1Args {
     }
 }
 
+#[derive(Subcommand)]
+enum WithdrawCommand {
+    /// Pay out an L2 withdrawal on L1: proves it against the latest finalized output
+    /// and calls `Portal.finalizeWithdrawal` (anyone may relay; the tokens go to the
+    /// withdrawal's recipient).
+    Finalize {
+        /// The withdrawal's index (in the receipt of `straddle withdraw`).
+        #[arg(long)]
+        index: u64,
+        /// L1 JSON-RPC endpoint (HTTP).
+        #[arg(long)]
+        l1_rpc: String,
+        /// The L1 Portal.
+        #[arg(long)]
+        portal: Address,
+        /// The L1 OutputRegistry.
+        #[arg(long)]
+        registry: Address,
+        /// The L1 key paying the gas (hex).
+        #[arg(long, env = "STRADDLE_L1_KEY", hide_env_values = true)]
+        l1_key: String,
+        /// Wait up to this many seconds for a finalized output that covers the withdrawal.
+        #[arg(long, default_value_t = 0)]
+        wait_secs: u64,
+    },
+}
+
+#[derive(Args)]
+struct ProposerArgs {
+    /// The L2 node whose safe head is proposed (best a follower).
+    #[arg(long, default_value = "http://127.0.0.1:9545")]
+    l2_rpc: String,
+    /// L1 JSON-RPC endpoint (HTTP).
+    #[arg(long)]
+    l1_rpc: String,
+    /// The L1 OutputRegistry.
+    #[arg(long)]
+    registry: Address,
+    /// The proposer's L1 private key (hex), the registry's `proposer`.
+    #[arg(long, env = "STRADDLE_PROPOSER_KEY", hide_env_values = true)]
+    l1_key: String,
+    /// Seconds between proposals.
+    #[arg(long, default_value_t = 10)]
+    interval_secs: u64,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
 #[derive(Args)]
 struct BatcherArgs {
     /// The sequencer's JSON-RPC endpoint.
@@ -672,6 +727,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
     match cli.command {
         Command::Node(args) => run_node(args).await,
         Command::Batcher(args) => run_batcher(args).await,
+        Command::Proposer(args) => run_proposer(args).await,
         Command::Keys(KeysCommand::New { out }) => {
             let signer = keys::write_new_key_file(&out)?;
             print(
@@ -939,11 +995,16 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             send_transaction(&cli.rpc, cli.json, tx).await
         }
         Command::Withdraw {
+            finalize: Some(command),
+            ..
+        } => finalize_withdrawal(&cli.rpc, cli.json, command).await,
+        Command::Withdraw {
+            finalize: None,
             recipient,
             amount,
             sign,
         } => {
-            let amount = Amount::parse_whole(&amount)?;
+            let amount = Amount::parse_whole(amount.as_deref().unwrap_or_default())?;
             let recipient = match recipient {
                 Some(r) => r,
                 None => sign.key.signer()?.address(),
@@ -1344,13 +1405,112 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+fn parse_l1_key(text: &str) -> eyre::Result<alloy_signer_local::PrivateKeySigner> {
+    text.trim()
+        .parse()
+        .map_err(|_| eyre::eyre!("--l1-key is not a hex private key"))
+}
+
+/// Runs `task` until it ends or the process is told to stop (Ctrl-C or SIGTERM).
+async fn until_stopped(task: impl std::future::Future<Output = ()>) -> eyre::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = task => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
+async fn run_proposer(args: ProposerArgs) -> eyre::Result<()> {
+    init_logging(args.log_format);
+    let proposer = straddle_proposer::Proposer::new(straddle_proposer::ProposerConfig {
+        l2_rpc: args.l2_rpc,
+        l1_rpc: args.l1_rpc,
+        key: parse_l1_key(&args.l1_key)?,
+        registry: args.registry,
+        interval: Duration::from_secs(args.interval_secs.max(1)),
+    })?;
+    println!("straddle proposer ready: proposing to {}", args.registry);
+    until_stopped(proposer.run()).await?;
+    tracing::info!("proposer stopped");
+    Ok(())
+}
+
+/// `straddle withdraw finalize`: the latest finalized output covering the withdrawal,
+/// its proof from the L2 node against that output's block, then the Portal call.
+async fn finalize_withdrawal(rpc: &str, json: bool, command: WithdrawCommand) -> eyre::Result<()> {
+    let WithdrawCommand::Finalize {
+        index,
+        l1_rpc,
+        portal,
+        registry,
+        l1_key,
+        wait_secs,
+    } = command;
+    let l1 = straddle_l1::L1Client::connect(&l1_rpc, parse_l1_key(&l1_key)?)?;
+    eyre::ensure!(
+        !l1.withdrawal_finalized(portal, index).await?,
+        "withdrawal {index} is already finalized on L1"
+    );
+    let l2 = client(rpc)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(wait_secs);
+    let (output, proof) = loop {
+        let output = l1.latest_finalized_output(registry).await?;
+        if let Some(output) = output {
+            match l2.get_withdrawal_proof(index, output.l2_block).await {
+                Ok(proof) => break (output, proof),
+                Err(jsonrpsee::core::ClientError::Call(e))
+                    if e.code() == straddle_node::errors::NOT_FOUND => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        eyre::ensure!(
+            std::time::Instant::now() < deadline,
+            "no finalized output covers withdrawal {index} yet (outputs finalize after the registry's challenge window; pass --wait-secs to wait)"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eyre::ensure!(
+        proof.state_root == output.state_root,
+        "the L2 node's state root at block {} ({}) differs from output {}'s ({}): this node is not on the proposed chain",
+        output.l2_block,
+        proof.state_root,
+        output.index,
+        output.state_root
+    );
+    let claim = straddle_l1::WithdrawalClaim {
+        index,
+        account: proof.account,
+        recipient: proof.recipient,
+        amount: proof.amount.0,
+        l2_block: proof.l2_block_number,
+    };
+    let tx = l1
+        .finalize_withdrawal(portal, output.index, &claim, proof.siblings.clone())
+        .await?;
+    let report = serde_json::json!({
+        "index": index,
+        "recipient": proof.recipient,
+        "amount": proof.amount,
+        "outputIndex": output.index,
+        "l2BlockNumber": output.l2_block,
+        "l1Transaction": tx,
+    });
+    print(json, &report, || {
+        format!(
+            "withdrawal {index} paid: {} to {} (output {} at L2 block {}), L1 tx {tx}",
+            usdc_text(&proof.amount.0.to_string()),
+            proof.recipient,
+            output.index,
+            output.l2_block
+        )
+    })
+}
+
 async fn run_batcher(args: BatcherArgs) -> eyre::Result<()> {
     init_logging(args.log_format);
-    let key: alloy_signer_local::PrivateKeySigner = args
-        .l1_key
-        .trim()
-        .parse()
-        .map_err(|_| eyre::eyre!("--l1-key is not a hex private key"))?;
+    let key = parse_l1_key(&args.l1_key)?;
     eyre::ensure!(
         (1..=straddle_batcher::CALLDATA_BATCH_BYTES_MAX).contains(&args.batch_bytes_max),
         "--batch-bytes-max must be 1..={}",
@@ -1368,12 +1528,7 @@ async fn run_batcher(args: BatcherArgs) -> eyre::Result<()> {
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),
     })?;
     println!("straddle batcher ready: posting to inbox {}", args.inbox);
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = batcher.run() => {}
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    until_stopped(batcher.run()).await?;
     tracing::info!("batcher stopped");
     Ok(())
 }

@@ -7,6 +7,9 @@
 //!   duplicate on L1: the batches' block ranges are contiguous from block 1.
 //! * An L1 reorg (anvil snapshot/revert) that drops a batch: the batcher posts it again,
 //!   the follower converges, and the sequencer's `safe` head comes back.
+//! * Deposit on L1 → credited on L2 → a perp and an option trade → withdrawal on L2 →
+//!   the proposer's output finalizes → `straddle withdraw finalize` pays it on L1; a
+//!   second finalization fails.
 
 mod common;
 
@@ -25,6 +28,9 @@ use straddle_primitives::{Action, Transfer};
 fn repo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// The registry's challenge window on this test chain.
+const CHALLENGE_WINDOW_SECS: u64 = 2;
 
 fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
     straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
@@ -50,7 +56,7 @@ impl Network {
                 proposer: operator.address(),
                 resolver: operator.address(),
                 batcher: l1_key(1).address(),
-                challenge_window_secs: 5,
+                challenge_window_secs: CHALLENGE_WINDOW_SECS,
                 bond_wei: 1,
             })
             .await
@@ -343,4 +349,147 @@ async fn an_l1_reorg_that_drops_a_batch_is_reposted_and_the_follower_converges()
         .number;
     network.assert_batches_contiguous(head).await;
     assert_eq!(network.converge("after the reorg").await, head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposit_trade_withdraw_and_finalize_on_l1() {
+    let network = Network::start().await;
+    let anvil_url = network.anvil.url();
+    let deployment = network.deployment;
+    let _proposer = BatcherProcess::start_command(
+        "proposer",
+        &[
+            "--l2-rpc".into(),
+            network.follower.url.clone(),
+            "--l1-rpc".into(),
+            anvil_url.clone(),
+            "--registry".into(),
+            deployment.output_registry.to_string(),
+            "--l1-key".into(),
+            alloy_primitives::hex::encode(dev_key(0)),
+            "--interval-secs".into(),
+            "1".into(),
+        ],
+        &network.dir.path().join("proposer.log"),
+    );
+    let trader = dev_signer(3).address();
+    let l2 = network.sequencer.client();
+    let start = l2.get_account(trader).await.unwrap().collateral.0;
+
+    // 10 000 USDC from L1.
+    let depositor = L1Client::connect(&anvil_url, l1_key(3)).unwrap();
+    L1Client::connect(&anvil_url, l1_key(0))
+        .unwrap()
+        .mint_test_collateral(deployment.collateral, trader, 10_000_000_000)
+        .await
+        .unwrap();
+    depositor
+        .deposit(
+            deployment.collateral,
+            deployment.portal,
+            trader,
+            10_000_000_000,
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while l2.get_account(trader).await.unwrap().collateral.0 != start + 10_000_000_000 {
+        assert!(Instant::now() < deadline, "the deposit was not credited");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Trade a perp and an option against account 4, with the CLI.
+    let rpc = network.sequencer.url.clone();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--rpc", rpc.as_str()];
+        all.extend_from_slice(args);
+        common::run_cli(&all)
+    };
+    cli(&["margin", "deposit", "--dev", "3", "--amount", "5000"]);
+    cli(&["margin", "deposit", "--dev", "4", "--amount", "5000"]);
+    cli(&["oracle", "push", "--price", "3000"]);
+    for (market, price) in [("1", "3000"), ("11", "600")] {
+        cli(&[
+            "order",
+            "pair",
+            "--market",
+            market,
+            "--price",
+            price,
+            "--size",
+            "1",
+            "--buyer-dev",
+            "3",
+            "--seller-dev",
+            "4",
+        ]);
+    }
+    let mut positions: Vec<(u32, i64)> = l2
+        .get_account(trader)
+        .await
+        .unwrap()
+        .margin
+        .positions
+        .iter()
+        .map(|p| (p.market, p.size))
+        .collect();
+    positions.sort();
+    assert_eq!(
+        positions,
+        vec![(1, 1_000_000), (11, 1_000_000)],
+        "long one perp, one call"
+    );
+
+    // Withdraw 1 000 USDC to a fresh L1 address.
+    let recipient = Address::repeat_byte(0x77);
+    let receipt: serde_json::Value = serde_json::from_str(&cli(&[
+        "--json",
+        "withdraw",
+        "--dev",
+        "3",
+        "--amount",
+        "1000",
+        "--recipient",
+        &recipient.to_string(),
+    ]))
+    .unwrap();
+    let index = receipt["withdrawalIndex"]
+        .as_u64()
+        .expect("a withdrawal index");
+
+    // Once the proposer's output covering it is final, anyone can pay it out on L1.
+    let follower_rpc = network.follower.url.clone();
+    let finalize = |wait: &str| {
+        std::process::Command::new(common::BINARY)
+            .args(["--rpc", follower_rpc.as_str(), "withdraw", "finalize"])
+            .args([
+                "--index",
+                &index.to_string(),
+                "--l1-rpc",
+                anvil_url.as_str(),
+            ])
+            .args(["--portal", &deployment.portal.to_string()])
+            .args(["--registry", &deployment.output_registry.to_string()])
+            .args(["--l1-key", &alloy_primitives::hex::encode(dev_key(5))])
+            .args(["--wait-secs", wait])
+            .output()
+            .expect("run straddle")
+    };
+    let paid = finalize("90");
+    assert!(
+        paid.status.success(),
+        "withdraw finalize failed: {}",
+        String::from_utf8_lossy(&paid.stderr)
+    );
+    let balance = L1Client::read_only(&anvil_url)
+        .unwrap()
+        .token_balance(deployment.collateral, recipient)
+        .await
+        .unwrap();
+    assert_eq!(balance, alloy_primitives::U256::from(1_000_000_000u64));
+
+    // A second finalization fails, through the CLI and straight at the Portal.
+    let again = finalize("0");
+    assert!(!again.status.success(), "a withdrawal is paid once");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already finalized"));
 }

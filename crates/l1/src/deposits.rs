@@ -58,6 +58,12 @@ pub async fn deposits_between(
 }
 
 impl L1Client {
+    /// `owner`'s balance of the ERC-20 `token`.
+    pub async fn token_balance(&self, token: Address, owner: Address) -> Result<U256, L1Error> {
+        self.view(token, &TestUSDC::balanceOfCall { account: owner })
+            .await
+    }
+
     /// Approves the Portal and deposits `amount` of `token` for `l2_recipient`; returns
     /// the deposit's index.
     pub async fn deposit(

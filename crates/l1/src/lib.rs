@@ -7,6 +7,7 @@ pub mod anvil;
 pub mod batches;
 pub mod deploy;
 pub mod deposits;
+pub mod outputs;
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -20,6 +21,7 @@ pub use anvil::Anvil;
 pub use batches::{BatchKind, BatchLog, PostReceipt, batch_log, batches_between, calldata_batch};
 pub use deploy::{DeployConfig, Deployment};
 pub use deposits::{DepositLog, deposits_between};
+pub use outputs::{Output, WithdrawalClaim};
 
 /// Why an L1 operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -299,6 +299,30 @@ pub struct OracleView {
     pub smiles: Vec<(u64, u32, i32, u32)>,
 }
 
+/// A withdrawal with its proof against one block's state root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WithdrawalProofView {
+    /// Its index.
+    pub index: u64,
+    /// The L2 account debited.
+    pub account: Address,
+    /// The L1 recipient.
+    pub recipient: Address,
+    /// Micro-units.
+    pub amount: Amount,
+    /// The L2 block that recorded it.
+    pub l2_block_number: u64,
+    /// The block the proof is against.
+    pub block_number: u64,
+    /// Its state root.
+    pub state_root: B256,
+    /// Its hash.
+    pub block_hash: B256,
+    /// Merkle siblings, root side first.
+    pub siblings: Vec<B256>,
+}
+
 /// A block reference: a number, `"latest"`, or a 32-byte hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -406,6 +430,15 @@ pub trait StraddleApi {
     /// A Merkle proof of an account leaf against the last sealed state root.
     #[method(name = "getProof")]
     async fn get_proof(&self, address: Address) -> RpcResult<ProofView>;
+
+    /// Withdrawal `index` and its proof against block `blockNumber`'s state root (the
+    /// block of a finalized L1 output): what `Portal.finalizeWithdrawal` takes.
+    #[method(name = "getWithdrawalProof")]
+    async fn get_withdrawal_proof(
+        &self,
+        index: u64,
+        block_number: u64,
+    ) -> RpcResult<WithdrawalProofView>;
 
     /// Submits a signed order (the canonical encoding of a kind-0x1A transaction, hex) to
     /// the matching engine: it matches against the book, and its remainder rests if its

@@ -53,6 +53,8 @@ pub const USE_ORDER_METHOD: i32 = 1019;
 pub const L1_ONLY: i32 = 1020;
 /// The node follows L1 (`--follow`) and accepts no transactions.
 pub const FOLLOWER: i32 = 1021;
+/// No such withdrawal at that block, or the block is not in the chain yet.
+pub const NOT_FOUND: i32 = 1022;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.

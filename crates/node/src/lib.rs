@@ -2,6 +2,7 @@
 //! / database pipeline, the JSON-RPC and WebSocket server, and Prometheus metrics.
 
 pub mod api;
+pub mod archive;
 pub mod chain;
 pub mod chain_store;
 pub mod deposits;

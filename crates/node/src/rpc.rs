@@ -1,6 +1,7 @@
 //! The JSON-RPC server (HTTP and WebSocket on one port).
 
 use crate::api::*;
+use crate::archive::{ArchiveError, ProofArchive};
 use crate::chain::AdmittedTx;
 use crate::chain_store::{ChainStore, StoredTx, with_hashes};
 use crate::errors::{self, rpc_error, signature_error};
@@ -14,7 +15,7 @@ use std::sync::atomic::Ordering;
 use straddle_exchange::{Genesis, StateKey};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::signed::parse_signature;
-use straddle_primitives::{Action, SignedAction, Transaction};
+use straddle_primitives::{Action, Amount, SignedAction, Transaction};
 use tokio::sync::broadcast::error::RecvError;
 
 /// The RPC handler.
@@ -22,12 +23,14 @@ pub struct RpcHandler {
     sequencer: Arc<Sequencer>,
     store: Arc<ChainStore>,
     genesis: Genesis,
+    archive: Arc<ProofArchive>,
 }
 
 impl RpcHandler {
     /// A handler over a running sequencer.
     pub fn new(sequencer: Arc<Sequencer>, store: Arc<ChainStore>, genesis: Genesis) -> RpcHandler {
         RpcHandler {
+            archive: Arc::new(ProofArchive::new(store.clone(), genesis.clone())),
             sequencer,
             store,
             genesis,
@@ -439,6 +442,33 @@ impl StraddleApiServer for RpcHandler {
             status: self.sequencer.finality(location.block_number),
             withdrawal_index: None,
         }))
+    }
+
+    async fn get_withdrawal_proof(
+        &self,
+        index: u64,
+        block_number: u64,
+    ) -> RpcResult<WithdrawalProofView> {
+        let archive = self.archive.clone();
+        let proof =
+            tokio::task::spawn_blocking(move || archive.withdrawal_proof(index, block_number))
+                .await
+                .map_err(storage_error)?
+                .map_err(|error| match error {
+                    ArchiveError::Chain(error) => storage_error(error),
+                    other => rpc_error(errors::NOT_FOUND, other.to_string()),
+                })?;
+        Ok(WithdrawalProofView {
+            index: proof.index,
+            account: proof.account,
+            recipient: proof.recipient,
+            amount: Amount(proof.amount),
+            l2_block_number: proof.l2_block,
+            block_number: proof.block_number,
+            state_root: proof.state_root,
+            block_hash: proof.block_hash,
+            siblings: proof.siblings,
+        })
     }
 
     async fn get_proof(&self, address: Address) -> RpcResult<ProofView> {

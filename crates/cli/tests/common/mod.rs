@@ -149,13 +149,22 @@ impl BatcherProcess {
         reason = "the child moves into BatcherProcess, whose Drop reaps it"
     )]
     pub fn start(args: &[String], log: &Path) -> BatcherProcess {
+        BatcherProcess::start_command("batcher", args, log)
+    }
+
+    /// Starts `straddle <command> args` (a batcher or a proposer).
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the child moves into BatcherProcess, whose Drop reaps it"
+    )]
+    pub fn start_command(command: &str, args: &[String], log: &Path) -> BatcherProcess {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("open batcher log");
         let child = Command::new(BINARY)
-            .arg("batcher")
+            .arg(command)
             .args(args)
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -1,0 +1,166 @@
+//! Outputs and withdrawals: proposing an L2 output root to the `OutputRegistry`, reading
+//! outputs back, and finalizing a withdrawal on the `Portal` with its state proof.
+
+use crate::{L1Client, L1Error};
+use alloy::primitives::{Address, B256, U256};
+use alloy::sol_types::SolEvent;
+use straddle_l1_contracts::{OutputRegistry, Portal};
+
+/// An output as the registry holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// Its index.
+    pub index: u64,
+    /// The L2 block.
+    pub l2_block: u64,
+    /// The L2 state root after it.
+    pub state_root: B256,
+    /// Its hash.
+    pub block_hash: B256,
+    /// Whether its challenge window has passed.
+    pub finalized: bool,
+}
+
+/// A withdrawal as the L2 state records it (`Portal.Withdrawal`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WithdrawalClaim {
+    /// Its index in the L2's withdrawal sequence.
+    pub index: u64,
+    /// The L2 account debited.
+    pub account: Address,
+    /// Who receives the tokens.
+    pub recipient: Address,
+    /// Token units.
+    pub amount: u128,
+    /// The L2 block that recorded it.
+    pub l2_block: u64,
+}
+
+fn small(value: U256, what: &str) -> Result<u64, L1Error> {
+    u64::try_from(value).map_err(|_| L1Error::Decode(format!("{what} above 64 bits")))
+}
+
+impl L1Client {
+    /// Proposes the output of L2 block `l2_block` with the registry's bond; returns its
+    /// index.
+    pub async fn propose_output(
+        &self,
+        registry: Address,
+        l2_block: u64,
+        state_root: B256,
+        block_hash: B256,
+    ) -> Result<u64, L1Error> {
+        let bond = self
+            .view(registry, &OutputRegistry::bondAmountCall {})
+            .await?;
+        let call = OutputRegistry::proposeCall {
+            l2BlockNumber: l2_block,
+            stateRoot: state_root,
+            blockHash: block_hash,
+        };
+        let receipt = self
+            .transact(registry, &call, U256::from(bond), "propose an output")
+            .await?;
+        let index = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| OutputRegistry::OutputProposed::decode_log_data(log.data()).ok())
+            .map(|event| event.index)
+            .ok_or_else(|| {
+                L1Error::Decode("proposal receipt has no OutputProposed event".into())
+            })?;
+        small(index, "output index")
+    }
+
+    /// The L2 block of the registry's latest output (0 when there is none).
+    pub async fn latest_output_block(&self, registry: Address) -> Result<u64, L1Error> {
+        self.view(registry, &OutputRegistry::latestBlockNumberCall {})
+            .await
+    }
+
+    /// Output `index`, or `None` when there is none.
+    pub async fn output(&self, registry: Address, index: u64) -> Result<Option<Output>, L1Error> {
+        let count = self
+            .view(registry, &OutputRegistry::outputCountCall {})
+            .await?;
+        if U256::from(index) >= count {
+            return Ok(None);
+        }
+        let output = self
+            .view(
+                registry,
+                &OutputRegistry::getOutputCall {
+                    index: U256::from(index),
+                },
+            )
+            .await?;
+        let finalized = self
+            .view(
+                registry,
+                &OutputRegistry::isFinalizedCall {
+                    index: U256::from(index),
+                },
+            )
+            .await?;
+        Ok(Some(Output {
+            index,
+            l2_block: output.l2BlockNumber,
+            state_root: output.stateRoot,
+            block_hash: output.blockHash,
+            finalized,
+        }))
+    }
+
+    /// The latest finalized output, searching back from the newest.
+    pub async fn latest_finalized_output(
+        &self,
+        registry: Address,
+    ) -> Result<Option<Output>, L1Error> {
+        let count = small(
+            self.view(registry, &OutputRegistry::outputCountCall {})
+                .await?,
+            "output count",
+        )?;
+        for index in (0..count).rev() {
+            if let Some(output) = self.output(registry, index).await?
+                && output.finalized
+            {
+                return Ok(Some(output));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the Portal has paid withdrawal `index`.
+    pub async fn withdrawal_finalized(&self, portal: Address, index: u64) -> Result<bool, L1Error> {
+        self.view(portal, &Portal::withdrawalFinalizedCall(index))
+            .await
+    }
+
+    /// Pays withdrawal `claim` against output `output_index` with its state proof
+    /// (`siblings`, root side first).
+    pub async fn finalize_withdrawal(
+        &self,
+        portal: Address,
+        output_index: u64,
+        claim: &WithdrawalClaim,
+        siblings: Vec<B256>,
+    ) -> Result<B256, L1Error> {
+        let call = Portal::finalizeWithdrawalCall {
+            outputIndex: U256::from(output_index),
+            w: Portal::Withdrawal {
+                index: claim.index,
+                account: claim.account,
+                recipient: claim.recipient,
+                amount: claim.amount,
+                l2BlockNumber: claim.l2_block,
+            },
+            siblings,
+        };
+        let receipt = self
+            .transact(portal, &call, U256::ZERO, "finalize a withdrawal")
+            .await?;
+        Ok(receipt.transaction_hash)
+    }
+}

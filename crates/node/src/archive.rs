@@ -1,0 +1,119 @@
+//! Proofs against past blocks. A withdrawal is paid on L1 against the state root of a
+//! finalized output, which names an earlier block than the head; the live tree only
+//! proves against the head. The archive keeps a second chain, replayed from the stored
+//! blocks up to the block asked for (forward from where it stands, or from genesis when
+//! asked for an earlier block), and proves against its tree.
+
+use crate::chain::{Chain, ChainError};
+use crate::chain_store::ChainStore;
+use alloy_primitives::{Address, B256};
+use std::sync::{Arc, Mutex};
+use straddle_exchange::{Genesis, StateKey};
+use straddle_state::key_hash;
+
+/// A withdrawal with its proof against one block's state root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawalProof {
+    /// Its index.
+    pub index: u64,
+    /// The L2 account debited.
+    pub account: Address,
+    /// The L1 recipient.
+    pub recipient: Address,
+    /// Micro-units.
+    pub amount: u128,
+    /// The L2 block that recorded it.
+    pub l2_block: u64,
+    /// The block the proof is against.
+    pub block_number: u64,
+    /// Its state root.
+    pub state_root: B256,
+    /// Its hash.
+    pub block_hash: B256,
+    /// Merkle siblings, root side first (what `Portal.finalizeWithdrawal` takes).
+    pub siblings: Vec<B256>,
+}
+
+/// Why no proof was made.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The block is not stored (yet).
+    #[error("block {0} is not in this node's chain")]
+    UnknownBlock(u64),
+    /// The withdrawal did not exist at that block.
+    #[error("withdrawal {index} does not exist at block {block}")]
+    UnknownWithdrawal {
+        /// Its index.
+        index: u64,
+        /// The block asked for.
+        block: u64,
+    },
+    /// Replay failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// The replayed chain behind historical proofs.
+pub struct ProofArchive {
+    store: Arc<ChainStore>,
+    genesis: Genesis,
+    chain: Mutex<Option<Chain>>,
+}
+
+impl ProofArchive {
+    /// An archive over `store` (nothing is replayed until the first request).
+    pub fn new(store: Arc<ChainStore>, genesis: Genesis) -> ProofArchive {
+        ProofArchive {
+            store,
+            genesis,
+            chain: Mutex::new(None),
+        }
+    }
+
+    /// Withdrawal `index` proven against block `block`'s state root. Blocking: replays
+    /// up to `block` first.
+    pub fn withdrawal_proof(
+        &self,
+        index: u64,
+        block: u64,
+    ) -> Result<WithdrawalProof, ArchiveError> {
+        let head = self
+            .store
+            .head_number()
+            .map_err(ChainError::from)?
+            .unwrap_or(0);
+        if block > head {
+            return Err(ArchiveError::UnknownBlock(block));
+        }
+        let mut guard = match self.chain.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.as_ref().is_none_or(|c| c.tip.head.number > block) {
+            *guard = Some(Chain::from_genesis(&self.genesis)?.0);
+        }
+        let Some(chain) = guard.as_mut() else {
+            return Err(ArchiveError::UnknownBlock(block));
+        };
+        chain.replay_stored_until(&self.store, block)?;
+        let withdrawal = chain
+            .state
+            .ledger
+            .withdrawal(index)
+            .cloned()
+            .ok_or(ArchiveError::UnknownWithdrawal { index, block })?;
+        let key = StateKey::Withdrawal(index);
+        let proof = chain.tip.tree.prove(&key_hash(&key.encode()));
+        Ok(WithdrawalProof {
+            index,
+            account: withdrawal.account,
+            recipient: withdrawal.recipient,
+            amount: withdrawal.amount.0,
+            l2_block: withdrawal.block_number,
+            block_number: block,
+            state_root: chain.tip.head.state_root,
+            block_hash: chain.tip.head_hash,
+            siblings: proof.siblings,
+        })
+    }
+}

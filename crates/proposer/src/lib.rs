@@ -1,0 +1,114 @@
+//! The proposer: posts output roots of the L2 `safe` head to the L1 `OutputRegistry`.
+//!
+//! It proposes only blocks that a batch on L1 carries (the node's `safe` head), so every
+//! output is checkable from L1 data alone; run it against a follower node to propose
+//! roots that were re-executed from L1 rather than taken from the sequencer. Like the
+//! batcher it keeps no state: the registry's latest output block is where it resumes.
+
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use std::time::Duration;
+use straddle_l1::alloy::primitives::Address;
+use straddle_l1::alloy::signers::local::PrivateKeySigner;
+use straddle_l1::{L1Client, L1Error};
+use straddle_node::api::StraddleApiClient;
+
+/// How to run the proposer.
+#[derive(Clone, Debug)]
+pub struct ProposerConfig {
+    /// The L2 node whose safe head is proposed (HTTP).
+    pub l2_rpc: String,
+    /// L1 JSON-RPC endpoint (HTTP).
+    pub l1_rpc: String,
+    /// The proposer's L1 key (the registry's `proposer`).
+    pub key: PrivateKeySigner,
+    /// The OutputRegistry.
+    pub registry: Address,
+    /// Time between proposals.
+    pub interval: Duration,
+}
+
+/// Why a round failed (retried next round).
+#[derive(Debug, thiserror::Error)]
+pub enum ProposerError {
+    /// L1 refused or failed.
+    #[error("L1: {0}")]
+    L1(#[from] L1Error),
+    /// The L2 node's RPC failed.
+    #[error("L2 RPC: {0}")]
+    L2(#[from] jsonrpsee::core::ClientError),
+    /// The L2 RPC URL is invalid.
+    #[error("L2 RPC URL {0:?} is invalid")]
+    L2Url(String),
+}
+
+/// One proposal made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// The registry's index of the output.
+    pub index: u64,
+    /// The L2 block.
+    pub l2_block: u64,
+}
+
+/// The proposer's connections.
+pub struct Proposer {
+    config: ProposerConfig,
+    l1: L1Client,
+    l2: HttpClient,
+}
+
+impl Proposer {
+    /// Connects (lazily) to both chains.
+    pub fn new(config: ProposerConfig) -> Result<Proposer, ProposerError> {
+        let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
+        let l2 = HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(30))
+            .build(&config.l2_rpc)
+            .map_err(|_| ProposerError::L2Url(config.l2_rpc.clone()))?;
+        Ok(Proposer { config, l1, l2 })
+    }
+
+    /// Proposes every interval until the task is dropped; failures are logged and
+    /// retried.
+    pub async fn run(self) {
+        let mut interval = tokio::time::interval(self.config.interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match self.propose_next().await {
+                Ok(Some(proposal)) => {
+                    metrics::gauge!("straddle_proposed_block").set(proposal.l2_block as f64);
+                    tracing::info!(
+                        index = proposal.index,
+                        l2_block = proposal.l2_block,
+                        "output proposed"
+                    );
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "proposal round failed; retrying"),
+            }
+        }
+    }
+
+    /// Proposes the L2 safe head if it is past the registry's latest output.
+    pub async fn propose_next(&self) -> Result<Option<Proposal>, ProposerError> {
+        let safe = self.l2.chain_head().await?.safe;
+        let latest = self.l1.latest_output_block(self.config.registry).await?;
+        if safe.number <= latest {
+            return Ok(None);
+        }
+        let index = self
+            .l1
+            .propose_output(
+                self.config.registry,
+                safe.number,
+                safe.state_root,
+                safe.hash,
+            )
+            .await?;
+        Ok(Some(Proposal {
+            index,
+            l2_block: safe.number,
+        }))
+    }
+}
