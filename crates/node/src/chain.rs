@@ -197,34 +197,15 @@ impl Chain {
         for bytes in &block.transactions {
             let tx = Transaction::decode(bytes)
                 .map_err(|e: DecodeError| replay_error(block.number, e))?;
-            let hash = tx.hash(&self.state.genesis.domain);
-            let executed = self
-                .state
-                .admit(tx.clone())
-                .map_err(|e| e.to_string())
-                .and_then(|admitted| {
-                    self.state
-                        .execute(&admitted, &context)
-                        .map(|_| admitted)
-                        .map_err(|e| e.to_string())
-                });
-            match (executed, rule) {
-                (Ok(admitted), _) => transactions.push(admitted.stored()),
-                (Err(reason), ReplayRule::EverySucceeds) => {
-                    return Err(replay_error(block.number, reason));
-                }
-                (Err(_), ReplayRule::RefusedChangesNothing) => transactions.push(StoredTx {
-                    sender: Address::ZERO,
-                    hash,
-                    tx,
-                }),
+            let (stored, outcome) = self.state.execute_derived(tx, &context);
+            if let (Err(reason), ReplayRule::EverySucceeds) = (outcome, rule) {
+                return Err(replay_error(block.number, reason));
             }
+            transactions.push(stored);
         }
         Ok(self.seal(block.timestamp_ms, transactions))
     }
-}
 
-impl Chain {
     /// Replays stored blocks `head + 1 ..= to` (refused transactions change nothing, so
     /// a follower's chain replays too) and checks each header against the stored one.
     pub fn replay_stored_until(&mut self, store: &ChainStore, to: u64) -> Result<(), ChainError> {
@@ -380,6 +361,34 @@ impl ExecutionState {
                 Ok(Outcome::default())
             }
         }
+    }
+
+    /// Executes a transaction of a block that is already decided (derived from L1, or
+    /// replayed from the log): its record joins the block either way. Returns the record
+    /// and the verified form, or the refusal: a transaction the STF refuses, or whose
+    /// signature does not verify, changed nothing and is recorded with a zero sender.
+    pub fn execute_derived(
+        &mut self,
+        tx: Transaction,
+        block: &BlockContext,
+    ) -> (StoredTx, Result<VerifiedTransaction, String>) {
+        let refusal = match self.admit(tx.clone()) {
+            Ok(admitted) => match self.execute(&admitted, block) {
+                Ok(_) => {
+                    let (stored, verified) = admitted.split();
+                    return (stored, Ok(verified));
+                }
+                Err(error) => error.to_string(),
+            },
+            Err(error) => error.to_string(),
+        };
+        let hash = tx.hash(&self.genesis.domain);
+        let stored = StoredTx {
+            sender: Address::ZERO,
+            hash,
+            tx,
+        };
+        (stored, Err(refusal))
     }
 
     /// Checks a transaction's signatures against this chain's domain.
@@ -563,10 +572,7 @@ pub fn per_transaction_roots(
         return Err(replay_error(0, "the genesis block has no transactions"));
     }
     let (mut chain, _) = Chain::from_genesis(genesis)?;
-    for n in 1..number {
-        let (header, stored) = stored_block(store, n)?;
-        chain.replay_logged(&as_logged(n, &header, &stored), ReplayRule::EverySucceeds)?;
-    }
+    chain.replay_stored_until(store, number - 1)?;
     let (header, stored) = stored_block(store, number)?;
     let logged = as_logged(number, &header, &stored);
     let context = BlockContext {

@@ -787,30 +787,15 @@ impl Admission {
         let mut refused = Vec::new();
         for (index, tx) in block.transactions.into_iter().enumerate() {
             frame_tx(&mut self.framed, &tx.encode());
-            let domain = &self.state.genesis.domain;
-            let hash = tx.hash(domain);
-            match self.state.admit(tx.clone()) {
-                Ok(admitted) => match self.state.execute(&admitted, &context) {
-                    Ok(_) => {
-                        let (stored, verified) = admitted.split();
-                        self.observe(&verified);
-                        transactions.push(stored);
-                        continue;
-                    }
-                    Err(error) => {
-                        tracing::warn!(block = block.number, index, %error, "derived transaction refused; it changes nothing")
-                    }
-                },
-                Err(error) => {
-                    tracing::warn!(block = block.number, index, %error, "derived transaction has a bad signature; it changes nothing")
+            let (stored, outcome) = self.state.execute_derived(tx, &context);
+            match outcome {
+                Ok(verified) => self.observe(&verified),
+                Err(reason) => {
+                    tracing::warn!(block = block.number, index, %reason, "derived transaction refused; it changes nothing");
+                    refused.push(index as u32);
                 }
             }
-            refused.push(index as u32);
-            transactions.push(StoredTx {
-                sender: Address::ZERO,
-                hash,
-                tx,
-            });
+            transactions.push(stored);
         }
         let closed = self
             .state
