@@ -2,7 +2,7 @@
 //! `BatchPosted` events back, and fetching a posted batch's bytes (checked against the
 //! commitment the inbox recorded).
 
-use crate::{L1Client, L1Error};
+use crate::{L1Client, L1Error, receipt_event, u64_of};
 use alloy::consensus::Transaction as _;
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::Provider;
@@ -62,12 +62,7 @@ pub async fn batches_between(
     from: u64,
     to: u64,
 ) -> Result<Vec<BatchLog>, L1Error> {
-    let filter = Filter::new()
-        .address(inbox)
-        .event_signature(BatchInbox::BatchPosted::SIGNATURE_HASH)
-        .from_block(from)
-        .to_block(to);
-    batch_logs(client, &filter).await
+    batch_logs(client, &posted_filter(inbox).from_block(from).to_block(to)).await
 }
 
 /// The `BatchPosted` event of batch `index` on the current L1 chain, searched from
@@ -78,12 +73,16 @@ pub async fn batch_log(
     index: u64,
     from_block: u64,
 ) -> Result<Option<BatchLog>, L1Error> {
-    let filter = Filter::new()
-        .address(inbox)
-        .event_signature(BatchInbox::BatchPosted::SIGNATURE_HASH)
+    let filter = posted_filter(inbox)
         .topic1(B256::from(U256::from(index)))
         .from_block(from_block);
     Ok(batch_logs(client, &filter).await?.pop())
+}
+
+fn posted_filter(inbox: Address) -> Filter {
+    Filter::new()
+        .address(inbox)
+        .event_signature(BatchInbox::BatchPosted::SIGNATURE_HASH)
 }
 
 async fn batch_logs(client: &L1Client, filter: &Filter) -> Result<Vec<BatchLog>, L1Error> {
@@ -98,8 +97,7 @@ async fn batch_logs(client: &L1Client, filter: &Filter) -> Result<Vec<BatchLog>,
                 .map_err(|e| L1Error::Decode(e.to_string()))?;
             let missing = |what| L1Error::Decode(format!("BatchPosted log without {what}"));
             Ok(BatchLog {
-                index: u64::try_from(event.index)
-                    .map_err(|_| L1Error::Decode("batch index above 64 bits".into()))?,
+                index: u64_of(event.index, "batch index")?,
                 kind: match event.kind {
                     0 => BatchKind::Calldata,
                     1 => BatchKind::Blobs,
@@ -151,16 +149,9 @@ impl L1Client {
         let receipt = self
             .transact(inbox, &call, U256::ZERO, "post a calldata batch")
             .await?;
-        let index = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| BatchInbox::BatchPosted::decode_log_data(log.data()).ok())
-            .map(|event| event.index)
-            .ok_or_else(|| L1Error::Decode("batch receipt has no BatchPosted event".into()))?;
+        let event: BatchInbox::BatchPosted = receipt_event(&receipt)?;
         Ok(PostReceipt {
-            index: u64::try_from(index)
-                .map_err(|_| L1Error::Decode("batch index above 64 bits".into()))?,
+            index: u64_of(event.index, "batch index")?,
             l1_block: receipt.block_number.unwrap_or_default(),
             tx_hash: receipt.transaction_hash,
             gas_used: receipt.gas_used,
@@ -170,8 +161,10 @@ impl L1Client {
 
     /// Number of batches `inbox` holds at the latest L1 block.
     pub async fn batch_count(&self, inbox: Address) -> Result<u64, L1Error> {
-        let count = self.view(inbox, &BatchInbox::batchCountCall {}).await?;
-        u64::try_from(count).map_err(|_| L1Error::Decode("batch count above 64 bits".into()))
+        u64_of(
+            self.view(inbox, &BatchInbox::batchCountCall {}).await?,
+            "batch count",
+        )
     }
 
     /// Whether the signer has transactions in the mempool (pending nonce above latest).

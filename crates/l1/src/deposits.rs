@@ -1,7 +1,7 @@
 //! Deposits: making one (approve and deposit) and reading the Portal's `DepositQueued`
 //! events back as L2 deposits.
 
-use crate::{L1Client, L1Error};
+use crate::{L1Client, L1Error, receipt_event};
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
@@ -84,12 +84,6 @@ impl L1Client {
             amount: U256::from(amount),
         };
         let receipt = self.transact(portal, &call, U256::ZERO, "deposit").await?;
-        receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| Portal::DepositQueued::decode_log_data(log.data()).ok())
-            .map(|event| event.index)
-            .ok_or_else(|| L1Error::Decode("deposit receipt has no DepositQueued event".into()))
+        Ok(receipt_event::<Portal::DepositQueued>(&receipt)?.index)
     }
 }

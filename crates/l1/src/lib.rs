@@ -23,6 +23,9 @@ pub use deploy::{DeployConfig, Deployment};
 pub use deposits::{DepositLog, deposits_between};
 pub use outputs::{Output, WithdrawalClaim};
 
+/// Most L1 blocks asked for in one `eth_getLogs` (what public endpoints allow).
+pub const LOG_RANGE_MAX: u64 = 5_000;
+
 /// Why an L1 operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum L1Error {
@@ -57,6 +60,29 @@ impl L1Error {
     pub(crate) fn rpc(error: impl std::fmt::Display) -> L1Error {
         L1Error::Rpc(error.to_string())
     }
+}
+
+/// A contract's `uint256` that Straddle counts in 64 bits (indices, counts).
+pub(crate) fn u64_of(value: U256, what: &str) -> Result<u64, L1Error> {
+    u64::try_from(value).map_err(|_| L1Error::Decode(format!("{what} above 64 bits")))
+}
+
+/// The first `E` event among `receipt`'s logs.
+pub(crate) fn receipt_event<E: alloy::sol_types::SolEvent>(
+    receipt: &TransactionReceipt,
+) -> Result<E, L1Error> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| E::decode_log_data(log.data()).ok())
+        .ok_or_else(|| {
+            L1Error::Decode(format!(
+                "receipt {} has no {} event",
+                receipt.transaction_hash,
+                E::SIGNATURE
+            ))
+        })
 }
 
 /// A connection to an L1 node with one local signer.

@@ -1,9 +1,8 @@
 //! Outputs and withdrawals: proposing an L2 output root to the `OutputRegistry`, reading
 //! outputs back, and finalizing a withdrawal on the `Portal` with its state proof.
 
-use crate::{L1Client, L1Error};
+use crate::{L1Client, L1Error, receipt_event, u64_of};
 use alloy::primitives::{Address, B256, U256};
-use alloy::sol_types::SolEvent;
 use straddle_l1_contracts::{OutputRegistry, Portal};
 
 /// An output as the registry holds it.
@@ -36,10 +35,6 @@ pub struct WithdrawalClaim {
     pub l2_block: u64,
 }
 
-fn small(value: U256, what: &str) -> Result<u64, L1Error> {
-    u64::try_from(value).map_err(|_| L1Error::Decode(format!("{what} above 64 bits")))
-}
-
 impl L1Client {
     /// Proposes the output of L2 block `l2_block` with the registry's bond; returns its
     /// index.
@@ -61,16 +56,10 @@ impl L1Client {
         let receipt = self
             .transact(registry, &call, U256::from(bond), "propose an output")
             .await?;
-        let index = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| OutputRegistry::OutputProposed::decode_log_data(log.data()).ok())
-            .map(|event| event.index)
-            .ok_or_else(|| {
-                L1Error::Decode("proposal receipt has no OutputProposed event".into())
-            })?;
-        small(index, "output index")
+        u64_of(
+            receipt_event::<OutputRegistry::OutputProposed>(&receipt)?.index,
+            "output index",
+        )
     }
 
     /// The L2 block of the registry's latest output (0 when there is none).
@@ -79,37 +68,37 @@ impl L1Client {
             .await
     }
 
-    /// Output `index`, or `None` when there is none.
-    pub async fn output(&self, registry: Address, index: u64) -> Result<Option<Output>, L1Error> {
-        let count = self
-            .view(registry, &OutputRegistry::outputCountCall {})
-            .await?;
-        if U256::from(index) >= count {
-            return Ok(None);
-        }
+    /// Number of outputs the registry holds.
+    pub async fn output_count(&self, registry: Address) -> Result<u64, L1Error> {
+        u64_of(
+            self.view(registry, &OutputRegistry::outputCountCall {})
+                .await?,
+            "output count",
+        )
+    }
+
+    /// Output `index`, which must exist (below [`L1Client::output_count`]).
+    pub async fn output(&self, registry: Address, index: u64) -> Result<Output, L1Error> {
+        let index_word = U256::from(index);
         let output = self
             .view(
                 registry,
-                &OutputRegistry::getOutputCall {
-                    index: U256::from(index),
-                },
+                &OutputRegistry::getOutputCall { index: index_word },
             )
             .await?;
         let finalized = self
             .view(
                 registry,
-                &OutputRegistry::isFinalizedCall {
-                    index: U256::from(index),
-                },
+                &OutputRegistry::isFinalizedCall { index: index_word },
             )
             .await?;
-        Ok(Some(Output {
+        Ok(Output {
             index,
             l2_block: output.l2BlockNumber,
             state_root: output.stateRoot,
             block_hash: output.blockHash,
             finalized,
-        }))
+        })
     }
 
     /// The latest finalized output, searching back from the newest.
@@ -117,15 +106,9 @@ impl L1Client {
         &self,
         registry: Address,
     ) -> Result<Option<Output>, L1Error> {
-        let count = small(
-            self.view(registry, &OutputRegistry::outputCountCall {})
-                .await?,
-            "output count",
-        )?;
-        for index in (0..count).rev() {
-            if let Some(output) = self.output(registry, index).await?
-                && output.finalized
-            {
+        for index in (0..self.output_count(registry).await?).rev() {
+            let output = self.output(registry, index).await?;
+            if output.finalized {
                 return Ok(Some(output));
             }
         }

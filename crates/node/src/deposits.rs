@@ -10,9 +10,6 @@ use straddle_exchange::TxError;
 use straddle_l1::alloy::primitives::Address;
 use straddle_l1::{L1Client, L1Error, deposits_between};
 
-/// Most L1 blocks asked for in one `eth_getLogs`.
-const LOG_RANGE_MAX: u64 = 5_000;
-
 /// Where deposits come from.
 #[derive(Clone, Debug)]
 pub struct DepositSource {
@@ -82,7 +79,7 @@ async fn poll(
         .read(|state| state.ledger.totals().deposit_count)
         .await?;
     while from <= confirmed {
-        let to = confirmed.min(from + LOG_RANGE_MAX - 1);
+        let to = confirmed.min(from + straddle_l1::LOG_RANGE_MAX - 1);
         for log in deposits_between(client, source.portal, from, to).await? {
             if log.deposit.index < next {
                 continue;

@@ -17,13 +17,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use straddle_batch::{Batch, BatchError, batch_range};
+use straddle_batch::{Batch, BatchError};
 use straddle_l1::alloy::primitives::{Address, B256};
 use straddle_l1::{BatchLog, L1Client, L1Error, batches_between, calldata_batch, deposits_between};
 use straddle_primitives::Deposit;
-
-/// Most L1 blocks asked for in one `eth_getLogs`.
-const LOG_RANGE_MAX: u64 = 5_000;
 
 /// The L1 contracts derivation reads.
 #[derive(Clone, Debug)]
@@ -98,7 +95,7 @@ pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store:
         store,
         cursor: None,
         deposits: HashMap::new(),
-        origins: Vec::new(),
+        heads: L1Heads::default(),
     };
     let mut interval = tokio::time::interval(deriver.source.poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -120,8 +117,8 @@ struct Deriver {
     cursor: Option<(u64, B256)>,
     /// Deposits read so far: index → (deposit, L1 block).
     deposits: HashMap<u64, (Deposit, u64)>,
-    /// `(last L2 block, L1 block)` of each batch accepted, in L1 order.
-    origins: Vec<(u64, u64)>,
+    /// What the batches accepted so far make safe and finalized.
+    heads: L1Heads,
 }
 
 impl Deriver {
@@ -135,7 +132,7 @@ impl Deriver {
             );
             self.cursor = None;
             self.deposits.clear();
-            self.origins.clear();
+            self.heads = L1Heads::default();
             self.publish_heads(0);
         }
         let head = self.client.block_number().await?;
@@ -146,7 +143,7 @@ impl Deriver {
             .ok_or_else(|| L1Error::Rpc(format!("L1 block {head} vanished")))?;
         let mut from = self.cursor.map_or(self.source.start_block, |(n, _)| n + 1);
         while from <= head {
-            let to = head.min(from + LOG_RANGE_MAX - 1);
+            let to = head.min(from + straddle_l1::LOG_RANGE_MAX - 1);
             for log in deposits_between(&self.client, self.source.portal, from, to).await? {
                 self.deposits
                     .insert(log.deposit.index, (log.deposit, log.l1_block));
@@ -172,15 +169,8 @@ impl Deriver {
     }
 
     /// Sets the node's safe and finalized heads from the batches accepted.
-    fn publish_heads(&self, l1_finalized: u64) {
-        let safe = self.origins.iter().map(|(l2, _)| *l2).max().unwrap_or(0);
-        let finalized = self
-            .origins
-            .iter()
-            .filter(|(_, l1)| *l1 <= l1_finalized)
-            .map(|(l2, _)| *l2)
-            .max()
-            .unwrap_or(0);
+    fn publish_heads(&mut self, l1_finalized: u64) {
+        let (safe, finalized) = self.heads.at(l1_finalized);
         let shared = &self.sequencer.shared;
         shared.safe_number.store(safe, Ordering::Release);
         shared.finalized_number.store(finalized, Ordering::Release);
@@ -194,7 +184,6 @@ impl Deriver {
             Err(error @ L1Error::Rpc(_)) => return Err(BatchOutcome::Retry(error.into())),
             Err(error) => return Err(Skip::Unreadable(error).into()),
         };
-        let range = batch_range(&bytes).map_err(Skip::from)?;
         // Deposits count only once on L1 before the batch (a sequencer sees a deposit in
         // a mined block, so the batch that includes it lands in a later one).
         let deposits = &self.deposits;
@@ -206,19 +195,23 @@ impl Deriver {
         };
         let domain = self.sequencer.domain();
         let batch = Batch::decode(&bytes, domain, &resolver).map_err(Skip::from)?;
+        let (Some(first), Some(last)) = (batch.blocks.first(), batch.blocks.last()) else {
+            return Err(Skip::Format(BatchError::Invalid("no blocks")).into());
+        };
+        let (first, last) = (first.number, last.number);
         let (head, head_hash) = self.sequencer.committed_head();
-        let held = range.last_block <= head.number || self.mode == Mode::Check;
+        let held = last <= head.number || self.mode == Mode::Check;
         if held {
             self.check_held(&batch)?;
         } else {
             self.execute(batch, head, head_hash).await?;
         }
-        self.origins.push((range.last_block, log.l1_block));
+        self.heads.accept(last, log.l1_block);
         tracing::info!(
             index = log.index,
             l1_block = log.l1_block,
-            first = range.first_block,
-            last = range.last_block,
+            first,
+            last,
             bytes = bytes.len(),
             "{}",
             if held {
@@ -320,6 +313,36 @@ impl Deriver {
         }
         self.sequencer.wait_committed(last).await;
         Ok(())
+    }
+}
+
+/// The safe and finalized heads from the batches accepted, in L1 order.
+#[derive(Default)]
+struct L1Heads {
+    /// Highest L2 block an accepted batch carries.
+    safe: u64,
+    /// Highest L2 block a batch in a finalized L1 block carries.
+    finalized: u64,
+    /// `(last L2 block, L1 block)` of the accepted batches not yet finalized, in L1
+    /// order.
+    unfinalized: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl L1Heads {
+    fn accept(&mut self, l2_block: u64, l1_block: u64) {
+        self.safe = self.safe.max(l2_block);
+        self.unfinalized.push_back((l2_block, l1_block));
+    }
+
+    /// `(safe, finalized)` once L1 has finalized up to `l1_finalized`.
+    fn at(&mut self, l1_finalized: u64) -> (u64, u64) {
+        while let Some(&(l2, l1)) = self.unfinalized.front()
+            && l1 <= l1_finalized
+        {
+            self.finalized = self.finalized.max(l2);
+            self.unfinalized.pop_front();
+        }
+        (self.safe, self.finalized)
     }
 }
 
