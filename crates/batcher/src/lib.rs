@@ -8,13 +8,13 @@
 //! the batcher's own transactions is still in the mempool it posts nothing, so a
 //! restart never posts the same blocks twice.
 
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use std::time::Duration;
 use straddle_batch::{Batch, BatchBlock, BatchError, batch_range};
 use straddle_l1::alloy::primitives::{Address, Bytes};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{L1Client, L1Error, PostReceipt, batch_log, calldata_batch};
-use straddle_node::api::{BlockRef, StraddleApiClient};
+use straddle_node::api::{BlockRef, StraddleApiClient, http_client};
 use straddle_primitives::{Domain, Transaction};
 
 /// Largest calldata batch the inbox accepts (`BatchInbox.CALLDATA_BATCH_BYTES_MAX`).
@@ -50,9 +50,6 @@ pub enum BatcherError {
     /// The sequencer's RPC failed.
     #[error("L2 RPC: {0}")]
     L2(#[from] jsonrpsee::core::ClientError),
-    /// The sequencer's RPC URL is invalid.
-    #[error("L2 RPC URL {0:?} is invalid")]
-    L2Url(String),
     /// The sequencer served a block that cannot be batched.
     #[error("L2 block {number}: {reason}")]
     Block {
@@ -97,10 +94,7 @@ impl Batcher {
     /// Connects (lazily) to both chains.
     pub fn new(config: BatcherConfig) -> Result<Batcher, BatcherError> {
         let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
-        let l2 = HttpClientBuilder::default()
-            .request_timeout(Duration::from_secs(30))
-            .build(&config.l2_rpc)
-            .map_err(|_| BatcherError::L2Url(config.l2_rpc.clone()))?;
+        let l2 = http_client(&config.l2_rpc)?;
         Ok(Batcher { config, l1, l2 })
     }
 
@@ -162,11 +156,7 @@ impl Batcher {
             .blocks
             .iter()
             .flat_map(|b| &b.transactions)
-            .map(|tx| match tx {
-                Transaction::Match { makers, .. } => makers.len() as u64,
-                Transaction::MatchPlaced { makers, .. } => makers.len() as u64,
-                _ => 0,
-            })
+            .map(|tx| tx.maker_fills() as u64)
             .sum();
         let size = bytes.len();
         let receipt = self
@@ -184,14 +174,21 @@ impl Batcher {
 
     /// The blocks after `posted`, as many as fit in one batch.
     async fn form_batch(&self, posted: u64, head: u64) -> Result<(Batch, Vec<u8>), BatcherError> {
-        let parent = self.block(posted).await?.0;
+        let parent = self
+            .l2
+            .get_block(BlockRef::Number(posted), Some(false))
+            .await?
+            .ok_or_else(|| BatcherError::Block {
+                number: posted,
+                reason: "the sequencer does not have it".into(),
+            })?;
         let mut batch = Batch {
-            parent_hash: parent,
+            parent_hash: parent.hash,
             blocks: Vec::new(),
         };
         let mut encoded = Vec::new();
         for number in posted + 1..=head {
-            let (_, block) = self.block(number).await?;
+            let block = self.block(number).await?;
             batch.blocks.push(block);
             let bytes = batch
                 .encode(&self.config.domain)
@@ -218,11 +215,8 @@ impl Batcher {
         Ok((batch, encoded))
     }
 
-    /// Block `number`'s hash and contents, from the sequencer.
-    async fn block(
-        &self,
-        number: u64,
-    ) -> Result<(straddle_l1::alloy::primitives::B256, BatchBlock), BatcherError> {
+    /// Block `number` with its transactions, from the sequencer.
+    async fn block(&self, number: u64) -> Result<BatchBlock, BatcherError> {
         let view = self
             .l2
             .get_block(BlockRef::Number(number), Some(true))
@@ -240,14 +234,11 @@ impl Batcher {
                 number,
                 reason: format!("a transaction does not decode: {e}"),
             })?;
-        Ok((
-            view.hash,
-            BatchBlock {
-                number,
-                timestamp_ms: view.header.timestamp_ms,
-                transactions,
-            },
-        ))
+        Ok(BatchBlock {
+            number,
+            timestamp_ms: view.header.timestamp_ms,
+            transactions,
+        })
     }
 }
 

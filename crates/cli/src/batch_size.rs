@@ -87,13 +87,11 @@ impl BatchSizeReport {
         for tx in batch.blocks.iter().flat_map(|b| &b.transactions) {
             canonical.extend_from_slice(&tx.encode());
             self.transactions += 1;
-            match tx {
-                Transaction::Match { makers, .. } => self.fills += makers.len() as u64,
-                Transaction::MatchPlaced { makers, .. } => self.fills += makers.len() as u64,
-                Transaction::Action(signed) if matches!(signed.action, Action::Transfer(_)) => {
-                    self.transfers += 1
-                }
-                _ => {}
+            self.fills += tx.maker_fills() as u64;
+            if let Transaction::Action(signed) = tx
+                && matches!(signed.action, Action::Transfer(_))
+            {
+                self.transfers += 1
             }
         }
         self.batches += 1;

@@ -6,7 +6,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use eyre::{Context, bail, eyre};
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -677,10 +677,7 @@ async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> ey
 }
 
 pub(crate) fn client(url: &str) -> eyre::Result<HttpClient> {
-    HttpClientBuilder::default()
-        .request_timeout(Duration::from_secs(30))
-        .build(url)
-        .wrap_err_with(|| format!("invalid RPC url {url}"))
+    straddle_node::api::http_client(url).wrap_err_with(|| format!("invalid RPC url {url}"))
 }
 
 pub(crate) fn now_micros() -> u64 {
@@ -1566,11 +1563,7 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
         if args.follow { "follower" } else { "node" },
         node.http_url()
     );
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    until_stopped(std::future::pending()).await?;
     tracing::info!("shutting down: sealing pending transactions");
     node.stop().await;
     tracing::info!("stopped cleanly");

@@ -14,7 +14,7 @@
 mod common;
 
 use alloy_primitives::{Address, Bytes};
-use common::{BatcherProcess, NodeProcess, dev_signer, sign};
+use common::{NodeProcess, ServiceProcess, dev_signer, sign};
 use jsonrpsee::http_client::HttpClient;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ struct Network {
     deployment: Deployment,
     sequencer: NodeProcess,
     follower: NodeProcess,
-    batcher: Option<BatcherProcess>,
+    batcher: Option<ServiceProcess>,
     dir: tempfile::TempDir,
 }
 
@@ -118,7 +118,8 @@ impl Network {
             "--batch-bytes-max".into(),
             "6000".into(),
         ];
-        self.batcher = Some(BatcherProcess::start(
+        self.batcher = Some(ServiceProcess::start(
+            "batcher",
             &args,
             &self.dir.path().join("batcher.log"),
         ));
@@ -356,7 +357,7 @@ async fn deposit_trade_withdraw_and_finalize_on_l1() {
     let network = Network::start().await;
     let anvil_url = network.anvil.url();
     let deployment = network.deployment;
-    let _proposer = BatcherProcess::start_command(
+    let _proposer = ServiceProcess::start(
         "proposer",
         &[
             "--l2-rpc".into(),

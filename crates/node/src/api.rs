@@ -12,6 +12,16 @@ pub use crate::engine::{BookSnapshot, BookUpdate};
 pub use crate::sequencer::{FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade};
 use straddle_state::Proof;
 
+/// An HTTP client of a node's API, with a 30 s request timeout (the CLI, the batcher and
+/// the proposer talk to nodes through it).
+pub fn http_client(
+    url: &str,
+) -> Result<jsonrpsee::http_client::HttpClient, jsonrpsee::core::ClientError> {
+    jsonrpsee::http_client::HttpClientBuilder::default()
+        .request_timeout(std::time::Duration::from_secs(30))
+        .build(url)
+}
+
 /// Result type of RPC methods.
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
 

@@ -703,6 +703,15 @@ impl Transaction {
         Ok(transaction)
     }
 
+    /// Maker fills it settles (zero unless it is a match).
+    pub fn maker_fills(&self) -> usize {
+        match self {
+            Transaction::Match { makers, .. } => makers.len(),
+            Transaction::MatchPlaced { makers, .. } => makers.len(),
+            _ => 0,
+        }
+    }
+
     /// The transaction hash: an action's EIP-712 digest (what its signer signed), else
     /// `keccak256` of the canonical bytes.
     pub fn hash(&self, domain: &Domain) -> B256 {

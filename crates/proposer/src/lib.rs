@@ -5,12 +5,12 @@
 //! roots that were re-executed from L1 rather than taken from the sequencer. Like the
 //! batcher it keeps no state: the registry's latest output block is where it resumes.
 
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use std::time::Duration;
 use straddle_l1::alloy::primitives::Address;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{L1Client, L1Error};
-use straddle_node::api::StraddleApiClient;
+use straddle_node::api::{StraddleApiClient, http_client};
 
 /// How to run the proposer.
 #[derive(Clone, Debug)]
@@ -36,9 +36,6 @@ pub enum ProposerError {
     /// The L2 node's RPC failed.
     #[error("L2 RPC: {0}")]
     L2(#[from] jsonrpsee::core::ClientError),
-    /// The L2 RPC URL is invalid.
-    #[error("L2 RPC URL {0:?} is invalid")]
-    L2Url(String),
 }
 
 /// One proposal made.
@@ -61,10 +58,7 @@ impl Proposer {
     /// Connects (lazily) to both chains.
     pub fn new(config: ProposerConfig) -> Result<Proposer, ProposerError> {
         let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
-        let l2 = HttpClientBuilder::default()
-            .request_timeout(Duration::from_secs(30))
-            .build(&config.l2_rpc)
-            .map_err(|_| ProposerError::L2Url(config.l2_rpc.clone()))?;
+        let l2 = http_client(&config.l2_rpc)?;
         Ok(Proposer { config, l1, l2 })
     }
 

@@ -137,50 +137,41 @@ impl Drop for NodeProcess {
     }
 }
 
-/// A `straddle batcher` child process, killed on drop.
-pub struct BatcherProcess {
+/// A `straddle batcher` or `straddle proposer` child process, killed on drop.
+pub struct ServiceProcess {
     pub child: Child,
 }
 
-impl BatcherProcess {
-    /// Starts the batcher with `args` (after `batcher`); its log goes to `log`.
+impl ServiceProcess {
+    /// Starts `straddle <command> args` (a batcher or a proposer); its log goes to `log`.
     #[allow(
         clippy::zombie_processes,
-        reason = "the child moves into BatcherProcess, whose Drop reaps it"
+        reason = "the child moves into ServiceProcess, whose Drop reaps it"
     )]
-    pub fn start(args: &[String], log: &Path) -> BatcherProcess {
-        BatcherProcess::start_command("batcher", args, log)
-    }
-
-    /// Starts `straddle <command> args` (a batcher or a proposer).
-    #[allow(
-        clippy::zombie_processes,
-        reason = "the child moves into BatcherProcess, whose Drop reaps it"
-    )]
-    pub fn start_command(command: &str, args: &[String], log: &Path) -> BatcherProcess {
+    pub fn start(command: &str, args: &[String], log: &Path) -> ServiceProcess {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
-            .expect("open batcher log");
+            .expect("open the service log");
         let child = Command::new(BINARY)
             .arg(command)
             .args(args)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
-            .expect("spawn straddle batcher");
-        BatcherProcess { child }
+            .expect("spawn the service");
+        ServiceProcess { child }
     }
 
     /// SIGKILL.
     pub fn kill_hard(mut self) {
-        self.child.kill().expect("SIGKILL the batcher");
-        self.child.wait().expect("reap the batcher");
+        self.child.kill().expect("SIGKILL the service");
+        self.child.wait().expect("reap the service");
     }
 }
 
-impl Drop for BatcherProcess {
+impl Drop for ServiceProcess {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
