@@ -41,6 +41,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a whole local chain: anvil with the contracts, a sequencer, a follower, a
+    /// batcher, a proposer, an oracle feed and a market maker (Ctrl-C stops it all).
+    Devnet(crate::devnet::DevnetArgs),
     /// Run a sequencer node (JSON-RPC over HTTP and WebSocket, Prometheus metrics).
     Node(NodeArgs),
     /// Post the sequencer's blocks to the L1 BatchInbox (resumes after what L1 holds).
@@ -537,7 +540,7 @@ struct BatcherArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -722,6 +725,7 @@ pub(crate) fn print<T: serde::Serialize>(
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> eyre::Result<()> {
     match cli.command {
+        Command::Devnet(args) => crate::devnet::run(args).await,
         Command::Node(args) => run_node(args).await,
         Command::Batcher(args) => run_batcher(args).await,
         Command::Proposer(args) => run_proposer(args).await,
@@ -1385,13 +1389,15 @@ async fn send(
     })
 }
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     // Logs go to stderr; stdout carries only the "ready" line that scripts wait for.
     match format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            // Colours only on a terminal: log files stay plain text.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_env_filter(filter)
             .init(),
         LogFormat::Json => tracing_subscriber::fmt()

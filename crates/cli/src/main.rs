@@ -4,6 +4,7 @@ mod batch_size;
 mod bench;
 mod bench_orders;
 mod commands;
+mod devnet;
 mod keys;
 mod orders;
 

@@ -37,13 +37,48 @@ impl Anvil {
     /// Starts `binary` on `port` (0: a free one) with `extra` arguments and waits until it
     /// accepts connections. `--block-time` and the like come in `extra`.
     pub fn start(binary: &Path, port: u16, extra: &[&str]) -> Result<Anvil, L1Error> {
+        Anvil::start_logged(binary, port, extra, None)
+    }
+
+    /// [`Anvil::start`] with anvil's errors appended to `log` (else to stderr), in a
+    /// process group of its own, so that a Ctrl-C meant for the parent does not stop it
+    /// before the parent has stopped what depends on it.
+    pub fn start_logged(
+        binary: &Path,
+        port: u16,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Result<Anvil, L1Error> {
+        use std::os::unix::process::CommandExt;
         let port = if port == 0 { free_port()? } else { port };
-        let child = Command::new(binary)
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Err(L1Error::Rpc(format!(
+                "port {port} is already in use (another anvil or devnet?)"
+            )));
+        }
+        let mut command = Command::new(binary);
+        command
             .args(["--port", &port.to_string(), "--silent"])
             .args(extra)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .process_group(0);
+        match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| L1Error::Rpc(format!("cannot open {}: {e}", path.display())))?;
+                let copy = file
+                    .try_clone()
+                    .map_err(|e| L1Error::Rpc(format!("cannot open {}: {e}", path.display())))?;
+                command.stdout(file).stderr(copy);
+            }
+            None => {
+                command.stdout(Stdio::null()).stderr(Stdio::inherit());
+            }
+        }
+        let child = command
             .spawn()
             .map_err(|e| L1Error::Rpc(format!("cannot start {}: {e}", binary.display())))?;
         let mut anvil = Anvil { child, port };
