@@ -528,15 +528,27 @@ struct BatcherArgs {
     /// Genesis file (default: the devnet genesis).
     #[arg(long)]
     genesis: Option<PathBuf>,
-    /// Largest batch, bytes (at most 120 000, the inbox's calldata limit).
-    #[arg(long, default_value_t = straddle_batcher::CALLDATA_BATCH_BYTES_MAX)]
+    /// Largest batch, bytes (at most 761 852, six blobs; calldata batches at most
+    /// 120 000, the inbox's limit).
+    #[arg(long, default_value_t = straddle_batcher::BATCH_BYTES_MAX)]
     batch_bytes_max: usize,
+    /// Where batches go: the cheaper of blobs and calldata at current L1 fees, or always
+    /// one of them.
+    #[arg(long, value_enum, default_value = "cheapest")]
+    da: DaArg,
     /// Time between rounds when everything is posted, milliseconds.
     #[arg(long, default_value_t = 1_000)]
     poll_ms: u64,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DaArg {
+    Cheapest,
+    Blobs,
+    Calldata,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -1515,10 +1527,15 @@ async fn run_batcher(args: BatcherArgs) -> eyre::Result<()> {
     init_logging(args.log_format);
     let key = parse_l1_key(&args.l1_key)?;
     eyre::ensure!(
-        (1..=straddle_batcher::CALLDATA_BATCH_BYTES_MAX).contains(&args.batch_bytes_max),
+        (1..=straddle_batcher::BATCH_BYTES_MAX).contains(&args.batch_bytes_max),
         "--batch-bytes-max must be 1..={}",
-        straddle_batcher::CALLDATA_BATCH_BYTES_MAX
+        straddle_batcher::BATCH_BYTES_MAX
     );
+    let data_availability = match args.da {
+        DaArg::Cheapest => straddle_batcher::DataAvailability::Cheapest,
+        DaArg::Blobs => straddle_batcher::DataAvailability::Blobs,
+        DaArg::Calldata => straddle_batcher::DataAvailability::Calldata,
+    };
     let genesis = load_genesis(args.genesis.as_ref())?;
     let batcher = straddle_batcher::Batcher::new(straddle_batcher::BatcherConfig {
         l2_rpc: args.l2_rpc,
@@ -1528,6 +1545,7 @@ async fn run_batcher(args: BatcherArgs) -> eyre::Result<()> {
         l1_start_block: args.l1_start_block,
         domain: genesis.domain,
         batch_bytes_max: args.batch_bytes_max,
+        data_availability,
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),
     })?;
     println!("straddle batcher ready: posting to inbox {}", args.inbox);

@@ -51,6 +51,10 @@ pub struct DevnetArgs {
     /// Milliseconds between oracle updates (0: one update at start, then none).
     #[arg(long, default_value_t = 3_000)]
     oracle_interval_ms: u64,
+    /// Where the batcher posts: `cheapest` (blobs or calldata by current L1 fees),
+    /// `blobs` or `calldata`.
+    #[arg(long, default_value = "cheapest", value_parser = ["cheapest", "blobs", "calldata"])]
+    da: String,
     /// The anvil binary (default: the one `scripts/setup-tools.sh` installs).
     #[arg(long)]
     anvil: Option<PathBuf>,
@@ -422,6 +426,8 @@ async fn run_services(
                 key_hex(BATCHER),
                 "--l1-start-block".into(),
                 deployment.start_block.to_string(),
+                "--da".into(),
+                args.da.clone(),
             ],
         )?);
         // The proposer reads the follower: it proposes only what L1 data re-derives.

@@ -3,10 +3,11 @@
 //! (`straddle node --follow`) that rebuilds the chain from L1 alone.
 //!
 //! * The follower's blocks equal the sequencer's, block by block (hash and state root).
-//! * The batcher killed with SIGKILL mid-stream and restarted leaves no gap and no
-//!   duplicate on L1: the batches' block ranges are contiguous from block 1.
-//! * An L1 reorg (anvil snapshot/revert) that drops a batch: the batcher posts it again,
-//!   the follower converges, and the sequencer's `safe` head comes back.
+//! * The batcher (posting blobs) killed with SIGKILL mid-stream and restarted leaves no
+//!   gap and no duplicate on L1: the batches' block ranges are contiguous from block 1.
+//! * An L1 reorg (anvil snapshot/revert) that drops a calldata batch: the batcher posts
+//!   it again, the follower converges, and the sequencer's `safe` head comes back.
+//! * The batcher choosing the cheaper of blobs and calldata carries the trades.
 //! * Deposit on L1 → credited on L2 → a perp and an option trade → withdrawal on L2 →
 //!   the proposer's output finalizes → `straddle withdraw finalize` pays it on L1; a
 //!   second finalization fails.
@@ -20,7 +21,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use straddle_batch::batch_range;
 use straddle_l1::alloy::providers::Provider;
-use straddle_l1::{Anvil, DeployConfig, Deployment, L1Client, batches_between, calldata_batch};
+use straddle_l1::{
+    Anvil, BatchKind, DeployConfig, Deployment, L1Client, batch_bytes, batches_between,
+};
 use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::{Action, Transfer};
@@ -44,11 +47,13 @@ struct Network {
     sequencer: NodeProcess,
     follower: NodeProcess,
     batcher: Option<ServiceProcess>,
+    /// The batcher's `--da`: `blobs`, `calldata` or `cheapest`.
+    da: &'static str,
     dir: tempfile::TempDir,
 }
 
 impl Network {
-    async fn start() -> Network {
+    async fn start(da: &'static str) -> Network {
         let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
         let operator = L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
         let deployment = operator
@@ -94,6 +99,7 @@ impl Network {
             sequencer,
             follower,
             batcher: None,
+            da,
             dir,
         };
         network.start_batcher();
@@ -117,6 +123,8 @@ impl Network {
             // Small batches, so that a few hundred transfers make many of them.
             "--batch-bytes-max".into(),
             "6000".into(),
+            "--da".into(),
+            self.da.into(),
         ];
         self.batcher = Some(ServiceProcess::start(
             "batcher",
@@ -170,7 +178,15 @@ impl Network {
                 .unwrap();
             let mut next = 1;
             for log in &logs {
-                let bytes = calldata_batch(&l1, log).await.unwrap();
+                let expected = match self.da {
+                    "blobs" => Some(BatchKind::Blobs),
+                    "calldata" => Some(BatchKind::Calldata),
+                    _ => None,
+                };
+                if let Some(kind) = expected {
+                    assert_eq!(log.kind, kind, "batch {} with --da {}", log.index, self.da);
+                }
+                let bytes = batch_bytes(&l1, log).await.unwrap();
                 let range = batch_range(&bytes).unwrap();
                 assert_eq!(
                     range.first_block, next,
@@ -222,7 +238,7 @@ async fn transfers(client: &HttpClient, from: usize, first_nonce: u64, count: u6
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follower_rebuilds_the_chain_from_l1_and_a_killed_batcher_leaves_no_gap() {
-    let mut network = Network::start().await;
+    let mut network = Network::start("blobs").await;
     let sequencer = network.sequencer.client();
 
     // A deposit on L1, credited by the sequencer, carried in a batch by index only.
@@ -297,7 +313,7 @@ async fn the_follower_rebuilds_the_chain_from_l1_and_a_killed_batcher_leaves_no_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_l1_reorg_that_drops_a_batch_is_reposted_and_the_follower_converges() {
-    let network = Network::start().await;
+    let network = Network::start("calldata").await;
     let sequencer = network.sequencer.client();
     transfers(&sequencer, 1, 1, 30).await;
     network.converge("before the reorg").await;
@@ -354,7 +370,7 @@ async fn an_l1_reorg_that_drops_a_batch_is_reposted_and_the_follower_converges()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposit_trade_withdraw_and_finalize_on_l1() {
-    let network = Network::start().await;
+    let network = Network::start("cheapest").await;
     let anvil_url = network.anvil.url();
     let deployment = network.deployment;
     let _proposer = ServiceProcess::start(

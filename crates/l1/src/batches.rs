@@ -1,12 +1,14 @@
-//! Batches on L1: posting one as `BatchInbox.postCalldata` input, reading the inbox's
-//! `BatchPosted` events back, and fetching a posted batch's bytes (checked against the
-//! commitment the inbox recorded).
+//! Batches on L1: posting one as `BatchInbox.postCalldata` input or in blobs with
+//! `BatchInbox.postBlobs`, reading the inbox's `BatchPosted` events back, and fetching a
+//! posted batch's bytes (checked against the commitment the inbox recorded).
 
+use crate::blobs::{self, SidecarKind};
 use crate::{L1Client, L1Error, receipt_event, u64_of};
 use alloy::consensus::Transaction as _;
+use alloy::network::{TransactionBuilder, TransactionBuilder4844};
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
+use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent};
 use straddle_l1_contracts::BatchInbox;
 
@@ -53,6 +55,17 @@ pub struct PostReceipt {
     pub gas_used: u64,
     /// Blob gas used (zero for calldata).
     pub blob_gas_used: u64,
+}
+
+fn post_receipt(receipt: &TransactionReceipt) -> Result<PostReceipt, L1Error> {
+    let event: BatchInbox::BatchPosted = receipt_event(receipt)?;
+    Ok(PostReceipt {
+        index: u64_of(event.index, "batch index")?,
+        l1_block: receipt.block_number.unwrap_or_default(),
+        tx_hash: receipt.transaction_hash,
+        gas_used: receipt.gas_used,
+        blob_gas_used: receipt.blob_gas_used.unwrap_or_default(),
+    })
 }
 
 /// The inbox's batches logged in L1 blocks `from..=to`, in log order.
@@ -142,21 +155,115 @@ pub async fn calldata_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes
     Ok(call.data)
 }
 
+/// The bytes of a posted batch, calldata or blobs, checked against the inbox's
+/// commitment.
+pub async fn batch_bytes(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1Error> {
+    match batch.kind {
+        BatchKind::Calldata => calldata_batch(client, batch).await,
+        BatchKind::Blobs => blob_batch(client, batch).await,
+    }
+}
+
+/// The bytes of a blob batch: the blobs named by its transaction's versioned hashes
+/// (which must be the ones the inbox committed to), each checked against its hash, then
+/// unpacked.
+///
+/// Blobs come from the L1 RPC's `anvil_getBlobByHash` (anvil keeps every blob); a
+/// network node serves them from its consensus client's blob API instead, which this
+/// client does not read yet.
+pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1Error> {
+    let tx = client
+        .provider()
+        .get_transaction_by_hash(batch.tx_hash)
+        .await
+        .map_err(L1Error::rpc)?
+        .ok_or_else(|| L1Error::Decode(format!("transaction {} not found", batch.tx_hash)))?;
+    let hashes: Vec<B256> = tx
+        .blob_versioned_hashes()
+        .map(|hashes| {
+            hashes
+                .iter()
+                .take(usize::from(batch.blob_count))
+                .copied()
+                .collect()
+        })
+        .unwrap_or_default();
+    let packed: Vec<u8> = hashes.iter().flat_map(|h| h.0).collect();
+    if hashes.len() != usize::from(batch.blob_count) || keccak256(&packed) != batch.commitment {
+        return Err(L1Error::Decode(format!(
+            "batch {}: the transaction's blob hashes do not match the inbox's commitment",
+            batch.index
+        )));
+    }
+    let mut blobs = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let bytes: Option<Bytes> = client
+            .provider()
+            .raw_request("anvil_getBlobByHash".into(), (hash,))
+            .await
+            .map_err(|e| L1Error::Rpc(format!("fetching blob {hash}: {e}")))?;
+        let bytes =
+            bytes.ok_or_else(|| L1Error::Rpc(format!("the L1 node does not serve blob {hash}")))?;
+        // What the node serves is not trusted: a wrong or missing blob is the node's
+        // failure (an RPC error, retried), never the batch's.
+        let blob = blobs::blob_from_bytes(&bytes).map_err(|e| L1Error::Rpc(e.to_string()))?;
+        if blobs::versioned_hash(&blob)? != hash {
+            return Err(L1Error::Rpc(format!(
+                "the blob served for {hash} does not match it"
+            )));
+        }
+        blobs.push(blob);
+    }
+    blobs::unpack(&blobs).map(Bytes::from)
+}
+
 impl L1Client {
+    /// The sidecar the L1 accepts now: cell proofs from Osaka on, which `eth_config`
+    /// (EIP-7910) shows by Osaka's P256VERIFY precompile; blob proofs before. An L1 that
+    /// does not answer `eth_config` is taken to be at Osaka or later, like mainnet.
+    pub async fn sidecar_kind(&self) -> Result<SidecarKind, L1Error> {
+        let config: Result<serde_json::Value, _> =
+            self.provider().raw_request("eth_config".into(), ()).await;
+        Ok(match config {
+            Ok(config) if config["current"]["precompiles"].get("P256VERIFY").is_none() => {
+                SidecarKind::BlobProofs
+            }
+            _ => SidecarKind::CellProofs,
+        })
+    }
+
+    /// Posts `data` in blobs to `inbox` (`postBlobs`) and waits for its receipt; the
+    /// sidecar carries proofs of `kind`, which the L1's fork decides.
+    pub async fn post_blobs(
+        &self,
+        inbox: Address,
+        data: &[u8],
+        kind: SidecarKind,
+    ) -> Result<PostReceipt, L1Error> {
+        let blobs = blobs::pack(data)?;
+        let count = blobs.len();
+        // Proofs take a while (KZG); off the async workers.
+        let sidecar = tokio::task::spawn_blocking(move || blobs::sidecar(blobs, kind))
+            .await
+            .map_err(|e| L1Error::Blob(format!("proof task: {e}")))??;
+        let call = BatchInbox::postBlobsCall {
+            count: U256::from(count),
+        };
+        let mut request = TransactionRequest::default()
+            .with_to(inbox)
+            .with_input(Bytes::from(call.abi_encode()));
+        request.set_blob_sidecar(sidecar);
+        let receipt = self.send(request, "post a blob batch").await?;
+        post_receipt(&receipt)
+    }
+
     /// Posts `data` as a calldata batch to `inbox` and waits for its receipt.
     pub async fn post_calldata(&self, inbox: Address, data: Bytes) -> Result<PostReceipt, L1Error> {
         let call = BatchInbox::postCalldataCall { data };
         let receipt = self
             .transact(inbox, &call, U256::ZERO, "post a calldata batch")
             .await?;
-        let event: BatchInbox::BatchPosted = receipt_event(&receipt)?;
-        Ok(PostReceipt {
-            index: u64_of(event.index, "batch index")?,
-            l1_block: receipt.block_number.unwrap_or_default(),
-            tx_hash: receipt.transaction_hash,
-            gas_used: receipt.gas_used,
-            blob_gas_used: receipt.blob_gas_used.unwrap_or_default(),
-        })
+        post_receipt(&receipt)
     }
 
     /// Number of batches `inbox` holds at the latest L1 block.

@@ -5,6 +5,7 @@
 
 pub mod anvil;
 pub mod batches;
+pub mod blobs;
 pub mod deploy;
 pub mod deposits;
 pub mod outputs;
@@ -18,7 +19,10 @@ use alloy::sol_types::SolCall;
 
 pub use alloy;
 pub use anvil::Anvil;
-pub use batches::{BatchKind, BatchLog, PostReceipt, batch_log, batches_between, calldata_batch};
+pub use batches::{
+    BatchKind, BatchLog, PostReceipt, batch_bytes, batch_log, batches_between, calldata_batch,
+};
+pub use blobs::SidecarKind;
 pub use deploy::{DeployConfig, Deployment};
 pub use deposits::{DepositLog, deposits_between};
 pub use outputs::{Output, WithdrawalClaim};
@@ -51,6 +55,9 @@ pub enum L1Error {
     /// A contract returned or logged bytes that do not decode as its ABI says.
     #[error("L1 data does not decode: {0}")]
     Decode(String),
+    /// A blob does not hold a batch, or does not match its versioned hash.
+    #[error("blob: {0}")]
+    Blob(String),
     /// A deployment produced no contract address.
     #[error("deployment of {0} returned no contract address")]
     NoContractAddress(&'static str),
@@ -182,6 +189,23 @@ impl L1Client {
             });
         }
         Ok(receipt)
+    }
+
+    /// `(base fee per gas, blob base fee per blob gas)` for the next block, wei.
+    pub async fn fees(&self) -> Result<(u128, u128), L1Error> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(L1Error::rpc)?
+            .ok_or_else(|| L1Error::Rpc("no latest block".into()))?;
+        let base_fee = u128::from(block.header.base_fee_per_gas.unwrap_or_default());
+        let blob_base_fee = self
+            .provider
+            .get_blob_base_fee()
+            .await
+            .map_err(L1Error::rpc)?;
+        Ok((base_fee, blob_base_fee))
     }
 
     /// Calls `call` on `to` in a transaction (with `value` wei) and waits for its receipt.

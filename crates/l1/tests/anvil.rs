@@ -3,7 +3,10 @@
 use std::path::Path;
 use straddle_l1::alloy::primitives::Address;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
-use straddle_l1::{Anvil, DeployConfig, L1Client, deposits_between};
+use straddle_l1::{
+    Anvil, BatchKind, DeployConfig, L1Client, SidecarKind, batch_bytes, batches_between,
+    deposits_between,
+};
 use straddle_l1_contracts::Portal;
 use straddle_primitives::deposit::accumulate;
 
@@ -80,4 +83,56 @@ async fn deposits_are_read_back_in_order_with_the_portal_hash_chain() {
         .deposit(deployment.collateral, deployment.portal, Address::ZERO, 1)
         .await;
     assert!(refused.is_err(), "a zero recipient is refused on L1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_batch_is_posted_and_read_back_through_its_versioned_hashes() {
+    // Osaka and later take cell proofs (EIP-7594), Prague blob proofs (EIP-4844).
+    post_and_read_blobs(&[], SidecarKind::CellProofs).await;
+    post_and_read_blobs(&["--hardfork", "prague"], SidecarKind::BlobProofs).await;
+}
+
+async fn post_and_read_blobs(anvil_args: &[&str], expected: SidecarKind) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&root), 0, anvil_args).unwrap();
+    let batcher = client(&anvil, KEY_0);
+    let config = DeployConfig {
+        proposer: batcher.address(),
+        resolver: batcher.address(),
+        batcher: batcher.address(),
+        challenge_window_secs: 10,
+        bond_wei: 1,
+    };
+    let deployment = batcher.deploy_devnet(&config).await.unwrap();
+    // Two blobs' worth, so that the packing crosses a blob boundary.
+    let data: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
+    let kind = batcher.sidecar_kind().await.unwrap();
+    assert_eq!(kind, expected, "anvil {anvil_args:?}");
+    let posted = batcher
+        .post_blobs(deployment.batch_inbox, &data, kind)
+        .await
+        .unwrap();
+    assert_eq!(posted.blob_gas_used, 2 * 131_072, "two blobs");
+    eprintln!("postBlobs of 2 blobs: {} gas", posted.gas_used);
+    let head = batcher.block_number().await.unwrap();
+    let logs = batches_between(&batcher, deployment.batch_inbox, 0, head)
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].kind, BatchKind::Blobs);
+    assert_eq!(logs[0].blob_count, 2);
+    let read = batch_bytes(&batcher, &logs[0]).await.unwrap();
+    assert_eq!(read.as_ref(), data.as_slice());
+    // A batch that claims blobs the transaction does not carry is refused by the inbox.
+    let missing = batcher
+        .transact(
+            deployment.batch_inbox,
+            &straddle_l1_contracts::BatchInbox::postBlobsCall {
+                count: straddle_l1::alloy::primitives::U256::from(1),
+            },
+            straddle_l1::alloy::primitives::U256::ZERO,
+            "post without blobs",
+        )
+        .await;
+    assert!(missing.is_err(), "postBlobs without blobs must revert");
 }

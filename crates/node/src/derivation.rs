@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use straddle_batch::{Batch, BatchError};
 use straddle_l1::alloy::primitives::{Address, B256};
-use straddle_l1::{BatchLog, L1Client, L1Error, batches_between, calldata_batch, deposits_between};
+use straddle_l1::{BatchLog, L1Client, L1Error, batch_bytes, batches_between, deposits_between};
 use straddle_primitives::Deposit;
 
 /// The L1 contracts derivation reads.
@@ -179,7 +179,7 @@ impl Deriver {
     }
 
     async fn batch(&mut self, log: &BatchLog) -> Result<(), BatchOutcome> {
-        let bytes = match calldata_batch(&self.client, log).await {
+        let bytes = match batch_bytes(&self.client, log).await {
             Ok(bytes) => bytes,
             Err(error @ L1Error::Rpc(_)) => return Err(BatchOutcome::Retry(error.into())),
             Err(error) => return Err(Skip::Unreadable(error).into()),
