@@ -138,12 +138,7 @@ pub async fn calldata_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes
             batch.index
         )));
     }
-    let tx = client
-        .provider()
-        .get_transaction_by_hash(batch.tx_hash)
-        .await
-        .map_err(L1Error::rpc)?
-        .ok_or_else(|| L1Error::Decode(format!("transaction {} not found", batch.tx_hash)))?;
+    let tx = posting_transaction(client, batch).await?;
     let call = BatchInbox::postCalldataCall::abi_decode(tx.input())
         .map_err(|e| L1Error::Decode(format!("batch {}: {e}", batch.index)))?;
     if keccak256(&call.data) != batch.commitment {
@@ -153,6 +148,19 @@ pub async fn calldata_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes
         )));
     }
     Ok(call.data)
+}
+
+/// The transaction that posted `batch`.
+async fn posting_transaction(
+    client: &L1Client,
+    batch: &BatchLog,
+) -> Result<alloy::rpc::types::Transaction, L1Error> {
+    client
+        .provider()
+        .get_transaction_by_hash(batch.tx_hash)
+        .await
+        .map_err(L1Error::rpc)?
+        .ok_or_else(|| L1Error::Decode(format!("transaction {} not found", batch.tx_hash)))
 }
 
 /// The bytes of a posted batch, calldata or blobs, checked against the inbox's
@@ -172,12 +180,7 @@ pub async fn batch_bytes(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L
 /// network node serves them from its consensus client's blob API instead, which this
 /// client does not read yet.
 pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1Error> {
-    let tx = client
-        .provider()
-        .get_transaction_by_hash(batch.tx_hash)
-        .await
-        .map_err(L1Error::rpc)?
-        .ok_or_else(|| L1Error::Decode(format!("transaction {} not found", batch.tx_hash)))?;
+    let tx = posting_transaction(client, batch).await?;
     let hashes: Vec<B256> = tx
         .blob_versioned_hashes()
         .map(|hashes| {
@@ -196,7 +199,7 @@ pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1
         )));
     }
     let mut blobs = Vec::with_capacity(hashes.len());
-    for hash in hashes {
+    for hash in &hashes {
         let bytes: Option<Bytes> = client
             .provider()
             .raw_request("anvil_getBlobByHash".into(), (hash,))
@@ -206,14 +209,21 @@ pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1
             bytes.ok_or_else(|| L1Error::Rpc(format!("the L1 node does not serve blob {hash}")))?;
         // What the node serves is not trusted: a wrong or missing blob is the node's
         // failure (an RPC error, retried), never the batch's.
-        let blob = blobs::blob_from_bytes(&bytes).map_err(|e| L1Error::Rpc(e.to_string()))?;
-        if blobs::versioned_hash(&blob)? != hash {
-            return Err(L1Error::Rpc(format!(
-                "the blob served for {hash} does not match it"
-            )));
-        }
-        blobs.push(blob);
+        blobs.push(blobs::blob_from_bytes(&bytes).map_err(|e| L1Error::Rpc(e.to_string()))?);
     }
+    // KZG commitments take milliseconds per blob: off the async workers.
+    let blobs = tokio::task::spawn_blocking(move || {
+        for (blob, hash) in blobs.iter().zip(&hashes) {
+            if blobs::versioned_hash(blob)? != *hash {
+                return Err(L1Error::Rpc(format!(
+                    "the blob served for {hash} does not match it"
+                )));
+            }
+        }
+        Ok(blobs)
+    })
+    .await
+    .map_err(|e| L1Error::Blob(format!("verification task: {e}")))??;
     blobs::unpack(&blobs).map(Bytes::from)
 }
 

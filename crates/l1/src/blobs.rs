@@ -80,9 +80,21 @@ pub fn unpack(blobs: &[Blob]) -> Result<Vec<u8>, L1Error> {
     Ok(rest[..length].to_vec())
 }
 
+/// The KZG setup for checking blobs: commitments need no precomputed tables, which
+/// take seconds to build (the batcher's cell proofs use them; see [`sidecar`]).
+fn verification_settings() -> &'static alloy::eips::eip4844::c_kzg::KzgSettings {
+    alloy::eips::eip4844::c_kzg::ethereum_kzg_settings(0)
+}
+
+/// Loads the KZG setup for checking blobs (once per process), so that the first blob
+/// batch does not wait for it. Call it on a blocking thread at startup.
+pub fn warm_up() {
+    let _ = verification_settings();
+}
+
 /// The versioned hash of `blob`'s KZG commitment (what the inbox records).
 pub fn versioned_hash(blob: &Blob) -> Result<B256, L1Error> {
-    let settings = EnvKzgSettings::Default.get();
+    let settings = verification_settings();
     let blob = c_kzg_blob(blob)?;
     let commitment = settings
         .blob_to_kzg_commitment(&blob)
@@ -172,6 +184,16 @@ mod tests {
                 "offset {offset}"
             );
         }
+    }
+
+    #[test]
+    fn the_checking_setup_gives_the_versioned_hash_of_the_sidecar() {
+        let blobs = pack(b"a batch in a blob").unwrap();
+        let started = std::time::Instant::now();
+        let hash = versioned_hash(&blobs[0]).unwrap();
+        eprintln!("setup and one commitment: {:?}", started.elapsed());
+        let sidecar = sidecar(blobs, SidecarKind::BlobProofs).unwrap();
+        assert_eq!(sidecar.versioned_hashes().next(), Some(hash));
     }
 
     #[test]

@@ -372,15 +372,26 @@ impl ExecutionState {
         tx: Transaction,
         block: &BlockContext,
     ) -> (StoredTx, Result<VerifiedTransaction, String>) {
-        let refusal = match self.admit(tx.clone()) {
-            Ok(admitted) => match self.execute(&admitted, block) {
+        let checked = CheckedTx::new(tx, &self.genesis.domain);
+        self.execute_checked(checked, block)
+    }
+
+    /// [`ExecutionState::execute_derived`] of a transaction whose signatures were
+    /// checked already (on other threads: they do not depend on the state).
+    pub fn execute_checked(
+        &mut self,
+        checked: CheckedTx,
+        block: &BlockContext,
+    ) -> (StoredTx, Result<VerifiedTransaction, String>) {
+        let (tx, refusal) = match checked {
+            CheckedTx::Admitted(admitted) => match self.execute(&admitted, block) {
                 Ok(_) => {
                     let (stored, verified) = admitted.split();
                     return (stored, Ok(verified));
                 }
-                Err(error) => error.to_string(),
+                Err(error) => (admitted.tx, error.to_string()),
             },
-            Err(error) => error.to_string(),
+            CheckedTx::BadSignature(tx, reason) => (tx, reason),
         };
         let hash = tx.hash(&self.genesis.domain);
         let stored = StoredTx {
@@ -414,6 +425,76 @@ pub(crate) fn to_match(
                 placed,
             })
             .collect(),
+    }
+}
+
+/// A transaction of a decided block after its signature check.
+#[derive(Clone, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "almost every transaction is admitted; boxing would allocate for each"
+)]
+pub enum CheckedTx {
+    /// The signatures verify.
+    Admitted(AdmittedTx),
+    /// They do not: the transaction stays in the block and changes nothing.
+    BadSignature(Transaction, String),
+}
+
+impl CheckedTx {
+    /// Checks `tx`'s signatures under `domain`.
+    pub fn new(tx: Transaction, domain: &Domain) -> CheckedTx {
+        match AdmittedTx::new(tx.clone(), domain) {
+            Ok(admitted) => CheckedTx::Admitted(admitted),
+            Err(error) => CheckedTx::BadSignature(tx, error.to_string()),
+        }
+    }
+
+    /// The transaction as received.
+    pub fn transaction(&self) -> &Transaction {
+        match self {
+            CheckedTx::Admitted(admitted) => &admitted.tx,
+            CheckedTx::BadSignature(tx, _) => tx,
+        }
+    }
+
+    /// Checks every transaction of `txs`, spread over the machine's cores, in order.
+    pub fn check_all(txs: Vec<Transaction>, domain: &Domain) -> Vec<CheckedTx> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads <= 1 || txs.len() < 64 {
+            return txs
+                .into_iter()
+                .map(|tx| CheckedTx::new(tx, domain))
+                .collect();
+        }
+        let chunk = txs.len().div_ceil(threads);
+        let mut parts: Vec<Vec<Transaction>> = Vec::new();
+        let mut rest = txs;
+        while rest.len() > chunk {
+            let tail = rest.split_off(chunk);
+            parts.push(rest);
+            rest = tail;
+        }
+        parts.push(rest);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.into_iter()
+                            .map(|tx| CheckedTx::new(tx, domain))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| match handle.join() {
+                    Ok(checked) => checked,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        })
     }
 }
 

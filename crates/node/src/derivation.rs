@@ -78,8 +78,13 @@ enum Skip {
     Conflict { number: u64 },
 }
 
+/// Batches whose bytes are fetched ahead of the one executing.
+const PREFETCH_BATCHES: usize = 3;
+
 /// Runs derivation until the task is dropped.
 pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store: Arc<ChainStore>) {
+    // The KZG setup for blob batches loads while the first rounds read L1.
+    tokio::task::spawn_blocking(straddle_l1::blobs::warm_up);
     let client = match L1Client::read_only(&source.l1_rpc) {
         Ok(client) => client,
         Err(error) => {
@@ -148,8 +153,27 @@ impl Deriver {
                 self.deposits
                     .insert(log.deposit.index, (log.deposit, log.l1_block));
             }
-            for batch in batches_between(&self.client, self.source.inbox, from, to).await? {
-                match self.batch(&batch).await {
+            let batches = batches_between(&self.client, self.source.inbox, from, to).await?;
+            // The bytes of the next few batches are fetched (and their blobs checked)
+            // while the current one executes.
+            let mut fetches = std::collections::VecDeque::new();
+            let mut ahead = batches.iter();
+            for batch in &batches {
+                while fetches.len() < PREFETCH_BATCHES
+                    && let Some(next) = ahead.next()
+                {
+                    let (client, next) = (self.client.clone(), *next);
+                    fetches.push_back(tokio::spawn(
+                        async move { batch_bytes(&client, &next).await },
+                    ));
+                }
+                let fetched = match fetches.pop_front() {
+                    Some(fetch) => fetch
+                        .await
+                        .unwrap_or_else(|e| Err(L1Error::Rpc(format!("fetch task: {e}")))),
+                    None => batch_bytes(&self.client, batch).await,
+                };
+                match self.batch(batch, fetched).await {
                     Ok(()) => {}
                     Err(BatchOutcome::Skipped(skip)) => tracing::warn!(
                         index = batch.index,
@@ -178,8 +202,12 @@ impl Deriver {
         metrics::gauge!("straddle_finalized_block").set(finalized as f64);
     }
 
-    async fn batch(&mut self, log: &BatchLog) -> Result<(), BatchOutcome> {
-        let bytes = match batch_bytes(&self.client, log).await {
+    async fn batch(
+        &mut self,
+        log: &BatchLog,
+        fetched: Result<straddle_l1::alloy::primitives::Bytes, L1Error>,
+    ) -> Result<(), BatchOutcome> {
+        let bytes = match fetched {
             Ok(bytes) => bytes,
             Err(error @ L1Error::Rpc(_)) => return Err(BatchOutcome::Retry(error.into())),
             Err(error) => return Err(Skip::Unreadable(error).into()),
@@ -199,6 +227,7 @@ impl Deriver {
             return Err(Skip::Format(BatchError::Invalid("no blocks")).into());
         };
         let (first, last) = (first.number, last.number);
+        let transactions: usize = batch.blocks.iter().map(|b| b.transactions.len()).sum();
         let (head, head_hash) = self.sequencer.committed_head();
         let held = last <= head.number || self.mode == Mode::Check;
         if held {
@@ -212,6 +241,7 @@ impl Deriver {
             l1_block = log.l1_block,
             first,
             last,
+            transactions,
             bytes = bytes.len(),
             "{}",
             if held {
@@ -296,20 +326,17 @@ impl Deriver {
             time = block.timestamp_ms;
         }
         let last = batch.blocks.last().map_or(head.number, |b| b.number);
-        for block in batch.blocks {
-            let number = block.number;
-            let ack = self
-                .sequencer
-                .import_block(block)
-                .await
-                .map_err(RoundError::from)?;
-            if !ack.refused.is_empty() {
-                tracing::warn!(
-                    block = number,
-                    refused = ?ack.refused,
-                    "derived block carries transactions the STF refuses; they change nothing"
-                );
-            }
+        let acks = self
+            .sequencer
+            .import_blocks(batch.blocks)
+            .await
+            .map_err(RoundError::from)?;
+        for ack in acks.iter().filter(|ack| !ack.refused.is_empty()) {
+            tracing::warn!(
+                block = ack.number,
+                refused = ?ack.refused,
+                "derived block carries transactions the STF refuses; they change nothing"
+            );
         }
         self.sequencer.wait_committed(last).await;
         Ok(())

@@ -16,7 +16,7 @@ mod orders;
 
 pub use orders::{FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade};
 
-use crate::chain::{AdmittedTx, Chain, ClosedBlock, ExecutionState, Tip};
+use crate::chain::{AdmittedTx, Chain, CheckedTx, ClosedBlock, ExecutionState, Tip};
 use crate::chain_store::{ChainStore, SealedBlock, StoredTx};
 use crate::engine::{BookSnapshot, Engine, EngineError};
 use crate::wal::{WalWriter, frame_block_open, frame_tx};
@@ -192,12 +192,20 @@ enum Command {
         owner: Address,
         reply: oneshot::Sender<Vec<OrderUpdate>>,
     },
-    /// A block derived from L1 (follower mode): executed as it is, sealed at once.
+    /// A block derived from L1 (follower mode, or a sequencer rebuilding): executed as
+    /// it is, sealed at once.
     Import {
-        block: Box<BatchBlock>,
+        block: Box<CheckedBlock>,
         received: Instant,
         reply: oneshot::Sender<Result<ImportAck, SubmitError>>,
     },
+}
+
+/// A decided block whose transactions' signatures were checked.
+struct CheckedBlock {
+    number: u64,
+    timestamp_ms: u64,
+    transactions: Vec<CheckedTx>,
 }
 
 type Reply = oneshot::Sender<Result<Acknowledgement, SubmitError>>;
@@ -411,13 +419,53 @@ impl Sequencer {
     /// is in the log. The block's hash is the committed head once
     /// [`Sequencer::wait_committed`] returns for its number.
     pub async fn import_block(&self, block: BatchBlock) -> Result<ImportAck, SubmitError> {
-        let (reply, response) = oneshot::channel();
-        self.send(Command::Import {
-            block: Box::new(block),
-            received: Instant::now(),
-            reply,
-        })?;
-        response.await.map_err(|_| SubmitError::ShuttingDown)?
+        let mut acks = self.import_blocks(vec![block]).await?;
+        acks.pop().ok_or(SubmitError::ShuttingDown)
+    }
+
+    /// Imports decided blocks in order (a batch derived from L1): the signatures of all
+    /// their transactions are checked first, spread over the cores, then the blocks are
+    /// executed one after the other. Stops at the first block refused.
+    pub async fn import_blocks(
+        &self,
+        blocks: Vec<BatchBlock>,
+    ) -> Result<Vec<ImportAck>, SubmitError> {
+        let received = Instant::now();
+        let domain = self.domain;
+        let checked = tokio::task::spawn_blocking(move || {
+            let mut shape = Vec::with_capacity(blocks.len());
+            let mut all = Vec::new();
+            for block in blocks {
+                shape.push((block.number, block.timestamp_ms, block.transactions.len()));
+                all.extend(block.transactions);
+            }
+            let mut checked = CheckedTx::check_all(all, &domain).into_iter();
+            shape
+                .into_iter()
+                .map(|(number, timestamp_ms, count)| CheckedBlock {
+                    number,
+                    timestamp_ms,
+                    transactions: checked.by_ref().take(count).collect(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| SubmitError::ShuttingDown)?;
+        let mut responses = Vec::with_capacity(checked.len());
+        for block in checked {
+            let (reply, response) = oneshot::channel();
+            self.send(Command::Import {
+                block: Box::new(block),
+                received,
+                reply,
+            })?;
+            responses.push(response);
+        }
+        let mut acks = Vec::with_capacity(responses.len());
+        for response in responses {
+            acks.push(response.await.map_err(|_| SubmitError::ShuttingDown)??);
+        }
+        Ok(acks)
     }
 
     /// Waits until block `number` is committed to the database; returns the committed
@@ -753,7 +801,7 @@ impl Admission {
     /// closed at once with the batch's timestamp.
     fn import(
         &mut self,
-        block: BatchBlock,
+        block: CheckedBlock,
         received: Instant,
         reply: oneshot::Sender<Result<ImportAck, SubmitError>>,
     ) {
@@ -786,8 +834,8 @@ impl Admission {
         let mut transactions = Vec::with_capacity(block.transactions.len());
         let mut refused = Vec::new();
         for (index, tx) in block.transactions.into_iter().enumerate() {
-            frame_tx(&mut self.framed, &tx.encode());
-            let (stored, outcome) = self.state.execute_derived(tx, &context);
+            frame_tx(&mut self.framed, &tx.transaction().encode());
+            let (stored, outcome) = self.state.execute_checked(tx, &context);
             match outcome {
                 Ok(verified) => self.observe(&verified),
                 Err(reason) => {
