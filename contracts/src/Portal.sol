@@ -11,7 +11,11 @@ import {StateProof} from "./StateProof.sol";
 /// collateral here and records an ordered, hashed deposit that the L2 must credit (in
 /// index order; derivation reads the `DepositQueued` events and the hash chain). A
 /// withdrawal requested on L2 is paid here, once, to its L1 recipient after an output
-/// containing it has finalized, against a Merkle proof of its withdrawal leaf.
+/// containing it has finalized, against a Merkle proof of its withdrawal leaf. A forced
+/// transaction is a signed L2 transaction submitted here instead of to the sequencer: the
+/// L2 must include it, in index order, within `forcedInclusionWindow` L1 blocks, or
+/// derivation includes it at the window's end (docs/spec/settlement.md, forced
+/// inclusion).
 /// @dev Amounts are collateral token units; the L2 counts the same units (micro-USDC for
 /// the 6-decimal devnet token). See docs/spec/settlement.md.
 contract Portal {
@@ -37,8 +41,14 @@ contract Portal {
     /// any sum of deposits far from overflowing).
     uint256 public constant DEPOSIT_MAX = type(uint96).max;
 
+    /// @notice Largest forced transaction, bytes (an order, a cancel or a withdrawal is
+    /// well under it).
+    uint256 public constant FORCED_TRANSACTION_BYTES_MAX = 2_048;
+
     /// @notice The collateral token.
     IERC20 public immutable collateral;
+    /// @notice L1 blocks within which the L2 must include a forced transaction.
+    uint64 public immutable forcedInclusionWindow;
     /// @notice Where finalized outputs come from.
     OutputRegistry public immutable outputs;
 
@@ -50,6 +60,10 @@ contract Portal {
     mapping(uint64 => bytes32) public depositHashes;
     /// @notice Withdrawal indices already paid.
     mapping(uint64 => bool) public withdrawalFinalized;
+    /// @notice Forced transactions submitted so far (the next one's index).
+    uint64 public forcedCount;
+    /// @notice Hash chain over every forced transaction: keccak256(previous ‖ forcedHash).
+    bytes32 public forcedAccumulator;
 
     /// @notice A deposit the L2 must credit to `l2Recipient`.
     event DepositQueued(
@@ -60,11 +74,20 @@ contract Portal {
         bytes32 depositHash,
         bytes32 accumulator
     );
+    /// @notice A signed L2 transaction the L2 must include (raw canonical bytes, unchecked
+    /// here: the L2 checks its signature when it executes it).
+    event TransactionForced(
+        uint64 indexed index, address indexed sender, bytes transaction, bytes32 forcedHash, bytes32 accumulator
+    );
     /// @notice An L2 withdrawal was paid on L1.
     event WithdrawalFinalized(uint64 indexed index, address indexed recipient, uint256 amount, uint256 outputIndex);
 
     /// @notice Deposits must be positive and at most `DEPOSIT_MAX`.
     error DepositAmountOutOfRange(uint256 amount);
+    /// @notice A forced transaction must have 1 to `FORCED_TRANSACTION_BYTES_MAX` bytes.
+    error ForcedTransactionSizeOutOfRange(uint256 size);
+    /// @notice The inclusion window must be at least one block.
+    error ZeroWindow();
     /// @notice A zero address where one is required.
     error ZeroAddress();
     /// @notice The output is not finalized (unknown, in its window, or invalidated).
@@ -76,10 +99,34 @@ contract Portal {
 
     /// @param collateral_ The ERC-20 collateral.
     /// @param outputs_ The output registry withdrawals are proven against.
-    constructor(IERC20 collateral_, OutputRegistry outputs_) {
+    /// @param forcedInclusionWindow_ L1 blocks within which a forced transaction is included.
+    constructor(IERC20 collateral_, OutputRegistry outputs_, uint64 forcedInclusionWindow_) {
         if (address(collateral_) == address(0) || address(outputs_) == address(0)) revert ZeroAddress();
+        if (forcedInclusionWindow_ == 0) revert ZeroWindow();
         collateral = collateral_;
         outputs = outputs_;
+        forcedInclusionWindow = forcedInclusionWindow_;
+    }
+
+    /// @notice Submits `transaction` (a signed L2 transaction in its canonical encoding,
+    /// docs/spec/transactions.md) for forced inclusion. The L2 executes it like any other:
+    /// a bad signature or a refused action changes nothing, but the inclusion is final.
+    /// @return index The forced transaction's index.
+    function forceTransaction(bytes calldata transaction) external returns (uint64 index) {
+        if (transaction.length == 0 || transaction.length > FORCED_TRANSACTION_BYTES_MAX) {
+            revert ForcedTransactionSizeOutOfRange(transaction.length);
+        }
+        index = forcedCount;
+        bytes32 forcedHash = hashForced(index, msg.sender, transaction);
+        bytes32 accumulator = keccak256(abi.encodePacked(forcedAccumulator, forcedHash));
+        forcedAccumulator = accumulator;
+        forcedCount = index + 1;
+        emit TransactionForced(index, msg.sender, transaction, forcedHash, accumulator);
+    }
+
+    /// @notice The hash a forced transaction is recorded under (the L2 recomputes it).
+    function hashForced(uint64 index, address sender, bytes calldata transaction) public pure returns (bytes32) {
+        return keccak256(abi.encode(index, sender, keccak256(transaction)));
     }
 
     /// @notice Locks `amount` of the caller's collateral (approve first) for `l2Recipient`.

@@ -16,12 +16,13 @@ contract PortalTest is Base {
     address internal constant RESOLVER = address(0xB0B);
     address internal constant ALICE = address(0xA1);
     uint64 internal constant WINDOW = 600;
+    uint64 internal constant FORCED_WINDOW = 20;
 
     function setUp() public {
         vm.warp(1_000_000);
         usdc = new TestUSDC();
         registry = new OutputRegistry(PROPOSER, RESOLVER, WINDOW, 0);
-        portal = new Portal(IERC20(address(usdc)), registry);
+        portal = new Portal(IERC20(address(usdc)), registry, FORCED_WINDOW);
         fixture = vm.readFile("test/fixtures/withdrawals.json");
         usdc.mint(ALICE, 10_000e6);
         vm.prank(ALICE);
@@ -44,6 +45,33 @@ contract PortalTest is Base {
         vm.assertEq(portal.depositAccumulator(), keccak256(abi.encodePacked(chained, second)), "chain");
         vm.assertEq(usdc.balanceOf(address(portal)), 5e6 + 7, "tokens locked");
         vm.assertEq(portal.hashDeposit(0, ALICE, address(0xD1), 5e6), keccak256(abi.encode(uint64(0), ALICE, address(0xD1), uint256(5e6))), "hash layout");
+    }
+
+    function test_ForcedTransactionsAreOrderedAndHashChained() public {
+        bytes memory first = hex"01aabbcc";
+        bytes32 firstHash = keccak256(abi.encode(uint64(0), ALICE, keccak256(first)));
+        bytes32 chained = keccak256(abi.encodePacked(bytes32(0), firstHash));
+        vm.expectEmit();
+        emit Portal.TransactionForced(0, ALICE, first, firstHash, chained);
+        vm.prank(ALICE);
+        vm.assertEq(uint256(portal.forceTransaction(first)), 0, "first index");
+
+        bytes memory second = new bytes(2_048);
+        vm.prank(address(0xB2));
+        vm.assertEq(uint256(portal.forceTransaction(second)), 1, "second index");
+        bytes32 secondHash = portal.hashForced(1, address(0xB2), second);
+        vm.assertEq(portal.forcedAccumulator(), keccak256(abi.encodePacked(chained, secondHash)), "chain");
+        vm.assertEq(uint256(portal.forcedCount()), 2, "count");
+        vm.assertEq(uint256(portal.forcedInclusionWindow()), FORCED_WINDOW, "window");
+    }
+
+    function test_RejectsForcedTransactionsOutOfSize() public {
+        vm.expectRevert(abi.encodeWithSelector(Portal.ForcedTransactionSizeOutOfRange.selector, 0));
+        portal.forceTransaction("");
+        vm.expectRevert(abi.encodeWithSelector(Portal.ForcedTransactionSizeOutOfRange.selector, 2_049));
+        portal.forceTransaction(new bytes(2_049));
+        vm.expectRevert(Portal.ZeroWindow.selector);
+        new Portal(IERC20(address(usdc)), registry, 0);
     }
 
     function test_RejectsBadDeposits() public {

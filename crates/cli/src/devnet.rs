@@ -70,6 +70,8 @@ const BATCHER: usize = 8;
 const PROPOSER: usize = 9;
 /// TestUSDC each dev account holds on L1 (micro-USDC): 1 000 000 USDC.
 const L1_FUNDING: u128 = 1_000_000_000_000;
+/// L1 blocks within which a forced transaction must be included (30 s at 1 s blocks).
+const FORCED_INCLUSION_WINDOW: u64 = 30;
 /// Proposer bond per output: 0.01 ETH.
 const BOND_WEI: u128 = 10_000_000_000_000_000;
 /// Starting index prices, whole USDC, of ETH (1) and BTC (2).
@@ -187,6 +189,7 @@ async fn deploy(l1_url: &str, challenge_window_secs: u64) -> eyre::Result<Deploy
             batcher: dev_address(BATCHER)?,
             challenge_window_secs,
             bond_wei: BOND_WEI,
+            forced_inclusion_window: FORCED_INCLUSION_WINDOW,
         })
         .await
         .wrap_err("cannot deploy the contracts")?;

@@ -63,6 +63,7 @@ impl Network {
                 batcher: l1_key(1).address(),
                 challenge_window_secs: CHALLENGE_WINDOW_SECS,
                 bond_wei: 1,
+                forced_inclusion_window: 10,
             })
             .await
             .unwrap();

@@ -22,6 +22,8 @@ pub struct DeployConfig {
     pub challenge_window_secs: u64,
     /// Bond per output, wei.
     pub bond_wei: u128,
+    /// L1 blocks within which the L2 must include a forced transaction.
+    pub forced_inclusion_window: u64,
 }
 
 /// Where the contracts live, and the L1 block the chain starts at.
@@ -93,6 +95,7 @@ impl L1Client {
         let portal_args = Portal::constructorCall {
             collateral_: collateral,
             outputs_: output_registry,
+            forcedInclusionWindow_: config.forced_inclusion_window,
         }
         .abi_encode();
         let (portal, _) = self

@@ -8,6 +8,7 @@ pub mod batches;
 pub mod blobs;
 pub mod deploy;
 pub mod deposits;
+pub mod forced;
 pub mod outputs;
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
@@ -25,6 +26,7 @@ pub use batches::{
 pub use blobs::SidecarKind;
 pub use deploy::{DeployConfig, Deployment};
 pub use deposits::{DepositLog, deposits_between};
+pub use forced::{ForcedLog, forced_between};
 pub use outputs::{Output, WithdrawalClaim};
 
 /// Most L1 blocks asked for in one `eth_getLogs` (what public endpoints allow).

@@ -5,7 +5,7 @@ use straddle_l1::alloy::primitives::Address;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{
     Anvil, BatchKind, DeployConfig, L1Client, SidecarKind, batch_bytes, batches_between,
-    deposits_between,
+    deposits_between, forced_between,
 };
 use straddle_l1_contracts::Portal;
 use straddle_primitives::deposit::accumulate;
@@ -34,6 +34,7 @@ async fn deposits_are_read_back_in_order_with_the_portal_hash_chain() {
         batcher: operator.address(),
         challenge_window_secs: 10,
         bond_wei: 1_000_000_000_000_000,
+        forced_inclusion_window: 10,
     };
     let deployment = operator.deploy_devnet(&config).await.unwrap();
     operator
@@ -83,6 +84,41 @@ async fn deposits_are_read_back_in_order_with_the_portal_hash_chain() {
         .deposit(deployment.collateral, deployment.portal, Address::ZERO, 1)
         .await;
     assert!(refused.is_err(), "a zero recipient is refused on L1");
+
+    // Forced transactions: raw bytes in, read back in order with the Portal's hashes.
+    assert_eq!(
+        user.forced_inclusion_window(deployment.portal)
+            .await
+            .unwrap(),
+        10
+    );
+    let submitted = [vec![1u8, 2, 3], vec![9u8; 300]];
+    for (i, bytes) in submitted.iter().enumerate() {
+        let index = user
+            .force_transaction(deployment.portal, bytes.clone().into())
+            .await
+            .unwrap();
+        assert_eq!(index, i as u64);
+    }
+    let head = user.block_number().await.unwrap();
+    let forced = forced_between(&user, deployment.portal, deployment.start_block, head)
+        .await
+        .unwrap();
+    assert_eq!(forced.len(), 2);
+    let mut chain = straddle_l1::alloy::primitives::B256::ZERO;
+    for (i, log) in forced.iter().enumerate() {
+        assert_eq!(log.index, i as u64);
+        assert_eq!(log.sender, user.address());
+        assert_eq!(log.transaction.as_ref(), submitted[i].as_slice());
+        let expected =
+            straddle_primitives::forced::forced_hash(log.index, log.sender, &log.transaction);
+        assert_eq!(
+            log.forced_hash, expected,
+            "the L2 recomputes the Portal's hash"
+        );
+        chain = straddle_primitives::forced::accumulate_forced(&chain, &expected);
+        assert_eq!(log.accumulator, chain);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,6 +138,7 @@ async fn post_and_read_blobs(anvil_args: &[&str], expected: SidecarKind) {
         batcher: batcher.address(),
         challenge_window_secs: 10,
         bond_wei: 1,
+        forced_inclusion_window: 10,
     };
     let deployment = batcher.deploy_devnet(&config).await.unwrap();
     // Two blobs' worth, so that the packing crosses a blob boundary.

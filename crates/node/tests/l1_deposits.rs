@@ -85,6 +85,7 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
             batcher: operator.address(),
             challenge_window_secs: 5,
             bond_wei: 1,
+            forced_inclusion_window: 10,
         })
         .await
         .unwrap();

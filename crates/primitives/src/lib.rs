@@ -7,6 +7,7 @@ pub mod amount;
 pub mod block;
 pub mod codec;
 pub mod deposit;
+pub mod forced;
 pub mod oracle;
 pub mod order;
 pub mod signed;
@@ -19,6 +20,7 @@ pub use amount::{Amount, AmountError, COLLATERAL_DECIMALS};
 pub use block::BlockHeader;
 pub use codec::DecodeError;
 pub use deposit::Deposit;
+pub use forced::ForcedTransaction;
 pub use oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
 pub use order::{
     BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order, TimeInForce,
