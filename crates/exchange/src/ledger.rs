@@ -15,7 +15,7 @@ use alloy_primitives::{Address, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
 use straddle_primitives::deposit::accumulate;
-use straddle_primitives::{Action, Amount, Deposit, VerifiedAction};
+use straddle_primitives::{Action, Amount, Deposit, ForcedTransaction, VerifiedAction};
 use straddle_state::LeafChange;
 
 /// How many of an account's highest used nonces are remembered. A nonce is accepted when
@@ -163,6 +163,23 @@ pub enum TxError {
         /// The index given.
         got: u64,
     },
+    /// Forced transactions are included in the Portal's order, each once.
+    #[error("forced transaction {got} out of order: the next is {expected}")]
+    ForcedOutOfOrder {
+        /// The next index.
+        expected: u64,
+        /// The index given.
+        got: u64,
+    },
+}
+
+/// The forced transactions included so far (the `0x09` leaf).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForcedQueue {
+    /// Forced transactions included (the next one's index).
+    pub count: u64,
+    /// The Portal's hash chain after the last included (zero before the first).
+    pub accumulator: B256,
 }
 
 /// Why an order could not be placed (registered as resting).
@@ -252,6 +269,7 @@ pub struct Ledger {
     clearinghouse: Clearinghouse,
     underlyings: BTreeMap<u32, Underlying>,
     orders: OrderRegistry,
+    forced: ForcedQueue,
     touched: BTreeSet<StateKey>,
 }
 
@@ -316,6 +334,7 @@ impl Ledger {
             clearinghouse: Clearinghouse::new(RiskParams::default().initial_margin_factor_ppm),
             underlyings: BTreeMap::new(),
             orders: OrderRegistry::default(),
+            forced: ForcedQueue::default(),
             touched: BTreeSet::new(),
         }
     }
@@ -357,6 +376,14 @@ impl Ledger {
                     ledger.clearinghouse.insurance_fund = r.u128()? as i128;
                     ledger.clearinghouse.rounding_reserve_femto = r.u128()? as i128;
                     ledger.orders.placements = r.u64()?;
+                    r.finish()?;
+                }
+                StateKey::ForcedQueue => {
+                    let mut r = Reader::new(&value);
+                    ledger.forced = ForcedQueue {
+                        count: r.u64()?,
+                        accumulator: r.b256()?,
+                    };
                     r.finish()?;
                 }
             }
@@ -572,9 +599,38 @@ impl Ledger {
         Ok(Outcome::default())
     }
 
+    /// Records the inclusion of an L1 forced transaction: only the next index, once; it
+    /// joins the hash chain (which must then equal the Portal's after the same index).
+    /// What the transaction itself does is executed separately, and may be refused;
+    /// the inclusion stands either way. On error nothing changes.
+    pub fn apply_forced(&mut self, forced: &ForcedTransaction) -> Result<(), TxError> {
+        if forced.index != self.forced.count {
+            return Err(TxError::ForcedOutOfOrder {
+                expected: self.forced.count,
+                got: forced.index,
+            });
+        }
+        self.forced = ForcedQueue {
+            count: self.forced.count + 1,
+            accumulator: accumulate(&self.forced.accumulator, &forced.l1_hash()),
+        };
+        self.touched.insert(StateKey::ForcedQueue);
+        Ok(())
+    }
+
+    /// The forced transactions included so far.
+    pub fn forced_queue(&self) -> ForcedQueue {
+        self.forced
+    }
+
     /// The canonical value of a leaf, or `None` if absent.
     pub fn leaf_value(&self, key: &StateKey) -> Option<Vec<u8>> {
         match key {
+            StateKey::ForcedQueue => (self.forced.count > 0).then(|| {
+                let mut w = Writer::with_capacity(40);
+                w.u64(self.forced.count).b256(&self.forced.accumulator);
+                w.bytes
+            }),
             StateKey::Account(address) => self.accounts.get(address).map(encode_account),
             StateKey::Withdrawal(index) => self.withdrawals.get(index).map(encode_withdrawal),
             StateKey::Totals => Some(encode_totals(&self.totals)),

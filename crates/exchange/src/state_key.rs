@@ -19,6 +19,8 @@ const ORACLE_TAG: u8 = 0x06;
 const ORDER_TAG: u8 = 0x07;
 /// Tag of the clearinghouse pools leaf key.
 const CLEARING_TOTALS_TAG: u8 = 0x08;
+/// Tag of the forced-transaction queue leaf key.
+const FORCED_QUEUE_TAG: u8 = 0x09;
 
 /// Every kind of leaf in the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,6 +41,9 @@ pub enum StateKey {
     Order(Address, B256),
     /// `0x08` → the clearinghouse's fee pool, insurance fund and rounding reserve.
     ClearingTotals,
+    /// `0x09` → forced transactions included so far and the Portal's hash chain after
+    /// the last (absent before the first).
+    ForcedQueue,
 }
 
 impl StateKey {
@@ -54,6 +59,7 @@ impl StateKey {
             StateKey::Oracle(id) => w.u8(ORACLE_TAG).u32(*id),
             StateKey::Order(owner, hash) => w.u8(ORDER_TAG).address(owner).b256(hash),
             StateKey::ClearingTotals => w.u8(CLEARING_TOTALS_TAG),
+            StateKey::ForcedQueue => w.u8(FORCED_QUEUE_TAG),
         };
         w.bytes
     }
@@ -70,6 +76,7 @@ impl StateKey {
             ORACLE_TAG => StateKey::Oracle(r.u32()?),
             ORDER_TAG => StateKey::Order(r.address()?, r.b256()?),
             CLEARING_TOTALS_TAG => StateKey::ClearingTotals,
+            FORCED_QUEUE_TAG => StateKey::ForcedQueue,
             other => return Err(DecodeError::UnknownTag(other)),
         };
         r.finish()?;

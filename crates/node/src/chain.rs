@@ -8,7 +8,8 @@ use straddle_exchange::orders::{MakerFill, Match};
 use straddle_exchange::{BlockContext, Genesis, Ledger, LedgerError, Outcome, TxError};
 use straddle_primitives::block::{BlockHeader, transactions_root};
 use straddle_primitives::{
-    DecodeError, Domain, SignatureCheckError, Transaction, VerifiedOrder, VerifiedTransaction,
+    DecodeError, Domain, ForcedPayload, SignatureCheckError, Transaction, VerifiedOrder,
+    VerifiedTransaction,
 };
 use straddle_state::{LeafChange, SparseMerkleTree, key_hash, value_hash};
 
@@ -287,7 +288,26 @@ impl ExecutionState {
 
     /// Executes one admitted transaction in the block being built.
     pub fn execute(&mut self, tx: &AdmittedTx, block: &BlockContext) -> Result<Outcome, TxError> {
-        match &tx.verified {
+        self.execute_verified(&tx.verified, block)
+    }
+
+    fn execute_verified(
+        &mut self,
+        verified: &VerifiedTransaction,
+        block: &BlockContext,
+    ) -> Result<Outcome, TxError> {
+        match verified {
+            VerifiedTransaction::Forced { forced, payload } => {
+                self.ledger.apply_forced(forced)?;
+                // The inclusion stands whatever the payload does: a refused payload
+                // changes nothing (every rule refuses before it writes).
+                Ok(match payload {
+                    ForcedPayload::Valid(inner) => {
+                        self.execute_verified(inner, block).unwrap_or_default()
+                    }
+                    ForcedPayload::Invalid(_) => Outcome::default(),
+                })
+            }
             VerifiedTransaction::Action(action) => self.ledger.apply(action, block),
             VerifiedTransaction::OracleUpdate {
                 underlying,
@@ -527,6 +547,7 @@ impl AdmittedTx {
             }
             VerifiedTransaction::BulkCancel { signer, .. } => *signer,
             VerifiedTransaction::Deposit(deposit) => deposit.from,
+            VerifiedTransaction::Forced { forced, .. } => forced.sender,
             VerifiedTransaction::PlaceOrders { owner, .. } => *owner,
             VerifiedTransaction::PlaceOrder(order) => order.owner,
             VerifiedTransaction::MatchPlaced { taker, .. } => taker.owner,

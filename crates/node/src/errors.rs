@@ -77,6 +77,7 @@ pub fn tx_error_name(error: &TxError) -> &'static str {
         TxError::Listing(_) => "listing_refused",
         TxError::Close(_) => "close_refused",
         TxError::DepositOutOfOrder { .. } => "deposit_out_of_order",
+        TxError::ForcedOutOfOrder { .. } => "forced_out_of_order",
     }
 }
 
@@ -94,7 +95,7 @@ fn tx_error_code(error: &TxError) -> i32 {
         TxError::Match(_) => MATCH_REFUSED,
         TxError::Placement(_) => PLACEMENT_REFUSED,
         TxError::Listing(_) | TxError::Close(_) => MARKET_ADMIN_REFUSED,
-        TxError::DepositOutOfOrder { .. } => L1_ONLY,
+        TxError::DepositOutOfOrder { .. } | TxError::ForcedOutOfOrder { .. } => L1_ONLY,
     }
 }
 

@@ -60,6 +60,7 @@ impl RpcHandler {
                             Transaction::AutoDeleverage(_) => ("autoDeleverage", None, None),
                             Transaction::RetireOrder(_) => ("retireOrder", None, None),
                             Transaction::Deposit(_) => ("deposit", None, None),
+                            Transaction::Forced(_) => ("forced", None, None),
                             Transaction::BulkCancel { .. } => ("bulkCancel", None, None),
                             Transaction::PlaceOrders { .. } => ("placeOrders", None, None),
                             Transaction::PlaceOrder(_) => ("placeOrder", None, None),

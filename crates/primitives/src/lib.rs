@@ -29,8 +29,8 @@ pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,
 };
 pub use transaction::{
-    AutoDeleverage, RetireOrder, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
-    VerifiedOrder, VerifiedTransaction,
+    AutoDeleverage, ForcedPayload, RetireOrder, SignedCancel, SignedLiquidate, SignedOrder,
+    Transaction, VerifiedOrder, VerifiedTransaction, forceable,
 };
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).

@@ -10,6 +10,7 @@ use crate::action::Domain;
 use crate::admin::{CloseMarket, ListMarket};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::deposit::Deposit;
+use crate::forced::{FORCED_TRANSACTION_BYTES_MAX, ForcedTransaction};
 use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
 use crate::order::{
     BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order,
@@ -46,6 +47,8 @@ pub const KIND_PLACE_ORDER: u8 = 0x1A;
 pub const KIND_RETIRE_ORDER: u8 = 0x1B;
 /// Kind byte of an L1 deposit.
 pub const KIND_DEPOSIT: u8 = 0x1C;
+/// Kind byte of an L1 forced transaction.
+pub const KIND_FORCED: u8 = 0x1D;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -152,6 +155,30 @@ pub enum Transaction {
     /// Credits an L1 deposit (no signature: only derivation from L1 may produce it, never
     /// a user; see `docs/spec/settlement.md`).
     Deposit(Deposit),
+    /// Includes a transaction submitted to the Portal on L1 (forced inclusion): the
+    /// inclusion always counts; the transaction inside executes if it decodes, is of a
+    /// kind a user may force ([`forceable`]) and its signatures verify.
+    Forced(ForcedTransaction),
+}
+
+/// Whether a user may force `tx` through L1: a signed action (transfer, withdrawal,
+/// margin moves) or a cancel. Orders need the sequencer's book, and everything else is
+/// not a user's request.
+pub fn forceable(tx: &Transaction) -> bool {
+    matches!(
+        tx,
+        Transaction::Action(_) | Transaction::Cancel(_) | Transaction::BulkCancel { .. }
+    )
+}
+
+/// What a forced transaction carries, after decoding and signature checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForcedPayload {
+    /// A forceable transaction whose signatures verify.
+    Valid(Box<VerifiedTransaction>),
+    /// Bytes that do not decode, a kind that may not be forced, or a bad signature: the
+    /// inclusion is recorded and nothing else happens.
+    Invalid(String),
 }
 
 /// An order retirement request.
@@ -251,6 +278,13 @@ pub enum VerifiedTransaction {
     RetireOrder(RetireOrder),
     /// An L1 deposit (no signature; the sequencer takes it from L1 only).
     Deposit(Deposit),
+    /// An L1 forced transaction and what it carries.
+    Forced {
+        /// As the Portal recorded it.
+        forced: ForcedTransaction,
+        /// The transaction inside.
+        payload: ForcedPayload,
+    },
     /// A bulk placement.
     PlaceOrders {
         /// Who signed it (owns every order).
@@ -513,6 +547,15 @@ impl Transaction {
                 write_signature(&mut w, signature);
                 w.bytes
             }
+            Transaction::Forced(forced) => {
+                let mut w = Writer::with_capacity(33 + forced.bytes.len());
+                w.u8(KIND_FORCED)
+                    .u64(forced.index)
+                    .address(&forced.sender)
+                    .u32(forced.bytes.len() as u32)
+                    .raw(&forced.bytes);
+                w.bytes
+            }
             Transaction::Deposit(d) => {
                 let mut w = Writer::with_capacity(65);
                 w.u8(KIND_DEPOSIT)
@@ -661,6 +704,19 @@ impl Transaction {
                 owner: r.address()?,
                 order_hash: r.b256()?,
             }),
+            KIND_FORCED => {
+                let index = r.u64()?;
+                let sender = r.address()?;
+                let length = r.u32()? as usize;
+                if length == 0 || length > FORCED_TRANSACTION_BYTES_MAX {
+                    return Err(DecodeError::Invalid("forced transaction size out of range"));
+                }
+                Transaction::Forced(ForcedTransaction {
+                    index,
+                    sender,
+                    bytes: r.take(length)?.to_vec(),
+                })
+            }
             KIND_DEPOSIT => Transaction::Deposit(Deposit {
                 index: r.u64()?,
                 from: r.address()?,
@@ -718,6 +774,7 @@ impl Transaction {
         match self {
             Transaction::Action(signed) => signed.action.signing_hash(domain),
             Transaction::Deposit(deposit) => deposit.l1_hash(),
+            Transaction::Forced(forced) => forced.l1_hash(),
             other => keccak256(other.encode()),
         }
     }
@@ -752,6 +809,19 @@ impl Transaction {
             Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
             Transaction::RetireOrder(retire) => VerifiedTransaction::RetireOrder(retire),
             Transaction::Deposit(deposit) => VerifiedTransaction::Deposit(deposit),
+            Transaction::Forced(forced) => {
+                let payload = match Transaction::decode(&forced.bytes) {
+                    Err(error) => ForcedPayload::Invalid(format!("does not decode: {error}")),
+                    Ok(inner) if !forceable(&inner) => {
+                        ForcedPayload::Invalid("this kind of transaction cannot be forced".into())
+                    }
+                    Ok(inner) => match inner.verify(domain) {
+                        Ok(verified) => ForcedPayload::Valid(Box::new(verified)),
+                        Err(error) => ForcedPayload::Invalid(format!("signature: {error}")),
+                    },
+                };
+                VerifiedTransaction::Forced { forced, payload }
+            }
             Transaction::PlaceOrder(signed) => {
                 VerifiedTransaction::PlaceOrder(verify_order(signed)?)
             }

@@ -499,3 +499,43 @@ proptest! {
         prop_assert_eq!(roots(&ops), roots(&ops));
     }
 }
+
+#[test]
+fn forced_transactions_are_recorded_in_order_and_hash_chained() {
+    use straddle_primitives::ForcedTransaction;
+    let mut ledger = Ledger::genesis(&genesis()).unwrap();
+    ledger.take_changes();
+    assert_eq!(
+        ledger.leaf_value(&StateKey::ForcedQueue),
+        None,
+        "absent at first"
+    );
+    let forced = |index: u64| ForcedTransaction {
+        index,
+        sender: user(3),
+        bytes: vec![index as u8; 5],
+    };
+    assert_eq!(
+        ledger.apply_forced(&forced(1)),
+        Err(TxError::ForcedOutOfOrder {
+            expected: 0,
+            got: 1
+        })
+    );
+    ledger.apply_forced(&forced(0)).unwrap();
+    ledger.apply_forced(&forced(1)).unwrap();
+    assert!(ledger.apply_forced(&forced(1)).is_err(), "each index once");
+    let queue = ledger.forced_queue();
+    assert_eq!(queue.count, 2);
+    let chain = straddle_primitives::forced::accumulate_forced(
+        &straddle_primitives::forced::accumulate_forced(&B256::ZERO, &forced(0).l1_hash()),
+        &forced(1).l1_hash(),
+    );
+    assert_eq!(queue.accumulator, chain);
+    let leaf = ledger.leaf_value(&StateKey::ForcedQueue).unwrap();
+    assert_eq!(leaf.len(), 40);
+    // The leaf restores the queue.
+    let restored =
+        Ledger::from_leaves(&genesis(), [(StateKey::ForcedQueue.encode(), leaf)]).unwrap();
+    assert_eq!(restored.forced_queue(), queue);
+}

@@ -527,3 +527,76 @@ proptest! {
         prop_assert_eq!(hashes, orders.iter().map(|o| o.hash(&domain)).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn forced_transactions_round_trip_and_check_what_they_carry() {
+    let action = Action::Transfer(Transfer {
+        to: Address::repeat_byte(1),
+        amount: 5,
+        nonce: 1,
+        expiryMs: 9,
+    });
+    let signature = key(1)
+        .sign_hash_sync(&action.signing_hash(&DOMAIN))
+        .unwrap();
+    let signed = Transaction::Action(SignedAction {
+        action: action.clone(),
+        signature,
+    });
+    let forced = |bytes: Vec<u8>| {
+        Transaction::Forced(ForcedTransaction {
+            index: 4,
+            sender: Address::repeat_byte(7),
+            bytes,
+        })
+    };
+    let valid = forced(signed.encode());
+    assert_eq!(round_trip(&valid).len(), 1 + 8 + 20 + 4 + 118);
+    let Transaction::Forced(record) = &valid else {
+        unreachable!()
+    };
+    assert_eq!(valid.hash(&DOMAIN), record.l1_hash());
+    let VerifiedTransaction::Forced { payload, .. } = valid.verify(&DOMAIN).unwrap() else {
+        panic!("a forced transaction verifies as forced")
+    };
+    let ForcedPayload::Valid(inner) = payload else {
+        panic!("a signed transfer may be forced: {payload:?}")
+    };
+    assert!(matches!(*inner, VerifiedTransaction::Action(a) if a.sender == key(1).address()));
+
+    // Whatever the bytes, the forced transaction itself verifies: the payload is invalid.
+    // A high `s` (not canonical) is refused by the strict recovery.
+    let mut tampered = signed.encode();
+    let end = tampered.len() - 1;
+    tampered[end - 32..end].fill(0xFF);
+    let deposit = Transaction::Deposit(crate::Deposit {
+        index: 0,
+        from: Address::ZERO,
+        recipient: Address::repeat_byte(2),
+        amount: 1,
+    });
+    for (bytes, why) in [
+        (vec![0xEE, 1, 2], "does not decode"),
+        (deposit.encode(), "cannot be forced"),
+        (tampered, "signature"),
+    ] {
+        let VerifiedTransaction::Forced { payload, .. } = forced(bytes).verify(&DOMAIN).unwrap()
+        else {
+            panic!()
+        };
+        assert!(
+            matches!(&payload, ForcedPayload::Invalid(reason) if reason.contains(why)),
+            "{why}: {payload:?}"
+        );
+    }
+    // Sizes are bounded as on the Portal.
+    let mut empty = forced(vec![1]).encode();
+    empty.truncate(1 + 8 + 20);
+    empty.extend_from_slice(&0u32.to_be_bytes());
+    assert!(Transaction::decode(&empty).is_err());
+    let mut huge = forced(vec![1]).encode();
+    huge.truncate(1 + 8 + 20);
+    huge.extend_from_slice(&2_049u32.to_be_bytes());
+    huge.extend(vec![0u8; 2_049]);
+    assert!(Transaction::decode(&huge).is_err());
+}
