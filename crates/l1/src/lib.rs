@@ -154,6 +154,17 @@ impl L1Client {
         Ok(block.map(|b| b.header.hash))
     }
 
+    /// The timestamp of L1 block `number`, unix seconds.
+    pub async fn block_timestamp(&self, number: u64) -> Result<u64, L1Error> {
+        let block = self
+            .provider
+            .get_block_by_number(number.into())
+            .await
+            .map_err(L1Error::rpc)?
+            .ok_or_else(|| L1Error::Rpc(format!("L1 block {number} not found")))?;
+        Ok(block.header.timestamp)
+    }
+
     /// The number of the latest finalized L1 block (0 when the node reports none).
     pub async fn finalized_block_number(&self) -> Result<u64, L1Error> {
         let block = self

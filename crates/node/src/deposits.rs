@@ -1,14 +1,16 @@
-//! The deposit watcher: follows the Portal's `DepositQueued` log on L1 and credits each
-//! deposit on L2, in index order, once it has enough L1 confirmations. Derivation
-//! (`docs/spec/settlement.md`) checks the same rule from the other side: every deposit
-//! in the L2 chain is the Portal's, in order, with the same hash chain.
+//! The L1 watcher: follows the Portal's `DepositQueued` and `TransactionForced` logs on
+//! L1 and includes each deposit and each forced transaction on L2, in index order, once
+//! it has enough L1 confirmations. Derivation (`docs/spec/settlement.md`) checks the
+//! same rule from the other side: every deposit and forced transaction in the L2 chain
+//! is the Portal's, in order, with the same hash chains.
 
 use crate::sequencer::{Sequencer, SubmitError};
 use std::sync::Arc;
 use std::time::Duration;
 use straddle_exchange::TxError;
 use straddle_l1::alloy::primitives::Address;
-use straddle_l1::{L1Client, L1Error, deposits_between};
+use straddle_l1::{L1Client, L1Error, deposits_between, forced_between};
+use straddle_primitives::ForcedTransaction;
 
 /// Where deposits come from.
 #[derive(Clone, Debug)]
@@ -33,9 +35,10 @@ enum WatchError {
     #[error("sequencer: {0}")]
     Submit(#[from] SubmitError),
     #[error(
-        "deposit {index}: the L2 hash chain {l2} differs from the Portal's {l1} (wrong Portal, or an L1 reorg deeper than the confirmations)"
+        "{what} {index}: the L2 hash chain {l2} differs from the Portal's {l1} (wrong Portal, or an L1 reorg deeper than the confirmations)"
     )]
     ChainMismatch {
+        what: &'static str,
         index: u64,
         l2: straddle_l1::alloy::primitives::B256,
         l1: straddle_l1::alloy::primitives::B256,
@@ -105,6 +108,7 @@ async fn poll(
                 .await?;
             if l2 != log.accumulator {
                 let error = WatchError::ChainMismatch {
+                    what: "deposit",
                     index: log.deposit.index,
                     l2,
                     l1: log.accumulator,
@@ -113,7 +117,56 @@ async fn poll(
                 return Err(error);
             }
         }
+        include_forced(client, source, sequencer, from, to).await?;
         from = to + 1;
     }
     Ok(confirmed.max(scanned_to))
+}
+
+/// Includes the Portal's forced transactions logged in `from..=to` that the L2 has not
+/// included yet, in index order (the sequencer includes every one it sees, well within
+/// the inclusion window).
+async fn include_forced(
+    client: &L1Client,
+    source: &DepositSource,
+    sequencer: &Sequencer,
+    from: u64,
+    to: u64,
+) -> Result<(), WatchError> {
+    let mut next = sequencer
+        .read(|state| state.ledger.forced_queue().count)
+        .await?;
+    for log in forced_between(client, source.portal, from, to).await? {
+        if log.index < next {
+            continue;
+        }
+        let forced = ForcedTransaction {
+            index: log.index,
+            sender: log.sender,
+            bytes: log.transaction.to_vec(),
+        };
+        let ack = sequencer.include_forced(forced).await?;
+        tracing::info!(
+            index = log.index,
+            sender = %log.sender,
+            l1_block = log.l1_block,
+            l2_block = ack.block_number,
+            "forced transaction included"
+        );
+        next = log.index + 1;
+        let l2 = sequencer
+            .read(|state| state.ledger.forced_queue().accumulator)
+            .await?;
+        if l2 != log.accumulator {
+            let error = WatchError::ChainMismatch {
+                what: "forced transaction",
+                index: log.index,
+                l2,
+                l1: log.accumulator,
+            };
+            tracing::error!(%error, "forced hash chain mismatch");
+            return Err(error);
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,11 @@
 //! L1 set the `safe` head, and those in finalized L1 blocks the `finalized` head
 //! (`docs/spec/batches.md` §6).
 //!
+//! Forced transactions (submitted to the Portal) must be included by a batch posted
+//! within the Portal's inclusion window; one that is not is included by derivation
+//! itself, in a block of its own placed before the first batch past the window's end,
+//! so that every honest node derives the same chain whatever the sequencer does.
+//!
 //! An L1 reorg is noticed when the hash of the last L1 block read changes; derivation
 //! then reads L1 again from the deployment block. Blocks already derived stay (the
 //! batcher re-posts the same blocks), but count as `safe` only once a batch on the new
@@ -17,10 +22,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use straddle_batch::BatchBlock;
 use straddle_batch::{Batch, BatchError};
 use straddle_l1::alloy::primitives::{Address, B256};
-use straddle_l1::{BatchLog, L1Client, L1Error, batch_bytes, batches_between, deposits_between};
-use straddle_primitives::Deposit;
+use straddle_l1::{
+    BatchLog, L1Client, L1Error, batch_bytes, batches_between, deposits_between, forced_between,
+};
+use straddle_primitives::{Deposit, ForcedTransaction, Transaction};
 
 /// The L1 contracts derivation reads.
 #[derive(Clone, Debug)]
@@ -76,6 +84,8 @@ enum Skip {
     BadBlock { number: u64 },
     #[error("block {number} differs from the one this node holds")]
     Conflict { number: u64 },
+    #[error("forced transaction {index} is not the Portal's, or not on L1 before the batch")]
+    UnknownForced { index: u64 },
 }
 
 /// Batches whose bytes are fetched ahead of the one executing.
@@ -100,6 +110,8 @@ pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store:
         store,
         cursor: None,
         deposits: HashMap::new(),
+        forced: std::collections::BTreeMap::new(),
+        forced_window: None,
         heads: L1Heads::default(),
     };
     let mut interval = tokio::time::interval(deriver.source.poll_interval);
@@ -122,6 +134,10 @@ struct Deriver {
     cursor: Option<(u64, B256)>,
     /// Deposits read so far: index → (deposit, L1 block).
     deposits: HashMap<u64, (Deposit, u64)>,
+    /// Forced transactions read so far: index → (transaction, L1 block).
+    forced: std::collections::BTreeMap<u64, (ForcedTransaction, u64)>,
+    /// The Portal's forced-inclusion window, L1 blocks (read once).
+    forced_window: Option<u64>,
     /// What the batches accepted so far make safe and finalized.
     heads: L1Heads,
 }
@@ -137,6 +153,7 @@ impl Deriver {
             );
             self.cursor = None;
             self.deposits.clear();
+            self.forced.clear();
             self.heads = L1Heads::default();
             self.publish_heads(0);
         }
@@ -153,12 +170,21 @@ impl Deriver {
                 self.deposits
                     .insert(log.deposit.index, (log.deposit, log.l1_block));
             }
+            for log in forced_between(&self.client, self.source.portal, from, to).await? {
+                let forced = ForcedTransaction {
+                    index: log.index,
+                    sender: log.sender,
+                    bytes: log.transaction.to_vec(),
+                };
+                self.forced.insert(log.index, (forced, log.l1_block));
+            }
             let batches = batches_between(&self.client, self.source.inbox, from, to).await?;
             // The bytes of the next few batches are fetched (and their blobs checked)
             // while the current one executes.
             let mut fetches = std::collections::VecDeque::new();
             let mut ahead = batches.iter();
             for batch in &batches {
+                self.include_overdue(batch.l1_block).await?;
                 while fetches.len() < PREFETCH_BATCHES
                     && let Some(next) = ahead.next()
                 {
@@ -186,9 +212,74 @@ impl Deriver {
             }
             from = to + 1;
         }
+        // Every batch up to the head is read: what is due by then and missing is overdue.
+        self.include_overdue(head + 1).await?;
         self.cursor = Some((head, head_hash));
         let finalized = self.client.finalized_block_number().await?;
         self.publish_heads(finalized);
+        Ok(())
+    }
+
+    /// Includes, in a block of their own, the forced transactions that no batch before
+    /// L1 block `before` included although their window had ended (`l1 block + window <
+    /// before`), from the chain's next forced index on. The block's time is the L1 time
+    /// at the first one's window end (or its parent's, if later). On the sequencer, only
+    /// reports them: it includes every forced transaction as soon as it sees it.
+    async fn include_overdue(&mut self, before: u64) -> Result<(), RoundError> {
+        let window = match self.forced_window {
+            Some(window) => window,
+            None => {
+                let window = self
+                    .client
+                    .forced_inclusion_window(self.source.portal)
+                    .await?;
+                self.forced_window = Some(window);
+                window
+            }
+        };
+        let next = self
+            .sequencer
+            .read(|state| state.ledger.forced_queue().count)
+            .await?;
+        let overdue: Vec<(ForcedTransaction, u64)> = self
+            .forced
+            .range(next..)
+            .take_while(|(_, (_, l1_block))| l1_block + window < before)
+            .map(|(_, record)| record.clone())
+            .collect();
+        let Some((_, first_l1_block)) = overdue.first() else {
+            return Ok(());
+        };
+        let window_end = first_l1_block + window;
+        if self.mode == Mode::Check {
+            tracing::error!(
+                first = next,
+                count = overdue.len(),
+                window_end,
+                "forced transactions overdue: followers include them without this sequencer"
+            );
+            return Ok(());
+        }
+        let l1_time_ms = self.client.block_timestamp(window_end).await? * 1000;
+        let (head, _) = self.sequencer.committed_head();
+        let block = BatchBlock {
+            number: head.number + 1,
+            timestamp_ms: head.timestamp_ms.max(l1_time_ms),
+            transactions: overdue
+                .iter()
+                .map(|(forced, _)| Transaction::Forced(forced.clone()))
+                .collect(),
+        };
+        let number = block.number;
+        self.sequencer.import_blocks(vec![block]).await?;
+        self.heads.accept(number, window_end);
+        tracing::warn!(
+            block = number,
+            first = next,
+            count = overdue.len(),
+            window_end,
+            "forced transactions included by derivation: the sequencer missed their window"
+        );
         Ok(())
     }
 
@@ -223,6 +314,21 @@ impl Deriver {
         };
         let domain = self.sequencer.domain();
         let batch = Batch::decode(&bytes, domain, &resolver).map_err(Skip::from)?;
+        // A forced transaction a batch carries must be the Portal's, logged before it.
+        for tx in batch.blocks.iter().flat_map(|b| &b.transactions) {
+            if let Transaction::Forced(forced) = tx {
+                let known = self
+                    .forced
+                    .get(&forced.index)
+                    .is_some_and(|(record, l1_block)| record == forced && *l1_block < log.l1_block);
+                if !known {
+                    return Err(Skip::UnknownForced {
+                        index: forced.index,
+                    }
+                    .into());
+                }
+            }
+        }
         let (Some(first), Some(last)) = (batch.blocks.first(), batch.blocks.last()) else {
             return Err(Skip::Format(BatchError::Invalid("no blocks")).into());
         };

@@ -30,7 +30,8 @@ use straddle_batch::BatchBlock;
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::{
-    Deposit, Domain, SignedOrder, Transaction, VerifiedOrder, VerifiedTransaction,
+    Deposit, Domain, ForcedTransaction, SignedOrder, Transaction, VerifiedOrder,
+    VerifiedTransaction,
 };
 use straddle_state::Proof;
 use tokio::sync::{broadcast, oneshot};
@@ -82,7 +83,7 @@ pub enum SubmitError {
     #[error("{0}")]
     EngineOnly(&'static str),
     /// Deposits are taken from L1 by the node; nobody can submit one.
-    #[error("deposits are credited from the L1 Portal only: deposit there")]
+    #[error("deposits and forced transactions come from the L1 Portal only")]
     L1Only,
     /// The admission queue is full; retry later.
     #[error("node overloaded: admission queue is full")]
@@ -400,6 +401,21 @@ impl Sequencer {
             reply,
         })?;
         response.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// Includes a forced transaction seen on L1 (the node's L1 watcher is the only
+    /// caller); resolves once it is durable (or refused: out of order).
+    pub async fn include_forced(
+        &self,
+        forced: ForcedTransaction,
+    ) -> Result<Acknowledgement, SubmitError> {
+        let admitted = AdmittedTx {
+            hash: forced.l1_hash(),
+            sender: forced.sender,
+            tx: Transaction::Forced(forced.clone()),
+            verified: straddle_primitives::verify_forced(forced, &self.domain),
+        };
+        self.submit_from(admitted, true).await
     }
 
     /// Credits a deposit seen on L1 (the node's L1 watcher is the only caller); resolves
@@ -768,7 +784,9 @@ impl Admission {
 
     fn submit(&mut self, tx: AdmittedTx, from_l1: bool, received: Instant, reply: Reply) {
         let result = match &tx.verified {
-            VerifiedTransaction::Deposit(_) if !from_l1 => Err(SubmitError::L1Only),
+            VerifiedTransaction::Deposit(_) | VerifiedTransaction::Forced { .. } if !from_l1 => {
+                Err(SubmitError::L1Only)
+            }
             VerifiedTransaction::MatchPlaced { .. } => Err(SubmitError::EngineOnly(
                 "matches against placed orders are made by the sequencer's matching engine: send the taker with straddle_placeOrder",
             )),

@@ -30,7 +30,7 @@ pub use signed::{
 };
 pub use transaction::{
     AutoDeleverage, ForcedPayload, RetireOrder, SignedCancel, SignedLiquidate, SignedOrder,
-    Transaction, VerifiedOrder, VerifiedTransaction, forceable,
+    Transaction, VerifiedOrder, VerifiedTransaction, forceable, verify_forced,
 };
 
 /// Largest canonical encoding of one signed action, in bytes (RPC and WAL bound).

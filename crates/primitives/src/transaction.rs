@@ -171,6 +171,22 @@ pub fn forceable(tx: &Transaction) -> bool {
     )
 }
 
+/// Checks what `forced` carries; never fails: a payload that does not decode, may not be
+/// forced or does not verify is [`ForcedPayload::Invalid`].
+pub fn verify_forced(forced: ForcedTransaction, domain: &Domain) -> VerifiedTransaction {
+    let payload = match Transaction::decode(&forced.bytes) {
+        Err(error) => ForcedPayload::Invalid(format!("does not decode: {error}")),
+        Ok(inner) if !forceable(&inner) => {
+            ForcedPayload::Invalid("this kind of transaction cannot be forced".into())
+        }
+        Ok(inner) => match inner.verify(domain) {
+            Ok(verified) => ForcedPayload::Valid(Box::new(verified)),
+            Err(error) => ForcedPayload::Invalid(format!("signature: {error}")),
+        },
+    };
+    VerifiedTransaction::Forced { forced, payload }
+}
+
 /// What a forced transaction carries, after decoding and signature checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ForcedPayload {
@@ -809,19 +825,7 @@ impl Transaction {
             Transaction::AutoDeleverage(adl) => VerifiedTransaction::AutoDeleverage(adl),
             Transaction::RetireOrder(retire) => VerifiedTransaction::RetireOrder(retire),
             Transaction::Deposit(deposit) => VerifiedTransaction::Deposit(deposit),
-            Transaction::Forced(forced) => {
-                let payload = match Transaction::decode(&forced.bytes) {
-                    Err(error) => ForcedPayload::Invalid(format!("does not decode: {error}")),
-                    Ok(inner) if !forceable(&inner) => {
-                        ForcedPayload::Invalid("this kind of transaction cannot be forced".into())
-                    }
-                    Ok(inner) => match inner.verify(domain) {
-                        Ok(verified) => ForcedPayload::Valid(Box::new(verified)),
-                        Err(error) => ForcedPayload::Invalid(format!("signature: {error}")),
-                    },
-                };
-                VerifiedTransaction::Forced { forced, payload }
-            }
+            Transaction::Forced(forced) => verify_forced(forced, domain),
             Transaction::PlaceOrder(signed) => {
                 VerifiedTransaction::PlaceOrder(verify_order(signed)?)
             }

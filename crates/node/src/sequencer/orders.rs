@@ -16,7 +16,7 @@ use straddle_exchange::TxError;
 use straddle_exchange::clearinghouse::ClearingError;
 use straddle_exchange::orders::MatchError;
 use straddle_primitives::{
-    Order, SignedOrder, TimeInForce, Transaction, VerifiedOrder, VerifiedTransaction,
+    ForcedPayload, Order, SignedOrder, TimeInForce, Transaction, VerifiedOrder, VerifiedTransaction,
 };
 
 /// Maker repairs (a maker refused by the STF, taken off the book) one order may trigger
@@ -573,7 +573,36 @@ impl Admission {
                 let now = self.open_block().context.timestamp_ms;
                 self.sweep(now);
             }
+            // A forced payload may have been refused while the inclusion stood: the
+            // books follow what the state says of each order it names.
+            VerifiedTransaction::Forced {
+                payload: ForcedPayload::Valid(inner),
+                ..
+            } => match inner.as_ref() {
+                VerifiedTransaction::Cancel {
+                    signer, order_hash, ..
+                } => self.sync_cancelled(*signer, *order_hash),
+                VerifiedTransaction::BulkCancel { signer, cancel } => {
+                    for hash in &cancel.orderHashes {
+                        self.sync_cancelled(*signer, *hash);
+                    }
+                }
+                _ => {}
+            },
             _ => {}
+        }
+    }
+
+    /// Takes `owner`'s order `hash` off the book if the state no longer lets it rest.
+    fn sync_cancelled(&mut self, owner: Address, hash: B256) {
+        if let Some(gone) = self.engine.sync(&self.state.ledger, owner, hash) {
+            self.tell(
+                gone.owner,
+                gone.hash,
+                &gone.order,
+                OrderStatus::Cancelled,
+                None,
+            );
         }
     }
 

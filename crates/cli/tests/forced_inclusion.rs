@@ -1,0 +1,321 @@
+//! Forced inclusion against a censoring sequencer, with the real binaries on anvil.
+//!
+//! The sequencer here does not read L1 at all (no `--portal`), so it never includes the
+//! Portal's forced transactions. A user submits a signed withdrawal to the Portal; once
+//! the inclusion window has passed, the follower includes it by itself (derivation's
+//! rule), stops following the sequencer's later batches (they build on a chain without
+//! the forced block), the proposer posts the follower's output and the withdrawal is
+//! paid on L1.
+
+mod common;
+
+use alloy_primitives::{Address, Bytes};
+use alloy_signer::SignerSync;
+use common::{NodeProcess, ServiceProcess, dev_signer, sign};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use straddle_l1::alloy::providers::Provider;
+use straddle_l1::{Anvil, DeployConfig, L1Client};
+use straddle_node::api::{SendActionRequest, StraddleApiClient};
+use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
+use straddle_primitives::{Action, SignedAction, Transaction, Transfer, Withdraw};
+
+/// L1 blocks within which a forced transaction must be included.
+const WINDOW: u64 = 5;
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
+    straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
+        .expect("devnet keys are valid")
+}
+
+async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Anvil with the contracts, a sequencer (reading the Portal when `honest`), a
+/// follower, a batcher and a proposer.
+struct Network {
+    anvil: Anvil,
+    deployment: straddle_l1::Deployment,
+    sequencer: NodeProcess,
+    follower: NodeProcess,
+    _services: Vec<ServiceProcess>,
+    _dir: tempfile::TempDir,
+}
+
+/// A signed withdrawal of `amount` by dev account 3 to `recipient`, canonical bytes.
+fn signed_withdrawal(recipient: Address, amount: u128) -> Vec<u8> {
+    let action = Action::Withdraw(Withdraw {
+        recipient,
+        amount,
+        nonce: 1,
+        expiryMs: u64::MAX / 2,
+    });
+    let signature = dev_signer(3)
+        .sign_hash_sync(&action.signing_hash(&common::devnet_domain()))
+        .unwrap();
+    Transaction::Action(SignedAction { action, signature }).encode()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_sequencer_includes_a_forced_transaction_and_the_follower_agrees() {
+    let network = Network::start(true).await;
+    let l2 = network.sequencer.client();
+    let trader = dev_signer(3).address();
+    let before = l2.get_account(trader).await.unwrap().collateral.0;
+    let user = L1Client::connect(&network.anvil.url(), l1_key(3)).unwrap();
+    // A forced payload that does not decode is included too, and changes nothing.
+    user.force_transaction(network.deployment.portal, vec![0xEE, 1, 2].into())
+        .await
+        .unwrap();
+    user.force_transaction(
+        network.deployment.portal,
+        signed_withdrawal(Address::repeat_byte(0x4e), 100_000_000).into(),
+    )
+    .await
+    .unwrap();
+    wait_for("the sequencer includes the forced withdrawal", async || {
+        l2.get_account(trader).await.unwrap().collateral.0 == before - 100_000_000
+    })
+    .await;
+    // Once a batch carries it, the window may pass.
+    wait_for("the batch with the forced block is on L1", async || {
+        let head = l2.chain_head().await.unwrap();
+        head.safe == head.soft
+    })
+    .await;
+    let () = L1Client::read_only(&network.anvil.url())
+        .unwrap()
+        .provider()
+        .raw_request("anvil_mine".into(), (WINDOW + 2,))
+        .await
+        .unwrap();
+    let follower = network.follower.client();
+    wait_for(
+        "the follower converges on the sequencer's chain",
+        async || {
+            let ours = l2.chain_head().await.unwrap();
+            let theirs = follower.chain_head().await.unwrap();
+            theirs.soft == ours.soft && ours.safe == ours.soft
+        },
+    )
+    .await;
+    assert_eq!(
+        follower.get_account(trader).await.unwrap().collateral.0,
+        before - 100_000_000
+    );
+}
+
+impl Network {
+    async fn start(honest: bool) -> Network {
+        let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
+        let operator = L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
+        let deployment = operator
+            .deploy_devnet(&DeployConfig {
+                proposer: operator.address(),
+                resolver: operator.address(),
+                batcher: l1_key(1).address(),
+                challenge_window_secs: 2,
+                bond_wei: 1,
+                forced_inclusion_window: WINDOW,
+            })
+            .await
+            .unwrap();
+        // The Portal backs the genesis allocations, so that withdrawing them pays out.
+        operator
+            .mint_test_collateral(deployment.collateral, deployment.portal, 10_000_000_000)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let l1_args: Vec<String> = vec![
+            "--l1-rpc".into(),
+            anvil.url(),
+            "--portal".into(),
+            deployment.portal.to_string(),
+            "--inbox".into(),
+            deployment.batch_inbox.to_string(),
+            "--l1-start-block".into(),
+            deployment.start_block.to_string(),
+            "--l1-poll-ms".into(),
+            "100".into(),
+        ];
+        // A censoring sequencer never reads the Portal.
+        let sequencer = NodeProcess::start_with(
+            &dir.path().join("sequencer"),
+            if honest { &l1_args } else { &[] },
+            "straddle node ready: rpc ",
+        );
+        let follower_args: Vec<String> = std::iter::once("--follow".to_string())
+            .chain(l1_args.iter().cloned())
+            .collect();
+        let follower = NodeProcess::start_with(
+            &dir.path().join("follower"),
+            &follower_args,
+            "straddle follower ready: rpc ",
+        );
+        let batcher = ServiceProcess::start(
+            "batcher",
+            &[
+                "--l2-rpc".into(),
+                sequencer.url.clone(),
+                "--l1-rpc".into(),
+                anvil.url(),
+                "--inbox".into(),
+                deployment.batch_inbox.to_string(),
+                "--l1-key".into(),
+                alloy_primitives::hex::encode(dev_key(1)),
+                "--l1-start-block".into(),
+                deployment.start_block.to_string(),
+                "--poll-ms".into(),
+                "200".into(),
+            ],
+            &dir.path().join("batcher.log"),
+        );
+        let proposer = ServiceProcess::start(
+            "proposer",
+            &[
+                "--l2-rpc".into(),
+                follower.url.clone(),
+                "--l1-rpc".into(),
+                anvil.url(),
+                "--registry".into(),
+                deployment.output_registry.to_string(),
+                "--l1-key".into(),
+                alloy_primitives::hex::encode(dev_key(0)),
+                "--interval-secs".into(),
+                "1".into(),
+            ],
+            &dir.path().join("proposer.log"),
+        );
+        Network {
+            anvil,
+            deployment,
+            sequencer,
+            follower,
+            _services: vec![batcher, proposer],
+            _dir: dir,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_censored_forced_withdrawal_is_included_at_the_window_end_and_paid_on_l1() {
+    let Network {
+        anvil,
+        deployment,
+        sequencer,
+        follower,
+        _services,
+        _dir,
+    } = Network::start(false).await;
+
+    // Some ordinary traffic, carried to the follower through L1.
+    let l2 = sequencer.client();
+    let transfer = |nonce: u64| {
+        let action = Action::Transfer(Transfer {
+            to: dev_signer(2).address(),
+            amount: 1_000,
+            nonce,
+            expiryMs: u64::MAX / 2,
+        });
+        SendActionRequest {
+            chain_id: DEVNET_CHAIN_ID,
+            signature: Bytes::copy_from_slice(&sign(&dev_signer(1), &action)),
+            action,
+        }
+    };
+    for nonce in 1..=5 {
+        l2.send_action(transfer(nonce)).await.unwrap();
+    }
+    let follower_client = follower.client();
+    wait_for("the follower derives the first blocks", async || {
+        let theirs = follower_client.chain_head().await.unwrap().soft.number;
+        theirs > 0 && theirs == l2.chain_head().await.unwrap().soft.number
+    })
+    .await;
+
+    // Dev account 3 forces a withdrawal of 250 USDC through the Portal.
+    let trader = dev_signer(3);
+    let recipient = Address::repeat_byte(0x4f);
+    let bytes = signed_withdrawal(recipient, 250_000_000);
+    let user = L1Client::connect(&anvil.url(), l1_key(3)).unwrap();
+    let index = user
+        .force_transaction(deployment.portal, bytes.into())
+        .await
+        .unwrap();
+    assert_eq!(index, 0);
+    let before = follower_client
+        .get_account(trader.address())
+        .await
+        .unwrap()
+        .collateral
+        .0;
+
+    // The sequencer ignores it; the window passes.
+    let l1 = L1Client::read_only(&anvil.url()).unwrap();
+    let () = l1
+        .provider()
+        .raw_request("anvil_mine".into(), (WINDOW + 1,))
+        .await
+        .unwrap();
+    wait_for("the follower includes the forced withdrawal", async || {
+        follower_client
+            .get_account(trader.address())
+            .await
+            .unwrap()
+            .collateral
+            .0
+            == before - 250_000_000
+    })
+    .await;
+    let censored = l2.get_account(trader.address()).await.unwrap().collateral.0;
+    assert_eq!(
+        censored, before,
+        "the censoring sequencer never included it"
+    );
+
+    // The sequencer's later batches build on a chain without the forced block: the
+    // follower skips them and keeps its own head.
+    let forced_head = follower_client.chain_head().await.unwrap().soft.number;
+    for nonce in 6..=8 {
+        l2.send_action(transfer(nonce)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        follower_client.chain_head().await.unwrap().soft.number,
+        forced_head,
+        "the follower does not follow the censoring sequencer past the forced block"
+    );
+
+    // The proposer posts the follower's output; once final, the withdrawal is paid.
+    let paid = std::process::Command::new(common::BINARY)
+        .args(["--rpc", follower.url.as_str(), "withdraw", "finalize"])
+        .args(["--index", "0", "--l1-rpc", anvil.url().as_str()])
+        .args(["--portal", &deployment.portal.to_string()])
+        .args(["--registry", &deployment.output_registry.to_string()])
+        .args(["--l1-key", &alloy_primitives::hex::encode(dev_key(5))])
+        .args(["--wait-secs", "60"])
+        .output()
+        .expect("run straddle");
+    assert!(
+        paid.status.success(),
+        "withdraw finalize failed: {}",
+        String::from_utf8_lossy(&paid.stderr)
+    );
+    let balance = l1
+        .token_balance(deployment.collateral, recipient)
+        .await
+        .unwrap();
+    assert_eq!(
+        balance,
+        straddle_l1::alloy::primitives::U256::from(250_000_000u64)
+    );
+}
