@@ -615,6 +615,36 @@ pub(crate) struct SignArgs {
     /// Seconds until the action expires.
     #[arg(long, default_value_t = 60)]
     expires_in: u64,
+    #[command(flatten)]
+    force: ForceArgs,
+}
+
+/// Forced inclusion: the signed action goes to the L1 Portal instead of the sequencer.
+#[derive(Args)]
+pub(crate) struct ForceArgs {
+    /// Send through the L1 Portal (forced inclusion) instead of to the sequencer: the L2
+    /// must include it within the Portal's window whatever the sequencer does. Give a
+    /// long --expires-in: the action must still be valid when it is included.
+    #[arg(long, requires_all = ["force_l1_rpc", "force_portal"])]
+    via_l1: bool,
+    /// L1 JSON-RPC endpoint (with --via-l1).
+    #[arg(long = "l1-rpc", id = "force_l1_rpc", value_name = "URL")]
+    l1_rpc: Option<String>,
+    /// The L1 Portal (with --via-l1).
+    #[arg(long = "portal", id = "force_portal", value_name = "ADDRESS")]
+    portal: Option<Address>,
+    /// L1 key paying the gas, hex (default: the signing key).
+    #[arg(
+        long = "l1-key",
+        id = "force_l1_key",
+        value_name = "KEY",
+        env = "STRADDLE_L1_KEY",
+        hide_env_values = true
+    )]
+    l1_key: Option<String>,
+    /// L2 chain id to sign for (default: asked from the node).
+    #[arg(long)]
+    chain_id: Option<u64>,
 }
 
 impl SignArgs {
@@ -1376,10 +1406,12 @@ async fn send(
 ) -> eyre::Result<()> {
     let signer = sign.key.signer()?;
     let client = client(rpc)?;
-    let chain_id = client
-        .chain_id()
-        .await
-        .wrap_err_with(|| format!("cannot reach node at {rpc}"))?;
+    let chain_id = match sign.force.chain_id {
+        Some(chain_id) => chain_id,
+        None => client.chain_id().await.wrap_err_with(|| {
+            format!("cannot reach node at {rpc} (give --chain-id to sign without it)")
+        })?,
+    };
     let (nonce, expiry_ms) = sign.nonce_and_expiry();
     let action = build(nonce, expiry_ms);
     let domain = Domain {
@@ -1387,6 +1419,10 @@ async fn send(
         verifying_contract: Address::ZERO,
     };
     let signature = signer.sign_hash_sync(&action.signing_hash(&domain))?;
+    if sign.force.via_l1 {
+        let signed = straddle_primitives::SignedAction { action, signature };
+        return force_via_l1(json, &sign.force, &signer, &signed).await;
+    }
     let request = SendActionRequest {
         chain_id,
         action,
@@ -1397,6 +1433,32 @@ async fn send(
         format!(
             "accepted {}\n  block {} index {} status {:?}",
             receipt.tx_hash, receipt.block_number, receipt.index, receipt.status
+        )
+    })
+}
+
+/// Submits `signed` to the L1 Portal for forced inclusion; prints its forced index.
+async fn force_via_l1(
+    json: bool,
+    force: &ForceArgs,
+    signer: &PrivateKeySigner,
+    signed: &straddle_primitives::SignedAction,
+) -> eyre::Result<()> {
+    let (Some(l1_rpc), Some(portal)) = (&force.l1_rpc, force.portal) else {
+        bail!("--via-l1 needs --l1-rpc and --portal");
+    };
+    let payer = match &force.l1_key {
+        Some(key) => parse_l1_key(key)?,
+        None => signer.clone(),
+    };
+    let l1 = straddle_l1::L1Client::connect(l1_rpc, payer)?;
+    let bytes = Transaction::Action(signed.clone()).encode();
+    let index = l1.force_transaction(portal, bytes.into()).await?;
+    let window = l1.forced_inclusion_window(portal).await?;
+    let report = serde_json::json!({ "forcedIndex": index, "windowL1Blocks": window });
+    print(json, &report, || {
+        format!(
+            "forced transaction {index} queued on L1: the L2 includes it within {window} L1 blocks"
         )
     })
 }

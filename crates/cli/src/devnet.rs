@@ -606,6 +606,10 @@ fn print_banner(
             "  withdraw: straddle withdraw --dev 1 --amount 10, then straddle --rpc {follower_rpc} withdraw finalize --index <i> --l1-rpc {l1_url} --portal {} --registry {} --l1-key <key> --wait-secs 120",
             deployment.portal, deployment.output_registry
         ),
+        format!(
+            "  censored? add --expires-in 3600 --via-l1 --l1-rpc {l1_url} --portal {} to withdraw, transfer or margin commands (included within {FORCED_INCLUSION_WINDOW} L1 blocks)",
+            deployment.portal
+        ),
         "  Ctrl-C stops everything; the next run starts a fresh chain.".into(),
     ]);
     println!("{}", lines.join("\n"));

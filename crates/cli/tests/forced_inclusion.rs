@@ -76,12 +76,29 @@ async fn an_honest_sequencer_includes_a_forced_transaction_and_the_follower_agre
     user.force_transaction(network.deployment.portal, vec![0xEE, 1, 2].into())
         .await
         .unwrap();
-    user.force_transaction(
-        network.deployment.portal,
-        signed_withdrawal(Address::repeat_byte(0x4e), 100_000_000).into(),
-    )
-    .await
+    // The withdrawal goes through the CLI: `straddle withdraw --via-l1`.
+    let forced: serde_json::Value = serde_json::from_str(&common::run_cli(&[
+        "--rpc",
+        network.sequencer.url.as_str(),
+        "--json",
+        "withdraw",
+        "--dev",
+        "3",
+        "--amount",
+        "100",
+        "--recipient",
+        &Address::repeat_byte(0x4e).to_string(),
+        "--expires-in",
+        "3600",
+        "--via-l1",
+        "--l1-rpc",
+        network.anvil.url().as_str(),
+        "--portal",
+        &network.deployment.portal.to_string(),
+    ]))
     .unwrap();
+    assert_eq!(forced["forcedIndex"], 1);
+    assert_eq!(forced["windowL1Blocks"], WINDOW);
     wait_for("the sequencer includes the forced withdrawal", async || {
         l2.get_account(trader).await.unwrap().collateral.0 == before - 100_000_000
     })
