@@ -276,7 +276,9 @@ impl Batcher {
         }))
     }
 
-    /// The blocks after `posted`, as many as fit in one batch.
+    /// The blocks after `posted`, as many as fit in one batch. The count is found by
+    /// doubling, then bisecting, so a long backlog costs O(log n) encodings, not one per
+    /// block.
     async fn form_batch(&self, posted: u64, head: u64) -> Result<(Batch, Vec<u8>), BatcherError> {
         let parent = self
             .l2
@@ -286,42 +288,65 @@ impl Batcher {
                 number: posted,
                 reason: "the sequencer does not have it".into(),
             })?;
-        let mut batch = Batch {
-            parent_hash: parent.hash,
-            blocks: Vec::new(),
-        };
         let limit = match self.config.data_availability {
             DataAvailability::Calldata => CALLDATA_BATCH_BYTES_MAX,
             DataAvailability::Blobs | DataAvailability::Cheapest => BATCH_BYTES_MAX,
         }
         .min(self.config.batch_bytes_max);
-        let mut encoded = Vec::new();
-        for number in posted + 1..=head {
-            let block = self.block(number).await?;
-            batch.blocks.push(block);
-            let bytes = batch
+        let available = usize::try_from(head - posted).unwrap_or(usize::MAX);
+        let mut blocks: Vec<BatchBlock> = Vec::new();
+        // `fits`: the largest count known to fit, with its bytes; `over`: the smallest
+        // count known not to.
+        let mut fits: (usize, Vec<u8>) = (0, Vec::new());
+        let mut over: Option<usize> = None;
+        let mut probe = 1usize;
+        loop {
+            let count = match over {
+                None => probe.min(available),
+                Some(over) if over - fits.0 > 1 => (fits.0 + over) / 2,
+                Some(_) => break,
+            };
+            while blocks.len() < count {
+                let number = posted + 1 + blocks.len() as u64;
+                blocks.push(self.block(number).await?);
+            }
+            let candidate = Batch {
+                parent_hash: parent.hash,
+                blocks: blocks[..count].to_vec(),
+            };
+            let number = posted + count as u64;
+            let bytes = candidate
                 .encode(&self.config.domain)
                 .map_err(|e| BatcherError::Block {
                     number,
                     reason: format!("cannot be encoded: {e}"),
                 })?;
-            if bytes.len() > limit {
-                batch.blocks.pop();
-                if batch.blocks.is_empty() {
-                    return Err(BatcherError::Block {
-                        number,
-                        reason: format!(
-                            "encodes to {} bytes, above the batch maximum {}",
-                            bytes.len(),
-                            limit
-                        ),
-                    });
+            if bytes.len() <= limit {
+                fits = (count, bytes);
+                if over.is_none() && count == available {
+                    break;
                 }
-                break;
+                probe = probe.saturating_mul(2);
+            } else if count == 1 {
+                return Err(BatcherError::Block {
+                    number,
+                    reason: format!(
+                        "encodes to {} bytes, above the batch maximum {limit}",
+                        bytes.len()
+                    ),
+                });
+            } else {
+                over = Some(count);
             }
-            encoded = bytes;
         }
-        Ok((batch, encoded))
+        blocks.truncate(fits.0);
+        Ok((
+            Batch {
+                parent_hash: parent.hash,
+                blocks,
+            },
+            fits.1,
+        ))
     }
 
     /// Block `number` with its transactions, from the sequencer.
