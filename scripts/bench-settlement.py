@@ -177,6 +177,21 @@ def measure_withdrawal(summary):
     return requested - started, time.time() - started
 
 
+def measure_forced(summary):
+    """A withdrawal forced through the Portal: from `straddle withdraw --via-l1` to its
+    inclusion on the sequencer and on the follower."""
+    dev4 = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
+    before = collateral(SEQUENCER, dev4)
+    started = time.time()
+    run(BIN, "--rpc", SEQUENCER, "withdraw", "--dev", "4", "--amount", "5",
+        "--expires-in", "3600", "--via-l1", "--l1-rpc", L1,
+        "--portal", summary["deployment"]["portal"])
+    wait_until("forced withdrawal included", lambda: collateral(SEQUENCER, dev4) == before - 5_000_000)
+    on_sequencer = time.time() - started
+    wait_until("forced withdrawal derived", lambda: collateral(FOLLOWER, dev4) == before - 5_000_000)
+    return on_sequencer, time.time() - started
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--load-seconds", type=int, default=30)
@@ -200,6 +215,7 @@ def main():
         summary = json.load(open(os.path.join(DIR, "devnet.json")))
 
         to_sequencer, to_follower = measure_deposits(summary, args.deposits)
+        forced_sequencer, forced_follower = measure_forced(summary)
 
         before_load = head(SEQUENCER)["soft"]["number"]
         report = json.loads(run(
@@ -238,6 +254,8 @@ def main():
           f"| median {percentile(to_sequencer, 0.5):.2f} s, max {max(to_sequencer):.2f} s |")
     print(f"| deposit -> derived by the follower | median {percentile(to_follower, 0.5):.2f} s, "
           f"max {max(to_follower):.2f} s |")
+    print(f"| forced withdrawal (`--via-l1`) -> included by the sequencer / derived by the follower "
+          f"| {forced_sequencer:.2f} s / {forced_follower:.2f} s |")
     print(f"| batches under load | {len(rows)} ({', '.join(f'{k}: {v}' for k, v in kinds.items())}) |")
     print(f"| transactions / fills carried | {txs} / {fills} |")
     print(f"| batch bytes | {size} ({size / max(len(rows), 1):.0f} per batch, "
