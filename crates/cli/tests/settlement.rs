@@ -69,18 +69,7 @@ impl Network {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let l1_args = |extra: &[&str]| -> Vec<String> {
-            let mut args: Vec<String> = vec![
-                "--l1-rpc".into(),
-                anvil.url(),
-                "--portal".into(),
-                deployment.portal.to_string(),
-                "--inbox".into(),
-                deployment.batch_inbox.to_string(),
-                "--l1-start-block".into(),
-                deployment.start_block.to_string(),
-                "--l1-poll-ms".into(),
-                "100".into(),
-            ];
+            let mut args = common::node_l1_args(&anvil.url(), &deployment);
             args.extend(extra.iter().map(|s| s.to_string()));
             args
         };

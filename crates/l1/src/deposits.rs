@@ -1,11 +1,8 @@
 //! Deposits: making one (approve and deposit) and reading the Portal's `DepositQueued`
 //! events back as L2 deposits.
 
-use crate::{L1Client, L1Error, receipt_event};
+use crate::{L1Client, L1Error, event_logs, receipt_event};
 use alloy::primitives::{Address, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEvent;
 use straddle_l1_contracts::{Portal, TestUSDC};
 use straddle_primitives::Deposit;
 
@@ -27,20 +24,10 @@ pub async fn deposits_between(
     from: u64,
     to: u64,
 ) -> Result<Vec<DepositLog>, L1Error> {
-    let filter = Filter::new()
-        .address(portal)
-        .event_signature(Portal::DepositQueued::SIGNATURE_HASH)
-        .from_block(from)
-        .to_block(to);
-    let logs = client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .map_err(L1Error::rpc)?;
-    logs.iter()
-        .map(|log| {
-            let event = Portal::DepositQueued::decode_log_data(log.data())
-                .map_err(|e| L1Error::Decode(e.to_string()))?;
+    event_logs::<Portal::DepositQueued>(client, portal, from, to)
+        .await?
+        .into_iter()
+        .map(|(event, l1_block)| {
             let amount = u128::try_from(event.amount)
                 .map_err(|_| L1Error::Decode("deposit amount above 128 bits".into()))?;
             Ok(DepositLog {
@@ -51,7 +38,7 @@ pub async fn deposits_between(
                     amount,
                 },
                 accumulator: event.accumulator,
-                l1_block: log.block_number.unwrap_or_default(),
+                l1_block,
             })
         })
         .collect()

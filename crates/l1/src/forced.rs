@@ -1,11 +1,8 @@
 //! Forced transactions: submitting a signed L2 transaction to the Portal for forced
 //! inclusion, and reading the Portal's `TransactionForced` events back.
 
-use crate::{L1Client, L1Error, receipt_event};
+use crate::{L1Client, L1Error, event_logs, receipt_event};
 use alloy::primitives::{Address, B256, Bytes, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEvent;
 use straddle_l1_contracts::Portal;
 
 /// A forced transaction as the Portal logged it.
@@ -32,32 +29,20 @@ pub async fn forced_between(
     from: u64,
     to: u64,
 ) -> Result<Vec<ForcedLog>, L1Error> {
-    let filter = Filter::new()
-        .address(portal)
-        .event_signature(Portal::TransactionForced::SIGNATURE_HASH)
-        .from_block(from)
-        .to_block(to);
-    let logs = client
-        .provider()
-        .get_logs(&filter)
-        .await
-        .map_err(L1Error::rpc)?;
-    logs.iter()
-        .map(|log| {
-            let event = Portal::TransactionForced::decode_log_data(log.data())
-                .map_err(|e| L1Error::Decode(e.to_string()))?;
-            Ok(ForcedLog {
+    Ok(
+        event_logs::<Portal::TransactionForced>(client, portal, from, to)
+            .await?
+            .into_iter()
+            .map(|(event, l1_block)| ForcedLog {
                 index: event.index,
                 sender: event.sender,
                 transaction: event.transaction,
                 forced_hash: event.forcedHash,
                 accumulator: event.accumulator,
-                l1_block: log.block_number.ok_or_else(|| {
-                    L1Error::Decode("TransactionForced log without a block".into())
-                })?,
+                l1_block,
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 impl L1Client {

@@ -76,6 +76,36 @@ pub(crate) fn u64_of(value: U256, what: &str) -> Result<u64, L1Error> {
     u64::try_from(value).map_err(|_| L1Error::Decode(format!("{what} above 64 bits")))
 }
 
+/// The `E` events `address` logged in L1 blocks `from..=to`, in log order, each with
+/// its L1 block number.
+pub(crate) async fn event_logs<E: alloy::sol_types::SolEvent>(
+    client: &L1Client,
+    address: Address,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(E, u64)>, L1Error> {
+    let filter = alloy::rpc::types::Filter::new()
+        .address(address)
+        .event_signature(E::SIGNATURE_HASH)
+        .from_block(from)
+        .to_block(to);
+    let logs = client
+        .provider
+        .get_logs(&filter)
+        .await
+        .map_err(L1Error::rpc)?;
+    logs.iter()
+        .map(|log| {
+            let event =
+                E::decode_log_data(log.data()).map_err(|e| L1Error::Decode(e.to_string()))?;
+            let block = log
+                .block_number
+                .ok_or_else(|| L1Error::Decode(format!("{} log without a block", E::SIGNATURE)))?;
+            Ok((event, block))
+        })
+        .collect()
+}
+
 /// The first `E` event among `receipt`'s logs.
 pub(crate) fn receipt_event<E: alloy::sol_types::SolEvent>(
     receipt: &TransactionReceipt,

@@ -193,3 +193,20 @@ pub fn run_cli(args: &[&str]) -> String {
     );
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
+
+/// The L1 arguments of `straddle node` for the contracts of `deployment` on `l1_url`,
+/// polling every 100 ms.
+pub fn node_l1_args(l1_url: &str, deployment: &straddle_l1::Deployment) -> Vec<String> {
+    vec![
+        "--l1-rpc".into(),
+        l1_url.into(),
+        "--portal".into(),
+        deployment.portal.to_string(),
+        "--inbox".into(),
+        deployment.batch_inbox.to_string(),
+        "--l1-start-block".into(),
+        deployment.start_block.to_string(),
+        "--l1-poll-ms".into(),
+        "100".into(),
+    ]
+}
