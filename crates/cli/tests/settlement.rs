@@ -299,6 +299,26 @@ async fn the_follower_rebuilds_the_chain_from_l1_and_a_killed_batcher_leaves_no_
         }
         other => panic!("a follower must refuse submissions, got {other:?}"),
     }
+
+    // A restarted follower resumes after the L1 block it read last: it fetches no batch
+    // it derived before, and keeps following.
+    network.follower.stop();
+    let log = network.follower.log.clone();
+    let before_restart = std::fs::read_to_string(&log).unwrap().len();
+    let follower_dir = network.dir.path().join("follower");
+    let mut args = common::node_l1_args(&network.anvil.url(), &network.deployment);
+    args.push("--follow".into());
+    network.follower =
+        NodeProcess::start_with(&follower_dir, &args, "straddle follower ready: rpc ");
+    transfers(&sequencer, 5, 1, 20).await;
+    let head = network.converge("after the follower restart").await;
+    network.assert_batches_contiguous(head).await;
+    let after = std::fs::read_to_string(&log).unwrap()[before_restart..].to_string();
+    assert!(after.contains("derivation resumes"), "{after}");
+    assert!(
+        !after.contains("batch matches blocks held"),
+        "a restarted follower re-read batches it had derived:\n{after}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

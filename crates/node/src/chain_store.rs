@@ -153,6 +153,21 @@ impl ChainStore {
         Ok(table.get(key)?.map(|v| v.value().to_vec()))
     }
 
+    /// A value kept beside the chain under `key` (derivation progress), if any.
+    pub fn meta_value(&self, key: &str) -> Result<Option<Vec<u8>>, ChainStoreError> {
+        self.meta(key)
+    }
+
+    /// Stores `value` under `key` beside the chain, durably. `head` and `genesis` belong
+    /// to the chain itself and cannot be set this way.
+    pub fn set_meta_value(&self, key: &str, value: &[u8]) -> Result<(), ChainStoreError> {
+        debug_assert!(key != "head" && key != "genesis");
+        let txn = self.store.database().begin_write()?;
+        txn.open_table(META)?.insert(key, value)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// The genesis JSON the chain was created with.
     pub fn genesis_json(&self) -> Result<Option<Vec<u8>>, ChainStoreError> {
         self.meta("genesis")

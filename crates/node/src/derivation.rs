@@ -11,6 +11,10 @@
 //! itself, in a block of its own placed before the first batch past the window's end,
 //! so that every honest node derives the same chain whatever the sequencer does.
 //!
+//! Progress (the last L1 block read, its hash, the safe and finalized heads) is stored
+//! beside the chain after every round: a restarted node reads the Portal's records again
+//! but fetches only the batches after that block.
+//!
 //! An L1 reorg is noticed when the hash of the last L1 block read changes; derivation
 //! then reads L1 again from the deployment block. Blocks already derived stay (the
 //! batcher re-posts the same blocks), but count as `safe` only once a batch on the new
@@ -113,7 +117,9 @@ pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store:
         forced: std::collections::BTreeMap::new(),
         forced_window: None,
         heads: L1Heads::default(),
+        records_to_reload: None,
     };
+    deriver.restore();
     let mut interval = tokio::time::interval(deriver.source.poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -140,7 +146,13 @@ struct Deriver {
     forced_window: Option<u64>,
     /// What the batches accepted so far make safe and finalized.
     heads: L1Heads,
+    /// After a restart: the Portal's records up to this L1 block must be read again
+    /// (batches up to it were derived before).
+    records_to_reload: Option<u64>,
 }
+
+/// Key of the stored derivation progress.
+const PROGRESS_KEY: &str = "derivation";
 
 impl Deriver {
     async fn round(&mut self) -> Result<(), RoundError> {
@@ -152,6 +164,7 @@ impl Deriver {
                 "L1 reorg: the last block read changed; reading L1 again from the start"
             );
             self.cursor = None;
+            self.records_to_reload = None;
             self.deposits.clear();
             self.forced.clear();
             self.heads = L1Heads::default();
@@ -163,21 +176,19 @@ impl Deriver {
             .block_hash(head)
             .await?
             .ok_or_else(|| L1Error::Rpc(format!("L1 block {head} vanished")))?;
+        if let Some(reload_to) = self.records_to_reload {
+            let mut from = self.source.start_block;
+            while from <= reload_to {
+                let to = reload_to.min(from + straddle_l1::LOG_RANGE_MAX - 1);
+                self.read_records(from, to).await?;
+                from = to + 1;
+            }
+            self.records_to_reload = None;
+        }
         let mut from = self.cursor.map_or(self.source.start_block, |(n, _)| n + 1);
         while from <= head {
             let to = head.min(from + straddle_l1::LOG_RANGE_MAX - 1);
-            for log in deposits_between(&self.client, self.source.portal, from, to).await? {
-                self.deposits
-                    .insert(log.deposit.index, (log.deposit, log.l1_block));
-            }
-            for log in forced_between(&self.client, self.source.portal, from, to).await? {
-                let forced = ForcedTransaction {
-                    index: log.index,
-                    sender: log.sender,
-                    bytes: log.transaction.to_vec(),
-                };
-                self.forced.insert(log.index, (forced, log.l1_block));
-            }
+            self.read_records(from, to).await?;
             let batches = batches_between(&self.client, self.source.inbox, from, to).await?;
             // The bytes of the next few batches are fetched (and their blobs checked)
             // while the current one executes.
@@ -217,7 +228,89 @@ impl Deriver {
         self.cursor = Some((head, head_hash));
         let finalized = self.client.finalized_block_number().await?;
         self.publish_heads(finalized);
+        self.save_progress();
         Ok(())
+    }
+
+    /// The Portal's deposits and forced transactions logged in `from..=to`.
+    async fn read_records(&mut self, from: u64, to: u64) -> Result<(), RoundError> {
+        for log in deposits_between(&self.client, self.source.portal, from, to).await? {
+            self.deposits
+                .insert(log.deposit.index, (log.deposit, log.l1_block));
+        }
+        for log in forced_between(&self.client, self.source.portal, from, to).await? {
+            let forced = ForcedTransaction {
+                index: log.index,
+                sender: log.sender,
+                bytes: log.transaction.to_vec(),
+            };
+            self.forced.insert(log.index, (forced, log.l1_block));
+        }
+        Ok(())
+    }
+
+    /// Stores the cursor and heads (`l1 block u64 ‖ hash ‖ safe u64 ‖ finalized u64 ‖
+    /// n u32 ‖ (l2 block u64 ‖ l1 block u64) × n`); a failure only costs a longer
+    /// rescan after a restart.
+    fn save_progress(&self) {
+        let Some((number, hash)) = self.cursor else {
+            return;
+        };
+        let mut w = straddle_primitives::codec::Writer::with_capacity(
+            60 + self.heads.unfinalized.len() * 16,
+        );
+        w.u64(number)
+            .b256(&hash)
+            .u64(self.heads.safe)
+            .u64(self.heads.finalized)
+            .u32(self.heads.unfinalized.len() as u32);
+        for (l2, l1) in &self.heads.unfinalized {
+            w.u64(*l2).u64(*l1);
+        }
+        if let Err(error) = self.store.set_meta_value(PROGRESS_KEY, &w.bytes) {
+            tracing::warn!(%error, "cannot store derivation progress");
+        }
+    }
+
+    /// Resumes from stored progress, if any and readable (else derivation starts over
+    /// from the deployment block). The first round checks the block is still on L1.
+    fn restore(&mut self) {
+        let bytes = match self.store.meta_value(PROGRESS_KEY) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read derivation progress; starting over");
+                return;
+            }
+        };
+        let decoded = (|| -> Result<((u64, B256), L1Heads), straddle_primitives::DecodeError> {
+            let mut r = straddle_primitives::codec::Reader::new(&bytes);
+            let cursor = (r.u64()?, r.b256()?);
+            let mut heads = L1Heads {
+                safe: r.u64()?,
+                finalized: r.u64()?,
+                unfinalized: Default::default(),
+            };
+            for _ in 0..r.u32()? {
+                heads.unfinalized.push_back((r.u64()?, r.u64()?));
+            }
+            r.finish()?;
+            Ok((cursor, heads))
+        })();
+        match decoded {
+            Ok((cursor, heads)) => {
+                tracing::info!(
+                    l1_block = cursor.0,
+                    safe = heads.safe,
+                    finalized = heads.finalized,
+                    "derivation resumes after the L1 block read last"
+                );
+                self.cursor = Some(cursor);
+                self.heads = heads;
+                self.records_to_reload = Some(cursor.0);
+            }
+            Err(error) => tracing::warn!(%error, "derivation progress unreadable; starting over"),
+        }
     }
 
     /// Includes, in a block of their own, the forced transactions that no batch before
