@@ -7,9 +7,31 @@ pragma solidity 0.8.30;
 /// significant first; a leaf hashes as keccak256(0x00 ‖ keyHash ‖ keccak256(value)); an
 /// internal node as keccak256(0x01 ‖ left ‖ right). A subtree holding one leaf is that
 /// leaf, so a proof has one sibling per level down to the leaf's depth, root side first.
+/// `update` computes the root after one leaf changes: the rule the one-step prover of the
+/// dispute game (docs/spec/disputes.md) applies to every leaf a transaction writes.
 library StateProof {
+    /// @notice Where a proof ends: an empty subtree (`isLeaf` false), or a leaf (the key's
+    /// own for inclusion, another key's on the same path for exclusion).
+    struct Terminal {
+        bool isLeaf;
+        bytes32 keyHash;
+        bytes32 valueHash;
+    }
+
+    /// @notice The preimage of a node: a leaf `(keyHash, valueHash)` when `isLeaf`, else an
+    /// internal node `(left, right)`.
+    struct Preimage {
+        bool isLeaf;
+        bytes32 a;
+        bytes32 b;
+    }
+
     /// @notice A proof longer than the tree can be deep.
     error ProofTooDeep(uint256 siblings);
+    /// @notice The proof does not lead to the root it is given with.
+    error ProofMismatch();
+    /// @notice The preimage given for the last sibling does not hash to it.
+    error SiblingPreimageMismatch();
 
     /// @notice Most siblings a proof can have (one per key bit).
     uint256 internal constant SIBLINGS_MAX = 256;
@@ -32,5 +54,95 @@ library StateProof {
                 : keccak256(abi.encodePacked(uint8(0x01), hash, siblings[level]));
         }
         return hash == root;
+    }
+
+    /// @notice The root after setting the leaf at `keyHash` to `valueHash` (or removing it
+    /// when `remove`), from `root` and a proof of the key against it (`siblings`, root side
+    /// first, and `terminal`). Removing a present key needs `sibling`, the preimage of the
+    /// last sibling: if it is a leaf, that leaf takes the emptied parent's place (the
+    /// compact tree keeps a lone leaf at the top of its subtree) and rises past empty
+    /// siblings; the preimage is what shows which it is. Reverts if the proof does not
+    /// match `root`.
+    function update(
+        bytes32 root,
+        bytes32 keyHash,
+        bool remove,
+        bytes32 valueHash,
+        bytes32[] memory siblings,
+        Terminal memory terminal,
+        Preimage memory sibling
+    ) internal pure returns (bytes32) {
+        uint256 depth = siblings.length;
+        if (depth > SIBLINGS_MAX) revert ProofTooDeep(depth);
+        bytes32 old = terminal.isLeaf ? leafHash(terminal.keyHash, terminal.valueHash) : bytes32(0);
+        if (walkUp(keyHash, old, siblings) != root) revert ProofMismatch();
+        bool present = terminal.isLeaf && terminal.keyHash == keyHash;
+        if (remove) {
+            if (!present) return root;
+            return removeLeaf(keyHash, siblings, sibling);
+        }
+        bytes32 leaf = leafHash(keyHash, valueHash);
+        if (present || !terminal.isLeaf) return walkUp(keyHash, leaf, siblings);
+        // Another key's leaf where ours goes: both under a new subtree, down to the first
+        // bit where their paths part.
+        uint256 parting = depth;
+        while (parting < 256 && bitOf(keyHash, parting) == bitOf(terminal.keyHash, parting)) {
+            parting++;
+        }
+        bytes32 other = leafHash(terminal.keyHash, terminal.valueHash);
+        bytes32 hash = bitOf(keyHash, parting) ? nodeHash(other, leaf) : nodeHash(leaf, other);
+        for (uint256 level = parting; level > depth; level--) {
+            hash = bitOf(keyHash, level - 1) ? nodeHash(bytes32(0), hash) : nodeHash(hash, bytes32(0));
+        }
+        return walkUp(keyHash, hash, siblings);
+    }
+
+    function removeLeaf(bytes32 keyHash, bytes32[] memory siblings, Preimage memory preimage)
+        private
+        pure
+        returns (bytes32)
+    {
+        uint256 depth = siblings.length;
+        if (depth == 0) return bytes32(0);
+        bytes32 sibling = siblings[depth - 1];
+        bytes32 shown = preimage.isLeaf ? leafHash(preimage.a, preimage.b) : nodeHash(preimage.a, preimage.b);
+        if (shown != sibling) revert SiblingPreimageMismatch();
+        bytes32 hash;
+        bool single;
+        if (preimage.isLeaf) {
+            // The sibling leaf is alone in its parent now: it takes the parent's place.
+            (hash, single) = (sibling, true);
+        } else {
+            hash = bitOf(keyHash, depth - 1) ? nodeHash(sibling, bytes32(0)) : nodeHash(bytes32(0), sibling);
+        }
+        for (uint256 level = depth - 1; level > 0; level--) {
+            bytes32 next = siblings[level - 1];
+            if (single && next == bytes32(0)) continue; // a lone leaf rises further
+            single = false;
+            hash = bitOf(keyHash, level - 1) ? nodeHash(next, hash) : nodeHash(hash, next);
+        }
+        return hash;
+    }
+
+    /// @notice The root from the node `hash` at depth `siblings.length` on `keyHash`'s path.
+    function walkUp(bytes32 keyHash, bytes32 hash, bytes32[] memory siblings) private pure returns (bytes32) {
+        for (uint256 level = siblings.length; level > 0; level--) {
+            hash = bitOf(keyHash, level - 1)
+                ? nodeHash(siblings[level - 1], hash)
+                : nodeHash(hash, siblings[level - 1]);
+        }
+        return hash;
+    }
+
+    function bitOf(bytes32 keyHash, uint256 depth) private pure returns (bool) {
+        return (uint256(keyHash) >> (255 - depth)) & 1 == 1;
+    }
+
+    function leafHash(bytes32 keyHash, bytes32 valueHash) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(uint8(0x00), keyHash, valueHash));
+    }
+
+    function nodeHash(bytes32 left, bytes32 right) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(uint8(0x01), left, right));
     }
 }

@@ -23,6 +23,8 @@ interface Vm {
         pure
         returns (bytes32[] memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
+    function parseJsonBool(string calldata json, string calldata key) external pure returns (bool);
+    function assertGt(uint256 left, uint256 right, string calldata error) external pure;
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function assertEq(uint256 left, uint256 right, string calldata error) external pure;
