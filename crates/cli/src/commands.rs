@@ -7,6 +7,7 @@ use alloy_signer_local::PrivateKeySigner;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use eyre::{Context, bail, eyre};
 use jsonrpsee::http_client::HttpClient;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -756,12 +757,16 @@ pub(crate) fn print<T: serde::Serialize>(
     value: &T,
     text: impl FnOnce() -> String,
 ) -> eyre::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+    let out = if json {
+        serde_json::to_string_pretty(value)?
     } else {
-        println!("{}", text());
+        text()
+    };
+    // A reader that stopped early (`| head`) is not an error.
+    match writeln!(std::io::stdout(), "{out}") {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Runs a parsed command line.
