@@ -127,9 +127,7 @@ library StateProof {
     /// @notice The root from the node `hash` at depth `siblings.length` on `keyHash`'s path.
     function walkUp(bytes32 keyHash, bytes32 hash, bytes32[] memory siblings) private pure returns (bytes32) {
         for (uint256 level = siblings.length; level > 0; level--) {
-            hash = bitOf(keyHash, level - 1)
-                ? nodeHash(siblings[level - 1], hash)
-                : nodeHash(hash, siblings[level - 1]);
+            hash = bitOf(keyHash, level - 1) ? nodeHash(siblings[level - 1], hash) : nodeHash(hash, siblings[level - 1]);
         }
         return hash;
     }

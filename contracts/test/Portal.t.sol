@@ -44,7 +44,11 @@ contract PortalTest is Base {
         vm.assertEq(portal.depositHashes(1), second, "hash by index");
         vm.assertEq(portal.depositAccumulator(), keccak256(abi.encodePacked(chained, second)), "chain");
         vm.assertEq(usdc.balanceOf(address(portal)), 5e6 + 7, "tokens locked");
-        vm.assertEq(portal.hashDeposit(0, ALICE, address(0xD1), 5e6), keccak256(abi.encode(uint64(0), ALICE, address(0xD1), uint256(5e6))), "hash layout");
+        vm.assertEq(
+            portal.hashDeposit(0, ALICE, address(0xD1), 5e6),
+            keccak256(abi.encode(uint64(0), ALICE, address(0xD1), uint256(5e6))),
+            "hash layout"
+        );
     }
 
     function test_ForcedTransactionsAreOrderedAndHashChained() public {

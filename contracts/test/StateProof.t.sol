@@ -30,35 +30,39 @@ contract StateProofTest is Base {
         fixture = vm.readFile("test/fixtures/state_updates.json");
     }
 
-    function caseAt(uint256 i)
-        internal
-        view
-        returns (
-            bytes32 root,
-            bytes32 keyHash,
-            bool remove,
-            bytes32 valueHash,
-            bytes32[] memory siblings,
-            StateProof.Terminal memory terminal,
-            StateProof.Preimage memory sibling
-        )
-    {
+    struct Case {
+        bytes32 root;
+        bytes32 keyHash;
+        bool remove;
+        bytes32 valueHash;
+        bytes32[] siblings;
+        StateProof.Terminal terminal;
+        StateProof.Preimage sibling;
+        bytes32 newRoot;
+    }
+
+    function caseAt(uint256 i) internal view returns (Case memory c) {
         string memory at = string.concat(".cases[", vm.toString(i), "]");
-        root = vm.parseJsonBytes32(fixture, string.concat(at, ".root"));
-        keyHash = vm.parseJsonBytes32(fixture, string.concat(at, ".keyHash"));
-        remove = vm.parseJsonBool(fixture, string.concat(at, ".remove"));
-        valueHash = vm.parseJsonBytes32(fixture, string.concat(at, ".valueHash"));
-        siblings = vm.parseJsonBytes32Array(fixture, string.concat(at, ".siblings"));
-        terminal = StateProof.Terminal({
+        c.root = vm.parseJsonBytes32(fixture, string.concat(at, ".root"));
+        c.keyHash = vm.parseJsonBytes32(fixture, string.concat(at, ".keyHash"));
+        c.remove = vm.parseJsonBool(fixture, string.concat(at, ".remove"));
+        c.valueHash = vm.parseJsonBytes32(fixture, string.concat(at, ".valueHash"));
+        c.siblings = vm.parseJsonBytes32Array(fixture, string.concat(at, ".siblings"));
+        c.terminal = StateProof.Terminal({
             isLeaf: vm.parseJsonBool(fixture, string.concat(at, ".terminalIsLeaf")),
             keyHash: vm.parseJsonBytes32(fixture, string.concat(at, ".terminalKey")),
             valueHash: vm.parseJsonBytes32(fixture, string.concat(at, ".terminalValue"))
         });
-        sibling = StateProof.Preimage({
+        c.sibling = StateProof.Preimage({
             isLeaf: vm.parseJsonBool(fixture, string.concat(at, ".siblingIsLeaf")),
             a: vm.parseJsonBytes32(fixture, string.concat(at, ".siblingA")),
             b: vm.parseJsonBytes32(fixture, string.concat(at, ".siblingB"))
         });
+        c.newRoot = vm.parseJsonBytes32(fixture, string.concat(at, ".newRoot"));
+    }
+
+    function applyCase(Case memory c, bytes32 root) internal view returns (bytes32) {
+        return harness.update(root, c.keyHash, c.remove, c.valueHash, c.siblings, c.terminal, c.sibling);
     }
 
     function test_UpdatesMatchTheRustTree() public view {
@@ -66,54 +70,29 @@ contract StateProofTest is Base {
         vm.assertGt(count, 80, "enough cases");
         bytes32 previous;
         for (uint256 i = 0; i < count; i++) {
-            (
-                bytes32 root,
-                bytes32 keyHash,
-                bool remove,
-                bytes32 valueHash,
-                bytes32[] memory siblings,
-                StateProof.Terminal memory terminal,
-                StateProof.Preimage memory sibling
-            ) = caseAt(i);
-            if (i > 0) vm.assertEq(root, previous, "cases chain");
-            bytes32 expected = vm.parseJsonBytes32(fixture, string.concat(".cases[", vm.toString(i), "].newRoot"));
-            bytes32 got = harness.update(root, keyHash, remove, valueHash, siblings, terminal, sibling);
-            vm.assertEq(got, expected, string.concat("case ", vm.toString(i)));
-            previous = expected;
+            Case memory c = caseAt(i);
+            if (i > 0) vm.assertEq(c.root, previous, "cases chain");
+            vm.assertEq(applyCase(c, c.root), c.newRoot, string.concat("case ", vm.toString(i)));
+            previous = c.newRoot;
         }
     }
 
     function test_RejectsAProofOfAnotherRoot() public {
-        (
-            bytes32 root,
-            bytes32 keyHash,
-            bool remove,
-            bytes32 valueHash,
-            bytes32[] memory siblings,
-            StateProof.Terminal memory terminal,
-            StateProof.Preimage memory sibling
-        ) = caseAt(0);
+        Case memory c = caseAt(0);
+        bytes32 other = bytes32(uint256(c.root) ^ 1);
         vm.expectRevert(StateProof.ProofMismatch.selector);
-        harness.update(bytes32(uint256(root) ^ 1), keyHash, remove, valueHash, siblings, terminal, sibling);
+        applyCase(c, other);
     }
 
     function test_ARemovalMustShowItsSibling() public {
         uint256 count = vm.parseJsonUint(fixture, ".count");
         for (uint256 i = 0; i < count; i++) {
-            (
-                bytes32 root,
-                bytes32 keyHash,
-                bool remove,
-                bytes32 valueHash,
-                bytes32[] memory siblings,
-                StateProof.Terminal memory terminal,
-                StateProof.Preimage memory sibling
-            ) = caseAt(i);
-            if (!remove || !terminal.isLeaf || terminal.keyHash != keyHash || siblings.length == 0) continue;
+            Case memory c = caseAt(i);
+            if (!c.remove || !c.terminal.isLeaf || c.terminal.keyHash != c.keyHash || c.siblings.length == 0) continue;
             // Claiming a leaf sibling is a node (or the reverse) cannot pass.
-            sibling.isLeaf = !sibling.isLeaf;
+            c.sibling.isLeaf = !c.sibling.isLeaf;
             vm.expectRevert(StateProof.SiblingPreimageMismatch.selector);
-            harness.update(root, keyHash, remove, valueHash, siblings, terminal, sibling);
+            applyCase(c, c.root);
             return;
         }
         revert("no removal case");

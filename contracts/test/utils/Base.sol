@@ -18,10 +18,7 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address);
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonBytes32(string calldata json, string calldata key) external pure returns (bytes32);
-    function parseJsonBytes32Array(string calldata json, string calldata key)
-        external
-        pure
-        returns (bytes32[] memory);
+    function parseJsonBytes32Array(string calldata json, string calldata key) external pure returns (bytes32[] memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
     function parseJsonBool(string calldata json, string calldata key) external pure returns (bool);
     function assertGt(uint256 left, uint256 right, string calldata error) external pure;

@@ -154,18 +154,7 @@ impl Network {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let l1_args: Vec<String> = vec![
-            "--l1-rpc".into(),
-            anvil.url(),
-            "--portal".into(),
-            deployment.portal.to_string(),
-            "--inbox".into(),
-            deployment.batch_inbox.to_string(),
-            "--l1-start-block".into(),
-            deployment.start_block.to_string(),
-            "--l1-poll-ms".into(),
-            "100".into(),
-        ];
+        let l1_args = common::node_l1_args(&anvil.url(), &deployment);
         // A censoring sequencer never reads the Portal.
         let sequencer = NodeProcess::start_with(
             &dir.path().join("sequencer"),
