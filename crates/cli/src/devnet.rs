@@ -226,16 +226,21 @@ fn node_l1_args(l1_url: &str, deployment: &Deployment) -> Vec<String> {
 /// The oracle feed: a mean-reverting random walk of each index around its start price.
 struct OracleFeed {
     prices: Vec<(u32, f64)>,
+    client: HttpClient,
+    domain: straddle_primitives::Domain,
 }
 
 impl OracleFeed {
-    fn new() -> OracleFeed {
-        OracleFeed {
+    /// A feed for the node at `rpc` (asked for its signing domain once).
+    async fn connect(rpc: &str) -> eyre::Result<OracleFeed> {
+        Ok(OracleFeed {
             prices: START_PRICES
                 .iter()
                 .map(|(underlying, price)| (*underlying, *price as f64))
                 .collect(),
-        }
+            client: straddle_node::api::http_client(rpc)?,
+            domain: devnet_domain(rpc).await?,
+        })
     }
 
     /// Moves every price one step (at most ±0.3 %, pulled back toward the start price).
@@ -249,14 +254,12 @@ impl OracleFeed {
     }
 
     /// Signs and sends the current prices (with the devnet's option smile).
-    async fn publish(&self, rpc: &str) -> eyre::Result<()> {
-        let domain = devnet_domain(rpc).await?;
-        let client = straddle_node::api::http_client(rpc)?;
+    async fn publish(&self) -> eyre::Result<()> {
         for (underlying, price) in &self.prices {
             let index_micro = (price * 1e6).round() as u64;
             let smile = (DEVNET_OPTION_EXPIRY_MS, 650_000, -100_000, 200_000);
-            let update = devnet_oracle_update(&domain, *underlying, index_micro, smile)?;
-            client
+            let update = devnet_oracle_update(&self.domain, *underlying, index_micro, smile)?;
+            self.client
                 .send_transaction(update.encode().into())
                 .await
                 .wrap_err("oracle update refused")?;
@@ -451,8 +454,8 @@ async fn run_services(
                 args.proposer_interval_secs.to_string(),
             ],
         )?);
-        let mut feed = OracleFeed::new();
-        feed.publish(&sequencer_rpc).await?;
+        let mut feed = OracleFeed::connect(&sequencer_rpc).await?;
+        feed.publish().await?;
         seed_quotes(&sequencer_rpc).await?;
         write_summary(args, l1_url, deployment, &sequencer_rpc, &follower_rpc)?;
         print_banner(
@@ -463,13 +466,7 @@ async fn run_services(
             &follower_rpc,
             started,
         )?;
-        supervise(
-            &mut services,
-            &mut feed,
-            &sequencer_rpc,
-            args.oracle_interval_ms,
-        )
-        .await
+        supervise(&mut services, &mut feed, args.oracle_interval_ms).await
     }
     .await;
     if outcome.is_err() {
@@ -489,7 +486,6 @@ async fn run_services(
 async fn supervise(
     services: &mut [Service],
     feed: &mut OracleFeed,
-    rpc: &str,
     oracle_interval_ms: u64,
 ) -> eyre::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -504,7 +500,7 @@ async fn supervise(
             _ = interrupt.recv() => return Ok(()),
             _ = oracle_tick.tick(), if oracle_interval_ms > 0 => {
                 feed.step();
-                if let Err(error) = feed.publish(rpc).await {
+                if let Err(error) = feed.publish().await {
                     tracing::warn!("oracle feed: {error:#}");
                 }
             }

@@ -187,20 +187,10 @@ impl Network {
             ],
             &dir.path().join("batcher.log"),
         );
-        let proposer = ServiceProcess::start(
-            "proposer",
-            &[
-                "--l2-rpc".into(),
-                follower.url.clone(),
-                "--l1-rpc".into(),
-                anvil.url(),
-                "--registry".into(),
-                deployment.output_registry.to_string(),
-                "--l1-key".into(),
-                alloy_primitives::hex::encode(dev_key(0)),
-                "--interval-secs".into(),
-                "1".into(),
-            ],
+        let proposer = common::start_proposer(
+            &follower.url,
+            &anvil.url(),
+            &deployment,
             &dir.path().join("proposer.log"),
         );
         Network {
@@ -309,15 +299,7 @@ async fn a_censored_forced_withdrawal_is_included_at_the_window_end_and_paid_on_
     );
 
     // The proposer posts the follower's output; once final, the withdrawal is paid.
-    let paid = std::process::Command::new(common::BINARY)
-        .args(["--rpc", follower.url.as_str(), "withdraw", "finalize"])
-        .args(["--index", "0", "--l1-rpc", anvil.url().as_str()])
-        .args(["--portal", &deployment.portal.to_string()])
-        .args(["--registry", &deployment.output_registry.to_string()])
-        .args(["--l1-key", &alloy_primitives::hex::encode(dev_key(5))])
-        .args(["--wait-secs", "60"])
-        .output()
-        .expect("run straddle");
+    let paid = common::finalize_withdrawal(&follower.url, &anvil.url(), &deployment, 0, "60");
     assert!(
         paid.status.success(),
         "withdraw finalize failed: {}",

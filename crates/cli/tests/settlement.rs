@@ -383,20 +383,10 @@ async fn deposit_trade_withdraw_and_finalize_on_l1() {
     let network = Network::start("cheapest").await;
     let anvil_url = network.anvil.url();
     let deployment = network.deployment;
-    let _proposer = ServiceProcess::start(
-        "proposer",
-        &[
-            "--l2-rpc".into(),
-            network.follower.url.clone(),
-            "--l1-rpc".into(),
-            anvil_url.clone(),
-            "--registry".into(),
-            deployment.output_registry.to_string(),
-            "--l1-key".into(),
-            alloy_primitives::hex::encode(dev_key(0)),
-            "--interval-secs".into(),
-            "1".into(),
-        ],
+    let _proposer = common::start_proposer(
+        &network.follower.url,
+        &anvil_url,
+        &deployment,
         &network.dir.path().join("proposer.log"),
     );
     let trader = dev_signer(3).address();
@@ -487,20 +477,7 @@ async fn deposit_trade_withdraw_and_finalize_on_l1() {
     // Once the proposer's output covering it is final, anyone can pay it out on L1.
     let follower_rpc = network.follower.url.clone();
     let finalize = |wait: &str| {
-        std::process::Command::new(common::BINARY)
-            .args(["--rpc", follower_rpc.as_str(), "withdraw", "finalize"])
-            .args([
-                "--index",
-                &index.to_string(),
-                "--l1-rpc",
-                anvil_url.as_str(),
-            ])
-            .args(["--portal", &deployment.portal.to_string()])
-            .args(["--registry", &deployment.output_registry.to_string()])
-            .args(["--l1-key", &alloy_primitives::hex::encode(dev_key(5))])
-            .args(["--wait-secs", wait])
-            .output()
-            .expect("run straddle")
+        common::finalize_withdrawal(&follower_rpc, &anvil_url, &deployment, index, wait)
     };
     let paid = finalize("90");
     assert!(

@@ -4,6 +4,7 @@
 use crate::{L1Client, L1Error, event_logs, receipt_event};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use straddle_l1_contracts::Portal;
+use straddle_primitives::ForcedTransaction;
 
 /// A forced transaction as the Portal logged it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +21,17 @@ pub struct ForcedLog {
     pub accumulator: B256,
     /// L1 block number.
     pub l1_block: u64,
+}
+
+impl ForcedLog {
+    /// The forced transaction as the L2 includes it.
+    pub fn forced(&self) -> ForcedTransaction {
+        ForcedTransaction {
+            index: self.index,
+            sender: self.sender,
+            bytes: self.transaction.to_vec(),
+        }
+    }
 }
 
 /// The Portal's forced transactions logged in L1 blocks `from..=to`, in log order.

@@ -411,7 +411,7 @@ impl ExecutionState {
                 }
                 Err(error) => (admitted.tx, error.to_string()),
             },
-            CheckedTx::BadSignature(tx, reason) => (tx, reason),
+            CheckedTx::BadSignature(tx, error) => (tx, error.to_string()),
         };
         let hash = tx.hash(&self.genesis.domain);
         let stored = StoredTx {
@@ -458,15 +458,16 @@ pub enum CheckedTx {
     /// The signatures verify.
     Admitted(AdmittedTx),
     /// They do not: the transaction stays in the block and changes nothing.
-    BadSignature(Transaction, String),
+    BadSignature(Transaction, SignatureCheckError),
 }
 
 impl CheckedTx {
     /// Checks `tx`'s signatures under `domain`.
     pub fn new(tx: Transaction, domain: &Domain) -> CheckedTx {
-        match AdmittedTx::new(tx.clone(), domain) {
-            Ok(admitted) => CheckedTx::Admitted(admitted),
-            Err(error) => CheckedTx::BadSignature(tx, error.to_string()),
+        let hash = tx.hash(domain);
+        match tx.clone().verify(domain) {
+            Ok(verified) => CheckedTx::Admitted(AdmittedTx::from_verified(tx, verified, hash)),
+            Err(error) => CheckedTx::BadSignature(tx, error),
         }
     }
 
@@ -534,8 +535,14 @@ pub struct AdmittedTx {
 impl AdmittedTx {
     /// Checks `tx`'s signatures under `domain`.
     pub fn new(tx: Transaction, domain: &Domain) -> Result<AdmittedTx, SignatureCheckError> {
-        let hash = tx.hash(domain);
-        let verified = tx.clone().verify(domain)?;
+        match CheckedTx::new(tx, domain) {
+            CheckedTx::Admitted(admitted) => Ok(admitted),
+            CheckedTx::BadSignature(_, error) => Err(error),
+        }
+    }
+
+    /// `tx` with its verified form, whose signatures are checked already.
+    fn from_verified(tx: Transaction, verified: VerifiedTransaction, hash: B256) -> AdmittedTx {
         let sender = match &verified {
             VerifiedTransaction::Action(action) => action.sender,
             VerifiedTransaction::OracleUpdate { .. } => Address::ZERO,
@@ -554,12 +561,12 @@ impl AdmittedTx {
             VerifiedTransaction::ListMarket { signer, .. }
             | VerifiedTransaction::CloseMarket { signer, .. } => *signer,
         };
-        Ok(AdmittedTx {
+        AdmittedTx {
             tx,
             verified,
             hash,
             sender,
-        })
+        }
     }
 
     /// The record kept in the block.

@@ -10,7 +10,6 @@ use std::time::Duration;
 use straddle_exchange::TxError;
 use straddle_l1::alloy::primitives::Address;
 use straddle_l1::{L1Client, L1Error, deposits_between, forced_between};
-use straddle_primitives::ForcedTransaction;
 
 /// Where deposits come from.
 #[derive(Clone, Debug)]
@@ -140,12 +139,7 @@ async fn include_forced(
         if log.index < next {
             continue;
         }
-        let forced = ForcedTransaction {
-            index: log.index,
-            sender: log.sender,
-            bytes: log.transaction.to_vec(),
-        };
-        let ack = sequencer.include_forced(forced).await?;
+        let ack = sequencer.include_forced(log.forced()).await?;
         tracing::info!(
             index = log.index,
             sender = %log.sender,

@@ -116,6 +116,7 @@ pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store:
         deposits: HashMap::new(),
         forced: std::collections::BTreeMap::new(),
         forced_window: None,
+        forced_included: 0,
         heads: L1Heads::default(),
         records_to_reload: None,
     };
@@ -144,6 +145,8 @@ struct Deriver {
     forced: std::collections::BTreeMap<u64, (ForcedTransaction, u64)>,
     /// The Portal's forced-inclusion window, L1 blocks (read once).
     forced_window: Option<u64>,
+    /// Forced transactions the chain is known to include (a lower bound of its count).
+    forced_included: u64,
     /// What the batches accepted so far make safe and finalized.
     heads: L1Heads,
     /// After a restart: the Portal's records up to this L1 block must be read again
@@ -239,12 +242,7 @@ impl Deriver {
                 .insert(log.deposit.index, (log.deposit, log.l1_block));
         }
         for log in forced_between(&self.client, self.source.portal, from, to).await? {
-            let forced = ForcedTransaction {
-                index: log.index,
-                sender: log.sender,
-                bytes: log.transaction.to_vec(),
-            };
-            self.forced.insert(log.index, (forced, log.l1_block));
+            self.forced.insert(log.index, (log.forced(), log.l1_block));
         }
         Ok(())
     }
@@ -319,6 +317,14 @@ impl Deriver {
     /// at the first one's window end (or its parent's, if later). On the sequencer, only
     /// reports them: it includes every forced transaction as soon as it sees it.
     async fn include_overdue(&mut self, before: u64) -> Result<(), RoundError> {
+        // Records are in index order with non-decreasing L1 blocks, and the chain's count
+        // only grows: if the first record not known to be included is not overdue, none
+        // is, and the chain need not be asked (the common case, before every batch).
+        let Some((_, (_, first_candidate))) = self.forced.range(self.forced_included..).next()
+        else {
+            return Ok(());
+        };
+        let first_candidate = *first_candidate;
         let window = match self.forced_window {
             Some(window) => window,
             None => {
@@ -330,10 +336,14 @@ impl Deriver {
                 window
             }
         };
+        if first_candidate + window >= before {
+            return Ok(());
+        }
         let next = self
             .sequencer
             .read(|state| state.ledger.forced_queue().count)
             .await?;
+        self.forced_included = next;
         let overdue: Vec<(ForcedTransaction, u64)> = self
             .forced
             .range(next..)
@@ -365,6 +375,7 @@ impl Deriver {
         };
         let number = block.number;
         self.sequencer.import_blocks(vec![block]).await?;
+        self.forced_included = next + overdue.len() as u64;
         self.heads.accept(number, window_end);
         tracing::warn!(
             block = number,

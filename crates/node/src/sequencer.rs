@@ -431,17 +431,10 @@ impl Sequencer {
         self.submit_from(admitted, true).await
     }
 
-    /// Executes a block derived from L1 (follower mode) and seals it; resolves once it
-    /// is in the log. The block's hash is the committed head once
-    /// [`Sequencer::wait_committed`] returns for its number.
-    pub async fn import_block(&self, block: BatchBlock) -> Result<ImportAck, SubmitError> {
-        let mut acks = self.import_blocks(vec![block]).await?;
-        acks.pop().ok_or(SubmitError::ShuttingDown)
-    }
-
     /// Imports decided blocks in order (a batch derived from L1): the signatures of all
     /// their transactions are checked first, spread over the cores, then the blocks are
-    /// executed one after the other. Stops at the first block refused.
+    /// executed one after the other and sealed. Resolves once they are in the log, or
+    /// at the first block refused.
     pub async fn import_blocks(
         &self,
         blocks: Vec<BatchBlock>,
@@ -609,7 +602,7 @@ struct OpenBlock {
 pub enum Role {
     /// Users' transactions and orders; blocks are cut every interval.
     Sequencer,
-    /// Only blocks derived from L1 ([`Sequencer::import_block`]).
+    /// Only blocks derived from L1 ([`Sequencer::import_blocks`]).
     Follower,
 }
 

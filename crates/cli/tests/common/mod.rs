@@ -210,3 +210,49 @@ pub fn node_l1_args(l1_url: &str, deployment: &straddle_l1::Deployment) -> Vec<S
         "100".into(),
     ]
 }
+
+/// `straddle proposer` against the node at `l2_rpc`, proposing to `deployment`'s
+/// registry every second with dev account 0's key.
+pub fn start_proposer(
+    l2_rpc: &str,
+    l1_url: &str,
+    deployment: &straddle_l1::Deployment,
+    log: &Path,
+) -> ServiceProcess {
+    ServiceProcess::start(
+        "proposer",
+        &[
+            "--l2-rpc".into(),
+            l2_rpc.into(),
+            "--l1-rpc".into(),
+            l1_url.into(),
+            "--registry".into(),
+            deployment.output_registry.to_string(),
+            "--l1-key".into(),
+            alloy_primitives::hex::encode(dev_key(0)),
+            "--interval-secs".into(),
+            "1".into(),
+        ],
+        log,
+    )
+}
+
+/// Runs `straddle withdraw finalize` for withdrawal `index` against the node at `l2_rpc`,
+/// relayed by dev account 5, waiting up to `wait_secs` for a final output.
+pub fn finalize_withdrawal(
+    l2_rpc: &str,
+    l1_url: &str,
+    deployment: &straddle_l1::Deployment,
+    index: u64,
+    wait_secs: &str,
+) -> std::process::Output {
+    Command::new(BINARY)
+        .args(["--rpc", l2_rpc, "withdraw", "finalize"])
+        .args(["--index", &index.to_string(), "--l1-rpc", l1_url])
+        .args(["--portal", &deployment.portal.to_string()])
+        .args(["--registry", &deployment.output_registry.to_string()])
+        .args(["--l1-key", &alloy_primitives::hex::encode(dev_key(5))])
+        .args(["--wait-secs", wait_secs])
+        .output()
+        .expect("run straddle")
+}

@@ -59,6 +59,20 @@ fn signed_report(signer: u64, index: u64, expiries: usize) -> SignedPriceReport 
     SignedPriceReport { report, signature }
 }
 
+/// A transfer of 5 to `0x0101…` signed by key 1.
+fn signed_transfer() -> SignedAction {
+    let action = Action::Transfer(Transfer {
+        to: Address::repeat_byte(1),
+        amount: 5,
+        nonce: 1,
+        expiryMs: 9,
+    });
+    let signature = key(1)
+        .sign_hash_sync(&action.signing_hash(&DOMAIN))
+        .unwrap();
+    SignedAction { action, signature }
+}
+
 fn round_trip(transaction: &Transaction) -> Vec<u8> {
     let bytes = transaction.encode();
     assert!(bytes.len() <= TRANSACTION_BYTES_MAX);
@@ -75,19 +89,8 @@ fn round_trip(transaction: &Transaction) -> Vec<u8> {
 
 #[test]
 fn actions_keep_their_118_byte_encoding() {
-    let action = Action::Transfer(Transfer {
-        to: Address::repeat_byte(1),
-        amount: 5,
-        nonce: 1,
-        expiryMs: 9,
-    });
-    let signature = key(1)
-        .sign_hash_sync(&action.signing_hash(&DOMAIN))
-        .unwrap();
-    let signed = SignedAction {
-        action: action.clone(),
-        signature,
-    };
+    let signed = signed_transfer();
+    let action = signed.action.clone();
     let transaction = Transaction::Action(signed.clone());
     assert_eq!(round_trip(&transaction), signed.encode());
     assert_eq!(transaction.hash(&DOMAIN), action.signing_hash(&DOMAIN));
@@ -530,19 +533,7 @@ proptest! {
 
 #[test]
 fn forced_transactions_round_trip_and_check_what_they_carry() {
-    let action = Action::Transfer(Transfer {
-        to: Address::repeat_byte(1),
-        amount: 5,
-        nonce: 1,
-        expiryMs: 9,
-    });
-    let signature = key(1)
-        .sign_hash_sync(&action.signing_hash(&DOMAIN))
-        .unwrap();
-    let signed = Transaction::Action(SignedAction {
-        action: action.clone(),
-        signature,
-    });
+    let signed = Transaction::Action(signed_transfer());
     let forced = |bytes: Vec<u8>| {
         Transaction::Forced(ForcedTransaction {
             index: 4,
