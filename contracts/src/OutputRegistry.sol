@@ -4,13 +4,13 @@ pragma solidity 0.8.30;
 /// @title OutputRegistry
 /// @notice Holds the L2 output roots the proposer posts (state root and block hash of an
 /// L2 block), each with a bond. An output finalizes once its challenge window has passed
-/// without it being invalidated; withdrawals are proven against finalized outputs only.
+/// and no dispute on it is open; withdrawals are proven against finalized outputs only.
 /// @dev Outputs form one sequence with strictly increasing L2 block numbers. The
-/// `resolver` (the dispute game of the fraud-proof milestone; a guardian on the devnet)
-/// can invalidate an unfinalized output: it and every later output are removed, the
-/// invalid output's bond goes to the address the resolver names, and the later outputs'
-/// bonds return to their proposers. Bonds are paid out by pull (`claimCredit`).
-/// See docs/spec/settlement.md.
+/// `resolver` (the DisputeGame contract) marks disputes open and closed and can
+/// invalidate an unfinalized output: it and every later output are removed, the invalid
+/// output's bond goes to the address the resolver names, and the later outputs' bonds
+/// return to their proposers. Bonds are paid out by pull (`claimCredit`).
+/// See docs/spec/settlement.md and docs/spec/disputes.md.
 contract OutputRegistry {
     /// @notice One posted output.
     struct Output {
@@ -22,6 +22,8 @@ contract OutputRegistry {
         uint64 l2BlockNumber;
         /// @notice L1 timestamp of the proposal.
         uint64 proposedAt;
+        /// @notice Disputes on this output that are still open (it cannot finalize).
+        uint32 openDisputes;
         /// @notice Who posted it (and gets the bond back).
         address proposer;
         /// @notice Wei held as bond (zero once reclaimed or moved).
@@ -48,6 +50,8 @@ contract OutputRegistry {
     );
     /// @notice Outputs from `fromIndex` on were removed; `fromIndex` was invalid.
     event OutputsInvalidated(uint256 indexed fromIndex, uint256 removed, address bondRecipient);
+    /// @notice A dispute on output `index` was opened (`open`) or closed.
+    event DisputeMarked(uint256 indexed index, bool open, uint32 openDisputes);
     /// @notice A finalized output's bond went back to its proposer's credit.
     event BondReclaimed(uint256 indexed index, address proposer, uint256 amount);
     /// @notice Credit was paid out.
@@ -67,6 +71,8 @@ contract OutputRegistry {
     error AlreadyFinal(uint256 index);
     /// @notice The output is not final yet.
     error NotFinal(uint256 index);
+    /// @notice The output has no open dispute to close.
+    error NoOpenDispute(uint256 index);
     /// @notice The bond was already reclaimed.
     error BondAlreadyReclaimed(uint256 index);
     /// @notice Nothing to claim.
@@ -108,6 +114,7 @@ contract OutputRegistry {
                 blockHash: blockHash,
                 l2BlockNumber: l2BlockNumber,
                 proposedAt: uint64(block.timestamp),
+                openDisputes: 0,
                 proposer: msg.sender,
                 bond: uint96(msg.value)
             })
@@ -134,6 +141,26 @@ contract OutputRegistry {
         emit OutputsInvalidated(index, count - index, bondRecipient);
     }
 
+    /// @notice The resolver opened a dispute on output `index`: it cannot finalize until
+    /// the dispute is closed (or it is invalidated).
+    function disputeOpened(uint256 index) external {
+        if (msg.sender != resolver) revert NotResolver();
+        if (index >= outputs.length) revert UnknownOutput(index);
+        Output storage output = outputs[index];
+        output.openDisputes += 1;
+        emit DisputeMarked(index, true, output.openDisputes);
+    }
+
+    /// @notice The resolver closed a dispute on output `index` without invalidating it.
+    function disputeClosed(uint256 index) external {
+        if (msg.sender != resolver) revert NotResolver();
+        if (index >= outputs.length) revert UnknownOutput(index);
+        Output storage output = outputs[index];
+        if (output.openDisputes == 0) revert NoOpenDispute(index);
+        output.openDisputes -= 1;
+        emit DisputeMarked(index, false, output.openDisputes);
+    }
+
     /// @notice Returns a finalized output's bond to its proposer's credit.
     function reclaimBond(uint256 index) external {
         if (!isFinalized(index)) revert NotFinal(index);
@@ -155,12 +182,21 @@ contract OutputRegistry {
         emit CreditClaimed(msg.sender, amount);
     }
 
-    /// @notice Whether output `index` exists and its challenge window has passed.
+    /// @notice Whether output `index` exists, its challenge window has passed and no
+    /// dispute on it is open.
     function isFinalized(uint256 index) public view returns (bool) {
+        if (index >= outputs.length) return false;
+        Output storage output = outputs[index];
+        return output.openDisputes == 0 && !inChallengeWindow(index);
+    }
+
+    /// @notice Whether output `index` exists and may still be challenged (a dispute on it
+    /// may be opened).
+    function inChallengeWindow(uint256 index) public view returns (bool) {
         if (index >= outputs.length) return false;
         // The window is hours on a live chain; a validator's few seconds of skew do not matter.
         // forge-lint: disable-next-line(block-timestamp)
-        return block.timestamp >= uint256(outputs[index].proposedAt) + challengeWindow;
+        return block.timestamp < uint256(outputs[index].proposedAt) + challengeWindow;
     }
 
     /// @notice Output `index`; reverts when there is none.

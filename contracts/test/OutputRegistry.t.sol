@@ -20,7 +20,8 @@ contract OutputRegistryTest is Base {
 
     function propose(uint64 l2Block) internal returns (uint256) {
         vm.prank(PROPOSER);
-        return registry.propose{value: BOND}(l2Block, keccak256(abi.encode("state", l2Block)), bytes32(uint256(l2Block)));
+        return
+            registry.propose{value: BOND}(l2Block, keccak256(abi.encode("state", l2Block)), bytes32(uint256(l2Block)));
     }
 
     function test_ProposalsAreOrderedAndBonded() public {
@@ -94,6 +95,25 @@ contract OutputRegistryTest is Base {
         vm.assertEq(CHALLENGER.balance, BOND, "challenger paid");
     }
 
+    function test_AnOpenDisputeHoldsFinalityBack() public {
+        propose(10);
+        vm.expectRevert(OutputRegistry.NotResolver.selector);
+        registry.disputeOpened(0);
+        vm.startPrank(RESOLVER);
+        registry.disputeOpened(0);
+        registry.disputeOpened(0);
+        vm.warp(block.timestamp + WINDOW);
+        vm.assertFalse(registry.isFinalized(0), "two disputes open");
+        vm.assertFalse(registry.inChallengeWindow(0), "window over");
+        registry.disputeClosed(0);
+        vm.assertFalse(registry.isFinalized(0), "one dispute open");
+        registry.disputeClosed(0);
+        vm.assertTrue(registry.isFinalized(0), "final once none is open");
+        vm.expectRevert(abi.encodeWithSelector(OutputRegistry.NoOpenDispute.selector, 0));
+        registry.disputeClosed(0);
+        vm.stopPrank();
+    }
+
     function test_FinalOutputsCannotBeInvalidated() public {
         propose(10);
         vm.warp(block.timestamp + WINDOW);
@@ -121,9 +141,5 @@ contract OutputRegistryTest is Base {
             address(registry).balance,
             "every wei held is a bond or a credit"
         );
-    }
-
-    function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
-        return min + (x % (max - min + 1));
     }
 }

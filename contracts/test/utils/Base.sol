@@ -32,9 +32,25 @@ interface Vm {
     function assertFalse(bool condition, string calldata error) external pure;
     function assume(bool condition) external pure;
     function toString(uint256 value) external pure returns (string memory);
+    function getNonce(address account) external view returns (uint64);
 }
 
 /// @notice Base of the contract tests: the cheatcode handle.
 abstract contract Base {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @notice `x` folded into `[min, max]` (fuzz inputs).
+    function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
+        return min + (x % (max - min + 1));
+    }
+
+    /// @notice The address of the contract `deployer` creates with `nonce` (CREATE;
+    /// nonces below 128, which is all the tests need).
+    function createAddress(address deployer, uint64 nonce) internal pure returns (address) {
+        require(nonce < 128, "nonce too large for this helper");
+        bytes memory rlp = nonce == 0
+            ? abi.encodePacked(bytes1(0xd6), bytes1(0x94), deployer, bytes1(0x80))
+            : abi.encodePacked(bytes1(0xd6), bytes1(0x94), deployer, uint8(nonce));
+        return address(uint160(uint256(keccak256(rlp))));
+    }
 }

@@ -6,7 +6,7 @@ use crate::wal::WalBlock;
 use alloy_primitives::{Address, B256};
 use straddle_exchange::orders::{MakerFill, Match};
 use straddle_exchange::{BlockContext, Genesis, Ledger, LedgerError, Outcome, TxError};
-use straddle_primitives::block::{BlockHeader, transactions_root};
+use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_root};
 use straddle_primitives::{
     DecodeError, Domain, ForcedPayload, SignatureCheckError, Transaction, VerifiedOrder,
     VerifiedTransaction,
@@ -247,13 +247,16 @@ impl Tip {
         } = block;
         self.tree
             .update_batch(changes.iter().map(LeafChange::tree_update).collect());
-        let hashes: Vec<B256> = transactions.iter().map(|tx| tx.hash).collect();
+        let leaves: Vec<B256> = transactions
+            .iter()
+            .map(|stored| transaction_leaf(&stored.tx.encode()))
+            .collect();
         let header = BlockHeader {
             number,
             parent_hash: self.head_hash,
             timestamp_ms,
             state_root: self.tree.root(),
-            transactions_root: transactions_root(&hashes),
+            transactions_root: transactions_root(&leaves),
             transaction_count: transactions.len() as u32,
         };
         let hash = header.hash();

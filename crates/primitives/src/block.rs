@@ -59,22 +59,144 @@ impl BlockHeader {
     }
 }
 
-/// Commitment to a block's ordered transactions: `keccak256(h_0 ‖ h_1 ‖ … ‖ h_n-1)` over
-/// the transaction hashes (zero for an empty block).
-pub fn transactions_root(hashes: &[B256]) -> B256 {
-    if hashes.is_empty() {
-        return B256::ZERO;
+/// Commitment to a block's ordered transactions: the root of a binary Merkle tree of depth
+/// `⌈log₂ count⌉` whose leaves are the [`transaction_leaf`]s in block order; a node is
+/// `keccak256(left ‖ right)`, a node without a right child takes 32 zero bytes in its
+/// place (at any level), one leaf is its own root and an empty block's root is zero. One transaction is proven by `⌈log₂ count⌉` siblings
+/// ([`transactions_proof`]), which is what the L1 one-step prover checks.
+pub fn transactions_root(leaves: &[B256]) -> B256 {
+    match leaves.len() {
+        0 => B256::ZERO,
+        _ => merkle_levels(leaves)
+            .last()
+            .and_then(|top| top.first().copied())
+            .unwrap_or(B256::ZERO),
     }
-    let mut bytes = Vec::with_capacity(hashes.len() * 32);
-    for hash in hashes {
-        bytes.extend_from_slice(hash.as_slice());
+}
+
+/// The leaf of `encoded` (a transaction's canonical bytes) in [`transactions_root`]. It
+/// commits to the whole transaction, signatures included, which the transaction hash of
+/// a signed action (its EIP-712 digest) does not.
+pub fn transaction_leaf(encoded: &[u8]) -> B256 {
+    keccak256(encoded)
+}
+
+/// The siblings (bottom up) proving leaf `index` of `leaves` against
+/// [`transactions_root`]; `None` when `index` is out of range.
+pub fn transactions_proof(leaves: &[B256], index: usize) -> Option<Vec<B256>> {
+    if index >= leaves.len() {
+        return None;
     }
+    let levels = merkle_levels(leaves);
+    let mut position = index;
+    let mut siblings = Vec::with_capacity(levels.len().saturating_sub(1));
+    for level in &levels[..levels.len() - 1] {
+        siblings.push(level.get(position ^ 1).copied().unwrap_or(B256::ZERO));
+        position /= 2;
+    }
+    Some(siblings)
+}
+
+/// Checks `siblings` (bottom up) prove `leaf` at `index` of a tree of `count` leaves.
+pub fn verify_transactions_proof(
+    root: B256,
+    count: usize,
+    index: usize,
+    leaf: B256,
+    siblings: &[B256],
+) -> bool {
+    if index >= count || siblings.len() != merkle_depth(count) {
+        return false;
+    }
+    let mut hash = leaf;
+    let mut position = index;
+    for sibling in siblings {
+        hash = if position % 2 == 0 {
+            node(&hash, sibling)
+        } else {
+            node(sibling, &hash)
+        };
+        position /= 2;
+    }
+    hash == root
+}
+
+/// `⌈log₂ count⌉`: the number of siblings in a proof.
+fn merkle_depth(count: usize) -> usize {
+    count.next_power_of_two().trailing_zeros() as usize
+}
+
+fn node(left: &B256, right: &B256) -> B256 {
+    let mut bytes = [0u8; 64];
+    bytes[..32].copy_from_slice(left.as_slice());
+    bytes[32..].copy_from_slice(right.as_slice());
     keccak256(bytes)
+}
+
+/// Every level of the tree, leaves first; a missing right child is zero.
+fn merkle_levels(leaves: &[B256]) -> Vec<Vec<B256>> {
+    let depth = merkle_depth(leaves.len());
+    let mut levels = Vec::with_capacity(depth + 1);
+    levels.push(leaves.to_vec());
+    for _ in 0..depth {
+        let below = levels.last().map(Vec::as_slice).unwrap_or_default();
+        let above: Vec<B256> = below
+            .chunks(2)
+            .map(|pair| node(&pair[0], pair.get(1).unwrap_or(&B256::ZERO)))
+            .collect();
+        levels.push(above);
+    }
+    levels
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn leaves(count: usize) -> Vec<B256> {
+        (0..count)
+            .map(|i| transaction_leaf(&(i as u64).to_be_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn every_transaction_proves_and_no_other_does() {
+        for count in 1..=33 {
+            let leaves = leaves(count);
+            let root = transactions_root(&leaves);
+            for (index, leaf) in leaves.iter().enumerate() {
+                let siblings = transactions_proof(&leaves, index).unwrap();
+                assert!(verify_transactions_proof(
+                    root, count, index, *leaf, &siblings
+                ));
+                let other = (index + 1) % count;
+                if other != index {
+                    assert!(!verify_transactions_proof(
+                        root, count, other, *leaf, &siblings
+                    ));
+                }
+                // A count of another depth needs another number of siblings.
+                assert!(!verify_transactions_proof(
+                    root,
+                    2 * count + 1,
+                    index,
+                    *leaf,
+                    &siblings
+                ));
+            }
+            assert_eq!(transactions_proof(&leaves, count), None);
+        }
+        assert_eq!(transactions_root(&[]), B256::ZERO);
+    }
+
+    #[test]
+    fn the_root_is_the_padded_tree() {
+        let l = leaves(3);
+        let left = node(&l[0], &l[1]);
+        let right = node(&l[2], &B256::ZERO);
+        assert_eq!(transactions_root(&l), node(&left, &right));
+        assert_eq!(transactions_root(&l[..1]), l[0]);
+    }
 
     #[test]
     fn header_round_trip() {

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {L2Block} from "./L2Block.sol";
+import {OutputRegistry} from "./OutputRegistry.sol";
+
+/// @notice Re-executes one Straddle transaction on L1 (the one-step prover).
+interface IStepProver {
+    /// @notice The state root after `transaction` (canonical bytes) executes in block
+    /// `blockNumber` at `timestampMs` on the state with root `preRoot`; `witness` holds
+    /// the proofs of the leaves it reads and writes. Reverts when the witness does not
+    /// match `preRoot` or the kind is not covered.
+    function execute(
+        bytes32 preRoot,
+        uint64 blockNumber,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        bytes calldata witness
+    ) external view returns (bytes32 postRoot);
+}
+
+/// @title DisputeGame
+/// @notice Proves an output root of the OutputRegistry wrong, or defends it, by bisection
+/// (docs/spec/disputes.md). A challenger opens a game on an output inside its challenge
+/// window with a bond equal to the proposer's and names a final output (or the genesis)
+/// as the agreed anchor. The defender (the output's proposer) posts the claim at the
+/// middle of the disputed segment, the challenger agrees or disagrees, until one step is
+/// left: over L2 block hashes first, then, inside the block found, over the state roots
+/// after each transaction, where the one-step prover decides. Each side has a chess clock;
+/// the side to move that lets it run out loses (`timeout`). If the challenger wins, the
+/// output and every later one are removed and it is credited both bonds; if the defender
+/// wins, it is credited the challenger's bond. Credit is paid by pull (`claimCredit`).
+contract DisputeGame {
+    /// @notice What the game is bisecting.
+    enum Level {
+        Blocks,
+        Transactions
+    }
+
+    /// @notice Where a game stands.
+    enum Status {
+        Open,
+        ChallengerWon,
+        DefenderWon,
+        Cancelled
+    }
+
+    /// @notice One game. Claims at `lo` are agreed, claims at `hi` disputed.
+    struct Game {
+        uint256 outputIndex;
+        bytes32 outputKey;
+        address challenger;
+        address defender;
+        uint96 bond;
+        Level level;
+        Status status;
+        bool defenderToMove;
+        bool midPosted;
+        uint64 lo;
+        uint64 hi;
+        bytes32 loClaim;
+        bytes32 hiClaim;
+        bytes32 midClaim;
+        uint64 challengerClock;
+        uint64 defenderClock;
+        uint64 lastMoveAt;
+        bool blockRevealed;
+        uint64 blockNumber;
+        uint64 blockTimestampMs;
+        uint32 transactionCount;
+        bytes32 transactionsRoot;
+        bytes32 parentStateRoot;
+        bytes32 blockStateRoot;
+    }
+
+    /// @notice Pass as the anchor to agree on the genesis block.
+    uint256 public constant GENESIS = type(uint256).max;
+
+    /// @notice The registry whose outputs are disputed (its resolver is this contract).
+    OutputRegistry public immutable registry;
+    /// @notice Re-executes the transaction a game narrows down to.
+    IStepProver public immutable prover;
+    /// @notice Hash of L2 block 0.
+    bytes32 public immutable genesisBlockHash;
+    /// @notice Seconds each side may spend on its moves over a whole game.
+    uint64 public immutable clockSeconds;
+
+    Game[] private games;
+
+    /// @notice Wei each address can claim (bonds won or returned).
+    mapping(address => uint256) public credit;
+
+    /// @notice A game was opened on output `outputIndex` over L2 blocks `lo`..`hi`.
+    event GameOpened(uint256 indexed gameId, uint256 indexed outputIndex, address challenger, uint64 lo, uint64 hi);
+    /// @notice The defender claimed `claim` at position `mid`.
+    event MidpointClaimed(uint256 indexed gameId, Level level, uint64 mid, bytes32 claim);
+    /// @notice The challenger answered; the disputed segment is now `lo`..`hi`.
+    event Answered(uint256 indexed gameId, Level level, bool agreed, uint64 lo, uint64 hi);
+    /// @notice The defender revealed the header of the disputed block.
+    event BlockRevealed(uint256 indexed gameId, uint64 blockNumber, uint32 transactionCount);
+    /// @notice The challenger disputed the disputed block's execution.
+    event ExecutionDisputed(uint256 indexed gameId, uint64 blockNumber, bytes32 parentStateRoot, bytes32 stateRoot);
+    /// @notice The one-step prover ran transaction `index` and computed `postRoot`.
+    event Stepped(uint256 indexed gameId, uint64 index, bytes32 postRoot, bytes32 claimed);
+    /// @notice The game ended.
+    event GameResolved(uint256 indexed gameId, Status status);
+    /// @notice An output's block header contradicted its state root or block number.
+    event OutputMismatchProven(uint256 indexed outputIndex, address prover);
+    /// @notice Credit was paid out.
+    event CreditClaimed(address indexed account, uint256 amount);
+
+    /// @notice A zero address where one is required.
+    error ZeroAddress();
+    /// @notice The bond sent differs from the registry's bond.
+    error WrongBond(uint256 sent, uint256 required);
+    /// @notice No output at this index.
+    error UnknownOutput(uint256 index);
+    /// @notice The output's challenge window has passed.
+    error WindowClosed(uint256 outputIndex);
+    /// @notice The anchor is not a final output before the disputed one.
+    error BadAnchor(uint256 anchorIndex);
+    /// @notice No game with this id.
+    error UnknownGame(uint256 gameId);
+    /// @notice The game has ended.
+    error GameOver(uint256 gameId);
+    /// @notice The disputed output was removed or replaced; the game can only be cancelled.
+    error OutputGone(uint256 gameId);
+    /// @notice The output is still there; the game cannot be cancelled.
+    error OutputStillThere(uint256 gameId);
+    /// @notice It is not the caller's turn (or not this move's).
+    error NotYourMove();
+    /// @notice The move names another segment than the game's.
+    error StaleSegment(uint64 lo, uint64 hi);
+    /// @notice The move is for another level or stage of the game.
+    error WrongStage();
+    /// @notice The mover's clock ran out; call `timeout`.
+    error ClockExpired();
+    /// @notice The side to move still has time.
+    error ClockRunning(uint64 remaining);
+    /// @notice A revealed header does not match the claims.
+    error HeaderMismatch();
+    /// @notice The transaction is not the one at the disputed index.
+    error TransactionNotInBlock();
+    /// @notice The header agrees with the output.
+    error NoMismatch();
+    /// @notice Nothing to claim.
+    error NoCredit();
+    /// @notice Sending ether failed.
+    error PaymentFailed();
+
+    /// @param registry_ The registry; its resolver must be this contract.
+    /// @param prover_ The one-step prover.
+    /// @param genesisBlockHash_ Hash of L2 block 0.
+    /// @param clockSeconds_ Each side's time for a whole game.
+    constructor(OutputRegistry registry_, IStepProver prover_, bytes32 genesisBlockHash_, uint64 clockSeconds_) {
+        if (address(registry_) == address(0) || address(prover_) == address(0)) revert ZeroAddress();
+        registry = registry_;
+        prover = prover_;
+        genesisBlockHash = genesisBlockHash_;
+        clockSeconds = clockSeconds_;
+    }
+
+    // ---------------------------------------------------------------- opening
+
+    /// @notice Disputes output `outputIndex`, agreeing with output `anchorIndex` (final,
+    /// earlier) or with the genesis (`GENESIS`). Carries the registry's bond.
+    /// @return gameId The new game.
+    function open(uint256 outputIndex, uint256 anchorIndex) external payable returns (uint256 gameId) {
+        uint256 required = registry.bondAmount();
+        if (msg.value != required) revert WrongBond(msg.value, required);
+        if (outputIndex >= registry.outputCount()) revert UnknownOutput(outputIndex);
+        if (!registry.inChallengeWindow(outputIndex)) revert WindowClosed(outputIndex);
+        OutputRegistry.Output memory output = registry.getOutput(outputIndex);
+        (uint64 anchorBlock, bytes32 anchorHash) = anchorOf(outputIndex, anchorIndex);
+
+        gameId = games.length;
+        Game storage game = games.push();
+        game.outputIndex = outputIndex;
+        game.outputKey = keyOf(output);
+        game.challenger = msg.sender;
+        game.defender = output.proposer;
+        game.bond = uint96(msg.value);
+        game.defenderToMove = true;
+        game.lo = anchorBlock;
+        game.hi = output.l2BlockNumber;
+        game.loClaim = anchorHash;
+        game.hiClaim = output.blockHash;
+        game.challengerClock = clockSeconds;
+        game.defenderClock = clockSeconds;
+        game.lastMoveAt = uint64(block.timestamp);
+        registry.disputeOpened(outputIndex);
+        emit GameOpened(gameId, outputIndex, msg.sender, anchorBlock, output.l2BlockNumber);
+    }
+
+    /// @notice Removes output `outputIndex` at once, without a game, when `header` hashes
+    /// to its block hash but names another block number or state root. The caller is
+    /// credited the proposer's bond.
+    function proveOutputMismatch(uint256 outputIndex, bytes calldata header) external {
+        if (outputIndex >= registry.outputCount()) revert UnknownOutput(outputIndex);
+        OutputRegistry.Output memory output = registry.getOutput(outputIndex);
+        (L2Block.Header memory decoded, bytes32 hash) = L2Block.decode(header);
+        if (hash != output.blockHash) revert HeaderMismatch();
+        if (decoded.number == output.l2BlockNumber && decoded.stateRoot == output.stateRoot) revert NoMismatch();
+        registry.invalidate(outputIndex, msg.sender);
+        emit OutputMismatchProven(outputIndex, msg.sender);
+    }
+
+    // ---------------------------------------------------------------- bisection
+
+    /// @notice The defender claims `claim` at the middle of the segment `lo`..`hi`: a
+    /// block hash at the block level, a state root at the transaction level.
+    function claimMidpoint(uint256 gameId, uint64 lo, uint64 hi, bytes32 claim) external {
+        Game storage game = live(gameId, lo, hi);
+        if (hi - lo < 2 || game.midPosted) revert WrongStage();
+        spendClock(game, true);
+        game.midClaim = claim;
+        game.midPosted = true;
+        game.defenderToMove = false;
+        emit MidpointClaimed(gameId, game.level, midpoint(lo, hi), claim);
+    }
+
+    /// @notice The challenger agrees (the segment becomes its upper half) or disagrees
+    /// (its lower half) with the defender's claim at the middle of `lo`..`hi`.
+    function answer(uint256 gameId, uint64 lo, uint64 hi, bool agree) external {
+        Game storage game = live(gameId, lo, hi);
+        if (!game.midPosted) revert WrongStage();
+        spendClock(game, false);
+        uint64 mid = midpoint(lo, hi);
+        if (agree) {
+            game.lo = mid;
+            game.loClaim = game.midClaim;
+        } else {
+            game.hi = mid;
+            game.hiClaim = game.midClaim;
+        }
+        game.midPosted = false;
+        game.midClaim = bytes32(0);
+        // One block left: the defender reveals it. One transaction left: the challenger
+        // runs it through the prover. Otherwise the defender claims the next midpoint.
+        game.defenderToMove = game.hi - game.lo > 1 || game.level == Level.Blocks;
+        emit Answered(gameId, game.level, agree, game.lo, game.hi);
+    }
+
+    /// @notice Once the block level has narrowed to one block, the defender reveals the
+    /// headers of that block (`header`, hashing to the disputed claim) and of its parent
+    /// (hashing to the agreed claim).
+    function revealBlock(uint256 gameId, bytes calldata parentHeader, bytes calldata header) external {
+        Game storage game = live(gameId);
+        if (game.level != Level.Blocks || game.hi - game.lo != 1 || game.blockRevealed) revert WrongStage();
+        spendClock(game, true);
+        (L2Block.Header memory parent, bytes32 parentHash) = L2Block.decode(parentHeader);
+        (L2Block.Header memory block_, bytes32 hash) = L2Block.decode(header);
+        if (
+            parentHash != game.loClaim || hash != game.hiClaim || block_.parentHash != parentHash
+                || parent.number != game.lo || block_.number != game.hi
+        ) revert HeaderMismatch();
+        game.blockRevealed = true;
+        game.blockNumber = block_.number;
+        game.blockTimestampMs = block_.timestampMs;
+        game.transactionCount = block_.transactionCount;
+        game.transactionsRoot = block_.transactionsRoot;
+        game.parentStateRoot = parent.stateRoot;
+        game.blockStateRoot = block_.stateRoot;
+        game.defenderToMove = false;
+        emit BlockRevealed(gameId, block_.number, block_.transactionCount);
+    }
+
+    /// @notice The challenger says the revealed block's transactions do not lead from its
+    /// parent's state root to its own: the game bisects over the state roots after each
+    /// transaction (position 0: the parent's root, agreed; position `count`: the block's).
+    function disputeExecution(uint256 gameId) external {
+        Game storage game = live(gameId);
+        if (game.level != Level.Blocks || !game.blockRevealed) revert WrongStage();
+        spendClock(game, false);
+        bytes32 parentStateRoot = game.parentStateRoot;
+        bytes32 stateRoot = game.blockStateRoot;
+        game.level = Level.Transactions;
+        game.lo = 0;
+        game.hi = game.transactionCount;
+        game.loClaim = parentStateRoot;
+        game.hiClaim = stateRoot;
+        emit ExecutionDisputed(gameId, game.blockNumber, parentStateRoot, stateRoot);
+        if (game.hi == 0) {
+            // An empty block changes nothing.
+            resolve(gameId, game, parentStateRoot == stateRoot ? Status.DefenderWon : Status.ChallengerWon);
+            return;
+        }
+        game.defenderToMove = game.hi > 1;
+    }
+
+    /// @notice With one transaction left (`lo` agreed, `lo + 1` disputed), runs
+    /// transaction number `lo` of the block through the one-step prover: the game ends
+    /// for the challenger if the prover's root differs from the defender's claim, else
+    /// for the defender. Anyone may call it; `siblings` prove the transaction against the
+    /// block's transactions root, `witness` is the prover's.
+    function step(
+        uint256 gameId,
+        uint64 lo,
+        uint64 hi,
+        bytes calldata transaction,
+        bytes32[] calldata siblings,
+        bytes calldata witness
+    ) external {
+        Game storage game = live(gameId, lo, hi);
+        if (game.level != Level.Transactions || hi - lo != 1) revert WrongStage();
+        // Anyone may run the step, on the challenger's time.
+        chargeClock(game, false);
+        if (!L2Block.provesTransaction(game.transactionsRoot, game.transactionCount, lo, transaction, siblings)) {
+            revert TransactionNotInBlock();
+        }
+        bytes32 postRoot = prover.execute(game.loClaim, game.blockNumber, game.blockTimestampMs, transaction, witness);
+        emit Stepped(gameId, lo, postRoot, game.hiClaim);
+        resolve(gameId, game, postRoot == game.hiClaim ? Status.DefenderWon : Status.ChallengerWon);
+    }
+
+    // ---------------------------------------------------------------- endings
+
+    /// @notice Ends the game against the side to move once its clock has run out.
+    function timeout(uint256 gameId) external {
+        Game storage game = live(gameId);
+        uint64 remaining = game.defenderToMove ? game.defenderClock : game.challengerClock;
+        uint64 elapsed = uint64(block.timestamp) - game.lastMoveAt;
+        if (elapsed <= remaining) revert ClockRunning(remaining - elapsed);
+        resolve(gameId, game, game.defenderToMove ? Status.ChallengerWon : Status.DefenderWon);
+    }
+
+    /// @notice Ends a game whose output was removed or replaced (another game or a
+    /// mismatch proof removed it): the challenger gets its bond back.
+    function cancel(uint256 gameId) external {
+        if (gameId >= games.length) revert UnknownGame(gameId);
+        Game storage game = games[gameId];
+        if (game.status != Status.Open) revert GameOver(gameId);
+        if (outputStillThere(game)) revert OutputStillThere(gameId);
+        game.status = Status.Cancelled;
+        credit[game.challenger] += game.bond;
+        emit GameResolved(gameId, Status.Cancelled);
+    }
+
+    /// @notice Pays the caller's credit.
+    function claimCredit() external {
+        uint256 amount = credit[msg.sender];
+        if (amount == 0) revert NoCredit();
+        credit[msg.sender] = 0;
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert PaymentFailed();
+        emit CreditClaimed(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice Game `gameId`.
+    function getGame(uint256 gameId) external view returns (Game memory) {
+        if (gameId >= games.length) revert UnknownGame(gameId);
+        return games[gameId];
+    }
+
+    /// @notice Number of games ever opened.
+    function gameCount() external view returns (uint256) {
+        return games.length;
+    }
+
+    /// @notice Seconds left on the clock of the side to move (zero once run out).
+    function remainingTime(uint256 gameId) external view returns (uint64) {
+        if (gameId >= games.length) revert UnknownGame(gameId);
+        Game storage game = games[gameId];
+        uint64 remaining = game.defenderToMove ? game.defenderClock : game.challengerClock;
+        uint64 elapsed = uint64(block.timestamp) - game.lastMoveAt;
+        return elapsed >= remaining ? 0 : remaining - elapsed;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function anchorOf(uint256 outputIndex, uint256 anchorIndex) internal view returns (uint64, bytes32) {
+        if (anchorIndex == GENESIS) return (0, genesisBlockHash);
+        if (anchorIndex >= outputIndex || !registry.isFinalized(anchorIndex)) revert BadAnchor(anchorIndex);
+        OutputRegistry.Output memory anchor = registry.getOutput(anchorIndex);
+        return (anchor.l2BlockNumber, anchor.blockHash);
+    }
+
+    /// @dev An open game on a live output.
+    function live(uint256 gameId) internal view returns (Game storage game) {
+        if (gameId >= games.length) revert UnknownGame(gameId);
+        game = games[gameId];
+        if (game.status != Status.Open) revert GameOver(gameId);
+        if (!outputStillThere(game)) revert OutputGone(gameId);
+    }
+
+    /// @dev An open game on a live output whose segment is `lo`..`hi` (a move names the
+    /// segment it answers, so a stale move reverts instead of answering another one).
+    function live(uint256 gameId, uint64 lo, uint64 hi) internal view returns (Game storage game) {
+        game = live(gameId);
+        if (game.lo != lo || game.hi != hi) revert StaleSegment(game.lo, game.hi);
+    }
+
+    /// @dev Charges the time since the last move to the caller, who must be `defender`'s
+    /// side and to move.
+    function spendClock(Game storage game, bool defender) internal {
+        if (msg.sender != (defender ? game.defender : game.challenger)) revert NotYourMove();
+        chargeClock(game, defender);
+    }
+
+    /// @dev Charges the time since the last move to `defender`'s side, which must be to
+    /// move and have that much time left.
+    function chargeClock(Game storage game, bool defender) internal {
+        if (game.defenderToMove != defender) revert NotYourMove();
+        uint64 elapsed = uint64(block.timestamp) - game.lastMoveAt;
+        if (defender) {
+            if (elapsed > game.defenderClock) revert ClockExpired();
+            game.defenderClock -= elapsed;
+        } else {
+            if (elapsed > game.challengerClock) revert ClockExpired();
+            game.challengerClock -= elapsed;
+        }
+        game.lastMoveAt = uint64(block.timestamp);
+    }
+
+    function resolve(uint256 gameId, Game storage game, Status status) internal {
+        game.status = status;
+        if (status == Status.ChallengerWon) {
+            credit[game.challenger] += game.bond;
+            registry.invalidate(game.outputIndex, game.challenger);
+        } else {
+            credit[game.defender] += game.bond;
+            registry.disputeClosed(game.outputIndex);
+        }
+        emit GameResolved(gameId, status);
+    }
+
+    function outputStillThere(Game storage game) internal view returns (bool) {
+        if (game.outputIndex >= registry.outputCount()) return false;
+        return keyOf(registry.getOutput(game.outputIndex)) == game.outputKey;
+    }
+
+    function keyOf(OutputRegistry.Output memory output) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(output.stateRoot, output.blockHash, output.l2BlockNumber, output.proposedAt, output.proposer)
+        );
+    }
+
+    function midpoint(uint64 lo, uint64 hi) internal pure returns (uint64) {
+        return lo + (hi - lo) / 2;
+    }
+}

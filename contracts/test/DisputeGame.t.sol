@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Base} from "./utils/Base.sol";
+import {DisputeGame, IStepProver} from "../src/DisputeGame.sol";
+import {L2Block} from "../src/L2Block.sol";
+import {OutputRegistry} from "../src/OutputRegistry.sol";
+
+/// @notice A stand-in state transition for testing the game's mechanics alone: the root
+/// after a transaction is keccak256(root ‖ transaction). The real prover's rules are
+/// tested against the Rust STF in StepProver.t.sol.
+contract HashChainProver is IStepProver {
+    function execute(bytes32 preRoot, uint64, uint64, bytes calldata transaction, bytes calldata)
+        external
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encodePacked(preRoot, transaction));
+    }
+}
+
+contract DisputeGameTest is Base {
+    /// @notice An L2 chain as one party sees it: headers, hashes, per-transaction roots.
+    struct Chain {
+        bytes[] headers;
+        bytes32[] hashes;
+        bytes32[] stateRoots;
+        bytes32[][] roots;
+        bytes[][] transactions;
+    }
+
+    OutputRegistry internal registry;
+    DisputeGame internal game;
+    address internal constant PROPOSER = address(0xA11CE);
+    address internal constant CHALLENGER = address(0xC4A1);
+    uint64 internal constant WINDOW = 600;
+    uint96 internal constant BOND = 1 ether;
+    uint64 internal constant CLOCK = 60;
+    uint64 internal constant BLOCKS = 12;
+    uint256 internal constant NO_TAMPERING = type(uint256).max;
+    uint256 internal constant GENESIS = type(uint256).max;
+
+    Chain internal honest;
+
+    function setUp() public {
+        vm.warp(1_000_000);
+        honest = build(NO_TAMPERING, 0);
+        // The registry's resolver is the game, deployed after the registry and the prover.
+        address gameAddress = createAddress(address(this), vm.getNonce(address(this)) + 2);
+        registry = new OutputRegistry(PROPOSER, gameAddress, WINDOW, BOND);
+        IStepProver prover = new HashChainProver();
+        game = new DisputeGame(registry, prover, honest.hashes[0], CLOCK);
+        vm.assertEq(address(game), gameAddress, "game at the resolver address");
+        vm.assertEq(game.GENESIS(), GENESIS, "genesis anchor");
+        vm.deal(PROPOSER, 100 ether);
+        vm.deal(CHALLENGER, 100 ether);
+    }
+
+    // ---------------------------------------------------------------- chains
+
+    /// @dev Blocks 0..BLOCKS; block n has (3n mod 5) transactions (block 5 is empty).
+    /// Transaction `tamperTx` of block `tamperBlock` (or the empty block's root) is forged.
+    function build(uint256 tamperBlock, uint256 tamperTx) internal pure returns (Chain memory chain) {
+        chain.headers = new bytes[](BLOCKS + 1);
+        chain.hashes = new bytes32[](BLOCKS + 1);
+        chain.stateRoots = new bytes32[](BLOCKS + 1);
+        chain.roots = new bytes32[][](BLOCKS + 1);
+        chain.transactions = new bytes[][](BLOCKS + 1);
+        bytes32 root = keccak256("genesis state");
+        chain.headers[0] = header(0, bytes32(0), 0, root, bytes32(0), 0);
+        chain.hashes[0] = keccak256(chain.headers[0]);
+        chain.stateRoots[0] = root;
+        for (uint64 n = 1; n <= BLOCKS; n++) {
+            uint256 count = (3 * uint256(n)) % 5;
+            bytes[] memory txs = new bytes[](count);
+            bytes32[] memory roots = new bytes32[](count + 1);
+            bytes32[] memory leaves = new bytes32[](count);
+            roots[0] = root;
+            for (uint256 k = 0; k < count; k++) {
+                txs[k] = abi.encodePacked("tx", n, k);
+                leaves[k] = keccak256(txs[k]);
+                roots[k + 1] = n == tamperBlock && k == tamperTx
+                    ? keccak256(abi.encodePacked("forged", roots[k]))
+                    : keccak256(abi.encodePacked(roots[k], txs[k]));
+            }
+            root = roots[count];
+            if (count == 0 && n == tamperBlock) {
+                root = keccak256(abi.encodePacked("forged", root));
+                roots[0] = root;
+            }
+            chain.roots[n] = roots;
+            chain.stateRoots[n] = root;
+            chain.transactions[n] = txs;
+            chain.headers[n] = header(n, chain.hashes[n - 1], n * 1000, root, merkleRoot(leaves), uint32(count));
+            chain.hashes[n] = keccak256(chain.headers[n]);
+        }
+    }
+
+    function header(
+        uint64 number,
+        bytes32 parent,
+        uint64 timestampMs,
+        bytes32 stateRoot,
+        bytes32 transactionsRoot,
+        uint32 count
+    ) internal pure returns (bytes memory) {
+        return abi.encodePacked(number, parent, timestampMs, stateRoot, transactionsRoot, count);
+    }
+
+    function merkleRoot(bytes32[] memory leaves) internal pure returns (bytes32) {
+        if (leaves.length == 0) return bytes32(0);
+        bytes32[] memory level = leaves;
+        while (level.length > 1) {
+            bytes32[] memory above = new bytes32[]((level.length + 1) / 2);
+            for (uint256 i = 0; i < above.length; i++) {
+                bytes32 right = 2 * i + 1 < level.length ? level[2 * i + 1] : bytes32(0);
+                above[i] = keccak256(abi.encodePacked(level[2 * i], right));
+            }
+            level = above;
+        }
+        return level[0];
+    }
+
+    function merkleProof(bytes[] memory txs, uint256 index) internal pure returns (bytes32[] memory siblings) {
+        bytes32[] memory level = new bytes32[](txs.length);
+        for (uint256 i = 0; i < txs.length; i++) {
+            level[i] = keccak256(txs[i]);
+        }
+        siblings = new bytes32[](L2Block.depth(txs.length));
+        for (uint256 d = 0; d < siblings.length; d++) {
+            uint256 other = index ^ 1;
+            siblings[d] = other < level.length ? level[other] : bytes32(0);
+            bytes32[] memory above = new bytes32[]((level.length + 1) / 2);
+            for (uint256 i = 0; i < above.length; i++) {
+                bytes32 right = 2 * i + 1 < level.length ? level[2 * i + 1] : bytes32(0);
+                above[i] = keccak256(abi.encodePacked(level[2 * i], right));
+            }
+            level = above;
+            index /= 2;
+        }
+    }
+
+    // ---------------------------------------------------------------- parties
+
+    function propose(Chain memory chain, uint64 number) internal returns (uint256) {
+        vm.prank(PROPOSER);
+        return registry.propose{value: BOND}(number, chain.stateRoots[number], chain.hashes[number]);
+    }
+
+    function open(uint256 outputIndex, uint256 anchor) internal returns (uint256) {
+        vm.prank(CHALLENGER);
+        return game.open{value: BOND}(outputIndex, anchor);
+    }
+
+    /// @dev Plays `gameId` to its end, one move per second: the defender from its chain,
+    /// the challenger comparing with its own. Returns the moves made.
+    function play(uint256 gameId, Chain memory defender, Chain memory challenger) internal returns (uint256 moves) {
+        while (true) {
+            DisputeGame.Game memory g = game.getGame(gameId);
+            if (g.status != DisputeGame.Status.Open) return moves;
+            vm.warp(block.timestamp + 1);
+            moves++;
+            uint64 mid = g.lo + (g.hi - g.lo) / 2;
+            bool blocks = g.level == DisputeGame.Level.Blocks;
+            if (g.hi - g.lo > 1) {
+                if (!g.midPosted) {
+                    bytes32 claim = blocks ? defender.hashes[mid] : defender.roots[g.blockNumber][mid];
+                    vm.prank(PROPOSER);
+                    game.claimMidpoint(gameId, g.lo, g.hi, claim);
+                } else {
+                    bytes32 mine = blocks ? challenger.hashes[mid] : challenger.roots[g.blockNumber][mid];
+                    vm.prank(CHALLENGER);
+                    game.answer(gameId, g.lo, g.hi, mine == g.midClaim);
+                }
+            } else if (blocks && !g.blockRevealed) {
+                vm.prank(PROPOSER);
+                game.revealBlock(gameId, defender.headers[g.lo], defender.headers[g.hi]);
+            } else if (blocks) {
+                vm.prank(CHALLENGER);
+                game.disputeExecution(gameId);
+            } else {
+                bytes[] memory txs = defender.transactions[g.blockNumber];
+                vm.prank(CHALLENGER);
+                game.step(gameId, g.lo, g.hi, txs[g.lo], merkleProof(txs, g.lo), "");
+            }
+        }
+    }
+
+    function truncated(bytes memory data) internal pure returns (bytes memory out) {
+        out = new bytes(data.length - 1);
+        for (uint256 i = 0; i < out.length; i++) {
+            out[i] = data[i];
+        }
+    }
+
+    function status(uint256 gameId) internal view returns (DisputeGame.Status) {
+        return game.getGame(gameId).status;
+    }
+
+    // ---------------------------------------------------------------- tests
+
+    function test_AWrongRootIsRemovedWithItsDependentsAndTheBondsMove() public {
+        Chain memory forged = build(8, 2);
+        propose(honest, 4);
+        vm.warp(block.timestamp + WINDOW);
+        uint256 wrong = propose(forged, 9);
+        propose(forged, 12);
+        uint256 gameId = open(wrong, 0);
+        vm.assertEq(uint256(registry.getOutput(wrong).openDisputes), 1, "dispute marked");
+
+        uint256 moves = play(gameId, forged, honest);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        DisputeGame.Game memory g = game.getGame(gameId);
+        vm.assertEq(uint256(g.blockNumber), 8, "narrowed to the forged block");
+        vm.assertEq(uint256(g.lo), 2, "and to its forged transaction");
+        vm.assertGt(moves, 5, "bisection took several moves");
+        vm.assertEq(registry.outputCount(), 1, "the wrong output and its dependent are gone");
+        vm.assertEq(game.credit(CHALLENGER), BOND, "challenger's own bond back");
+        vm.assertEq(registry.credit(CHALLENGER), BOND, "proposer's bond to the challenger");
+        vm.assertEq(registry.credit(PROPOSER), BOND, "dependent's bond back to its proposer");
+
+        uint256 before = CHALLENGER.balance;
+        vm.prank(CHALLENGER);
+        game.claimCredit();
+        vm.prank(CHALLENGER);
+        registry.claimCredit();
+        vm.assertEq(CHALLENGER.balance - before, 2 * uint256(BOND), "challenger paid both bonds");
+    }
+
+    function test_AFalseChallengeLosesItsBondAndDelaysFinalityOnlyWhileOpen() public {
+        Chain memory mistaken = build(3, 0);
+        uint256 output = propose(honest, 6);
+        vm.warp(block.timestamp + WINDOW - 2);
+        uint256 gameId = open(output, GENESIS);
+        vm.warp(block.timestamp + 2);
+        vm.assertFalse(registry.isFinalized(output), "not final while the dispute is open");
+        // A second challenge after the window is refused.
+        vm.prank(CHALLENGER);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.WindowClosed.selector, output));
+        game.open{value: BOND}(output, GENESIS);
+
+        play(gameId, honest, mistaken);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.DefenderWon), "defender won");
+        vm.assertEq(game.credit(PROPOSER), BOND, "the challenger's bond goes to the defender");
+        vm.assertEq(game.credit(CHALLENGER), 0, "challenger forfeits");
+        vm.assertTrue(registry.isFinalized(output), "final once the dispute closed after its window");
+    }
+
+    function test_AnEmptyBlockThatChangesTheStateLoses() public {
+        Chain memory forged = build(5, 0);
+        uint256 output = propose(forged, 5);
+        uint256 gameId = open(output, GENESIS);
+        play(gameId, forged, honest);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        vm.assertEq(uint256(game.getGame(gameId).transactionCount), 0, "on the empty block");
+    }
+
+    function test_ASilentDefenderLosesOnItsClock() public {
+        uint256 output = propose(build(2, 0), 8);
+        uint256 gameId = open(output, GENESIS);
+        vm.warp(block.timestamp + CLOCK);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.ClockRunning.selector, 0));
+        game.timeout(gameId);
+        vm.assertEq(uint256(game.remainingTime(gameId)), 0, "no time left");
+        vm.warp(block.timestamp + 1);
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.ClockExpired.selector);
+        game.claimMidpoint(gameId, 0, 8, bytes32(0));
+        game.timeout(gameId);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won on time");
+        vm.assertEq(registry.outputCount(), 0, "output removed");
+    }
+
+    function test_ASilentChallengerLosesOnItsClockAndClocksAreChess() public {
+        uint256 output = propose(honest, 8);
+        uint256 gameId = open(output, GENESIS);
+        vm.warp(block.timestamp + 40);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 8, honest.hashes[4]);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        vm.assertEq(uint256(g.defenderClock), CLOCK - 40, "the defender spent 40 s");
+        vm.assertEq(uint256(g.challengerClock), CLOCK, "the challenger's clock was stopped");
+        vm.warp(block.timestamp + CLOCK + 1);
+        game.timeout(gameId);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.DefenderWon), "defender won on time");
+        vm.assertEq(uint256(registry.getOutput(output).openDisputes), 0, "dispute closed");
+    }
+
+    function test_MovesAreCheckedForTurnSegmentAndBond() public {
+        uint256 output = propose(honest, 8);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, 1, BOND));
+        game.open{value: 1}(output, GENESIS);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadAnchor.selector, 0));
+        game.open{value: BOND}(output, 0);
+        uint256 gameId = open(output, GENESIS);
+
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NotYourMove.selector);
+        game.claimMidpoint(gameId, 0, 8, bytes32(0));
+        vm.prank(PROPOSER);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.StaleSegment.selector, 0, 8));
+        game.claimMidpoint(gameId, 0, 7, bytes32(0));
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.revealBlock(gameId, honest.headers[0], honest.headers[1]);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.answer(gameId, 0, 8, true);
+
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 8, honest.hashes[4]);
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.claimMidpoint(gameId, 0, 8, honest.hashes[4]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 0, 8, true);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.answer(gameId, 4, 8, true);
+    }
+
+    function test_RevealedHeadersMustMatchTheClaims() public {
+        uint256 output = propose(honest, 1);
+        uint256 gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.HeaderMismatch.selector);
+        game.revealBlock(gameId, honest.headers[1], honest.headers[1]);
+        vm.prank(PROPOSER);
+        vm.expectRevert(abi.encodeWithSelector(L2Block.BadHeaderLength.selector, 115));
+        game.revealBlock(gameId, honest.headers[0], truncated(honest.headers[1]));
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, honest.headers[0], honest.headers[1]);
+        vm.prank(CHALLENGER);
+        game.disputeExecution(gameId);
+        // Block 1 has 3 transactions: the defender claims the root after the first.
+        DisputeGame.Game memory g = game.getGame(gameId);
+        vm.assertEq(uint256(g.hi), 3, "one position per transaction");
+        vm.assertTrue(g.defenderToMove, "the defender claims the midpoint");
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 3, honest.roots[1][1]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 0, 3, false);
+        bytes[] memory txs = honest.transactions[1];
+        vm.expectRevert(DisputeGame.TransactionNotInBlock.selector);
+        game.step(gameId, 0, 1, txs[1], merkleProof(txs, 0), "");
+        game.step(gameId, 0, 1, txs[0], merkleProof(txs, 0), "");
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.DefenderWon), "honest step");
+    }
+
+    function test_AnOutputWhoseHeaderContradictsItIsRemovedWithoutAGame() public {
+        bytes32 hash = honest.hashes[3];
+        vm.prank(PROPOSER);
+        registry.propose{value: BOND}(3, keccak256("credits the proposer"), hash);
+        vm.expectRevert(DisputeGame.HeaderMismatch.selector);
+        game.proveOutputMismatch(0, honest.headers[2]);
+        vm.prank(CHALLENGER);
+        game.proveOutputMismatch(0, honest.headers[3]);
+        vm.assertEq(registry.outputCount(), 0, "removed");
+        vm.assertEq(registry.credit(CHALLENGER), BOND, "bond to the prover");
+
+        propose(honest, 3);
+        vm.expectRevert(DisputeGame.NoMismatch.selector);
+        game.proveOutputMismatch(0, honest.headers[3]);
+    }
+
+    function test_GamesOnARemovedOutputAreCancelledAndRefunded() public {
+        Chain memory forged = build(2, 0);
+        uint256 first = propose(forged, 4);
+        uint256 second = propose(forged, 9);
+        uint256 onSecond = open(second, GENESIS);
+        uint256 onFirst = open(first, GENESIS);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputStillThere.selector, onSecond));
+        game.cancel(onSecond);
+        play(onFirst, forged, honest);
+        vm.assertEq(uint256(status(onFirst)), uint256(DisputeGame.Status.ChallengerWon), "first won");
+        vm.prank(PROPOSER);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputGone.selector, onSecond));
+        game.claimMidpoint(onSecond, 0, 9, bytes32(0));
+        game.cancel(onSecond);
+        vm.assertEq(uint256(status(onSecond)), uint256(DisputeGame.Status.Cancelled), "cancelled");
+        vm.assertEq(game.credit(CHALLENGER), 2 * uint256(BOND), "both challenge bonds back");
+    }
+
+    function testFuzz_TheHonestSideAlwaysWins(uint8 tamperBlock, uint8 tamperTx, uint8 output, bool honestDefends)
+        public
+    {
+        uint256 n = bound(tamperBlock, 1, BLOCKS);
+        Chain memory forged = build(n, bound(tamperTx, 0, 4));
+        uint64 number = uint64(bound(output, n, BLOCKS));
+        Chain memory defender = honestDefends ? honest : forged;
+        Chain memory challenger = honestDefends ? forged : honest;
+        uint256 index = propose(defender, number);
+        uint256 gameId = open(index, GENESIS);
+        play(gameId, defender, challenger);
+        DisputeGame.Status expected = honestDefends ? DisputeGame.Status.DefenderWon : DisputeGame.Status.ChallengerWon;
+        if (keccak256(defender.headers[number]) == keccak256(challenger.headers[number])) {
+            // The forged transaction index was beyond the block's count: nothing forged.
+            expected = DisputeGame.Status.DefenderWon;
+        }
+        vm.assertEq(uint256(status(gameId)), uint256(expected), "the honest side wins");
+    }
+}
