@@ -21,6 +21,16 @@ alloy_sol_types::sol!(
 );
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
+    DisputeGame,
+    "artifacts/DisputeGame.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    StepProver,
+    "artifacts/StepProver.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
     TestUSDC,
     "artifacts/TestUSDC.json"
 );
@@ -37,6 +47,8 @@ mod tests {
             &Portal::BYTECODE,
             &BatchInbox::BYTECODE,
             &OutputRegistry::BYTECODE,
+            &DisputeGame::BYTECODE,
+            &StepProver::BYTECODE,
             &TestUSDC::BYTECODE,
         ] {
             assert!(code.len() > 1_000, "deployment bytecode is embedded");

@@ -45,7 +45,7 @@ pub struct Deployment {
 impl L1Client {
     /// Deploys `code` with its ABI-encoded constructor `args`; returns the address and
     /// the deployment's L1 block.
-    async fn deploy_code(
+    pub(crate) async fn deploy_code(
         &self,
         code: &[u8],
         args: &[u8],

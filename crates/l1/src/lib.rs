@@ -8,6 +8,7 @@ pub mod batches;
 pub mod blobs;
 pub mod deploy;
 pub mod deposits;
+pub mod disputes;
 pub mod forced;
 pub mod outputs;
 

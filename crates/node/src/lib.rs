@@ -12,6 +12,7 @@ pub mod engine;
 pub mod errors;
 pub mod rpc;
 pub mod sequencer;
+pub mod step;
 pub mod wal;
 
 use crate::chain::{Chain, ChainError, ReplayRule};

@@ -111,7 +111,7 @@ pub fn verify_transactions_proof(
     let mut hash = leaf;
     let mut position = index;
     for sibling in siblings {
-        hash = if position % 2 == 0 {
+        hash = if position.is_multiple_of(2) {
             node(&hash, sibling)
         } else {
             node(sibling, &hash)

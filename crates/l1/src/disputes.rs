@@ -1,0 +1,99 @@
+//! The dispute game's L1 side: the one-step prover's witness encoding and calls into the
+//! `StepProver` contract (`docs/spec/disputes.md` §4).
+
+use crate::{L1Client, L1Error};
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::{SolCall, SolConstructor, SolValue};
+use straddle_l1_contracts::StepProver;
+
+alloy::sol! {
+    /// Where a leaf's proof ends (`StateProof.Terminal`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct StepTerminal {
+        bool isLeaf;
+        bytes32 keyHash;
+        bytes32 valueHash;
+    }
+
+    /// One leaf a transaction reads, with its value and proof (`StepProver.Leaf`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct StepLeaf {
+        bool present;
+        bytes value;
+        bytes32[] siblings;
+        StepTerminal terminal;
+    }
+}
+
+/// The `witness` argument of `StepProver.execute`: `abi.encode(Leaf[])`.
+pub fn encode_step_witness(leaves: Vec<StepLeaf>) -> Bytes {
+    leaves.abi_encode().into()
+}
+
+/// One transaction for the one-step prover, with the state root before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepInput {
+    /// State root before the transaction.
+    pub pre_root: B256,
+    /// The L2 block it is in.
+    pub block_number: u64,
+    /// That block's time, unix milliseconds.
+    pub timestamp_ms: u64,
+    /// The transaction's canonical bytes.
+    pub transaction: Bytes,
+    /// [`encode_step_witness`] of the leaves it reads.
+    pub witness: Bytes,
+}
+
+impl StepInput {
+    fn call(&self) -> StepProver::executeCall {
+        StepProver::executeCall {
+            preRoot: self.pre_root,
+            blockNumber: self.block_number,
+            timestampMs: self.timestamp_ms,
+            transaction: self.transaction.clone(),
+            witness: self.witness.clone(),
+        }
+    }
+}
+
+impl L1Client {
+    /// Deploys a `StepProver` for signed actions of L2 chain `chain_id` whose signing
+    /// domain names `verifying_contract`.
+    pub async fn deploy_step_prover(
+        &self,
+        chain_id: u64,
+        verifying_contract: Address,
+    ) -> Result<Address, L1Error> {
+        let args = StepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+        }
+        .abi_encode();
+        let (address, _) = self
+            .deploy_code(&StepProver::BYTECODE, &args, "deploy StepProver")
+            .await?;
+        Ok(address)
+    }
+
+    /// Runs `input` through the prover at `prover` (an `eth_call`): the post-state root.
+    pub async fn execute_step(&self, prover: Address, input: &StepInput) -> Result<B256, L1Error> {
+        self.view(prover, &input.call()).await
+    }
+
+    /// Gas a transaction calling `StepProver.execute` on `input` uses
+    /// (`eth_estimateGas`: the execution, the 21 000 base and the calldata).
+    pub async fn step_gas(&self, prover: Address, input: &StepInput) -> Result<u64, L1Error> {
+        let request = TransactionRequest::default()
+            .with_from(self.signer)
+            .with_to(prover)
+            .with_input(Bytes::from(input.call().abi_encode()));
+        self.provider
+            .estimate_gas(request)
+            .await
+            .map_err(L1Error::rpc)
+    }
+}

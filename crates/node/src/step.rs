@@ -1,0 +1,137 @@
+//! Input for the L1 one-step prover (`contracts/src/StepProver.sol`,
+//! `docs/spec/disputes.md` §4): executes one transaction on a chain as derivation does
+//! and records the leaves the prover reads, in the order it writes them, each with its
+//! value before the transaction and a proof (against the root after the previous leaves'
+//! writes, or against the pre-state root when the transaction is refused).
+
+use crate::chain::Chain;
+use alloy_primitives::Bytes;
+use std::collections::BTreeMap;
+use straddle_exchange::{BlockContext, Ledger, StateKey};
+use straddle_l1::disputes::{StepInput, StepLeaf, StepTerminal, encode_step_witness};
+use straddle_primitives::{Action, Domain, Transaction};
+use straddle_state::{Terminal, key_hash, value_hash};
+
+/// Why no step input can be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// The prover does not cover this kind of transaction yet.
+    #[error("the one-step prover does not cover {0} yet")]
+    Unsupported(&'static str),
+    /// The transaction wrote a leaf the prover's rule for its kind does not read: the
+    /// two disagree on what the kind touches.
+    #[error("the transaction wrote leaf {0} that the prover does not read")]
+    UnreadWrite(String),
+}
+
+/// The leaves the prover reads for `tx` on `ledger`, in its write order (see
+/// `StepProver.sol`). A signed action whose signature does not recover reads none.
+pub fn step_keys(
+    tx: &Transaction,
+    ledger: &Ledger,
+    domain: &Domain,
+) -> Result<Vec<StateKey>, StepError> {
+    match tx {
+        Transaction::Deposit(deposit) => {
+            Ok(vec![StateKey::Account(deposit.recipient), StateKey::Totals])
+        }
+        Transaction::Action(signed) => {
+            let Ok(verified) = signed.clone().verify(domain) else {
+                return Ok(Vec::new());
+            };
+            let sender = verified.sender;
+            match &signed.action {
+                Action::Transfer(transfer) if transfer.to == sender => {
+                    Ok(vec![StateKey::Account(sender)])
+                }
+                Action::Transfer(transfer) => Ok(vec![
+                    StateKey::Account(sender),
+                    StateKey::Account(transfer.to),
+                ]),
+                Action::Withdraw(_) => Ok(vec![
+                    StateKey::Account(sender),
+                    StateKey::Withdrawal(ledger.totals().withdrawal_count),
+                    StateKey::Totals,
+                ]),
+                Action::Mint(_) => Err(StepError::Unsupported("mints")),
+                Action::DepositMargin(_) | Action::WithdrawMargin(_) => {
+                    Err(StepError::Unsupported("margin moves"))
+                }
+            }
+        }
+        Transaction::Forced(_) => Err(StepError::Unsupported("forced transactions")),
+        _ => Err(StepError::Unsupported("trading transactions")),
+    }
+}
+
+/// Executes `tx` on `chain` in `block` as derivation does (a refusal changes nothing)
+/// and returns the prover's input for it. The chain's tree is left at the post-state.
+pub fn execute_step(
+    chain: &mut Chain,
+    tx: Transaction,
+    block: &BlockContext,
+) -> Result<StepInput, StepError> {
+    let keys = step_keys(&tx, &chain.state.ledger, &chain.state.genesis.domain)?;
+    let before: Vec<Option<Vec<u8>>> = keys
+        .iter()
+        .map(|key| chain.state.ledger.leaf_value(key))
+        .collect();
+    let pre_root = chain.tip.tree.root();
+    let transaction = Bytes::from(tx.encode());
+    let _ = chain.state.execute_derived(tx, block);
+    let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = chain
+        .state
+        .ledger
+        .take_changes()
+        .into_iter()
+        .map(|change| (change.key, change.value))
+        .collect();
+    let tree = &mut chain.tip.tree;
+    let mut leaves = Vec::with_capacity(keys.len());
+    for (key, value) in keys.iter().zip(before) {
+        let encoded = key.encode();
+        let hash = key_hash(&encoded);
+        let proof = tree.prove(&hash);
+        let terminal = match proof.terminal {
+            Terminal::Empty => StepTerminal {
+                isLeaf: false,
+                keyHash: Default::default(),
+                valueHash: Default::default(),
+            },
+            Terminal::Leaf {
+                key_hash,
+                value_hash,
+            } => StepTerminal {
+                isLeaf: true,
+                keyHash: key_hash,
+                valueHash: value_hash,
+            },
+        };
+        leaves.push(StepLeaf {
+            present: value.is_some(),
+            value: value.unwrap_or_default().into(),
+            siblings: proof.siblings,
+            terminal,
+        });
+        if let Some(written) = writes.remove(&encoded) {
+            tree.update(hash, written.as_deref().map(value_hash));
+        }
+    }
+    let unread: Vec<String> = writes
+        .keys()
+        .map(alloy_primitives::hex::encode_prefixed)
+        .collect();
+    for (key, value) in writes {
+        tree.update(key_hash(&key), value.as_deref().map(value_hash));
+    }
+    if let Some(key) = unread.into_iter().next() {
+        return Err(StepError::UnreadWrite(key));
+    }
+    Ok(StepInput {
+        pre_root,
+        block_number: block.number,
+        timestamp_ms: block.timestamp_ms,
+        transaction,
+        witness: encode_step_witness(leaves),
+    })
+}

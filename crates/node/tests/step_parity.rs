@@ -1,0 +1,242 @@
+//! Parity of the L1 one-step prover with the Rust STF: thousands of random deposits,
+//! transfers and withdrawals (valid ones and every kind of refusal: replayed, stale and
+//! far nonces, expired, zero, overdrawn, out-of-order deposits, supply-cap breaches,
+//! high-s and foreign signatures) run through the node's execution and through
+//! `StepProver.execute` on a real anvil, and the post-state roots must be equal after
+//! every transaction. Also prints the prover's gas per kind (docs/PERFORMANCE.md).
+
+mod common;
+
+use alloy_primitives::{Address, Signature, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use straddle_exchange::BlockContext;
+use straddle_l1::{Anvil, L1Client};
+use straddle_node::chain::Chain;
+use straddle_node::devnet::dev_key;
+use straddle_node::step::execute_step;
+use straddle_primitives::{Action, Deposit, SignedAction, Transaction, Transfer, Withdraw};
+
+const TRANSACTIONS: usize = 2_500;
+const SIGNERS: usize = 6;
+/// secp256k1 curve order.
+const CURVE_ORDER: U256 = U256::from_limbs([
+    0xBFD25E8CD0364141,
+    0xBAAEDCE6AF48A03B,
+    0xFFFFFFFFFFFFFFFE,
+    0xFFFFFFFFFFFFFFFF,
+]);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// SplitMix64: reproducible without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+struct Generator {
+    rng: Rng,
+    signers: Vec<PrivateKeySigner>,
+    strangers: Vec<Address>,
+    next_nonce: Vec<u64>,
+}
+
+impl Generator {
+    fn address(&mut self) -> Address {
+        let i = self.rng.below((SIGNERS + self.strangers.len()) as u64) as usize;
+        match self.signers.get(i) {
+            Some(signer) => signer.address(),
+            None => self.strangers[i - SIGNERS],
+        }
+    }
+
+    fn amount(&mut self, balance: u128) -> u128 {
+        match self.rng.below(20) {
+            0 => 0,
+            1 => balance,
+            2 => balance.saturating_add(1 + self.rng.below(1_000) as u128),
+            3 => u128::MAX - self.rng.below(10) as u128,
+            _ => 1 + self.rng.below(5_000_000_000) as u128,
+        }
+    }
+
+    fn deposit(&mut self, chain: &Chain) -> Transaction {
+        let count = chain.state.ledger.totals().deposit_count;
+        let index = match self.rng.below(12) {
+            0 => count + 1,
+            1 => count.saturating_sub(1),
+            _ => count,
+        };
+        let amount = match self.rng.below(12) {
+            0 => 0,
+            1 => 100_000_000_000_000_000_000 - self.rng.below(3) as u128,
+            _ => 1 + self.rng.below(50_000_000_000) as u128,
+        };
+        Transaction::Deposit(Deposit {
+            index,
+            from: self.address(),
+            recipient: self.address(),
+            amount,
+        })
+    }
+
+    fn action(&mut self, chain: &Chain, block: &BlockContext) -> Transaction {
+        let who = self.rng.below(SIGNERS as u64) as usize;
+        let signer = self.signers[who].clone();
+        let balance = chain
+            .state
+            .ledger
+            .account(&signer.address())
+            .map(|a| a.collateral.0)
+            .unwrap_or_default();
+        let nonce = match self.rng.below(20) {
+            0 => self.next_nonce[who].saturating_sub(1 + self.rng.below(3)), // replay
+            1 => self.next_nonce[who].saturating_sub(40),                    // below the window
+            2 => self.next_nonce[who] + 100 + self.rng.below(100),           // far ahead
+            _ => {
+                self.next_nonce[who] += 1;
+                self.next_nonce[who]
+            }
+        };
+        let expiry_ms = if self.rng.chance(8) {
+            block.timestamp_ms - 1
+        } else {
+            block.timestamp_ms + 60_000
+        };
+        let amount = self.amount(balance);
+        let action = if self.rng.chance(55) {
+            let to = if self.rng.chance(10) {
+                signer.address()
+            } else {
+                self.address()
+            };
+            Action::Transfer(Transfer {
+                to,
+                amount,
+                nonce,
+                expiryMs: expiry_ms,
+            })
+        } else {
+            Action::Withdraw(Withdraw {
+                recipient: self.address(),
+                amount,
+                nonce,
+                expiryMs: expiry_ms,
+            })
+        };
+        let digest = action.signing_hash(&chain.state.genesis.domain);
+        let mut signature = signer.sign_hash_sync(&digest).unwrap();
+        match self.rng.below(25) {
+            // The same signature with s mirrored (high s): valid ECDSA, refused.
+            0 => {
+                signature =
+                    Signature::new(signature.r(), CURVE_ORDER - signature.s(), !signature.v())
+            }
+            // Someone else's signature: recovers another (unfunded or other) sender.
+            1 => {
+                let other = &self.signers[(who + 1) % SIGNERS];
+                signature = other.sign_hash_sync(&digest).unwrap();
+            }
+            // A garbled r: usually no recovery at all.
+            2 => {
+                signature =
+                    Signature::new(U256::from(self.rng.next()), signature.s(), signature.v())
+            }
+            _ => {}
+        }
+        Transaction::Action(SignedAction { action, signature })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
+    let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
+    let key = PrivateKeySigner::from_bytes(&dev_key(0)).unwrap();
+    let l1 = L1Client::connect(&anvil.url(), key).unwrap();
+    let genesis = common::genesis();
+    let prover = l1
+        .deploy_step_prover(genesis.domain.chain_id, genesis.domain.verifying_contract)
+        .await
+        .unwrap();
+    let (mut chain, _) = Chain::from_genesis(&genesis).unwrap();
+
+    let mut generator = Generator {
+        rng: Rng(0x5712_ADD1E),
+        signers: (0..SIGNERS).map(common::signer).collect(),
+        strangers: (0..3)
+            .map(|i| Address::repeat_byte(0xA0 + i as u8))
+            .collect(),
+        next_nonce: vec![0; SIGNERS],
+    };
+    let mut block = BlockContext {
+        number: 1,
+        timestamp_ms: 1_700_000_000_000,
+    };
+    // (kind, changed the state) → (count, highest gas)
+    let mut seen: BTreeMap<(&'static str, bool), (usize, u64)> = BTreeMap::new();
+    for i in 0..TRANSACTIONS {
+        if i % 7 == 6 {
+            block.number += 1;
+            block.timestamp_ms += 250;
+        }
+        let tx = if generator.rng.chance(25) {
+            generator.deposit(&chain)
+        } else {
+            generator.action(&chain, &block)
+        };
+        let kind = match &tx {
+            Transaction::Deposit(_) => "deposit",
+            Transaction::Action(signed) if matches!(signed.action, Action::Transfer(_)) => {
+                "transfer"
+            }
+            _ => "withdrawal",
+        };
+        let described = format!("{tx:?}");
+        let input = execute_step(&mut chain, tx, &block).unwrap();
+        let expected = chain.tip.tree.root();
+        let proven = l1.execute_step(prover, &input).await.unwrap();
+        assert_eq!(
+            proven, expected,
+            "transaction {i} ({described}): the prover's root differs from the STF's"
+        );
+        let changed = expected != input.pre_root;
+        let entry = seen.entry((kind, changed)).or_default();
+        entry.0 += 1;
+        if i % 10 == 0 || entry.0 == 1 {
+            entry.1 = entry.1.max(l1.step_gas(prover, &input).await.unwrap());
+        }
+    }
+    for ((kind, changed), (count, gas)) in &seen {
+        let what = if *changed { "executed" } else { "refused" };
+        println!("{kind:>10} {what:>8}: {count:>5} transactions, highest sampled gas {gas}");
+    }
+    for kind in ["deposit", "transfer", "withdrawal"] {
+        for changed in [true, false] {
+            let count = seen.get(&(kind, changed)).map_or(0, |e| e.0);
+            assert!(
+                count >= 20,
+                "too few {kind}s with changed = {changed}: {count}"
+            );
+        }
+    }
+}
