@@ -49,8 +49,28 @@ impl Anvil {
         extra: &[&str],
         log: Option<&Path>,
     ) -> Result<Anvil, L1Error> {
+        if port != 0 {
+            return Anvil::start_on(binary, port, extra, log);
+        }
+        // A port that was free a moment ago may be taken before anvil binds it (tests
+        // start servers in parallel): try a few.
+        let mut last = None;
+        for _ in 0..5 {
+            match Anvil::start_on(binary, free_port()?, extra, log) {
+                Ok(anvil) => return Ok(anvil),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| L1Error::Rpc("anvil did not start".into())))
+    }
+
+    fn start_on(
+        binary: &Path,
+        port: u16,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Result<Anvil, L1Error> {
         use std::os::unix::process::CommandExt;
-        let port = if port == 0 { free_port()? } else { port };
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Err(L1Error::Rpc(format!(
                 "port {port} is already in use (another anvil or devnet?)"

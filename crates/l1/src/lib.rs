@@ -220,9 +220,21 @@ impl L1Client {
             .pending()
             .await
             .map_err(L1Error::rpc)?;
+        let mut request = request.with_from(self.signer).with_nonce(nonce);
+        if request.gas.is_none() {
+            // The estimate runs against the latest block; the transaction runs in a later
+            // one, where a time-dependent branch (a dispute clock being charged) may write
+            // storage the estimate did not: a margin keeps it from running out of gas.
+            let estimate = self
+                .provider
+                .estimate_gas(request.clone())
+                .await
+                .map_err(L1Error::rpc)?;
+            request = request.with_gas_limit(estimate + estimate / 4 + 20_000);
+        }
         let pending = self
             .provider
-            .send_transaction(request.with_from(self.signer).with_nonce(nonce))
+            .send_transaction(request)
             .await
             .map_err(L1Error::rpc)?;
         let receipt = pending.get_receipt().await.map_err(L1Error::rpc)?;
