@@ -15,7 +15,7 @@ use common::{NodeProcess, ServiceProcess, dev_signer, sign};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use straddle_l1::alloy::providers::Provider;
-use straddle_l1::{Anvil, DeployConfig, L1Client};
+use straddle_l1::{Anvil, L1Client};
 use straddle_node::api::{SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::{Action, SignedAction, Transaction, Transfer, Withdraw};
@@ -138,14 +138,12 @@ impl Network {
         let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
         let operator = L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
         let deployment = operator
-            .deploy_devnet(&DeployConfig {
-                proposer: operator.address(),
-                resolver: operator.address(),
-                batcher: l1_key(1).address(),
-                challenge_window_secs: 2,
-                bond_wei: 1,
-                forced_inclusion_window: WINDOW,
-            })
+            .deploy_devnet(&common::deploy_config(
+                operator.address(),
+                l1_key(1).address(),
+                2,
+                WINDOW,
+            ))
             .await
             .unwrap();
         // The Portal backs the genesis allocations, so that withdrawing them pays out.

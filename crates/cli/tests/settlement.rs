@@ -21,9 +21,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use straddle_batch::batch_range;
 use straddle_l1::alloy::providers::Provider;
-use straddle_l1::{
-    Anvil, BatchKind, DeployConfig, Deployment, L1Client, batch_bytes, batches_between,
-};
+use straddle_l1::{Anvil, BatchKind, Deployment, L1Client, batch_bytes, batches_between};
 use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::{Action, Transfer};
@@ -57,14 +55,12 @@ impl Network {
         let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
         let operator = L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
         let deployment = operator
-            .deploy_devnet(&DeployConfig {
-                proposer: operator.address(),
-                resolver: operator.address(),
-                batcher: l1_key(1).address(),
-                challenge_window_secs: CHALLENGE_WINDOW_SECS,
-                bond_wei: 1,
-                forced_inclusion_window: 10,
-            })
+            .deploy_devnet(&common::deploy_config(
+                operator.address(),
+                l1_key(1).address(),
+                CHALLENGE_WINDOW_SECS,
+                10,
+            ))
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -1,21 +1,28 @@
-//! Deploys the four contracts of a Straddle chain (collateral token, output registry,
-//! portal, batch inbox) from the bytecode in `straddle-l1-contracts`.
+//! Deploys the contracts of a Straddle chain (collateral token, output registry, its
+//! dispute game and one-step prover, portal, batch inbox) from the bytecode in
+//! `straddle-l1-contracts`.
 
 use crate::{L1Client, L1Error};
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolConstructor;
 use serde::{Deserialize, Serialize};
-use straddle_l1_contracts::{BatchInbox, OutputRegistry, Portal, TestUSDC};
+use straddle_l1_contracts::{BatchInbox, DisputeGame, OutputRegistry, Portal, TestUSDC};
+use straddle_primitives::Domain;
 
 /// Who holds each role and the registry's parameters.
 #[derive(Clone, Debug)]
 pub struct DeployConfig {
     /// May propose outputs.
     pub proposer: Address,
-    /// May invalidate outputs (the dispute game, later; an operator key on devnet).
-    pub resolver: Address,
+    /// Hash of L2 block 0 (the dispute game's anchor before any output is final).
+    pub genesis_block_hash: B256,
+    /// The L2's EIP-712 signing domain (the one-step prover checks signatures in it).
+    pub l2_domain: Domain,
+    /// Each side's clock in a dispute game, seconds.
+    pub dispute_clock_secs: u64,
     /// May post batches.
     pub batcher: Address,
     /// Seconds before an output finalizes.
@@ -34,6 +41,10 @@ pub struct Deployment {
     pub collateral: Address,
     /// The output registry.
     pub output_registry: Address,
+    /// The dispute game (the registry's resolver).
+    pub dispute_game: Address,
+    /// The one-step prover the game calls.
+    pub step_prover: Address,
     /// The portal (deposits, withdrawals).
     pub portal: Address,
     /// The batch inbox.
@@ -78,9 +89,18 @@ impl L1Client {
     ) -> Result<Deployment, L1Error> {
         let bond = alloy::primitives::Uint::<96, 2>::try_from(config.bond_wei)
             .map_err(|_| L1Error::Decode("bond does not fit in 96 bits".into()))?;
+        // The registry names the game as its resolver and the game names the registry:
+        // the game's address is fixed in advance (the deployer's nonce after the
+        // registry and the prover).
+        let nonce = self
+            .provider
+            .get_transaction_count(self.signer)
+            .await
+            .map_err(L1Error::rpc)?;
+        let expected_game = self.signer.create(nonce + 2);
         let registry_args = OutputRegistry::constructorCall {
             proposer_: config.proposer,
-            resolver_: config.resolver,
+            resolver_: expected_game,
             challengeWindow_: config.challenge_window_secs,
             bondAmount_: bond,
         }
@@ -92,6 +112,27 @@ impl L1Client {
                 "deploy OutputRegistry",
             )
             .await?;
+        let step_prover = self
+            .deploy_step_prover(
+                config.l2_domain.chain_id,
+                config.l2_domain.verifying_contract,
+            )
+            .await?;
+        let game_args = DisputeGame::constructorCall {
+            registry_: output_registry,
+            prover_: step_prover,
+            genesisBlockHash_: config.genesis_block_hash,
+            clockSeconds_: config.dispute_clock_secs,
+        }
+        .abi_encode();
+        let (dispute_game, _) = self
+            .deploy_code(&DisputeGame::BYTECODE, &game_args, "deploy DisputeGame")
+            .await?;
+        if dispute_game != expected_game {
+            return Err(L1Error::Decode(format!(
+                "the dispute game landed at {dispute_game}, not at the registry's resolver {expected_game} (another transaction from the deployer interleaved)"
+            )));
+        }
         let portal_args = Portal::constructorCall {
             collateral_: collateral,
             outputs_: output_registry,
@@ -111,6 +152,8 @@ impl L1Client {
         Ok(Deployment {
             collateral,
             output_registry,
+            dispute_game,
+            step_prover,
             portal,
             batch_inbox,
             start_block,

@@ -1,13 +1,14 @@
 //! The L1 client against a real anvil: deploy, deposit, read the deposits back.
 
 use std::path::Path;
-use straddle_l1::alloy::primitives::Address;
+use straddle_l1::alloy::primitives::{Address, B256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{
     Anvil, BatchKind, DeployConfig, L1Client, SidecarKind, batch_bytes, batches_between,
     deposits_between, forced_between,
 };
 use straddle_l1_contracts::Portal;
+use straddle_primitives::Domain;
 use straddle_primitives::deposit::accumulate;
 
 /// anvil's first two dev keys (public test mnemonic).
@@ -23,6 +24,23 @@ fn client(anvil: &Anvil, key: &str) -> L1Client {
     L1Client::connect(&anvil.url(), key.parse::<PrivateKeySigner>().unwrap()).unwrap()
 }
 
+/// Dispute settings for tests that never dispute: no L2 genesis exists here.
+fn no_disputes() -> DeployConfig {
+    DeployConfig {
+        proposer: Address::ZERO,
+        batcher: Address::ZERO,
+        challenge_window_secs: 0,
+        bond_wei: 0,
+        forced_inclusion_window: 0,
+        genesis_block_hash: B256::ZERO,
+        l2_domain: Domain {
+            chain_id: 1,
+            verifying_contract: Address::ZERO,
+        },
+        dispute_clock_secs: 60,
+    }
+}
+
 #[tokio::test]
 async fn deposits_are_read_back_in_order_with_the_portal_hash_chain() {
     let anvil = anvil();
@@ -30,13 +48,35 @@ async fn deposits_are_read_back_in_order_with_the_portal_hash_chain() {
     let user = client(&anvil, KEY_1);
     let config = DeployConfig {
         proposer: operator.address(),
-        resolver: operator.address(),
         batcher: operator.address(),
         challenge_window_secs: 10,
         bond_wei: 1_000_000_000_000_000,
         forced_inclusion_window: 10,
+        ..no_disputes()
     };
     let deployment = operator.deploy_devnet(&config).await.unwrap();
+    // The registry's resolver is the game, which names the registry and the prover.
+    let resolver = operator
+        .view(
+            deployment.output_registry,
+            &straddle_l1_contracts::OutputRegistry::resolverCall {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(resolver, deployment.dispute_game);
+    let game = straddle_l1_contracts::DisputeGame::registryCall {};
+    assert_eq!(
+        operator.view(deployment.dispute_game, &game).await.unwrap(),
+        deployment.output_registry
+    );
+    let prover = straddle_l1_contracts::DisputeGame::proverCall {};
+    assert_eq!(
+        operator
+            .view(deployment.dispute_game, &prover)
+            .await
+            .unwrap(),
+        deployment.step_prover
+    );
     operator
         .mint_test_collateral(deployment.collateral, user.address(), 50_000_000)
         .await
@@ -134,11 +174,11 @@ async fn post_and_read_blobs(anvil_args: &[&str], expected: SidecarKind) {
     let batcher = client(&anvil, KEY_0);
     let config = DeployConfig {
         proposer: batcher.address(),
-        resolver: batcher.address(),
         batcher: batcher.address(),
         challenge_window_secs: 10,
         bond_wei: 1,
         forced_inclusion_window: 10,
+        ..no_disputes()
     };
     let deployment = batcher.deploy_devnet(&config).await.unwrap();
     // Two blobs' worth, so that the packing crosses a blob boundary.

@@ -86,6 +86,11 @@ pub struct ClosedBlock {
     pub changes: Vec<LeafChange>,
 }
 
+/// The hash of block 0 of `genesis` (what L1 contracts anchor on before any output).
+pub fn genesis_block_hash(genesis: &Genesis) -> Result<B256, ChainError> {
+    Chain::from_genesis(genesis).map(|(_, block)| block.hash)
+}
+
 /// Execution state and tip together (replay, recovery, tools).
 pub struct Chain {
     /// What transactions execute against.
@@ -653,7 +658,7 @@ pub fn replay_stored_chain(
 }
 
 /// Stored block `number`, or an error naming it when it is missing.
-fn stored_block(
+pub(crate) fn stored_block(
     store: &ChainStore,
     number: u64,
 ) -> Result<(BlockHeader, Vec<StoredTx>), ChainError> {
@@ -687,23 +692,9 @@ pub fn per_transaction_roots(
     }
     let (mut chain, _) = Chain::from_genesis(genesis)?;
     chain.replay_stored_until(store, number - 1)?;
-    let (header, stored) = stored_block(store, number)?;
-    let logged = as_logged(number, &header, &stored);
-    let context = BlockContext {
-        number,
-        timestamp_ms: header.timestamp_ms,
-    };
-    let mut roots = Vec::with_capacity(logged.transactions.len());
-    for bytes in &logged.transactions {
-        let tx = Transaction::decode(bytes).map_err(|e| replay_error(number, e))?;
-        let _ = chain.state.execute_derived(tx, &context);
-        let changes = chain.state.ledger.take_changes();
-        chain
-            .tip
-            .tree
-            .update_batch(changes.iter().map(LeafChange::tree_update).collect());
-        roots.push(chain.tip.tree.root());
-    }
+    let (header, _) = stored_block(store, number)?;
+    let mut roots = crate::step::block_positions(&mut chain, store, number)?;
+    roots.remove(0);
     if roots.last() != Some(&header.state_root) {
         return Err(replay_error(
             number,

@@ -15,6 +15,28 @@ use straddle_primitives::{Action, Domain};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_straddle");
 
+/// The L1 deployment of a test chain whose nodes run the default devnet genesis (no
+/// `--genesis`): bond 1 wei, a 60 s dispute clock.
+pub fn deploy_config(
+    proposer: Address,
+    batcher: Address,
+    challenge_window_secs: u64,
+    forced_inclusion_window: u64,
+) -> straddle_l1::DeployConfig {
+    let addresses: Vec<Address> = (0..10).map(|i| dev_signer(i).address()).collect();
+    let genesis = straddle_node::devnet::devnet_genesis(&addresses);
+    straddle_l1::DeployConfig {
+        proposer,
+        batcher,
+        challenge_window_secs,
+        bond_wei: 1,
+        forced_inclusion_window,
+        genesis_block_hash: straddle_node::chain::genesis_block_hash(&genesis).unwrap(),
+        l2_domain: genesis.domain,
+        dispute_clock_secs: 60,
+    }
+}
+
 pub fn dev_signer(index: usize) -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&dev_key(index)).expect("devnet keys are valid")
 }
