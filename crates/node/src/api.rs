@@ -309,6 +309,24 @@ pub struct OracleView {
     pub smiles: Vec<(u64, u32, i32, u32)>,
 }
 
+/// One transaction for the L1 one-step prover (`DisputeGame.step`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    /// State root before the transaction.
+    pub pre_root: B256,
+    /// Its block.
+    pub block_number: u64,
+    /// That block's time, unix milliseconds.
+    pub timestamp_ms: u64,
+    /// Its canonical bytes.
+    pub transaction: Bytes,
+    /// The prover's witness (`abi.encode(Leaf[])`).
+    pub witness: Bytes,
+    /// Its proof against the block's transactions root, bottom up.
+    pub siblings: Vec<B256>,
+}
+
 /// A withdrawal with its proof against one block's state root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -449,6 +467,16 @@ pub trait StraddleApi {
         index: u64,
         block_number: u64,
     ) -> RpcResult<WithdrawalProofView>;
+
+    /// Block `blockNumber`'s state roots at each position of a dispute's transaction
+    /// level: its parent's root, then the root after each transaction.
+    #[method(name = "getBlockPositions")]
+    async fn get_block_positions(&self, block_number: u64) -> RpcResult<Vec<B256>>;
+
+    /// What the dispute game's `step` needs for transaction `index` of block
+    /// `blockNumber`: the one-step prover's input and the transaction's proof.
+    #[method(name = "getStep")]
+    async fn get_step(&self, block_number: u64, index: u64) -> RpcResult<StepView>;
 
     /// Submits a signed order (the canonical encoding of a kind-0x1A transaction, hex) to
     /// the matching engine: it matches against the book, and its remainder rests if its

@@ -6,9 +6,11 @@
 
 use crate::chain::{Chain, ChainError};
 use crate::chain_store::ChainStore;
+use crate::step::{self, StepError};
 use alloy_primitives::{Address, B256};
 use std::sync::{Arc, Mutex};
 use straddle_exchange::{Genesis, StateKey};
+use straddle_l1::disputes::StepInput;
 use straddle_state::key_hash;
 
 /// A withdrawal with its proof against one block's state root.
@@ -51,6 +53,9 @@ pub enum ArchiveError {
     /// Replay failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// No step input for that transaction.
+    #[error(transparent)]
+    Step(#[from] StepError),
 }
 
 /// The replayed chain behind historical proofs.
@@ -70,13 +75,15 @@ impl ProofArchive {
         }
     }
 
-    /// Withdrawal `index` proven against block `block`'s state root. Blocking: replays
-    /// up to `block` first.
-    pub fn withdrawal_proof(
+    /// Runs `use_chain` on the archive's chain replayed to block `block` (forward from
+    /// where it stands, or from genesis). With `discard`, the chain is dropped after
+    /// (`use_chain` left it mid-block). Blocking.
+    fn with_chain_at<T>(
         &self,
-        index: u64,
         block: u64,
-    ) -> Result<WithdrawalProof, ArchiveError> {
+        discard: bool,
+        use_chain: impl FnOnce(&mut Chain) -> Result<T, ArchiveError>,
+    ) -> Result<T, ArchiveError> {
         let head = self
             .store
             .head_number()
@@ -96,24 +103,76 @@ impl ProofArchive {
             return Err(ArchiveError::UnknownBlock(block));
         };
         chain.replay_stored_until(&self.store, block)?;
-        let withdrawal = chain
-            .state
-            .ledger
-            .withdrawal(index)
-            .cloned()
-            .ok_or(ArchiveError::UnknownWithdrawal { index, block })?;
-        let key = StateKey::Withdrawal(index);
-        let proof = chain.tip.tree.prove(&key_hash(&key.encode()));
-        Ok(WithdrawalProof {
-            index,
-            account: withdrawal.account,
-            recipient: withdrawal.recipient,
-            amount: withdrawal.amount.0,
-            l2_block: withdrawal.block_number,
-            block_number: block,
-            state_root: chain.tip.head.state_root,
-            block_hash: chain.tip.head_hash,
-            siblings: proof.siblings,
+        let result = use_chain(chain);
+        if discard {
+            *guard = None;
+        }
+        result
+    }
+
+    /// Withdrawal `index` proven against block `block`'s state root. Blocking: replays
+    /// up to `block` first.
+    pub fn withdrawal_proof(
+        &self,
+        index: u64,
+        block: u64,
+    ) -> Result<WithdrawalProof, ArchiveError> {
+        self.with_chain_at(block, false, |chain| {
+            let withdrawal = chain
+                .state
+                .ledger
+                .withdrawal(index)
+                .cloned()
+                .ok_or(ArchiveError::UnknownWithdrawal { index, block })?;
+            let key = StateKey::Withdrawal(index);
+            let proof = chain.tip.tree.prove(&key_hash(&key.encode()));
+            Ok(WithdrawalProof {
+                index,
+                account: withdrawal.account,
+                recipient: withdrawal.recipient,
+                amount: withdrawal.amount.0,
+                l2_block: withdrawal.block_number,
+                block_number: block,
+                state_root: chain.tip.head.state_root,
+                block_hash: chain.tip.head_hash,
+                siblings: proof.siblings,
+            })
+        })
+    }
+
+    /// Block `number`'s state roots at each position of a dispute's transaction level
+    /// (the parent's root, then after each transaction). Blocking.
+    pub fn block_positions(&self, number: u64) -> Result<Vec<B256>, ArchiveError> {
+        let parent = number.checked_sub(1).ok_or(ArchiveError::UnknownBlock(0))?;
+        self.with_chain_at(parent, true, |chain| {
+            if number
+                > self
+                    .store
+                    .head_number()
+                    .map_err(ChainError::from)?
+                    .unwrap_or(0)
+            {
+                return Err(ArchiveError::UnknownBlock(number));
+            }
+            Ok(step::block_positions(chain, &self.store, number)?)
+        })
+    }
+
+    /// The one-step prover's input for transaction `index` of block `number`, with the
+    /// transaction's proof against the block's transactions root. Blocking.
+    pub fn step(&self, number: u64, index: usize) -> Result<(StepInput, Vec<B256>), ArchiveError> {
+        let parent = number.checked_sub(1).ok_or(ArchiveError::UnknownBlock(0))?;
+        self.with_chain_at(parent, true, |chain| {
+            if number
+                > self
+                    .store
+                    .head_number()
+                    .map_err(ChainError::from)?
+                    .unwrap_or(0)
+            {
+                return Err(ArchiveError::UnknownBlock(number));
+            }
+            Ok(step::step_at(chain, &self.store, number, index)?)
         })
     }
 }

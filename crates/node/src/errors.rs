@@ -55,6 +55,8 @@ pub const L1_ONLY: i32 = 1020;
 pub const FOLLOWER: i32 = 1021;
 /// No such withdrawal at that block, or the block is not in the chain yet.
 pub const NOT_FOUND: i32 = 1022;
+/// `getStep`: the L1 one-step prover does not cover this transaction's kind yet.
+pub const STEP_UNSUPPORTED: i32 = 1023;
 /// Invalid parameters (malformed address, hash, amount, action, signature encoding).
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// Storage failure while answering a query.

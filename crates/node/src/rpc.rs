@@ -6,6 +6,7 @@ use crate::chain::AdmittedTx;
 use crate::chain_store::{ChainStore, StoredTx, with_hashes};
 use crate::errors::{self, rpc_error, signature_error};
 use crate::sequencer::{BlockEvent, Sequencer, SubmitError};
+use crate::step::StepError;
 use alloy_primitives::{Address, B256, Bytes};
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -455,10 +456,7 @@ impl StraddleApiServer for RpcHandler {
             tokio::task::spawn_blocking(move || archive.withdrawal_proof(index, block_number))
                 .await
                 .map_err(storage_error)?
-                .map_err(|error| match error {
-                    ArchiveError::Chain(error) => storage_error(error),
-                    other => rpc_error(errors::NOT_FOUND, other.to_string()),
-                })?;
+                .map_err(archive_error)?;
         Ok(WithdrawalProofView {
             index: proof.index,
             account: proof.account,
@@ -469,6 +467,33 @@ impl StraddleApiServer for RpcHandler {
             state_root: proof.state_root,
             block_hash: proof.block_hash,
             siblings: proof.siblings,
+        })
+    }
+
+    async fn get_block_positions(&self, block_number: u64) -> RpcResult<Vec<B256>> {
+        let archive = self.archive.clone();
+        tokio::task::spawn_blocking(move || archive.block_positions(block_number))
+            .await
+            .map_err(storage_error)?
+            .map_err(archive_error)
+    }
+
+    async fn get_step(&self, block_number: u64, index: u64) -> RpcResult<StepView> {
+        let archive = self.archive.clone();
+        let index = usize::try_from(index)
+            .map_err(|_| rpc_error(errors::NOT_FOUND, "no such transaction"))?;
+        let (input, siblings) =
+            tokio::task::spawn_blocking(move || archive.step(block_number, index))
+                .await
+                .map_err(storage_error)?
+                .map_err(archive_error)?;
+        Ok(StepView {
+            pre_root: input.pre_root,
+            block_number: input.block_number,
+            timestamp_ms: input.timestamp_ms,
+            transaction: input.transaction,
+            witness: input.witness,
+            siblings,
         })
     }
 
@@ -674,5 +699,19 @@ fn account_view(address: Address, snapshot: crate::sequencer::AccountSnapshot) -
                 liquidation_index: snapshot.liquidation_index,
             },
         }
+    }
+}
+
+/// A chain that does not replay is the node's fault; anything else is a question about
+/// something the node does not have.
+fn archive_error(error: ArchiveError) -> ErrorObjectOwned {
+    match error {
+        ArchiveError::Chain(error) | ArchiveError::Step(StepError::Chain(error)) => {
+            storage_error(error)
+        }
+        ArchiveError::Step(error @ StepError::Unsupported(_)) => {
+            rpc_error(errors::STEP_UNSUPPORTED, error.to_string())
+        }
+        other => rpc_error(errors::NOT_FOUND, other.to_string()),
     }
 }

@@ -4,16 +4,18 @@
 //! value before the transaction and a proof (against the root after the previous leaves'
 //! writes, or against the pre-state root when the transaction is refused).
 
-use crate::chain::Chain;
-use alloy_primitives::Bytes;
+use crate::chain::{Chain, ChainError, stored_block};
+use crate::chain_store::ChainStore;
+use alloy_primitives::{B256, Bytes};
 use std::collections::BTreeMap;
 use straddle_exchange::{BlockContext, Ledger, StateKey};
 use straddle_l1::disputes::{StepInput, StepLeaf, StepTerminal, encode_step_witness};
+use straddle_primitives::block::{transaction_leaf, transactions_proof};
 use straddle_primitives::{Action, Domain, Transaction};
 use straddle_state::{Terminal, key_hash, value_hash};
 
 /// Why no step input can be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// The prover does not cover this kind of transaction yet.
     #[error("the one-step prover does not cover {0} yet")]
@@ -22,6 +24,84 @@ pub enum StepError {
     /// two disagree on what the kind touches.
     #[error("the transaction wrote leaf {0} that the prover does not read")]
     UnreadWrite(String),
+    /// The block has fewer transactions.
+    #[error("block {number} has no transaction {index}")]
+    NoSuchTransaction {
+        /// The block.
+        number: u64,
+        /// The index asked for.
+        index: usize,
+    },
+    /// The chain could not be replayed to the block.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// The state root of stored block `number` at every position of the dispute game's
+/// transaction level: before its first transaction (the parent's root), then after each
+/// (a refused transaction keeps the root). `chain` must be at block `number − 1`; it is
+/// left after the block's last transaction, unsealed, so callers replay afresh after.
+pub fn block_positions(
+    chain: &mut Chain,
+    store: &ChainStore,
+    number: u64,
+) -> Result<Vec<B256>, ChainError> {
+    let (header, stored) = stored_block(store, number)?;
+    let block = BlockContext {
+        number,
+        timestamp_ms: header.timestamp_ms,
+    };
+    let mut roots = Vec::with_capacity(stored.len() + 1);
+    roots.push(chain.tip.tree.root());
+    for tx in stored {
+        let _ = chain.state.execute_derived(tx.tx, &block);
+        let changes = chain.state.ledger.take_changes();
+        let tree = &mut chain.tip.tree;
+        for change in &changes {
+            let (key, value) = change.tree_update();
+            tree.update(key, value);
+        }
+        roots.push(tree.root());
+    }
+    Ok(roots)
+}
+
+/// What the game's `step` needs for transaction `index` of stored block `number`: the
+/// prover's input and the transaction's proof against the block's transactions root
+/// (siblings, bottom up). `chain` must be at block `number − 1` and is left mid-block.
+pub fn step_at(
+    chain: &mut Chain,
+    store: &ChainStore,
+    number: u64,
+    index: usize,
+) -> Result<(StepInput, Vec<B256>), StepError> {
+    let (header, stored) = stored_block(store, number)?;
+    if index >= stored.len() {
+        return Err(StepError::NoSuchTransaction { number, index });
+    }
+    let leaves: Vec<B256> = stored
+        .iter()
+        .map(|tx| transaction_leaf(&tx.tx.encode()))
+        .collect();
+    let siblings =
+        transactions_proof(&leaves, index).ok_or(StepError::NoSuchTransaction { number, index })?;
+    let block = BlockContext {
+        number,
+        timestamp_ms: header.timestamp_ms,
+    };
+    let mut transactions = stored.into_iter().map(|tx| tx.tx);
+    for tx in transactions.by_ref().take(index) {
+        let _ = chain.state.execute_derived(tx, &block);
+        let changes = chain.state.ledger.take_changes();
+        for change in &changes {
+            let (key, value) = change.tree_update();
+            chain.tip.tree.update(key, value);
+        }
+    }
+    let tx = transactions
+        .next()
+        .ok_or(StepError::NoSuchTransaction { number, index })?;
+    Ok((execute_step(chain, tx, &block)?, siblings))
 }
 
 /// The leaves the prover reads for `tx` on `ledger`, in its write order (see
