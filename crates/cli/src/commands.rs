@@ -51,6 +51,9 @@ enum Command {
     Batcher(BatcherArgs),
     /// Propose the L2 safe head's output root to the L1 OutputRegistry on an interval.
     Proposer(ProposerArgs),
+    /// Watch L1 outputs against an L2 node's derived chain: dispute wrong ones, play the
+    /// games to the end, claim the bonds (docs/spec/disputes.md).
+    Challenger(ChallengerArgs),
     /// Create or show keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -504,6 +507,32 @@ struct ProposerArgs {
     /// Seconds between proposals.
     #[arg(long, default_value_t = 10)]
     interval_secs: u64,
+    /// The L1 DisputeGame: when given, the proposer defends its outputs in it (each
+    /// round, with the L2 node's chain as the truth).
+    #[arg(long)]
+    dispute_game: Option<Address>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Args)]
+struct ChallengerArgs {
+    /// The L2 node whose derived chain is the truth (best a follower).
+    #[arg(long, default_value = "http://127.0.0.1:9546")]
+    l2_rpc: String,
+    /// L1 JSON-RPC endpoint (HTTP).
+    #[arg(long)]
+    l1_rpc: String,
+    /// The L1 DisputeGame (the registry is read from it).
+    #[arg(long)]
+    dispute_game: Address,
+    /// The challenger's L1 private key (hex): pays bonds and gas, receives winnings.
+    #[arg(long, env = "STRADDLE_CHALLENGER_KEY", hide_env_values = true)]
+    l1_key: String,
+    /// Milliseconds between rounds (each round reads every open output and game).
+    #[arg(long, default_value_t = 2_000)]
+    interval_ms: u64,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -744,7 +773,9 @@ fn load_genesis(path: Option<&PathBuf>) -> eyre::Result<Genesis> {
     }
 }
 
-fn default_devnet_genesis() -> Genesis {
+/// The genesis `straddle node` runs without `--genesis`: the devnet's, funding the ten
+/// dev accounts.
+pub(crate) fn default_devnet_genesis() -> Genesis {
     let addresses: Vec<Address> = (0..10)
         .filter_map(|i| PrivateKeySigner::from_bytes(&dev_key(i)).ok())
         .map(|signer| signer.address())
@@ -776,6 +807,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
         Command::Node(args) => run_node(args).await,
         Command::Batcher(args) => run_batcher(args).await,
         Command::Proposer(args) => run_proposer(args).await,
+        Command::Challenger(args) => run_challenger(args).await,
         Command::Keys(KeysCommand::New { out }) => {
             let signer = keys::write_new_key_file(&out)?;
             print(
@@ -1506,16 +1538,53 @@ async fn until_stopped(task: impl std::future::Future<Output = ()>) -> eyre::Res
 
 async fn run_proposer(args: ProposerArgs) -> eyre::Result<()> {
     init_logging(args.log_format);
+    let key = parse_l1_key(&args.l1_key)?;
+    let interval = Duration::from_secs(args.interval_secs.max(1));
+    let defender = match args.dispute_game {
+        Some(game) => Some(
+            straddle_disputes::Player::new(straddle_disputes::PlayerConfig {
+                l2_rpc: args.l2_rpc.clone(),
+                l1_rpc: args.l1_rpc.clone(),
+                key: key.clone(),
+                game,
+                challenge: false,
+                interval,
+            })
+            .await?,
+        ),
+        None => None,
+    };
     let proposer = straddle_proposer::Proposer::new(straddle_proposer::ProposerConfig {
         l2_rpc: args.l2_rpc,
         l1_rpc: args.l1_rpc,
-        key: parse_l1_key(&args.l1_key)?,
+        key,
         registry: args.registry,
-        interval: Duration::from_secs(args.interval_secs.max(1)),
+        interval,
     })?;
     println!("straddle proposer ready: proposing to {}", args.registry);
-    until_stopped(proposer.run()).await?;
+    until_stopped(proposer.run(defender)).await?;
     tracing::info!("proposer stopped");
+    Ok(())
+}
+
+async fn run_challenger(args: ChallengerArgs) -> eyre::Result<()> {
+    init_logging(args.log_format);
+    let player = straddle_disputes::Player::new(straddle_disputes::PlayerConfig {
+        l2_rpc: args.l2_rpc,
+        l1_rpc: args.l1_rpc,
+        key: parse_l1_key(&args.l1_key)?,
+        game: args.dispute_game,
+        challenge: true,
+        interval: Duration::from_millis(args.interval_ms.max(100)),
+    })
+    .await
+    .wrap_err("cannot reach the dispute game")?;
+    println!(
+        "straddle challenger ready: watching outputs of {}",
+        args.dispute_game
+    );
+    until_stopped(player.run()).await?;
+    tracing::info!("challenger stopped");
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! `straddle devnet`: a whole local chain from one command. Anvil is the L1 (contracts
 //! deployed, dev accounts funded with ETH and TestUSDC); a sequencer, a follower that
-//! rebuilds the chain from L1, a batcher and a proposer run as child processes of this
-//! binary, with their logs in `<dir>/logs`; an oracle feed keeps ETH and BTC prices
-//! moving and a market maker quotes the perpetuals and options. Ctrl-C (or SIGTERM)
+//! rebuilds the chain from L1, a batcher, a proposer (which defends its outputs) and a
+//! challenger run as child processes of this binary, with their logs in `<dir>/logs`;
+//! an oracle feed keeps ETH and BTC prices moving and a market maker quotes the
+//! perpetuals and options. Ctrl-C (or SIGTERM)
 //! stops the services in reverse order of their dependencies, then anvil.
 //!
 //! Every run starts fresh: anvil keeps no state, so the L2 data of a previous run is
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, DeployConfig, Deployment, L1Client};
 use straddle_node::api::StraddleApiClient;
+use straddle_node::chain::genesis_block_hash;
 use straddle_node::devnet::{
     DEV_PRIVATE_KEYS, DEVNET_ALLOCATION, DEVNET_OPTION_EXPIRY_MS, dev_key,
 };
@@ -60,7 +62,7 @@ pub struct DevnetArgs {
     anvil: Option<PathBuf>,
 }
 
-/// Dev account that deploys the contracts and resolves disputes on L1 (the L2 operator).
+/// Dev account that deploys the contracts on L1 (the L2 operator).
 const DEPLOYER: usize = 0;
 /// Dev account of the market maker that quotes at start.
 const MARKET_MAKER: usize = 6;
@@ -68,12 +70,16 @@ const MARKET_MAKER: usize = 6;
 const BATCHER: usize = 8;
 /// Dev account that proposes outputs on L1.
 const PROPOSER: usize = 9;
+/// Dev account that challenges wrong outputs on L1.
+const CHALLENGER: usize = 5;
 /// TestUSDC each dev account holds on L1 (micro-USDC): 1 000 000 USDC.
 const L1_FUNDING: u128 = 1_000_000_000_000;
 /// L1 blocks within which a forced transaction must be included (30 s at 1 s blocks).
 const FORCED_INCLUSION_WINDOW: u64 = 30;
 /// Proposer bond per output: 0.01 ETH.
 const BOND_WEI: u128 = 10_000_000_000_000_000;
+/// Each side's clock in a dispute game, seconds (mainnet would give days).
+const DISPUTE_CLOCK_SECS: u64 = 60;
 /// Starting index prices, whole USDC, of ETH (1) and BTC (2).
 const START_PRICES: [(u32, u64); 2] = [(1, 3_000), (2, 60_000)];
 /// How long a service may take to answer after it is started.
@@ -179,17 +185,21 @@ fn reset(dir: &Path) -> eyre::Result<()> {
 
 /// Deploys the contracts and funds the dev accounts and the Portal on L1.
 async fn deploy(l1_url: &str, challenge_window_secs: u64) -> eyre::Result<Deployment> {
+    let genesis = crate::commands::default_devnet_genesis();
     let deployer_key =
         PrivateKeySigner::from_bytes(&dev_key(DEPLOYER)).map_err(|_| eyre!("bad devnet key"))?;
     let deployer = L1Client::connect(l1_url, deployer_key)?;
     let deployment = deployer
         .deploy_devnet(&DeployConfig {
             proposer: dev_address(PROPOSER)?,
-            resolver: dev_address(DEPLOYER)?,
             batcher: dev_address(BATCHER)?,
             challenge_window_secs,
             bond_wei: BOND_WEI,
             forced_inclusion_window: FORCED_INCLUSION_WINDOW,
+            genesis_block_hash: genesis_block_hash(&genesis)
+                .map_err(|e| eyre!("the devnet genesis does not build: {e}"))?,
+            l2_domain: genesis.domain,
+            dispute_clock_secs: DISPUTE_CLOCK_SECS,
         })
         .await
         .wrap_err("cannot deploy the contracts")?;
@@ -452,6 +462,24 @@ async fn run_services(
                 key_hex(PROPOSER),
                 "--interval-secs".into(),
                 args.proposer_interval_secs.to_string(),
+                "--dispute-game".into(),
+                deployment.dispute_game.to_string(),
+            ],
+        )?);
+        // The challenger checks every output against the follower's chain.
+        services.push(Service::start(
+            "challenger",
+            &logs,
+            &[
+                "challenger".into(),
+                "--l2-rpc".into(),
+                follower_rpc.clone(),
+                "--l1-rpc".into(),
+                l1_url.into(),
+                "--dispute-game".into(),
+                deployment.dispute_game.to_string(),
+                "--l1-key".into(),
+                key_hex(CHALLENGER),
             ],
         )?);
         let mut feed = OracleFeed::connect(&sequencer_rpc).await?;
@@ -534,6 +562,7 @@ fn write_summary(
         "deployment": deployment,
         "batcher": dev_address(BATCHER)?,
         "proposer": dev_address(PROPOSER)?,
+        "challenger": dev_address(CHALLENGER)?,
         "challengeWindowSecs": args.challenge_window_secs,
     });
     let path = args.dir.join("devnet.json");
@@ -570,8 +599,8 @@ fn print_banner(
         format!("  BatchInbox                {}", deployment.batch_inbox),
         format!("  OutputRegistry            {}", deployment.output_registry),
         format!(
-            "  outputs final after {} s; L1 block every {} s",
-            args.challenge_window_secs, args.l1_block_secs
+            "  outputs final after {} s unless disputed (DisputeGame {}, {DISPUTE_CLOCK_SECS} s clocks); L1 block every {} s",
+            args.challenge_window_secs, deployment.dispute_game, args.l1_block_secs
         ),
         String::new(),
         "  dev accounts (same keys on L1 and L2; 1 000 000 USDC on each side):".into(),
@@ -579,6 +608,7 @@ fn print_banner(
     for (index, key) in DEV_PRIVATE_KEYS.iter().enumerate() {
         let role = match index {
             DEPLOYER => "  operator, L1 deployer",
+            CHALLENGER => "  L1 challenger (disputes wrong outputs)",
             MARKET_MAKER => "  market maker (quoting)",
             7 => "  oracle signer",
             BATCHER => "  oracle signer, L1 batcher",

@@ -7,6 +7,7 @@
 
 use jsonrpsee::http_client::HttpClient;
 use std::time::Duration;
+use straddle_disputes::{Player, log_report};
 use straddle_l1::alloy::primitives::Address;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{L1Client, L1Error};
@@ -63,12 +64,20 @@ impl Proposer {
     }
 
     /// Proposes every interval until the task is dropped; failures are logged and
-    /// retried.
-    pub async fn run(self) {
+    /// retried. With `defender` (a player holding the proposer's key), each round also
+    /// answers challenges to the proposer's outputs, in the same task so that the two
+    /// never race for the key's L1 nonce.
+    pub async fn run(self, mut defender: Option<Player>) {
         let mut interval = tokio::time::interval(self.config.interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
+            if let Some(player) = defender.as_mut() {
+                match player.round().await {
+                    Ok(report) => log_report(&report),
+                    Err(error) => tracing::warn!(%error, "defense round failed; retrying"),
+                }
+            }
             match self.propose_next().await {
                 Ok(Some(proposal)) => {
                     metrics::gauge!("straddle_proposed_block").set(proposal.l2_block as f64);

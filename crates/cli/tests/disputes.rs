@@ -1,0 +1,515 @@
+//! Fraud proofs end to end (real anvil, real binaries): a sequencer, a batcher and a
+//! follower build the chain; `straddle challenger` watches the outputs against the
+//! follower; the other party is played by this test through the contracts directly.
+//!
+//! * A malicious proposer posts an output whose block header carries a forged state root
+//!   (one holding a withdrawal to itself) and defends it move by move with a consistent
+//!   forged chain: the challenger bisects down to the block's last transaction, the
+//!   one-step prover on L1 shows the real root, the output is removed, the challenger is
+//!   paid both bonds, and the forged withdrawal never pays.
+//! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
+//!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
+//!   the proposer collects both bonds and the output finalizes.
+
+mod common;
+
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use common::{NodeProcess, ServiceProcess, dev_signer, sign};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use straddle_l1::alloy::providers::Provider;
+use straddle_l1::outputs::WithdrawalClaim;
+use straddle_l1::{Anvil, Deployment, L1Client};
+use straddle_l1_contracts::{DisputeGame, OutputRegistry};
+use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
+use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
+use straddle_primitives::block::BlockHeader;
+use straddle_primitives::{Action, Transfer};
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
+    straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
+        .expect("devnet keys are valid")
+}
+
+const CHALLENGE_WINDOW_SECS: u64 = 40;
+const CLOCK_SECS: u64 = 20;
+const BOND_WEI: u128 = 1_000_000_000_000_000_000;
+/// The registry's proposer (dev 0), honest or not depending on the test.
+const PROPOSER: usize = 0;
+/// The batcher's L1 key.
+const BATCHER: usize = 1;
+/// The honest challenger's L1 key.
+const CHALLENGER: usize = 5;
+/// A dishonest challenger's L1 key.
+const TROLL: usize = 3;
+
+const STATUS_OPEN: u8 = 0;
+const STATUS_CHALLENGER_WON: u8 = 1;
+const STATUS_DEFENDER_WON: u8 = 2;
+
+/// Anvil with the contracts (the game as the registry's resolver), a sequencer, a
+/// follower and a batcher.
+struct Network {
+    anvil: Anvil,
+    deployment: Deployment,
+    sequencer: NodeProcess,
+    follower: NodeProcess,
+    _batcher: ServiceProcess,
+    dir: tempfile::TempDir,
+}
+
+impl Network {
+    async fn start() -> Network {
+        // A block a second, as on the devnet: every move waits for its block.
+        let anvil = Anvil::start(
+            &straddle_l1::anvil::anvil_binary(&repo()),
+            0,
+            &["--block-time", "1"],
+        )
+        .unwrap();
+        let operator = L1Client::connect(&anvil.url(), l1_key(PROPOSER)).unwrap();
+        let config = straddle_l1::DeployConfig {
+            bond_wei: BOND_WEI,
+            dispute_clock_secs: CLOCK_SECS,
+            ..common::deploy_config(
+                operator.address(),
+                l1_key(BATCHER).address(),
+                CHALLENGE_WINDOW_SECS,
+                10,
+            )
+        };
+        let deployment = operator.deploy_devnet(&config).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let l1_args = |extra: &[&str]| -> Vec<String> {
+            let mut args = common::node_l1_args(&anvil.url(), &deployment);
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        };
+        let sequencer = NodeProcess::start_with(
+            &dir.path().join("sequencer"),
+            &l1_args(&[]),
+            "straddle node ready: rpc ",
+        );
+        let follower = NodeProcess::start_with(
+            &dir.path().join("follower"),
+            &l1_args(&["--follow"]),
+            "straddle follower ready: rpc ",
+        );
+        let batcher = ServiceProcess::start(
+            "batcher",
+            &[
+                "--l2-rpc".into(),
+                sequencer.url.clone(),
+                "--l1-rpc".into(),
+                anvil.url(),
+                "--inbox".into(),
+                deployment.batch_inbox.to_string(),
+                "--l1-key".into(),
+                alloy_primitives::hex::encode(dev_key(BATCHER)),
+                "--l1-start-block".into(),
+                deployment.start_block.to_string(),
+                "--poll-ms".into(),
+                "200".into(),
+            ],
+            &dir.path().join("batcher.log"),
+        );
+        Network {
+            anvil,
+            deployment,
+            sequencer,
+            follower,
+            _batcher: batcher,
+            dir,
+        }
+    }
+
+    fn client(&self, key: usize) -> L1Client {
+        L1Client::connect(&self.anvil.url(), l1_key(key)).unwrap()
+    }
+
+    fn start_challenger(&self) -> ServiceProcess {
+        ServiceProcess::start(
+            "challenger",
+            &[
+                "--l2-rpc".into(),
+                self.follower.url.clone(),
+                "--l1-rpc".into(),
+                self.anvil.url(),
+                "--dispute-game".into(),
+                self.deployment.dispute_game.to_string(),
+                "--l1-key".into(),
+                alloy_primitives::hex::encode(dev_key(CHALLENGER)),
+                "--interval-ms".into(),
+                "300".into(),
+            ],
+            &self.dir.path().join("challenger.log"),
+        )
+    }
+
+    /// Sends `count` transfers from dev 2 and waits until the follower has derived the
+    /// block of the last one; returns that block.
+    async fn activity(&self, count: u64, first_nonce: u64) -> u64 {
+        let client = self.sequencer.client();
+        let key = dev_signer(2);
+        let mut block = 0;
+        for nonce in first_nonce..first_nonce + count {
+            let action = Action::Transfer(Transfer {
+                to: dev_signer(4).address(),
+                amount: 1_000 + u128::from(nonce),
+                nonce,
+                expiryMs: u64::MAX / 2,
+            });
+            let receipt = client
+                .send_action(SendActionRequest {
+                    chain_id: DEVNET_CHAIN_ID,
+                    signature: Bytes::copy_from_slice(&sign(&key, &action)),
+                    action,
+                })
+                .await
+                .unwrap();
+            block = receipt.block_number;
+        }
+        let follower = self.follower.client();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while follower.chain_head().await.unwrap().safe.number < block {
+            assert!(
+                Instant::now() < deadline,
+                "the follower did not derive block {block}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        block
+    }
+
+    async fn header(&self, number: u64) -> (B256, BlockHeader) {
+        let view = self
+            .follower
+            .client()
+            .get_block(BlockRef::Number(number), Some(false))
+            .await
+            .unwrap()
+            .unwrap();
+        (view.hash, view.header)
+    }
+
+    async fn game(&self, id: u64) -> DisputeGame::Game {
+        self.client(PROPOSER)
+            .view(
+                self.deployment.dispute_game,
+                &DisputeGame::getGameCall {
+                    gameId: U256::from(id),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn game_count(&self) -> u64 {
+        let count = self
+            .client(PROPOSER)
+            .view(self.deployment.dispute_game, &DisputeGame::gameCountCall {})
+            .await
+            .unwrap();
+        count.to::<u64>()
+    }
+
+    async fn balance(&self, account: Address) -> U256 {
+        self.client(PROPOSER)
+            .provider()
+            .get_balance(account)
+            .await
+            .unwrap()
+    }
+}
+
+/// Plays `game` as the defender of a chain equal to the follower's except block
+/// `forged` (whose header is `forged_header`, final root `forged_root`), until it ends.
+async fn defend_forged_chain(
+    network: &Network,
+    id: u64,
+    forged: u64,
+    forged_header: &BlockHeader,
+) -> DisputeGame::Game {
+    let l1 = network.client(PROPOSER);
+    let follower = network.follower.client();
+    let game_address = network.deployment.dispute_game;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let game = network.game(id).await;
+        if game.status != STATUS_OPEN {
+            return game;
+        }
+        assert!(Instant::now() < deadline, "the game did not end: {game:?}");
+        let gid = U256::from(id);
+        let span = game.hi - game.lo;
+        let mid = game.lo + span / 2;
+        if game.defenderToMove && !game.midPosted {
+            if game.level == 0 && span >= 2 {
+                let claim = if mid == forged {
+                    keccak256(forged_header.encode())
+                } else {
+                    network.header(mid).await.0
+                };
+                let call = DisputeGame::claimMidpointCall {
+                    gameId: gid,
+                    lo: game.lo,
+                    hi: game.hi,
+                    claim,
+                };
+                l1.transact(game_address, &call, U256::ZERO, "claim")
+                    .await
+                    .unwrap();
+            } else if game.level == 0 {
+                let parent = network.header(game.lo).await.1;
+                let header = if game.hi == forged {
+                    forged_header.clone()
+                } else {
+                    network.header(game.hi).await.1
+                };
+                let call = DisputeGame::revealBlockCall {
+                    gameId: gid,
+                    parentHeader: parent.encode().into(),
+                    header: header.encode().into(),
+                };
+                l1.transact(game_address, &call, U256::ZERO, "reveal")
+                    .await
+                    .unwrap();
+            } else {
+                // The honest roots inside the block, except the last (forged) one.
+                let positions = follower.get_block_positions(forged).await.unwrap();
+                let claim = if mid == u64::from(game.transactionCount) {
+                    forged_header.state_root
+                } else {
+                    positions[mid as usize]
+                };
+                let call = DisputeGame::claimMidpointCall {
+                    gameId: gid,
+                    lo: game.lo,
+                    hi: game.hi,
+                    claim,
+                };
+                l1.transact(game_address, &call, U256::ZERO, "claim")
+                    .await
+                    .unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() {
+    let network = Network::start().await;
+    let _challenger = network.start_challenger();
+    let forged = network.activity(12, 0).await;
+    let (_, real) = network.header(forged).await;
+    assert!(
+        real.transaction_count >= 1,
+        "the forged block has transactions"
+    );
+
+    // A state holding one withdrawal of 1 000 USDC to the proposer: a tree of one leaf,
+    // so its proof has no siblings.
+    let thief = l1_key(PROPOSER).address();
+    let claim = WithdrawalClaim {
+        index: 7,
+        account: thief,
+        recipient: thief,
+        amount: 1_000_000_000,
+        l2_block: forged,
+    };
+    let mut key = vec![0x02];
+    key.extend_from_slice(&claim.index.to_be_bytes());
+    let mut value = Vec::new();
+    value.extend_from_slice(thief.as_slice());
+    value.extend_from_slice(thief.as_slice());
+    value.extend_from_slice(&claim.amount.to_be_bytes());
+    value.extend_from_slice(&claim.l2_block.to_be_bytes());
+    let mut leaf = vec![0x00];
+    leaf.extend_from_slice(keccak256(&key).as_slice());
+    leaf.extend_from_slice(keccak256(&value).as_slice());
+    let forged_root = keccak256(&leaf);
+    let forged_header = BlockHeader {
+        state_root: forged_root,
+        ..real.clone()
+    };
+
+    let thief_l1 = network.client(PROPOSER);
+    let registry = network.deployment.output_registry;
+    let challenger = l1_key(CHALLENGER).address();
+    let challenger_before = network.balance(challenger).await;
+    let proposed = Instant::now();
+    let index = thief_l1
+        .propose_output(registry, forged, forged_root, forged_header.hash())
+        .await
+        .unwrap();
+
+    // The challenger opens a game on it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while network.game_count().await == 0 {
+        assert!(Instant::now() < deadline, "no game was opened");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let opened = proposed.elapsed();
+    let game = defend_forged_chain(&network, 0, forged, &forged_header).await;
+    let removal = proposed.elapsed();
+    assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+    assert_eq!(game.level, 1, "decided at the transaction level");
+    assert_eq!(game.blockNumber, forged);
+    assert_eq!(
+        u64::from(game.transactionCount),
+        game.hi,
+        "on the block's last transaction"
+    );
+    println!(
+        "wrong root: game opened {:.1} s and root removed {:.1} s after the proposal (block {forged}, {} transactions)",
+        opened.as_secs_f64(),
+        removal.as_secs_f64(),
+        game.transactionCount
+    );
+    let count = thief_l1.output_count(registry).await.unwrap();
+    assert!(count <= index, "the forged output is gone");
+
+    // The forged withdrawal cannot be paid: no output holds its root.
+    let paid = thief_l1
+        .finalize_withdrawal(network.deployment.portal, index, &claim, Vec::new())
+        .await;
+    assert!(paid.is_err(), "a withdrawal on a removed root must not pay");
+
+    // The challenger claims both bonds (less its gas).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = network.balance(challenger).await;
+        if now > challenger_before + U256::from(BOND_WEI * 9 / 10) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the challenger did not collect the proposer's bond"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn false_challengers_lose_by_play_and_by_clock() {
+    let network = Network::start().await;
+    let _proposer = ServiceProcess::start(
+        "proposer",
+        &[
+            "--l2-rpc".into(),
+            network.follower.url.clone(),
+            "--l1-rpc".into(),
+            network.anvil.url(),
+            "--registry".into(),
+            network.deployment.output_registry.to_string(),
+            "--l1-key".into(),
+            alloy_primitives::hex::encode(dev_key(PROPOSER)),
+            "--interval-secs".into(),
+            "1".into(),
+            "--dispute-game".into(),
+            network.deployment.dispute_game.to_string(),
+        ],
+        &network.dir.path().join("proposer.log"),
+    );
+    let block = network.activity(10, 0).await;
+    let registry = network.deployment.output_registry;
+    let troll = network.client(TROLL);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let index = loop {
+        let count = troll.output_count(registry).await.unwrap();
+        if count > 0 && troll.output(registry, count - 1).await.unwrap().l2_block >= block {
+            break count - 1;
+        }
+        assert!(Instant::now() < deadline, "no output proposed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let game_address = network.deployment.dispute_game;
+    let open = DisputeGame::openCall {
+        outputIndex: U256::from(index),
+        anchorIndex: U256::MAX,
+    };
+    // Game 0 is played to the end, disagreeing with everything; game 1 is abandoned.
+    for _ in 0..2 {
+        troll
+            .transact(game_address, &open, U256::from(BOND_WEI), "open")
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let played = network.game(0).await;
+        let abandoned = network.game(1).await;
+        if played.status != STATUS_OPEN && abandoned.status != STATUS_OPEN {
+            assert_eq!(played.status, STATUS_DEFENDER_WON, "{played:?}");
+            assert_eq!(played.level, 1, "the dishonest challenger reached the step");
+            assert_eq!(abandoned.status, STATUS_DEFENDER_WON, "{abandoned:?}");
+            assert_eq!(
+                abandoned.level, 0,
+                "the silent challenger lost at the block level"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the games did not end: {played:?} {abandoned:?}"
+        );
+        if played.status == STATUS_OPEN && !played.defenderToMove {
+            let gid = U256::from(0);
+            if played.midPosted {
+                let call = DisputeGame::answerCall {
+                    gameId: gid,
+                    lo: played.lo,
+                    hi: played.hi,
+                    agree: false,
+                };
+                troll
+                    .transact(game_address, &call, U256::ZERO, "answer")
+                    .await
+                    .unwrap();
+            } else if played.level == 0 && played.blockRevealed {
+                let call = DisputeGame::disputeExecutionCall { gameId: gid };
+                troll
+                    .transact(game_address, &call, U256::ZERO, "dispute execution")
+                    .await
+                    .unwrap();
+            }
+            // At one transaction left the troll waits; the proposer runs the step.
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // The output survives and finalizes; the proposer collects both challengers' bonds
+    // (the game then holds nothing).
+    let finalized = OutputRegistry::isFinalizedCall {
+        index: U256::from(index),
+    };
+    let deadline = Instant::now() + Duration::from_secs(CHALLENGE_WINDOW_SECS + 30);
+    while !troll.view(registry, &finalized).await.unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the defended output did not finalize"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let proposer = l1_key(PROPOSER).address();
+    loop {
+        let held = network.balance(game_address).await;
+        let owed = troll
+            .view(game_address, &DisputeGame::creditCall(proposer))
+            .await
+            .unwrap();
+        if held.is_zero() && owed.is_zero() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the proposer did not collect both bonds: the game holds {held}, owes {owed}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

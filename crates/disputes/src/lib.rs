@@ -1,0 +1,520 @@
+//! Plays the L1 dispute game (`docs/spec/disputes.md`) from the chain an L2 node derived
+//! from L1: challenges outputs that differ from it, defends the player's own outputs,
+//! and claims the bonds won.
+//!
+//! The node (best a follower) is the player's truth: block hashes and headers from
+//! `straddle_getBlock`, per-transaction roots from `straddle_getBlockPositions`, and the
+//! one-step prover's input from `straddle_getStep`. Like the proposer it keeps no state
+//! that matters: every round reads the registry and the games from L1.
+
+use jsonrpsee::http_client::HttpClient;
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+use straddle_l1::alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use straddle_l1::alloy::signers::local::PrivateKeySigner;
+use straddle_l1::alloy::sol_types::SolValue;
+use straddle_l1::{L1Client, L1Error};
+use straddle_l1_contracts::{DisputeGame, OutputRegistry};
+use straddle_node::api::{BlockRef, StraddleApiClient, http_client};
+use straddle_primitives::block::BlockHeader;
+
+/// `DisputeGame.Level.Blocks`.
+const LEVEL_BLOCKS: u8 = 0;
+/// `DisputeGame.Status.Open`.
+const STATUS_OPEN: u8 = 0;
+/// `DisputeGame.GENESIS`: the anchor meaning block 0.
+const GENESIS_ANCHOR: U256 = U256::MAX;
+
+/// How to run a player.
+#[derive(Clone, Debug)]
+pub struct PlayerConfig {
+    /// The L2 node whose derived chain is the truth (HTTP).
+    pub l2_rpc: String,
+    /// L1 JSON-RPC endpoint (HTTP).
+    pub l1_rpc: String,
+    /// The player's L1 key: pays bonds and gas; defends the outputs it proposed.
+    pub key: PrivateKeySigner,
+    /// The DisputeGame contract (its registry is read from it).
+    pub game: Address,
+    /// Whether to open games on wrong outputs (a defender-only player does not).
+    pub challenge: bool,
+    /// Time between rounds.
+    pub interval: Duration,
+}
+
+/// Why a round failed (retried next round).
+#[derive(Debug, thiserror::Error)]
+pub enum DisputeError {
+    /// L1 refused or failed.
+    #[error("L1: {0}")]
+    L1(#[from] L1Error),
+    /// The L2 node's RPC failed.
+    #[error("L2 RPC: {0}")]
+    L2(#[from] jsonrpsee::core::ClientError),
+    /// The L2 node lacks a block the game needs.
+    #[error("the L2 node has no block {0}")]
+    MissingBlock(u64),
+    /// A game narrowed to a block whose transactions differ from the node's: a
+    /// derivation dispute, which the game cannot settle yet (`disputes.md` §5).
+    #[error(
+        "game {game}: block {block}'s transactions differ from the node's (a derivation dispute, not supported yet)"
+    )]
+    DerivationDispute {
+        /// The game.
+        game: u64,
+        /// The block.
+        block: u64,
+    },
+}
+
+/// What a round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoundReport {
+    /// Games opened (game ids).
+    pub opened: Vec<u64>,
+    /// Outputs removed outright by a header-contradiction proof (output indices).
+    pub mismatches_proven: Vec<u64>,
+    /// Moves made, as `(game, move)`.
+    pub moves: Vec<(u64, &'static str)>,
+    /// Wei of credit claimed.
+    pub claimed_wei: U256,
+}
+
+/// A dispute-game player.
+pub struct Player {
+    config: PlayerConfig,
+    l1: L1Client,
+    l2: HttpClient,
+    registry: Address,
+    me: Address,
+    /// Outputs already disputed by this player: `(index, block hash, state root)`.
+    disputed: HashSet<(u64, B256, B256)>,
+    /// Games before this id are over.
+    first_open_game: u64,
+    /// Per-transaction roots of blocks, by number (from the node).
+    positions: BTreeMap<u64, Vec<B256>>,
+}
+
+impl Player {
+    /// Connects to both chains and reads the registry's address from the game.
+    pub async fn new(config: PlayerConfig) -> Result<Player, DisputeError> {
+        let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
+        let l2 = http_client(&config.l2_rpc)?;
+        let registry = l1.view(config.game, &DisputeGame::registryCall {}).await?;
+        let me = l1.address();
+        Ok(Player {
+            config,
+            l1,
+            l2,
+            registry,
+            me,
+            disputed: HashSet::new(),
+            first_open_game: 0,
+            positions: BTreeMap::new(),
+        })
+    }
+
+    /// Plays a round every interval until the task is dropped; failures are logged and
+    /// retried.
+    pub async fn run(mut self) {
+        let mut interval = tokio::time::interval(self.config.interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match self.round().await {
+                Ok(report) => log_report(&report),
+                Err(error) => tracing::warn!(%error, "dispute round failed; retrying"),
+            }
+        }
+    }
+
+    /// One round: dispute wrong outputs (when challenging), move in every open game the
+    /// player is in, claim credit.
+    pub async fn round(&mut self) -> Result<RoundReport, DisputeError> {
+        let mut report = RoundReport::default();
+        if self.config.challenge {
+            self.dispute_outputs(&mut report).await?;
+        }
+        self.play_games(&mut report).await?;
+        report.claimed_wei = self.claim_credit().await?;
+        Ok(report)
+    }
+
+    // ------------------------------------------------------------ challenging
+
+    async fn dispute_outputs(&mut self, report: &mut RoundReport) -> Result<(), DisputeError> {
+        let count = self.output_count().await?;
+        for index in 0..count {
+            let word = U256::from(index);
+            let window = OutputRegistry::inChallengeWindowCall { index: word };
+            if !self.l1.view(self.registry, &window).await? {
+                continue;
+            }
+            let output = self
+                .l1
+                .view(
+                    self.registry,
+                    &OutputRegistry::getOutputCall { index: word },
+                )
+                .await?;
+            let key = (index, output.blockHash, output.stateRoot);
+            if self.disputed.contains(&key) {
+                continue;
+            }
+            // Not derived yet: judged once the node has it.
+            let Some((hash, header)) = self.block(output.l2BlockNumber).await? else {
+                continue;
+            };
+            if hash == output.blockHash && header.state_root == output.stateRoot {
+                continue;
+            }
+            if hash == output.blockHash {
+                let call = DisputeGame::proveOutputMismatchCall {
+                    outputIndex: word,
+                    header: Bytes::from(header.encode()),
+                };
+                self.send(&call, U256::ZERO, "prove an output mismatch")
+                    .await?;
+                tracing::warn!(index, "output contradicts its own block header: removed");
+                report.mismatches_proven.push(index);
+            } else {
+                let anchor = self.anchor_for(index).await?;
+                let bond = self
+                    .l1
+                    .view(self.registry, &OutputRegistry::bondAmountCall {})
+                    .await?;
+                let call = DisputeGame::openCall {
+                    outputIndex: word,
+                    anchorIndex: anchor,
+                };
+                self.send(&call, U256::from(bond), "open a dispute game")
+                    .await?;
+                let game = self.game_count().await?.saturating_sub(1);
+                tracing::warn!(
+                    index,
+                    game,
+                    l2_block = output.l2BlockNumber,
+                    "output differs from the derived chain: dispute opened"
+                );
+                report.opened.push(game);
+            }
+            self.disputed.insert(key);
+        }
+        Ok(())
+    }
+
+    /// The latest final output before `index` that agrees with the node, else genesis.
+    async fn anchor_for(&self, index: u64) -> Result<U256, DisputeError> {
+        for earlier in (0..index).rev() {
+            let word = U256::from(earlier);
+            let finalized = OutputRegistry::isFinalizedCall { index: word };
+            if !self.l1.view(self.registry, &finalized).await? {
+                continue;
+            }
+            let output = self
+                .l1
+                .view(
+                    self.registry,
+                    &OutputRegistry::getOutputCall { index: word },
+                )
+                .await?;
+            if let Some((hash, _)) = self.block(output.l2BlockNumber).await?
+                && hash == output.blockHash
+            {
+                return Ok(word);
+            }
+            tracing::error!(
+                index = earlier,
+                "a final output differs from the node's chain; anchoring further back"
+            );
+        }
+        Ok(GENESIS_ANCHOR)
+    }
+
+    // ------------------------------------------------------------ playing
+
+    async fn play_games(&mut self, report: &mut RoundReport) -> Result<(), DisputeError> {
+        let count = self.game_count().await?;
+        let mut all_over = true;
+        for id in self.first_open_game..count {
+            let game = self
+                .l1
+                .view(
+                    self.config.game,
+                    &DisputeGame::getGameCall {
+                        gameId: U256::from(id),
+                    },
+                )
+                .await?;
+            if game.status != STATUS_OPEN {
+                if all_over {
+                    self.first_open_game = id + 1;
+                }
+                continue;
+            }
+            all_over = false;
+            if game.challenger != self.me && game.defender != self.me {
+                continue;
+            }
+            match self.play(id, &game).await {
+                Ok(Some(what)) => report.moves.push((id, what)),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(game = id, %error, "no move this round"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The player's move in game `id`, if it is its turn.
+    async fn play(
+        &mut self,
+        id: u64,
+        game: &DisputeGame::Game,
+    ) -> Result<Option<&'static str>, DisputeError> {
+        let gid = U256::from(id);
+        if !self.output_still_there(game).await? {
+            if game.challenger == self.me {
+                self.send(
+                    &DisputeGame::cancelCall { gameId: gid },
+                    U256::ZERO,
+                    "cancel",
+                )
+                .await?;
+                return Ok(Some("cancel"));
+            }
+            return Ok(None);
+        }
+        let defending = game.defender == self.me;
+        let challenging = game.challenger == self.me;
+        let span = game.hi - game.lo;
+        let mid = game.lo + span / 2;
+        let blocks = game.level == LEVEL_BLOCKS;
+
+        if game.midPosted && !game.defenderToMove && challenging {
+            let mine = if blocks {
+                self.block_hash(mid).await?
+            } else {
+                self.position(game.blockNumber, mid).await?
+            };
+            let call = DisputeGame::answerCall {
+                gameId: gid,
+                lo: game.lo,
+                hi: game.hi,
+                agree: mine == game.midClaim,
+            };
+            self.send(&call, U256::ZERO, "answer").await?;
+            return Ok(Some(if mine == game.midClaim {
+                "agree"
+            } else {
+                "disagree"
+            }));
+        }
+        if span >= 2 && !game.midPosted && game.defenderToMove && defending {
+            let claim = if blocks {
+                self.block_hash(mid).await?
+            } else {
+                self.position(game.blockNumber, mid).await?
+            };
+            let call = DisputeGame::claimMidpointCall {
+                gameId: gid,
+                lo: game.lo,
+                hi: game.hi,
+                claim,
+            };
+            self.send(&call, U256::ZERO, "claim a midpoint").await?;
+            return Ok(Some("claim midpoint"));
+        }
+        if blocks && span == 1 && !game.blockRevealed && game.defenderToMove && defending {
+            let (_, parent) = self.require_block(game.lo).await?;
+            let (_, header) = self.require_block(game.hi).await?;
+            let call = DisputeGame::revealBlockCall {
+                gameId: gid,
+                parentHeader: Bytes::from(parent.encode()),
+                header: Bytes::from(header.encode()),
+            };
+            self.send(&call, U256::ZERO, "reveal a block").await?;
+            return Ok(Some("reveal block"));
+        }
+        if blocks && game.blockRevealed && !game.defenderToMove && challenging {
+            let (_, ours) = self.require_block(game.blockNumber).await?;
+            if ours.transactions_root != game.transactionsRoot
+                || ours.transaction_count != game.transactionCount
+            {
+                return Err(DisputeError::DerivationDispute {
+                    game: id,
+                    block: game.blockNumber,
+                });
+            }
+            let call = DisputeGame::disputeExecutionCall { gameId: gid };
+            self.send(&call, U256::ZERO, "dispute the execution")
+                .await?;
+            return Ok(Some("dispute execution"));
+        }
+        // One transaction left: either side runs it (on the challenger's clock); the
+        // prover's result decides, so the honest side has no reason to wait.
+        if !blocks && span == 1 && !game.defenderToMove {
+            let step = self.l2.get_step(game.blockNumber, game.lo).await?;
+            let call = DisputeGame::stepCall {
+                gameId: gid,
+                lo: game.lo,
+                hi: game.hi,
+                transaction: step.transaction,
+                siblings: step.siblings,
+                witness: step.witness,
+            };
+            self.send(&call, U256::ZERO, "run the one-step prover")
+                .await?;
+            return Ok(Some("step"));
+        }
+        // The other side's turn: end the game once its clock has run out (no time left
+        // at the latest L1 block means overrun in the next, where `timeout` lands).
+        let remaining = self
+            .l1
+            .view(
+                self.config.game,
+                &DisputeGame::remainingTimeCall { gameId: gid },
+            )
+            .await?;
+        let theirs = (game.defenderToMove && challenging) || (!game.defenderToMove && defending);
+        if theirs && remaining == 0 {
+            self.send(
+                &DisputeGame::timeoutCall { gameId: gid },
+                U256::ZERO,
+                "timeout",
+            )
+            .await?;
+            return Ok(Some("timeout"));
+        }
+        Ok(None)
+    }
+
+    async fn output_still_there(&self, game: &DisputeGame::Game) -> Result<bool, DisputeError> {
+        if game.outputIndex >= U256::from(self.output_count().await?) {
+            return Ok(false);
+        }
+        let output = self
+            .l1
+            .view(
+                self.registry,
+                &OutputRegistry::getOutputCall {
+                    index: game.outputIndex,
+                },
+            )
+            .await?;
+        let key = keccak256(
+            (
+                output.stateRoot,
+                output.blockHash,
+                output.l2BlockNumber,
+                output.proposedAt,
+                output.proposer,
+            )
+                .abi_encode(),
+        );
+        Ok(key == game.outputKey)
+    }
+
+    async fn claim_credit(&self) -> Result<U256, DisputeError> {
+        let mut claimed = U256::ZERO;
+        let me = self.me;
+        let in_game = self
+            .l1
+            .view(self.config.game, &DisputeGame::creditCall(me))
+            .await?;
+        if !in_game.is_zero() {
+            self.send(
+                &DisputeGame::claimCreditCall {},
+                U256::ZERO,
+                "claim game credit",
+            )
+            .await?;
+            claimed += in_game;
+        }
+        let in_registry = self
+            .l1
+            .view(self.registry, &OutputRegistry::creditCall(me))
+            .await?;
+        if !in_registry.is_zero() {
+            self.l1
+                .transact(
+                    self.registry,
+                    &OutputRegistry::claimCreditCall {},
+                    U256::ZERO,
+                    "claim registry credit",
+                )
+                .await?;
+            claimed += in_registry;
+        }
+        Ok(claimed)
+    }
+
+    // ------------------------------------------------------------ the node's chain
+
+    async fn block(&self, number: u64) -> Result<Option<(B256, BlockHeader)>, DisputeError> {
+        Ok(self
+            .l2
+            .get_block(BlockRef::Number(number), Some(false))
+            .await?
+            .map(|view| (view.hash, view.header)))
+    }
+
+    async fn require_block(&self, number: u64) -> Result<(B256, BlockHeader), DisputeError> {
+        self.block(number)
+            .await?
+            .ok_or(DisputeError::MissingBlock(number))
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<B256, DisputeError> {
+        Ok(self.require_block(number).await?.0)
+    }
+
+    /// The node's state root at position `k` of block `number` (0: before its first
+    /// transaction).
+    async fn position(&mut self, number: u64, k: u64) -> Result<B256, DisputeError> {
+        if !self.positions.contains_key(&number) {
+            let roots = self.l2.get_block_positions(number).await?;
+            self.positions.insert(number, roots);
+        }
+        self.positions
+            .get(&number)
+            .and_then(|roots| roots.get(k as usize).copied())
+            .ok_or(DisputeError::MissingBlock(number))
+    }
+
+    // ------------------------------------------------------------ L1 plumbing
+
+    async fn send<C: straddle_l1::alloy::sol_types::SolCall>(
+        &self,
+        call: &C,
+        value: U256,
+        what: &'static str,
+    ) -> Result<(), DisputeError> {
+        self.l1
+            .transact(self.config.game, call, value, what)
+            .await?;
+        Ok(())
+    }
+
+    async fn output_count(&self) -> Result<u64, DisputeError> {
+        Ok(self.l1.output_count(self.registry).await?)
+    }
+
+    async fn game_count(&self) -> Result<u64, DisputeError> {
+        let count = self
+            .l1
+            .view(self.config.game, &DisputeGame::gameCountCall {})
+            .await?;
+        u64::try_from(count).map_err(|_| L1Error::Decode("game count".into()).into())
+    }
+}
+
+/// Logs what a round did.
+pub fn log_report(report: &RoundReport) {
+    for (game, what) in &report.moves {
+        metrics::counter!("straddle_dispute_moves_total").increment(1);
+        tracing::info!(game, what, "dispute move");
+    }
+    if !report.claimed_wei.is_zero() {
+        tracing::info!(wei = %report.claimed_wei, "credit claimed");
+    }
+}
