@@ -169,20 +169,7 @@ impl Network {
         );
         let batcher = ServiceProcess::start(
             "batcher",
-            &[
-                "--l2-rpc".into(),
-                sequencer.url.clone(),
-                "--l1-rpc".into(),
-                anvil.url(),
-                "--inbox".into(),
-                deployment.batch_inbox.to_string(),
-                "--l1-key".into(),
-                alloy_primitives::hex::encode(dev_key(1)),
-                "--l1-start-block".into(),
-                deployment.start_block.to_string(),
-                "--poll-ms".into(),
-                "200".into(),
-            ],
+            &common::batcher_args(&sequencer.url, &anvil.url(), &deployment),
             &dir.path().join("batcher.log"),
         );
         let proposer = common::start_proposer(

@@ -93,25 +93,15 @@ impl Network {
     }
 
     fn start_batcher(&mut self) {
-        let args: Vec<String> = vec![
-            "--l2-rpc".into(),
-            self.sequencer.url.clone(),
-            "--l1-rpc".into(),
-            self.anvil.url(),
-            "--inbox".into(),
-            self.deployment.batch_inbox.to_string(),
-            "--l1-key".into(),
-            alloy_primitives::hex::encode(dev_key(1)),
-            "--l1-start-block".into(),
-            self.deployment.start_block.to_string(),
-            "--poll-ms".into(),
-            "200".into(),
+        let mut args =
+            common::batcher_args(&self.sequencer.url, &self.anvil.url(), &self.deployment);
+        args.extend([
             // Small batches, so that a few hundred transfers make many of them.
             "--batch-bytes-max".into(),
             "6000".into(),
             "--da".into(),
             self.da.into(),
-        ];
+        ]);
         self.batcher = Some(ServiceProcess::start(
             "batcher",
             &args,

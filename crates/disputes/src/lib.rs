@@ -150,13 +150,7 @@ impl Player {
             if !self.l1.view(self.registry, &window).await? {
                 continue;
             }
-            let output = self
-                .l1
-                .view(
-                    self.registry,
-                    &OutputRegistry::getOutputCall { index: word },
-                )
-                .await?;
+            let output = self.output(word).await?;
             let key = (index, output.blockHash, output.stateRoot);
             if self.disputed.contains(&key) {
                 continue;
@@ -211,13 +205,7 @@ impl Player {
             if !self.l1.view(self.registry, &finalized).await? {
                 continue;
             }
-            let output = self
-                .l1
-                .view(
-                    self.registry,
-                    &OutputRegistry::getOutputCall { index: word },
-                )
-                .await?;
+            let output = self.output(word).await?;
             if let Some((hash, _)) = self.block(output.l2BlockNumber).await?
                 && hash == output.blockHash
             {
@@ -392,15 +380,7 @@ impl Player {
         if game.outputIndex >= U256::from(self.output_count().await?) {
             return Ok(false);
         }
-        let output = self
-            .l1
-            .view(
-                self.registry,
-                &OutputRegistry::getOutputCall {
-                    index: game.outputIndex,
-                },
-            )
-            .await?;
+        let output = self.output(game.outputIndex).await?;
         let key = keccak256(
             (
                 output.stateRoot,
@@ -493,6 +473,11 @@ impl Player {
             .transact(self.config.game, call, value, what)
             .await?;
         Ok(())
+    }
+
+    async fn output(&self, index: U256) -> Result<OutputRegistry::Output, DisputeError> {
+        let call = OutputRegistry::getOutputCall { index };
+        Ok(self.l1.view(self.registry, &call).await?)
     }
 
     async fn output_count(&self) -> Result<u64, DisputeError> {

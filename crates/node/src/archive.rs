@@ -143,17 +143,7 @@ impl ProofArchive {
     /// Block `number`'s state roots at each position of a dispute's transaction level
     /// (the parent's root, then after each transaction). Blocking.
     pub fn block_positions(&self, number: u64) -> Result<Vec<B256>, ArchiveError> {
-        let parent = number.checked_sub(1).ok_or(ArchiveError::UnknownBlock(0))?;
-        self.with_chain_at(parent, true, |chain| {
-            if number
-                > self
-                    .store
-                    .head_number()
-                    .map_err(ChainError::from)?
-                    .unwrap_or(0)
-            {
-                return Err(ArchiveError::UnknownBlock(number));
-            }
+        self.with_chain_before(number, |chain| {
             Ok(step::block_positions(chain, &self.store, number)?)
         })
     }
@@ -161,18 +151,22 @@ impl ProofArchive {
     /// The one-step prover's input for transaction `index` of block `number`, with the
     /// transaction's proof against the block's transactions root. Blocking.
     pub fn step(&self, number: u64, index: usize) -> Result<(StepInput, Vec<B256>), ArchiveError> {
-        let parent = number.checked_sub(1).ok_or(ArchiveError::UnknownBlock(0))?;
-        self.with_chain_at(parent, true, |chain| {
-            if number
-                > self
-                    .store
-                    .head_number()
-                    .map_err(ChainError::from)?
-                    .unwrap_or(0)
-            {
-                return Err(ArchiveError::UnknownBlock(number));
-            }
+        self.with_chain_before(number, |chain| {
             Ok(step::step_at(chain, &self.store, number, index)?)
         })
+    }
+
+    /// Runs `use_chain` on the chain at the parent of stored block `number` (genesis has
+    /// none), discarding it after: `use_chain` executes into block `number`.
+    fn with_chain_before<T>(
+        &self,
+        number: u64,
+        use_chain: impl FnOnce(&mut Chain) -> Result<T, ArchiveError>,
+    ) -> Result<T, ArchiveError> {
+        let head = self.store.head_number().map_err(ChainError::from)?;
+        if number == 0 || number > head.unwrap_or(0) {
+            return Err(ArchiveError::UnknownBlock(number));
+        }
+        self.with_chain_at(number - 1, true, use_chain)
     }
 }

@@ -233,6 +233,30 @@ pub fn node_l1_args(l1_url: &str, deployment: &straddle_l1::Deployment) -> Vec<S
     ]
 }
 
+/// `straddle batcher` arguments: posting the blocks of the sequencer at `l2_rpc` to
+/// `deployment`'s inbox with dev account 1's key (the test chains' batcher), polling every
+/// 200 ms.
+pub fn batcher_args(
+    l2_rpc: &str,
+    l1_url: &str,
+    deployment: &straddle_l1::Deployment,
+) -> Vec<String> {
+    vec![
+        "--l2-rpc".into(),
+        l2_rpc.into(),
+        "--l1-rpc".into(),
+        l1_url.into(),
+        "--inbox".into(),
+        deployment.batch_inbox.to_string(),
+        "--l1-key".into(),
+        alloy_primitives::hex::encode(dev_key(1)),
+        "--l1-start-block".into(),
+        deployment.start_block.to_string(),
+        "--poll-ms".into(),
+        "200".into(),
+    ]
+}
+
 /// `straddle proposer` against the node at `l2_rpc`, proposing to `deployment`'s
 /// registry every second with dev account 0's key.
 pub fn start_proposer(
