@@ -84,21 +84,7 @@ impl Network {
         };
         let deployment = operator.deploy_devnet(&config).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let l1_args = |extra: &[&str]| -> Vec<String> {
-            let mut args = common::node_l1_args(&anvil.url(), &deployment);
-            args.extend(extra.iter().map(|s| s.to_string()));
-            args
-        };
-        let sequencer = NodeProcess::start_with(
-            &dir.path().join("sequencer"),
-            &l1_args(&[]),
-            "straddle node ready: rpc ",
-        );
-        let follower = NodeProcess::start_with(
-            &dir.path().join("follower"),
-            &l1_args(&["--follow"]),
-            "straddle follower ready: rpc ",
-        );
+        let (sequencer, follower) = common::start_nodes(dir.path(), &anvil.url(), &deployment);
         let batcher = ServiceProcess::start(
             "batcher",
             &common::batcher_args(&sequencer.url, &anvil.url(), &deployment),

@@ -64,21 +64,7 @@ impl Network {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let l1_args = |extra: &[&str]| -> Vec<String> {
-            let mut args = common::node_l1_args(&anvil.url(), &deployment);
-            args.extend(extra.iter().map(|s| s.to_string()));
-            args
-        };
-        let sequencer = NodeProcess::start_with(
-            &dir.path().join("sequencer"),
-            &l1_args(&[]),
-            "straddle node ready: rpc ",
-        );
-        let follower = NodeProcess::start_with(
-            &dir.path().join("follower"),
-            &l1_args(&["--follow"]),
-            "straddle follower ready: rpc ",
-        );
+        let (sequencer, follower) = common::start_nodes(dir.path(), &anvil.url(), &deployment);
         let mut network = Network {
             anvil,
             deployment,

@@ -233,6 +233,29 @@ pub fn node_l1_args(l1_url: &str, deployment: &straddle_l1::Deployment) -> Vec<S
     ]
 }
 
+/// A sequencer and a follower of `deployment` on anvil at `l1_url`, with their data in
+/// `dir/sequencer` and `dir/follower`.
+pub fn start_nodes(
+    dir: &Path,
+    l1_url: &str,
+    deployment: &straddle_l1::Deployment,
+) -> (NodeProcess, NodeProcess) {
+    let l1_args = node_l1_args(l1_url, deployment);
+    let sequencer = NodeProcess::start_with(
+        &dir.join("sequencer"),
+        &l1_args,
+        "straddle node ready: rpc ",
+    );
+    let mut follower_args = l1_args;
+    follower_args.push("--follow".into());
+    let follower = NodeProcess::start_with(
+        &dir.join("follower"),
+        &follower_args,
+        "straddle follower ready: rpc ",
+    );
+    (sequencer, follower)
+}
+
 /// `straddle batcher` arguments: posting the blocks of the sequencer at `l2_rpc` to
 /// `deployment`'s inbox with dev account 1's key (the test chains' batcher), polling every
 /// 200 ms.
