@@ -7,14 +7,18 @@ import {StateProof} from "./StateProof.sol";
 /// @title StepProver
 /// @notice The one-step prover: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
-/// Covered kinds: deposits (0x1C), transfers (1) and withdrawals (2); any other kind
-/// reverts with `UnsupportedKind` (docs/spec/disputes.md §4 lists what is left). A
+/// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), cancels (0x12), bulk
+/// cancels (0x15) and forced transactions (0x1D) carrying any of the user kinds among
+/// these or anything that may not be forced; any other kind (or forced payload) reverts
+/// with `UnsupportedKind` (docs/spec/disputes.md §4 lists what is left). A
 /// transaction the STF refuses changes nothing, so its post-state root is the pre-state
 /// root; bytes that do not decode are refused the same way.
 /// @dev The witness is `abi.encode(Leaf[])`: the leaves the kind reads, in the order this
 /// contract writes them (deposit: recipient's account, totals; transfer: sender's account,
 /// then the recipient's unless it is the sender; withdrawal: sender's account, the new
-/// withdrawal record, totals), each with its current value and a proof. When the
+/// withdrawal record, totals; cancel: the order record; bulk cancel: the order records,
+/// each once in first-seen order, then the signer's account; forced: the queue, then its
+/// payload's if the index is the next), each with its current value and a proof. When the
 /// transaction changes the state each proof is against the root after the leaves before
 /// it were written; when it is refused every proof is against the pre-state root. A
 /// transfer or withdrawal whose signature does not recover needs no leaves.
@@ -55,7 +59,19 @@ contract StepProver is IStepProver {
 
     uint8 internal constant KIND_TRANSFER = 1;
     uint8 internal constant KIND_WITHDRAW = 2;
+    uint8 internal constant KIND_CANCEL = 0x12;
+    uint8 internal constant KIND_BULK_CANCEL = 0x15;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
+    uint8 internal constant KIND_FORCED = 0x1D;
+    uint256 internal constant FORCED_HEADER_BYTES = 33;
+    uint256 internal constant CANCEL_BYTES = 114;
+    /// @notice Most orders one bulk cancel names (crates/primitives BULK_CANCEL_MAX).
+    uint256 internal constant BULK_CANCEL_MAX = 64;
+    bytes32 internal constant CANCEL_TYPEHASH = keccak256("Cancel(bytes32 orderHash,uint64 nonce,uint64 expiryMs)");
+    bytes32 internal constant BULK_CANCEL_TYPEHASH =
+        keccak256("BulkCancel(bytes32[] orderHashes,uint64 nonce,uint64 expiryMs)");
+    /// @notice Largest forced payload (Portal.FORCED_TRANSACTION_BYTES_MAX).
+    uint256 internal constant FORCED_PAYLOAD_MAX = 2048;
     uint256 internal constant ACTION_BYTES = 118;
     uint256 internal constant DEPOSIT_BYTES = 65;
     /// @notice Nonces an account remembers (crates/exchange NONCE_WINDOW_LEN).
@@ -96,11 +112,205 @@ contract StepProver is IStepProver {
     ) external view returns (bytes32) {
         if (transaction.length == 0) return preRoot;
         uint8 kind = uint8(transaction[0]);
-        if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leavesOf(witness));
+        Leaf[] memory leaves = leavesOf(witness);
+        if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leaves);
+        if (kind == KIND_FORCED) return forced(preRoot, blockNumber, timestampMs, transaction, leaves);
         if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW) {
-            return action(preRoot, blockNumber, timestampMs, transaction, witness);
+            return action(preRoot, blockNumber, timestampMs, transaction, leaves);
         }
+        if (kind == KIND_CANCEL) return cancel(preRoot, timestampMs, transaction, leaves);
+        if (kind == KIND_BULK_CANCEL) return bulkCancel(preRoot, timestampMs, transaction, leaves);
         revert UnsupportedKind(kind);
+    }
+
+    // ---------------------------------------------------------------- cancels
+
+    /// @dev kind ‖ orderHash ‖ nonce u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v. Marks the signer's
+    /// order record (0x07 ‖ signer ‖ orderHash) cancelled, creating it if absent; refused
+    /// once expired. A single cancel does not use its nonce.
+    function cancel(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
+        internal
+        view
+        returns (bytes32)
+    {
+        if (transaction.length != CANCEL_BYTES) return preRoot;
+        bytes32 orderHash = bytes32(transaction[1:33]);
+        uint64 expiryMs = uint64(bytes8(transaction[41:49]));
+        bytes32 structHash =
+            keccak256(abi.encode(CANCEL_TYPEHASH, orderHash, uint64(bytes8(transaction[33:41])), expiryMs));
+        address signer = recoverStrict(digest(structHash), transaction[49:114]);
+        if (signer == address(0)) return preRoot;
+        requireCount(leaves, 1);
+        bytes[] memory keys = single(orderKey(signer, orderHash));
+        if (timestampMs > expiryMs) return unchanged(preRoot, leaves, keys);
+        return write(preRoot, keys[0], leaves[0], 0, cancelledRecord(leaves[0], 0));
+    }
+
+    /// @dev kind ‖ count u8 ‖ orderHash × count ‖ nonce u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v
+    /// (count ≤ 64). Cancels each order once (records in first-seen order), then uses the
+    /// signer's nonce; refused whole once expired or when the nonce is used or stale.
+    function bulkCancel(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
+        internal
+        view
+        returns (bytes32)
+    {
+        (bool decodes, SignedRequest memory request) = bulkCancelRequest(transaction);
+        if (!decodes) return preRoot;
+        requireCount(leaves, request.keys.length);
+        uint256 last = request.keys.length - 1;
+        Account memory account = accountOf(leaves[last], last);
+        (bool ok, uint256 slot) = nonceSlot(account.nonces, request.nonce);
+        if (!ok || timestampMs > request.expiryMs) return unchanged(preRoot, leaves, request.keys);
+        bytes32 root = preRoot;
+        for (uint256 i = 0; i < last; i++) {
+            root = write(root, request.keys[i], leaves[i], i, cancelledRecord(leaves[i], i));
+        }
+        account.nonces = insertNonce(account.nonces, slot, request.nonce);
+        return write(root, request.keys[last], leaves[last], last, encodeAccount(account));
+    }
+
+    /// @dev A decoded, signed request and the keys of the leaves it reads.
+    struct SignedRequest {
+        uint64 nonce;
+        uint64 expiryMs;
+        bytes[] keys;
+    }
+
+    /// @dev The bulk cancel in `transaction`, if it decodes and its signature recovers.
+    function bulkCancelRequest(bytes calldata transaction)
+        internal
+        view
+        returns (bool decodes, SignedRequest memory request)
+    {
+        if (transaction.length < 2) return (false, request);
+        uint256 count = uint8(transaction[1]);
+        uint256 end = 2 + 32 * count;
+        if (count > BULK_CANCEL_MAX || transaction.length != end + 81) return (false, request);
+        request.nonce = uint64(bytes8(transaction[end:end + 8]));
+        request.expiryMs = uint64(bytes8(transaction[end + 8:end + 16]));
+        bytes32 structHash =
+            keccak256(abi.encode(BULK_CANCEL_TYPEHASH, keccak256(transaction[2:end]), request.nonce, request.expiryMs));
+        address signer = recoverStrict(digest(structHash), transaction[end + 16:end + 81]);
+        if (signer == address(0)) return (false, request);
+        request.keys = bulkCancelKeys(transaction[2:end], signer);
+        return (true, request);
+    }
+
+    /// @dev The order-record keys of `hashes` (each once, first-seen order), then the
+    /// signer's account key.
+    function bulkCancelKeys(bytes calldata hashes, address signer) internal pure returns (bytes[] memory keys) {
+        uint256 count = hashes.length / 32;
+        bytes32[] memory unique = new bytes32[](count);
+        uint256 found;
+        for (uint256 i = 0; i < count; i++) {
+            bytes32 hash = bytes32(hashes[32 * i:32 * i + 32]);
+            bool seen;
+            for (uint256 j = 0; j < found && !seen; j++) {
+                seen = unique[j] == hash;
+            }
+            if (!seen) unique[found++] = hash;
+        }
+        keys = new bytes[](found + 1);
+        for (uint256 i = 0; i < found; i++) {
+            keys[i] = orderKey(signer, unique[i]);
+        }
+        keys[found] = accountKey(signer);
+    }
+
+    function orderKey(address owner, bytes32 orderHash) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint8(0x07), owner, orderHash);
+    }
+
+    /// @dev The order record with its cancelled flag set: `filled u64 ‖ cancelled u8 ‖
+    /// placed u8 ‖ (placement)`, a fresh `0 ‖ 1 ‖ 0` when absent.
+    function cancelledRecord(Leaf memory leaf, uint256 index) internal pure returns (bytes memory record) {
+        if (!leaf.present) return abi.encodePacked(uint64(0), uint8(1), uint8(0));
+        record = bytes.concat(leaf.value);
+        if (record.length < 10 || uint8(record[8]) > 1 || uint8(record[9]) > 1) revert BadLeafValue(index);
+        record[8] = 0x01;
+    }
+
+    // ---------------------------------------------------------------- forced transactions
+
+    /// @dev kind ‖ index u64 ‖ sender ‖ length u32 ‖ payload. The inclusion counts (the
+    /// queue leaf, 0x09: count u64 ‖ accumulator, absent before the first) when `index`
+    /// is the next; the payload then executes if it is a transfer or withdrawal that
+    /// decodes and whose signature recovers, and changes nothing if it does not decode or
+    /// is of a kind that may not be forced. Leaves: the queue, then the payload's.
+    function forced(
+        bytes32 preRoot,
+        uint64 blockNumber,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        Leaf[] memory leaves
+    ) internal view returns (bytes32) {
+        if (transaction.length < FORCED_HEADER_BYTES) return preRoot;
+        uint256 length = uint32(bytes4(transaction[29:33]));
+        if (length > FORCED_PAYLOAD_MAX || transaction.length != FORCED_HEADER_BYTES + length) return preRoot;
+        if (leaves.length == 0) revert WrongLeafCount(0, 1);
+        (bool next, bytes32 root) = include(preRoot, transaction, leaves[0]);
+        // Not the next index: refused whole.
+        if (!next) return root;
+        bytes calldata payload = transaction[FORCED_HEADER_BYTES:];
+        Leaf[] memory rest = new Leaf[](leaves.length - 1);
+        for (uint256 i = 0; i < rest.length; i++) {
+            rest[i] = leaves[i + 1];
+        }
+        uint8 kind = payload.length == 0 ? 0 : uint8(payload[0]);
+        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW) {
+            return action(root, blockNumber, timestampMs, payload, rest);
+        }
+        if (kind == KIND_CANCEL) return cancel(root, timestampMs, payload, rest);
+        if (kind == KIND_BULK_CANCEL) return bulkCancel(root, timestampMs, payload, rest);
+        if (kind >= 3 && kind <= 5 && decodesAsAction(payload)) {
+            // Forceable kinds whose rules the prover does not have yet.
+            revert UnsupportedKind(kind);
+        }
+        // Does not decode, or may not be forced: only the inclusion counts.
+        requireCount(rest, 0);
+        return root;
+    }
+
+    /// @dev Counts the forced transaction in the queue if its index is the next: whether
+    /// it was, and the root after (unchanged, with the queue leaf checked, if not).
+    function include(bytes32 preRoot, bytes calldata transaction, Leaf memory queueLeaf)
+        internal
+        pure
+        returns (bool next, bytes32 root)
+    {
+        uint64 index = uint64(bytes8(transaction[1:9]));
+        address sender = address(bytes20(transaction[9:29]));
+        (uint64 count, bytes32 accumulator) = queueOf(queueLeaf);
+        Leaf[] memory queue = new Leaf[](1);
+        queue[0] = queueLeaf;
+        if (index != count) return (false, unchanged(preRoot, queue, single(hex"09")));
+        bytes32 forcedHash = keccak256(abi.encode(index, sender, keccak256(transaction[FORCED_HEADER_BYTES:])));
+        bytes memory queued = abi.encodePacked(count + 1, keccak256(abi.encodePacked(accumulator, forcedHash)));
+        return (true, write(preRoot, hex"09", queueLeaf, 0, queued));
+    }
+
+    /// @dev Whether `payload` decodes as a signed action (kinds 1–5): 118 bytes, v in
+    /// {0, 1, 27, 28}, a zero address for the margin kinds (4, 5).
+    function decodesAsAction(bytes calldata payload) internal pure returns (bool) {
+        if (payload.length != ACTION_BYTES) return false;
+        uint8 v = uint8(payload[117]);
+        if (v != 0 && v != 1 && v != 27 && v != 28) return false;
+        uint8 kind = uint8(payload[0]);
+        return kind < 4 || address(bytes20(payload[1:21])) == address(0);
+    }
+
+    /// @dev The queue leaf: `count u64 ‖ accumulator`; absent is zero.
+    function queueOf(Leaf memory leaf) internal pure returns (uint64 count, bytes32 accumulator) {
+        if (!leaf.present) return (0, bytes32(0));
+        bytes memory value = leaf.value;
+        if (value.length != 40) revert BadLeafValue(0);
+        count = uint64(readUint(value, 0, 8));
+        accumulator = bytes32(readUint(value, 8, 32));
+    }
+
+    function single(bytes memory key) internal pure returns (bytes[] memory keys) {
+        keys = new bytes[](1);
+        keys[0] = key;
     }
 
     // ---------------------------------------------------------------- deposits
@@ -173,7 +383,7 @@ contract StepProver is IStepProver {
         uint64 blockNumber,
         uint64 timestampMs,
         bytes calldata transaction,
-        bytes calldata witness
+        Leaf[] memory leaves
     ) internal view returns (bytes32) {
         if (transaction.length != ACTION_BYTES) return preRoot;
         Action memory a = Action({
@@ -186,7 +396,6 @@ contract StepProver is IStepProver {
         address sender = recoverStrict(digestOf(a), transaction[53:118]);
         // A signature that does not parse or recover: refused before any leaf is read.
         if (sender == address(0)) return preRoot;
-        Leaf[] memory leaves = leavesOf(witness);
         return a.kind == KIND_TRANSFER
             ? transfer(preRoot, timestampMs, a, sender, leaves)
             : withdraw(preRoot, blockNumber, timestampMs, a, sender, leaves);
@@ -261,21 +470,25 @@ contract StepProver is IStepProver {
 
     function digestOf(Action memory a) internal view returns (bytes32) {
         bytes32 typeHash = a.kind == KIND_TRANSFER ? TRANSFER_TYPEHASH : WITHDRAW_TYPEHASH;
-        bytes32 structHash = keccak256(abi.encode(typeHash, a.target, a.amount, a.nonce, a.expiryMs));
+        return digest(keccak256(abi.encode(typeHash, a.target, a.amount, a.nonce, a.expiryMs)));
+    }
+
+    /// @dev The EIP-712 digest of `structHash` in the L2's domain.
+    function digest(bytes32 structHash) internal view returns (bytes32) {
         return keccak256(abi.encodePacked(hex"1901", domainSeparator, structHash));
     }
 
-    /// @dev The signer of `digest`, or zero when the Rust STF would refuse the signature:
+    /// @dev The signer of the digest `signed`, or zero when the Rust STF would refuse the signature:
     /// v outside {0, 1, 27, 28}, r or s zero or not below the curve order, high s, or
     /// no recovery.
-    function recoverStrict(bytes32 digest, bytes calldata signature) internal pure returns (address) {
+    function recoverStrict(bytes32 signed, bytes calldata signature) internal pure returns (address) {
         uint256 r = uint256(bytes32(signature[0:32]));
         uint256 s = uint256(bytes32(signature[32:64]));
         uint8 v = uint8(signature[64]);
         if (v < 27) v += 27;
         if (v != 27 && v != 28) return address(0);
         if (r == 0 || s == 0 || r >= CURVE_ORDER || s > HALF_CURVE_ORDER) return address(0);
-        return ecrecover(digest, v, bytes32(r), bytes32(s));
+        return ecrecover(signed, v, bytes32(r), bytes32(s));
     }
 
     /// @dev Where `nonce` goes in the ascending window; not ok when it was used or is

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use straddle_exchange::{BlockContext, Ledger, StateKey};
 use straddle_l1::disputes::{StepInput, StepLeaf, StepTerminal, encode_step_witness};
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
-use straddle_primitives::{Action, Domain, Transaction};
+use straddle_primitives::{Action, Domain, SignedAction, Transaction, VerifiedTransaction};
 use straddle_state::{Terminal, key_hash, value_hash};
 
 /// Why no step input can be built.
@@ -105,7 +105,7 @@ pub fn step_at(
 }
 
 /// The leaves the prover reads for `tx` on `ledger`, in its write order (see
-/// `StepProver.sol`). A signed action whose signature does not recover reads none.
+/// `StepProver.sol`). A signed transaction whose signature does not recover reads none.
 pub fn step_keys(
     tx: &Transaction,
     ledger: &Ledger,
@@ -115,31 +115,74 @@ pub fn step_keys(
         Transaction::Deposit(deposit) => {
             Ok(vec![StateKey::Account(deposit.recipient), StateKey::Totals])
         }
-        Transaction::Action(signed) => {
-            let Ok(verified) = signed.clone().verify(domain) else {
+        Transaction::Forced(forced) => {
+            let mut keys = vec![StateKey::ForcedQueue];
+            if forced.index != ledger.forced_queue().count {
+                // Refused whole: only the queue is read.
+                return Ok(keys);
+            }
+            match Transaction::decode(&forced.bytes) {
+                // The prover refuses these whatever their signature.
+                Ok(Transaction::Action(SignedAction {
+                    action: Action::Mint(_) | Action::DepositMargin(_) | Action::WithdrawMargin(_),
+                    ..
+                })) => return Err(StepError::Unsupported("forced mints and margin moves")),
+                Ok(inner @ (Transaction::Action(_) | Transaction::Cancel(_))) => {
+                    keys.extend(step_keys(&inner, ledger, domain)?)
+                }
+                Ok(inner @ Transaction::BulkCancel { .. }) => {
+                    keys.extend(step_keys(&inner, ledger, domain)?)
+                }
+                // Does not decode, or may not be forced: only the inclusion.
+                _ => {}
+            }
+            Ok(keys)
+        }
+        Transaction::Action(SignedAction {
+            action: Action::Mint(_),
+            ..
+        }) => Err(StepError::Unsupported("mints")),
+        Transaction::Action(SignedAction {
+            action: Action::DepositMargin(_) | Action::WithdrawMargin(_),
+            ..
+        }) => Err(StepError::Unsupported("margin moves")),
+        Transaction::Action(_) | Transaction::Cancel(_) | Transaction::BulkCancel { .. } => {
+            let Ok(verified) = tx.clone().verify(domain) else {
                 return Ok(Vec::new());
             };
-            let sender = verified.sender;
-            match &signed.action {
-                Action::Transfer(transfer) if transfer.to == sender => {
-                    Ok(vec![StateKey::Account(sender)])
+            Ok(match verified {
+                VerifiedTransaction::Action(action) => {
+                    let sender = action.sender;
+                    match &action.signed.action {
+                        Action::Transfer(transfer) if transfer.to != sender => {
+                            vec![StateKey::Account(sender), StateKey::Account(transfer.to)]
+                        }
+                        Action::Withdraw(_) => vec![
+                            StateKey::Account(sender),
+                            StateKey::Withdrawal(ledger.totals().withdrawal_count),
+                            StateKey::Totals,
+                        ],
+                        _ => vec![StateKey::Account(sender)],
+                    }
                 }
-                Action::Transfer(transfer) => Ok(vec![
-                    StateKey::Account(sender),
-                    StateKey::Account(transfer.to),
-                ]),
-                Action::Withdraw(_) => Ok(vec![
-                    StateKey::Account(sender),
-                    StateKey::Withdrawal(ledger.totals().withdrawal_count),
-                    StateKey::Totals,
-                ]),
-                Action::Mint(_) => Err(StepError::Unsupported("mints")),
-                Action::DepositMargin(_) | Action::WithdrawMargin(_) => {
-                    Err(StepError::Unsupported("margin moves"))
+                VerifiedTransaction::Cancel {
+                    signer, order_hash, ..
+                } => vec![StateKey::Order(signer, order_hash)],
+                VerifiedTransaction::BulkCancel { signer, cancel } => {
+                    // Each order once, in first-seen order, then the signer's nonce.
+                    let mut keys: Vec<StateKey> = Vec::with_capacity(cancel.orderHashes.len() + 1);
+                    for hash in cancel.orderHashes {
+                        let key = StateKey::Order(signer, hash);
+                        if !keys.contains(&key) {
+                            keys.push(key);
+                        }
+                    }
+                    keys.push(StateKey::Account(signer));
+                    keys
                 }
-            }
+                _ => return Err(StepError::Unsupported("this kind")),
+            })
         }
-        Transaction::Forced(_) => Err(StepError::Unsupported("forced transactions")),
         _ => Err(StepError::Unsupported("trading transactions")),
     }
 }
