@@ -64,6 +64,9 @@ contract Portal {
     uint64 public forcedCount;
     /// @notice Hash chain over every forced transaction: keccak256(previous ‖ forcedHash).
     bytes32 public forcedAccumulator;
+    /// @notice Each forced transaction's hash, by index (what the one-step prover checks a
+    /// forced transaction of an L2 block against).
+    mapping(uint64 => bytes32) public forcedHashes;
 
     /// @notice A deposit the L2 must credit to `l2Recipient`.
     event DepositQueued(
@@ -119,6 +122,7 @@ contract Portal {
         index = forcedCount;
         bytes32 forcedHash = hashForced(index, msg.sender, transaction);
         bytes32 accumulator = keccak256(abi.encodePacked(forcedAccumulator, forcedHash));
+        forcedHashes[index] = forcedHash;
         forcedAccumulator = accumulator;
         forcedCount = index + 1;
         emit TransactionForced(index, msg.sender, transaction, forcedHash, accumulator);

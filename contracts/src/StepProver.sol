@@ -4,6 +4,13 @@ pragma solidity 0.8.30;
 import {IStepProver} from "./DisputeGame.sol";
 import {StateProof} from "./StateProof.sol";
 
+/// @notice What the prover reads from the Portal: the hashes of the deposits and forced
+/// transactions L1 recorded.
+interface IPortalRecords {
+    function depositHashes(uint64 index) external view returns (bytes32);
+    function forcedHashes(uint64 index) external view returns (bytes32);
+}
+
 /// @title StepProver
 /// @notice The one-step prover: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
@@ -12,7 +19,10 @@ import {StateProof} from "./StateProof.sol";
 /// these or anything that may not be forced; any other kind (or forced payload) reverts
 /// with `UnsupportedKind` (docs/spec/disputes.md §4 lists what is left). A
 /// transaction the STF refuses changes nothing, so its post-state root is the pre-state
-/// root; bytes that do not decode are refused the same way.
+/// root; bytes that do not decode are refused the same way, and so are a deposit or a
+/// forced transaction the Portal did not record (derivation takes them from the Portal
+/// only, so an honest chain never holds one: this is what stops a block from minting
+/// collateral out of a deposit nobody made).
 /// @dev The witness is `abi.encode(Leaf[])`: the leaves the kind reads, in the order this
 /// contract writes them (deposit: recipient's account, totals; transfer: sender's account,
 /// then the recipient's unless it is the sender; withdrawal: sender's account, the new
@@ -87,10 +97,14 @@ contract StepProver is IStepProver {
 
     /// @notice EIP-712 domain separator of the L2's signed actions.
     bytes32 public immutable domainSeparator;
+    /// @notice The Portal whose records deposits and forced transactions must match.
+    IPortalRecords public immutable portal;
 
     /// @param chainId The L2 chain id of the signing domain.
     /// @param verifyingContract The signing domain's verifying contract.
-    constructor(uint64 chainId, address verifyingContract) {
+    /// @param portal_ The chain's Portal.
+    constructor(uint64 chainId, address verifyingContract, IPortalRecords portal_) {
+        portal = portal_;
         domainSeparator = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
@@ -275,7 +289,7 @@ contract StepProver is IStepProver {
     /// it was, and the root after (unchanged, with the queue leaf checked, if not).
     function include(bytes32 preRoot, bytes calldata transaction, Leaf memory queueLeaf)
         internal
-        pure
+        view
         returns (bool next, bytes32 root)
     {
         uint64 index = uint64(bytes8(transaction[1:9]));
@@ -283,8 +297,12 @@ contract StepProver is IStepProver {
         (uint64 count, bytes32 accumulator) = queueOf(queueLeaf);
         Leaf[] memory queue = new Leaf[](1);
         queue[0] = queueLeaf;
-        if (index != count) return (false, unchanged(preRoot, queue, single(hex"09")));
         bytes32 forcedHash = keccak256(abi.encode(index, sender, keccak256(transaction[FORCED_HEADER_BYTES:])));
+        // Not the next index, or not what the Portal recorded (derivation never produces
+        // such a transaction): refused whole.
+        if (index != count || portal.forcedHashes(index) != forcedHash) {
+            return (false, unchanged(preRoot, queue, single(hex"09")));
+        }
         bytes memory queued = abi.encodePacked(count + 1, keccak256(abi.encodePacked(accumulator, forcedHash)));
         return (true, write(preRoot, hex"09", queueLeaf, 0, queued));
     }
@@ -325,7 +343,7 @@ contract StepProver is IStepProver {
 
     function deposit(bytes32 preRoot, bytes calldata transaction, Leaf[] memory leaves)
         internal
-        pure
+        view
         returns (bytes32)
     {
         if (transaction.length != DEPOSIT_BYTES) return preRoot;
@@ -340,10 +358,12 @@ contract StepProver is IStepProver {
         Totals memory totals = totalsOf(leaves[1], 1);
         uint256 deposited = uint256(totals.deposited) + d.amount;
         uint256 balance = uint256(account.collateral) + d.amount;
+        // A deposit the Portal did not record is not L1's: derivation never produces one,
+        // so a block that carries it changes nothing by it.
         if (
             d.index != totals.depositCount || d.amount == 0 || deposited > type(uint128).max
                 || uint256(totals.genesisSupply) + totals.minted + deposited > COLLATERAL_SUPPLY_MAX
-                || balance > type(uint128).max
+                || balance > type(uint128).max || portal.depositHashes(d.index) != hashOf(d)
         ) {
             return unchanged(preRoot, leaves, keysOfDeposit(d.recipient));
         }
@@ -354,10 +374,15 @@ contract StepProver is IStepProver {
         // forge-lint: disable-next-line(unsafe-typecast)
         totals.deposited = uint128(deposited);
         totals.depositCount += 1;
-        bytes32 depositHash = keccak256(abi.encode(d.index, d.from, d.recipient, uint256(d.amount)));
-        totals.depositAccumulator = keccak256(abi.encodePacked(totals.depositAccumulator, depositHash));
+        totals.depositAccumulator = keccak256(abi.encodePacked(totals.depositAccumulator, hashOf(d)));
         bytes32 root = write(preRoot, accountKey(d.recipient), leaves[0], 0, encodeAccount(account));
         return write(root, hex"03", leaves[1], 1, encodeTotals(totals));
+    }
+
+    /// @dev The Portal's hash of a deposit: keccak256(abi.encode(index, from, recipient,
+    /// uint256 amount)).
+    function hashOf(Deposit memory d) internal pure returns (bytes32) {
+        return keccak256(abi.encode(d.index, d.from, d.recipient, uint256(d.amount)));
     }
 
     function keysOfDeposit(address recipient) internal pure returns (bytes[] memory keys) {

@@ -66,6 +66,8 @@ contract PortalTest is Base {
         bytes32 secondHash = portal.hashForced(1, address(0xB2), second);
         vm.assertEq(portal.forcedAccumulator(), keccak256(abi.encodePacked(chained, secondHash)), "chain");
         vm.assertEq(uint256(portal.forcedCount()), 2, "count");
+        vm.assertEq(portal.forcedHashes(0), firstHash, "first hash kept");
+        vm.assertEq(portal.forcedHashes(1), secondHash, "second hash kept");
         vm.assertEq(uint256(portal.forcedInclusionWindow()), FORCED_WINDOW, "window");
     }
 

@@ -91,13 +91,13 @@ impl L1Client {
             .map_err(|_| L1Error::Decode("bond does not fit in 96 bits".into()))?;
         // The registry names the game as its resolver and the game names the registry:
         // the game's address is fixed in advance (the deployer's nonce after the
-        // registry and the prover).
+        // registry, the portal and the prover).
         let nonce = self
             .provider
             .get_transaction_count(self.signer)
             .await
             .map_err(L1Error::rpc)?;
-        let expected_game = self.signer.create(nonce + 2);
+        let expected_game = self.signer.create(nonce + 3);
         let registry_args = OutputRegistry::constructorCall {
             proposer_: config.proposer,
             resolver_: expected_game,
@@ -112,10 +112,20 @@ impl L1Client {
                 "deploy OutputRegistry",
             )
             .await?;
+        let portal_args = Portal::constructorCall {
+            collateral_: collateral,
+            outputs_: output_registry,
+            forcedInclusionWindow_: config.forced_inclusion_window,
+        }
+        .abi_encode();
+        let (portal, _) = self
+            .deploy_code(&Portal::BYTECODE, &portal_args, "deploy Portal")
+            .await?;
         let step_prover = self
             .deploy_step_prover(
                 config.l2_domain.chain_id,
                 config.l2_domain.verifying_contract,
+                portal,
             )
             .await?;
         let game_args = DisputeGame::constructorCall {
@@ -133,15 +143,6 @@ impl L1Client {
                 "the dispute game landed at {dispute_game}, not at the registry's resolver {expected_game} (another transaction from the deployer interleaved)"
             )));
         }
-        let portal_args = Portal::constructorCall {
-            collateral_: collateral,
-            outputs_: output_registry,
-            forcedInclusionWindow_: config.forced_inclusion_window,
-        }
-        .abi_encode();
-        let (portal, _) = self
-            .deploy_code(&Portal::BYTECODE, &portal_args, "deploy Portal")
-            .await?;
         let inbox_args = BatchInbox::constructorCall {
             batcher_: config.batcher,
         }

@@ -62,15 +62,18 @@ impl StepInput {
 
 impl L1Client {
     /// Deploys a `StepProver` for signed actions of L2 chain `chain_id` whose signing
-    /// domain names `verifying_contract`.
+    /// domain names `verifying_contract`, checking deposits and forced transactions
+    /// against `portal`.
     pub async fn deploy_step_prover(
         &self,
         chain_id: u64,
         verifying_contract: Address,
+        portal: Address,
     ) -> Result<Address, L1Error> {
         let args = StepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
+            portal_: portal,
         }
         .abi_encode();
         let (address, _) = self

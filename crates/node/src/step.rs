@@ -12,7 +12,7 @@ use straddle_exchange::{BlockContext, Ledger, StateKey};
 use straddle_l1::disputes::{StepInput, StepLeaf, StepTerminal, encode_step_witness};
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
 use straddle_primitives::{Action, Domain, SignedAction, Transaction, VerifiedTransaction};
-use straddle_state::{Terminal, key_hash, value_hash};
+use straddle_state::{SparseMerkleTree, Terminal, key_hash, value_hash};
 
 /// Why no step input can be built.
 #[derive(Debug, thiserror::Error)]
@@ -213,31 +213,9 @@ pub fn execute_step(
     let mut leaves = Vec::with_capacity(keys.len());
     for (key, value) in keys.iter().zip(before) {
         let encoded = key.encode();
-        let hash = key_hash(&encoded);
-        let proof = tree.prove(&hash);
-        let terminal = match proof.terminal {
-            Terminal::Empty => StepTerminal {
-                isLeaf: false,
-                keyHash: Default::default(),
-                valueHash: Default::default(),
-            },
-            Terminal::Leaf {
-                key_hash,
-                value_hash,
-            } => StepTerminal {
-                isLeaf: true,
-                keyHash: key_hash,
-                valueHash: value_hash,
-            },
-        };
-        leaves.push(StepLeaf {
-            present: value.is_some(),
-            value: value.unwrap_or_default().into(),
-            siblings: proof.siblings,
-            terminal,
-        });
+        leaves.push(read_leaf(tree, &encoded, value));
         if let Some(written) = writes.remove(&encoded) {
-            tree.update(hash, written.as_deref().map(value_hash));
+            tree.update(key_hash(&encoded), written.as_deref().map(value_hash));
         }
     }
     let unread: Vec<String> = writes
@@ -257,4 +235,46 @@ pub fn execute_step(
         transaction,
         witness: encode_step_witness(leaves),
     })
+}
+
+/// The witness for a transaction the prover refuses while reading `keys`: each leaf's
+/// current value and its proof against the chain's current root, nothing written. (A
+/// node builds this for a transaction it would itself execute only to show that the
+/// prover refuses it: a deposit or forced transaction the Portal never recorded.)
+pub fn unchanged_witness(chain: &mut Chain, keys: &[StateKey]) -> Bytes {
+    let leaves = keys
+        .iter()
+        .map(|key| {
+            let value = chain.state.ledger.leaf_value(key);
+            read_leaf(&mut chain.tip.tree, &key.encode(), value)
+        })
+        .collect();
+    encode_step_witness(leaves)
+}
+
+/// One leaf for the prover: `value` (the leaf's before the transaction) under the raw
+/// key `encoded`, with its proof against `tree`'s current root.
+fn read_leaf(tree: &mut SparseMerkleTree, encoded: &[u8], value: Option<Vec<u8>>) -> StepLeaf {
+    let proof = tree.prove(&key_hash(encoded));
+    let terminal = match proof.terminal {
+        Terminal::Empty => StepTerminal {
+            isLeaf: false,
+            keyHash: Default::default(),
+            valueHash: Default::default(),
+        },
+        Terminal::Leaf {
+            key_hash,
+            value_hash,
+        } => StepTerminal {
+            isLeaf: true,
+            keyHash: key_hash,
+            valueHash: value_hash,
+        },
+    };
+    StepLeaf {
+        present: value.is_some(),
+        value: value.unwrap_or_default().into(),
+        siblings: proof.siblings,
+        terminal,
+    }
 }

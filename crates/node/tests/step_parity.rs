@@ -1,4 +1,5 @@
-//! Parity of the L1 one-step prover with the Rust STF: thousands of random deposits,
+//! Parity of the L1 one-step prover (deployed with the chain's contracts, so it checks
+//! deposits and forced transactions against a real Portal) with the Rust STF: thousands of random deposits,
 //! transfers, withdrawals and forced transactions (valid ones and every kind of refusal:
 //! replayed, stale and far nonces, expired, zero, overdrawn, out-of-order deposits and
 //! forced indices, supply-cap breaches, high-s and foreign signatures, forced payloads
@@ -15,10 +16,11 @@ use alloy_signer_local::PrivateKeySigner;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use straddle_exchange::BlockContext;
-use straddle_l1::{Anvil, L1Client};
-use straddle_node::chain::Chain;
+use straddle_l1::disputes::StepInput;
+use straddle_l1::{Anvil, DeployConfig, L1Client};
+use straddle_node::chain::{Chain, genesis_block_hash};
 use straddle_node::devnet::dev_key;
-use straddle_node::step::execute_step;
+use straddle_node::step::{execute_step, step_keys, unchanged_witness};
 use straddle_primitives::{
     Action, BulkCancel, Cancel, Deposit, DepositMargin, ForcedTransaction, SignedAction,
     SignedCancel, Transaction, Transfer, Withdraw,
@@ -99,9 +101,11 @@ impl Generator {
             1 => 100_000_000_000_000_000_000 - self.rng.below(3) as u128,
             _ => 1 + self.rng.below(50_000_000_000) as u128,
         };
+        // Paid on L1 by a signer (whose L1 key the test holds).
+        let from = self.signers[self.rng.below(SIGNERS as u64) as usize].address();
         Transaction::Deposit(Deposit {
             index,
-            from: self.address(),
+            from,
             recipient: self.address(),
             amount,
         })
@@ -124,8 +128,11 @@ impl Generator {
                     .map(|_| self.rng.next() as u8)
                     .collect();
                 // Mints and margin moves are forceable kinds the prover does not cover yet.
-                if let Some(first @ 3..=5) = garbage.first_mut() {
-                    *first = 0x42;
+                match garbage.first_mut() {
+                    Some(first @ 3..=5) => *first = 0x42,
+                    // The Portal refuses an empty transaction.
+                    None => garbage.push(0x42),
+                    _ => {}
                 }
                 garbage
             }
@@ -138,7 +145,8 @@ impl Generator {
         };
         Transaction::Forced(ForcedTransaction {
             index,
-            sender: self.address(),
+            // Submitted on L1 by a signer (whose L1 key the test holds).
+            sender: self.signers[self.rng.below(SIGNERS as u64) as usize].address(),
             bytes,
         })
     }
@@ -261,13 +269,78 @@ impl Generator {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
     let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
-    let key = PrivateKeySigner::from_bytes(&dev_key(0)).unwrap();
-    let l1 = L1Client::connect(&anvil.url(), key).unwrap();
+    let l1_of = |i: usize| {
+        L1Client::connect(
+            &anvil.url(),
+            PrivateKeySigner::from_bytes(&dev_key(i)).unwrap(),
+        )
+        .unwrap()
+    };
+    let l1 = l1_of(0);
     let genesis = common::genesis();
-    let prover = l1
-        .deploy_step_prover(genesis.domain.chain_id, genesis.domain.verifying_contract)
+    let deployment = l1
+        .deploy_devnet(&DeployConfig {
+            proposer: l1.address(),
+            batcher: l1.address(),
+            challenge_window_secs: 60,
+            bond_wei: 1,
+            forced_inclusion_window: 10,
+            genesis_block_hash: genesis_block_hash(&genesis).unwrap(),
+            l2_domain: genesis.domain,
+            dispute_clock_secs: 60,
+        })
         .await
         .unwrap();
+    let prover = deployment.step_prover;
+    // Deposits and forced transactions must be the Portal's: every one the L2 would
+    // take is first made on L1 by its signer.
+    let signers_l1: Vec<L1Client> = (0..SIGNERS).map(l1_of).collect();
+    for signer in &signers_l1 {
+        l1.mint_test_collateral(
+            deployment.collateral,
+            signer.address(),
+            u128::from(u64::MAX),
+        )
+        .await
+        .unwrap();
+    }
+    let record_on_l1 = async |tx: &Transaction, chain: &Chain| {
+        let by = |address: Address| {
+            signers_l1
+                .iter()
+                .find(|c| c.address() == address)
+                .expect("a signer")
+        };
+        match tx {
+            Transaction::Deposit(d)
+                if d.index == chain.state.ledger.totals().deposit_count
+                    && d.amount > 0
+                    && d.amount < 1_000_000_000_000 =>
+            {
+                let index = by(d.from)
+                    .deposit(
+                        deployment.collateral,
+                        deployment.portal,
+                        d.recipient,
+                        d.amount,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(index, d.index, "the Portal numbers deposits as the L2 does");
+            }
+            Transaction::Forced(f) if f.index == chain.state.ledger.forced_queue().count => {
+                let index = by(f.sender)
+                    .force_transaction(deployment.portal, f.bytes.clone().into())
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    index, f.index,
+                    "the Portal numbers forced transactions as the L2"
+                );
+            }
+            _ => {}
+        }
+    };
     let (mut chain, _) = Chain::from_genesis(&genesis).unwrap();
 
     let mut generator = Generator {
@@ -342,6 +415,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             }
             _ => "withdrawal",
         };
+        record_on_l1(&tx, &chain).await;
         let described = format!("{tx:?}");
         let input = execute_step(&mut chain, tx, &block).unwrap();
         let expected = chain.tip.tree.root();
@@ -382,6 +456,43 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
     assert_ne!(input.pre_root, chain.tip.tree.root(), "64 records written");
     let gas = l1.step_gas(prover, &input).await.unwrap();
     println!("bulk cancel of 64 new orders: {gas} gas");
+    // A deposit and a forced transaction L1 never recorded: the STF (which derivation
+    // only ever feeds the Portal's) would take them; the prover refuses them.
+    let fabricated = [
+        Transaction::Deposit(Deposit {
+            index: chain.state.ledger.totals().deposit_count,
+            from: Address::repeat_byte(0xEE),
+            recipient: Address::repeat_byte(0xEE),
+            amount: 1_000_000_000_000,
+        }),
+        Transaction::Forced(ForcedTransaction {
+            index: chain.state.ledger.forced_queue().count,
+            sender: Address::repeat_byte(0xEE),
+            bytes: vec![0x42],
+        }),
+    ];
+    for tx in fabricated {
+        let keys = step_keys(&tx, &chain.state.ledger, &genesis.domain).unwrap();
+        let pre_root = chain.tip.tree.root();
+        let input = StepInput {
+            pre_root,
+            block_number: block.number,
+            timestamp_ms: block.timestamp_ms,
+            transaction: tx.encode().into(),
+            witness: unchanged_witness(&mut chain, &keys),
+        };
+        assert_eq!(
+            l1.execute_step(prover, &input).await.unwrap(),
+            pre_root,
+            "the prover refuses {tx:?}: the Portal did not record it"
+        );
+        let _ = execute_step(&mut chain, tx, &block).unwrap();
+        assert_ne!(
+            chain.tip.tree.root(),
+            pre_root,
+            "the STF alone would take it"
+        );
+    }
     for ((kind, changed), (count, gas)) in &seen {
         let what = if *changed { "changed" } else { "unchanged" };
         println!("{kind:>10} {what:>8}: {count:>5} transactions, highest sampled gas {gas}");
