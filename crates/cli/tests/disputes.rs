@@ -4,9 +4,10 @@
 //!
 //! * A malicious proposer posts an output whose block header carries a forged state root
 //!   (one holding a withdrawal to itself) and defends it move by move with a consistent
-//!   forged chain: the challenger bisects down to the block's last transaction, the
-//!   one-step prover on L1 shows the real root, the output is removed, the challenger is
-//!   paid both bonds, and the forged withdrawal never pays.
+//!   forged chain: the challenger (killed and restarted while the game is open) bisects
+//!   down to the block's last transaction, the one-step prover on L1 shows the real root,
+//!   the output is removed, the challenger is paid both bonds, and the forged withdrawal
+//!   never pays.
 //! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
 //!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
 //!   the proposer collects both bonds and the output finalizes.
@@ -277,7 +278,7 @@ async fn defend_forged_chain(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() {
     let network = Network::start().await;
-    let _challenger = network.start_challenger();
+    let challenger_process = network.start_challenger();
     let forged = network.activity(12, 0).await;
     let (_, real) = network.header(forged).await;
     assert!(
@@ -328,6 +329,10 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let opened = proposed.elapsed();
+    // The challenger crashes with its game open and comes back: it plays the same game
+    // on (no second game, no second bond).
+    challenger_process.kill_hard();
+    let _challenger = network.start_challenger();
     let game = defend_forged_chain(&network, 0, forged, &forged_header).await;
     let removal = proposed.elapsed();
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
@@ -346,6 +351,11 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
     );
     let count = thief_l1.output_count(registry).await.unwrap();
     assert!(count <= index, "the forged output is gone");
+    assert_eq!(
+        network.game_count().await,
+        1,
+        "one game, across the restart"
+    );
 
     // The forged withdrawal cannot be paid: no output holds its root.
     let paid = thief_l1

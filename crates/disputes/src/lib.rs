@@ -102,7 +102,7 @@ impl Player {
         let l2 = http_client(&config.l2_rpc)?;
         let registry = l1.view(config.game, &DisputeGame::registryCall {}).await?;
         let me = l1.address();
-        Ok(Player {
+        let mut player = Player {
             config,
             l1,
             l2,
@@ -111,7 +111,29 @@ impl Player {
             disputed: HashSet::new(),
             first_open_game: 0,
             positions: BTreeMap::new(),
-        })
+        };
+        player.recall_disputes().await?;
+        Ok(player)
+    }
+
+    /// After a restart: the outputs this player already has an open game on, so that it
+    /// plays those games on instead of opening (and paying for) second ones.
+    async fn recall_disputes(&mut self) -> Result<(), DisputeError> {
+        for id in 0..self.game_count().await? {
+            let game = self.game(id).await?;
+            if game.status != STATUS_OPEN
+                || game.challenger != self.me
+                || !self.output_still_there(&game).await?
+            {
+                continue;
+            }
+            let output = self.output(game.outputIndex).await?;
+            let index = u64::try_from(game.outputIndex)
+                .map_err(|_| L1Error::Decode("output index".into()))?;
+            self.disputed
+                .insert((index, output.blockHash, output.stateRoot));
+        }
+        Ok(())
     }
 
     /// Plays a round every interval until the task is dropped; failures are logged and
@@ -225,15 +247,7 @@ impl Player {
         let count = self.game_count().await?;
         let mut all_over = true;
         for id in self.first_open_game..count {
-            let game = self
-                .l1
-                .view(
-                    self.config.game,
-                    &DisputeGame::getGameCall {
-                        gameId: U256::from(id),
-                    },
-                )
-                .await?;
+            let game = self.game(id).await?;
             if game.status != STATUS_OPEN {
                 if all_over {
                     self.first_open_game = id + 1;
@@ -478,6 +492,13 @@ impl Player {
     async fn output(&self, index: U256) -> Result<OutputRegistry::Output, DisputeError> {
         let call = OutputRegistry::getOutputCall { index };
         Ok(self.l1.view(self.registry, &call).await?)
+    }
+
+    async fn game(&self, id: u64) -> Result<DisputeGame::Game, DisputeError> {
+        let call = DisputeGame::getGameCall {
+            gameId: U256::from(id),
+        };
+        Ok(self.l1.view(self.config.game, &call).await?)
     }
 
     async fn output_count(&self) -> Result<u64, DisputeError> {
