@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use straddle_exchange::BlockContext;
 use straddle_l1::disputes::StepInput;
-use straddle_l1::{Anvil, DeployConfig, L1Client};
-use straddle_node::chain::{Chain, genesis_block_hash};
+use straddle_l1::{Anvil, L1Client};
+use straddle_node::chain::Chain;
 use straddle_node::devnet::dev_key;
 use straddle_node::step::{execute_step, step_keys, unchanged_witness};
 use straddle_primitives::{
@@ -278,19 +278,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
     };
     let l1 = l1_of(0);
     let genesis = common::genesis();
-    let deployment = l1
-        .deploy_devnet(&DeployConfig {
-            proposer: l1.address(),
-            batcher: l1.address(),
-            challenge_window_secs: 60,
-            bond_wei: 1,
-            forced_inclusion_window: 10,
-            genesis_block_hash: genesis_block_hash(&genesis).unwrap(),
-            l2_domain: genesis.domain,
-            dispute_clock_secs: 60,
-        })
-        .await
-        .unwrap();
+    let deployment = common::deploy_for(&l1, &genesis).await;
     let prover = deployment.step_prover;
     // Deposits and forced transactions must be the Portal's: every one the L2 would
     // take is first made on L1 by its signer.

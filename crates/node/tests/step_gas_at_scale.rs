@@ -1,0 +1,215 @@
+//! Gas of the L1 one-step prover at a realistic state size: a million leaves (a genesis
+//! of 100 000 accounts, the most a genesis takes, and 900 000 filler leaves under keys
+//! no state key hashes to, so proofs have about 21 siblings), each covered kind at its worst case (full nonce
+//! windows, a bulk cancel of 64 new orders), with the prover's root checked against the
+//! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
+//! the test suite; run it with
+//!
+//!     cargo test --release -p straddle-node --test step_gas_at_scale -- --ignored --nocapture
+//!
+//! and record the table in docs/PERFORMANCE.md ("Disputes").
+
+mod common;
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use std::path::PathBuf;
+use straddle_exchange::{Allocation, BlockContext};
+use straddle_l1::disputes::StepInput;
+use straddle_l1::{Anvil, L1Client};
+use straddle_node::chain::Chain;
+use straddle_node::devnet::dev_key;
+use straddle_node::step::execute_step;
+use straddle_primitives::{
+    Action, Amount, BulkCancel, Cancel, Deposit, ForcedTransaction, SignedAction, SignedCancel,
+    Transaction, Transfer, Withdraw,
+};
+
+/// Genesis accounts beyond the dev accounts (`GENESIS_ALLOCATIONS_MAX` is 100 000).
+const EXTRA_ACCOUNTS: u64 = 99_000;
+/// Leaves in the tree, filler included.
+const LEAVES: usize = 1_000_000;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn signed(
+    key: &PrivateKeySigner,
+    action: Action,
+    domain: &straddle_primitives::Domain,
+) -> Transaction {
+    let signature = key.sign_hash_sync(&action.signing_hash(domain)).unwrap();
+    Transaction::Action(SignedAction { action, signature })
+}
+
+fn transfer(to: Address, nonce: u64, expiry_ms: u64) -> Action {
+    Action::Transfer(Transfer {
+        to,
+        amount: 1_000,
+        nonce,
+        expiryMs: expiry_ms,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: builds a state of a million leaves"]
+async fn step_gas_at_a_million_leaves() {
+    let mut genesis = common::genesis();
+    genesis
+        .allocations
+        .extend((0..EXTRA_ACCOUNTS).map(|i| Allocation {
+            address: Address::from_word(B256::from(U256::from(1_000_000 + i))),
+            amount: Amount(1_000_000),
+        }));
+    let domain = genesis.domain;
+    let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
+    let l1_of = |i: usize| {
+        L1Client::connect(
+            &anvil.url(),
+            PrivateKeySigner::from_bytes(&dev_key(i)).unwrap(),
+        )
+        .unwrap()
+    };
+    let l1 = l1_of(0);
+    let deployment = common::deploy_for(&l1, &genesis).await;
+    let (mut chain, _) = Chain::from_genesis(&genesis).unwrap();
+    let filler = LEAVES - chain.tip.tree.len();
+    chain.tip.tree.update_batch(
+        (0..filler as u64)
+            .map(|i| {
+                let key = keccak256([b"filler".as_slice(), &i.to_be_bytes()].concat());
+                (key, Some(keccak256(key)))
+            })
+            .collect(),
+    );
+    let block = BlockContext {
+        number: 1,
+        timestamp_ms: common::now_ms(),
+    };
+    let expiry = block.timestamp_ms + 600_000;
+    let (alice, bob) = (common::signer(1), common::signer(2));
+
+    // Full nonce windows for both (their leaves at their largest).
+    for nonce in 1..=32 {
+        for (from, to) in [(&alice, bob.address()), (&bob, alice.address())] {
+            let tx = signed(from, transfer(to, nonce, expiry), &domain);
+            let (_, outcome) = chain.state.execute_derived(tx, &block);
+            assert!(outcome.is_ok(), "{outcome:?}");
+            for change in chain.state.ledger.take_changes() {
+                let (key, value) = change.tree_update();
+                chain.tip.tree.update(key, value);
+            }
+        }
+    }
+
+    let l1_deposit = l1_of(3);
+    l1.mint_test_collateral(deployment.collateral, l1_deposit.address(), 1_000_000_000)
+        .await
+        .unwrap();
+    let deposit_index = l1_deposit
+        .deposit(
+            deployment.collateral,
+            deployment.portal,
+            alice.address(),
+            5_000_000,
+        )
+        .await
+        .unwrap();
+    let forced_withdrawal = signed(
+        &alice,
+        Action::Withdraw(Withdraw {
+            recipient: alice.address(),
+            amount: 1_000,
+            nonce: 100,
+            expiryMs: expiry,
+        }),
+        &domain,
+    )
+    .encode();
+    let forced_index = l1_of(1)
+        .force_transaction(deployment.portal, forced_withdrawal.clone().into())
+        .await
+        .unwrap();
+    let cancel = Cancel {
+        orderHash: B256::repeat_byte(7),
+        nonce: 0,
+        expiryMs: expiry,
+    };
+    let bulk = BulkCancel {
+        orderHashes: (0..64u64)
+            .map(|i| B256::from(U256::from(10_000 + i)))
+            .collect(),
+        nonce: 101,
+        expiryMs: expiry,
+    };
+    let cases: Vec<(&str, Transaction)> = vec![
+        (
+            "transfer (both windows full)",
+            signed(&alice, transfer(bob.address(), 33, expiry), &domain),
+        ),
+        (
+            "withdrawal (window full)",
+            signed(
+                &alice,
+                Action::Withdraw(Withdraw {
+                    recipient: alice.address(),
+                    amount: 1_000,
+                    nonce: 34,
+                    expiryMs: expiry,
+                }),
+                &domain,
+            ),
+        ),
+        (
+            "deposit",
+            Transaction::Deposit(Deposit {
+                index: deposit_index,
+                from: l1_deposit.address(),
+                recipient: alice.address(),
+                amount: 5_000_000,
+            }),
+        ),
+        (
+            "forced withdrawal",
+            Transaction::Forced(ForcedTransaction {
+                index: forced_index,
+                sender: alice.address(),
+                bytes: forced_withdrawal,
+            }),
+        ),
+        (
+            "cancel (new record)",
+            Transaction::Cancel(SignedCancel {
+                signature: alice.sign_hash_sync(&cancel.signing_hash(&domain)).unwrap(),
+                cancel,
+            }),
+        ),
+        (
+            "bulk cancel of 64 new orders",
+            Transaction::BulkCancel {
+                signature: alice.sign_hash_sync(&bulk.signing_hash(&domain)).unwrap(),
+                cancel: bulk,
+            },
+        ),
+    ];
+    println!("| kind | gas | witness bytes | state leaves |");
+    println!("|---|---|---|---|");
+    for (what, tx) in cases {
+        let input: StepInput = execute_step(&mut chain, tx, &block).unwrap();
+        let expected = chain.tip.tree.root();
+        assert_ne!(expected, input.pre_root, "{what} executes");
+        let proven = l1
+            .execute_step(deployment.step_prover, &input)
+            .await
+            .unwrap();
+        assert_eq!(proven, expected, "{what}: the prover agrees with the STF");
+        let gas = l1.step_gas(deployment.step_prover, &input).await.unwrap();
+        println!(
+            "| {what} | {gas} | {} | {} |",
+            input.witness.len(),
+            chain.tip.tree.len()
+        );
+    }
+}
