@@ -89,6 +89,10 @@ pub struct Player {
     me: Address,
     /// Outputs already disputed by this player: `(index, block hash, state root)`.
     disputed: HashSet<(u64, B256, B256)>,
+    /// Outputs found to agree with the node (not checked again).
+    agreed: HashSet<(u64, B256, B256)>,
+    /// Outputs before this index are out of their challenge window.
+    window_start: u64,
     /// Games before this id are over.
     first_open_game: u64,
     /// Per-transaction roots of blocks, by number (from the node).
@@ -109,6 +113,8 @@ impl Player {
             registry,
             me,
             disputed: HashSet::new(),
+            agreed: HashSet::new(),
+            window_start: 0,
             first_open_game: 0,
             positions: BTreeMap::new(),
         };
@@ -166,15 +172,26 @@ impl Player {
 
     async fn dispute_outputs(&mut self, report: &mut RoundReport) -> Result<(), DisputeError> {
         let count = self.output_count().await?;
-        for index in 0..count {
-            let word = U256::from(index);
-            let window = OutputRegistry::inChallengeWindowCall { index: word };
-            if !self.l1.view(self.registry, &window).await? {
-                continue;
+        // Outputs leave their window in index order (proposed in time order): start at
+        // the first still inside it, and forget what is before.
+        let mut start = self.window_start.min(count);
+        while start < count {
+            let window = OutputRegistry::inChallengeWindowCall {
+                index: U256::from(start),
+            };
+            if self.l1.view(self.registry, &window).await? {
+                break;
             }
+            start += 1;
+        }
+        self.window_start = start;
+        self.agreed.retain(|(index, _, _)| *index >= start);
+        self.disputed.retain(|(index, _, _)| *index >= start);
+        for index in start..count {
+            let word = U256::from(index);
             let output = self.output(word).await?;
             let key = (index, output.blockHash, output.stateRoot);
-            if self.disputed.contains(&key) {
+            if self.disputed.contains(&key) || self.agreed.contains(&key) {
                 continue;
             }
             // Not derived yet: judged once the node has it.
@@ -182,6 +199,14 @@ impl Player {
                 continue;
             };
             if hash == output.blockHash && header.state_root == output.stateRoot {
+                tracing::info!(
+                    index,
+                    l2_block = output.l2BlockNumber,
+                    "output agrees with the derived chain"
+                );
+                metrics::gauge!("straddle_challenger_checked_block")
+                    .set(output.l2BlockNumber as f64);
+                self.agreed.insert(key);
                 continue;
             }
             if hash == output.blockHash {
