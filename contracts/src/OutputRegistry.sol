@@ -65,6 +65,8 @@ contract OutputRegistry {
     error WrongBond(uint256 sent, uint256 required);
     /// @notice The L2 block is not after the latest output's.
     error BlockNotAfterLatest(uint64 l2BlockNumber, uint64 latest);
+    /// @notice Block 0 (the genesis) cannot be proposed.
+    error GenesisNotProposed();
     /// @notice No output at this index.
     error UnknownOutput(uint256 index);
     /// @notice The output is final and can no longer be invalidated.
@@ -103,6 +105,8 @@ contract OutputRegistry {
     {
         if (msg.sender != proposer) revert NotProposer();
         if (msg.value != bondAmount) revert WrongBond(msg.value, bondAmount);
+        // Block 0 is the genesis every dispute anchors on; it is not proposed.
+        if (l2BlockNumber == 0) revert GenesisNotProposed();
         uint256 count = outputs.length;
         if (count > 0) {
             uint64 latest = outputs[count - 1].l2BlockNumber;

@@ -39,6 +39,9 @@ contract OutputRegistryTest is Base {
         vm.deal(address(this), 10 ether);
         vm.expectRevert(OutputRegistry.NotProposer.selector);
         registry.propose{value: BOND}(1, bytes32(0), bytes32(0));
+        vm.prank(PROPOSER);
+        vm.expectRevert(OutputRegistry.GenesisNotProposed.selector);
+        registry.propose{value: BOND}(0, bytes32(0), bytes32(0));
 
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(OutputRegistry.WrongBond.selector, 1, uint256(BOND)));
