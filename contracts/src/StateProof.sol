@@ -125,11 +125,29 @@ library StateProof {
     }
 
     /// @notice The root from the node `hash` at depth `siblings.length` on `keyHash`'s path.
-    function walkUp(bytes32 keyHash, bytes32 hash, bytes32[] memory siblings) private pure returns (bytes32) {
-        for (uint256 level = siblings.length; level > 0; level--) {
-            hash = bitOf(keyHash, level - 1) ? nodeHash(siblings[level - 1], hash) : nodeHash(hash, siblings[level - 1]);
+    /// @dev In assembly: this loop is most of a one-step proof's cost (two walks of ~21
+    /// levels per leaf written), and compiled Solidity spent ~600 gas a level on calls,
+    /// bounds checks and checked arithmetic around a 48-gas hash. Bit `level − 1` of the
+    /// key picks the side: `(keyHash >> (256 − level)) & 1`, 1 meaning the right child.
+    function walkUp(bytes32 keyHash, bytes32 hash, bytes32[] memory siblings) private pure returns (bytes32 root) {
+        assembly ("memory-safe") {
+            let free := mload(0x40)
+            mstore8(free, 0x01)
+            for { let level := mload(siblings) } gt(level, 0) { level := sub(level, 1) } {
+                let sibling := mload(add(siblings, mul(level, 32)))
+                switch and(shr(sub(256, level), keyHash), 1)
+                case 1 {
+                    mstore(add(free, 1), sibling)
+                    mstore(add(free, 33), hash)
+                }
+                default {
+                    mstore(add(free, 1), hash)
+                    mstore(add(free, 33), sibling)
+                }
+                hash := keccak256(free, 65)
+            }
+            root := hash
         }
-        return hash;
     }
 
     function bitOf(bytes32 keyHash, uint256 depth) private pure returns (bool) {

@@ -23,7 +23,7 @@ interface IPortalRecords {
 /// forced transaction the Portal did not record (derivation takes them from the Portal
 /// only, so an honest chain never holds one: this is what stops a block from minting
 /// collateral out of a deposit nobody made).
-/// @dev The witness is `abi.encode(Leaf[])`: the leaves the kind reads, in the order this
+/// @dev The witness is packed (`leavesOf`): the leaves the kind reads, in the order this
 /// contract writes them (deposit: recipient's account, totals; transfer: sender's account,
 /// then the recipient's unless it is the sender; withdrawal: sender's account, the new
 /// withdrawal record, totals; cancel: the order record; bulk cancel: the order records,
@@ -64,6 +64,8 @@ contract StepProver is IStepProver {
     error WrongLeafCount(uint256 given, uint256 needed);
     /// @notice A leaf's claimed value does not match its proof's terminal.
     error LeafMismatch(uint256 leaf);
+    /// @notice The witness does not parse (at this byte).
+    error BadWitness(uint256 at);
     /// @notice A stored leaf value does not decode (the state is not Straddle's).
     error BadLeafValue(uint256 leaf);
 
@@ -541,9 +543,39 @@ contract StepProver is IStepProver {
 
     // ---------------------------------------------------------------- leaves
 
-    function leavesOf(bytes calldata witness) internal pure returns (Leaf[] memory) {
+    /// @dev Parses the packed witness: `count u8 ‖ leaf × count`, a leaf being `flags u8
+    /// (1: present, 2: the proof ends in a leaf) ‖ valueLength u16 ‖ value ‖ (terminal
+    /// keyHash ‖ valueHash, when flag 2) ‖ siblingCount u16 ‖ sibling × siblingCount`.
+    /// (Read straight from calldata: ABI-decoding nested arrays cost more than the proofs.)
+    function leavesOf(bytes calldata witness) internal pure returns (Leaf[] memory leaves) {
         if (witness.length == 0) return new Leaf[](0);
-        return abi.decode(witness, (Leaf[]));
+        leaves = new Leaf[](uint8(witness[0]));
+        uint256 at = 1;
+        for (uint256 i = 0; i < leaves.length; i++) {
+            Leaf memory leaf = leaves[i];
+            uint8 flags = uint8(witness[at]);
+            uint256 valueLength = uint16(bytes2(witness[at + 1:at + 3]));
+            at += 3;
+            leaf.present = flags & 1 == 1;
+            leaf.value = witness[at:at + valueLength];
+            at += valueLength;
+            if (flags & 2 == 2) {
+                leaf.terminal =
+                    StateProof.Terminal(true, bytes32(witness[at:at + 32]), bytes32(witness[at + 32:at + 64]));
+                at += 64;
+            }
+            uint256 count = uint16(bytes2(witness[at:at + 2]));
+            at += 2;
+            uint256 end = at + 32 * count;
+            if (count > StateProof.SIBLINGS_MAX || end > witness.length) revert BadWitness(at);
+            bytes32[] memory siblings = new bytes32[](count);
+            assembly ("memory-safe") {
+                calldatacopy(add(siblings, 32), add(witness.offset, at), mul(count, 32))
+            }
+            leaf.siblings = siblings;
+            at = end;
+        }
+        if (at != witness.length) revert BadWitness(at);
     }
 
     function requireCount(Leaf[] memory leaves, uint256 needed) internal pure {

@@ -6,7 +6,7 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
-use alloy::sol_types::{SolCall, SolConstructor, SolValue};
+use alloy::sol_types::{SolCall, SolConstructor};
 use straddle_l1_contracts::StepProver;
 
 alloy::sol! {
@@ -28,9 +28,34 @@ alloy::sol! {
     }
 }
 
-/// The `witness` argument of `StepProver.execute`: `abi.encode(Leaf[])`.
+/// The `witness` argument of `StepProver.execute`, packed as `StepProver.leavesOf`
+/// reads it: `count u8 ‖ leaf × count`, a leaf being `flags u8 (1: present, 2: the proof
+/// ends in a leaf) ‖ valueLength u16 ‖ value ‖ (terminal keyHash ‖ valueHash, when flag
+/// 2) ‖ siblingCount u16 ‖ sibling × siblingCount`; empty for no leaves.
 pub fn encode_step_witness(leaves: Vec<StepLeaf>) -> Bytes {
-    leaves.abi_encode().into()
+    if leaves.is_empty() {
+        return Bytes::new();
+    }
+    // A transaction reads at most 65 leaves (a bulk cancel of 64 orders and the signer).
+    let count = u8::try_from(leaves.len()).expect("at most 255 leaves per transaction");
+    let mut out = vec![count];
+    for leaf in leaves {
+        let flags = u8::from(leaf.present) | (u8::from(leaf.terminal.isLeaf) << 1);
+        out.push(flags);
+        let length = u16::try_from(leaf.value.len()).expect("a leaf value fits 64 KiB");
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(&leaf.value);
+        if leaf.terminal.isLeaf {
+            out.extend_from_slice(leaf.terminal.keyHash.as_slice());
+            out.extend_from_slice(leaf.terminal.valueHash.as_slice());
+        }
+        let siblings = u16::try_from(leaf.siblings.len()).expect("at most 256 siblings");
+        out.extend_from_slice(&siblings.to_be_bytes());
+        for sibling in &leaf.siblings {
+            out.extend_from_slice(sibling.as_slice());
+        }
+    }
+    out.into()
 }
 
 /// One transaction for the one-step prover, with the state root before it.
@@ -49,6 +74,11 @@ pub struct StepInput {
 }
 
 impl StepInput {
+    /// The calldata of `StepProver.execute` on this input (for tracing tools).
+    pub fn calldata(&self) -> Bytes {
+        self.call().abi_encode().into()
+    }
+
     fn call(&self) -> StepProver::executeCall {
         StepProver::executeCall {
             preRoot: self.pre_root,

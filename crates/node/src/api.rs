@@ -321,7 +321,7 @@ pub struct StepView {
     pub timestamp_ms: u64,
     /// Its canonical bytes.
     pub transaction: Bytes,
-    /// The prover's witness (`abi.encode(Leaf[])`).
+    /// The prover's packed witness (`docs/spec/disputes.md` §4).
     pub witness: Bytes,
     /// Its proof against the block's transactions root, bottom up.
     pub siblings: Vec<B256>,

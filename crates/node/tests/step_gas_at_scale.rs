@@ -7,7 +7,8 @@
 //!
 //!     cargo test --release -p straddle-node --test step_gas_at_scale -- --ignored --nocapture
 //!
-//! and record the table in docs/PERFORMANCE.md ("Disputes").
+//! and record the table in docs/PERFORMANCE.md ("Disputes"). With `STRADDLE_TRACE_STEP=1`
+//! it also prints each step's gas by opcode (anvil's `debug_traceCall`).
 
 mod common;
 
@@ -211,5 +212,35 @@ async fn step_gas_at_a_million_leaves() {
             input.witness.len(),
             chain.tip.tree.len()
         );
+        if std::env::var_os("STRADDLE_TRACE_STEP").is_some() {
+            trace(&l1, deployment.step_prover, &input).await;
+        }
+    }
+}
+
+/// Gas by opcode of one step (anvil's struct logger), for finding where it goes.
+async fn trace(l1: &L1Client, prover: Address, input: &StepInput) {
+    use straddle_l1::alloy::providers::Provider;
+    let data = input.calldata();
+    let call = serde_json::json!({"to": prover, "data": data});
+    let options =
+        serde_json::json!({"disableStack": true, "disableMemory": true, "disableStorage": true});
+    let result: serde_json::Value = l1
+        .provider()
+        .raw_request("debug_traceCall".into(), (call, "latest", options))
+        .await
+        .unwrap();
+    let mut by_op: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for log in result["structLogs"].as_array().unwrap() {
+        let op = log["op"].as_str().unwrap_or("?").to_string();
+        let cost = log["gasCost"].as_u64().unwrap_or(0);
+        let entry = by_op.entry(op).or_default();
+        entry.0 += 1;
+        entry.1 += cost;
+    }
+    let mut ops: Vec<_> = by_op.into_iter().collect();
+    ops.sort_by_key(|(_, (_, gas))| std::cmp::Reverse(*gas));
+    for (op, (count, gas)) in ops.iter().take(15) {
+        println!("    {op:>14} {count:>8} × = {gas:>9} gas");
     }
 }
