@@ -15,12 +15,10 @@ mod common;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use std::path::PathBuf;
 use straddle_exchange::{Allocation, BlockContext};
+use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
-use straddle_l1::{Anvil, L1Client};
 use straddle_node::chain::Chain;
-use straddle_node::devnet::dev_key;
 use straddle_node::step::execute_step;
 use straddle_primitives::{
     Action, Amount, BulkCancel, Cancel, Deposit, ForcedTransaction, SignedAction, SignedCancel,
@@ -31,10 +29,6 @@ use straddle_primitives::{
 const EXTRA_ACCOUNTS: u64 = 99_000;
 /// Leaves in the tree, filler included.
 const LEAVES: usize = 1_000_000;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn signed(
     key: &PrivateKeySigner,
@@ -65,14 +59,8 @@ async fn step_gas_at_a_million_leaves() {
             amount: Amount(1_000_000),
         }));
     let domain = genesis.domain;
-    let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
-    let l1_of = |i: usize| {
-        L1Client::connect(
-            &anvil.url(),
-            PrivateKeySigner::from_bytes(&dev_key(i)).unwrap(),
-        )
-        .unwrap()
-    };
+    let anvil = common::anvil();
+    let l1_of = |i: usize| common::l1_client(&anvil, i);
     let l1 = l1_of(0);
     let deployment = common::deploy_for(&l1, &genesis).await;
     let (mut chain, _) = Chain::from_genesis(&genesis).unwrap();

@@ -14,12 +14,10 @@ use alloy_primitives::{Address, B256, Signature, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use straddle_exchange::BlockContext;
+use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
-use straddle_l1::{Anvil, L1Client};
 use straddle_node::chain::Chain;
-use straddle_node::devnet::dev_key;
 use straddle_node::step::{execute_step, step_keys, unchanged_witness};
 use straddle_primitives::{
     Action, BulkCancel, Cancel, Deposit, DepositMargin, ForcedTransaction, SignedAction,
@@ -35,10 +33,6 @@ const CURVE_ORDER: U256 = U256::from_limbs([
     0xFFFFFFFFFFFFFFFE,
     0xFFFFFFFFFFFFFFFF,
 ]);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// SplitMix64: reproducible without a dependency.
 struct Rng(u64);
@@ -268,14 +262,8 @@ impl Generator {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
-    let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
-    let l1_of = |i: usize| {
-        L1Client::connect(
-            &anvil.url(),
-            PrivateKeySigner::from_bytes(&dev_key(i)).unwrap(),
-        )
-        .unwrap()
-    };
+    let anvil = common::anvil();
+    let l1_of = |i: usize| common::l1_client(&anvil, i);
     let l1 = l1_of(0);
     let genesis = common::genesis();
     let deployment = common::deploy_for(&l1, &genesis).await;

@@ -32,6 +32,21 @@ pub fn genesis() -> Genesis {
     devnet_genesis(&addresses)
 }
 
+/// Anvil on a free port, from the tools the setup script installs.
+pub fn anvil() -> straddle_l1::Anvil {
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    straddle_l1::Anvil::start(&straddle_l1::anvil::anvil_binary(&repo), 0, &[]).unwrap()
+}
+
+/// An L1 client of dev account `index` on `anvil`.
+pub fn l1_client(anvil: &straddle_l1::Anvil, index: usize) -> straddle_l1::L1Client {
+    straddle_l1::L1Client::connect(
+        &anvil.url(),
+        PrivateKeySigner::from_bytes(&dev_key(index)).unwrap(),
+    )
+    .unwrap()
+}
+
 /// The chain's L1 contracts for `genesis` on the anvil `l1` talks to (its key deploys,
 /// proposes and batches).
 pub async fn deploy_for(l1: &straddle_l1::L1Client, genesis: &Genesis) -> straddle_l1::Deployment {
