@@ -14,7 +14,7 @@ interface IPortalRecords {
 /// @title StepProver
 /// @notice The one-step prover: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
-/// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), cancels (0x12), bulk
+/// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), cancels (0x12), bulk
 /// cancels (0x15) and forced transactions (0x1D) carrying any of the user kinds among
 /// these or anything that may not be forced; any other kind (or forced payload) reverts
 /// with `UnsupportedKind` (docs/spec/disputes.md §4 lists what is left). A
@@ -71,6 +71,7 @@ contract StepProver is IStepProver {
 
     uint8 internal constant KIND_TRANSFER = 1;
     uint8 internal constant KIND_WITHDRAW = 2;
+    uint8 internal constant KIND_MINT = 3;
     uint8 internal constant KIND_CANCEL = 0x12;
     uint8 internal constant KIND_BULK_CANCEL = 0x15;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
@@ -94,6 +95,7 @@ contract StepProver is IStepProver {
     uint256 internal constant HALF_CURVE_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     bytes32 internal constant TRANSFER_TYPEHASH =
         keccak256("Transfer(address to,uint128 amount,uint64 nonce,uint64 expiryMs)");
+    bytes32 internal constant MINT_TYPEHASH = keccak256("Mint(address to,uint128 amount,uint64 nonce,uint64 expiryMs)");
     bytes32 internal constant WITHDRAW_TYPEHASH =
         keccak256("Withdraw(address recipient,uint128 amount,uint64 nonce,uint64 expiryMs)");
 
@@ -101,12 +103,17 @@ contract StepProver is IStepProver {
     bytes32 public immutable domainSeparator;
     /// @notice The Portal whose records deposits and forced transactions must match.
     IPortalRecords public immutable portal;
+    /// @notice The genesis operator when the devnet faucet is on (it alone mints); zero
+    /// when minting is off.
+    address public immutable faucetOperator;
 
     /// @param chainId The L2 chain id of the signing domain.
     /// @param verifyingContract The signing domain's verifying contract.
     /// @param portal_ The chain's Portal.
-    constructor(uint64 chainId, address verifyingContract, IPortalRecords portal_) {
+    /// @param faucetOperator_ The genesis operator if the faucet is on, else zero.
+    constructor(uint64 chainId, address verifyingContract, IPortalRecords portal_, address faucetOperator_) {
         portal = portal_;
+        faucetOperator = faucetOperator_;
         domainSeparator = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
@@ -131,7 +138,7 @@ contract StepProver is IStepProver {
         Leaf[] memory leaves = leavesOf(witness);
         if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leaves);
         if (kind == KIND_FORCED) return forced(preRoot, blockNumber, timestampMs, transaction, leaves);
-        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW) {
+        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW || kind == KIND_MINT) {
             return action(preRoot, blockNumber, timestampMs, transaction, leaves);
         }
         if (kind == KIND_CANCEL) return cancel(preRoot, timestampMs, transaction, leaves);
@@ -273,12 +280,12 @@ contract StepProver is IStepProver {
             rest[i] = leaves[i + 1];
         }
         uint8 kind = payload.length == 0 ? 0 : uint8(payload[0]);
-        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW) {
+        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW || kind == KIND_MINT) {
             return action(root, blockNumber, timestampMs, payload, rest);
         }
         if (kind == KIND_CANCEL) return cancel(root, timestampMs, payload, rest);
         if (kind == KIND_BULK_CANCEL) return bulkCancel(root, timestampMs, payload, rest);
-        if (kind >= 3 && kind <= 5 && decodesAsAction(payload)) {
+        if ((kind == 4 || kind == 5) && decodesAsAction(payload)) {
             // Forceable kinds whose rules the prover does not have yet.
             revert UnsupportedKind(kind);
         }
@@ -423,9 +430,39 @@ contract StepProver is IStepProver {
         address sender = recoverStrict(digestOf(a), transaction[53:118]);
         // A signature that does not parse or recover: refused before any leaf is read.
         if (sender == address(0)) return preRoot;
-        return a.kind == KIND_TRANSFER
-            ? transfer(preRoot, timestampMs, a, sender, leaves)
-            : withdraw(preRoot, blockNumber, timestampMs, a, sender, leaves);
+        if (a.kind == KIND_TRANSFER) return transfer(preRoot, timestampMs, a, sender, leaves);
+        if (a.kind == KIND_MINT) return mint(preRoot, timestampMs, a, sender, leaves);
+        return withdraw(preRoot, blockNumber, timestampMs, a, sender, leaves);
+    }
+
+    /// @dev The devnet faucet: only the genesis operator mints, and only with the faucet
+    /// on (`faucetOperator` zero otherwise); anyone else is refused before a leaf is read.
+    /// Leaves: the operator's account (its nonce), the recipient's unless it is the
+    /// operator, totals (minted, within the supply cap).
+    function mint(bytes32 preRoot, uint64 timestampMs, Action memory a, address sender, Leaf[] memory leaves)
+        internal
+        view
+        returns (bytes32)
+    {
+        if (sender != faucetOperator) return preRoot;
+        bool toSelf = a.target == sender;
+        requireCount(leaves, toSelf ? 2 : 3);
+        bytes[] memory keys = new bytes[](leaves.length);
+        uint256 last = leaves.length - 1;
+        keys[0] = accountKey(sender);
+        if (!toSelf) keys[1] = accountKey(a.target);
+        keys[last] = hex"03";
+        Account memory account = accountOf(leaves[0], 0);
+        Account memory recipient = toSelf ? account : accountOf(leaves[1], 1);
+        Totals memory totals = totalsOf(leaves[last], last);
+        (bool ok, uint256 slot) = nonceSlot(account.nonces, a.nonce);
+        if (!ok || timestampMs > a.expiryMs || !creditMint(a.amount, recipient, totals)) {
+            return unchanged(preRoot, leaves, keys);
+        }
+        account.nonces = insertNonce(account.nonces, slot, a.nonce);
+        bytes32 root = write(preRoot, keys[0], leaves[0], 0, encodeAccount(account));
+        if (!toSelf) root = write(root, keys[1], leaves[1], 1, encodeAccount(recipient));
+        return write(root, keys[last], leaves[last], last, encodeTotals(totals));
     }
 
     function transfer(bytes32 preRoot, uint64 timestampMs, Action memory a, address sender, Leaf[] memory leaves)
@@ -495,8 +532,26 @@ contract StepProver is IStepProver {
         return write(root, keys[2], leaves[2], 2, encodeTotals(totals));
     }
 
+    /// @dev Adds a minted `amount` to `recipient` and to `totals` (both in memory) if it is
+    /// positive and fits: the collateral in 128 bits and the supply under its cap.
+    function creditMint(uint128 amount, Account memory recipient, Totals memory totals) internal pure returns (bool) {
+        uint256 minted = uint256(totals.minted) + amount;
+        uint256 balance = uint256(recipient.collateral) + amount;
+        if (
+            amount == 0 || minted > type(uint128).max || balance > type(uint128).max
+                || uint256(totals.genesisSupply) + minted + totals.deposited > COLLATERAL_SUPPLY_MAX
+        ) return false;
+        // Both checked against type(uint128).max above.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        recipient.collateral = uint128(balance);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        totals.minted = uint128(minted);
+        return true;
+    }
+
     function digestOf(Action memory a) internal view returns (bytes32) {
-        bytes32 typeHash = a.kind == KIND_TRANSFER ? TRANSFER_TYPEHASH : WITHDRAW_TYPEHASH;
+        bytes32 typeHash =
+            a.kind == KIND_TRANSFER ? TRANSFER_TYPEHASH : a.kind == KIND_MINT ? MINT_TYPEHASH : WITHDRAW_TYPEHASH;
         return digest(keccak256(abi.encode(typeHash, a.target, a.amount, a.nonce, a.expiryMs)));
     }
 

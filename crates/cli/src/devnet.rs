@@ -200,6 +200,7 @@ async fn deploy(l1_url: &str, challenge_window_secs: u64) -> eyre::Result<Deploy
                 .map_err(|e| eyre!("the devnet genesis does not build: {e}"))?,
             l2_domain: genesis.domain,
             dispute_clock_secs: DISPUTE_CLOCK_SECS,
+            faucet_operator: straddle_node::step::faucet_operator(&genesis).unwrap_or_default(),
         })
         .await
         .wrap_err("cannot deploy the contracts")?;

@@ -23,6 +23,9 @@ pub struct DeployConfig {
     pub l2_domain: Domain,
     /// Each side's clock in a dispute game, seconds.
     pub dispute_clock_secs: u64,
+    /// The L2 account that may mint (the genesis operator with the devnet faucet on),
+    /// zero when none may.
+    pub faucet_operator: Address,
     /// May post batches.
     pub batcher: Address,
     /// Seconds before an output finalizes.
@@ -126,6 +129,7 @@ impl L1Client {
                 config.l2_domain.chain_id,
                 config.l2_domain.verifying_contract,
                 portal,
+                config.faucet_operator,
             )
             .await?;
         let game_args = DisputeGame::constructorCall {

@@ -93,17 +93,19 @@ impl StepInput {
 impl L1Client {
     /// Deploys a `StepProver` for signed actions of L2 chain `chain_id` whose signing
     /// domain names `verifying_contract`, checking deposits and forced transactions
-    /// against `portal`.
+    /// against `portal`; `faucet_operator` alone may mint (zero: nobody).
     pub async fn deploy_step_prover(
         &self,
         chain_id: u64,
         verifying_contract: Address,
         portal: Address,
+        faucet_operator: Address,
     ) -> Result<Address, L1Error> {
         let args = StepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
             portal_: portal,
+            faucetOperator_: faucet_operator,
         }
         .abi_encode();
         let (address, _) = self

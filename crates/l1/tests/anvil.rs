@@ -38,6 +38,7 @@ fn no_disputes() -> DeployConfig {
             verifying_contract: Address::ZERO,
         },
         dispute_clock_secs: 60,
+        faucet_operator: Address::ZERO,
     }
 }
 

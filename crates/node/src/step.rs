@@ -6,12 +6,12 @@
 
 use crate::chain::{Chain, ChainError, stored_block};
 use crate::chain_store::ChainStore;
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes};
 use std::collections::BTreeMap;
-use straddle_exchange::{BlockContext, Ledger, StateKey};
+use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
 use straddle_l1::disputes::{StepInput, StepLeaf, StepTerminal, encode_step_witness};
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
-use straddle_primitives::{Action, Domain, SignedAction, Transaction, VerifiedTransaction};
+use straddle_primitives::{Action, SignedAction, Transaction, VerifiedTransaction};
 use straddle_state::{SparseMerkleTree, Terminal, key_hash, value_hash};
 
 /// Why no step input can be built.
@@ -109,7 +109,7 @@ pub fn step_at(
 pub fn step_keys(
     tx: &Transaction,
     ledger: &Ledger,
-    domain: &Domain,
+    genesis: &Genesis,
 ) -> Result<Vec<StateKey>, StepError> {
     match tx {
         Transaction::Deposit(deposit) => {
@@ -124,14 +124,14 @@ pub fn step_keys(
             match Transaction::decode(&forced.bytes) {
                 // The prover refuses these whatever their signature.
                 Ok(Transaction::Action(SignedAction {
-                    action: Action::Mint(_) | Action::DepositMargin(_) | Action::WithdrawMargin(_),
+                    action: Action::DepositMargin(_) | Action::WithdrawMargin(_),
                     ..
-                })) => return Err(StepError::Unsupported("forced mints and margin moves")),
+                })) => return Err(StepError::Unsupported("forced margin moves")),
                 Ok(inner @ (Transaction::Action(_) | Transaction::Cancel(_))) => {
-                    keys.extend(step_keys(&inner, ledger, domain)?)
+                    keys.extend(step_keys(&inner, ledger, genesis)?)
                 }
                 Ok(inner @ Transaction::BulkCancel { .. }) => {
-                    keys.extend(step_keys(&inner, ledger, domain)?)
+                    keys.extend(step_keys(&inner, ledger, genesis)?)
                 }
                 // Does not decode, or may not be forced: only the inclusion.
                 _ => {}
@@ -139,15 +139,11 @@ pub fn step_keys(
             Ok(keys)
         }
         Transaction::Action(SignedAction {
-            action: Action::Mint(_),
-            ..
-        }) => Err(StepError::Unsupported("mints")),
-        Transaction::Action(SignedAction {
             action: Action::DepositMargin(_) | Action::WithdrawMargin(_),
             ..
         }) => Err(StepError::Unsupported("margin moves")),
         Transaction::Action(_) | Transaction::Cancel(_) | Transaction::BulkCancel { .. } => {
-            let Ok(verified) = tx.clone().verify(domain) else {
+            let Ok(verified) = tx.clone().verify(&genesis.domain) else {
                 return Ok(Vec::new());
             };
             Ok(match verified {
@@ -162,6 +158,15 @@ pub fn step_keys(
                             StateKey::Withdrawal(ledger.totals().withdrawal_count),
                             StateKey::Totals,
                         ],
+                        // Only the operator mints, with the faucet on: anyone else is
+                        // refused before a leaf is read.
+                        Action::Mint(_) if faucet_operator(genesis) != Some(sender) => Vec::new(),
+                        Action::Mint(mint) if mint.to != sender => vec![
+                            StateKey::Account(sender),
+                            StateKey::Account(mint.to),
+                            StateKey::Totals,
+                        ],
+                        Action::Mint(_) => vec![StateKey::Account(sender), StateKey::Totals],
                         _ => vec![StateKey::Account(sender)],
                     }
                 }
@@ -194,7 +199,7 @@ pub fn execute_step(
     tx: Transaction,
     block: &BlockContext,
 ) -> Result<StepInput, StepError> {
-    let keys = step_keys(&tx, &chain.state.ledger, &chain.state.genesis.domain)?;
+    let keys = step_keys(&tx, &chain.state.ledger, &chain.state.genesis)?;
     let before: Vec<Option<Vec<u8>>> = keys
         .iter()
         .map(|key| chain.state.ledger.leaf_value(key))
@@ -277,4 +282,10 @@ fn read_leaf(tree: &mut SparseMerkleTree, encoded: &[u8], value: Option<Vec<u8>>
         siblings: proof.siblings,
         terminal,
     }
+}
+
+/// The one account that may mint: the genesis operator, when the devnet faucet is on
+/// (what `StepProver.faucetOperator` holds, zero standing for none).
+pub fn faucet_operator(genesis: &Genesis) -> Option<Address> {
+    genesis.operator.filter(|_| genesis.faucet_enabled)
 }

@@ -89,6 +89,8 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
                 .unwrap(),
             l2_domain: common::domain(),
             dispute_clock_secs: 60,
+            faucet_operator: straddle_node::step::faucet_operator(&common::genesis())
+                .unwrap_or_default(),
         })
         .await
         .unwrap();

@@ -21,8 +21,8 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::execute_step;
 use straddle_primitives::{
-    Action, Amount, BulkCancel, Cancel, Deposit, ForcedTransaction, SignedAction, SignedCancel,
-    Transaction, Transfer, Withdraw,
+    Action, Amount, BulkCancel, Cancel, Deposit, ForcedTransaction, Mint, SignedAction,
+    SignedCancel, Transaction, Transfer, Withdraw,
 };
 
 /// Genesis accounts beyond the dev accounts (`GENESIS_ALLOCATIONS_MAX` is 100 000).
@@ -146,6 +146,19 @@ async fn step_gas_at_a_million_leaves() {
                     recipient: alice.address(),
                     amount: 1_000,
                     nonce: 34,
+                    expiryMs: expiry,
+                }),
+                &domain,
+            ),
+        ),
+        (
+            "mint (operator to another account)",
+            signed(
+                &common::signer(0),
+                Action::Mint(Mint {
+                    to: alice.address(),
+                    amount: 1_000,
+                    nonce: 1,
                     expiryMs: expiry,
                 }),
                 &domain,

@@ -34,6 +34,7 @@ pub fn deploy_config(
         genesis_block_hash: straddle_node::chain::genesis_block_hash(&genesis).unwrap(),
         l2_domain: genesis.domain,
         dispute_clock_secs: 60,
+        faucet_operator: straddle_node::step::faucet_operator(&genesis).unwrap_or_default(),
     }
 }
 

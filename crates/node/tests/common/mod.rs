@@ -59,6 +59,7 @@ pub async fn deploy_for(l1: &straddle_l1::L1Client, genesis: &Genesis) -> stradd
         genesis_block_hash: straddle_node::chain::genesis_block_hash(genesis).unwrap(),
         l2_domain: genesis.domain,
         dispute_clock_secs: 60,
+        faucet_operator: straddle_node::step::faucet_operator(genesis).unwrap_or_default(),
     })
     .await
     .unwrap()
