@@ -122,15 +122,13 @@ impl Player {
         Ok(player)
     }
 
-    /// After a restart: the outputs this player already has an open game on, so that it
-    /// plays those games on instead of opening (and paying for) second ones.
+    /// After a restart: the outputs this player already disputed (an open game, played
+    /// on, or one it lost, which a second bond would not change), so that it does not
+    /// open and pay for another game on them.
     async fn recall_disputes(&mut self) -> Result<(), DisputeError> {
         for id in 0..self.game_count().await? {
             let game = self.game(id).await?;
-            if game.status != STATUS_OPEN
-                || game.challenger != self.me
-                || !self.output_still_there(&game).await?
-            {
+            if game.challenger != self.me || !self.output_still_there(&game).await? {
                 continue;
             }
             let output = self.output(game.outputIndex).await?;
