@@ -608,13 +608,16 @@ contract StepProver is IStepProver {
         uint256 at = 1;
         for (uint256 i = 0; i < leaves.length; i++) {
             Leaf memory leaf = leaves[i];
+            if (at + 3 > witness.length) revert BadWitness(at);
             uint8 flags = uint8(witness[at]);
             uint256 valueLength = uint16(bytes2(witness[at + 1:at + 3]));
             at += 3;
+            uint256 terminalBytes = flags & 2 == 2 ? 64 : 0;
+            if (flags > 3 || at + valueLength + terminalBytes + 2 > witness.length) revert BadWitness(at);
             leaf.present = flags & 1 == 1;
             leaf.value = witness[at:at + valueLength];
             at += valueLength;
-            if (flags & 2 == 2) {
+            if (terminalBytes != 0) {
                 leaf.terminal =
                     StateProof.Terminal(true, bytes32(witness[at:at + 32]), bytes32(witness[at + 32:at + 64]));
                 at += 64;

@@ -33,6 +33,7 @@ interface Vm {
     function assume(bool condition) external pure;
     function toString(uint256 value) external pure returns (string memory);
     function getNonce(address account) external view returns (uint64);
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
 }
 
 /// @notice Base of the contract tests: the cheatcode handle.

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Base} from "./utils/Base.sol";
+import {IPortalRecords, StepProver} from "../src/StepProver.sol";
+
+/// @notice How the one-step prover treats bad input: an uncovered kind and a malformed
+/// witness revert with a named error (a step cannot be decided on them), bytes that do
+/// not decode or a signature that does not recover change nothing. Its rules themselves
+/// are checked against the Rust STF by crates/node/tests/step_parity.rs.
+contract StepProverTest is Base {
+    StepProver internal prover;
+    bytes32 internal constant ROOT = keccak256("some state");
+    uint256 internal constant KEY = 0xA11CE;
+
+    function setUp() public {
+        prover = new StepProver(424242, address(0), IPortalRecords(address(0xB0B)), address(0));
+    }
+
+    function execute(bytes memory transaction, bytes memory witness) internal view returns (bytes32) {
+        return prover.execute(ROOT, 1, 1_000, transaction, witness);
+    }
+
+    /// A transfer of 5 to 0xBEEF signed with KEY (v as given, 27/28 when zero).
+    function transfer(uint8 forcedV) internal view returns (bytes memory) {
+        address to = address(0xBEEF);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Transfer(address to,uint128 amount,uint64 nonce,uint64 expiryMs)"),
+                to,
+                uint128(5),
+                uint64(1),
+                uint64(10_000)
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked(hex"1901", prover.domainSeparator(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(KEY, digest);
+        return abi.encodePacked(uint8(1), to, uint128(5), uint64(1), uint64(10_000), r, s, forcedV == 0 ? v : forcedV);
+    }
+
+    function test_UncoveredKindsRevertByName() public {
+        vm.expectRevert(abi.encodeWithSelector(StepProver.UnsupportedKind.selector, uint8(0x10)));
+        this.callExecute(hex"10", "");
+        vm.expectRevert(abi.encodeWithSelector(StepProver.UnsupportedKind.selector, uint8(4)));
+        this.callExecute(hex"04", "");
+    }
+
+    function test_BytesThatDoNotDecodeChangeNothing() public view {
+        vm.assertEq(execute("", ""), ROOT, "empty");
+        vm.assertEq(execute(hex"0102", ""), ROOT, "a truncated transfer");
+        vm.assertEq(execute(hex"1c00", ""), ROOT, "a truncated deposit");
+        vm.assertEq(execute(hex"1d0000", ""), ROOT, "a truncated forced transaction");
+        vm.assertEq(execute(transfer(5), ""), ROOT, "v outside {0, 1, 27, 28}");
+    }
+
+    function test_MalformedWitnessesAreRefusedByName() public {
+        bytes memory signed = transfer(0);
+        // A signed transfer to someone else reads two leaves.
+        vm.expectRevert(abi.encodeWithSelector(StepProver.WrongLeafCount.selector, 0, 2));
+        this.callExecute(signed, "");
+        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 1));
+        this.callExecute(signed, hex"01");
+        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 4));
+        this.callExecute(signed, hex"01040000");
+        // A leaf claiming a 16-byte value with 2 bytes behind it.
+        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 4));
+        this.callExecute(signed, hex"010100100000");
+        // Trailing bytes after the last leaf.
+        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 6));
+        this.callExecute(signed, hex"010000000000ff");
+    }
+
+    function callExecute(bytes calldata transaction, bytes calldata witness) external view returns (bytes32) {
+        return prover.execute(ROOT, 1, 1_000, transaction, witness);
+    }
+}
