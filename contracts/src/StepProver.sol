@@ -138,12 +138,28 @@ contract StepProver is IStepProver {
         Leaf[] memory leaves = leavesOf(witness);
         if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leaves);
         if (kind == KIND_FORCED) return forced(preRoot, blockNumber, timestampMs, transaction, leaves);
+        (bool covered, bytes32 root) = userSigned(preRoot, blockNumber, timestampMs, transaction, leaves);
+        if (!covered) revert UnsupportedKind(kind);
+        return root;
+    }
+
+    /// @dev The user-signed kinds the prover covers (transfer, withdrawal, mint, cancel,
+    /// bulk cancel), directly or as a forced payload: whether `transaction` is one of
+    /// them, and the root after it.
+    function userSigned(
+        bytes32 preRoot,
+        uint64 blockNumber,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        Leaf[] memory leaves
+    ) internal view returns (bool covered, bytes32 root) {
+        uint8 kind = transaction.length == 0 ? 0 : uint8(transaction[0]);
         if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW || kind == KIND_MINT) {
-            return action(preRoot, blockNumber, timestampMs, transaction, leaves);
+            return (true, action(preRoot, blockNumber, timestampMs, transaction, leaves));
         }
-        if (kind == KIND_CANCEL) return cancel(preRoot, timestampMs, transaction, leaves);
-        if (kind == KIND_BULK_CANCEL) return bulkCancel(preRoot, timestampMs, transaction, leaves);
-        revert UnsupportedKind(kind);
+        if (kind == KIND_CANCEL) return (true, cancel(preRoot, timestampMs, transaction, leaves));
+        if (kind == KIND_BULK_CANCEL) return (true, bulkCancel(preRoot, timestampMs, transaction, leaves));
+        return (false, preRoot);
     }
 
     // ---------------------------------------------------------------- cancels
@@ -279,12 +295,9 @@ contract StepProver is IStepProver {
         for (uint256 i = 0; i < rest.length; i++) {
             rest[i] = leaves[i + 1];
         }
+        (bool covered, bytes32 executed) = userSigned(root, blockNumber, timestampMs, payload, rest);
+        if (covered) return executed;
         uint8 kind = payload.length == 0 ? 0 : uint8(payload[0]);
-        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW || kind == KIND_MINT) {
-            return action(root, blockNumber, timestampMs, payload, rest);
-        }
-        if (kind == KIND_CANCEL) return cancel(root, timestampMs, payload, rest);
-        if (kind == KIND_BULK_CANCEL) return bulkCancel(root, timestampMs, payload, rest);
         if ((kind == 4 || kind == 5) && decodesAsAction(payload)) {
             // Forceable kinds whose rules the prover does not have yet.
             revert UnsupportedKind(kind);
@@ -304,12 +317,12 @@ contract StepProver is IStepProver {
         uint64 index = uint64(bytes8(transaction[1:9]));
         address sender = address(bytes20(transaction[9:29]));
         (uint64 count, bytes32 accumulator) = queueOf(queueLeaf);
-        Leaf[] memory queue = new Leaf[](1);
-        queue[0] = queueLeaf;
         bytes32 forcedHash = keccak256(abi.encode(index, sender, keccak256(transaction[FORCED_HEADER_BYTES:])));
         // Not the next index, or not what the Portal recorded (derivation never produces
         // such a transaction): refused whole.
         if (index != count || portal.forcedHashes(index) != forcedHash) {
+            Leaf[] memory queue = new Leaf[](1);
+            queue[0] = queueLeaf;
             return (false, unchanged(preRoot, queue, single(hex"09")));
         }
         bytes memory queued = abi.encodePacked(count + 1, keccak256(abi.encodePacked(accumulator, forcedHash)));

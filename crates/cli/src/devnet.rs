@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, DeployConfig, Deployment, L1Client};
 use straddle_node::api::StraddleApiClient;
-use straddle_node::chain::genesis_block_hash;
+use straddle_node::chain::deploy_config;
 use straddle_node::devnet::{
     DEV_PRIVATE_KEYS, DEVNET_ALLOCATION, DEVNET_OPTION_EXPIRY_MS, dev_key,
 };
@@ -191,16 +191,12 @@ async fn deploy(l1_url: &str, challenge_window_secs: u64) -> eyre::Result<Deploy
     let deployer = L1Client::connect(l1_url, deployer_key)?;
     let deployment = deployer
         .deploy_devnet(&DeployConfig {
-            proposer: dev_address(PROPOSER)?,
-            batcher: dev_address(BATCHER)?,
             challenge_window_secs,
             bond_wei: BOND_WEI,
             forced_inclusion_window: FORCED_INCLUSION_WINDOW,
-            genesis_block_hash: genesis_block_hash(&genesis)
-                .map_err(|e| eyre!("the devnet genesis does not build: {e}"))?,
-            l2_domain: genesis.domain,
             dispute_clock_secs: DISPUTE_CLOCK_SECS,
-            faucet_operator: straddle_node::step::faucet_operator(&genesis).unwrap_or_default(),
+            ..deploy_config(&genesis, dev_address(PROPOSER)?, dev_address(BATCHER)?)
+                .map_err(|e| eyre!("the devnet genesis does not build: {e}"))?
         })
         .await
         .wrap_err("cannot deploy the contracts")?;

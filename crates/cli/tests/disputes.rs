@@ -381,19 +381,12 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn false_challengers_lose_by_play_and_by_clock() {
     let network = Network::start().await;
-    let _proposer = ServiceProcess::start(
-        "proposer",
+    // Dev 0, the registry's proposer, defending its outputs.
+    let _proposer = common::start_proposer(
+        &network.follower.url,
+        &network.anvil.url(),
+        &network.deployment,
         &[
-            "--l2-rpc".into(),
-            network.follower.url.clone(),
-            "--l1-rpc".into(),
-            network.anvil.url(),
-            "--registry".into(),
-            network.deployment.output_registry.to_string(),
-            "--l1-key".into(),
-            alloy_primitives::hex::encode(dev_key(PROPOSER)),
-            "--interval-secs".into(),
-            "1".into(),
             "--dispute-game".into(),
             network.deployment.dispute_game.to_string(),
         ],

@@ -176,6 +176,7 @@ impl Network {
             &follower.url,
             &anvil.url(),
             &deployment,
+            &[],
             &dir.path().join("proposer.log"),
         );
         Network {

@@ -359,6 +359,7 @@ async fn deposit_trade_withdraw_and_finalize_on_l1() {
         &network.follower.url,
         &anvil_url,
         &deployment,
+        &[],
         &network.dir.path().join("proposer.log"),
     );
     let trader = dev_signer(3).address();

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 use straddle_l1::alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
-use straddle_l1::alloy::sol_types::SolValue;
+use straddle_l1::alloy::sol_types::{SolCall, SolValue};
 use straddle_l1::{L1Client, L1Error};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry};
 use straddle_node::api::{BlockRef, StraddleApiClient, http_client};
@@ -431,38 +431,44 @@ impl Player {
         Ok(key == game.outputKey)
     }
 
+    /// Claims the player's credit in the game (bonds of games won or cancelled) and in
+    /// the registry (proposers' bonds of outputs it removed); returns the wei claimed.
     async fn claim_credit(&self) -> Result<U256, DisputeError> {
-        let mut claimed = U256::ZERO;
-        let me = self.me;
         let in_game = self
-            .l1
-            .view(self.config.game, &DisputeGame::creditCall(me))
-            .await?;
-        if !in_game.is_zero() {
-            self.send(
-                &DisputeGame::claimCreditCall {},
-                U256::ZERO,
-                "claim game credit",
+            .claim_from(
+                self.config.game,
+                DisputeGame::creditCall(self.me),
+                DisputeGame::claimCreditCall {},
             )
             .await?;
-            claimed += in_game;
-        }
         let in_registry = self
-            .l1
-            .view(self.registry, &OutputRegistry::creditCall(me))
+            .claim_from(
+                self.registry,
+                OutputRegistry::creditCall(self.me),
+                OutputRegistry::claimCreditCall {},
+            )
             .await?;
-        if !in_registry.is_zero() {
+        Ok(in_game + in_registry)
+    }
+
+    /// Reads `credit` at `contract` and, when there is some, sends `claim`.
+    async fn claim_from<V, C>(
+        &self,
+        contract: Address,
+        credit: V,
+        claim: C,
+    ) -> Result<U256, DisputeError>
+    where
+        V: SolCall<Return = U256>,
+        C: SolCall,
+    {
+        let owed = self.l1.view(contract, &credit).await?;
+        if !owed.is_zero() {
             self.l1
-                .transact(
-                    self.registry,
-                    &OutputRegistry::claimCreditCall {},
-                    U256::ZERO,
-                    "claim registry credit",
-                )
+                .transact(contract, &claim, U256::ZERO, "claim credit")
                 .await?;
-            claimed += in_registry;
         }
-        Ok(claimed)
+        Ok(owed)
     }
 
     // ------------------------------------------------------------ the node's chain
@@ -500,7 +506,7 @@ impl Player {
 
     // ------------------------------------------------------------ L1 plumbing
 
-    async fn send<C: straddle_l1::alloy::sol_types::SolCall>(
+    async fn send<C: SolCall>(
         &self,
         call: &C,
         value: U256,

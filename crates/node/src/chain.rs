@@ -91,6 +91,28 @@ pub fn genesis_block_hash(genesis: &Genesis) -> Result<B256, ChainError> {
     Chain::from_genesis(genesis).map(|(_, block)| block.hash)
 }
 
+/// The L1 deployment of a chain with `genesis`: what the genesis fixes (the dispute
+/// game's anchor, the one-step prover's signing domain and minter), the `proposer` and
+/// `batcher` roles, and test-chain values for the rest (60 s challenge window and
+/// dispute clocks, a 1-wei bond, a 10-block forced-inclusion window) to override.
+pub fn deploy_config(
+    genesis: &Genesis,
+    proposer: Address,
+    batcher: Address,
+) -> Result<straddle_l1::DeployConfig, ChainError> {
+    Ok(straddle_l1::DeployConfig {
+        proposer,
+        batcher,
+        challenge_window_secs: 60,
+        bond_wei: 1,
+        forced_inclusion_window: 10,
+        genesis_block_hash: genesis_block_hash(genesis)?,
+        l2_domain: genesis.domain,
+        dispute_clock_secs: 60,
+        faucet_operator: crate::step::faucet_operator(genesis).unwrap_or_default(),
+    })
+}
+
 /// Execution state and tip together (replay, recovery, tools).
 pub struct Chain {
     /// What transactions execute against.
@@ -252,9 +274,13 @@ impl Tip {
         } = block;
         self.tree
             .update_batch(changes.iter().map(LeafChange::tree_update).collect());
-        let leaves: Vec<B256> = transactions
+        let encoded: Vec<Vec<u8>> = transactions
             .iter()
-            .map(|stored| transaction_leaf(&stored.tx.encode()))
+            .map(|stored| stored.tx.encode())
+            .collect();
+        let leaves: Vec<B256> = encoded
+            .iter()
+            .map(|bytes| transaction_leaf(bytes))
             .collect();
         let header = BlockHeader {
             number,
@@ -271,6 +297,7 @@ impl Tip {
             header,
             hash,
             transactions,
+            encoded,
             changes,
         }
     }

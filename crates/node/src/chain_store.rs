@@ -76,6 +76,9 @@ pub struct SealedBlock {
     pub hash: B256,
     /// Transactions in order.
     pub transactions: Vec<StoredTx>,
+    /// Their canonical bytes, encoded once at sealing (for the transactions root, then
+    /// for the store).
+    pub encoded: Vec<Vec<u8>>,
     /// The state leaves the block changed.
     pub changes: Vec<LeafChange>,
 }
@@ -120,11 +123,10 @@ impl ChainStore {
             body.raw(&block.header.encode())
                 .u32(block.transactions.len() as u32);
             let mut locations = txn.open_table(TX_LOCATIONS)?;
-            for (index, tx) in block.transactions.iter().enumerate() {
-                let bytes = tx.tx.encode();
+            for (index, (tx, bytes)) in block.transactions.iter().zip(&block.encoded).enumerate() {
                 body.address(&tx.sender)
                     .raw(&(bytes.len() as u16).to_be_bytes())
-                    .raw(&bytes);
+                    .raw(bytes);
                 let mut location = Writer::with_capacity(12);
                 location.u64(block.header.number).u32(index as u32);
                 locations.insert(tx.hash.as_slice(), location.bytes.as_slice())?;

@@ -54,16 +54,26 @@ pub fn block_positions(
     let mut roots = Vec::with_capacity(stored.len() + 1);
     roots.push(chain.tip.tree.root());
     for tx in stored {
-        let _ = chain.state.execute_derived(tx.tx, &block);
-        let changes = chain.state.ledger.take_changes();
-        let tree = &mut chain.tip.tree;
-        for change in &changes {
-            let (key, value) = change.tree_update();
-            tree.update(key, value);
-        }
-        roots.push(tree.root());
+        let _ = execute_into_tree(chain, tx.tx, &block);
+        roots.push(chain.tip.tree.root());
     }
     Ok(roots)
+}
+
+/// Executes `tx` on `chain` as derivation does and writes its leaf changes into the tree
+/// at once (not at the block's end), so that the root is the one after it; returns the
+/// refusal, if the STF refused it (it then changed nothing).
+pub fn execute_into_tree(
+    chain: &mut Chain,
+    tx: Transaction,
+    block: &BlockContext,
+) -> Result<(), String> {
+    let (_, outcome) = chain.state.execute_derived(tx, block);
+    for change in chain.state.ledger.take_changes() {
+        let (key, value) = change.tree_update();
+        chain.tip.tree.update(key, value);
+    }
+    outcome.map(|_| ())
 }
 
 /// What the game's `step` needs for transaction `index` of stored block `number`: the
@@ -91,12 +101,7 @@ pub fn step_at(
     };
     let mut transactions = stored.into_iter().map(|tx| tx.tx);
     for tx in transactions.by_ref().take(index) {
-        let _ = chain.state.execute_derived(tx, &block);
-        let changes = chain.state.ledger.take_changes();
-        for change in &changes {
-            let (key, value) = change.tree_update();
-            chain.tip.tree.update(key, value);
-        }
+        let _ = execute_into_tree(chain, tx, &block);
     }
     let tx = transactions
         .next()

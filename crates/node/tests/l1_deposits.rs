@@ -80,17 +80,13 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
     let operator = L1Client::connect(&anvil.url(), key(0)).unwrap();
     let deployment = operator
         .deploy_devnet(&DeployConfig {
-            proposer: operator.address(),
-            batcher: operator.address(),
             challenge_window_secs: 5,
-            bond_wei: 1,
-            forced_inclusion_window: 10,
-            genesis_block_hash: straddle_node::chain::genesis_block_hash(&common::genesis())
-                .unwrap(),
-            l2_domain: common::domain(),
-            dispute_clock_secs: 60,
-            faucet_operator: straddle_node::step::faucet_operator(&common::genesis())
-                .unwrap_or_default(),
+            ..straddle_node::chain::deploy_config(
+                &common::genesis(),
+                operator.address(),
+                operator.address(),
+            )
+            .unwrap()
         })
         .await
         .unwrap();

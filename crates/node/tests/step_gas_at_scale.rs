@@ -19,7 +19,7 @@ use straddle_exchange::{Allocation, BlockContext};
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
-use straddle_node::step::execute_step;
+use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
     Action, Amount, BulkCancel, Cancel, Deposit, ForcedTransaction, Mint, SignedAction,
     SignedCancel, Transaction, Transfer, Withdraw,
@@ -84,12 +84,8 @@ async fn step_gas_at_a_million_leaves() {
     for nonce in 1..=32 {
         for (from, to) in [(&alice, bob.address()), (&bob, alice.address())] {
             let tx = signed(from, transfer(to, nonce, expiry), &domain);
-            let (_, outcome) = chain.state.execute_derived(tx, &block);
+            let outcome = execute_into_tree(&mut chain, tx, &block);
             assert!(outcome.is_ok(), "{outcome:?}");
-            for change in chain.state.ledger.take_changes() {
-                let (key, value) = change.tree_update();
-                chain.tip.tree.update(key, value);
-            }
         }
     }
 

@@ -18,7 +18,7 @@ use straddle_exchange::BlockContext;
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
-use straddle_node::step::{execute_step, step_keys, unchanged_witness};
+use straddle_node::step::{execute_into_tree, execute_step, step_keys, unchanged_witness};
 use straddle_primitives::{
     Action, BulkCancel, Cancel, Deposit, DepositMargin, ForcedTransaction, Mint, SignedAction,
     SignedCancel, Transaction, Transfer, Withdraw,
@@ -378,12 +378,8 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
     }
     for tx in seed {
         let described = format!("{tx:?}");
-        let (_, outcome) = chain.state.execute_derived(tx, &block);
+        let outcome = execute_into_tree(&mut chain, tx, &block);
         assert!(outcome.is_ok(), "seeding {described}: {outcome:?}");
-        for change in chain.state.ledger.take_changes() {
-            let (key, value) = change.tree_update();
-            chain.tip.tree.update(key, value);
-        }
     }
     // (kind, changed the state root) → (count, highest gas); a refused transaction
     // leaves the root, and so does one that writes what is there (a repeated cancel).

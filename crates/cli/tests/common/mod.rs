@@ -26,15 +26,9 @@ pub fn deploy_config(
     let addresses: Vec<Address> = (0..10).map(|i| dev_signer(i).address()).collect();
     let genesis = straddle_node::devnet::devnet_genesis(&addresses);
     straddle_l1::DeployConfig {
-        proposer,
-        batcher,
         challenge_window_secs,
-        bond_wei: 1,
         forced_inclusion_window,
-        genesis_block_hash: straddle_node::chain::genesis_block_hash(&genesis).unwrap(),
-        l2_domain: genesis.domain,
-        dispute_clock_secs: 60,
-        faucet_operator: straddle_node::step::faucet_operator(&genesis).unwrap_or_default(),
+        ..straddle_node::chain::deploy_config(&genesis, proposer, batcher).unwrap()
     }
 }
 
@@ -282,29 +276,28 @@ pub fn batcher_args(
 }
 
 /// `straddle proposer` against the node at `l2_rpc`, proposing to `deployment`'s
-/// registry every second with dev account 0's key.
+/// registry every second with dev account 0's key, with `extra` arguments.
 pub fn start_proposer(
     l2_rpc: &str,
     l1_url: &str,
     deployment: &straddle_l1::Deployment,
+    extra: &[String],
     log: &Path,
 ) -> ServiceProcess {
-    ServiceProcess::start(
-        "proposer",
-        &[
-            "--l2-rpc".into(),
-            l2_rpc.into(),
-            "--l1-rpc".into(),
-            l1_url.into(),
-            "--registry".into(),
-            deployment.output_registry.to_string(),
-            "--l1-key".into(),
-            alloy_primitives::hex::encode(dev_key(0)),
-            "--interval-secs".into(),
-            "1".into(),
-        ],
-        log,
-    )
+    let mut args: Vec<String> = vec![
+        "--l2-rpc".into(),
+        l2_rpc.into(),
+        "--l1-rpc".into(),
+        l1_url.into(),
+        "--registry".into(),
+        deployment.output_registry.to_string(),
+        "--l1-key".into(),
+        alloy_primitives::hex::encode(dev_key(0)),
+        "--interval-secs".into(),
+        "1".into(),
+    ];
+    args.extend_from_slice(extra);
+    ServiceProcess::start("proposer", &args, log)
 }
 
 /// Runs `straddle withdraw finalize` for withdrawal `index` against the node at `l2_rpc`,

@@ -50,19 +50,8 @@ pub fn l1_client(anvil: &straddle_l1::Anvil, index: usize) -> straddle_l1::L1Cli
 /// The chain's L1 contracts for `genesis` on the anvil `l1` talks to (its key deploys,
 /// proposes and batches).
 pub async fn deploy_for(l1: &straddle_l1::L1Client, genesis: &Genesis) -> straddle_l1::Deployment {
-    l1.deploy_devnet(&straddle_l1::DeployConfig {
-        proposer: l1.address(),
-        batcher: l1.address(),
-        challenge_window_secs: 60,
-        bond_wei: 1,
-        forced_inclusion_window: 10,
-        genesis_block_hash: straddle_node::chain::genesis_block_hash(genesis).unwrap(),
-        l2_domain: genesis.domain,
-        dispute_clock_secs: 60,
-        faucet_operator: straddle_node::step::faucet_operator(genesis).unwrap_or_default(),
-    })
-    .await
-    .unwrap()
+    let config = straddle_node::chain::deploy_config(genesis, l1.address(), l1.address()).unwrap();
+    l1.deploy_devnet(&config).await.unwrap()
 }
 
 pub async fn start(dir: &std::path::Path) -> Node {
