@@ -11,7 +11,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "TestUSDC"]
+CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "BatchOpener", "TestUSDC"]
 OUT = ROOT / "contracts" / "out"
 DEST = ROOT / "crates" / "l1-contracts" / "artifacts"
 

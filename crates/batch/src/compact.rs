@@ -285,6 +285,10 @@ pub struct SectionReader<'a> {
     base_ms: u64,
     /// Offsets of the order literals read so far (a full decode checks references).
     literals: HashMap<usize, (Order, Option<Signature>)>,
+    /// Address-table indices read, and the order literals followed by reference (when
+    /// not checking): what decoding one transaction alone reads beyond its bytes.
+    addresses_read: Vec<usize>,
+    literals_followed: Vec<std::ops::Range<usize>>,
 }
 
 impl<'a> SectionReader<'a> {
@@ -303,7 +307,15 @@ impl<'a> SectionReader<'a> {
             deposit,
             base_ms,
             literals: HashMap::new(),
+            addresses_read: Vec::new(),
+            literals_followed: Vec::new(),
         }
+    }
+
+    /// The address-table indices and the section ranges of order literals read beyond
+    /// the transactions' own bytes.
+    pub fn references(&self) -> (&[usize], &[std::ops::Range<usize>]) {
+        (&self.addresses_read, &self.literals_followed)
     }
 
     pub fn position(&self) -> usize {
@@ -343,10 +355,13 @@ impl<'a> SectionReader<'a> {
 
     fn address(&mut self) -> Result<Address, BatchError> {
         let index: usize = self.varint()?;
-        self.addresses
+        let address = self
+            .addresses
             .get(index)
             .copied()
-            .ok_or(BatchError::Invalid("address index out of the table"))
+            .ok_or(BatchError::Invalid("address index out of the table"))?;
+        self.addresses_read.push(index);
+        Ok(address)
     }
 
     fn signature(&mut self) -> Result<Signature, BatchError> {
@@ -378,11 +393,7 @@ impl<'a> SectionReader<'a> {
                     .cloned()
                     .ok_or(BatchError::Invalid("order reference to no literal"))?
             } else {
-                let resume = self.at;
-                self.at = offset;
-                let literal = self.order(false, false)?;
-                self.at = resume;
-                literal
+                self.literal_at(offset)?
             }
         } else {
             let order = Order {
@@ -422,6 +433,22 @@ impl<'a> SectionReader<'a> {
         Ok((order, signature))
     }
 
+    /// The order literal at `offset` (a reference must name a literal, as in a whole
+    /// decode), the position restored.
+    fn literal_at(&mut self, offset: usize) -> Result<(Order, Option<Signature>), BatchError> {
+        let resume = self.at;
+        self.at = offset;
+        let tag = read_varint(self.bytes, &mut self.at)?;
+        self.at = offset;
+        if tag >= ORDER_REFERENCE_BASE {
+            return Err(BatchError::Invalid("order reference to no literal"));
+        }
+        let literal = self.order(false, false)?;
+        self.literals_followed.push(offset..self.at);
+        self.at = resume;
+        Ok(literal)
+    }
+
     fn signed_order(&mut self, checked: bool) -> Result<SignedOrder, BatchError> {
         let (order, signature) = self.order(true, checked)?;
         Ok(SignedOrder {
@@ -446,11 +473,7 @@ impl<'a> SectionReader<'a> {
                 .map(|(order, _)| order.clone())
                 .ok_or(BatchError::Invalid("hash reference to no order"))?
         } else {
-            let resume = self.at;
-            self.at = offset;
-            let (order, _) = self.order(false, false)?;
-            self.at = resume;
-            order
+            self.literal_at(offset)?.0
         };
         Ok(order.hash(self.domain))
     }

@@ -222,26 +222,116 @@ pub fn decode_transaction(
     deposit: &dyn Fn(u64) -> Option<Deposit>,
 ) -> Result<(u64, Transaction), BatchError> {
     let layout = Layout::read(bytes)?;
-    let start = *layout
-        .offsets
-        .get(index)
-        .ok_or(BatchError::Invalid("no such transaction"))?;
     let mut before = 0;
-    let block = layout
+    let (block, position) = layout
         .blocks
         .iter()
         .enumerate()
         .find_map(|(i, (_, count))| {
+            let found = (index < before + count).then_some((i, index - before));
             before += count;
-            (index < before).then_some(layout.first_block + i as u64)
+            found
         })
         .ok_or(BatchError::Invalid("no such transaction"))?;
-    let mut reader = layout.reader(bytes, domain, deposit);
-    reader.seek(start);
-    Ok((block, reader.transaction(false)?))
+    let located = layout.locate(bytes, block, position, domain, deposit)?;
+    Ok((located.block, located.transaction))
+}
+
+/// One transaction of a batch, and the bytes a proof must open to decode it alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    /// Its block number.
+    pub block: u64,
+    /// Its index among the batch's transactions.
+    pub index: usize,
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Byte ranges of the batch it is decoded from (`BatchOpener.sol` reads exactly
+    /// these): the header with the block list, its two index entries, the address-table
+    /// entries it names, the order literals it refers to, and its own bytes. Sorted.
+    pub ranges: Vec<std::ops::Range<usize>>,
+}
+
+/// Transaction `position` of block `block` of the batch `bytes`, decoded alone, with the
+/// byte ranges its decoding reads (what an on-chain opening must prove).
+pub fn locate_transaction(
+    bytes: &[u8],
+    block: u64,
+    position: usize,
+    domain: &Domain,
+    deposit: &dyn Fn(u64) -> Option<Deposit>,
+) -> Result<Located, BatchError> {
+    let layout = Layout::read(bytes)?;
+    let in_batch = block
+        .checked_sub(layout.first_block)
+        .and_then(|i| usize::try_from(i).ok())
+        .filter(|i| *i < layout.blocks.len())
+        .ok_or(BatchError::Invalid("no such transaction"))?;
+    layout.locate(bytes, in_batch, position, domain, deposit)
 }
 
 impl Layout {
+    /// Transaction `position` of the batch's block `in_batch`.
+    fn locate(
+        &self,
+        bytes: &[u8],
+        in_batch: usize,
+        position: usize,
+        domain: &Domain,
+        deposit: &dyn Fn(u64) -> Option<Deposit>,
+    ) -> Result<Located, BatchError> {
+        let (_, count) = *self
+            .blocks
+            .get(in_batch)
+            .ok_or(BatchError::Invalid("no such transaction"))?;
+        if position >= count {
+            return Err(BatchError::Invalid("no such transaction"));
+        }
+        let index = self.blocks[..in_batch]
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<usize>()
+            + position;
+        let start = self.offsets[index];
+        let end = self
+            .offsets
+            .get(index + 1)
+            .copied()
+            .unwrap_or(bytes.len() - self.section);
+        let mut reader = self.reader(bytes, domain, deposit);
+        reader.seek(start);
+        let transaction = reader.transaction(false)?;
+        if reader.position() != end {
+            return Err(BatchError::Invalid("transaction length mismatch"));
+        }
+        let index_start = self.section - 3 * self.offsets.len();
+        let address_start = index_start - 20 * self.addresses.len();
+        let entries = 3 * if index + 1 < self.offsets.len() { 2 } else { 1 };
+        let mut ranges = vec![
+            0..address_start,
+            index_start + 3 * index..index_start + 3 * index + entries,
+            self.section + start..self.section + end,
+        ];
+        let (addresses, literals) = reader.references();
+        ranges.extend(
+            addresses
+                .iter()
+                .map(|i| address_start + 20 * i..address_start + 20 * i + 20),
+        );
+        ranges.extend(
+            literals
+                .iter()
+                .map(|r| self.section + r.start..self.section + r.end),
+        );
+        ranges.sort_by_key(|r| (r.start, r.end));
+        Ok(Located {
+            block: self.first_block + in_batch as u64,
+            index,
+            transaction,
+            ranges,
+        })
+    }
+
     /// A reader of `bytes`' transaction section.
     fn reader<'a>(
         &'a self,

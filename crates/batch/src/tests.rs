@@ -214,6 +214,52 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Every transaction located by block and position is the one the batch holds, and
+    /// its ranges are all that decoding it reads: with every other byte of the address
+    /// table and the section overwritten, it still decodes to the same transaction.
+    #[test]
+    fn located_transactions_read_only_their_ranges(seed in 0u64..1_000_000, blocks in 1usize..4) {
+        let original = batch(seed, blocks);
+        let bytes = original.encode(&DOMAIN).unwrap();
+        let mut index = 0;
+        for block in &original.blocks {
+            for (position, tx) in block.transactions.iter().enumerate() {
+                let located = locate_transaction(&bytes, block.number, position, &DOMAIN, &deposit).unwrap();
+                prop_assert_eq!(located.block, block.number);
+                prop_assert_eq!(located.index, index);
+                prop_assert_eq!(&located.transaction, tx);
+                // The header, block list and index stay (a whole-layout read checks them);
+                // everything else outside the ranges is overwritten.
+                let index_end = located.ranges[0].end + 20 * address_count(&bytes) + 3 * total(&original);
+                let mut masked = vec![0xEE; bytes.len()];
+                masked[..located.ranges[0].end].copy_from_slice(&bytes[..located.ranges[0].end]);
+                let index_start = index_end - 3 * total(&original);
+                masked[index_start..index_end].copy_from_slice(&bytes[index_start..index_end]);
+                for range in &located.ranges {
+                    masked[range.clone()].copy_from_slice(&bytes[range.clone()]);
+                }
+                let again = locate_transaction(&masked, block.number, position, &DOMAIN, &deposit).unwrap();
+                prop_assert_eq!(&again.transaction, tx);
+                index += 1;
+            }
+            prop_assert!(locate_transaction(&bytes, block.number, block.transactions.len(), &DOMAIN, &deposit).is_err());
+        }
+    }
+}
+
+fn total(batch: &Batch) -> usize {
+    batch.blocks.iter().map(|b| b.transactions.len()).sum()
+}
+
+/// The address count of an encoded batch (the varint ending its header).
+fn address_count(bytes: &[u8]) -> usize {
+    let layout = Layout::read(bytes).unwrap();
+    layout.addresses.len()
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// Any corruption is refused or decodes to a different batch; it never panics.

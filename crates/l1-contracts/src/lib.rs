@@ -31,6 +31,11 @@ alloy_sol_types::sol!(
 );
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
+    BatchOpener,
+    "artifacts/BatchOpener.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
     TestUSDC,
     "artifacts/TestUSDC.json"
 );
@@ -49,6 +54,7 @@ mod tests {
             &OutputRegistry::BYTECODE,
             &DisputeGame::BYTECODE,
             &StepProver::BYTECODE,
+            &BatchOpener::BYTECODE,
             &TestUSDC::BYTECODE,
         ] {
             assert!(code.len() > 1_000, "deployment bytecode is embedded");

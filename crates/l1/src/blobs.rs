@@ -82,7 +82,7 @@ pub fn unpack(blobs: &[Blob]) -> Result<Vec<u8>, L1Error> {
 
 /// The KZG setup for checking blobs: commitments need no precomputed tables, which
 /// take seconds to build (the batcher's cell proofs use them; see [`sidecar`]).
-fn verification_settings() -> &'static alloy::eips::eip4844::c_kzg::KzgSettings {
+pub(crate) fn verification_settings() -> &'static alloy::eips::eip4844::c_kzg::KzgSettings {
     alloy::eips::eip4844::c_kzg::ethereum_kzg_settings(0)
 }
 
@@ -102,7 +102,7 @@ pub fn versioned_hash(blob: &Blob) -> Result<B256, L1Error> {
     Ok(kzg_to_versioned_hash(commitment.to_bytes().as_slice()))
 }
 
-fn c_kzg_blob(blob: &Blob) -> Result<alloy::eips::eip4844::c_kzg::Blob, L1Error> {
+pub(crate) fn c_kzg_blob(blob: &Blob) -> Result<alloy::eips::eip4844::c_kzg::Blob, L1Error> {
     alloy::eips::eip4844::c_kzg::Blob::from_bytes(blob.as_slice())
         .map_err(|e| L1Error::Blob(format!("not a blob: {e}")))
 }

@@ -1,5 +1,5 @@
 //! Deploys the contracts of a Straddle chain (collateral token, output registry, its
-//! dispute game and one-step prover, portal, batch inbox) from the bytecode in
+//! dispute game and one-step prover, portal, batch inbox and its opener) from the bytecode in
 //! `straddle-l1-contracts`.
 
 use crate::{L1Client, L1Error};
@@ -52,6 +52,8 @@ pub struct Deployment {
     pub portal: Address,
     /// The batch inbox.
     pub batch_inbox: Address,
+    /// The batch opener (proves what a batch says one transaction is).
+    pub batch_opener: Address,
     /// The L1 block of the first deployment: derivation reads logs from here.
     pub start_block: u64,
 }
@@ -154,6 +156,14 @@ impl L1Client {
         let (batch_inbox, _) = self
             .deploy_code(&BatchInbox::BYTECODE, &inbox_args, "deploy BatchInbox")
             .await?;
+        let batch_opener = self
+            .deploy_batch_opener(
+                batch_inbox,
+                portal,
+                config.l2_domain.chain_id,
+                config.l2_domain.verifying_contract,
+            )
+            .await?;
         Ok(Deployment {
             collateral,
             output_registry,
@@ -161,6 +171,7 @@ impl L1Client {
             step_prover,
             portal,
             batch_inbox,
+            batch_opener,
             start_block,
         })
     }

@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod deposits;
 pub mod disputes;
 pub mod forced;
+pub mod opening;
 pub mod outputs;
 
 use alloy::network::{EthereumWallet, TransactionBuilder};

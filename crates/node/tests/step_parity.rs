@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::Rng;
+
 use alloy_primitives::{Address, B256, Signature, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -33,27 +35,6 @@ const CURVE_ORDER: U256 = U256::from_limbs([
     0xFFFFFFFFFFFFFFFE,
     0xFFFFFFFFFFFFFFFF,
 ]);
-
-/// SplitMix64: reproducible without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 struct Generator {
     rng: Rng,

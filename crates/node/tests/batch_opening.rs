@@ -1,0 +1,617 @@
+//! Parity of the L1 batch opener (`BatchOpener.sol`) with the Rust batch format: random
+//! batches of every compact kind (transfers, withdrawals, mints, margin moves, matches with
+//! makers written once and referred to later, matches against placed makers, placements,
+//! bulk placements, cancels and bulk cancels by literal hash or by reference, retirements,
+//! deposits the Portal recorded) and of kinds carried canonically (auto-deleveraging, oracle
+//! updates, high-s signatures), with varints at their bounds and expiries on both sides of
+//! the base time, are posted to a real inbox on anvil as calldata and in blobs (one and two
+//! blobs). Every transaction (a sample of the two-blob batch, including those crossing
+//! the blob boundary) is opened on L1, and its canonical bytes, block, position and the
+//! batch header must be what the Rust decoder says. Blob batches are opened from only the
+//! field elements `locate_transaction` names, so the ranges are complete. Bad openings are
+//! refused by name. Prints the opener's gas by kind (docs/PERFORMANCE.md).
+
+mod common;
+
+use alloy_primitives::{Address, B256, Bytes, Signature, U256};
+use common::Rng;
+use std::collections::BTreeMap;
+use straddle_batch::{Batch, BatchBlock, Located, locate_transaction};
+use straddle_l1::L1Client;
+use straddle_l1::alloy::sol_types::SolError;
+use straddle_l1::opening::BatchOpener;
+use straddle_l1::opening::{BatchOpening, BlobOpener, deposit_record};
+use straddle_primitives::order::{BulkCancel, BulkOrders, Cancel};
+use straddle_primitives::{
+    Action, AutoDeleverage, Deposit, DepositMargin, Domain, Mint, Order, RetireOrder, SignedAction,
+    SignedCancel, SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
+};
+
+const DEPOSITS: usize = 8;
+const BASE_MS: u64 = 1_800_000_000_000;
+/// secp256k1 curve order.
+const CURVE_ORDER: U256 = U256::from_limbs([
+    0xBFD25E8CD0364141,
+    0xBAAEDCE6AF48A03B,
+    0xFFFFFFFFFFFFFFFE,
+    0xFFFFFFFFFFFFFFFF,
+]);
+
+/// Random transactions of every kind the batch format carries.
+struct Generator {
+    rng: Rng,
+    domain: Domain,
+    addresses: Vec<Address>,
+    /// Orders seen so far (makers and takers are reused, so the encoder refers back).
+    orders: Vec<SignedOrder>,
+    deposits: Vec<Deposit>,
+}
+
+impl Generator {
+    fn value(&mut self) -> u64 {
+        match self.rng.below(5) {
+            0 => self.rng.below(128),
+            1 => self.rng.below(1 << 21),
+            2 => self.rng.next(),
+            3 => u64::MAX,
+            _ => self.rng.below(1 << 40),
+        }
+    }
+
+    fn amount(&mut self) -> u128 {
+        match self.rng.below(4) {
+            0 => u128::MAX,
+            1 => u128::from(self.rng.next()) << 64 | u128::from(self.rng.next()),
+            _ => u128::from(self.value()),
+        }
+    }
+
+    fn expiry(&mut self) -> u64 {
+        match self.rng.below(5) {
+            0 => 0,
+            1 => u64::MAX,
+            2 => BASE_MS - self.rng.below(1 << 30),
+            _ => BASE_MS + self.rng.below(1 << 30),
+        }
+    }
+
+    fn address(&mut self) -> Address {
+        if self.rng.chance(70) {
+            self.addresses[self.rng.below(self.addresses.len() as u64) as usize]
+        } else {
+            let address = Address::from_word(B256::from(U256::from(self.rng.next())));
+            self.addresses.push(address);
+            address
+        }
+    }
+
+    /// A signature whose `s` fits 255 bits (compactable), or a high-s one (not).
+    fn signature(&mut self, high_s: bool) -> Signature {
+        let word =
+            |rng: &mut Rng| U256::from_limbs([rng.next(), rng.next(), rng.next(), rng.next() >> 2]);
+        let r = word(&mut self.rng);
+        let s = word(&mut self.rng);
+        let s = if high_s { CURVE_ORDER - s } else { s };
+        Signature::new(r, s, self.rng.chance(50))
+    }
+
+    fn order(&mut self) -> SignedOrder {
+        if !self.orders.is_empty() && self.rng.chance(40) {
+            return self.orders[self.rng.below(self.orders.len() as u64) as usize].clone();
+        }
+        let order = Order {
+            market: if self.rng.chance(20) {
+                u32::MAX
+            } else {
+                self.rng.below(40) as u32
+            },
+            isBuy: self.rng.chance(50),
+            limitPrice: self.value(),
+            size: self.value(),
+            timeInForce: self.rng.below(64) as u8,
+            reduceOnly: self.rng.chance(30),
+            expiryMs: self.expiry(),
+            clientOrderId: self.value(),
+            nonce: self.value(),
+        };
+        let signed = SignedOrder {
+            order,
+            signature: self.signature(false),
+        };
+        self.orders.push(signed.clone());
+        signed
+    }
+
+    fn order_hash(&mut self) -> B256 {
+        if self.rng.chance(70) {
+            self.order().order.hash(&self.domain)
+        } else {
+            B256::from(U256::from(self.rng.next()))
+        }
+    }
+
+    fn transaction(&mut self) -> Transaction {
+        match self.rng.below(11) {
+            0 | 1 => self.action(false),
+            2 => Transaction::Match {
+                taker: self.order(),
+                makers: (0..1 + self.rng.below(4))
+                    .map(|_| (self.order(), self.value()))
+                    .collect(),
+            },
+            3 => Transaction::MatchPlaced {
+                taker: self.order(),
+                makers: (0..1 + self.rng.below(4))
+                    .map(|_| (self.order().order, self.address(), self.value()))
+                    .collect(),
+            },
+            4 => Transaction::PlaceOrder(self.order()),
+            5 => Transaction::PlaceOrders {
+                bulk: BulkOrders {
+                    cancels: (0..self.rng.below(4)).map(|_| self.order_hash()).collect(),
+                    orders: (0..1 + self.rng.below(5))
+                        .map(|_| self.order().order)
+                        .collect(),
+                    nonce: self.value(),
+                    expiryMs: self.expiry(),
+                },
+                signature: self.signature(false),
+            },
+            6 => Transaction::Cancel(SignedCancel {
+                cancel: Cancel {
+                    orderHash: self.order_hash(),
+                    nonce: self.value(),
+                    expiryMs: self.expiry(),
+                },
+                signature: self.signature(false),
+            }),
+            7 => Transaction::BulkCancel {
+                cancel: BulkCancel {
+                    orderHashes: (0..1 + self.rng.below(6))
+                        .map(|_| self.order_hash())
+                        .collect(),
+                    nonce: self.value(),
+                    expiryMs: self.expiry(),
+                },
+                signature: self.signature(false),
+            },
+            8 => Transaction::RetireOrder(RetireOrder {
+                owner: self.address(),
+                order_hash: self.order_hash(),
+            }),
+            9 if !self.deposits.is_empty() => Transaction::Deposit(self.deposits.remove(0)),
+            _ => match self.rng.below(3) {
+                0 => Transaction::AutoDeleverage(AutoDeleverage {
+                    target: self.address(),
+                    market: self.rng.below(40) as u32,
+                    counterparty: self.address(),
+                    size: self.value(),
+                }),
+                1 => common::oracle_update(&[0, 1], self.value()),
+                _ => self.action(true),
+            },
+        }
+    }
+
+    fn action(&mut self, high_s: bool) -> Transaction {
+        let (amount, nonce, expiry) = (self.amount(), self.value(), self.expiry());
+        let action = match self.rng.below(5) {
+            0 => Action::Transfer(Transfer {
+                to: self.address(),
+                amount,
+                nonce,
+                expiryMs: expiry,
+            }),
+            1 => Action::Withdraw(Withdraw {
+                recipient: self.address(),
+                amount,
+                nonce,
+                expiryMs: expiry,
+            }),
+            2 => Action::Mint(Mint {
+                to: self.address(),
+                amount,
+                nonce,
+                expiryMs: expiry,
+            }),
+            3 => Action::DepositMargin(DepositMargin {
+                amount,
+                nonce,
+                expiryMs: expiry,
+            }),
+            _ => Action::WithdrawMargin(WithdrawMargin {
+                amount,
+                nonce,
+                expiryMs: expiry,
+            }),
+        };
+        Transaction::Action(SignedAction {
+            action,
+            signature: self.signature(high_s),
+        })
+    }
+
+    /// `blocks` consecutive blocks from `first`, `per_block` transactions each.
+    fn batch(&mut self, first: u64, blocks: usize, per_block: usize) -> Batch {
+        Batch {
+            parent_hash: B256::from(U256::from(self.rng.next())),
+            blocks: (0..blocks as u64)
+                .map(|i| BatchBlock {
+                    number: first + i,
+                    timestamp_ms: BASE_MS + i * 1_000 + self.rng.below(1_000),
+                    transactions: (0..per_block).map(|_| self.transaction()).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn kind_name(tx: &Transaction) -> &'static str {
+    match tx {
+        Transaction::Action(signed) => match signed.action {
+            Action::Transfer(_) => "transfer",
+            Action::Withdraw(_) => "withdrawal",
+            Action::Mint(_) => "mint",
+            Action::DepositMargin(_) => "margin deposit",
+            Action::WithdrawMargin(_) => "margin withdrawal",
+        },
+        Transaction::Match { .. } => "match",
+        Transaction::MatchPlaced { .. } => "match against placed",
+        Transaction::PlaceOrder(_) => "placement",
+        Transaction::PlaceOrders { .. } => "bulk placement",
+        Transaction::Cancel(_) => "cancel",
+        Transaction::BulkCancel { .. } => "bulk cancel",
+        Transaction::RetireOrder(_) => "retirement",
+        Transaction::Deposit(_) => "deposit",
+        _ => "carried canonically",
+    }
+}
+
+fn record_of(tx: &Transaction) -> Bytes {
+    match tx {
+        Transaction::Deposit(d) => deposit_record(d.from, d.recipient, d.amount),
+        _ => Bytes::new(),
+    }
+}
+
+/// The test's view of one posted batch.
+struct Posted {
+    index: u64,
+    batch: Batch,
+    bytes: Vec<u8>,
+    blobs: Option<std::sync::Mutex<BlobOpener>>,
+}
+
+impl Posted {
+    fn opening(&self, located: &Located) -> BatchOpening {
+        match &self.blobs {
+            None => BatchOpening::Calldata(self.bytes.clone().into()),
+            Some(blobs) => {
+                BatchOpening::Blobs(blobs.lock().unwrap().openings(&located.ranges).unwrap())
+            }
+        }
+    }
+}
+
+/// Opens `located` on L1 and checks it against the batch; returns the call's gas.
+async fn open_and_check(l1: &L1Client, opener: Address, posted: &Posted, located: &Located) -> u64 {
+    let block = &posted.batch.blocks[(located.block - posted.batch.blocks[0].number) as usize];
+    let position = block
+        .transactions
+        .iter()
+        .position(|tx| *tx == located.transaction)
+        .unwrap();
+    let opening = posted.opening(located);
+    let record = record_of(&located.transaction);
+    let opened = l1
+        .open_transaction(
+            opener,
+            posted.index,
+            located.block,
+            position as u32,
+            &opening,
+            record.clone(),
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "opening {} at block {} position {position}: {e}",
+                kind_name(&located.transaction),
+                located.block
+            )
+        });
+    assert_eq!(
+        opened.transaction.as_ref(),
+        located.transaction.encode().as_slice(),
+        "the opener decodes {} as the Rust batch format does",
+        kind_name(&located.transaction)
+    );
+    assert_eq!(opened.blockNumber, located.block);
+    assert_eq!(opened.position as usize, position);
+    assert_eq!(opened.blockTransactions as usize, block.transactions.len());
+    assert_eq!(opened.timestampMs, block.timestamp_ms);
+    assert_eq!(opened.firstBlock, posted.batch.blocks[0].number);
+    assert_eq!(opened.lastBlock, posted.batch.blocks.last().unwrap().number);
+    assert_eq!(opened.parentHash, posted.batch.parent_hash);
+    l1.open_transaction_gas(
+        opener,
+        posted.index,
+        located.block,
+        position as u32,
+        &opening,
+        record,
+    )
+    .await
+    .unwrap()
+}
+
+fn locate(posted: &Posted, block: u64, position: usize, domain: &Domain) -> Located {
+    let deposit = |index: u64| {
+        posted
+            .batch
+            .blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .find_map(|tx| match tx {
+                Transaction::Deposit(d) if d.index == index => Some(*d),
+                _ => None,
+            })
+    };
+    locate_transaction(&posted.bytes, block, position, domain, &deposit).unwrap()
+}
+
+/// Whether `result` is a revert with error `E`.
+fn reverted_with<E: SolError, T: std::fmt::Debug>(result: Result<T, straddle_l1::L1Error>) -> bool {
+    match result {
+        Ok(value) => panic!("expected {}, got {value:?}", E::SIGNATURE),
+        Err(e) => format!("{e}").contains(&alloy_primitives::hex::encode(E::SELECTOR)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
+    let anvil = common::anvil();
+    let l1 = common::l1_client(&anvil, 0);
+    let genesis = common::genesis();
+    let deployment = common::deploy_for(&l1, &genesis).await;
+    let opener = deployment.batch_opener;
+
+    // Deposits the Portal records: a batch names them by index.
+    l1.mint_test_collateral(deployment.collateral, l1.address(), 1 << 60)
+        .await
+        .unwrap();
+    for i in 0..DEPOSITS {
+        let recipient = common::signer(i % 10).address();
+        l1.deposit(
+            deployment.collateral,
+            deployment.portal,
+            recipient,
+            1_000_000 + i as u128,
+        )
+        .await
+        .unwrap();
+    }
+    let latest = l1.block_number().await.unwrap();
+    let deposits: Vec<Deposit> =
+        straddle_l1::deposits_between(&l1, deployment.portal, deployment.start_block, latest)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|log| log.deposit)
+            .collect();
+    assert_eq!(deposits.len(), DEPOSITS);
+
+    let mut generator = Generator {
+        rng: Rng(0x0BE7_BA7C),
+        domain: genesis.domain,
+        addresses: (0..10).map(|i| common::signer(i).address()).collect(),
+        orders: Vec::new(),
+        deposits,
+    };
+    let sidecar = l1.sidecar_kind().await.unwrap();
+    let mut posted = Vec::new();
+    // A calldata batch, a one-blob batch and a two-blob batch.
+    for (index, (first, blocks, per_block, in_blobs)) in
+        [(1, 4, 12, false), (5, 3, 14, true), (8, 3, 450, true)]
+            .into_iter()
+            .enumerate()
+    {
+        let batch = generator.batch(first, blocks, per_block);
+        let bytes = batch.encode(&genesis.domain).unwrap();
+        let blobs = if in_blobs {
+            l1.post_blobs(deployment.batch_inbox, &bytes, sidecar)
+                .await
+                .unwrap();
+            let blobs = straddle_l1::blobs::pack(&bytes).unwrap();
+            Some(std::sync::Mutex::new(BlobOpener::new(blobs).unwrap()))
+        } else {
+            l1.post_calldata(deployment.batch_inbox, bytes.clone().into())
+                .await
+                .unwrap();
+            None
+        };
+        posted.push(Posted {
+            index: index as u64,
+            batch,
+            bytes,
+            blobs,
+        });
+    }
+    assert_eq!(
+        straddle_l1::blobs::blobs_needed(posted[2].bytes.len()),
+        2,
+        "the large batch spans two blobs ({} bytes)",
+        posted[2].bytes.len()
+    );
+
+    let mut gas: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let mut opened = 0;
+    for posted in &posted {
+        let how = if posted.blobs.is_some() {
+            "blobs"
+        } else {
+            "calldata"
+        };
+        let boundary = straddle_l1::blobs::PAYLOAD_BYTES_PER_BLOB - 4;
+        let mut count = 0usize;
+        for block in &posted.batch.blocks {
+            for position in 0..block.transactions.len() {
+                count += 1;
+                let located = locate(posted, block.number, position, &genesis.domain);
+                // The two-blob batch: a sample, and every transaction near the boundary.
+                let near_boundary = located
+                    .ranges
+                    .iter()
+                    .any(|r| r.start.abs_diff(boundary) < 600 || r.end.abs_diff(boundary) < 600);
+                if posted.batch.blocks.len() == 3
+                    && block.transactions.len() > 100
+                    && !near_boundary
+                    && !count.is_multiple_of(40)
+                {
+                    continue;
+                }
+                let used = open_and_check(&l1, opener, posted, &located).await;
+                let entry = gas
+                    .entry((how, kind_name(&located.transaction)))
+                    .or_default();
+                *entry = (*entry).max(used);
+                opened += 1;
+            }
+        }
+    }
+    println!("opened {opened} transactions on L1; worst gas by posting and kind:");
+    for ((how, kind), used) in &gas {
+        println!("  {how:8} {kind:22} {used}");
+    }
+    for kind in [
+        "transfer",
+        "withdrawal",
+        "mint",
+        "margin deposit",
+        "margin withdrawal",
+        "match",
+        "match against placed",
+        "placement",
+        "bulk placement",
+        "cancel",
+        "bulk cancel",
+        "retirement",
+        "deposit",
+        "carried canonically",
+    ] {
+        assert!(
+            gas.contains_key(&("calldata", kind)) || gas.contains_key(&("blobs", kind)),
+            "the batches hold a {kind}"
+        );
+    }
+
+    // Bad openings are refused by name.
+    let calldata = &posted[0];
+    let one_blob = &posted[1];
+    let first = calldata.batch.blocks[0].number;
+    let mut tampered = calldata.bytes.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let open =
+        |posted: &Posted, block: u64, position: u32, opening: BatchOpening, record: Bytes| {
+            let (l1, index) = (l1.clone(), posted.index);
+            async move {
+                l1.open_transaction(opener, index, block, position, &opening, record)
+                    .await
+            }
+        };
+    assert!(reverted_with::<BatchOpener::CommitmentMismatch, _>(
+        open(
+            calldata,
+            first,
+            0,
+            BatchOpening::Calldata(tampered.into()),
+            Bytes::new()
+        )
+        .await
+    ));
+    let blob_block = one_blob.batch.blocks[1].number;
+    let located_blob = locate(one_blob, blob_block, 2, &genesis.domain);
+    let good = one_blob.opening(&located_blob);
+    let BatchOpening::Blobs(good) = good else {
+        unreachable!("a blob batch")
+    };
+    let mut wrong_payload = good.to_vec();
+    wrong_payload[2 + 131 + 4 + 7] ^= 0x40;
+    assert!(reverted_with::<BatchOpener::ElementNotProven, _>(
+        open(
+            one_blob,
+            blob_block,
+            2,
+            BatchOpening::Blobs(wrong_payload.into()),
+            record_of(&located_blob.transaction)
+        )
+        .await
+    ));
+    // Drop the last element the transaction needs.
+    let count = u16::from_be_bytes([good[0], good[1]]);
+    let mut missing = (count - 1).to_be_bytes().to_vec();
+    missing.extend_from_slice(&good[2..good.len() - 131]);
+    assert!(reverted_with::<BatchOpener::NotOpened, _>(
+        open(
+            one_blob,
+            blob_block,
+            2,
+            BatchOpening::Blobs(missing.into()),
+            record_of(&located_blob.transaction)
+        )
+        .await
+    ));
+    assert!(reverted_with::<BatchOpener::WrongPosting, _>(
+        open(
+            calldata,
+            first,
+            0,
+            BatchOpening::Blobs(good.clone()),
+            Bytes::new()
+        )
+        .await
+    ));
+    let whole = BatchOpening::Calldata(calldata.bytes.clone().into());
+    let size = calldata.batch.blocks[0].transactions.len() as u32;
+    assert!(reverted_with::<BatchOpener::NoSuchTransaction, _>(
+        open(calldata, first, size, whole.clone(), Bytes::new()).await
+    ));
+    assert!(reverted_with::<BatchOpener::NoSuchTransaction, _>(
+        open(calldata, first + 4, 0, whole.clone(), Bytes::new()).await
+    ));
+    // A deposit opened with another record than the Portal's.
+    let (deposit_block, deposit_position, deposit) = posted
+        .iter()
+        .take(1)
+        .flat_map(|p| &p.batch.blocks)
+        .find_map(|b| {
+            b.transactions
+                .iter()
+                .enumerate()
+                .find_map(|(i, tx)| match tx {
+                    Transaction::Deposit(d) => Some((b.number, i as u32, *d)),
+                    _ => None,
+                })
+        })
+        .expect("the calldata batch holds a deposit");
+    assert!(reverted_with::<BatchOpener::UnknownDeposit, _>(
+        open(
+            calldata,
+            deposit_block,
+            deposit_position,
+            whole.clone(),
+            deposit_record(deposit.from, deposit.recipient, deposit.amount + 1)
+        )
+        .await
+    ));
+    assert!(reverted_with::<BatchOpener::UnknownDeposit, _>(
+        open(
+            calldata,
+            deposit_block,
+            deposit_position,
+            whole,
+            Bytes::new()
+        )
+        .await
+    ));
+}
