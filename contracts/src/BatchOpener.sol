@@ -67,6 +67,8 @@ contract BatchOpener {
         uint256 addressCount;
         uint64 baseMs;
         bytes depositRecord;
+        /// @dev The L1 block the batch was posted in.
+        uint64 postedAt;
         /// @dev The element read last and its slot (reads are mostly sequential).
         uint256 lastElement;
         uint256 lastSlot;
@@ -94,6 +96,11 @@ contract BatchOpener {
     error NoSuchTransaction(uint64 blockNumber, uint256 position);
     /// @notice The deposit named is not the Portal's record `index`.
     error UnknownDeposit(uint64 index);
+    /// @notice The forced transaction carried is not the Portal's record `index`.
+    error UnknownForced(uint64 index);
+    /// @notice The Portal recorded deposit or forced transaction `index` in the batch's L1
+    /// block or later: a batch carries only records made before it.
+    error RecordNotBeforeBatch(uint64 index, uint64 recordedAt, uint64 postedAt);
 
     /// @notice The batch format version read.
     uint8 public constant BATCH_VERSION = 1;
@@ -120,6 +127,9 @@ contract BatchOpener {
     uint8 internal constant KIND_PLACE_ORDER = 0x1A;
     uint8 internal constant KIND_RETIRE_ORDER = 0x1B;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
+    uint8 internal constant KIND_FORCED = 0x1D;
+    /// @dev A forced transaction's canonical header: kind ‖ index u64 ‖ sender ‖ length u32.
+    uint256 internal constant FORCED_HEADER_BYTES = 33;
     uint8 internal constant KIND_CANONICAL = 0xFF;
     bytes32 internal constant ORDER_TYPEHASH = keccak256(
         "Order(uint32 market,bool isBuy,uint64 limitPrice,uint64 size,uint8 timeInForce,bool reduceOnly,uint64 expiryMs,uint64 clientOrderId,uint64 nonce)"
@@ -168,6 +178,7 @@ contract BatchOpener {
         r.data = batch;
         r.length = batch.length;
         r.depositRecord = depositRecord;
+        r.postedAt = posted.l1BlockNumber;
         return open(r, blockNumber, position);
     }
 
@@ -187,6 +198,7 @@ contract BatchOpener {
         if (posted.kind != BatchInbox.Kind.Blobs) revert WrongPosting(index);
         Reader memory r = proveElements(inbox.getBlobHashes(index), openings);
         r.depositRecord = depositRecord;
+        r.postedAt = posted.l1BlockNumber;
         return open(r, blockNumber, position);
     }
 
@@ -346,7 +358,9 @@ contract BatchOpener {
         if (kind == KIND_CANONICAL) {
             uint256 length = varint(r);
             if (length > r.length) revert Truncated(r.at);
-            return bytesAt(r, length);
+            bytes memory canonical = bytesAt(r, length);
+            if (length > 0 && uint8(canonical[0]) == KIND_FORCED) checkForced(r, canonical);
+            return canonical;
         }
         revert UnknownKind(kind, start);
     }
@@ -416,7 +430,36 @@ contract BatchOpener {
         if (recorded == bytes32(0) || recorded != keccak256(abi.encode(index, from, recipient, uint256(amount)))) {
             revert UnknownDeposit(index);
         }
+        recordedBefore(r, index, portal.depositBlocks(index));
         return abi.encodePacked(KIND_DEPOSIT, index, from, recipient, amount);
+    }
+
+    /// @dev A forced transaction a batch carries must be the Portal's record, made before
+    /// the batch (as derivation takes it).
+    function checkForced(Reader memory r, bytes memory canonical) internal view {
+        if (canonical.length < FORCED_HEADER_BYTES) revert Invalid("forced transaction", r.at);
+        uint64 index;
+        address sender;
+        uint256 length;
+        bytes32 payloadHash;
+        assembly ("memory-safe") {
+            let head := add(canonical, 33)
+            index := shr(192, mload(head))
+            sender := shr(96, mload(add(head, 8)))
+            length := shr(224, mload(add(head, 28)))
+            payloadHash := keccak256(add(head, 32), sub(mload(canonical), 33))
+        }
+        if (length != canonical.length - FORCED_HEADER_BYTES) revert Invalid("forced transaction", r.at);
+        bytes32 recorded = portal.forcedHashes(index);
+        if (recorded == bytes32(0) || recorded != keccak256(abi.encode(index, sender, payloadHash))) {
+            revert UnknownForced(index);
+        }
+        recordedBefore(r, index, portal.forcedBlocks(index));
+    }
+
+    /// @dev Reverts unless a Portal record of L1 block `recordedAt` precedes the batch.
+    function recordedBefore(Reader memory r, uint64 index, uint64 recordedAt) internal pure {
+        if (recordedAt >= r.postedAt) revert RecordNotBeforeBatch(index, recordedAt, r.postedAt);
     }
 
     // ----- items (batches.md §2) -----

@@ -58,6 +58,9 @@ contract Portal {
     bytes32 public depositAccumulator;
     /// @notice Each deposit's hash, by index.
     mapping(uint64 => bytes32) public depositHashes;
+    /// @notice The L1 block each deposit was made in, by index (a batch may carry a
+    /// deposit only from a later L1 block: what the batch opener checks).
+    mapping(uint64 => uint64) public depositBlocks;
     /// @notice Withdrawal indices already paid.
     mapping(uint64 => bool) public withdrawalFinalized;
     /// @notice Forced transactions submitted so far (the next one's index).
@@ -67,6 +70,8 @@ contract Portal {
     /// @notice Each forced transaction's hash, by index (what the one-step prover checks a
     /// forced transaction of an L2 block against).
     mapping(uint64 => bytes32) public forcedHashes;
+    /// @notice The L1 block each forced transaction was submitted in, by index.
+    mapping(uint64 => uint64) public forcedBlocks;
 
     /// @notice A deposit the L2 must credit to `l2Recipient`.
     event DepositQueued(
@@ -123,6 +128,7 @@ contract Portal {
         bytes32 forcedHash = hashForced(index, msg.sender, transaction);
         bytes32 accumulator = keccak256(abi.encodePacked(forcedAccumulator, forcedHash));
         forcedHashes[index] = forcedHash;
+        forcedBlocks[index] = uint64(block.number);
         forcedAccumulator = accumulator;
         forcedCount = index + 1;
         emit TransactionForced(index, msg.sender, transaction, forcedHash, accumulator);
@@ -143,6 +149,7 @@ contract Portal {
         bytes32 depositHash = hashDeposit(index, msg.sender, l2Recipient, amount);
         bytes32 accumulator = keccak256(abi.encodePacked(depositAccumulator, depositHash));
         depositHashes[index] = depositHash;
+        depositBlocks[index] = uint64(block.number);
         depositAccumulator = accumulator;
         depositCount = index + 1;
         emit DepositQueued(index, msg.sender, l2Recipient, amount, depositHash, accumulator);

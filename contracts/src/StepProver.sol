@@ -4,11 +4,13 @@ pragma solidity 0.8.30;
 import {IStepProver} from "./DisputeGame.sol";
 import {StateProof} from "./StateProof.sol";
 
-/// @notice What the prover reads from the Portal: the hashes of the deposits and forced
-/// transactions L1 recorded.
+/// @notice What the prover and the batch opener read from the Portal: the hashes of the
+/// deposits and forced transactions L1 recorded, and the L1 blocks they were recorded in.
 interface IPortalRecords {
     function depositHashes(uint64 index) external view returns (bytes32);
     function forcedHashes(uint64 index) external view returns (bytes32);
+    function depositBlocks(uint64 index) external view returns (uint64);
+    function forcedBlocks(uint64 index) external view returns (uint64);
 }
 
 /// @title StepProver

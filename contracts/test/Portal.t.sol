@@ -38,8 +38,11 @@ contract PortalTest is Base {
         vm.assertEq(uint256(portal.deposit(address(0xD1), 5e6)), 0, "first index");
 
         bytes32 second = portal.hashDeposit(1, ALICE, address(0xD2), 7);
+        vm.roll(block.number + 5);
         vm.prank(ALICE);
         portal.deposit(address(0xD2), 7);
+        vm.assertEq(uint256(portal.depositBlocks(1)), block.number, "L1 block by index");
+        vm.assertEq(uint256(portal.depositBlocks(0)), block.number - 5, "earlier L1 block kept");
         vm.assertEq(uint256(portal.depositCount()), 2, "count");
         vm.assertEq(portal.depositHashes(1), second, "hash by index");
         vm.assertEq(portal.depositAccumulator(), keccak256(abi.encodePacked(chained, second)), "chain");
@@ -61,6 +64,7 @@ contract PortalTest is Base {
         vm.assertEq(uint256(portal.forceTransaction(first)), 0, "first index");
 
         bytes memory second = new bytes(2_048);
+        vm.roll(block.number + 3);
         vm.prank(address(0xB2));
         vm.assertEq(uint256(portal.forceTransaction(second)), 1, "second index");
         bytes32 secondHash = portal.hashForced(1, address(0xB2), second);
@@ -68,6 +72,8 @@ contract PortalTest is Base {
         vm.assertEq(uint256(portal.forcedCount()), 2, "count");
         vm.assertEq(portal.forcedHashes(0), firstHash, "first hash kept");
         vm.assertEq(portal.forcedHashes(1), secondHash, "second hash kept");
+        vm.assertEq(uint256(portal.forcedBlocks(1)), block.number, "L1 block by index");
+        vm.assertEq(uint256(portal.forcedBlocks(0)), block.number - 3, "earlier L1 block kept");
         vm.assertEq(uint256(portal.forcedInclusionWindow()), FORCED_WINDOW, "window");
     }
 

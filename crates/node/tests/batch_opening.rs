@@ -23,11 +23,13 @@ use straddle_l1::opening::BatchOpener;
 use straddle_l1::opening::{BatchOpening, BlobOpener, deposit_record};
 use straddle_primitives::order::{BulkCancel, BulkOrders, Cancel};
 use straddle_primitives::{
-    Action, AutoDeleverage, Deposit, DepositMargin, Domain, Mint, Order, RetireOrder, SignedAction,
-    SignedCancel, SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
+    Action, AutoDeleverage, Deposit, DepositMargin, Domain, ForcedTransaction, Mint, Order,
+    RetireOrder, SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, Withdraw,
+    WithdrawMargin,
 };
 
 const DEPOSITS: usize = 8;
+const FORCED: usize = 4;
 const BASE_MS: u64 = 1_800_000_000_000;
 /// secp256k1 curve order.
 const CURVE_ORDER: U256 = U256::from_limbs([
@@ -45,6 +47,7 @@ struct Generator {
     /// Orders seen so far (makers and takers are reused, so the encoder refers back).
     orders: Vec<SignedOrder>,
     deposits: Vec<Deposit>,
+    forced: Vec<ForcedTransaction>,
 }
 
 impl Generator {
@@ -180,6 +183,7 @@ impl Generator {
                 order_hash: self.order_hash(),
             }),
             9 if !self.deposits.is_empty() => Transaction::Deposit(self.deposits.remove(0)),
+            9 if !self.forced.is_empty() => Transaction::Forced(self.forced.remove(0)),
             _ => match self.rng.below(3) {
                 0 => Transaction::AutoDeleverage(AutoDeleverage {
                     target: self.address(),
@@ -263,6 +267,7 @@ fn kind_name(tx: &Transaction) -> &'static str {
         Transaction::BulkCancel { .. } => "bulk cancel",
         Transaction::RetireOrder(_) => "retirement",
         Transaction::Deposit(_) => "deposit",
+        Transaction::Forced(_) => "forced",
         _ => "carried canonically",
     }
 }
@@ -293,14 +298,16 @@ impl Posted {
     }
 }
 
-/// Opens `located` on L1 and checks it against the batch; returns the call's gas.
-async fn open_and_check(l1: &L1Client, opener: Address, posted: &Posted, located: &Located) -> u64 {
+/// Opens transaction `position` of its block, `located`, on L1 and checks it against the
+/// batch; returns the call's gas.
+async fn open_and_check(
+    l1: &L1Client,
+    opener: Address,
+    posted: &Posted,
+    located: &Located,
+    position: usize,
+) -> u64 {
     let block = &posted.batch.blocks[(located.block - posted.batch.blocks[0].number) as usize];
-    let position = block
-        .transactions
-        .iter()
-        .position(|tx| *tx == located.transaction)
-        .unwrap();
     let opening = posted.opening(located);
     let record = record_of(&located.transaction);
     let opened = l1
@@ -315,9 +322,11 @@ async fn open_and_check(l1: &L1Client, opener: Address, posted: &Posted, located
         .await
         .unwrap_or_else(|e| {
             panic!(
-                "opening {} at block {} position {position}: {e}",
+                "opening {} at block {} position {position} (ranges {:?}, batch of {} bytes): {e}",
                 kind_name(&located.transaction),
-                located.block
+                located.block,
+                located.ranges,
+                posted.bytes.len()
             )
         });
     assert_eq!(
@@ -400,6 +409,20 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
             .map(|log| log.deposit)
             .collect();
     assert_eq!(deposits.len(), DEPOSITS);
+    // Forced transactions the Portal records (any bytes: the batch carries them as they are).
+    let mut forced = Vec::new();
+    for i in 0..FORCED {
+        let bytes = common::oracle_update(&[0], i as u64).encode();
+        let index = l1
+            .force_transaction(deployment.portal, bytes.clone().into())
+            .await
+            .unwrap();
+        forced.push(ForcedTransaction {
+            index,
+            sender: l1.address(),
+            bytes,
+        });
+    }
 
     let mut generator = Generator {
         rng: Rng(0x0BE7_BA7C),
@@ -407,6 +430,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         addresses: (0..10).map(|i| common::signer(i).address()).collect(),
         orders: Vec::new(),
         deposits,
+        forced,
     };
     let sidecar = l1.sidecar_kind().await.unwrap();
     let mut posted = Vec::new();
@@ -470,7 +494,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
                 {
                     continue;
                 }
-                let used = open_and_check(&l1, opener, posted, &located).await;
+                let used = open_and_check(&l1, opener, posted, &located, position).await;
                 let entry = gas
                     .entry((how, kind_name(&located.transaction)))
                     .or_default();
@@ -478,6 +502,19 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
                 opened += 1;
             }
         }
+    }
+    for p in &posted {
+        println!(
+            "batch {}: {} blocks, {} transactions, {} bytes",
+            p.index,
+            p.batch.blocks.len(),
+            p.batch
+                .blocks
+                .iter()
+                .map(|b| b.transactions.len())
+                .sum::<usize>(),
+            p.bytes.len()
+        );
     }
     println!("opened {opened} transactions on L1; worst gas by posting and kind:");
     for ((how, kind), used) in &gas {
@@ -497,6 +534,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         "bulk cancel",
         "retirement",
         "deposit",
+        "forced",
         "carried canonically",
     ] {
         assert!(
