@@ -38,6 +38,22 @@ contract BatchOpener {
         bytes transaction;
     }
 
+    /// @notice What a batch's header and block list say of one block.
+    struct BlockView {
+        /// @notice Whether the batch carries the block at all (if not, the fields
+        /// below other than the batch's range and parent are zero).
+        bool carried;
+        /// @notice The batch's first and last blocks.
+        uint64 firstBlock;
+        uint64 lastBlock;
+        /// @notice The hash of the block before the batch's first.
+        bytes32 parentHash;
+        /// @notice The block's time, unix ms.
+        uint64 timestampMs;
+        /// @notice How many transactions the block has.
+        uint32 transactionCount;
+    }
+
     /// @notice An order as the batch carries it (the EIP-712 `Order`).
     struct Order {
         uint32 market;
@@ -202,6 +218,35 @@ contract BatchOpener {
         return open(r, blockNumber, position);
     }
 
+    /// @notice What calldata batch `index` says of block `blockNumber` (its header and
+    /// block list only).
+    function describeCalldata(uint256 index, uint64 blockNumber, bytes calldata batch)
+        external
+        view
+        returns (BlockView memory v)
+    {
+        BatchInbox.Batch memory posted = inbox.getBatch(index);
+        if (posted.kind != BatchInbox.Kind.Calldata) revert WrongPosting(index);
+        if (keccak256(batch) != posted.commitment) revert CommitmentMismatch(index);
+        Reader memory r;
+        r.data = batch;
+        r.length = batch.length;
+        (v,,) = blockOf(r, blockNumber);
+    }
+
+    /// @notice What blob batch `index` says of block `blockNumber`; `openings` as for
+    /// `openBlobs`, covering the header and block list.
+    function describeBlobs(uint256 index, uint64 blockNumber, bytes calldata openings)
+        external
+        view
+        returns (BlockView memory v)
+    {
+        BatchInbox.Batch memory posted = inbox.getBatch(index);
+        if (posted.kind != BatchInbox.Kind.Blobs) revert WrongPosting(index);
+        Reader memory r = proveElements(inbox.getBlobHashes(index), openings);
+        (v,,) = blockOf(r, blockNumber);
+    }
+
     /// @dev Checks every opening with the point-evaluation precompile and gathers the payloads.
     function proveElements(bytes32[] memory blobHashes, bytes calldata openings)
         internal
@@ -264,23 +309,49 @@ contract BatchOpener {
 
     /// @dev Decodes the header and block list, locates the transaction and decodes it.
     function open(Reader memory r, uint64 blockNumber, uint256 position) internal view returns (Opened memory o) {
+        (BlockView memory v, uint256 before, uint256 total) = blockOf(r, blockNumber);
+        if (!v.carried || position >= v.transactionCount) revert NoSuchTransaction(blockNumber, position);
+        o.blockNumber = blockNumber;
+        o.timestampMs = v.timestampMs;
+        // casting to 'uint32' is safe because position < transactionCount
+        // forge-lint: disable-next-line(unsafe-typecast)
+        o.position = uint32(position);
+        o.blockTransactions = v.transactionCount;
+        o.firstBlock = v.firstBlock;
+        o.lastBlock = v.lastBlock;
+        o.parentHash = v.parentHash;
+        r.addressCount = varint(r);
+        if (r.addressCount > ADDRESSES_MAX) revert Invalid("address count", r.at);
+        r.addressStart = r.at;
+        uint256 indexStart = r.addressStart + 20 * r.addressCount;
+        r.section = indexStart + 3 * total;
+        if (r.section > r.length) revert Truncated(r.length);
+        o.transaction = located(r, indexStart, before + position, total);
+    }
+
+    /// @dev Reads the header and the whole block list (leaving the position after it):
+    /// what the batch says of block `blockNumber`, the transactions before it and in all.
+    function blockOf(Reader memory r, uint64 blockNumber)
+        internal
+        pure
+        returns (BlockView memory v, uint256 before, uint256 total)
+    {
         if (r.length > BATCH_BYTES_MAX) revert Invalid("batch larger than 16 MiB", 0);
         uint8 version = uint8(byteAt(r, 0));
         if (version != BATCH_VERSION) revert UnknownVersion(version);
-        o.firstBlock = uint64(fixedAt(r, 1, 8));
-        o.parentHash = bytes32(fixedAt(r, 9, 32));
+        v.firstBlock = uint64(fixedAt(r, 1, 8));
+        v.parentHash = bytes32(fixedAt(r, 9, 32));
         uint64 firstTime = uint64(fixedAt(r, 41, 8));
+        r.baseMs = firstTime;
         r.at = 49;
         uint256 blockCount = varint(r);
         if (blockCount == 0 || blockCount > r.length) revert Invalid("block count", 49);
-        if (uint256(o.firstBlock) + blockCount > type(uint64).max) revert Invalid("block numbers overflow", 1);
+        if (uint256(v.firstBlock) + blockCount > type(uint64).max) revert Invalid("block numbers overflow", 1);
         // casting to 'uint64' is safe because the sum fits (checked above)
         // forge-lint: disable-next-line(unsafe-typecast)
-        o.lastBlock = uint64(o.firstBlock + blockCount - 1);
-        if (blockNumber < o.firstBlock || blockNumber > o.lastBlock) revert NoSuchTransaction(blockNumber, position);
-        uint256 wanted = blockNumber - o.firstBlock;
-        uint256 before;
-        uint256 total;
+        v.lastBlock = uint64(v.firstBlock + blockCount - 1);
+        v.carried = blockNumber >= v.firstBlock && blockNumber <= v.lastBlock;
+        uint256 wanted = v.carried ? blockNumber - v.firstBlock : type(uint256).max;
         uint64 previous = firstTime;
         for (uint256 i = 0; i < blockCount; i++) {
             uint256 start = r.at;
@@ -289,29 +360,16 @@ contract BatchOpener {
             previous = timestamp;
             uint256 count = varint(r);
             if (i == wanted) {
-                o.timestampMs = timestamp;
+                v.timestampMs = timestamp;
                 before = total;
                 if (count > type(uint32).max) revert Invalid("transaction count", start);
                 // casting to 'uint32' is safe because count fits (checked above)
                 // forge-lint: disable-next-line(unsafe-typecast)
-                o.blockTransactions = uint32(count);
+                v.transactionCount = uint32(count);
             }
             total += count;
             if (total > r.length) revert Invalid("transaction count", start);
         }
-        if (position >= o.blockTransactions) revert NoSuchTransaction(blockNumber, position);
-        // casting to 'uint32' is safe because position < blockTransactions
-        // forge-lint: disable-next-line(unsafe-typecast)
-        o.position = uint32(position);
-        o.blockNumber = blockNumber;
-        r.baseMs = firstTime;
-        r.addressCount = varint(r);
-        if (r.addressCount > ADDRESSES_MAX) revert Invalid("address count", r.at);
-        r.addressStart = r.at;
-        uint256 indexStart = r.addressStart + 20 * r.addressCount;
-        r.section = indexStart + 3 * total;
-        if (r.section > r.length) revert Truncated(r.length);
-        o.transaction = located(r, indexStart, before + position, total);
     }
 
     /// @dev Transaction `i` of `total`, decoded from the offset the index gives.

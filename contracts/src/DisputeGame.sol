@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {BatchOpener} from "./BatchOpener.sol";
 import {L2Block} from "./L2Block.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";
 
@@ -35,6 +36,16 @@ contract DisputeGame {
     enum Level {
         Blocks,
         Transactions
+    }
+
+    /// @notice Where the defender says derivation took the disputed block from.
+    enum Source {
+        None,
+        /// @notice The inbox batch `sourceIndex`.
+        Batch,
+        /// @notice Derivation's own block of forced transactions, the first being the
+        /// Portal's record `sourceIndex`.
+        Forced
     }
 
     /// @notice Where a game stands.
@@ -73,6 +84,25 @@ contract DisputeGame {
         bytes32 blockStateRoot;
     }
 
+    /// @notice A game's derivation side, once the block is revealed: the source the
+    /// defender named and, when the challenger disputes the block's transactions, the
+    /// descent of the defender's transactions tree (levels `contentLevels`) to a leaf
+    /// whose transaction is not the source's. `contentNode` is the node at depth
+    /// `contentDepth`, index `contentIndex`; `childrenPosted` once the defender has shown
+    /// its two children.
+    struct Derivation {
+        Source source;
+        uint64 sourceIndex;
+        bool contentDisputed;
+        bool childrenPosted;
+        uint8 contentLevels;
+        uint8 contentDepth;
+        uint64 contentIndex;
+        bytes32 contentNode;
+        bytes32 leftChild;
+        bytes32 rightChild;
+    }
+
     /// @notice Pass as the anchor to agree on the genesis block.
     uint256 public constant GENESIS = type(uint256).max;
 
@@ -84,8 +114,11 @@ contract DisputeGame {
     bytes32 public immutable genesisBlockHash;
     /// @notice Seconds each side may spend on its moves over a whole game.
     uint64 public immutable clockSeconds;
+    /// @notice Proves what a posted batch says a block holds (derivation faults).
+    BatchOpener public immutable opener;
 
     Game[] private games;
+    mapping(uint256 => Derivation) private derivations;
 
     /// @notice Wei each address can claim (bonds won or returned).
     mapping(address => uint256) public credit;
@@ -96,8 +129,18 @@ contract DisputeGame {
     event MidpointClaimed(uint256 indexed gameId, Level level, uint64 mid, bytes32 claim);
     /// @notice The challenger answered; the disputed segment is now `lo`..`hi`.
     event Answered(uint256 indexed gameId, Level level, bool agreed, uint64 lo, uint64 hi);
-    /// @notice The defender revealed the header of the disputed block.
-    event BlockRevealed(uint256 indexed gameId, uint64 blockNumber, uint32 transactionCount);
+    /// @notice The defender revealed the header of the disputed block and its source.
+    event BlockRevealed(
+        uint256 indexed gameId, uint64 blockNumber, uint32 transactionCount, Source source, uint64 sourceIndex
+    );
+    /// @notice The challenger disputed the revealed block's transactions.
+    event ContentDisputed(uint256 indexed gameId, uint64 blockNumber, uint8 levels);
+    /// @notice The defender showed the children of the disputed node.
+    event ChildrenRevealed(uint256 indexed gameId, uint8 depth, uint64 index, bytes32 left, bytes32 right);
+    /// @notice The challenger chose the child it disputes.
+    event Descended(uint256 indexed gameId, uint8 depth, uint64 index, bytes32 node);
+    /// @notice The challenger proved the revealed block is not what its source says.
+    event DerivationFaultProven(uint256 indexed gameId, uint64 blockNumber);
     /// @notice The challenger disputed the disputed block's execution.
     event ExecutionDisputed(uint256 indexed gameId, uint64 blockNumber, bytes32 parentStateRoot, bytes32 stateRoot);
     /// @notice The one-step prover ran transaction `index` and computed `postRoot`.
@@ -147,17 +190,33 @@ contract DisputeGame {
     error NoCredit();
     /// @notice Sending ether failed.
     error PaymentFailed();
+    /// @notice A revealed block must name a batch or forced records as its source.
+    error NoSource();
+    /// @notice The evidence agrees with the defender's block.
+    error NoFault();
+    /// @notice The forced transaction is not the Portal's record.
+    error UnknownForced(uint64 index);
 
     /// @param registry_ The registry; its resolver must be this contract.
     /// @param prover_ The one-step prover.
     /// @param genesisBlockHash_ Hash of L2 block 0.
     /// @param clockSeconds_ Each side's time for a whole game.
-    constructor(OutputRegistry registry_, IStepProver prover_, bytes32 genesisBlockHash_, uint64 clockSeconds_) {
-        if (address(registry_) == address(0) || address(prover_) == address(0)) revert ZeroAddress();
+    /// @param opener_ The batch opener of the chain's inbox.
+    constructor(
+        OutputRegistry registry_,
+        IStepProver prover_,
+        bytes32 genesisBlockHash_,
+        uint64 clockSeconds_,
+        BatchOpener opener_
+    ) {
+        if (address(registry_) == address(0) || address(prover_) == address(0) || address(opener_) == address(0)) {
+            revert ZeroAddress();
+        }
         registry = registry_;
         prover = prover_;
         genesisBlockHash = genesisBlockHash_;
         clockSeconds = clockSeconds_;
+        opener = opener_;
     }
 
     // ---------------------------------------------------------------- opening
@@ -243,10 +302,17 @@ contract DisputeGame {
 
     /// @notice Once the block level has narrowed to one block, the defender reveals the
     /// headers of that block (`header`, hashing to the disputed claim) and of its parent
-    /// (hashing to the agreed claim).
-    function revealBlock(uint256 gameId, bytes calldata parentHeader, bytes calldata header) external {
+    /// (hashing to the agreed claim), and where derivation took the block from.
+    function revealBlock(
+        uint256 gameId,
+        bytes calldata parentHeader,
+        bytes calldata header,
+        Source source,
+        uint64 sourceIndex
+    ) external {
         Game storage game = live(gameId);
         if (game.level != Level.Blocks || game.hi - game.lo != 1 || game.blockRevealed) revert WrongStage();
+        if (source == Source.None) revert NoSource();
         spendClock(game, true);
         (L2Block.Header memory parent, bytes32 parentHash) = L2Block.decode(parentHeader);
         (L2Block.Header memory block_, bytes32 hash) = L2Block.decode(header);
@@ -261,8 +327,10 @@ contract DisputeGame {
         game.transactionsRoot = block_.transactionsRoot;
         game.parentStateRoot = parent.stateRoot;
         game.blockStateRoot = block_.stateRoot;
+        derivations[gameId].source = source;
+        derivations[gameId].sourceIndex = sourceIndex;
         game.defenderToMove = false;
-        emit BlockRevealed(gameId, block_.number, block_.transactionCount);
+        emit BlockRevealed(gameId, block_.number, block_.transactionCount, source, sourceIndex);
     }
 
     /// @notice The challenger says the revealed block's transactions do not lead from its
@@ -270,7 +338,9 @@ contract DisputeGame {
     /// transaction (position 0: the parent's root, agreed; position `count`: the block's).
     function disputeExecution(uint256 gameId) external {
         Game storage game = live(gameId);
-        if (game.level != Level.Blocks || !game.blockRevealed) revert WrongStage();
+        if (game.level != Level.Blocks || !game.blockRevealed || derivations[gameId].contentDisputed) {
+            revert WrongStage();
+        }
         spendClock(game, false);
         bytes32 parentStateRoot = game.parentStateRoot;
         bytes32 stateRoot = game.blockStateRoot;
@@ -286,6 +356,119 @@ contract DisputeGame {
             return;
         }
         game.defenderToMove = game.hi > 1;
+    }
+
+    // ---------------------------------------------------------------- derivation
+
+    /// @notice The challenger shows that the batch the defender named as the revealed
+    /// block's source does not carry that block, or gives it another time or transaction
+    /// count, or starts with it but links to another parent. `blobs`: the batch was posted
+    /// in blobs and `opening` holds the field elements of its header and block list (as
+    /// `BatchOpener.describeBlobs` takes them); else `opening` is the calldata batch.
+    function disputeBatchBlock(uint256 gameId, bytes calldata opening, bool blobs) external {
+        Game storage game = live(gameId);
+        Derivation storage d = derivations[gameId];
+        if (!awaitsDerivationMove(game, d) || d.source != Source.Batch) revert WrongStage();
+        spendClock(game, false);
+        BatchOpener.BlockView memory v = blobs
+            ? opener.describeBlobs(d.sourceIndex, game.blockNumber, opening)
+            : opener.describeCalldata(d.sourceIndex, game.blockNumber, opening);
+        bool fault = !v.carried || v.timestampMs != game.blockTimestampMs || v.transactionCount != game.transactionCount
+            || (v.firstBlock == game.blockNumber && v.parentHash != game.loClaim);
+        if (!fault) revert NoFault();
+        emit DerivationFaultProven(gameId, game.blockNumber);
+        resolve(gameId, game, Status.ChallengerWon);
+    }
+
+    /// @notice The challenger says the revealed block's transactions are not its
+    /// source's: the defender shows the children of its transactions root, the
+    /// challenger picks the one it disputes, and so on down to one transaction, which
+    /// the challenger then proves is not the source's (`proveBatchTransaction`,
+    /// `proveForcedTransaction`).
+    function disputeContent(uint256 gameId) external {
+        Game storage game = live(gameId);
+        Derivation storage d = derivations[gameId];
+        if (!awaitsDerivationMove(game, d) || game.transactionCount == 0) revert WrongStage();
+        spendClock(game, false);
+        uint256 levels = L2Block.depth(game.transactionCount);
+        d.contentDisputed = true;
+        // casting to 'uint8' is safe because a count of 32 bits has at most 32 levels
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d.contentLevels = uint8(levels);
+        d.contentNode = game.transactionsRoot;
+        game.defenderToMove = levels > 0;
+        emit ContentDisputed(gameId, game.blockNumber, d.contentLevels);
+    }
+
+    /// @notice The defender shows the two children of the disputed node of its
+    /// transactions tree.
+    function revealChildren(uint256 gameId, bytes32 left, bytes32 right) external {
+        Game storage game = live(gameId);
+        Derivation storage d = derivations[gameId];
+        if (!d.contentDisputed || d.childrenPosted || d.contentDepth == d.contentLevels) revert WrongStage();
+        spendClock(game, true);
+        if (keccak256(abi.encodePacked(left, right)) != d.contentNode) revert HeaderMismatch();
+        d.leftChild = left;
+        d.rightChild = right;
+        d.childrenPosted = true;
+        game.defenderToMove = false;
+        emit ChildrenRevealed(gameId, d.contentDepth, d.contentIndex, left, right);
+    }
+
+    /// @notice The challenger disputes the left or the right child. A child whose leaves
+    /// are all past the block's transaction count must be zero: a non-zero one loses
+    /// the game for the defender at once.
+    function descend(uint256 gameId, bool right) external {
+        Game storage game = live(gameId);
+        Derivation storage d = derivations[gameId];
+        if (!d.contentDisputed || !d.childrenPosted) revert WrongStage();
+        spendClock(game, false);
+        bytes32 node = right ? d.rightChild : d.leftChild;
+        uint64 index = d.contentIndex * 2 + (right ? 1 : 0);
+        uint8 depth = d.contentDepth + 1;
+        uint256 firstLeaf = uint256(index) << (d.contentLevels - depth);
+        if (firstLeaf >= game.transactionCount) {
+            if (node == bytes32(0)) revert NoFault();
+            emit DerivationFaultProven(gameId, game.blockNumber);
+            resolve(gameId, game, Status.ChallengerWon);
+            return;
+        }
+        d.contentNode = node;
+        d.contentIndex = index;
+        d.contentDepth = depth;
+        d.childrenPosted = false;
+        game.defenderToMove = depth < d.contentLevels;
+        emit Descended(gameId, depth, index, node);
+    }
+
+    /// @notice At a leaf of the defender's transactions tree, the challenger opens the
+    /// source batch's transaction there (`BatchOpener.openCalldata` / `openBlobs`
+    /// arguments) and shows it is another.
+    function proveBatchTransaction(uint256 gameId, bytes calldata opening, bool blobs, bytes calldata depositRecord)
+        external
+    {
+        (Game storage game, Derivation storage d) = atDisputedLeaf(gameId, Source.Batch);
+        BatchOpener.Opened memory opened = blobs
+            ? opener.openBlobs(d.sourceIndex, game.blockNumber, d.contentIndex, opening, depositRecord)
+            : opener.openCalldata(d.sourceIndex, game.blockNumber, d.contentIndex, opening, depositRecord);
+        if (keccak256(opened.transaction) == d.contentNode) revert NoFault();
+        emit DerivationFaultProven(gameId, game.blockNumber);
+        resolve(gameId, game, Status.ChallengerWon);
+    }
+
+    /// @notice At a leaf of a forced block's transactions tree, the challenger shows the
+    /// Portal's record (`sender`, `payload`) that belongs there is another transaction.
+    function proveForcedTransaction(uint256 gameId, address sender, bytes calldata payload) external {
+        (Game storage game, Derivation storage d) = atDisputedLeaf(gameId, Source.Forced);
+        uint64 index = d.sourceIndex + d.contentIndex;
+        bytes32 recorded = opener.portal().forcedHashes(index);
+        if (recorded == bytes32(0) || recorded != keccak256(abi.encode(index, sender, keccak256(payload)))) {
+            revert UnknownForced(index);
+        }
+        bytes memory canonical = abi.encodePacked(uint8(0x1D), index, sender, uint32(payload.length), payload);
+        if (keccak256(canonical) == d.contentNode) revert NoFault();
+        emit DerivationFaultProven(gameId, game.blockNumber);
+        resolve(gameId, game, Status.ChallengerWon);
     }
 
     /// @notice With one transaction left (`lo` agreed, `lo + 1` disputed), runs
@@ -354,6 +537,13 @@ contract DisputeGame {
         return games[gameId];
     }
 
+    /// @notice The derivation side of game `gameId` (the revealed block's source and any
+    /// content descent).
+    function getDerivation(uint256 gameId) external view returns (Derivation memory) {
+        if (gameId >= games.length) revert UnknownGame(gameId);
+        return derivations[gameId];
+    }
+
     /// @notice Number of games ever opened.
     function gameCount() external view returns (uint256) {
         return games.length;
@@ -369,6 +559,20 @@ contract DisputeGame {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev After the reveal, the challenger's choice of dispute.
+    function awaitsDerivationMove(Game storage game, Derivation storage d) internal view returns (bool) {
+        return game.level == Level.Blocks && game.blockRevealed && !d.contentDisputed;
+    }
+
+    /// @dev The game, with the descent at a leaf and the challenger to prove it, for a
+    /// block taken from `source`.
+    function atDisputedLeaf(uint256 gameId, Source source) internal returns (Game storage game, Derivation storage d) {
+        game = live(gameId);
+        d = derivations[gameId];
+        if (!d.contentDisputed || d.contentDepth != d.contentLevels || d.source != source) revert WrongStage();
+        spendClock(game, false);
+    }
 
     function anchorOf(uint256 outputIndex, uint256 anchorIndex) internal view returns (uint64, bytes32) {
         if (anchorIndex == GENESIS) return (0, genesisBlockHash);

@@ -2,7 +2,10 @@
 pragma solidity 0.8.30;
 
 import {Base} from "./utils/Base.sol";
+import {BatchInbox} from "../src/BatchInbox.sol";
+import {BatchOpener} from "../src/BatchOpener.sol";
 import {DisputeGame, IStepProver} from "../src/DisputeGame.sol";
+import {IPortalRecords} from "../src/StepProver.sol";
 import {L2Block} from "../src/L2Block.sol";
 import {OutputRegistry} from "../src/OutputRegistry.sol";
 
@@ -16,6 +19,31 @@ contract HashChainProver is IStepProver {
         returns (bytes32)
     {
         return keccak256(abi.encodePacked(preRoot, transaction));
+    }
+}
+
+/// @notice Portal records for the forced-block tests: one forced transaction.
+contract OneForcedRecord is IPortalRecords {
+    bytes32 internal immutable forcedHash;
+
+    constructor(bytes32 forcedHash_) {
+        forcedHash = forcedHash_;
+    }
+
+    function depositHashes(uint64) external pure returns (bytes32) {
+        return bytes32(0);
+    }
+
+    function forcedHashes(uint64 index) external view returns (bytes32) {
+        return index == 0 ? forcedHash : bytes32(0);
+    }
+
+    function depositBlocks(uint64) external pure returns (uint64) {
+        return 0;
+    }
+
+    function forcedBlocks(uint64) external pure returns (uint64) {
+        return 0;
     }
 }
 
@@ -39,28 +67,104 @@ contract DisputeGameTest is Base {
     uint64 internal constant BLOCKS = 12;
     uint256 internal constant NO_TAMPERING = type(uint256).max;
     uint256 internal constant GENESIS = type(uint256).max;
+    /// @dev How `build` forges: the state root after a transaction, the bytes of a
+    /// transaction (with roots that follow from them), or a block's time.
+    uint8 internal constant FORGE_ROOT = 0;
+    uint8 internal constant FORGE_CONTENT = 1;
+    uint8 internal constant FORGE_TIME = 2;
+    /// @dev The forced transaction block 3 of the forced-block chain carries.
+    address internal constant FORCER = address(0xF0);
+    bytes internal constant FORCED_PAYLOAD = hex"02deadbeef";
 
     Chain internal honest;
+    BatchInbox internal inbox;
+    /// @dev The honest chain's blocks 1..BLOCKS, posted as calldata batch 0.
+    bytes internal batch;
 
     function setUp() public {
         vm.warp(1_000_000);
-        honest = build(NO_TAMPERING, 0);
-        // The registry's resolver is the game, deployed after the registry and the prover.
-        address gameAddress = createAddress(address(this), vm.getNonce(address(this)) + 2);
+        honest = build(NO_TAMPERING, 0, FORGE_ROOT);
+        // The registry's resolver is the game, deployed after the registry, the prover,
+        // the inbox and the opener.
+        address gameAddress = createAddress(address(this), vm.getNonce(address(this)) + 5);
         registry = new OutputRegistry(PROPOSER, gameAddress, WINDOW, BOND);
         IStepProver prover = new HashChainProver();
-        game = new DisputeGame(registry, prover, honest.hashes[0], CLOCK);
+        inbox = new BatchInbox(address(this));
+        IPortalRecords portal = new OneForcedRecord(keccak256(abi.encode(uint64(0), FORCER, keccak256(FORCED_PAYLOAD))));
+        BatchOpener opener = new BatchOpener(inbox, portal, 1, address(0));
+        game = new DisputeGame(registry, prover, honest.hashes[0], CLOCK, opener);
         vm.assertEq(address(game), gameAddress, "game at the resolver address");
         vm.assertEq(game.GENESIS(), GENESIS, "genesis anchor");
         vm.deal(PROPOSER, 100 ether);
         vm.deal(CHALLENGER, 100 ether);
+        batch = encodeBatch(honest);
+        inbox.postCalldata(batch);
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    /// @dev Blocks 1..BLOCKS of `chain` in the batch format, every transaction carried
+    /// canonically (kind 0xFF: its bytes as they are).
+    function encodeBatch(Chain memory chain) internal pure returns (bytes memory out) {
+        bytes memory blockList;
+        bytes memory index;
+        bytes memory section;
+        uint64 previous = 1000;
+        for (uint64 n = 1; n <= BLOCKS; n++) {
+            uint64 time = uint64(bytes8(slice(chain.headers[n], 40, 8)));
+            blockList =
+                abi.encodePacked(blockList, varint(2 * uint256(time - previous)), varint(chain.transactions[n].length));
+            previous = time;
+            for (uint256 k = 0; k < chain.transactions[n].length; k++) {
+                index = abi.encodePacked(index, uint24(section.length));
+                bytes memory txn = chain.transactions[n][k];
+                section = abi.encodePacked(section, hex"ff", varint(txn.length), txn);
+            }
+        }
+        out = abi.encodePacked(
+            uint8(1), uint64(1), chain.hashes[0], uint64(1000), varint(BLOCKS), blockList, varint(0), index, section
+        );
+    }
+
+    function varint(uint256 value) internal pure returns (bytes memory out) {
+        while (value >= 0x80) {
+            out = abi.encodePacked(out, uint8(value & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        out = abi.encodePacked(out, uint8(value));
+    }
+
+    function slice(bytes memory data, uint256 start, uint256 len) internal pure returns (bytes memory out) {
+        out = new bytes(len);
+        for (uint256 i = 0; i < len; i++) {
+            out[i] = data[start + i];
+        }
+    }
+
+    /// @dev Node `index` at `depth` of the transactions tree of `txs` (levels levels).
+    function treeNode(bytes[] memory txs, uint256 depth, uint256 index) internal pure returns (bytes32) {
+        bytes32[] memory level = new bytes32[](txs.length);
+        for (uint256 i = 0; i < txs.length; i++) {
+            level[i] = keccak256(txs[i]);
+        }
+        uint256 levels = L2Block.depth(txs.length);
+        for (uint256 d = levels; d > depth; d--) {
+            bytes32[] memory above = new bytes32[]((level.length + 1) / 2);
+            for (uint256 i = 0; i < above.length; i++) {
+                bytes32 right = 2 * i + 1 < level.length ? level[2 * i + 1] : bytes32(0);
+                above[i] = keccak256(abi.encodePacked(level[2 * i], right));
+            }
+            level = above;
+        }
+        return index < level.length ? level[index] : bytes32(0);
     }
 
     // ---------------------------------------------------------------- chains
 
-    /// @dev Blocks 0..BLOCKS; block n has (3n mod 5) transactions (block 5 is empty).
-    /// Transaction `tamperTx` of block `tamperBlock` (or the empty block's root) is forged.
-    function build(uint256 tamperBlock, uint256 tamperTx) internal pure returns (Chain memory chain) {
+    /// @dev Blocks 0..BLOCKS; block n has (3n mod 5) transactions (block 5 is empty), at
+    /// time n·1000. In block `tamperBlock`, `how` forges the state root after transaction
+    /// `tamperTx` (or the empty block's root), that transaction's bytes, or the time.
+    function build(uint256 tamperBlock, uint256 tamperTx, uint8 how) internal pure returns (Chain memory chain) {
         chain.headers = new bytes[](BLOCKS + 1);
         chain.hashes = new bytes32[](BLOCKS + 1);
         chain.stateRoots = new bytes32[](BLOCKS + 1);
@@ -76,22 +180,26 @@ contract DisputeGameTest is Base {
             bytes32[] memory roots = new bytes32[](count + 1);
             bytes32[] memory leaves = new bytes32[](count);
             roots[0] = root;
+            bool here = n == tamperBlock;
             for (uint256 k = 0; k < count; k++) {
-                txs[k] = abi.encodePacked("tx", n, k);
+                txs[k] = here && k == tamperTx && how == FORGE_CONTENT
+                    ? abi.encodePacked("forged", n, k)
+                    : abi.encodePacked("tx", n, k);
                 leaves[k] = keccak256(txs[k]);
-                roots[k + 1] = n == tamperBlock && k == tamperTx
+                roots[k + 1] = here && k == tamperTx && how == FORGE_ROOT
                     ? keccak256(abi.encodePacked("forged", roots[k]))
                     : keccak256(abi.encodePacked(roots[k], txs[k]));
             }
             root = roots[count];
-            if (count == 0 && n == tamperBlock) {
+            if (count == 0 && here && how == FORGE_ROOT) {
                 root = keccak256(abi.encodePacked("forged", root));
                 roots[0] = root;
             }
             chain.roots[n] = roots;
             chain.stateRoots[n] = root;
             chain.transactions[n] = txs;
-            chain.headers[n] = header(n, chain.hashes[n - 1], n * 1000, root, merkleRoot(leaves), uint32(count));
+            uint64 time = here && how == FORGE_TIME ? n * 1000 + 1 : n * 1000;
+            chain.headers[n] = header(n, chain.hashes[n - 1], time, root, merkleRoot(leaves), uint32(count));
             chain.hashes[n] = keccak256(chain.headers[n]);
         }
     }
@@ -174,16 +282,76 @@ contract DisputeGameTest is Base {
                 }
             } else if (blocks && !g.blockRevealed) {
                 vm.prank(PROPOSER);
-                game.revealBlock(gameId, defender.headers[g.lo], defender.headers[g.hi]);
+                game.revealBlock(gameId, defender.headers[g.lo], defender.headers[g.hi], DisputeGame.Source.Batch, 0);
+            } else if (blocks && !game.getDerivation(gameId).contentDisputed) {
+                derivationOrExecution(gameId, g, challenger);
             } else if (blocks) {
-                vm.prank(CHALLENGER);
-                game.disputeExecution(gameId);
+                descendOrProve(gameId, game.getDerivation(gameId), g.blockNumber, defender, challenger);
             } else {
                 bytes[] memory txs = defender.transactions[g.blockNumber];
                 vm.prank(CHALLENGER);
                 game.step(gameId, g.lo, g.hi, txs[g.lo], merkleProof(txs, g.lo), "");
             }
         }
+    }
+
+    /// @dev The challenger's move after the reveal: a time or count its batch
+    /// contradicts, other transactions, or (same transactions) the execution.
+    function derivationOrExecution(uint256 gameId, DisputeGame.Game memory g, Chain memory challenger) internal {
+        bytes memory mine = challenger.headers[g.blockNumber];
+        uint64 time = uint64(bytes8(slice(mine, 40, 8)));
+        bytes32 transactionsRoot = bytes32(slice(mine, 80, 32));
+        uint32 count = uint32(bytes4(slice(mine, 112, 4)));
+        vm.prank(CHALLENGER);
+        if (time != g.blockTimestampMs || count != g.transactionCount) {
+            // A challenger whose own block is the forged one has no fault to show: it
+            // can only let its clock run out.
+            try game.disputeBatchBlock(gameId, batch, false) {}
+            catch {
+                runOut(gameId);
+            }
+        } else if (transactionsRoot != g.transactionsRoot) {
+            game.disputeContent(gameId);
+        } else {
+            game.disputeExecution(gameId);
+        }
+    }
+
+    /// @dev The descent of a content dispute: the defender shows children, the
+    /// challenger follows the first one that differs from its own tree, and proves the
+    /// leaf from the batch.
+    function descendOrProve(
+        uint256 gameId,
+        DisputeGame.Derivation memory g,
+        uint64 blockNumber,
+        Chain memory defender,
+        Chain memory challenger
+    ) internal {
+        bytes[] memory theirs = defender.transactions[blockNumber];
+        if (g.contentDepth == g.contentLevels) {
+            vm.prank(CHALLENGER);
+            try game.proveBatchTransaction(gameId, batch, false, "") {}
+            catch {
+                runOut(gameId);
+            }
+        } else if (!g.childrenPosted) {
+            uint256 depth = g.contentDepth + 1;
+            vm.prank(PROPOSER);
+            game.revealChildren(
+                gameId, treeNode(theirs, depth, 2 * g.contentIndex), treeNode(theirs, depth, 2 * g.contentIndex + 1)
+            );
+        } else {
+            bytes[] memory mine = challenger.transactions[blockNumber];
+            bool leftDiffers = treeNode(mine, g.contentDepth + 1, 2 * g.contentIndex) != g.leftChild;
+            vm.prank(CHALLENGER);
+            game.descend(gameId, !leftDiffers);
+        }
+    }
+
+    /// @dev The side to move does nothing until its clock has run out.
+    function runOut(uint256 gameId) internal {
+        vm.warp(block.timestamp + CLOCK + 1);
+        game.timeout(gameId);
     }
 
     function truncated(bytes memory data) internal pure returns (bytes memory out) {
@@ -200,7 +368,7 @@ contract DisputeGameTest is Base {
     // ---------------------------------------------------------------- tests
 
     function test_AWrongRootIsRemovedWithItsDependentsAndTheBondsMove() public {
-        Chain memory forged = build(8, 2);
+        Chain memory forged = build(8, 2, FORGE_ROOT);
         propose(honest, 4);
         vm.warp(block.timestamp + WINDOW);
         uint256 wrong = propose(forged, 9);
@@ -228,7 +396,7 @@ contract DisputeGameTest is Base {
     }
 
     function test_AFalseChallengeLosesItsBondAndDelaysFinalityOnlyWhileOpen() public {
-        Chain memory mistaken = build(3, 0);
+        Chain memory mistaken = build(3, 0, FORGE_ROOT);
         uint256 output = propose(honest, 6);
         vm.warp(block.timestamp + WINDOW - 2);
         uint256 gameId = open(output, GENESIS);
@@ -247,7 +415,7 @@ contract DisputeGameTest is Base {
     }
 
     function test_AnEmptyBlockThatChangesTheStateLoses() public {
-        Chain memory forged = build(5, 0);
+        Chain memory forged = build(5, 0, FORGE_ROOT);
         uint256 output = propose(forged, 5);
         uint256 gameId = open(output, GENESIS);
         play(gameId, forged, honest);
@@ -256,7 +424,7 @@ contract DisputeGameTest is Base {
     }
 
     function test_ASilentDefenderLosesOnItsClock() public {
-        uint256 output = propose(build(2, 0), 8);
+        uint256 output = propose(build(2, 0, FORGE_ROOT), 8);
         uint256 gameId = open(output, GENESIS);
         vm.warp(block.timestamp + CLOCK);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.ClockRunning.selector, 0));
@@ -304,7 +472,7 @@ contract DisputeGameTest is Base {
         game.claimMidpoint(gameId, 0, 7, bytes32(0));
         vm.prank(PROPOSER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
-        game.revealBlock(gameId, honest.headers[0], honest.headers[1]);
+        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
         game.answer(gameId, 0, 8, true);
@@ -326,12 +494,12 @@ contract DisputeGameTest is Base {
         uint256 gameId = open(output, GENESIS);
         vm.prank(PROPOSER);
         vm.expectRevert(DisputeGame.HeaderMismatch.selector);
-        game.revealBlock(gameId, honest.headers[1], honest.headers[1]);
+        game.revealBlock(gameId, honest.headers[1], honest.headers[1], DisputeGame.Source.Batch, 0);
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(L2Block.BadHeaderLength.selector, 115));
-        game.revealBlock(gameId, honest.headers[0], truncated(honest.headers[1]));
+        game.revealBlock(gameId, honest.headers[0], truncated(honest.headers[1]), DisputeGame.Source.Batch, 0);
         vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[0], honest.headers[1]);
+        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, 0);
         vm.prank(CHALLENGER);
         game.disputeExecution(gameId);
         // Block 1 has 3 transactions: the defender claims the root after the first.
@@ -366,7 +534,7 @@ contract DisputeGameTest is Base {
     }
 
     function test_GamesOnARemovedOutputAreCancelledAndRefunded() public {
-        Chain memory forged = build(2, 0);
+        Chain memory forged = build(2, 0, FORGE_ROOT);
         uint256 first = propose(forged, 4);
         uint256 second = propose(forged, 9);
         uint256 onSecond = open(second, GENESIS);
@@ -383,11 +551,15 @@ contract DisputeGameTest is Base {
         vm.assertEq(game.credit(CHALLENGER), 2 * uint256(BOND), "both challenge bonds back");
     }
 
-    function testFuzz_TheHonestSideAlwaysWins(uint8 tamperBlock, uint8 tamperTx, uint8 output, bool honestDefends)
-        public
-    {
+    function testFuzz_TheHonestSideAlwaysWins(
+        uint8 tamperBlock,
+        uint8 tamperTx,
+        uint8 output,
+        bool honestDefends,
+        uint8 how
+    ) public {
         uint256 n = bound(tamperBlock, 1, BLOCKS);
-        Chain memory forged = build(n, bound(tamperTx, 0, 4));
+        Chain memory forged = build(n, bound(tamperTx, 0, 4), uint8(bound(how, 0, 2)));
         uint64 number = uint64(bound(output, n, BLOCKS));
         Chain memory defender = honestDefends ? honest : forged;
         Chain memory challenger = honestDefends ? forged : honest;
@@ -400,5 +572,121 @@ contract DisputeGameTest is Base {
             expected = DisputeGame.Status.DefenderWon;
         }
         vm.assertEq(uint256(status(gameId)), uint256(expected), "the honest side wins");
+    }
+
+    function test_ABlockHoldingTransactionsItsBatchDoesNotLoses() public {
+        Chain memory forged = build(3, 2, FORGE_CONTENT);
+        uint256 output = propose(forged, 9);
+        uint256 gameId = open(output, GENESIS);
+        play(gameId, forged, honest);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        DisputeGame.Derivation memory d = game.getDerivation(gameId);
+        vm.assertEq(uint256(g.status), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        vm.assertTrue(d.contentDisputed, "by the content of");
+        vm.assertEq(uint256(g.blockNumber), 3, "the forged block");
+        vm.assertEq(uint256(d.contentIndex), 2, "at the forged transaction");
+        vm.assertEq(registry.outputCount(), 0, "output removed");
+    }
+
+    function test_ABlockOfAnotherTimeThanItsBatchLoses() public {
+        Chain memory forged = build(4, 0, FORGE_TIME);
+        uint256 output = propose(forged, 6);
+        uint256 gameId = open(output, GENESIS);
+        play(gameId, forged, honest);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        vm.assertEq(uint256(g.status), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        vm.assertFalse(game.getDerivation(gameId).contentDisputed, "on the batch's block list alone");
+        vm.assertEq(uint256(g.blockNumber), 4, "at the block");
+    }
+
+    function test_DerivationClaimsAgainstAnHonestBlockFail() public {
+        uint256 output = propose(honest, 2);
+        uint256 gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 2, honest.hashes[1]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 0, 2, true);
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.NoSource.selector);
+        game.revealBlock(gameId, honest.headers[1], honest.headers[2], DisputeGame.Source.None, 0);
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, honest.headers[1], honest.headers[2], DisputeGame.Source.Batch, 0);
+        // The batch agrees on block 2's time, count and link.
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeBatchBlock(gameId, batch, false);
+        // Block 2 has 1 transaction: its root is the leaf, which the batch agrees with.
+        vm.prank(CHALLENGER);
+        game.disputeContent(gameId);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.proveBatchTransaction(gameId, batch, false, "");
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.disputeExecution(gameId);
+        vm.warp(block.timestamp + CLOCK + 1);
+        game.timeout(gameId);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.DefenderWon), "defender won");
+    }
+
+    function test_ANonZeroNodePastTheCountLosesAtOnce() public {
+        // Block 1 has 3 transactions: a tree of 2 levels whose 4th leaf must be zero.
+        uint256 output = propose(honest, 1);
+        uint256 gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, 0);
+        vm.prank(CHALLENGER);
+        game.disputeContent(gameId);
+        bytes[] memory txs = honest.transactions[1];
+        vm.prank(PROPOSER);
+        game.revealChildren(gameId, treeNode(txs, 1, 0), treeNode(txs, 1, 1));
+        vm.prank(CHALLENGER);
+        game.descend(gameId, true);
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.HeaderMismatch.selector);
+        game.revealChildren(gameId, keccak256(txs[2]), keccak256("a 4th transaction"));
+        vm.prank(PROPOSER);
+        game.revealChildren(gameId, keccak256(txs[2]), bytes32(0));
+        // The honest zero past the count cannot be disputed.
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.descend(gameId, true);
+    }
+
+    function test_AForcedBlockMustHoldThePortalsRecords() public {
+        // A defender names forced record 0 as block 3's source, but its block holds
+        // other transactions: the challenger descends to the first and shows the record.
+        uint256 output = propose(honest, 3);
+        uint256 gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 3, honest.hashes[1]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 0, 3, true);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 1, 3, honest.hashes[2]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 1, 3, true);
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, honest.headers[2], honest.headers[3], DisputeGame.Source.Forced, 0);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.disputeBatchBlock(gameId, batch, false);
+        vm.prank(CHALLENGER);
+        game.disputeContent(gameId);
+        bytes[] memory txs = honest.transactions[3];
+        vm.prank(PROPOSER);
+        game.revealChildren(gameId, treeNode(txs, 1, 0), treeNode(txs, 1, 1));
+        vm.prank(CHALLENGER);
+        game.descend(gameId, false);
+        vm.prank(PROPOSER);
+        game.revealChildren(gameId, treeNode(txs, 2, 0), treeNode(txs, 2, 1));
+        vm.prank(CHALLENGER);
+        game.descend(gameId, false);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.UnknownForced.selector, uint64(0)));
+        game.proveForcedTransaction(gameId, FORCER, hex"00");
+        vm.prank(CHALLENGER);
+        game.proveForcedTransaction(gameId, FORCER, FORCED_PAYLOAD);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
     }
 }

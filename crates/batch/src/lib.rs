@@ -237,6 +237,39 @@ pub fn decode_transaction(
     Ok((located.block, located.transaction))
 }
 
+/// What a batch's header and block list say of one block (`BatchOpener.describe*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockDescription {
+    /// The batch's first block.
+    pub first_block: u64,
+    /// The batch's last block.
+    pub last_block: u64,
+    /// Hash of the block before the first.
+    pub parent_hash: B256,
+    /// The block's time and transaction count, if the batch carries it.
+    pub block: Option<(u64, usize)>,
+    /// The bytes holding the header and block list (what an opening of them covers).
+    pub header: std::ops::Range<usize>,
+}
+
+/// What batch `bytes` says of block `number` (whether it carries it, its time and
+/// transaction count), from its header and block list.
+pub fn describe_block(bytes: &[u8], number: u64) -> Result<BlockDescription, BatchError> {
+    let layout = Layout::read(bytes)?;
+    let block = number
+        .checked_sub(layout.first_block)
+        .and_then(|i| layout.blocks.get(usize::try_from(i).ok()?))
+        .copied();
+    let index_start = layout.section - 3 * layout.offsets.len();
+    Ok(BlockDescription {
+        first_block: layout.first_block,
+        last_block: layout.first_block + layout.blocks.len() as u64 - 1,
+        parent_hash: layout.parent_hash,
+        block,
+        header: 0..index_start - 20 * layout.addresses.len(),
+    })
+}
+
 /// One transaction of a batch, and the bytes a proof must open to decode it alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Located {

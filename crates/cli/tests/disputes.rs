@@ -22,7 +22,7 @@ use straddle_l1::alloy::providers::Provider;
 use straddle_l1::outputs::WithdrawalClaim;
 use straddle_l1::{Anvil, Deployment, L1Client};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry};
-use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
+use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::{Action, Transfer};
@@ -244,10 +244,20 @@ async fn defend_forged_chain(
                 } else {
                     network.header(game.hi).await.1
                 };
+                // The forged block keeps the real one's transactions: its source is the
+                // batch the follower took it from.
+                let (source, source_index) = match follower.get_block_source(game.hi).await.unwrap()
+                {
+                    Some(BlockSource::Forced(index)) => (2, index),
+                    Some(BlockSource::Batch(index)) => (1, index),
+                    None => panic!("the follower has derived block {} from a batch", game.hi),
+                };
                 let call = DisputeGame::revealBlockCall {
                     gameId: gid,
                     parentHeader: parent.encode().into(),
                     header: header.encode().into(),
+                    source,
+                    sourceIndex: source_index,
                 };
                 l1.transact(game_address, &call, U256::ZERO, "reveal")
                     .await

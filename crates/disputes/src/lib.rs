@@ -7,16 +7,21 @@
 //! one-step prover's input from `straddle_getStep`. Like the proposer it keeps no state
 //! that matters: every round reads the registry and the games from L1.
 
+mod derivation;
+
+use derivation::{Evidence, EvidenceError, SOURCE_BATCH, SOURCE_FORCED, forced_leaves, tree_node};
 use jsonrpsee::http_client::HttpClient;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 use straddle_l1::alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::alloy::sol_types::{SolCall, SolValue};
+use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry};
-use straddle_node::api::{BlockRef, StraddleApiClient, http_client};
+use straddle_node::api::{BlockRef, BlockSource, StraddleApiClient, http_client};
 use straddle_primitives::block::BlockHeader;
+use straddle_primitives::{Deposit, Domain, ForcedTransaction};
 
 /// `DisputeGame.Level.Blocks`.
 const LEVEL_BLOCKS: u8 = 0;
@@ -54,17 +59,13 @@ pub enum DisputeError {
     /// The L2 node lacks a block the game needs.
     #[error("the L2 node has no block {0}")]
     MissingBlock(u64),
-    /// A game narrowed to a block whose transactions differ from the node's: a
-    /// derivation dispute, which the game cannot settle yet (`disputes.md` §5).
-    #[error(
-        "game {game}: block {block}'s transactions differ from the node's (a derivation dispute, not supported yet)"
-    )]
-    DerivationDispute {
-        /// The game.
-        game: u64,
-        /// The block.
-        block: u64,
-    },
+    /// The L2 node does not know where derivation took a block from (no batch has
+    /// carried it yet): a defender cannot reveal it.
+    #[error("the L2 node has no source for block {0}")]
+    MissingSource(u64),
+    /// The evidence on L1 (a batch, a Portal record) cannot be read or used.
+    #[error("derivation evidence: {0}")]
+    Evidence(#[from] EvidenceError),
 }
 
 /// What a round did.
@@ -97,6 +98,16 @@ pub struct Player {
     first_open_game: u64,
     /// Per-transaction roots of blocks, by number (from the node).
     positions: BTreeMap<u64, Vec<B256>>,
+    /// The chain's batch inbox and Portal (read from the game's batch opener).
+    inbox: Address,
+    portal: Address,
+    /// Batches read for derivation moves, by inbox index.
+    evidence: BTreeMap<u64, Evidence>,
+    /// The Portal's deposits and forced records read so far, by index.
+    deposits: BTreeMap<u64, Deposit>,
+    forced: BTreeMap<u64, ForcedTransaction>,
+    /// The L2 signing domain (order hashes a batch refers to), from the node.
+    domain: Option<Domain>,
 }
 
 impl Player {
@@ -105,6 +116,9 @@ impl Player {
         let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
         let l2 = http_client(&config.l2_rpc)?;
         let registry = l1.view(config.game, &DisputeGame::registryCall {}).await?;
+        let opener = l1.view(config.game, &DisputeGame::openerCall {}).await?;
+        let inbox = l1.view(opener, &BatchOpener::inboxCall {}).await?;
+        let portal = l1.view(opener, &BatchOpener::portalCall {}).await?;
         let me = l1.address();
         let mut player = Player {
             config,
@@ -117,6 +131,12 @@ impl Player {
             window_start: 0,
             first_open_game: 0,
             positions: BTreeMap::new(),
+            inbox,
+            portal,
+            evidence: BTreeMap::new(),
+            deposits: BTreeMap::new(),
+            forced: BTreeMap::new(),
+            domain: None,
         };
         player.recall_disputes().await?;
         Ok(player)
@@ -352,28 +372,53 @@ impl Player {
         if blocks && span == 1 && !game.blockRevealed && game.defenderToMove && defending {
             let (_, parent) = self.require_block(game.lo).await?;
             let (_, header) = self.require_block(game.hi).await?;
+            let (source, source_index) = match self.l2.get_block_source(game.hi).await? {
+                Some(BlockSource::Batch(index)) => (SOURCE_BATCH, index),
+                Some(BlockSource::Forced(index)) => (SOURCE_FORCED, index),
+                None => return Err(DisputeError::MissingSource(game.hi)),
+            };
             let call = DisputeGame::revealBlockCall {
                 gameId: gid,
                 parentHeader: Bytes::from(parent.encode()),
                 header: Bytes::from(header.encode()),
+                source,
+                sourceIndex: source_index,
             };
             self.send(&call, U256::ZERO, "reveal a block").await?;
             return Ok(Some("reveal block"));
         }
-        if blocks && game.blockRevealed && !game.defenderToMove && challenging {
-            let (_, ours) = self.require_block(game.blockNumber).await?;
-            if ours.transactions_root != game.transactionsRoot
-                || ours.transaction_count != game.transactionCount
-            {
-                return Err(DisputeError::DerivationDispute {
-                    game: id,
-                    block: game.blockNumber,
-                });
-            }
-            let call = DisputeGame::disputeExecutionCall { gameId: gid };
-            self.send(&call, U256::ZERO, "dispute the execution")
+        if blocks && game.blockRevealed {
+            let derivation = self
+                .l1
+                .view(
+                    self.config.game,
+                    &DisputeGame::getDerivationCall { gameId: gid },
+                )
                 .await?;
-            return Ok(Some("dispute execution"));
+            if challenging && !game.defenderToMove {
+                return if derivation.contentDisputed {
+                    self.descend_or_prove(id, game, &derivation).await.map(Some)
+                } else {
+                    self.after_reveal(id, game, &derivation).await.map(Some)
+                };
+            }
+            if defending
+                && game.defenderToMove
+                && derivation.contentDisputed
+                && !derivation.childrenPosted
+            {
+                let leaves = self.node_leaves(game.blockNumber).await?;
+                let levels = u32::from(derivation.contentLevels);
+                let depth = u32::from(derivation.contentDepth) + 1;
+                let index = derivation.contentIndex * 2;
+                let call = DisputeGame::revealChildrenCall {
+                    gameId: gid,
+                    left: tree_node(&leaves, levels, depth, index),
+                    right: tree_node(&leaves, levels, depth, index + 1),
+                };
+                self.send(&call, U256::ZERO, "reveal children").await?;
+                return Ok(Some("reveal children"));
+            }
         }
         // One transaction left: either side runs it (on the challenger's clock); the
         // prover's result decides, so the honest side has no reason to wait.
@@ -411,6 +456,194 @@ impl Player {
             return Ok(Some("timeout"));
         }
         Ok(None)
+    }
+
+    /// The challenger's move after the reveal: the same block but another state root is
+    /// an execution dispute; otherwise the named batch contradicts the header (time,
+    /// count, link) or the transactions differ from the source's.
+    async fn after_reveal(
+        &mut self,
+        id: u64,
+        game: &DisputeGame::Game,
+        derivation: &DisputeGame::Derivation,
+    ) -> Result<&'static str, DisputeError> {
+        let gid = U256::from(id);
+        let (_, ours) = self.require_block(game.blockNumber).await?;
+        let same_block = ours.transactions_root == game.transactionsRoot
+            && ours.transaction_count == game.transactionCount
+            && ours.timestamp_ms == game.blockTimestampMs;
+        if same_block {
+            let call = DisputeGame::disputeExecutionCall { gameId: gid };
+            self.send(&call, U256::ZERO, "dispute the execution")
+                .await?;
+            return Ok("dispute execution");
+        }
+        if derivation.source == SOURCE_BATCH {
+            let evidence = self.evidence(derivation.sourceIndex).await?;
+            if evidence.contradicts(
+                game.blockNumber,
+                game.blockTimestampMs,
+                game.transactionCount,
+                game.loClaim,
+            )? {
+                let blobs = evidence.in_blobs();
+                let opening = evidence.header_opening()?;
+                let call = DisputeGame::disputeBatchBlockCall {
+                    gameId: gid,
+                    opening,
+                    blobs,
+                };
+                self.send(&call, U256::ZERO, "dispute the block's batch")
+                    .await?;
+                return Ok("dispute batch block");
+            }
+        }
+        let call = DisputeGame::disputeContentCall { gameId: gid };
+        self.send(&call, U256::ZERO, "dispute the block's transactions")
+            .await?;
+        Ok("dispute content")
+    }
+
+    /// The challenger's move in a content descent: follow the child that differs from
+    /// the source's tree, or, at a leaf, prove the source's transaction there.
+    async fn descend_or_prove(
+        &mut self,
+        id: u64,
+        game: &DisputeGame::Game,
+        derivation: &DisputeGame::Derivation,
+    ) -> Result<&'static str, DisputeError> {
+        let gid = U256::from(id);
+        let levels = u32::from(derivation.contentLevels);
+        let depth = u32::from(derivation.contentDepth);
+        if derivation.childrenPosted {
+            let leaves = self.source_leaves(game, derivation).await?;
+            let left = tree_node(&leaves, levels, depth + 1, derivation.contentIndex * 2);
+            let right = left == derivation.leftChild;
+            let call = DisputeGame::descendCall { gameId: gid, right };
+            self.send(&call, U256::ZERO, "descend").await?;
+            return Ok("descend");
+        }
+        let position = derivation.contentIndex;
+        if derivation.source == SOURCE_FORCED {
+            let index = derivation.sourceIndex + position;
+            self.refresh_records().await?;
+            let record = self
+                .forced
+                .get(&index)
+                .cloned()
+                .ok_or(EvidenceError::NoForcedRecord(index))?;
+            let call = DisputeGame::proveForcedTransactionCall {
+                gameId: gid,
+                sender: record.sender,
+                payload: Bytes::from(record.bytes),
+            };
+            self.send(&call, U256::ZERO, "prove the forced transaction")
+                .await?;
+            return Ok("prove forced transaction");
+        }
+        let domain = self.domain().await?;
+        self.refresh_records().await?;
+        let deposits = std::mem::take(&mut self.deposits);
+        let evidence = self.evidence(derivation.sourceIndex).await?;
+        let blobs = evidence.in_blobs();
+        let opened =
+            evidence.transaction_opening(game.blockNumber, position as usize, &domain, &deposits);
+        self.deposits = deposits;
+        let (opening, deposit_record) = opened?;
+        let call = DisputeGame::proveBatchTransactionCall {
+            gameId: gid,
+            opening,
+            blobs,
+            depositRecord: deposit_record,
+        };
+        self.send(&call, U256::ZERO, "prove the batch's transaction")
+            .await?;
+        Ok("prove batch transaction")
+    }
+
+    /// The leaves block `game.blockNumber` must have by the source the defender named:
+    /// the node's own when the node took the block from that source, else the Portal's
+    /// forced records or the named batch's block, decoded.
+    async fn source_leaves(
+        &mut self,
+        game: &DisputeGame::Game,
+        derivation: &DisputeGame::Derivation,
+    ) -> Result<Vec<B256>, DisputeError> {
+        let named = match derivation.source {
+            SOURCE_FORCED => BlockSource::Forced(derivation.sourceIndex),
+            _ => BlockSource::Batch(derivation.sourceIndex),
+        };
+        if self.l2.get_block_source(game.blockNumber).await? == Some(named) {
+            return self.node_leaves(game.blockNumber).await;
+        }
+        self.refresh_records().await?;
+        if let BlockSource::Forced(first) = named {
+            return Ok(forced_leaves(&self.forced, first, game.transactionCount)?);
+        }
+        let domain = self.domain().await?;
+        let deposits = std::mem::take(&mut self.deposits);
+        let leaves = self
+            .evidence(derivation.sourceIndex)
+            .await
+            .and_then(|evidence| Ok(evidence.leaves(game.blockNumber, &domain, &deposits)?));
+        self.deposits = deposits;
+        leaves
+    }
+
+    /// The node's block `number`'s transaction leaves (keccak256 of canonical bytes).
+    async fn node_leaves(&self, number: u64) -> Result<Vec<B256>, DisputeError> {
+        let view = self
+            .l2
+            .get_block(BlockRef::Number(number), Some(true))
+            .await?
+            .ok_or(DisputeError::MissingBlock(number))?;
+        Ok(view
+            .transactions
+            .iter()
+            .map(|tx| keccak256(&tx.raw))
+            .collect())
+    }
+
+    /// Batch `index`, read from L1 once.
+    async fn evidence(&mut self, index: u64) -> Result<&mut Evidence, DisputeError> {
+        if !self.evidence.contains_key(&index) {
+            let evidence = Evidence::fetch(&self.l1, self.inbox, index).await?;
+            self.evidence.insert(index, evidence);
+        }
+        Ok(self.evidence.get_mut(&index).expect("inserted just above"))
+    }
+
+    /// Reads the Portal's deposits and forced records logged since the last read.
+    async fn refresh_records(&mut self) -> Result<(), DisputeError> {
+        let latest = self.l1.block_number().await?;
+        for log in straddle_l1::deposits_between(&self.l1, self.portal, 0, latest).await? {
+            self.deposits.insert(log.deposit.index, log.deposit);
+        }
+        for log in straddle_l1::forced_between(&self.l1, self.portal, 0, latest).await? {
+            self.forced.insert(log.index, log.forced());
+        }
+        Ok(())
+    }
+
+    /// The L2 signing domain, from the node's typed data.
+    async fn domain(&mut self) -> Result<Domain, DisputeError> {
+        if let Some(domain) = self.domain {
+            return Ok(domain);
+        }
+        let probe =
+            straddle_primitives::Action::WithdrawMargin(straddle_primitives::WithdrawMargin {
+                amount: 0,
+                nonce: 0,
+                expiryMs: 0,
+            });
+        let typed = self.l2.typed_data(probe).await?;
+        let domain: Domain = serde_json::from_value(serde_json::json!({
+            "chainId": typed["domain"]["chainId"],
+            "verifyingContract": typed["domain"]["verifyingContract"],
+        }))
+        .map_err(|e| L1Error::Decode(format!("the node's signing domain: {e}")))?;
+        self.domain = Some(domain);
+        Ok(domain)
     }
 
     async fn output_still_there(&self, game: &DisputeGame::Game) -> Result<bool, DisputeError> {

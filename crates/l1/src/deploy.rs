@@ -96,13 +96,13 @@ impl L1Client {
             .map_err(|_| L1Error::Decode("bond does not fit in 96 bits".into()))?;
         // The registry names the game as its resolver and the game names the registry:
         // the game's address is fixed in advance (the deployer's nonce after the
-        // registry, the portal and the prover).
+        // registry, the portal, the prover, the inbox and the opener).
         let nonce = self
             .provider
             .get_transaction_count(self.signer)
             .await
             .map_err(L1Error::rpc)?;
-        let expected_game = self.signer.create(nonce + 3);
+        let expected_game = self.signer.create(nonce + 5);
         let registry_args = OutputRegistry::constructorCall {
             proposer_: config.proposer,
             resolver_: expected_game,
@@ -134,21 +134,6 @@ impl L1Client {
                 config.faucet_operator,
             )
             .await?;
-        let game_args = DisputeGame::constructorCall {
-            registry_: output_registry,
-            prover_: step_prover,
-            genesisBlockHash_: config.genesis_block_hash,
-            clockSeconds_: config.dispute_clock_secs,
-        }
-        .abi_encode();
-        let (dispute_game, _) = self
-            .deploy_code(&DisputeGame::BYTECODE, &game_args, "deploy DisputeGame")
-            .await?;
-        if dispute_game != expected_game {
-            return Err(L1Error::Decode(format!(
-                "the dispute game landed at {dispute_game}, not at the registry's resolver {expected_game} (another transaction from the deployer interleaved)"
-            )));
-        }
         let inbox_args = BatchInbox::constructorCall {
             batcher_: config.batcher,
         }
@@ -164,6 +149,22 @@ impl L1Client {
                 config.l2_domain.verifying_contract,
             )
             .await?;
+        let game_args = DisputeGame::constructorCall {
+            registry_: output_registry,
+            prover_: step_prover,
+            genesisBlockHash_: config.genesis_block_hash,
+            clockSeconds_: config.dispute_clock_secs,
+            opener_: batch_opener,
+        }
+        .abi_encode();
+        let (dispute_game, _) = self
+            .deploy_code(&DisputeGame::BYTECODE, &game_args, "deploy DisputeGame")
+            .await?;
+        if dispute_game != expected_game {
+            return Err(L1Error::Decode(format!(
+                "the dispute game landed at {dispute_game}, not at the registry's resolver {expected_game} (another transaction from the deployer interleaved)"
+            )));
+        }
         Ok(Deployment {
             collateral,
             output_registry,

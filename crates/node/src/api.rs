@@ -22,6 +22,8 @@ pub fn http_client(
         .build(url)
 }
 
+pub use crate::chain_store::BlockSource;
+
 /// Result type of RPC methods.
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
@@ -472,6 +474,12 @@ pub trait StraddleApi {
     /// level: its parent's root, then the root after each transaction.
     #[method(name = "getBlockPositions")]
     async fn get_block_positions(&self, block_number: u64) -> RpcResult<Vec<B256>>;
+
+    /// Where derivation took block `blockNumber` from (the batch that first carried it
+    /// onto the chain, or derivation's own block of forced transactions); `null` for a
+    /// block no batch has carried yet (or on a node without L1 derivation).
+    #[method(name = "getBlockSource")]
+    async fn get_block_source(&self, block_number: u64) -> RpcResult<Option<BlockSource>>;
 
     /// What the dispute game's `step` needs for transaction `index` of block
     /// `blockNumber`: the one-step prover's input and the transaction's proof.

@@ -3,7 +3,7 @@
 //! a block's state and chain data land together or not at all.
 
 use alloy_primitives::{Address, B256};
-use redb::{ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
@@ -18,6 +18,8 @@ const BLOCK_NUMBERS: TableDefinition<&[u8], u64> = TableDefinition::new("block_n
 const TX_LOCATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_locations");
 /// "head" → number; "genesis" → genesis JSON.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Block number → where derivation took it from (`kind u8 ‖ index u64`).
+const BLOCK_SOURCES: TableDefinition<u64, &[u8]> = TableDefinition::new("block_sources");
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,42 @@ pub struct TxLocation {
     pub block_number: u64,
     /// Position in the block.
     pub index: u32,
+}
+
+/// Where derivation took a block from (`docs/spec/disputes.md` §5.2): the first batch, in
+/// L1 order, that carried it onto the chain, or derivation's own block of overdue forced
+/// transactions. A dispute's defender names it when it reveals the block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "index")]
+pub enum BlockSource {
+    /// The inbox's batch with this index.
+    Batch(u64),
+    /// Forced transactions from the Portal's record with this index on.
+    Forced(u64),
+}
+
+impl BlockSource {
+    fn encode(&self) -> [u8; 9] {
+        let (kind, index) = match self {
+            BlockSource::Batch(index) => (1u8, index),
+            BlockSource::Forced(index) => (2u8, index),
+        };
+        let mut out = [kind; 9];
+        out[1..].copy_from_slice(&index.to_be_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<BlockSource, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let kind = r.u8()?;
+        let index = r.u64()?;
+        r.finish()?;
+        match kind {
+            1 => Ok(BlockSource::Batch(index)),
+            2 => Ok(BlockSource::Forced(index)),
+            _ => Err(DecodeError::Invalid("block source kind")),
+        }
+    }
 }
 
 /// The chain store.
@@ -214,6 +252,53 @@ impl ChainStore {
             Err(e) => return Err(e.into()),
         };
         Ok(table.get(hash.as_slice())?.map(|v| v.value()))
+    }
+
+    /// Records `source` for blocks `numbers` that have none yet (the first batch to carry
+    /// a block is its source; later re-posts are not).
+    pub fn set_sources_if_absent(
+        &self,
+        numbers: std::ops::RangeInclusive<u64>,
+        source: BlockSource,
+    ) -> Result<(), ChainStoreError> {
+        let txn = self.store.database().begin_write()?;
+        {
+            let mut table = txn.open_table(BLOCK_SOURCES)?;
+            let encoded = source.encode();
+            for number in numbers {
+                if table.get(number)?.is_none() {
+                    table.insert(number, encoded.as_slice())?;
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Forgets every block's source (derivation reads L1 again after a reorg).
+    pub fn clear_sources(&self) -> Result<(), ChainStoreError> {
+        let txn = self.store.database().begin_write()?;
+        match txn.delete_table(BLOCK_SOURCES) {
+            Ok(_) => {}
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Where derivation took block `number` from, if it has.
+    pub fn block_source(&self, number: u64) -> Result<Option<BlockSource>, ChainStoreError> {
+        let txn = self.store.database().begin_read()?;
+        let table = match txn.open_table(BLOCK_SOURCES) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(bytes) = table.get(number)? else {
+            return Ok(None);
+        };
+        Ok(Some(BlockSource::decode(bytes.value())?))
     }
 
     /// Where a transaction was included.

@@ -20,7 +20,7 @@
 //! batcher re-posts the same blocks), but count as `safe` only once a batch on the new
 //! L1 chain carries them again.
 
-use crate::chain_store::ChainStore;
+use crate::chain_store::{BlockSource, ChainStore};
 use crate::sequencer::{Sequencer, SubmitError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -172,6 +172,7 @@ impl Deriver {
             self.forced.clear();
             self.heads = L1Heads::default();
             self.publish_heads(0);
+            self.store.clear_sources()?;
         }
         let head = self.client.block_number().await?;
         let head_hash = self
@@ -375,6 +376,9 @@ impl Deriver {
         };
         let number = block.number;
         self.sequencer.import_blocks(vec![block]).await?;
+        self.sequencer.wait_committed(number).await;
+        self.store
+            .set_sources_if_absent(number..=number, BlockSource::Forced(next))?;
         self.forced_included = next + overdue.len() as u64;
         self.heads.accept(number, window_end);
         tracing::warn!(
@@ -445,6 +449,9 @@ impl Deriver {
         } else {
             self.execute(batch, head, head_hash).await?;
         }
+        self.store
+            .set_sources_if_absent(first..=last, BlockSource::Batch(log.index))
+            .map_err(RoundError::from)?;
         self.heads.accept(last, log.l1_block);
         tracing::info!(
             index = log.index,

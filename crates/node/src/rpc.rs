@@ -3,7 +3,7 @@
 use crate::api::*;
 use crate::archive::{ArchiveError, ProofArchive};
 use crate::chain::AdmittedTx;
-use crate::chain_store::{ChainStore, StoredTx, with_hashes};
+use crate::chain_store::{BlockSource, ChainStore, StoredTx, with_hashes};
 use crate::errors::{self, rpc_error, signature_error};
 use crate::sequencer::{BlockEvent, Sequencer, SubmitError};
 use crate::step::StepError;
@@ -476,6 +476,10 @@ impl StraddleApiServer for RpcHandler {
             .await
             .map_err(storage_error)?
             .map_err(archive_error)
+    }
+
+    async fn get_block_source(&self, block_number: u64) -> RpcResult<Option<BlockSource>> {
+        self.store.block_source(block_number).map_err(storage_error)
     }
 
     async fn get_step(&self, block_number: u64, index: u64) -> RpcResult<StepView> {

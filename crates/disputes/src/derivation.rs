@@ -1,0 +1,203 @@
+//! The derivation side of a game (`docs/spec/disputes.md` §5.2): after the defender
+//! reveals a block and names where derivation took it from, the challenger shows that
+//! the named batch contradicts the block's time, count or link, or descends the
+//! defender's transactions tree to a transaction that is not the source's and proves
+//! it with the batch opener (or the Portal's forced record).
+
+use std::collections::BTreeMap;
+use straddle_batch::{BatchError, describe_block, locate_transaction};
+use straddle_l1::alloy::eips::eip4844::Blob;
+use straddle_l1::alloy::primitives::{B256, Bytes, keccak256};
+use straddle_l1::batches::{BatchKind, BatchLog, batch_bytes, batch_log};
+use straddle_l1::opening::{BlobOpener, deposit_record};
+use straddle_l1::{L1Client, L1Error};
+use straddle_primitives::{Deposit, Domain, ForcedTransaction, Transaction};
+
+/// `DisputeGame.Source.Batch`.
+pub const SOURCE_BATCH: u8 = 1;
+/// `DisputeGame.Source.Forced`.
+pub const SOURCE_FORCED: u8 = 2;
+
+/// Why the derivation side cannot move.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    /// L1 refused or failed.
+    #[error("L1: {0}")]
+    L1(#[from] L1Error),
+    /// The inbox has no such batch.
+    #[error("the inbox has no batch {0}")]
+    NoBatch(u64),
+    /// The named batch does not decode where the game needs it.
+    #[error("batch {index}: {error}")]
+    Batch {
+        /// The batch.
+        index: u64,
+        /// What failed.
+        error: BatchError,
+    },
+    /// The Portal has no forced record at this index.
+    #[error("the Portal has no forced record {0}")]
+    NoForcedRecord(u64),
+}
+
+/// A posted batch, read from L1 and checked against the inbox's commitment.
+pub struct Evidence {
+    index: u64,
+    bytes: Vec<u8>,
+    /// For a blob batch: its blobs, with the proofs computed so far.
+    blobs: Option<BlobOpener>,
+}
+
+impl Evidence {
+    /// Batch `index` of `inbox`, from L1.
+    pub async fn fetch(
+        l1: &L1Client,
+        inbox: straddle_l1::alloy::primitives::Address,
+        index: u64,
+    ) -> Result<Evidence, EvidenceError> {
+        let log: BatchLog = batch_log(l1, inbox, index, 0)
+            .await?
+            .ok_or(EvidenceError::NoBatch(index))?;
+        let bytes = batch_bytes(l1, &log).await?.to_vec();
+        let blobs = match log.kind {
+            BatchKind::Calldata => None,
+            BatchKind::Blobs => {
+                let blobs: Vec<Blob> = straddle_l1::blobs::pack(&bytes)?;
+                Some(
+                    tokio::task::spawn_blocking(move || BlobOpener::new(blobs))
+                        .await
+                        .map_err(|e| L1Error::Blob(format!("KZG task: {e}")))??,
+                )
+            }
+        };
+        Ok(Evidence {
+            index,
+            bytes,
+            blobs,
+        })
+    }
+
+    /// Whether the batch was posted in blobs.
+    pub fn in_blobs(&self) -> bool {
+        self.blobs.is_some()
+    }
+
+    /// The fault the batch shows against a revealed block `number` (time, count, and
+    /// parent hash `parent`), if any: it does not carry the block, gives it another time
+    /// or count, or starts with it but links elsewhere.
+    pub fn contradicts(
+        &self,
+        number: u64,
+        timestamp_ms: u64,
+        count: u32,
+        parent: B256,
+    ) -> Result<bool, EvidenceError> {
+        let described = describe_block(&self.bytes, number).map_err(|error| self.error(error))?;
+        Ok(match described.block {
+            None => true,
+            Some((time, transactions)) => {
+                time != timestamp_ms
+                    || transactions != count as usize
+                    || (described.first_block == number && described.parent_hash != parent)
+            }
+        })
+    }
+
+    /// The opening of the batch's header and block list (for `disputeBatchBlock`).
+    pub fn header_opening(&mut self) -> Result<Bytes, EvidenceError> {
+        let header = describe_block(&self.bytes, 0)
+            .map_err(|error| self.error(error))?
+            .header;
+        self.opening(&[header])
+    }
+
+    /// The leaves (keccak256 of the canonical bytes) of block `number`'s transactions.
+    pub fn leaves(
+        &self,
+        number: u64,
+        domain: &Domain,
+        deposits: &BTreeMap<u64, Deposit>,
+    ) -> Result<Vec<B256>, EvidenceError> {
+        let count = describe_block(&self.bytes, number)
+            .map_err(|error| self.error(error))?
+            .block
+            .map_or(0, |(_, count)| count);
+        (0..count)
+            .map(|k| {
+                let located = locate_transaction(&self.bytes, number, k, domain, &|i| {
+                    deposits.get(&i).copied()
+                })
+                .map_err(|error| self.error(error))?;
+                Ok(keccak256(located.transaction.encode()))
+            })
+            .collect()
+    }
+
+    /// The opener's arguments for transaction `position` of block `number`: the opening
+    /// and the deposit record (empty unless a deposit).
+    pub fn transaction_opening(
+        &mut self,
+        number: u64,
+        position: usize,
+        domain: &Domain,
+        deposits: &BTreeMap<u64, Deposit>,
+    ) -> Result<(Bytes, Bytes), EvidenceError> {
+        let located = locate_transaction(&self.bytes, number, position, domain, &|i| {
+            deposits.get(&i).copied()
+        })
+        .map_err(|error| self.error(error))?;
+        let record = match &located.transaction {
+            Transaction::Deposit(d) => deposit_record(d.from, d.recipient, d.amount),
+            _ => Bytes::new(),
+        };
+        Ok((self.opening(&located.ranges)?, record))
+    }
+
+    fn opening(&mut self, ranges: &[std::ops::Range<usize>]) -> Result<Bytes, EvidenceError> {
+        match &mut self.blobs {
+            None => Ok(Bytes::from(self.bytes.clone())),
+            Some(blobs) => Ok(blobs.openings(ranges)?),
+        }
+    }
+
+    fn error(&self, error: BatchError) -> EvidenceError {
+        EvidenceError::Batch {
+            index: self.index,
+            error,
+        }
+    }
+}
+
+/// The leaves a forced block from record `first` with `count` transactions must have:
+/// the Portal's records `first…`, as derivation includes them.
+pub fn forced_leaves(
+    records: &BTreeMap<u64, ForcedTransaction>,
+    first: u64,
+    count: u32,
+) -> Result<Vec<B256>, EvidenceError> {
+    (first..first + u64::from(count))
+        .map(|index| {
+            let record = records
+                .get(&index)
+                .ok_or(EvidenceError::NoForcedRecord(index))?;
+            Ok(keccak256(Transaction::Forced(record.clone()).encode()))
+        })
+        .collect()
+}
+
+/// Node `index` at depth `depth` of the transactions tree over `leaves` drawn with
+/// `levels` levels (`docs/spec/disputes.md` §1.1: a missing right child is zero; a node
+/// with no leaves under it is zero).
+pub fn tree_node(leaves: &[B256], levels: u32, depth: u32, index: u64) -> B256 {
+    let mut level: Vec<B256> = leaves.to_vec();
+    for _ in depth..levels {
+        level = level
+            .chunks(2)
+            .map(|pair| {
+                let right = pair.get(1).copied().unwrap_or(B256::ZERO);
+                keccak256([pair[0].as_slice(), right.as_slice()].concat())
+            })
+            .collect();
+    }
+    level.get(index as usize).copied().unwrap_or(B256::ZERO)
+}
