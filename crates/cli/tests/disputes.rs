@@ -8,6 +8,11 @@
 //!   down to the block's last transaction, the one-step prover on L1 shows the real root,
 //!   the output is removed, the challenger is paid both bonds, and the forged withdrawal
 //!   never pays.
+//! * A malicious proposer posts an output whose block holds a transfer to itself in place
+//!   of the batch's last transaction (same time and count, a transactions root over its
+//!   own list) and defends it move by move: the challenger bisects to the block, disputes
+//!   its content, descends the proposer's transactions tree to the replaced transaction,
+//!   and the batch opener on L1 shows the batch holds another: the output is removed.
 //! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
 //!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
 //!   the proposer collects both bonds and the output finalizes.
@@ -170,6 +175,21 @@ impl Network {
         (view.hash, view.header)
     }
 
+    /// The transaction leaves of the follower's block `number`.
+    async fn leaves(&self, number: u64) -> Vec<B256> {
+        let view = self
+            .follower
+            .client()
+            .get_block(BlockRef::Number(number), Some(true))
+            .await
+            .unwrap()
+            .unwrap();
+        view.transactions
+            .iter()
+            .map(|tx| keccak256(&tx.raw))
+            .collect()
+    }
+
     async fn game(&self, id: u64) -> DisputeGame::Game {
         self.client(PROPOSER)
             .view(
@@ -201,12 +221,14 @@ impl Network {
 }
 
 /// Plays `game` as the defender of a chain equal to the follower's except block
-/// `forged` (whose header is `forged_header`, final root `forged_root`), until it ends.
+/// `forged` (whose header is `forged_header`, its transactions `forged_leaves`), until
+/// it ends.
 async fn defend_forged_chain(
     network: &Network,
     id: u64,
     forged: u64,
     forged_header: &BlockHeader,
+    forged_leaves: &[B256],
 ) -> DisputeGame::Game {
     let l1 = network.client(PROPOSER);
     let follower = network.follower.client();
@@ -221,7 +243,27 @@ async fn defend_forged_chain(
         let gid = U256::from(id);
         let span = game.hi - game.lo;
         let mid = game.lo + span / 2;
-        if game.defenderToMove && !game.midPosted {
+        let derivation = l1
+            .view(
+                game_address,
+                &DisputeGame::getDerivationCall { gameId: gid },
+            )
+            .await
+            .unwrap();
+        if game.defenderToMove && derivation.contentDisputed {
+            // The descent of the forged block's transactions tree.
+            let levels = u32::from(derivation.contentLevels);
+            let depth = u32::from(derivation.contentDepth) + 1;
+            let index = derivation.contentIndex * 2;
+            let call = DisputeGame::revealChildrenCall {
+                gameId: gid,
+                left: straddle_disputes::tree_node(forged_leaves, levels, depth, index),
+                right: straddle_disputes::tree_node(forged_leaves, levels, depth, index + 1),
+            };
+            l1.transact(game_address, &call, U256::ZERO, "reveal children")
+                .await
+                .unwrap();
+        } else if game.defenderToMove && !game.midPosted {
             if game.level == 0 && span >= 2 {
                 let claim = if mid == forged {
                     keccak256(forged_header.encode())
@@ -343,7 +385,8 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
     // on (no second game, no second bond).
     challenger_process.kill_hard();
     let _challenger = network.start_challenger();
-    let game = defend_forged_chain(&network, 0, forged, &forged_header).await;
+    let leaves = network.leaves(forged).await;
+    let game = defend_forged_chain(&network, 0, forged, &forged_header, &leaves).await;
     let removal = proposed.elapsed();
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
     assert_eq!(game.level, 1, "decided at the transaction level");
@@ -386,6 +429,105 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
+    let network = Network::start().await;
+    let _challenger = network.start_challenger();
+    // A few transfers sent at once, so that one block holds several.
+    let client = network.sequencer.client();
+    let key = dev_signer(2);
+    let sends: Vec<_> = (0..4u64)
+        .map(|nonce| {
+            let action = Action::Transfer(Transfer {
+                to: dev_signer(4).address(),
+                amount: 1_000 + u128::from(nonce),
+                nonce,
+                expiryMs: u64::MAX / 2,
+            });
+            let request = SendActionRequest {
+                chain_id: DEVNET_CHAIN_ID,
+                signature: Bytes::copy_from_slice(&sign(&key, &action)),
+                action,
+            };
+            let client = client.clone();
+            tokio::spawn(async move { client.send_action(request).await.unwrap() })
+        })
+        .collect();
+    let mut forged = 0;
+    for send in sends {
+        forged = forged.max(send.await.unwrap().block_number);
+    }
+    // Later blocks, so that the forged one is inside the disputed range, not its end.
+    let last = network.activity(3, 4).await;
+    let (_, real) = network.header(forged).await;
+    let mut leaves = network.leaves(forged).await;
+
+    // The proposer replaces the block's last transaction with a transfer to itself that
+    // no batch holds, and keeps the time and count.
+    let thief = l1_key(PROPOSER).address();
+    let stolen = Action::Transfer(Transfer {
+        to: thief,
+        amount: 5_000_000_000,
+        nonce: 900,
+        expiryMs: u64::MAX / 2,
+    });
+    let stolen_tx = straddle_primitives::Transaction::Action(straddle_primitives::SignedAction {
+        action: stolen.clone(),
+        signature: alloy_primitives::Signature::try_from(sign(&key, &stolen).as_slice()).unwrap(),
+    });
+    *leaves.last_mut().unwrap() = keccak256(stolen_tx.encode());
+    let forged_header = BlockHeader {
+        transactions_root: straddle_primitives::block::transactions_root(&leaves),
+        state_root: keccak256("the state after the stolen transfer"),
+        ..real.clone()
+    };
+    let thief_l1 = network.client(PROPOSER);
+    let registry = network.deployment.output_registry;
+    let proposed = Instant::now();
+    // The output is the forged block itself, so the game narrows to it.
+    let index = thief_l1
+        .propose_output(
+            registry,
+            forged,
+            forged_header.state_root,
+            forged_header.hash(),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while network.game_count().await == 0 {
+        assert!(Instant::now() < deadline, "no game was opened");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let game = defend_forged_chain(&network, 0, forged, &forged_header, &leaves).await;
+    assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+    assert_eq!(game.level, 0, "decided at the block level");
+    assert_eq!(game.blockNumber, forged);
+    let derivation = thief_l1
+        .view(
+            network.deployment.dispute_game,
+            &DisputeGame::getDerivationCall { gameId: U256::ZERO },
+        )
+        .await
+        .unwrap();
+    assert!(derivation.contentDisputed, "by the block's content");
+    assert_eq!(
+        derivation.contentIndex + 1,
+        u64::from(real.transaction_count),
+        "at the replaced transaction"
+    );
+    println!(
+        "forged content: removed {:.1} s after the proposal (block {forged} of {} transactions, {} levels; chain at {last})",
+        proposed.elapsed().as_secs_f64(),
+        real.transaction_count,
+        derivation.contentLevels
+    );
+    assert!(
+        thief_l1.output_count(registry).await.unwrap() <= index,
+        "the forged output is gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

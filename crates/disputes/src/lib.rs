@@ -9,7 +9,8 @@
 
 mod derivation;
 
-use derivation::{Evidence, EvidenceError, SOURCE_BATCH, SOURCE_FORCED, forced_leaves, tree_node};
+pub use derivation::tree_node;
+use derivation::{Evidence, EvidenceError, SOURCE_BATCH, SOURCE_FORCED, forced_leaves};
 use jsonrpsee::http_client::HttpClient;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
