@@ -12,7 +12,8 @@
 //!   of the batch's last transaction (same time and count, a transactions root over its
 //!   own list) and defends it move by move: the challenger bisects to the block, disputes
 //!   its content, descends the proposer's transactions tree to the replaced transaction,
-//!   and the batch opener on L1 shows the batch holds another: the output is removed.
+//!   and the batch opener on L1 shows the batch (posted in blobs) holds another: the
+//!   output is removed.
 //! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
 //!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
 //!   the proposer collects both bonds and the output finalizes.
@@ -70,6 +71,11 @@ struct Network {
 
 impl Network {
     async fn start() -> Network {
+        Network::start_posting(&[]).await
+    }
+
+    /// The network with `batcher_extra` added to the batcher's arguments.
+    async fn start_posting(batcher_extra: &[&str]) -> Network {
         // A block a second, as on the devnet: every move waits for its block.
         let anvil = Anvil::start(
             &straddle_l1::anvil::anvil_binary(&repo()),
@@ -91,11 +97,10 @@ impl Network {
         let deployment = operator.deploy_devnet(&config).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (sequencer, follower) = common::start_nodes(dir.path(), &anvil.url(), &deployment);
-        let batcher = ServiceProcess::start(
-            "batcher",
-            &common::batcher_args(&sequencer.url, &anvil.url(), &deployment),
-            &dir.path().join("batcher.log"),
-        );
+        let mut batcher_args = common::batcher_args(&sequencer.url, &anvil.url(), &deployment);
+        batcher_args.extend(batcher_extra.iter().map(|arg| arg.to_string()));
+        let batcher =
+            ServiceProcess::start("batcher", &batcher_args, &dir.path().join("batcher.log"));
         Network {
             anvil,
             deployment,
@@ -433,7 +438,9 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
-    let network = Network::start().await;
+    // Batches in blobs: the challenger proves the batch's transaction by opening only
+    // the field elements that hold it.
+    let network = Network::start_posting(&["--da", "blobs"]).await;
     let _challenger = network.start_challenger();
     // A few transfers sent at once, so that one block holds several.
     let client = network.sequencer.client();
@@ -513,6 +520,16 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
         .await
         .unwrap();
     assert!(derivation.contentDisputed, "by the block's content");
+    let batch = thief_l1
+        .view(
+            network.deployment.batch_inbox,
+            &straddle_l1_contracts::BatchInbox::getBatchCall {
+                index: U256::from(derivation.sourceIndex),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(batch.kind, 1, "the source batch was posted in blobs");
     assert_eq!(
         derivation.contentIndex + 1,
         u64::from(real.transaction_count),
