@@ -109,6 +109,8 @@ pub struct Player {
     forced: BTreeMap<u64, ForcedTransaction>,
     /// The L2 signing domain (order hashes a batch refers to), from the node.
     domain: Option<Domain>,
+    /// The Portal's logs are read up to this L1 block.
+    records_read_to: Option<u64>,
 }
 
 impl Player {
@@ -138,6 +140,7 @@ impl Player {
             deposits: BTreeMap::new(),
             forced: BTreeMap::new(),
             domain: None,
+            records_read_to: None,
         };
         player.recall_disputes().await?;
         Ok(player)
@@ -481,14 +484,16 @@ impl Player {
         }
         if derivation.source == SOURCE_BATCH {
             let evidence = self.evidence(derivation.sourceIndex).await?;
+            let blobs = evidence.in_blobs();
             if evidence.contradicts(
                 game.blockNumber,
                 game.blockTimestampMs,
                 game.transactionCount,
                 game.loClaim,
             )? {
-                let blobs = evidence.in_blobs();
-                let opening = evidence.header_opening()?;
+                let opening = self
+                    .with_evidence(derivation.sourceIndex, Evidence::header_opening)
+                    .await?;
                 let call = DisputeGame::disputeBatchBlockCall {
                     gameId: gid,
                     opening,
@@ -544,13 +549,14 @@ impl Player {
         }
         let domain = self.domain().await?;
         self.refresh_records().await?;
-        let deposits = std::mem::take(&mut self.deposits);
-        let evidence = self.evidence(derivation.sourceIndex).await?;
-        let blobs = evidence.in_blobs();
-        let opened =
-            evidence.transaction_opening(game.blockNumber, position as usize, &domain, &deposits);
-        self.deposits = deposits;
-        let (opening, deposit_record) = opened?;
+        let deposits = self.deposits.clone();
+        let blobs = self.evidence(derivation.sourceIndex).await?.in_blobs();
+        let number = game.blockNumber;
+        let (opening, deposit_record) = self
+            .with_evidence(derivation.sourceIndex, move |evidence| {
+                evidence.transaction_opening(number, position as usize, &domain, &deposits)
+            })
+            .await?;
         let call = DisputeGame::proveBatchTransactionCall {
             gameId: gid,
             opening,
@@ -614,15 +620,39 @@ impl Player {
         Ok(self.evidence.get_mut(&index).expect("inserted just above"))
     }
 
+    /// Runs `work` on batch `index`'s evidence off the async workers (blob openings
+    /// compute KZG proofs, tens of milliseconds per field element).
+    async fn with_evidence<T, F>(&mut self, index: u64, work: F) -> Result<T, DisputeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Evidence) -> Result<T, EvidenceError> + Send + 'static,
+    {
+        self.evidence(index).await?;
+        let mut evidence = self.evidence.remove(&index).expect("fetched just above");
+        let (evidence, result) = tokio::task::spawn_blocking(move || {
+            let result = work(&mut evidence);
+            (evidence, result)
+        })
+        .await
+        .map_err(|e| L1Error::Blob(format!("opening task: {e}")))?;
+        self.evidence.insert(index, evidence);
+        Ok(result?)
+    }
+
     /// Reads the Portal's deposits and forced records logged since the last read.
     async fn refresh_records(&mut self) -> Result<(), DisputeError> {
         let latest = self.l1.block_number().await?;
-        for log in straddle_l1::deposits_between(&self.l1, self.portal, 0, latest).await? {
+        let from = self.records_read_to.map_or(0, |read| read + 1);
+        if from > latest {
+            return Ok(());
+        }
+        for log in straddle_l1::deposits_between(&self.l1, self.portal, from, latest).await? {
             self.deposits.insert(log.deposit.index, log.deposit);
         }
-        for log in straddle_l1::forced_between(&self.l1, self.portal, 0, latest).await? {
+        for log in straddle_l1::forced_between(&self.l1, self.portal, from, latest).await? {
             self.forced.insert(log.index, log.forced());
         }
+        self.records_read_to = Some(latest);
         Ok(())
     }
 
