@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {BatchInbox} from "./BatchInbox.sol";
+import {L2Domain} from "./L2Domain.sol";
 import {IPortalRecords} from "./StepProver.sol";
 
 /// @title BatchOpener
@@ -165,15 +166,7 @@ contract BatchOpener {
     constructor(BatchInbox inbox_, IPortalRecords portal_, uint64 chainId, address verifyingContract) {
         inbox = inbox_;
         portal = portal_;
-        domainSeparator = keccak256(
-            abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-                keccak256("Straddle"),
-                keccak256("1"),
-                uint256(chainId),
-                verifyingContract
-            )
-        );
+        domainSeparator = L2Domain.separator(chainId, verifyingContract);
     }
 
     /// @notice Transaction `position` of block `blockNumber` in calldata batch `index`.
@@ -187,14 +180,8 @@ contract BatchOpener {
         bytes calldata batch,
         bytes calldata depositRecord
     ) external view returns (Opened memory) {
-        BatchInbox.Batch memory posted = inbox.getBatch(index);
-        if (posted.kind != BatchInbox.Kind.Calldata) revert WrongPosting(index);
-        if (keccak256(batch) != posted.commitment) revert CommitmentMismatch(index);
-        Reader memory r;
-        r.data = batch;
-        r.length = batch.length;
+        Reader memory r = calldataReader(index, batch);
         r.depositRecord = depositRecord;
-        r.postedAt = posted.l1BlockNumber;
         return open(r, blockNumber, position);
     }
 
@@ -210,11 +197,8 @@ contract BatchOpener {
         bytes calldata openings,
         bytes calldata depositRecord
     ) external view returns (Opened memory) {
-        BatchInbox.Batch memory posted = inbox.getBatch(index);
-        if (posted.kind != BatchInbox.Kind.Blobs) revert WrongPosting(index);
-        Reader memory r = proveElements(inbox.getBlobHashes(index), openings);
+        Reader memory r = blobReader(index, openings);
         r.depositRecord = depositRecord;
-        r.postedAt = posted.l1BlockNumber;
         return open(r, blockNumber, position);
     }
 
@@ -225,13 +209,7 @@ contract BatchOpener {
         view
         returns (BlockView memory v)
     {
-        BatchInbox.Batch memory posted = inbox.getBatch(index);
-        if (posted.kind != BatchInbox.Kind.Calldata) revert WrongPosting(index);
-        if (keccak256(batch) != posted.commitment) revert CommitmentMismatch(index);
-        Reader memory r;
-        r.data = batch;
-        r.length = batch.length;
-        (v,,) = blockOf(r, blockNumber);
+        (v,,) = blockOf(calldataReader(index, batch), blockNumber);
     }
 
     /// @notice What blob batch `index` says of block `blockNumber`; `openings` as for
@@ -241,10 +219,25 @@ contract BatchOpener {
         view
         returns (BlockView memory v)
     {
+        (v,,) = blockOf(blobReader(index, openings), blockNumber);
+    }
+
+    /// @dev A reader of calldata batch `index`, whose bytes must be `batch`.
+    function calldataReader(uint256 index, bytes calldata batch) internal view returns (Reader memory r) {
+        BatchInbox.Batch memory posted = inbox.getBatch(index);
+        if (posted.kind != BatchInbox.Kind.Calldata) revert WrongPosting(index);
+        if (keccak256(batch) != posted.commitment) revert CommitmentMismatch(index);
+        r.data = batch;
+        r.length = batch.length;
+        r.postedAt = posted.l1BlockNumber;
+    }
+
+    /// @dev A reader of the field elements `openings` opens of blob batch `index`.
+    function blobReader(uint256 index, bytes calldata openings) internal view returns (Reader memory r) {
         BatchInbox.Batch memory posted = inbox.getBatch(index);
         if (posted.kind != BatchInbox.Kind.Blobs) revert WrongPosting(index);
-        Reader memory r = proveElements(inbox.getBlobHashes(index), openings);
-        (v,,) = blockOf(r, blockNumber);
+        r = proveElements(inbox.getBlobHashes(index), openings);
+        r.postedAt = posted.l1BlockNumber;
     }
 
     /// @dev Checks every opening with the point-evaluation precompile and gathers the payloads.

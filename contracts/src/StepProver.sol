@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IStepProver} from "./DisputeGame.sol";
 import {StateProof} from "./StateProof.sol";
+import {L2Domain} from "./L2Domain.sol";
 
 /// @notice What the prover and the batch opener read from the Portal: the hashes of the
 /// deposits and forced transactions L1 recorded, and the L1 blocks they were recorded in.
@@ -116,15 +117,7 @@ contract StepProver is IStepProver {
     constructor(uint64 chainId, address verifyingContract, IPortalRecords portal_, address faucetOperator_) {
         portal = portal_;
         faucetOperator = faucetOperator_;
-        domainSeparator = keccak256(
-            abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-                keccak256("Straddle"),
-                keccak256("1"),
-                uint256(chainId),
-                verifyingContract
-            )
-        );
+        domainSeparator = L2Domain.separator(chainId, verifyingContract);
     }
 
     /// @inheritdoc IStepProver

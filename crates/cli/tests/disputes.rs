@@ -169,27 +169,26 @@ impl Network {
         block
     }
 
-    async fn header(&self, number: u64) -> (B256, BlockHeader) {
-        let view = self
-            .follower
+    /// The follower's block `number` (with its transactions when `full`).
+    async fn block(&self, number: u64, full: bool) -> straddle_node::api::BlockView {
+        self.follower
             .client()
-            .get_block(BlockRef::Number(number), Some(false))
+            .get_block(BlockRef::Number(number), Some(full))
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn header(&self, number: u64) -> (B256, BlockHeader) {
+        let view = self.block(number, false).await;
         (view.hash, view.header)
     }
 
     /// The transaction leaves of the follower's block `number`.
     async fn leaves(&self, number: u64) -> Vec<B256> {
-        let view = self
-            .follower
-            .client()
-            .get_block(BlockRef::Number(number), Some(true))
+        self.block(number, true)
             .await
-            .unwrap()
-            .unwrap();
-        view.transactions
+            .transactions
             .iter()
             .map(|tx| keccak256(&tx.raw))
             .collect()

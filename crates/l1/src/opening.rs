@@ -177,29 +177,13 @@ impl L1Client {
         opening: &BatchOpening,
         deposit: Bytes,
     ) -> Result<Opened, L1Error> {
-        let (index, position) = (U256::from(index), U256::from(position));
-        match opening {
-            BatchOpening::Calldata(batch) => {
-                let call = BatchOpener::openCalldataCall {
-                    index,
-                    blockNumber: block,
-                    position,
-                    batch: batch.clone(),
-                    depositRecord: deposit,
-                };
-                self.view(opener, &call).await
-            }
-            BatchOpening::Blobs(openings) => {
-                let call = BatchOpener::openBlobsCall {
-                    index,
-                    blockNumber: block,
-                    position,
-                    openings: openings.clone(),
-                    depositRecord: deposit,
-                };
-                self.view(opener, &call).await
-            }
-        }
+        let request = TransactionRequest::default()
+            .with_to(opener)
+            .with_input(open_input(index, block, position, opening, deposit));
+        let output = self.provider.call(request).await.map_err(L1Error::rpc)?;
+        // Both openers return `Opened`.
+        BatchOpener::openCalldataCall::abi_decode_returns(&output)
+            .map_err(|e| L1Error::Decode(e.to_string()))
     }
 
     /// Gas of a transaction making the call of [`L1Client::open_transaction`]
@@ -213,34 +197,44 @@ impl L1Client {
         opening: &BatchOpening,
         deposit: Bytes,
     ) -> Result<u64, L1Error> {
-        let (index, position) = (U256::from(index), U256::from(position));
-        let input: Bytes = match opening {
-            BatchOpening::Calldata(batch) => BatchOpener::openCalldataCall {
-                index,
-                blockNumber: block,
-                position,
-                batch: batch.clone(),
-                depositRecord: deposit,
-            }
-            .abi_encode()
-            .into(),
-            BatchOpening::Blobs(openings) => BatchOpener::openBlobsCall {
-                index,
-                blockNumber: block,
-                position,
-                openings: openings.clone(),
-                depositRecord: deposit,
-            }
-            .abi_encode()
-            .into(),
-        };
         let request = TransactionRequest::default()
             .with_from(self.signer)
             .with_to(opener)
-            .with_input(input);
+            .with_input(open_input(index, block, position, opening, deposit));
         self.provider
             .estimate_gas(request)
             .await
             .map_err(L1Error::rpc)
+    }
+}
+
+/// The input of `BatchOpener.openCalldata` or `openBlobs`, as `opening` is.
+fn open_input(
+    index: u64,
+    block: u64,
+    position: u32,
+    opening: &BatchOpening,
+    deposit: Bytes,
+) -> Bytes {
+    let (index, position) = (U256::from(index), U256::from(position));
+    match opening {
+        BatchOpening::Calldata(batch) => BatchOpener::openCalldataCall {
+            index,
+            blockNumber: block,
+            position,
+            batch: batch.clone(),
+            depositRecord: deposit,
+        }
+        .abi_encode()
+        .into(),
+        BatchOpening::Blobs(openings) => BatchOpener::openBlobsCall {
+            index,
+            blockNumber: block,
+            position,
+            openings: openings.clone(),
+            depositRecord: deposit,
+        }
+        .abi_encode()
+        .into(),
     }
 }

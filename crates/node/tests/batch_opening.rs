@@ -14,7 +14,7 @@
 mod common;
 
 use alloy_primitives::{Address, B256, Bytes, Signature, U256};
-use common::Rng;
+use common::{CURVE_ORDER, Rng};
 use std::collections::BTreeMap;
 use straddle_batch::{Batch, BatchBlock, Located, locate_transaction};
 use straddle_l1::L1Client;
@@ -31,13 +31,6 @@ use straddle_primitives::{
 const DEPOSITS: usize = 8;
 const FORCED: usize = 4;
 const BASE_MS: u64 = 1_800_000_000_000;
-/// secp256k1 curve order.
-const CURVE_ORDER: U256 = U256::from_limbs([
-    0xBFD25E8CD0364141,
-    0xBAAEDCE6AF48A03B,
-    0xFFFFFFFFFFFFFFFE,
-    0xFFFFFFFFFFFFFFFF,
-]);
 
 /// Random transactions of every kind the batch format carries.
 struct Generator {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::Rng;
+use common::{CURVE_ORDER, Rng};
 
 use alloy_primitives::{Address, B256, Signature, U256};
 use alloy_signer::SignerSync;
@@ -28,13 +28,6 @@ use straddle_primitives::{
 
 const TRANSACTIONS: usize = 2_500;
 const SIGNERS: usize = 6;
-/// secp256k1 curve order.
-const CURVE_ORDER: U256 = U256::from_limbs([
-    0xBFD25E8CD0364141,
-    0xBAAEDCE6AF48A03B,
-    0xFFFFFFFFFFFFFFFE,
-    0xFFFFFFFFFFFFFFFF,
-]);
 
 struct Generator {
     rng: Rng,

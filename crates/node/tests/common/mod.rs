@@ -171,6 +171,14 @@ pub fn order_at(
     SignedOrder { order, signature }
 }
 
+/// secp256k1 curve order.
+pub const CURVE_ORDER: alloy_primitives::U256 = alloy_primitives::U256::from_limbs([
+    0xBFD25E8CD0364141,
+    0xBAAEDCE6AF48A03B,
+    0xFFFFFFFFFFFFFFFE,
+    0xFFFFFFFFFFFFFFFF,
+]);
+
 /// SplitMix64: reproducible without a dependency.
 pub struct Rng(pub u64);
 
