@@ -18,7 +18,7 @@ interface IPortalRecords {
 /// @notice The one-step prover: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
 /// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), cancels (0x12), bulk
-/// cancels (0x15) and forced transactions (0x1D) carrying any of the user kinds among
+/// cancels (0x15), order placements (0x1A) and forced transactions (0x1D) carrying any of the user kinds among
 /// these or anything that may not be forced; any other kind (or forced payload) reverts
 /// with `UnsupportedKind` (docs/spec/disputes.md §4 lists what is left). A
 /// transaction the STF refuses changes nothing, so its post-state root is the pre-state
@@ -30,8 +30,9 @@ interface IPortalRecords {
 /// contract writes them (deposit: recipient's account, totals; transfer: sender's account,
 /// then the recipient's unless it is the sender; withdrawal: sender's account, the new
 /// withdrawal record, totals; cancel: the order record; bulk cancel: the order records,
-/// each once in first-seen order, then the signer's account; forced: the queue, then its
-/// payload's if the index is the next), each with its current value and a proof. When the
+/// each once in first-seen order, then the signer's account; placement: the market (read
+/// only), the order record, the clearing totals; forced: the queue, then its payload's if
+/// the index is the next), each with its current value and a proof. When the
 /// transaction changes the state each proof is against the root after the leaves before
 /// it were written; when it is refused every proof is against the pre-state root. A
 /// transfer or withdrawal whose signature does not recover needs no leaves.
@@ -79,6 +80,15 @@ contract StepProver is IStepProver {
     uint8 internal constant KIND_BULK_CANCEL = 0x15;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
     uint8 internal constant KIND_FORCED = 0x1D;
+    uint8 internal constant KIND_PLACE_ORDER = 0x1A;
+    /// @notice kind ‖ order body (47) ‖ r ‖ s ‖ v.
+    uint256 internal constant PLACE_ORDER_BYTES = 113;
+    bytes32 internal constant ORDER_TYPEHASH = keccak256(
+        "Order(uint32 market,bool isBuy,uint64 limitPrice,uint64 size,uint8 timeInForce,bool reduceOnly,uint64 expiryMs,uint64 clientOrderId,uint64 nonce)"
+    );
+    /// @notice The clearing totals leaf (`0x08`): fee pool, insurance fund and rounding
+    /// reserve (u128 each), then the placement count (u64).
+    uint256 internal constant CLEARING_TOTALS_BYTES = 56;
     uint256 internal constant FORCED_HEADER_BYTES = 33;
     uint256 internal constant CANCEL_BYTES = 114;
     /// @notice Most orders one bulk cancel names (crates/primitives BULK_CANCEL_MAX).
@@ -133,6 +143,7 @@ contract StepProver is IStepProver {
         Leaf[] memory leaves = leavesOf(witness);
         if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leaves);
         if (kind == KIND_FORCED) return forced(preRoot, blockNumber, timestampMs, transaction, leaves);
+        if (kind == KIND_PLACE_ORDER) return placeOrder(preRoot, timestampMs, transaction, leaves);
         (bool covered, bytes32 root) = userSigned(preRoot, blockNumber, timestampMs, transaction, leaves);
         if (!covered) revert UnsupportedKind(kind);
         return root;
@@ -262,6 +273,118 @@ contract StepProver is IStepProver {
         record = bytes.concat(leaf.value);
         if (record.length < 10 || uint8(record[8]) > 1 || uint8(record[9]) > 1) revert BadLeafValue(index);
         record[8] = 0x01;
+    }
+
+    // ---------------------------------------------------------------- placements
+
+    /// @dev kind ‖ order body ‖ r ‖ s ‖ v, the body `market u32 ‖ isBuy u8 ‖ limitPrice
+    /// u64 ‖ size u64 ‖ timeInForce u8 ‖ reduceOnly u8 ‖ expiryMs u64 ‖ clientOrderId u64 ‖
+    /// nonce u64`. Registers the signer's order as resting (clearinghouse.md §6.2): its
+    /// record (`0x07 ‖ owner ‖ hash`) gets the placement (sequence number = the clearing
+    /// totals' placement count, which grows by one), keeping its filled size. Refused
+    /// unless good-till-cancelled or post-only, not expired, not cancelled, filled or
+    /// placed before, on an active market (`0x05 ‖ id`: status 0) and on its grid (size a
+    /// positive multiple of the lot, price of the tick). Leaves: the market (read), the
+    /// order record, the clearing totals.
+    function placeOrder(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
+        internal
+        view
+        returns (bytes32)
+    {
+        if (transaction.length != PLACE_ORDER_BYTES) return preRoot;
+        bytes calldata body = transaction[1:48];
+        // Booleans other than 0 and 1 do not decode.
+        if (uint8(body[4]) > 1 || uint8(body[22]) > 1) return preRoot;
+        bytes32 orderHash = digest(orderStructHash(body));
+        address owner = recoverStrict(orderHash, transaction[48:113]);
+        if (owner == address(0)) return preRoot;
+        requireCount(leaves, 3);
+        bytes[] memory keys = placementKeys(body, owner, orderHash);
+        if (!placeable(body, timestampMs, leaves)) return unchanged(preRoot, leaves, keys);
+        // The market is only read: its proof must be against the root before the writes.
+        checkUnchanged(preRoot, keys[0], leaves[0]);
+        (bytes memory totals, uint64 seq) = placedTotals(leaves[2]);
+        bytes32 root = write(preRoot, keys[1], leaves[1], 1, placedRecord(leaves[1], seq, body));
+        return write(root, keys[2], leaves[2], 2, totals);
+    }
+
+    /// @dev The leaves a placement reads: its market, the owner's order record, the
+    /// clearing totals.
+    function placementKeys(bytes calldata body, address owner, bytes32 orderHash)
+        internal
+        pure
+        returns (bytes[] memory keys)
+    {
+        keys = new bytes[](3);
+        keys[0] = abi.encodePacked(uint8(0x05), bytes4(body[0:4]));
+        keys[1] = orderKey(owner, orderHash);
+        keys[2] = abi.encodePacked(uint8(0x08));
+    }
+
+    /// @dev Checks a leaf only read against `root`.
+    function checkUnchanged(bytes32 root, bytes memory key, Leaf memory leaf) internal pure {
+        Leaf[] memory one = new Leaf[](1);
+        one[0] = leaf;
+        unchanged(root, one, single(key));
+    }
+
+    /// @dev The EIP-712 struct hash of a canonical order body.
+    function orderStructHash(bytes calldata body) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                ORDER_TYPEHASH,
+                uint32(bytes4(body[0:4])),
+                uint8(body[4]),
+                uint64(bytes8(body[5:13])),
+                uint64(bytes8(body[13:21])),
+                uint8(body[21]),
+                uint8(body[22]),
+                uint64(bytes8(body[23:31])),
+                uint64(bytes8(body[31:39])),
+                uint64(bytes8(body[39:47]))
+            )
+        );
+    }
+
+    /// @dev Whether the order may rest: time in force, expiry, its record, its market.
+    function placeable(bytes calldata body, uint64 timestampMs, Leaf[] memory leaves) internal pure returns (bool) {
+        uint8 timeInForce = uint8(body[21]);
+        uint64 size = uint64(bytes8(body[13:21]));
+        uint64 price = uint64(bytes8(body[5:13]));
+        if ((timeInForce != 0 && timeInForce != 3) || timestampMs > uint64(bytes8(body[23:31]))) return false;
+        if (leaves[1].present) {
+            bytes memory record = leaves[1].value;
+            if (record.length < 10) revert BadLeafValue(1);
+            if (uint8(record[8]) != 0 || readUint(record, 0, 8) >= size || uint8(record[9]) != 0) return false;
+        }
+        if (!leaves[0].present) return false;
+        bytes memory market = leaves[0].value;
+        // id u32 ‖ underlying u32 ‖ kind u8 ‖ strike u64 ‖ expiry u64 ‖ tick u64 ‖ lot u64 ‖
+        // makerFeePpm u32 ‖ takerFeePpm u32 ‖ status u8 ‖ …
+        if (market.length < 50) revert BadLeafValue(0);
+        uint256 tick = readUint(market, 25, 8);
+        uint256 lot = readUint(market, 33, 8);
+        if (uint8(market[49]) != 0) return false;
+        return size != 0 && lot != 0 && size % lot == 0 && price != 0 && tick != 0 && price % tick == 0;
+    }
+
+    /// @dev The record with the placement: `filled u64 ‖ cancelled u8 (0) ‖ placed u8 (1) ‖
+    /// seq u64 ‖ body`, the filled size kept.
+    function placedRecord(Leaf memory leaf, uint64 seq, bytes calldata body) internal pure returns (bytes memory) {
+        uint64 filled = leaf.present ? uint64(readUint(leaf.value, 0, 8)) : 0;
+        return abi.encodePacked(filled, uint8(0), uint8(1), seq, body);
+    }
+
+    /// @dev The clearing totals with one more placement, and the placement's number.
+    function placedTotals(Leaf memory leaf) internal pure returns (bytes memory totals, uint64 seq) {
+        if (!leaf.present) return (abi.encodePacked(new bytes(48), uint64(1)), 0);
+        totals = bytes.concat(leaf.value);
+        if (totals.length != CLEARING_TOTALS_BYTES) revert BadLeafValue(2);
+        seq = uint64(readUint(totals, 48, 8));
+        bytes8 next = bytes8(seq + 1);
+        for (uint256 i = 0; i < 8; i++) {
+            totals[48 + i] = next[i];
+        }
     }
 
     // ---------------------------------------------------------------- forced transactions

@@ -147,6 +147,15 @@ pub fn step_keys(
             action: Action::DepositMargin(_) | Action::WithdrawMargin(_),
             ..
         }) => Err(StepError::Unsupported("margin moves")),
+        Transaction::PlaceOrder(_) => Ok(match tx.clone().verify(&genesis.domain) {
+            // The market (read), the owner's order record, the clearing totals.
+            Ok(VerifiedTransaction::PlaceOrder(order)) => vec![
+                StateKey::Market(order.order.market),
+                StateKey::Order(order.owner, order.hash),
+                StateKey::ClearingTotals,
+            ],
+            _ => Vec::new(),
+        }),
         Transaction::Action(_) | Transaction::Cancel(_) | Transaction::BulkCancel { .. } => {
             let Ok(verified) = tx.clone().verify(&genesis.domain) else {
                 return Ok(Vec::new());
@@ -263,9 +272,14 @@ pub fn unchanged_witness(chain: &mut Chain, keys: &[StateKey]) -> Bytes {
 }
 
 /// One leaf for the prover: `value` (the leaf's before the transaction) under the raw
-/// key `encoded`, with its proof against `tree`'s current root.
+/// key `encoded`, with its proof against `tree`'s current root. A leaf the tree does not
+/// hold is absent whatever the ledger reads for it (the clearing totals read as zeros
+/// before their first write).
 fn read_leaf(tree: &mut SparseMerkleTree, encoded: &[u8], value: Option<Vec<u8>>) -> StepLeaf {
-    let proof = tree.prove(&key_hash(encoded));
+    let hash = key_hash(encoded);
+    let proof = tree.prove(&hash);
+    let held = matches!(proof.terminal, Terminal::Leaf { key_hash, .. } if key_hash == hash);
+    let value = value.filter(|_| held);
     let terminal = match proof.terminal {
         Terminal::Empty => StepTerminal {
             isLeaf: false,

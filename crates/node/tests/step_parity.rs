@@ -4,7 +4,9 @@
 //! replayed, stale and far nonces, expired, zero, overdrawn, out-of-order deposits and
 //! forced indices, supply-cap breaches, high-s and foreign signatures, forced payloads
 //! that do not decode or may not be forced), cancels and bulk cancels (of placed orders,
-//! of unknown ones, repeated, expired) run through the node's execution and through
+//! of unknown ones, repeated, expired), order placements (resting, and refused: off the
+//! grid, zero size, unknown market, immediate, expired, placed before) run through the
+//! node's execution and through
 //! `StepProver.execute` on a real anvil, and the post-state roots must be equal after
 //! every transaction. Also prints the prover's gas per kind (docs/PERFORMANCE.md).
 
@@ -22,8 +24,8 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step, step_keys, unchanged_witness};
 use straddle_primitives::{
-    Action, BulkCancel, Cancel, Deposit, DepositMargin, ForcedTransaction, Mint, SignedAction,
-    SignedCancel, Transaction, Transfer, Withdraw,
+    Action, BulkCancel, Cancel, Deposit, DepositMargin, ForcedTransaction, Mint, Order,
+    SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, VerifiedTransaction, Withdraw,
 };
 
 const TRANSACTIONS: usize = 2_500;
@@ -36,6 +38,8 @@ struct Generator {
     next_nonce: Vec<u64>,
     /// Order hashes each signer has placed (their records carry a placement).
     placed: Vec<Vec<B256>>,
+    /// Placements generated so far (sent again now and then: refused as placed).
+    placements: Vec<SignedOrder>,
 }
 
 impl Generator {
@@ -192,6 +196,58 @@ impl Generator {
         }
     }
 
+    /// An order placement: mostly on an active market's grid and resting (good till
+    /// cancelled or post-only), else off the grid, of a size of zero, for an unknown
+    /// market, immediate, expired, or one placed before; signed as `signature` signs.
+    fn place(&mut self, chain: &Chain, block: &BlockContext) -> Transaction {
+        if !self.placements.is_empty() && self.rng.chance(10) {
+            let again = self.rng.below(self.placements.len() as u64) as usize;
+            return Transaction::PlaceOrder(self.placements[again].clone());
+        }
+        let who = self.rng.below(SIGNERS as u64) as usize;
+        let signer = self.signers[who].clone();
+        let mut order = Order {
+            market: match self.rng.below(10) {
+                0 => 999,
+                1 => 2,
+                2 => 11,
+                _ => 1,
+            },
+            isBuy: self.rng.chance(50),
+            limitPrice: 1_000_000 * (2_000 + self.rng.below(2_000)),
+            size: 1_000 * (1 + self.rng.below(50)),
+            timeInForce: match self.rng.below(12) {
+                0 => 1,
+                1 => 2,
+                2 => 9,
+                3 | 4 => 3,
+                _ => 0,
+            },
+            reduceOnly: self.rng.chance(20),
+            expiryMs: if self.rng.chance(8) {
+                block.timestamp_ms - 1
+            } else {
+                block.timestamp_ms + 60_000
+            },
+            clientOrderId: self.rng.next(),
+            nonce: self.rng.next(),
+        };
+        match self.rng.below(14) {
+            0 => order.limitPrice += 1,
+            1 => order.size += 1,
+            2 => order.size = 0,
+            3 => order.limitPrice = 0,
+            _ => {}
+        }
+        let digest = order.hash(&chain.state.genesis.domain);
+        let signed = SignedOrder {
+            order,
+            signature: self.signature(&signer, digest),
+        };
+        self.placements.push(signed.clone());
+        Transaction::PlaceOrder(signed)
+    }
+
     fn action(&mut self, chain: &Chain, block: &BlockContext) -> Transaction {
         // Mints, mostly by the operator (signer 0, the faucet's), else refused.
         let minting = self.rng.chance(15);
@@ -319,6 +375,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             .collect(),
         next_nonce: vec![0; SIGNERS],
         placed: vec![Vec::new(); SIGNERS],
+        placements: Vec::new(),
     };
     let mut block = BlockContext {
         number: 1,
@@ -364,9 +421,10 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             block.timestamp_ms += 250;
         }
         let tx = match generator.rng.below(100) {
-            0..=14 => generator.deposit(&chain),
-            15..=29 => generator.forced(&chain, &block),
-            30..=44 => generator.cancel(&chain, &block),
+            0..=12 => generator.deposit(&chain),
+            13..=25 => generator.forced(&chain, &block),
+            26..=38 => generator.cancel(&chain, &block),
+            39..=51 => generator.place(&chain, &block),
             _ => generator.action(&chain, &block),
         };
         let kind = match &tx {
@@ -375,6 +433,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             Transaction::Forced(_) => "forced",
             Transaction::Cancel(_) => "cancel",
             Transaction::BulkCancel { .. } => "bulk cancel",
+            Transaction::PlaceOrder(_) => "placement",
             Transaction::Action(signed) if matches!(signed.action, Action::Transfer(_)) => {
                 "transfer"
             }
@@ -382,6 +441,10 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         };
         record_on_l1(&tx, &chain).await;
         let described = format!("{tx:?}");
+        let placed = match tx.clone().verify(&genesis.domain) {
+            Ok(VerifiedTransaction::PlaceOrder(order)) => Some((order.owner, order.hash)),
+            _ => None,
+        };
         let input = execute_step(&mut chain, tx, &block).unwrap();
         let expected = chain.tip.tree.root();
         let proven = l1.execute_step(prover, &input).await.unwrap();
@@ -390,6 +453,12 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             "transaction {i} ({described}): the prover's root differs from the STF's"
         );
         let changed = expected != input.pre_root;
+        if let (true, Some((owner, hash))) = (changed, placed) {
+            // Later cancels meet its record, placement and all.
+            if let Some(who) = generator.signers.iter().position(|s| s.address() == owner) {
+                generator.placed[who].push(hash);
+            }
+        }
         let entry = seen.entry((kind, changed)).or_default();
         entry.0 += 1;
         if i % 10 == 0 || entry.0 == 1 {
@@ -468,6 +537,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         "forced",
         "cancel",
         "bulk cancel",
+        "placement",
         "transfer",
         "withdrawal",
     ] {
