@@ -17,7 +17,8 @@ interface IPortalRecords {
 /// @title StepProver
 /// @notice The one-step prover: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
-/// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), cancels (0x12), bulk
+/// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), margin deposits (4),
+/// cancels (0x12), bulk
 /// cancels (0x15), order placements (0x1A) and forced transactions (0x1D) carrying any of the user kinds among
 /// these or anything that may not be forced; any other kind (or forced payload) reverts
 /// with `UnsupportedKind` (docs/spec/disputes.md §4 lists what is left). A
@@ -31,7 +32,8 @@ interface IPortalRecords {
 /// then the recipient's unless it is the sender; withdrawal: sender's account, the new
 /// withdrawal record, totals; cancel: the order record; bulk cancel: the order records,
 /// each once in first-seen order, then the signer's account; placement: the market (read
-/// only), the order record, the clearing totals; forced: the queue, then its payload's if
+/// only), the order record, the clearing totals; margin deposit: the sender's account, its
+/// portfolio; forced: the queue, then its payload's if
 /// the index is the next), each with its current value and a proof. When the
 /// transaction changes the state each proof is against the root after the leaves before
 /// it were written; when it is refused every proof is against the pre-state root. A
@@ -76,6 +78,7 @@ contract StepProver is IStepProver {
     uint8 internal constant KIND_TRANSFER = 1;
     uint8 internal constant KIND_WITHDRAW = 2;
     uint8 internal constant KIND_MINT = 3;
+    uint8 internal constant KIND_DEPOSIT_MARGIN = 4;
     uint8 internal constant KIND_CANCEL = 0x12;
     uint8 internal constant KIND_BULK_CANCEL = 0x15;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
@@ -109,6 +112,8 @@ contract StepProver is IStepProver {
     bytes32 internal constant TRANSFER_TYPEHASH =
         keccak256("Transfer(address to,uint128 amount,uint64 nonce,uint64 expiryMs)");
     bytes32 internal constant MINT_TYPEHASH = keccak256("Mint(address to,uint128 amount,uint64 nonce,uint64 expiryMs)");
+    bytes32 internal constant DEPOSIT_MARGIN_TYPEHASH =
+        keccak256("DepositMargin(uint128 amount,uint64 nonce,uint64 expiryMs)");
     bytes32 internal constant WITHDRAW_TYPEHASH =
         keccak256("Withdraw(address recipient,uint128 amount,uint64 nonce,uint64 expiryMs)");
 
@@ -160,7 +165,7 @@ contract StepProver is IStepProver {
         Leaf[] memory leaves
     ) internal view returns (bool covered, bytes32 root) {
         uint8 kind = transaction.length == 0 ? 0 : uint8(transaction[0]);
-        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW || kind == KIND_MINT) {
+        if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW || kind == KIND_MINT || kind == KIND_DEPOSIT_MARGIN) {
             return (true, action(preRoot, blockNumber, timestampMs, transaction, leaves));
         }
         if (kind == KIND_CANCEL) return (true, cancel(preRoot, timestampMs, transaction, leaves));
@@ -416,8 +421,8 @@ contract StepProver is IStepProver {
         (bool covered, bytes32 executed) = userSigned(root, blockNumber, timestampMs, payload, rest);
         if (covered) return executed;
         uint8 kind = payload.length == 0 ? 0 : uint8(payload[0]);
-        if ((kind == 4 || kind == 5) && decodesAsAction(payload)) {
-            // Forceable kinds whose rules the prover does not have yet.
+        if (kind == 5 && decodesAsAction(payload)) {
+            // A forceable kind whose rule the prover does not have yet.
             revert UnsupportedKind(kind);
         }
         // Does not decode, or may not be forced: only the inclusion counts.
@@ -558,10 +563,13 @@ contract StepProver is IStepProver {
             nonce: uint64(bytes8(transaction[37:45])),
             expiryMs: uint64(bytes8(transaction[45:53]))
         });
+        // A margin action carries a zero address, or it does not decode.
+        if (a.kind == KIND_DEPOSIT_MARGIN && a.target != address(0)) return preRoot;
         address sender = recoverStrict(digestOf(a), transaction[53:118]);
         // A signature that does not parse or recover: refused before any leaf is read.
         if (sender == address(0)) return preRoot;
         if (a.kind == KIND_TRANSFER) return transfer(preRoot, timestampMs, a, sender, leaves);
+        if (a.kind == KIND_DEPOSIT_MARGIN) return depositMargin(preRoot, timestampMs, a, sender, leaves);
         if (a.kind == KIND_MINT) return mint(preRoot, timestampMs, a, sender, leaves);
         return withdraw(preRoot, blockNumber, timestampMs, a, sender, leaves);
     }
@@ -663,6 +671,56 @@ contract StepProver is IStepProver {
         return write(root, keys[2], leaves[2], 2, encodeTotals(totals));
     }
 
+    /// @dev Moves `amount` of the sender's collateral into its margin account: the account
+    /// (its nonce, collateral) and the portfolio (`0x04 ‖ sender`: `cash i128 ‖ count u8 ‖
+    /// positions`, created with no positions when absent), whose cash must still fit 128
+    /// signed bits.
+    function depositMargin(bytes32 preRoot, uint64 timestampMs, Action memory a, address sender, Leaf[] memory leaves)
+        internal
+        pure
+        returns (bytes32)
+    {
+        requireCount(leaves, 2);
+        bytes[] memory keys = new bytes[](2);
+        keys[0] = accountKey(sender);
+        keys[1] = abi.encodePacked(uint8(0x04), sender);
+        Account memory account = accountOf(leaves[0], 0);
+        (bool ok, uint256 slot) = nonceSlot(account.nonces, a.nonce);
+        (bool fits, bytes memory portfolio) = creditedPortfolio(leaves[1], a.amount);
+        if (!ok || timestampMs > a.expiryMs || a.amount == 0 || account.collateral < a.amount || !fits) {
+            return unchanged(preRoot, leaves, keys);
+        }
+        account.collateral -= a.amount;
+        account.nonces = insertNonce(account.nonces, slot, a.nonce);
+        bytes32 root = write(preRoot, keys[0], leaves[0], 0, encodeAccount(account));
+        return write(root, keys[1], leaves[1], 1, portfolio);
+    }
+
+    /// @dev The portfolio with `amount` more cash, if the cash still fits in 128 signed
+    /// bits. (Cash never returns to zero here with no positions: a portfolio without
+    /// positions holds positive cash or is absent.)
+    function creditedPortfolio(Leaf memory leaf, uint128 amount) internal pure returns (bool fits, bytes memory value) {
+        int256 cash;
+        if (leaf.present) {
+            value = bytes.concat(leaf.value);
+            if (value.length < 17) revert BadLeafValue(1);
+            // casting to 'int128' reads the two's complement the leaf stores
+            // forge-lint: disable-next-line(unsafe-typecast)
+            cash = int128(uint128(readUint(value, 0, 16)));
+        } else {
+            value = new bytes(17);
+        }
+        int256 credited = cash + int256(uint256(amount));
+        if (credited > type(int128).max) return (false, value);
+        // casting to 'uint128' writes the two's complement of a value that fits (checked above)
+        // forge-lint: disable-next-line(unsafe-typecast)
+        bytes16 stored = bytes16(uint128(int128(credited)));
+        for (uint256 i = 0; i < 16; i++) {
+            value[i] = stored[i];
+        }
+        return (true, value);
+    }
+
     /// @dev Adds a minted `amount` to `recipient` and to `totals` (both in memory) if it is
     /// positive and fits: the collateral in 128 bits and the supply under its cap.
     function creditMint(uint128 amount, Account memory recipient, Totals memory totals) internal pure returns (bool) {
@@ -681,6 +739,9 @@ contract StepProver is IStepProver {
     }
 
     function digestOf(Action memory a) internal view returns (bytes32) {
+        if (a.kind == KIND_DEPOSIT_MARGIN) {
+            return digest(keccak256(abi.encode(DEPOSIT_MARGIN_TYPEHASH, a.amount, a.nonce, a.expiryMs)));
+        }
         bytes32 typeHash =
             a.kind == KIND_TRANSFER ? TRANSFER_TYPEHASH : a.kind == KIND_MINT ? MINT_TYPEHASH : WITHDRAW_TYPEHASH;
         return digest(keccak256(abi.encode(typeHash, a.target, a.amount, a.nonce, a.expiryMs)));

@@ -41,8 +41,8 @@ contract StepProverTest is Base {
     function test_UncoveredKindsRevertByName() public {
         vm.expectRevert(abi.encodeWithSelector(StepProver.UnsupportedKind.selector, uint8(0x10)));
         this.callExecute(hex"10", "");
-        vm.expectRevert(abi.encodeWithSelector(StepProver.UnsupportedKind.selector, uint8(4)));
-        this.callExecute(hex"04", "");
+        vm.expectRevert(abi.encodeWithSelector(StepProver.UnsupportedKind.selector, uint8(5)));
+        this.callExecute(hex"05", "");
     }
 
     function test_BytesThatDoNotDecodeChangeNothing() public view {

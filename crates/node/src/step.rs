@@ -127,11 +127,11 @@ pub fn step_keys(
                 return Ok(keys);
             }
             match Transaction::decode(&forced.bytes) {
-                // The prover refuses these whatever their signature.
+                // The prover does not cover these yet, whatever their signature.
                 Ok(Transaction::Action(SignedAction {
-                    action: Action::DepositMargin(_) | Action::WithdrawMargin(_),
+                    action: Action::WithdrawMargin(_),
                     ..
-                })) => return Err(StepError::Unsupported("forced margin moves")),
+                })) => return Err(StepError::Unsupported("forced margin withdrawals")),
                 Ok(inner @ (Transaction::Action(_) | Transaction::Cancel(_))) => {
                     keys.extend(step_keys(&inner, ledger, genesis)?)
                 }
@@ -144,9 +144,9 @@ pub fn step_keys(
             Ok(keys)
         }
         Transaction::Action(SignedAction {
-            action: Action::DepositMargin(_) | Action::WithdrawMargin(_),
+            action: Action::WithdrawMargin(_),
             ..
-        }) => Err(StepError::Unsupported("margin moves")),
+        }) => Err(StepError::Unsupported("margin withdrawals")),
         Transaction::PlaceOrder(_) => Ok(match tx.clone().verify(&genesis.domain) {
             // The market (read), the owner's order record, the clearing totals.
             Ok(VerifiedTransaction::PlaceOrder(order)) => vec![
@@ -181,6 +181,9 @@ pub fn step_keys(
                             StateKey::Totals,
                         ],
                         Action::Mint(_) => vec![StateKey::Account(sender), StateKey::Totals],
+                        Action::DepositMargin(_) => {
+                            vec![StateKey::Account(sender), StateKey::Portfolio(sender)]
+                        }
                         _ => vec![StateKey::Account(sender)],
                     }
                 }

@@ -1,6 +1,6 @@
 //! Parity of the L1 one-step prover (deployed with the chain's contracts, so it checks
 //! deposits and forced transactions against a real Portal) with the Rust STF: thousands of random deposits,
-//! transfers, withdrawals and forced transactions (valid ones and every kind of refusal:
+//! transfers, withdrawals, margin deposits and forced transactions (valid ones and every kind of refusal:
 //! replayed, stale and far nonces, expired, zero, overdrawn, out-of-order deposits and
 //! forced indices, supply-cap breaches, high-s and foreign signatures, forced payloads
 //! that do not decode or may not be forced), cancels and bulk cancels (of placed orders,
@@ -99,9 +99,9 @@ impl Generator {
                 let mut garbage: Vec<u8> = (0..self.rng.below(200))
                     .map(|_| self.rng.next() as u8)
                     .collect();
-                // Margin moves are forceable kinds the prover does not cover yet.
+                // A margin withdrawal is a forceable kind the prover does not cover yet.
                 match garbage.first_mut() {
-                    Some(first @ 4..=5) => *first = 0x42,
+                    Some(first @ 5) => *first = 0x42,
                     // The Portal refuses an empty transaction.
                     None => garbage.push(0x42),
                     _ => {}
@@ -270,7 +270,13 @@ impl Generator {
             block.timestamp_ms + 60_000
         };
         let amount = self.amount(balance);
-        let action = if minting {
+        let action = if !minting && self.rng.chance(12) {
+            Action::DepositMargin(DepositMargin {
+                amount,
+                nonce,
+                expiryMs: expiry_ms,
+            })
+        } else if minting {
             let to = if self.rng.chance(10) {
                 signer.address()
             } else {
@@ -429,6 +435,9 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         };
         let kind = match &tx {
             Transaction::Action(signed) if matches!(signed.action, Action::Mint(_)) => "mint",
+            Transaction::Action(signed) if matches!(signed.action, Action::DepositMargin(_)) => {
+                "margin deposit"
+            }
             Transaction::Deposit(_) => "deposit",
             Transaction::Forced(_) => "forced",
             Transaction::Cancel(_) => "cancel",
@@ -538,6 +547,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         "cancel",
         "bulk cancel",
         "placement",
+        "margin deposit",
         "transfer",
         "withdrawal",
     ] {
