@@ -11,13 +11,17 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "BatchOpener", "TestUSDC"]
+CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "OrderStepProver",
+             "BatchOpener", "TestUSDC"]
+# Contracts whose source file is named after another contract.
+SOURCES = {"OrderStepProver": "StepProver"}
 OUT = ROOT / "contracts" / "out"
 DEST = ROOT / "crates" / "l1-contracts" / "artifacts"
 
 
 def exported(name: str) -> str:
-    built = json.loads((OUT / f"{name}.sol" / f"{name}.json").read_text())
+    source = SOURCES.get(name, name)
+    built = json.loads((OUT / f"{source}.sol" / f"{name}.json").read_text())
     artifact = {
         "abi": built["abi"],
         "bytecode": {"object": built["bytecode"]["object"]},

@@ -14,8 +14,8 @@ interface IPortalRecords {
     function forcedBlocks(uint64 index) external view returns (uint64);
 }
 
-/// @title StepProver
-/// @notice The one-step prover: re-executes one Straddle transaction exactly as the Rust
+/// @title StepRules
+/// @notice The one-step prover's rules: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
 /// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), margin deposits (4),
 /// cancels (0x12), bulk
@@ -38,7 +38,7 @@ interface IPortalRecords {
 /// transaction changes the state each proof is against the root after the leaves before
 /// it were written; when it is refused every proof is against the pre-state root. A
 /// transfer or withdrawal whose signature does not recover needs no leaves.
-contract StepProver is IStepProver {
+abstract contract StepRules {
     /// @notice One leaf the transaction reads: its value (empty when absent) and a proof.
     struct Leaf {
         bool present;
@@ -84,6 +84,13 @@ contract StepProver is IStepProver {
     uint8 internal constant KIND_DEPOSIT = 0x1C;
     uint8 internal constant KIND_FORCED = 0x1D;
     uint8 internal constant KIND_PLACE_ORDER = 0x1A;
+    uint8 internal constant KIND_PLACE_ORDERS = 0x16;
+    /// @notice Most orders one bulk placement carries (crates/primitives BULK_ORDERS_MAX).
+    uint256 internal constant BULK_ORDERS_MAX = 32;
+    uint256 internal constant ORDER_BODY_BYTES = 47;
+    bytes32 internal constant BULK_ORDERS_TYPEHASH = keccak256(
+        "BulkOrders(bytes32[] cancels,Order[] orders,uint64 nonce,uint64 expiryMs)Order(uint32 market,bool isBuy,uint64 limitPrice,uint64 size,uint8 timeInForce,bool reduceOnly,uint64 expiryMs,uint64 clientOrderId,uint64 nonce)"
+    );
     /// @notice kind ‖ order body (47) ‖ r ‖ s ‖ v.
     uint256 internal constant PLACE_ORDER_BYTES = 113;
     bytes32 internal constant ORDER_TYPEHASH = keccak256(
@@ -133,25 +140,6 @@ contract StepProver is IStepProver {
         portal = portal_;
         faucetOperator = faucetOperator_;
         domainSeparator = L2Domain.separator(chainId, verifyingContract);
-    }
-
-    /// @inheritdoc IStepProver
-    function execute(
-        bytes32 preRoot,
-        uint64 blockNumber,
-        uint64 timestampMs,
-        bytes calldata transaction,
-        bytes calldata witness
-    ) external view returns (bytes32) {
-        if (transaction.length == 0) return preRoot;
-        uint8 kind = uint8(transaction[0]);
-        Leaf[] memory leaves = leavesOf(witness);
-        if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leaves);
-        if (kind == KIND_FORCED) return forced(preRoot, blockNumber, timestampMs, transaction, leaves);
-        if (kind == KIND_PLACE_ORDER) return placeOrder(preRoot, timestampMs, transaction, leaves);
-        (bool covered, bytes32 root) = userSigned(preRoot, blockNumber, timestampMs, transaction, leaves);
-        if (!covered) revert UnsupportedKind(kind);
-        return root;
     }
 
     /// @dev The user-signed kinds the prover covers (transfer, withdrawal, mint, cancel,
@@ -331,6 +319,196 @@ contract StepProver is IStepProver {
         Leaf[] memory one = new Leaf[](1);
         one[0] = leaf;
         unchanged(root, one, single(key));
+    }
+
+    /// @dev A decoded bulk placement: where its parts are in the transaction, its
+    /// signer, each order's hash, and the leaves it reads (`keys`) with, per order, the
+    /// index of its market's leaf and of its record's.
+    struct BulkPlacement {
+        uint256 cancels;
+        uint256 orders;
+        uint256 bodies;
+        uint64 nonce;
+        uint64 expiryMs;
+        address owner;
+        bytes32[] orderHashes;
+        bytes[] keys;
+        uint256[] marketLeaf;
+        uint256[] recordLeaf;
+        uint256 records;
+        uint256 ordersFirstRecord;
+    }
+
+    /// @dev kind ‖ c u8 (≤ 64) ‖ cancelled hash × c ‖ n u8 (≤ 32) ‖ order body × n ‖ nonce
+    /// u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v (EIP-712 `BulkOrders`). All or nothing: refused when
+    /// expired, when the nonce is used or stale, when an order is named twice or also
+    /// cancelled, or when any order could not rest (as a placement); else cancels the
+    /// signer's `cancels`, places each order (numbered from the clearing totals' count)
+    /// and uses the nonce. Leaves: the orders' markets (each once, read only), the order
+    /// records of the cancels then the orders (each once), the clearing totals, the
+    /// signer's account.
+    function placeOrders(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
+        internal
+        view
+        returns (bytes32)
+    {
+        (bool decodes, BulkPlacement memory p) = bulkPlacementOf(transaction);
+        if (!decodes) return preRoot;
+        requireCount(leaves, p.keys.length);
+        uint256 totalsLeaf = p.keys.length - 2;
+        Account memory account = accountOf(leaves[totalsLeaf + 1], totalsLeaf + 1);
+        (bool ok, uint256 slot) = nonceSlot(account.nonces, p.nonce);
+        if (!ok || timestampMs > p.expiryMs || !bulkPlaceable(transaction, p, timestampMs, leaves)) {
+            return unchanged(preRoot, leaves, p.keys);
+        }
+        bytes32 root = placeAll(preRoot, transaction, p, leaves);
+        account.nonces = insertNonce(account.nonces, slot, p.nonce);
+        return write(root, p.keys[totalsLeaf + 1], leaves[totalsLeaf + 1], totalsLeaf + 1, encodeAccount(account));
+    }
+
+    /// @dev Checks the markets (read only), cancels, places and counts: the root after,
+    /// before the nonce is used.
+    function placeAll(bytes32 preRoot, bytes calldata transaction, BulkPlacement memory p, Leaf[] memory leaves)
+        internal
+        pure
+        returns (bytes32 root)
+    {
+        uint256 totalsLeaf = p.keys.length - 2;
+        uint256 firstRecord = totalsLeaf - p.records;
+        for (uint256 i = 0; i < firstRecord; i++) {
+            checkUnchanged(preRoot, p.keys[i], leaves[i]);
+        }
+        root = preRoot;
+        // Cancelled records first (each once), then each order's placement.
+        for (uint256 leaf = firstRecord; leaf < totalsLeaf - p.orders; leaf++) {
+            root = write(root, p.keys[leaf], leaves[leaf], leaf, cancelledRecord(leaves[leaf], leaf));
+        }
+        (bytes memory totals, uint64 seq) = placedTotals(leaves[totalsLeaf]);
+        for (uint256 j = 0; j < p.orders; j++) {
+            uint256 leaf = p.recordLeaf[j];
+            uint256 at = p.bodies + ORDER_BODY_BYTES * j;
+            // casting to 'uint64' is safe because j < 32
+            // forge-lint: disable-next-line(unsafe-typecast)
+            bytes memory record = placedRecord(leaves[leaf], seq + uint64(j), transaction[at:at + ORDER_BODY_BYTES]);
+            root = write(root, p.keys[leaf], leaves[leaf], leaf, record);
+        }
+        // casting to 'uint64' is safe because at most 32 orders
+        // forge-lint: disable-next-line(unsafe-typecast)
+        totals = bumpPlacements(totals, seq + uint64(p.orders));
+        root = write(root, p.keys[totalsLeaf], leaves[totalsLeaf], totalsLeaf, totals);
+    }
+
+    /// @dev The bulk placement in `transaction`, if it decodes and its signature recovers,
+    /// with the keys of the leaves it reads.
+    function bulkPlacementOf(bytes calldata transaction) internal view returns (bool decodes, BulkPlacement memory p) {
+        if (transaction.length < 2) return (false, p);
+        p.cancels = uint8(transaction[1]);
+        uint256 at = 2 + 32 * p.cancels;
+        if (p.cancels > BULK_CANCEL_MAX || transaction.length < at + 1) return (false, p);
+        p.orders = uint8(transaction[at]);
+        p.bodies = at + 1;
+        uint256 end = p.bodies + ORDER_BODY_BYTES * p.orders;
+        if (p.orders > BULK_ORDERS_MAX || transaction.length != end + 81) return (false, p);
+        p.nonce = uint64(bytes8(transaction[end:end + 8]));
+        p.expiryMs = uint64(bytes8(transaction[end + 8:end + 16]));
+        bytes32[] memory structs = new bytes32[](p.orders);
+        p.orderHashes = new bytes32[](p.orders);
+        for (uint256 j = 0; j < p.orders; j++) {
+            bytes calldata body = transaction[p.bodies + ORDER_BODY_BYTES * j:p.bodies + ORDER_BODY_BYTES * (j + 1)];
+            // Booleans other than 0 and 1 do not decode.
+            if (uint8(body[4]) > 1 || uint8(body[22]) > 1) return (false, p);
+            structs[j] = orderStructHash(body);
+            p.orderHashes[j] = digest(structs[j]);
+        }
+        bytes32 structHash = keccak256(
+            abi.encode(
+                BULK_ORDERS_TYPEHASH,
+                keccak256(transaction[2:2 + 32 * p.cancels]),
+                keccak256(abi.encodePacked(structs)),
+                p.nonce,
+                p.expiryMs
+            )
+        );
+        p.owner = recoverStrict(digest(structHash), transaction[end + 16:end + 81]);
+        if (p.owner == address(0)) return (false, p);
+        bulkPlacementKeys(transaction, p);
+        return (true, p);
+    }
+
+    /// @dev The keys a bulk placement reads (see `placeOrders`), and per order the index
+    /// of its market's and its record's leaf.
+    function bulkPlacementKeys(bytes calldata transaction, BulkPlacement memory p) internal pure {
+        uint256 most = p.orders + p.cancels + p.orders + 2;
+        bytes[] memory keys = new bytes[](most);
+        bytes32[] memory seen = new bytes32[](most);
+        uint256 count;
+        p.marketLeaf = new uint256[](p.orders);
+        p.recordLeaf = new uint256[](p.orders);
+        for (uint256 j = 0; j < p.orders; j++) {
+            uint256 at = p.bodies + ORDER_BODY_BYTES * j;
+            (count, p.marketLeaf[j]) =
+                addOnce(keys, seen, count, abi.encodePacked(uint8(0x05), bytes4(transaction[at:at + 4])));
+        }
+        uint256 firstRecord = count;
+        for (uint256 i = 0; i < p.cancels; i++) {
+            bytes32 hash = bytes32(transaction[2 + 32 * i:34 + 32 * i]);
+            (count,) = addOnce(keys, seen, count, orderKey(p.owner, hash));
+        }
+        p.ordersFirstRecord = count;
+        for (uint256 j = 0; j < p.orders; j++) {
+            (count, p.recordLeaf[j]) = addOnce(keys, seen, count, orderKey(p.owner, p.orderHashes[j]));
+        }
+        p.records = count - firstRecord;
+        keys[count++] = abi.encodePacked(uint8(0x08));
+        keys[count++] = accountKey(p.owner);
+        p.keys = new bytes[](count);
+        for (uint256 i = 0; i < count; i++) {
+            p.keys[i] = keys[i];
+        }
+    }
+
+    /// @dev Appends `key` to `keys[..count]` unless there already; its index either way.
+    function addOnce(bytes[] memory keys, bytes32[] memory seen, uint256 count, bytes memory key)
+        internal
+        pure
+        returns (uint256, uint256 index)
+    {
+        bytes32 hash = keccak256(key);
+        for (uint256 i = 0; i < count; i++) {
+            if (seen[i] == hash) return (count, i);
+        }
+        keys[count] = key;
+        seen[count] = hash;
+        return (count + 1, count);
+    }
+
+    /// @dev Whether every order of the bulk placement may rest: named once, not also
+    /// cancelled, and placeable (as a single placement) on its record and market.
+    function bulkPlaceable(bytes calldata transaction, BulkPlacement memory p, uint64 timestampMs, Leaf[] memory leaves)
+        internal
+        pure
+        returns (bool)
+    {
+        // An order named twice, or also cancelled, shares its record leaf with an earlier
+        // name: the record leaf of order j must be its own, after the cancels'.
+        for (uint256 j = 0; j < p.orders; j++) {
+            if (p.recordLeaf[j] != p.ordersFirstRecord + j) return false;
+            uint256 at = p.bodies + ORDER_BODY_BYTES * j;
+            Leaf[] memory pair = new Leaf[](3);
+            pair[0] = leaves[p.marketLeaf[j]];
+            pair[1] = leaves[p.recordLeaf[j]];
+            if (!placeable(transaction[at:at + ORDER_BODY_BYTES], timestampMs, pair)) return false;
+        }
+        return true;
+    }
+
+    /// @dev The clearing totals with the placement count set to `count`.
+    function bumpPlacements(bytes memory totals, uint64 count) internal pure returns (bytes memory) {
+        bytes8 next = bytes8(count);
+        for (uint256 i = 0; i < 8; i++) {
+            totals[48 + i] = next[i];
+        }
+        return totals;
     }
 
     /// @dev The EIP-712 struct hash of a canonical order body.
@@ -925,5 +1103,77 @@ contract StepProver is IStepProver {
         assembly ("memory-safe") {
             result := shr(sub(256, mul(8, width)), mload(add(add(data, 32), offset)))
         }
+    }
+}
+
+/// @title StepProver
+/// @notice The one-step prover the dispute game calls (see `StepRules` for the rules):
+/// the ledger's kinds here, order placements forwarded to `orders` (the two share the
+/// rules' code but not a contract, each under the 24 KiB limit).
+contract StepProver is StepRules, IStepProver {
+    /// @notice The prover of the order kinds (placements and bulk placements).
+    IStepProver public immutable orders;
+
+    /// @param chainId The L2 chain id of the signing domain.
+    /// @param verifyingContract The signing domain's verifying contract.
+    /// @param portal_ The chain's Portal.
+    /// @param faucetOperator_ The genesis operator if the faucet is on, else zero.
+    /// @param orders_ The order kinds' prover (an `OrderStepProver` of the same chain).
+    constructor(
+        uint64 chainId,
+        address verifyingContract,
+        IPortalRecords portal_,
+        address faucetOperator_,
+        IStepProver orders_
+    ) StepRules(chainId, verifyingContract, portal_, faucetOperator_) {
+        orders = orders_;
+    }
+
+    /// @inheritdoc IStepProver
+    function execute(
+        bytes32 preRoot,
+        uint64 blockNumber,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        bytes calldata witness
+    ) external view returns (bytes32) {
+        if (transaction.length == 0) return preRoot;
+        uint8 kind = uint8(transaction[0]);
+        if (kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS) {
+            return orders.execute(preRoot, blockNumber, timestampMs, transaction, witness);
+        }
+        Leaf[] memory leaves = leavesOf(witness);
+        if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leaves);
+        if (kind == KIND_FORCED) return forced(preRoot, blockNumber, timestampMs, transaction, leaves);
+        (bool covered, bytes32 root) = userSigned(preRoot, blockNumber, timestampMs, transaction, leaves);
+        if (!covered) revert UnsupportedKind(kind);
+        return root;
+    }
+}
+
+/// @title OrderStepProver
+/// @notice The one-step prover's order kinds: order placements (0x1A) and bulk
+/// placements (0x16); `StepProver` forwards them here. Any other kind reverts
+/// `UnsupportedKind`.
+contract OrderStepProver is StepRules, IStepProver {
+    /// @param chainId The L2 chain id of the signing domain.
+    /// @param verifyingContract The signing domain's verifying contract.
+    /// @param portal_ The chain's Portal.
+    constructor(uint64 chainId, address verifyingContract, IPortalRecords portal_)
+        StepRules(chainId, verifyingContract, portal_, address(0))
+    {}
+
+    /// @inheritdoc IStepProver
+    function execute(bytes32 preRoot, uint64, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
+        external
+        view
+        returns (bytes32)
+    {
+        if (transaction.length == 0) return preRoot;
+        uint8 kind = uint8(transaction[0]);
+        Leaf[] memory leaves = leavesOf(witness);
+        if (kind == KIND_PLACE_ORDER) return placeOrder(preRoot, timestampMs, transaction, leaves);
+        if (kind == KIND_PLACE_ORDERS) return placeOrders(preRoot, timestampMs, transaction, leaves);
+        revert UnsupportedKind(kind);
     }
 }

@@ -2,7 +2,8 @@
 pragma solidity 0.8.30;
 
 import {Base} from "./utils/Base.sol";
-import {IPortalRecords, StepProver} from "../src/StepProver.sol";
+import {IStepProver} from "../src/DisputeGame.sol";
+import {IPortalRecords, OrderStepProver, StepProver, StepRules} from "../src/StepProver.sol";
 
 /// @notice How the one-step prover treats bad input: an uncovered kind and a malformed
 /// witness revert with a named error (a step cannot be decided on them), bytes that do
@@ -14,7 +15,8 @@ contract StepProverTest is Base {
     uint256 internal constant KEY = 0xA11CE;
 
     function setUp() public {
-        prover = new StepProver(424242, address(0), IPortalRecords(address(0xB0B)), address(0));
+        IStepProver orders = new OrderStepProver(424242, address(0), IPortalRecords(address(0xB0B)));
+        prover = new StepProver(424242, address(0), IPortalRecords(address(0xB0B)), address(0), orders);
     }
 
     function execute(bytes memory transaction, bytes memory witness) internal view returns (bytes32) {
@@ -39,9 +41,9 @@ contract StepProverTest is Base {
     }
 
     function test_UncoveredKindsRevertByName() public {
-        vm.expectRevert(abi.encodeWithSelector(StepProver.UnsupportedKind.selector, uint8(0x10)));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x10)));
         this.callExecute(hex"10", "");
-        vm.expectRevert(abi.encodeWithSelector(StepProver.UnsupportedKind.selector, uint8(5)));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(5)));
         this.callExecute(hex"05", "");
     }
 
@@ -56,17 +58,17 @@ contract StepProverTest is Base {
     function test_MalformedWitnessesAreRefusedByName() public {
         bytes memory signed = transfer(0);
         // A signed transfer to someone else reads two leaves.
-        vm.expectRevert(abi.encodeWithSelector(StepProver.WrongLeafCount.selector, 0, 2));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 2));
         this.callExecute(signed, "");
-        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 1));
         this.callExecute(signed, hex"01");
-        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 4));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 4));
         this.callExecute(signed, hex"01040000");
         // A leaf claiming a 16-byte value with 2 bytes behind it.
-        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 4));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 4));
         this.callExecute(signed, hex"010100100000");
         // Trailing bytes after the last leaf.
-        vm.expectRevert(abi.encodeWithSelector(StepProver.BadWitness.selector, 6));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 6));
         this.callExecute(signed, hex"010000000000ff");
     }
 

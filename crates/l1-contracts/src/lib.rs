@@ -31,6 +31,11 @@ alloy_sol_types::sol!(
 );
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
+    OrderStepProver,
+    "artifacts/OrderStepProver.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
     BatchOpener,
     "artifacts/BatchOpener.json"
 );
@@ -54,6 +59,7 @@ mod tests {
             &OutputRegistry::BYTECODE,
             &DisputeGame::BYTECODE,
             &StepProver::BYTECODE,
+            &OrderStepProver::BYTECODE,
             &BatchOpener::BYTECODE,
             &TestUSDC::BYTECODE,
         ] {

@@ -7,7 +7,7 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolConstructor};
-use straddle_l1_contracts::StepProver;
+use straddle_l1_contracts::{OrderStepProver, StepProver};
 
 alloy::sol! {
     /// Where a leaf's proof ends (`StateProof.Terminal`).
@@ -91,7 +91,8 @@ impl StepInput {
 }
 
 impl L1Client {
-    /// Deploys a `StepProver` for signed actions of L2 chain `chain_id` whose signing
+    /// Deploys a `StepProver` (and the `OrderStepProver` it forwards the order kinds
+    /// to) for signed actions of L2 chain `chain_id` whose signing
     /// domain names `verifying_contract`, checking deposits and forced transactions
     /// against `portal`; `faucet_operator` alone may mint (zero: nobody).
     pub async fn deploy_step_prover(
@@ -101,11 +102,25 @@ impl L1Client {
         portal: Address,
         faucet_operator: Address,
     ) -> Result<Address, L1Error> {
+        let orders_args = OrderStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+            portal_: portal,
+        }
+        .abi_encode();
+        let (orders, _) = self
+            .deploy_code(
+                &OrderStepProver::BYTECODE,
+                &orders_args,
+                "deploy OrderStepProver",
+            )
+            .await?;
         let args = StepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
             portal_: portal,
             faucetOperator_: faucet_operator,
+            orders_: orders,
         }
         .abi_encode();
         let (address, _) = self

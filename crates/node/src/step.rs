@@ -147,6 +147,36 @@ pub fn step_keys(
             action: Action::WithdrawMargin(_),
             ..
         }) => Err(StepError::Unsupported("margin withdrawals")),
+        Transaction::PlaceOrders { .. } => Ok(match tx.clone().verify(&genesis.domain) {
+            // The orders' markets (read), the records of the cancels then the orders, the
+            // clearing totals, the signer's account: each once, first-seen order.
+            Ok(VerifiedTransaction::PlaceOrders {
+                owner,
+                cancels,
+                orders,
+                ..
+            }) => {
+                let mut keys: Vec<StateKey> =
+                    Vec::with_capacity(2 * orders.len() + cancels.len() + 2);
+                let mut add = |key: StateKey| {
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                };
+                orders
+                    .iter()
+                    .for_each(|(order, _)| add(StateKey::Market(order.market)));
+                cancels
+                    .iter()
+                    .for_each(|hash| add(StateKey::Order(owner, *hash)));
+                orders
+                    .iter()
+                    .for_each(|(_, hash)| add(StateKey::Order(owner, *hash)));
+                keys.extend([StateKey::ClearingTotals, StateKey::Account(owner)]);
+                keys
+            }
+            _ => Vec::new(),
+        }),
         Transaction::PlaceOrder(_) => Ok(match tx.clone().verify(&genesis.domain) {
             // The market (read), the owner's order record, the clearing totals.
             Ok(VerifiedTransaction::PlaceOrder(order)) => vec![

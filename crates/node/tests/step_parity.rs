@@ -4,8 +4,9 @@
 //! replayed, stale and far nonces, expired, zero, overdrawn, out-of-order deposits and
 //! forced indices, supply-cap breaches, high-s and foreign signatures, forced payloads
 //! that do not decode or may not be forced), cancels and bulk cancels (of placed orders,
-//! of unknown ones, repeated, expired), order placements (resting, and refused: off the
-//! grid, zero size, unknown market, immediate, expired, placed before) run through the
+//! of unknown ones, repeated, expired), order placements and bulk placements (resting,
+//! and refused: off the grid, zero size, unknown market, immediate, expired, placed
+//! before, named twice, cancelled by the same request) run through the
 //! node's execution and through
 //! `StepProver.execute` on a real anvil, and the post-state roots must be equal after
 //! every transaction. Also prints the prover's gas per kind (docs/PERFORMANCE.md).
@@ -24,7 +25,7 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step, step_keys, unchanged_witness};
 use straddle_primitives::{
-    Action, BulkCancel, Cancel, Deposit, DepositMargin, ForcedTransaction, Mint, Order,
+    Action, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction, Mint, Order,
     SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, VerifiedTransaction, Withdraw,
 };
 
@@ -206,6 +207,57 @@ impl Generator {
         }
         let who = self.rng.below(SIGNERS as u64) as usize;
         let signer = self.signers[who].clone();
+        let order = self.order(block, 14);
+        let digest = order.hash(&chain.state.genesis.domain);
+        let signed = SignedOrder {
+            order,
+            signature: self.signature(&signer, digest),
+        };
+        self.placements.push(signed.clone());
+        Transaction::PlaceOrder(signed)
+    }
+
+    /// A bulk placement (quote replacement): up to 4 cancels (placed orders, unknown
+    /// ones, repeats, now and then one of its own orders) and up to 5 orders (now and then
+    /// one twice, or one that could not rest), under one signature and nonce.
+    fn place_bulk(&mut self, chain: &Chain, block: &BlockContext) -> Transaction {
+        let who = self.rng.below(SIGNERS as u64) as usize;
+        let signer = self.signers[who].clone();
+        let domain = chain.state.genesis.domain;
+        let mut orders: Vec<Order> = (0..self.rng.below(6))
+            .map(|_| self.order(block, 60))
+            .collect();
+        if !orders.is_empty() && self.rng.chance(5) {
+            orders.push(orders[0].clone());
+        }
+        let mut cancels: Vec<B256> = (0..self.rng.below(5))
+            .map(|_| self.order_hash(who))
+            .collect();
+        if !cancels.is_empty() && self.rng.chance(10) {
+            cancels.push(cancels[0]);
+        }
+        if !orders.is_empty() && self.rng.chance(5) {
+            cancels.push(orders[0].hash(&domain));
+        }
+        let expiry_ms = if self.rng.chance(8) {
+            block.timestamp_ms - 1
+        } else {
+            block.timestamp_ms + 60_000
+        };
+        let bulk = BulkOrders {
+            cancels,
+            orders,
+            nonce: self.nonce(who),
+            expiryMs: expiry_ms,
+        };
+        let digest = bulk.signing_hash(&domain);
+        let signature = self.signature(&signer, digest);
+        Transaction::PlaceOrders { bulk, signature }
+    }
+
+    /// A random order; one in `tweak` (when below 4 of `tweak`) off its grid or of
+    /// size or price zero.
+    fn order(&mut self, block: &BlockContext, tweak: u64) -> Order {
         let mut order = Order {
             market: match self.rng.below(10) {
                 0 => 999,
@@ -232,20 +284,14 @@ impl Generator {
             clientOrderId: self.rng.next(),
             nonce: self.rng.next(),
         };
-        match self.rng.below(14) {
+        match self.rng.below(tweak) {
             0 => order.limitPrice += 1,
             1 => order.size += 1,
             2 => order.size = 0,
             3 => order.limitPrice = 0,
             _ => {}
         }
-        let digest = order.hash(&chain.state.genesis.domain);
-        let signed = SignedOrder {
-            order,
-            signature: self.signature(&signer, digest),
-        };
-        self.placements.push(signed.clone());
-        Transaction::PlaceOrder(signed)
+        order
     }
 
     fn action(&mut self, chain: &Chain, block: &BlockContext) -> Transaction {
@@ -430,7 +476,8 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             0..=12 => generator.deposit(&chain),
             13..=25 => generator.forced(&chain, &block),
             26..=38 => generator.cancel(&chain, &block),
-            39..=51 => generator.place(&chain, &block),
+            39..=46 => generator.place(&chain, &block),
+            47..=53 => generator.place_bulk(&chain, &block),
             _ => generator.action(&chain, &block),
         };
         let kind = match &tx {
@@ -443,6 +490,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             Transaction::Cancel(_) => "cancel",
             Transaction::BulkCancel { .. } => "bulk cancel",
             Transaction::PlaceOrder(_) => "placement",
+            Transaction::PlaceOrders { .. } => "bulk placement",
             Transaction::Action(signed) if matches!(signed.action, Action::Transfer(_)) => {
                 "transfer"
             }
@@ -450,19 +498,31 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         };
         record_on_l1(&tx, &chain).await;
         let described = format!("{tx:?}");
-        let placed = match tx.clone().verify(&genesis.domain) {
-            Ok(VerifiedTransaction::PlaceOrder(order)) => Some((order.owner, order.hash)),
-            _ => None,
+        let placed: Vec<(Address, B256)> = match tx.clone().verify(&genesis.domain) {
+            Ok(VerifiedTransaction::PlaceOrder(order)) => vec![(order.owner, order.hash)],
+            Ok(VerifiedTransaction::PlaceOrders { owner, orders, .. }) => {
+                orders.iter().map(|(_, hash)| (owner, *hash)).collect()
+            }
+            _ => Vec::new(),
         };
         let input = execute_step(&mut chain, tx, &block).unwrap();
         let expected = chain.tip.tree.root();
-        let proven = l1.execute_step(prover, &input).await.unwrap();
+        let proven = l1.execute_step(prover, &input).await.unwrap_or_else(|e| {
+            panic!(
+                "transaction {i} ({described}; the STF {}): the prover refused: {e}",
+                if expected == input.pre_root {
+                    "refused it"
+                } else {
+                    "took it"
+                }
+            )
+        });
         assert_eq!(
             proven, expected,
             "transaction {i} ({described}): the prover's root differs from the STF's"
         );
         let changed = expected != input.pre_root;
-        if let (true, Some((owner, hash))) = (changed, placed) {
+        for (owner, hash) in placed.into_iter().filter(|_| changed) {
             // Later cancels meet its record, placement and all.
             if let Some(who) = generator.signers.iter().position(|s| s.address() == owner) {
                 generator.placed[who].push(hash);
@@ -499,6 +559,40 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
     assert_ne!(input.pre_root, chain.tip.tree.root(), "64 records written");
     let gas = l1.step_gas(prover, &input).await.unwrap();
     println!("bulk cancel of 64 new orders: {gas} gas");
+    // At the bounds: a bulk placement cancelling 64 orders and placing 32 (98 leaves).
+    let mut orders = Vec::new();
+    for k in 0..32u64 {
+        let mut order = generator.order(&block, u64::MAX);
+        order.market = [1, 2, 11, 12, 13, 14, 15, 16][k as usize % 8];
+        order.timeInForce = 0;
+        order.expiryMs = block.timestamp_ms + 60_000;
+        order.nonce = 5_000_000 + k;
+        orders.push(order);
+    }
+    let bulk = BulkOrders {
+        cancels: (0..64u64)
+            .map(|i| B256::from(U256::from(2_000_000 + i)))
+            .collect(),
+        orders,
+        nonce: 2_000_000,
+        expiryMs: block.timestamp_ms + 60_000,
+    };
+    let signature = generator.signers[5]
+        .sign_hash_sync(&bulk.signing_hash(&genesis.domain))
+        .unwrap();
+    let input = execute_step(
+        &mut chain,
+        Transaction::PlaceOrders { bulk, signature },
+        &block,
+    )
+    .unwrap();
+    assert_eq!(
+        l1.execute_step(prover, &input).await.unwrap(),
+        chain.tip.tree.root()
+    );
+    assert_ne!(input.pre_root, chain.tip.tree.root(), "96 records written");
+    let gas = l1.step_gas(prover, &input).await.unwrap();
+    println!("bulk placement of 32 orders cancelling 64: {gas} gas");
     // A deposit and a forced transaction L1 never recorded: the STF (which derivation
     // only ever feeds the Portal's) would take them; the prover refuses them.
     let fabricated = [
@@ -547,6 +641,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         "cancel",
         "bulk cancel",
         "placement",
+        "bulk placement",
         "margin deposit",
         "transfer",
         "withdrawal",
