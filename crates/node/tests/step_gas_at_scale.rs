@@ -1,7 +1,7 @@
 //! Gas of the L1 one-step prover at a realistic state size: a million leaves (a genesis
 //! of 100 000 accounts, the most a genesis takes, and 900 000 filler leaves under keys
 //! no state key hashes to, so proofs have about 21 siblings), each covered kind at its worst case (full nonce
-//! windows, a bulk cancel of 64 new orders), with the prover's root checked against the
+//! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64), with the prover's root checked against the
 //! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
 //! the test suite; run it with
 //!
@@ -21,8 +21,8 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
-    Action, Amount, BulkCancel, Cancel, Deposit, ForcedTransaction, Mint, SignedAction,
-    SignedCancel, Transaction, Transfer, Withdraw,
+    Action, Amount, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction,
+    Mint, Order, SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, Withdraw,
 };
 
 /// Genesis accounts beyond the dev accounts (`GENESIS_ALLOCATIONS_MAX` is 100 000).
@@ -129,6 +129,29 @@ async fn step_gas_at_a_million_leaves() {
         nonce: 101,
         expiryMs: expiry,
     };
+    let order = |market: u32, nonce: u64| Order {
+        market,
+        isBuy: nonce.is_multiple_of(2),
+        limitPrice: 3_000_000_000,
+        size: 1_000_000,
+        timeInForce: 0,
+        reduceOnly: false,
+        expiryMs: expiry,
+        clientOrderId: nonce,
+        nonce,
+    };
+    let placed = order(1, 1);
+    // The bound: 64 cancels and 32 orders over 8 markets (98 leaves + the markets).
+    let bulk_orders = BulkOrders {
+        cancels: (0..64u64)
+            .map(|i| B256::from(U256::from(20_000 + i)))
+            .collect(),
+        orders: (0..32u64)
+            .map(|i| order([1, 2, 11, 12, 13, 14, 15, 16][i as usize % 8], 100 + i))
+            .collect(),
+        nonce: 33,
+        expiryMs: expiry,
+    };
     let cases: Vec<(&str, Transaction)> = vec![
         (
             "transfer (both windows full)",
@@ -189,6 +212,34 @@ async fn step_gas_at_a_million_leaves() {
             Transaction::BulkCancel {
                 signature: alice.sign_hash_sync(&bulk.signing_hash(&domain)).unwrap(),
                 cancel: bulk,
+            },
+        ),
+        (
+            "margin deposit (window full)",
+            signed(
+                &alice,
+                Action::DepositMargin(DepositMargin {
+                    amount: 1_000,
+                    nonce: 102,
+                    expiryMs: expiry,
+                }),
+                &domain,
+            ),
+        ),
+        (
+            "order placement",
+            Transaction::PlaceOrder(SignedOrder {
+                signature: alice.sign_hash_sync(&placed.hash(&domain)).unwrap(),
+                order: placed,
+            }),
+        ),
+        (
+            "bulk placement of 32 orders cancelling 64",
+            Transaction::PlaceOrders {
+                signature: bob
+                    .sign_hash_sync(&bulk_orders.signing_hash(&domain))
+                    .unwrap(),
+                bulk: bulk_orders,
             },
         ),
     ];
