@@ -11,11 +11,12 @@ import {IPortalRecords, OrderStepProver, StepProver, StepRules} from "../src/Ste
 /// are checked against the Rust STF by crates/node/tests/step_parity.rs.
 contract StepProverTest is Base {
     StepProver internal prover;
+    IStepProver internal orders;
     bytes32 internal constant ROOT = keccak256("some state");
     uint256 internal constant KEY = 0xA11CE;
 
     function setUp() public {
-        IStepProver orders = new OrderStepProver(424242, address(0), IPortalRecords(address(0xB0B)));
+        orders = new OrderStepProver(424242, address(0), IPortalRecords(address(0xB0B)));
         prover = new StepProver(424242, address(0), IPortalRecords(address(0xB0B)), address(0), orders);
     }
 
@@ -45,6 +46,56 @@ contract StepProverTest is Base {
         this.callExecute(hex"10", "");
         vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(5)));
         this.callExecute(hex"05", "");
+    }
+
+    function test_OrderKindsAreForwardedAndTheOrderProverTakesNoOther() public {
+        vm.assertEq(address(prover.orders()), address(orders), "the order prover");
+        // A placement that does not decode (too short) changes nothing, through either.
+        vm.assertEq(execute(hex"1a00", ""), ROOT, "a truncated placement, forwarded");
+        vm.assertEq(execute(hex"1600", ""), ROOT, "a truncated bulk placement, forwarded");
+        vm.assertEq(orders.execute(ROOT, 1, 1_000, hex"1a00", ""), ROOT, "directly");
+        // A placement whose signature recovers reads three leaves: a witness of none is
+        // refused by name, from the order prover.
+        bytes memory placement = signedPlacement();
+        vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 3));
+        this.callExecute(placement, "");
+        bytes memory signedTransfer = transfer(0);
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(1)));
+        orders.execute(ROOT, 1, 1_000, signedTransfer, "");
+    }
+
+    /// An order placement signed with KEY.
+    function signedPlacement() internal view returns (bytes memory) {
+        bytes memory body = abi.encodePacked(
+            uint32(1),
+            uint8(1),
+            uint64(3_000_000_000),
+            uint64(1_000_000),
+            uint8(0),
+            uint8(0),
+            uint64(10_000),
+            uint64(7),
+            uint64(9)
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "Order(uint32 market,bool isBuy,uint64 limitPrice,uint64 size,uint8 timeInForce,bool reduceOnly,uint64 expiryMs,uint64 clientOrderId,uint64 nonce)"
+                ),
+                uint32(1),
+                true,
+                uint64(3_000_000_000),
+                uint64(1_000_000),
+                uint8(0),
+                false,
+                uint64(10_000),
+                uint64(7),
+                uint64(9)
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked(hex"1901", prover.domainSeparator(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(KEY, digest);
+        return abi.encodePacked(uint8(0x1a), body, r, s, v);
     }
 
     function test_BytesThatDoNotDecodeChangeNothing() public view {
