@@ -511,6 +511,10 @@ struct ProposerArgs {
     /// round, with the L2 node's chain as the truth).
     #[arg(long)]
     dispute_game: Option<Address>,
+    /// The L1 block the chain's contracts were deployed in: logs (batches, Portal
+    /// records) a derivation dispute needs are searched from it.
+    #[arg(long, default_value_t = 0)]
+    l1_start_block: u64,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -533,6 +537,10 @@ struct ChallengerArgs {
     /// Milliseconds between rounds (each round reads every open output and game).
     #[arg(long, default_value_t = 2_000)]
     interval_ms: u64,
+    /// The L1 block the chain's contracts were deployed in: logs (batches, Portal
+    /// records) a derivation dispute needs are searched from it.
+    #[arg(long, default_value_t = 0)]
+    l1_start_block: u64,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -1549,6 +1557,7 @@ async fn run_proposer(args: ProposerArgs) -> eyre::Result<()> {
                 game,
                 challenge: false,
                 interval,
+                l1_start_block: args.l1_start_block,
             })
             .await?,
         ),
@@ -1576,6 +1585,7 @@ async fn run_challenger(args: ChallengerArgs) -> eyre::Result<()> {
         game: args.dispute_game,
         challenge: true,
         interval: Duration::from_millis(args.interval_ms.max(100)),
+        l1_start_block: args.l1_start_block,
     })
     .await
     .wrap_err("cannot reach the dispute game")?;

@@ -461,6 +461,8 @@ async fn run_services(
                 args.proposer_interval_secs.to_string(),
                 "--dispute-game".into(),
                 deployment.dispute_game.to_string(),
+                "--l1-start-block".into(),
+                deployment.start_block.to_string(),
             ],
         )?);
         // The challenger checks every output against the follower's chain.
@@ -477,6 +479,8 @@ async fn run_services(
                 deployment.dispute_game.to_string(),
                 "--l1-key".into(),
                 key_hex(CHALLENGER),
+                "--l1-start-block".into(),
+                deployment.start_block.to_string(),
             ],
         )?);
         let mut feed = OracleFeed::connect(&sequencer_rpc).await?;

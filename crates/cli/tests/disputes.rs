@@ -129,6 +129,8 @@ impl Network {
                 alloy_primitives::hex::encode(dev_key(CHALLENGER)),
                 "--interval-ms".into(),
                 "300".into(),
+                "--l1-start-block".into(),
+                self.deployment.start_block.to_string(),
             ],
             &self.dir.path().join("challenger.log"),
         )
@@ -557,6 +559,8 @@ async fn false_challengers_lose_by_play_and_by_clock() {
         &[
             "--dispute-game".into(),
             network.deployment.dispute_game.to_string(),
+            "--l1-start-block".into(),
+            network.deployment.start_block.to_string(),
         ],
         &network.dir.path().join("proposer.log"),
     );

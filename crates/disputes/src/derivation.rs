@@ -49,13 +49,14 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// Batch `index` of `inbox`, from L1.
+    /// Batch `index` of `inbox`, from L1 (its log searched from `from_block`).
     pub async fn fetch(
         l1: &L1Client,
         inbox: straddle_l1::alloy::primitives::Address,
         index: u64,
+        from_block: u64,
     ) -> Result<Evidence, EvidenceError> {
-        let log: BatchLog = batch_log(l1, inbox, index, 0)
+        let log: BatchLog = batch_log(l1, inbox, index, from_block)
             .await?
             .ok_or(EvidenceError::NoBatch(index))?;
         let bytes = batch_bytes(l1, &log).await?.to_vec();

@@ -46,6 +46,9 @@ pub struct PlayerConfig {
     pub challenge: bool,
     /// Time between rounds.
     pub interval: Duration,
+    /// The L1 block the chain's contracts were deployed in: batch and Portal logs are
+    /// searched from it.
+    pub l1_start_block: u64,
 }
 
 /// Why a round failed (retried next round).
@@ -614,7 +617,8 @@ impl Player {
     /// Batch `index`, read from L1 once.
     async fn evidence(&mut self, index: u64) -> Result<&mut Evidence, DisputeError> {
         if !self.evidence.contains_key(&index) {
-            let evidence = Evidence::fetch(&self.l1, self.inbox, index).await?;
+            let evidence =
+                Evidence::fetch(&self.l1, self.inbox, index, self.config.l1_start_block).await?;
             self.evidence.insert(index, evidence);
         }
         Ok(self.evidence.get_mut(&index).expect("inserted just above"))
@@ -642,7 +646,9 @@ impl Player {
     /// Reads the Portal's deposits and forced records logged since the last read.
     async fn refresh_records(&mut self) -> Result<(), DisputeError> {
         let latest = self.l1.block_number().await?;
-        let from = self.records_read_to.map_or(0, |read| read + 1);
+        let from = self
+            .records_read_to
+            .map_or(self.config.l1_start_block, |read| read + 1);
         if from > latest {
             return Ok(());
         }
