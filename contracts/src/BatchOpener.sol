@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {BatchInbox} from "./BatchInbox.sol";
 import {L2Domain} from "./L2Domain.sol";
-import {IPortalRecords} from "./StepProver.sol";
+import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
 
 /// @title BatchOpener
 /// @notice Proves what one transaction of a posted batch is: it opens the bytes of batch
@@ -148,9 +148,6 @@ contract BatchOpener {
     /// @dev A forced transaction's canonical header: kind ‖ index u64 ‖ sender ‖ length u32.
     uint256 internal constant FORCED_HEADER_BYTES = 33;
     uint8 internal constant KIND_CANONICAL = 0xFF;
-    bytes32 internal constant ORDER_TYPEHASH = keccak256(
-        "Order(uint32 market,bool isBuy,uint64 limitPrice,uint64 size,uint8 timeInForce,bool reduceOnly,uint64 expiryMs,uint64 clientOrderId,uint64 nonce)"
-    );
 
     /// @notice The inbox whose batches this opens.
     BatchInbox public immutable inbox;
@@ -478,7 +475,7 @@ contract BatchOpener {
             amount := shr(128, mload(add(record, 72)))
         }
         bytes32 recorded = portal.depositHashes(index);
-        if (recorded == bytes32(0) || recorded != keccak256(abi.encode(index, from, recipient, uint256(amount)))) {
+        if (recorded == bytes32(0) || recorded != PortalRecords.depositHash(index, from, recipient, amount)) {
             revert UnknownDeposit(index);
         }
         recordedBefore(r, index, portal.depositBlocks(index));
@@ -502,7 +499,7 @@ contract BatchOpener {
         }
         if (length != canonical.length - FORCED_HEADER_BYTES) revert Invalid("forced transaction", r.at);
         bytes32 recorded = portal.forcedHashes(index);
-        if (recorded == bytes32(0) || recorded != keccak256(abi.encode(index, sender, payloadHash))) {
+        if (recorded == bytes32(0) || recorded != PortalRecords.forcedHash(index, sender, payloadHash)) {
             revert UnknownForced(index);
         }
         recordedBefore(r, index, portal.forcedBlocks(index));
@@ -619,7 +616,7 @@ contract BatchOpener {
     function orderHash(Order memory o) internal view returns (bytes32) {
         bytes32 structHash = keccak256(
             abi.encode(
-                ORDER_TYPEHASH,
+                L2Domain.ORDER_TYPEHASH,
                 o.market,
                 o.isBuy,
                 o.limitPrice,

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {BatchOpener} from "./BatchOpener.sol";
 import {L2Block} from "./L2Block.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";
+import {PortalRecords} from "./PortalRecords.sol";
 
 /// @notice Re-executes one Straddle transaction on L1 (the one-step prover).
 interface IStepProver {
@@ -462,7 +463,7 @@ contract DisputeGame {
         (Game storage game, Derivation storage d) = atDisputedLeaf(gameId, Source.Forced);
         uint64 index = d.sourceIndex + d.contentIndex;
         bytes32 recorded = opener.portal().forcedHashes(index);
-        if (recorded == bytes32(0) || recorded != keccak256(abi.encode(index, sender, keccak256(payload)))) {
+        if (recorded == bytes32(0) || recorded != PortalRecords.forcedHash(index, sender, keccak256(payload))) {
             revert UnknownForced(index);
         }
         bytes memory canonical = abi.encodePacked(uint8(0x1D), index, sender, uint32(payload.length), payload);

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";
+import {PortalRecords} from "./PortalRecords.sol";
 import {StateProof} from "./StateProof.sol";
 
 /// @title Portal
@@ -136,7 +137,7 @@ contract Portal {
 
     /// @notice The hash a forced transaction is recorded under (the L2 recomputes it).
     function hashForced(uint64 index, address sender, bytes calldata transaction) public pure returns (bytes32) {
-        return keccak256(abi.encode(index, sender, keccak256(transaction)));
+        return PortalRecords.forcedHash(index, sender, keccak256(transaction));
     }
 
     /// @notice Locks `amount` of the caller's collateral (approve first) for `l2Recipient`.
@@ -176,7 +177,7 @@ contract Portal {
         pure
         returns (bytes32)
     {
-        return keccak256(abi.encode(index, from, l2Recipient, amount));
+        return PortalRecords.depositHash(index, from, l2Recipient, amount);
     }
 
     /// @notice The L2 state key of withdrawal `index`: `0x02 ‖ index (8 bytes)`.

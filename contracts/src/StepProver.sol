@@ -4,15 +4,7 @@ pragma solidity 0.8.30;
 import {IStepProver} from "./DisputeGame.sol";
 import {StateProof} from "./StateProof.sol";
 import {L2Domain} from "./L2Domain.sol";
-
-/// @notice What the prover and the batch opener read from the Portal: the hashes of the
-/// deposits and forced transactions L1 recorded, and the L1 blocks they were recorded in.
-interface IPortalRecords {
-    function depositHashes(uint64 index) external view returns (bytes32);
-    function forcedHashes(uint64 index) external view returns (bytes32);
-    function depositBlocks(uint64 index) external view returns (uint64);
-    function forcedBlocks(uint64 index) external view returns (uint64);
-}
+import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
 
 /// @title StepRules
 /// @notice The one-step prover's rules: re-executes one Straddle transaction exactly as the Rust
@@ -93,9 +85,6 @@ abstract contract StepRules {
     );
     /// @notice kind ‖ order body (47) ‖ r ‖ s ‖ v.
     uint256 internal constant PLACE_ORDER_BYTES = 113;
-    bytes32 internal constant ORDER_TYPEHASH = keccak256(
-        "Order(uint32 market,bool isBuy,uint64 limitPrice,uint64 size,uint8 timeInForce,bool reduceOnly,uint64 expiryMs,uint64 clientOrderId,uint64 nonce)"
-    );
     /// @notice The clearing totals leaf (`0x08`): fee pool, insurance fund and rounding
     /// reserve (u128 each), then the placement count (u64).
     uint256 internal constant CLEARING_TOTALS_BYTES = 56;
@@ -293,12 +282,12 @@ abstract contract StepRules {
         if (owner == address(0)) return preRoot;
         requireCount(leaves, 3);
         bytes[] memory keys = placementKeys(body, owner, orderHash);
-        if (!placeable(body, timestampMs, leaves)) return unchanged(preRoot, leaves, keys);
+        if (!placeable(body, timestampMs, leaves[0], 0, leaves[1], 1)) return unchanged(preRoot, leaves, keys);
         // The market is only read: its proof must be against the root before the writes.
         checkUnchanged(preRoot, keys[0], leaves[0]);
-        (bytes memory totals, uint64 seq) = placedTotals(leaves[2]);
+        (bytes memory totals, uint64 seq) = clearingTotals(leaves[2], 2);
         bytes32 root = write(preRoot, keys[1], leaves[1], 1, placedRecord(leaves[1], seq, body));
-        return write(root, keys[2], leaves[2], 2, totals);
+        return write(root, keys[2], leaves[2], 2, withPlacements(totals, seq + 1));
     }
 
     /// @dev The leaves a placement reads: its market, the owner's order record, the
@@ -383,7 +372,7 @@ abstract contract StepRules {
         for (uint256 leaf = firstRecord; leaf < totalsLeaf - p.orders; leaf++) {
             root = write(root, p.keys[leaf], leaves[leaf], leaf, cancelledRecord(leaves[leaf], leaf));
         }
-        (bytes memory totals, uint64 seq) = placedTotals(leaves[totalsLeaf]);
+        (bytes memory totals, uint64 seq) = clearingTotals(leaves[totalsLeaf], totalsLeaf);
         for (uint256 j = 0; j < p.orders; j++) {
             uint256 leaf = p.recordLeaf[j];
             uint256 at = p.bodies + ORDER_BODY_BYTES * j;
@@ -394,7 +383,7 @@ abstract contract StepRules {
         }
         // casting to 'uint64' is safe because at most 32 orders
         // forge-lint: disable-next-line(unsafe-typecast)
-        totals = bumpPlacements(totals, seq + uint64(p.orders));
+        totals = withPlacements(totals, seq + uint64(p.orders));
         root = write(root, p.keys[totalsLeaf], leaves[totalsLeaf], totalsLeaf, totals);
     }
 
@@ -494,16 +483,16 @@ abstract contract StepRules {
         for (uint256 j = 0; j < p.orders; j++) {
             if (p.recordLeaf[j] != p.ordersFirstRecord + j) return false;
             uint256 at = p.bodies + ORDER_BODY_BYTES * j;
-            Leaf[] memory pair = new Leaf[](3);
-            pair[0] = leaves[p.marketLeaf[j]];
-            pair[1] = leaves[p.recordLeaf[j]];
-            if (!placeable(transaction[at:at + ORDER_BODY_BYTES], timestampMs, pair)) return false;
+            uint256 market = p.marketLeaf[j];
+            uint256 record = p.recordLeaf[j];
+            bytes calldata body = transaction[at:at + ORDER_BODY_BYTES];
+            if (!placeable(body, timestampMs, leaves[market], market, leaves[record], record)) return false;
         }
         return true;
     }
 
     /// @dev The clearing totals with the placement count set to `count`.
-    function bumpPlacements(bytes memory totals, uint64 count) internal pure returns (bytes memory) {
+    function withPlacements(bytes memory totals, uint64 count) internal pure returns (bytes memory) {
         bytes8 next = bytes8(count);
         for (uint256 i = 0; i < 8; i++) {
             totals[48 + i] = next[i];
@@ -515,7 +504,7 @@ abstract contract StepRules {
     function orderStructHash(bytes calldata body) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                ORDER_TYPEHASH,
+                L2Domain.ORDER_TYPEHASH,
                 uint32(bytes4(body[0:4])),
                 uint8(body[4]),
                 uint64(bytes8(body[5:13])),
@@ -529,22 +518,29 @@ abstract contract StepRules {
         );
     }
 
-    /// @dev Whether the order may rest: time in force, expiry, its record, its market.
-    function placeable(bytes calldata body, uint64 timestampMs, Leaf[] memory leaves) internal pure returns (bool) {
-        uint8 timeInForce = uint8(body[21]);
+    /// @dev Whether the order may rest: time in force, expiry, its record (leaf
+    /// `recordLeaf`), its market (leaf `marketLeaf`).
+    function placeable(
+        bytes calldata body,
+        uint64 timestampMs,
+        Leaf memory marketLeaf,
+        uint256 marketIndex,
+        Leaf memory recordLeaf,
+        uint256 recordIndex
+    ) internal pure returns (bool) {
         uint64 size = uint64(bytes8(body[13:21]));
-        uint64 price = uint64(bytes8(body[5:13]));
-        if ((timeInForce != 0 && timeInForce != 3) || timestampMs > uint64(bytes8(body[23:31]))) return false;
-        if (leaves[1].present) {
-            bytes memory record = leaves[1].value;
-            if (record.length < 10) revert BadLeafValue(1);
+        if ((body[21] != 0 && uint8(body[21]) != 3) || timestampMs > uint64(bytes8(body[23:31]))) return false;
+        if (recordLeaf.present) {
+            bytes memory record = recordLeaf.value;
+            if (record.length < 10) revert BadLeafValue(recordIndex);
             if (uint8(record[8]) != 0 || readUint(record, 0, 8) >= size || uint8(record[9]) != 0) return false;
         }
-        if (!leaves[0].present) return false;
-        bytes memory market = leaves[0].value;
+        if (!marketLeaf.present) return false;
+        bytes memory market = marketLeaf.value;
         // id u32 ‖ underlying u32 ‖ kind u8 ‖ strike u64 ‖ expiry u64 ‖ tick u64 ‖ lot u64 ‖
         // makerFeePpm u32 ‖ takerFeePpm u32 ‖ status u8 ‖ …
-        if (market.length < 50) revert BadLeafValue(0);
+        if (market.length < 50) revert BadLeafValue(marketIndex);
+        uint64 price = uint64(bytes8(body[5:13]));
         uint256 tick = readUint(market, 25, 8);
         uint256 lot = readUint(market, 33, 8);
         if (uint8(market[49]) != 0) return false;
@@ -558,16 +554,12 @@ abstract contract StepRules {
         return abi.encodePacked(filled, uint8(0), uint8(1), seq, body);
     }
 
-    /// @dev The clearing totals with one more placement, and the placement's number.
-    function placedTotals(Leaf memory leaf) internal pure returns (bytes memory totals, uint64 seq) {
-        if (!leaf.present) return (abi.encodePacked(new bytes(48), uint64(1)), 0);
+    /// @dev The clearing totals leaf (`0x08`; absent is all zero) and its placement count.
+    function clearingTotals(Leaf memory leaf, uint256 index) internal pure returns (bytes memory totals, uint64 count) {
+        if (!leaf.present) return (new bytes(CLEARING_TOTALS_BYTES), 0);
         totals = bytes.concat(leaf.value);
-        if (totals.length != CLEARING_TOTALS_BYTES) revert BadLeafValue(2);
-        seq = uint64(readUint(totals, 48, 8));
-        bytes8 next = bytes8(seq + 1);
-        for (uint256 i = 0; i < 8; i++) {
-            totals[48 + i] = next[i];
-        }
+        if (totals.length != CLEARING_TOTALS_BYTES) revert BadLeafValue(index);
+        count = uint64(readUint(totals, 48, 8));
     }
 
     // ---------------------------------------------------------------- forced transactions
@@ -618,7 +610,7 @@ abstract contract StepRules {
         uint64 index = uint64(bytes8(transaction[1:9]));
         address sender = address(bytes20(transaction[9:29]));
         (uint64 count, bytes32 accumulator) = queueOf(queueLeaf);
-        bytes32 forcedHash = keccak256(abi.encode(index, sender, keccak256(transaction[FORCED_HEADER_BYTES:])));
+        bytes32 forcedHash = PortalRecords.forcedHash(index, sender, keccak256(transaction[FORCED_HEADER_BYTES:]));
         // Not the next index, or not what the Portal recorded (derivation never produces
         // such a transaction): refused whole.
         if (index != count || portal.forcedHashes(index) != forcedHash) {
@@ -702,10 +694,9 @@ abstract contract StepRules {
         return write(root, hex"03", leaves[1], 1, encodeTotals(totals));
     }
 
-    /// @dev The Portal's hash of a deposit: keccak256(abi.encode(index, from, recipient,
-    /// uint256 amount)).
+    /// @dev The Portal's hash of a deposit.
     function hashOf(Deposit memory d) internal pure returns (bytes32) {
-        return keccak256(abi.encode(d.index, d.from, d.recipient, uint256(d.amount)));
+        return PortalRecords.depositHash(d.index, d.from, d.recipient, d.amount);
     }
 
     function keysOfDeposit(address recipient) internal pure returns (bytes[] memory keys) {

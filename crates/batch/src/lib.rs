@@ -256,10 +256,7 @@ pub struct BlockDescription {
 /// transaction count), from its header and block list.
 pub fn describe_block(bytes: &[u8], number: u64) -> Result<BlockDescription, BatchError> {
     let layout = Layout::read(bytes)?;
-    let block = number
-        .checked_sub(layout.first_block)
-        .and_then(|i| layout.blocks.get(usize::try_from(i).ok()?))
-        .copied();
+    let block = layout.block_index(number).map(|i| layout.blocks[i]);
     let index_start = layout.section - 3 * layout.offsets.len();
     Ok(BlockDescription {
         first_block: layout.first_block,
@@ -295,15 +292,43 @@ pub fn locate_transaction(
     deposit: &dyn Fn(u64) -> Option<Deposit>,
 ) -> Result<Located, BatchError> {
     let layout = Layout::read(bytes)?;
-    let in_batch = block
-        .checked_sub(layout.first_block)
-        .and_then(|i| usize::try_from(i).ok())
-        .filter(|i| *i < layout.blocks.len())
+    let in_batch = layout
+        .block_index(block)
         .ok_or(BatchError::Invalid("no such transaction"))?;
     layout.locate(bytes, in_batch, position, domain, deposit)
 }
 
+/// Every transaction of block `number` of the batch `bytes`, each decoded alone as
+/// [`locate_transaction`] does, the layout read once; none when the batch does not carry
+/// the block.
+pub fn block_transactions(
+    bytes: &[u8],
+    number: u64,
+    domain: &Domain,
+    deposit: &dyn Fn(u64) -> Option<Deposit>,
+) -> Result<Vec<Transaction>, BatchError> {
+    let layout = Layout::read(bytes)?;
+    let Some(in_batch) = layout.block_index(number) else {
+        return Ok(Vec::new());
+    };
+    (0..layout.blocks[in_batch].1)
+        .map(|position| {
+            layout
+                .locate(bytes, in_batch, position, domain, deposit)
+                .map(|located| located.transaction)
+        })
+        .collect()
+}
+
 impl Layout {
+    /// Where block `number` is among the batch's blocks, if it carries it.
+    fn block_index(&self, number: u64) -> Option<usize> {
+        number
+            .checked_sub(self.first_block)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|i| *i < self.blocks.len())
+    }
+
     /// Transaction `position` of the batch's block `in_batch`.
     fn locate(
         &self,

@@ -245,6 +245,7 @@ proptest! {
                 index += 1;
             }
             prop_assert!(locate_transaction(&bytes, block.number, block.transactions.len(), &DOMAIN, &deposit).is_err());
+            prop_assert_eq!(&block_transactions(&bytes, block.number, &DOMAIN, &deposit).unwrap(), &block.transactions);
         }
     }
 }

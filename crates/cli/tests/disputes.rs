@@ -192,7 +192,7 @@ impl Network {
             .await
             .transactions
             .iter()
-            .map(|tx| keccak256(&tx.raw))
+            .map(|tx| straddle_primitives::block::transaction_leaf(&tx.raw))
             .collect()
     }
 
@@ -258,13 +258,15 @@ async fn defend_forged_chain(
             .unwrap();
         if game.defenderToMove && derivation.contentDisputed {
             // The descent of the forged block's transactions tree.
-            let levels = u32::from(derivation.contentLevels);
-            let depth = u32::from(derivation.contentDepth) + 1;
-            let index = derivation.contentIndex * 2;
+            let (left, right) = straddle_primitives::block::transactions_children(
+                forged_leaves,
+                usize::from(derivation.contentDepth),
+                derivation.contentIndex as usize,
+            );
             let call = DisputeGame::revealChildrenCall {
                 gameId: gid,
-                left: straddle_disputes::tree_node(forged_leaves, levels, depth, index),
-                right: straddle_disputes::tree_node(forged_leaves, levels, depth, index + 1),
+                left,
+                right,
             };
             l1.transact(game_address, &call, U256::ZERO, "reveal children")
                 .await
@@ -485,7 +487,7 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
         action: stolen.clone(),
         signature: alloy_primitives::Signature::try_from(sign(&key, &stolen).as_slice()).unwrap(),
     });
-    *leaves.last_mut().unwrap() = keccak256(stolen_tx.encode());
+    *leaves.last_mut().unwrap() = straddle_primitives::block::transaction_leaf(&stolen_tx.encode());
     let forged_header = BlockHeader {
         transactions_root: straddle_primitives::block::transactions_root(&leaves),
         state_root: keccak256("the state after the stolen transfer"),

@@ -5,12 +5,13 @@
 //! it with the batch opener (or the Portal's forced record).
 
 use std::collections::BTreeMap;
-use straddle_batch::{BatchError, describe_block, locate_transaction};
+use straddle_batch::{BatchError, block_transactions, describe_block, locate_transaction};
 use straddle_l1::alloy::eips::eip4844::Blob;
-use straddle_l1::alloy::primitives::{B256, Bytes, keccak256};
+use straddle_l1::alloy::primitives::{B256, Bytes};
 use straddle_l1::batches::{BatchKind, BatchLog, batch_bytes, batch_log};
 use straddle_l1::opening::{BlobOpener, deposit_record};
 use straddle_l1::{L1Client, L1Error};
+use straddle_primitives::block::transaction_leaf;
 use straddle_primitives::{Deposit, Domain, ForcedTransaction, Transaction};
 
 /// `DisputeGame.Source.Batch`.
@@ -119,19 +120,13 @@ impl Evidence {
         domain: &Domain,
         deposits: &BTreeMap<u64, Deposit>,
     ) -> Result<Vec<B256>, EvidenceError> {
-        let count = describe_block(&self.bytes, number)
-            .map_err(|error| self.error(error))?
-            .block
-            .map_or(0, |(_, count)| count);
-        (0..count)
-            .map(|k| {
-                let located = locate_transaction(&self.bytes, number, k, domain, &|i| {
-                    deposits.get(&i).copied()
-                })
+        let transactions =
+            block_transactions(&self.bytes, number, domain, &|i| deposits.get(&i).copied())
                 .map_err(|error| self.error(error))?;
-                Ok(keccak256(located.transaction.encode()))
-            })
-            .collect()
+        Ok(transactions
+            .iter()
+            .map(|tx| transaction_leaf(&tx.encode()))
+            .collect())
     }
 
     /// The opener's arguments for transaction `position` of block `number`: the opening
@@ -181,24 +176,9 @@ pub fn forced_leaves(
             let record = records
                 .get(&index)
                 .ok_or(EvidenceError::NoForcedRecord(index))?;
-            Ok(keccak256(Transaction::Forced(record.clone()).encode()))
+            Ok(transaction_leaf(
+                &Transaction::Forced(record.clone()).encode(),
+            ))
         })
         .collect()
-}
-
-/// Node `index` at depth `depth` of the transactions tree over `leaves` drawn with
-/// `levels` levels (`docs/spec/disputes.md` §1.1: a missing right child is zero; a node
-/// with no leaves under it is zero).
-pub fn tree_node(leaves: &[B256], levels: u32, depth: u32, index: u64) -> B256 {
-    let mut level: Vec<B256> = leaves.to_vec();
-    for _ in depth..levels {
-        level = level
-            .chunks(2)
-            .map(|pair| {
-                let right = pair.get(1).copied().unwrap_or(B256::ZERO);
-                keccak256([pair[0].as_slice(), right.as_slice()].concat())
-            })
-            .collect();
-    }
-    level.get(index as usize).copied().unwrap_or(B256::ZERO)
 }

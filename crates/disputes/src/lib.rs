@@ -9,7 +9,6 @@
 
 mod derivation;
 
-pub use derivation::tree_node;
 use derivation::{Evidence, EvidenceError, SOURCE_BATCH, SOURCE_FORCED, forced_leaves};
 use jsonrpsee::http_client::HttpClient;
 use std::collections::{BTreeMap, HashSet};
@@ -21,7 +20,7 @@ use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry};
 use straddle_node::api::{BlockRef, BlockSource, StraddleApiClient, http_client};
-use straddle_primitives::block::BlockHeader;
+use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
 use straddle_primitives::{Deposit, Domain, ForcedTransaction};
 
 /// `DisputeGame.Level.Blocks`.
@@ -396,11 +395,7 @@ impl Player {
         }
         if blocks && game.blockRevealed {
             let derivation = self
-                .l1
-                .view(
-                    self.config.game,
-                    &DisputeGame::getDerivationCall { gameId: gid },
-                )
+                .game_view(&DisputeGame::getDerivationCall { gameId: gid })
                 .await?;
             if challenging && !game.defenderToMove {
                 return if derivation.contentDisputed {
@@ -415,13 +410,15 @@ impl Player {
                 && !derivation.childrenPosted
             {
                 let leaves = self.node_leaves(game.blockNumber).await?;
-                let levels = u32::from(derivation.contentLevels);
-                let depth = u32::from(derivation.contentDepth) + 1;
-                let index = derivation.contentIndex * 2;
+                let (left, right) = transactions_children(
+                    &leaves,
+                    usize::from(derivation.contentDepth),
+                    derivation.contentIndex as usize,
+                );
                 let call = DisputeGame::revealChildrenCall {
                     gameId: gid,
-                    left: tree_node(&leaves, levels, depth, index),
-                    right: tree_node(&leaves, levels, depth, index + 1),
+                    left,
+                    right,
                 };
                 self.send(&call, U256::ZERO, "reveal children").await?;
                 return Ok(Some("reveal children"));
@@ -446,11 +443,7 @@ impl Player {
         // The other side's turn: end the game once its clock has run out (no time left
         // at the latest L1 block means overrun in the next, where `timeout` lands).
         let remaining = self
-            .l1
-            .view(
-                self.config.game,
-                &DisputeGame::remainingTimeCall { gameId: gid },
-            )
+            .game_view(&DisputeGame::remainingTimeCall { gameId: gid })
             .await?;
         let theirs = (game.defenderToMove && challenging) || (!game.defenderToMove && defending);
         if theirs && remaining == 0 {
@@ -522,11 +515,13 @@ impl Player {
         derivation: &DisputeGame::Derivation,
     ) -> Result<&'static str, DisputeError> {
         let gid = U256::from(id);
-        let levels = u32::from(derivation.contentLevels);
-        let depth = u32::from(derivation.contentDepth);
         if derivation.childrenPosted {
             let leaves = self.source_leaves(game, derivation).await?;
-            let left = tree_node(&leaves, levels, depth + 1, derivation.contentIndex * 2);
+            let (left, _) = transactions_children(
+                &leaves,
+                usize::from(derivation.contentDepth),
+                derivation.contentIndex as usize,
+            );
             let right = left == derivation.leftChild;
             let call = DisputeGame::descendCall { gameId: gid, right };
             self.send(&call, U256::ZERO, "descend").await?;
@@ -610,7 +605,7 @@ impl Player {
         Ok(view
             .transactions
             .iter()
-            .map(|tx| keccak256(&tx.raw))
+            .map(|tx| transaction_leaf(&tx.raw))
             .collect())
     }
 
@@ -794,10 +789,15 @@ impl Player {
     }
 
     async fn game(&self, id: u64) -> Result<DisputeGame::Game, DisputeError> {
-        let call = DisputeGame::getGameCall {
+        self.game_view(&DisputeGame::getGameCall {
             gameId: U256::from(id),
-        };
-        Ok(self.l1.view(self.config.game, &call).await?)
+        })
+        .await
+    }
+
+    /// A view of the dispute game.
+    async fn game_view<C: SolCall>(&self, call: &C) -> Result<C::Return, DisputeError> {
+        Ok(self.l1.view(self.config.game, call).await?)
     }
 
     async fn output_count(&self) -> Result<u64, DisputeError> {
@@ -805,10 +805,7 @@ impl Player {
     }
 
     async fn game_count(&self) -> Result<u64, DisputeError> {
-        let count = self
-            .l1
-            .view(self.config.game, &DisputeGame::gameCountCall {})
-            .await?;
+        let count = self.game_view(&DisputeGame::gameCountCall {}).await?;
         u64::try_from(count).map_err(|_| L1Error::Decode("game count".into()).into())
     }
 }

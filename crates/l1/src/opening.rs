@@ -177,9 +177,7 @@ impl L1Client {
         opening: &BatchOpening,
         deposit: Bytes,
     ) -> Result<Opened, L1Error> {
-        let request = TransactionRequest::default()
-            .with_to(opener)
-            .with_input(open_input(index, block, position, opening, deposit));
+        let request = self.open_request(opener, index, block, position, opening, deposit);
         let output = self.provider.call(request).await.map_err(L1Error::rpc)?;
         // Both openers return `Opened`.
         BatchOpener::openCalldataCall::abi_decode_returns(&output)
@@ -197,44 +195,47 @@ impl L1Client {
         opening: &BatchOpening,
         deposit: Bytes,
     ) -> Result<u64, L1Error> {
-        let request = TransactionRequest::default()
-            .with_from(self.signer)
-            .with_to(opener)
-            .with_input(open_input(index, block, position, opening, deposit));
+        let request = self.open_request(opener, index, block, position, opening, deposit);
         self.provider
             .estimate_gas(request)
             .await
             .map_err(L1Error::rpc)
     }
-}
 
-/// The input of `BatchOpener.openCalldata` or `openBlobs`, as `opening` is.
-fn open_input(
-    index: u64,
-    block: u64,
-    position: u32,
-    opening: &BatchOpening,
-    deposit: Bytes,
-) -> Bytes {
-    let (index, position) = (U256::from(index), U256::from(position));
-    match opening {
-        BatchOpening::Calldata(batch) => BatchOpener::openCalldataCall {
-            index,
-            blockNumber: block,
-            position,
-            batch: batch.clone(),
-            depositRecord: deposit,
-        }
-        .abi_encode()
-        .into(),
-        BatchOpening::Blobs(openings) => BatchOpener::openBlobsCall {
-            index,
-            blockNumber: block,
-            position,
-            openings: openings.clone(),
-            depositRecord: deposit,
-        }
-        .abi_encode()
-        .into(),
+    /// A request calling `BatchOpener.openCalldata` or `openBlobs`, as `opening` is.
+    fn open_request(
+        &self,
+        opener: Address,
+        index: u64,
+        block: u64,
+        position: u32,
+        opening: &BatchOpening,
+        deposit: Bytes,
+    ) -> TransactionRequest {
+        let (index, position) = (U256::from(index), U256::from(position));
+        let input: Bytes = match opening {
+            BatchOpening::Calldata(batch) => BatchOpener::openCalldataCall {
+                index,
+                blockNumber: block,
+                position,
+                batch: batch.clone(),
+                depositRecord: deposit,
+            }
+            .abi_encode()
+            .into(),
+            BatchOpening::Blobs(openings) => BatchOpener::openBlobsCall {
+                index,
+                blockNumber: block,
+                position,
+                openings: openings.clone(),
+                depositRecord: deposit,
+            }
+            .abi_encode()
+            .into(),
+        };
+        TransactionRequest::default()
+            .with_from(self.signer)
+            .with_to(opener)
+            .with_input(input)
     }
 }

@@ -97,6 +97,24 @@ pub fn transactions_proof(leaves: &[B256], index: usize) -> Option<Vec<B256>> {
     Some(siblings)
 }
 
+/// The two children of node `index` at `depth` (the root at depth 0) of
+/// [`transactions_root`]'s tree over `leaves`: what a dispute's content descent reveals
+/// (`docs/spec/disputes.md` §5.2). A child past the last node of its level is zero.
+pub fn transactions_children(leaves: &[B256], depth: usize, index: usize) -> (B256, B256) {
+    let levels = merkle_levels(leaves);
+    let below = levels
+        .len()
+        .checked_sub(depth + 2)
+        .and_then(|level| levels.get(level));
+    let child = |i: usize| {
+        below
+            .and_then(|level| level.get(i))
+            .copied()
+            .unwrap_or(B256::ZERO)
+    };
+    (child(2 * index), child(2 * index + 1))
+}
+
 /// Checks `siblings` (bottom up) prove `leaf` at `index` of a tree of `count` leaves.
 pub fn verify_transactions_proof(
     root: B256,
@@ -157,6 +175,36 @@ mod tests {
         (0..count)
             .map(|i| transaction_leaf(&(i as u64).to_be_bytes()))
             .collect()
+    }
+
+    #[test]
+    fn children_hash_to_their_parent_down_to_the_leaves() {
+        for count in 1..=17 {
+            let leaves = leaves(count);
+            let levels = merkle_depth(count);
+            let mut nodes = vec![transactions_root(&leaves)];
+            for depth in 0..levels {
+                nodes = nodes
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(index, parent)| {
+                        let (left, right) = transactions_children(&leaves, depth, index);
+                        // A node past its level's end stands for nothing: zero children.
+                        if parent.is_zero() {
+                            assert!(left.is_zero() && right.is_zero());
+                        } else {
+                            assert_eq!(node(&left, &right), *parent, "count {count} depth {depth}");
+                        }
+                        [left, right]
+                    })
+                    .collect();
+            }
+            assert_eq!(&nodes[..count], &leaves[..], "count {count}: the leaves");
+            assert!(
+                nodes[count..].iter().all(|n| n.is_zero()),
+                "zero past the count"
+            );
+        }
     }
 
     #[test]
