@@ -37,6 +37,9 @@ abstract contract StepRules {
         bytes value;
         bytes32[] siblings;
         StateProof.Terminal terminal;
+        /// @dev The preimage of the last sibling: given only for a leaf the transaction
+        /// removes (`StateProof.update` needs it to collapse the emptied subtree).
+        StateProof.Preimage sibling;
     }
 
     /// @notice An account leaf (`0x01 ‖ address`).
@@ -71,6 +74,7 @@ abstract contract StepRules {
     uint8 internal constant KIND_WITHDRAW = 2;
     uint8 internal constant KIND_MINT = 3;
     uint8 internal constant KIND_DEPOSIT_MARGIN = 4;
+    uint8 internal constant KIND_WITHDRAW_MARGIN = 5;
     uint8 internal constant KIND_CANCEL = 0x12;
     uint8 internal constant KIND_BULK_CANCEL = 0x15;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
@@ -110,6 +114,8 @@ abstract contract StepRules {
     bytes32 internal constant MINT_TYPEHASH = keccak256("Mint(address to,uint128 amount,uint64 nonce,uint64 expiryMs)");
     bytes32 internal constant DEPOSIT_MARGIN_TYPEHASH =
         keccak256("DepositMargin(uint128 amount,uint64 nonce,uint64 expiryMs)");
+    bytes32 internal constant WITHDRAW_MARGIN_TYPEHASH =
+        keccak256("WithdrawMargin(uint128 amount,uint64 nonce,uint64 expiryMs)");
     bytes32 internal constant WITHDRAW_TYPEHASH =
         keccak256("Withdraw(address recipient,uint128 amount,uint64 nonce,uint64 expiryMs)");
 
@@ -131,16 +137,17 @@ abstract contract StepRules {
         domainSeparator = L2Domain.separator(chainId, verifyingContract);
     }
 
-    /// @dev The user-signed kinds the prover covers (transfer, withdrawal, mint, cancel,
-    /// bulk cancel), directly or as a forced payload: whether `transaction` is one of
-    /// them, and the root after it.
+    /// @dev The user-signed kinds the prover covers (transfer, withdrawal, mint, margin
+    /// deposit, cancel, bulk cancel), directly or as a forced payload: whether
+    /// `transaction` is one of them, and the root after it. (`MarginStepProver` covers the
+    /// margin withdrawal instead.)
     function userSigned(
         bytes32 preRoot,
         uint64 blockNumber,
         uint64 timestampMs,
         bytes calldata transaction,
         Leaf[] memory leaves
-    ) internal view returns (bool covered, bytes32 root) {
+    ) internal view virtual returns (bool covered, bytes32 root) {
         uint8 kind = transaction.length == 0 ? 0 : uint8(transaction[0]);
         if (kind == KIND_TRANSFER || kind == KIND_WITHDRAW || kind == KIND_MINT || kind == KIND_DEPOSIT_MARGIN) {
             return (true, action(preRoot, blockNumber, timestampMs, transaction, leaves));
@@ -724,23 +731,30 @@ abstract contract StepRules {
         bytes calldata transaction,
         Leaf[] memory leaves
     ) internal view returns (bytes32) {
-        if (transaction.length != ACTION_BYTES) return preRoot;
-        Action memory a = Action({
+        (Action memory a, address sender) = signedAction(transaction);
+        // Bytes that do not decode, or a signature that does not parse or recover:
+        // refused before any leaf is read.
+        if (sender == address(0)) return preRoot;
+        if (a.kind == KIND_TRANSFER) return transfer(preRoot, timestampMs, a, sender, leaves);
+        if (a.kind == KIND_DEPOSIT_MARGIN) return depositMargin(preRoot, timestampMs, a, sender, leaves);
+        if (a.kind == KIND_MINT) return mint(preRoot, timestampMs, a, sender, leaves);
+        return withdraw(preRoot, blockNumber, timestampMs, a, sender, leaves);
+    }
+
+    /// @dev A signed action's fields and signer; the signer is zero when the bytes do not
+    /// decode (118 bytes; a margin action carries a zero address) or the signature does
+    /// not recover.
+    function signedAction(bytes calldata transaction) internal view returns (Action memory a, address sender) {
+        if (transaction.length != ACTION_BYTES) return (a, address(0));
+        a = Action({
             kind: uint8(transaction[0]),
             target: address(bytes20(transaction[1:21])),
             amount: uint128(bytes16(transaction[21:37])),
             nonce: uint64(bytes8(transaction[37:45])),
             expiryMs: uint64(bytes8(transaction[45:53]))
         });
-        // A margin action carries a zero address, or it does not decode.
-        if (a.kind == KIND_DEPOSIT_MARGIN && a.target != address(0)) return preRoot;
-        address sender = recoverStrict(digestOf(a), transaction[53:118]);
-        // A signature that does not parse or recover: refused before any leaf is read.
-        if (sender == address(0)) return preRoot;
-        if (a.kind == KIND_TRANSFER) return transfer(preRoot, timestampMs, a, sender, leaves);
-        if (a.kind == KIND_DEPOSIT_MARGIN) return depositMargin(preRoot, timestampMs, a, sender, leaves);
-        if (a.kind == KIND_MINT) return mint(preRoot, timestampMs, a, sender, leaves);
-        return withdraw(preRoot, blockNumber, timestampMs, a, sender, leaves);
+        if (a.kind >= KIND_DEPOSIT_MARGIN && a.target != address(0)) return (a, address(0));
+        sender = recoverStrict(digestOf(a), transaction[53:118]);
     }
 
     /// @dev The devnet faucet: only the genesis operator mints, and only with the faucet
@@ -908,8 +922,9 @@ abstract contract StepRules {
     }
 
     function digestOf(Action memory a) internal view returns (bytes32) {
-        if (a.kind == KIND_DEPOSIT_MARGIN) {
-            return digest(keccak256(abi.encode(DEPOSIT_MARGIN_TYPEHASH, a.amount, a.nonce, a.expiryMs)));
+        if (a.kind >= KIND_DEPOSIT_MARGIN) {
+            bytes32 marginTypeHash = a.kind == KIND_DEPOSIT_MARGIN ? DEPOSIT_MARGIN_TYPEHASH : WITHDRAW_MARGIN_TYPEHASH;
+            return digest(keccak256(abi.encode(marginTypeHash, a.amount, a.nonce, a.expiryMs)));
         }
         bytes32 typeHash =
             a.kind == KIND_TRANSFER ? TRANSFER_TYPEHASH : a.kind == KIND_MINT ? MINT_TYPEHASH : WITHDRAW_TYPEHASH;
@@ -960,8 +975,10 @@ abstract contract StepRules {
     // ---------------------------------------------------------------- leaves
 
     /// @dev Parses the packed witness: `count u8 ‖ leaf × count`, a leaf being `flags u8
-    /// (1: present, 2: the proof ends in a leaf) ‖ valueLength u16 ‖ value ‖ (terminal
-    /// keyHash ‖ valueHash, when flag 2) ‖ siblingCount u16 ‖ sibling × siblingCount`.
+    /// (1: present, 2: the proof ends in a leaf, 4: the last sibling's preimage follows)
+    /// ‖ valueLength u16 ‖ value ‖ (terminal keyHash ‖ valueHash, when flag 2) ‖
+    /// (preimage isLeaf u8 ‖ a ‖ b, when flag 4) ‖ siblingCount u16 ‖ sibling ×
+    /// siblingCount`.
     /// (Read straight from calldata: ABI-decoding nested arrays cost more than the proofs.)
     function leavesOf(bytes calldata witness) internal pure returns (Leaf[] memory leaves) {
         if (witness.length == 0) return new Leaf[](0);
@@ -974,7 +991,10 @@ abstract contract StepRules {
             uint256 valueLength = uint16(bytes2(witness[at + 1:at + 3]));
             at += 3;
             uint256 terminalBytes = flags & 2 == 2 ? 64 : 0;
-            if (flags > 3 || at + valueLength + terminalBytes + 2 > witness.length) revert BadWitness(at);
+            uint256 siblingBytes = flags & 4 == 4 ? 65 : 0;
+            if (flags > 7 || at + valueLength + terminalBytes + siblingBytes + 2 > witness.length) {
+                revert BadWitness(at);
+            }
             leaf.present = flags & 1 == 1;
             leaf.value = witness[at:at + valueLength];
             at += valueLength;
@@ -982,6 +1002,12 @@ abstract contract StepRules {
                 leaf.terminal =
                     StateProof.Terminal(true, bytes32(witness[at:at + 32]), bytes32(witness[at + 32:at + 64]));
                 at += 64;
+            }
+            if (siblingBytes != 0) {
+                leaf.sibling = StateProof.Preimage(
+                    uint8(witness[at]) == 1, bytes32(witness[at + 1:at + 33]), bytes32(witness[at + 33:at + 65])
+                );
+                at += 65;
             }
             uint256 count = uint16(bytes2(witness[at:at + 2]));
             at += 2;
@@ -1009,8 +1035,14 @@ abstract contract StepRules {
         returns (bytes32)
     {
         bytes32 keyHash = checked(key, leaf, index);
-        StateProof.Preimage memory none;
-        return StateProof.update(root, keyHash, false, keccak256(value), leaf.siblings, leaf.terminal, none);
+        return StateProof.update(root, keyHash, false, keccak256(value), leaf.siblings, leaf.terminal, leaf.sibling);
+    }
+
+    /// @dev Removes the leaf under `key` given its proof against `root` (and, when it is
+    /// present, its last sibling's preimage); the claimed current value must be the proof's.
+    function remove(bytes32 root, bytes memory key, Leaf memory leaf, uint256 index) internal pure returns (bytes32) {
+        bytes32 keyHash = checked(key, leaf, index);
+        return StateProof.update(root, keyHash, true, bytes32(0), leaf.siblings, leaf.terminal, leaf.sibling);
     }
 
     /// @dev A refused transaction: every leaf read is proven against `root`, which stays.
@@ -1099,25 +1131,31 @@ abstract contract StepRules {
 
 /// @title StepProver
 /// @notice The one-step prover the dispute game calls (see `StepRules` for the rules):
-/// the ledger's kinds here, order placements forwarded to `orders` (the two share the
-/// rules' code but not a contract, each under the 24 KiB limit).
+/// the ledger's kinds here, order placements forwarded to `orders` and margin withdrawals
+/// (direct or forced) to `margin` (the three share the rules' code but not a contract,
+/// each under the 24 KiB limit).
 contract StepProver is StepRules, IStepProver {
     /// @notice The prover of the order kinds (placements and bulk placements).
     IStepProver public immutable orders;
+    /// @notice The prover of margin withdrawals (`MarginStepProver`).
+    IStepProver public immutable margin;
 
     /// @param chainId The L2 chain id of the signing domain.
     /// @param verifyingContract The signing domain's verifying contract.
     /// @param portal_ The chain's Portal.
     /// @param faucetOperator_ The genesis operator if the faucet is on, else zero.
     /// @param orders_ The order kinds' prover (an `OrderStepProver` of the same chain).
+    /// @param margin_ The margin withdrawals' prover (a `MarginStepProver` of the same chain).
     constructor(
         uint64 chainId,
         address verifyingContract,
         IPortalRecords portal_,
         address faucetOperator_,
-        IStepProver orders_
+        IStepProver orders_,
+        IStepProver margin_
     ) StepRules(chainId, verifyingContract, portal_, faucetOperator_) {
         orders = orders_;
+        margin = margin_;
     }
 
     /// @inheritdoc IStepProver
@@ -1132,6 +1170,11 @@ contract StepProver is StepRules, IStepProver {
         uint8 kind = uint8(transaction[0]);
         if (kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS) {
             return orders.execute(preRoot, blockNumber, timestampMs, transaction, witness);
+        }
+        bool forcedMargin = kind == KIND_FORCED && transaction.length > FORCED_HEADER_BYTES
+            && uint8(transaction[FORCED_HEADER_BYTES]) == KIND_WITHDRAW_MARGIN;
+        if (kind == KIND_WITHDRAW_MARGIN || forcedMargin) {
+            return margin.execute(preRoot, blockNumber, timestampMs, transaction, witness);
         }
         Leaf[] memory leaves = leavesOf(witness);
         if (kind == KIND_DEPOSIT) return deposit(preRoot, transaction, leaves);

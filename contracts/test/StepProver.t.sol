@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {Base} from "./utils/Base.sol";
 import {IStepProver} from "../src/DisputeGame.sol";
 import {IPortalRecords, OrderStepProver, StepProver, StepRules} from "../src/StepProver.sol";
+import {MarginStepProver} from "../src/MarginStepProver.sol";
 
 /// @notice How the one-step prover treats bad input: an uncovered kind and a malformed
 /// witness revert with a named error (a step cannot be decided on them), bytes that do
@@ -17,7 +18,14 @@ contract StepProverTest is Base {
 
     function setUp() public {
         orders = new OrderStepProver(424242, address(0), IPortalRecords(address(0xB0B)));
-        prover = new StepProver(424242, address(0), IPortalRecords(address(0xB0B)), address(0), orders);
+        prover = new StepProver(
+            424242,
+            address(0),
+            IPortalRecords(address(0xB0B)),
+            address(0),
+            orders,
+            new MarginStepProver(424242, address(0), IPortalRecords(address(0xB0B)))
+        );
     }
 
     function execute(bytes memory transaction, bytes memory witness) internal view returns (bytes32) {
@@ -44,8 +52,33 @@ contract StepProverTest is Base {
     function test_UncoveredKindsRevertByName() public {
         vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x10)));
         this.callExecute(hex"10", "");
-        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(5)));
-        this.callExecute(hex"05", "");
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x13)));
+        this.callExecute(hex"13", "");
+    }
+
+    function test_MarginWithdrawalsAreForwardedAndTheMarginProverTakesNoOther() public {
+        IStepProver margin = prover.margin();
+        // Bytes that do not decode change nothing, through either.
+        vm.assertEq(execute(hex"0500", ""), ROOT, "a truncated margin withdrawal, forwarded");
+        vm.assertEq(margin.execute(ROOT, 1, 1_000, hex"0500", ""), ROOT, "directly");
+        // One whose signature recovers reads at least the account, portfolio and
+        // clearing totals: a witness of none is refused by name, from the margin prover.
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("WithdrawMargin(uint128 amount,uint64 nonce,uint64 expiryMs)"),
+                uint128(5),
+                uint64(1),
+                uint64(10_000)
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked(hex"1901", prover.domainSeparator(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(KEY, digest);
+        bytes memory withdrawal = abi.encodePacked(uint8(5), address(0), uint128(5), uint64(1), uint64(10_000), r, s, v);
+        vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 3));
+        this.callExecute(withdrawal, "");
+        bytes memory signedTransfer = transfer(0);
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(1)));
+        margin.execute(ROOT, 1, 1_000, signedTransfer, "");
     }
 
     function test_OrderKindsAreForwardedAndTheOrderProverTakesNoOther() public {

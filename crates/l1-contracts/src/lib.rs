@@ -36,6 +36,11 @@ alloy_sol_types::sol!(
 );
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
+    MarginStepProver,
+    "artifacts/MarginStepProver.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
     BatchOpener,
     "artifacts/BatchOpener.json"
 );
@@ -58,6 +63,7 @@ mod tests {
             &BatchInbox::BYTECODE,
             &OutputRegistry::BYTECODE,
             &DisputeGame::BYTECODE,
+            &MarginStepProver::BYTECODE,
             &StepProver::BYTECODE,
             &OrderStepProver::BYTECODE,
             &BatchOpener::BYTECODE,

@@ -7,7 +7,7 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolConstructor};
-use straddle_l1_contracts::{OrderStepProver, StepProver};
+use straddle_l1_contracts::{MarginStepProver, OrderStepProver, StepProver};
 
 alloy::sol! {
     /// Where a leaf's proof ends (`StateProof.Terminal`).
@@ -18,20 +18,34 @@ alloy::sol! {
         bytes32 valueHash;
     }
 
-    /// One leaf a transaction reads, with its value and proof (`StepProver.Leaf`).
+    /// The preimage of a tree node (`StateProof.Preimage`): a leaf `(keyHash,
+    /// valueHash)` when `isLeaf`, else an internal node `(left, right)`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct StepPreimage {
+        bool isLeaf;
+        bytes32 a;
+        bytes32 b;
+    }
+
+    /// One leaf a transaction reads, with its value and proof (`StepProver.Leaf`); a
+    /// leaf the transaction removes also carries its last sibling's preimage
+    /// (`hasSibling`).
     #[derive(Debug, PartialEq, Eq)]
     struct StepLeaf {
         bool present;
         bytes value;
         bytes32[] siblings;
         StepTerminal terminal;
+        bool hasSibling;
+        StepPreimage sibling;
     }
 }
 
 /// The `witness` argument of `StepProver.execute`, packed as `StepProver.leavesOf`
 /// reads it: `count u8 ‖ leaf × count`, a leaf being `flags u8 (1: present, 2: the proof
-/// ends in a leaf) ‖ valueLength u16 ‖ value ‖ (terminal keyHash ‖ valueHash, when flag
-/// 2) ‖ siblingCount u16 ‖ sibling × siblingCount`; empty for no leaves.
+/// ends in a leaf, 4: the last sibling's preimage follows) ‖ valueLength u16 ‖ value ‖
+/// (terminal keyHash ‖ valueHash, when flag 2) ‖ (preimage isLeaf u8 ‖ a ‖ b, when flag
+/// 4) ‖ siblingCount u16 ‖ sibling × siblingCount`; empty for no leaves.
 pub fn encode_step_witness(leaves: Vec<StepLeaf>) -> Bytes {
     if leaves.is_empty() {
         return Bytes::new();
@@ -40,7 +54,9 @@ pub fn encode_step_witness(leaves: Vec<StepLeaf>) -> Bytes {
     let count = u8::try_from(leaves.len()).expect("at most 255 leaves per transaction");
     let mut out = vec![count];
     for leaf in leaves {
-        let flags = u8::from(leaf.present) | (u8::from(leaf.terminal.isLeaf) << 1);
+        let flags = u8::from(leaf.present)
+            | (u8::from(leaf.terminal.isLeaf) << 1)
+            | (u8::from(leaf.hasSibling) << 2);
         out.push(flags);
         let length = u16::try_from(leaf.value.len()).expect("a leaf value fits 64 KiB");
         out.extend_from_slice(&length.to_be_bytes());
@@ -48,6 +64,11 @@ pub fn encode_step_witness(leaves: Vec<StepLeaf>) -> Bytes {
         if leaf.terminal.isLeaf {
             out.extend_from_slice(leaf.terminal.keyHash.as_slice());
             out.extend_from_slice(leaf.terminal.valueHash.as_slice());
+        }
+        if leaf.hasSibling {
+            out.push(u8::from(leaf.sibling.isLeaf));
+            out.extend_from_slice(leaf.sibling.a.as_slice());
+            out.extend_from_slice(leaf.sibling.b.as_slice());
         }
         let siblings = u16::try_from(leaf.siblings.len()).expect("at most 256 siblings");
         out.extend_from_slice(&siblings.to_be_bytes());
@@ -91,8 +112,9 @@ impl StepInput {
 }
 
 impl L1Client {
-    /// Deploys a `StepProver` (and the `OrderStepProver` it forwards the order kinds
-    /// to) for signed actions of L2 chain `chain_id` whose signing
+    /// Deploys a `StepProver` (and the `OrderStepProver` and `MarginStepProver` it
+    /// forwards the order kinds and margin withdrawals to: three deployments) for signed
+    /// actions of L2 chain `chain_id` whose signing
     /// domain names `verifying_contract`, checking deposits and forced transactions
     /// against `portal`; `faucet_operator` alone may mint (zero: nobody).
     pub async fn deploy_step_prover(
@@ -115,12 +137,26 @@ impl L1Client {
                 "deploy OrderStepProver",
             )
             .await?;
+        let margin_args = MarginStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+            portal_: portal,
+        }
+        .abi_encode();
+        let (margin, _) = self
+            .deploy_code(
+                &MarginStepProver::BYTECODE,
+                &margin_args,
+                "deploy MarginStepProver",
+            )
+            .await?;
         let args = StepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
             portal_: portal,
             faucetOperator_: faucet_operator,
             orders_: orders,
+            margin_: margin,
         }
         .abi_encode();
         let (address, _) = self

@@ -9,10 +9,10 @@ use crate::chain_store::ChainStore;
 use alloy_primitives::{Address, B256, Bytes};
 use std::collections::BTreeMap;
 use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
-use straddle_l1::disputes::{StepInput, StepLeaf, StepTerminal, encode_step_witness};
+use straddle_l1::disputes::{StepInput, StepLeaf, StepPreimage, StepTerminal, encode_step_witness};
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
-use straddle_primitives::{Action, SignedAction, Transaction, VerifiedTransaction};
-use straddle_state::{SparseMerkleTree, Terminal, key_hash, value_hash};
+use straddle_primitives::{Action, Transaction, VerifiedTransaction};
+use straddle_state::{Preimage, SparseMerkleTree, Terminal, key_hash, value_hash};
 
 /// Why no step input can be built.
 #[derive(Debug, thiserror::Error)]
@@ -127,11 +127,6 @@ pub fn step_keys(
                 return Ok(keys);
             }
             match Transaction::decode(&forced.bytes) {
-                // The prover does not cover these yet, whatever their signature.
-                Ok(Transaction::Action(SignedAction {
-                    action: Action::WithdrawMargin(_),
-                    ..
-                })) => return Err(StepError::Unsupported("forced margin withdrawals")),
                 Ok(inner @ (Transaction::Action(_) | Transaction::Cancel(_))) => {
                     keys.extend(step_keys(&inner, ledger, genesis)?)
                 }
@@ -143,10 +138,6 @@ pub fn step_keys(
             }
             Ok(keys)
         }
-        Transaction::Action(SignedAction {
-            action: Action::WithdrawMargin(_),
-            ..
-        }) => Err(StepError::Unsupported("margin withdrawals")),
         Transaction::PlaceOrders { .. } => Ok(match tx.clone().verify(&genesis.domain) {
             // The orders' markets (read), the records of the cancels then the orders, the
             // clearing totals, the signer's account: each once, first-seen order.
@@ -214,6 +205,22 @@ pub fn step_keys(
                         Action::DepositMargin(_) => {
                             vec![StateKey::Account(sender), StateKey::Portfolio(sender)]
                         }
+                        // The markets of the portfolio's positions (read), the account,
+                        // the portfolio, the clearing totals (the rounding remainder).
+                        Action::WithdrawMargin(_) => {
+                            let portfolio = ledger.clearinghouse().portfolio(&sender);
+                            let mut keys: Vec<StateKey> = portfolio
+                                .positions
+                                .iter()
+                                .map(|position| StateKey::Market(position.market))
+                                .collect();
+                            keys.extend([
+                                StateKey::Account(sender),
+                                StateKey::Portfolio(sender),
+                                StateKey::ClearingTotals,
+                            ]);
+                            keys
+                        }
                         _ => vec![StateKey::Account(sender)],
                     }
                 }
@@ -265,7 +272,8 @@ pub fn execute_step(
     let mut leaves = Vec::with_capacity(keys.len());
     for (key, value) in keys.iter().zip(before) {
         let encoded = key.encode();
-        leaves.push(read_leaf(tree, &encoded, value));
+        let removed = matches!(writes.get(&encoded), Some(None));
+        leaves.push(read_leaf(tree, &encoded, value, removed));
         if let Some(written) = writes.remove(&encoded) {
             tree.update(key_hash(&encoded), written.as_deref().map(value_hash));
         }
@@ -298,7 +306,7 @@ pub fn unchanged_witness(chain: &mut Chain, keys: &[StateKey]) -> Bytes {
         .iter()
         .map(|key| {
             let value = chain.state.ledger.leaf_value(key);
-            read_leaf(&mut chain.tip.tree, &key.encode(), value)
+            read_leaf(&mut chain.tip.tree, &key.encode(), value, false)
         })
         .collect();
     encode_step_witness(leaves)
@@ -307,9 +315,16 @@ pub fn unchanged_witness(chain: &mut Chain, keys: &[StateKey]) -> Bytes {
 /// One leaf for the prover: `value` (the leaf's before the transaction) under the raw
 /// key `encoded`, with its proof against `tree`'s current root. A leaf the tree does not
 /// hold is absent whatever the ledger reads for it (the clearing totals read as zeros
-/// before their first write).
-fn read_leaf(tree: &mut SparseMerkleTree, encoded: &[u8], value: Option<Vec<u8>>) -> StepLeaf {
+/// before their first write). A leaf the transaction `removes` carries its last sibling's
+/// preimage.
+fn read_leaf(
+    tree: &mut SparseMerkleTree,
+    encoded: &[u8],
+    value: Option<Vec<u8>>,
+    removes: bool,
+) -> StepLeaf {
     let hash = key_hash(encoded);
+    let sibling = removes.then(|| tree.last_sibling_preimage(&hash)).flatten();
     let proof = tree.prove(&hash);
     let held = matches!(proof.terminal, Terminal::Leaf { key_hash, .. } if key_hash == hash);
     let value = value.filter(|_| held);
@@ -328,11 +343,25 @@ fn read_leaf(tree: &mut SparseMerkleTree, encoded: &[u8], value: Option<Vec<u8>>
             valueHash: value_hash,
         },
     };
+    let (is_leaf, a, b) = match sibling {
+        Some(Preimage::Leaf {
+            key_hash,
+            value_hash,
+        }) => (true, key_hash, value_hash),
+        Some(Preimage::Internal { left, right }) => (false, left, right),
+        None => (false, B256::ZERO, B256::ZERO),
+    };
     StepLeaf {
         present: value.is_some(),
         value: value.unwrap_or_default().into(),
         siblings: proof.siblings,
         terminal,
+        hasSibling: sibling.is_some(),
+        sibling: StepPreimage {
+            isLeaf: is_leaf,
+            a,
+            b,
+        },
     }
 }
 

@@ -23,6 +23,7 @@ use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
     Action, Amount, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction,
     Mint, Order, SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, Withdraw,
+    WithdrawMargin,
 };
 
 /// Genesis accounts beyond the dev accounts (`GENESIS_ALLOCATIONS_MAX` is 100 000).
@@ -73,7 +74,7 @@ async fn step_gas_at_a_million_leaves() {
             })
             .collect(),
     );
-    let block = BlockContext {
+    let mut block = BlockContext {
         number: 1,
         timestamp_ms: common::now_ms(),
     };
@@ -88,6 +89,8 @@ async fn step_gas_at_a_million_leaves() {
             assert!(outcome.is_ok(), "{outcome:?}");
         }
     }
+
+    hold_positions_owing_funding(&mut chain, &mut block, expiry);
 
     let l1_deposit = l1_of(3);
     l1.mint_test_collateral(deployment.collateral, l1_deposit.address(), 1_000_000_000)
@@ -227,6 +230,18 @@ async fn step_gas_at_a_million_leaves() {
             ),
         ),
         (
+            "margin withdrawal (32 positions owing funding, window full)",
+            signed(
+                &alice,
+                Action::WithdrawMargin(WithdrawMargin {
+                    amount: 1_000,
+                    nonce: 103,
+                    expiryMs: expiry,
+                }),
+                &domain,
+            ),
+        ),
+        (
             "order placement",
             Transaction::PlaceOrder(SignedOrder {
                 signature: alice.sign_hash_sync(&placed.hash(&domain)).unwrap(),
@@ -264,6 +279,87 @@ async fn step_gas_at_a_million_leaves() {
             trace(&l1, deployment.step_prover, &input).await;
         }
     }
+}
+
+/// Gives account 1 the most positions an account may hold (32: the genesis' 8 markets and
+/// 24 perpetuals the operator lists), bought from account 2, then moves the index so that
+/// every perpetual position owes funding when next normalised.
+fn hold_positions_owing_funding(chain: &mut Chain, block: &mut BlockContext, expiry: u64) {
+    let run = |chain: &mut Chain, tx: Transaction, block: &BlockContext| {
+        let described = format!("{tx:?}");
+        let outcome = execute_into_tree(chain, tx, block);
+        assert!(outcome.is_ok(), "{described}: {outcome:?}");
+    };
+    let listed: Vec<u32> = (100..124).collect();
+    for (i, market) in listed.iter().enumerate() {
+        let listing = common::list_perpetual(*market, 200 + i as u64, expiry);
+        run(chain, listing, block);
+    }
+    for who in [1, 2] {
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 500_000_000_000,
+            nonce: 300,
+            expiryMs: expiry,
+        });
+        run(
+            chain,
+            signed(&common::signer(who), deposit, &common::domain()),
+            block,
+        );
+    }
+    run(
+        chain,
+        common::price_update(1, 3_000_000_000, block.timestamp_ms),
+        block,
+    );
+    run(
+        chain,
+        common::price_update(2, 60_000_000_000, block.timestamp_ms),
+        block,
+    );
+    let markets = [1, 2, 11, 12, 13, 14, 15, 16].into_iter().chain(listed);
+    for (i, market) in markets.enumerate() {
+        let terms = chain.state.ledger.clearinghouse().market(market).unwrap();
+        let tick = terms.spec.tick_micro_usdc;
+        let mark = terms.vector.as_ref().unwrap().mark_nano as u64 / 1_000;
+        let order = |is_buy: bool, tif: u8, nonce: u64| Order {
+            market,
+            isBuy: is_buy,
+            limitPrice: (mark / tick).max(1) * tick,
+            size: 1_000_000,
+            timeInForce: tif,
+            reduceOnly: false,
+            expiryMs: expiry,
+            clientOrderId: nonce,
+            nonce,
+        };
+        let nonce = 1_000 + 2 * i as u64;
+        let trade = Transaction::Match {
+            taker: common::sign_order(1, order(true, 1, nonce)),
+            makers: vec![(common::sign_order(2, order(false, 0, nonce + 1)), 1_000_000)],
+        };
+        run(chain, trade, block);
+    }
+    block.number += 1;
+    block.timestamp_ms += 60_000;
+    run(
+        chain,
+        common::price_update(1, 3_030_000_000, block.timestamp_ms),
+        block,
+    );
+    run(
+        chain,
+        common::price_update(2, 60_600_000_000, block.timestamp_ms),
+        block,
+    );
+    let alice = common::signer(1).address();
+    let positions = chain
+        .state
+        .ledger
+        .clearinghouse()
+        .portfolio(&alice)
+        .positions;
+    assert_eq!(positions.len(), 32, "at the bound");
 }
 
 /// Gas by opcode of one step (anvil's struct logger), for finding where it goes.

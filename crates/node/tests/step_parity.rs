@@ -27,6 +27,7 @@ use straddle_node::step::{execute_into_tree, execute_step, step_keys, unchanged_
 use straddle_primitives::{
     Action, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction, Mint, Order,
     SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, VerifiedTransaction, Withdraw,
+    WithdrawMargin,
 };
 
 const TRANSACTIONS: usize = 2_500;
@@ -100,12 +101,9 @@ impl Generator {
                 let mut garbage: Vec<u8> = (0..self.rng.below(200))
                     .map(|_| self.rng.next() as u8)
                     .collect();
-                // A margin withdrawal is a forceable kind the prover does not cover yet.
-                match garbage.first_mut() {
-                    Some(first @ 5) => *first = 0x42,
-                    // The Portal refuses an empty transaction.
-                    None => garbage.push(0x42),
-                    _ => {}
+                // The Portal refuses an empty transaction.
+                if garbage.is_empty() {
+                    garbage.push(0x42);
                 }
                 garbage
             }
@@ -315,8 +313,21 @@ impl Generator {
         } else {
             block.timestamp_ms + 60_000
         };
+        let cash = chain
+            .state
+            .ledger
+            .clearinghouse()
+            .portfolio(&signer.address())
+            .cash;
         let amount = self.amount(balance);
-        let action = if !minting && self.rng.chance(12) {
+        let action = if !minting && self.rng.chance(10) {
+            // Without positions: the cash, all of it (the portfolio leaf goes), or more.
+            Action::WithdrawMargin(WithdrawMargin {
+                amount: self.amount(u128::try_from(cash).unwrap_or_default()),
+                nonce,
+                expiryMs: expiry_ms,
+            })
+        } else if !minting && self.rng.chance(12) {
             Action::DepositMargin(DepositMargin {
                 amount,
                 nonce,
@@ -485,6 +496,9 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             Transaction::Action(signed) if matches!(signed.action, Action::DepositMargin(_)) => {
                 "margin deposit"
             }
+            Transaction::Action(signed) if matches!(signed.action, Action::WithdrawMargin(_)) => {
+                "margin withdrawal"
+            }
             Transaction::Deposit(_) => "deposit",
             Transaction::Forced(_) => "forced",
             Transaction::Cancel(_) => "cancel",
@@ -643,6 +657,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         "placement",
         "bulk placement",
         "margin deposit",
+        "margin withdrawal",
         "transfer",
         "withdrawal",
     ] {

@@ -10,4 +10,4 @@ pub mod tree;
 
 pub use proof::{Proof, ProofError, Terminal, verify_proof};
 pub use store::{LeafChange, RawLeaf, Store, StoreError};
-pub use tree::{SparseMerkleTree, key_hash, leaf_hash, node_hash, value_hash};
+pub use tree::{Preimage, SparseMerkleTree, key_hash, leaf_hash, node_hash, value_hash};

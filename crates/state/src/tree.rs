@@ -157,6 +157,25 @@ impl Node {
     }
 }
 
+/// What hashes to a node: a leaf's key and value hashes, or an internal node's children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preimage {
+    /// A leaf (hashes as [`leaf_hash`]).
+    Leaf {
+        /// Its key's hash.
+        key_hash: B256,
+        /// Its value's hash.
+        value_hash: B256,
+    },
+    /// An internal node (hashes as [`node_hash`]).
+    Internal {
+        /// The left child's hash.
+        left: B256,
+        /// The right child's hash.
+        right: B256,
+    },
+}
+
 /// A compact sparse Merkle tree over 256-bit key hashes.
 #[derive(Default)]
 pub struct SparseMerkleTree {
@@ -220,6 +239,34 @@ impl SparseMerkleTree {
         self.root.rehash()
     }
 
+    /// The preimage of the last sibling on `key_hash`'s path (the deepest one in
+    /// [`SparseMerkleTree::prove`]'s proof): what a verifier needs, besides the proof, to
+    /// compute the root after removing the key (if the sibling is a leaf it rises in the
+    /// emptied parent's place). `None` when the path has no sibling or it is empty.
+    pub fn last_sibling_preimage(&mut self, key_hash: &B256) -> Option<Preimage> {
+        self.root();
+        let mut sibling = None;
+        let mut node = &self.root;
+        let mut depth = 0;
+        while let Node::Internal(internal) = node {
+            let side = bit(key_hash, depth);
+            sibling = Some(&internal.children[1 - side]);
+            node = &internal.children[side];
+            depth += 1;
+        }
+        match sibling? {
+            Node::Empty => None,
+            Node::Leaf(leaf) => Some(Preimage::Leaf {
+                key_hash: leaf.key,
+                value_hash: leaf.value_hash,
+            }),
+            Node::Internal(internal) => Some(Preimage::Internal {
+                left: internal.children[0].hash(),
+                right: internal.children[1].hash(),
+            }),
+        }
+    }
+
     /// An inclusion proof for a present key or an exclusion proof for an absent one,
     /// against [`SparseMerkleTree::root`] (which this calls first).
     pub fn prove(&mut self, key_hash: &B256) -> Proof {
@@ -279,6 +326,38 @@ mod tests {
         }
         let items: Vec<_> = leaves.iter().map(|(k, v)| (*k, *v)).collect();
         go(&items, 0)
+    }
+
+    #[test]
+    fn the_last_siblings_preimage_hashes_to_the_proofs_last_sibling() {
+        let mut tree = SparseMerkleTree::new();
+        let keys: Vec<B256> = (0..200u32).map(|i| key_hash(&i.to_be_bytes())).collect();
+        for (i, k) in keys.iter().enumerate() {
+            tree.update(*k, Some(value_hash(&[i as u8])));
+        }
+        let (mut leaves, mut internals) = (0, 0);
+        for k in &keys {
+            let proof = tree.prove(k);
+            let last = *proof.siblings.last().unwrap();
+            let shown = match tree.last_sibling_preimage(k).unwrap() {
+                Preimage::Leaf {
+                    key_hash,
+                    value_hash,
+                } => {
+                    leaves += 1;
+                    leaf_hash(&key_hash, &value_hash)
+                }
+                Preimage::Internal { left, right } => {
+                    internals += 1;
+                    node_hash(&left, &right)
+                }
+            };
+            assert_eq!(shown, last);
+        }
+        assert!(leaves > 0 && internals > 0, "both kinds of sibling met");
+        let mut single = SparseMerkleTree::new();
+        single.update(keys[0], Some(value_hash(b"1")));
+        assert_eq!(single.last_sibling_preimage(&keys[0]), None);
     }
 
     #[test]

@@ -107,6 +107,64 @@ pub fn oracle_update(signers: &[usize], index: u64) -> Transaction {
     }
 }
 
+/// An oracle update of `underlying` at `index` stamped `timestamp_ms`, with a smile for
+/// the devnet's option expiry (so its options get vectors), signed by two of the
+/// devnet's oracle signers.
+pub fn price_update(underlying: u32, index: u64, timestamp_ms: u64) -> Transaction {
+    let reports = [7usize, 8]
+        .iter()
+        .map(|i| {
+            let report = PriceReport {
+                underlying,
+                timestampMs: timestamp_ms,
+                indexPrice: index,
+                expiriesMs: vec![straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS],
+                atmVolsPpm: vec![650_000],
+                skewsPpm: vec![-100_000],
+                curvaturesPpm: vec![200_000],
+            };
+            let signature = signer(*i)
+                .sign_hash_sync(&report.signing_hash(&domain()))
+                .unwrap();
+            SignedPriceReport { report, signature }
+        })
+        .collect();
+    Transaction::OracleUpdate {
+        underlying,
+        reports,
+    }
+}
+
+/// The devnet operator (account 0) lists ETH perpetual `market` (tick 0.1 USDC, lot
+/// 0.001).
+pub fn list_perpetual(market: u32, nonce: u64, expiry_ms: u64) -> Transaction {
+    let listing = straddle_primitives::ListMarket {
+        market,
+        underlying: 1,
+        instrument: straddle_primitives::admin::INSTRUMENT_PERPETUAL,
+        strike: 0,
+        optionExpiryMs: 0,
+        tick: 100_000,
+        lot: 1_000,
+        makerFeePpm: 100,
+        takerFeePpm: 300,
+        nonce,
+        expiryMs: expiry_ms,
+    };
+    let signature = signer(0)
+        .sign_hash_sync(&listing.signing_hash(&domain()))
+        .unwrap();
+    Transaction::ListMarket { listing, signature }
+}
+
+/// `order` signed by dev account `owner`.
+pub fn sign_order(owner: usize, order: Order) -> SignedOrder {
+    let signature = signer(owner)
+        .sign_hash_sync(&order.hash(&domain()))
+        .unwrap();
+    SignedOrder { order, signature }
+}
+
 pub fn signed_order(owner: usize, is_buy: bool, tif: u8, nonce: u64) -> SignedOrder {
     order_at(owner, is_buy, tif, 3_000_000_000, 1_000_000, nonce)
 }
