@@ -10,10 +10,11 @@ import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
 /// @notice The one-step prover's rules: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
 /// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), margin deposits (4),
-/// cancels (0x12), bulk
-/// cancels (0x15), order placements (0x1A) and forced transactions (0x1D) carrying any of the user kinds among
-/// these or anything that may not be forced; any other kind (or forced payload) reverts
-/// with `UnsupportedKind` (docs/spec/disputes.md §4 lists what is left). A
+/// margin withdrawals (5, in `MarginStepProver`), matches (0x11, 0x17, in `MatchStepProver`),
+/// cancels (0x12), bulk cancels (0x15), order placements and bulk placements (0x1A, 0x16, in
+/// `OrderStepProver`) and forced transactions (0x1D) carrying any of the user kinds among
+/// these or anything that may not be forced; any other kind reverts with `UnsupportedKind`
+/// (docs/spec/disputes.md §4 lists what is left). A
 /// transaction the STF refuses changes nothing, so its post-state root is the pre-state
 /// root; bytes that do not decode are refused the same way, and so are a deposit or a
 /// forced transaction the Portal did not record (derivation takes them from the Portal
@@ -81,6 +82,8 @@ abstract contract StepRules {
     uint8 internal constant KIND_FORCED = 0x1D;
     uint8 internal constant KIND_PLACE_ORDER = 0x1A;
     uint8 internal constant KIND_PLACE_ORDERS = 0x16;
+    uint8 internal constant KIND_MATCH = 0x11;
+    uint8 internal constant KIND_MATCH_PLACED = 0x17;
     /// @notice Most orders one bulk placement carries (crates/primitives BULK_ORDERS_MAX).
     uint256 internal constant BULK_ORDERS_MAX = 32;
     uint256 internal constant ORDER_BODY_BYTES = 47;
@@ -1131,14 +1134,16 @@ abstract contract StepRules {
 
 /// @title StepProver
 /// @notice The one-step prover the dispute game calls (see `StepRules` for the rules):
-/// the ledger's kinds here, order placements forwarded to `orders` and margin withdrawals
-/// (direct or forced) to `margin` (the three share the rules' code but not a contract,
-/// each under the 24 KiB limit).
+/// the ledger's kinds here, order placements forwarded to `orders`, margin withdrawals
+/// (direct or forced) to `margin` and matches to `matches` (the four share the rules'
+/// code but not a contract, each under the 24 KiB limit).
 contract StepProver is StepRules, IStepProver {
     /// @notice The prover of the order kinds (placements and bulk placements).
     IStepProver public immutable orders;
     /// @notice The prover of margin withdrawals (`MarginStepProver`).
     IStepProver public immutable margin;
+    /// @notice The prover of matches (`MatchStepProver`).
+    IStepProver public immutable matches;
 
     /// @param chainId The L2 chain id of the signing domain.
     /// @param verifyingContract The signing domain's verifying contract.
@@ -1146,16 +1151,19 @@ contract StepProver is StepRules, IStepProver {
     /// @param faucetOperator_ The genesis operator if the faucet is on, else zero.
     /// @param orders_ The order kinds' prover (an `OrderStepProver` of the same chain).
     /// @param margin_ The margin withdrawals' prover (a `MarginStepProver` of the same chain).
+    /// @param matches_ The matches' prover (a `MatchStepProver` of the same chain).
     constructor(
         uint64 chainId,
         address verifyingContract,
         IPortalRecords portal_,
         address faucetOperator_,
         IStepProver orders_,
-        IStepProver margin_
+        IStepProver margin_,
+        IStepProver matches_
     ) StepRules(chainId, verifyingContract, portal_, faucetOperator_) {
         orders = orders_;
         margin = margin_;
+        matches = matches_;
     }
 
     /// @inheritdoc IStepProver
@@ -1170,6 +1178,9 @@ contract StepProver is StepRules, IStepProver {
         uint8 kind = uint8(transaction[0]);
         if (kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS) {
             return orders.execute(preRoot, blockNumber, timestampMs, transaction, witness);
+        }
+        if (kind == KIND_MATCH || kind == KIND_MATCH_PLACED) {
+            return matches.execute(preRoot, blockNumber, timestampMs, transaction, witness);
         }
         bool forcedMargin = kind == KIND_FORCED && transaction.length > FORCED_HEADER_BYTES
             && uint8(transaction[FORCED_HEADER_BYTES]) == KIND_WITHDRAW_MARGIN;

@@ -5,6 +5,7 @@ import {Base} from "./utils/Base.sol";
 import {IStepProver} from "../src/DisputeGame.sol";
 import {IPortalRecords, OrderStepProver, StepProver, StepRules} from "../src/StepProver.sol";
 import {MarginStepProver} from "../src/MarginStepProver.sol";
+import {MatchStepProver} from "../src/MatchStepProver.sol";
 
 /// @notice How the one-step prover treats bad input: an uncovered kind and a malformed
 /// witness revert with a named error (a step cannot be decided on them), bytes that do
@@ -24,7 +25,8 @@ contract StepProverTest is Base {
             IPortalRecords(address(0xB0B)),
             address(0),
             orders,
-            new MarginStepProver(424242, address(0), IPortalRecords(address(0xB0B)))
+            new MarginStepProver(424242, address(0), IPortalRecords(address(0xB0B))),
+            new MatchStepProver(424242, address(0))
         );
     }
 
@@ -95,6 +97,28 @@ contract StepProverTest is Base {
         bytes memory signedTransfer = transfer(0);
         vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(1)));
         orders.execute(ROOT, 1, 1_000, signedTransfer, "");
+    }
+
+    function test_MatchesAreForwardedAndTheMatchProverTakesNoOther() public {
+        IStepProver matches = prover.matches();
+        // Bytes that do not decode change nothing, through either.
+        vm.assertEq(execute(hex"1100", ""), ROOT, "a truncated match, forwarded");
+        vm.assertEq(execute(hex"1700", ""), ROOT, "a truncated match of placed orders, forwarded");
+        vm.assertEq(matches.execute(ROOT, 1, 1_000, hex"1100", ""), ROOT, "directly");
+        // A match whose signatures recover reads at least the taker's record and
+        // portfolio, the market and the clearing totals: a witness of none is refused by
+        // name, from the match prover.
+        bytes memory order = signedPlacement();
+        bytes memory signedOrder = new bytes(order.length - 1);
+        for (uint256 i = 0; i < signedOrder.length; i++) {
+            signedOrder[i] = order[i + 1];
+        }
+        bytes memory signedMatch = abi.encodePacked(uint8(0x11), signedOrder, uint8(1), signedOrder, uint64(1_000_000));
+        vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 4));
+        this.callExecute(signedMatch, "");
+        bytes memory signedTransfer = transfer(0);
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(1)));
+        matches.execute(ROOT, 1, 1_000, signedTransfer, "");
     }
 
     /// An order placement signed with KEY.

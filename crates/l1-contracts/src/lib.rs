@@ -41,6 +41,11 @@ alloy_sol_types::sol!(
 );
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
+    MatchStepProver,
+    "artifacts/MatchStepProver.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
     BatchOpener,
     "artifacts/BatchOpener.json"
 );
@@ -64,6 +69,7 @@ mod tests {
             &OutputRegistry::BYTECODE,
             &DisputeGame::BYTECODE,
             &MarginStepProver::BYTECODE,
+            &MatchStepProver::BYTECODE,
             &StepProver::BYTECODE,
             &OrderStepProver::BYTECODE,
             &BatchOpener::BYTECODE,

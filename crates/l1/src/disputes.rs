@@ -7,7 +7,7 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolConstructor};
-use straddle_l1_contracts::{MarginStepProver, OrderStepProver, StepProver};
+use straddle_l1_contracts::{MarginStepProver, MatchStepProver, OrderStepProver, StepProver};
 
 alloy::sol! {
     /// Where a leaf's proof ends (`StateProof.Terminal`).
@@ -112,9 +112,9 @@ impl StepInput {
 }
 
 impl L1Client {
-    /// Deploys a `StepProver` (and the `OrderStepProver` and `MarginStepProver` it
-    /// forwards the order kinds and margin withdrawals to: three deployments) for signed
-    /// actions of L2 chain `chain_id` whose signing
+    /// Deploys a `StepProver` (and the `OrderStepProver`, `MarginStepProver` and
+    /// `MatchStepProver` it forwards the order kinds, margin withdrawals and matches to:
+    /// four deployments) for signed actions of L2 chain `chain_id` whose signing
     /// domain names `verifying_contract`, checking deposits and forced transactions
     /// against `portal`; `faucet_operator` alone may mint (zero: nobody).
     pub async fn deploy_step_prover(
@@ -150,6 +150,18 @@ impl L1Client {
                 "deploy MarginStepProver",
             )
             .await?;
+        let matches_args = MatchStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+        }
+        .abi_encode();
+        let (matches, _) = self
+            .deploy_code(
+                &MatchStepProver::BYTECODE,
+                &matches_args,
+                "deploy MatchStepProver",
+            )
+            .await?;
         let args = StepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
@@ -157,6 +169,7 @@ impl L1Client {
             faucetOperator_: faucet_operator,
             orders_: orders,
             margin_: margin,
+            matches_: matches,
         }
         .abi_encode();
         let (address, _) = self

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
 use straddle_l1::disputes::{StepInput, StepLeaf, StepPreimage, StepTerminal, encode_step_witness};
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
-use straddle_primitives::{Action, Transaction, VerifiedTransaction};
+use straddle_primitives::{Action, Transaction, VerifiedOrder, VerifiedTransaction};
 use straddle_state::{Preimage, SparseMerkleTree, Terminal, key_hash, value_hash};
 
 /// Why no step input can be built.
@@ -168,6 +168,15 @@ pub fn step_keys(
             }
             _ => Vec::new(),
         }),
+        Transaction::Match { .. } | Transaction::MatchPlaced { .. } => {
+            Ok(match tx.clone().verify(&genesis.domain) {
+                Ok(VerifiedTransaction::Match { taker, makers })
+                | Ok(VerifiedTransaction::MatchPlaced { taker, makers }) => {
+                    match_keys(ledger, &taker, makers.iter().map(|(maker, _)| maker))
+                }
+                _ => Vec::new(),
+            })
+        }
         Transaction::PlaceOrder(_) => Ok(match tx.clone().verify(&genesis.domain) {
             // The market (read), the owner's order record, the clearing totals.
             Ok(VerifiedTransaction::PlaceOrder(order)) => vec![
@@ -244,6 +253,49 @@ pub fn step_keys(
         }
         _ => Err(StepError::Unsupported("trading transactions")),
     }
+}
+
+/// The leaves a match reads (`MatchStepProver.sol`), each once: the markets of the
+/// involved portfolios' positions but the match's own (read only; first seen over the
+/// taker's portfolio, then each maker owner's), the order records (the taker's, then the
+/// makers'), the portfolios (the taker's, then the maker owners'), the match's market,
+/// the clearing totals.
+fn match_keys<'a>(
+    ledger: &Ledger,
+    taker: &VerifiedOrder,
+    makers: impl Iterator<Item = &'a VerifiedOrder> + Clone,
+) -> Vec<StateKey> {
+    fn add<T: PartialEq>(list: &mut Vec<T>, item: T) {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+    let market = taker.order.market;
+    let mut owners = vec![taker.owner];
+    let mut records = vec![(taker.owner, taker.hash)];
+    for maker in makers {
+        add(&mut owners, maker.owner);
+        add(&mut records, (maker.owner, maker.hash));
+    }
+    let mut markets = Vec::new();
+    for owner in &owners {
+        for position in ledger.clearinghouse().portfolio(owner).positions {
+            if position.market != market {
+                add(&mut markets, position.market);
+            }
+        }
+    }
+    markets
+        .into_iter()
+        .map(StateKey::Market)
+        .chain(
+            records
+                .into_iter()
+                .map(|(owner, hash)| StateKey::Order(owner, hash)),
+        )
+        .chain(owners.into_iter().map(StateKey::Portfolio))
+        .chain([StateKey::Market(market), StateKey::ClearingTotals])
+        .collect()
 }
 
 /// Executes `tx` on `chain` in `block` as derivation does (a refusal changes nothing)

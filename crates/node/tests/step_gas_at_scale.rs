@@ -1,14 +1,18 @@
 //! Gas of the L1 one-step prover at a realistic state size: a million leaves (a genesis
 //! of 100 000 accounts, the most a genesis takes, and 900 000 filler leaves under keys
 //! no state key hashes to, so proofs have about 21 siblings), each covered kind at its worst case (full nonce
-//! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64), with the prover's root checked against the
+//! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64, a
+//! margin withdrawal of 32 positions owing funding, matches of 1 and 16 makers whose
+//! portfolios hold 32 positions), with the prover's root checked against the
 //! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
 //! the test suite; run it with
 //!
 //!     cargo test --release -p straddle-node --test step_gas_at_scale -- --ignored --nocapture
 //!
-//! and record the table in docs/PERFORMANCE.md ("Disputes"). With `STRADDLE_TRACE_STEP=1`
-//! it also prints each step's gas by opcode (anvil's `debug_traceCall`).
+//! and record the table in docs/PERFORMANCE.md ("Disputes"). With
+//! `STRADDLE_TRACE_STEP=<part of a case's name>` it also prints that step's gas by
+//! opcode (anvil's `debug_traceCall`), and with `STRADDLE_TRACE_DUMP=<file>` keeps the raw
+//! trace there.
 
 mod common;
 
@@ -16,7 +20,6 @@ use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use straddle_exchange::{Allocation, BlockContext};
-use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
@@ -91,6 +94,7 @@ async fn step_gas_at_a_million_leaves() {
     }
 
     hold_positions_owing_funding(&mut chain, &mut block, expiry);
+    let (maker_keys, makers) = sixteen_makers_holding_the_same_markets(&mut chain, &block, expiry);
 
     let l1_deposit = l1_of(3);
     l1.mint_test_collateral(deployment.collateral, l1_deposit.address(), 1_000_000_000)
@@ -180,7 +184,7 @@ async fn step_gas_at_a_million_leaves() {
                 Action::Mint(Mint {
                     to: alice.address(),
                     amount: 1_000,
-                    nonce: 1,
+                    nonce: 500,
                     expiryMs: expiry,
                 }),
                 &domain,
@@ -242,6 +246,40 @@ async fn step_gas_at_a_million_leaves() {
             ),
         ),
         (
+            "match of 1 maker (2 portfolios of 32 positions, 32 markets)",
+            Transaction::Match {
+                taker: common::sign_order(1, {
+                    let mut taker = makers[0].0.order.clone();
+                    taker.isBuy = true;
+                    taker.timeInForce = 1;
+                    taker.nonce = 9_998;
+                    taker
+                }),
+                makers: vec![(
+                    common::sign_order_with(&maker_keys[15], {
+                        let mut maker = makers[15].0.order.clone();
+                        maker.nonce = 9_997;
+                        maker
+                    }),
+                    1_000_000,
+                )],
+            },
+        ),
+        (
+            "match of 16 makers (17 portfolios of 32 positions, 32 markets)",
+            Transaction::Match {
+                taker: common::sign_order(1, {
+                    let mut taker = makers[0].0.order.clone();
+                    taker.isBuy = true;
+                    taker.timeInForce = 1;
+                    taker.size *= 16;
+                    taker.nonce = 9_999;
+                    taker
+                }),
+                makers,
+            },
+        ),
+        (
             "order placement",
             Transaction::PlaceOrder(SignedOrder {
                 signature: alice.sign_hash_sync(&placed.hash(&domain)).unwrap(),
@@ -275,10 +313,101 @@ async fn step_gas_at_a_million_leaves() {
             input.witness.len(),
             chain.tip.tree.len()
         );
-        if std::env::var_os("STRADDLE_TRACE_STEP").is_some() {
-            trace(&l1, deployment.step_prover, &input).await;
+        if std::env::var_os("STRADDLE_TRACE_STEP")
+            .is_some_and(|only| what.contains(only.to_str().unwrap_or_default()))
+        {
+            common::trace_step(&l1, deployment.step_prover, &input).await;
         }
     }
+}
+
+/// Sixteen new accounts (keys the test makes, minted collateral by the operator) each
+/// holding one contract, long or short, of each of account 1's 32 markets (traded in
+/// pairs), and a sell order of each on market 1 at its mark: the makers of a match at
+/// its bound, whose portfolios are all at theirs.
+fn sixteen_makers_holding_the_same_markets(
+    chain: &mut Chain,
+    block: &BlockContext,
+    expiry: u64,
+) -> (Vec<PrivateKeySigner>, Vec<(SignedOrder, u64)>) {
+    let run = |chain: &mut Chain, tx: Transaction| {
+        let described = format!("{tx:?}");
+        let outcome = execute_into_tree(chain, tx, block);
+        assert!(outcome.is_ok(), "{described}: {outcome:?}");
+    };
+    let domain = common::domain();
+    let alice = common::signer(1).address();
+    let markets: Vec<u32> = chain
+        .state
+        .ledger
+        .clearinghouse()
+        .portfolio(&alice)
+        .positions
+        .iter()
+        .map(|p| p.market)
+        .collect();
+    // Each market's mark, on its grid.
+    let prices: std::collections::BTreeMap<u32, u64> = markets
+        .iter()
+        .map(|market| {
+            let m = chain.state.ledger.clearinghouse().market(*market).unwrap();
+            let mark = m.vector.as_ref().unwrap().mark_nano as u64 / 1_000;
+            let tick = m.spec.tick_micro_usdc;
+            (*market, (mark / tick).max(1) * tick)
+        })
+        .collect();
+    let keys: Vec<PrivateKeySigner> = (0..16u64)
+        .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(0xB00C + k))).unwrap())
+        .collect();
+    for (k, key) in keys.iter().enumerate() {
+        let mint = Action::Mint(Mint {
+            to: key.address(),
+            amount: 1_000_000_000_000,
+            nonce: 400 + k as u64,
+            expiryMs: expiry,
+        });
+        run(chain, signed(&common::signer(0), mint, &domain));
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 500_000_000_000,
+            nonce: 1,
+            expiryMs: expiry,
+        });
+        run(chain, signed(key, deposit, &domain));
+    }
+    let order = |owner: &PrivateKeySigner, market: u32, is_buy: bool, tif: u8, nonce: u64| {
+        let order = Order {
+            market,
+            isBuy: is_buy,
+            limitPrice: prices[&market],
+            size: 1_000_000,
+            timeInForce: tif,
+            reduceOnly: false,
+            expiryMs: expiry,
+            clientOrderId: nonce,
+            nonce,
+        };
+        SignedOrder {
+            signature: owner.sign_hash_sync(&order.hash(&domain)).unwrap(),
+            order,
+        }
+    };
+    // In pairs: the first buys one contract of every market from the second.
+    for (pair, two) in keys.chunks(2).enumerate() {
+        for (i, market) in markets.iter().enumerate() {
+            let nonce = 10_000 + 100 * pair as u64 + i as u64;
+            let trade = Transaction::Match {
+                taker: order(&two[0], *market, true, 1, nonce),
+                makers: vec![(order(&two[1], *market, false, 0, nonce), 1_000_000)],
+            };
+            run(chain, trade);
+        }
+    }
+    let makers = keys
+        .iter()
+        .enumerate()
+        .map(|(k, key)| (order(key, 1, false, 0, 20_000 + k as u64), 1_000_000))
+        .collect();
+    (keys, makers)
 }
 
 /// Gives account 1 the most positions an account may hold (32: the genesis' 8 markets and
@@ -360,31 +489,4 @@ fn hold_positions_owing_funding(chain: &mut Chain, block: &mut BlockContext, exp
         .portfolio(&alice)
         .positions;
     assert_eq!(positions.len(), 32, "at the bound");
-}
-
-/// Gas by opcode of one step (anvil's struct logger), for finding where it goes.
-async fn trace(l1: &L1Client, prover: Address, input: &StepInput) {
-    use straddle_l1::alloy::providers::Provider;
-    let data = input.calldata();
-    let call = serde_json::json!({"to": prover, "data": data});
-    let options =
-        serde_json::json!({"disableStack": true, "disableMemory": true, "disableStorage": true});
-    let result: serde_json::Value = l1
-        .provider()
-        .raw_request("debug_traceCall".into(), (call, "latest", options))
-        .await
-        .unwrap();
-    let mut by_op: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
-    for log in result["structLogs"].as_array().unwrap() {
-        let op = log["op"].as_str().unwrap_or("?").to_string();
-        let cost = log["gasCost"].as_u64().unwrap_or(0);
-        let entry = by_op.entry(op).or_default();
-        entry.0 += 1;
-        entry.1 += cost;
-    }
-    let mut ops: Vec<_> = by_op.into_iter().collect();
-    ops.sort_by_key(|(_, (_, gas))| std::cmp::Reverse(*gas));
-    for (op, (count, gas)) in ops.iter().take(15) {
-        println!("    {op:>14} {count:>8} × = {gas:>9} gas");
-    }
 }

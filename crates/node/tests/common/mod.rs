@@ -159,9 +159,12 @@ pub fn list_perpetual(market: u32, nonce: u64, expiry_ms: u64) -> Transaction {
 
 /// `order` signed by dev account `owner`.
 pub fn sign_order(owner: usize, order: Order) -> SignedOrder {
-    let signature = signer(owner)
-        .sign_hash_sync(&order.hash(&domain()))
-        .unwrap();
+    sign_order_with(&signer(owner), order)
+}
+
+/// `order` signed by `key`.
+pub fn sign_order_with(key: &PrivateKeySigner, order: Order) -> SignedOrder {
+    let signature = key.sign_hash_sync(&order.hash(&domain())).unwrap();
     SignedOrder { order, signature }
 }
 
@@ -255,5 +258,39 @@ impl Rng {
 
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
+    }
+}
+
+/// Gas by opcode of one step (anvil's struct logger), for finding where it goes.
+pub async fn trace_step(
+    l1: &straddle_l1::L1Client,
+    prover: Address,
+    input: &straddle_l1::disputes::StepInput,
+) {
+    use straddle_l1::alloy::providers::Provider;
+    let data = input.calldata();
+    let call = serde_json::json!({"to": prover, "data": data});
+    let options =
+        serde_json::json!({"disableStack": true, "disableMemory": true, "disableStorage": true});
+    let result: serde_json::Value = l1
+        .provider()
+        .raw_request("debug_traceCall".into(), (call, "latest", options))
+        .await
+        .unwrap();
+    if let Some(path) = std::env::var_os("STRADDLE_TRACE_DUMP") {
+        std::fs::write(path, result.to_string()).unwrap();
+    }
+    let mut by_op: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for log in result["structLogs"].as_array().unwrap() {
+        let op = log["op"].as_str().unwrap_or("?").to_string();
+        let cost = log["gasCost"].as_u64().unwrap_or(0);
+        let entry = by_op.entry(op).or_default();
+        entry.0 += 1;
+        entry.1 += cost;
+    }
+    let mut ops: Vec<_> = by_op.into_iter().collect();
+    ops.sort_by_key(|(_, (_, gas))| std::cmp::Reverse(*gas));
+    for (op, (count, gas)) in ops.iter().take(15) {
+        println!("    {op:>14} {count:>8} × = {gas:>9} gas");
     }
 }

@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IStepProver} from "./DisputeGame.sol";
+import {IPortalRecords} from "./PortalRecords.sol";
+import {PortfolioRisk} from "./PortfolioRisk.sol";
+import {StepRules} from "./StepProver.sol";
+
+/// @title MatchStepProver
+/// @notice The one-step prover's matches: a signed taker against signed makers (0x11) or
+/// against placed makers named with their owners (0x17); `StepProver` forwards them here.
+/// Any other kind reverts `UnsupportedKind`.
+/// @dev The Rust STF's `execute_match` and `Clearinghouse::settle_fill`, all fills or
+/// none: refused unless there is at least one maker, the taker may take (not post-only,
+/// a known time in force, fill-or-kill filled whole), every order is live at block time
+/// (not expired, not cancelled, not overfilled by this match), every maker is on the
+/// taker's market and other side, not the taker's owner, may rest, crosses the taker's
+/// limit and, for 0x17, was placed. Each fill in order then trades at the maker's price:
+/// reduce-only orders must reduce, the market must be active with a risk vector and the
+/// size and price on its grid; both portfolios are normalised, pay or receive the
+/// notional (the buyer pays it rounded up, the seller receives it rounded down, the
+/// difference to the insurance fund) and their fee (ceil(notional · ppm)), and each must
+/// still hold at most 32 positions and, if its maintenance margin rose, cover its
+/// initial margin. The market's open interest and last price follow; the clearing totals
+/// get the fees and the rounding; the order records their filled sizes.
+/// Leaves: the markets of the involved portfolios' positions other than the match's
+/// market (read only, first seen over the taker's then each maker owner's portfolio),
+/// the order records (the taker's, then each maker's once), the portfolios (the taker's,
+/// then each maker owner's once), the match's market, the clearing totals.
+contract MatchStepProver is StepRules, IStepProver {
+    /// @notice Most makers one match fills (crates/primitives MAKERS_PER_MATCH_MAX).
+    uint256 internal constant MAKERS_MAX = 16;
+    /// @notice An order body (47) and its signature (65).
+    uint256 internal constant SIGNED_ORDER_BYTES = 112;
+    /// @notice A placed maker: body (47), owner (20), fill size (8).
+    uint256 internal constant PLACED_MAKER_BYTES = 75;
+    /// @notice A signed maker: body and signature (112), fill size (8).
+    uint256 internal constant SIGNED_MAKER_BYTES = 120;
+    int256 internal constant PICO_PER_MICRO = 1_000_000;
+    uint8 internal constant TIF_IMMEDIATE = 1;
+    uint8 internal constant TIF_FILL_OR_KILL = 2;
+    uint8 internal constant TIF_POST_ONLY = 3;
+    uint256 internal constant MARKET_SLOTS = 1024;
+
+    /// @notice One order of the match, decoded, with its signer (or named owner) and hash.
+    struct OrderRef {
+        uint32 market;
+        bool isBuy;
+        uint64 price;
+        uint64 size;
+        uint8 tif;
+        bool reduceOnly;
+        uint64 expiryMs;
+        address owner;
+        bytes32 hash;
+        /// @dev The index of its record among the match's records.
+        uint256 record;
+        /// @dev The index of its owner's portfolio among the match's portfolios.
+        uint256 portfolio;
+    }
+
+    /// @notice A decoded match.
+    struct Fills {
+        bool placed;
+        OrderRef taker;
+        OrderRef[] makers;
+        uint64[] sizes;
+    }
+
+    /// @notice What the match reads (decoded from the witness) and changes, fill by fill.
+    struct State {
+        bytes[] keys;
+        /// @dev Read-only market leaves come first: `markets` of them, ids in `marketIds`.
+        uint256 markets;
+        uint32[] marketIds;
+        /// @dev `id % 1024` → 1 + the index of a read market with that residue (0: none):
+        /// lookups by id without a scan unless two ids share a residue.
+        uint256[] marketSlots;
+        /// @dev Distinct order records (leaves `markets ..`): owner, hash, filled,
+        /// cancelled, placed.
+        address[] recordOwners;
+        bytes32[] recordHashes;
+        uint64[] filled;
+        bool[] cancelled;
+        bool[] placedRecord;
+        /// @dev Distinct portfolios (leaves after the records).
+        address[] owners;
+        PortfolioRisk.Portfolio[] portfolios;
+        /// @dev Per portfolio, once it has traded in this match: it is normalised (a
+        /// second normalisation changes nothing: every snapshot is at its market's index
+        /// and no market settles within a match) and its maintenance after its last
+        /// fill is the next fill's "before".
+        bool[] traded;
+        int256[] maintenance;
+        /// @dev The match's market and its leaf (a copy: open interest and last price
+        /// change; empty when absent).
+        uint32 matchMarket;
+        bytes market;
+        /// @dev Sums over the fills: rounding remainders (femto-USDC), fees, and what the
+        /// buyers paid beyond what the sellers received (micro-USDC).
+        int256 remainder;
+        int256 fees;
+        int256 spread;
+    }
+
+    /// @param chainId The L2 chain id of the signing domain.
+    /// @param verifyingContract The signing domain's verifying contract.
+    constructor(uint64 chainId, address verifyingContract)
+        StepRules(chainId, verifyingContract, IPortalRecords(address(0)), address(0))
+    {}
+
+    /// @inheritdoc IStepProver
+    function execute(bytes32 preRoot, uint64, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
+        external
+        view
+        returns (bytes32)
+    {
+        if (transaction.length == 0) return preRoot;
+        uint8 kind = uint8(transaction[0]);
+        if (kind != KIND_MATCH && kind != KIND_MATCH_PLACED) revert UnsupportedKind(kind);
+        (bool decodes, Fills memory f) = fillsOf(transaction);
+        // Bytes that do not decode, or a signature that does not recover: refused before
+        // any leaf is read.
+        if (!decodes) return preRoot;
+        Leaf[] memory leaves = leavesOf(witness);
+        State memory st = stateOf(f, leaves);
+        if (!fill(f, st, leaves, timestampMs)) return unchanged(preRoot, leaves, st.keys);
+        return writes(preRoot, st, leaves);
+    }
+
+    /// @dev Runs the match on `st`: false when the STF refuses it.
+    function fill(Fills memory f, State memory st, Leaf[] memory leaves, uint64 timestampMs)
+        internal
+        pure
+        returns (bool)
+    {
+        (bool admitted, uint64 takerFilledBefore) = admissible(f, st, timestampMs);
+        if (!admitted) return false;
+        for (uint256 i = 0; i < f.makers.length; i++) {
+            if (!settle(f, i, st, leaves)) return false;
+        }
+        uint64 total;
+        for (uint256 i = 0; i < f.makers.length; i++) {
+            st.filled[f.makers[i].record] += f.sizes[i];
+            total += f.sizes[i];
+        }
+        st.filled[f.taker.record] = takerFilledBefore + total;
+        return true;
+    }
+
+    // ---------------------------------------------------------------- decoding
+
+    /// @dev kind ‖ taker body ‖ signature ‖ count u8 (≤ 16) ‖ (body ‖ signature ‖ size
+    /// u64) × count for 0x11, (body ‖ owner ‖ size u64) × count for 0x17. Does not decode
+    /// when the length or a boolean is off, or when a signature does not recover.
+    function fillsOf(bytes calldata transaction) internal view returns (bool decodes, Fills memory f) {
+        if (transaction.length < 2 + SIGNED_ORDER_BYTES) return (false, f);
+        f.placed = uint8(transaction[0]) == KIND_MATCH_PLACED;
+        uint256 count = uint8(transaction[1 + SIGNED_ORDER_BYTES]);
+        uint256 per = f.placed ? PLACED_MAKER_BYTES : SIGNED_MAKER_BYTES;
+        if (count > MAKERS_MAX || transaction.length != 2 + SIGNED_ORDER_BYTES + per * count) return (false, f);
+        bool ok;
+        (ok, f.taker) = orderOf(transaction[1:48]);
+        if (!ok) return (false, f);
+        f.taker.owner = recoverStrict(f.taker.hash, transaction[48:113]);
+        if (f.taker.owner == address(0)) return (false, f);
+        f.makers = new OrderRef[](count);
+        f.sizes = new uint64[](count);
+        for (uint256 i = 0; i < count; i++) {
+            uint256 at = 2 + SIGNED_ORDER_BYTES + per * i;
+            (ok, f.makers[i]) = orderOf(transaction[at:at + ORDER_BODY_BYTES]);
+            if (!ok) return (false, f);
+            if (f.placed) {
+                f.makers[i].owner = address(bytes20(transaction[at + 47:at + 67]));
+            } else {
+                f.makers[i].owner = recoverStrict(f.makers[i].hash, transaction[at + 47:at + 112]);
+                if (f.makers[i].owner == address(0)) return (false, f);
+            }
+            f.sizes[i] = uint64(bytes8(transaction[at + per - 8:at + per]));
+        }
+        return (true, f);
+    }
+
+    /// @dev An order body: `market u32 ‖ isBuy u8 ‖ limitPrice u64 ‖ size u64 ‖
+    /// timeInForce u8 ‖ reduceOnly u8 ‖ expiryMs u64 ‖ clientOrderId u64 ‖ nonce u64`.
+    function orderOf(bytes calldata body) internal view returns (bool decodes, OrderRef memory o) {
+        if (uint8(body[4]) > 1 || uint8(body[22]) > 1) return (false, o);
+        o.market = uint32(bytes4(body[0:4]));
+        o.isBuy = uint8(body[4]) == 1;
+        o.price = uint64(bytes8(body[5:13]));
+        o.size = uint64(bytes8(body[13:21]));
+        o.tif = uint8(body[21]);
+        o.reduceOnly = uint8(body[22]) == 1;
+        o.expiryMs = uint64(bytes8(body[23:31]));
+        o.hash = digest(orderStructHash(body));
+        return (true, o);
+    }
+
+    // ---------------------------------------------------------------- the witness
+
+    /// @dev The records and portfolios the match names (each once), the market leaves
+    /// the portfolios' positions need, the keys of every leaf, and their values.
+    function stateOf(Fills memory f, Leaf[] memory leaves) internal pure returns (State memory st) {
+        st.recordOwners = new address[](f.makers.length + 1);
+        st.recordHashes = new bytes32[](f.makers.length + 1);
+        st.owners = new address[](f.makers.length + 1);
+        (uint256 records, uint256 owners) = (1, 1);
+        (st.recordOwners[0], st.recordHashes[0], st.owners[0]) = (f.taker.owner, f.taker.hash, f.taker.owner);
+        for (uint256 i = 0; i < f.makers.length; i++) {
+            OrderRef memory maker = f.makers[i];
+            (maker.record, records) = indexOf(st.recordOwners, st.recordHashes, records, maker.owner, maker.hash);
+            (maker.portfolio, owners) = indexOf(st.owners, new bytes32[](st.owners.length), owners, maker.owner, 0);
+        }
+        shrink(st.recordOwners, records);
+        shrink(st.owners, owners);
+        uint256 fixedLeaves = records + owners + 2;
+        if (leaves.length < fixedLeaves) revert WrongLeafCount(leaves.length, fixedLeaves);
+        st.markets = leaves.length - fixedLeaves;
+        readPortfolios(st, leaves);
+        st.marketIds = readMarketIds(st, f.taker.market);
+        if (st.marketIds.length != st.markets) revert WrongLeafCount(leaves.length, fixedLeaves + st.marketIds.length);
+        readRecords(st, leaves);
+        st.keys = keysOf(st, f.taker.market);
+        st.matchMarket = f.taker.market;
+        uint256 marketLeaf = leaves.length - 2;
+        if (leaves[marketLeaf].present) {
+            st.market = bytes.concat(leaves[marketLeaf].value);
+            if (!PortfolioRisk.isMarket(st.market)) revert BadLeafValue(marketLeaf);
+        }
+        for (uint256 i = 0; i < st.markets; i++) {
+            if (leaves[i].present && !PortfolioRisk.isMarket(leaves[i].value)) revert BadLeafValue(i);
+        }
+    }
+
+    /// @dev The index of `(owner, hash)` among the first `count` entries, appended if new.
+    function indexOf(address[] memory owners, bytes32[] memory hashes, uint256 count, address owner, bytes32 hash)
+        internal
+        pure
+        returns (uint256 index, uint256 newCount)
+    {
+        for (index = 0; index < count; index++) {
+            if (owners[index] == owner && hashes[index] == hash) return (index, count);
+        }
+        (owners[count], hashes[count]) = (owner, hash);
+        return (count, count + 1);
+    }
+
+    function shrink(address[] memory array, uint256 length) internal pure {
+        assembly ("memory-safe") {
+            mstore(array, length)
+        }
+    }
+
+    function readPortfolios(State memory st, Leaf[] memory leaves) internal pure {
+        uint256 first = st.markets + st.recordOwners.length;
+        st.portfolios = new PortfolioRisk.Portfolio[](st.owners.length);
+        st.traded = new bool[](st.owners.length);
+        st.maintenance = new int256[](st.owners.length);
+        for (uint256 j = 0; j < st.owners.length; j++) {
+            bool valid;
+            (valid, st.portfolios[j]) = PortfolioRisk.portfolioOf(leaves[first + j].present, leaves[first + j].value);
+            if (!valid) revert BadLeafValue(first + j);
+        }
+    }
+
+    /// @dev The markets of the portfolios' positions but `matchMarket`, each once in
+    /// first-seen order.
+    function readMarketIds(State memory st, uint32 matchMarket) internal pure returns (uint32[] memory ids) {
+        ids = new uint32[](st.owners.length * PortfolioRisk.POSITIONS_MAX);
+        st.marketSlots = new uint256[](MARKET_SLOTS);
+        uint256 count;
+        for (uint256 j = 0; j < st.portfolios.length; j++) {
+            PortfolioRisk.Position[] memory positions = st.portfolios[j].positions;
+            for (uint256 p = 0; p < positions.length; p++) {
+                uint32 id = positions[p].market;
+                if (id == matchMarket || find(st.marketSlots, ids, count, id) < count) continue;
+                ids[count] = id;
+                uint256 slot = id % MARKET_SLOTS;
+                if (st.marketSlots[slot] == 0) st.marketSlots[slot] = count + 1;
+                count++;
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(ids, count)
+        }
+    }
+
+    /// @dev The index of `id` among the first `count` of `ids` (`count` if absent): its
+    /// slot's entry, else a scan (only when ids share a residue).
+    function find(uint256[] memory slots, uint32[] memory ids, uint256 count, uint32 id)
+        internal
+        pure
+        returns (uint256)
+    {
+        uint256 entry = slots[id % MARKET_SLOTS];
+        if (entry == 0) return count;
+        if (ids[entry - 1] == id) return entry - 1;
+        for (uint256 k = 0; k < count; k++) {
+            if (ids[k] == id) return k;
+        }
+        return count;
+    }
+
+    /// @dev Order records: `filled u64 ‖ cancelled u8 ‖ placed u8 ‖ [seq u64 ‖ body]`.
+    function readRecords(State memory st, Leaf[] memory leaves) internal pure {
+        uint256 count = st.recordOwners.length;
+        st.filled = new uint64[](count);
+        st.cancelled = new bool[](count);
+        st.placedRecord = new bool[](count);
+        for (uint256 r = 0; r < count; r++) {
+            Leaf memory leaf = leaves[st.markets + r];
+            if (!leaf.present) continue;
+            bytes memory value = leaf.value;
+            if (value.length < 10) revert BadLeafValue(st.markets + r);
+            st.filled[r] = uint64(readUint(value, 0, 8));
+            st.cancelled[r] = uint8(value[8]) != 0;
+            st.placedRecord[r] = uint8(value[9]) != 0;
+        }
+    }
+
+    function keysOf(State memory st, uint32 matchMarket) internal pure returns (bytes[] memory keys) {
+        uint256 records = st.recordOwners.length;
+        keys = new bytes[](st.markets + records + st.owners.length + 2);
+        for (uint256 i = 0; i < st.markets; i++) {
+            keys[i] = abi.encodePacked(uint8(0x05), st.marketIds[i]);
+        }
+        for (uint256 r = 0; r < records; r++) {
+            keys[st.markets + r] = orderKey(st.recordOwners[r], st.recordHashes[r]);
+        }
+        for (uint256 j = 0; j < st.owners.length; j++) {
+            keys[st.markets + records + j] = abi.encodePacked(uint8(0x04), st.owners[j]);
+        }
+        keys[keys.length - 2] = abi.encodePacked(uint8(0x05), matchMarket);
+        keys[keys.length - 1] = abi.encodePacked(uint8(0x08));
+    }
+
+    // ---------------------------------------------------------------- the order checks
+
+    /// @dev `execute_match`'s checks before any fill; returns the taker's filled size.
+    function admissible(Fills memory f, State memory st, uint64 timestampMs)
+        internal
+        pure
+        returns (bool, uint64 takerFilledBefore)
+    {
+        OrderRef memory taker = f.taker;
+        if (f.makers.length == 0 || taker.tif > TIF_POST_ONLY || taker.tif == TIF_POST_ONLY) return (false, 0);
+        uint64 total;
+        for (uint256 i = 0; i < f.sizes.length; i++) {
+            total = saturatingAdd(total, f.sizes[i]);
+        }
+        if (!live(st, taker, total, timestampMs)) return (false, 0);
+        if (taker.tif == TIF_FILL_OR_KILL && total != taker.size) return (false, 0);
+        uint64[] memory soFar = new uint64[](st.recordOwners.length);
+        for (uint256 i = 0; i < f.makers.length; i++) {
+            OrderRef memory maker = f.makers[i];
+            if (
+                f.sizes[i] == 0 || maker.market != taker.market || maker.isBuy == taker.isBuy
+                    || maker.owner == taker.owner
+            ) return (false, 0);
+            if (f.placed && !st.placedRecord[maker.record]) return (false, 0);
+            if (maker.tif > TIF_POST_ONLY || maker.tif == TIF_IMMEDIATE || maker.tif == TIF_FILL_OR_KILL) {
+                return (false, 0);
+            }
+            bool crosses = taker.isBuy ? maker.price <= taker.price : maker.price >= taker.price;
+            soFar[maker.record] = saturatingAdd(soFar[maker.record], f.sizes[i]);
+            if (!crosses || !live(st, maker, soFar[maker.record], timestampMs)) return (false, 0);
+        }
+        return (true, st.filled[taker.record]);
+    }
+
+    /// @dev Not expired, not cancelled, and `requested` within what is left of it.
+    function live(State memory st, OrderRef memory order, uint64 requested, uint64 timestampMs)
+        internal
+        pure
+        returns (bool)
+    {
+        if (timestampMs > order.expiryMs || st.cancelled[order.record]) return false;
+        uint64 filled = st.filled[order.record];
+        uint64 remaining = order.size > filled ? order.size - filled : 0;
+        return requested <= remaining;
+    }
+
+    function saturatingAdd(uint64 a, uint64 b) internal pure returns (uint64) {
+        uint256 sum = uint256(a) + b;
+        // Checked against type(uint64).max.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return sum > type(uint64).max ? type(uint64).max : uint64(sum);
+    }
+
+    // ---------------------------------------------------------------- one fill
+
+    /// @dev One side of a fill: its portfolio normalised, the remainder kept back and its
+    /// maintenance margin before the trade.
+    struct Side {
+        uint256 index;
+        PortfolioRisk.Portfolio portfolio;
+        int256 remainder;
+        int256 maintenanceBefore;
+        int256 sizeBefore;
+    }
+
+    /// @dev What one fill moves, micro-USDC: the buyer pays the notional rounded up plus
+    /// its fee, the seller receives it rounded down less its fee.
+    struct Trade {
+        int256 size;
+        int256 paid;
+        int256 received;
+        int256 buyerFee;
+        int256 sellerFee;
+    }
+
+    /// @dev `settle_one` and `settle_fill` for fill `i`; false when the STF refuses it.
+    function settle(Fills memory f, uint256 i, State memory st, Leaf[] memory leaves) internal pure returns (bool) {
+        OrderRef memory maker = f.makers[i];
+        if (!reduces(st, f.taker, f.sizes[i]) || !reduces(st, maker, f.sizes[i])) return false;
+        bytes memory m = st.market;
+        // Active (status 0), priced, the size and the maker's price on the grid.
+        if (m.length == 0 || uint8(m[PortfolioRisk.MARKET_STATUS]) != 0) return false;
+        if (uint8(m[PortfolioRisk.MARKET_HAS_VECTOR]) != 1) return false;
+        if (int256(uint256(f.sizes[i])) > PortfolioRisk.POSITION_SIZE_MAX || !onGrid(m, maker.price, f.sizes[i])) {
+            return false;
+        }
+        Trade memory t = tradeOf(m, maker.price, f.sizes[i], f.taker.isBuy);
+        (bool ok, Side memory buyer) = side(st, leaves, f.taker.isBuy ? f.taker.portfolio : maker.portfolio);
+        if (!ok) return false;
+        Side memory seller;
+        (ok, seller) = side(st, leaves, f.taker.isBuy ? maker.portfolio : f.taker.portfolio);
+        if (!ok) return false;
+        int256 fundingIndex = PortfolioRisk.signed(m, PortfolioRisk.MARKET_FUNDING_INDEX, 16);
+        PortfolioRisk.trade(buyer.portfolio, st.matchMarket, t.size, t.paid, fundingIndex);
+        PortfolioRisk.trade(seller.portfolio, st.matchMarket, -t.size, -t.received, fundingIndex);
+        buyer.portfolio.cash -= t.paid + t.buyerFee;
+        seller.portfolio.cash += t.received - t.sellerFee;
+        if (!marginKept(st, leaves, buyer) || !marginKept(st, leaves, seller)) return false;
+        (st.traded[buyer.index], st.traded[seller.index]) = (true, true);
+        openInterest(m, buyer.sizeBefore, seller.sizeBefore, t.size, maker.price);
+        st.remainder += buyer.remainder + seller.remainder;
+        st.fees += t.buyerFee + t.sellerFee;
+        st.spread += t.paid - t.received;
+        st.portfolios[buyer.index] = buyer.portfolio;
+        st.portfolios[seller.index] = seller.portfolio;
+        return true;
+    }
+
+    /// @dev The fill's money at `price` (the maker's): notional in pico-USDC, fees
+    /// ceil(notional · ppm) (maker fee ppm at byte 41 of the market leaf, taker's at 45).
+    function tradeOf(bytes memory m, uint64 price, uint64 size, bool takerBuys) internal pure returns (Trade memory t) {
+        t.size = int256(uint256(size));
+        int256 notional = t.size * int256(uint256(price));
+        t.paid = PortfolioRisk.ceilDiv(notional, PICO_PER_MICRO);
+        t.received = PortfolioRisk.floorDiv(notional, PICO_PER_MICRO);
+        int256 takerFee = PortfolioRisk.ceilDiv(notional * int256(readUint(m, 45, 4)), PICO_PER_MICRO * 1_000_000);
+        int256 makerFee = PortfolioRisk.ceilDiv(notional * int256(readUint(m, 41, 4)), PICO_PER_MICRO * 1_000_000);
+        (t.buyerFee, t.sellerFee) = takerBuys ? (takerFee, makerFee) : (makerFee, takerFee);
+    }
+
+    /// @dev A reduce-only order must shrink its owner's position without flipping it.
+    function reduces(State memory st, OrderRef memory order, uint64 size) internal pure returns (bool) {
+        if (!order.reduceOnly) return true;
+        int256 position = PortfolioRisk.sizeIn(st.portfolios[order.portfolio], order.market);
+        int256 amount = int256(uint256(size));
+        return order.isBuy ? position < 0 && amount <= -position : position > 0 && amount <= position;
+    }
+
+    function onGrid(bytes memory m, uint64 price, uint64 size) internal pure returns (bool) {
+        uint256 tick = readUint(m, 25, 8);
+        uint256 lot = readUint(m, 33, 8);
+        return size != 0 && lot != 0 && size % lot == 0 && price != 0 && tick != 0 && price % tick == 0;
+    }
+
+    /// @dev Portfolio `index` normalised, with its maintenance before the trade; not ok
+    /// when a position's market is unknown or cannot be priced.
+    function side(State memory st, Leaf[] memory leaves, uint256 index) internal pure returns (bool ok, Side memory s) {
+        s.index = index;
+        if (st.traded[index]) {
+            (s.portfolio, s.maintenanceBefore) = (st.portfolios[index], st.maintenance[index]);
+            s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.matchMarket);
+            return (true, s);
+        }
+        bytes[] memory markets;
+        (ok, markets) = marketsOf(st, leaves, st.portfolios[index]);
+        if (!ok) return (false, s);
+        (s.portfolio, markets, s.remainder) = PortfolioRisk.normalise(st.portfolios[index], markets);
+        bool priced;
+        (priced,, s.maintenanceBefore,) = PortfolioRisk.margin(s.portfolio, markets);
+        s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.matchMarket);
+        return (priced, s);
+    }
+
+    /// @dev `check_trade_margin`: at most 32 positions and, if the maintenance rose, the
+    /// equity covers the initial margin.
+    function marginKept(State memory st, Leaf[] memory leaves, Side memory s) internal pure returns (bool) {
+        if (s.portfolio.positions.length > PortfolioRisk.POSITIONS_MAX) return false;
+        (bool known, bytes[] memory markets) = marketsOf(st, leaves, s.portfolio);
+        if (!known) return false;
+        (bool priced, int256 equity, int256 maintenance, int256 initial) = PortfolioRisk.margin(s.portfolio, markets);
+        st.maintenance[s.index] = maintenance;
+        return priced && (maintenance <= s.maintenanceBefore || equity >= initial);
+    }
+
+    /// @dev The market leaf of each of `p`'s positions; not known when one is absent.
+    function marketsOf(State memory st, Leaf[] memory leaves, PortfolioRisk.Portfolio memory p)
+        internal
+        pure
+        returns (bool known, bytes[] memory markets)
+    {
+        markets = new bytes[](p.positions.length);
+        for (uint256 i = 0; i < markets.length; i++) {
+            uint32 id = p.positions[i].market;
+            if (id == st.matchMarket) {
+                if (st.market.length == 0) return (false, markets);
+                markets[i] = st.market;
+                continue;
+            }
+            uint256 k = find(st.marketSlots, st.marketIds, st.markets, id);
+            if (k == st.markets || !leaves[k].present) return (false, markets);
+            markets[i] = leaves[k].value;
+        }
+        return (true, markets);
+    }
+
+    /// @dev Open interest (the total long size) follows the two accounts; the last price
+    /// becomes the fill's.
+    function openInterest(bytes memory m, int256 buyerBefore, int256 sellerBefore, int256 delta, uint64 price)
+        internal
+        pure
+    {
+        int256 longBefore = max0(buyerBefore) + max0(sellerBefore);
+        int256 longAfter = max0(buyerBefore + delta) + max0(sellerBefore - delta);
+        int256 interest = int256(readUint(m, 58, 8)) + longAfter - longBefore;
+        // Rust's `as u64` of an i64: the low 64 bits.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        bytes8 stored = bytes8(uint64(uint256(interest)));
+        bytes8 last = bytes8(price);
+        for (uint256 b = 0; b < 8; b++) {
+            m[58 + b] = stored[b];
+            m[82 + b] = last[b];
+        }
+    }
+
+    function max0(int256 value) internal pure returns (int256) {
+        return value > 0 ? value : int256(0);
+    }
+
+    // ---------------------------------------------------------------- the writes
+
+    /// @dev The markets read are checked against the root before the writes; then the
+    /// records, the portfolios (removed when left empty), the market and the totals are
+    /// written in the witness's order.
+    function writes(bytes32 preRoot, State memory st, Leaf[] memory leaves) internal pure returns (bytes32 root) {
+        for (uint256 i = 0; i < st.markets; i++) {
+            checkUnchanged(preRoot, st.keys[i], leaves[i]);
+        }
+        root = preRoot;
+        uint256 at = st.markets;
+        for (uint256 r = 0; r < st.recordOwners.length; r++) {
+            Leaf memory leaf = leaves[at];
+            bytes memory tail = leaf.present ? slice(leaf.value, 8) : bytes(hex"0000");
+            root = write(root, st.keys[at], leaf, at, bytes.concat(bytes8(st.filled[r]), tail));
+            at++;
+        }
+        for (uint256 j = 0; j < st.owners.length; j++) {
+            PortfolioRisk.Portfolio memory p = st.portfolios[j];
+            root = p.cash == 0 && p.positions.length == 0
+                ? remove(root, st.keys[at], leaves[at], at)
+                : write(root, st.keys[at], leaves[at], at, PortfolioRisk.encode(p));
+            at++;
+        }
+        root = write(root, st.keys[at], leaves[at], at, st.market);
+        at++;
+        (bytes memory totals,) = clearingTotals(leaves[at], at);
+        totals = PortfolioRisk.keepRemainder(totals, st.remainder);
+        int256 feePool = PortfolioRisk.signed(totals, 0, 16) + st.fees;
+        int256 insurance = PortfolioRisk.signed(totals, 16, 16) + st.spread;
+        // Both fit 128 bits on any state the Rust STF can reach.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        totals = bytes.concat(bytes16(uint128(int128(feePool))), bytes16(uint128(int128(insurance))), slice(totals, 32));
+        root = write(root, st.keys[at], leaves[at], at, totals);
+    }
+
+    /// @dev The bytes of `data` from `from` on.
+    function slice(bytes memory data, uint256 from) internal pure returns (bytes memory out) {
+        out = new bytes(data.length - from);
+        for (uint256 i = 0; i < out.length; i++) {
+            out[i] = data[from + i];
+        }
+    }
+}

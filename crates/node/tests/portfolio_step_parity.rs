@@ -1,0 +1,710 @@
+//! Parity of the L1 one-step prover with the Rust STF on the kinds that move portfolios
+//! (`docs/spec/disputes.md` §4, `MatchStepProver.sol`, `MarginStepProver.sol`): traders
+//! open perpetual and option positions through matches of 1 to 16 makers (signed, or
+//! placed first and named; taken, or refused for each of `execute_match`'s reasons, which
+//! the test plants and counts by the STF's own refusal), oracle updates move the index
+//! (and with it the risk vectors) and accrue funding, the operator lists ETH perpetuals
+//! and closes them again, and the BTC one (positions in a closed market are paid out and
+//! closed when their portfolio is next normalised), and random margin withdrawals (within
+//! the free margin, exactly at it, just past it, of all the cash, zero, overflowing,
+//! expired, replayed, by accounts without a portfolio) run through the node's execution
+//! and through `StepProver.execute` on a real anvil: the post-state roots must be equal
+//! after every match, placement, cancel and withdrawal. Oracle updates, listings, closings
+//! and margin deposits run on the STF only (the prover does not cover the first three
+//! yet). Prints the prover's gas (docs/PERFORMANCE.md).
+
+mod common;
+
+use alloy_primitives::Address;
+use alloy_signer::SignerSync;
+use common::Rng;
+use std::collections::BTreeMap;
+use straddle_exchange::clearinghouse::market::MarketStatus;
+use straddle_exchange::orders::{MakerFill, Match};
+use straddle_exchange::{BlockContext, StateKey};
+use straddle_l1::L1Client;
+use straddle_l1::disputes::StepInput;
+use straddle_node::chain::Chain;
+use straddle_node::step::{execute_into_tree, execute_step};
+use straddle_primitives::{
+    Action, Cancel, CloseMarket, DepositMargin, Order, SignedAction, SignedCancel, SignedOrder,
+    Transaction, VerifiedTransaction, WithdrawMargin,
+};
+
+const STEPS: usize = 2_000;
+/// Accounts that trade; account 5 only moves cash in and out.
+const TRADERS: [usize; 4] = [1, 2, 3, 4];
+const CASH_ONLY: usize = 5;
+/// The devnet's option markets (ETH calls and puts at three strikes).
+const OPTIONS: [u32; 6] = [11, 12, 13, 14, 15, 16];
+/// Most makers one match fills.
+const MAKERS_MAX: u64 = 16;
+
+fn signed_action(who: usize, action: Action) -> Transaction {
+    let signature = common::signer(who)
+        .sign_hash_sync(&action.signing_hash(&common::domain()))
+        .unwrap();
+    Transaction::Action(SignedAction { action, signature })
+}
+
+struct Market {
+    tick: u64,
+    lot: u64,
+    lots_max: u64,
+}
+
+fn market_terms(id: u32) -> Market {
+    match id {
+        2 => Market {
+            tick: 1_000_000,
+            lot: 100,
+            lots_max: 200,
+        },
+        1 => Market {
+            tick: 100_000,
+            lot: 1_000,
+            lots_max: 2_000,
+        },
+        _ => Market {
+            tick: 100_000,
+            lot: 1_000,
+            lots_max: 4_000,
+        },
+    }
+}
+
+struct Trading {
+    rng: Rng,
+    nonces: BTreeMap<usize, u64>,
+    order_nonce: u64,
+    /// Index per underlying (1 ETH, 2 BTC), micro-USDC.
+    index: [u64; 3],
+    /// Maker orders of earlier matches, with their owners.
+    pool: Vec<(SignedOrder, usize)>,
+}
+
+impl Trading {
+    fn nonce(&mut self, who: usize) -> u64 {
+        let next = self.nonces.entry(who).or_default();
+        *next += 1;
+        *next
+    }
+
+    fn trader(&mut self) -> usize {
+        TRADERS[self.rng.below(TRADERS.len() as u64) as usize]
+    }
+
+    /// A match on `market` near its mark, with what must happen first (placements,
+    /// cancels): a taker against 1 to 16 makers (two orders of one maker now and then,
+    /// or a maker order partly filled before), mostly crossing at prices on the grid;
+    /// else with one of `execute_match`'s refusals planted: an expired order, a post-only
+    /// or unknown taker, a fill-or-kill left short, a maker that may not rest or is on the
+    /// taker's side, a self trade, a zero fill, an overfill, a price off the grid, a maker
+    /// that does not cross or is on another market, a reduce-only order that does not
+    /// reduce, a cancelled maker. Makers are signed (0x11) or placed before and named
+    /// (0x17; now and then one that was not placed).
+    fn trade(
+        &mut self,
+        chain: &Chain,
+        market: u32,
+        block: &BlockContext,
+    ) -> Option<(Vec<Transaction>, Transaction)> {
+        let terms = market_terms(market);
+        let mark = chain
+            .state
+            .ledger
+            .clearinghouse()
+            .market(market)?
+            .vector
+            .as_ref()?
+            .mark_nano
+            / 1_000;
+        let base = ((mark.max(1) as u64 * (960 + self.rng.below(81)) / 1_000) / terms.tick)
+            .max(2 + MAKERS_MAX)
+            * terms.tick;
+        let taker_owner = self.trader();
+        let taker_buys = self.rng.chance(50);
+        let count = match self.rng.below(10) {
+            0 => MAKERS_MAX,
+            1..=3 => 2 + self.rng.below(4),
+            _ => 1,
+        };
+        // Half the sweeps of 16 makers carry no planted refusal and small sizes, so that
+        // some pass the margin checks.
+        let clean = count == MAKERS_MAX && self.rng.chance(50);
+        let lots_max = if clean {
+            1
+        } else {
+            (terms.lots_max / count).max(1)
+        };
+        let expiry = block.timestamp_ms + 60_000;
+        let mut seeds = Vec::new();
+        let mut makers: Vec<(SignedOrder, usize, u64)> = Vec::new();
+        for k in 0..count {
+            if let Some(reused) = self
+                .reuse(chain, market, taker_owner, taker_buys)
+                .filter(|_| !clean)
+            {
+                makers.push(reused);
+                continue;
+            }
+            let owner = if !clean && self.rng.chance(2) {
+                taker_owner
+            } else {
+                loop {
+                    let t = self.trader();
+                    if t != taker_owner {
+                        break t;
+                    }
+                }
+            };
+            // Makers further down the book quote worse prices for the taker.
+            let price = if taker_buys {
+                base + k * terms.tick
+            } else {
+                base - k * terms.tick
+            };
+            let size = (1 + self.rng.below(lots_max)) * terms.lot;
+            self.order_nonce += 1;
+            let mut order = Order {
+                market,
+                isBuy: !taker_buys,
+                limitPrice: price,
+                size,
+                timeInForce: if self.rng.chance(20) { 3 } else { 0 },
+                reduceOnly: !clean && self.rng.chance(4),
+                expiryMs: expiry,
+                clientOrderId: self.order_nonce,
+                nonce: self.order_nonce,
+            };
+            let mut fill = if self.rng.chance(20) {
+                (size / terms.lot / 2).max(1) * terms.lot
+            } else {
+                size
+            };
+            match self.rng.below(60) {
+                _ if clean => {}
+                0 => order.expiryMs = block.timestamp_ms - 1,
+                1 => order.timeInForce = 1 + self.rng.below(2) as u8,
+                2 => order.isBuy = taker_buys,
+                3 => fill = 0,
+                4 => fill = size + terms.lot,
+                5 => order.limitPrice += 1,
+                6 => order.market = if market == 1 { 11 } else { 1 },
+                7 => fill += 1,
+                _ => {}
+            }
+            let signed = common::sign_order(owner, order);
+            if !clean && self.rng.chance(2) {
+                let cancel = Cancel {
+                    orderHash: signed.order.hash(&common::domain()),
+                    nonce: 0,
+                    expiryMs: expiry,
+                };
+                let signature = common::signer(owner)
+                    .sign_hash_sync(&cancel.signing_hash(&common::domain()))
+                    .unwrap();
+                seeds.push(Transaction::Cancel(SignedCancel { cancel, signature }));
+            }
+            makers.push((signed, owner, fill));
+        }
+        let total: u64 = makers.iter().map(|m| m.2).sum();
+        let worst = makers
+            .iter()
+            .map(|m| m.0.order.limitPrice)
+            .reduce(|a, b| if taker_buys { a.max(b) } else { a.min(b) })?;
+        self.order_nonce += 1;
+        let mut taker = Order {
+            market,
+            isBuy: taker_buys,
+            limitPrice: worst,
+            size: total.max(terms.lot),
+            timeInForce: 1,
+            reduceOnly: !clean && self.rng.chance(4),
+            expiryMs: expiry,
+            clientOrderId: self.order_nonce,
+            nonce: self.order_nonce,
+        };
+        match self.rng.below(40) {
+            _ if clean => {}
+            0 => taker.expiryMs = block.timestamp_ms - 1,
+            1 => taker.timeInForce = 3,
+            2 => taker.timeInForce = 5,
+            3 => taker.timeInForce = 2,
+            4 => {
+                taker.timeInForce = 2;
+                taker.size += terms.lot;
+            }
+            5 => taker.size *= 2,
+            6 => taker.timeInForce = 0,
+            7 if count > 1 => {
+                // Not crossing the worst maker.
+                taker.limitPrice = if taker_buys {
+                    worst - terms.tick
+                } else {
+                    worst + terms.tick
+                }
+            }
+            _ => {}
+        }
+        let taker = common::sign_order(taker_owner, taker);
+        for (order, owner, _) in &makers {
+            self.pool.push((order.clone(), *owner));
+        }
+        if self.rng.chance(30) {
+            for (order, _, _) in &makers {
+                // Placed first (now and then not: the match is refused).
+                if clean || !self.rng.chance(3) {
+                    seeds.push(Transaction::PlaceOrder(order.clone()));
+                }
+            }
+            let makers = makers
+                .into_iter()
+                .map(|(order, owner, fill)| (order.order, common::signer(owner).address(), fill))
+                .collect();
+            return Some((seeds, Transaction::MatchPlaced { taker, makers }));
+        }
+        let makers = makers
+            .into_iter()
+            .map(|(order, _, fill)| (order, fill))
+            .collect();
+        Some((seeds, Transaction::Match { taker, makers }))
+    }
+
+    /// Now and then a maker order of an earlier match on `market`, on the other side of
+    /// the taker and not its owner's, with what is left of it (or one lot more).
+    fn reuse(
+        &mut self,
+        chain: &Chain,
+        market: u32,
+        taker: usize,
+        taker_buys: bool,
+    ) -> Option<(SignedOrder, usize, u64)> {
+        if self.pool.is_empty() || !self.rng.chance(15) {
+            return None;
+        }
+        let (order, owner) = self.pool[self.rng.below(self.pool.len() as u64) as usize].clone();
+        if order.order.market != market || order.order.isBuy == taker_buys || owner == taker {
+            return None;
+        }
+        let hash = order.order.hash(&common::domain());
+        let filled = chain
+            .state
+            .ledger
+            .orders()
+            .record(&common::signer(owner).address(), &hash)
+            .map_or(0, |record| record.filled);
+        let left = order.order.size.saturating_sub(filled);
+        let fill = if self.rng.chance(10) {
+            left + 1_000
+        } else {
+            left
+        };
+        Some((order, owner, fill))
+    }
+
+    /// The operator (account 0) lists an ETH perpetual.
+    fn list(&mut self, market: u32, block: &BlockContext) -> Transaction {
+        common::list_perpetual(market, self.nonce(0), block.timestamp_ms + 60_000)
+    }
+
+    /// The operator closes a perpetual at the oracle's recent index mean.
+    fn close(&mut self, market: u32, block: &BlockContext) -> Transaction {
+        let close = CloseMarket {
+            market,
+            nonce: self.nonce(0),
+            expiryMs: block.timestamp_ms + 60_000,
+        };
+        let signature = common::signer(0)
+            .sign_hash_sync(&close.signing_hash(&common::domain()))
+            .unwrap();
+        Transaction::CloseMarket { close, signature }
+    }
+
+    /// A margin withdrawal by `who`: within its free margin (equity − initial), at it,
+    /// just past it, of all its cash, zero, overflowing or far past; now and then
+    /// expired or replaying its last nonce.
+    fn withdrawal(&mut self, chain: &Chain, who: usize, block: &BlockContext) -> Transaction {
+        let clearinghouse = chain.state.ledger.clearinghouse();
+        let portfolio = clearinghouse.portfolio(&common::signer(who).address());
+        let free = clearinghouse
+            .risk_of(&portfolio)
+            .map(|risk| (risk.equity - risk.margin.initial as i128).max(0) as u128)
+            .unwrap_or(0);
+        let amount = match self.rng.below(13) {
+            0..=6 if free > 1 => 1 + u128::from(self.rng.next()) % (free - 1),
+            7 => free,
+            8 => free + 1,
+            9 => portfolio.cash.max(0) as u128,
+            10 => 0,
+            11 => u128::MAX,
+            _ => free * 2 + 1,
+        };
+        let nonce = if self.rng.chance(5) {
+            self.nonces.get(&who).copied().unwrap_or(1)
+        } else {
+            self.nonce(who)
+        };
+        let expiry_ms = if self.rng.chance(5) {
+            block.timestamp_ms - 1
+        } else {
+            block.timestamp_ms + 60_000
+        };
+        signed_action(
+            who,
+            Action::WithdrawMargin(WithdrawMargin {
+                amount,
+                nonce,
+                expiryMs: expiry_ms,
+            }),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn margin_withdrawals_and_matches_from_portfolios_with_positions_reach_the_stfs_root() {
+    let anvil = common::anvil();
+    let l1 = common::l1_client(&anvil, 0);
+    let genesis = common::genesis();
+    let deployment = common::deploy_for(&l1, &genesis).await;
+    let prover = deployment.step_prover;
+    let (mut chain, _) = Chain::from_genesis(&genesis).unwrap();
+    let mut block = BlockContext {
+        number: 1,
+        timestamp_ms: common::now_ms(),
+    };
+    let mut trading = Trading {
+        rng: Rng(0x3A26_1D0E),
+        nonces: BTreeMap::new(),
+        order_nonce: 0,
+        index: [0, 3_000_000_000, 60_000_000_000],
+        pool: Vec::new(),
+    };
+    let seed = |chain: &mut Chain, tx: Transaction, block: &BlockContext| {
+        let described = format!("{tx:?}");
+        let outcome = execute_into_tree(chain, tx, block);
+        assert!(outcome.is_ok(), "{described}: {outcome:?}");
+    };
+    for who in TRADERS.into_iter().chain([CASH_ONLY]) {
+        let nonce = trading.nonce(who);
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 100_000_000_000,
+            nonce,
+            expiryMs: u64::MAX / 2,
+        });
+        seed(&mut chain, signed_action(who, deposit), &block);
+    }
+    for underlying in [1u32, 2] {
+        let index = trading.index[underlying as usize];
+        seed(
+            &mut chain,
+            common::price_update(underlying, index, block.timestamp_ms),
+            &block,
+        );
+    }
+
+    let operator = chain
+        .state
+        .genesis
+        .operator
+        .expect("the devnet has an operator");
+    assert_eq!(operator, common::signer(0).address());
+    let mut closed = false;
+    // Perpetuals the operator listed and has not closed yet.
+    let mut listed: Vec<u32> = Vec::new();
+    let mut next_listing = 40u32;
+    // (outcome, what the withdrawal's portfolio held) → count; the highest gas.
+    let mut seen: BTreeMap<(&'static str, &'static str), usize> = BTreeMap::new();
+    let mut gas_max = (0u64, 0usize);
+    // Withdrawals of all the cash of a portfolio without positions (its leaf removed).
+    let mut emptied = 0;
+    // Matches by outcome (the STF's refusal); the highest gas of a taken one.
+    let mut matches: BTreeMap<String, usize> = BTreeMap::new();
+    let mut match_gas = (0u64, 0usize);
+    for step in 0..STEPS {
+        match trading.rng.below(100) {
+            0..=11 => {
+                block.number += 1;
+                block.timestamp_ms += 1_000 + trading.rng.below(20_000);
+                let underlying = 1 + trading.rng.below(2) as usize;
+                let index = trading.index[underlying];
+                let moved = index as i128 * (trading.rng.below(81) as i128 - 40) / 1_000;
+                trading.index[underlying] = (index as i128 + moved) as u64;
+                let update = common::price_update(
+                    underlying as u32,
+                    trading.index[underlying],
+                    block.timestamp_ms,
+                );
+                seed(&mut chain, update, &block);
+            }
+            12..=46 => {
+                let market = match trading.rng.below(10) {
+                    0..=3 => 1,
+                    4 | 5 if !closed => 2,
+                    6 | 7 if !listed.is_empty() => {
+                        listed[trading.rng.below(listed.len() as u64) as usize]
+                    }
+                    _ => OPTIONS[trading.rng.below(OPTIONS.len() as u64) as usize],
+                };
+                if let Some((seeds, tx)) = trading.trade(&chain, market, &block) {
+                    for seed in seeds {
+                        // Placements and cancels of makers: the prover covers them too.
+                        let context = format!("step {step}, before a match");
+                        prove(&l1, prover, &mut chain, seed, &block, &context).await;
+                    }
+                    let outcome = refusal(&chain, &tx, &block);
+                    let makers = match &tx {
+                        Transaction::Match { makers, .. } => makers.len(),
+                        Transaction::MatchPlaced { makers, .. } => makers.len(),
+                        _ => 0,
+                    };
+                    let context = format!("step {step}, {outcome}");
+                    let (input, changed) =
+                        prove(&l1, prover, &mut chain, tx, &block, &context).await;
+                    assert_eq!(changed, outcome == "taken", "{context}");
+                    let outcome = match (outcome.as_str(), makers) {
+                        ("taken", 1) => "taken, 1 maker".to_string(),
+                        ("taken", 2..=15) => "taken, 2 to 15 makers".to_string(),
+                        ("taken", _) => "taken, 16 makers".to_string(),
+                        _ => outcome,
+                    };
+                    *matches.entry(outcome).or_default() += 1;
+                    if changed && makers >= match_gas.1 {
+                        let gas = l1.step_gas(prover, &input).await.unwrap();
+                        match_gas = match_gas.max((gas, makers));
+                        if gas > 1_200_000 && std::env::var_os("STRADDLE_TRACE_STEP").is_some() {
+                            println!(
+                                "{makers} makers: {gas} gas, witness {} bytes",
+                                input.witness.len()
+                            );
+                            common::trace_step(&l1, prover, &input).await;
+                        }
+                    }
+                }
+            }
+            47..=53 => {
+                let who = match trading.rng.below(TRADERS.len() as u64 + 1) as usize {
+                    i if i < TRADERS.len() => TRADERS[i],
+                    _ => CASH_ONLY,
+                };
+                let nonce = trading.nonce(who);
+                let deposit = Action::DepositMargin(DepositMargin {
+                    amount: 50_000_000_000,
+                    nonce,
+                    expiryMs: u64::MAX / 2,
+                });
+                seed(&mut chain, signed_action(who, deposit), &block);
+            }
+            54 if !closed && step > STEPS / 3 => {
+                let close = trading.close(2, &block);
+                seed(&mut chain, close, &block);
+                closed = true;
+            }
+            55..=58 => {
+                if !listed.is_empty() && (listed.len() == 3 || trading.rng.chance(50)) {
+                    let close = trading.close(listed.remove(0), &block);
+                    seed(&mut chain, close, &block);
+                } else {
+                    let listing = trading.list(next_listing, &block);
+                    seed(&mut chain, listing, &block);
+                    listed.push(next_listing);
+                    next_listing += 1;
+                    // Priced (given a vector) by the next update.
+                    block.number += 1;
+                    block.timestamp_ms += 1_000;
+                    let update = common::price_update(1, trading.index[1], block.timestamp_ms);
+                    seed(&mut chain, update, &block);
+                }
+            }
+            _ => {
+                let who = match trading.rng.below(10) {
+                    0 => 9, // no portfolio at all
+                    1 | 2 => CASH_ONLY,
+                    _ => TRADERS[trading.rng.below(TRADERS.len() as u64) as usize],
+                };
+                let held = holdings(&chain, who);
+                let tx = trading.withdrawal(&chain, who, &block);
+                let context = format!("step {step}, {held}");
+                let (input, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+                let outcome = if changed { "taken" } else { "refused" };
+                *seen.entry((outcome, held)).or_default() += 1;
+                let address = common::signer(who).address();
+                if outcome == "taken"
+                    && chain
+                        .state
+                        .ledger
+                        .leaf_value(&StateKey::Portfolio(address))
+                        .is_none()
+                {
+                    emptied += 1;
+                }
+                let positions = chain
+                    .state
+                    .ledger
+                    .clearinghouse()
+                    .portfolio(&common::signer(who).address())
+                    .positions
+                    .len();
+                if positions >= gas_max.1 {
+                    let gas = l1.step_gas(prover, &input).await.unwrap();
+                    gas_max = gas_max.max((gas, positions));
+                }
+            }
+        }
+    }
+    for (outcome, count) in &matches {
+        println!("matches {outcome:>28}: {count:>4}");
+    }
+    println!(
+        "match, highest sampled gas: {} ({} makers)",
+        match_gas.0, match_gas.1
+    );
+    for ((outcome, held), count) in &seen {
+        println!("margin withdrawals {outcome:>7} from {held:>30}: {count:>4}");
+    }
+    println!(
+        "margin withdrawal, highest sampled gas: {} ({} positions after)",
+        gas_max.0, gas_max.1
+    );
+    assert!(emptied >= 3, "too few portfolios emptied: {emptied}");
+    for (outcome, least) in [
+        ("taken, 1 maker", 50),
+        ("taken, 2 to 15 makers", 10),
+        ("taken, 16 makers", 1),
+        ("InsufficientMargin", 10),
+    ]
+    .into_iter()
+    .chain(
+        [
+            "BadPrice",
+            "BadSize",
+            "Cancelled",
+            "Expired",
+            "FillOrKillIncomplete",
+            "MakerCannotRest",
+            "MarketMismatch",
+            "NotCrossing",
+            "NotPlaced",
+            "Overfilled",
+            "PostOnlyTaker",
+            "ReduceOnly",
+            "SameSide",
+            "SelfTrade",
+            "UnknownTimeInForce",
+            "ZeroFill",
+        ]
+        .map(|refusal| (refusal, 2)),
+    ) {
+        let count = matches.get(outcome).copied().unwrap_or(0);
+        assert!(count >= least, "too few matches {outcome}: {count}");
+    }
+    for (outcome, held, least) in [
+        ("taken", "no positions", 10),
+        ("refused", "no positions", 10),
+        ("taken", "positions, funding owed", 15),
+        ("refused", "positions, funding owed", 15),
+        ("taken", "a settled market's position", 5),
+    ] {
+        let count = seen.get(&(outcome, held)).copied().unwrap_or(0);
+        assert!(
+            count >= least,
+            "too few margin withdrawals {outcome} from {held}: {count}"
+        );
+    }
+}
+
+/// Runs `tx` through the node's execution and the prover: their roots must agree.
+/// Returns the prover's input and whether the root changed.
+async fn prove(
+    l1: &L1Client,
+    prover: Address,
+    chain: &mut Chain,
+    tx: Transaction,
+    block: &BlockContext,
+    context: &str,
+) -> (StepInput, bool) {
+    let described = format!("{tx:?}");
+    let input = execute_step(chain, tx, block).unwrap();
+    let expected = chain.tip.tree.root();
+    let proven = l1
+        .execute_step(prover, &input)
+        .await
+        .unwrap_or_else(|e| panic!("{context} ({described}): the prover refused: {e}"));
+    assert_eq!(
+        proven, expected,
+        "{context} ({described}): the prover's root differs from the STF's"
+    );
+    let changed = expected != input.pre_root;
+    (input, changed)
+}
+
+/// "taken", or why the STF refuses `tx` (a match) now: its error's variant name.
+fn refusal(chain: &Chain, tx: &Transaction, block: &BlockContext) -> String {
+    let mut probe = chain.state.ledger.clone();
+    let (taker, makers) = match tx.clone().verify(&chain.state.genesis.domain) {
+        Ok(VerifiedTransaction::Match { taker, makers }) => (
+            taker,
+            makers
+                .into_iter()
+                .map(|(maker, size)| MakerFill {
+                    maker,
+                    size,
+                    placed: false,
+                })
+                .collect(),
+        ),
+        Ok(VerifiedTransaction::MatchPlaced { taker, makers }) => (
+            taker,
+            makers
+                .into_iter()
+                .map(|(maker, size)| MakerFill {
+                    maker,
+                    size,
+                    placed: true,
+                })
+                .collect(),
+        ),
+        other => panic!("not a match: {other:?}"),
+    };
+    match probe.apply_match(&Match { taker, makers }, block) {
+        Ok(_) => "taken".into(),
+        Err(error) => {
+            let described = format!("{error:?}");
+            let inner = described
+                .split_once("error: ")
+                .map_or(described.as_str(), |(_, rest)| rest)
+                .trim_start_matches("Match(");
+            inner
+                .split(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }
+    }
+}
+
+/// What `who`'s portfolio holds that its normalisation has to settle.
+fn holdings(chain: &Chain, who: usize) -> &'static str {
+    let clearinghouse = chain.state.ledger.clearinghouse();
+    let portfolio = clearinghouse.portfolio(&common::signer(who).address());
+    let markets: Vec<_> = portfolio
+        .positions
+        .iter()
+        .filter_map(|p| clearinghouse.market(p.market).map(|m| (p, m)))
+        .collect();
+    if markets
+        .iter()
+        .any(|(_, m)| matches!(m.status, MarketStatus::Settled { .. }))
+    {
+        "a settled market's position"
+    } else if markets
+        .iter()
+        .any(|(p, m)| p.funding_snapshot != m.funding_index)
+    {
+        "positions, funding owed"
+    } else if markets.is_empty() {
+        "no positions"
+    } else {
+        "positions"
+    }
+}
