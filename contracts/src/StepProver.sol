@@ -977,7 +977,7 @@ abstract contract StepRules {
 
     // ---------------------------------------------------------------- leaves
 
-    /// @dev Parses the packed witness: `count u8 ‖ leaf × count`, a leaf being `flags u8
+    /// @dev Parses the packed witness: `count u16 ‖ leaf × count`, a leaf being `flags u8
     /// (1: present, 2: the proof ends in a leaf, 4: the last sibling's preimage follows)
     /// ‖ valueLength u16 ‖ value ‖ (terminal keyHash ‖ valueHash, when flag 2) ‖
     /// (preimage isLeaf u8 ‖ a ‖ b, when flag 4) ‖ siblingCount u16 ‖ sibling ×
@@ -985,8 +985,9 @@ abstract contract StepRules {
     /// (Read straight from calldata: ABI-decoding nested arrays cost more than the proofs.)
     function leavesOf(bytes calldata witness) internal pure returns (Leaf[] memory leaves) {
         if (witness.length == 0) return new Leaf[](0);
-        leaves = new Leaf[](uint8(witness[0]));
-        uint256 at = 1;
+        if (witness.length < 2) revert BadWitness(0);
+        leaves = new Leaf[](uint16(bytes2(witness[0:2])));
+        uint256 at = 2;
         for (uint256 i = 0; i < leaves.length; i++) {
             Leaf memory leaf = leaves[i];
             if (at + 3 > witness.length) revert BadWitness(at);

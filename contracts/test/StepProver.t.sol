@@ -168,16 +168,23 @@ contract StepProverTest is Base {
         // A signed transfer to someone else reads two leaves.
         vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 2));
         this.callExecute(signed, "");
-        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 1));
+        // A count of one byte, then a count of one leaf and nothing behind it.
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 0));
         this.callExecute(signed, hex"01");
-        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 4));
-        this.callExecute(signed, hex"01040000");
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 2));
+        this.callExecute(signed, hex"0001");
+        // Unknown flags (8).
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 5));
+        this.callExecute(signed, hex"0001080000");
         // A leaf claiming a 16-byte value with 2 bytes behind it.
-        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 4));
-        this.callExecute(signed, hex"010100100000");
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 5));
+        this.callExecute(signed, hex"00010100100000");
+        // A sibling preimage announced (flag 4) but missing.
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 5));
+        this.callExecute(signed, hex"0001040000");
         // Trailing bytes after the last leaf.
-        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 6));
-        this.callExecute(signed, hex"010000000000ff");
+        vm.expectRevert(abi.encodeWithSelector(StepRules.BadWitness.selector, 7));
+        this.callExecute(signed, hex"00010000000000ff");
     }
 
     function callExecute(bytes calldata transaction, bytes calldata witness) external view returns (bytes32) {

@@ -42,7 +42,7 @@ alloy::sol! {
 }
 
 /// The `witness` argument of `StepProver.execute`, packed as `StepProver.leavesOf`
-/// reads it: `count u8 ‖ leaf × count`, a leaf being `flags u8 (1: present, 2: the proof
+/// reads it: `count u16 ‖ leaf × count`, a leaf being `flags u8 (1: present, 2: the proof
 /// ends in a leaf, 4: the last sibling's preimage follows) ‖ valueLength u16 ‖ value ‖
 /// (terminal keyHash ‖ valueHash, when flag 2) ‖ (preimage isLeaf u8 ‖ a ‖ b, when flag
 /// 4) ‖ siblingCount u16 ‖ sibling × siblingCount`; empty for no leaves.
@@ -50,9 +50,10 @@ pub fn encode_step_witness(leaves: Vec<StepLeaf>) -> Bytes {
     if leaves.is_empty() {
         return Bytes::new();
     }
-    // A transaction reads at most 65 leaves (a bulk cancel of 64 orders and the signer).
-    let count = u8::try_from(leaves.len()).expect("at most 255 leaves per transaction");
-    let mut out = vec![count];
+    // A match of 16 makers whose portfolios hold 32 positions each reads the most: up to
+    // 16 · 32 + 31 market, 17 record, 17 portfolio and 2 more leaves, far below 65 535.
+    let count = u16::try_from(leaves.len()).expect("at most 65 535 leaves per transaction");
+    let mut out = count.to_be_bytes().to_vec();
     for leaf in leaves {
         let flags = u8::from(leaf.present)
             | (u8::from(leaf.terminal.isLeaf) << 1)
