@@ -11,7 +11,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "OrderStepProver", "MarginStepProver", "MatchStepProver",
+CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "OrderStepProver", "MarginStepProver", "MatchStepProver", "LiquidationStepProver",
              "BatchOpener", "TestUSDC"]
 # Contracts whose source file is named after another contract.
 SOURCES = {"OrderStepProver": "StepProver"}

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IStepProver} from "./DisputeGame.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
+import {PortfolioSteps} from "./PortfolioSteps.sol";
 import {StepRules} from "./StepProver.sol";
 
 /// @title MatchStepProver
@@ -27,7 +28,7 @@ import {StepRules} from "./StepProver.sol";
 /// market (read only, first seen over the taker's then each maker owner's portfolio),
 /// the order records (the taker's, then each maker's once), the portfolios (the taker's,
 /// then each maker owner's once), the match's market, the clearing totals.
-contract MatchStepProver is StepRules, IStepProver {
+contract MatchStepProver is PortfolioSteps, IStepProver {
     /// @notice Most makers one match fills (crates/primitives MAKERS_PER_MATCH_MAX).
     uint256 internal constant MAKERS_MAX = 16;
     /// @notice An order body (47) and its signature (65).
@@ -40,7 +41,6 @@ contract MatchStepProver is StepRules, IStepProver {
     uint8 internal constant TIF_IMMEDIATE = 1;
     uint8 internal constant TIF_FILL_OR_KILL = 2;
     uint8 internal constant TIF_POST_ONLY = 3;
-    uint256 internal constant MARKET_SLOTS = 1024;
 
     /// @notice One order of the match, decoded, with its signer (or named owner) and hash.
     struct OrderRef {
@@ -70,12 +70,8 @@ contract MatchStepProver is StepRules, IStepProver {
     /// @notice What the match reads (decoded from the witness) and changes, fill by fill.
     struct State {
         bytes[] keys;
-        /// @dev Read-only market leaves come first: `markets` of them, ids in `marketIds`.
-        uint256 markets;
-        uint32[] marketIds;
-        /// @dev `id % 1024` → 1 + the index of a read market with that residue (0: none):
-        /// lookups by id without a scan unless two ids share a residue.
-        uint256[] marketSlots;
+        /// @dev The markets read (at the front of the witness) and the match's market.
+        MarketSet set;
         /// @dev Distinct order records (leaves `markets ..`): owner, hash, filled,
         /// cancelled, placed.
         address[] recordOwners;
@@ -92,10 +88,6 @@ contract MatchStepProver is StepRules, IStepProver {
         /// fill is the next fill's "before".
         bool[] traded;
         int256[] maintenance;
-        /// @dev The match's market and its leaf (a copy: open interest and last price
-        /// change; empty when absent).
-        uint32 matchMarket;
-        bytes market;
         /// @dev Sums over the fills: rounding remainders (femto-USDC), fees, and what the
         /// buyers paid beyond what the sellers received (micro-USDC).
         int256 remainder;
@@ -215,21 +207,11 @@ contract MatchStepProver is StepRules, IStepProver {
         shrink(st.owners, owners);
         uint256 fixedLeaves = records + owners + 2;
         if (leaves.length < fixedLeaves) revert WrongLeafCount(leaves.length, fixedLeaves);
-        st.markets = leaves.length - fixedLeaves;
-        readPortfolios(st, leaves);
-        st.marketIds = readMarketIds(st, f.taker.market);
-        if (st.marketIds.length != st.markets) revert WrongLeafCount(leaves.length, fixedLeaves + st.marketIds.length);
+        uint256 readMarkets = leaves.length - fixedLeaves;
+        readPortfolios(st, leaves, readMarkets + records);
+        st.set = marketSetOf(st.portfolios, f.taker.market, leaves, readMarkets, leaves.length - 2);
         readRecords(st, leaves);
         st.keys = keysOf(st, f.taker.market);
-        st.matchMarket = f.taker.market;
-        uint256 marketLeaf = leaves.length - 2;
-        if (leaves[marketLeaf].present) {
-            st.market = bytes.concat(leaves[marketLeaf].value);
-            if (!PortfolioRisk.isMarket(st.market)) revert BadLeafValue(marketLeaf);
-        }
-        for (uint256 i = 0; i < st.markets; i++) {
-            if (leaves[i].present && !PortfolioRisk.isMarket(leaves[i].value)) revert BadLeafValue(i);
-        }
     }
 
     /// @dev The index of `(owner, hash)` among the first `count` entries, appended if new.
@@ -251,8 +233,7 @@ contract MatchStepProver is StepRules, IStepProver {
         }
     }
 
-    function readPortfolios(State memory st, Leaf[] memory leaves) internal pure {
-        uint256 first = st.markets + st.recordOwners.length;
+    function readPortfolios(State memory st, Leaf[] memory leaves, uint256 first) internal pure {
         st.portfolios = new PortfolioRisk.Portfolio[](st.owners.length);
         st.traded = new bool[](st.owners.length);
         st.maintenance = new int256[](st.owners.length);
@@ -263,44 +244,6 @@ contract MatchStepProver is StepRules, IStepProver {
         }
     }
 
-    /// @dev The markets of the portfolios' positions but `matchMarket`, each once in
-    /// first-seen order.
-    function readMarketIds(State memory st, uint32 matchMarket) internal pure returns (uint32[] memory ids) {
-        ids = new uint32[](st.owners.length * PortfolioRisk.POSITIONS_MAX);
-        st.marketSlots = new uint256[](MARKET_SLOTS);
-        uint256 count;
-        for (uint256 j = 0; j < st.portfolios.length; j++) {
-            PortfolioRisk.Position[] memory positions = st.portfolios[j].positions;
-            for (uint256 p = 0; p < positions.length; p++) {
-                uint32 id = positions[p].market;
-                if (id == matchMarket || find(st.marketSlots, ids, count, id) < count) continue;
-                ids[count] = id;
-                uint256 slot = id % MARKET_SLOTS;
-                if (st.marketSlots[slot] == 0) st.marketSlots[slot] = count + 1;
-                count++;
-            }
-        }
-        assembly ("memory-safe") {
-            mstore(ids, count)
-        }
-    }
-
-    /// @dev The index of `id` among the first `count` of `ids` (`count` if absent): its
-    /// slot's entry, else a scan (only when ids share a residue).
-    function find(uint256[] memory slots, uint32[] memory ids, uint256 count, uint32 id)
-        internal
-        pure
-        returns (uint256)
-    {
-        uint256 entry = slots[id % MARKET_SLOTS];
-        if (entry == 0) return count;
-        if (ids[entry - 1] == id) return entry - 1;
-        for (uint256 k = 0; k < count; k++) {
-            if (ids[k] == id) return k;
-        }
-        return count;
-    }
-
     /// @dev Order records: `filled u64 ‖ cancelled u8 ‖ placed u8 ‖ [seq u64 ‖ body]`.
     function readRecords(State memory st, Leaf[] memory leaves) internal pure {
         uint256 count = st.recordOwners.length;
@@ -308,10 +251,10 @@ contract MatchStepProver is StepRules, IStepProver {
         st.cancelled = new bool[](count);
         st.placedRecord = new bool[](count);
         for (uint256 r = 0; r < count; r++) {
-            Leaf memory leaf = leaves[st.markets + r];
+            Leaf memory leaf = leaves[st.set.count + r];
             if (!leaf.present) continue;
             bytes memory value = leaf.value;
-            if (value.length < 10) revert BadLeafValue(st.markets + r);
+            if (value.length < 10) revert BadLeafValue(st.set.count + r);
             st.filled[r] = uint64(readUint(value, 0, 8));
             st.cancelled[r] = uint8(value[8]) != 0;
             st.placedRecord[r] = uint8(value[9]) != 0;
@@ -320,15 +263,14 @@ contract MatchStepProver is StepRules, IStepProver {
 
     function keysOf(State memory st, uint32 matchMarket) internal pure returns (bytes[] memory keys) {
         uint256 records = st.recordOwners.length;
-        keys = new bytes[](st.markets + records + st.owners.length + 2);
-        for (uint256 i = 0; i < st.markets; i++) {
-            keys[i] = abi.encodePacked(uint8(0x05), st.marketIds[i]);
-        }
+        uint256 markets = st.set.count;
+        keys = new bytes[](markets + records + st.owners.length + 2);
+        marketKeys(st.set, keys);
         for (uint256 r = 0; r < records; r++) {
-            keys[st.markets + r] = orderKey(st.recordOwners[r], st.recordHashes[r]);
+            keys[markets + r] = orderKey(st.recordOwners[r], st.recordHashes[r]);
         }
         for (uint256 j = 0; j < st.owners.length; j++) {
-            keys[st.markets + records + j] = abi.encodePacked(uint8(0x04), st.owners[j]);
+            keys[markets + records + j] = abi.encodePacked(uint8(0x04), st.owners[j]);
         }
         keys[keys.length - 2] = abi.encodePacked(uint8(0x05), matchMarket);
         keys[keys.length - 1] = abi.encodePacked(uint8(0x08));
@@ -413,7 +355,7 @@ contract MatchStepProver is StepRules, IStepProver {
     function settle(Fills memory f, uint256 i, State memory st, Leaf[] memory leaves) internal pure returns (bool) {
         OrderRef memory maker = f.makers[i];
         if (!reduces(st, f.taker, f.sizes[i]) || !reduces(st, maker, f.sizes[i])) return false;
-        bytes memory m = st.market;
+        bytes memory m = st.set.tradedLeaf;
         // Active (status 0), priced, the size and the maker's price on the grid.
         if (m.length == 0 || uint8(m[PortfolioRisk.MARKET_STATUS]) != 0) return false;
         if (uint8(m[PortfolioRisk.MARKET_HAS_VECTOR]) != 1) return false;
@@ -427,8 +369,8 @@ contract MatchStepProver is StepRules, IStepProver {
         (ok, seller) = side(st, leaves, f.taker.isBuy ? maker.portfolio : f.taker.portfolio);
         if (!ok) return false;
         int256 fundingIndex = PortfolioRisk.signed(m, PortfolioRisk.MARKET_FUNDING_INDEX, 16);
-        PortfolioRisk.trade(buyer.portfolio, st.matchMarket, t.size, t.paid, fundingIndex);
-        PortfolioRisk.trade(seller.portfolio, st.matchMarket, -t.size, -t.received, fundingIndex);
+        PortfolioRisk.trade(buyer.portfolio, st.set.traded, t.size, t.paid, fundingIndex);
+        PortfolioRisk.trade(seller.portfolio, st.set.traded, -t.size, -t.received, fundingIndex);
         buyer.portfolio.cash -= t.paid + t.buyerFee;
         seller.portfolio.cash += t.received - t.sellerFee;
         if (!marginKept(st, leaves, buyer) || !marginKept(st, leaves, seller)) return false;
@@ -474,16 +416,16 @@ contract MatchStepProver is StepRules, IStepProver {
         s.index = index;
         if (st.traded[index]) {
             (s.portfolio, s.maintenanceBefore) = (st.portfolios[index], st.maintenance[index]);
-            s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.matchMarket);
+            s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.set.traded);
             return (true, s);
         }
         bytes[] memory markets;
-        (ok, markets) = marketsOf(st, leaves, st.portfolios[index]);
+        (ok, markets) = marketsOf(st.set, leaves, st.portfolios[index]);
         if (!ok) return (false, s);
         (s.portfolio, markets, s.remainder) = PortfolioRisk.normalise(st.portfolios[index], markets);
         bool priced;
         (priced,, s.maintenanceBefore,) = PortfolioRisk.margin(s.portfolio, markets);
-        s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.matchMarket);
+        s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.set.traded);
         return (priced, s);
     }
 
@@ -491,32 +433,11 @@ contract MatchStepProver is StepRules, IStepProver {
     /// equity covers the initial margin.
     function marginKept(State memory st, Leaf[] memory leaves, Side memory s) internal pure returns (bool) {
         if (s.portfolio.positions.length > PortfolioRisk.POSITIONS_MAX) return false;
-        (bool known, bytes[] memory markets) = marketsOf(st, leaves, s.portfolio);
+        (bool known, bytes[] memory markets) = marketsOf(st.set, leaves, s.portfolio);
         if (!known) return false;
         (bool priced, int256 equity, int256 maintenance, int256 initial) = PortfolioRisk.margin(s.portfolio, markets);
         st.maintenance[s.index] = maintenance;
         return priced && (maintenance <= s.maintenanceBefore || equity >= initial);
-    }
-
-    /// @dev The market leaf of each of `p`'s positions; not known when one is absent.
-    function marketsOf(State memory st, Leaf[] memory leaves, PortfolioRisk.Portfolio memory p)
-        internal
-        pure
-        returns (bool known, bytes[] memory markets)
-    {
-        markets = new bytes[](p.positions.length);
-        for (uint256 i = 0; i < markets.length; i++) {
-            uint32 id = p.positions[i].market;
-            if (id == st.matchMarket) {
-                if (st.market.length == 0) return (false, markets);
-                markets[i] = st.market;
-                continue;
-            }
-            uint256 k = find(st.marketSlots, st.marketIds, st.markets, id);
-            if (k == st.markets || !leaves[k].present) return (false, markets);
-            markets[i] = leaves[k].value;
-        }
-        return (true, markets);
     }
 
     /// @dev Open interest (the total long size) follows the two accounts; the last price
@@ -527,19 +448,7 @@ contract MatchStepProver is StepRules, IStepProver {
     {
         int256 longBefore = max0(buyerBefore) + max0(sellerBefore);
         int256 longAfter = max0(buyerBefore + delta) + max0(sellerBefore - delta);
-        int256 interest = int256(readUint(m, 58, 8)) + longAfter - longBefore;
-        // Rust's `as u64` of an i64: the low 64 bits.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        bytes8 stored = bytes8(uint64(uint256(interest)));
-        bytes8 last = bytes8(price);
-        for (uint256 b = 0; b < 8; b++) {
-            m[58 + b] = stored[b];
-            m[82 + b] = last[b];
-        }
-    }
-
-    function max0(int256 value) internal pure returns (int256) {
-        return value > 0 ? value : int256(0);
+        moveOpenInterest(m, longBefore, longAfter, price, true);
     }
 
     // ---------------------------------------------------------------- the writes
@@ -548,11 +457,9 @@ contract MatchStepProver is StepRules, IStepProver {
     /// records, the portfolios (removed when left empty), the market and the totals are
     /// written in the witness's order.
     function writes(bytes32 preRoot, State memory st, Leaf[] memory leaves) internal pure returns (bytes32 root) {
-        for (uint256 i = 0; i < st.markets; i++) {
-            checkUnchanged(preRoot, st.keys[i], leaves[i]);
-        }
+        checkMarketsUnchanged(preRoot, st.set, st.keys, leaves);
         root = preRoot;
-        uint256 at = st.markets;
+        uint256 at = st.set.count;
         for (uint256 r = 0; r < st.recordOwners.length; r++) {
             Leaf memory leaf = leaves[at];
             bytes memory tail = leaf.present ? slice(leaf.value, 8) : bytes(hex"0000");
@@ -566,7 +473,7 @@ contract MatchStepProver is StepRules, IStepProver {
                 : write(root, st.keys[at], leaves[at], at, PortfolioRisk.encode(p));
             at++;
         }
-        root = write(root, st.keys[at], leaves[at], at, st.market);
+        root = write(root, st.keys[at], leaves[at], at, st.set.tradedLeaf);
         at++;
         (bytes memory totals,) = clearingTotals(leaves[at], at);
         totals = PortfolioRisk.keepRemainder(totals, st.remainder);

@@ -11,6 +11,7 @@ import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
 /// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), margin deposits (4),
 /// margin withdrawals (5, in `MarginStepProver`), matches (0x11, 0x17, in `MatchStepProver`),
+/// liquidations and auto-deleveragings (0x13, 0x14, in `LiquidationStepProver`),
 /// cancels (0x12), bulk cancels (0x15), order placements and bulk placements (0x1A, 0x16, in
 /// `OrderStepProver`) and forced transactions (0x1D) carrying any of the user kinds among
 /// these or anything that may not be forced; any other kind reverts with `UnsupportedKind`
@@ -84,6 +85,8 @@ abstract contract StepRules {
     uint8 internal constant KIND_PLACE_ORDERS = 0x16;
     uint8 internal constant KIND_MATCH = 0x11;
     uint8 internal constant KIND_MATCH_PLACED = 0x17;
+    uint8 internal constant KIND_LIQUIDATE = 0x13;
+    uint8 internal constant KIND_AUTO_DELEVERAGE = 0x14;
     /// @notice Most orders one bulk placement carries (crates/primitives BULK_ORDERS_MAX).
     uint256 internal constant BULK_ORDERS_MAX = 32;
     uint256 internal constant ORDER_BODY_BYTES = 47;
@@ -1136,8 +1139,9 @@ abstract contract StepRules {
 /// @title StepProver
 /// @notice The one-step prover the dispute game calls (see `StepRules` for the rules):
 /// the ledger's kinds here, order placements forwarded to `orders`, margin withdrawals
-/// (direct or forced) to `margin` and matches to `matches` (the four share the rules'
-/// code but not a contract, each under the 24 KiB limit).
+/// (direct or forced) to `margin`, matches to `matches` and liquidations and
+/// auto-deleveragings to `liquidations` (the five share the rules' code but not a contract, each under the
+/// 24 KiB limit).
 contract StepProver is StepRules, IStepProver {
     /// @notice The prover of the order kinds (placements and bulk placements).
     IStepProver public immutable orders;
@@ -1145,6 +1149,8 @@ contract StepProver is StepRules, IStepProver {
     IStepProver public immutable margin;
     /// @notice The prover of matches (`MatchStepProver`).
     IStepProver public immutable matches;
+    /// @notice The prover of liquidations and auto-deleveragings (`LiquidationStepProver`).
+    IStepProver public immutable liquidations;
 
     /// @param chainId The L2 chain id of the signing domain.
     /// @param verifyingContract The signing domain's verifying contract.
@@ -1153,6 +1159,8 @@ contract StepProver is StepRules, IStepProver {
     /// @param orders_ The order kinds' prover (an `OrderStepProver` of the same chain).
     /// @param margin_ The margin withdrawals' prover (a `MarginStepProver` of the same chain).
     /// @param matches_ The matches' prover (a `MatchStepProver` of the same chain).
+    /// @param liquidations_ The liquidations' prover (a `LiquidationStepProver` of the same
+    /// chain).
     constructor(
         uint64 chainId,
         address verifyingContract,
@@ -1160,11 +1168,13 @@ contract StepProver is StepRules, IStepProver {
         address faucetOperator_,
         IStepProver orders_,
         IStepProver margin_,
-        IStepProver matches_
+        IStepProver matches_,
+        IStepProver liquidations_
     ) StepRules(chainId, verifyingContract, portal_, faucetOperator_) {
         orders = orders_;
         margin = margin_;
         matches = matches_;
+        liquidations = liquidations_;
     }
 
     /// @inheritdoc IStepProver
@@ -1182,6 +1192,9 @@ contract StepProver is StepRules, IStepProver {
         }
         if (kind == KIND_MATCH || kind == KIND_MATCH_PLACED) {
             return matches.execute(preRoot, blockNumber, timestampMs, transaction, witness);
+        }
+        if (kind == KIND_LIQUIDATE || kind == KIND_AUTO_DELEVERAGE) {
+            return liquidations.execute(preRoot, blockNumber, timestampMs, transaction, witness);
         }
         bool forcedMargin = kind == KIND_FORCED && transaction.length > FORCED_HEADER_BYTES
             && uint8(transaction[FORCED_HEADER_BYTES]) == KIND_WITHDRAW_MARGIN;

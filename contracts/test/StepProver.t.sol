@@ -6,6 +6,7 @@ import {IStepProver} from "../src/DisputeGame.sol";
 import {IPortalRecords, OrderStepProver, StepProver, StepRules} from "../src/StepProver.sol";
 import {MarginStepProver} from "../src/MarginStepProver.sol";
 import {MatchStepProver} from "../src/MatchStepProver.sol";
+import {LiquidationStepProver} from "../src/LiquidationStepProver.sol";
 
 /// @notice How the one-step prover treats bad input: an uncovered kind and a malformed
 /// witness revert with a named error (a step cannot be decided on them), bytes that do
@@ -26,7 +27,8 @@ contract StepProverTest is Base {
             address(0),
             orders,
             new MarginStepProver(424242, address(0), IPortalRecords(address(0xB0B))),
-            new MatchStepProver(424242, address(0))
+            new MatchStepProver(424242, address(0)),
+            new LiquidationStepProver(424242, address(0))
         );
     }
 
@@ -52,10 +54,11 @@ contract StepProverTest is Base {
     }
 
     function test_UncoveredKindsRevertByName() public {
+        // An oracle update and a market listing.
         vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x10)));
         this.callExecute(hex"10", "");
-        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x13)));
-        this.callExecute(hex"13", "");
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x18)));
+        this.callExecute(hex"18", "");
     }
 
     function test_MarginWithdrawalsAreForwardedAndTheMarginProverTakesNoOther() public {
@@ -119,6 +122,38 @@ contract StepProverTest is Base {
         bytes memory signedTransfer = transfer(0);
         vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(1)));
         matches.execute(ROOT, 1, 1_000, signedTransfer, "");
+    }
+
+    function test_LiquidationsAreForwardedAndTheLiquidationProverTakesNoOther() public {
+        IStepProver liquidations = prover.liquidations();
+        vm.assertEq(execute(hex"1300", ""), ROOT, "a truncated liquidation, forwarded");
+        vm.assertEq(execute(hex"1400", ""), ROOT, "a truncated auto-deleveraging, forwarded");
+        // An auto-deleveraging (unsigned) reads both portfolios, the market and the totals.
+        vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 4));
+        this.callExecute(abi.encodePacked(uint8(0x14), address(0xBEEF), uint32(1), address(0xCAFE), uint64(1_000)), "");
+        vm.assertEq(liquidations.execute(ROOT, 1, 1_000, hex"1300", ""), ROOT, "directly");
+        // One whose signature recovers reads at least the liquidator's account, both
+        // portfolios, the market and the clearing totals.
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Liquidate(address target,uint32 market,uint64 size,uint64 nonce,uint64 expiryMs)"),
+                address(0xBEEF),
+                uint32(1),
+                uint64(1_000),
+                uint64(1),
+                uint64(10_000)
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked(hex"1901", prover.domainSeparator(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(KEY, digest);
+        bytes memory liquidation = abi.encodePacked(
+            uint8(0x13), address(0xBEEF), uint32(1), uint64(1_000), uint64(1), uint64(10_000), r, s, v
+        );
+        vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 5));
+        this.callExecute(liquidation, "");
+        bytes memory signedTransfer = transfer(0);
+        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(1)));
+        liquidations.execute(ROOT, 1, 1_000, signedTransfer, "");
     }
 
     /// An order placement signed with KEY.

@@ -46,6 +46,11 @@ alloy_sol_types::sol!(
 );
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
+    LiquidationStepProver,
+    "artifacts/LiquidationStepProver.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
     BatchOpener,
     "artifacts/BatchOpener.json"
 );
@@ -70,6 +75,7 @@ mod tests {
             &DisputeGame::BYTECODE,
             &MarginStepProver::BYTECODE,
             &MatchStepProver::BYTECODE,
+            &LiquidationStepProver::BYTECODE,
             &StepProver::BYTECODE,
             &OrderStepProver::BYTECODE,
             &BatchOpener::BYTECODE,

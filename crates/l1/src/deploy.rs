@@ -96,13 +96,13 @@ impl L1Client {
             .map_err(|_| L1Error::Decode("bond does not fit in 96 bits".into()))?;
         // The registry names the game as its resolver and the game names the registry:
         // the game's address is fixed in advance (the deployer's nonce after the
-        // registry, the portal, the prover (four contracts), the inbox and the opener).
+        // registry, the portal, the prover (five contracts), the inbox and the opener).
         let nonce = self
             .provider
             .get_transaction_count(self.signer)
             .await
             .map_err(L1Error::rpc)?;
-        let expected_game = self.signer.create(nonce + 8);
+        let expected_game = self.signer.create(nonce + 9);
         let registry_args = OutputRegistry::constructorCall {
             proposer_: config.proposer,
             resolver_: expected_game,

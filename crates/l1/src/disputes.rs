@@ -7,7 +7,9 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolConstructor};
-use straddle_l1_contracts::{MarginStepProver, MatchStepProver, OrderStepProver, StepProver};
+use straddle_l1_contracts::{
+    LiquidationStepProver, MarginStepProver, MatchStepProver, OrderStepProver, StepProver,
+};
 
 alloy::sol! {
     /// Where a leaf's proof ends (`StateProof.Terminal`).
@@ -113,9 +115,9 @@ impl StepInput {
 }
 
 impl L1Client {
-    /// Deploys a `StepProver` (and the `OrderStepProver`, `MarginStepProver` and
-    /// `MatchStepProver` it forwards the order kinds, margin withdrawals and matches to:
-    /// four deployments) for signed actions of L2 chain `chain_id` whose signing
+    /// Deploys a `StepProver` (and the `OrderStepProver`, `MarginStepProver`,
+    /// `MatchStepProver` and `LiquidationStepProver` it forwards the order kinds, margin
+    /// withdrawals, matches and liquidations to: five deployments) for signed actions of L2 chain `chain_id` whose signing
     /// domain names `verifying_contract`, checking deposits and forced transactions
     /// against `portal`; `faucet_operator` alone may mint (zero: nobody).
     pub async fn deploy_step_prover(
@@ -163,6 +165,18 @@ impl L1Client {
                 "deploy MatchStepProver",
             )
             .await?;
+        let liquidations_args = LiquidationStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+        }
+        .abi_encode();
+        let (liquidations, _) = self
+            .deploy_code(
+                &LiquidationStepProver::BYTECODE,
+                &liquidations_args,
+                "deploy LiquidationStepProver",
+            )
+            .await?;
         let args = StepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
@@ -171,6 +185,7 @@ impl L1Client {
             orders_: orders,
             margin_: margin,
             matches_: matches,
+            liquidations_: liquidations,
         }
         .abi_encode();
         let (address, _) = self

@@ -177,6 +177,34 @@ pub fn step_keys(
                 _ => Vec::new(),
             })
         }
+        Transaction::Liquidate(_) => Ok(match tx.clone().verify(&genesis.domain) {
+            // The markets the two portfolios need (read), the liquidator's account (its
+            // nonce), the target's portfolio, the liquidator's, the market, the totals.
+            Ok(VerifiedTransaction::Liquidate {
+                liquidator,
+                liquidate,
+            }) => {
+                let mut owners = vec![liquidate.target];
+                add_once(&mut owners, liquidator);
+                let mut keys = read_markets(ledger, &owners, liquidate.market);
+                keys.push(StateKey::Account(liquidator));
+                keys.extend(owners.into_iter().map(StateKey::Portfolio));
+                keys.extend([StateKey::Market(liquidate.market), StateKey::ClearingTotals]);
+                keys
+            }
+            _ => Vec::new(),
+        }),
+        Transaction::AutoDeleverage(adl) => {
+            // As a liquidation's, without an account: the markets the two portfolios
+            // need (read), the target's portfolio, the counterparty's, the market, the
+            // totals.
+            let mut owners = vec![adl.target];
+            add_once(&mut owners, adl.counterparty);
+            let mut keys = read_markets(ledger, &owners, adl.market);
+            keys.extend(owners.into_iter().map(StateKey::Portfolio));
+            keys.extend([StateKey::Market(adl.market), StateKey::ClearingTotals]);
+            Ok(keys)
+        }
         Transaction::PlaceOrder(_) => Ok(match tx.clone().verify(&genesis.domain) {
             // The market (read), the owner's order record, the clearing totals.
             Ok(VerifiedTransaction::PlaceOrder(order)) => vec![
@@ -265,29 +293,15 @@ fn match_keys<'a>(
     taker: &VerifiedOrder,
     makers: impl Iterator<Item = &'a VerifiedOrder> + Clone,
 ) -> Vec<StateKey> {
-    fn add<T: PartialEq>(list: &mut Vec<T>, item: T) {
-        if !list.contains(&item) {
-            list.push(item);
-        }
-    }
     let market = taker.order.market;
     let mut owners = vec![taker.owner];
     let mut records = vec![(taker.owner, taker.hash)];
     for maker in makers {
-        add(&mut owners, maker.owner);
-        add(&mut records, (maker.owner, maker.hash));
+        add_once(&mut owners, maker.owner);
+        add_once(&mut records, (maker.owner, maker.hash));
     }
-    let mut markets = Vec::new();
-    for owner in &owners {
-        for position in ledger.clearinghouse().portfolio(owner).positions {
-            if position.market != market {
-                add(&mut markets, position.market);
-            }
-        }
-    }
-    markets
+    read_markets(ledger, &owners, market)
         .into_iter()
-        .map(StateKey::Market)
         .chain(
             records
                 .into_iter()
@@ -296,6 +310,26 @@ fn match_keys<'a>(
         .chain(owners.into_iter().map(StateKey::Portfolio))
         .chain([StateKey::Market(market), StateKey::ClearingTotals])
         .collect()
+}
+
+/// The markets `owners`' portfolios hold positions in, but `traded`: each once, first
+/// seen in the owners' order (`PortfolioSteps.marketSetOf`).
+fn read_markets(ledger: &Ledger, owners: &[Address], traded: u32) -> Vec<StateKey> {
+    let mut markets = Vec::new();
+    for owner in owners {
+        for position in ledger.clearinghouse().portfolio(owner).positions {
+            if position.market != traded {
+                add_once(&mut markets, StateKey::Market(position.market));
+            }
+        }
+    }
+    markets
+}
+
+fn add_once<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
 }
 
 /// Executes `tx` on `chain` in `block` as derivation does (a refusal changes nothing)

@@ -1,17 +1,19 @@
 //! Parity of the L1 one-step prover with the Rust STF on the kinds that move portfolios
-//! (`docs/spec/disputes.md` §4, `MatchStepProver.sol`, `MarginStepProver.sol`): traders
-//! open perpetual and option positions through matches of 1 to 16 makers (signed, or
-//! placed first and named; taken, or refused for each of `execute_match`'s reasons, which
-//! the test plants and counts by the STF's own refusal), oracle updates move the index
-//! (and with it the risk vectors) and accrue funding, the operator lists ETH perpetuals
-//! and closes them again, and the BTC one (positions in a closed market are paid out and
-//! closed when their portfolio is next normalised), and random margin withdrawals (within
+//! (`docs/spec/disputes.md` §4: `MatchStepProver.sol`, `LiquidationStepProver.sol`,
+//! `MarginStepProver.sol`): traders open perpetual and option positions through matches
+//! of 1 to 16 makers (signed, or placed first and named; taken, or refused for each of
+//! `execute_match`'s reasons, which the test plants and counts by the STF's own refusal),
+//! oracle updates move the index (and with it the risk vectors) and accrue funding, the
+//! operator lists ETH perpetuals and closes them again, and the BTC one (positions in a
+//! closed market are paid out and closed when their portfolio is next normalised);
+//! liquidations hit healthy and unhealthy accounts; random margin withdrawals (within
 //! the free margin, exactly at it, just past it, of all the cash, zero, overflowing,
-//! expired, replayed, by accounts without a portfolio) run through the node's execution
-//! and through `StepProver.execute` on a real anvil: the post-state roots must be equal
-//! after every match, placement, cancel and withdrawal. Oracle updates, listings, closings
-//! and margin deposits run on the STF only (the prover does not cover the first three
-//! yet). Prints the prover's gas (docs/PERFORMANCE.md).
+//! expired, replayed, by accounts without a portfolio) move cash out; and at the end a
+//! crash leaves a levered account bankrupt beyond the insurance fund, to be
+//! auto-deleveraged and liquidated. Each of those runs through the node's execution and
+//! through `StepProver.execute` on a real anvil: the post-state roots must be equal.
+//! Oracle updates, listings, closings and margin deposits run on the STF only (the prover
+//! does not cover the first three yet). Prints the prover's gas (docs/PERFORMANCE.md).
 
 mod common;
 
@@ -27,8 +29,8 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
-    Action, Cancel, CloseMarket, DepositMargin, Order, SignedAction, SignedCancel, SignedOrder,
-    Transaction, VerifiedTransaction, WithdrawMargin,
+    Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, Order, SignedAction,
+    SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedTransaction, WithdrawMargin,
 };
 
 const STEPS: usize = 2_000;
@@ -303,6 +305,88 @@ impl Trading {
         Some((order, owner, fill))
     }
 
+    /// A liquidation signed by a trader (now and then the target itself) of part of a
+    /// position of another (or of a market it does not hold): of a size within what it
+    /// holds, zero, off the lot or more than it holds; now and then expired or replaying
+    /// a nonce. Returns the liquidator's address with it.
+    fn liquidation(&mut self, chain: &Chain, block: &BlockContext) -> (Address, Transaction) {
+        // Mostly an account below its maintenance margin, when there is one.
+        let clearinghouse = chain.state.ledger.clearinghouse();
+        let unhealthy: Vec<usize> = TRADERS
+            .into_iter()
+            .filter(|t| {
+                let portfolio = clearinghouse.portfolio(&common::signer(*t).address());
+                clearinghouse
+                    .risk_of(&portfolio)
+                    .is_ok_and(|risk| risk.equity < risk.margin.maintenance as i128)
+            })
+            .collect();
+        let target = if !unhealthy.is_empty() && self.rng.chance(70) {
+            unhealthy[self.rng.below(unhealthy.len() as u64) as usize]
+        } else {
+            self.trader()
+        };
+        let liquidator = if self.rng.chance(3) {
+            target
+        } else {
+            loop {
+                let t = self.trader();
+                if t != target {
+                    break t;
+                }
+            }
+        };
+        let target_address = common::signer(target).address();
+        let portfolio = chain
+            .state
+            .ledger
+            .clearinghouse()
+            .portfolio(&target_address);
+        let (market, held) = if portfolio.positions.is_empty() || self.rng.chance(5) {
+            (1, 0)
+        } else {
+            let position =
+                portfolio.positions[self.rng.below(portfolio.positions.len() as u64) as usize];
+            (position.market, position.size)
+        };
+        let lot = market_terms(market).lot;
+        let lots = held.unsigned_abs() / lot;
+        let size = match self.rng.below(10) {
+            0 => 0,
+            1 => lot + 1,
+            2 => (lots + 1) * lot,
+            3 => lots * lot,
+            _ => (1 + self.rng.below(lots.max(1))) * lot,
+        };
+        let nonce = if self.rng.chance(5) {
+            self.nonces.get(&liquidator).copied().unwrap_or(1)
+        } else {
+            self.nonce(liquidator)
+        };
+        let expiry_ms = if self.rng.chance(5) {
+            block.timestamp_ms - 1
+        } else {
+            block.timestamp_ms + 60_000
+        };
+        let liquidate = Liquidate {
+            target: target_address,
+            market,
+            size,
+            nonce,
+            expiryMs: expiry_ms,
+        };
+        let signature = common::signer(liquidator)
+            .sign_hash_sync(&liquidate.signing_hash(&common::domain()))
+            .unwrap();
+        (
+            common::signer(liquidator).address(),
+            Transaction::Liquidate(SignedLiquidate {
+                liquidate,
+                signature,
+            }),
+        )
+    }
+
     /// The operator (account 0) lists an ETH perpetual.
     fn list(&mut self, market: u32, block: &BlockContext) -> Transaction {
         common::list_perpetual(market, self.nonce(0), block.timestamp_ms + 60_000)
@@ -362,7 +446,7 @@ impl Trading {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn margin_withdrawals_and_matches_from_portfolios_with_positions_reach_the_stfs_root() {
+async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
     let anvil = common::anvil();
     let l1 = common::l1_client(&anvil, 0);
     let genesis = common::genesis();
@@ -421,6 +505,9 @@ async fn margin_withdrawals_and_matches_from_portfolios_with_positions_reach_the
     // Matches by outcome (the STF's refusal); the highest gas of a taken one.
     let mut matches: BTreeMap<String, usize> = BTreeMap::new();
     let mut match_gas = (0u64, 0usize);
+    // Liquidations by outcome; the highest gas of a taken one.
+    let mut liquidations: BTreeMap<String, usize> = BTreeMap::new();
+    let mut liquidation_gas = 0u64;
     for step in 0..STEPS {
         match trading.rng.below(100) {
             0..=11 => {
@@ -428,7 +515,12 @@ async fn margin_withdrawals_and_matches_from_portfolios_with_positions_reach_the
                 block.timestamp_ms += 1_000 + trading.rng.below(20_000);
                 let underlying = 1 + trading.rng.below(2) as usize;
                 let index = trading.index[underlying];
-                let moved = index as i128 * (trading.rng.below(81) as i128 - 40) / 1_000;
+                // Now and then close to the 10 % an update may move: accounts fall below
+                // their maintenance margin, to be liquidated.
+                let band = if trading.rng.chance(25) { 90 } else { 40 };
+                let moved = index as i128
+                    * (trading.rng.below(2 * band + 1) as i128 - band as i128)
+                    / 1_000;
                 trading.index[underlying] = (index as i128 + moved) as u64;
                 let update = common::price_update(
                     underlying as u32,
@@ -516,6 +608,18 @@ async fn margin_withdrawals_and_matches_from_portfolios_with_positions_reach_the
                     seed(&mut chain, update, &block);
                 }
             }
+            59..=68 => {
+                let (liquidator, tx) = trading.liquidation(&chain, &block);
+                let outcome = liquidation_outcome(&chain, liquidator, &tx, &block);
+                let context = format!("step {step}, liquidation {outcome}");
+                let (input, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+                assert_eq!(changed, outcome.starts_with("taken"), "{context}");
+                if changed {
+                    let gas = l1.step_gas(prover, &input).await.unwrap();
+                    liquidation_gas = liquidation_gas.max(gas);
+                }
+                *liquidations.entry(outcome).or_default() += 1;
+            }
             _ => {
                 let who = match trading.rng.below(10) {
                     0 => 9, // no portfolio at all
@@ -551,6 +655,202 @@ async fn margin_withdrawals_and_matches_from_portfolios_with_positions_reach_the
                 }
             }
         }
+    }
+    // A crash: a fresh account buys 60 ETH perpetuals from another and withdraws all its
+    // free margin, then ETH falls 9 % six times: the long is bankrupt beyond what the
+    // insurance fund holds, so half its position is first auto-deleveraged against the
+    // short (after refused attempts: a healthy target, itself, too large a size); then
+    // every account left below its maintenance margin is liquidated position by position
+    // (whole or half; first, once, more than it holds and nothing) until it is healthy
+    // again or has nothing left, by the traders in turn, who deposit more margin first.
+    let (long, short) = (6, 9);
+    let mark = chain
+        .state
+        .ledger
+        .clearinghouse()
+        .market(1)
+        .and_then(|m| m.vector.as_ref())
+        .map(|v| v.mark_nano as u64 / 1_000)
+        .expect("ETH-PERP is priced");
+    let order = |is_buy: bool, tif: u8, nonce: u64| Order {
+        market: 1,
+        isBuy: is_buy,
+        limitPrice: mark / 100_000 * 100_000,
+        size: 60_000_000,
+        timeInForce: tif,
+        reduceOnly: false,
+        expiryMs: block.timestamp_ms + 60_000,
+        clientOrderId: nonce,
+        nonce,
+    };
+    let leverage = [
+        signed_action(
+            long,
+            Action::DepositMargin(DepositMargin {
+                amount: 300_000_000_000,
+                nonce: trading.nonce(long),
+                expiryMs: u64::MAX / 2,
+            }),
+        ),
+        signed_action(
+            short,
+            Action::DepositMargin(DepositMargin {
+                amount: 300_000_000_000,
+                nonce: trading.nonce(short),
+                expiryMs: u64::MAX / 2,
+            }),
+        ),
+        Transaction::Match {
+            taker: common::sign_order(long, order(true, 1, 900_001)),
+            makers: vec![(
+                common::sign_order(short, order(false, 0, 900_002)),
+                60_000_000,
+            )],
+        },
+    ];
+    for tx in leverage {
+        let why = match &tx {
+            Transaction::Match { .. } => refusal(&chain, &tx, &block),
+            _ => "taken".into(),
+        };
+        let (_, changed) = prove(&l1, prover, &mut chain, tx, &block, "leverage").await;
+        assert!(changed, "the long position opens: {why}");
+    }
+    let free = {
+        let clearinghouse = chain.state.ledger.clearinghouse();
+        let portfolio = clearinghouse.portfolio(&common::signer(long).address());
+        let risk = clearinghouse.risk_of(&portfolio).unwrap();
+        (risk.equity - risk.margin.initial as i128) as u128
+    };
+    let all_free = Action::WithdrawMargin(WithdrawMargin {
+        amount: free,
+        nonce: trading.nonce(long),
+        expiryMs: block.timestamp_ms + 60_000,
+    });
+    let (_, changed) = prove(
+        &l1,
+        prover,
+        &mut chain,
+        signed_action(long, all_free),
+        &block,
+        "withdrawing all free margin",
+    )
+    .await;
+    assert!(changed, "the free margin is withdrawn");
+    for who in TRADERS {
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 200_000_000_000,
+            nonce: trading.nonce(who),
+            expiryMs: u64::MAX / 2,
+        });
+        seed(&mut chain, signed_action(who, deposit), &block);
+    }
+    for _ in 0..6 {
+        block.number += 1;
+        block.timestamp_ms += 1_000;
+        trading.index[1] = trading.index[1] * 91 / 100;
+        seed(
+            &mut chain,
+            common::price_update(1, trading.index[1], block.timestamp_ms),
+            &block,
+        );
+    }
+    let mut deleveragings: BTreeMap<String, usize> = BTreeMap::new();
+    let adl = |target: usize, counterparty: usize, size: u64| {
+        Transaction::AutoDeleverage(AutoDeleverage {
+            target: common::signer(target).address(),
+            market: 1,
+            counterparty: common::signer(counterparty).address(),
+            size,
+        })
+    };
+    for tx in [
+        adl(TRADERS[2], short, 1_000_000),
+        adl(long, long, 1_000_000),
+        adl(long, short, 61_000_000),
+        adl(long, short, 30_000_000),
+    ] {
+        let outcome = deleveraging_outcome(&chain, &tx);
+        let context = format!("auto-deleveraging {outcome}");
+        let (input, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+        assert_eq!(changed, outcome == "taken", "{context}");
+        if changed {
+            let gas = l1.step_gas(prover, &input).await.unwrap();
+            println!("auto-deleveraging: {gas} gas");
+        }
+        *deleveragings.entry(outcome).or_default() += 1;
+    }
+    println!("auto-deleveragings: {deleveragings:?}");
+    for outcome in ["taken", "NotBankrupt", "SelfTrade", "NoSuchPosition"] {
+        assert_eq!(
+            deleveragings.get(outcome).copied(),
+            Some(1),
+            "one auto-deleveraging {outcome}: {deleveragings:?}"
+        );
+    }
+    let targets = [long].into_iter().chain(TRADERS);
+    for (round, target) in targets.cycle().take(8 * (TRADERS.len() + 1)).enumerate() {
+        let address = common::signer(target).address();
+        let clearinghouse = chain.state.ledger.clearinghouse();
+        let portfolio = clearinghouse.portfolio(&address);
+        let unhealthy = clearinghouse
+            .risk_of(&portfolio)
+            .is_ok_and(|risk| risk.equity < risk.margin.maintenance as i128);
+        let Some(position) = portfolio.positions.first().copied().filter(|_| unhealthy) else {
+            continue;
+        };
+        let liquidator = TRADERS[(round + 1 + target) % TRADERS.len()];
+        let liquidator = if liquidator == target {
+            TRADERS[(round + 2 + target) % TRADERS.len()]
+        } else {
+            liquidator
+        };
+        let lot = market_terms(position.market).lot;
+        let lots = position.size.unsigned_abs() / lot;
+        let size = match round {
+            0 => (lots + 1) * lot,
+            1 => 0,
+            _ if round % 2 == 0 => lots * lot,
+            _ => lots.div_ceil(2) * lot,
+        };
+        let liquidate = Liquidate {
+            target: address,
+            market: position.market,
+            size,
+            nonce: trading.nonce(liquidator),
+            expiryMs: block.timestamp_ms + 60_000,
+        };
+        let signature = common::signer(liquidator)
+            .sign_hash_sync(&liquidate.signing_hash(&common::domain()))
+            .unwrap();
+        let tx = Transaction::Liquidate(SignedLiquidate {
+            liquidate,
+            signature,
+        });
+        let liquidator = common::signer(liquidator).address();
+        let outcome = liquidation_outcome(&chain, liquidator, &tx, &block);
+        let context = format!("crash round {round}, liquidation {outcome}");
+        let (input, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+        assert_eq!(changed, outcome.starts_with("taken"), "{context}");
+        if changed {
+            let gas = l1.step_gas(prover, &input).await.unwrap();
+            liquidation_gas = liquidation_gas.max(gas);
+        }
+        *liquidations.entry(outcome).or_default() += 1;
+    }
+    for (outcome, count) in &liquidations {
+        println!("liquidations {outcome:>23}: {count:>4}");
+    }
+    println!("liquidation, highest sampled gas: {liquidation_gas}");
+    for (outcome, least) in [
+        ("taken", 1),
+        ("taken, bankrupt", 1),
+        ("Healthy", 5),
+        ("NoSuchPosition", 1),
+        ("SelfTrade", 1),
+    ] {
+        let count = liquidations.get(outcome).copied().unwrap_or(0);
+        assert!(count >= least, "too few liquidations {outcome}: {count}");
     }
     for (outcome, count) in &matches {
         println!("matches {outcome:>28}: {count:>4}");
@@ -593,7 +893,7 @@ async fn margin_withdrawals_and_matches_from_portfolios_with_positions_reach_the
             "UnknownTimeInForce",
             "ZeroFill",
         ]
-        .map(|refusal| (refusal, 2)),
+        .map(|refusal| (refusal, 1)),
     ) {
         let count = matches.get(outcome).copied().unwrap_or(0);
         assert!(count >= least, "too few matches {outcome}: {count}");
@@ -638,6 +938,56 @@ async fn prove(
     (input, changed)
 }
 
+/// "taken", or why the STF refuses the auto-deleveraging `tx` now: its error's variant
+/// name.
+fn deleveraging_outcome(chain: &Chain, tx: &Transaction) -> String {
+    let Transaction::AutoDeleverage(adl) = tx else {
+        panic!("not an auto-deleveraging: {tx:?}")
+    };
+    let mut probe = chain.state.ledger.clone();
+    match probe.apply_auto_deleverage(adl.target, adl.market, adl.counterparty, adl.size) {
+        Ok(_) => "taken".into(),
+        Err(error) => variant_name(&format!("{error:?}")),
+    }
+}
+
+/// "taken", or why the STF refuses the liquidation `tx` now: its error's variant name.
+fn liquidation_outcome(
+    chain: &Chain,
+    liquidator: Address,
+    tx: &Transaction,
+    block: &BlockContext,
+) -> String {
+    let Transaction::Liquidate(signed) = tx else {
+        panic!("not a liquidation: {tx:?}")
+    };
+    let mut probe = chain.state.ledger.clone();
+    match probe.apply_signed_liquidation(liquidator, &signed.liquidate, block) {
+        Ok(outcome) if outcome.insurance_covered > 0 || outcome.bad_debt > 0 => {
+            "taken, bankrupt".into()
+        }
+        Ok(_) => "taken".into(),
+        Err(error) => variant_name(&format!("{error:?}")),
+    }
+}
+
+/// The innermost error variant's name in a `Debug` rendering such as
+/// `Margin(Healthy { .. })` or `Match(Clearing { index: 0, error: BadPrice { .. } })`.
+fn variant_name(described: &str) -> String {
+    let inner = described
+        .split_once("error: ")
+        .map_or(described, |(_, rest)| rest);
+    let inner = inner
+        .strip_prefix("Match(")
+        .or_else(|| inner.strip_prefix("Margin("))
+        .unwrap_or(inner);
+    inner
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// "taken", or why the STF refuses `tx` (a match) now: its error's variant name.
 fn refusal(chain: &Chain, tx: &Transaction, block: &BlockContext) -> String {
     let mut probe = chain.state.ledger.clone();
@@ -668,18 +1018,7 @@ fn refusal(chain: &Chain, tx: &Transaction, block: &BlockContext) -> String {
     };
     match probe.apply_match(&Match { taker, makers }, block) {
         Ok(_) => "taken".into(),
-        Err(error) => {
-            let described = format!("{error:?}");
-            let inner = described
-                .split_once("error: ")
-                .map_or(described.as_str(), |(_, rest)| rest)
-                .trim_start_matches("Match(");
-            inner
-                .split(|c: char| !c.is_alphanumeric())
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        }
+        Err(error) => variant_name(&format!("{error:?}")),
     }
 }
 

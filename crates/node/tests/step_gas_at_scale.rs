@@ -25,8 +25,8 @@ use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
     Action, Amount, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction,
-    Mint, Order, SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, Withdraw,
-    WithdrawMargin,
+    Liquidate, Mint, Order, SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
+    Transfer, Withdraw, WithdrawMargin,
 };
 
 /// Genesis accounts beyond the dev accounts (`GENESIS_ALLOCATIONS_MAX` is 100 000).
@@ -95,6 +95,7 @@ async fn step_gas_at_a_million_leaves() {
 
     hold_positions_owing_funding(&mut chain, &mut block, expiry);
     let (maker_keys, makers) = sixteen_makers_holding_the_same_markets(&mut chain, &block, expiry);
+    let thin = thin_account_of_32_positions(&mut chain, &mut block, expiry);
 
     let l1_deposit = l1_of(3);
     l1.mint_test_collateral(deployment.collateral, l1_deposit.address(), 1_000_000_000)
@@ -280,6 +281,24 @@ async fn step_gas_at_a_million_leaves() {
             },
         ),
         (
+            "liquidation (target and liquidator holding 32 positions, 32 markets)",
+            {
+                let liquidate = Liquidate {
+                    target: thin,
+                    market: 1,
+                    size: 1_000_000,
+                    nonce: 600,
+                    expiryMs: expiry,
+                };
+                Transaction::Liquidate(SignedLiquidate {
+                    signature: alice
+                        .sign_hash_sync(&liquidate.signing_hash(&domain))
+                        .unwrap(),
+                    liquidate,
+                })
+            },
+        ),
+        (
             "order placement",
             Transaction::PlaceOrder(SignedOrder {
                 signature: alice.sign_hash_sync(&placed.hash(&domain)).unwrap(),
@@ -408,6 +427,103 @@ fn sixteen_makers_holding_the_same_markets(
         .map(|(k, key)| (order(key, 1, false, 0, 20_000 + k as u64), 1_000_000))
         .collect();
     (keys, makers)
+}
+
+/// A new account holding one contract long of each of account 1's 32 markets (bought
+/// from account 2) with all its free margin withdrawn, then ETH falls 9 % at a time until
+/// it is below its maintenance margin, to be liquidated. Returns its address.
+fn thin_account_of_32_positions(
+    chain: &mut Chain,
+    block: &mut BlockContext,
+    expiry: u64,
+) -> Address {
+    let run = |chain: &mut Chain, tx: Transaction, block: &BlockContext| {
+        let described = format!("{tx:?}");
+        let outcome = execute_into_tree(chain, tx, block);
+        assert!(outcome.is_ok(), "{described}: {outcome:?}");
+    };
+    let domain = common::domain();
+    let key = PrivateKeySigner::from_bytes(&B256::from(U256::from(0x7417))).unwrap();
+    let mint = Action::Mint(Mint {
+        to: key.address(),
+        amount: 1_000_000_000_000,
+        nonce: 450,
+        expiryMs: expiry,
+    });
+    run(chain, signed(&common::signer(0), mint, &domain), block);
+    let deposit = Action::DepositMargin(DepositMargin {
+        amount: 900_000_000_000,
+        nonce: 1,
+        expiryMs: expiry,
+    });
+    run(chain, signed(&key, deposit, &domain), block);
+    let alice = common::signer(1).address();
+    let clearinghouse = chain.state.ledger.clearinghouse();
+    let markets: Vec<(u32, u64)> = clearinghouse
+        .portfolio(&alice)
+        .positions
+        .iter()
+        .map(|p| {
+            let m = clearinghouse.market(p.market).unwrap();
+            let mark = m.vector.as_ref().unwrap().mark_nano as u64 / 1_000;
+            let tick = m.spec.tick_micro_usdc;
+            (p.market, (mark / tick).max(1) * tick)
+        })
+        .collect();
+    let bob = common::signer(2);
+    for (i, (market, price)) in markets.into_iter().enumerate() {
+        let order = |owner: &PrivateKeySigner, is_buy: bool, tif: u8| {
+            let order = Order {
+                market,
+                isBuy: is_buy,
+                limitPrice: price,
+                size: 1_000_000,
+                timeInForce: tif,
+                reduceOnly: false,
+                expiryMs: expiry,
+                clientOrderId: 30_000 + i as u64,
+                nonce: 30_000 + i as u64,
+            };
+            SignedOrder {
+                signature: owner.sign_hash_sync(&order.hash(&domain)).unwrap(),
+                order,
+            }
+        };
+        let trade = Transaction::Match {
+            taker: order(&key, true, 1),
+            makers: vec![(order(&bob, false, 0), 1_000_000)],
+        };
+        run(chain, trade, block);
+    }
+    let clearinghouse = chain.state.ledger.clearinghouse();
+    let risk = clearinghouse
+        .risk_of(&clearinghouse.portfolio(&key.address()))
+        .unwrap();
+    let withdraw = Action::WithdrawMargin(WithdrawMargin {
+        amount: (risk.equity - risk.margin.initial as i128) as u128,
+        nonce: 2,
+        expiryMs: expiry,
+    });
+    run(chain, signed(&key, withdraw, &domain), block);
+    let mut index = 3_030_000_000u64;
+    for _ in 0..5 {
+        block.number += 1;
+        block.timestamp_ms += 1_000;
+        index = index * 91 / 100;
+        run(
+            chain,
+            common::price_update(1, index, block.timestamp_ms),
+            block,
+        );
+        let clearinghouse = chain.state.ledger.clearinghouse();
+        let risk = clearinghouse
+            .risk_of(&clearinghouse.portfolio(&key.address()))
+            .unwrap();
+        if risk.equity < risk.margin.maintenance as i128 {
+            return key.address();
+        }
+    }
+    panic!("still above maintenance after ETH fell 38 %")
 }
 
 /// Gives account 1 the most positions an account may hold (32: the genesis' 8 markets and
