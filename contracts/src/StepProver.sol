@@ -10,7 +10,7 @@ import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
 /// @notice The one-step prover's rules: re-executes one Straddle transaction exactly as the Rust
 /// STF does (crates/exchange, the ledger's rules) and returns the state root after it.
 /// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), margin deposits (4),
-/// margin withdrawals (5, in `MarginStepProver`), matches (0x11, 0x17, in `MatchStepProver`),
+/// margin withdrawals (5) and order retirements (0x1B, both in `MarginStepProver`), matches (0x11, 0x17, in `MatchStepProver`),
 /// liquidations and auto-deleveragings (0x13, 0x14, in `LiquidationStepProver`),
 /// cancels (0x12), bulk cancels (0x15), order placements and bulk placements (0x1A, 0x16, in
 /// `OrderStepProver`) and forced transactions (0x1D) carrying any of the user kinds among
@@ -87,6 +87,7 @@ abstract contract StepRules {
     uint8 internal constant KIND_MATCH_PLACED = 0x17;
     uint8 internal constant KIND_LIQUIDATE = 0x13;
     uint8 internal constant KIND_AUTO_DELEVERAGE = 0x14;
+    uint8 internal constant KIND_RETIRE_ORDER = 0x1B;
     /// @notice Most orders one bulk placement carries (crates/primitives BULK_ORDERS_MAX).
     uint256 internal constant BULK_ORDERS_MAX = 32;
     uint256 internal constant ORDER_BODY_BYTES = 47;
@@ -1145,7 +1146,7 @@ abstract contract StepRules {
 contract StepProver is StepRules, IStepProver {
     /// @notice The prover of the order kinds (placements and bulk placements).
     IStepProver public immutable orders;
-    /// @notice The prover of margin withdrawals (`MarginStepProver`).
+    /// @notice The prover of margin withdrawals and order retirements (`MarginStepProver`).
     IStepProver public immutable margin;
     /// @notice The prover of matches (`MatchStepProver`).
     IStepProver public immutable matches;
@@ -1198,7 +1199,7 @@ contract StepProver is StepRules, IStepProver {
         }
         bool forcedMargin = kind == KIND_FORCED && transaction.length > FORCED_HEADER_BYTES
             && uint8(transaction[FORCED_HEADER_BYTES]) == KIND_WITHDRAW_MARGIN;
-        if (kind == KIND_WITHDRAW_MARGIN || forcedMargin) {
+        if (kind == KIND_WITHDRAW_MARGIN || forcedMargin || kind == KIND_RETIRE_ORDER) {
             return margin.execute(preRoot, blockNumber, timestampMs, transaction, witness);
         }
         Leaf[] memory leaves = leavesOf(witness);

@@ -65,6 +65,10 @@ contract StepProverTest is Base {
         IStepProver margin = prover.margin();
         // Bytes that do not decode change nothing, through either.
         vm.assertEq(execute(hex"0500", ""), ROOT, "a truncated margin withdrawal, forwarded");
+        vm.assertEq(execute(hex"1b00", ""), ROOT, "a truncated retirement, forwarded");
+        // A retirement reads at least the order record.
+        vm.expectRevert(abi.encodeWithSelector(StepRules.WrongLeafCount.selector, 0, 1));
+        this.callExecute(abi.encodePacked(uint8(0x1b), address(0xBEEF), bytes32(uint256(7))), "");
         vm.assertEq(margin.execute(ROOT, 1, 1_000, hex"0500", ""), ROOT, "directly");
         // One whose signature recovers reads at least the account, portfolio and
         // clearing totals: a witness of none is refused by name, from the margin prover.

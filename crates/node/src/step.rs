@@ -194,6 +194,30 @@ pub fn step_keys(
             }
             _ => Vec::new(),
         }),
+        Transaction::RetireOrder(retire) => {
+            // A resting placed order: the markets of the owner's positions but the
+            // order's (read), the order's market, the owner's portfolio, the record (the
+            // only leaf written); anything else: the record alone.
+            let record = StateKey::Order(retire.owner, retire.order_hash);
+            let resting = ledger
+                .orders()
+                .record(&retire.owner, &retire.order_hash)
+                .filter(|r| !r.cancelled)
+                .and_then(|r| r.placed.as_ref().filter(|p| r.filled < p.order.size));
+            Ok(match resting {
+                Some(placement) => {
+                    let market = placement.order.market;
+                    let mut keys = read_markets(ledger, &[retire.owner], market);
+                    keys.extend([
+                        StateKey::Market(market),
+                        StateKey::Portfolio(retire.owner),
+                        record,
+                    ]);
+                    keys
+                }
+                None => vec![record],
+            })
+        }
         Transaction::AutoDeleverage(adl) => {
             // As a liquidation's, without an account: the markets the two portfolios
             // need (read), the target's portfolio, the counterparty's, the market, the

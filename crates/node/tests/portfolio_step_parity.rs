@@ -6,11 +6,12 @@
 //! oracle updates move the index (and with it the risk vectors) and accrue funding, the
 //! operator lists ETH perpetuals and closes them again, and the BTC one (positions in a
 //! closed market are paid out and closed when their portfolio is next normalised);
-//! liquidations hit healthy and unhealthy accounts; random margin withdrawals (within
+//! liquidations hit healthy and unhealthy accounts; orders of earlier matches are retired
+//! (or refused as still tradeable or not resting); random margin withdrawals (within
 //! the free margin, exactly at it, just past it, of all the cash, zero, overflowing,
 //! expired, replayed, by accounts without a portfolio) move cash out; and at the end a
 //! crash leaves a levered account bankrupt beyond the insurance fund, to be
-//! auto-deleveraged and liquidated. Each of those runs through the node's execution and
+//! auto-deleveraged and liquidated, and its resting bid unaffordable, to be retired. Each of those runs through the node's execution and
 //! through `StepProver.execute` on a real anvil: the post-state roots must be equal.
 //! Oracle updates, listings, closings and margin deposits run on the STF only (the prover
 //! does not cover the first three yet). Prints the prover's gas (docs/PERFORMANCE.md).
@@ -29,8 +30,9 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
-    Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, Order, SignedAction,
-    SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedTransaction, WithdrawMargin,
+    Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, Order, RetireOrder,
+    SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedTransaction,
+    WithdrawMargin,
 };
 
 const STEPS: usize = 2_000;
@@ -508,6 +510,8 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
     // Liquidations by outcome; the highest gas of a taken one.
     let mut liquidations: BTreeMap<String, usize> = BTreeMap::new();
     let mut liquidation_gas = 0u64;
+    // Order retirements by outcome.
+    let mut retirements: BTreeMap<String, usize> = BTreeMap::new();
     for step in 0..STEPS {
         match trading.rng.below(100) {
             0..=11 => {
@@ -607,6 +611,21 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
                     let update = common::price_update(1, trading.index[1], block.timestamp_ms);
                     seed(&mut chain, update, &block);
                 }
+            }
+            69..=74 if !trading.pool.is_empty() => {
+                // Retiring an order of an earlier match (placed or not, resting or not:
+                // expired, on a closed market, unaffordable, or still tradeable).
+                let (order, owner) =
+                    trading.pool[trading.rng.below(trading.pool.len() as u64) as usize].clone();
+                let tx = Transaction::RetireOrder(RetireOrder {
+                    owner: common::signer(owner).address(),
+                    order_hash: order.order.hash(&common::domain()),
+                });
+                let outcome = retirement_outcome(&chain, &tx, &block);
+                let context = format!("step {step}, retirement {outcome}");
+                let (_, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+                assert_eq!(changed, outcome.starts_with("taken"), "{context}");
+                *retirements.entry(outcome).or_default() += 1;
             }
             59..=68 => {
                 let (liquidator, tx) = trading.liquidation(&chain, &block);
@@ -737,6 +756,47 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
     )
     .await;
     assert!(changed, "the free margin is withdrawn");
+    // Resting orders to retire after the crash: the long's bid for 10 more ETH (then
+    // unaffordable), the short's small offer (still tradeable), and a trader's bid on a
+    // perpetual the operator lists and closes (its market closed).
+    let resting = |who: usize, market: u32, is_buy: bool, size: u64, nonce: u64| {
+        common::sign_order(
+            who,
+            Order {
+                timeInForce: 0,
+                size,
+                market,
+                isBuy: is_buy,
+                expiryMs: block.timestamp_ms + 600_000,
+                ..order(is_buy, 0, nonce)
+            },
+        )
+    };
+    let to_retire = [
+        (
+            long,
+            resting(long, 1, true, 10_000_000, 900_003),
+            "taken, unaffordable",
+        ),
+        (
+            short,
+            resting(short, 1, false, 1_000_000, 900_004),
+            "StillTradeable",
+        ),
+        (
+            TRADERS[0],
+            resting(TRADERS[0], 99, true, 1_000_000, 900_005),
+            "taken, market closed",
+        ),
+    ];
+    seed(&mut chain, trading.list(99, &block), &block);
+    for (_, order, _) in &to_retire {
+        let context = "a resting order to retire";
+        let placement = Transaction::PlaceOrder(order.clone());
+        let (_, changed) = prove(&l1, prover, &mut chain, placement, &block, context).await;
+        assert!(changed, "{context} rests");
+    }
+    seed(&mut chain, trading.close(99, &block), &block);
     for who in TRADERS {
         let deposit = Action::DepositMargin(DepositMargin {
             amount: 200_000_000_000,
@@ -754,6 +814,17 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
             common::price_update(1, trading.index[1], block.timestamp_ms),
             &block,
         );
+    }
+    for (owner, order, expected) in &to_retire {
+        let tx = Transaction::RetireOrder(RetireOrder {
+            owner: common::signer(*owner).address(),
+            order_hash: order.order.hash(&common::domain()),
+        });
+        let outcome = retirement_outcome(&chain, &tx, &block);
+        assert_eq!(&outcome, expected, "retiring {order:?}");
+        let context = format!("retirement after the crash, {outcome}");
+        let (_, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+        assert_eq!(changed, outcome.starts_with("taken"), "{context}");
     }
     let mut deleveragings: BTreeMap<String, usize> = BTreeMap::new();
     let adl = |target: usize, counterparty: usize, size: u64| {
@@ -837,6 +908,15 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
             liquidation_gas = liquidation_gas.max(gas);
         }
         *liquidations.entry(outcome).or_default() += 1;
+    }
+    println!("retirements: {retirements:?}");
+    for (outcome, least) in [
+        ("taken, expired", 3),
+        ("NotResting", 3),
+        ("StillTradeable", 1),
+    ] {
+        let count = retirements.get(outcome).copied().unwrap_or(0);
+        assert!(count >= least, "too few retirements {outcome}: {count}");
     }
     for (outcome, count) in &liquidations {
         println!("liquidations {outcome:>23}: {count:>4}");
@@ -936,6 +1016,33 @@ async fn prove(
     );
     let changed = expected != input.pre_root;
     (input, changed)
+}
+
+/// "taken", or why the STF refuses the retirement `tx` now: its error's variant name.
+fn retirement_outcome(chain: &Chain, tx: &Transaction, block: &BlockContext) -> String {
+    let Transaction::RetireOrder(retire) = tx else {
+        panic!("not a retirement: {tx:?}")
+    };
+    let mut probe = chain.state.ledger.clone();
+    let order = probe
+        .orders()
+        .record(&retire.owner, &retire.order_hash)
+        .and_then(|record| record.placed.as_ref())
+        .map(|placement| placement.order.clone());
+    match probe.apply_retire_order(retire.owner, retire.order_hash, block) {
+        Ok(()) => {
+            let order = order.expect("a retired order was placed");
+            let active = probe.clearinghouse().active_market(order.market).is_ok();
+            if block.timestamp_ms > order.expiryMs {
+                "taken, expired".into()
+            } else if !active {
+                "taken, market closed".into()
+            } else {
+                "taken, unaffordable".into()
+            }
+        }
+        Err(error) => variant_name(&format!("{error:?}").replace("Placement(", "")),
+    }
 }
 
 /// "taken", or why the STF refuses the auto-deleveraging `tx` now: its error's variant

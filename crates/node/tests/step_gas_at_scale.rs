@@ -3,7 +3,8 @@
 //! no state key hashes to, so proofs have about 21 siblings), each covered kind at its worst case (full nonce
 //! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64, a
 //! margin withdrawal of 32 positions owing funding, matches of 1 and 16 makers whose
-//! portfolios hold 32 positions), with the prover's root checked against the
+//! portfolios hold 32 positions, a liquidation and a retirement of an account of 32
+//! positions), with the prover's root checked against the
 //! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
 //! the test suite; run it with
 //!
@@ -25,8 +26,8 @@ use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
     Action, Amount, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction,
-    Liquidate, Mint, Order, SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
-    Transfer, Withdraw, WithdrawMargin,
+    Liquidate, Mint, Order, RetireOrder, SignedAction, SignedCancel, SignedLiquidate, SignedOrder,
+    Transaction, Transfer, Withdraw, WithdrawMargin,
 };
 
 /// Genesis accounts beyond the dev accounts (`GENESIS_ALLOCATIONS_MAX` is 100 000).
@@ -95,7 +96,7 @@ async fn step_gas_at_a_million_leaves() {
 
     hold_positions_owing_funding(&mut chain, &mut block, expiry);
     let (maker_keys, makers) = sixteen_makers_holding_the_same_markets(&mut chain, &block, expiry);
-    let thin = thin_account_of_32_positions(&mut chain, &mut block, expiry);
+    let (thin, thin_bid) = thin_account_of_32_positions(&mut chain, &mut block, expiry);
 
     let l1_deposit = l1_of(3);
     l1.mint_test_collateral(deployment.collateral, l1_deposit.address(), 1_000_000_000)
@@ -299,6 +300,13 @@ async fn step_gas_at_a_million_leaves() {
             },
         ),
         (
+            "retirement of an unaffordable order (owner holding 32 positions)",
+            Transaction::RetireOrder(RetireOrder {
+                owner: thin,
+                order_hash: thin_bid,
+            }),
+        ),
+        (
             "order placement",
             Transaction::PlaceOrder(SignedOrder {
                 signature: alice.sign_hash_sync(&placed.hash(&domain)).unwrap(),
@@ -430,13 +438,15 @@ fn sixteen_makers_holding_the_same_markets(
 }
 
 /// A new account holding one contract long of each of account 1's 32 markets (bought
-/// from account 2) with all its free margin withdrawn, then ETH falls 9 % at a time until
-/// it is below its maintenance margin, to be liquidated. Returns its address.
+/// from account 2) with all its free margin withdrawn and a resting bid for one more ETH,
+/// then ETH falls 9 % at a time until it is below its maintenance margin, to be
+/// liquidated (and its bid retired as unaffordable). Returns its address and the bid's
+/// hash.
 fn thin_account_of_32_positions(
     chain: &mut Chain,
     block: &mut BlockContext,
     expiry: u64,
-) -> Address {
+) -> (Address, B256) {
     let run = |chain: &mut Chain, tx: Transaction, block: &BlockContext| {
         let described = format!("{tx:?}");
         let outcome = execute_into_tree(chain, tx, block);
@@ -505,6 +515,23 @@ fn thin_account_of_32_positions(
         expiryMs: expiry,
     });
     run(chain, signed(&key, withdraw, &domain), block);
+    let bid = Order {
+        market: 1,
+        isBuy: true,
+        limitPrice: 3_000_000_000,
+        size: 1_000_000,
+        timeInForce: 0,
+        reduceOnly: false,
+        expiryMs: expiry,
+        clientOrderId: 31_000,
+        nonce: 31_000,
+    };
+    let bid_hash = bid.hash(&domain);
+    let placement = SignedOrder {
+        signature: key.sign_hash_sync(&bid_hash).unwrap(),
+        order: bid,
+    };
+    run(chain, Transaction::PlaceOrder(placement), block);
     let mut index = 3_030_000_000u64;
     for _ in 0..5 {
         block.number += 1;
@@ -520,7 +547,7 @@ fn thin_account_of_32_positions(
             .risk_of(&clearinghouse.portfolio(&key.address()))
             .unwrap();
         if risk.equity < risk.margin.maintenance as i128 {
-            return key.address();
+            return (key.address(), bid_hash);
         }
     }
     panic!("still above maintenance after ETH fell 38 %")
