@@ -94,6 +94,22 @@ impl Trading {
         *next
     }
 
+    /// `who`'s next nonce (now and then its last one again: a replay) and an expiry a
+    /// minute ahead (now and then already past).
+    fn nonce_and_expiry(&mut self, who: usize, block: &BlockContext) -> (u64, u64) {
+        let nonce = if self.rng.chance(5) {
+            self.nonces.get(&who).copied().unwrap_or(1)
+        } else {
+            self.nonce(who)
+        };
+        let expiry_ms = if self.rng.chance(5) {
+            block.timestamp_ms - 1
+        } else {
+            block.timestamp_ms + 60_000
+        };
+        (nonce, expiry_ms)
+    }
+
     fn trader(&mut self) -> usize {
         TRADERS[self.rng.below(TRADERS.len() as u64) as usize]
     }
@@ -360,16 +376,7 @@ impl Trading {
             3 => lots * lot,
             _ => (1 + self.rng.below(lots.max(1))) * lot,
         };
-        let nonce = if self.rng.chance(5) {
-            self.nonces.get(&liquidator).copied().unwrap_or(1)
-        } else {
-            self.nonce(liquidator)
-        };
-        let expiry_ms = if self.rng.chance(5) {
-            block.timestamp_ms - 1
-        } else {
-            block.timestamp_ms + 60_000
-        };
+        let (nonce, expiry_ms) = self.nonce_and_expiry(liquidator, block);
         let liquidate = Liquidate {
             target: target_address,
             market,
@@ -426,16 +433,7 @@ impl Trading {
             11 => u128::MAX,
             _ => free * 2 + 1,
         };
-        let nonce = if self.rng.chance(5) {
-            self.nonces.get(&who).copied().unwrap_or(1)
-        } else {
-            self.nonce(who)
-        };
-        let expiry_ms = if self.rng.chance(5) {
-            block.timestamp_ms - 1
-        } else {
-            block.timestamp_ms + 60_000
-        };
+        let (nonce, expiry_ms) = self.nonce_and_expiry(who, block);
         signed_action(
             who,
             Action::WithdrawMargin(WithdrawMargin {
