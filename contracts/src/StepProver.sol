@@ -5,6 +5,7 @@ import {IStepProver} from "./DisputeGame.sol";
 import {StateProof} from "./StateProof.sol";
 import {L2Domain} from "./L2Domain.sol";
 import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
+import {PortfolioRisk} from "./PortfolioRisk.sol";
 
 /// @title StepRules
 /// @notice The one-step prover's rules: re-executes one Straddle transaction exactly as the Rust
@@ -88,6 +89,7 @@ abstract contract StepRules {
     uint8 internal constant KIND_LIQUIDATE = 0x13;
     uint8 internal constant KIND_AUTO_DELEVERAGE = 0x14;
     uint8 internal constant KIND_RETIRE_ORDER = 0x1B;
+    uint8 internal constant KIND_CLOSE_MARKET = 0x19;
     /// @notice Most orders one bulk placement carries (crates/primitives BULK_ORDERS_MAX).
     uint256 internal constant BULK_ORDERS_MAX = 32;
     uint256 internal constant ORDER_BODY_BYTES = 47;
@@ -1188,7 +1190,7 @@ contract StepProver is StepRules, IStepProver {
     ) external view returns (bytes32) {
         if (transaction.length == 0) return preRoot;
         uint8 kind = uint8(transaction[0]);
-        if (kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS) {
+        if (kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS || kind == KIND_CLOSE_MARKET) {
             return orders.execute(preRoot, blockNumber, timestampMs, transaction, witness);
         }
         if (kind == KIND_MATCH || kind == KIND_MATCH_PLACED) {
@@ -1212,16 +1214,30 @@ contract StepProver is StepRules, IStepProver {
 }
 
 /// @title OrderStepProver
-/// @notice The one-step prover's order kinds: order placements (0x1A) and bulk
-/// placements (0x16); `StepProver` forwards them here. Any other kind reverts
-/// `UnsupportedKind`.
+/// @notice The one-step prover's order and market kinds: order placements (0x1A), bulk
+/// placements (0x16) and market closings (0x19); `StepProver` forwards them here. Any
+/// other kind reverts `UnsupportedKind`.
 contract OrderStepProver is StepRules, IStepProver {
+    /// @notice kind ‖ market u32 ‖ nonce u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v.
+    uint256 internal constant CLOSE_MARKET_BYTES = 86;
+    bytes32 internal constant CLOSE_MARKET_TYPEHASH =
+        keccak256("CloseMarket(uint32 market,uint64 nonce,uint64 expiryMs)");
+    /// @notice Oracle values at most this long before the close count toward its price
+    /// (crates/exchange SETTLEMENT_LOOKBACK_MS).
+    uint256 internal constant SETTLEMENT_LOOKBACK_MS = 300_000;
+
+    /// @notice The genesis operator, who alone closes markets (zero: nobody).
+    address public immutable operator;
+
     /// @param chainId The L2 chain id of the signing domain.
     /// @param verifyingContract The signing domain's verifying contract.
     /// @param portal_ The chain's Portal.
-    constructor(uint64 chainId, address verifyingContract, IPortalRecords portal_)
+    /// @param operator_ The genesis operator (zero when the genesis names none).
+    constructor(uint64 chainId, address verifyingContract, IPortalRecords portal_, address operator_)
         StepRules(chainId, verifyingContract, portal_, address(0))
-    {}
+    {
+        operator = operator_;
+    }
 
     /// @inheritdoc IStepProver
     function execute(bytes32 preRoot, uint64, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
@@ -1234,6 +1250,112 @@ contract OrderStepProver is StepRules, IStepProver {
         Leaf[] memory leaves = leavesOf(witness);
         if (kind == KIND_PLACE_ORDER) return placeOrder(preRoot, timestampMs, transaction, leaves);
         if (kind == KIND_PLACE_ORDERS) return placeOrders(preRoot, timestampMs, transaction, leaves);
+        if (kind == KIND_CLOSE_MARKET) return closeMarket(preRoot, timestampMs, transaction, leaves);
         revert UnsupportedKind(kind);
+    }
+
+    /// @dev The operator closes a perpetual (`Ledger::apply_close_market`,
+    /// `Clearinghouse::close_perpetual`): refused unless signed by the operator (else
+    /// before any leaf is read), not expired, with a nonce its window takes, on an active
+    /// perpetual whose underlying's oracle holds accepted values no older than five
+    /// minutes; the market settles at their truncated mean (positions are paid when next
+    /// normalised) and loses its vector. Leaves: the underlying's oracle state (`0x06 ‖
+    /// id`, read), the operator's account, the market; the account and the market alone
+    /// when the market does not exist.
+    function closeMarket(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
+        internal
+        view
+        returns (bytes32)
+    {
+        if (transaction.length != CLOSE_MARKET_BYTES) return preRoot;
+        uint64 nonce = uint64(bytes8(transaction[5:13]));
+        uint64 expiryMs = uint64(bytes8(transaction[13:21]));
+        address signer = recoverStrict(
+            digest(keccak256(abi.encode(CLOSE_MARKET_TYPEHASH, uint32(bytes4(transaction[1:5])), nonce, expiryMs))),
+            transaction[21:86]
+        );
+        if (signer == address(0) || signer != operator) return preRoot;
+        (bytes[] memory keys, bytes memory closed) = closingLeaves(signer, uint32(bytes4(transaction[1:5])), leaves);
+        if (closed.length == 0) return unchanged(preRoot, leaves, keys);
+        Account memory account = accountOf(leaves[1], 1);
+        (bool ok, uint256 slot) = nonceSlot(account.nonces, nonce);
+        if (!ok || timestampMs > expiryMs || !settle(closed, leaves[0], timestampMs)) {
+            return unchanged(preRoot, leaves, keys);
+        }
+        checkUnchanged(preRoot, keys[0], leaves[0]);
+        account.nonces = insertNonce(account.nonces, slot, nonce);
+        bytes32 root = write(preRoot, keys[1], leaves[1], 1, encodeAccount(account));
+        return write(root, keys[2], leaves[2], 2, closed);
+    }
+
+    /// @dev Settles the market leaf `closed` (a copy) at the oracle's settlement price, if
+    /// it is an active perpetual (status 0, kind 0) and there is a price: status 1, the
+    /// value, no vector.
+    function settle(bytes memory closed, Leaf memory oracle, uint64 timestampMs) internal pure returns (bool) {
+        if (uint8(closed[49]) != 0 || uint8(closed[8]) != 0) return false;
+        (bool priced, uint64 price) = settlementPrice(oracle, timestampMs);
+        if (!priced) return false;
+        closed[49] = 0x01;
+        bytes8 value = bytes8(price);
+        for (uint256 b = 0; b < 8; b++) {
+            closed[50 + b] = value[b];
+        }
+        closed[90] = 0x00;
+        assembly ("memory-safe") {
+            mstore(closed, 91) // the vector goes
+        }
+        return true;
+    }
+
+    /// @dev The keys a close reads and a copy of the market's leaf (empty when the market
+    /// does not exist: then only the account and the market are read).
+    function closingLeaves(address signer, uint32 market, Leaf[] memory leaves)
+        internal
+        pure
+        returns (bytes[] memory keys, bytes memory closed)
+    {
+        if (leaves.length == 0) revert WrongLeafCount(0, 2);
+        Leaf memory marketLeaf = leaves[leaves.length - 1];
+        if (!marketLeaf.present) {
+            requireCount(leaves, 2);
+            keys = new bytes[](2);
+            (keys[0], keys[1]) = (accountKey(signer), abi.encodePacked(uint8(0x05), market));
+            return (keys, closed);
+        }
+        requireCount(leaves, 3);
+        closed = bytes.concat(marketLeaf.value);
+        if (!PortfolioRisk.isMarket(closed)) revert BadLeafValue(2);
+        keys = new bytes[](3);
+        keys[0] = abi.encodePacked(uint8(0x06), uint32(readUint(closed, 4, 4)));
+        (keys[1], keys[2]) = (accountKey(signer), abi.encodePacked(uint8(0x05), market));
+    }
+
+    /// @dev The truncated mean of the oracle's recent accepted values stamped no more
+    /// than five minutes before `timestampMs` (`settlement_price`); none when there is
+    /// none. The oracle leaf: `index u64 ‖ timestamp u64 ‖ smileCount u8 ‖ smile (20
+    /// bytes) × smileCount ‖ recentCount u8 ‖ (timestamp u64 ‖ index u64) × recentCount`.
+    function settlementPrice(Leaf memory oracle, uint64 timestampMs) internal pure returns (bool, uint64) {
+        if (!oracle.present) return (false, 0);
+        bytes memory value = oracle.value;
+        if (value.length < 17) revert BadLeafValue(0);
+        uint256 smiles = uint8(value[16]);
+        uint256 at = 17 + 20 * smiles;
+        if (smiles > 16 || value.length < at + 1) revert BadLeafValue(0);
+        uint256 recent = uint8(value[at]);
+        at += 1;
+        if (recent > 8 || value.length != at + 16 * recent) revert BadLeafValue(0);
+        uint256 sum;
+        uint256 count;
+        for (uint256 i = 0; i < recent; i++) {
+            uint256 stamped = readUint(value, at + 16 * i, 8);
+            if (stamped + SETTLEMENT_LOOKBACK_MS >= timestampMs) {
+                sum += readUint(value, at + 16 * i + 8, 8);
+                count++;
+            }
+        }
+        if (count == 0) return (false, 0);
+        // The mean of u64 values fits u64.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (true, uint64(sum / count));
     }
 }

@@ -19,7 +19,7 @@ contract StepProverTest is Base {
     uint256 internal constant KEY = 0xA11CE;
 
     function setUp() public {
-        orders = new OrderStepProver(424242, address(0), IPortalRecords(address(0xB0B)));
+        orders = new OrderStepProver(424242, address(0), IPortalRecords(address(0xB0B)), address(0));
         prover = new StepProver(
             424242,
             address(0),
@@ -96,6 +96,24 @@ contract StepProverTest is Base {
         vm.assertEq(execute(hex"1a00", ""), ROOT, "a truncated placement, forwarded");
         vm.assertEq(execute(hex"1600", ""), ROOT, "a truncated bulk placement, forwarded");
         vm.assertEq(orders.execute(ROOT, 1, 1_000, hex"1a00", ""), ROOT, "directly");
+        // Closing a market: a truncated one, and one signed by someone but the operator
+        // (none here), change nothing before any leaf is read.
+        vm.assertEq(execute(hex"1900", ""), ROOT, "a truncated close, forwarded");
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("CloseMarket(uint32 market,uint64 nonce,uint64 expiryMs)"),
+                uint32(1),
+                uint64(1),
+                uint64(10_000)
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(KEY, keccak256(abi.encodePacked(hex"1901", prover.domainSeparator(), structHash)));
+        vm.assertEq(
+            execute(abi.encodePacked(uint8(0x19), uint32(1), uint64(1), uint64(10_000), r, s, v), ""),
+            ROOT,
+            "a close not signed by the operator"
+        );
         // A placement whose signature recovers reads three leaves: a witness of none is
         // refused by name, from the order prover.
         bytes memory placement = signedPlacement();

@@ -26,6 +26,8 @@ pub struct DeployConfig {
     /// The L2 account that may mint (the genesis operator with the devnet faucet on),
     /// zero when none may.
     pub faucet_operator: Address,
+    /// The genesis operator, who alone closes markets; zero when the genesis names none.
+    pub operator: Address,
     /// May post batches.
     pub batcher: Address,
     /// Seconds before an output finalizes.
@@ -132,6 +134,7 @@ impl L1Client {
                 config.l2_domain.verifying_contract,
                 portal,
                 config.faucet_operator,
+                config.operator,
             )
             .await?;
         let inbox_args = BatchInbox::constructorCall {

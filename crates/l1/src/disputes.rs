@@ -115,22 +115,26 @@ impl StepInput {
 }
 
 impl L1Client {
-    /// Deploys a `StepProver` (and the `OrderStepProver`, `MarginStepProver`,
-    /// `MatchStepProver` and `LiquidationStepProver` it forwards the order kinds, margin
-    /// withdrawals, matches and liquidations to: five deployments) for signed actions of L2 chain `chain_id` whose signing
-    /// domain names `verifying_contract`, checking deposits and forced transactions
-    /// against `portal`; `faucet_operator` alone may mint (zero: nobody).
+    /// Deploys a `StepProver` and the provers it forwards to (`OrderStepProver`:
+    /// placements and market closings, `MarginStepProver`: margin withdrawals and
+    /// retirements, `MatchStepProver`: matches, `LiquidationStepProver`: liquidations and
+    /// auto-deleveraging; five deployments) for signed actions of L2 chain `chain_id`
+    /// whose signing domain names `verifying_contract`, checking deposits and forced
+    /// transactions against `portal`; `faucet_operator` alone may mint and `operator`
+    /// alone close markets (zero: nobody).
     pub async fn deploy_step_prover(
         &self,
         chain_id: u64,
         verifying_contract: Address,
         portal: Address,
         faucet_operator: Address,
+        operator: Address,
     ) -> Result<Address, L1Error> {
         let orders_args = OrderStepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
             portal_: portal,
+            operator_: operator,
         }
         .abi_encode();
         let (orders, _) = self

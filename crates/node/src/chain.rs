@@ -110,6 +110,7 @@ pub fn deploy_config(
         l2_domain: genesis.domain,
         dispute_clock_secs: 60,
         faucet_operator: crate::step::faucet_operator(genesis).unwrap_or_default(),
+        operator: genesis.operator.unwrap_or_default(),
     })
 }
 

@@ -194,6 +194,24 @@ pub fn step_keys(
             }
             _ => Vec::new(),
         }),
+        Transaction::CloseMarket { .. } => Ok(match tx.clone().verify(&genesis.domain) {
+            // The operator's only (anyone else is refused before a leaf is read): the
+            // underlying's oracle state (read), the operator's account, the market; the
+            // account and the market alone when there is no such market.
+            Ok(VerifiedTransaction::CloseMarket { signer, close })
+                if genesis.operator == Some(signer) =>
+            {
+                match ledger.clearinghouse().market(close.market) {
+                    Some(market) => vec![
+                        StateKey::Oracle(market.spec.underlying),
+                        StateKey::Account(signer),
+                        StateKey::Market(close.market),
+                    ],
+                    None => vec![StateKey::Account(signer), StateKey::Market(close.market)],
+                }
+            }
+            _ => Vec::new(),
+        }),
         Transaction::RetireOrder(retire) => {
             // A resting placed order: the markets of the owner's positions but the
             // order's (read), the order's market, the owner's portfolio, the record (the

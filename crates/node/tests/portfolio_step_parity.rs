@@ -1,20 +1,21 @@
 //! Parity of the L1 one-step prover with the Rust STF on the kinds that move portfolios
 //! (`docs/spec/disputes.md` §4: `MatchStepProver.sol`, `LiquidationStepProver.sol`,
-//! `MarginStepProver.sol`): traders open perpetual and option positions through matches
-//! of 1 to 16 makers (signed, or placed first and named; taken, or refused for each of
-//! `execute_match`'s reasons, which the test plants and counts by the STF's own refusal),
-//! oracle updates move the index (and with it the risk vectors) and accrue funding, the
-//! operator lists ETH perpetuals and closes them again, and the BTC one (positions in a
-//! closed market are paid out and closed when their portfolio is next normalised);
-//! liquidations hit healthy and unhealthy accounts; orders of earlier matches are retired
-//! (or refused as still tradeable or not resting); random margin withdrawals (within
-//! the free margin, exactly at it, just past it, of all the cash, zero, overflowing,
-//! expired, replayed, by accounts without a portfolio) move cash out; and at the end a
-//! crash leaves a levered account bankrupt beyond the insurance fund, to be
-//! auto-deleveraged and liquidated, and its resting bid unaffordable, to be retired. Each of those runs through the node's execution and
-//! through `StepProver.execute` on a real anvil: the post-state roots must be equal.
-//! Oracle updates, listings, closings and margin deposits run on the STF only (the prover
-//! does not cover the first three yet). Prints the prover's gas (docs/PERFORMANCE.md).
+//! `MarginStepProver.sol`, and market closings in `OrderStepProver`): traders open
+//! perpetual and option positions through matches of 1 to 16 makers (signed, or placed
+//! first and named; taken, or refused for each of `execute_match`'s reasons, which the
+//! test plants and counts by the STF's own refusal), oracle updates move the index (and
+//! with it the risk vectors) and accrue funding, the operator lists ETH perpetuals and
+//! closes them again, and the BTC one (positions in a closed market are paid out and
+//! closed when their portfolio is next normalised); liquidations hit healthy and
+//! unhealthy accounts; orders of earlier matches are retired (or refused as still
+//! tradeable or not resting); random margin withdrawals (within the free margin, exactly
+//! at it, just past it, of all the cash, zero, overflowing, expired, replayed, by
+//! accounts without a portfolio) move cash out; and at the end a crash leaves a levered
+//! account bankrupt beyond the insurance fund, to be auto-deleveraged and liquidated, and
+//! its resting bid unaffordable, to be retired. Each of those runs through the node's
+//! execution and through `StepProver.execute` on a real anvil: the post-state roots must
+//! be equal. Oracle updates, listings and margin deposits run on the STF only (the prover
+//! does not cover the first two). Prints the prover's gas (docs/PERFORMANCE.md).
 
 mod common;
 
@@ -591,13 +592,18 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
             }
             54 if !closed && step > STEPS / 3 => {
                 let close = trading.close(2, &block);
-                seed(&mut chain, close, &block);
+                let (_, changed) =
+                    prove(&l1, prover, &mut chain, close, &block, "closing BTC").await;
+                assert!(changed, "the BTC perpetual closes");
                 closed = true;
             }
             55..=58 => {
                 if !listed.is_empty() && (listed.len() == 3 || trading.rng.chance(50)) {
                     let close = trading.close(listed.remove(0), &block);
-                    seed(&mut chain, close, &block);
+                    let context = format!("step {step}, closing a listed perpetual");
+                    let (_, changed) =
+                        prove(&l1, prover, &mut chain, close, &block, &context).await;
+                    assert!(changed, "{context}");
                 } else {
                     let listing = trading.list(next_listing, &block);
                     seed(&mut chain, listing, &block);
@@ -794,7 +800,47 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
         let (_, changed) = prove(&l1, prover, &mut chain, placement, &block, context).await;
         assert!(changed, "{context} rests");
     }
-    seed(&mut chain, trading.close(99, &block), &block);
+    // Closing it, after refused closes: signed by a trader, expired, of an option, of a
+    // market that does not exist; and again once closed.
+    let by_trader = {
+        let close = CloseMarket {
+            market: 99,
+            nonce: 1,
+            expiryMs: block.timestamp_ms + 60_000,
+        };
+        let signature = common::signer(TRADERS[0])
+            .sign_hash_sync(&close.signing_hash(&common::domain()))
+            .unwrap();
+        Transaction::CloseMarket { close, signature }
+    };
+    let expired = {
+        let close = CloseMarket {
+            market: 99,
+            nonce: trading.nonce(0),
+            expiryMs: block.timestamp_ms - 1,
+        };
+        let signature = common::signer(0)
+            .sign_hash_sync(&close.signing_hash(&common::domain()))
+            .unwrap();
+        Transaction::CloseMarket { close, signature }
+    };
+    let closes = [
+        (by_trader, false),
+        (expired, false),
+        (trading.close(OPTIONS[0], &block), false),
+        (trading.close(4_242, &block), false),
+        (trading.close(99, &block), true),
+        (trading.close(99, &block), false),
+    ];
+    for (tx, taken) in closes {
+        let context = format!("closing {tx:?}");
+        let (input, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+        assert_eq!(changed, taken, "{context}");
+        if changed {
+            let gas = l1.step_gas(prover, &input).await.unwrap();
+            println!("market close: {gas} gas");
+        }
+    }
     for who in TRADERS {
         let deposit = Action::DepositMargin(DepositMargin {
             amount: 200_000_000_000,
