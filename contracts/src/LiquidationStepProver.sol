@@ -386,22 +386,13 @@ contract LiquidationStepProver is PortfolioSteps, IStepProver {
             at++;
         }
         for (uint256 j = 0; j < st.portfolios.length; j++) {
-            PortfolioRisk.Portfolio memory p = st.portfolios[j];
-            root = p.cash == 0 && p.positions.length == 0
-                ? remove(root, st.keys[at], leaves[at], at)
-                : write(root, st.keys[at], leaves[at], at, PortfolioRisk.encode(p));
+            root = writePortfolio(root, st.keys[at], leaves[at], at, st.portfolios[j]);
             at++;
         }
         root = write(root, st.keys[at], leaves[at], at, st.set.tradedLeaf);
         at++;
         (bytes memory totals,) = clearingTotals(leaves[at], at);
-        int256 insurance = PortfolioRisk.signed(totals, 16, 16) + st.insurance;
-        // The fund fits 128 bits on any state the Rust STF can reach.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        bytes16 stored = bytes16(uint128(int128(insurance)));
-        for (uint256 b = 0; b < 16; b++) {
-            totals[16 + b] = stored[b];
-        }
-        root = write(root, st.keys[at], leaves[at], at, PortfolioRisk.keepRemainder(totals, st.remainder));
+        root =
+            write(root, st.keys[at], leaves[at], at, PortfolioRisk.settleTotals(totals, 0, st.insurance, st.remainder));
     }
 }

@@ -144,14 +144,14 @@ contract MarginStepProver is PortfolioSteps, IStepProver {
         if (value.length < 10) revert BadLeafValue(index);
         if (uint8(value[8]) != 0 || uint8(value[9]) != 1) return (false, o);
         if (value.length != RECORD_BODY + ORDER_BODY_BYTES) revert BadLeafValue(index);
-        uint64 filled = uint64(readUint(value, 0, 8));
-        uint64 size = uint64(readUint(value, RECORD_BODY + 13, 8));
+        uint64 filled = uint64(PortfolioRisk.readUint(value, 0, 8));
+        uint64 size = uint64(PortfolioRisk.readUint(value, RECORD_BODY + 13, 8));
         if (filled >= size) return (false, o);
-        o.market = uint32(readUint(value, RECORD_BODY, 4));
+        o.market = uint32(PortfolioRisk.readUint(value, RECORD_BODY, 4));
         o.isBuy = uint8(value[RECORD_BODY + 4]) == 1;
-        o.price = uint64(readUint(value, RECORD_BODY + 5, 8));
+        o.price = uint64(PortfolioRisk.readUint(value, RECORD_BODY + 5, 8));
         o.remaining = size - filled;
-        o.expiryMs = uint64(readUint(value, RECORD_BODY + 23, 8));
+        o.expiryMs = uint64(PortfolioRisk.readUint(value, RECORD_BODY + 23, 8));
         return (true, o);
     }
 
@@ -185,7 +185,7 @@ contract MarginStepProver is PortfolioSteps, IStepProver {
     function hypotheticalFill(PortfolioRisk.Portfolio memory p, bytes memory m, Resting memory o) internal pure {
         int256 size = int256(uint256(o.remaining));
         int256 notional = size * int256(uint256(o.price));
-        int256 fee = PortfolioRisk.ceilDiv(notional * int256(readUint(m, 45, 4)), 1_000_000_000_000);
+        int256 fee = PortfolioRisk.ceilDiv(notional * int256(PortfolioRisk.readUint(m, 45, 4)), 1_000_000_000_000);
         int256 fundingIndex = PortfolioRisk.signed(m, PortfolioRisk.MARKET_FUNDING_INDEX, 16);
         if (o.isBuy) {
             int256 paid = PortfolioRisk.ceilDiv(notional, 1_000_000);
@@ -289,12 +289,14 @@ contract MarginStepProver is PortfolioSteps, IStepProver {
             checkUnchanged(preRoot, keys[i], leaves[i]);
         }
         root = write(preRoot, keys[markets], leaves[markets], markets, account);
-        root = normalised.cash == 0 && normalised.positions.length == 0
-            ? remove(root, keys[markets + 1], leaves[markets + 1], markets + 1)
-            : write(root, keys[markets + 1], leaves[markets + 1], markets + 1, PortfolioRisk.encode(normalised));
+        root = writePortfolio(root, keys[markets + 1], leaves[markets + 1], markets + 1, normalised);
         (bytes memory totals,) = clearingTotals(leaves[markets + 2], markets + 2);
         root = write(
-            root, keys[markets + 2], leaves[markets + 2], markets + 2, PortfolioRisk.keepRemainder(totals, remainder)
+            root,
+            keys[markets + 2],
+            leaves[markets + 2],
+            markets + 2,
+            PortfolioRisk.settleTotals(totals, 0, 0, remainder)
         );
     }
 

@@ -201,7 +201,7 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         for (uint256 i = 0; i < f.makers.length; i++) {
             OrderRef memory maker = f.makers[i];
             (maker.record, records) = indexOf(st.recordOwners, st.recordHashes, records, maker.owner, maker.hash);
-            (maker.portfolio, owners) = indexOf(st.owners, new bytes32[](st.owners.length), owners, maker.owner, 0);
+            (maker.portfolio, owners) = ownerIndex(st.owners, owners, maker.owner);
         }
         shrink(st.recordOwners, records);
         shrink(st.owners, owners);
@@ -224,6 +224,19 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
             if (owners[index] == owner && hashes[index] == hash) return (index, count);
         }
         (owners[count], hashes[count]) = (owner, hash);
+        return (count, count + 1);
+    }
+
+    /// @dev The index of `owner` among the first `count` entries, appended if new.
+    function ownerIndex(address[] memory owners, uint256 count, address owner)
+        internal
+        pure
+        returns (uint256 index, uint256 newCount)
+    {
+        for (index = 0; index < count; index++) {
+            if (owners[index] == owner) return (index, count);
+        }
+        owners[count] = owner;
         return (count, count + 1);
     }
 
@@ -255,7 +268,7 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
             if (!leaf.present) continue;
             bytes memory value = leaf.value;
             if (value.length < 10) revert BadLeafValue(st.set.count + r);
-            st.filled[r] = uint64(readUint(value, 0, 8));
+            st.filled[r] = uint64(PortfolioRisk.readUint(value, 0, 8));
             st.cancelled[r] = uint8(value[8]) != 0;
             st.placedRecord[r] = uint8(value[9]) != 0;
         }
@@ -391,8 +404,10 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         int256 notional = t.size * int256(uint256(price));
         t.paid = PortfolioRisk.ceilDiv(notional, PICO_PER_MICRO);
         t.received = PortfolioRisk.floorDiv(notional, PICO_PER_MICRO);
-        int256 takerFee = PortfolioRisk.ceilDiv(notional * int256(readUint(m, 45, 4)), PICO_PER_MICRO * 1_000_000);
-        int256 makerFee = PortfolioRisk.ceilDiv(notional * int256(readUint(m, 41, 4)), PICO_PER_MICRO * 1_000_000);
+        int256 takerFee =
+            PortfolioRisk.ceilDiv(notional * int256(PortfolioRisk.readUint(m, 45, 4)), PICO_PER_MICRO * 1_000_000);
+        int256 makerFee =
+            PortfolioRisk.ceilDiv(notional * int256(PortfolioRisk.readUint(m, 41, 4)), PICO_PER_MICRO * 1_000_000);
         (t.buyerFee, t.sellerFee) = takerBuys ? (takerFee, makerFee) : (makerFee, takerFee);
     }
 
@@ -405,8 +420,8 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
     }
 
     function onGrid(bytes memory m, uint64 price, uint64 size) internal pure returns (bool) {
-        uint256 tick = readUint(m, 25, 8);
-        uint256 lot = readUint(m, 33, 8);
+        uint256 tick = PortfolioRisk.readUint(m, 25, 8);
+        uint256 lot = PortfolioRisk.readUint(m, 33, 8);
         return size != 0 && lot != 0 && size % lot == 0 && price != 0 && tick != 0 && price % tick == 0;
     }
 
@@ -467,22 +482,15 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
             at++;
         }
         for (uint256 j = 0; j < st.owners.length; j++) {
-            PortfolioRisk.Portfolio memory p = st.portfolios[j];
-            root = p.cash == 0 && p.positions.length == 0
-                ? remove(root, st.keys[at], leaves[at], at)
-                : write(root, st.keys[at], leaves[at], at, PortfolioRisk.encode(p));
+            root = writePortfolio(root, st.keys[at], leaves[at], at, st.portfolios[j]);
             at++;
         }
         root = write(root, st.keys[at], leaves[at], at, st.set.tradedLeaf);
         at++;
         (bytes memory totals,) = clearingTotals(leaves[at], at);
-        totals = PortfolioRisk.keepRemainder(totals, st.remainder);
-        int256 feePool = PortfolioRisk.signed(totals, 0, 16) + st.fees;
-        int256 insurance = PortfolioRisk.signed(totals, 16, 16) + st.spread;
-        // Both fit 128 bits on any state the Rust STF can reach.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        totals = bytes.concat(bytes16(uint128(int128(feePool))), bytes16(uint128(int128(insurance))), slice(totals, 32));
-        root = write(root, st.keys[at], leaves[at], at, totals);
+        root = write(
+            root, st.keys[at], leaves[at], at, PortfolioRisk.settleTotals(totals, st.fees, st.spread, st.remainder)
+        );
     }
 
     /// @dev The bytes of `data` from `from` on.

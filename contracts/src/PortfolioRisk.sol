@@ -278,18 +278,24 @@ library PortfolioRisk {
     }
 
     /// @notice The clearing totals (`0x08`: fee pool, insurance fund, rounding reserve,
-    /// placement count) after keeping `remainderFemto` (`keep_remainder`): the reserve
-    /// grows by it and its whole micro-USDC move to the insurance fund.
-    function keepRemainder(bytes memory totals, int256 remainderFemto) internal pure returns (bytes memory) {
-        int256 insurance = signed(totals, 16, 16);
+    /// placement count) with `fees` more in the pool, `insurance` more in the fund, and
+    /// `remainderFemto` kept (`keep_remainder`): the reserve grows by it and its whole
+    /// micro-USDC move to the insurance fund. (The STF applies these per fill or in
+    /// another order; the sums are the same.)
+    function settleTotals(bytes memory totals, int256 fees, int256 insurance, int256 remainderFemto)
+        internal
+        pure
+        returns (bytes memory)
+    {
         int256 reserve = signed(totals, 32, 16) + remainderFemto;
         int256 whole = floorDiv(reserve, FEMTO_PER_MICRO);
-        insurance += whole;
         reserve -= whole * FEMTO_PER_MICRO;
-        // Both fit 128 bits on any state the Rust STF can reach.
+        int256 pool = signed(totals, 0, 16) + fees;
+        int256 fund = signed(totals, 16, 16) + insurance + whole;
+        // All three fit 128 bits on any state the Rust STF can reach.
         // forge-lint: disable-next-line(unsafe-typecast)
-        (int128 insurance128, int128 reserve128) = (int128(insurance), int128(reserve));
-        return abi.encodePacked(bytes16(slice(totals, 0, 16)), insurance128, reserve128, bytes8(slice(totals, 48, 8)));
+        (int128 pool128, int128 fund128, int128 reserve128) = (int128(pool), int128(fund), int128(reserve));
+        return abi.encodePacked(pool128, fund128, reserve128, bytes8(slice(totals, 48, 8)));
     }
 
     /// @dev Floor division by a positive divisor (Rust's `div_euclid`).

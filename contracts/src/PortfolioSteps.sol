@@ -132,6 +132,19 @@ abstract contract PortfolioSteps is StepRules {
         }
     }
 
+    /// @dev Writes a portfolio's leaf, or removes it when the portfolio is left with no
+    /// cash and no positions (the STF stores no empty portfolio).
+    function writePortfolio(
+        bytes32 root,
+        bytes memory key,
+        Leaf memory leaf,
+        uint256 index,
+        PortfolioRisk.Portfolio memory p
+    ) internal pure returns (bytes32) {
+        if (p.cash == 0 && p.positions.length == 0) return remove(root, key, leaf, index);
+        return write(root, key, leaf, index, PortfolioRisk.encode(p));
+    }
+
     function max0(int256 value) internal pure returns (int256) {
         return value > 0 ? value : int256(0);
     }

@@ -549,7 +549,9 @@ abstract contract StepRules {
         if (recordLeaf.present) {
             bytes memory record = recordLeaf.value;
             if (record.length < 10) revert BadLeafValue(recordIndex);
-            if (uint8(record[8]) != 0 || readUint(record, 0, 8) >= size || uint8(record[9]) != 0) return false;
+            if (uint8(record[8]) != 0 || PortfolioRisk.readUint(record, 0, 8) >= size || uint8(record[9]) != 0) {
+                return false;
+            }
         }
         if (!marketLeaf.present) return false;
         bytes memory market = marketLeaf.value;
@@ -557,8 +559,8 @@ abstract contract StepRules {
         // makerFeePpm u32 ‖ takerFeePpm u32 ‖ status u8 ‖ …
         if (market.length < 50) revert BadLeafValue(marketIndex);
         uint64 price = uint64(bytes8(body[5:13]));
-        uint256 tick = readUint(market, 25, 8);
-        uint256 lot = readUint(market, 33, 8);
+        uint256 tick = PortfolioRisk.readUint(market, 25, 8);
+        uint256 lot = PortfolioRisk.readUint(market, 33, 8);
         if (uint8(market[49]) != 0) return false;
         return size != 0 && lot != 0 && size % lot == 0 && price != 0 && tick != 0 && price % tick == 0;
     }
@@ -566,7 +568,7 @@ abstract contract StepRules {
     /// @dev The record with the placement: `filled u64 ‖ cancelled u8 (0) ‖ placed u8 (1) ‖
     /// seq u64 ‖ body`, the filled size kept.
     function placedRecord(Leaf memory leaf, uint64 seq, bytes calldata body) internal pure returns (bytes memory) {
-        uint64 filled = leaf.present ? uint64(readUint(leaf.value, 0, 8)) : 0;
+        uint64 filled = leaf.present ? uint64(PortfolioRisk.readUint(leaf.value, 0, 8)) : 0;
         return abi.encodePacked(filled, uint8(0), uint8(1), seq, body);
     }
 
@@ -575,7 +577,7 @@ abstract contract StepRules {
         if (!leaf.present) return (new bytes(CLEARING_TOTALS_BYTES), 0);
         totals = bytes.concat(leaf.value);
         if (totals.length != CLEARING_TOTALS_BYTES) revert BadLeafValue(index);
-        count = uint64(readUint(totals, 48, 8));
+        count = uint64(PortfolioRisk.readUint(totals, 48, 8));
     }
 
     // ---------------------------------------------------------------- forced transactions
@@ -653,8 +655,8 @@ abstract contract StepRules {
         if (!leaf.present) return (0, bytes32(0));
         bytes memory value = leaf.value;
         if (value.length != 40) revert BadLeafValue(0);
-        count = uint64(readUint(value, 0, 8));
-        accumulator = bytes32(readUint(value, 8, 32));
+        count = uint64(PortfolioRisk.readUint(value, 0, 8));
+        accumulator = bytes32(PortfolioRisk.readUint(value, 8, 32));
     }
 
     function single(bytes memory key) internal pure returns (bytes[] memory keys) {
@@ -898,7 +900,7 @@ abstract contract StepRules {
             if (value.length < 17) revert BadLeafValue(1);
             // casting to 'int128' reads the two's complement the leaf stores
             // forge-lint: disable-next-line(unsafe-typecast)
-            cash = int128(uint128(readUint(value, 0, 16)));
+            cash = int128(uint128(PortfolioRisk.readUint(value, 0, 16)));
         } else {
             value = new bytes(17);
         }
@@ -1096,10 +1098,10 @@ abstract contract StepRules {
         if (value.length < 17) revert BadLeafValue(index);
         uint256 count = uint8(value[16]);
         if (count > NONCE_WINDOW_LEN || value.length != 17 + 8 * count) revert BadLeafValue(index);
-        account.collateral = uint128(readUint(value, 0, 16));
+        account.collateral = uint128(PortfolioRisk.readUint(value, 0, 16));
         account.nonces = new uint64[](count);
         for (uint256 i = 0; i < count; i++) {
-            account.nonces[i] = uint64(readUint(value, 17 + 8 * i, 8));
+            account.nonces[i] = uint64(PortfolioRisk.readUint(value, 17 + 8 * i, 8));
         }
     }
 
@@ -1116,26 +1118,19 @@ abstract contract StepRules {
         if (!leaf.present) return totals;
         bytes memory value = leaf.value;
         if (value.length != 112) revert BadLeafValue(index);
-        totals.genesisSupply = uint128(readUint(value, 0, 16));
-        totals.minted = uint128(readUint(value, 16, 16));
-        totals.withdrawn = uint128(readUint(value, 32, 16));
-        totals.withdrawalCount = uint64(readUint(value, 48, 8));
-        totals.deposited = uint128(readUint(value, 56, 16));
-        totals.depositCount = uint64(readUint(value, 72, 8));
-        totals.depositAccumulator = bytes32(readUint(value, 80, 32));
+        totals.genesisSupply = uint128(PortfolioRisk.readUint(value, 0, 16));
+        totals.minted = uint128(PortfolioRisk.readUint(value, 16, 16));
+        totals.withdrawn = uint128(PortfolioRisk.readUint(value, 32, 16));
+        totals.withdrawalCount = uint64(PortfolioRisk.readUint(value, 48, 8));
+        totals.deposited = uint128(PortfolioRisk.readUint(value, 56, 16));
+        totals.depositCount = uint64(PortfolioRisk.readUint(value, 72, 8));
+        totals.depositAccumulator = bytes32(PortfolioRisk.readUint(value, 80, 32));
     }
 
     function encodeTotals(Totals memory t) internal pure returns (bytes memory) {
         return abi.encodePacked(
             t.genesisSupply, t.minted, t.withdrawn, t.withdrawalCount, t.deposited, t.depositCount, t.depositAccumulator
         );
-    }
-
-    /// @dev The big-endian unsigned integer of `width` bytes at `offset` of `data`.
-    function readUint(bytes memory data, uint256 offset, uint256 width) internal pure returns (uint256 result) {
-        assembly ("memory-safe") {
-            result := shr(sub(256, mul(8, width)), mload(add(add(data, 32), offset)))
-        }
     }
 }
 
@@ -1326,7 +1321,7 @@ contract OrderStepProver is StepRules, IStepProver {
         closed = bytes.concat(marketLeaf.value);
         if (!PortfolioRisk.isMarket(closed)) revert BadLeafValue(2);
         keys = new bytes[](3);
-        keys[0] = abi.encodePacked(uint8(0x06), uint32(readUint(closed, 4, 4)));
+        keys[0] = abi.encodePacked(uint8(0x06), uint32(PortfolioRisk.readUint(closed, 4, 4)));
         (keys[1], keys[2]) = (accountKey(signer), abi.encodePacked(uint8(0x05), market));
     }
 
@@ -1347,9 +1342,9 @@ contract OrderStepProver is StepRules, IStepProver {
         uint256 sum;
         uint256 count;
         for (uint256 i = 0; i < recent; i++) {
-            uint256 stamped = readUint(value, at + 16 * i, 8);
+            uint256 stamped = PortfolioRisk.readUint(value, at + 16 * i, 8);
             if (stamped + SETTLEMENT_LOOKBACK_MS >= timestampMs) {
-                sum += readUint(value, at + 16 * i + 8, 8);
+                sum += PortfolioRisk.readUint(value, at + 16 * i + 8, 8);
                 count++;
             }
         }
