@@ -954,28 +954,30 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
         *liquidations.entry(outcome).or_default() += 1;
     }
     println!("retirements: {retirements:?}");
-    for (outcome, least) in [
-        ("taken, expired", 3),
-        ("NotResting", 3),
-        ("StillTradeable", 1),
-    ] {
-        let count = retirements.get(outcome).copied().unwrap_or(0);
-        assert!(count >= least, "too few retirements {outcome}: {count}");
-    }
+    at_least(
+        "retirements",
+        &retirements,
+        [
+            ("taken, expired", 3),
+            ("NotResting", 3),
+            ("StillTradeable", 1),
+        ],
+    );
     for (outcome, count) in &liquidations {
         println!("liquidations {outcome:>23}: {count:>4}");
     }
     println!("liquidation, highest sampled gas: {liquidation_gas}");
-    for (outcome, least) in [
-        ("taken", 1),
-        ("taken, bankrupt", 1),
-        ("Healthy", 5),
-        ("NoSuchPosition", 1),
-        ("SelfTrade", 1),
-    ] {
-        let count = liquidations.get(outcome).copied().unwrap_or(0);
-        assert!(count >= least, "too few liquidations {outcome}: {count}");
-    }
+    at_least(
+        "liquidations",
+        &liquidations,
+        [
+            ("taken", 1),
+            ("taken, bankrupt", 1),
+            ("Healthy", 5),
+            ("NoSuchPosition", 1),
+            ("SelfTrade", 1),
+        ],
+    );
     for (outcome, count) in &matches {
         println!("matches {outcome:>28}: {count:>4}");
     }
@@ -991,37 +993,37 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
         gas_max.0, gas_max.1
     );
     assert!(emptied >= 3, "too few portfolios emptied: {emptied}");
-    for (outcome, least) in [
+    let refusals = [
+        "BadPrice",
+        "BadSize",
+        "Cancelled",
+        "Expired",
+        "FillOrKillIncomplete",
+        "MakerCannotRest",
+        "MarketMismatch",
+        "NotCrossing",
+        "NotPlaced",
+        "Overfilled",
+        "PostOnlyTaker",
+        "ReduceOnly",
+        "SameSide",
+        "SelfTrade",
+        "UnknownTimeInForce",
+        "ZeroFill",
+    ];
+    let planted = [
         ("taken, 1 maker", 50),
         ("taken, 2 to 15 makers", 10),
         ("taken, 16 makers", 1),
         ("InsufficientMargin", 10),
-    ]
-    .into_iter()
-    .chain(
-        [
-            "BadPrice",
-            "BadSize",
-            "Cancelled",
-            "Expired",
-            "FillOrKillIncomplete",
-            "MakerCannotRest",
-            "MarketMismatch",
-            "NotCrossing",
-            "NotPlaced",
-            "Overfilled",
-            "PostOnlyTaker",
-            "ReduceOnly",
-            "SameSide",
-            "SelfTrade",
-            "UnknownTimeInForce",
-            "ZeroFill",
-        ]
-        .map(|refusal| (refusal, 1)),
-    ) {
-        let count = matches.get(outcome).copied().unwrap_or(0);
-        assert!(count >= least, "too few matches {outcome}: {count}");
-    }
+    ];
+    at_least(
+        "matches",
+        &matches,
+        planted
+            .into_iter()
+            .chain(refusals.map(|refusal| (refusal, 1))),
+    );
     for (outcome, held, least) in [
         ("taken", "no positions", 10),
         ("refused", "no positions", 10),
@@ -1034,6 +1036,18 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
             count >= least,
             "too few margin withdrawals {outcome} from {held}: {count}"
         );
+    }
+}
+
+/// Asserts each outcome was seen at least so many times among `counts`.
+fn at_least<'a>(
+    what: &str,
+    counts: &BTreeMap<String, usize>,
+    minimums: impl IntoIterator<Item = (&'a str, usize)>,
+) {
+    for (outcome, least) in minimums {
+        let count = counts.get(outcome).copied().unwrap_or(0);
+        assert!(count >= least, "too few {what} {outcome}: {count}");
     }
 }
 

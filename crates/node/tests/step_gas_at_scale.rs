@@ -348,6 +348,50 @@ async fn step_gas_at_a_million_leaves() {
     }
 }
 
+/// Runs `tx` on the STF only (setting a case up): the STF must take it.
+fn run(chain: &mut Chain, tx: Transaction, block: &BlockContext) {
+    let described = format!("{tx:?}");
+    let outcome = execute_into_tree(chain, tx, block);
+    assert!(outcome.is_ok(), "{described}: {outcome:?}");
+}
+
+/// `market`'s mark, on its price grid.
+fn mark_on_grid(chain: &Chain, market: u32) -> u64 {
+    let m = chain.state.ledger.clearinghouse().market(market).unwrap();
+    let mark = m.vector.as_ref().unwrap().mark_nano as u64 / 1_000;
+    let tick = m.spec.tick_micro_usdc;
+    (mark / tick).max(1) * tick
+}
+
+/// One contract of `market` at `price`, signed by `owner`.
+fn one_contract(
+    owner: &PrivateKeySigner,
+    market: u32,
+    price: u64,
+    is_buy: bool,
+    tif: u8,
+    nonce: u64,
+    expiry: u64,
+) -> SignedOrder {
+    let order = Order {
+        market,
+        isBuy: is_buy,
+        limitPrice: price,
+        size: 1_000_000,
+        timeInForce: tif,
+        reduceOnly: false,
+        expiryMs: expiry,
+        clientOrderId: nonce,
+        nonce,
+    };
+    SignedOrder {
+        signature: owner
+            .sign_hash_sync(&order.hash(&common::domain()))
+            .unwrap(),
+        order,
+    }
+}
+
 /// Sixteen new accounts (keys the test makes, minted collateral by the operator) each
 /// holding one contract, long or short, of each of account 1's 32 markets (traded in
 /// pairs), and a sell order of each on market 1 at its mark: the makers of a match at
@@ -357,11 +401,6 @@ fn sixteen_makers_holding_the_same_markets(
     block: &BlockContext,
     expiry: u64,
 ) -> (Vec<PrivateKeySigner>, Vec<(SignedOrder, u64)>) {
-    let run = |chain: &mut Chain, tx: Transaction| {
-        let described = format!("{tx:?}");
-        let outcome = execute_into_tree(chain, tx, block);
-        assert!(outcome.is_ok(), "{described}: {outcome:?}");
-    };
     let domain = common::domain();
     let alice = common::signer(1).address();
     let markets: Vec<u32> = chain
@@ -373,15 +412,9 @@ fn sixteen_makers_holding_the_same_markets(
         .iter()
         .map(|p| p.market)
         .collect();
-    // Each market's mark, on its grid.
     let prices: std::collections::BTreeMap<u32, u64> = markets
         .iter()
-        .map(|market| {
-            let m = chain.state.ledger.clearinghouse().market(*market).unwrap();
-            let mark = m.vector.as_ref().unwrap().mark_nano as u64 / 1_000;
-            let tick = m.spec.tick_micro_usdc;
-            (*market, (mark / tick).max(1) * tick)
-        })
+        .map(|market| (*market, mark_on_grid(chain, *market)))
         .collect();
     let keys: Vec<PrivateKeySigner> = (0..16u64)
         .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(0xB00C + k))).unwrap())
@@ -393,30 +426,16 @@ fn sixteen_makers_holding_the_same_markets(
             nonce: 400 + k as u64,
             expiryMs: expiry,
         });
-        run(chain, signed(&common::signer(0), mint, &domain));
+        run(chain, signed(&common::signer(0), mint, &domain), block);
         let deposit = Action::DepositMargin(DepositMargin {
             amount: 500_000_000_000,
             nonce: 1,
             expiryMs: expiry,
         });
-        run(chain, signed(key, deposit, &domain));
+        run(chain, signed(key, deposit, &domain), block);
     }
     let order = |owner: &PrivateKeySigner, market: u32, is_buy: bool, tif: u8, nonce: u64| {
-        let order = Order {
-            market,
-            isBuy: is_buy,
-            limitPrice: prices[&market],
-            size: 1_000_000,
-            timeInForce: tif,
-            reduceOnly: false,
-            expiryMs: expiry,
-            clientOrderId: nonce,
-            nonce,
-        };
-        SignedOrder {
-            signature: owner.sign_hash_sync(&order.hash(&domain)).unwrap(),
-            order,
-        }
+        one_contract(owner, market, prices[&market], is_buy, tif, nonce, expiry)
     };
     // In pairs: the first buys one contract of every market from the second.
     for (pair, two) in keys.chunks(2).enumerate() {
@@ -426,7 +445,7 @@ fn sixteen_makers_holding_the_same_markets(
                 taker: order(&two[0], *market, true, 1, nonce),
                 makers: vec![(order(&two[1], *market, false, 0, nonce), 1_000_000)],
             };
-            run(chain, trade);
+            run(chain, trade, block);
         }
     }
     let makers = keys
@@ -447,11 +466,6 @@ fn thin_account_of_32_positions(
     block: &mut BlockContext,
     expiry: u64,
 ) -> (Address, B256) {
-    let run = |chain: &mut Chain, tx: Transaction, block: &BlockContext| {
-        let described = format!("{tx:?}");
-        let outcome = execute_into_tree(chain, tx, block);
-        assert!(outcome.is_ok(), "{described}: {outcome:?}");
-    };
     let domain = common::domain();
     let key = PrivateKeySigner::from_bytes(&B256::from(U256::from(0x7417))).unwrap();
     let mint = Action::Mint(Mint {
@@ -468,36 +482,20 @@ fn thin_account_of_32_positions(
     });
     run(chain, signed(&key, deposit, &domain), block);
     let alice = common::signer(1).address();
-    let clearinghouse = chain.state.ledger.clearinghouse();
-    let markets: Vec<(u32, u64)> = clearinghouse
+    let markets: Vec<(u32, u64)> = chain
+        .state
+        .ledger
+        .clearinghouse()
         .portfolio(&alice)
         .positions
         .iter()
-        .map(|p| {
-            let m = clearinghouse.market(p.market).unwrap();
-            let mark = m.vector.as_ref().unwrap().mark_nano as u64 / 1_000;
-            let tick = m.spec.tick_micro_usdc;
-            (p.market, (mark / tick).max(1) * tick)
-        })
+        .map(|p| (p.market, mark_on_grid(chain, p.market)))
         .collect();
     let bob = common::signer(2);
     for (i, (market, price)) in markets.into_iter().enumerate() {
+        let nonce = 30_000 + i as u64;
         let order = |owner: &PrivateKeySigner, is_buy: bool, tif: u8| {
-            let order = Order {
-                market,
-                isBuy: is_buy,
-                limitPrice: price,
-                size: 1_000_000,
-                timeInForce: tif,
-                reduceOnly: false,
-                expiryMs: expiry,
-                clientOrderId: 30_000 + i as u64,
-                nonce: 30_000 + i as u64,
-            };
-            SignedOrder {
-                signature: owner.sign_hash_sync(&order.hash(&domain)).unwrap(),
-                order,
-            }
+            one_contract(owner, market, price, is_buy, tif, nonce, expiry)
         };
         let trade = Transaction::Match {
             taker: order(&key, true, 1),
@@ -557,11 +555,6 @@ fn thin_account_of_32_positions(
 /// 24 perpetuals the operator lists), bought from account 2, then moves the index so that
 /// every perpetual position owes funding when next normalised.
 fn hold_positions_owing_funding(chain: &mut Chain, block: &mut BlockContext, expiry: u64) {
-    let run = |chain: &mut Chain, tx: Transaction, block: &BlockContext| {
-        let described = format!("{tx:?}");
-        let outcome = execute_into_tree(chain, tx, block);
-        assert!(outcome.is_ok(), "{described}: {outcome:?}");
-    };
     let listed: Vec<u32> = (100..124).collect();
     for (i, market) in listed.iter().enumerate() {
         let listing = common::list_perpetual(*market, 200 + i as u64, expiry);
@@ -591,24 +584,22 @@ fn hold_positions_owing_funding(chain: &mut Chain, block: &mut BlockContext, exp
     );
     let markets = [1, 2, 11, 12, 13, 14, 15, 16].into_iter().chain(listed);
     for (i, market) in markets.enumerate() {
-        let terms = chain.state.ledger.clearinghouse().market(market).unwrap();
-        let tick = terms.spec.tick_micro_usdc;
-        let mark = terms.vector.as_ref().unwrap().mark_nano as u64 / 1_000;
-        let order = |is_buy: bool, tif: u8, nonce: u64| Order {
-            market,
-            isBuy: is_buy,
-            limitPrice: (mark / tick).max(1) * tick,
-            size: 1_000_000,
-            timeInForce: tif,
-            reduceOnly: false,
-            expiryMs: expiry,
-            clientOrderId: nonce,
-            nonce,
-        };
+        let price = mark_on_grid(chain, market);
         let nonce = 1_000 + 2 * i as u64;
         let trade = Transaction::Match {
-            taker: common::sign_order(1, order(true, 1, nonce)),
-            makers: vec![(common::sign_order(2, order(false, 0, nonce + 1)), 1_000_000)],
+            taker: one_contract(&common::signer(1), market, price, true, 1, nonce, expiry),
+            makers: vec![(
+                one_contract(
+                    &common::signer(2),
+                    market,
+                    price,
+                    false,
+                    0,
+                    nonce + 1,
+                    expiry,
+                ),
+                1_000_000,
+            )],
         };
         run(chain, trade, block);
     }
