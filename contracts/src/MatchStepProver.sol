@@ -16,7 +16,8 @@ import {StepRules} from "./StepProver.sol";
 /// a known time in force, fill-or-kill filled whole), every order is live at block time
 /// (not expired, not cancelled, not overfilled by this match), every maker is on the
 /// taker's market and other side, not the taker's owner, may rest, crosses the taker's
-/// limit and, for 0x17, was placed. Each fill in order then trades at the maker's price:
+/// limit and, for 0x17, was placed; and the match weighs at most MATCH_WEIGHT_MAX. Each
+/// fill in order then trades at the maker's price:
 /// reduce-only orders must reduce, the market must be active with a risk vector and the
 /// size and price on its grid; both portfolios are normalised, pay or receive the
 /// notional (the buyer pays it rounded up, the seller receives it rounded down, the
@@ -25,12 +26,17 @@ import {StepRules} from "./StepProver.sol";
 /// initial margin. The market's open interest and last price follow; the clearing totals
 /// get the fees and the rounding; the order records their filled sizes.
 /// Leaves: the markets of the involved portfolios' positions other than the match's
-/// market (read only, first seen over the taker's then each maker owner's portfolio),
+/// market (read only, first seen over the taker's then each maker owner's portfolio;
+/// none when the match is over the weight bound),
 /// the order records (the taker's, then each maker's once), the portfolios (the taker's,
 /// then each maker owner's once), the match's market, the clearing totals.
 contract MatchStepProver is PortfolioSteps, IStepProver {
     /// @notice Most makers one match fills (crates/primitives MAKERS_PER_MATCH_MAX).
     uint256 internal constant MAKERS_MAX = 16;
+    /// @notice The most a match may touch (crates/exchange MATCH_WEIGHT_MAX): positions
+    /// held + 2 · distinct markets (the match's included) + 12 · distinct portfolios.
+    /// What keeps one match's proof under the gas target.
+    uint256 internal constant MATCH_WEIGHT_MAX = 220;
     /// @notice An order body (47) and its signature (65).
     uint256 internal constant SIGNED_ORDER_BYTES = 112;
     /// @notice A placed maker: body (47), owner (20), fill size (8).
@@ -70,6 +76,8 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
     /// @notice What the match reads (decoded from the witness) and changes, fill by fill.
     struct State {
         bytes[] keys;
+        /// @dev Over MATCH_WEIGHT_MAX: refused, and no market is read.
+        bool tooHeavy;
         /// @dev The markets read (at the front of the witness) and the match's market.
         MarketSet set;
         /// @dev Distinct order records (leaves `markets ..`): owner, hash, filled,
@@ -84,10 +92,13 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         PortfolioRisk.Portfolio[] portfolios;
         /// @dev Per portfolio, once it has traded in this match: it is normalised (a
         /// second normalisation changes nothing: every snapshot is at its market's index
-        /// and no market settles within a match) and its maintenance after its last
-        /// fill is the next fill's "before".
+        /// and no market settles within a match) and its risk sums after its last fill
+        /// are the next fill's "before". A fill changes one position, so the sums move
+        /// by that market's terms only (`PortfolioRisk.shift`) instead of being summed
+        /// again over every position: the margin of a match costs one pass over each
+        /// portfolio, not two per fill.
         bool[] traded;
-        int256[] maintenance;
+        PortfolioRisk.Risk[] risks;
         /// @dev Sums over the fills: rounding remainders (femto-USDC), fees, and what the
         /// buyers paid beyond what the sellers received (micro-USDC).
         int256 remainder;
@@ -127,7 +138,7 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         returns (bool)
     {
         (bool admitted, uint64 takerFilledBefore) = admissible(f, st, timestampMs);
-        if (!admitted) return false;
+        if (!admitted || st.tooHeavy) return false;
         for (uint256 i = 0; i < f.makers.length; i++) {
             if (!settle(f, i, st, leaves)) return false;
         }
@@ -209,7 +220,12 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         if (leaves.length < fixedLeaves) revert WrongLeafCount(leaves.length, fixedLeaves);
         uint256 readMarkets = leaves.length - fixedLeaves;
         readPortfolios(st, leaves, readMarkets + records);
-        st.set = marketSetOf(st.portfolios, f.taker.market, leaves, readMarkets, leaves.length - 2);
+        st.set = marketIdsOf(st.portfolios, f.taker.market);
+        // A match over the weight bound is refused before any market is read: its
+        // witness holds none.
+        st.tooHeavy = weightOf(st, st.set.count) > MATCH_WEIGHT_MAX;
+        if (st.tooHeavy) st.set.count = 0;
+        readMarketLeaves(st.set, leaves, readMarkets, leaves.length - 2);
         readRecords(st, leaves);
         st.keys = keysOf(st, f.taker.market);
     }
@@ -249,7 +265,7 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
     function readPortfolios(State memory st, Leaf[] memory leaves, uint256 first) internal pure {
         st.portfolios = new PortfolioRisk.Portfolio[](st.owners.length);
         st.traded = new bool[](st.owners.length);
-        st.maintenance = new int256[](st.owners.length);
+        st.risks = new PortfolioRisk.Risk[](st.owners.length);
         for (uint256 j = 0; j < st.owners.length; j++) {
             bool valid;
             (valid, st.portfolios[j]) = PortfolioRisk.portfolioOf(leaves[first + j].present, leaves[first + j].value);
@@ -342,14 +358,24 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         return sum > type(uint64).max ? type(uint64).max : uint64(sum);
     }
 
+    /// @dev `MatchWeight`: positions of the match's portfolios as stored, plus 2 per
+    /// distinct market (the match's and `readMarkets` others), plus 12 per portfolio.
+    function weightOf(State memory st, uint256 readMarkets) internal pure returns (uint256 weight) {
+        for (uint256 j = 0; j < st.portfolios.length; j++) {
+            weight += st.portfolios[j].positions.length;
+        }
+        weight += 2 * (readMarkets + 1) + 12 * st.portfolios.length;
+    }
+
     // ---------------------------------------------------------------- one fill
 
-    /// @dev One side of a fill: its portfolio normalised, the remainder kept back and its
-    /// maintenance margin before the trade.
+    /// @dev One side of a fill: its portfolio normalised, the remainder kept back, its
+    /// risk sums and maintenance margin before the trade.
     struct Side {
         uint256 index;
         PortfolioRisk.Portfolio portfolio;
         int256 remainder;
+        PortfolioRisk.Risk risk;
         int256 maintenanceBefore;
         int256 sizeBefore;
     }
@@ -386,7 +412,9 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         PortfolioRisk.trade(seller.portfolio, st.set.traded, -t.size, -t.received, fundingIndex);
         buyer.portfolio.cash -= t.paid + t.buyerFee;
         seller.portfolio.cash += t.received - t.sellerFee;
-        if (!marginKept(st, leaves, buyer) || !marginKept(st, leaves, seller)) return false;
+        if (!marginKept(st, buyer, buyer.sizeBefore + t.size) || !marginKept(st, seller, seller.sizeBefore - t.size)) {
+            return false;
+        }
         (st.traded[buyer.index], st.traded[seller.index]) = (true, true);
         openInterest(m, buyer.sizeBefore, seller.sizeBefore, t.size, maker.price);
         st.remainder += buyer.remainder + seller.remainder;
@@ -425,34 +453,34 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         return size != 0 && lot != 0 && size % lot == 0 && price != 0 && tick != 0 && price % tick == 0;
     }
 
-    /// @dev Portfolio `index` normalised, with its maintenance before the trade; not ok
-    /// when a position's market is unknown or cannot be priced.
+    /// @dev Portfolio `index` normalised, with its risk before the trade; not ok when a
+    /// position's market is unknown or cannot be priced.
     function side(State memory st, Leaf[] memory leaves, uint256 index) internal pure returns (bool ok, Side memory s) {
         s.index = index;
         if (st.traded[index]) {
-            (s.portfolio, s.maintenanceBefore) = (st.portfolios[index], st.maintenance[index]);
-            s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.set.traded);
-            return (true, s);
+            (s.portfolio, s.risk) = (st.portfolios[index], st.risks[index]);
+        } else {
+            bytes[] memory markets;
+            (ok, markets) = marketsOf(st.set, leaves, st.portfolios[index]);
+            if (!ok) return (false, s);
+            (s.portfolio, markets, s.remainder) = PortfolioRisk.normalise(st.portfolios[index], markets);
+            (ok, s.risk) = PortfolioRisk.riskOf(s.portfolio, markets);
+            if (!ok) return (false, s);
         }
-        bytes[] memory markets;
-        (ok, markets) = marketsOf(st.set, leaves, st.portfolios[index]);
-        if (!ok) return (false, s);
-        (s.portfolio, markets, s.remainder) = PortfolioRisk.normalise(st.portfolios[index], markets);
-        bool priced;
-        (priced,, s.maintenanceBefore,) = PortfolioRisk.margin(s.portfolio, markets);
+        (, s.maintenanceBefore,) = PortfolioRisk.requirements(s.risk, 0);
         s.sizeBefore = PortfolioRisk.sizeIn(s.portfolio, st.set.traded);
-        return (priced, s);
+        return (true, s);
     }
 
-    /// @dev `check_trade_margin`: at most 32 positions and, if the maintenance rose, the
+    /// @dev `check_trade_margin` after the trade moved the position in the match's
+    /// market to `sizeAfter`: at most 32 positions and, if the maintenance rose, the
     /// equity covers the initial margin.
-    function marginKept(State memory st, Leaf[] memory leaves, Side memory s) internal pure returns (bool) {
+    function marginKept(State memory st, Side memory s, int256 sizeAfter) internal pure returns (bool) {
         if (s.portfolio.positions.length > PortfolioRisk.POSITIONS_MAX) return false;
-        (bool known, bytes[] memory markets) = marketsOf(st.set, leaves, s.portfolio);
-        if (!known) return false;
-        (bool priced, int256 equity, int256 maintenance, int256 initial) = PortfolioRisk.margin(s.portfolio, markets);
-        st.maintenance[s.index] = maintenance;
-        return priced && (maintenance <= s.maintenanceBefore || equity >= initial);
+        if (!PortfolioRisk.shift(s.risk, st.set.tradedLeaf, s.sizeBefore, sizeAfter)) return false;
+        (int256 equity, int256 maintenance, int256 initial) = PortfolioRisk.requirements(s.risk, s.portfolio.cash);
+        st.risks[s.index] = s.risk;
+        return maintenance <= s.maintenanceBefore || equity >= initial;
     }
 
     /// @dev Open interest (the total long size) follows the two accounts; the last price

@@ -179,30 +179,67 @@ library PortfolioRisk {
         pure
         returns (bool priced, int256 equity, int256 maintenance, int256 initial)
     {
-        int256[SCENARIO_COUNT] memory pnl;
+        Risk memory r;
+        (priced, r) = riskOf(p, markets);
+        if (!priced) return (false, 0, 0, 0);
+        (equity, maintenance, initial) = requirements(r, p.cash);
+    }
+
+    /// @notice The sums the margin is made of (linear in the positions): per scenario
+    /// Σ q·pnl(s), Σ |q|·charge over short positions, Σ q·mark (femto-USDC).
+    struct Risk {
+        int256[SCENARIO_COUNT] pnl;
         int256 shortCharge;
         int256 markValue;
+    }
+
+    /// @notice `p`'s risk sums over `markets` (the leaf of each position's market, in
+    /// order); not priced when a market has no vector or a position is out of bounds.
+    function riskOf(Portfolio memory p, bytes[] memory markets) internal pure returns (bool priced, Risk memory r) {
         for (uint256 i = 0; i < p.positions.length; i++) {
-            bytes memory market = markets[i];
-            int256 q = p.positions[i].size;
-            if (uint8(market[MARKET_HAS_VECTOR]) != 1 || q > POSITION_SIZE_MAX || q < -POSITION_SIZE_MAX) {
-                return (false, 0, 0, 0);
-            }
-            accumulate(pnl, market, q);
-            if (q < 0) shortCharge -= q * signed(market, VECTOR_SHORT_CHARGE, 8);
-            markValue += q * signed(market, VECTOR_MARK, 8);
+            if (!shift(r, markets[i], 0, p.positions[i].size)) return (false, r);
         }
-        int256 worst = lowest(pnl);
-        int256 maintenanceFemto = (worst < 0 ? -worst : int256(0)) + shortCharge;
+        return (true, r);
+    }
+
+    /// @notice `r` after the position in `market` went from `sizeBefore` to
+    /// `sizeAfter` (from 0: a new position; a trade): the sums are linear, so only that
+    /// market's terms change and the result is exactly `riskOf` of the changed portfolio.
+    /// False when the new size is out of bounds or the market has no vector (as `riskOf`
+    /// would say).
+    function shift(Risk memory r, bytes memory market, int256 sizeBefore, int256 sizeAfter)
+        internal
+        pure
+        returns (bool priced)
+    {
+        if (uint8(market[MARKET_HAS_VECTOR]) != 1 || sizeAfter > POSITION_SIZE_MAX || sizeAfter < -POSITION_SIZE_MAX) {
+            return false;
+        }
+        accumulate(r.pnl, market, sizeAfter - sizeBefore);
+        int256 charge = signed(market, VECTOR_SHORT_CHARGE, 8);
+        if (sizeBefore < 0) r.shortCharge += sizeBefore * charge;
+        if (sizeAfter < 0) r.shortCharge -= sizeAfter * charge;
+        r.markValue += (sizeAfter - sizeBefore) * signed(market, VECTOR_MARK, 8);
+        return true;
+    }
+
+    /// @notice Equity (cash plus value at mark, floored), and the maintenance and initial
+    /// requirements (rounded up), micro-USDC.
+    function requirements(Risk memory r, int256 cash)
+        internal
+        pure
+        returns (int256 equity, int256 maintenance, int256 initial)
+    {
+        int256 worst = lowest(r.pnl);
+        int256 maintenanceFemto = (worst < 0 ? -worst : int256(0)) + r.shortCharge;
         maintenance = ceilDiv(maintenanceFemto, FEMTO_PER_MICRO);
         initial = ceilDiv(ceilDiv(maintenanceFemto * INITIAL_FACTOR_PPM, 1_000_000), FEMTO_PER_MICRO);
-        equity = p.cash + floorDiv(markValue, FEMTO_PER_MICRO);
-        priced = true;
+        equity = cash + floorDiv(r.markValue, FEMTO_PER_MICRO);
     }
 
     /// @dev `pnl[s] += q · scenarioPnl(s)` for every scenario of `market`'s vector. In
-    /// assembly: this loop is the margin's cost (29 multiply-adds per position, four
-    /// margins per fill of a match), and compiled it spent ~150 gas an entry on bounds
+    /// assembly: this loop is the margin's cost (29 multiply-adds per position), and
+    /// compiled it spent ~150 gas an entry on bounds
     /// checks and checked arithmetic that cannot fail here (|q| ≤ 10^13, |pnl| < 2^63:
     /// a sum of 32 products stays far inside 255 bits).
     function accumulate(int256[SCENARIO_COUNT] memory pnl, bytes memory market, int256 q) private pure {

@@ -36,6 +36,16 @@ abstract contract PortfolioSteps is StepRules {
         uint256 readCount,
         uint256 tradedIndex
     ) internal pure returns (MarketSet memory set) {
+        set = marketIdsOf(portfolios, traded);
+        readMarketLeaves(set, leaves, readCount, tradedIndex);
+    }
+
+    /// @dev The ids of the markets `portfolios` need besides `traded` (no leaf read yet).
+    function marketIdsOf(PortfolioRisk.Portfolio[] memory portfolios, uint32 traded)
+        internal
+        pure
+        returns (MarketSet memory set)
+    {
         set.traded = traded;
         set.ids = new uint32[](portfolios.length * PortfolioRisk.POSITIONS_MAX);
         set.slots = new uint256[](MARKET_SLOTS);
@@ -55,6 +65,16 @@ abstract contract PortfolioSteps is StepRules {
         assembly ("memory-safe") {
             mstore(ids, count)
         }
+    }
+
+    /// @dev Checks the witness holds `set`'s markets (exactly `readCount` leaves at its
+    /// front, each a market or absent) and takes the traded market's leaf
+    /// (`leaves[tradedIndex]`).
+    function readMarketLeaves(MarketSet memory set, Leaf[] memory leaves, uint256 readCount, uint256 tradedIndex)
+        internal
+        pure
+    {
+        uint256 count = set.count;
         if (count != readCount) revert WrongLeafCount(leaves.length, leaves.length - readCount + count);
         for (uint256 i = 0; i < count; i++) {
             if (leaves[i].present && !PortfolioRisk.isMarket(leaves[i].value)) revert BadLeafValue(i);

@@ -354,6 +354,19 @@ impl Book {
     /// changed. Refuses a post-only order that would cross and a fill-or-kill order that
     /// the crossing liquidity (within `fills_max` fills) cannot fill completely.
     pub fn plan(&self, order: &NewOrder, fills_max: usize) -> Result<Plan, Reject> {
+        self.plan_bounded(order, fills_max, |_| true)
+    }
+
+    /// [`Book::plan`] under one more bound the caller keeps: before each fill, `admits`
+    /// is asked with the maker's tag, and the plan stops there (truncated, as at
+    /// `fills_max`) when it answers `false`. The sequencer uses it to keep one match
+    /// within what the STF allows a match to touch.
+    pub fn plan_bounded(
+        &self,
+        order: &NewOrder,
+        fills_max: usize,
+        mut admits: impl FnMut(u64) -> bool,
+    ) -> Result<Plan, Reject> {
         if order.price == 0 || order.qty == 0 {
             return Err(Reject::Zero);
         }
@@ -390,7 +403,7 @@ impl Book {
                     }
                     plan.self_trades.push(id);
                 } else {
-                    if plan.fills.len() == fills_max {
+                    if plan.fills.len() == fills_max || !admits(maker.tag) {
                         plan.truncated = true;
                         break 'levels;
                     }

@@ -129,6 +129,58 @@ fn plans_respect_the_fill_bound_and_change_nothing() {
 }
 
 #[test]
+fn a_bounded_plan_stops_before_the_first_maker_refused_and_the_next_plan_takes_it() {
+    let mut book = Book::new();
+    for tag in 0..5 {
+        book.submit(&gtc(10 + tag, Side::Sell, 100 + tag, 1, tag))
+            .unwrap();
+    }
+    let taker = gtc(1, Side::Buy, 200, 5, 99);
+    // A budget the caller keeps: each maker costs its tag + 1, three units in all.
+    let mut budget = 3;
+    let mut asked = Vec::new();
+    let plan = book
+        .plan_bounded(&taker, 16, |tag| {
+            asked.push(tag);
+            let cost = tag + 1;
+            if cost > budget {
+                return false;
+            }
+            budget -= cost;
+            true
+        })
+        .unwrap();
+    assert_eq!(
+        asked,
+        vec![0, 1, 2],
+        "asked in priority order, up to the refusal"
+    );
+    let tags: Vec<_> = plan.fills.iter().map(|f| f.maker_tag).collect();
+    assert_eq!(
+        (tags, plan.remaining, plan.truncated),
+        (vec![0, 1], 3, true)
+    );
+    assert_eq!(book.len(), 5, "planning changes nothing");
+    book.apply(&plan);
+    let rest = NewOrder {
+        qty: plan.remaining,
+        ..taker
+    };
+    let plan = book.plan_bounded(&rest, 16, |tag| tag == 2).unwrap();
+    let tags: Vec<_> = plan.fills.iter().map(|f| f.maker_tag).collect();
+    assert_eq!((tags, plan.truncated), (vec![2], true));
+    // A fill-or-kill order the bound leaves short is refused.
+    let fok = NewOrder {
+        tif: TimeInForce::FillOrKill,
+        ..rest
+    };
+    assert!(matches!(
+        book.plan_bounded(&fok, 16, |tag| tag == 2),
+        Err(Reject::FillOrKillUnfilled { .. })
+    ));
+}
+
+#[test]
 fn amend_down_keeps_priority_and_anything_else_requeues() {
     let mut book = Book::new();
     let a = book

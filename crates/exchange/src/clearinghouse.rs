@@ -474,6 +474,13 @@ impl Clearinghouse {
         self.portfolios.get(account).cloned().unwrap_or_default()
     }
 
+    /// The positions of an account's stored portfolio (before normalisation).
+    pub fn stored_positions(&self, account: &Address) -> &[Position] {
+        self.portfolios
+            .get(account)
+            .map_or(&[], |p| p.positions.as_slice())
+    }
+
     /// Every market, by id.
     pub fn markets(&self) -> impl Iterator<Item = &Market> {
         self.markets.values()

@@ -6,12 +6,90 @@
 //! clearinghouse) margin. A match is all-or-nothing. Spec: `docs/spec/clearinghouse.md` §6.
 
 use crate::clearinghouse::{ClearingError, Clearinghouse, Fill, FillOutcome};
+use crate::risk::POSITIONS_PER_ACCOUNT_MAX;
 use alloy_primitives::{Address, B256};
 use std::collections::HashMap;
 use straddle_primitives::TimeInForce;
 
 /// Makers one match may fill (the wire format's bound).
 pub const FILLS_PER_MATCH_MAX: usize = straddle_primitives::transaction::MAKERS_PER_MATCH_MAX;
+
+/// The most one match may touch, in units of the cost of its one-step proof on L1
+/// ([`MatchWeight`]). Every match of one maker fits (two full portfolios over 64 other
+/// markets weigh 218), so any two accounts can always trade; a sweep over more is split
+/// into several matches by the engine. Keeps one match's proof under the dispute game's
+/// gas target (`docs/spec/disputes.md` §4).
+pub const MATCH_WEIGHT_MAX: usize = 220;
+// Any two accounts can trade: two full portfolios over distinct markets, and a third
+// market traded, fit.
+const _: () = assert!(
+    2 * POSITIONS_PER_ACCOUNT_MAX
+        + WEIGHT_PER_MARKET * (2 * POSITIONS_PER_ACCOUNT_MAX + 1)
+        + 2 * WEIGHT_PER_PORTFOLIO
+        <= MATCH_WEIGHT_MAX
+);
+
+/// Weight of each distinct portfolio a match touches (its leaf, its order record, one
+/// fill's arithmetic).
+pub const WEIGHT_PER_PORTFOLIO: usize = 12;
+/// Weight of each distinct market the match's portfolios hold or trade (a leaf read).
+pub const WEIGHT_PER_MARKET: usize = 2;
+
+/// What a match touches: its portfolios (the taker's and each maker owner's, once
+/// each), the positions they hold as stored before the match, and the distinct markets
+/// of those positions together with the match's market.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MatchWeight {
+    owners: Vec<Address>,
+    markets: Vec<u32>,
+    positions: usize,
+}
+
+impl MatchWeight {
+    /// The weight of a match on `market` with no portfolio yet.
+    pub fn new(market: u32) -> Self {
+        Self {
+            owners: Vec::new(),
+            markets: vec![market],
+            positions: 0,
+        }
+    }
+
+    /// The weight with `owner`'s portfolio added (nothing if already in).
+    pub fn with(&self, clearinghouse: &Clearinghouse, owner: Address) -> Self {
+        let mut next = self.clone();
+        if next.owners.contains(&owner) {
+            return next;
+        }
+        next.owners.push(owner);
+        for position in clearinghouse.stored_positions(&owner) {
+            next.positions += 1;
+            if !next.markets.contains(&position.market) {
+                next.markets.push(position.market);
+            }
+        }
+        next
+    }
+
+    /// `positions + 2·markets + 12·portfolios`.
+    pub fn weight(&self) -> usize {
+        self.positions
+            + WEIGHT_PER_MARKET * self.markets.len()
+            + WEIGHT_PER_PORTFOLIO * self.owners.len()
+    }
+
+    /// Within [`MATCH_WEIGHT_MAX`].
+    pub fn fits(&self) -> bool {
+        self.weight() <= MATCH_WEIGHT_MAX
+    }
+
+    /// The weight of a match between `accounts` on `market`.
+    pub fn of(clearinghouse: &Clearinghouse, market: u32, accounts: &[Address]) -> Self {
+        accounts.iter().fold(Self::new(market), |weight, owner| {
+            weight.with(clearinghouse, *owner)
+        })
+    }
+}
 
 pub use straddle_primitives::VerifiedOrder;
 
@@ -129,6 +207,20 @@ pub enum MatchError {
     /// Unknown time-in-force value.
     #[error("unknown time in force {0}")]
     UnknownTimeInForce(u8),
+    /// The match touches more than [`MATCH_WEIGHT_MAX`] allows ([`MatchWeight`]).
+    #[error(
+        "the match touches {positions} positions in {markets} markets over {portfolios} portfolios: weight {weight}, at most {MATCH_WEIGHT_MAX}"
+    )]
+    TooHeavy {
+        /// Positions the portfolios hold.
+        positions: usize,
+        /// Distinct markets, the match's included.
+        markets: usize,
+        /// Distinct portfolios.
+        portfolios: usize,
+        /// `positions + 2·markets + 12·portfolios`.
+        weight: usize,
+    },
     /// A reduce-only order would increase or flip its owner's position.
     #[error("reduce-only order {0} would increase the position")]
     ReduceOnly(B256),
@@ -339,6 +431,15 @@ pub fn execute_match(
     // Settle in book order, undoing everything if any fill is refused.
     let mut accounts: Vec<Address> = proposed.makers.iter().map(|m| m.maker.owner).collect();
     accounts.push(taker.owner);
+    let weight = MatchWeight::of(clearinghouse, taker.order.market, &accounts);
+    if !weight.fits() {
+        return Err(MatchError::TooHeavy {
+            positions: weight.positions,
+            markets: weight.markets.len(),
+            portfolios: weight.owners.len(),
+            weight: weight.weight(),
+        });
+    }
     let checkpoint = clearinghouse.checkpoint(&accounts, taker.order.market);
     let mut fills = Vec::with_capacity(proposed.makers.len());
     for (index, fill) in proposed.makers.iter().enumerate() {

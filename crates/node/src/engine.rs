@@ -13,7 +13,7 @@ use straddle_book::{
 };
 use straddle_exchange::Ledger;
 use straddle_exchange::clearinghouse::market::MarketSpec;
-use straddle_exchange::orders::FILLS_PER_MATCH_MAX;
+use straddle_exchange::orders::{FILLS_PER_MATCH_MAX, MatchWeight};
 use straddle_primitives::{Order, SignedOrder, TimeInForce, Transaction, VerifiedOrder};
 
 /// Why the engine cannot take an order. The books are unchanged.
@@ -438,7 +438,8 @@ impl Engine {
     }
 
     /// Plans the next match of `taker` (`remaining` micro-contracts left) against its
-    /// market's book: at most [`FILLS_PER_MATCH_MAX`] makers. The transaction is `None`
+    /// market's book: at most [`FILLS_PER_MATCH_MAX`] makers, and no more than
+    /// [`MATCH_WEIGHT_MAX`](straddle_exchange::orders::MATCH_WEIGHT_MAX) allows with the taker's portfolio. The transaction is `None`
     /// when nothing crosses (the plan may still say matching stopped at a self-trade).
     pub fn plan(
         &mut self,
@@ -448,8 +449,24 @@ impl Engine {
         remaining: u64,
     ) -> Result<PlannedMatch, EngineError> {
         let (new, lot) = self.new_order(ledger, owner, &taker.order, remaining, u64::MAX)?;
+        let clearinghouse = ledger.clearinghouse();
+        let mut weight = MatchWeight::new(taker.order.market).with(clearinghouse, owner);
+        let resting = &self.resting;
+        // A maker whose portfolio would take the match past MATCH_WEIGHT_MAX ends this
+        // match; the next plan takes it.
+        let mut admits = |tag: u64| {
+            let Some(maker) = resting.get(&tag) else {
+                return true;
+            };
+            let next = weight.with(clearinghouse, maker.owner);
+            let fits = next.fits();
+            if fits {
+                weight = next;
+            }
+            fits
+        };
         let plan = match self.books.get(&taker.order.market) {
-            Some(book) => book.plan(&new, FILLS_PER_MATCH_MAX)?,
+            Some(book) => book.plan_bounded(&new, FILLS_PER_MATCH_MAX, &mut admits)?,
             None => Plan {
                 remaining: new.qty,
                 ..Plan::default()

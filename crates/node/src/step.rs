@@ -8,6 +8,7 @@ use crate::chain::{Chain, ChainError, stored_block};
 use crate::chain_store::ChainStore;
 use alloy_primitives::{Address, B256, Bytes};
 use std::collections::BTreeMap;
+use straddle_exchange::orders::MatchWeight;
 use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
 use straddle_l1::disputes::{StepInput, StepLeaf, StepPreimage, StepTerminal, encode_step_witness};
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
@@ -342,7 +343,13 @@ fn match_keys<'a>(
         add_once(&mut owners, maker.owner);
         add_once(&mut records, (maker.owner, maker.hash));
     }
-    read_markets(ledger, &owners, market)
+    // A match over the weight bound is refused before any market is read.
+    let markets = if MatchWeight::of(ledger.clearinghouse(), market, &owners).fits() {
+        read_markets(ledger, &owners, market)
+    } else {
+        Vec::new()
+    };
+    markets
         .into_iter()
         .chain(
             records

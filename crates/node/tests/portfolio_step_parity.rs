@@ -19,8 +19,9 @@
 
 mod common;
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256, U256};
 use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
 use common::Rng;
 use std::collections::BTreeMap;
 use straddle_exchange::clearinghouse::market::MarketStatus;
@@ -31,9 +32,9 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
-    Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, Order, RetireOrder,
-    SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction, VerifiedTransaction,
-    WithdrawMargin,
+    Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, Mint, Order,
+    RetireOrder, SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
+    VerifiedTransaction, WithdrawMargin,
 };
 
 const STEPS: usize = 2_000;
@@ -992,6 +993,100 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
         "margin withdrawal, highest sampled gas: {} ({} positions after)",
         gas_max.0, gas_max.1
     );
+    // A sweep too heavy for one match: the trader holding the most positions takes 16
+    // fresh makers (cash only); with their 17 portfolios the match weighs more than
+    // MATCH_WEIGHT_MAX, and both sides refuse it. The same sweep in two matches of 8 is
+    // taken.
+    let heavy_taker = *TRADERS
+        .iter()
+        .max_by_key(|who| {
+            let owner = common::signer(**who).address();
+            chain
+                .state
+                .ledger
+                .clearinghouse()
+                .stored_positions(&owner)
+                .len()
+        })
+        .expect("traders");
+    let fresh: Vec<PrivateKeySigner> = (0..16u64)
+        .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(0xF2E5 + k))).unwrap())
+        .collect();
+    for key in &fresh {
+        let mint = Action::Mint(Mint {
+            to: key.address(),
+            amount: 10_000_000_000,
+            nonce: trading.nonce(0),
+            expiryMs: u64::MAX / 2,
+        });
+        seed(&mut chain, signed_action(0, mint), &block);
+        let action = Action::DepositMargin(DepositMargin {
+            amount: 10_000_000_000,
+            nonce: 1,
+            expiryMs: u64::MAX / 2,
+        });
+        let signature = key
+            .sign_hash_sync(&action.signing_hash(&common::domain()))
+            .unwrap();
+        seed(
+            &mut chain,
+            Transaction::Action(SignedAction { action, signature }),
+            &block,
+        );
+    }
+    let eth = market_terms(1);
+    let price = chain
+        .state
+        .ledger
+        .clearinghouse()
+        .market(1)
+        .and_then(|m| m.vector.as_ref())
+        .map(|v| v.mark_nano as u64 / 1_000 / eth.tick * eth.tick)
+        .expect("ETH-PERP is priced");
+    let mut one_lot = |key: &PrivateKeySigner, is_buy: bool, lots: u64, tif: u8| {
+        trading.order_nonce += 1;
+        common::sign_order_with(
+            key,
+            Order {
+                market: 1,
+                isBuy: is_buy,
+                limitPrice: price,
+                size: lots * eth.lot,
+                timeInForce: tif,
+                reduceOnly: false,
+                expiryMs: block.timestamp_ms + 60_000,
+                clientOrderId: trading.order_nonce,
+                nonce: trading.order_nonce,
+            },
+        )
+    };
+    let taker = one_lot(&common::signer(heavy_taker), true, 16, 1);
+    let asks: Vec<(SignedOrder, u64)> = fresh
+        .iter()
+        .map(|key| (one_lot(key, false, 1, 0), eth.lot))
+        .collect();
+    let sweeps = [
+        ("one match of 16", asks.clone()),
+        ("the first 8", asks[..8].to_vec()),
+        ("the last 8", asks[8..].to_vec()),
+    ];
+    for (what, makers) in sweeps {
+        let tx = Transaction::Match {
+            taker: taker.clone(),
+            makers,
+        };
+        let outcome = refusal(&chain, &tx, &block);
+        let expected = if what == "one match of 16" {
+            "TooHeavy"
+        } else {
+            "taken"
+        };
+        assert_eq!(outcome, expected, "{what}");
+        let context = format!("a heavy sweep, {what}");
+        let (_, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+        assert_eq!(changed, outcome == "taken", "{context}");
+    }
+
     assert!(emptied >= 3, "too few portfolios emptied: {emptied}");
     let refusals = [
         "BadPrice",

@@ -2,8 +2,8 @@
 //! of 100 000 accounts, the most a genesis takes, and 900 000 filler leaves under keys
 //! no state key hashes to, so proofs have about 21 siblings), each covered kind at its worst case (full nonce
 //! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64, a
-//! margin withdrawal of 32 positions owing funding, matches of 1 and 16 makers whose
-//! portfolios hold 32 positions, a liquidation and a retirement of an account of 32
+//! margin withdrawal of 32 positions owing funding, matches of 1, 2 and 16 makers at
+//! the positions bound and one of 16 makers over it, a liquidation and a retirement of an account of 32
 //! positions), with the prover's root checked against the
 //! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
 //! the test suite; run it with
@@ -95,7 +95,10 @@ async fn step_gas_at_a_million_leaves() {
     }
 
     hold_positions_owing_funding(&mut chain, &mut block, expiry);
-    let (maker_keys, makers) = sixteen_makers_holding_the_same_markets(&mut chain, &block, expiry);
+    let (maker_keys, makers) = makers_holding_the_same_markets(&mut chain, &block, expiry, 0, 32);
+    let (small_keys, _) = makers_holding_the_same_markets(&mut chain, &block, expiry, 16, 4);
+    let (_, empty_makers) = makers_holding_the_same_markets(&mut chain, &block, expiry, 32, 0);
+    let (_, distinct_ask) = account_of_31_other_markets(&mut chain, &mut block, expiry);
     let (thin, thin_bid) = thin_account_of_32_positions(&mut chain, &mut block, expiry);
 
     let l1_deposit = l1_of(3);
@@ -186,7 +189,7 @@ async fn step_gas_at_a_million_leaves() {
                 Action::Mint(Mint {
                     to: alice.address(),
                     amount: 1_000,
-                    nonce: 500,
+                    nonce: 580,
                     expiryMs: expiry,
                 }),
                 &domain,
@@ -248,15 +251,9 @@ async fn step_gas_at_a_million_leaves() {
             ),
         ),
         (
-            "match of 1 maker (2 portfolios of 32 positions, 32 markets)",
+            "match of 1 maker (2 portfolios of 32 positions, 32 markets, weight 152)",
             Transaction::Match {
-                taker: common::sign_order(1, {
-                    let mut taker = makers[0].0.order.clone();
-                    taker.isBuy = true;
-                    taker.timeInForce = 1;
-                    taker.nonce = 9_998;
-                    taker
-                }),
+                taker: taker_against(&makers[0].0.order, &common::signer(1), 1, 9_998),
                 makers: vec![(
                     common::sign_order_with(&maker_keys[15], {
                         let mut maker = makers[15].0.order.clone();
@@ -268,16 +265,37 @@ async fn step_gas_at_a_million_leaves() {
             },
         ),
         (
-            "match of 16 makers (17 portfolios of 32 positions, 32 markets)",
+            "match of 2 makers (3 portfolios of 32 positions, 32 markets, weight 196)",
             Transaction::Match {
-                taker: common::sign_order(1, {
-                    let mut taker = makers[0].0.order.clone();
-                    taker.isBuy = true;
-                    taker.timeInForce = 1;
-                    taker.size *= 16;
-                    taker.nonce = 9_999;
-                    taker
-                }),
+                taker: taker_against(&makers[0].0.order, &common::signer(1), 2, 9_996),
+                makers: [13, 14]
+                    .into_iter()
+                    .map(|k| {
+                        let mut maker = makers[k].0.order.clone();
+                        maker.nonce = 9_990 + k as u64;
+                        (common::sign_order_with(&maker_keys[k], maker), 1_000_000)
+                    })
+                    .collect(),
+            },
+        ),
+        (
+            "match of 1 maker over 63 markets (portfolios of 32 and 31 positions, weight 213)",
+            Transaction::Match {
+                taker: taker_against(&distinct_ask.order, &common::signer(1), 1, 9_994),
+                makers: vec![(distinct_ask, 1_000_000)],
+            },
+        ),
+        (
+            "match of 16 makers (taker of 4 positions, makers holding none, weight 216)",
+            Transaction::Match {
+                taker: taker_against(&empty_makers[0].0.order, &small_keys[0], 16, 9_995),
+                makers: empty_makers,
+            },
+        ),
+        (
+            "match of 16 makers over the weight bound, refused (17 portfolios of 32 positions)",
+            Transaction::Match {
+                taker: taker_against(&makers[0].0.order, &common::signer(1), 16, 9_999),
                 makers,
             },
         ),
@@ -328,7 +346,11 @@ async fn step_gas_at_a_million_leaves() {
     for (what, tx) in cases {
         let input: StepInput = execute_step(&mut chain, tx, &block).unwrap();
         let expected = chain.tip.tree.root();
-        assert_ne!(expected, input.pre_root, "{what} executes");
+        if what.contains("refused") {
+            assert_eq!(expected, input.pre_root, "{what} changes nothing");
+        } else {
+            assert_ne!(expected, input.pre_root, "{what} executes");
+        }
         let proven = l1
             .execute_step(deployment.step_prover, &input)
             .await
@@ -346,6 +368,17 @@ async fn step_gas_at_a_million_leaves() {
             common::trace_step(&l1, deployment.step_prover, &input).await;
         }
     }
+}
+
+/// A buying immediate-or-cancel taker signed by `key` for `makers` times `ask`'s size on
+/// its market and at its price.
+fn taker_against(ask: &Order, key: &PrivateKeySigner, makers: u64, nonce: u64) -> SignedOrder {
+    let mut taker = ask.clone();
+    taker.isBuy = true;
+    taker.timeInForce = 1;
+    taker.size *= makers;
+    taker.nonce = nonce;
+    common::sign_order_with(key, taker)
 }
 
 /// Runs `tx` on the STF only (setting a case up): the STF must take it.
@@ -392,14 +425,16 @@ fn one_contract(
     }
 }
 
-/// Sixteen new accounts (keys the test makes, minted collateral by the operator) each
-/// holding one contract, long or short, of each of account 1's 32 markets (traded in
-/// pairs), and a sell order of each on market 1 at its mark: the makers of a match at
-/// its bound, whose portfolios are all at theirs.
-fn sixteen_makers_holding_the_same_markets(
+/// Sixteen new accounts (keys the test makes from `first`, minted collateral by the
+/// operator) each holding one contract, long or short, of each of the first `positions`
+/// of account 1's 32 markets (traded in pairs), and a sell order of each on market 1 at
+/// its mark: the makers of a match of 16 makers.
+fn makers_holding_the_same_markets(
     chain: &mut Chain,
     block: &BlockContext,
     expiry: u64,
+    first: u64,
+    positions: usize,
 ) -> (Vec<PrivateKeySigner>, Vec<(SignedOrder, u64)>) {
     let domain = common::domain();
     let alice = common::signer(1).address();
@@ -416,14 +451,14 @@ fn sixteen_makers_holding_the_same_markets(
         .iter()
         .map(|market| (*market, mark_on_grid(chain, *market)))
         .collect();
-    let keys: Vec<PrivateKeySigner> = (0..16u64)
+    let keys: Vec<PrivateKeySigner> = (first..first + 16)
         .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(0xB00C + k))).unwrap())
         .collect();
     for (k, key) in keys.iter().enumerate() {
         let mint = Action::Mint(Mint {
             to: key.address(),
             amount: 1_000_000_000_000,
-            nonce: 400 + k as u64,
+            nonce: 400 + first + k as u64,
             expiryMs: expiry,
         });
         run(chain, signed(&common::signer(0), mint, &domain), block);
@@ -439,7 +474,7 @@ fn sixteen_makers_holding_the_same_markets(
     };
     // In pairs: the first buys one contract of every market from the second.
     for (pair, two) in keys.chunks(2).enumerate() {
-        for (i, market) in markets.iter().enumerate() {
+        for (i, market) in markets.iter().take(positions).enumerate() {
             let nonce = 10_000 + 100 * pair as u64 + i as u64;
             let trade = Transaction::Match {
                 taker: order(&two[0], *market, true, 1, nonce),
@@ -454,6 +489,76 @@ fn sixteen_makers_holding_the_same_markets(
         .map(|(k, key)| (order(key, 1, false, 0, 20_000 + k as u64), 1_000_000))
         .collect();
     (keys, makers)
+}
+
+/// A new account holding one contract long of each of 31 new perpetuals (none of which
+/// account 1 holds), bought from another new account, and its ask for one contract of
+/// market 1 at its mark: the heaviest one-maker match the STF takes is account 1 buying
+/// it (63 positions over 63 markets; with both portfolios full the traded market would
+/// be a 33rd position for one of them).
+fn account_of_31_other_markets(
+    chain: &mut Chain,
+    block: &mut BlockContext,
+    expiry: u64,
+) -> (PrivateKeySigner, SignedOrder) {
+    let domain = common::domain();
+    let keys: Vec<PrivateKeySigner> = [0xD15_u64, 0xE15]
+        .into_iter()
+        .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(k))).unwrap())
+        .collect();
+    for (k, key) in keys.iter().enumerate() {
+        let mint = Action::Mint(Mint {
+            to: key.address(),
+            amount: 1_000_000_000_000,
+            nonce: 520 + k as u64,
+            expiryMs: expiry,
+        });
+        run(chain, signed(&common::signer(0), mint, &domain), block);
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 500_000_000_000,
+            nonce: 1,
+            expiryMs: expiry,
+        });
+        run(chain, signed(key, deposit, &domain), block);
+    }
+    for (i, market) in (200..231).enumerate() {
+        run(
+            chain,
+            common::list_perpetual(market, 530 + i as u64, expiry),
+            block,
+        );
+    }
+    // The new perpetuals get their vectors from the next update.
+    block.number += 1;
+    block.timestamp_ms += 1_000;
+    run(
+        chain,
+        common::price_update(1, 3_030_000_000, block.timestamp_ms),
+        block,
+    );
+    for (i, market) in (200..231).enumerate() {
+        let price = mark_on_grid(chain, market);
+        let nonce = 30_000 + i as u64;
+        let trade = Transaction::Match {
+            taker: one_contract(&keys[0], market, price, true, 1, nonce, expiry),
+            makers: vec![(
+                one_contract(&keys[1], market, price, false, 0, nonce, expiry),
+                1_000_000,
+            )],
+        };
+        run(chain, trade, block);
+    }
+    let ask = one_contract(
+        &keys[0],
+        1,
+        mark_on_grid(chain, 1),
+        false,
+        0,
+        31_000,
+        expiry,
+    );
+    let [holder, _] = <[PrivateKeySigner; 2]>::try_from(keys).unwrap();
+    (holder, ask)
 }
 
 /// A new account holding one contract long of each of account 1's 32 markets (bought
@@ -471,7 +576,7 @@ fn thin_account_of_32_positions(
     let mint = Action::Mint(Mint {
         to: key.address(),
         amount: 1_000_000_000_000,
-        nonce: 450,
+        nonce: 570,
         expiryMs: expiry,
     });
     run(chain, signed(&common::signer(0), mint, &domain), block);

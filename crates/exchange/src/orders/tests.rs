@@ -14,26 +14,31 @@ fn trader(i: u8) -> Address {
 }
 
 fn setup() -> (OrderRegistry, Clearinghouse) {
-    let grid = ScenarioGrid::new(&RiskParams::default()).unwrap();
     let mut ch = Clearinghouse::new(1_250_000);
     for id in [1, 2] {
-        ch.add_market(MarketSpec {
-            id,
-            underlying: 1,
-            instrument: Instrument::Perpetual,
-            tick_micro_usdc: 100_000,
-            lot: 1_000,
-            maker_fee_ppm: 0,
-            taker_fee_ppm: 500,
-        })
-        .unwrap();
-        ch.set_vector(id, perpetual_vector(PRICE, &grid).unwrap())
-            .unwrap();
+        add_perpetual(&mut ch, id);
     }
     for i in 0..5 {
         ch.deposit(trader(i), 100_000_000_000).unwrap();
     }
     (OrderRegistry::default(), ch)
+}
+
+/// Lists perpetual `id` on ETH, priced at [`PRICE`].
+fn add_perpetual(ch: &mut Clearinghouse, id: u32) {
+    let grid = ScenarioGrid::new(&RiskParams::default()).unwrap();
+    ch.add_market(MarketSpec {
+        id,
+        underlying: 1,
+        instrument: Instrument::Perpetual,
+        tick_micro_usdc: 100_000,
+        lot: 1_000,
+        maker_fee_ppm: 0,
+        taker_fee_ppm: 500,
+    })
+    .unwrap();
+    ch.set_vector(id, perpetual_vector(PRICE, &grid).unwrap())
+        .unwrap();
 }
 
 fn order(owner: u8, is_buy: bool, price: u64, size: u64, tif: u8, nonce: u64) -> VerifiedOrder {
@@ -420,4 +425,73 @@ fn placed_makers_need_no_signature_but_must_be_placed_by_their_named_owner() {
         execute_match(&mut registry, &mut ch, &second, NOW),
         Err(MatchError::Cancelled(ask.hash))
     );
+}
+
+/// Lists markets 3..=34 and has `buyer` buy one contract of each from `seller`: each
+/// then holds 32 positions.
+fn hold_32_positions(ch: &mut Clearinghouse, buyer: u8, seller: u8) {
+    for id in 3..=34 {
+        if ch.market(id).is_none() {
+            add_perpetual(ch, id);
+        }
+        ch.settle_fill(&Fill {
+            market: id,
+            buyer: trader(buyer),
+            seller: trader(seller),
+            size: 1_000_000,
+            price_micro_usdc: PRICE,
+            taker_is_buyer: true,
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_match_over_the_weight_bound_is_refused_and_one_within_it_is_taken() {
+    let (mut registry, mut ch) = setup();
+    hold_32_positions(&mut ch, 0, 1);
+    hold_32_positions(&mut ch, 2, 3);
+    // On market 3, which all four hold (a 33rd position would be refused).
+    let on_market_3 = |mut order: VerifiedOrder| {
+        order.order.market = 3;
+        order
+    };
+    let buy = on_market_3(order(0, true, PRICE, 3_000_000, 0, 1));
+    let asks: Vec<(VerifiedOrder, u64)> = (1..=3)
+        .map(|maker| {
+            let ask = order(maker, false, PRICE, 1_000_000, 0, 10 + u64::from(maker));
+            (on_market_3(ask), 1_000_000)
+        })
+        .collect();
+    // Four portfolios of 32 positions over markets 3..=34.
+    let heavy = against(buy.clone(), asks.clone());
+    let (registry_before, ch_before) = (registry.clone(), ch.clone());
+    assert_eq!(
+        execute_match(&mut registry, &mut ch, &heavy, NOW).unwrap_err(),
+        MatchError::TooHeavy {
+            positions: 128,
+            markets: 32,
+            portfolios: 4,
+            weight: 128 + 2 * 32 + 12 * 4,
+        }
+    );
+    assert_eq!((registry.clone(), ch.clone()), (registry_before, ch_before));
+    // Without the third maker: 96 + 64 + 36 = 196.
+    let within = against(buy, asks[..2].to_vec());
+    assert_eq!(
+        MatchWeight::of(&ch, 3, &[trader(0), trader(1), trader(2)]).weight(),
+        196
+    );
+    execute_match(&mut registry, &mut ch, &within, NOW).unwrap();
+    assert_eq!(ch.portfolio(&trader(0)).size_in(3), 3_000_000);
+}
+
+#[test]
+fn a_maker_counted_twice_weighs_once() {
+    let (_, mut ch) = setup();
+    hold_32_positions(&mut ch, 0, 1);
+    let once = MatchWeight::of(&ch, 1, &[trader(0), trader(1)]);
+    let twice = MatchWeight::of(&ch, 1, &[trader(0), trader(1), trader(1), trader(0)]);
+    assert_eq!(once, twice);
+    assert_eq!(once.weight(), 64 + 2 * 33 + 12 * 2);
 }
