@@ -90,6 +90,7 @@ abstract contract StepRules {
     uint8 internal constant KIND_AUTO_DELEVERAGE = 0x14;
     uint8 internal constant KIND_RETIRE_ORDER = 0x1B;
     uint8 internal constant KIND_CLOSE_MARKET = 0x19;
+    uint8 internal constant KIND_LIST_MARKET = 0x18;
     /// @notice Most orders one bulk placement carries (crates/primitives BULK_ORDERS_MAX).
     uint256 internal constant BULK_ORDERS_MAX = 32;
     uint256 internal constant ORDER_BODY_BYTES = 47;
@@ -1185,7 +1186,10 @@ contract StepProver is StepRules, IStepProver {
     ) external view returns (bytes32) {
         if (transaction.length == 0) return preRoot;
         uint8 kind = uint8(transaction[0]);
-        if (kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS || kind == KIND_CLOSE_MARKET) {
+        if (
+            kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS || kind == KIND_CLOSE_MARKET
+                || kind == KIND_LIST_MARKET
+        ) {
             return orders.execute(preRoot, blockNumber, timestampMs, transaction, witness);
         }
         if (kind == KIND_MATCH || kind == KIND_MATCH_PLACED) {
@@ -1210,8 +1214,8 @@ contract StepProver is StepRules, IStepProver {
 
 /// @title OrderStepProver
 /// @notice The one-step prover's order and market kinds: order placements (0x1A), bulk
-/// placements (0x16) and market closings (0x19); `StepProver` forwards them here. Any
-/// other kind reverts `UnsupportedKind`.
+/// placements (0x16), market listings (0x18) and market closings (0x19); `StepProver`
+/// forwards them here. Any other kind reverts `UnsupportedKind`.
 contract OrderStepProver is StepRules, IStepProver {
     /// @notice kind ‖ market u32 ‖ nonce u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v.
     uint256 internal constant CLOSE_MARKET_BYTES = 86;
@@ -1220,6 +1224,18 @@ contract OrderStepProver is StepRules, IStepProver {
     /// @notice Oracle values at most this long before the close count toward its price
     /// (crates/exchange SETTLEMENT_LOOKBACK_MS).
     uint256 internal constant SETTLEMENT_LOOKBACK_MS = 300_000;
+    /// @notice kind ‖ market u32 ‖ underlying u32 ‖ instrument u8 ‖ strike u64 ‖
+    /// optionExpiryMs u64 ‖ tick u64 ‖ lot u64 ‖ makerFeePpm u32 ‖ takerFeePpm u32 ‖ nonce
+    /// u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v.
+    uint256 internal constant LIST_MARKET_BYTES = 131;
+    bytes32 internal constant LIST_MARKET_TYPEHASH = keccak256(
+        "ListMarket(uint32 market,uint32 underlying,uint8 instrument,uint64 strike,uint64 optionExpiryMs,uint64 tick,uint64 lot,uint32 makerFeePpm,uint32 takerFeePpm,uint64 nonce,uint64 expiryMs)"
+    );
+    /// @notice Active markets one underlying may have (crates/exchange
+    /// MARKETS_PER_UNDERLYING_MAX).
+    uint256 internal constant MARKETS_PER_UNDERLYING_MAX = 1024;
+    /// @notice Highest fee, ppm (crates/exchange FEE_PPM_MAX).
+    uint256 internal constant FEE_PPM_MAX = 10_000;
 
     /// @notice The genesis operator, who alone closes markets (zero: nobody).
     address public immutable operator;
@@ -1246,6 +1262,7 @@ contract OrderStepProver is StepRules, IStepProver {
         if (kind == KIND_PLACE_ORDER) return placeOrder(preRoot, timestampMs, transaction, leaves);
         if (kind == KIND_PLACE_ORDERS) return placeOrders(preRoot, timestampMs, transaction, leaves);
         if (kind == KIND_CLOSE_MARKET) return closeMarket(preRoot, timestampMs, transaction, leaves);
+        if (kind == KIND_LIST_MARKET) return listMarket(preRoot, timestampMs, transaction, leaves);
         revert UnsupportedKind(kind);
     }
 
@@ -1254,9 +1271,9 @@ contract OrderStepProver is StepRules, IStepProver {
     /// before any leaf is read), not expired, with a nonce its window takes, on an active
     /// perpetual whose underlying's oracle holds accepted values no older than five
     /// minutes; the market settles at their truncated mean (positions are paid when next
-    /// normalised) and loses its vector. Leaves: the underlying's oracle state (`0x06 ‖
-    /// id`, read), the operator's account, the market; the account and the market alone
-    /// when the market does not exist.
+    /// normalised) and loses its vector; the underlying's count of active markets falls.
+    /// Leaves: the underlying's (`0x06 ‖ id`), the operator's account, the market; the
+    /// account and the market alone when the market does not exist.
     function closeMarket(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
         internal
         view
@@ -1277,10 +1294,133 @@ contract OrderStepProver is StepRules, IStepProver {
         if (!ok || timestampMs > expiryMs || !settle(closed, leaves[0], timestampMs)) {
             return unchanged(preRoot, leaves, keys);
         }
-        checkUnchanged(preRoot, keys[0], leaves[0]);
         account.nonces = insertNonce(account.nonces, slot, nonce);
-        bytes32 root = write(preRoot, keys[1], leaves[1], 1, encodeAccount(account));
-        return write(root, keys[2], leaves[2], 2, closed);
+        // One active market fewer on the underlying.
+        return operatorWrites(preRoot, keys, leaves, false, account, closed);
+    }
+
+    /// @dev A listing's or closing's writes: the underlying's leaf with one active market
+    /// more (`listed`) or fewer, the operator's account, the market.
+    function operatorWrites(
+        bytes32 preRoot,
+        bytes[] memory keys,
+        Leaf[] memory leaves,
+        bool listed,
+        Account memory account,
+        bytes memory market
+    ) internal pure returns (bytes32 root) {
+        root = write(preRoot, keys[0], leaves[0], 0, withActiveMarkets(leaves[0].value, listed));
+        root = write(root, keys[1], leaves[1], 1, encodeAccount(account));
+        root = write(root, keys[2], leaves[2], 2, market);
+    }
+
+    /// @dev The operator lists a market (`Ledger::apply_list_market`): refused unless
+    /// signed by the operator (else before any leaf is read), not expired, with a nonce
+    /// its window takes, a known instrument (a perpetual without option terms, an option
+    /// expiring after the block), a known underlying (its leaf present) with fewer than
+    /// 1 024 active markets, a tick and a lot, fees within 1 %, an option's strike, and an
+    /// id no market has. The market is written active, unpriced (no vector); the
+    /// underlying's count of active markets rises. Leaves: the underlying's (`0x06 ‖ id`),
+    /// the operator's account, the market.
+    function listMarket(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
+        internal
+        view
+        returns (bytes32)
+    {
+        if (transaction.length != LIST_MARKET_BYTES) return preRoot;
+        address signer = recoverStrict(digest(listingHash(transaction)), transaction[66:131]);
+        if (signer == address(0) || signer != operator) return preRoot;
+        requireCount(leaves, 3);
+        bytes[] memory keys = new bytes[](3);
+        keys[0] = abi.encodePacked(uint8(0x06), bytes4(transaction[5:9]));
+        keys[1] = accountKey(signer);
+        keys[2] = abi.encodePacked(uint8(0x05), bytes4(transaction[1:5]));
+        Account memory account = accountOf(leaves[1], 1);
+        uint64 nonce = uint64(bytes8(transaction[50:58]));
+        (bool ok, uint256 slot) = nonceSlot(account.nonces, nonce);
+        if (
+            !ok || timestampMs > uint64(bytes8(transaction[58:66])) || !listable(transaction, timestampMs)
+                || !leaves[0].present || leaves[2].present
+                || activeMarkets(leaves[0].value) >= MARKETS_PER_UNDERLYING_MAX
+        ) {
+            return unchanged(preRoot, leaves, keys);
+        }
+        account.nonces = insertNonce(account.nonces, slot, nonce);
+        // The market leaf: the listing's terms (market .. takerFeePpm, 49 bytes), then
+        // status active, no settlement value, open interest, funding index or last
+        // price, and no vector (42 zero bytes).
+        return operatorWrites(preRoot, keys, leaves, true, account, bytes.concat(transaction[1:50], new bytes(42)));
+    }
+
+    /// @dev The listing's EIP-712 struct hash: the type hash and each field as a word.
+    function listingHash(bytes calldata t) internal pure returns (bytes32) {
+        uint8[11] memory widths = [4, 4, 1, 8, 8, 8, 8, 4, 4, 8, 8];
+        bytes memory encoded = new bytes(32 * 12);
+        bytes32 typeHash = LIST_MARKET_TYPEHASH;
+        assembly ("memory-safe") {
+            mstore(add(encoded, 32), typeHash)
+        }
+        uint256 at = 1;
+        for (uint256 i = 0; i < widths.length; i++) {
+            uint256 width = widths[i];
+            uint256 value = uint256(bytes32(t[at:at + width])) >> (256 - 8 * width);
+            assembly ("memory-safe") {
+                mstore(add(encoded, add(64, mul(i, 32))), value)
+            }
+            at += width;
+        }
+        return keccak256(encoded);
+    }
+
+    /// @dev The listing's terms as `apply_list_market` and `MarketSpec::validate` take
+    /// them: instrument 0 (strike and option expiry zero) or 1, 2 (expiring after the
+    /// block, strike non-zero); tick and lot non-zero; fees at most FEE_PPM_MAX.
+    function listable(bytes calldata t, uint64 timestampMs) internal pure returns (bool) {
+        uint8 instrument = uint8(t[9]);
+        uint64 strike = uint64(bytes8(t[10:18]));
+        uint64 optionExpiryMs = uint64(bytes8(t[18:26]));
+        if (instrument == 0) {
+            if (strike != 0 || optionExpiryMs != 0) return false;
+        } else if (instrument == 1 || instrument == 2) {
+            if (optionExpiryMs <= timestampMs || strike == 0) return false;
+        } else {
+            return false;
+        }
+        return uint64(bytes8(t[26:34])) != 0 && uint64(bytes8(t[34:42])) != 0 && uint32(bytes4(t[42:46])) <= FEE_PPM_MAX
+            && uint32(bytes4(t[46:50])) <= FEE_PPM_MAX;
+    }
+
+    /// @dev Where an underlying's leaf keeps its recent values and how many: `index u64 ‖
+    /// timestamp u64 ‖ smileCount u8 ‖ smile (20 bytes) × smileCount ‖ recentCount u8 ‖
+    /// (timestamp u64 ‖ index u64) × recentCount ‖ activeMarkets u32`; reverts on any
+    /// other layout.
+    function oracleLayout(bytes memory value) internal pure returns (uint256 recentAt, uint256 recent) {
+        if (value.length < 17) revert BadLeafValue(0);
+        uint256 smiles = uint8(value[16]);
+        recentAt = 17 + 20 * smiles;
+        if (smiles > 16 || value.length < recentAt + 1) revert BadLeafValue(0);
+        recent = uint8(value[recentAt]);
+        recentAt += 1;
+        if (recent > 8 || value.length != recentAt + 16 * recent + 4) revert BadLeafValue(0);
+    }
+
+    /// @dev The underlying's count of active markets (the leaf's last four bytes).
+    function activeMarkets(bytes memory value) internal pure returns (uint256) {
+        oracleLayout(value);
+        return PortfolioRisk.readUint(value, value.length - 4, 4);
+    }
+
+    /// @dev A copy of the underlying's leaf with one active market more (`listed`) or
+    /// fewer.
+    function withActiveMarkets(bytes memory value, bool listed) internal pure returns (bytes memory out) {
+        uint256 count = listed ? activeMarkets(value) + 1 : activeMarkets(value) - 1;
+        out = bytes.concat(value);
+        // A u32 read, plus or minus one, within the listing bound.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        bytes4 stored = bytes4(uint32(count));
+        for (uint256 b = 0; b < 4; b++) {
+            out[out.length - 4 + b] = stored[b];
+        }
     }
 
     /// @dev Settles the market leaf `closed` (a copy) at the oracle's settlement price, if
@@ -1327,18 +1467,11 @@ contract OrderStepProver is StepRules, IStepProver {
 
     /// @dev The truncated mean of the oracle's recent accepted values stamped no more
     /// than five minutes before `timestampMs` (`settlement_price`); none when there is
-    /// none. The oracle leaf: `index u64 ‖ timestamp u64 ‖ smileCount u8 ‖ smile (20
-    /// bytes) × smileCount ‖ recentCount u8 ‖ (timestamp u64 ‖ index u64) × recentCount`.
+    /// none (the leaf's layout: `oracleLayout`).
     function settlementPrice(Leaf memory oracle, uint64 timestampMs) internal pure returns (bool, uint64) {
         if (!oracle.present) return (false, 0);
         bytes memory value = oracle.value;
-        if (value.length < 17) revert BadLeafValue(0);
-        uint256 smiles = uint8(value[16]);
-        uint256 at = 17 + 20 * smiles;
-        if (smiles > 16 || value.length < at + 1) revert BadLeafValue(0);
-        uint256 recent = uint8(value[at]);
-        at += 1;
-        if (recent > 8 || value.length != at + 16 * recent) revert BadLeafValue(0);
+        (uint256 at, uint256 recent) = oracleLayout(value);
         uint256 sum;
         uint256 count;
         for (uint256 i = 0; i < recent; i++) {

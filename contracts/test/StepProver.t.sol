@@ -54,11 +54,9 @@ contract StepProverTest is Base {
     }
 
     function test_UncoveredKindsRevertByName() public {
-        // An oracle update and a market listing.
+        // An oracle update.
         vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x10)));
         this.callExecute(hex"10", "");
-        vm.expectRevert(abi.encodeWithSelector(StepRules.UnsupportedKind.selector, uint8(0x18)));
-        this.callExecute(hex"18", "");
     }
 
     function test_MarginWithdrawalsAreForwardedAndTheMarginProverTakesNoOther() public {
@@ -114,6 +112,33 @@ contract StepProverTest is Base {
             ROOT,
             "a close not signed by the operator"
         );
+        // Listing a market: a truncated one, and one signed by someone but the operator,
+        // likewise.
+        vm.assertEq(execute(hex"1800", ""), ROOT, "a truncated listing, forwarded");
+        structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "ListMarket(uint32 market,uint32 underlying,uint8 instrument,uint64 strike,uint64 optionExpiryMs,uint64 tick,uint64 lot,uint32 makerFeePpm,uint32 takerFeePpm,uint64 nonce,uint64 expiryMs)"
+                ),
+                uint32(7),
+                uint32(1),
+                uint8(0),
+                uint64(0),
+                uint64(0),
+                uint64(100_000),
+                uint64(1_000),
+                uint32(100),
+                uint32(300),
+                uint64(1),
+                uint64(10_000)
+            )
+        );
+        (v, r, s) = vm.sign(KEY, keccak256(abi.encodePacked(hex"1901", prover.domainSeparator(), structHash)));
+        bytes memory listing = abi.encodePacked(
+            uint8(0x18), uint32(7), uint32(1), uint8(0), uint64(0), uint64(0), uint64(100_000), uint64(1_000)
+        );
+        listing = abi.encodePacked(listing, uint32(100), uint32(300), uint64(1), uint64(10_000), r, s, v);
+        vm.assertEq(execute(listing, ""), ROOT, "a listing not signed by the operator");
         // A placement whose signature recovers reads three leaves: a witness of none is
         // refused by name, from the order prover.
         bytes memory placement = signedPlacement();

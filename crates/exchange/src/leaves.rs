@@ -246,9 +246,10 @@ pub fn decode_market(bytes: &[u8]) -> Result<Market, DecodeError> {
 
 /// `index u64 ‖ timestamp u64 ‖ smileCount u8 ‖ (expiry u64 ‖ atmVolPpm u32 ‖ skewPpm i32
 /// ‖ curvaturePpm u32) × smileCount (ascending expiry) ‖ recentCount u8 ‖ (timestamp u64 ‖
-/// index u64) × recentCount (oldest first)`.
-pub fn encode_oracle_state(s: &OracleState) -> Vec<u8> {
-    let mut w = Writer::with_capacity(18 + 20 * s.smiles.len() + 16 * s.recent.len());
+/// index u64) × recentCount (oldest first) ‖ activeMarkets u32` (the underlying's markets
+/// still active: a listing is checked against it on L1 without reading every market).
+pub fn encode_oracle_state(s: &OracleState, active_markets: u32) -> Vec<u8> {
+    let mut w = Writer::with_capacity(22 + 20 * s.smiles.len() + 16 * s.recent.len());
     w.u64(s.index_micro_usdc)
         .u64(s.timestamp_ms)
         .u8(s.smiles.len() as u8);
@@ -262,11 +263,12 @@ pub fn encode_oracle_state(s: &OracleState) -> Vec<u8> {
     for (timestamp, index) in &s.recent {
         w.u64(*timestamp).u64(*index);
     }
+    w.u32(active_markets);
     w.bytes
 }
 
-/// Inverse of [`encode_oracle_state`].
-pub fn decode_oracle_state(bytes: &[u8]) -> Result<OracleState, DecodeError> {
+/// Inverse of [`encode_oracle_state`]: the oracle state and the active markets' count.
+pub fn decode_oracle_state(bytes: &[u8]) -> Result<(OracleState, u32), DecodeError> {
     let mut r = Reader::new(bytes);
     let mut state = OracleState {
         index_micro_usdc: r.u64()?,
@@ -300,8 +302,9 @@ pub fn decode_oracle_state(bytes: &[u8]) -> Result<OracleState, DecodeError> {
     for _ in 0..recent {
         state.recent.push((r.u64()?, r.u64()?));
     }
+    let active_markets = r.u32()?;
     r.finish()?;
-    Ok(state)
+    Ok((state, active_markets))
 }
 
 #[cfg(test)]
@@ -367,7 +370,8 @@ mod tests {
                 smiles: smiles.into_iter().map(|(e, (a, s, c))| (e, VolSmile { atm_vol_ppm: a, skew_ppm: s, curvature_ppm: c })).collect(),
                 recent,
             };
-            prop_assert_eq!(decode_oracle_state(&encode_oracle_state(&state)).unwrap(), state);
+            let active = index as u32;
+            prop_assert_eq!(decode_oracle_state(&encode_oracle_state(&state, active)).unwrap(), (state, active));
             let placed = (!cancelled).then_some(Placement {
                 seq: timestamp,
                 order: straddle_primitives::Order {

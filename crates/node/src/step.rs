@@ -197,8 +197,9 @@ pub fn step_keys(
         }),
         Transaction::CloseMarket { .. } => Ok(match tx.clone().verify(&genesis.domain) {
             // The operator's only (anyone else is refused before a leaf is read): the
-            // underlying's oracle state (read), the operator's account, the market; the
-            // account and the market alone when there is no such market.
+            // underlying's leaf (its active markets' count falls), the operator's
+            // account, the market; the account and the market alone when there is no
+            // such market.
             Ok(VerifiedTransaction::CloseMarket { signer, close })
                 if genesis.operator == Some(signer) =>
             {
@@ -210,6 +211,21 @@ pub fn step_keys(
                     ],
                     None => vec![StateKey::Account(signer), StateKey::Market(close.market)],
                 }
+            }
+            _ => Vec::new(),
+        }),
+        Transaction::ListMarket { .. } => Ok(match tx.clone().verify(&genesis.domain) {
+            // The operator's only (anyone else is refused before a leaf is read): the
+            // underlying's leaf (known, and its active markets' count), the operator's
+            // account, the new market.
+            Ok(VerifiedTransaction::ListMarket { signer, listing })
+                if genesis.operator == Some(signer) =>
+            {
+                vec![
+                    StateKey::Oracle(listing.underlying),
+                    StateKey::Account(signer),
+                    StateKey::Market(listing.market),
+                ]
             }
             _ => Vec::new(),
         }),

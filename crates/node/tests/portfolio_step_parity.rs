@@ -32,7 +32,7 @@ use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
 use straddle_node::step::{execute_into_tree, execute_step};
 use straddle_primitives::{
-    Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, Mint, Order,
+    Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, ListMarket, Mint, Order,
     RetireOrder, SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
     VerifiedTransaction, WithdrawMargin,
 };
@@ -607,7 +607,10 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
                     assert!(changed, "{context}");
                 } else {
                     let listing = trading.list(next_listing, &block);
-                    seed(&mut chain, listing, &block);
+                    let context = format!("step {step}, listing a perpetual");
+                    let (_, changed) =
+                        prove(&l1, prover, &mut chain, listing, &block, &context).await;
+                    assert!(changed, "{context}");
                     listed.push(next_listing);
                     next_listing += 1;
                     // Priced (given a vector) by the next update.
@@ -794,7 +797,171 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
             "taken, market closed",
         ),
     ];
-    seed(&mut chain, trading.list(99, &block), &block);
+    // Listing it (and two more), after refused listings: each rule of
+    // `apply_list_market` broken once.
+    let listing_terms = |market: u32, nonce: u64| {
+        common::perpetual_listing(market, nonce, block.timestamp_ms + 60_000)
+    };
+    let replayed = trading.nonce(0);
+    let listings = [
+        (
+            "by a trader",
+            TRADERS[0],
+            listing_terms(99, 1),
+            "Unauthorized",
+        ),
+        (
+            "expired",
+            0,
+            ListMarket {
+                expiryMs: block.timestamp_ms - 1,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "Expired",
+        ),
+        (
+            "on an unknown underlying",
+            0,
+            ListMarket {
+                underlying: 7,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "UnknownUnderlying",
+        ),
+        (
+            "of an unknown instrument",
+            0,
+            ListMarket {
+                instrument: 3,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "UnknownInstrument",
+        ),
+        (
+            "a perpetual with a strike",
+            0,
+            ListMarket {
+                strike: 1,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "PerpetualWithOptionTerms",
+        ),
+        (
+            "an option already expired",
+            0,
+            ListMarket {
+                instrument: 1,
+                strike: 3_000_000_000,
+                optionExpiryMs: block.timestamp_ms,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "OptionExpiryPassed",
+        ),
+        (
+            "an option without a strike",
+            0,
+            ListMarket {
+                instrument: 2,
+                optionExpiryMs: block.timestamp_ms + 86_400_000,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "ZeroStrike",
+        ),
+        (
+            "without a tick",
+            0,
+            ListMarket {
+                tick: 0,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "ZeroIncrement",
+        ),
+        (
+            "without a lot",
+            0,
+            ListMarket {
+                lot: 0,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "ZeroIncrement",
+        ),
+        (
+            "a maker fee over 1 %",
+            0,
+            ListMarket {
+                makerFeePpm: 10_001,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "FeeTooHigh",
+        ),
+        (
+            "a taker fee over 1 %",
+            0,
+            ListMarket {
+                takerFeePpm: 10_001,
+                ..listing_terms(99, trading.nonce(0))
+            },
+            "FeeTooHigh",
+        ),
+        (
+            "an id already listed",
+            0,
+            listing_terms(1, trading.nonce(0)),
+            "DuplicateMarket",
+        ),
+        ("the perpetual", 0, listing_terms(99, replayed), "Ok"),
+        (
+            "a replayed nonce",
+            0,
+            listing_terms(97, replayed),
+            "NonceReplayed",
+        ),
+        (
+            "fees of exactly 1 %",
+            0,
+            ListMarket {
+                makerFeePpm: 10_000,
+                takerFeePpm: 10_000,
+                ..listing_terms(96, trading.nonce(0))
+            },
+            "Ok",
+        ),
+        (
+            "a call a day out",
+            0,
+            ListMarket {
+                instrument: 1,
+                strike: 3_000_000_000,
+                optionExpiryMs: block.timestamp_ms + 86_400_000,
+                ..listing_terms(98, trading.nonce(0))
+            },
+            "Ok",
+        ),
+    ];
+    for (what, who, listing, expected) in listings {
+        let context = format!("listing {what}");
+        let tx = list_market(who, listing);
+        let Ok(VerifiedTransaction::ListMarket { signer, listing }) =
+            tx.clone().verify(&common::domain())
+        else {
+            panic!("{context}: a listing");
+        };
+        let outcome = chain
+            .state
+            .ledger
+            .clone()
+            .apply_list_market(signer, &listing, &block);
+        assert!(
+            format!("{outcome:?}").contains(expected),
+            "{context}: {outcome:?}, expected {expected}"
+        );
+        let (input, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
+        assert_eq!(changed, outcome.is_ok(), "{context}");
+        if changed {
+            let gas = l1.step_gas(prover, &input).await.unwrap();
+            println!("market listing ({what}): {gas} gas");
+        }
+    }
     for (_, order, _) in &to_retire {
         let context = "a resting order to retire";
         let placement = Transaction::PlaceOrder(order.clone());
@@ -1087,6 +1254,55 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
         assert_eq!(changed, outcome == "taken", "{context}");
     }
 
+    // The bound on an underlying's active markets: BTC filled up to 1 024 by the STF
+    // alone, then one more listing is refused by both; after a close one is taken.
+    let listing_expiry = block.timestamp_ms + 600_000;
+    let btc_listing = |market: u32, nonce: u64| ListMarket {
+        underlying: 2,
+        tick: 1_000_000,
+        lot: 100,
+        ..common::perpetual_listing(market, nonce, listing_expiry)
+    };
+    let mut next_btc = 20_000u32;
+    while chain.state.ledger.active_markets_of(2) < 1_024 {
+        let listing = list_market(0, btc_listing(next_btc, trading.nonce(0)));
+        seed(&mut chain, listing, &block);
+        next_btc += 1;
+    }
+    let one_too_many = list_market(0, btc_listing(next_btc, trading.nonce(0)));
+    let (_, changed) = prove(&l1, prover, &mut chain, one_too_many, &block, "the 1 025th").await;
+    assert!(!changed, "an underlying has at most 1 024 active markets");
+    block.number += 1;
+    block.timestamp_ms += 1_000;
+    seed(
+        &mut chain,
+        common::price_update(2, trading.index[2], block.timestamp_ms),
+        &block,
+    );
+    let close = trading.close(next_btc - 1, &block);
+    let (_, changed) = prove(
+        &l1,
+        prover,
+        &mut chain,
+        close,
+        &block,
+        "closing one of 1 024",
+    )
+    .await;
+    assert!(changed, "closing one of 1 024");
+    let room = list_market(0, btc_listing(next_btc, trading.nonce(0)));
+    let (_, changed) = prove(
+        &l1,
+        prover,
+        &mut chain,
+        room,
+        &block,
+        "listing after the close",
+    )
+    .await;
+    assert!(changed, "listing after the close");
+    assert_eq!(chain.state.ledger.active_markets_of(2), 1_024);
+
     assert!(emptied >= 3, "too few portfolios emptied: {emptied}");
     let refusals = [
         "BadPrice",
@@ -1169,6 +1385,14 @@ async fn prove(
     );
     let changed = expected != input.pre_root;
     (input, changed)
+}
+
+/// `listing` signed by dev account `who` (the operator is account 0).
+fn list_market(who: usize, listing: ListMarket) -> Transaction {
+    let signature = common::signer(who)
+        .sign_hash_sync(&listing.signing_hash(&common::domain()))
+        .unwrap();
+    Transaction::ListMarket { listing, signature }
 }
 
 /// "taken", or why the STF refuses the retirement `tx` now: its error's variant name.

@@ -486,12 +486,7 @@ impl Ledger {
                 listing.underlying,
             )));
         }
-        let active = self
-            .clearinghouse
-            .markets()
-            .filter(|m| m.spec.underlying == listing.underlying && m.status == MarketStatus::Active)
-            .count();
-        if active >= MARKETS_PER_UNDERLYING_MAX {
+        if self.active_markets_of(listing.underlying) >= MARKETS_PER_UNDERLYING_MAX {
             return Err(TxError::Listing(ListingError::TooManyMarkets(
                 listing.underlying,
             )));
@@ -509,8 +504,18 @@ impl Ledger {
             .add_market(spec)
             .map_err(|e| TxError::Listing(ListingError::Market(e)))?;
         self.touched.insert(StateKey::Market(listing.market));
+        // The underlying's leaf counts its active markets.
+        self.touched.insert(StateKey::Oracle(listing.underlying));
         self.consume_nonce(signer, slot, listing.nonce);
         Ok(())
+    }
+
+    /// How many of `underlying`'s markets are active (listed and not settled).
+    pub fn active_markets_of(&self, underlying: u32) -> usize {
+        self.clearinghouse
+            .markets()
+            .filter(|m| m.spec.underlying == underlying && m.status == MarketStatus::Active)
+            .count()
     }
 
     /// The operator closes a perpetual market at the recent index mean (§7.4). Returns
@@ -532,12 +537,14 @@ impl Ledger {
             .ok_or(TxError::Close(
                 crate::clearinghouse::ClearingError::UnknownMarket(close.market),
             ))?;
-        let oracle = underlying.oracle.clone();
+        let (oracle, underlying_id) = (underlying.oracle.clone(), underlying.config.id);
         let price = self
             .clearinghouse
             .close_perpetual(close.market, &oracle, block.timestamp_ms)
             .map_err(TxError::Close)?;
         self.touched.insert(StateKey::Market(close.market));
+        // One active market fewer on the underlying's leaf.
+        self.touched.insert(StateKey::Oracle(underlying_id));
         self.consume_nonce(signer, slot, close.nonce);
         debug_assert!(
             self.is_conserved(),

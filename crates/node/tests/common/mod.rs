@@ -138,7 +138,20 @@ pub fn price_update(underlying: u32, index: u64, timestamp_ms: u64) -> Transacti
 /// The devnet operator (account 0) lists ETH perpetual `market` (tick 0.1 USDC, lot
 /// 0.001).
 pub fn list_perpetual(market: u32, nonce: u64, expiry_ms: u64) -> Transaction {
-    let listing = straddle_primitives::ListMarket {
+    let listing = perpetual_listing(market, nonce, expiry_ms);
+    let signature = signer(0)
+        .sign_hash_sync(&listing.signing_hash(&domain()))
+        .unwrap();
+    Transaction::ListMarket { listing, signature }
+}
+
+/// The terms of an ETH perpetual listing (tick 0.1 USDC, lot 0.001, fees 100/300 ppm).
+pub fn perpetual_listing(
+    market: u32,
+    nonce: u64,
+    expiry_ms: u64,
+) -> straddle_primitives::ListMarket {
+    straddle_primitives::ListMarket {
         market,
         underlying: 1,
         instrument: straddle_primitives::admin::INSTRUMENT_PERPETUAL,
@@ -150,11 +163,7 @@ pub fn list_perpetual(market: u32, nonce: u64, expiry_ms: u64) -> Transaction {
         takerFeePpm: 300,
         nonce,
         expiryMs: expiry_ms,
-    };
-    let signature = signer(0)
-        .sign_hash_sync(&listing.signing_hash(&domain()))
-        .unwrap();
-    Transaction::ListMarket { listing, signature }
+    }
 }
 
 /// `order` signed by dev account `owner`.
