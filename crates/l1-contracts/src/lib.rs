@@ -56,6 +56,11 @@ alloy_sol_types::sol!(
 );
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
+    OptionPricer,
+    "artifacts/OptionPricer.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
     TestUSDC,
     "artifacts/TestUSDC.json"
 );
@@ -79,6 +84,7 @@ mod tests {
             &StepProver::BYTECODE,
             &OrderStepProver::BYTECODE,
             &BatchOpener::BYTECODE,
+            &OptionPricer::BYTECODE,
             &TestUSDC::BYTECODE,
         ] {
             assert!(code.len() > 1_000, "deployment bytecode is embedded");

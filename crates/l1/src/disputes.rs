@@ -8,7 +8,8 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolConstructor};
 use straddle_l1_contracts::{
-    LiquidationStepProver, MarginStepProver, MatchStepProver, OrderStepProver, StepProver,
+    LiquidationStepProver, MarginStepProver, MatchStepProver, OptionPricer, OrderStepProver,
+    StepProver,
 };
 
 alloy::sol! {
@@ -196,6 +197,32 @@ impl L1Client {
             .deploy_code(&StepProver::BYTECODE, &args, "deploy StepProver")
             .await?;
         Ok(address)
+    }
+
+    /// Deploys the option pricer (`OptionPricer.sol`): first its constants, as a data
+    /// contract whose code is a STOP byte followed by `constants`
+    /// (`straddle_math::constant_table()`), then the pricer reading them. Returns the
+    /// pricer's address.
+    pub async fn deploy_option_pricer(&self, constants: &[u8]) -> Result<Address, L1Error> {
+        let code = [&[0x00], constants].concat();
+        let length = u16::try_from(code.len())
+            .map_err(|_| L1Error::Decode(format!("{} bytes of constants", constants.len())))?;
+        let [high, low] = length.to_be_bytes();
+        // PUSH2 length, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN:
+        // the deployed code is what follows these 10 bytes.
+        let creation = [
+            &[0x61, high, low, 0x80, 0x60, 0x0a, 0x3d, 0x39, 0x3d, 0xf3][..],
+            &code,
+        ]
+        .concat();
+        let (table, _) = self
+            .deploy_code(&creation, &[], "deploy the option pricer's constants")
+            .await?;
+        let args = OptionPricer::constructorCall { table_: table }.abi_encode();
+        let (pricer, _) = self
+            .deploy_code(&OptionPricer::BYTECODE, &args, "deploy OptionPricer")
+            .await?;
+        Ok(pricer)
     }
 
     /// Runs `input` through the prover at `prover` (an `eth_call`): the post-state root.
