@@ -4,8 +4,10 @@ pragma solidity 0.8.30;
 /// @title OptionPricer
 /// @notice crates/math on L1, bit for bit: Q64.64 fixed point with floor rounding, `exp`,
 /// `ln`, `sqrt`, the standard normal density, Mills ratio and CDF, and Black-76 prices
-/// and Greeks (docs/spec/clearinghouse.md, "Fixed-point mathematics"). What the oracle
-/// update's one-step proof prices options with.
+/// and Greeks (docs/spec/clearinghouse.md, "Fixed-point mathematics"), and with them the
+/// STF's risk vectors (crates/exchange `risk::scenarios` and `risk::vectors`: the scenario
+/// grid, the smile's volatility, a perpetual's and a strike's call and put vectors). What
+/// the oracle update's one-step proof prices markets with.
 /// @dev A Q64.64 number is an int256 holding the Rust `Fixed`'s i128 raw value. Every
 /// product of two of them fits 255 bits, so `floor(a·b / 2^64)` is an arithmetic shift
 /// of the exact product; a result outside i128 is the Rust `Overflow` (here: not ok, or
@@ -70,6 +72,58 @@ contract OptionPricer {
         int256 cdfD1;
     }
 
+    /// @notice Scenarios of the risk grid (crates/exchange SCENARIO_COUNT).
+    uint256 internal constant SCENARIOS = 29;
+    int256 internal constant PPM = 1_000_000;
+    /// @notice Milliseconds in the 365-day year of time to expiry (MS_PER_YEAR).
+    int256 internal constant MS_PER_YEAR = 31_536_000_000;
+    /// @notice Option valuation never uses less time than this, ms (EXPIRY_HORIZON_MIN_MS).
+    int256 internal constant EXPIRY_HORIZON_MIN_MS = 7_500;
+    int256 internal constant I64_MAX = type(int64).max;
+    int256 internal constant I64_MIN = type(int64).min;
+
+    /// @notice An underlying's risk parameters as the vectors use them (`RiskParams`).
+    struct RiskParams {
+        uint32 spotShockMaxPpm;
+        uint32 tailShockPpm;
+        uint32 volDownPpm;
+        uint32 volUpPpm;
+        uint32 shortOptionMinPpm;
+    }
+
+    /// @notice The scenario grid (`ScenarioGrid`): spot shocks (ppm), `1 + shock`,
+    /// `ln(1 + shock)` and the volatility multipliers, per scenario.
+    struct Grid {
+        int256[SCENARIOS] spotShockPpm;
+        int256[SCENARIOS] spotFactor;
+        int256[SCENARIOS] lnSpotFactor;
+        int256[SCENARIOS] volFactor;
+    }
+
+    /// @notice A market's risk vector after an oracle update (`RiskVector`): nano-USDC
+    /// and nano-units per contract.
+    struct Vector {
+        int256 mark;
+        int256 delta;
+        int256 gamma;
+        int256 vega;
+        int256 theta;
+        int256 sigmaPpm;
+        int256 shortCharge;
+        int256[SCENARIOS] pnl;
+    }
+
+    /// @notice One strike's terms and the oracle's view (`strike_vectors`' arguments).
+    struct Strike {
+        uint64 strikeMicroUsdc;
+        uint64 expiryMs;
+        uint64 indexMicroUsdc;
+        uint32 atmVolPpm;
+        int32 skewPpm;
+        uint32 curvaturePpm;
+        uint64 nowMs;
+    }
+
     /// @param table_ The constants' data contract.
     constructor(address table_) {
         table = table_;
@@ -110,6 +164,252 @@ contract OptionPricer {
         density = pdf(c, x);
         mills = millsRatio(x);
         cdf = normalCdf(c, x);
+    }
+
+    /// @notice `perpetual_vector`: not ok when a value does not fit its 64 bits.
+    function perpetualVector(uint64 markMicroUsdc, RiskParams calldata params)
+        external
+        pure
+        returns (bool ok, Vector memory v)
+    {
+        int256[SCENARIOS] memory shocks = spotShocks(params);
+        v.mark = int256(uint256(markMicroUsdc)) * 1_000;
+        for (uint256 i = 0; i < SCENARIOS; i++) {
+            v.pnl[i] = floorDivInt(v.mark * shocks[i], PPM);
+            if (v.pnl[i] > I64_MAX || v.pnl[i] < I64_MIN) return (false, v);
+        }
+        v.delta = 1_000_000_000;
+        ok = v.mark <= I64_MAX;
+    }
+
+    /// @notice `strike_vectors`: the call's and the put's vectors of one strike and
+    /// expiry; not ok when the STF's computation errs (expired, out of the pricer's
+    /// bounds, a value beyond 64 bits).
+    function strikeVectors(Strike calldata strike, RiskParams calldata params)
+        external
+        view
+        returns (bool ok, Vector memory call, Vector memory put)
+    {
+        int256[] memory c = constants();
+        Grid memory grid;
+        (ok, grid) = gridOf(c, params);
+        if (!ok) return (false, call, put);
+        return vectorsOf(c, strike, grid, params.shortOptionMinPpm);
+    }
+
+    // ------------------------------------------------------------ risk vectors
+
+    /// @dev The scenarios' spot shocks, ppm: 9 levels from −max to max (truncated
+    /// quarters) × 3 volatility levels, then the two tails.
+    function spotShocks(RiskParams calldata params) internal pure returns (int256[SCENARIOS] memory shocks) {
+        int256 max = int256(uint256(params.spotShockMaxPpm));
+        for (uint256 i = 0; i < 27; i++) {
+            // The spot level i / 3 is 0 to 8. Truncated toward zero, as Rust's `/`.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            shocks[i] = max * (int256(i / 3) - 4) / 4;
+        }
+        shocks[27] = -int256(uint256(params.tailShockPpm));
+        shocks[28] = int256(uint256(params.tailShockPpm));
+    }
+
+    /// @dev `ScenarioGrid::new`.
+    function gridOf(int256[] memory c, RiskParams calldata params) internal pure returns (bool ok, Grid memory g) {
+        g.spotShockPpm = spotShocks(params);
+        int256[3] memory vols = [int256(uint256(params.volDownPpm)), PPM, int256(uint256(params.volUpPpm))];
+        for (uint256 i = 0; i < SCENARIOS; i++) {
+            (ok, g.spotFactor[i]) = checkedDiv(PPM + g.spotShockPpm[i], PPM);
+            if (!ok) return (false, g);
+            (ok, g.lnSpotFactor[i]) = ln(c, g.spotFactor[i]);
+            if (!ok) return (false, g);
+            (ok, g.volFactor[i]) = checkedDiv(i < 27 ? vols[i % 3] : vols[2], PPM);
+            if (!ok) return (false, g);
+        }
+    }
+
+    /// @dev What one strike's vectors share: the pricing at the index, the log
+    /// moneyness, the volatility and the three volatility levels (`v` and `1/v`).
+    struct Priced {
+        int256 forward;
+        int256 strike;
+        int256 lnMoneyness;
+        int256 sigma;
+        Values values;
+        int256[3] totalVol;
+        int256[3] inverseVol;
+    }
+
+    /// @dev `strike_vectors` from the grid.
+    function vectorsOf(int256[] memory c, Strike calldata strike, Grid memory grid, uint32 shortOptionMinPpm)
+        internal
+        view
+        returns (bool ok, Vector memory call, Vector memory put)
+    {
+        Priced memory p;
+        (ok, p) = pricedAt(c, strike, grid);
+        if (!ok) return (false, call, put);
+        (ok, call.pnl, put.pnl) = scenarioPnl(c, p, grid);
+        if (!ok) return (false, call, put);
+        int256[5] memory shared;
+        (ok, shared) = sharedTerms(p, strike.indexMicroUsdc, shortOptionMinPpm);
+        if (!ok) return (false, call, put);
+        bool callOk = side(call, p.values.call, p.values.deltaCall, shared);
+        bool putOk = side(put, p.values.put, p.values.deltaPut, shared);
+        ok = callOk && putOk;
+    }
+
+    /// @dev The pricing at the index with the smile's volatility (sticky strike).
+    function pricedAt(int256[] memory c, Strike calldata strike, Grid memory grid)
+        internal
+        view
+        returns (bool ok, Priced memory p)
+    {
+        if (strike.nowMs >= strike.expiryMs) return (false, p);
+        int256 remaining = int256(uint256(strike.expiryMs - strike.nowMs));
+        if (remaining < EXPIRY_HORIZON_MIN_MS) remaining = EXPIRY_HORIZON_MIN_MS;
+        int256 yearsLeft;
+        (ok, yearsLeft) = checkedDiv(remaining, MS_PER_YEAR);
+        if (!ok) return (false, p);
+        (ok, p.forward) = checkedDiv(int256(uint256(strike.indexMicroUsdc)), PPM);
+        if (!ok) return (false, p);
+        (ok, p.strike) = checkedDiv(int256(uint256(strike.strikeMicroUsdc)), PPM);
+        if (!ok) return (false, p);
+        int256 moneyness;
+        (ok, moneyness) = checkedDiv(p.strike, p.forward);
+        if (!ok) return (false, p);
+        (ok, p.lnMoneyness) = ln(c, moneyness);
+        if (!ok) return (false, p);
+        (ok, p.sigma) = smileSigma(strike, p.lnMoneyness);
+        if (!ok) return (false, p);
+        (ok, p.values) = price(c, p.forward, p.strike, p.sigma, yearsLeft);
+        if (!ok) return (false, p);
+        int256 total = mulFloor(p.sigma, sqrt(yearsLeft));
+        for (uint256 level = 0; level < 3; level++) {
+            (ok, p.totalVol[level]) = checkedMul(total, grid.volFactor[level]);
+            if (!ok) return (false, p);
+            (ok, p.inverseVol[level]) = checkedDiv(ONE, p.totalVol[level]);
+            if (!ok) return (false, p);
+        }
+    }
+
+    /// @dev `VolSmile::sigma`: `atm + skew·x + curvature·x²`, clamped to the pricer's
+    /// volatility bounds.
+    function smileSigma(Strike calldata strike, int256 x) internal pure returns (bool ok, int256 sigma) {
+        int256 atm;
+        int256 skew;
+        int256 curvature;
+        (ok, atm) = checkedDiv(int256(uint256(strike.atmVolPpm)), PPM);
+        if (!ok) return (false, 0);
+        (ok, skew) = checkedDiv(int256(strike.skewPpm), PPM);
+        if (!ok) return (false, 0);
+        (ok, curvature) = checkedDiv(int256(uint256(strike.curvaturePpm)), PPM);
+        if (!ok) return (false, 0);
+        int256 linear;
+        (ok, linear) = checkedMul(skew, x);
+        if (!ok) return (false, 0);
+        int256 square;
+        (ok, square) = checkedMul(x, x);
+        if (!ok) return (false, 0);
+        int256 convex;
+        (ok, convex) = checkedMul(curvature, square);
+        if (!ok) return (false, 0);
+        sigma = atm + linear;
+        if (sigma > I128_MAX || sigma < I128_MIN) return (false, 0);
+        sigma += convex;
+        if (sigma > I128_MAX || sigma < I128_MIN) return (false, 0);
+        if (sigma < SIGMA_MIN) sigma = SIGMA_MIN;
+        if (sigma > SIGMA_MAX) sigma = SIGMA_MAX;
+        return (true, sigma);
+    }
+
+    /// @dev Each scenario's P&L of one long call and put, nano-USDC: the scenario's
+    /// price (`price_parts` at the shocked forward and volatility level) less the mark.
+    function scenarioPnl(int256[] memory c, Priced memory p, Grid memory grid)
+        internal
+        view
+        returns (bool ok, int256[SCENARIOS] memory calls, int256[SCENARIOS] memory puts)
+    {
+        int256 factor = -1;
+        int256 shockedForward;
+        int256 shockedMoneyness;
+        for (uint256 i = 0; i < SCENARIOS; i++) {
+            if (grid.spotFactor[i] != factor) {
+                factor = grid.spotFactor[i];
+                (ok, shockedForward) = checkedMul(p.forward, factor);
+                if (!ok) return (false, calls, puts);
+                (ok, shockedMoneyness) = checkedDiv(p.strike, shockedForward);
+                if (!ok) return (false, calls, puts);
+            }
+            uint256 level = i < 27 ? i % 3 : 2;
+            Parts memory scenario;
+            (ok, scenario) = parts(
+                c, p.lnMoneyness - grid.lnSpotFactor[i], shockedMoneyness, p.totalVol[level], p.inverseVol[level]
+            );
+            if (!ok) return (false, calls, puts);
+            (ok, calls[i]) = pnlNano(scenario.call, shockedForward, p.values.call);
+            if (!ok) return (false, calls, puts);
+            (ok, puts[i]) = pnlNano(scenario.put, shockedForward, p.values.put);
+            if (!ok) return (false, calls, puts);
+        }
+    }
+
+    /// @dev `to_nano(normalised · forward − mark)`.
+    function pnlNano(int256 normalised, int256 forward, int256 mark) internal pure returns (bool ok, int256 nano) {
+        int256 value;
+        (ok, value) = checkedMul(normalised, forward);
+        if (!ok) return (false, 0);
+        return toNano(value - mark);
+    }
+
+    /// @dev Gamma, vega per volatility point, theta per day (nano), the volatility
+    /// (ppm) and the short-option charge (nano-USDC), which both sides share.
+    function sharedTerms(Priced memory p, uint64 indexMicroUsdc, uint32 shortOptionMinPpm)
+        internal
+        pure
+        returns (bool ok, int256[5] memory shared)
+    {
+        (ok, shared[0]) = toNano(p.values.gamma);
+        if (!ok) return (false, shared);
+        int256 perPoint;
+        (ok, perPoint) = checkedDiv(p.values.vega, 100 * ONE);
+        if (!ok) return (false, shared);
+        (ok, shared[1]) = toNano(perPoint);
+        if (!ok) return (false, shared);
+        int256 perDay;
+        (ok, perDay) = checkedDiv(p.values.theta, 365 * ONE);
+        if (!ok) return (false, shared);
+        (ok, shared[2]) = toNano(perDay);
+        if (!ok) return (false, shared);
+        (ok, shared[3]) = toDecimalFloor(p.sigma, 1_000_000);
+        if (!ok || shared[3] > I64_MAX || shared[3] < I64_MIN) return (false, shared);
+        shared[4] = int256(uint256(indexMicroUsdc)) * 1_000 * int256(uint256(shortOptionMinPpm)) / PPM;
+        ok = shared[4] <= I64_MAX;
+    }
+
+    /// @dev One side's vector: its mark and delta, and the shared terms.
+    function side(Vector memory v, int256 mark, int256 delta, int256[5] memory shared) internal pure returns (bool) {
+        bool markOk;
+        bool deltaOk;
+        (markOk, v.mark) = toNano(mark);
+        (deltaOk, v.delta) = toNano(delta);
+        (v.gamma, v.vega, v.theta, v.sigmaPpm, v.shortCharge) = (shared[0], shared[1], shared[2], shared[3], shared[4]);
+        return markOk && deltaOk;
+    }
+
+    /// @dev `to_nano`: `floor(x · 10^9)` as an integer within i64.
+    function toNano(int256 x) internal pure returns (bool ok, int256 nano) {
+        (ok, nano) = toDecimalFloor(x, 1_000_000_000);
+        ok = ok && nano <= I64_MAX && nano >= I64_MIN;
+    }
+
+    /// @dev `to_decimal_floor`: `floor(x · scale / 2^64)` within i128.
+    function toDecimalFloor(int256 x, int256 scale) internal pure returns (bool ok, int256 value) {
+        return checkedMul(x, scale);
+    }
+
+    /// @dev `a.div_euclid(b)` for b > 0: the floor of a / b.
+    function floorDivInt(int256 a, int256 b) internal pure returns (int256 q) {
+        q = a / b;
+        if (a % b != 0 && a < 0) q -= 1;
     }
 
     // ------------------------------------------------------------ Q64.64

@@ -9,6 +9,9 @@
 mod common;
 
 use alloy_primitives::I256;
+use straddle_exchange::risk::{
+    RiskParams, RiskVector, ScenarioGrid, VolSmile, perpetual_vector, strike_vectors,
+};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::alloy::sol_types::SolCall;
 use straddle_l1_contracts::OptionPricer;
@@ -69,14 +72,25 @@ fn argument(rng: &mut common::Rng, case: usize) -> i128 {
     if negative { -magnitude } else { magnitude }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_l1_pricer_agrees_with_crates_math_bit_for_bit() {
+/// A fresh anvil (kept alive by the caller), a client, and the pricer deployed with
+/// crates/math's constants.
+async fn deployed_pricer() -> (
+    straddle_l1::Anvil,
+    straddle_l1::L1Client,
+    alloy_primitives::Address,
+) {
     let anvil = common::anvil();
     let l1 = common::l1_client(&anvil, 0);
     let pricer = l1
         .deploy_option_pricer(&straddle_math::constant_table())
         .await
         .unwrap();
+    (anvil, l1, pricer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_l1_pricer_agrees_with_crates_math_bit_for_bit() {
+    let (_anvil, l1, pricer) = deployed_pricer().await;
     let mut rng = common::Rng(0x0B1A_C076);
 
     for case in 0..500 {
@@ -223,19 +237,226 @@ async fn the_l1_pricer_agrees_with_crates_math_bit_for_bit() {
         ),
     ];
     for (what, data) in calls {
-        let request = serde_json::json!({
-            "to": pricer,
-            "data": alloy_primitives::Bytes::from(data),
-        });
-        let gas: alloy_primitives::U64 = l1
-            .provider()
-            .raw_request("eth_estimateGas".into(), (request,))
-            .await
-            .unwrap();
-        println!("{what}: {gas} gas (with the 21 000 base and calldata)");
+        print_gas(&l1, pricer, what, data).await;
     }
     assert!(
         priced >= 200 && refused >= 50,
+        "{priced} priced, {refused} refused"
+    );
+}
+
+/// Prints the gas of calling `to` with `data` (`eth_estimateGas`: with the 21 000 base
+/// and the calldata).
+async fn print_gas(
+    l1: &straddle_l1::L1Client,
+    to: alloy_primitives::Address,
+    what: &str,
+    data: Vec<u8>,
+) {
+    let request = serde_json::json!({
+        "to": to,
+        "data": alloy_primitives::Bytes::from(data),
+    });
+    let gas: alloy_primitives::U64 = l1
+        .provider()
+        .raw_request("eth_estimateGas".into(), (request,))
+        .await
+        .unwrap();
+    println!("{what}: {gas} gas (with the 21 000 base and calldata)");
+}
+
+/// Risk parameters that `RiskParams::validate` takes: the default now and then, else
+/// random within the bounds.
+fn risk_params(rng: &mut common::Rng, case: usize) -> RiskParams {
+    if case.is_multiple_of(4) {
+        return RiskParams::default();
+    }
+    let max = 10_000 + rng.below(400_000) as u32;
+    let params = RiskParams {
+        spot_shock_max_ppm: max,
+        tail_shock_ppm: max + rng.below(u64::from(899_999 - max)) as u32,
+        vol_down_ppm: 1 + rng.below(1_000_000) as u32,
+        vol_up_ppm: 1_000_000 + rng.below(4_000_001) as u32,
+        short_option_min_ppm: rng.below(50_000) as u32,
+        initial_margin_factor_ppm: 1_250_000,
+    };
+    params.validate().expect("valid risk parameters");
+    params
+}
+
+fn solidity_params(params: &RiskParams) -> OptionPricer::RiskParams {
+    OptionPricer::RiskParams {
+        spotShockMaxPpm: params.spot_shock_max_ppm,
+        tailShockPpm: params.tail_shock_ppm,
+        volDownPpm: params.vol_down_ppm,
+        volUpPpm: params.vol_up_ppm,
+        shortOptionMinPpm: params.short_option_min_ppm,
+    }
+}
+
+/// A vector's fields, then its 29 scenario P&Ls.
+fn flat(v: &RiskVector) -> Vec<i128> {
+    [
+        v.mark_nano,
+        v.delta_nano,
+        v.gamma_nano,
+        v.vega_nano,
+        v.theta_nano,
+        v.sigma_ppm,
+        v.short_charge_nano,
+    ]
+    .into_iter()
+    .chain(v.scenario_pnl_nano)
+    .map(i128::from)
+    .collect()
+}
+
+fn flat_solidity(v: &OptionPricer::Vector) -> Vec<i128> {
+    [
+        v.mark,
+        v.delta,
+        v.gamma,
+        v.vega,
+        v.theta,
+        v.sigmaPpm,
+        v.shortCharge,
+    ]
+    .into_iter()
+    .chain(v.pnl)
+    .map(narrow)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_l1_pricer_computes_the_stfs_risk_vectors() {
+    let (_anvil, l1, pricer) = deployed_pricer().await;
+    let mut rng = common::Rng(0x5EC7_0125);
+    let now_ms = 1_800_000_000_000u64;
+    let (mut priced, mut refused) = (0, 0);
+    for case in 0..200 {
+        let params = risk_params(&mut rng, case);
+        let grid = ScenarioGrid::new(&params).unwrap();
+        let context = format!("case {case}, {params:?}");
+
+        // A perpetual's: any mark, up to where the nano P&L leaves 64 bits.
+        let mark = match case % 3 {
+            0 => 1 + rng.below(1_000_000_000_000),
+            1 => rng.next() >> rng.below(64),
+            _ => u64::MAX - rng.below(1 << 40),
+        };
+        let got = l1
+            .view(
+                pricer,
+                &OptionPricer::perpetualVectorCall {
+                    markMicroUsdc: mark,
+                    params: solidity_params(&params),
+                },
+            )
+            .await
+            .unwrap();
+        match perpetual_vector(mark, &grid) {
+            Ok(vector) => {
+                assert!(got.ok, "{context}: perpetual at {mark}");
+                assert_eq!(
+                    flat_solidity(&got.v),
+                    flat(&vector),
+                    "{context}: perpetual at {mark}"
+                );
+            }
+            Err(_) => assert!(!got.ok, "{context}: perpetual at {mark} refused by both"),
+        }
+
+        // A strike's call and put: near and far from the money, a second to two years
+        // out (now and then expired, or at the pricer's limits), smiles steep and flat.
+        let index = match case % 10 {
+            0 => rng.below(1_000),
+            _ => 1_000_000 * (10 + rng.below(100_000)),
+        };
+        let strike = match case % 7 {
+            0 => rng.below(u64::MAX >> 8),
+            _ => index / 100 * (20 + rng.below(400)),
+        };
+        let expiry_ms = match case % 8 {
+            0 => now_ms - rng.below(2),
+            1 => now_ms + 1 + rng.below(10_000),
+            _ => now_ms + rng.below(2 * 31_536_000_000),
+        };
+        let smile = VolSmile {
+            atm_vol_ppm: rng.below(3_000_000) as u32,
+            skew_ppm: rng.below(2_000_001) as i32 - 1_000_000,
+            curvature_ppm: rng.below(2_000_000) as u32,
+        };
+        let strike_input = OptionPricer::Strike {
+            strikeMicroUsdc: strike,
+            expiryMs: expiry_ms,
+            indexMicroUsdc: index,
+            atmVolPpm: smile.atm_vol_ppm,
+            skewPpm: smile.skew_ppm,
+            curvaturePpm: smile.curvature_ppm,
+            nowMs: now_ms,
+        };
+        let got = l1
+            .view(
+                pricer,
+                &OptionPricer::strikeVectorsCall {
+                    strike: strike_input,
+                    params: solidity_params(&params),
+                },
+            )
+            .await
+            .unwrap();
+        let terms =
+            format!("{context}: strike {strike}, expiry {expiry_ms}, index {index}, {smile:?}");
+        match strike_vectors(
+            strike,
+            expiry_ms,
+            index,
+            &smile,
+            now_ms,
+            &grid,
+            params.short_option_min_ppm,
+        ) {
+            Ok(vectors) => {
+                priced += 1;
+                assert!(got.ok, "{terms}");
+                assert_eq!(
+                    flat_solidity(&got.call),
+                    flat(&vectors.call),
+                    "{terms}: call"
+                );
+                assert_eq!(flat_solidity(&got.put), flat(&vectors.put), "{terms}: put");
+            }
+            Err(_) => {
+                refused += 1;
+                assert!(!got.ok, "{terms}: refused by both");
+            }
+        }
+    }
+    println!("strike vectors: {priced} priced, {refused} refused by both");
+    // What one market costs an oracle update's proof: a strike's two vectors (a
+    // three-month call and put at the money, 65 %), and a perpetual's.
+    let defaults = solidity_params(&RiskParams::default());
+    let at_the_money = OptionPricer::Strike {
+        strikeMicroUsdc: 3_000_000_000,
+        expiryMs: now_ms + 7_776_000_000,
+        indexMicroUsdc: 3_000_000_000,
+        atmVolPpm: 650_000,
+        skewPpm: -100_000,
+        curvaturePpm: 200_000,
+        nowMs: now_ms,
+    };
+    let strike_call = OptionPricer::strikeVectorsCall {
+        strike: at_the_money,
+        params: defaults.clone(),
+    };
+    print_gas(&l1, pricer, "strike vectors", strike_call.abi_encode()).await;
+    let perpetual_call = OptionPricer::perpetualVectorCall {
+        markMicroUsdc: 3_000_000_000,
+        params: defaults,
+    };
+    print_gas(&l1, pricer, "perpetual vector", perpetual_call.abi_encode()).await;
+    assert!(
+        priced >= 100 && refused >= 20,
         "{priced} priced, {refused} refused"
     );
 }
