@@ -1271,7 +1271,7 @@ contract OrderStepProver is StepRules, IStepProver {
     /// before any leaf is read), not expired, with a nonce its window takes, on an active
     /// perpetual whose underlying's oracle holds accepted values no older than five
     /// minutes; the market settles at their truncated mean (positions are paid when next
-    /// normalised) and loses its vector; the underlying's count of active markets falls.
+    /// normalised) and loses its vector; it leaves the underlying's active markets.
     /// Leaves: the underlying's (`0x06 ‖ id`), the operator's account, the market; the
     /// account and the market alone when the market does not exist.
     function closeMarket(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
@@ -1295,12 +1295,12 @@ contract OrderStepProver is StepRules, IStepProver {
             return unchanged(preRoot, leaves, keys);
         }
         account.nonces = insertNonce(account.nonces, slot, nonce);
-        // One active market fewer on the underlying.
+        // The market leaves the underlying's active markets.
         return operatorWrites(preRoot, keys, leaves, false, account, closed);
     }
 
-    /// @dev A listing's or closing's writes: the underlying's leaf with one active market
-    /// more (`listed`) or fewer, the operator's account, the market.
+    /// @dev A listing's or closing's writes: the underlying's leaf with the market added
+    /// to its active markets (`listed`) or removed, the operator's account, the market.
     function operatorWrites(
         bytes32 preRoot,
         bytes[] memory keys,
@@ -1309,7 +1309,8 @@ contract OrderStepProver is StepRules, IStepProver {
         Account memory account,
         bytes memory market
     ) internal pure returns (bytes32 root) {
-        root = write(preRoot, keys[0], leaves[0], 0, withActiveMarkets(leaves[0].value, listed));
+        uint256 id = PortfolioRisk.readUint(market, 0, 4);
+        root = write(preRoot, keys[0], leaves[0], 0, withMarket(leaves[0].value, id, listed));
         root = write(root, keys[1], leaves[1], 1, encodeAccount(account));
         root = write(root, keys[2], leaves[2], 2, market);
     }
@@ -1319,9 +1320,9 @@ contract OrderStepProver is StepRules, IStepProver {
     /// its window takes, a known instrument (a perpetual without option terms, an option
     /// expiring after the block), a known underlying (its leaf present) with fewer than
     /// 1 024 active markets, a tick and a lot, fees within 1 %, an option's strike, and an
-    /// id no market has. The market is written active, unpriced (no vector); the
-    /// underlying's count of active markets rises. Leaves: the underlying's (`0x06 ‖ id`),
-    /// the operator's account, the market.
+    /// id no market has. The market is written active, unpriced (no vector), and joins
+    /// the underlying's active markets. Leaves: the underlying's (`0x06 ‖ id`), the
+    /// operator's account, the market.
     function listMarket(bytes32 preRoot, uint64 timestampMs, bytes calldata transaction, Leaf[] memory leaves)
         internal
         view
@@ -1390,36 +1391,70 @@ contract OrderStepProver is StepRules, IStepProver {
             && uint32(bytes4(t[46:50])) <= FEE_PPM_MAX;
     }
 
-    /// @dev Where an underlying's leaf keeps its recent values and how many: `index u64 ‖
-    /// timestamp u64 ‖ smileCount u8 ‖ smile (20 bytes) × smileCount ‖ recentCount u8 ‖
-    /// (timestamp u64 ‖ index u64) × recentCount ‖ activeMarkets u32`; reverts on any
-    /// other layout.
-    function oracleLayout(bytes memory value) internal pure returns (uint256 recentAt, uint256 recent) {
+    /// @dev Where an underlying's leaf keeps its recent values and its active markets:
+    /// `index u64 ‖ timestamp u64 ‖ smileCount u8 ‖ smile (20 bytes) × smileCount ‖
+    /// recentCount u8 ‖ (timestamp u64 ‖ index u64) × recentCount ‖ activeCount u32 ‖
+    /// marketId u32 × activeCount` (ids ascending); reverts on any other layout.
+    function oracleLayout(bytes memory value)
+        internal
+        pure
+        returns (uint256 recentAt, uint256 recent, uint256 activeAt, uint256 active)
+    {
         if (value.length < 17) revert BadLeafValue(0);
         uint256 smiles = uint8(value[16]);
         recentAt = 17 + 20 * smiles;
         if (smiles > 16 || value.length < recentAt + 1) revert BadLeafValue(0);
         recent = uint8(value[recentAt]);
         recentAt += 1;
-        if (recent > 8 || value.length != recentAt + 16 * recent + 4) revert BadLeafValue(0);
+        activeAt = recentAt + 16 * recent;
+        if (recent > 8 || value.length < activeAt + 4) revert BadLeafValue(0);
+        active = PortfolioRisk.readUint(value, activeAt, 4);
+        if (active > MARKETS_PER_UNDERLYING_MAX || value.length != activeAt + 4 + 4 * active) revert BadLeafValue(0);
     }
 
-    /// @dev The underlying's count of active markets (the leaf's last four bytes).
-    function activeMarkets(bytes memory value) internal pure returns (uint256) {
-        oracleLayout(value);
-        return PortfolioRisk.readUint(value, value.length - 4, 4);
+    /// @dev How many active markets the underlying has.
+    function activeMarkets(bytes memory value) internal pure returns (uint256 active) {
+        (,,, active) = oracleLayout(value);
     }
 
-    /// @dev A copy of the underlying's leaf with one active market more (`listed`) or
-    /// fewer.
-    function withActiveMarkets(bytes memory value, bool listed) internal pure returns (bytes memory out) {
-        uint256 count = listed ? activeMarkets(value) + 1 : activeMarkets(value) - 1;
-        out = bytes.concat(value);
-        // A u32 read, plus or minus one, within the listing bound.
+    /// @dev A copy of the underlying's leaf with market `id` added to its active markets
+    /// (`listed`, in ascending place) or removed from them (it must be one).
+    function withMarket(bytes memory value, uint256 id, bool listed) internal pure returns (bytes memory out) {
+        (,, uint256 countAt, uint256 count) = oracleLayout(value);
+        uint256 first = countAt + 4;
+        uint256 k = 0;
+        while (k < count && PortfolioRisk.readUint(value, first + 4 * k, 4) < id) k++;
+        uint256 cut = first + 4 * k;
+        if (listed) {
+            out = new bytes(value.length + 4);
+            copy(out, 0, value, 0, cut);
+            // A market id is a u32.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            bytes4 inserted = bytes4(uint32(id));
+            for (uint256 b = 0; b < 4; b++) {
+                out[cut + b] = inserted[b];
+            }
+            copy(out, cut + 4, value, cut, value.length - cut);
+            count += 1;
+        } else {
+            if (k == count || PortfolioRisk.readUint(value, cut, 4) != id) revert BadLeafValue(0);
+            out = new bytes(value.length - 4);
+            copy(out, 0, value, 0, cut);
+            copy(out, cut, value, cut + 4, value.length - cut - 4);
+            count -= 1;
+        }
+        // At most 1 025 here.
         // forge-lint: disable-next-line(unsafe-typecast)
         bytes4 stored = bytes4(uint32(count));
         for (uint256 b = 0; b < 4; b++) {
-            out[out.length - 4 + b] = stored[b];
+            out[countAt + b] = stored[b];
+        }
+    }
+
+    /// @dev Copies `length` bytes of `from` at `fromAt` into `to` at `toAt`.
+    function copy(bytes memory to, uint256 toAt, bytes memory from, uint256 fromAt, uint256 length) internal pure {
+        assembly ("memory-safe") {
+            mcopy(add(add(to, 32), toAt), add(add(from, 32), fromAt), length)
         }
     }
 
@@ -1471,7 +1506,7 @@ contract OrderStepProver is StepRules, IStepProver {
     function settlementPrice(Leaf memory oracle, uint64 timestampMs) internal pure returns (bool, uint64) {
         if (!oracle.present) return (false, 0);
         bytes memory value = oracle.value;
-        (uint256 at, uint256 recent) = oracleLayout(value);
+        (uint256 at, uint256 recent,,) = oracleLayout(value);
         uint256 sum;
         uint256 count;
         for (uint256 i = 0; i < recent; i++) {

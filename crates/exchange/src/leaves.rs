@@ -246,10 +246,14 @@ pub fn decode_market(bytes: &[u8]) -> Result<Market, DecodeError> {
 
 /// `index u64 ‖ timestamp u64 ‖ smileCount u8 ‖ (expiry u64 ‖ atmVolPpm u32 ‖ skewPpm i32
 /// ‖ curvaturePpm u32) × smileCount (ascending expiry) ‖ recentCount u8 ‖ (timestamp u64 ‖
-/// index u64) × recentCount (oldest first) ‖ activeMarkets u32` (the underlying's markets
-/// still active: a listing is checked against it on L1 without reading every market).
-pub fn encode_oracle_state(s: &OracleState, active_markets: u32) -> Vec<u8> {
-    let mut w = Writer::with_capacity(22 + 20 * s.smiles.len() + 16 * s.recent.len());
+/// index u64) × recentCount (oldest first) ‖ activeCount u32 ‖ marketId u32 × activeCount`
+/// (the underlying's active markets, ascending: a listing is checked against their number
+/// on L1 without reading every market, and an oracle update's proof walks them one by
+/// one).
+pub fn encode_oracle_state(s: &OracleState, active_markets: &[u32]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(
+        22 + 20 * s.smiles.len() + 16 * s.recent.len() + 4 * active_markets.len(),
+    );
     w.u64(s.index_micro_usdc)
         .u64(s.timestamp_ms)
         .u8(s.smiles.len() as u8);
@@ -263,12 +267,15 @@ pub fn encode_oracle_state(s: &OracleState, active_markets: u32) -> Vec<u8> {
     for (timestamp, index) in &s.recent {
         w.u64(*timestamp).u64(*index);
     }
-    w.u32(active_markets);
+    w.u32(active_markets.len() as u32);
+    for id in active_markets {
+        w.u32(*id);
+    }
     w.bytes
 }
 
-/// Inverse of [`encode_oracle_state`]: the oracle state and the active markets' count.
-pub fn decode_oracle_state(bytes: &[u8]) -> Result<(OracleState, u32), DecodeError> {
+/// Inverse of [`encode_oracle_state`]: the oracle state and the active markets' ids.
+pub fn decode_oracle_state(bytes: &[u8]) -> Result<(OracleState, Vec<u32>), DecodeError> {
     let mut r = Reader::new(bytes);
     let mut state = OracleState {
         index_micro_usdc: r.u64()?,
@@ -302,7 +309,18 @@ pub fn decode_oracle_state(bytes: &[u8]) -> Result<(OracleState, u32), DecodeErr
     for _ in 0..recent {
         state.recent.push((r.u64()?, r.u64()?));
     }
-    let active_markets = r.u32()?;
+    let count = r.u32()? as usize;
+    if count > crate::genesis::MARKETS_PER_UNDERLYING_MAX {
+        return Err(DecodeError::Invalid("too many active markets"));
+    }
+    let mut active_markets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id = r.u32()?;
+        if active_markets.last().is_some_and(|last| *last >= id) {
+            return Err(DecodeError::Invalid("active markets not ascending"));
+        }
+        active_markets.push(id);
+    }
     r.finish()?;
     Ok((state, active_markets))
 }
@@ -370,8 +388,8 @@ mod tests {
                 smiles: smiles.into_iter().map(|(e, (a, s, c))| (e, VolSmile { atm_vol_ppm: a, skew_ppm: s, curvature_ppm: c })).collect(),
                 recent,
             };
-            let active = index as u32;
-            prop_assert_eq!(decode_oracle_state(&encode_oracle_state(&state, active)).unwrap(), (state, active));
+            let active: Vec<u32> = (0..(index % 40) as u32).map(|i| 3 * i + 1).collect();
+            prop_assert_eq!(decode_oracle_state(&encode_oracle_state(&state, &active)).unwrap(), (state, active));
             let placed = (!cancelled).then_some(Placement {
                 seq: timestamp,
                 order: straddle_primitives::Order {

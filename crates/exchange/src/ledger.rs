@@ -360,7 +360,7 @@ impl Ledger {
                     .load_portfolio(address, decode_portfolio(&value)?),
                 StateKey::Market(_) => ledger.clearinghouse.load_market(decode_market(&value)?),
                 StateKey::Oracle(id) => {
-                    // The active markets' count follows from the markets.
+                    // The active markets follow from the markets.
                     let (state, _) = decode_oracle_state(&value)?;
                     if let Some(underlying) = ledger.underlyings.get_mut(&id) {
                         underlying.oracle = state;
@@ -644,7 +644,7 @@ impl Ledger {
             StateKey::Oracle(id) => self
                 .underlyings
                 .get(id)
-                .map(|u| encode_oracle_state(&u.oracle, self.active_markets_of(*id) as u32)),
+                .map(|u| encode_oracle_state(&u.oracle, &self.active_market_ids(*id))),
             StateKey::Order(owner, hash) => {
                 self.orders.record(owner, hash).map(encode_order_record)
             }

@@ -512,10 +512,21 @@ impl Ledger {
 
     /// How many of `underlying`'s markets are active (listed and not settled).
     pub fn active_markets_of(&self, underlying: u32) -> usize {
+        self.active_markets(underlying).count()
+    }
+
+    /// The ids of `underlying`'s active markets, ascending.
+    pub fn active_market_ids(&self, underlying: u32) -> Vec<u32> {
+        self.active_markets(underlying).map(|m| m.spec.id).collect()
+    }
+
+    fn active_markets(
+        &self,
+        underlying: u32,
+    ) -> impl Iterator<Item = &crate::clearinghouse::market::Market> {
         self.clearinghouse
             .markets()
-            .filter(|m| m.spec.underlying == underlying && m.status == MarketStatus::Active)
-            .count()
+            .filter(move |m| m.spec.underlying == underlying && m.status == MarketStatus::Active)
     }
 
     /// The operator closes a perpetual market at the recent index mean (§7.4). Returns
