@@ -25,7 +25,7 @@ use alloy_signer_local::PrivateKeySigner;
 use common::Rng;
 use std::collections::BTreeMap;
 use straddle_exchange::clearinghouse::market::MarketStatus;
-use straddle_exchange::orders::{MakerFill, Match};
+use straddle_exchange::orders::{MakerFill, Match, MatchWeight};
 use straddle_exchange::{BlockContext, StateKey};
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
@@ -1176,31 +1176,8 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
                 .len()
         })
         .expect("traders");
-    let fresh: Vec<PrivateKeySigner> = (0..16u64)
-        .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(0xF2E5 + k))).unwrap())
-        .collect();
-    for key in &fresh {
-        let mint = Action::Mint(Mint {
-            to: key.address(),
-            amount: 10_000_000_000,
-            nonce: trading.nonce(0),
-            expiryMs: u64::MAX / 2,
-        });
-        seed(&mut chain, signed_action(0, mint), &block);
-        let action = Action::DepositMargin(DepositMargin {
-            amount: 10_000_000_000,
-            nonce: 1,
-            expiryMs: u64::MAX / 2,
-        });
-        let signature = key
-            .sign_hash_sync(&action.signing_hash(&common::domain()))
-            .unwrap();
-        seed(
-            &mut chain,
-            Transaction::Action(SignedAction { action, signature }),
-            &block,
-        );
-    }
+    let fresh = fresh_keys(0xF2E5, 16);
+    fund(&mut chain, &mut trading, &fresh, &block);
     let eth = market_terms(1);
     let price = chain
         .state
@@ -1253,6 +1230,108 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
         let (_, changed) = prove(&l1, prover, &mut chain, tx, &block, &context).await;
         assert_eq!(changed, outcome == "taken", "{context}");
     }
+
+    // The weight at its bound exactly. A fresh taker holds one contract of five new
+    // perpetuals; against 16 fresh cash-only makers on ETH-PERP, which it does not hold,
+    // the match weighs 5 + 2·6 + 12·17 = 221 and both sides refuse it; on one of its own
+    // five, once one maker holds one of the others, it weighs 6 + 2·5 + 12·17 = 220 and
+    // the bound lets it through.
+    let perpetuals: Vec<u32> = (31_000..31_005).collect();
+    for market in &perpetuals {
+        let listing = trading.list(*market, &block);
+        seed(&mut chain, listing, &block);
+    }
+    block.number += 1;
+    block.timestamp_ms += 1_000;
+    seed(
+        &mut chain,
+        common::price_update(1, trading.index[1], block.timestamp_ms),
+        &block,
+    );
+    let [taker_key, counterparty]: [PrivateKeySigner; 2] =
+        fresh_keys(0xF4E5, 2).try_into().expect("two keys");
+    let makers = fresh_keys(0xF5E5, 16);
+    fund(
+        &mut chain,
+        &mut trading,
+        &[taker_key.clone(), counterparty.clone()],
+        &block,
+    );
+    fund(&mut chain, &mut trading, &makers, &block);
+    let mark = |chain: &Chain, market: u32| {
+        chain
+            .state
+            .ledger
+            .clearinghouse()
+            .market(market)
+            .and_then(|m| m.vector.as_ref())
+            .map(|v| v.mark_nano as u64 / 1_000 / eth.tick * eth.tick)
+            .expect("priced")
+    };
+    let mut order_on =
+        |key: &PrivateKeySigner, market: u32, price: u64, is_buy: bool, lots: u64| {
+            trading.order_nonce += 1;
+            common::sign_order_with(
+                key,
+                Order {
+                    market,
+                    isBuy: is_buy,
+                    limitPrice: price,
+                    size: lots * eth.lot,
+                    timeInForce: if is_buy { 1 } else { 0 },
+                    reduceOnly: false,
+                    expiryMs: block.timestamp_ms + 60_000,
+                    clientOrderId: trading.order_nonce,
+                    nonce: trading.order_nonce,
+                },
+            )
+        };
+    type OrderOn<'a> = dyn FnMut(&PrivateKeySigner, u32, u64, bool, u64) -> SignedOrder + 'a;
+    let trade_one =
+        |chain: &mut Chain, order_on: &mut OrderOn<'_>, buyer: &PrivateKeySigner, market: u32| {
+            let price = mark(chain, market);
+            let tx = Transaction::Match {
+                taker: order_on(buyer, market, price, true, 1),
+                makers: vec![(order_on(&counterparty, market, price, false, 1), eth.lot)],
+            };
+            let described = format!("{tx:?}");
+            let outcome = execute_into_tree(chain, tx, &block);
+            assert!(outcome.is_ok(), "{described}: {outcome:?}");
+        };
+    for market in &perpetuals {
+        trade_one(&mut chain, &mut order_on, &taker_key, *market);
+    }
+    let mut owners = vec![taker_key.address()];
+    owners.extend(makers.iter().map(|key| key.address()));
+    let sweep =
+        |chain: &Chain,
+         market: u32,
+         order_on: &mut dyn FnMut(&PrivateKeySigner, u32, u64, bool, u64) -> SignedOrder| {
+            let price = mark(chain, market);
+            Transaction::Match {
+                taker: order_on(&taker_key, market, price, true, 16),
+                makers: makers
+                    .iter()
+                    .map(|key| (order_on(key, market, price, false, 1), eth.lot))
+                    .collect(),
+            }
+        };
+    let clearinghouse = chain.state.ledger.clearinghouse();
+    assert_eq!(MatchWeight::of(clearinghouse, 1, &owners).weight(), 221);
+    let over = sweep(&chain, 1, &mut order_on);
+    assert_eq!(refusal(&chain, &over, &block), "TooHeavy", "weight 221");
+    let (_, changed) = prove(&l1, prover, &mut chain, over, &block, "weight 221").await;
+    assert!(!changed, "weight 221 is refused");
+    trade_one(&mut chain, &mut order_on, &makers[0], perpetuals[1]);
+    let clearinghouse = chain.state.ledger.clearinghouse();
+    assert_eq!(
+        MatchWeight::of(clearinghouse, perpetuals[0], &owners).weight(),
+        220
+    );
+    let at = sweep(&chain, perpetuals[0], &mut order_on);
+    assert_eq!(refusal(&chain, &at, &block), "taken", "weight 220");
+    let (_, changed) = prove(&l1, prover, &mut chain, at, &block, "weight 220").await;
+    assert!(changed, "weight 220 is taken");
 
     // The bound on an underlying's active markets: BTC filled up to 1 024 by the STF
     // alone, then one more listing is refused by both; after a close one is taken.
@@ -1385,6 +1464,39 @@ async fn prove(
     );
     let changed = expected != input.pre_root;
     (input, changed)
+}
+
+/// Mints each of `keys` collateral (by the operator) and deposits it as margin.
+fn fund(chain: &mut Chain, trading: &mut Trading, keys: &[PrivateKeySigner], block: &BlockContext) {
+    for key in keys {
+        let mint = Action::Mint(Mint {
+            to: key.address(),
+            amount: 10_000_000_000,
+            nonce: trading.nonce(0),
+            expiryMs: u64::MAX / 2,
+        });
+        let action = Action::DepositMargin(DepositMargin {
+            amount: 10_000_000_000,
+            nonce: 1,
+            expiryMs: u64::MAX / 2,
+        });
+        let signature = key
+            .sign_hash_sync(&action.signing_hash(&common::domain()))
+            .unwrap();
+        let deposit = Transaction::Action(SignedAction { action, signature });
+        for tx in [signed_action(0, mint), deposit] {
+            let described = format!("{tx:?}");
+            let outcome = execute_into_tree(chain, tx, block);
+            assert!(outcome.is_ok(), "{described}: {outcome:?}");
+        }
+    }
+}
+
+/// Fresh keys from `first`.
+fn fresh_keys(first: u64, count: u64) -> Vec<PrivateKeySigner> {
+    (first..first + count)
+        .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(k))).unwrap())
+        .collect()
 }
 
 /// `listing` signed by dev account `who` (the operator is account 0).
