@@ -4,7 +4,8 @@
 //! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64, a
 //! margin withdrawal of 32 positions owing funding, matches of 1, 2 and 16 makers at
 //! the positions bound and one of 16 makers over it, a liquidation and a retirement of an account of 32
-//! positions), with the prover's root checked against the
+//! positions, a market listing and a close on an underlying at 1 024 active markets),
+//! with the prover's root checked against the
 //! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
 //! the test suite; run it with
 //!
@@ -100,6 +101,40 @@ async fn step_gas_at_a_million_leaves() {
     let (_, empty_makers) = makers_holding_the_same_markets(&mut chain, &block, expiry, 32, 0);
     let (_, distinct_ask) = account_of_31_other_markets(&mut chain, &mut block, expiry);
     let (thin, thin_bid) = thin_account_of_32_positions(&mut chain, &mut block, expiry);
+    // BTC at 1 023 active markets (its leaf listing them), for a listing and a close at
+    // the bound; the operator's nonces for them (and its mint below) follow.
+    let btc_perpetual = |market: u32, nonce: u64| {
+        let listing = straddle_primitives::ListMarket {
+            underlying: 2,
+            tick: 1_000_000,
+            lot: 100,
+            ..common::perpetual_listing(market, nonce, expiry)
+        };
+        let signature = common::signer(0)
+            .sign_hash_sync(&listing.signing_hash(&domain))
+            .unwrap();
+        Transaction::ListMarket { listing, signature }
+    };
+    let mut next_btc = 40_000u32;
+    while chain.state.ledger.active_markets_of(2) < 1_023 {
+        run(
+            &mut chain,
+            btc_perpetual(next_btc, 1_000 + u64::from(next_btc)),
+            &block,
+        );
+        next_btc += 1;
+    }
+    let btc_close = {
+        let close = straddle_primitives::CloseMarket {
+            market: next_btc - 1,
+            nonce: 60_002,
+            expiryMs: expiry,
+        };
+        let signature = common::signer(0)
+            .sign_hash_sync(&close.signing_hash(&domain))
+            .unwrap();
+        Transaction::CloseMarket { close, signature }
+    };
 
     let l1_deposit = l1_of(3);
     l1.mint_test_collateral(deployment.collateral, l1_deposit.address(), 1_000_000_000)
@@ -189,7 +224,7 @@ async fn step_gas_at_a_million_leaves() {
                 Action::Mint(Mint {
                     to: alice.address(),
                     amount: 1_000,
-                    nonce: 580,
+                    nonce: 60_000,
                     expiryMs: expiry,
                 }),
                 &domain,
@@ -324,6 +359,11 @@ async fn step_gas_at_a_million_leaves() {
                 order_hash: thin_bid,
             }),
         ),
+        (
+            "market listing (the underlying's 1 024th active market)",
+            btc_perpetual(next_btc, 60_001),
+        ),
+        ("market close (of 1 024 active markets)", btc_close),
         (
             "order placement",
             Transaction::PlaceOrder(SignedOrder {
