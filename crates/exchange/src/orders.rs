@@ -55,20 +55,26 @@ impl MatchWeight {
         }
     }
 
-    /// The weight with `owner`'s portfolio added (nothing if already in).
+    /// The weight with `owner`'s portfolio added (nothing if already in), leaving this
+    /// one as it is (the engine asks before it commits a maker).
     pub fn with(&self, clearinghouse: &Clearinghouse, owner: Address) -> Self {
         let mut next = self.clone();
-        if next.owners.contains(&owner) {
-            return next;
+        next.add(clearinghouse, owner);
+        next
+    }
+
+    /// Adds `owner`'s portfolio (nothing if already in).
+    fn add(&mut self, clearinghouse: &Clearinghouse, owner: Address) {
+        if self.owners.contains(&owner) {
+            return;
         }
-        next.owners.push(owner);
+        self.owners.push(owner);
         for position in clearinghouse.stored_positions(&owner) {
-            next.positions += 1;
-            if !next.markets.contains(&position.market) {
-                next.markets.push(position.market);
+            self.positions += 1;
+            if !self.markets.contains(&position.market) {
+                self.markets.push(position.market);
             }
         }
-        next
     }
 
     /// `positions + 2·markets + 12·portfolios`.
@@ -85,9 +91,12 @@ impl MatchWeight {
 
     /// The weight of a match between `accounts` on `market`.
     pub fn of(clearinghouse: &Clearinghouse, market: u32, accounts: &[Address]) -> Self {
-        accounts.iter().fold(Self::new(market), |weight, owner| {
-            weight.with(clearinghouse, *owner)
-        })
+        // Built in place: the STF weighs every match.
+        let mut weight = Self::new(market);
+        for owner in accounts {
+            weight.add(clearinghouse, *owner);
+        }
+        weight
     }
 }
 

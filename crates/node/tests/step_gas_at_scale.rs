@@ -421,6 +421,33 @@ fn taker_against(ask: &Order, key: &PrivateKeySigner, makers: u64, nonce: u64) -
     common::sign_order_with(key, taker)
 }
 
+/// Mints each of `keys` a million USDC (the operator, nonces from `first_nonce`) and
+/// deposits half as margin.
+fn fund(
+    chain: &mut Chain,
+    block: &BlockContext,
+    keys: &[PrivateKeySigner],
+    first_nonce: u64,
+    expiry: u64,
+) {
+    let domain = common::domain();
+    for (k, key) in keys.iter().enumerate() {
+        let mint = Action::Mint(Mint {
+            to: key.address(),
+            amount: 1_000_000_000_000,
+            nonce: first_nonce + k as u64,
+            expiryMs: expiry,
+        });
+        run(chain, signed(&common::signer(0), mint, &domain), block);
+        let deposit = Action::DepositMargin(DepositMargin {
+            amount: 500_000_000_000,
+            nonce: 1,
+            expiryMs: expiry,
+        });
+        run(chain, signed(key, deposit, &domain), block);
+    }
+}
+
 /// Runs `tx` on the STF only (setting a case up): the STF must take it.
 fn run(chain: &mut Chain, tx: Transaction, block: &BlockContext) {
     let described = format!("{tx:?}");
@@ -476,7 +503,6 @@ fn makers_holding_the_same_markets(
     first: u64,
     positions: usize,
 ) -> (Vec<PrivateKeySigner>, Vec<(SignedOrder, u64)>) {
-    let domain = common::domain();
     let alice = common::signer(1).address();
     let markets: Vec<u32> = chain
         .state
@@ -494,21 +520,7 @@ fn makers_holding_the_same_markets(
     let keys: Vec<PrivateKeySigner> = (first..first + 16)
         .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(0xB00C + k))).unwrap())
         .collect();
-    for (k, key) in keys.iter().enumerate() {
-        let mint = Action::Mint(Mint {
-            to: key.address(),
-            amount: 1_000_000_000_000,
-            nonce: 400 + first + k as u64,
-            expiryMs: expiry,
-        });
-        run(chain, signed(&common::signer(0), mint, &domain), block);
-        let deposit = Action::DepositMargin(DepositMargin {
-            amount: 500_000_000_000,
-            nonce: 1,
-            expiryMs: expiry,
-        });
-        run(chain, signed(key, deposit, &domain), block);
-    }
+    fund(chain, block, &keys, 400 + first, expiry);
     let order = |owner: &PrivateKeySigner, market: u32, is_buy: bool, tif: u8, nonce: u64| {
         one_contract(owner, market, prices[&market], is_buy, tif, nonce, expiry)
     };
@@ -541,26 +553,11 @@ fn account_of_31_other_markets(
     block: &mut BlockContext,
     expiry: u64,
 ) -> (PrivateKeySigner, SignedOrder) {
-    let domain = common::domain();
     let keys: Vec<PrivateKeySigner> = [0xD15_u64, 0xE15]
         .into_iter()
         .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(k))).unwrap())
         .collect();
-    for (k, key) in keys.iter().enumerate() {
-        let mint = Action::Mint(Mint {
-            to: key.address(),
-            amount: 1_000_000_000_000,
-            nonce: 520 + k as u64,
-            expiryMs: expiry,
-        });
-        run(chain, signed(&common::signer(0), mint, &domain), block);
-        let deposit = Action::DepositMargin(DepositMargin {
-            amount: 500_000_000_000,
-            nonce: 1,
-            expiryMs: expiry,
-        });
-        run(chain, signed(key, deposit, &domain), block);
-    }
+    fund(chain, block, &keys, 520, expiry);
     for (i, market) in (200..231).enumerate() {
         run(
             chain,
