@@ -21,6 +21,29 @@ interface IStepProver {
     ) external view returns (bytes32 postRoot);
 }
 
+/// @notice Re-executes one oracle update (kind 0x10) on L1 a sub-step at a time
+/// (docs/spec/disputes.md §4.1): an update of an underlying with M active markets is M + 1
+/// sub-steps, one per market and the last storing the oracle state.
+interface ISubStepProver {
+    /// @notice How many sub-steps `transaction` takes on the state `preRoot` (`witness`:
+    /// the underlying's leaf and its proof).
+    function subStepCount(bytes32 preRoot, bytes calldata transaction, bytes calldata witness)
+        external
+        view
+        returns (uint256);
+
+    /// @notice The state root after sub-step `index` (1 … `count`) of `transaction` in a
+    /// block at `timestampMs`, from `preRoot`, the root after the sub-step before.
+    function subStep(
+        bytes32 preRoot,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        uint256 index,
+        uint256 count,
+        bytes calldata witness
+    ) external view returns (bytes32);
+}
+
 /// @title DisputeGame
 /// @notice Proves an output root of the OutputRegistry wrong, or defends it, by bisection
 /// (docs/spec/disputes.md). A challenger opens a game on an output inside its challenge
@@ -28,7 +51,8 @@ interface IStepProver {
 /// as the agreed anchor. The defender (the output's proposer) posts the claim at the
 /// middle of the disputed segment, the challenger agrees or disagrees, until one step is
 /// left: over L2 block hashes first, then, inside the block found, over the state roots
-/// after each transaction, where the one-step prover decides. Each side has a chess clock;
+/// after each transaction, where the one-step prover decides (an oracle update, too heavy
+/// for one step, is bisected once more over its sub-steps). Each side has a chess clock;
 /// the side to move that lets it run out loses (`timeout`). If the challenger wins, the
 /// output and every later one are removed and it is credited both bonds; if the defender
 /// wins, it is credited the challenger's bond. Credit is paid by pull (`claimCredit`).
@@ -36,7 +60,8 @@ contract DisputeGame {
     /// @notice What the game is bisecting.
     enum Level {
         Blocks,
-        Transactions
+        Transactions,
+        SubSteps
     }
 
     /// @notice Where the defender says derivation took the disputed block from.
@@ -104,6 +129,14 @@ contract DisputeGame {
         bytes32 rightChild;
     }
 
+    /// @notice The transaction a game's sub-step level runs inside: its index in the
+    /// block, the hash of its bytes and its number of sub-steps.
+    struct SubLevel {
+        uint64 transactionIndex;
+        bytes32 transactionHash;
+        uint64 count;
+    }
+
     /// @notice Pass as the anchor to agree on the genesis block.
     uint256 public constant GENESIS = type(uint256).max;
 
@@ -120,6 +153,7 @@ contract DisputeGame {
 
     Game[] private games;
     mapping(uint256 => Derivation) private derivations;
+    mapping(uint256 => SubLevel) private subLevels;
 
     /// @notice Wei each address can claim (bonds won or returned).
     mapping(address => uint256) public credit;
@@ -146,6 +180,12 @@ contract DisputeGame {
     event ExecutionDisputed(uint256 indexed gameId, uint64 blockNumber, bytes32 parentStateRoot, bytes32 stateRoot);
     /// @notice The one-step prover ran transaction `index` and computed `postRoot`.
     event Stepped(uint256 indexed gameId, uint64 index, bytes32 postRoot, bytes32 claimed);
+    /// @notice The challenger disputed oracle update `transactionIndex` of the block
+    /// sub-step by sub-step: positions `0` … `count`.
+    event SubStepsDisputed(uint256 indexed gameId, uint64 transactionIndex, uint64 count);
+    /// @notice The prover ran sub-step `index` of the disputed update and computed
+    /// `postRoot`.
+    event SubStepped(uint256 indexed gameId, uint64 index, bytes32 postRoot, bytes32 claimed);
     /// @notice The game ended.
     event GameResolved(uint256 indexed gameId, Status status);
     /// @notice An output's block header contradicted its state root or block number.
@@ -195,6 +235,8 @@ contract DisputeGame {
     error NoSource();
     /// @notice The evidence agrees with the defender's block.
     error NoFault();
+    /// @notice Only an oracle update (kind 0x10) has sub-steps; other kinds take `step`.
+    error NotAnOracleUpdate();
     /// @notice The forced transaction is not the Portal's record.
     error UnknownForced(uint64 index);
 
@@ -485,16 +527,56 @@ contract DisputeGame {
         bytes32[] calldata siblings,
         bytes calldata witness
     ) external {
-        Game storage game = live(gameId, lo, hi);
-        if (game.level != Level.Transactions || hi - lo != 1) revert WrongStage();
         // Anyone may run the step, on the challenger's time.
-        chargeClock(game, false);
-        if (!L2Block.provesTransaction(game.transactionsRoot, game.transactionCount, lo, transaction, siblings)) {
-            revert TransactionNotInBlock();
-        }
+        Game storage game = oneTransactionLeft(gameId, lo, hi, transaction, siblings, false);
         bytes32 postRoot = prover.execute(game.loClaim, game.blockNumber, game.blockTimestampMs, transaction, witness);
         emit Stepped(gameId, lo, postRoot, game.hiClaim);
-        resolve(gameId, game, postRoot == game.hiClaim ? Status.DefenderWon : Status.ChallengerWon);
+        decide(gameId, game, postRoot);
+    }
+
+    /// @notice With one transaction left that is an oracle update (too heavy for one
+    /// step), the challenger opens its sub-steps: the game bisects over the state roots
+    /// after each of them, from the agreed root before the update (position 0) to the
+    /// disputed one after it (position `count`, the prover's sub-step count on the agreed
+    /// root; `witness` holds the underlying's leaf). `siblings` prove the transaction
+    /// against the block's transactions root.
+    function disputeOracleUpdate(
+        uint256 gameId,
+        uint64 lo,
+        uint64 hi,
+        bytes calldata transaction,
+        bytes32[] calldata siblings,
+        bytes calldata witness
+    ) external {
+        Game storage game = oneTransactionLeft(gameId, lo, hi, transaction, siblings, true);
+        if (transaction.length == 0 || uint8(transaction[0]) != 0x10) revert NotAnOracleUpdate();
+        // At most 1 025 for a real underlying.
+        uint64 count = uint64(ISubStepProver(address(prover)).subStepCount(game.loClaim, transaction, witness));
+        subLevels[gameId] = SubLevel({transactionIndex: lo, transactionHash: keccak256(transaction), count: count});
+        game.level = Level.SubSteps;
+        game.lo = 0;
+        game.hi = count;
+        game.defenderToMove = count > 1;
+        emit SubStepsDisputed(gameId, lo, count);
+    }
+
+    /// @notice With one sub-step left (`lo` agreed, `lo + 1` disputed), runs sub-step
+    /// `lo + 1` of the disputed oracle update (`transaction`, its bytes) through the
+    /// prover: the game ends for the challenger if the prover's root differs from the
+    /// defender's claim, else for the defender. Anyone may call it, on the challenger's
+    /// time.
+    function subStep(uint256 gameId, uint64 lo, uint64 hi, bytes calldata transaction, bytes calldata witness)
+        external
+    {
+        Game storage game = live(gameId, lo, hi);
+        SubLevel storage sub = subLevels[gameId];
+        if (game.level != Level.SubSteps || hi - lo != 1) revert WrongStage();
+        chargeClock(game, false);
+        if (keccak256(transaction) != sub.transactionHash) revert TransactionNotInBlock();
+        bytes32 postRoot = ISubStepProver(address(prover))
+            .subStep(game.loClaim, game.blockTimestampMs, transaction, hi, sub.count, witness);
+        emit SubStepped(gameId, hi, postRoot, game.hiClaim);
+        decide(gameId, game, postRoot);
     }
 
     // ---------------------------------------------------------------- endings
@@ -545,6 +627,12 @@ contract DisputeGame {
         return derivations[gameId];
     }
 
+    /// @notice The oracle update whose sub-steps game `gameId` bisects (zero before).
+    function getSubLevel(uint256 gameId) external view returns (SubLevel memory) {
+        if (gameId >= games.length) revert UnknownGame(gameId);
+        return subLevels[gameId];
+    }
+
     /// @notice Number of games ever opened.
     function gameCount() external view returns (uint256) {
         return games.length;
@@ -560,6 +648,31 @@ contract DisputeGame {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev The game with one transaction left (`lo` agreed, `lo + 1` disputed) and
+    /// `transaction` proven to be the block's number `lo`; the move is charged to the
+    /// challenger's clock (and must be the challenger's when `challengerOnly`).
+    function oneTransactionLeft(
+        uint256 gameId,
+        uint64 lo,
+        uint64 hi,
+        bytes calldata transaction,
+        bytes32[] calldata siblings,
+        bool challengerOnly
+    ) internal returns (Game storage game) {
+        game = live(gameId, lo, hi);
+        if (game.level != Level.Transactions || hi - lo != 1) revert WrongStage();
+        if (challengerOnly) spendClock(game, false);
+        else chargeClock(game, false);
+        if (!L2Block.provesTransaction(game.transactionsRoot, game.transactionCount, lo, transaction, siblings)) {
+            revert TransactionNotInBlock();
+        }
+    }
+
+    /// @dev Ends the game by the prover's root: the defender's claim stands or falls.
+    function decide(uint256 gameId, Game storage game, bytes32 postRoot) internal {
+        resolve(gameId, game, postRoot == game.hiClaim ? Status.DefenderWon : Status.ChallengerWon);
+    }
 
     /// @dev After the reveal, the challenger's choice of dispute.
     function awaitsDerivationMove(Game storage game, Derivation storage d) internal view returns (bool) {

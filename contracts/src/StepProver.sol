@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IStepProver} from "./DisputeGame.sol";
+import {IStepProver, ISubStepProver} from "./DisputeGame.sol";
 import {StateProof} from "./StateProof.sol";
 import {L2Domain} from "./L2Domain.sol";
 import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
@@ -129,6 +129,12 @@ abstract contract StepRules {
     bytes32 internal constant WITHDRAW_TYPEHASH =
         keccak256("Withdraw(address recipient,uint128 amount,uint64 nonce,uint64 expiryMs)");
 
+    /// @notice Oracle values at most this long before a close or an expiry count toward
+    /// its settlement price (crates/exchange SETTLEMENT_LOOKBACK_MS).
+    uint256 internal constant SETTLEMENT_LOOKBACK_MS = 300_000;
+    /// @notice Active markets one underlying may have (crates/exchange
+    /// MARKETS_PER_UNDERLYING_MAX).
+    uint256 internal constant MARKETS_PER_UNDERLYING_MAX = 1024;
     /// @notice EIP-712 domain separator of the L2's signed actions.
     bytes32 public immutable domainSeparator;
     /// @notice The Portal whose records deposits and forced transactions must match.
@@ -1036,6 +1042,73 @@ abstract contract StepRules {
         if (at != witness.length) revert BadWitness(at);
     }
 
+    /// @dev Where an underlying's leaf keeps its recent values and its active markets:
+    /// `index u64 ‖ timestamp u64 ‖ smileCount u8 ‖ smile (20 bytes) × smileCount ‖
+    /// recentCount u8 ‖ (timestamp u64 ‖ index u64) × recentCount ‖ activeCount u32 ‖
+    /// marketId u32 × activeCount` (ids ascending); reverts on any other layout.
+    function oracleLayout(bytes memory value)
+        internal
+        pure
+        returns (uint256 recentAt, uint256 recent, uint256 activeAt, uint256 active)
+    {
+        if (value.length < 17) revert BadLeafValue(0);
+        uint256 smiles = uint8(value[16]);
+        recentAt = 17 + 20 * smiles;
+        if (smiles > 16 || value.length < recentAt + 1) revert BadLeafValue(0);
+        recent = uint8(value[recentAt]);
+        recentAt += 1;
+        activeAt = recentAt + 16 * recent;
+        if (recent > 8 || value.length < activeAt + 4) revert BadLeafValue(0);
+        active = PortfolioRisk.readUint(value, activeAt, 4);
+        if (active > MARKETS_PER_UNDERLYING_MAX || value.length != activeAt + 4 + 4 * active) revert BadLeafValue(0);
+    }
+
+    /// @dev How many active markets the underlying has.
+    function activeMarkets(bytes memory value) internal pure returns (uint256 active) {
+        (,,, active) = oracleLayout(value);
+    }
+
+    /// @dev A copy of the underlying's leaf with market `id` added to its active markets
+    /// (`listed`, in ascending place) or removed from them (it must be one).
+    function withMarket(bytes memory value, uint256 id, bool listed) internal pure returns (bytes memory out) {
+        (,, uint256 countAt, uint256 count) = oracleLayout(value);
+        uint256 first = countAt + 4;
+        uint256 k = 0;
+        while (k < count && PortfolioRisk.readUint(value, first + 4 * k, 4) < id) k++;
+        uint256 cut = first + 4 * k;
+        if (listed) {
+            out = new bytes(value.length + 4);
+            copy(out, 0, value, 0, cut);
+            // A market id is a u32.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            bytes4 inserted = bytes4(uint32(id));
+            for (uint256 b = 0; b < 4; b++) {
+                out[cut + b] = inserted[b];
+            }
+            copy(out, cut + 4, value, cut, value.length - cut);
+            count += 1;
+        } else {
+            if (k == count || PortfolioRisk.readUint(value, cut, 4) != id) revert BadLeafValue(0);
+            out = new bytes(value.length - 4);
+            copy(out, 0, value, 0, cut);
+            copy(out, cut, value, cut + 4, value.length - cut - 4);
+            count -= 1;
+        }
+        // At most 1 025 here.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        bytes4 stored = bytes4(uint32(count));
+        for (uint256 b = 0; b < 4; b++) {
+            out[countAt + b] = stored[b];
+        }
+    }
+
+    /// @dev Copies `length` bytes of `from` at `fromAt` into `to` at `toAt`.
+    function copy(bytes memory to, uint256 toAt, bytes memory from, uint256 fromAt, uint256 length) internal pure {
+        assembly ("memory-safe") {
+            mcopy(add(add(to, 32), toAt), add(add(from, 32), fromAt), length)
+        }
+    }
+
     function requireCount(Leaf[] memory leaves, uint256 needed) internal pure {
         if (leaves.length != needed) revert WrongLeafCount(leaves.length, needed);
     }
@@ -1141,7 +1214,9 @@ abstract contract StepRules {
 /// (direct or forced) to `margin`, matches to `matches` and liquidations and
 /// auto-deleveragings to `liquidations` (the five share the rules' code but not a contract, each under the
 /// 24 KiB limit).
-contract StepProver is StepRules, IStepProver {
+contract StepProver is StepRules, IStepProver, ISubStepProver {
+    /// @notice The prover of oracle updates' sub-steps (`OracleStepProver`).
+    ISubStepProver public immutable oracles;
     /// @notice The prover of the order kinds (placements and bulk placements).
     IStepProver public immutable orders;
     /// @notice The prover of margin withdrawals and order retirements (`MarginStepProver`).
@@ -1160,6 +1235,7 @@ contract StepProver is StepRules, IStepProver {
     /// @param matches_ The matches' prover (a `MatchStepProver` of the same chain).
     /// @param liquidations_ The liquidations' prover (a `LiquidationStepProver` of the same
     /// chain).
+    /// @param oracles_ The oracle updates' prover (an `OracleStepProver` of the same chain).
     constructor(
         uint64 chainId,
         address verifyingContract,
@@ -1168,8 +1244,10 @@ contract StepProver is StepRules, IStepProver {
         IStepProver orders_,
         IStepProver margin_,
         IStepProver matches_,
-        IStepProver liquidations_
+        IStepProver liquidations_,
+        ISubStepProver oracles_
     ) StepRules(chainId, verifyingContract, portal_, faucetOperator_) {
+        oracles = oracles_;
         orders = orders_;
         margin = margin_;
         matches = matches_;
@@ -1210,6 +1288,27 @@ contract StepProver is StepRules, IStepProver {
         if (!covered) revert UnsupportedKind(kind);
         return root;
     }
+
+    /// @inheritdoc ISubStepProver
+    function subStepCount(bytes32 preRoot, bytes calldata transaction, bytes calldata witness)
+        external
+        view
+        returns (uint256)
+    {
+        return oracles.subStepCount(preRoot, transaction, witness);
+    }
+
+    /// @inheritdoc ISubStepProver
+    function subStep(
+        bytes32 preRoot,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        uint256 index,
+        uint256 count,
+        bytes calldata witness
+    ) external view returns (bytes32) {
+        return oracles.subStep(preRoot, timestampMs, transaction, index, count, witness);
+    }
 }
 
 /// @title OrderStepProver
@@ -1221,9 +1320,6 @@ contract OrderStepProver is StepRules, IStepProver {
     uint256 internal constant CLOSE_MARKET_BYTES = 86;
     bytes32 internal constant CLOSE_MARKET_TYPEHASH =
         keccak256("CloseMarket(uint32 market,uint64 nonce,uint64 expiryMs)");
-    /// @notice Oracle values at most this long before the close count toward its price
-    /// (crates/exchange SETTLEMENT_LOOKBACK_MS).
-    uint256 internal constant SETTLEMENT_LOOKBACK_MS = 300_000;
     /// @notice kind ‖ market u32 ‖ underlying u32 ‖ instrument u8 ‖ strike u64 ‖
     /// optionExpiryMs u64 ‖ tick u64 ‖ lot u64 ‖ makerFeePpm u32 ‖ takerFeePpm u32 ‖ nonce
     /// u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v.
@@ -1231,9 +1327,6 @@ contract OrderStepProver is StepRules, IStepProver {
     bytes32 internal constant LIST_MARKET_TYPEHASH = keccak256(
         "ListMarket(uint32 market,uint32 underlying,uint8 instrument,uint64 strike,uint64 optionExpiryMs,uint64 tick,uint64 lot,uint32 makerFeePpm,uint32 takerFeePpm,uint64 nonce,uint64 expiryMs)"
     );
-    /// @notice Active markets one underlying may have (crates/exchange
-    /// MARKETS_PER_UNDERLYING_MAX).
-    uint256 internal constant MARKETS_PER_UNDERLYING_MAX = 1024;
     /// @notice Highest fee, ppm (crates/exchange FEE_PPM_MAX).
     uint256 internal constant FEE_PPM_MAX = 10_000;
 
@@ -1389,73 +1482,6 @@ contract OrderStepProver is StepRules, IStepProver {
         }
         return uint64(bytes8(t[26:34])) != 0 && uint64(bytes8(t[34:42])) != 0 && uint32(bytes4(t[42:46])) <= FEE_PPM_MAX
             && uint32(bytes4(t[46:50])) <= FEE_PPM_MAX;
-    }
-
-    /// @dev Where an underlying's leaf keeps its recent values and its active markets:
-    /// `index u64 ‖ timestamp u64 ‖ smileCount u8 ‖ smile (20 bytes) × smileCount ‖
-    /// recentCount u8 ‖ (timestamp u64 ‖ index u64) × recentCount ‖ activeCount u32 ‖
-    /// marketId u32 × activeCount` (ids ascending); reverts on any other layout.
-    function oracleLayout(bytes memory value)
-        internal
-        pure
-        returns (uint256 recentAt, uint256 recent, uint256 activeAt, uint256 active)
-    {
-        if (value.length < 17) revert BadLeafValue(0);
-        uint256 smiles = uint8(value[16]);
-        recentAt = 17 + 20 * smiles;
-        if (smiles > 16 || value.length < recentAt + 1) revert BadLeafValue(0);
-        recent = uint8(value[recentAt]);
-        recentAt += 1;
-        activeAt = recentAt + 16 * recent;
-        if (recent > 8 || value.length < activeAt + 4) revert BadLeafValue(0);
-        active = PortfolioRisk.readUint(value, activeAt, 4);
-        if (active > MARKETS_PER_UNDERLYING_MAX || value.length != activeAt + 4 + 4 * active) revert BadLeafValue(0);
-    }
-
-    /// @dev How many active markets the underlying has.
-    function activeMarkets(bytes memory value) internal pure returns (uint256 active) {
-        (,,, active) = oracleLayout(value);
-    }
-
-    /// @dev A copy of the underlying's leaf with market `id` added to its active markets
-    /// (`listed`, in ascending place) or removed from them (it must be one).
-    function withMarket(bytes memory value, uint256 id, bool listed) internal pure returns (bytes memory out) {
-        (,, uint256 countAt, uint256 count) = oracleLayout(value);
-        uint256 first = countAt + 4;
-        uint256 k = 0;
-        while (k < count && PortfolioRisk.readUint(value, first + 4 * k, 4) < id) k++;
-        uint256 cut = first + 4 * k;
-        if (listed) {
-            out = new bytes(value.length + 4);
-            copy(out, 0, value, 0, cut);
-            // A market id is a u32.
-            // forge-lint: disable-next-line(unsafe-typecast)
-            bytes4 inserted = bytes4(uint32(id));
-            for (uint256 b = 0; b < 4; b++) {
-                out[cut + b] = inserted[b];
-            }
-            copy(out, cut + 4, value, cut, value.length - cut);
-            count += 1;
-        } else {
-            if (k == count || PortfolioRisk.readUint(value, cut, 4) != id) revert BadLeafValue(0);
-            out = new bytes(value.length - 4);
-            copy(out, 0, value, 0, cut);
-            copy(out, cut, value, cut + 4, value.length - cut - 4);
-            count -= 1;
-        }
-        // At most 1 025 here.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        bytes4 stored = bytes4(uint32(count));
-        for (uint256 b = 0; b < 4; b++) {
-            out[countAt + b] = stored[b];
-        }
-    }
-
-    /// @dev Copies `length` bytes of `from` at `fromAt` into `to` at `toAt`.
-    function copy(bytes memory to, uint256 toAt, bytes memory from, uint256 fromAt, uint256 length) internal pure {
-        assembly ("memory-safe") {
-            mcopy(add(add(to, 32), toAt), add(add(from, 32), fromAt), length)
-        }
     }
 
     /// @dev Settles the market leaf `closed` (a copy) at the oracle's settlement price, if

@@ -4,21 +4,36 @@ pragma solidity 0.8.30;
 import {Base} from "./utils/Base.sol";
 import {BatchInbox} from "../src/BatchInbox.sol";
 import {BatchOpener} from "../src/BatchOpener.sol";
-import {DisputeGame, IStepProver} from "../src/DisputeGame.sol";
+import {DisputeGame, IStepProver, ISubStepProver} from "../src/DisputeGame.sol";
 import {IPortalRecords} from "../src/StepProver.sol";
 import {L2Block} from "../src/L2Block.sol";
 import {OutputRegistry} from "../src/OutputRegistry.sol";
 
 /// @notice A stand-in state transition for testing the game's mechanics alone: the root
-/// after a transaction is keccak256(root ‖ transaction). The real prover's rules are
-/// tested against the Rust STF in StepProver.t.sol.
-contract HashChainProver is IStepProver {
+/// after a transaction is keccak256(root ‖ transaction); an "oracle update" (first byte
+/// 0x10, second byte m) is m + 1 sub-steps, sub-step j taking root r to keccak256(r ‖
+/// transaction ‖ j), and cannot be stepped whole. The real prover's rules are tested
+/// against the Rust STF in StepProver.t.sol and the node's parity tests.
+contract HashChainProver is IStepProver, ISubStepProver {
     function execute(bytes32 preRoot, uint64, uint64, bytes calldata transaction, bytes calldata)
         external
         pure
         returns (bytes32)
     {
+        require(transaction.length == 0 || uint8(transaction[0]) != 0x10, "oracle updates go sub-step by sub-step");
         return keccak256(abi.encodePacked(preRoot, transaction));
+    }
+
+    function subStepCount(bytes32, bytes calldata transaction, bytes calldata) external pure returns (uint256) {
+        return uint8(transaction[1]) + 1;
+    }
+
+    function subStep(bytes32 preRoot, uint64, bytes calldata transaction, uint256 index, uint256, bytes calldata)
+        external
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encodePacked(preRoot, transaction, index));
     }
 }
 
@@ -55,6 +70,9 @@ contract DisputeGameTest is Base {
         bytes32[] stateRoots;
         bytes32[][] roots;
         bytes[][] transactions;
+        /// @dev The roots at the sub-step positions of the oracle update (when built
+        /// with one).
+        bytes32[] subRoots;
     }
 
     OutputRegistry internal registry;
@@ -72,6 +90,11 @@ contract DisputeGameTest is Base {
     uint8 internal constant FORGE_ROOT = 0;
     uint8 internal constant FORGE_CONTENT = 1;
     uint8 internal constant FORGE_TIME = 2;
+    /// @dev `buildWithOracle`: transaction ORACLE_TX of block ORACLE_BLOCK is an oracle
+    /// update of ORACLE_STEPS sub-steps.
+    uint64 internal constant ORACLE_BLOCK = 3;
+    uint256 internal constant ORACLE_TX = 2;
+    uint256 internal constant ORACLE_STEPS = 7;
     /// @dev The forced transaction block 3 of the forced-block chain carries.
     address internal constant FORCER = address(0xF0);
     bytes internal constant FORCED_PAYLOAD = hex"02deadbeef";
@@ -165,6 +188,20 @@ contract DisputeGameTest is Base {
     /// time n·1000. In block `tamperBlock`, `how` forges the state root after transaction
     /// `tamperTx` (or the empty block's root), that transaction's bytes, or the time.
     function build(uint256 tamperBlock, uint256 tamperTx, uint8 how) internal pure returns (Chain memory chain) {
+        return buildChain(tamperBlock, tamperTx, how, false, 0);
+    }
+
+    /// @dev `build` with an oracle update (ORACLE_BLOCK, ORACLE_TX); `forgedSub` > 0
+    /// forges the root after that sub-step (the later ones follow from it).
+    function buildWithOracle(uint256 forgedSub) internal pure returns (Chain memory) {
+        return buildChain(NO_TAMPERING, 0, FORGE_ROOT, true, forgedSub);
+    }
+
+    function buildChain(uint256 tamperBlock, uint256 tamperTx, uint8 how, bool oracle, uint256 forgedSub)
+        internal
+        pure
+        returns (Chain memory chain)
+    {
         chain.headers = new bytes[](BLOCKS + 1);
         chain.hashes = new bytes32[](BLOCKS + 1);
         chain.stateRoots = new bytes32[](BLOCKS + 1);
@@ -185,6 +222,13 @@ contract DisputeGameTest is Base {
                 txs[k] = here && k == tamperTx && how == FORGE_CONTENT
                     ? abi.encodePacked("forged", n, k)
                     : abi.encodePacked("tx", n, k);
+                if (oracle && n == ORACLE_BLOCK && k == ORACLE_TX) {
+                    txs[k] = abi.encodePacked(uint8(0x10), uint8(ORACLE_STEPS - 1), "oracle update");
+                    chain.subRoots = subRoots(roots[k], txs[k], forgedSub);
+                    roots[k + 1] = chain.subRoots[ORACLE_STEPS];
+                    leaves[k] = keccak256(txs[k]);
+                    continue;
+                }
                 leaves[k] = keccak256(txs[k]);
                 roots[k + 1] = here && k == tamperTx && how == FORGE_ROOT
                     ? keccak256(abi.encodePacked("forged", roots[k]))
@@ -201,6 +245,17 @@ contract DisputeGameTest is Base {
             uint64 time = here && how == FORGE_TIME ? n * 1000 + 1 : n * 1000;
             chain.headers[n] = header(n, chain.hashes[n - 1], time, root, merkleRoot(leaves), uint32(count));
             chain.hashes[n] = keccak256(chain.headers[n]);
+        }
+    }
+
+    /// @dev The roots of the oracle update `txn` from `root`, sub-step by sub-step.
+    function subRoots(bytes32 root, bytes memory txn, uint256 forgedSub) internal pure returns (bytes32[] memory r) {
+        r = new bytes32[](ORACLE_STEPS + 1);
+        r[0] = root;
+        for (uint256 j = 1; j <= ORACLE_STEPS; j++) {
+            r[j] = j == forgedSub
+                ? keccak256(abi.encodePacked("forged", r[j - 1]))
+                : keccak256(abi.encodePacked(r[j - 1], txn, j));
         }
     }
 
@@ -272,13 +327,11 @@ contract DisputeGameTest is Base {
             bool blocks = g.level == DisputeGame.Level.Blocks;
             if (g.hi - g.lo > 1) {
                 if (!g.midPosted) {
-                    bytes32 claim = blocks ? defender.hashes[mid] : defender.roots[g.blockNumber][mid];
                     vm.prank(PROPOSER);
-                    game.claimMidpoint(gameId, g.lo, g.hi, claim);
+                    game.claimMidpoint(gameId, g.lo, g.hi, claimAt(defender, g, mid));
                 } else {
-                    bytes32 mine = blocks ? challenger.hashes[mid] : challenger.roots[g.blockNumber][mid];
                     vm.prank(CHALLENGER);
-                    game.answer(gameId, g.lo, g.hi, mine == g.midClaim);
+                    game.answer(gameId, g.lo, g.hi, claimAt(challenger, g, mid) == g.midClaim);
                 }
             } else if (blocks && !g.blockRevealed) {
                 vm.prank(PROPOSER);
@@ -287,12 +340,58 @@ contract DisputeGameTest is Base {
                 derivationOrExecution(gameId, g, challenger);
             } else if (blocks) {
                 descendOrProve(gameId, game.getDerivation(gameId), g.blockNumber, defender, challenger);
+            } else if (g.level == DisputeGame.Level.SubSteps) {
+                bytes memory txn = defender.transactions[g.blockNumber][game.getSubLevel(gameId).transactionIndex];
+                vm.prank(CHALLENGER);
+                game.subStep(gameId, g.lo, g.hi, txn, "");
             } else {
                 bytes[] memory txs = defender.transactions[g.blockNumber];
                 vm.prank(CHALLENGER);
-                game.step(gameId, g.lo, g.hi, txs[g.lo], merkleProof(txs, g.lo), "");
+                if (uint8(txs[g.lo][0]) == 0x10) {
+                    game.disputeOracleUpdate(gameId, g.lo, g.hi, txs[g.lo], merkleProof(txs, g.lo), "");
+                } else {
+                    game.step(gameId, g.lo, g.hi, txs[g.lo], merkleProof(txs, g.lo), "");
+                }
             }
         }
+    }
+
+    /// @dev Plays an execution dispute (the defender from `defender`, the challenger from
+    /// `challenger`) until one position is left at `level`.
+    function playTo(uint256 gameId, Chain memory defender, Chain memory challenger, DisputeGame.Level level)
+        internal
+        returns (DisputeGame.Game memory g)
+    {
+        g = game.getGame(gameId);
+        while (g.level != level || g.hi - g.lo > 1) {
+            vm.warp(block.timestamp + 1);
+            uint64 mid = g.lo + (g.hi - g.lo) / 2;
+            if (g.hi - g.lo > 1 && !g.midPosted) {
+                vm.prank(PROPOSER);
+                game.claimMidpoint(gameId, g.lo, g.hi, claimAt(defender, g, mid));
+            } else if (g.hi - g.lo > 1) {
+                vm.prank(CHALLENGER);
+                game.answer(gameId, g.lo, g.hi, claimAt(challenger, g, mid) == g.midClaim);
+            } else if (g.level == DisputeGame.Level.Blocks && !g.blockRevealed) {
+                vm.prank(PROPOSER);
+                game.revealBlock(gameId, defender.headers[g.lo], defender.headers[g.hi], DisputeGame.Source.Batch, 0);
+            } else if (g.level == DisputeGame.Level.Blocks) {
+                vm.prank(CHALLENGER);
+                game.disputeExecution(gameId);
+            } else {
+                bytes[] memory txs = defender.transactions[g.blockNumber];
+                vm.prank(CHALLENGER);
+                game.disputeOracleUpdate(gameId, g.lo, g.hi, txs[g.lo], merkleProof(txs, g.lo), "");
+            }
+            g = game.getGame(gameId);
+        }
+    }
+
+    /// @dev `chain`'s claim at position `mid` of the game's level.
+    function claimAt(Chain memory chain, DisputeGame.Game memory g, uint64 mid) internal pure returns (bytes32) {
+        if (g.level == DisputeGame.Level.Blocks) return chain.hashes[mid];
+        if (g.level == DisputeGame.Level.SubSteps) return chain.subRoots[mid];
+        return chain.roots[g.blockNumber][mid];
     }
 
     /// @dev The challenger's move after the reveal: a time or count its batch
@@ -393,6 +492,88 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         registry.claimCredit();
         vm.assertEq(CHALLENGER.balance - before, 2 * uint256(BOND), "challenger paid both bonds");
+    }
+
+    function test_AWrongOracleUpdateIsFoundAmongItsSubSteps() public {
+        for (uint256 forgedSub = 1; forgedSub <= ORACLE_STEPS; forgedSub++) {
+            Chain memory honestWithOracle = buildWithOracle(0);
+            Chain memory forged = buildWithOracle(forgedSub);
+            uint256 output = propose(forged, 6);
+            uint256 gameId = open(output, GENESIS);
+            play(gameId, forged, honestWithOracle);
+            vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+            DisputeGame.Game memory g = game.getGame(gameId);
+            DisputeGame.SubLevel memory sub = game.getSubLevel(gameId);
+            vm.assertEq(uint256(g.level), uint256(DisputeGame.Level.SubSteps), "inside the update");
+            vm.assertEq(uint256(g.blockNumber), ORACLE_BLOCK, "its block");
+            vm.assertEq(uint256(sub.transactionIndex), ORACLE_TX, "the update");
+            vm.assertEq(uint256(sub.count), ORACLE_STEPS, "its sub-steps");
+            vm.assertEq(uint256(g.hi), forgedSub, "the forged sub-step");
+            vm.assertEq(registry.outputCount(), 0, "output removed");
+        }
+    }
+
+    function test_AnHonestOracleUpdateSurvivesAChallengerWhoDisagrees() public {
+        Chain memory honestWithOracle = buildWithOracle(0);
+        Chain memory mistaken = buildWithOracle(4);
+        uint256 output = propose(honestWithOracle, 6);
+        uint256 gameId = open(output, GENESIS);
+        play(gameId, honestWithOracle, mistaken);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.DefenderWon), "defender won");
+        vm.assertEq(uint256(game.getGame(gameId).hi), 4, "at the sub-step the challenger disputed");
+    }
+
+    function test_SubStepMovesAreChecked() public {
+        Chain memory honestWithOracle = buildWithOracle(0);
+        Chain memory forged = buildWithOracle(3);
+        uint256 gameId = open(propose(forged, ORACLE_BLOCK), GENESIS);
+        // Bisect the blocks to the oracle update's block, then its transactions to it.
+        DisputeGame.Game memory g = playTo(gameId, forged, honestWithOracle, DisputeGame.Level.Transactions);
+        bytes[] memory txs = forged.transactions[ORACLE_BLOCK];
+        vm.assertEq(uint256(g.lo), ORACLE_TX, "at the update");
+        // Not stepped whole; another transaction is no oracle update; only the challenger
+        // opens the sub-steps; the bytes must be the block's.
+        vm.prank(CHALLENGER);
+        vm.expectRevert();
+        game.step(gameId, g.lo, g.hi, txs[ORACLE_TX], merkleProof(txs, ORACLE_TX), "");
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.TransactionNotInBlock.selector);
+        game.disputeOracleUpdate(gameId, g.lo, g.hi, txs[0], merkleProof(txs, ORACLE_TX), "");
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.NotYourMove.selector);
+        game.disputeOracleUpdate(gameId, g.lo, g.hi, txs[ORACLE_TX], merkleProof(txs, ORACLE_TX), "");
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.subStep(gameId, g.lo, g.hi, txs[ORACLE_TX], "");
+
+        vm.prank(CHALLENGER);
+        game.disputeOracleUpdate(gameId, g.lo, g.hi, txs[ORACLE_TX], merkleProof(txs, ORACLE_TX), "");
+        g = game.getGame(gameId);
+        vm.assertEq(uint256(g.lo), 0, "sub-steps from the root before the update");
+        vm.assertEq(uint256(g.hi), ORACLE_STEPS, "to the root after it");
+        vm.assertEq(g.loClaim, forged.roots[ORACLE_BLOCK][ORACLE_TX], "agreed");
+        vm.assertEq(g.hiClaim, forged.roots[ORACLE_BLOCK][ORACLE_TX + 1], "disputed");
+        vm.assertTrue(g.defenderToMove, "the defender claims the first midpoint");
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NotYourMove.selector);
+        game.claimMidpoint(gameId, 0, uint64(ORACLE_STEPS), bytes32(0));
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.subStep(gameId, 0, uint64(ORACLE_STEPS), txs[ORACLE_TX], "");
+
+        play(gameId, forged, honestWithOracle);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+    }
+
+    function test_AnOracleUpdateWithOtherBytesCannotBeSteppedInside() public {
+        Chain memory honestWithOracle = buildWithOracle(0);
+        Chain memory forged = buildWithOracle(2);
+        uint256 gameId = open(propose(forged, ORACLE_BLOCK), GENESIS);
+        // Play until one sub-step is left, then offer other bytes.
+        DisputeGame.Game memory g = playTo(gameId, forged, honestWithOracle, DisputeGame.Level.SubSteps);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.TransactionNotInBlock.selector);
+        game.subStep(gameId, g.lo, g.hi, abi.encodePacked(uint8(0x10), uint8(6), "another update"), "");
     }
 
     function test_AFalseChallengeLosesItsBondAndDelaysFinalityOnlyWhileOpen() public {

@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Base} from "./utils/Base.sol";
-import {IStepProver} from "../src/DisputeGame.sol";
+import {ISubStepProver, IStepProver} from "../src/DisputeGame.sol";
 import {IPortalRecords, OrderStepProver, StepProver, StepRules} from "../src/StepProver.sol";
 import {MarginStepProver} from "../src/MarginStepProver.sol";
 import {MatchStepProver} from "../src/MatchStepProver.sol";
@@ -28,7 +28,8 @@ contract StepProverTest is Base {
             orders,
             new MarginStepProver(424242, address(0), IPortalRecords(address(0xB0B))),
             new MatchStepProver(424242, address(0)),
-            new LiquidationStepProver(424242, address(0))
+            new LiquidationStepProver(424242, address(0)),
+            ISubStepProver(address(0))
         );
     }
 

@@ -14,6 +14,10 @@
 //!   its content, descends the proposer's transactions tree to the replaced transaction,
 //!   and the batch opener on L1 shows the batch (posted in blobs) holds another: the
 //!   output is removed.
+//! * A malicious proposer forges the roots of an oracle update from one of its market's
+//!   sub-steps on: the challenger bisects to the update, opens its sub-steps, bisects
+//!   them, and the oracle prover on L1 shows the option's real vector: the output is
+//!   removed.
 //! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
 //!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
 //!   the proposer collects both bonds and the output finalizes.
@@ -21,6 +25,7 @@
 mod common;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_signer::SignerSync;
 use common::{NodeProcess, ServiceProcess, dev_signer, sign};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -30,8 +35,8 @@ use straddle_l1::{Anvil, Deployment, L1Client};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry};
 use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
-use straddle_primitives::block::BlockHeader;
-use straddle_primitives::{Action, Transfer};
+use straddle_primitives::block::{BlockHeader, transaction_leaf};
+use straddle_primitives::{Action, PriceReport, SignedPriceReport, Transaction, Transfer};
 
 fn repo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -228,13 +233,15 @@ impl Network {
 
 /// Plays `game` as the defender of a chain equal to the follower's except block
 /// `forged` (whose header is `forged_header`, its transactions `forged_leaves`), until
-/// it ends.
+/// it ends. Inside the block, the roots after its transactions from `forged_tx` on are
+/// forged (those after an oracle update's sub-steps from `forged_sub` on, too).
 async fn defend_forged_chain(
     network: &Network,
     id: u64,
     forged: u64,
     forged_header: &BlockHeader,
     forged_leaves: &[B256],
+    (forged_tx, forged_sub): (u64, u64),
 ) -> DisputeGame::Game {
     let l1 = network.client(PROPOSER);
     let follower = network.follower.client();
@@ -313,10 +320,24 @@ async fn defend_forged_chain(
                     .await
                     .unwrap();
             } else {
-                // The honest roots inside the block, except the last (forged) one.
-                let positions = follower.get_block_positions(forged).await.unwrap();
-                let claim = if mid == u64::from(game.transactionCount) {
-                    forged_header.state_root
+                // Inside the block (or inside the oracle update): the honest roots before
+                // `forged_tx` (`forged_sub`), forged ones from there.
+                let (positions, first_forged) = if game.level == 2 {
+                    let sub = l1
+                        .view(game_address, &DisputeGame::getSubLevelCall { gameId: gid })
+                        .await
+                        .unwrap();
+                    let roots = follower
+                        .get_sub_step_positions(forged, sub.transactionIndex)
+                        .await
+                        .unwrap();
+                    (roots, forged_sub)
+                } else {
+                    let roots = follower.get_block_positions(forged).await.unwrap();
+                    (roots, forged_tx)
+                };
+                let claim = if mid >= first_forged {
+                    keccak256([positions[mid as usize].as_slice(), b"forged"].concat())
                 } else {
                     positions[mid as usize]
                 };
@@ -394,7 +415,8 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
     challenger_process.kill_hard();
     let _challenger = network.start_challenger();
     let leaves = network.leaves(forged).await;
-    let game = defend_forged_chain(&network, 0, forged, &forged_header, &leaves).await;
+    let game =
+        defend_forged_chain(&network, 0, forged, &forged_header, &leaves, (u64::MAX, 0)).await;
     let removal = proposed.elapsed();
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
     assert_eq!(game.level, 1, "decided at the transaction level");
@@ -437,6 +459,114 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// An oracle update of ETH (signed by two of the devnet's oracle signers, with a smile
+/// for the devnet's option expiry, so that its options are priced), sent to the sequencer.
+async fn send_oracle_update(network: &Network) -> (u64, B256) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let reports = [7usize, 8]
+        .iter()
+        .map(|i| {
+            let report = PriceReport {
+                underlying: 1,
+                timestampMs: now,
+                indexPrice: 3_000_000_000,
+                expiriesMs: vec![straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS],
+                atmVolsPpm: vec![650_000],
+                skewsPpm: vec![-100_000],
+                curvaturesPpm: vec![200_000],
+            };
+            let signature = dev_signer(*i)
+                .sign_hash_sync(&report.signing_hash(&common::devnet_domain()))
+                .unwrap();
+            SignedPriceReport { report, signature }
+        })
+        .collect();
+    let tx = Transaction::OracleUpdate {
+        underlying: 1,
+        reports,
+    };
+    let receipt = network
+        .sequencer
+        .client()
+        .send_transaction(tx.encode().into())
+        .await
+        .unwrap();
+    (receipt.block_number, transaction_leaf(&tx.encode()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_oracle_update_loses_its_game_sub_step_by_sub_step() {
+    let network = Network::start().await;
+    let _challenger = network.start_challenger();
+    network.activity(2, 0).await;
+    let (forged, update) = send_oracle_update(&network).await;
+    // Later blocks, so that the follower derives the update's block.
+    network.activity(2, 2).await;
+    let leaves = network.leaves(forged).await;
+    let at = leaves
+        .iter()
+        .position(|leaf| *leaf == update)
+        .expect("the update is in its block") as u64;
+    let (_, real) = network.header(forged).await;
+    let follower = network.follower.client();
+    let positions = follower.get_sub_step_positions(forged, at).await.unwrap();
+    // ETH's seven markets, then its oracle state.
+    assert_eq!(positions.len(), 9, "positions 0 to 8");
+    // The proposer forges the roots from the update's third sub-step (an option's
+    // vectors) on, and with them every later root of the block.
+    let forged_sub = 3;
+    let block_roots = follower.get_block_positions(forged).await.unwrap();
+    let forged_root = keccak256([block_roots.last().unwrap().as_slice(), b"forged"].concat());
+    let forged_header = BlockHeader {
+        state_root: forged_root,
+        ..real.clone()
+    };
+    let thief_l1 = network.client(PROPOSER);
+    let registry = network.deployment.output_registry;
+    let proposed = Instant::now();
+    let index = thief_l1
+        .propose_output(registry, forged, forged_root, forged_header.hash())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while network.game_count().await == 0 {
+        assert!(Instant::now() < deadline, "no game was opened");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let game = defend_forged_chain(
+        &network,
+        0,
+        forged,
+        &forged_header,
+        &leaves,
+        (at + 1, forged_sub),
+    )
+    .await;
+    assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+    assert_eq!(game.level, 2, "decided inside the oracle update");
+    assert_eq!(game.blockNumber, forged);
+    assert_eq!(game.hi, forged_sub, "at the first forged sub-step");
+    let sub = thief_l1
+        .view(
+            network.deployment.dispute_game,
+            &DisputeGame::getSubLevelCall { gameId: U256::ZERO },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sub.count, 8, "one sub-step per market and the oracle state");
+    assert!(
+        thief_l1.output_count(registry).await.unwrap() <= index,
+        "the forged output is gone"
+    );
+    println!(
+        "forged oracle update: root removed {:.1} s after the proposal",
+        proposed.elapsed().as_secs_f64()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -511,7 +641,8 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
         assert!(Instant::now() < deadline, "no game was opened");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let game = defend_forged_chain(&network, 0, forged, &forged_header, &leaves).await;
+    let game =
+        defend_forged_chain(&network, 0, forged, &forged_header, &leaves, (u64::MAX, 0)).await;
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
     assert_eq!(game.level, 0, "decided at the block level");
     assert_eq!(game.blockNumber, forged);

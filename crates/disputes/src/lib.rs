@@ -3,8 +3,9 @@
 //! and claims the bonds won.
 //!
 //! The node (best a follower) is the player's truth: block hashes and headers from
-//! `straddle_getBlock`, per-transaction roots from `straddle_getBlockPositions`, and the
-//! one-step prover's input from `straddle_getStep`. Like the proposer it keeps no state
+//! `straddle_getBlock`, per-transaction roots from `straddle_getBlockPositions`, the
+//! one-step prover's input from `straddle_getStep`, and an oracle update's sub-step roots
+//! and inputs from `straddle_getSubStepPositions` and `straddle_getSubStep`. Like the proposer it keeps no state
 //! that matters: every round reads the registry and the games from L1.
 
 mod derivation;
@@ -25,6 +26,10 @@ use straddle_primitives::{Deposit, Domain, ForcedTransaction};
 
 /// `DisputeGame.Level.Blocks`.
 const LEVEL_BLOCKS: u8 = 0;
+/// `DisputeGame.Level.SubSteps`.
+const LEVEL_SUB_STEPS: u8 = 2;
+/// The kind byte of an oracle update (played sub-step by sub-step).
+const KIND_ORACLE_UPDATE: u8 = 0x10;
 /// `DisputeGame.Status.Open`.
 const STATUS_OPEN: u8 = 0;
 /// `DisputeGame.GENESIS`: the anchor meaning block 0.
@@ -101,6 +106,8 @@ pub struct Player {
     first_open_game: u64,
     /// Per-transaction roots of blocks, by number (from the node).
     positions: BTreeMap<u64, Vec<B256>>,
+    /// Sub-step roots of oracle updates, by block number and transaction index.
+    sub_positions: BTreeMap<(u64, u64), Vec<B256>>,
     /// The chain's batch inbox and Portal (read from the game's batch opener).
     inbox: Address,
     portal: Address,
@@ -136,6 +143,7 @@ impl Player {
             window_start: 0,
             first_open_game: 0,
             positions: BTreeMap::new(),
+            sub_positions: BTreeMap::new(),
             inbox,
             portal,
             evidence: BTreeMap::new(),
@@ -342,11 +350,7 @@ impl Player {
         let blocks = game.level == LEVEL_BLOCKS;
 
         if game.midPosted && !game.defenderToMove && challenging {
-            let mine = if blocks {
-                self.block_hash(mid).await?
-            } else {
-                self.position(game.blockNumber, mid).await?
-            };
+            let mine = self.claim_at(id, game, mid).await?;
             let call = DisputeGame::answerCall {
                 gameId: gid,
                 lo: game.lo,
@@ -361,11 +365,7 @@ impl Player {
             }));
         }
         if span >= 2 && !game.midPosted && game.defenderToMove && defending {
-            let claim = if blocks {
-                self.block_hash(mid).await?
-            } else {
-                self.position(game.blockNumber, mid).await?
-            };
+            let claim = self.claim_at(id, game, mid).await?;
             let call = DisputeGame::claimMidpointCall {
                 gameId: gid,
                 lo: game.lo,
@@ -424,10 +424,47 @@ impl Player {
                 return Ok(Some("reveal children"));
             }
         }
+        // One sub-step left: either side runs it, as a step below.
+        if game.level == LEVEL_SUB_STEPS && span == 1 && !game.defenderToMove {
+            let sub = self
+                .game_view(&DisputeGame::getSubLevelCall { gameId: gid })
+                .await?;
+            let input = self
+                .l2
+                .get_sub_step(game.blockNumber, sub.transactionIndex, game.hi)
+                .await?;
+            let call = DisputeGame::subStepCall {
+                gameId: gid,
+                lo: game.lo,
+                hi: game.hi,
+                transaction: input.transaction,
+                witness: input.witness,
+            };
+            self.send(&call, U256::ZERO, "run an oracle update's sub-step")
+                .await?;
+            return Ok(Some("sub-step"));
+        }
         // One transaction left: either side runs it (on the challenger's clock); the
-        // prover's result decides, so the honest side has no reason to wait.
-        if !blocks && span == 1 && !game.defenderToMove {
+        // prover's result decides, so the honest side has no reason to wait. An oracle
+        // update is played once more over its sub-steps, which the challenger opens.
+        if !blocks && game.level != LEVEL_SUB_STEPS && span == 1 && !game.defenderToMove {
             let step = self.l2.get_step(game.blockNumber, game.lo).await?;
+            if step.transaction.first() == Some(&KIND_ORACLE_UPDATE) {
+                if !challenging {
+                    return Ok(None);
+                }
+                let call = DisputeGame::disputeOracleUpdateCall {
+                    gameId: gid,
+                    lo: game.lo,
+                    hi: game.hi,
+                    transaction: step.transaction,
+                    siblings: step.siblings,
+                    witness: step.witness,
+                };
+                self.send(&call, U256::ZERO, "dispute an oracle update's sub-steps")
+                    .await?;
+                return Ok(Some("dispute sub-steps"));
+            }
             let call = DisputeGame::stepCall {
                 gameId: gid,
                 lo: game.lo,
@@ -754,6 +791,36 @@ impl Player {
 
     async fn block_hash(&self, number: u64) -> Result<B256, DisputeError> {
         Ok(self.require_block(number).await?.0)
+    }
+
+    /// The node's claim at position `k` of the game's current level: a block hash, the
+    /// state root after transaction `k`, or after sub-step `k` of the disputed update.
+    async fn claim_at(
+        &mut self,
+        id: u64,
+        game: &DisputeGame::Game,
+        k: u64,
+    ) -> Result<B256, DisputeError> {
+        match game.level {
+            LEVEL_BLOCKS => self.block_hash(k).await,
+            LEVEL_SUB_STEPS => {
+                let sub = self
+                    .game_view(&DisputeGame::getSubLevelCall {
+                        gameId: U256::from(id),
+                    })
+                    .await?;
+                let key = (game.blockNumber, sub.transactionIndex);
+                if !self.sub_positions.contains_key(&key) {
+                    let roots = self.l2.get_sub_step_positions(key.0, key.1).await?;
+                    self.sub_positions.insert(key, roots);
+                }
+                self.sub_positions
+                    .get(&key)
+                    .and_then(|roots| roots.get(k as usize).copied())
+                    .ok_or(DisputeError::MissingBlock(game.blockNumber))
+            }
+            _ => self.position(game.blockNumber, k).await,
+        }
     }
 
     /// The node's state root at position `k` of block `number` (0: before its first

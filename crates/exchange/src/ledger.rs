@@ -785,6 +785,7 @@ fn decode_totals(bytes: &[u8]) -> Result<Totals, DecodeError> {
 }
 
 mod trading;
+pub use trading::{OracleUpdatePlan, StrikeCache};
 
 #[cfg(test)]
 mod tests;

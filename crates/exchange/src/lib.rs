@@ -16,6 +16,7 @@ pub mod state_key;
 pub use genesis::{Allocation, Genesis, GenesisError};
 pub use ledger::{
     Account, BlockContext, COLLATERAL_SUPPLY_MAX, ForcedQueue, Ledger, LedgerError, ListingError,
-    NONCE_WINDOW_LEN, Outcome, PlacementError, Totals, TxError, Withdrawal,
+    NONCE_WINDOW_LEN, OracleUpdatePlan, Outcome, PlacementError, StrikeCache, Totals, TxError,
+    Withdrawal,
 };
 pub use state_key::StateKey;

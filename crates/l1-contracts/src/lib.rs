@@ -49,6 +49,16 @@ alloy_sol_types::sol!(
     LiquidationStepProver,
     "artifacts/LiquidationStepProver.json"
 );
+/// `OracleStepProver`, in a module of its own: its ABI names `OptionPricer`'s structs,
+/// whose namespace would clash with the pricer's own bindings.
+pub mod oracle_step_prover {
+    alloy_sol_types::sol!(
+        #[derive(Debug, PartialEq, Eq)]
+        OracleStepProver,
+        "artifacts/OracleStepProver.json"
+    );
+}
+pub use oracle_step_prover::OracleStepProver;
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
     BatchOpener,
@@ -81,6 +91,7 @@ mod tests {
             &MarginStepProver::BYTECODE,
             &MatchStepProver::BYTECODE,
             &LiquidationStepProver::BYTECODE,
+            &OracleStepProver::BYTECODE,
             &StepProver::BYTECODE,
             &OrderStepProver::BYTECODE,
             &BatchOpener::BYTECODE,

@@ -36,6 +36,19 @@ pub struct DeployConfig {
     pub bond_wei: u128,
     /// L1 blocks within which the L2 must include a forced transaction.
     pub forced_inclusion_window: u64,
+    /// What the one-step prover needs for oracle updates.
+    pub oracle_prover: OracleProverConfig,
+}
+
+/// What the one-step prover needs for oracle updates (`OracleStepProver`): the option
+/// pricer's constants (`straddle_math::constant_table()`) and the genesis underlyings.
+/// Empty by default: a chain without underlyings has no oracle updates to prove.
+#[derive(Clone, Debug, Default)]
+pub struct OracleProverConfig {
+    /// The pricer's constant table.
+    pub pricer_constants: Vec<u8>,
+    /// The genesis underlyings.
+    pub underlyings: Vec<crate::disputes::ProverUnderlying>,
 }
 
 /// Where the contracts live, and the L1 block the chain starts at.
@@ -98,13 +111,14 @@ impl L1Client {
             .map_err(|_| L1Error::Decode("bond does not fit in 96 bits".into()))?;
         // The registry names the game as its resolver and the game names the registry:
         // the game's address is fixed in advance (the deployer's nonce after the
-        // registry, the portal, the prover (five contracts), the inbox and the opener).
+        // registry, the portal, the prover (eight contracts: five provers, the oracle
+        // prover's pricer and its constants), the inbox and the opener).
         let nonce = self
             .provider
             .get_transaction_count(self.signer)
             .await
             .map_err(L1Error::rpc)?;
-        let expected_game = self.signer.create(nonce + 9);
+        let expected_game = self.signer.create(nonce + 12);
         let registry_args = OutputRegistry::constructorCall {
             proposer_: config.proposer,
             resolver_: expected_game,
@@ -135,6 +149,7 @@ impl L1Client {
                 portal,
                 config.faucet_operator,
                 config.operator,
+                &config.oracle_prover,
             )
             .await?;
         let inbox_args = BatchInbox::constructorCall {

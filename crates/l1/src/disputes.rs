@@ -1,6 +1,7 @@
 //! The dispute game's L1 side: the one-step prover's witness encoding and calls into the
 //! `StepProver` contract (`docs/spec/disputes.md` §4).
 
+use crate::deploy::OracleProverConfig;
 use crate::{L1Client, L1Error};
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes};
@@ -8,9 +9,14 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolConstructor};
 use straddle_l1_contracts::{
-    LiquidationStepProver, MarginStepProver, MatchStepProver, OptionPricer, OrderStepProver,
-    StepProver,
+    LiquidationStepProver, MarginStepProver, MatchStepProver, OptionPricer, OracleStepProver,
+    OrderStepProver, StepProver,
 };
+
+/// An underlying's genesis configuration as `OracleStepProver` holds it.
+pub type ProverUnderlying = OracleStepProver::UnderlyingConfig;
+/// An underlying's risk parameters as `OracleStepProver` passes them to the pricer.
+pub type ProverRiskParams = straddle_l1_contracts::oracle_step_prover::OptionPricer::RiskParams;
 
 alloy::sol! {
     /// Where a leaf's proof ends (`StateProof.Terminal`).
@@ -115,12 +121,125 @@ impl StepInput {
     }
 }
 
+/// One sub-step of an oracle update for `OracleStepProver.subStep`
+/// (`docs/spec/disputes.md` §4.1), with the state root before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubStepInput {
+    /// State root before the sub-step.
+    pub pre_root: B256,
+    /// The block's time, unix milliseconds.
+    pub timestamp_ms: u64,
+    /// The transaction's canonical bytes.
+    pub transaction: Bytes,
+    /// Which sub-step, from 1.
+    pub index: u64,
+    /// How many the transaction takes.
+    pub count: u64,
+    /// [`encode_step_witness`] of the leaves it reads.
+    pub witness: Bytes,
+}
+
+impl SubStepInput {
+    /// The calldata of `OracleStepProver.subStep` on this input (for tracing tools).
+    pub fn calldata(&self) -> Bytes {
+        self.call().abi_encode().into()
+    }
+
+    fn call(&self) -> OracleStepProver::subStepCall {
+        OracleStepProver::subStepCall {
+            preRoot: self.pre_root,
+            timestampMs: self.timestamp_ms,
+            transaction: self.transaction.clone(),
+            index: alloy::primitives::U256::from(self.index),
+            count: alloy::primitives::U256::from(self.count),
+            witness: self.witness.clone(),
+        }
+    }
+}
+
 impl L1Client {
+    /// Deploys an `OracleStepProver` for L2 chain `chain_id` (signing domain naming
+    /// `verifying_contract`) pricing with `pricer` (see [`L1Client::deploy_option_pricer`])
+    /// and holding the genesis `underlyings`.
+    pub async fn deploy_oracle_step_prover(
+        &self,
+        chain_id: u64,
+        verifying_contract: Address,
+        pricer: Address,
+        underlyings: Vec<ProverUnderlying>,
+    ) -> Result<Address, L1Error> {
+        let args = OracleStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+            pricer_: pricer,
+            underlyings,
+        }
+        .abi_encode();
+        let (address, _) = self
+            .deploy_code(
+                &OracleStepProver::BYTECODE,
+                &args,
+                "deploy OracleStepProver",
+            )
+            .await?;
+        Ok(address)
+    }
+
+    /// How many sub-steps `transaction` takes on the state `pre_root`, given the
+    /// underlying's leaf (`witness`).
+    pub async fn oracle_sub_step_count(
+        &self,
+        prover: Address,
+        pre_root: B256,
+        transaction: Bytes,
+        witness: Bytes,
+    ) -> Result<u64, L1Error> {
+        let call = OracleStepProver::subStepCountCall {
+            preRoot: pre_root,
+            transaction,
+            witness,
+        };
+        let count = self.view(prover, &call).await?;
+        u64::try_from(count).map_err(|_| L1Error::Decode(format!("{count} sub-steps")))
+    }
+
+    /// Runs one oracle-update sub-step through `prover` (an `eth_call`): the root after it.
+    pub async fn oracle_sub_step(
+        &self,
+        prover: Address,
+        input: &SubStepInput,
+    ) -> Result<B256, L1Error> {
+        self.view(prover, &input.call()).await
+    }
+
+    /// Gas a transaction calling `OracleStepProver.subStep` on `input` uses.
+    pub async fn oracle_sub_step_gas(
+        &self,
+        prover: Address,
+        input: &SubStepInput,
+    ) -> Result<u64, L1Error> {
+        self.call_gas(prover, input.calldata()).await
+    }
+
+    /// Gas a transaction to `to` with `calldata` uses (`eth_estimateGas`: the execution,
+    /// the 21 000 base and the calldata).
+    async fn call_gas(&self, to: Address, calldata: Bytes) -> Result<u64, L1Error> {
+        let request = TransactionRequest::default()
+            .with_from(self.signer)
+            .with_to(to)
+            .with_input(calldata);
+        self.provider
+            .estimate_gas(request)
+            .await
+            .map_err(L1Error::rpc)
+    }
+
     /// Deploys a `StepProver` and the provers it forwards to (`OrderStepProver`:
     /// placements and market closings, `MarginStepProver`: margin withdrawals and
     /// retirements, `MatchStepProver`: matches, `LiquidationStepProver`: liquidations and
-    /// auto-deleveraging; five deployments) for signed actions of L2 chain `chain_id`
-    /// whose signing domain names `verifying_contract`, checking deposits and forced
+    /// auto-deleveraging, `OracleStepProver` with its `OptionPricer`: oracle updates'
+    /// sub-steps; eight deployments) for signed actions of L2 chain `chain_id` whose
+    /// signing domain names `verifying_contract`, checking deposits and forced
     /// transactions against `portal`; `faucet_operator` alone may mint and `operator`
     /// alone close markets (zero: nobody).
     pub async fn deploy_step_prover(
@@ -130,6 +249,7 @@ impl L1Client {
         portal: Address,
         faucet_operator: Address,
         operator: Address,
+        oracle_prover: &OracleProverConfig,
     ) -> Result<Address, L1Error> {
         let orders_args = OrderStepProver::constructorCall {
             chainId: chain_id,
@@ -182,6 +302,17 @@ impl L1Client {
                 "deploy LiquidationStepProver",
             )
             .await?;
+        let pricer = self
+            .deploy_option_pricer(&oracle_prover.pricer_constants)
+            .await?;
+        let oracles = self
+            .deploy_oracle_step_prover(
+                chain_id,
+                verifying_contract,
+                pricer,
+                oracle_prover.underlyings.clone(),
+            )
+            .await?;
         let args = StepProver::constructorCall {
             chainId: chain_id,
             verifyingContract: verifying_contract,
@@ -191,6 +322,7 @@ impl L1Client {
             margin_: margin,
             matches_: matches,
             liquidations_: liquidations,
+            oracles_: oracles,
         }
         .abi_encode();
         let (address, _) = self
@@ -233,13 +365,6 @@ impl L1Client {
     /// Gas a transaction calling `StepProver.execute` on `input` uses
     /// (`eth_estimateGas`: the execution, the 21 000 base and the calldata).
     pub async fn step_gas(&self, prover: Address, input: &StepInput) -> Result<u64, L1Error> {
-        let request = TransactionRequest::default()
-            .with_from(self.signer)
-            .with_to(prover)
-            .with_input(Bytes::from(input.call().abi_encode()));
-        self.provider
-            .estimate_gas(request)
-            .await
-            .map_err(L1Error::rpc)
+        self.call_gas(prover, input.calldata()).await
     }
 }

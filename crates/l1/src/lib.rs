@@ -26,7 +26,7 @@ pub use batches::{
     BatchKind, BatchLog, PostReceipt, batch_bytes, batch_log, batches_between, calldata_batch,
 };
 pub use blobs::SidecarKind;
-pub use deploy::{DeployConfig, Deployment};
+pub use deploy::{DeployConfig, Deployment, OracleProverConfig};
 pub use deposits::{DepositLog, deposits_between};
 pub use forced::{ForcedLog, forced_between};
 pub use outputs::{Output, WithdrawalClaim};

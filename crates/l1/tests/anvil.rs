@@ -40,6 +40,7 @@ fn no_disputes() -> DeployConfig {
         dispute_clock_secs: 60,
         faucet_operator: Address::ZERO,
         operator: Address::ZERO,
+        oracle_prover: Default::default(),
     }
 }
 

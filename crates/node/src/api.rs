@@ -329,6 +329,25 @@ pub struct StepView {
     pub siblings: Vec<B256>,
 }
 
+/// One sub-step of an oracle update for the L1 prover (`DisputeGame.subStep`,
+/// `docs/spec/disputes.md` §4.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubStepView {
+    /// State root before the sub-step.
+    pub pre_root: B256,
+    /// The block's time, unix milliseconds.
+    pub timestamp_ms: u64,
+    /// The update's canonical bytes.
+    pub transaction: Bytes,
+    /// Which sub-step, from 1.
+    pub sub_step: u64,
+    /// How many the update takes.
+    pub count: u64,
+    /// The prover's packed witness.
+    pub witness: Bytes,
+}
+
 /// A withdrawal with its proof against one block's state root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -485,6 +504,23 @@ pub trait StraddleApi {
     /// `blockNumber`: the one-step prover's input and the transaction's proof.
     #[method(name = "getStep")]
     async fn get_step(&self, block_number: u64, index: u64) -> RpcResult<StepView>;
+
+    /// The state roots at each position of the dispute game's sub-step level of oracle
+    /// update `index` of block `blockNumber`: before the update, then after each of its
+    /// sub-steps (one per active market of its underlying, the highest id first, then
+    /// its oracle state).
+    #[method(name = "getSubStepPositions")]
+    async fn get_sub_step_positions(&self, block_number: u64, index: u64) -> RpcResult<Vec<B256>>;
+
+    /// What the dispute game's `subStep` needs for sub-step `subStep` (from 1) of oracle
+    /// update `index` of block `blockNumber`.
+    #[method(name = "getSubStep")]
+    async fn get_sub_step(
+        &self,
+        block_number: u64,
+        index: u64,
+        sub_step: u64,
+    ) -> RpcResult<SubStepView>;
 
     /// Submits a signed order (the canonical encoding of a kind-0x1A transaction, hex) to
     /// the matching engine: it matches against the book, and its remainder rests if its

@@ -156,6 +156,23 @@ impl ProofArchive {
         })
     }
 
+    /// The sub-steps of oracle update `index` of block `number`: the roots at each
+    /// position of the game's sub-step level and each sub-step's prover input. Blocking.
+    pub fn oracle_sub_steps(
+        &self,
+        number: u64,
+        index: usize,
+    ) -> Result<step::OracleSubSteps, ArchiveError> {
+        self.with_chain_before(number, |chain| {
+            Ok(step::oracle_sub_steps_at(
+                chain,
+                &self.store,
+                number,
+                index,
+            )?)
+        })
+    }
+
     /// Runs `use_chain` on the chain at the parent of stored block `number` (genesis has
     /// none), discarding it after: `use_chain` executes into block `number`.
     fn with_chain_before<T>(

@@ -111,6 +111,10 @@ pub fn deploy_config(
         dispute_clock_secs: 60,
         faucet_operator: crate::step::faucet_operator(genesis).unwrap_or_default(),
         operator: genesis.operator.unwrap_or_default(),
+        oracle_prover: straddle_l1::OracleProverConfig {
+            pricer_constants: straddle_math::constant_table(),
+            underlyings: crate::step::prover_underlyings(genesis),
+        },
     })
 }
 

@@ -150,6 +150,24 @@ fn market_view(market: &straddle_exchange::clearinghouse::market::Market) -> Mar
     }
 }
 
+impl RpcHandler {
+    /// The sub-steps of oracle update `index` of block `number`, replayed off the
+    /// async runtime.
+    async fn oracle_sub_steps(
+        &self,
+        number: u64,
+        index: u64,
+    ) -> RpcResult<crate::step::OracleSubSteps> {
+        let archive = self.archive.clone();
+        let index = usize::try_from(index)
+            .map_err(|_| rpc_error(errors::NOT_FOUND, "no such transaction"))?;
+        tokio::task::spawn_blocking(move || archive.oracle_sub_steps(number, index))
+            .await
+            .map_err(storage_error)?
+            .map_err(archive_error)
+    }
+}
+
 /// A transaction from its canonical bytes; malformed bytes are invalid parameters.
 fn decode_transaction(raw: &[u8]) -> RpcResult<Transaction> {
     Transaction::decode(raw).map_err(|e| {
@@ -498,6 +516,32 @@ impl StraddleApiServer for RpcHandler {
             transaction: input.transaction,
             witness: input.witness,
             siblings,
+        })
+    }
+
+    async fn get_sub_step_positions(&self, block_number: u64, index: u64) -> RpcResult<Vec<B256>> {
+        Ok(self.oracle_sub_steps(block_number, index).await?.roots)
+    }
+
+    async fn get_sub_step(
+        &self,
+        block_number: u64,
+        index: u64,
+        sub_step: u64,
+    ) -> RpcResult<SubStepView> {
+        let steps = self.oracle_sub_steps(block_number, index).await?;
+        let input = usize::try_from(sub_step)
+            .ok()
+            .and_then(|k| k.checked_sub(1))
+            .and_then(|k| steps.inputs.into_iter().nth(k))
+            .ok_or_else(|| rpc_error(errors::NOT_FOUND, "no such sub-step"))?;
+        Ok(SubStepView {
+            pre_root: input.pre_root,
+            timestamp_ms: input.timestamp_ms,
+            transaction: input.transaction,
+            sub_step: input.index,
+            count: input.count,
+            witness: input.witness,
         })
     }
 

@@ -9,8 +9,11 @@ use crate::chain_store::ChainStore;
 use alloy_primitives::{Address, B256, Bytes};
 use std::collections::BTreeMap;
 use straddle_exchange::orders::MatchWeight;
-use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
-use straddle_l1::disputes::{StepInput, StepLeaf, StepPreimage, StepTerminal, encode_step_witness};
+use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey, StrikeCache};
+use straddle_l1::disputes::{
+    ProverRiskParams, ProverUnderlying, StepInput, StepLeaf, StepPreimage, StepTerminal,
+    SubStepInput, encode_step_witness,
+};
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
 use straddle_primitives::{Action, Transaction, VerifiedOrder, VerifiedTransaction};
 use straddle_state::{Preimage, SparseMerkleTree, Terminal, key_hash, value_hash};
@@ -25,6 +28,9 @@ pub enum StepError {
     /// two disagree on what the kind touches.
     #[error("the transaction wrote leaf {0} that the prover does not read")]
     UnreadWrite(String),
+    /// Only an oracle update has sub-steps.
+    #[error("the transaction is not an oracle update")]
+    NotAnOracleUpdate,
     /// The block has fewer transactions.
     #[error("block {number} has no transaction {index}")]
     NoSuchTransaction {
@@ -86,6 +92,31 @@ pub fn step_at(
     number: u64,
     index: usize,
 ) -> Result<(StepInput, Vec<B256>), StepError> {
+    let (tx, siblings, block) = transaction_at(chain, store, number, index)?;
+    Ok((execute_step(chain, tx, &block)?, siblings))
+}
+
+/// The sub-steps of oracle update `index` of stored block `number`
+/// ([`oracle_sub_steps`]). `chain` must be at block `number − 1` and is left mid-block.
+pub fn oracle_sub_steps_at(
+    chain: &mut Chain,
+    store: &ChainStore,
+    number: u64,
+    index: usize,
+) -> Result<OracleSubSteps, StepError> {
+    let (tx, _, block) = transaction_at(chain, store, number, index)?;
+    oracle_sub_steps(chain, &tx, &block)
+}
+
+/// Transaction `index` of stored block `number`, its proof against the block's
+/// transactions root (siblings, bottom up) and the block's context, with `chain` (at
+/// block `number − 1`) brought to the state before it.
+fn transaction_at(
+    chain: &mut Chain,
+    store: &ChainStore,
+    number: u64,
+    index: usize,
+) -> Result<(Transaction, Vec<B256>, BlockContext), StepError> {
     let (header, stored) = stored_block(store, number)?;
     if index >= stored.len() {
         return Err(StepError::NoSuchTransaction { number, index });
@@ -107,7 +138,7 @@ pub fn step_at(
     let tx = transactions
         .next()
         .ok_or(StepError::NoSuchTransaction { number, index })?;
-    Ok((execute_step(chain, tx, &block)?, siblings))
+    Ok((tx, siblings, block))
 }
 
 /// The leaves the prover reads for `tx` on `ledger`, in its write order (see
@@ -399,11 +430,28 @@ fn add_once<T: PartialEq>(list: &mut Vec<T>, item: T) {
 
 /// Executes `tx` on `chain` in `block` as derivation does (a refusal changes nothing)
 /// and returns the prover's input for it. The chain's tree is left at the post-state.
+/// An oracle update is not stepped whole: its input carries the witness of the game's
+/// `disputeOracleUpdate` (the underlying's leaf), and [`oracle_sub_steps`] the rest.
 pub fn execute_step(
     chain: &mut Chain,
     tx: Transaction,
     block: &BlockContext,
 ) -> Result<StepInput, StepError> {
+    if let Transaction::OracleUpdate { underlying, .. } = &tx {
+        // Too heavy for one step: the game's `disputeOracleUpdate` opens its sub-steps
+        // with this witness (the underlying's leaf, for the sub-step count).
+        let witness = unchanged_witness(chain, &[StateKey::Oracle(*underlying)]);
+        let pre_root = chain.tip.tree.root();
+        let transaction = Bytes::from(tx.encode());
+        let _ = execute_into_tree(chain, tx, block);
+        return Ok(StepInput {
+            pre_root,
+            block_number: block.number,
+            timestamp_ms: block.timestamp_ms,
+            transaction,
+            witness,
+        });
+    }
     let keys = step_keys(&tx, &chain.state.ledger, &chain.state.genesis)?;
     let before: Vec<Option<Vec<u8>>> = keys
         .iter()
@@ -412,6 +460,26 @@ pub fn execute_step(
     let pre_root = chain.tip.tree.root();
     let transaction = Bytes::from(tx.encode());
     let _ = chain.state.execute_derived(tx, block);
+    let leaves = record_leaves(chain, &keys, before)?;
+    Ok(StepInput {
+        pre_root,
+        block_number: block.number,
+        timestamp_ms: block.timestamp_ms,
+        transaction,
+        witness: encode_step_witness(leaves),
+    })
+}
+
+/// Takes the ledger's leaf changes since the last call (what one transaction or sub-step
+/// wrote) into the chain's tree and returns the prover's leaves for `keys`: each with its
+/// value `before` and its proof against the root after the previous keys' writes. A
+/// change to a key not in `keys` is written too, and is an error (the prover would not
+/// see it).
+fn record_leaves(
+    chain: &mut Chain,
+    keys: &[StateKey],
+    before: Vec<Option<Vec<u8>>>,
+) -> Result<Vec<StepLeaf>, StepError> {
     let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = chain
         .state
         .ledger
@@ -436,15 +504,92 @@ pub fn execute_step(
     for (key, value) in writes {
         tree.update(key_hash(&key), value.as_deref().map(value_hash));
     }
-    if let Some(key) = unread.into_iter().next() {
-        return Err(StepError::UnreadWrite(key));
+    match unread.into_iter().next() {
+        Some(key) => Err(StepError::UnreadWrite(key)),
+        None => Ok(leaves),
     }
-    Ok(StepInput {
-        pre_root,
-        block_number: block.number,
-        timestamp_ms: block.timestamp_ms,
-        transaction,
-        witness: encode_step_witness(leaves),
+}
+
+/// An oracle update as the dispute game's sub-steps (`docs/spec/disputes.md` §4.1).
+#[derive(Clone, Debug)]
+pub struct OracleSubSteps {
+    /// The witness of `OracleStepProver.subStepCount`: the underlying's leaf before the
+    /// update.
+    pub count_witness: Bytes,
+    /// The state root at every position of the sub-step level: before the update, then
+    /// after each sub-step (the last is the root after the transaction).
+    pub roots: Vec<B256>,
+    /// The prover's input for each sub-step, in order.
+    pub inputs: Vec<SubStepInput>,
+}
+
+/// Executes oracle update `tx` on `chain` in `block` one sub-step at a time, as
+/// `OracleStepProver` does: the underlying's M active markets, the highest id first, then
+/// its oracle state (M + 1 sub-steps; an update the STF refuses changes nothing at any of
+/// them). The chain's tree is left at the post-state, the same as whole execution.
+pub fn oracle_sub_steps(
+    chain: &mut Chain,
+    tx: &Transaction,
+    block: &BlockContext,
+) -> Result<OracleSubSteps, StepError> {
+    let Transaction::OracleUpdate {
+        underlying,
+        reports,
+    } = tx
+    else {
+        return Err(StepError::NotAnOracleUpdate);
+    };
+    let oracle = StateKey::Oracle(*underlying);
+    let count_witness = unchanged_witness(chain, std::slice::from_ref(&oracle));
+    let ledger = &chain.state.ledger;
+    let markets = if ledger.leaf_value(&oracle).is_some() {
+        ledger.active_market_ids(*underlying)
+    } else {
+        Vec::new()
+    };
+    let plan = ledger
+        .plan_oracle_update(*underlying, reports, &chain.state.genesis.domain, block)
+        .ok();
+    let count = markets.len() + 1;
+    let transaction = Bytes::from(tx.encode());
+    let mut strikes = StrikeCache::default();
+    let mut roots = vec![chain.tip.tree.root()];
+    let mut inputs = Vec::with_capacity(count);
+    for index in 1..=count {
+        let market = markets.len().checked_sub(index).map(|place| markets[place]);
+        let mut keys = vec![oracle];
+        keys.extend(market.map(StateKey::Market));
+        let before = keys
+            .iter()
+            .map(|key| chain.state.ledger.leaf_value(key))
+            .collect();
+        let pre_root = chain.tip.tree.root();
+        if let Some(plan) = &plan {
+            match market {
+                Some(id) => chain
+                    .state
+                    .ledger
+                    .apply_oracle_market(plan, id, &mut strikes),
+                None => {
+                    chain.state.ledger.finish_oracle_update(plan.clone());
+                }
+            }
+        }
+        let leaves = record_leaves(chain, &keys, before)?;
+        roots.push(chain.tip.tree.root());
+        inputs.push(SubStepInput {
+            pre_root,
+            timestamp_ms: block.timestamp_ms,
+            transaction: transaction.clone(),
+            index: index as u64,
+            count: count as u64,
+            witness: encode_step_witness(leaves),
+        });
+    }
+    Ok(OracleSubSteps {
+        count_witness,
+        roots,
+        inputs,
     })
 }
 
@@ -520,4 +665,28 @@ fn read_leaf(
 /// (what `StepProver.faucetOperator` holds, zero standing for none).
 pub fn faucet_operator(genesis: &Genesis) -> Option<Address> {
     genesis.operator.filter(|_| genesis.faucet_enabled)
+}
+
+/// The genesis underlyings as `OracleStepProver` is deployed with them.
+pub fn prover_underlyings(genesis: &Genesis) -> Vec<ProverUnderlying> {
+    genesis
+        .underlyings
+        .iter()
+        .map(|u| ProverUnderlying {
+            id: u.id,
+            signers: u.oracle.signers.clone(),
+            // A validated genesis has at most 16 signers, so its quorum fits.
+            quorum: u8::try_from(u.oracle.quorum).unwrap_or(u8::MAX),
+            stalenessMsMax: u.oracle.staleness_ms_max,
+            movePpmMax: u.oracle.move_ppm_max,
+            fundingPremiumCapPpm: u.funding_premium_cap_ppm,
+            risk: ProverRiskParams {
+                spotShockMaxPpm: u.risk.spot_shock_max_ppm,
+                tailShockPpm: u.risk.tail_shock_ppm,
+                volDownPpm: u.risk.vol_down_ppm,
+                volUpPpm: u.risk.vol_up_ppm,
+                shortOptionMinPpm: u.risk.short_option_min_ppm,
+            },
+        })
+        .collect()
 }

@@ -14,8 +14,10 @@
 //! account bankrupt beyond the insurance fund, to be auto-deleveraged and liquidated, and
 //! its resting bid unaffordable, to be retired. Each of those runs through the node's
 //! execution and through `StepProver.execute` on a real anvil: the post-state roots must
-//! be equal. Oracle updates, listings and margin deposits run on the STF only (the prover
-//! does not cover the first two). Prints the prover's gas (docs/PERFORMANCE.md).
+//! be equal. About a third of the oracle updates run sub-step by sub-step through
+//! `OracleStepProver` (perpetuals accrue funding from their traded prices, options are
+//! priced), the rest and the margin deposits on the STF only. Prints the prover's gas
+//! (docs/PERFORMANCE.md).
 
 mod common;
 
@@ -30,7 +32,7 @@ use straddle_exchange::{BlockContext, StateKey};
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, execute_step};
+use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps, prover_underlyings};
 use straddle_primitives::{
     Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, ListMarket, Mint, Order,
     RetireOrder, SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
@@ -454,6 +456,21 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
     let genesis = common::genesis();
     let deployment = common::deploy_for(&l1, &genesis).await;
     let prover = deployment.step_prover;
+    let pricer = l1
+        .deploy_option_pricer(&straddle_math::constant_table())
+        .await
+        .unwrap();
+    let oracles = l1
+        .deploy_oracle_step_prover(
+            genesis.domain.chain_id,
+            genesis.domain.verifying_contract,
+            pricer,
+            prover_underlyings(&genesis),
+        )
+        .await
+        .unwrap();
+    // Oracle updates proven sub-step by sub-step (accepted ones, with funding accrued).
+    let mut oracle_updates = 0;
     let (mut chain, _) = Chain::from_genesis(&genesis).unwrap();
     let mut block = BlockContext {
         number: 1,
@@ -531,7 +548,17 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
                     trading.index[underlying],
                     block.timestamp_ms,
                 );
-                seed(&mut chain, update, &block);
+                if trading.rng.chance(35) {
+                    // Funding from the traded prices, options priced: sub-step by sub-step
+                    // through the oracle prover (the aggregation's cases are
+                    // oracle_step_parity's).
+                    let context = format!("step {step}, oracle update");
+                    oracle_updates +=
+                        prove_oracle_update(&l1, oracles, &mut chain, update, &block, &context)
+                            .await;
+                } else {
+                    seed(&mut chain, update, &block);
+                }
             }
             12..=46 => {
                 let market = match trading.rng.below(10) {
@@ -1122,6 +1149,11 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
         *liquidations.entry(outcome).or_default() += 1;
     }
     println!("retirements: {retirements:?}");
+    println!("oracle updates proven sub-step by sub-step with funding accrued: {oracle_updates}");
+    assert!(
+        oracle_updates >= 10,
+        "too few oracle updates accrued funding: {oracle_updates}"
+    );
     at_least(
         "retirements",
         &retirements,
@@ -1464,6 +1496,31 @@ async fn prove(
     );
     let changed = expected != input.pre_root;
     (input, changed)
+}
+
+/// Runs oracle update `tx` on `chain` sub-step by sub-step; each sub-step's root must be
+/// the oracle prover's. Returns 1 if some perpetual accrued funding, else 0.
+async fn prove_oracle_update(
+    l1: &L1Client,
+    prover: Address,
+    chain: &mut Chain,
+    tx: Transaction,
+    block: &BlockContext,
+    context: &str,
+) -> usize {
+    let funding = |chain: &Chain| -> Vec<i128> {
+        chain
+            .state
+            .ledger
+            .clearinghouse()
+            .markets()
+            .map(|m| m.funding_index)
+            .collect()
+    };
+    let before = funding(chain);
+    let steps = oracle_sub_steps(chain, &tx, block).unwrap();
+    common::check_sub_steps(l1, prover, &steps, context).await;
+    usize::from(funding(chain) != before)
 }
 
 /// Mints each of `keys` collateral (by the operator) and deposits it as margin.

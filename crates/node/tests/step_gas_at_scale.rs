@@ -4,7 +4,8 @@
 //! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64, a
 //! margin withdrawal of 32 positions owing funding, matches of 1, 2 and 16 makers at
 //! the positions bound and one of 16 makers over it, a liquidation and a retirement of an account of 32
-//! positions, a market listing and a close on an underlying at 1 024 active markets),
+//! positions, a market listing and a close on an underlying at 1 024 active markets, an
+//! oracle update of 16 reports of 8 expiries on such an underlying, sub-step by sub-step),
 //! with the prover's root checked against the
 //! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
 //! the test suite; run it with
@@ -21,14 +22,17 @@ mod common;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use straddle_exchange::genesis::UnderlyingConfig;
+use straddle_exchange::oracle::OracleConfig;
+use straddle_exchange::risk::RiskParams;
 use straddle_exchange::{Allocation, BlockContext};
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, execute_step};
+use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps};
 use straddle_primitives::{
     Action, Amount, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction,
-    Liquidate, Mint, Order, RetireOrder, SignedAction, SignedCancel, SignedLiquidate, SignedOrder,
-    Transaction, Transfer, Withdraw, WithdrawMargin,
+    Liquidate, Mint, Order, PriceReport, RetireOrder, SignedAction, SignedCancel, SignedLiquidate,
+    SignedOrder, SignedPriceReport, Transaction, Transfer, Withdraw, WithdrawMargin,
 };
 
 /// Genesis accounts beyond the dev accounts (`GENESIS_ALLOCATIONS_MAX` is 100 000).
@@ -58,6 +62,7 @@ fn transfer(to: Address, nonce: u64, expiry_ms: u64) -> Action {
 #[ignore = "a measurement: builds a state of a million leaves"]
 async fn step_gas_at_a_million_leaves() {
     let mut genesis = common::genesis();
+    genesis.underlyings.push(crowded_underlying());
     genesis
         .allocations
         .extend((0..EXTRA_ACCOUNTS).map(|i| Allocation {
@@ -406,6 +411,152 @@ async fn step_gas_at_a_million_leaves() {
             .is_some_and(|only| what.contains(only.to_str().unwrap_or_default()))
         {
             common::trace_step(&l1, deployment.step_prover, &input).await;
+        }
+    }
+    oracle_update_at_its_bounds(&l1, deployment.step_prover, &mut chain, &mut block).await;
+}
+
+/// Underlying 3 of this genesis: 16 oracle signers (keys from 0x5000), quorum 9.
+fn crowded_underlying() -> UnderlyingConfig {
+    UnderlyingConfig {
+        id: 3,
+        symbol: "SOL".into(),
+        oracle: OracleConfig {
+            underlying: 3,
+            signers: oracle_keys().iter().map(|key| key.address()).collect(),
+            quorum: 9,
+            staleness_ms_max: 60_000,
+            move_ppm_max: 100_000,
+        },
+        risk: RiskParams::default(),
+        funding_premium_cap_ppm: 5_000,
+    }
+}
+
+fn oracle_keys() -> Vec<PrivateKeySigner> {
+    (0x5000u64..0x5010)
+        .map(|k| PrivateKeySigner::from_bytes(&B256::from(U256::from(k))).unwrap())
+        .collect()
+}
+
+/// An update of underlying 3 at `index` from all 16 signers, each quoting 8 expiries (the
+/// listed options' first).
+fn crowded_update(index: u64, block: &BlockContext, expiries: &[u64]) -> Transaction {
+    let reports = oracle_keys()
+        .iter()
+        .map(|key| {
+            let report = PriceReport {
+                underlying: 3,
+                timestampMs: block.timestamp_ms,
+                indexPrice: index,
+                expiriesMs: expiries.to_vec(),
+                atmVolsPpm: vec![800_000; expiries.len()],
+                skewsPpm: vec![-50_000; expiries.len()],
+                curvaturesPpm: vec![100_000; expiries.len()],
+            };
+            let signature = key
+                .sign_hash_sync(&report.signing_hash(&common::genesis().domain))
+                .unwrap();
+            SignedPriceReport { report, signature }
+        })
+        .collect();
+    Transaction::OracleUpdate {
+        underlying: 3,
+        reports,
+    }
+}
+
+/// An oracle update at its bounds: 16 reports of 8 expiries for an underlying of 1 024
+/// active markets (calls and puts, one perpetual in 64), proven sub-step by sub-step:
+/// the sub-step count, the first sub-step (an option, the highest id), a perpetual's and
+/// the last (the oracle state).
+async fn oracle_update_at_its_bounds(
+    l1: &straddle_l1::L1Client,
+    prover: Address,
+    chain: &mut Chain,
+    block: &mut BlockContext,
+) {
+    let expiries: Vec<u64> = (1..=8)
+        .map(|k| block.timestamp_ms + k * 86_400_000 * 7)
+        .collect();
+    let domain = chain.state.genesis.domain;
+    for k in 0..1_024u32 {
+        let perpetual = k % 64 == 0 && k != 1_023;
+        let listing = straddle_primitives::ListMarket {
+            market: 70_000 + k,
+            underlying: 3,
+            instrument: if perpetual {
+                straddle_primitives::admin::INSTRUMENT_PERPETUAL
+            } else if k % 2 == 0 {
+                straddle_primitives::admin::INSTRUMENT_CALL
+            } else {
+                straddle_primitives::admin::INSTRUMENT_PUT
+            },
+            strike: if perpetual {
+                0
+            } else {
+                (50 + u64::from(k / 2) % 200) * 1_000_000
+            },
+            optionExpiryMs: if perpetual { 0 } else { expiries[0] },
+            tick: 10_000,
+            lot: 1_000,
+            makerFeePpm: 100,
+            takerFeePpm: 300,
+            nonce: 100_000 + u64::from(k),
+            expiryMs: block.timestamp_ms + 60_000,
+        };
+        let signature = common::signer(0)
+            .sign_hash_sync(&listing.signing_hash(&domain))
+            .unwrap();
+        run(chain, Transaction::ListMarket { listing, signature }, block);
+    }
+    assert_eq!(chain.state.ledger.active_markets_of(3), 1_024);
+    run(chain, crowded_update(150_000_000, block, &expiries), block);
+    block.number += 1;
+    block.timestamp_ms += 1_000;
+    let update = crowded_update(151_000_000, block, &expiries);
+    let steps = oracle_sub_steps(chain, &update, block).unwrap();
+    let count = l1
+        .oracle_sub_step_count(
+            prover,
+            steps.roots[0],
+            update.encode().into(),
+            steps.count_witness.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(count, 1_025, "one sub-step per market and the oracle state");
+    let perpetual = steps
+        .inputs
+        .iter()
+        .position(|input| input.index == 1_025 - 64 * 15 - 1)
+        .unwrap();
+    for (what, at) in [
+        (
+            "oracle update sub-step: an option (16 reports of 8 expiries, 1 024 markets)",
+            0,
+        ),
+        ("oracle update sub-step: a perpetual", perpetual),
+        ("oracle update's last sub-step: the oracle state", 1_024),
+    ] {
+        let input = &steps.inputs[at];
+        let proven = l1.oracle_sub_step(prover, input).await.unwrap();
+        assert_eq!(
+            proven,
+            steps.roots[at + 1],
+            "{what}: the prover agrees with the STF"
+        );
+        assert_ne!(proven, input.pre_root, "{what} changes the state");
+        let gas = l1.oracle_sub_step_gas(prover, input).await.unwrap();
+        println!(
+            "| {what} | {gas} | {} | {} |",
+            input.witness.len() + input.transaction.len(),
+            chain.tip.tree.len()
+        );
+        if std::env::var_os("STRADDLE_TRACE_STEP")
+            .is_some_and(|only| what.contains(only.to_str().unwrap_or_default()))
+        {
+            common::trace_call(l1, prover, input.calldata()).await;
         }
     }
 }

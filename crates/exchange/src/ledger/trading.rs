@@ -10,7 +10,7 @@ use crate::genesis::{Genesis, GenesisError, MARKETS_PER_UNDERLYING_MAX, UNDERLYI
 use crate::oracle::{OracleOutcome, aggregate};
 use crate::orders::VerifiedOrder;
 use crate::orders::{Match, MatchOutcome, execute_match};
-use crate::risk::{RiskVector, ScenarioGrid, perpetual_vector, strike_vectors};
+use crate::risk::{ScenarioGrid, StrikeVectors, perpetual_vector, strike_vectors};
 use crate::state_key::StateKey;
 use alloy_primitives::{Address, B256};
 use std::collections::BTreeMap;
@@ -105,6 +105,13 @@ impl Ledger {
     /// vector at mark = index + premium; options get fresh vectors from their expiry's
     /// smile (none if the smile is missing or the inputs are out of bounds: trading halts
     /// until a later update); expired options are settled from the oracle window.
+    ///
+    /// The update runs as the dispute game's sub-steps (`docs/spec/disputes.md` §4.1):
+    /// [`Ledger::plan_oracle_update`] aggregates the reports (refusing changes nothing),
+    /// then each active market is brought up to date on its own, the highest id first
+    /// ([`Ledger::apply_oracle_market`]), and [`Ledger::finish_oracle_update`] stores the
+    /// new oracle state. Each market's update reads only its own leaf and the new oracle
+    /// state, so the order does not change the result.
     pub fn apply_oracle_update(
         &mut self,
         underlying_id: u32,
@@ -112,6 +119,23 @@ impl Ledger {
         domain: &Domain,
         block: &BlockContext,
     ) -> Result<OracleOutcome, TxError> {
+        let plan = self.plan_oracle_update(underlying_id, reports, domain, block)?;
+        let mut strikes = StrikeCache::default();
+        for id in self.active_market_ids(underlying_id).into_iter().rev() {
+            self.apply_oracle_market(&plan, id, &mut strikes);
+        }
+        Ok(self.finish_oracle_update(plan))
+    }
+
+    /// The first part of an oracle update: the reports aggregated against the
+    /// underlying's current oracle state. Nothing changes.
+    pub fn plan_oracle_update(
+        &self,
+        underlying_id: u32,
+        reports: &[SignedPriceReport],
+        domain: &Domain,
+        block: &BlockContext,
+    ) -> Result<OracleUpdatePlan, TxError> {
         let underlying = self.underlyings.get(&underlying_id).ok_or(TxError::Oracle(
             crate::oracle::OracleError::UnknownUnderlying(underlying_id),
         ))?;
@@ -123,93 +147,117 @@ impl Ledger {
             block.timestamp_ms,
         )
         .map_err(TxError::Oracle)?;
-        let previous_ms = underlying.oracle.timestamp_ms;
         let elapsed_ms = if underlying.oracle.index_micro_usdc == 0 {
             0
         } else {
-            outcome.state.timestamp_ms.saturating_sub(previous_ms)
+            outcome
+                .state
+                .timestamp_ms
+                .saturating_sub(underlying.oracle.timestamp_ms)
         };
-        let index = outcome.state.index_micro_usdc;
-        let cap_ppm = underlying.config.funding_premium_cap_ppm;
-        let short_min_ppm = underlying.config.risk.short_option_min_ppm;
-        let grid = underlying.grid.clone();
+        Ok(OracleUpdatePlan {
+            underlying: underlying_id,
+            outcome,
+            elapsed_ms,
+            now_ms: block.timestamp_ms,
+        })
+    }
 
-        // Compute every new vector first (pricing is the only costly, fallible part).
-        let markets: Vec<_> = self
+    /// Brings one active market of the plan's underlying up to date (a sub-step of the
+    /// update): a perpetual accrues funding and gets its vector at mark; an option gets
+    /// its side of its strike's vectors, or, expired, is settled (it then leaves the
+    /// underlying's active markets, whose leaf changes). `strikes` keeps the vectors of
+    /// strikes already priced in this update (a call and a put share them). A market that
+    /// is not an active one of the underlying is left alone.
+    pub fn apply_oracle_market(
+        &mut self,
+        plan: &OracleUpdatePlan,
+        id: u32,
+        strikes: &mut StrikeCache,
+    ) {
+        let Some(underlying) = self.underlyings.get(&plan.underlying) else {
+            return;
+        };
+        let Some(market) = self
             .clearinghouse
             .markets()
-            .filter(|m| m.spec.underlying == underlying_id && m.status == MarketStatus::Active)
-            .map(|m| (m.spec, m.last_price_micro_usdc))
-            .collect();
-        let mut strike_cache = BTreeMap::new();
-        let mut updates: Vec<(u32, Option<i64>, Option<RiskVector>, bool)> = Vec::new();
-        for (spec, last_price) in markets {
-            match spec.instrument {
-                Instrument::Perpetual => {
-                    let premium = funding_premium(last_price, index, cap_ppm);
-                    let mark = (i128::from(index) + i128::from(premium) / 1_000).max(1) as u64;
-                    let vector = perpetual_vector(mark, &grid).ok();
-                    updates.push((spec.id, Some(premium), vector, false));
+            .find(|m| m.spec.id == id)
+            .filter(|m| m.spec.underlying == plan.underlying && m.status == MarketStatus::Active)
+        else {
+            return;
+        };
+        let state = &plan.outcome.state;
+        let index = state.index_micro_usdc;
+        let (spec, last_price) = (market.spec, market.last_price_micro_usdc);
+        match spec.instrument {
+            Instrument::Perpetual => {
+                let cap_ppm = underlying.config.funding_premium_cap_ppm;
+                let premium = funding_premium(last_price, index, cap_ppm);
+                let mark = (i128::from(index) + i128::from(premium) / 1_000).max(1) as u64;
+                let vector = perpetual_vector(mark, &underlying.grid).ok();
+                if plan.elapsed_ms > 0 {
+                    let _ = self
+                        .clearinghouse
+                        .accrue_funding(id, premium, plan.elapsed_ms);
                 }
-                Instrument::Option {
-                    kind,
-                    strike_micro_usdc,
-                    expiry_ms,
-                } => {
-                    if block.timestamp_ms >= expiry_ms {
-                        updates.push((spec.id, None, None, true));
-                        continue;
+                let _ = self.clearinghouse.replace_vector(id, vector);
+            }
+            Instrument::Option {
+                kind,
+                strike_micro_usdc,
+                expiry_ms,
+            } => {
+                if plan.now_ms >= expiry_ms {
+                    // Refused only when the window holds no price for the expiry: the
+                    // market then stays unpriced (no trading) and is retried on later
+                    // updates.
+                    if self
+                        .clearinghouse
+                        .settle_expiry(id, state, plan.now_ms)
+                        .is_ok()
+                    {
+                        self.touched.insert(StateKey::Oracle(plan.underlying));
                     }
-                    let vectors = strike_cache
+                    let _ = self.clearinghouse.replace_vector(id, None);
+                } else {
+                    let short_min_ppm = underlying.config.risk.short_option_min_ppm;
+                    let vectors = strikes
+                        .0
                         .entry((strike_micro_usdc, expiry_ms))
                         .or_insert_with(|| {
-                            outcome.state.smiles.get(&expiry_ms).and_then(|smile| {
+                            state.smiles.get(&expiry_ms).and_then(|smile| {
                                 strike_vectors(
                                     strike_micro_usdc,
                                     expiry_ms,
                                     index,
                                     smile,
-                                    block.timestamp_ms,
-                                    &grid,
+                                    plan.now_ms,
+                                    &underlying.grid,
                                     short_min_ppm,
                                 )
                                 .ok()
                             })
                         });
                     let vector = vectors.as_ref().map(|v| v.side(kind).clone());
-                    updates.push((spec.id, None, vector, false));
+                    let _ = self.clearinghouse.replace_vector(id, vector);
                 }
             }
         }
+        self.touched.insert(StateKey::Market(id));
+    }
 
-        // Apply: nothing below can fail in a way that leaves a partial update.
-        for (id, premium, vector, expired) in updates {
-            if let Some(premium) = premium
-                && elapsed_ms > 0
-            {
-                let _ = self.clearinghouse.accrue_funding(id, premium, elapsed_ms);
-            }
-            if expired {
-                // Refused only when the window holds no price for the expiry: the market
-                // then stays unpriced (no trading) and is retried on later updates.
-                let _ = self
-                    .clearinghouse
-                    .settle_expiry(id, &outcome.state, block.timestamp_ms);
-                let _ = self.clearinghouse.replace_vector(id, None);
-            } else {
-                let _ = self.clearinghouse.replace_vector(id, vector);
-            }
-            self.touched.insert(StateKey::Market(id));
+    /// The last part of an oracle update: stores the new oracle state (the underlying's
+    /// leaf: index, window, smiles and its active markets).
+    pub fn finish_oracle_update(&mut self, plan: OracleUpdatePlan) -> OracleOutcome {
+        if let Some(underlying) = self.underlyings.get_mut(&plan.underlying) {
+            underlying.oracle = plan.outcome.state.clone();
         }
-        if let Some(underlying) = self.underlyings.get_mut(&underlying_id) {
-            underlying.oracle = outcome.state.clone();
-        }
-        self.touched.insert(StateKey::Oracle(underlying_id));
+        self.touched.insert(StateKey::Oracle(plan.underlying));
         debug_assert!(
             self.is_conserved(),
             "collateral not conserved after an oracle update"
         );
-        Ok(outcome)
+        plan.outcome
     }
 
     /// Settles a match at block time (see [`execute_match`]).
@@ -646,3 +694,21 @@ impl Ledger {
         Ok(outcome)
     }
 }
+
+/// An accepted oracle update between its sub-steps ([`Ledger::plan_oracle_update`]).
+#[derive(Clone, Debug)]
+pub struct OracleUpdatePlan {
+    /// The underlying.
+    pub underlying: u32,
+    /// The aggregation: the new oracle state.
+    pub outcome: OracleOutcome,
+    /// Time since the previous accepted update, ms (0 before the first).
+    pub elapsed_ms: u64,
+    /// The block time, ms.
+    pub now_ms: u64,
+}
+
+/// The vectors of the strikes an oracle update has priced, by strike and expiry (none
+/// when the STF could not price them).
+#[derive(Clone, Debug, Default)]
+pub struct StrikeCache(BTreeMap<(u64, u64), Option<StrikeVectors>>);

@@ -276,8 +276,13 @@ pub async fn trace_step(
     prover: Address,
     input: &straddle_l1::disputes::StepInput,
 ) {
+    trace_call(l1, prover, input.calldata()).await;
+}
+
+/// [`trace_step`] of any call to `to` with `data`.
+pub async fn trace_call(l1: &straddle_l1::L1Client, to: Address, data: Bytes) {
     use straddle_l1::alloy::providers::Provider;
-    let data = input.calldata();
+    let prover = to;
     let call = serde_json::json!({"to": prover, "data": data});
     let options =
         serde_json::json!({"disableStack": true, "disableMemory": true, "disableStorage": true});
@@ -301,5 +306,28 @@ pub async fn trace_step(
     ops.sort_by_key(|(_, (_, gas))| std::cmp::Reverse(*gas));
     for (op, (count, gas)) in ops.iter().take(15) {
         println!("    {op:>14} {count:>8} × = {gas:>9} gas");
+    }
+}
+
+/// Runs every sub-step of `steps` through the oracle prover at `prover` (a `StepProver`
+/// or an `OracleStepProver`): each must give the node's root after it.
+pub async fn check_sub_steps(
+    l1: &straddle_l1::L1Client,
+    prover: Address,
+    steps: &straddle_node::step::OracleSubSteps,
+    context: &str,
+) {
+    for (input, root) in steps.inputs.iter().zip(&steps.roots[1..]) {
+        let proven = l1.oracle_sub_step(prover, input).await.unwrap_or_else(|e| {
+            panic!(
+                "{context}: sub-step {} of {} reverted: {e}",
+                input.index, input.count
+            )
+        });
+        assert_eq!(
+            proven, *root,
+            "{context}: sub-step {} of {} differs",
+            input.index, input.count
+        );
     }
 }
