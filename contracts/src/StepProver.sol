@@ -93,6 +93,8 @@ abstract contract StepRules {
     uint8 internal constant KIND_LIST_MARKET = 0x18;
     /// @notice Most orders one bulk placement carries (crates/primitives BULK_ORDERS_MAX).
     uint256 internal constant BULK_ORDERS_MAX = 32;
+    /// @notice Most orders one bulk placement cancels (BULK_ORDERS_CANCELS_MAX).
+    uint256 internal constant BULK_ORDERS_CANCELS_MAX = 32;
     uint256 internal constant ORDER_BODY_BYTES = 47;
     bytes32 internal constant BULK_ORDERS_TYPEHASH = keccak256(
         "BulkOrders(bytes32[] cancels,Order[] orders,uint64 nonce,uint64 expiryMs)Order(uint32 market,bool isBuy,uint64 limitPrice,uint64 size,uint8 timeInForce,bool reduceOnly,uint64 expiryMs,uint64 clientOrderId,uint64 nonce)"
@@ -416,7 +418,7 @@ abstract contract StepRules {
         if (transaction.length < 2) return (false, p);
         p.cancels = uint8(transaction[1]);
         uint256 at = 2 + 32 * p.cancels;
-        if (p.cancels > BULK_CANCEL_MAX || transaction.length < at + 1) return (false, p);
+        if (p.cancels > BULK_ORDERS_CANCELS_MAX || transaction.length < at + 1) return (false, p);
         p.orders = uint8(transaction[at]);
         p.bodies = at + 1;
         uint256 end = p.bodies + ORDER_BODY_BYTES * p.orders;

@@ -479,8 +479,16 @@ impl<'a> SectionReader<'a> {
     }
 
     /// One transaction at the current position; `checked`: references must name
-    /// literals this reader has read (a whole-batch decode).
+    /// literals this reader has read (a whole-batch decode). A compact item whose lists
+    /// are longer than the canonical form allows (its counts go to 255) has no canonical
+    /// bytes, and does not decode.
     pub fn transaction(&mut self, checked: bool) -> Result<Transaction, BatchError> {
+        let tx = self.transaction_item(checked)?;
+        Transaction::decode(&tx.encode()).map_err(BatchError::Transaction)?;
+        Ok(tx)
+    }
+
+    fn transaction_item(&mut self, checked: bool) -> Result<Transaction, BatchError> {
         let kind = self.byte()?;
         Ok(match kind {
             KIND_CANONICAL => {

@@ -351,3 +351,35 @@ fn a_referenced_maker_fill_costs_a_few_bytes() {
     // count, owner, size and its 3-byte index entry.
     assert!(two - one <= 14, "a repeated fill costs {} bytes", two - one);
 }
+
+#[test]
+fn a_compact_list_beyond_the_canonical_bound_does_not_decode() {
+    // The compact form counts a list in a byte; the canonical form allows 32 cancels in
+    // a bulk placement. A batch carrying 33 (which an honest sequencer never seals) does
+    // not decode, so no node executes what the L1 prover would refuse to decode.
+    let place = |cancels: usize| Transaction::PlaceOrders {
+        bulk: BulkOrders {
+            cancels: (0..cancels as u64)
+                .map(|i| B256::from(alloy_primitives::U256::from(i + 1)))
+                .collect(),
+            orders: vec![order(1, true, 3_000_000_000, 1_000_000, 1)],
+            nonce: 1,
+            expiryMs: T0,
+        },
+        signature: key(1).sign_hash_sync(&B256::ZERO).unwrap(),
+    };
+    for (cancels, decodes) in [(32, true), (33, false)] {
+        let bytes = Batch {
+            parent_hash: B256::ZERO,
+            blocks: vec![BatchBlock {
+                number: 1,
+                timestamp_ms: T0,
+                transactions: vec![place(cancels)],
+            }],
+        }
+        .encode(&DOMAIN)
+        .unwrap();
+        let decoded = Batch::decode(&bytes, &DOMAIN, &deposit);
+        assert_eq!(decoded.is_ok(), decodes, "{cancels} cancels: {decoded:?}");
+    }
+}

@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use eyre::{bail, eyre};
 use straddle_node::api::{OrderAck, StraddleApiClient};
 use straddle_primitives::{
-    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Order, SignedOrder, TimeInForce,
-    Transaction,
+    BULK_CANCEL_MAX, BULK_ORDERS_CANCELS_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Order,
+    SignedOrder, TimeInForce, Transaction,
 };
 
 /// Which side an order takes.
@@ -245,7 +245,7 @@ pub async fn quote(rpc: &str, json: bool, args: QuoteArgs) -> eyre::Result<()> {
             .map(|o| o.order_hash)
             .collect()
     };
-    if cancels.len() > BULK_CANCEL_MAX {
+    if cancels.len() > BULK_ORDERS_CANCELS_MAX {
         bail!(
             "{} orders rest in market {}: run `order cancel-all --market {}` first",
             cancels.len(),

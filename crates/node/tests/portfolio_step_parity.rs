@@ -215,7 +215,8 @@ impl Trading {
                 4 => fill = size + terms.lot,
                 5 => order.limitPrice += 1,
                 6 => order.market = if market == 1 { 11 } else { 1 },
-                7 => fill += 1,
+                // Off the lot and within the order (a fill past it is an overfill).
+                7 => fill = fill - terms.lot + 1,
                 _ => {}
             }
             let signed = common::sign_order(owner, order);
@@ -261,7 +262,7 @@ impl Trading {
             }
             5 => taker.size *= 2,
             6 => taker.timeInForce = 0,
-            7 if count > 1 => {
+            7 => {
                 // Not crossing the worst maker.
                 taker.limitPrice = if taker_buys {
                     worst - terms.tick

@@ -1,7 +1,7 @@
 //! Gas of the L1 one-step prover at a realistic state size: a million leaves (a genesis
 //! of 100 000 accounts, the most a genesis takes, and 900 000 filler leaves under keys
 //! no state key hashes to, so proofs have about 21 siblings), each covered kind at its worst case (full nonce
-//! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 64, a
+//! windows, a bulk cancel of 64 new orders, a bulk placement of 32 orders cancelling 32, a
 //! margin withdrawal of 32 positions owing funding, matches of 1, 2 and 16 makers at
 //! the positions bound and one of 16 makers over it, a liquidation and a retirement of an account of 32
 //! positions, a market listing and a close on an underlying at 1 024 active markets, an
@@ -193,9 +193,9 @@ async fn step_gas_at_a_million_leaves() {
         nonce,
     };
     let placed = order(1, 1);
-    // The bound: 64 cancels and 32 orders over 8 markets (98 leaves + the markets).
+    // The bound: 32 cancels and 32 orders over 8 markets (66 leaves + the markets).
     let bulk_orders = BulkOrders {
-        cancels: (0..64u64)
+        cancels: (0..32u64)
             .map(|i| B256::from(U256::from(20_000 + i)))
             .collect(),
         orders: (0..32u64)
@@ -377,7 +377,7 @@ async fn step_gas_at_a_million_leaves() {
             }),
         ),
         (
-            "bulk placement of 32 orders cancelling 64",
+            "bulk placement of 32 orders cancelling 32",
             Transaction::PlaceOrders {
                 signature: bob
                     .sign_hash_sync(&bulk_orders.signing_hash(&domain))

@@ -573,7 +573,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
     assert_ne!(input.pre_root, chain.tip.tree.root(), "64 records written");
     let gas = l1.step_gas(prover, &input).await.unwrap();
     println!("bulk cancel of 64 new orders: {gas} gas");
-    // At the bounds: a bulk placement cancelling 64 orders and placing 32 (98 leaves).
+    // At the bounds: a bulk placement cancelling 32 orders and placing 32 (66 leaves).
     let mut orders = Vec::new();
     for k in 0..32u64 {
         let mut order = generator.order(&block, u64::MAX);
@@ -584,7 +584,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         orders.push(order);
     }
     let bulk = BulkOrders {
-        cancels: (0..64u64)
+        cancels: (0..32u64)
             .map(|i| B256::from(U256::from(2_000_000 + i)))
             .collect(),
         orders,
@@ -604,9 +604,9 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
         l1.execute_step(prover, &input).await.unwrap(),
         chain.tip.tree.root()
     );
-    assert_ne!(input.pre_root, chain.tip.tree.root(), "96 records written");
+    assert_ne!(input.pre_root, chain.tip.tree.root(), "64 records written");
     let gas = l1.step_gas(prover, &input).await.unwrap();
-    println!("bulk placement of 32 orders cancelling 64: {gas} gas");
+    println!("bulk placement of 32 orders cancelling 32: {gas} gas");
     // A deposit and a forced transaction L1 never recorded: the STF (which derivation
     // only ever feeds the Portal's) would take them; the prover refuses them.
     let fabricated = [

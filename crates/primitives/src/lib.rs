@@ -23,7 +23,8 @@ pub use deposit::Deposit;
 pub use forced::ForcedTransaction;
 pub use oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
 pub use order::{
-    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order, TimeInForce,
+    BULK_CANCEL_MAX, BULK_ORDERS_CANCELS_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel,
+    Liquidate, Order, TimeInForce,
 };
 pub use signed::{
     SignatureCheckError, SignedAction, VerifiedAction, recover_signer, recover_strict,

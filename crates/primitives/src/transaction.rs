@@ -13,7 +13,8 @@ use crate::deposit::Deposit;
 use crate::forced::{FORCED_TRANSACTION_BYTES_MAX, ForcedTransaction};
 use crate::oracle::{PriceReport, REPORT_EXPIRIES_MAX, SignedPriceReport};
 use crate::order::{
-    BULK_CANCEL_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel, Liquidate, Order,
+    BULK_CANCEL_MAX, BULK_ORDERS_CANCELS_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Cancel,
+    Liquidate, Order,
 };
 use crate::signed::{
     SIGNATURE_BYTES, SignatureCheckError, SignedAction, VerifiedAction, parse_signature,
@@ -656,7 +657,7 @@ impl Transaction {
             }
             KIND_PLACE_ORDERS => {
                 let cancel_count = r.u8()? as usize;
-                if cancel_count > BULK_CANCEL_MAX {
+                if cancel_count > BULK_ORDERS_CANCELS_MAX {
                     return Err(DecodeError::Invalid("too many cancels in a bulk placement"));
                 }
                 let cancels = (0..cancel_count)

@@ -437,7 +437,7 @@ impl Ledger {
     }
 
     /// Replaces quotes for `owner` under one signature: checks the expiry and every
-    /// order, then cancels the up to [`straddle_primitives::BULK_CANCEL_MAX`] orders
+    /// order, then cancels the up to [`straddle_primitives::BULK_ORDERS_CANCELS_MAX`] orders
     /// `cancels`, registers the up to [`straddle_primitives::BULK_ORDERS_MAX`] `orders`
     /// as placed (so matches can name these makers without their own signatures) and
     /// consumes the nonce. All or nothing: an order that is also cancelled by the same

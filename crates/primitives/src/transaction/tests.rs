@@ -394,7 +394,7 @@ fn every_length_bound_is_enforced_on_decode() {
         .collect();
     let too_many_orders = (Vec::new(), orders, "too many orders in a bulk placement");
     let too_many_cancels = (
-        vec![B256::ZERO; BULK_CANCEL_MAX + 1],
+        vec![B256::ZERO; BULK_ORDERS_CANCELS_MAX + 1],
         Vec::new(),
         "too many cancels in a bulk placement",
     );
