@@ -32,7 +32,7 @@ use straddle_exchange::{BlockContext, StateKey};
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps, prover_underlyings};
+use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps};
 use straddle_primitives::{
     Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, ListMarket, Mint, Order,
     RetireOrder, SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction,
@@ -457,20 +457,8 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
     let genesis = common::genesis();
     let deployment = common::deploy_for(&l1, &genesis).await;
     let prover = deployment.step_prover;
-    let pricer = l1
-        .deploy_option_pricer(&straddle_math::constant_table())
-        .await
-        .unwrap();
-    let oracles = l1
-        .deploy_oracle_step_prover(
-            genesis.domain.chain_id,
-            genesis.domain.verifying_contract,
-            pricer,
-            prover_underlyings(&genesis),
-        )
-        .await
-        .unwrap();
-    // Oracle updates proven sub-step by sub-step (accepted ones, with funding accrued).
+    // Oracle updates proven sub-step by sub-step through the deployment's prover, which
+    // forwards them to its OracleStepProver (accepted ones, with funding accrued).
     let mut oracle_updates = 0;
     let (mut chain, _) = Chain::from_genesis(&genesis).unwrap();
     let mut block = BlockContext {
@@ -555,7 +543,7 @@ async fn matches_liquidations_and_margin_withdrawals_reach_the_stfs_root() {
                     // oracle_step_parity's).
                     let context = format!("step {step}, oracle update");
                     oracle_updates +=
-                        prove_oracle_update(&l1, oracles, &mut chain, update, &block, &context)
+                        prove_oracle_update(&l1, prover, &mut chain, update, &block, &context)
                             .await;
                 } else {
                     seed(&mut chain, update, &block);
