@@ -119,7 +119,7 @@ contract OracleStepProver is StepRules, ISubStepProver {
     /// underlying.
     function subStepCount(bytes32 preRoot, bytes calldata transaction, bytes calldata witness)
         external
-        view
+        pure
         returns (uint256)
     {
         (bool decodes, uint32 underlying) = decodeUpdate(transaction);

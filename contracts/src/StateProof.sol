@@ -97,6 +97,15 @@ library StateProof {
         return walkUp(keyHash, hash, siblings);
     }
 
+    /// @notice Checks that the proof (`siblings`, bottom up, ending in `terminal`) of the
+    /// path of `keyHash` holds against `root`, changing nothing: one walk up where
+    /// `update` of a leaf to its own value takes two.
+    function verify(bytes32 root, bytes32 keyHash, bytes32[] memory siblings, Terminal memory terminal) internal pure {
+        if (siblings.length > SIBLINGS_MAX) revert ProofTooDeep(siblings.length);
+        bytes32 old = terminal.isLeaf ? leafHash(terminal.keyHash, terminal.valueHash) : bytes32(0);
+        if (walkUp(keyHash, old, siblings) != root) revert ProofMismatch();
+    }
+
     function removeLeaf(bytes32 keyHash, bytes32[] memory siblings, Preimage memory preimage)
         private
         pure

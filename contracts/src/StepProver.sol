@@ -330,9 +330,7 @@ abstract contract StepRules {
 
     /// @dev Checks a leaf only read against `root`.
     function checkUnchanged(bytes32 root, bytes memory key, Leaf memory leaf) internal pure {
-        Leaf[] memory one = new Leaf[](1);
-        one[0] = leaf;
-        unchanged(root, one, single(key));
+        StateProof.verify(root, checked(key, leaf, 0), leaf.siblings, leaf.terminal);
     }
 
     /// @dev A decoded bulk placement: where its parts are in the transaction, its
@@ -1135,13 +1133,8 @@ abstract contract StepRules {
 
     /// @dev A refused transaction: every leaf read is proven against `root`, which stays.
     function unchanged(bytes32 root, Leaf[] memory leaves, bytes[] memory keys) internal pure returns (bytes32) {
-        StateProof.Preimage memory none;
         for (uint256 i = 0; i < leaves.length; i++) {
-            bytes32 keyHash = checked(keys[i], leaves[i], i);
-            Leaf memory leaf = leaves[i];
-            // Setting a present leaf to its value, or removing an absent one, leaves the
-            // root as it is, and reverts unless the proof is against it.
-            StateProof.update(root, keyHash, !leaf.present, keccak256(leaf.value), leaf.siblings, leaf.terminal, none);
+            StateProof.verify(root, checked(keys[i], leaves[i], i), leaves[i].siblings, leaves[i].terminal);
         }
         return root;
     }
