@@ -13,10 +13,12 @@ import {PortfolioRisk} from "./PortfolioRisk.sol";
 /// Covered kinds: deposits (0x1C), transfers (1), withdrawals (2), mints (3), margin deposits (4),
 /// margin withdrawals (5) and order retirements (0x1B, both in `MarginStepProver`), matches (0x11, 0x17, in `MatchStepProver`),
 /// liquidations and auto-deleveragings (0x13, 0x14, in `LiquidationStepProver`),
-/// cancels (0x12), bulk cancels (0x15), order placements and bulk placements (0x1A, 0x16, in
-/// `OrderStepProver`) and forced transactions (0x1D) carrying any of the user kinds among
-/// these or anything that may not be forced; any other kind reverts with `UnsupportedKind`
-/// (docs/spec/disputes.md §4 lists what is left). A
+/// cancels (0x12), bulk cancels (0x15), order placements, bulk placements, market listings
+/// and closings (0x1A, 0x16, 0x18, 0x19, in `OrderStepProver`) and forced transactions
+/// (0x1D) carrying any of the user kinds among these or anything that may not be forced.
+/// Oracle updates (0x10) are proven a sub-step at a time (`subStep`, forwarded to
+/// `OracleStepProver`; docs/spec/disputes.md §4.1): `execute` refuses them, and any
+/// unknown kind, with `UnsupportedKind`. A
 /// transaction the STF refuses changes nothing, so its post-state root is the pre-state
 /// root; bytes that do not decode are refused the same way, and so are a deposit or a
 /// forced transaction the Portal did not record (derivation takes them from the Portal
