@@ -279,7 +279,7 @@ contract OracleStepProver is StepRules, ISubStepProver {
         int256 mark = index + premium / 1_000;
         if (mark < 1) mark = 1;
         if (u.elapsedMs > 0) {
-            int256 accrued = floorDiv(premium * int256(uint256(u.elapsedMs)), FUNDING_PERIOD_MS);
+            int256 accrued = PortfolioRisk.floorDiv(premium * int256(uint256(u.elapsedMs)), FUNDING_PERIOD_MS);
             int256 fundingIndex = PortfolioRisk.signed(updated, PortfolioRisk.MARKET_FUNDING_INDEX, 16) + accrued;
             writeInt(updated, PortfolioRisk.MARKET_FUNDING_INDEX, 16, fundingIndex);
         }
@@ -384,11 +384,6 @@ contract OracleStepProver is StepRules, ISubStepProver {
             let mask := shl(shift, sub(shl(shl(3, width), 1), 1))
             mstore(p, or(and(mload(p), not(mask)), and(shl(shift, value), mask)))
         }
-    }
-
-    function floorDiv(int256 a, int256 b) internal pure returns (int256 q) {
-        q = a / b;
-        if (a % b != 0 && (a < 0) != (b < 0)) q -= 1;
     }
 
     // ---------------------------------------------------------------- aggregation

@@ -180,8 +180,7 @@ impl Ledger {
         };
         let Some(market) = self
             .clearinghouse
-            .markets()
-            .find(|m| m.spec.id == id)
+            .market(id)
             .filter(|m| m.spec.underlying == plan.underlying && m.status == MarketStatus::Active)
         else {
             return;
