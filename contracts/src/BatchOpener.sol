@@ -166,6 +166,26 @@ contract BatchOpener {
         domainSeparator = L2Domain.separator(chainId, verifyingContract);
     }
 
+    /// @notice The leaf (keccak256 of the canonical bytes, kind 0x1D) of the Portal's
+    /// forced record `index`, which must be `sender`'s `payload` (else `UnknownForced`):
+    /// the transaction derivation's block for that record holds.
+    function forcedLeaf(uint64 index, address sender, bytes calldata payload) external view returns (bytes32) {
+        bytes32 recorded = portal.forcedHashes(index);
+        if (recorded == bytes32(0) || recorded != PortalRecords.forcedHash(index, sender, keccak256(payload))) {
+            revert UnknownForced(index);
+        }
+        return keccak256(abi.encodePacked(uint8(0x1D), index, sender, uint32(payload.length), payload));
+    }
+
+    /// @notice The time of derivation's block for the Portal's forced record `record`
+    /// after a block at `parentTimestampMs`: the record's L1 time (ms) or, if later, the
+    /// parent's; 0 if there is no such record (docs/spec/settlement.md §7).
+    function forcedBlockTime(uint64 record, uint64 parentTimestampMs) external view returns (uint64) {
+        uint64 recordedMs = portal.forcedTimes(record) * 1000;
+        if (recordedMs == 0) return 0;
+        return recordedMs > parentTimestampMs ? recordedMs : parentTimestampMs;
+    }
+
     /// @notice Transaction `position` of block `blockNumber` in calldata batch `index`.
     /// @param batch The posting's calldata (the batch bytes).
     /// @param depositRecord For a deposit: `from ‖ recipient ‖ amount u128` of the Portal's
@@ -217,6 +237,24 @@ contract BatchOpener {
         returns (BlockView memory v)
     {
         (v,,) = blockOf(blobReader(index, openings), blockNumber);
+    }
+
+    /// @notice Whether derivation puts a block of its own for the Portal's forced record
+    /// `record` before block `blockNumber` of batch `index`, the chain's next record being
+    /// `record`: the batch starts with that block, and the record exists and its window
+    /// had ended before the batch was posted (its L1 block + the window < the batch's),
+    /// so derivation includes it first (docs/spec/settlement.md §7). `opening`, `blobs`:
+    /// as for `describeBlobs` / `describeCalldata`.
+    function forcedBlockFirst(uint256 index, uint64 blockNumber, uint64 record, bytes calldata opening, bool blobs)
+        external
+        view
+        returns (bool)
+    {
+        Reader memory r = blobs ? blobReader(index, opening) : calldataReader(index, opening);
+        (BlockView memory v,,) = blockOf(r, blockNumber);
+        uint64 recordedAt = portal.forcedBlocks(record);
+        return v.carried && v.firstBlock == blockNumber && recordedAt != 0
+            && recordedAt + portal.forcedInclusionWindow() < r.postedAt;
     }
 
     /// @dev A reader of calldata batch `index`, whose bytes must be `batch`.

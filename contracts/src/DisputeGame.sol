@@ -4,7 +4,6 @@ pragma solidity 0.8.30;
 import {BatchOpener} from "./BatchOpener.sol";
 import {L2Block} from "./L2Block.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";
-import {PortalRecords} from "./PortalRecords.sol";
 
 /// @notice Re-executes one Straddle transaction on L1 (the one-step prover).
 interface IStepProver {
@@ -19,6 +18,14 @@ interface IStepProver {
         bytes calldata transaction,
         bytes calldata witness
     ) external view returns (bytes32 postRoot);
+}
+
+/// @notice Reads the chain's forced queue off a state root: where derivation's forced
+/// blocks go depends on it (docs/spec/disputes.md §5.2).
+interface IForcedQueue {
+    /// @notice The chain's next forced index in the state `root` (the count of the queue
+    /// leaf 0x09, 0 while absent); `witness` holds that leaf and its proof.
+    function forcedQueueCount(bytes32 root, bytes calldata witness) external view returns (uint64);
 }
 
 /// @notice Re-executes one oracle update (kind 0x10) on L1 a sub-step at a time
@@ -69,8 +76,8 @@ contract DisputeGame {
         None,
         /// @notice The inbox batch `sourceIndex`.
         Batch,
-        /// @notice Derivation's own block of forced transactions, the first being the
-        /// Portal's record `sourceIndex`.
+        /// @notice Derivation's own block for the Portal's forced record `sourceIndex`,
+        /// overdue: that one transaction, at the record's L1 time or the parent's if later.
         Forced
     }
 
@@ -119,6 +126,7 @@ contract DisputeGame {
     struct Derivation {
         Source source;
         uint64 sourceIndex;
+        uint64 parentTimestampMs;
         bool contentDisputed;
         bool childrenPosted;
         uint8 contentLevels;
@@ -237,8 +245,6 @@ contract DisputeGame {
     error NoFault();
     /// @notice Only an oracle update (kind 0x10) has sub-steps; other kinds take `step`.
     error NotAnOracleUpdate();
-    /// @notice The forced transaction is not the Portal's record.
-    error UnknownForced(uint64 index);
 
     /// @param registry_ The registry; its resolver must be this contract.
     /// @param prover_ The one-step prover.
@@ -372,6 +378,7 @@ contract DisputeGame {
         game.blockStateRoot = block_.stateRoot;
         derivations[gameId].source = source;
         derivations[gameId].sourceIndex = sourceIndex;
+        derivations[gameId].parentTimestampMs = parent.timestampMs;
         game.defenderToMove = false;
         emit BlockRevealed(gameId, block_.number, block_.transactionCount, source, sourceIndex);
     }
@@ -409,15 +416,58 @@ contract DisputeGame {
     /// in blobs and `opening` holds the field elements of its header and block list (as
     /// `BatchOpener.describeBlobs` takes them); else `opening` is the calldata batch.
     function disputeBatchBlock(uint256 gameId, bytes calldata opening, bool blobs) external {
-        Game storage game = live(gameId);
-        Derivation storage d = derivations[gameId];
-        if (!awaitsDerivationMove(game, d) || d.source != Source.Batch) revert WrongStage();
-        spendClock(game, false);
+        (Game storage game, Derivation storage d) = derivationMove(gameId, Source.Batch);
         BatchOpener.BlockView memory v = blobs
             ? opener.describeBlobs(d.sourceIndex, game.blockNumber, opening)
             : opener.describeCalldata(d.sourceIndex, game.blockNumber, opening);
-        bool fault = !v.carried || v.timestampMs != game.blockTimestampMs || v.transactionCount != game.transactionCount
-            || (v.firstBlock == game.blockNumber && v.parentHash != game.loClaim);
+        derivationFault(
+            gameId,
+            game,
+            !v.carried || v.timestampMs != game.blockTimestampMs || v.transactionCount != game.transactionCount
+                || (v.firstBlock == game.blockNumber && v.parentHash != game.loClaim)
+        );
+    }
+
+    /// @notice The challenger shows that the forced block the defender revealed is not
+    /// the one derivation makes for the Portal's record it names: the record does not
+    /// exist or is not the chain's next (the forced queue of the parent's state, proven
+    /// by `queueWitness`), or the block does not hold exactly one transaction, or its time
+    /// is not the record's L1 time (ms) or, if later, its parent's.
+    function disputeForcedBlock(uint256 gameId, bytes calldata queueWitness) external {
+        (Game storage game, Derivation storage d) = derivationMove(gameId, Source.Forced);
+        uint64 timestampMs = opener.forcedBlockTime(d.sourceIndex, d.parentTimestampMs);
+        derivationFault(
+            gameId,
+            game,
+            timestampMs == 0 || game.transactionCount != 1 || game.blockTimestampMs != timestampMs
+                || nextForced(game, queueWitness) != d.sourceIndex
+        );
+    }
+
+    /// @notice The challenger shows that derivation puts a forced block where the
+    /// defender's block starts the batch it names: the chain's next forced record (the
+    /// forced queue of the parent's state, proven by `queueWitness`) was overdue before
+    /// that batch was posted, so derivation includes it first (docs/spec/settlement.md
+    /// §7). `opening`, `blobs`: the batch's header and block list, as for
+    /// `disputeBatchBlock`.
+    function disputeSkippedForced(uint256 gameId, bytes calldata queueWitness, bytes calldata opening, bool blobs)
+        external
+    {
+        (Game storage game, Derivation storage d) = derivationMove(gameId, Source.Batch);
+        derivationFault(
+            gameId,
+            game,
+            opener.forcedBlockFirst(d.sourceIndex, game.blockNumber, nextForced(game, queueWitness), opening, blobs)
+        );
+    }
+
+    /// @dev The chain's next forced index in the revealed block's parent state.
+    function nextForced(Game storage game, bytes calldata queueWitness) private view returns (uint64) {
+        return IForcedQueue(address(prover)).forcedQueueCount(game.parentStateRoot, queueWitness);
+    }
+
+    /// @notice Ends the game for the challenger if `fault`, else reverts (`NoFault`).
+    function derivationFault(uint256 gameId, Game storage game, bool fault) private {
         if (!fault) revert NoFault();
         emit DerivationFaultProven(gameId, game.blockNumber);
         resolve(gameId, game, Status.ChallengerWon);
@@ -429,10 +479,8 @@ contract DisputeGame {
     /// the challenger then proves is not the source's (`proveBatchTransaction`,
     /// `proveForcedTransaction`).
     function disputeContent(uint256 gameId) external {
-        Game storage game = live(gameId);
-        Derivation storage d = derivations[gameId];
-        if (!awaitsDerivationMove(game, d) || game.transactionCount == 0) revert WrongStage();
-        spendClock(game, false);
+        (Game storage game, Derivation storage d) = derivationMove(gameId, Source.None);
+        if (game.transactionCount == 0) revert WrongStage();
         uint256 levels = L2Block.depth(game.transactionCount);
         d.contentDisputed = true;
         // casting to 'uint8' is safe because a count of 32 bits has at most 32 levels
@@ -471,9 +519,7 @@ contract DisputeGame {
         uint8 depth = d.contentDepth + 1;
         uint256 firstLeaf = uint256(index) << (d.contentLevels - depth);
         if (firstLeaf >= game.transactionCount) {
-            if (node == bytes32(0)) revert NoFault();
-            emit DerivationFaultProven(gameId, game.blockNumber);
-            resolve(gameId, game, Status.ChallengerWon);
+            derivationFault(gameId, game, node != bytes32(0));
             return;
         }
         d.contentNode = node;
@@ -494,24 +540,16 @@ contract DisputeGame {
         BatchOpener.Opened memory opened = blobs
             ? opener.openBlobs(d.sourceIndex, game.blockNumber, d.contentIndex, opening, depositRecord)
             : opener.openCalldata(d.sourceIndex, game.blockNumber, d.contentIndex, opening, depositRecord);
-        if (keccak256(opened.transaction) == d.contentNode) revert NoFault();
-        emit DerivationFaultProven(gameId, game.blockNumber);
-        resolve(gameId, game, Status.ChallengerWon);
+        derivationFault(gameId, game, keccak256(opened.transaction) != d.contentNode);
     }
 
     /// @notice At a leaf of a forced block's transactions tree, the challenger shows the
     /// Portal's record (`sender`, `payload`) that belongs there is another transaction.
     function proveForcedTransaction(uint256 gameId, address sender, bytes calldata payload) external {
         (Game storage game, Derivation storage d) = atDisputedLeaf(gameId, Source.Forced);
-        uint64 index = d.sourceIndex + d.contentIndex;
-        bytes32 recorded = opener.portal().forcedHashes(index);
-        if (recorded == bytes32(0) || recorded != PortalRecords.forcedHash(index, sender, keccak256(payload))) {
-            revert UnknownForced(index);
-        }
-        bytes memory canonical = abi.encodePacked(uint8(0x1D), index, sender, uint32(payload.length), payload);
-        if (keccak256(canonical) == d.contentNode) revert NoFault();
-        emit DerivationFaultProven(gameId, game.blockNumber);
-        resolve(gameId, game, Status.ChallengerWon);
+        derivationFault(
+            gameId, game, opener.forcedLeaf(d.sourceIndex + d.contentIndex, sender, payload) != d.contentNode
+        );
     }
 
     /// @notice With one transaction left (`lo` agreed, `lo + 1` disputed), runs
@@ -674,9 +712,16 @@ contract DisputeGame {
         resolve(gameId, game, postRoot == game.hiClaim ? Status.DefenderWon : Status.ChallengerWon);
     }
 
-    /// @dev After the reveal, the challenger's choice of dispute.
-    function awaitsDerivationMove(Game storage game, Derivation storage d) internal view returns (bool) {
-        return game.level == Level.Blocks && game.blockRevealed && !d.contentDisputed;
+    /// @dev The game, with the block revealed and its derivation not yet disputed, and
+    /// the challenger to move, for a block taken from `source` (any, if `None`).
+    function derivationMove(uint256 gameId, Source source) internal returns (Game storage game, Derivation storage d) {
+        game = live(gameId);
+        d = derivations[gameId];
+        if (
+            game.level != Level.Blocks || !game.blockRevealed || d.contentDisputed
+                || (source != Source.None && d.source != source)
+        ) revert WrongStage();
+        spendClock(game, false);
     }
 
     /// @dev The game, with the descent at a leaf and the challenger to prove it, for a

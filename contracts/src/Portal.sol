@@ -73,6 +73,9 @@ contract Portal {
     mapping(uint64 => bytes32) public forcedHashes;
     /// @notice The L1 block each forced transaction was submitted in, by index.
     mapping(uint64 => uint64) public forcedBlocks;
+    /// @notice The L1 time (seconds) each forced transaction was submitted at, by index: a
+    /// block derivation makes for it takes this time, or its parent's if later.
+    mapping(uint64 => uint64) public forcedTimes;
 
     /// @notice A deposit the L2 must credit to `l2Recipient`.
     event DepositQueued(
@@ -130,6 +133,7 @@ contract Portal {
         bytes32 accumulator = keccak256(abi.encodePacked(forcedAccumulator, forcedHash));
         forcedHashes[index] = forcedHash;
         forcedBlocks[index] = uint64(block.number);
+        forcedTimes[index] = uint64(block.timestamp);
         forcedAccumulator = accumulator;
         forcedCount = index + 1;
         emit TransactionForced(index, msg.sender, transaction, forcedHash, accumulator);

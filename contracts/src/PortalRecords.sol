@@ -9,6 +9,8 @@ interface IPortalRecords {
     function forcedHashes(uint64 index) external view returns (bytes32);
     function depositBlocks(uint64 index) external view returns (uint64);
     function forcedBlocks(uint64 index) external view returns (uint64);
+    function forcedTimes(uint64 index) external view returns (uint64);
+    function forcedInclusionWindow() external view returns (uint64);
 }
 
 /// @title PortalRecords

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IStepProver, ISubStepProver} from "./DisputeGame.sol";
+import {IForcedQueue, IStepProver, ISubStepProver} from "./DisputeGame.sol";
 import {StateProof} from "./StateProof.sol";
 import {L2Domain} from "./L2Domain.sol";
 import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
@@ -1211,7 +1211,7 @@ abstract contract StepRules {
 /// (direct or forced) to `margin`, matches to `matches` and liquidations and
 /// auto-deleveragings to `liquidations` (the five share the rules' code but not a contract, each under the
 /// 24 KiB limit).
-contract StepProver is StepRules, IStepProver, ISubStepProver {
+contract StepProver is StepRules, IStepProver, ISubStepProver, IForcedQueue {
     /// @notice The prover of oracle updates' sub-steps (`OracleStepProver`).
     ISubStepProver public immutable oracles;
     /// @notice The prover of the order kinds (placements and bulk placements).
@@ -1284,6 +1284,14 @@ contract StepProver is StepRules, IStepProver, ISubStepProver {
         (bool covered, bytes32 root) = userSigned(preRoot, blockNumber, timestampMs, transaction, leaves);
         if (!covered) revert UnsupportedKind(kind);
         return root;
+    }
+
+    /// @inheritdoc IForcedQueue
+    function forcedQueueCount(bytes32 root, bytes calldata witness) external pure returns (uint64 count) {
+        Leaf[] memory leaves = leavesOf(witness);
+        requireCount(leaves, 1);
+        checkUnchanged(root, hex"09", leaves[0]);
+        (count,) = queueOf(leaves[0]);
     }
 
     /// @inheritdoc ISubStepProver

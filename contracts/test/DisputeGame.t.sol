@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {Base} from "./utils/Base.sol";
 import {BatchInbox} from "../src/BatchInbox.sol";
 import {BatchOpener} from "../src/BatchOpener.sol";
-import {DisputeGame, IStepProver, ISubStepProver} from "../src/DisputeGame.sol";
+import {DisputeGame, IForcedQueue, IStepProver, ISubStepProver} from "../src/DisputeGame.sol";
 import {IPortalRecords} from "../src/StepProver.sol";
 import {L2Block} from "../src/L2Block.sol";
 import {OutputRegistry} from "../src/OutputRegistry.sol";
@@ -13,8 +13,13 @@ import {OutputRegistry} from "../src/OutputRegistry.sol";
 /// after a transaction is keccak256(root ‖ transaction); an "oracle update" (first byte
 /// 0x10, second byte m) is m + 1 sub-steps, sub-step j taking root r to keccak256(r ‖
 /// transaction ‖ j), and cannot be stepped whole. The real prover's rules are tested
-/// against the Rust STF in StepProver.t.sol and the node's parity tests.
-contract HashChainProver is IStepProver, ISubStepProver {
+/// against the Rust STF in StepProver.t.sol and the node's parity tests. Its forced queue
+/// count is what the witness says (abi-encoded).
+contract HashChainProver is IStepProver, ISubStepProver, IForcedQueue {
+    function forcedQueueCount(bytes32, bytes calldata witness) external pure returns (uint64) {
+        return abi.decode(witness, (uint64));
+    }
+
     function execute(bytes32 preRoot, uint64, uint64, bytes calldata transaction, bytes calldata)
         external
         pure
@@ -37,7 +42,8 @@ contract HashChainProver is IStepProver, ISubStepProver {
     }
 }
 
-/// @notice Portal records for the forced-block tests: one forced transaction.
+/// @notice Portal records for the forced-block tests: one forced transaction, recorded
+/// in L1 block 10 at L1 time 2 s; a window of 5 L1 blocks.
 contract OneForcedRecord is IPortalRecords {
     bytes32 internal immutable forcedHash;
 
@@ -57,8 +63,16 @@ contract OneForcedRecord is IPortalRecords {
         return 0;
     }
 
-    function forcedBlocks(uint64) external pure returns (uint64) {
-        return 0;
+    function forcedBlocks(uint64 index) external pure returns (uint64) {
+        return index == 0 ? 10 : 0;
+    }
+
+    function forcedInclusionWindow() external pure returns (uint64) {
+        return 5;
+    }
+
+    function forcedTimes(uint64 index) external pure returns (uint64) {
+        return index == 0 ? 2 : 0;
     }
 }
 
@@ -864,10 +878,138 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.descend(gameId, false);
         vm.prank(CHALLENGER);
-        vm.expectRevert(abi.encodeWithSelector(DisputeGame.UnknownForced.selector, uint64(0)));
+        vm.expectRevert(abi.encodeWithSelector(BatchOpener.UnknownForced.selector, uint64(0)));
         game.proveForcedTransaction(gameId, FORCER, hex"00");
         vm.prank(CHALLENGER);
         game.proveForcedTransaction(gameId, FORCER, FORCED_PAYLOAD);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+    }
+
+    /// @dev Opens a game on `chain`'s output at block 2 and bisects to it; the defender
+    /// reveals block 2 (one transaction, at 2 000 ms, parent at 1 000 ms) as derivation's
+    /// block for forced record `record`.
+    function revealForcedBlockTwo(Chain memory chain, uint64 record) internal returns (uint256 gameId) {
+        uint256 output = propose(chain, 2);
+        gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 2, chain.hashes[1]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 0, 2, true);
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, chain.headers[1], chain.headers[2], DisputeGame.Source.Forced, record);
+    }
+
+    function test_AForcedBlockHoldsItsRecordAloneAtTheRecordsTime() public {
+        // Block 2 holds one transaction at 2 000 ms, its parent is at 1 000 ms and record
+        // 0 was made at L1 time 2 s: a forced block for it can be block 2.
+        uint256 gameId = revealForcedBlockTwo(honest, 0);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.disputeBatchBlock(gameId, batch, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.Open), "still open");
+    }
+
+    function test_AForcedBlockAtAnotherTimeLoses() public {
+        // The forged chain's block 2 is 1 ms late: not the record's time nor the parent's.
+        Chain memory forged = build(2, 0, FORGE_TIME);
+        uint256 gameId = revealForcedBlockTwo(forged, 0);
+        vm.prank(CHALLENGER);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+    }
+
+    function test_AForcedBlockOfAMissingRecordLoses() public {
+        uint256 gameId = revealForcedBlockTwo(honest, 1);
+        vm.prank(CHALLENGER);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+    }
+
+    function test_AForcedBlockOfSeveralTransactionsLoses() public {
+        // Block 3 holds four transactions; a forced block holds one.
+        uint256 output = propose(honest, 3);
+        uint256 gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 3, honest.hashes[1]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 0, 3, true);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 1, 3, honest.hashes[2]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 1, 3, true);
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, honest.headers[2], honest.headers[3], DisputeGame.Source.Forced, 0);
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.NotYourMove.selector);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.prank(CHALLENGER);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+    }
+
+    /// @dev The stand-in prover's witness of a forced queue count.
+    function queue(uint64 count) internal pure returns (bytes memory) {
+        return abi.encode(count);
+    }
+
+    function test_AForcedBlockOfAnotherRecordThanTheChainsNextLoses() public {
+        // Record 0 exists and block 2 fits it, but the parent's queue says 1 is next.
+        uint256 gameId = revealForcedBlockTwo(honest, 0);
+        vm.prank(CHALLENGER);
+        game.disputeForcedBlock(gameId, queue(1));
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+    }
+
+    /// @dev A game on the honest output at block 1, bisected to it; the defender reveals
+    /// block 1 as taken from batch `source` (each batch here carries blocks 1..BLOCKS).
+    function revealFirstBlockFrom(uint64 source) internal returns (uint256 gameId) {
+        uint256 output = propose(honest, 1);
+        gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, source);
+    }
+
+    function test_ABatchPostedAfterAnOverdueRecordStartsAfterItsForcedBlock() public {
+        // Batch 1 repeats batch 0 from L1 block 100; record 0 (L1 block 10, window 5) was
+        // overdue by then: derivation puts its forced block before the batch's first.
+        vm.roll(100);
+        inbox.postCalldata(batch);
+        uint256 gameId = revealFirstBlockFrom(1);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.WrongStage.selector);
+        game.disputeForcedBlock(gameId, queue(0));
+        // The chain had included record 0 already: nothing is overdue.
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeSkippedForced(gameId, queue(1), batch, false);
+        vm.prank(CHALLENGER);
+        game.disputeSkippedForced(gameId, queue(0), batch, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+    }
+
+    function test_ABatchPostedBeforeTheWindowEndsOrContinuingNeedsNoForcedBlock() public {
+        // Batch 0 was posted at L1 block 1, before record 0's window ended (15).
+        uint256 gameId = revealFirstBlockFrom(0);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeSkippedForced(gameId, queue(0), batch, false);
+        // Block 2 of a batch posted later does not start it: derivation takes the batch
+        // whole, no forced block goes inside.
+        vm.roll(100);
+        inbox.postCalldata(batch);
+        uint256 output = propose(honest, 2);
+        gameId = open(output, GENESIS);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(gameId, 0, 2, honest.hashes[1]);
+        vm.prank(CHALLENGER);
+        game.answer(gameId, 0, 2, true);
+        vm.prank(PROPOSER);
+        game.revealBlock(gameId, honest.headers[1], honest.headers[2], DisputeGame.Source.Batch, 1);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeSkippedForced(gameId, queue(0), batch, false);
     }
 }

@@ -65,6 +65,7 @@ contract PortalTest is Base {
 
         bytes memory second = new bytes(2_048);
         vm.roll(block.number + 3);
+        vm.warp(block.timestamp + 36);
         vm.prank(address(0xB2));
         vm.assertEq(uint256(portal.forceTransaction(second)), 1, "second index");
         bytes32 secondHash = portal.hashForced(1, address(0xB2), second);
@@ -74,6 +75,8 @@ contract PortalTest is Base {
         vm.assertEq(portal.forcedHashes(1), secondHash, "second hash kept");
         vm.assertEq(uint256(portal.forcedBlocks(1)), block.number, "L1 block by index");
         vm.assertEq(uint256(portal.forcedBlocks(0)), block.number - 3, "earlier L1 block kept");
+        vm.assertEq(uint256(portal.forcedTimes(1)), block.timestamp, "L1 time by index");
+        vm.assertEq(uint256(portal.forcedTimes(0)), block.timestamp - 36, "earlier L1 time kept");
         vm.assertEq(uint256(portal.forcedInclusionWindow()), FORCED_WINDOW, "window");
     }
 

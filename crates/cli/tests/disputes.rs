@@ -18,6 +18,10 @@
 //!   sub-steps on: the challenger bisects to the update, opens its sub-steps, bisects
 //!   them, and the oracle prover on L1 shows the option's real vector: the output is
 //!   removed.
+//! * A malicious proposer replaces a block with a forced block for a Portal record the
+//!   chain already included (one transaction, at the rule's time): the challenger shows
+//!   with the parent state's forced queue, read through the L1 prover, that the record
+//!   is not the chain's next; the output is removed.
 //! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
 //!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
 //!   the proposer collects both bonds and the output finalizes.
@@ -58,6 +62,8 @@ const BATCHER: usize = 1;
 const CHALLENGER: usize = 5;
 /// A dishonest challenger's L1 key.
 const TROLL: usize = 3;
+/// Dev 4 forces a transaction through the Portal.
+const FORCER: usize = 4;
 
 const STATUS_OPEN: u8 = 0;
 const STATUS_CHALLENGER_WON: u8 = 1;
@@ -222,6 +228,27 @@ impl Network {
         count.to::<u64>()
     }
 
+    /// The thief (the registry's proposer key) proposes `header` as the output of its
+    /// block, and the challenger opens a game on it: the output's index.
+    async fn propose_forged(&self, header: &BlockHeader) -> u64 {
+        let index = self
+            .client(PROPOSER)
+            .propose_output(
+                self.deployment.output_registry,
+                header.number,
+                header.state_root,
+                header.hash(),
+            )
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.game_count().await == 0 {
+            assert!(Instant::now() < deadline, "no game was opened");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        index
+    }
+
     async fn balance(&self, account: Address) -> U256 {
         self.client(PROPOSER)
             .provider()
@@ -234,7 +261,8 @@ impl Network {
 /// Plays `game` as the defender of a chain equal to the follower's except block
 /// `forged` (whose header is `forged_header`, its transactions `forged_leaves`), until
 /// it ends. Inside the block, the roots after its transactions from `forged_tx` on are
-/// forged (those after an oracle update's sub-steps from `forged_sub` on, too).
+/// forged (those after an oracle update's sub-steps from `forged_sub` on, too). The
+/// forged block's source is `forged_source` if given, else the follower's.
 async fn defend_forged_chain(
     network: &Network,
     id: u64,
@@ -242,6 +270,7 @@ async fn defend_forged_chain(
     forged_header: &BlockHeader,
     forged_leaves: &[B256],
     (forged_tx, forged_sub): (u64, u64),
+    forged_source: Option<BlockSource>,
 ) -> DisputeGame::Game {
     let l1 = network.client(PROPOSER);
     let follower = network.follower.client();
@@ -301,10 +330,12 @@ async fn defend_forged_chain(
                 } else {
                     network.header(game.hi).await.1
                 };
-                // The forged block keeps the real one's transactions: its source is the
-                // batch the follower took it from.
-                let (source, source_index) = match follower.get_block_source(game.hi).await.unwrap()
-                {
+                // Unless told otherwise, the source the follower took the block from.
+                let source = match forged_source.filter(|_| game.hi == forged) {
+                    Some(source) => Some(source),
+                    None => follower.get_block_source(game.hi).await.unwrap(),
+                };
+                let (source, source_index) = match source {
                     Some(BlockSource::Forced(index)) => (2, index),
                     Some(BlockSource::Batch(index)) => (1, index),
                     None => panic!("the follower has derived block {} from a batch", game.hi),
@@ -398,25 +429,24 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
     let challenger = l1_key(CHALLENGER).address();
     let challenger_before = network.balance(challenger).await;
     let proposed = Instant::now();
-    let index = thief_l1
-        .propose_output(registry, forged, forged_root, forged_header.hash())
-        .await
-        .unwrap();
-
     // The challenger opens a game on it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while network.game_count().await == 0 {
-        assert!(Instant::now() < deadline, "no game was opened");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let index = network.propose_forged(&forged_header).await;
     let opened = proposed.elapsed();
     // The challenger crashes with its game open and comes back: it plays the same game
     // on (no second game, no second bond).
     challenger_process.kill_hard();
     let _challenger = network.start_challenger();
     let leaves = network.leaves(forged).await;
-    let game =
-        defend_forged_chain(&network, 0, forged, &forged_header, &leaves, (u64::MAX, 0)).await;
+    let game = defend_forged_chain(
+        &network,
+        0,
+        forged,
+        &forged_header,
+        &leaves,
+        (u64::MAX, 0),
+        None,
+    )
+    .await;
     let removal = proposed.elapsed();
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
     assert_eq!(game.level, 1, "decided at the transaction level");
@@ -529,15 +559,7 @@ async fn a_forged_oracle_update_loses_its_game_sub_step_by_sub_step() {
     let thief_l1 = network.client(PROPOSER);
     let registry = network.deployment.output_registry;
     let proposed = Instant::now();
-    let index = thief_l1
-        .propose_output(registry, forged, forged_root, forged_header.hash())
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while network.game_count().await == 0 {
-        assert!(Instant::now() < deadline, "no game was opened");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let index = network.propose_forged(&forged_header).await;
     let game = defend_forged_chain(
         &network,
         0,
@@ -545,6 +567,7 @@ async fn a_forged_oracle_update_loses_its_game_sub_step_by_sub_step() {
         &forged_header,
         &leaves,
         (at + 1, forged_sub),
+        None,
     )
     .await;
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
@@ -627,22 +650,17 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
     let registry = network.deployment.output_registry;
     let proposed = Instant::now();
     // The output is the forged block itself, so the game narrows to it.
-    let index = thief_l1
-        .propose_output(
-            registry,
-            forged,
-            forged_header.state_root,
-            forged_header.hash(),
-        )
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while network.game_count().await == 0 {
-        assert!(Instant::now() < deadline, "no game was opened");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let game =
-        defend_forged_chain(&network, 0, forged, &forged_header, &leaves, (u64::MAX, 0)).await;
+    let index = network.propose_forged(&forged_header).await;
+    let game = defend_forged_chain(
+        &network,
+        0,
+        forged,
+        &forged_header,
+        &leaves,
+        (u64::MAX, 0),
+        None,
+    )
+    .await;
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
     assert_eq!(game.level, 0, "decided at the block level");
     assert_eq!(game.blockNumber, forged);
@@ -674,6 +692,90 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
         proposed.elapsed().as_secs_f64(),
         real.transaction_count,
         derivation.contentLevels
+    );
+    assert!(
+        thief_l1.output_count(registry).await.unwrap() <= index,
+        "the forged output is gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
+    let network = Network::start().await;
+    let _challenger = network.start_challenger();
+    // A payload forced through the Portal; the sequencer includes it at once.
+    let user = network.client(FORCER);
+    let payload = vec![0xEE, 1, 2];
+    let record = user
+        .force_transaction(network.deployment.portal, payload.clone().into())
+        .await
+        .unwrap();
+    let follower = network.follower.client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let head = follower.chain_head().await.unwrap().safe.number;
+        if follower.get_forced_queue(head).await.unwrap().next > record {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the forced record was not included"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let forged = network.activity(3, 0).await;
+    let (_, real) = network.header(forged).await;
+    let parent = network.header(forged - 1).await.1;
+
+    // The proposer replaces block `forged` with a forced block for that record again:
+    // one transaction, at the time derivation would give it. Only the chain's forced
+    // queue (past the record) shows it is not derivation's block.
+    let forced = Transaction::Forced(straddle_primitives::ForcedTransaction {
+        index: record,
+        sender: user.address(),
+        bytes: payload,
+    });
+    let leaves = vec![transaction_leaf(&forced.encode())];
+    let recorded_s = user
+        .view(
+            network.deployment.portal,
+            &straddle_l1_contracts::Portal::forcedTimesCall(record),
+        )
+        .await
+        .unwrap();
+    let forged_header = BlockHeader {
+        timestamp_ms: parent.timestamp_ms.max(recorded_s * 1000),
+        transactions_root: straddle_primitives::block::transactions_root(&leaves),
+        transaction_count: 1,
+        state_root: keccak256("the state after a second inclusion"),
+        ..real.clone()
+    };
+    let thief_l1 = network.client(PROPOSER);
+    let registry = network.deployment.output_registry;
+    let index = network.propose_forged(&forged_header).await;
+    let game = defend_forged_chain(
+        &network,
+        0,
+        forged,
+        &forged_header,
+        &leaves,
+        (u64::MAX, 0),
+        Some(BlockSource::Forced(record)),
+    )
+    .await;
+    assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+    assert_eq!(game.level, 0, "decided at the block level");
+    assert_eq!(game.blockNumber, forged);
+    let derivation = thief_l1
+        .view(
+            network.deployment.dispute_game,
+            &DisputeGame::getDerivationCall { gameId: U256::ZERO },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !derivation.contentDisputed,
+        "by the forced block's rule, not its content"
     );
     assert!(
         thief_l1.output_count(registry).await.unwrap() <= index,

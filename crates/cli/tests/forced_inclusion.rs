@@ -3,7 +3,7 @@
 //! The sequencer here does not read L1 at all (no `--portal`), so it never includes the
 //! Portal's forced transactions. A user submits a signed withdrawal to the Portal; once
 //! the inclusion window has passed, the follower includes it by itself (derivation's
-//! rule), stops following the sequencer's later batches (they build on a chain without
+//! rule: a block per overdue record), stops following the sequencer's later batches (they build on a chain without
 //! the forced block), the proposer posts the follower's output and the withdrawal is
 //! paid on L1.
 
@@ -16,7 +16,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, L1Client};
-use straddle_node::api::{SendActionRequest, StraddleApiClient};
+use straddle_l1_contracts::Portal;
+use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::{Action, SignedAction, Transaction, Transfer, Withdraw};
 
@@ -226,16 +227,28 @@ async fn a_censored_forced_withdrawal_is_included_at_the_window_end_and_paid_on_
     })
     .await;
 
-    // Dev account 3 forces a withdrawal of 250 USDC through the Portal.
+    // Dev account 3 forces a payload that does not decode, then, a few L1 blocks later, a
+    // withdrawal of 250 USDC through the Portal.
     let trader = dev_signer(3);
     let recipient = Address::repeat_byte(0x4f);
     let bytes = signed_withdrawal(recipient, 250_000_000);
     let user = L1Client::connect(&anvil.url(), l1_key(3)).unwrap();
+    let l1 = L1Client::read_only(&anvil.url()).unwrap();
+    let junk = user
+        .force_transaction(deployment.portal, vec![0xEE, 1, 2].into())
+        .await
+        .unwrap();
+    assert_eq!(junk, 0);
+    let () = l1
+        .provider()
+        .raw_request("anvil_mine".into(), (3, 12))
+        .await
+        .unwrap();
     let index = user
         .force_transaction(deployment.portal, bytes.into())
         .await
         .unwrap();
-    assert_eq!(index, 0);
+    assert_eq!(index, 1);
     let before = follower_client
         .get_account(trader.address())
         .await
@@ -244,19 +257,50 @@ async fn a_censored_forced_withdrawal_is_included_at_the_window_end_and_paid_on_
         .0;
     let head_before = follower_client.chain_head().await.unwrap().soft.number;
 
-    // The sequencer ignores it; the window passes.
-    let l1 = L1Client::read_only(&anvil.url()).unwrap();
+    // The sequencer ignores them; both windows pass in one go.
     let () = l1
         .provider()
         .raw_request("anvil_mine".into(), (WINDOW + 1,))
         .await
         .unwrap();
-    // The follower appends one block with the forced withdrawal.
-    let forced_head = head_before + 1;
-    wait_for("the follower includes the forced withdrawal", async || {
-        follower_client.chain_head().await.unwrap().soft.number == forced_head
-    })
+    // The follower appends a block for each, in index order, each at its record's L1
+    // time or its parent's if later (derivation's rule, however L1 was polled).
+    let forced_head = head_before + 2;
+    wait_for(
+        "the follower includes the forced transactions",
+        async || follower_client.chain_head().await.unwrap().soft.number == forced_head,
+    )
     .await;
+    for (number, record) in [(head_before + 1, 0u64), (forced_head, 1)] {
+        let block = follower_client
+            .get_block(BlockRef::Number(number), Some(true))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            block.transactions.len(),
+            1,
+            "block {number} holds one record"
+        );
+        assert_eq!(
+            follower_client.get_block_source(number).await.unwrap(),
+            Some(BlockSource::Forced(record))
+        );
+        let parent = follower_client
+            .get_block(BlockRef::Number(number - 1), Some(false))
+            .await
+            .unwrap()
+            .unwrap();
+        let recorded_s = l1
+            .view(deployment.portal, &Portal::forcedTimesCall(record))
+            .await
+            .unwrap();
+        assert_eq!(
+            block.header.timestamp_ms,
+            parent.header.timestamp_ms.max(recorded_s * 1000),
+            "block {number}'s time"
+        );
+    }
     assert_eq!(
         follower_client
             .get_account(trader.address())

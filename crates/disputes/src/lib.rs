@@ -19,7 +19,7 @@ use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::alloy::sol_types::{SolCall, SolValue};
 use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
-use straddle_l1_contracts::{DisputeGame, OutputRegistry};
+use straddle_l1_contracts::{DisputeGame, OutputRegistry, Portal};
 use straddle_node::api::{BlockRef, BlockSource, StraddleApiClient, http_client};
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
 use straddle_primitives::{Deposit, Domain, ForcedTransaction};
@@ -108,7 +108,8 @@ pub struct Player {
     positions: BTreeMap<u64, Vec<B256>>,
     /// Sub-step roots of oracle updates, by block number and transaction index.
     sub_positions: BTreeMap<(u64, u64), Vec<B256>>,
-    /// The chain's batch inbox and Portal (read from the game's batch opener).
+    /// The game's batch opener, and the chain's batch inbox and Portal (read from it).
+    opener: Address,
     inbox: Address,
     portal: Address,
     /// Batches read for derivation moves, by inbox index.
@@ -144,6 +145,7 @@ impl Player {
             first_open_game: 0,
             positions: BTreeMap::new(),
             sub_positions: BTreeMap::new(),
+            opener,
             inbox,
             portal,
             evidence: BTreeMap::new(),
@@ -515,18 +517,37 @@ impl Player {
                 .await?;
             return Ok("dispute execution");
         }
+        // The chain's forced queue after the agreed parent: where forced blocks go.
+        let queue = self
+            .l2
+            .get_forced_queue(game.blockNumber.saturating_sub(1))
+            .await?;
+        if derivation.source == SOURCE_FORCED
+            && self
+                .forced_block_contradicts(game, derivation, queue.next)
+                .await?
+        {
+            let call = DisputeGame::disputeForcedBlockCall {
+                gameId: gid,
+                queueWitness: queue.witness,
+            };
+            self.send(&call, U256::ZERO, "dispute the forced block")
+                .await?;
+            return Ok("dispute forced block");
+        }
         if derivation.source == SOURCE_BATCH {
             let evidence = self.evidence(derivation.sourceIndex).await?;
             let blobs = evidence.in_blobs();
-            if evidence.contradicts(
+            let contradicts = evidence.contradicts(
                 game.blockNumber,
                 game.blockTimestampMs,
                 game.transactionCount,
                 game.loClaim,
-            )? {
-                let opening = self
-                    .with_evidence(derivation.sourceIndex, Evidence::header_opening)
-                    .await?;
+            )?;
+            let opening = self
+                .with_evidence(derivation.sourceIndex, Evidence::header_opening)
+                .await?;
+            if contradicts {
                 let call = DisputeGame::disputeBatchBlockCall {
                     gameId: gid,
                     opening,
@@ -536,11 +557,48 @@ impl Player {
                     .await?;
                 return Ok("dispute batch block");
             }
+            let forced_first = BatchOpener::forcedBlockFirstCall {
+                index: U256::from(derivation.sourceIndex),
+                blockNumber: game.blockNumber,
+                record: queue.next,
+                opening: opening.clone(),
+                blobs,
+            };
+            if self.l1.view(self.opener, &forced_first).await? {
+                let call = DisputeGame::disputeSkippedForcedCall {
+                    gameId: gid,
+                    queueWitness: queue.witness,
+                    opening,
+                    blobs,
+                };
+                self.send(&call, U256::ZERO, "dispute the skipped forced block")
+                    .await?;
+                return Ok("dispute skipped forced block");
+            }
         }
         let call = DisputeGame::disputeContentCall { gameId: gid };
         self.send(&call, U256::ZERO, "dispute the block's transactions")
             .await?;
         Ok("dispute content")
+    }
+
+    /// Whether the revealed block is not the one derivation makes for the forced record
+    /// the defender named: the record is missing or not the chain's `next`, or the block
+    /// holds another count than one, or its time is not the record's L1 time or, if
+    /// later, its parent's.
+    async fn forced_block_contradicts(
+        &self,
+        game: &DisputeGame::Game,
+        derivation: &DisputeGame::Derivation,
+        next: u64,
+    ) -> Result<bool, DisputeError> {
+        let call = Portal::forcedTimesCall(derivation.sourceIndex);
+        let recorded_ms = self.l1.view(self.portal, &call).await?.saturating_mul(1000);
+        let timestamp_ms = recorded_ms.max(derivation.parentTimestampMs);
+        Ok(recorded_ms == 0
+            || derivation.sourceIndex != next
+            || game.transactionCount != 1
+            || game.blockTimestampMs != timestamp_ms)
     }
 
     /// The challenger's move in a content descent: follow the child that differs from

@@ -357,6 +357,18 @@ impl L1Client {
         Ok(pricer)
     }
 
+    /// The chain's next forced index in the state `root`, as the prover at `prover`
+    /// (a `StepProver`) reads it from the queue leaf's `witness` (an `eth_call`).
+    pub async fn forced_queue_count(
+        &self,
+        prover: Address,
+        root: B256,
+        witness: Bytes,
+    ) -> Result<u64, L1Error> {
+        let call = StepProver::forcedQueueCountCall { root, witness };
+        self.view(prover, &call).await
+    }
+
     /// Runs `input` through the prover at `prover` (an `eth_call`): the post-state root.
     pub async fn execute_step(&self, prover: Address, input: &StepInput) -> Result<B256, L1Error> {
         self.view(prover, &input.call()).await

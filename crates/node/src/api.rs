@@ -329,6 +329,21 @@ pub struct StepView {
     pub siblings: Vec<B256>,
 }
 
+/// The chain's forced queue after a block, proven against its state root
+/// (`DisputeGame.disputeForcedBlock`, `disputeSkippedForced`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForcedQueueView {
+    /// The block.
+    pub block_number: u64,
+    /// Its state root.
+    pub state_root: B256,
+    /// The next forced index the chain includes (forced transactions included so far).
+    pub next: u64,
+    /// The prover's packed witness of the queue leaf (`0x09`) against `state_root`.
+    pub witness: Bytes,
+}
+
 /// One sub-step of an oracle update for the L1 prover (`DisputeGame.subStep`,
 /// `docs/spec/disputes.md` §4.1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -499,6 +514,11 @@ pub trait StraddleApi {
     /// block no batch has carried yet (or on a node without L1 derivation).
     #[method(name = "getBlockSource")]
     async fn get_block_source(&self, block_number: u64) -> RpcResult<Option<BlockSource>>;
+
+    /// The chain's forced queue after block `blockNumber` with its proof: the next forced
+    /// index, which derivation's forced blocks depend on.
+    #[method(name = "getForcedQueue")]
+    async fn get_forced_queue(&self, block_number: u64) -> RpcResult<ForcedQueueView>;
 
     /// What the dispute game's `step` needs for transaction `index` of block
     /// `blockNumber`: the one-step prover's input and the transaction's proof.

@@ -7,7 +7,7 @@
 use crate::chain::{Chain, ChainError};
 use crate::chain_store::ChainStore;
 use crate::step::{self, StepError};
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use std::sync::{Arc, Mutex};
 use straddle_exchange::{Genesis, StateKey};
 use straddle_l1::disputes::StepInput;
@@ -137,6 +137,17 @@ impl ProofArchive {
                 block_hash: chain.tip.head_hash,
                 siblings: proof.siblings,
             })
+        })
+    }
+
+    /// The chain's next forced index after block `block` (the forced queue's count), that
+    /// block's state root, and the queue leaf's witness against it: what
+    /// `DisputeGame.disputeForcedBlock` and `disputeSkippedForced` take. Blocking.
+    pub fn forced_queue(&self, block: u64) -> Result<(u64, B256, Bytes), ArchiveError> {
+        self.with_chain_at(block, false, |chain| {
+            let next = chain.state.ledger.forced_queue().count;
+            let witness = step::unchanged_witness(chain, &[StateKey::ForcedQueue]);
+            Ok((next, chain.tip.head.state_root, witness))
         })
     }
 

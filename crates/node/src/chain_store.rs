@@ -95,14 +95,14 @@ pub struct TxLocation {
 }
 
 /// Where derivation took a block from (`docs/spec/disputes.md` §5.2): the first batch, in
-/// L1 order, that carried it onto the chain, or derivation's own block of overdue forced
-/// transactions. A dispute's defender names it when it reveals the block.
+/// L1 order, that carried it onto the chain, or derivation's own block of an overdue
+/// forced transaction. A dispute's defender names it when it reveals the block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "index")]
 pub enum BlockSource {
     /// The inbox's batch with this index.
     Batch(u64),
-    /// Forced transactions from the Portal's record with this index on.
+    /// The Portal's forced record with this index, alone in its block.
     Forced(u64),
 }
 

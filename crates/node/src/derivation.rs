@@ -312,11 +312,12 @@ impl Deriver {
         }
     }
 
-    /// Includes, in a block of their own, the forced transactions that no batch before
-    /// L1 block `before` included although their window had ended (`l1 block + window <
-    /// before`), from the chain's next forced index on. The block's time is the L1 time
-    /// at the first one's window end (or its parent's, if later). On the sequencer, only
-    /// reports them: it includes every forced transaction as soon as it sees it.
+    /// Includes the forced transactions that no batch before L1 block `before` included
+    /// although their window had ended (`l1 block + window < before`), from the chain's
+    /// next forced index on, each in a block of its own (so the blocks do not depend on
+    /// how L1 was polled: a node reading up to any L1 block derives the same). On the
+    /// sequencer, only reports them: it includes every forced transaction as soon as it
+    /// sees it.
     async fn include_overdue(&mut self, before: u64) -> Result<(), RoundError> {
         // Records are in index order with non-decreasing L1 blocks, and the chain's count
         // only grows: if the first record not known to be included is not overdue, none
@@ -354,39 +355,50 @@ impl Deriver {
         let Some((_, first_l1_block)) = overdue.first() else {
             return Ok(());
         };
-        let window_end = first_l1_block + window;
         if self.mode == Mode::Check {
             tracing::error!(
                 first = next,
                 count = overdue.len(),
-                window_end,
+                window_end = first_l1_block + window,
                 "forced transactions overdue: followers include them without this sequencer"
             );
             return Ok(());
         }
-        let l1_time_ms = self.client.block_timestamp(window_end).await? * 1000;
+        for (forced, l1_block) in overdue {
+            self.include_forced(forced, l1_block, window).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends derivation's block for one overdue forced transaction: it alone, at the
+    /// L1 time of its record (`Portal.forcedTimes`) or its parent's time if later.
+    async fn include_forced(
+        &mut self,
+        forced: ForcedTransaction,
+        l1_block: u64,
+        window: u64,
+    ) -> Result<(), RoundError> {
+        let recorded_ms = self.client.block_timestamp(l1_block).await? * 1000;
         let (head, _) = self.sequencer.committed_head();
+        let index = forced.index;
         let block = BatchBlock {
             number: head.number + 1,
-            timestamp_ms: head.timestamp_ms.max(l1_time_ms),
-            transactions: overdue
-                .iter()
-                .map(|(forced, _)| Transaction::Forced(forced.clone()))
-                .collect(),
+            timestamp_ms: head.timestamp_ms.max(recorded_ms),
+            transactions: vec![Transaction::Forced(forced)],
         };
         let number = block.number;
         self.sequencer.import_blocks(vec![block]).await?;
         self.sequencer.wait_committed(number).await;
         self.store
-            .set_sources_if_absent(number..=number, BlockSource::Forced(next))?;
-        self.forced_included = next + overdue.len() as u64;
+            .set_sources_if_absent(number..=number, BlockSource::Forced(index))?;
+        self.forced_included = index + 1;
+        let window_end = l1_block + window;
         self.heads.accept(number, window_end);
         tracing::warn!(
             block = number,
-            first = next,
-            count = overdue.len(),
+            index,
             window_end,
-            "forced transactions included by derivation: the sequencer missed their window"
+            "forced transaction included by derivation: the sequencer missed its window"
         );
         Ok(())
     }

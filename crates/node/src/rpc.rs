@@ -488,6 +488,21 @@ impl StraddleApiServer for RpcHandler {
         })
     }
 
+    async fn get_forced_queue(&self, block_number: u64) -> RpcResult<ForcedQueueView> {
+        let archive = self.archive.clone();
+        let (next, state_root, witness) =
+            tokio::task::spawn_blocking(move || archive.forced_queue(block_number))
+                .await
+                .map_err(storage_error)?
+                .map_err(archive_error)?;
+        Ok(ForcedQueueView {
+            block_number,
+            state_root,
+            next,
+            witness,
+        })
+    }
+
     async fn get_block_positions(&self, block_number: u64) -> RpcResult<Vec<B256>> {
         let archive = self.archive.clone();
         tokio::task::spawn_blocking(move || archive.block_positions(block_number))

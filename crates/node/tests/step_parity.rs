@@ -19,7 +19,7 @@ use alloy_primitives::{Address, B256, Signature, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use std::collections::BTreeMap;
-use straddle_exchange::BlockContext;
+use straddle_exchange::{BlockContext, StateKey};
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
@@ -478,6 +478,7 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
     // (kind, changed the state root) → (count, highest gas); a refused transaction
     // leaves the root, and so does one that writes what is there (a repeated cancel).
     let mut seen: BTreeMap<(&'static str, bool), (usize, u64)> = BTreeMap::new();
+    let mut forced_queue_checks = 0;
     for i in 0..TRANSACTIONS {
         if i % 7 == 6 {
             block.number += 1;
@@ -535,6 +536,20 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             proven, expected,
             "transaction {i} ({described}): the prover's root differs from the STF's"
         );
+        if kind == "forced" {
+            // The game reads the chain's next forced index off a state root the same way.
+            let witness = unchanged_witness(&mut chain, &[StateKey::ForcedQueue]);
+            let next = l1
+                .forced_queue_count(prover, expected, witness)
+                .await
+                .unwrap();
+            assert_eq!(
+                next,
+                chain.state.ledger.forced_queue().count,
+                "transaction {i}: the prover's forced queue count"
+            );
+            forced_queue_checks += 1;
+        }
         let changed = expected != input.pre_root;
         for (owner, hash) in placed.into_iter().filter(|_| changed) {
             // Later cancels meet its record, placement and all.
@@ -669,4 +684,8 @@ async fn the_prover_and_the_stf_reach_the_same_root_after_every_transaction() {
             );
         }
     }
+    assert!(
+        forced_queue_checks >= 100,
+        "forced queue read back {forced_queue_checks} times"
+    );
 }
