@@ -10,7 +10,7 @@
 //! * The batcher choosing the cheaper of blobs and calldata carries the trades.
 //! * Deposit on L1 → credited on L2 → a perp and an option trade → withdrawal on L2 →
 //!   the proposer's output finalizes → `straddle withdraw finalize` pays it on L1; a
-//!   second finalization fails.
+//!   second finalization fails; the proposer takes its finalized outputs' bonds back.
 
 mod common;
 
@@ -469,4 +469,23 @@ async fn deposit_trade_withdraw_and_finalize_on_l1() {
     let again = finalize("0");
     assert!(!again.status.success(), "a withdrawal is paid once");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already finalized"));
+
+    // The proposer takes back the bonds of its finalized outputs and collects them.
+    let l1 = L1Client::read_only(&anvil_url).unwrap();
+    let registry = deployment.output_registry;
+    let proposer = l1_key(0).address();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let first = l1.output(registry, 0).await.unwrap();
+        assert!(first.finalized);
+        let credit = l1.registry_credit(registry, proposer).await.unwrap();
+        if first.bond == 0 && credit.is_zero() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "output 0's bond was not reclaimed and paid: {first:?}, credit {credit}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

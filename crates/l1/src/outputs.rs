@@ -18,6 +18,10 @@ pub struct Output {
     pub block_hash: B256,
     /// Whether its challenge window has passed.
     pub finalized: bool,
+    /// Who proposed it.
+    pub proposer: Address,
+    /// Wei the registry still holds as its bond (zero once reclaimed or moved).
+    pub bond: u128,
 }
 
 /// A withdrawal as the L2 state records it (`Portal.Withdrawal`).
@@ -98,7 +102,41 @@ impl L1Client {
             state_root: output.stateRoot,
             block_hash: output.blockHash,
             finalized,
+            proposer: output.proposer,
+            bond: output.bond.to::<u128>(),
         })
+    }
+
+    /// Returns finalized output `index`'s bond to its proposer's registry credit.
+    pub async fn reclaim_bond(&self, registry: Address, index: u64) -> Result<(), L1Error> {
+        let call = OutputRegistry::reclaimBondCall {
+            index: U256::from(index),
+        };
+        self.transact(registry, &call, U256::ZERO, "reclaim a bond")
+            .await?;
+        Ok(())
+    }
+
+    /// Wei `account` can claim from the registry (bonds returned or won).
+    pub async fn registry_credit(
+        &self,
+        registry: Address,
+        account: Address,
+    ) -> Result<U256, L1Error> {
+        self.view(registry, &OutputRegistry::creditCall(account))
+            .await
+    }
+
+    /// Pays this key's registry credit to it.
+    pub async fn claim_registry_credit(&self, registry: Address) -> Result<(), L1Error> {
+        self.transact(
+            registry,
+            &OutputRegistry::claimCreditCall {},
+            U256::ZERO,
+            "claim registry credit",
+        )
+        .await?;
+        Ok(())
     }
 
     /// The latest finalized output, searching back from the newest.

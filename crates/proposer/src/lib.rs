@@ -4,11 +4,13 @@
 //! output is checkable from L1 data alone; run it against a follower node to propose
 //! roots that were re-executed from L1 rather than taken from the sequencer. Like the
 //! batcher it keeps no state: the registry's latest output block is where it resumes.
+//! Once its outputs finalize it takes their bonds back (`reclaimBond`, `claimCredit`),
+//! so a long-running proposer does not lock a bond per output forever.
 
 use jsonrpsee::http_client::HttpClient;
 use std::time::Duration;
 use straddle_disputes::{Player, log_report};
-use straddle_l1::alloy::primitives::Address;
+use straddle_l1::alloy::primitives::{Address, U256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{L1Client, L1Error};
 use straddle_node::api::{StraddleApiClient, http_client};
@@ -48,11 +50,27 @@ pub struct Proposal {
     pub l2_block: u64,
 }
 
+/// Bonds reclaimed in one round at most (each is an L1 transaction; the rest wait for
+/// the next round).
+const RECLAIMS_PER_ROUND: usize = 16;
+
+/// What one round of reclaiming did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Outputs whose bond went back to the proposer's registry credit.
+    pub bonds: usize,
+    /// Wei of registry credit paid to the proposer.
+    pub paid_wei: U256,
+}
+
 /// The proposer's connections.
 pub struct Proposer {
     config: ProposerConfig,
     l1: L1Client,
     l2: HttpClient,
+    /// Outputs before this index are final with no bond of this proposer left to
+    /// reclaim (outputs finalize in index order, so the scan resumes here).
+    reclaim_from: u64,
 }
 
 impl Proposer {
@@ -60,14 +78,19 @@ impl Proposer {
     pub fn new(config: ProposerConfig) -> Result<Proposer, ProposerError> {
         let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
         let l2 = http_client(&config.l2_rpc)?;
-        Ok(Proposer { config, l1, l2 })
+        Ok(Proposer {
+            config,
+            l1,
+            l2,
+            reclaim_from: 0,
+        })
     }
 
     /// Proposes every interval until the task is dropped; failures are logged and
     /// retried. With `defender` (a player holding the proposer's key), each round also
     /// answers challenges to the proposer's outputs, in the same task so that the two
     /// never race for the key's L1 nonce.
-    pub async fn run(self, mut defender: Option<Player>) {
+    pub async fn run(mut self, mut defender: Option<Player>) {
         let mut interval = tokio::time::interval(self.config.interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -90,7 +113,46 @@ impl Proposer {
                 Ok(None) => {}
                 Err(error) => tracing::warn!(%error, "proposal round failed; retrying"),
             }
+            match self.reclaim_bonds().await {
+                Ok(reclaimed) if reclaimed != Reclaimed::default() => tracing::info!(
+                    bonds = reclaimed.bonds,
+                    paid_wei = %reclaimed.paid_wei,
+                    "bonds of finalized outputs reclaimed"
+                ),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "bond reclaim failed; retrying"),
+            }
         }
+    }
+
+    /// Takes back the bonds of this proposer's finalized outputs: each goes to its
+    /// registry credit (`reclaimBond`, at most [`RECLAIMS_PER_ROUND`] a round), and the
+    /// credit is then paid out (`claimCredit`; bonds won in games are credited there
+    /// too). Stops at the first output not yet final.
+    pub async fn reclaim_bonds(&mut self) -> Result<Reclaimed, ProposerError> {
+        let registry = self.config.registry;
+        let me = self.l1.address();
+        let count = self.l1.output_count(registry).await?;
+        let mut reclaimed = Reclaimed::default();
+        let mut index = self.reclaim_from.min(count);
+        while index < count && reclaimed.bonds < RECLAIMS_PER_ROUND {
+            let output = self.l1.output(registry, index).await?;
+            if !output.finalized {
+                break;
+            }
+            if output.proposer == me && output.bond > 0 {
+                self.l1.reclaim_bond(registry, index).await?;
+                reclaimed.bonds += 1;
+            }
+            index += 1;
+            self.reclaim_from = index;
+        }
+        let credit = self.l1.registry_credit(registry, me).await?;
+        if !credit.is_zero() {
+            self.l1.claim_registry_credit(registry).await?;
+            reclaimed.paid_wei = credit;
+        }
+        Ok(reclaimed)
     }
 
     /// Proposes the L2 safe head if it is past the registry's latest output.
