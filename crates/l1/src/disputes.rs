@@ -369,6 +369,18 @@ impl L1Client {
         self.view(prover, &call).await
     }
 
+    /// Gas a transaction calling `StepProver.forcedQueueCount` on `root` and `witness`
+    /// uses (`eth_estimateGas`: the execution, the 21 000 base and the calldata).
+    pub async fn forced_queue_count_gas(
+        &self,
+        prover: Address,
+        root: B256,
+        witness: Bytes,
+    ) -> Result<u64, L1Error> {
+        let call = StepProver::forcedQueueCountCall { root, witness };
+        self.call_gas(prover, call.abi_encode().into()).await
+    }
+
     /// Runs `input` through the prover at `prover` (an `eth_call`): the post-state root.
     pub async fn execute_step(&self, prover: Address, input: &StepInput) -> Result<B256, L1Error> {
         self.view(prover, &input.call()).await

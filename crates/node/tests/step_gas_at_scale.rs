@@ -25,10 +25,10 @@ use alloy_signer_local::PrivateKeySigner;
 use straddle_exchange::genesis::UnderlyingConfig;
 use straddle_exchange::oracle::OracleConfig;
 use straddle_exchange::risk::RiskParams;
-use straddle_exchange::{Allocation, BlockContext};
+use straddle_exchange::{Allocation, BlockContext, StateKey};
 use straddle_l1::disputes::StepInput;
 use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps};
+use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps, unchanged_witness};
 use straddle_primitives::{
     Action, Amount, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction,
     Liquidate, Mint, Order, PriceReport, RetireOrder, SignedAction, SignedCancel, SignedLiquidate,
@@ -413,6 +413,23 @@ async fn step_gas_at_a_million_leaves() {
             common::trace_step(&l1, deployment.step_prover, &input).await;
         }
     }
+    // What the game's forced-block moves read through the prover: the queue leaf.
+    let witness = unchanged_witness(&mut chain, &[StateKey::ForcedQueue]);
+    let root = chain.tip.tree.root();
+    let next = l1
+        .forced_queue_count(deployment.step_prover, root, witness.clone())
+        .await
+        .unwrap();
+    assert_eq!(next, chain.state.ledger.forced_queue().count);
+    let gas = l1
+        .forced_queue_count_gas(deployment.step_prover, root, witness.clone())
+        .await
+        .unwrap();
+    println!(
+        "| forced queue count (disputeForcedBlock, disputeSkippedForced) | {gas} | {} | {} |",
+        witness.len(),
+        chain.tip.tree.len()
+    );
     oracle_update_at_its_bounds(&l1, deployment.step_prover, &mut chain, &mut block).await;
 }
 
