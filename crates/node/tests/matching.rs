@@ -3,7 +3,8 @@
 //! refuses is taken off the book while the taker fills against the next one, a market
 //! maker replaces a ladder under one signature, and a WebSocket client that starts from
 //! a snapshot and applies the numbered book updates ends with exactly the node's book —
-//! which survives a restart.
+//! which survives a restart, and which a node importing the same blocks (as a follower
+//! does from L1) holds too, without a restart.
 
 mod common;
 
@@ -344,4 +345,113 @@ async fn second_order(client: &HttpClient) -> straddle_primitives::Order {
         .find(|o| !o.is_buy)
         .expect("account 2 has an ask");
     order_at(2, false, GTC, ask.price, ask.size, ask.client_order_id).order
+}
+
+#[tokio::test]
+async fn a_node_importing_the_blocks_keeps_the_same_book_without_a_restart() {
+    // The sequencer's blocks: resting orders, a taker that fills one against the book
+    // (a match against placed orders) and rests its remainder, a cancel.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(&dir.path().join("sequencer")).await;
+    let client = HttpClientBuilder::default().build(node.http_url()).unwrap();
+    for trader in 1..=3 {
+        deposit_margin(&client, trader, 50_000 * u128::from(USDC), 1).await;
+    }
+    send(&client, oracle_update(&[7, 9], 3_000 * USDC))
+        .await
+        .unwrap();
+    place(&client, order_at(1, false, GTC, 3_001 * USDC, CONTRACT, 10))
+        .await
+        .unwrap();
+    place(
+        &client,
+        order_at(1, false, GTC, 3_002 * USDC, 2 * CONTRACT, 11),
+    )
+    .await
+    .unwrap();
+    let bid = place(&client, order_at(2, true, GTC, 2_999 * USDC, CONTRACT, 10))
+        .await
+        .unwrap();
+    place(&client, order_at(2, true, GTC, 2_998 * USDC, CONTRACT, 11))
+        .await
+        .unwrap();
+    let taker = place(
+        &client,
+        order_at(3, true, GTC, 3_001 * USDC, 2 * CONTRACT, 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(taker.status, OrderStatus::Resting, "filled one, rests one");
+    let cancel = Cancel {
+        orderHash: bid.order_hash,
+        nonce: 20,
+        expiryMs: u64::MAX / 2,
+    };
+    let signature = signer(2)
+        .sign_hash_sync(&cancel.signing_hash(&domain()))
+        .unwrap();
+    send(
+        &client,
+        Transaction::Cancel(SignedCancel { cancel, signature }),
+    )
+    .await
+    .unwrap();
+    let book = client.get_book(1, None).await.unwrap();
+
+    // A second node (a follower would do this from L1) imports the same blocks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let head = client.chain_head().await.unwrap().soft.number;
+    let mut blocks = Vec::new();
+    for number in 1..=head {
+        let view = client
+            .get_block(straddle_node::api::BlockRef::Number(number), Some(true))
+            .await
+            .unwrap()
+            .unwrap();
+        blocks.push(straddle_batch::BatchBlock {
+            number,
+            timestamp_ms: view.header.timestamp_ms,
+            transactions: view
+                .transactions
+                .iter()
+                .map(|tx| Transaction::decode(&tx.raw).unwrap())
+                .collect(),
+        });
+    }
+    let importer = start(&dir.path().join("importer")).await;
+    importer.sequencer().import_blocks(blocks).await.unwrap();
+    importer.sequencer().wait_committed(head).await;
+    let imported = HttpClientBuilder::default()
+        .build(importer.http_url())
+        .unwrap();
+    let (ours, mine) = (
+        client.chain_head().await.unwrap().soft,
+        imported.chain_head().await.unwrap().soft,
+    );
+    assert_eq!(
+        (mine.number, mine.hash),
+        (ours.number, ours.hash),
+        "the same chain"
+    );
+    let theirs = imported.get_book(1, None).await.unwrap();
+    assert_eq!((&theirs.bids, &theirs.asks), (&book.bids, &book.asks));
+    assert_eq!(
+        book.asks.len(),
+        1,
+        "the 3 001 ask filled, the 3 002 ask rests"
+    );
+    assert_eq!(
+        book.bids.len(),
+        2,
+        "the taker's remainder and the 2 998 bid"
+    );
+    assert_eq!(
+        imported
+            .open_orders(signer(3).address())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the taker's remainder rests on the importer too"
+    );
 }

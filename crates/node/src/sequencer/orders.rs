@@ -545,7 +545,10 @@ impl Admission {
                     self.remove_resting(*signer, *hash, OrderStatus::Cancelled, None);
                 }
             }
-            VerifiedTransaction::Match { taker, makers } => {
+            // A follower imports matches against placed orders too (the sequencer's engine
+            // made them; it admits none from users).
+            VerifiedTransaction::Match { taker, makers }
+            | VerifiedTransaction::MatchPlaced { taker, makers } => {
                 for order in std::iter::once(taker).chain(makers.iter().map(|(m, _)| m)) {
                     if let Some(gone) =
                         self.engine
@@ -573,6 +576,23 @@ impl Admission {
                 let now = self.open_block().context.timestamp_ms;
                 self.sweep(now);
             }
+            // Placements reach here only in blocks derived from L1 (the sequencer places
+            // through its engine): the books rest what the state says rests, so a
+            // follower's books follow the chain without a restart.
+            VerifiedTransaction::PlaceOrder(order) => self.rest_placed(order.owner, order.hash),
+            VerifiedTransaction::PlaceOrders {
+                owner,
+                cancels,
+                orders,
+                ..
+            } => {
+                for hash in cancels {
+                    self.sync_cancelled(*owner, *hash);
+                }
+                for (_, hash) in orders {
+                    self.rest_placed(*owner, *hash);
+                }
+            }
             // A forced payload may have been refused while the inclusion stood: the
             // books follow what the state says of each order it names.
             VerifiedTransaction::Forced {
@@ -590,6 +610,35 @@ impl Admission {
                 _ => {}
             },
             _ => {}
+        }
+    }
+
+    /// Rests `owner`'s placed order `hash` on its book at what the state says is left,
+    /// if the state holds it as resting in an active market and the book does not yet.
+    fn rest_placed(&mut self, owner: Address, hash: B256) {
+        if self.engine.is_resting(&owner, &hash) {
+            return;
+        }
+        let ledger = &self.state.ledger;
+        let Some(record) = ledger.orders().record(&owner, &hash) else {
+            return;
+        };
+        let Some(placement) = record.placed.as_ref() else {
+            return;
+        };
+        let order = placement.order.clone();
+        let left = order.size.saturating_sub(record.filled);
+        if record.cancelled
+            || left == 0
+            || ledger.clearinghouse().active_market(order.market).is_err()
+        {
+            return;
+        }
+        match self.engine.rest(ledger, owner, hash, &order, left) {
+            Ok(_) => self.tell(owner, hash, &order, OrderStatus::Resting, None),
+            Err(error) => {
+                tracing::warn!(%owner, %hash, %error, "derived placement not rested on the book")
+            }
         }
     }
 
