@@ -75,7 +75,17 @@ pub async fn batches_between(
     from: u64,
     to: u64,
 ) -> Result<Vec<BatchLog>, L1Error> {
-    batch_logs(client, &posted_filter(inbox).from_block(from).to_block(to)).await
+    let mut logs = Vec::new();
+    for (start, end) in crate::log_ranges(from, to) {
+        logs.extend(
+            batch_logs(
+                client,
+                &posted_filter(inbox).from_block(start).to_block(end),
+            )
+            .await?,
+        );
+    }
+    Ok(logs)
 }
 
 /// The `BatchPosted` event of batch `index` on the current L1 chain, searched from
@@ -86,10 +96,17 @@ pub async fn batch_log(
     index: u64,
     from_block: u64,
 ) -> Result<Option<BatchLog>, L1Error> {
-    let filter = posted_filter(inbox)
-        .topic1(B256::from(U256::from(index)))
-        .from_block(from_block);
-    Ok(batch_logs(client, &filter).await?.pop())
+    let latest = client.block_number().await?;
+    for (start, end) in crate::log_ranges(from_block, latest) {
+        let filter = posted_filter(inbox)
+            .topic1(B256::from(U256::from(index)))
+            .from_block(start)
+            .to_block(end);
+        if let Some(log) = batch_logs(client, &filter).await?.pop() {
+            return Ok(Some(log));
+        }
+    }
+    Ok(None)
 }
 
 fn posted_filter(inbox: Address) -> Filter {

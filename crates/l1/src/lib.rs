@@ -86,26 +86,40 @@ pub(crate) async fn event_logs<E: alloy::sol_types::SolEvent>(
     from: u64,
     to: u64,
 ) -> Result<Vec<(E, u64)>, L1Error> {
-    let filter = alloy::rpc::types::Filter::new()
-        .address(address)
-        .event_signature(E::SIGNATURE_HASH)
-        .from_block(from)
-        .to_block(to);
-    let logs = client
-        .provider
-        .get_logs(&filter)
-        .await
-        .map_err(L1Error::rpc)?;
-    logs.iter()
-        .map(|log| {
+    let mut events = Vec::new();
+    for (start, end) in log_ranges(from, to) {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(address)
+            .event_signature(E::SIGNATURE_HASH)
+            .from_block(start)
+            .to_block(end);
+        let logs = client
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(L1Error::rpc)?;
+        for log in &logs {
             let event =
                 E::decode_log_data(log.data()).map_err(|e| L1Error::Decode(e.to_string()))?;
             let block = log
                 .block_number
                 .ok_or_else(|| L1Error::Decode(format!("{} log without a block", E::SIGNATURE)))?;
-            Ok((event, block))
-        })
-        .collect()
+            events.push((event, block));
+        }
+    }
+    Ok(events)
+}
+
+/// `from..=to` cut into consecutive ranges of at most [`LOG_RANGE_MAX`] blocks, in order
+/// (public endpoints refuse `eth_getLogs` over longer ones).
+pub fn log_ranges(from: u64, to: u64) -> impl Iterator<Item = (u64, u64)> {
+    let mut next = (from <= to).then_some(from);
+    std::iter::from_fn(move || {
+        let start = next?;
+        let end = to.min(start.saturating_add(LOG_RANGE_MAX - 1));
+        next = (end < to).then(|| end + 1);
+        Some((start, end))
+    })
 }
 
 /// The first `E` event among `receipt`'s logs.
@@ -287,5 +301,39 @@ impl L1Client {
             .with_input(Bytes::from(call.abi_encode()));
         let output = self.provider.call(request).await.map_err(L1Error::rpc)?;
         C::abi_decode_returns(&output).map_err(|e| L1Error::Decode(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LOG_RANGE_MAX, log_ranges};
+
+    #[test]
+    fn log_ranges_cover_the_blocks_once_in_order_and_within_the_limit() {
+        for (from, to) in [
+            (0, 0),
+            (5, 4),
+            (0, LOG_RANGE_MAX - 1),
+            (0, LOG_RANGE_MAX),
+            (7, 3 * LOG_RANGE_MAX + 2),
+            (u64::MAX - LOG_RANGE_MAX - 3, u64::MAX),
+        ] {
+            let ranges: Vec<(u64, u64)> = log_ranges(from, to).collect();
+            let mut expected = from;
+            for &(start, end) in &ranges {
+                assert_eq!(start, expected, "{from}..={to}: contiguous");
+                assert!(start <= end && end - start < LOG_RANGE_MAX, "{from}..={to}");
+                expected = end.wrapping_add(1);
+            }
+            if from <= to {
+                assert_eq!(
+                    ranges.last().map(|r| r.1),
+                    Some(to),
+                    "{from}..={to}: to the end"
+                );
+            } else {
+                assert!(ranges.is_empty());
+            }
+        }
     }
 }
