@@ -219,6 +219,18 @@ impl Network {
             .unwrap()
     }
 
+    async fn derivation(&self, id: u64) -> DisputeGame::Derivation {
+        self.client(PROPOSER)
+            .view(
+                self.deployment.dispute_game,
+                &DisputeGame::getDerivationCall {
+                    gameId: U256::from(id),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     async fn game_count(&self) -> u64 {
         let count = self
             .client(PROPOSER)
@@ -664,13 +676,7 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
     assert_eq!(game.level, 0, "decided at the block level");
     assert_eq!(game.blockNumber, forged);
-    let derivation = thief_l1
-        .view(
-            network.deployment.dispute_game,
-            &DisputeGame::getDerivationCall { gameId: U256::ZERO },
-        )
-        .await
-        .unwrap();
+    let derivation = network.derivation(0).await;
     assert!(derivation.contentDisputed, "by the block's content");
     let batch = thief_l1
         .view(
@@ -766,13 +772,7 @@ async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
     assert_eq!(game.level, 0, "decided at the block level");
     assert_eq!(game.blockNumber, forged);
-    let derivation = thief_l1
-        .view(
-            network.deployment.dispute_game,
-            &DisputeGame::getDerivationCall { gameId: U256::ZERO },
-        )
-        .await
-        .unwrap();
+    let derivation = network.derivation(0).await;
     assert!(
         !derivation.contentDisputed,
         "by the forced block's rule, not its content"
