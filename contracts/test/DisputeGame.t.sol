@@ -851,18 +851,7 @@ contract DisputeGameTest is Base {
     function test_AForcedBlockMustHoldThePortalsRecords() public {
         // A defender names forced record 0 as block 3's source, but its block holds
         // other transactions: the challenger descends to the first and shows the record.
-        uint256 output = propose(honest, 3);
-        uint256 gameId = open(output, GENESIS);
-        vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 0, 3, honest.hashes[1]);
-        vm.prank(CHALLENGER);
-        game.answer(gameId, 0, 3, true);
-        vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 1, 3, honest.hashes[2]);
-        vm.prank(CHALLENGER);
-        game.answer(gameId, 1, 3, true);
-        vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[2], honest.headers[3], DisputeGame.Source.Forced, 0);
+        uint256 gameId = revealAt(honest, 3, DisputeGame.Source.Forced, 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
         game.disputeBatchBlock(gameId, batch, false);
@@ -885,18 +874,30 @@ contract DisputeGameTest is Base {
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
     }
 
-    /// @dev Opens a game on `chain`'s output at block 2 and bisects to it; the defender
-    /// reveals block 2 (one transaction, at 2 000 ms, parent at 1 000 ms) as derivation's
-    /// block for forced record `record`.
-    function revealForcedBlockTwo(Chain memory chain, uint64 record) internal returns (uint256 gameId) {
-        uint256 output = propose(chain, 2);
-        gameId = open(output, GENESIS);
+    /// @dev Opens a game on `chain`'s output at block `number` and bisects to it (the
+    /// challenger agrees with every midpoint); the defender reveals the block as taken
+    /// from `source` `index`.
+    function revealAt(Chain memory chain, uint64 number, DisputeGame.Source source, uint64 index)
+        internal
+        returns (uint256 gameId)
+    {
+        gameId = open(propose(chain, number), GENESIS);
+        DisputeGame.Game memory g = game.getGame(gameId);
+        while (g.hi - g.lo > 1) {
+            vm.prank(PROPOSER);
+            game.claimMidpoint(gameId, g.lo, g.hi, chain.hashes[g.lo + (g.hi - g.lo) / 2]);
+            vm.prank(CHALLENGER);
+            game.answer(gameId, g.lo, g.hi, true);
+            g = game.getGame(gameId);
+        }
         vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 0, 2, chain.hashes[1]);
-        vm.prank(CHALLENGER);
-        game.answer(gameId, 0, 2, true);
-        vm.prank(PROPOSER);
-        game.revealBlock(gameId, chain.headers[1], chain.headers[2], DisputeGame.Source.Forced, record);
+        game.revealBlock(gameId, chain.headers[number - 1], chain.headers[number], source, index);
+    }
+
+    /// @dev Block 2 of `chain` (one transaction, at 2 000 ms, parent at 1 000 ms)
+    /// revealed as derivation's block for forced record `record`.
+    function revealForcedBlockTwo(Chain memory chain, uint64 record) internal returns (uint256) {
+        return revealAt(chain, 2, DisputeGame.Source.Forced, record);
     }
 
     function test_AForcedBlockHoldsItsRecordAloneAtTheRecordsTime() public {
@@ -930,18 +931,7 @@ contract DisputeGameTest is Base {
 
     function test_AForcedBlockOfSeveralTransactionsLoses() public {
         // Block 3 holds four transactions; a forced block holds one.
-        uint256 output = propose(honest, 3);
-        uint256 gameId = open(output, GENESIS);
-        vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 0, 3, honest.hashes[1]);
-        vm.prank(CHALLENGER);
-        game.answer(gameId, 0, 3, true);
-        vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 1, 3, honest.hashes[2]);
-        vm.prank(CHALLENGER);
-        game.answer(gameId, 1, 3, true);
-        vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[2], honest.headers[3], DisputeGame.Source.Forced, 0);
+        uint256 gameId = revealAt(honest, 3, DisputeGame.Source.Forced, 0);
         vm.prank(PROPOSER);
         vm.expectRevert(DisputeGame.NotYourMove.selector);
         game.disputeForcedBlock(gameId, queue(0));
@@ -963,21 +953,12 @@ contract DisputeGameTest is Base {
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
     }
 
-    /// @dev A game on the honest output at block 1, bisected to it; the defender reveals
-    /// block 1 as taken from batch `source` (each batch here carries blocks 1..BLOCKS).
-    function revealFirstBlockFrom(uint64 source) internal returns (uint256 gameId) {
-        uint256 output = propose(honest, 1);
-        gameId = open(output, GENESIS);
-        vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, source);
-    }
-
     function test_ABatchPostedAfterAnOverdueRecordStartsAfterItsForcedBlock() public {
         // Batch 1 repeats batch 0 from L1 block 100; record 0 (L1 block 10, window 5) was
         // overdue by then: derivation puts its forced block before the batch's first.
         vm.roll(100);
         inbox.postCalldata(batch);
-        uint256 gameId = revealFirstBlockFrom(1);
+        uint256 gameId = revealAt(honest, 1, DisputeGame.Source.Batch, 1);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
         game.disputeForcedBlock(gameId, queue(0));
@@ -992,7 +973,7 @@ contract DisputeGameTest is Base {
 
     function test_ABatchPostedBeforeTheWindowEndsOrContinuingNeedsNoForcedBlock() public {
         // Batch 0 was posted at L1 block 1, before record 0's window ended (15).
-        uint256 gameId = revealFirstBlockFrom(0);
+        uint256 gameId = revealAt(honest, 1, DisputeGame.Source.Batch, 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
         game.disputeSkippedForced(gameId, queue(0), batch, false);
@@ -1000,14 +981,7 @@ contract DisputeGameTest is Base {
         // whole, no forced block goes inside.
         vm.roll(100);
         inbox.postCalldata(batch);
-        uint256 output = propose(honest, 2);
-        gameId = open(output, GENESIS);
-        vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 0, 2, honest.hashes[1]);
-        vm.prank(CHALLENGER);
-        game.answer(gameId, 0, 2, true);
-        vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[1], honest.headers[2], DisputeGame.Source.Batch, 1);
+        gameId = revealAt(honest, 2, DisputeGame.Source.Batch, 1);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
         game.disputeSkippedForced(gameId, queue(0), batch, false);

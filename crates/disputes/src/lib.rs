@@ -19,7 +19,7 @@ use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::alloy::sol_types::{SolCall, SolValue};
 use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
-use straddle_l1_contracts::{DisputeGame, OutputRegistry, Portal};
+use straddle_l1_contracts::{DisputeGame, OutputRegistry};
 use straddle_node::api::{BlockRef, BlockSource, StraddleApiClient, http_client};
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
 use straddle_primitives::{Deposit, Domain, ForcedTransaction};
@@ -517,23 +517,23 @@ impl Player {
                 .await?;
             return Ok("dispute execution");
         }
-        // The chain's forced queue after the agreed parent: where forced blocks go.
-        let queue = self
-            .l2
-            .get_forced_queue(game.blockNumber.saturating_sub(1))
-            .await?;
-        if derivation.source == SOURCE_FORCED
-            && self
+        // The chain's forced queue after the agreed parent (where forced blocks go) is
+        // read only for the forced-block moves that take it.
+        let parent = game.blockNumber.saturating_sub(1);
+        if derivation.source == SOURCE_FORCED {
+            let queue = self.l2.get_forced_queue(parent).await?;
+            if self
                 .forced_block_contradicts(game, derivation, queue.next)
                 .await?
-        {
-            let call = DisputeGame::disputeForcedBlockCall {
-                gameId: gid,
-                queueWitness: queue.witness,
-            };
-            self.send(&call, U256::ZERO, "dispute the forced block")
-                .await?;
-            return Ok("dispute forced block");
+            {
+                let call = DisputeGame::disputeForcedBlockCall {
+                    gameId: gid,
+                    queueWitness: queue.witness,
+                };
+                self.send(&call, U256::ZERO, "dispute the forced block")
+                    .await?;
+                return Ok("dispute forced block");
+            }
         }
         if derivation.source == SOURCE_BATCH {
             let evidence = self.evidence(derivation.sourceIndex).await?;
@@ -557,6 +557,7 @@ impl Player {
                     .await?;
                 return Ok("dispute batch block");
             }
+            let queue = self.l2.get_forced_queue(parent).await?;
             let forced_first = BatchOpener::forcedBlockFirstCall {
                 index: U256::from(derivation.sourceIndex),
                 blockNumber: game.blockNumber,
@@ -592,10 +593,13 @@ impl Player {
         derivation: &DisputeGame::Derivation,
         next: u64,
     ) -> Result<bool, DisputeError> {
-        let call = Portal::forcedTimesCall(derivation.sourceIndex);
-        let recorded_ms = self.l1.view(self.portal, &call).await?.saturating_mul(1000);
-        let timestamp_ms = recorded_ms.max(derivation.parentTimestampMs);
-        Ok(recorded_ms == 0
+        // The opener applies derivation's time rule (0: no such record).
+        let call = BatchOpener::forcedBlockTimeCall {
+            record: derivation.sourceIndex,
+            parentTimestampMs: derivation.parentTimestampMs,
+        };
+        let timestamp_ms = self.l1.view(self.opener, &call).await?;
+        Ok(timestamp_ms == 0
             || derivation.sourceIndex != next
             || game.transactionCount != 1
             || game.blockTimestampMs != timestamp_ms)
