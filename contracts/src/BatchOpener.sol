@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {BatchInbox} from "./BatchInbox.sol";
 import {L2Domain} from "./L2Domain.sol";
 import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
+import {CanonicalForm} from "./CanonicalForm.sol";
 
 /// @title BatchOpener
 /// @notice Proves what one transaction of a posted batch is: it opens the bytes of batch
@@ -15,10 +16,15 @@ import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";
 /// (docs/spec/transactions.md) with its block. This is how a dispute learns which
 /// transactions L1 defines for a block (docs/spec/disputes.md §5).
 /// @dev Reads only the header, the block list, the index entries of the transaction,
-/// the address-table entries and order literals it refers to, and its own bytes; a
-/// reference must name an order literal (as in a whole-batch decode). Bytes carried in
-/// canonical form (kind 0xFF) are returned as they are: whether they decode is the
-/// execution's question.
+/// the address-table entries and order literals it refers to, and its own bytes as far
+/// as decoding goes; a reference must name an order literal. A slot whose item does not
+/// decode alone (batches.md §5: an empty or reversed slot, an unknown kind, a malformed
+/// or out-of-slot read, a reference to no literal, an address outside the table, a list
+/// past its canonical bound, carried bytes that are not a canonical transaction of a kind
+/// without a compact form, a deposit or forced record the Portal did not make before the
+/// batch) is the undecodable item `0xFE`, as in `straddle_batch`. A fault of the caller
+/// (an element not opened or not proven, another deposit record than the Portal's)
+/// reverts instead.
 contract BatchOpener {
     /// @notice What the batch says of one transaction.
     struct Opened {
@@ -89,6 +95,8 @@ contract BatchOpener {
         /// @dev The element read last and its slot (reads are mostly sequential).
         uint256 lastElement;
         uint256 lastSlot;
+        /// @dev Reads of an item's own bytes stop here (its slot's end).
+        uint256 limit;
     }
 
     /// @notice The batch was posted the other way (calldata versus blobs).
@@ -111,8 +119,11 @@ contract BatchOpener {
     error UnknownKind(uint8 kind, uint256 at);
     /// @notice The batch has no transaction `position` in block `blockNumber`.
     error NoSuchTransaction(uint64 blockNumber, uint256 position);
-    /// @notice The deposit named is not the Portal's record `index`.
+    /// @notice The Portal has no deposit `index` (an undecodable item, not an error of
+    /// the call: `openCalldata` / `openBlobs` return 0xFE for it).
     error UnknownDeposit(uint64 index);
+    /// @notice The deposit record given is not the Portal's record `index`.
+    error WrongDepositRecord(uint64 index);
     /// @notice The forced transaction carried is not the Portal's record `index`.
     error UnknownForced(uint64 index);
     /// @notice The Portal recorded deposit or forced transaction `index` in the batch's L1
@@ -148,6 +159,8 @@ contract BatchOpener {
     /// @dev A forced transaction's canonical header: kind ‖ index u64 ‖ sender ‖ length u32.
     uint256 internal constant FORCED_HEADER_BYTES = 33;
     uint8 internal constant KIND_CANONICAL = 0xFF;
+    /// @dev The undecodable item (batches.md §5).
+    uint8 internal constant KIND_UNDECODABLE = 0xFE;
 
     /// @notice The inbox whose batches this opens.
     BatchInbox public immutable inbox;
@@ -264,6 +277,7 @@ contract BatchOpener {
         if (keccak256(batch) != posted.commitment) revert CommitmentMismatch(index);
         r.data = batch;
         r.length = batch.length;
+        r.limit = batch.length;
         r.postedAt = posted.l1BlockNumber;
     }
 
@@ -272,6 +286,7 @@ contract BatchOpener {
         BatchInbox.Batch memory posted = inbox.getBatch(index);
         if (posted.kind != BatchInbox.Kind.Blobs) revert WrongPosting(index);
         r = proveElements(inbox.getBlobHashes(index), openings);
+        r.limit = r.length;
         r.postedAt = posted.l1BlockNumber;
     }
 
@@ -348,13 +363,7 @@ contract BatchOpener {
         o.firstBlock = v.firstBlock;
         o.lastBlock = v.lastBlock;
         o.parentHash = v.parentHash;
-        r.addressCount = varint(r);
-        if (r.addressCount > ADDRESSES_MAX) revert Invalid("address count", r.at);
-        r.addressStart = r.at;
-        uint256 indexStart = r.addressStart + 20 * r.addressCount;
-        r.section = indexStart + 3 * total;
-        if (r.section > r.length) revert Truncated(r.length);
-        o.transaction = located(r, indexStart, before + position, total);
+        o.transaction = located(r, r.addressStart + 20 * r.addressCount, before + position, total);
     }
 
     /// @dev Reads the header and the whole block list (leaving the position after it):
@@ -398,23 +407,58 @@ contract BatchOpener {
             total += count;
             if (total > r.length) revert Invalid("transaction count", start);
         }
+        // The address table and the index must fit: the rest of the structure.
+        r.addressCount = varint(r);
+        if (r.addressCount > ADDRESSES_MAX) revert Invalid("address count", r.at);
+        r.addressStart = r.at;
+        r.section = r.addressStart + 20 * r.addressCount + 3 * total;
+        if (r.section > r.length) revert Truncated(r.length);
     }
 
-    /// @dev Transaction `i` of `total`, decoded from the offset the index gives.
+    /// @dev Transaction `i` of `total`: the item in its slot (from its index entry to the
+    /// next one's, or the section's end), or 0xFE if that does not decode alone.
     function located(Reader memory r, uint256 indexStart, uint256 i, uint256 total)
         internal
         view
-        returns (bytes memory transaction)
+        returns (bytes memory)
     {
         uint256 sectionLength = r.length - r.section;
         uint256 offset = fixedAt(r, indexStart + 3 * i, 3);
         uint256 end = i + 1 < total ? fixedAt(r, indexStart + 3 * (i + 1), 3) : sectionLength;
-        if ((i == 0 && offset != 0) || end <= offset || end > sectionLength) {
-            revert Invalid("transaction index", indexStart + 3 * i);
-        }
+        if (end <= offset || end > sectionLength) return abi.encodePacked(KIND_UNDECODABLE);
         r.at = r.section + offset;
+        r.limit = r.section + end;
+        try this.decodeItem(r) returns (bytes memory transaction) {
+            return transaction;
+        } catch (bytes memory reason) {
+            if (callerFault(reason)) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 32), mload(reason))
+                }
+            }
+            return abi.encodePacked(KIND_UNDECODABLE);
+        }
+    }
+
+    /// @notice Decodes the item of `r` from `r.at`, reading its own bytes no further than
+    /// `r.limit`, which it must end at; reverts at any fault. External only so that
+    /// `located` can tell an item's fault from the caller's (a self-call).
+    function decodeItem(Reader memory r) external view returns (bytes memory transaction) {
         transaction = decodeTransaction(r);
-        if (r.at != r.section + end) revert Invalid("transaction length mismatch", r.at);
+        if (r.at != r.limit) revert Invalid("transaction length mismatch", r.at);
+        if (!CanonicalForm.isCanonical(transaction)) revert Invalid("no canonical form", r.at);
+    }
+
+    /// @dev Whether a revert of `decodeItem` is the caller's fault (or out of gas, or a
+    /// bug) rather than the item's.
+    function callerFault(bytes memory reason) internal pure returns (bool) {
+        if (reason.length < 4) return true;
+        // casting to 'bytes4' is safe because it takes the selector, the first 4 bytes
+        // forge-lint: disable-next-line(unsafe-typecast)
+        bytes4 selector = bytes4(reason);
+        return selector == NotOpened.selector || selector == ElementNotProven.selector
+            || selector == BadOpening.selector || selector == WrongDepositRecord.selector
+            || selector == bytes4(keccak256("Panic(uint256)"));
     }
 
     // ----- transactions (batches.md §3) -----
@@ -443,9 +487,12 @@ contract BatchOpener {
         if (kind == KIND_DEPOSIT) return depositOf(r);
         if (kind == KIND_CANONICAL) {
             uint256 length = varint(r);
-            if (length > r.length) revert Truncated(r.at);
+            if (length > CanonicalForm.TRANSACTION_BYTES_MAX) revert Invalid("canonical bytes too long", r.at);
             bytes memory canonical = bytesAt(r, length);
-            if (length > 0 && uint8(canonical[0]) == KIND_FORCED) checkForced(r, canonical);
+            if (!CanonicalForm.isCanonical(canonical) || CanonicalForm.isCompactable(canonical)) {
+                revert Invalid("not a canonical transaction without a compact form", start);
+            }
+            if (uint8(canonical[0]) == KIND_FORCED) checkForced(r, canonical);
             return canonical;
         }
         revert UnknownKind(kind, start);
@@ -502,8 +549,11 @@ contract BatchOpener {
     /// @dev A deposit carries its Portal index; the rest is the Portal's record.
     function depositOf(Reader memory r) internal view returns (bytes memory) {
         uint64 index = uint64(small(r, type(uint64).max));
+        bytes32 recorded = portal.depositHashes(index);
+        if (recorded == bytes32(0)) revert UnknownDeposit(index);
+        recordedBefore(r, index, portal.depositBlocks(index));
         bytes memory record = r.depositRecord;
-        if (record.length != 56) revert UnknownDeposit(index);
+        if (record.length != 56) revert WrongDepositRecord(index);
         address from;
         address recipient;
         uint128 amount;
@@ -512,11 +562,7 @@ contract BatchOpener {
             recipient := shr(96, mload(add(record, 52)))
             amount := shr(128, mload(add(record, 72)))
         }
-        bytes32 recorded = portal.depositHashes(index);
-        if (recorded == bytes32(0) || recorded != PortalRecords.depositHash(index, from, recipient, amount)) {
-            revert UnknownDeposit(index);
-        }
-        recordedBefore(r, index, portal.depositBlocks(index));
+        if (recorded != PortalRecords.depositHash(index, from, recipient, amount)) revert WrongDepositRecord(index);
         return abi.encodePacked(KIND_DEPOSIT, index, from, recipient, amount);
     }
 
@@ -585,12 +631,13 @@ contract BatchOpener {
         pure
         returns (Order memory order, bytes memory sig)
     {
-        uint256 resume = r.at;
+        (uint256 resume, uint256 limit) = (r.at, r.limit);
         r.at = at;
+        r.limit = r.length;
         uint256 tag = varint(r);
         if (tag >= 2) revert Invalid("order reference to no literal", referrer);
         (order, sig) = literal(r, tag == 1);
-        r.at = resume;
+        (r.at, r.limit) = (resume, limit);
     }
 
     /// @dev An order body literal `market ‖ flags ‖ limitPrice ‖ size ‖ expiry ‖
@@ -635,6 +682,7 @@ contract BatchOpener {
 
     /// @dev 64 bytes `r ‖ s'` (s' = s | yParity << 255) as the canonical `r ‖ s ‖ v`.
     function signature(Reader memory r) internal pure returns (bytes memory) {
+        if (r.at + 64 > r.limit) revert Truncated(r.at);
         uint256 rValue = fixedAt(r, r.at, 32);
         uint256 folded = fixedAt(r, r.at + 32, 32);
         r.at += 64;
@@ -712,12 +760,14 @@ contract BatchOpener {
 
     /// @dev The byte at the position, advancing.
     function next(Reader memory r) internal pure returns (uint256 b) {
+        if (r.at >= r.limit) revert Truncated(r.at);
         b = byteAt(r, r.at);
         r.at += 1;
     }
 
     /// @dev `len` bytes at the position, advancing.
     function bytesAt(Reader memory r, uint256 len) internal pure returns (bytes memory out) {
+        if (r.at + len > r.limit) revert Truncated(r.at);
         out = new bytes(len);
         for (uint256 i = 0; i < len; i++) {
             out[i] = bytes1(uint8(byteAt(r, r.at + i)));

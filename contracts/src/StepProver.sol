@@ -15,8 +15,8 @@ import {PortfolioRisk} from "./PortfolioRisk.sol";
 /// liquidations and auto-deleveragings (0x13, 0x14, in `LiquidationStepProver`),
 /// cancels (0x12), bulk cancels (0x15), order placements, bulk placements, market listings
 /// and closings (0x1A, 0x16, 0x18, 0x19, in `OrderStepProver`) and forced transactions
-/// (0x1D) carrying any of the user kinds among these or anything that may not be forced.
-/// Oracle updates (0x10) are proven a sub-step at a time (`subStep`, forwarded to
+/// (0x1D) carrying any of the user kinds among these or anything that may not be forced,
+/// and undecodable batch items (0xFE), which change nothing. Oracle updates (0x10) are proven a sub-step at a time (`subStep`, forwarded to
 /// `OracleStepProver`; docs/spec/disputes.md §4.1): `execute` refuses them, and any
 /// unknown kind, with `UnsupportedKind`. A
 /// transaction the STF refuses changes nothing, so its post-state root is the pre-state
@@ -84,6 +84,8 @@ abstract contract StepRules {
     uint8 internal constant KIND_BULK_CANCEL = 0x15;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
     uint8 internal constant KIND_FORCED = 0x1D;
+    /// @dev An undecodable batch item (docs/spec/batches.md §5): changes nothing.
+    uint8 internal constant KIND_UNDECODABLE = 0xFE;
     uint8 internal constant KIND_PLACE_ORDER = 0x1A;
     uint8 internal constant KIND_PLACE_ORDERS = 0x16;
     uint8 internal constant KIND_MATCH = 0x11;
@@ -1261,6 +1263,7 @@ contract StepProver is StepRules, IStepProver, ISubStepProver, IForcedQueue {
     ) external view returns (bytes32) {
         if (transaction.length == 0) return preRoot;
         uint8 kind = uint8(transaction[0]);
+        if (kind == KIND_UNDECODABLE) return preRoot;
         if (
             kind == KIND_PLACE_ORDER || kind == KIND_PLACE_ORDERS || kind == KIND_CLOSE_MARKET
                 || kind == KIND_LIST_MARKET

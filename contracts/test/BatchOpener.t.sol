@@ -80,35 +80,66 @@ contract BatchOpenerTest is Base {
         vm.assertEq(opened.parentHash, PARENT, "parent");
     }
 
-    function test_MalformedBatchesAreRefusedByName() public {
+    function test_AMalformedStructureIsRefusedByName() public {
         bytes memory versionTwo = batchOf(2, cancel(hex"03"));
         uint256 index = post(versionTwo);
         vm.expectRevert(abi.encodeWithSelector(BatchOpener.UnknownVersion.selector, uint8(2)));
         opener.openCalldata(index, 5, 0, versionTwo, "");
 
-        expectInvalid(batchOf(1, cancel(hex"8000")), "non-minimal varint");
-        expectInvalid(batchOf(1, abi.encodePacked(cancel(hex"03"), hex"00")), "transaction length mismatch");
+        // Cut inside the index: the table and index do not fit.
+        bytes memory cut = batchOf(1, cancel(hex"03"));
+        assembly {
+            mstore(cut, 54)
+        }
+        index = post(cut);
+        vm.expectRevert(abi.encodeWithSelector(BatchOpener.Truncated.selector, uint256(54)));
+        opener.openCalldata(index, 5, 0, cut, "");
+    }
+
+    /// @dev Whether transaction 0 of block 5 of `batch` opens to the undecodable item.
+    function expectUndecodable(bytes memory batch, string memory why) internal {
+        vm.assertEq(open(batch, 5, 0).transaction, hex"fe", why);
+    }
+
+    function test_AnItemThatDoesNotDecodeAloneOpensAsTheUndecodableItem() public {
+        expectUndecodable(batchOf(1, cancel(hex"8000")), "non-minimal varint");
+        expectUndecodable(batchOf(1, abi.encodePacked(cancel(hex"03"), hex"00")), "a byte past the item");
         // A hash item naming the literal at section offset 4: after itself.
-        expectInvalid(
-            batchOf(1, abi.encodePacked(hex"12", hex"05", hex"03", hex"04", SIGNATURE)), "hash reference points forward"
-        );
+        expectUndecodable(batchOf(1, abi.encodePacked(hex"12", hex"05", hex"03", hex"04", SIGNATURE)), "forward");
         // A retirement naming address 0 of an empty table.
-        expectInvalid(
-            batchOf(1, abi.encodePacked(hex"1b", hex"00", hex"00", bytes32(0))), "address index out of the table"
-        );
-
-        bytes memory unknown = batchOf(1, hex"30");
-        index = post(unknown);
-        vm.expectRevert(abi.encodeWithSelector(BatchOpener.UnknownKind.selector, uint8(0x30), uint256(56)));
-        opener.openCalldata(index, 5, 0, unknown, "");
-
+        expectUndecodable(batchOf(1, abi.encodePacked(hex"1b", hex"00", hex"00", bytes32(0))), "address table");
+        expectUndecodable(batchOf(1, hex"30"), "unknown kind");
         bytes memory truncated = batchOf(1, cancel(hex"03"));
         assembly {
             mstore(truncated, sub(mload(truncated), 10))
         }
-        index = post(truncated);
-        vm.expectRevert(abi.encodeWithSelector(BatchOpener.Truncated.selector, truncated.length));
-        opener.openCalldata(index, 5, 0, truncated, "");
+        expectUndecodable(truncated, "the item cut short");
+        // The one index entry points past the section.
+        bytes memory past = batchOf(1, cancel(hex"03"));
+        past[55] = 0x7f;
+        expectUndecodable(past, "a slot past the section");
+
+        bytes memory canonicalCancel = abi.encodePacked(
+            hex"12", bytes32(uint256(0x5555)), uint64(3), uint64(1002), bytes32(uint256(7)), bytes32(uint256(9))
+        );
+        // Carried canonically although compactable (s fits 255 bits).
+        expectUndecodable(
+            batchOf(1, abi.encodePacked(hex"ff", uint8(114), canonicalCancel, uint8(28))), "compactable, carried"
+        );
+        // A high-s cancel carried canonically opens as it is; with recovery byte 0 it is
+        // not canonical (it would re-encode as 27).
+        bytes memory highS = abi.encodePacked(
+            hex"12", bytes32(uint256(0x5555)), uint64(3), uint64(1002), bytes32(uint256(7)), bytes32(type(uint256).max)
+        );
+        bytes memory carried = abi.encodePacked(highS, uint8(27));
+        vm.assertEq(
+            open(batchOf(1, abi.encodePacked(hex"ff", uint8(114), carried)), 5, 0).transaction, carried, "high-s"
+        );
+        expectUndecodable(batchOf(1, abi.encodePacked(hex"ff", uint8(114), highS, uint8(0))), "recovery byte 0");
+        // The undecodable item carried canonically is itself.
+        expectUndecodable(batchOf(1, hex"ff01fe"), "0xFE carried");
+        expectUndecodable(batchOf(1, hex"ff02fe00"), "0xFE with a byte");
+        expectUndecodable(batchOf(1, hex"ff80800101"), "canonical bytes past the bound");
     }
 
     function test_OpeningsOfTheWrongBatchOrPlaceAreRefused() public {

@@ -163,6 +163,15 @@ contract DisputeGameTest is Base {
         );
     }
 
+    /// @dev A canonical auto-deleveraging (kind 0x14: target ‖ market u32 ‖ counterparty ‖
+    /// size u64, 53 bytes), distinct per block, position and `forged`: a transaction a
+    /// batch carries as its canonical bytes.
+    function autoDeleverage(uint64 n, uint256 k, bool forged) internal pure returns (bytes memory) {
+        return abi.encodePacked(
+            uint8(0x14), address(uint160(0x7000 + n)), uint32(k), address(uint160(forged ? 0xF0 : 0xC0)), uint64(n)
+        );
+    }
+
     function varint(uint256 value) internal pure returns (bytes memory out) {
         while (value >= 0x80) {
             out = abi.encodePacked(out, uint8(value & 0x7f) | 0x80);
@@ -233,9 +242,7 @@ contract DisputeGameTest is Base {
             roots[0] = root;
             bool here = n == tamperBlock;
             for (uint256 k = 0; k < count; k++) {
-                txs[k] = here && k == tamperTx && how == FORGE_CONTENT
-                    ? abi.encodePacked("forged", n, k)
-                    : abi.encodePacked("tx", n, k);
+                txs[k] = autoDeleverage(n, k, here && k == tamperTx && how == FORGE_CONTENT);
                 if (oracle && n == ORACLE_BLOCK && k == ORACLE_TX) {
                     txs[k] = abi.encodePacked(uint8(0x10), uint8(ORACLE_STEPS - 1), "oracle update");
                     chain.subRoots = subRoots(roots[k], txs[k], forgedSub);

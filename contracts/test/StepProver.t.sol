@@ -244,6 +244,7 @@ contract StepProverTest is Base {
         vm.assertEq(execute(hex"1c00", ""), ROOT, "a truncated deposit");
         vm.assertEq(execute(hex"1d0000", ""), ROOT, "a truncated forced transaction");
         vm.assertEq(execute(transfer(5), ""), ROOT, "v outside {0, 1, 27, 28}");
+        vm.assertEq(execute(hex"fe", ""), ROOT, "the undecodable item");
     }
 
     function test_MalformedWitnessesAreRefusedByName() public {

@@ -1,7 +1,7 @@
 //! The transaction section: each transaction's compact form (`docs/spec/batches.md` §3).
 
-use crate::BatchError;
 use crate::varint::{read_delta, read_small, read_varint, write_delta, write_varint};
+use crate::{BatchError, L1Records};
 use alloy_primitives::{Address, B256, Signature, U256};
 use std::collections::HashMap;
 use straddle_primitives::codec::Writer;
@@ -9,10 +9,10 @@ use straddle_primitives::order::{BulkCancel, BulkOrders, Cancel};
 use straddle_primitives::transaction::write_order_body;
 use straddle_primitives::transaction::{
     KIND_BULK_CANCEL, KIND_CANCEL, KIND_DEPOSIT, KIND_MATCH, KIND_MATCH_PLACED, KIND_PLACE_ORDER,
-    KIND_PLACE_ORDERS, KIND_RETIRE_ORDER,
+    KIND_PLACE_ORDERS, KIND_RETIRE_ORDER, TRANSACTION_BYTES_MAX,
 };
 use straddle_primitives::{
-    Action, Deposit, DepositMargin, Domain, Mint, Order, RetireOrder, SignedAction, SignedCancel,
+    Action, DepositMargin, Domain, Mint, Order, RetireOrder, SignedAction, SignedCancel,
     SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
 };
 
@@ -24,8 +24,6 @@ const ORDER_SIGNED: u128 = 1;
 const ORDER_REFERENCE_BASE: u128 = 2;
 /// Hash item tag of a literal 32-byte hash; larger tags name an order's literal.
 const HASH_LITERAL: u128 = 0;
-/// Most items in a transaction's lists (the canonical bounds are smaller).
-const LIST_MAX: usize = 255;
 
 /// Writes transactions, remembering addresses and where each order literal is.
 pub struct SectionWriter<'a> {
@@ -274,21 +272,25 @@ fn compactable(tx: &Transaction) -> bool {
     }
 }
 
-/// Reads transactions of one batch's section.
+/// Reads transactions of one batch's section, each alone: a reference to an order
+/// literal is followed to the bytes it names (`docs/spec/batches.md` §2), so one slot
+/// decodes the same whether or not the rest of the batch does.
 pub struct SectionReader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Reads of the item's own bytes stop here (its slot's end); a literal followed by
+    /// reference may run to the section's end.
+    limit: usize,
     addresses: &'a [Address],
     domain: &'a Domain,
-    deposit: &'a dyn Fn(u64) -> Option<Deposit>,
+    records: L1Records<'a>,
     /// The batch's base time: every expiry is a delta from it.
     base_ms: u64,
-    /// Offsets of the order literals read so far (a full decode checks references).
-    literals: HashMap<usize, (Order, Option<Signature>)>,
-    /// Address-table indices read, and the order literals followed by reference (when
-    /// not checking): what decoding one transaction alone reads beyond its bytes.
+    /// Address-table indices read, and every section range read (the item's own bytes
+    /// and the literals it follows), up to the end or the first fault: what an on-chain
+    /// decoding of this item reads.
     addresses_read: Vec<usize>,
-    literals_followed: Vec<std::ops::Range<usize>>,
+    touched: Vec<std::ops::Range<usize>>,
 }
 
 impl<'a> SectionReader<'a> {
@@ -296,61 +298,81 @@ impl<'a> SectionReader<'a> {
         bytes: &'a [u8],
         addresses: &'a [Address],
         domain: &'a Domain,
-        deposit: &'a dyn Fn(u64) -> Option<Deposit>,
+        records: L1Records<'a>,
         base_ms: u64,
     ) -> SectionReader<'a> {
         SectionReader {
             bytes,
             at: 0,
+            limit: bytes.len(),
             addresses,
             domain,
-            deposit,
+            records,
             base_ms,
-            literals: HashMap::new(),
             addresses_read: Vec::new(),
-            literals_followed: Vec::new(),
+            touched: Vec::new(),
         }
     }
 
-    /// The address-table indices and the section ranges of order literals read beyond
-    /// the transactions' own bytes.
+    /// The address-table indices and the section ranges read since the last
+    /// [`SectionReader::item`].
     pub fn references(&self) -> (&[usize], &[std::ops::Range<usize>]) {
-        (&self.addresses_read, &self.literals_followed)
+        (&self.addresses_read, &self.touched)
     }
 
-    pub fn position(&self) -> usize {
-        self.at
-    }
-
-    pub fn seek(&mut self, at: usize) {
-        self.at = at;
+    /// Reads with `read` from the current position, no further than the limit, and
+    /// records the bytes it went through (also when it fails).
+    fn read<T>(
+        &mut self,
+        read: impl FnOnce(&[u8], &mut usize) -> Result<T, BatchError>,
+    ) -> Result<T, BatchError> {
+        let start = self.at;
+        let bounded = &self.bytes[..self.limit.min(self.bytes.len())];
+        let result = read(bounded, &mut self.at);
+        if self.at > start {
+            match self.touched.last_mut() {
+                Some(last) if last.end == start => last.end = self.at,
+                _ => self.touched.push(start..self.at),
+            }
+        }
+        result
     }
 
     fn byte(&mut self) -> Result<u8, BatchError> {
-        let byte = *self.bytes.get(self.at).ok_or(BatchError::Truncated)?;
-        self.at += 1;
-        Ok(byte)
+        self.read(|bytes, at| {
+            let byte = *bytes.get(*at).ok_or(BatchError::Truncated)?;
+            *at += 1;
+            Ok(byte)
+        })
     }
 
     fn take(&mut self, len: usize) -> Result<&'a [u8], BatchError> {
-        let slice = self
-            .bytes
-            .get(self.at..self.at + len)
-            .ok_or(BatchError::Truncated)?;
-        self.at += len;
-        Ok(slice)
+        let start = self.at;
+        if start.checked_add(len).is_none_or(|end| end > self.limit) {
+            return Err(BatchError::Truncated);
+        }
+        self.read(|_, at| {
+            *at += len;
+            Ok(())
+        })?;
+        Ok(&self.bytes[start..start + len])
+    }
+
+    fn tag(&mut self) -> Result<u128, BatchError> {
+        self.read(read_varint)
     }
 
     fn varint<T: TryFrom<u128>>(&mut self) -> Result<T, BatchError> {
-        read_small(self.bytes, &mut self.at)
+        self.read(read_small)
     }
 
     fn expiry(&mut self) -> Result<u64, BatchError> {
-        read_delta(self.bytes, &mut self.at, self.base_ms)
+        let base = self.base_ms;
+        self.read(|bytes, at| read_delta(bytes, at, base))
     }
 
     fn count(&mut self) -> Result<usize, BatchError> {
-        Ok(usize::from(self.byte()?).min(LIST_MAX))
+        Ok(usize::from(self.byte()?))
     }
 
     fn address(&mut self) -> Result<Address, BatchError> {
@@ -374,48 +396,28 @@ impl<'a> SectionReader<'a> {
     }
 
     /// An order item; `signed`: the signature is required.
-    fn order(
-        &mut self,
-        signed: bool,
-        checked: bool,
-    ) -> Result<(Order, Option<Signature>), BatchError> {
+    fn order(&mut self, signed: bool) -> Result<(Order, Option<Signature>), BatchError> {
         let start = self.at;
-        let tag = read_varint(self.bytes, &mut self.at)?;
+        let tag = self.tag()?;
         let (order, signature) = if tag >= ORDER_REFERENCE_BASE {
             let offset = usize::try_from(tag - ORDER_REFERENCE_BASE)
-                .map_err(|_| BatchError::Invalid("order reference"))?;
-            if offset >= start {
-                return Err(BatchError::Invalid("order reference points forward"));
-            }
-            if checked {
-                self.literals
-                    .get(&offset)
-                    .cloned()
-                    .ok_or(BatchError::Invalid("order reference to no literal"))?
-            } else {
-                self.literal_at(offset)?
-            }
+                .ok()
+                .filter(|offset| *offset < start)
+                .ok_or(BatchError::Invalid("order reference points forward"))?;
+            self.literal_at(offset)?
         } else {
-            let order = Order {
-                market: self.varint()?,
-                isBuy: false,
-                limitPrice: 0,
-                size: 0,
-                timeInForce: 0,
-                reduceOnly: false,
-                expiryMs: 0,
-                clientOrderId: 0,
-                nonce: 0,
-            };
+            let market = self.varint()?;
             let flags = self.byte()?;
             let mut order = Order {
+                market,
                 isBuy: flags & 1 == 1,
                 reduceOnly: flags & 2 == 2,
                 timeInForce: flags >> 2,
                 limitPrice: self.varint()?,
                 size: self.varint()?,
                 expiryMs: self.expiry()?,
-                ..order
+                clientOrderId: 0,
+                nonce: 0,
             };
             order.clientOrderId = self.varint()?;
             order.nonce = self.varint()?;
@@ -424,7 +426,6 @@ impl<'a> SectionReader<'a> {
             } else {
                 None
             };
-            self.literals.insert(start, (order.clone(), signature));
             (order, signature)
         };
         if signed && signature.is_none() {
@@ -433,70 +434,103 @@ impl<'a> SectionReader<'a> {
         Ok((order, signature))
     }
 
-    /// The order literal at `offset` (a reference must name a literal, as in a whole
-    /// decode), the position restored.
+    /// The order literal at `offset`, which a reference names (it must be a literal;
+    /// it may run to the section's end), the position and limit restored.
     fn literal_at(&mut self, offset: usize) -> Result<(Order, Option<Signature>), BatchError> {
-        let resume = self.at;
+        let (resume, limit) = (self.at, self.limit);
         self.at = offset;
-        let tag = read_varint(self.bytes, &mut self.at)?;
-        self.at = offset;
-        if tag >= ORDER_REFERENCE_BASE {
-            return Err(BatchError::Invalid("order reference to no literal"));
-        }
-        let literal = self.order(false, false)?;
-        self.literals_followed.push(offset..self.at);
-        self.at = resume;
-        Ok(literal)
+        self.limit = self.bytes.len();
+        let literal = self.tag().and_then(|tag| {
+            if tag >= ORDER_REFERENCE_BASE {
+                return Err(BatchError::Invalid("order reference to no literal"));
+            }
+            self.at = offset;
+            self.order(false)
+        });
+        (self.at, self.limit) = (resume, limit);
+        literal
     }
 
-    fn signed_order(&mut self, checked: bool) -> Result<SignedOrder, BatchError> {
-        let (order, signature) = self.order(true, checked)?;
+    fn signed_order(&mut self) -> Result<SignedOrder, BatchError> {
+        let (order, signature) = self.order(true)?;
         Ok(SignedOrder {
             order,
             signature: signature.ok_or(BatchError::Invalid("order needs its signature"))?,
         })
     }
 
-    fn hash(&mut self, checked: bool) -> Result<B256, BatchError> {
+    fn hash(&mut self) -> Result<B256, BatchError> {
         let start = self.at;
-        let tag = read_varint(self.bytes, &mut self.at)?;
+        let tag = self.tag()?;
         if tag == HASH_LITERAL {
             return Ok(B256::from_slice(self.take(32)?));
         }
-        let offset = usize::try_from(tag - 1).map_err(|_| BatchError::Invalid("hash reference"))?;
-        if offset >= start {
-            return Err(BatchError::Invalid("hash reference points forward"));
-        }
-        let order = if checked {
-            self.literals
-                .get(&offset)
-                .map(|(order, _)| order.clone())
-                .ok_or(BatchError::Invalid("hash reference to no order"))?
-        } else {
-            self.literal_at(offset)?.0
-        };
+        let offset = usize::try_from(tag - 1)
+            .ok()
+            .filter(|offset| *offset < start)
+            .ok_or(BatchError::Invalid("hash reference points forward"))?;
+        let (order, _) = self.literal_at(offset)?;
         Ok(order.hash(self.domain))
     }
 
-    /// One transaction at the current position; `checked`: references must name
-    /// literals this reader has read (a whole-batch decode). A compact item whose lists
-    /// are longer than the canonical form allows (its counts go to 255) has no canonical
-    /// bytes, and does not decode.
-    pub fn transaction(&mut self, checked: bool) -> Result<Transaction, BatchError> {
-        let tx = self.transaction_item(checked)?;
+    /// The transaction in the slot `start..end` of the section (`docs/spec/batches.md`
+    /// §5): its item must decode alone, reading nothing of its own past `end`, and end
+    /// exactly there; otherwise the slot holds [`Transaction::Undecodable`], and the
+    /// error says why. [`SectionReader::references`] then gives what was read.
+    pub fn item(&mut self, start: usize, end: usize) -> (Transaction, Option<BatchError>) {
+        self.addresses_read.clear();
+        self.touched.clear();
+        if start >= end || end > self.bytes.len() {
+            return (
+                Transaction::Undecodable,
+                Some(BatchError::Invalid("transaction index")),
+            );
+        }
+        self.at = start;
+        self.limit = end;
+        let decoded = self.transaction().and_then(|tx| {
+            if self.at == end {
+                Ok(tx)
+            } else {
+                Err(BatchError::Invalid("transaction length mismatch"))
+            }
+        });
+        self.limit = self.bytes.len();
+        match decoded {
+            Ok(tx) => (tx, None),
+            Err(error) => (Transaction::Undecodable, Some(error)),
+        }
+    }
+
+    /// One transaction at the current position. A compact item whose lists are longer
+    /// than the canonical form allows (its counts go to 255) has no canonical bytes, and
+    /// does not decode.
+    fn transaction(&mut self) -> Result<Transaction, BatchError> {
+        let tx = self.transaction_item()?;
         Transaction::decode(&tx.encode()).map_err(BatchError::Transaction)?;
         Ok(tx)
     }
 
-    fn transaction_item(&mut self, checked: bool) -> Result<Transaction, BatchError> {
+    fn transaction_item(&mut self) -> Result<Transaction, BatchError> {
         let kind = self.byte()?;
         Ok(match kind {
             KIND_CANONICAL => {
                 let len: usize = self.varint()?;
+                if len > TRANSACTION_BYTES_MAX {
+                    return Err(BatchError::Invalid("canonical bytes too long"));
+                }
                 let canonical = self.take(len)?;
                 let tx = Transaction::decode(canonical).map_err(BatchError::Transaction)?;
                 if compactable(&tx) {
                     return Err(BatchError::Invalid("canonical form of a compactable kind"));
+                }
+                if tx.encode() != canonical {
+                    return Err(BatchError::Invalid("bytes not in canonical form"));
+                }
+                if let Transaction::Forced(forced) = &tx
+                    && (self.records.forced)(forced.index).as_ref() != Some(forced)
+                {
+                    return Err(BatchError::UnknownForced(forced.index));
                 }
                 tx
             }
@@ -545,35 +579,33 @@ impl<'a> SectionReader<'a> {
                 })
             }
             KIND_MATCH => {
-                let taker = self.signed_order(checked)?;
+                let taker = self.signed_order()?;
                 let n = self.count()?;
                 let mut makers = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let maker = self.signed_order(checked)?;
+                    let maker = self.signed_order()?;
                     makers.push((maker, self.varint()?));
                 }
                 Transaction::Match { taker, makers }
             }
             KIND_MATCH_PLACED => {
-                let taker = self.signed_order(checked)?;
+                let taker = self.signed_order()?;
                 let n = self.count()?;
                 let mut makers = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let (order, _) = self.order(false, checked)?;
+                    let (order, _) = self.order(false)?;
                     let owner = self.address()?;
                     makers.push((order, owner, self.varint()?));
                 }
                 Transaction::MatchPlaced { taker, makers }
             }
-            KIND_PLACE_ORDER => Transaction::PlaceOrder(self.signed_order(checked)?),
+            KIND_PLACE_ORDER => Transaction::PlaceOrder(self.signed_order()?),
             KIND_PLACE_ORDERS => {
                 let c = self.count()?;
-                let cancels = (0..c)
-                    .map(|_| self.hash(checked))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let cancels = (0..c).map(|_| self.hash()).collect::<Result<Vec<_>, _>>()?;
                 let n = self.count()?;
                 let orders = (0..n)
-                    .map(|_| self.order(false, checked).map(|(order, _)| order))
+                    .map(|_| self.order(false).map(|(order, _)| order))
                     .collect::<Result<Vec<_>, _>>()?;
                 let bulk = BulkOrders {
                     cancels,
@@ -588,7 +620,7 @@ impl<'a> SectionReader<'a> {
             }
             KIND_CANCEL => {
                 let cancel = Cancel {
-                    orderHash: self.hash(checked)?,
+                    orderHash: self.hash()?,
                     nonce: self.varint()?,
                     expiryMs: self.expiry()?,
                 };
@@ -599,9 +631,7 @@ impl<'a> SectionReader<'a> {
             }
             KIND_BULK_CANCEL => {
                 let n = self.count()?;
-                let order_hashes = (0..n)
-                    .map(|_| self.hash(checked))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let order_hashes = (0..n).map(|_| self.hash()).collect::<Result<Vec<_>, _>>()?;
                 let cancel = BulkCancel {
                     orderHashes: order_hashes,
                     nonce: self.varint()?,
@@ -614,12 +644,12 @@ impl<'a> SectionReader<'a> {
             }
             KIND_RETIRE_ORDER => Transaction::RetireOrder(RetireOrder {
                 owner: self.address()?,
-                order_hash: self.hash(checked)?,
+                order_hash: self.hash()?,
             }),
             KIND_DEPOSIT => {
                 let index: u64 = self.varint()?;
                 Transaction::Deposit(
-                    (self.deposit)(index).ok_or(BatchError::UnknownDeposit(index))?,
+                    (self.records.deposit)(index).ok_or(BatchError::UnknownDeposit(index))?,
                 )
             }
             other => return Err(BatchError::UnknownKind(other)),

@@ -11,12 +11,18 @@
 //!
 //! Kinds without a compact form (oracle updates, liquidations, listings, …) are carried
 //! as their canonical bytes. [`Batch::decode`] is the exact inverse of [`Batch::encode`].
+//!
+//! Decoding is tolerant (`docs/spec/batches.md` §5): a batch whose header, block list and
+//! table sizes parse is read whatever its transactions hold, and a slot whose item does
+//! not decode alone holds [`Transaction::Undecodable`]. What a batch says of a block thus
+//! never depends on the content of its transactions, which is what lets a dispute judge
+//! the choice of a batch from its header alone.
 
 mod compact;
 pub mod varint;
 
 use alloy_primitives::B256;
-use straddle_primitives::{Deposit, Domain, Transaction};
+use straddle_primitives::{Deposit, Domain, ForcedTransaction, Transaction};
 use varint::{read_delta, read_small, write_delta, write_varint};
 
 /// The format version this crate writes and reads.
@@ -47,9 +53,31 @@ pub enum BatchError {
     /// A deposit the batch includes is not (yet) known from L1.
     #[error("batch includes deposit {0}, which L1 does not have")]
     UnknownDeposit(u64),
+    /// A forced transaction the batch carries is not the Portal's record made before it.
+    #[error("batch carries forced transaction {0}, which is not the Portal's record")]
+    UnknownForced(u64),
     /// The blocks are not consecutive or the batch is too large.
     #[error("cannot encode: {0}")]
     Unencodable(&'static str),
+}
+
+/// The L1 records a batch may name: the deposits and forced transactions the Portal
+/// recorded before the batch was posted (one made in the batch's L1 block or later must
+/// give `None`, as must one the Portal does not have).
+#[derive(Clone, Copy)]
+pub struct L1Records<'a> {
+    /// Deposit `index`, if recorded before the batch.
+    pub deposit: &'a dyn Fn(u64) -> Option<Deposit>,
+    /// Forced transaction `index`, if recorded before the batch.
+    pub forced: &'a dyn Fn(u64) -> Option<ForcedTransaction>,
+}
+
+impl L1Records<'_> {
+    /// No records at all.
+    pub const NONE: L1Records<'static> = L1Records {
+        deposit: &|_| None,
+        forced: &|_| None,
+    };
 }
 
 /// One L2 block as a batch carries it.
@@ -141,34 +169,26 @@ impl Batch {
         Ok(out)
     }
 
-    /// Decodes a whole batch; `deposit(index)` supplies the L1 deposits it includes.
-    /// Refuses malformed input: bad version, truncation, trailing bytes, an index that
-    /// does not match the transactions, references forward or to no order literal,
-    /// non-minimal varints, a compactable kind carried canonically.
+    /// Decodes a whole batch. Refuses only a malformed structure: bad version,
+    /// truncation of the header, block list, address table or index, a block count or
+    /// transaction count out of range, a first block time other than the header's. Each
+    /// transaction slot is decoded alone ([`decode_transaction`]); one whose item does
+    /// not decode holds [`Transaction::Undecodable`]. `records` are the L1 records made
+    /// before the batch.
     pub fn decode(
         bytes: &[u8],
         domain: &Domain,
-        deposit: &dyn Fn(u64) -> Option<Deposit>,
+        records: L1Records<'_>,
     ) -> Result<Batch, BatchError> {
         let layout = Layout::read(bytes)?;
-        let mut reader = layout.reader(bytes, domain, deposit);
+        let mut reader = layout.reader(bytes, domain, records);
         let mut blocks = Vec::with_capacity(layout.blocks.len());
         let mut index = 0;
         for (i, (timestamp_ms, count)) in layout.blocks.iter().enumerate() {
             let mut transactions = Vec::with_capacity(*count);
             for _ in 0..*count {
-                let end = layout
-                    .offsets
-                    .get(index + 1)
-                    .copied()
-                    .unwrap_or(bytes.len() - layout.section);
-                if reader.position() != layout.offsets[index] {
-                    return Err(BatchError::Invalid("transaction offset mismatch"));
-                }
-                transactions.push(reader.transaction(true)?);
-                if reader.position() != end {
-                    return Err(BatchError::Invalid("transaction length mismatch"));
-                }
+                let (start, end) = layout.slot(bytes, index);
+                transactions.push(reader.item(start, end).0);
                 index += 1;
             }
             blocks.push(BatchBlock {
@@ -176,9 +196,6 @@ impl Batch {
                 timestamp_ms: *timestamp_ms,
                 transactions,
             });
-        }
-        if reader.position() != bytes.len() - layout.section {
-            return Err(BatchError::Invalid("trailing bytes"));
         }
         Ok(Batch {
             parent_hash: layout.parent_hash,
@@ -213,13 +230,13 @@ pub fn batch_range(bytes: &[u8]) -> Result<BatchRange, BatchError> {
 }
 
 /// Decodes transaction `index` (counting from the batch's first) alone, with its block
-/// number, reading only the header, the index and the bytes it refers to. Valid for
-/// batches that [`Batch::decode`] accepts.
+/// number, reading only the header, the index and the bytes it refers to: what
+/// [`Batch::decode`] gives for that slot.
 pub fn decode_transaction(
     bytes: &[u8],
     index: usize,
     domain: &Domain,
-    deposit: &dyn Fn(u64) -> Option<Deposit>,
+    records: L1Records<'_>,
 ) -> Result<(u64, Transaction), BatchError> {
     let layout = Layout::read(bytes)?;
     let mut before = 0;
@@ -233,7 +250,7 @@ pub fn decode_transaction(
             found
         })
         .ok_or(BatchError::Invalid("no such transaction"))?;
-    let located = layout.locate(bytes, block, position, domain, deposit)?;
+    let located = layout.locate(bytes, block, position, domain, records)?;
     Ok((located.block, located.transaction))
 }
 
@@ -274,11 +291,14 @@ pub struct Located {
     pub block: u64,
     /// Its index among the batch's transactions.
     pub index: usize,
-    /// The transaction.
+    /// The transaction ([`Transaction::Undecodable`] if its item does not decode).
     pub transaction: Transaction,
+    /// Why the item does not decode, if it does not.
+    pub fault: Option<BatchError>,
     /// Byte ranges of the batch it is decoded from (`BatchOpener.sol` reads exactly
     /// these): the header with the block list, its two index entries, the address-table
-    /// entries it names, the order literals it refers to, and its own bytes. Sorted.
+    /// entries it names, and the bytes of its item and of the order literals it refers
+    /// to as far as decoding went (all of them, unless it found a fault). Sorted.
     pub ranges: Vec<std::ops::Range<usize>>,
 }
 
@@ -289,13 +309,13 @@ pub fn locate_transaction(
     block: u64,
     position: usize,
     domain: &Domain,
-    deposit: &dyn Fn(u64) -> Option<Deposit>,
+    records: L1Records<'_>,
 ) -> Result<Located, BatchError> {
     let layout = Layout::read(bytes)?;
     let in_batch = layout
         .block_index(block)
         .ok_or(BatchError::Invalid("no such transaction"))?;
-    layout.locate(bytes, in_batch, position, domain, deposit)
+    layout.locate(bytes, in_batch, position, domain, records)
 }
 
 /// Every transaction of block `number` of the batch `bytes`, each decoded alone as
@@ -305,7 +325,7 @@ pub fn block_transactions(
     bytes: &[u8],
     number: u64,
     domain: &Domain,
-    deposit: &dyn Fn(u64) -> Option<Deposit>,
+    records: L1Records<'_>,
 ) -> Result<Vec<Transaction>, BatchError> {
     let layout = Layout::read(bytes)?;
     let Some(in_batch) = layout.block_index(number) else {
@@ -314,7 +334,7 @@ pub fn block_transactions(
     (0..layout.blocks[in_batch].1)
         .map(|position| {
             layout
-                .locate(bytes, in_batch, position, domain, deposit)
+                .locate(bytes, in_batch, position, domain, records)
                 .map(|located| located.transaction)
         })
         .collect()
@@ -336,7 +356,7 @@ impl Layout {
         in_batch: usize,
         position: usize,
         domain: &Domain,
-        deposit: &dyn Fn(u64) -> Option<Deposit>,
+        records: L1Records<'_>,
     ) -> Result<Located, BatchError> {
         let (_, count) = *self
             .blocks
@@ -350,34 +370,24 @@ impl Layout {
             .map(|(_, n)| n)
             .sum::<usize>()
             + position;
-        let start = self.offsets[index];
-        let end = self
-            .offsets
-            .get(index + 1)
-            .copied()
-            .unwrap_or(bytes.len() - self.section);
-        let mut reader = self.reader(bytes, domain, deposit);
-        reader.seek(start);
-        let transaction = reader.transaction(false)?;
-        if reader.position() != end {
-            return Err(BatchError::Invalid("transaction length mismatch"));
-        }
+        let (start, end) = self.slot(bytes, index);
+        let mut reader = self.reader(bytes, domain, records);
+        let (transaction, fault) = reader.item(start, end);
         let index_start = self.section - 3 * self.offsets.len();
         let address_start = index_start - 20 * self.addresses.len();
         let entries = 3 * if index + 1 < self.offsets.len() { 2 } else { 1 };
         let mut ranges = vec![
             0..address_start,
             index_start + 3 * index..index_start + 3 * index + entries,
-            self.section + start..self.section + end,
         ];
-        let (addresses, literals) = reader.references();
+        let (addresses, touched) = reader.references();
         ranges.extend(
             addresses
                 .iter()
                 .map(|i| address_start + 20 * i..address_start + 20 * i + 20),
         );
         ranges.extend(
-            literals
+            touched
                 .iter()
                 .map(|r| self.section + r.start..self.section + r.end),
         );
@@ -386,8 +396,21 @@ impl Layout {
             block: self.first_block + in_batch as u64,
             index,
             transaction,
+            fault,
             ranges,
         })
+    }
+
+    /// The section range of slot `index`: from its index entry to the next one's (the
+    /// section's end for the last). Not checked: an empty or reversed slot, or one past
+    /// the section, holds an undecodable item.
+    fn slot(&self, bytes: &[u8], index: usize) -> (usize, usize) {
+        let end = self
+            .offsets
+            .get(index + 1)
+            .copied()
+            .unwrap_or(bytes.len() - self.section);
+        (self.offsets[index], end)
     }
 
     /// A reader of `bytes`' transaction section.
@@ -395,13 +418,13 @@ impl Layout {
         &'a self,
         bytes: &'a [u8],
         domain: &'a Domain,
-        deposit: &'a dyn Fn(u64) -> Option<Deposit>,
+        records: L1Records<'a>,
     ) -> compact::SectionReader<'a> {
         compact::SectionReader::new(
             &bytes[self.section..],
             &self.addresses,
             domain,
-            deposit,
+            records,
             self.base_ms(),
         )
     }
@@ -466,14 +489,8 @@ impl Layout {
             .map(|o| (usize::from(o[0]) << 16) | (usize::from(o[1]) << 8) | usize::from(o[2]))
             .collect();
         at += 3 * tx_count;
-        let section_len = bytes.len() - at;
-        if offsets.first().is_some_and(|o| *o != 0)
-            || offsets.windows(2).any(|pair| pair[1] <= pair[0])
-            || offsets.last().is_some_and(|o| *o >= section_len)
-            || (offsets.is_empty() && section_len != 0)
-        {
-            return Err(BatchError::Invalid("transaction index"));
-        }
+        // The index entries themselves are the slots' business: an entry out of order or
+        // past the section leaves an undecodable item, not a malformed batch.
         Ok(Layout {
             first_block,
             parent_hash,

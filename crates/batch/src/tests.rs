@@ -5,8 +5,8 @@ use alloy_signer_local::PrivateKeySigner;
 use proptest::prelude::*;
 use straddle_primitives::order::{BulkCancel, BulkOrders, Cancel};
 use straddle_primitives::{
-    Action, AutoDeleverage, Order, RetireOrder, SignedAction, SignedCancel, SignedOrder, Transfer,
-    WithdrawMargin,
+    Action, AutoDeleverage, ForcedTransaction, Order, RetireOrder, SignedAction, SignedCancel,
+    SignedOrder, Transfer, WithdrawMargin,
 };
 
 const DOMAIN: Domain = Domain {
@@ -37,6 +37,12 @@ fn signed(owner: u8, order: Order) -> SignedOrder {
     let signature = key(owner).sign_hash_sync(&order.hash(&DOMAIN)).unwrap();
     SignedOrder { order, signature }
 }
+
+/// Deposits 0… as [`deposit`] gives them, no forced records.
+const RECORDS: L1Records<'static> = L1Records {
+    deposit: &deposit,
+    forced: &|_| None,
+};
 
 fn deposit(index: u64) -> Option<Deposit> {
     Some(Deposit {
@@ -192,7 +198,7 @@ proptest! {
     fn batches_round_trip_and_every_transaction_decodes_alone(seed in 0u64..1_000_000, blocks in 1usize..6) {
         let original = batch(seed, blocks);
         let bytes = original.encode(&DOMAIN).unwrap();
-        let decoded = Batch::decode(&bytes, &DOMAIN, &deposit).unwrap();
+        let decoded = Batch::decode(&bytes, &DOMAIN, RECORDS).unwrap();
         prop_assert_eq!(&decoded, &original);
         prop_assert_eq!(decoded.encode(&DOMAIN).unwrap(), bytes.clone());
         let range = batch_range(&bytes).unwrap();
@@ -202,13 +208,13 @@ proptest! {
         let mut index = 0;
         for block in &original.blocks {
             for tx in &block.transactions {
-                let (number, alone) = decode_transaction(&bytes, index, &DOMAIN, &deposit).unwrap();
+                let (number, alone) = decode_transaction(&bytes, index, &DOMAIN, RECORDS).unwrap();
                 prop_assert_eq!(number, block.number);
                 prop_assert_eq!(&alone, tx);
                 index += 1;
             }
         }
-        prop_assert!(decode_transaction(&bytes, index, &DOMAIN, &deposit).is_err());
+        prop_assert!(decode_transaction(&bytes, index, &DOMAIN, RECORDS).is_err());
     }
 
 }
@@ -226,7 +232,7 @@ proptest! {
         let mut index = 0;
         for block in &original.blocks {
             for (position, tx) in block.transactions.iter().enumerate() {
-                let located = locate_transaction(&bytes, block.number, position, &DOMAIN, &deposit).unwrap();
+                let located = locate_transaction(&bytes, block.number, position, &DOMAIN, RECORDS).unwrap();
                 prop_assert_eq!(located.block, block.number);
                 prop_assert_eq!(located.index, index);
                 prop_assert_eq!(&located.transaction, tx);
@@ -240,12 +246,12 @@ proptest! {
                 for range in &located.ranges {
                     masked[range.clone()].copy_from_slice(&bytes[range.clone()]);
                 }
-                let again = locate_transaction(&masked, block.number, position, &DOMAIN, &deposit).unwrap();
+                let again = locate_transaction(&masked, block.number, position, &DOMAIN, RECORDS).unwrap();
                 prop_assert_eq!(&again.transaction, tx);
                 index += 1;
             }
-            prop_assert!(locate_transaction(&bytes, block.number, block.transactions.len(), &DOMAIN, &deposit).is_err());
-            prop_assert_eq!(&block_transactions(&bytes, block.number, &DOMAIN, &deposit).unwrap(), &block.transactions);
+            prop_assert!(locate_transaction(&bytes, block.number, block.transactions.len(), &DOMAIN, RECORDS).is_err());
+            prop_assert_eq!(&block_transactions(&bytes, block.number, &DOMAIN, RECORDS).unwrap(), &block.transactions);
         }
     }
 }
@@ -271,36 +277,210 @@ proptest! {
         let i = at.index(bytes.len());
         prop_assume!(bytes[i] != byte);
         bytes[i] = byte;
-        if let Ok(decoded) = Batch::decode(&bytes, &DOMAIN, &deposit) {
+        if let Ok(decoded) = Batch::decode(&bytes, &DOMAIN, RECORDS) {
             prop_assert_ne!(decoded, original);
         }
-        let _ = decode_transaction(&bytes, 3, &DOMAIN, &deposit);
+        let _ = decode_transaction(&bytes, 3, &DOMAIN, RECORDS);
     }
 }
 
 #[test]
-fn truncation_trailing_bytes_unknown_versions_and_deposits_are_refused() {
+fn a_malformed_structure_is_refused_and_a_malformed_item_is_undecodable() {
     let original = batch(7, 2);
     let bytes = original.encode(&DOMAIN).unwrap();
-    for len in [0, 1, 40, 60, bytes.len() - 1] {
+    // The header and block list cut short: no batch.
+    for len in [0, 1, 40, 60] {
         assert!(
-            Batch::decode(&bytes[..len], &DOMAIN, &deposit).is_err(),
+            Batch::decode(&bytes[..len], &DOMAIN, RECORDS).is_err(),
             "{len}"
         );
     }
-    let mut trailing = bytes.clone();
-    trailing.push(0);
-    assert!(Batch::decode(&trailing, &DOMAIN, &deposit).is_err());
     let mut version = bytes.clone();
     version[0] = 2;
     assert_eq!(
-        Batch::decode(&version, &DOMAIN, &deposit),
+        Batch::decode(&version, &DOMAIN, RECORDS),
         Err(BatchError::UnknownVersion(2))
     );
-    assert!(matches!(
-        Batch::decode(&bytes, &DOMAIN, &|_| None),
-        Err(BatchError::UnknownDeposit(_))
-    ));
+    let last = |batch: &Batch| {
+        batch
+            .blocks
+            .last()
+            .unwrap()
+            .transactions
+            .last()
+            .unwrap()
+            .clone()
+    };
+    let with_last = |tx: Transaction| {
+        let mut expected = original.clone();
+        *expected
+            .blocks
+            .last_mut()
+            .unwrap()
+            .transactions
+            .last_mut()
+            .unwrap() = tx;
+        expected
+    };
+    // The last item cut short, or followed by a byte: that slot alone is undecodable.
+    let cut = Batch::decode(&bytes[..bytes.len() - 1], &DOMAIN, RECORDS).unwrap();
+    assert_eq!(cut, with_last(Transaction::Undecodable));
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(
+        Batch::decode(&trailing, &DOMAIN, RECORDS).unwrap(),
+        with_last(Transaction::Undecodable)
+    );
+    assert_ne!(last(&original), Transaction::Undecodable);
+    // Deposits L1 does not have (yet): those slots, and only those, are undecodable.
+    let unknown = Batch::decode(&bytes, &DOMAIN, L1Records::NONE).unwrap();
+    for (block, held) in unknown.blocks.iter().zip(&original.blocks) {
+        assert_eq!(block.transactions.len(), held.transactions.len());
+        for (tx, held) in block.transactions.iter().zip(&held.transactions) {
+            match held {
+                Transaction::Deposit(_) => assert_eq!(tx, &Transaction::Undecodable),
+                _ => assert_eq!(tx, held),
+            }
+        }
+    }
+}
+
+/// A block of one transaction, encoded.
+fn one(tx: Transaction) -> Vec<u8> {
+    Batch {
+        parent_hash: B256::ZERO,
+        blocks: vec![BatchBlock {
+            number: 1,
+            timestamp_ms: T0,
+            transactions: vec![tx],
+        }],
+    }
+    .encode(&DOMAIN)
+    .unwrap()
+}
+
+/// The item bytes of the only transaction of `one`'s batch, replaced by `item`.
+fn with_item(bytes: &[u8], item: &[u8]) -> Vec<u8> {
+    let layout = Layout::read(bytes).unwrap();
+    let mut out = bytes[..layout.section].to_vec();
+    out.extend_from_slice(item);
+    out
+}
+
+#[test]
+fn canonical_bytes_must_decode_be_canonical_and_name_known_records() {
+    let forced = ForcedTransaction {
+        index: 3,
+        sender: Address::repeat_byte(0x5e),
+        bytes: vec![1, 2, 3],
+    };
+    let bytes = one(Transaction::Forced(forced.clone()));
+    let recorded = forced.clone();
+    let forced_known = move |index: u64| (index == 3).then(|| recorded.clone());
+    let known = L1Records {
+        deposit: &deposit,
+        forced: &forced_known,
+    };
+    let decoded = |bytes: &[u8], records| {
+        Batch::decode(bytes, &DOMAIN, records).unwrap().blocks[0].transactions[0].clone()
+    };
+    assert_eq!(decoded(&bytes, known), Transaction::Forced(forced.clone()));
+    // Not the Portal's record (or not before the batch): undecodable.
+    assert_eq!(decoded(&bytes, RECORDS), Transaction::Undecodable);
+    let mut other = forced.clone();
+    other.bytes = vec![9];
+    assert_eq!(
+        decoded(&one(Transaction::Forced(other)), known),
+        Transaction::Undecodable
+    );
+    // A canonical action whose recovery byte is 0 (decodes, but re-encodes with 27):
+    // not the canonical bytes, so undecodable.
+    let action = Transaction::Action(SignedAction {
+        action: Action::Transfer(Transfer {
+            to: Address::repeat_byte(1),
+            amount: 5,
+            nonce: 1,
+            expiryMs: T0,
+        }),
+        signature: Signature::new(U256::from(1u8), U256::MAX, false),
+    });
+    let mut canonical = action.encode();
+    assert_eq!(decoded(&one(action.clone()), RECORDS), action);
+    *canonical.last_mut().unwrap() = 0;
+    assert!(Transaction::decode(&canonical).is_ok());
+    let mut item = vec![compact::KIND_CANONICAL];
+    varint::write_varint(&mut item, canonical.len() as u128);
+    item.extend_from_slice(&canonical);
+    assert_eq!(
+        decoded(&with_item(&bytes, &item), RECORDS),
+        Transaction::Undecodable
+    );
+    // An undecodable item is carried as its one canonical byte and reads back as such.
+    assert_eq!(
+        decoded(&one(Transaction::Undecodable), RECORDS),
+        Transaction::Undecodable
+    );
+    // Unknown kinds, empty slots and canonical lengths past the bound.
+    for item in [&[0x42][..], &[0xFF, 0x80, 0x80, 0x01], &[0xFF, 0x05, 0x1C]] {
+        assert_eq!(
+            decoded(&with_item(&bytes, item), RECORDS),
+            Transaction::Undecodable,
+            "{item:?}"
+        );
+    }
+}
+
+#[test]
+fn empty_blocks_round_trip() {
+    let mut original = batch(3, 3);
+    original.blocks[1].transactions.clear();
+    let bytes = original.encode(&DOMAIN).unwrap();
+    assert_eq!(Batch::decode(&bytes, &DOMAIN, RECORDS).unwrap(), original);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Corrupt a few bytes of a batch's address table, index or transactions: each slot
+    /// decodes alone to what the whole decode gives, and its ranges are all it reads,
+    /// undecodable items included (every byte outside them overwritten, it decodes the
+    /// same).
+    #[test]
+    fn every_slot_of_a_corrupted_batch_decodes_alone_from_its_ranges(
+        seed in 0u64..1_000_000,
+        corruptions in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let original = batch(seed, 2);
+        let mut bytes = original.encode(&DOMAIN).unwrap();
+        let header = describe_block(&bytes, 0).unwrap().header.end;
+        for (at, byte) in &corruptions {
+            let i = header + at.index(bytes.len() - header);
+            bytes[i] = *byte;
+        }
+        let Ok(whole) = Batch::decode(&bytes, &DOMAIN, RECORDS) else {
+            return Ok(());
+        };
+        let layout = Layout::read(&bytes).unwrap();
+        let index_start = layout.section - 3 * layout.offsets.len();
+        let mut index = 0;
+        for block in &whole.blocks {
+            for (position, tx) in block.transactions.iter().enumerate() {
+                prop_assert_eq!(&decode_transaction(&bytes, index, &DOMAIN, RECORDS).unwrap().1, tx);
+                let located = locate_transaction(&bytes, block.number, position, &DOMAIN, RECORDS).unwrap();
+                prop_assert_eq!(&located.transaction, tx);
+                prop_assert_eq!(located.fault.is_some(), tx == &Transaction::Undecodable);
+                let mut masked = vec![0xEE; bytes.len()];
+                masked[..layout.section].copy_from_slice(&bytes[..layout.section]);
+                masked[index_start - 20 * layout.addresses.len()..index_start].fill(0xEE);
+                for range in &located.ranges {
+                    masked[range.clone()].copy_from_slice(&bytes[range.clone()]);
+                }
+                let again = locate_transaction(&masked, block.number, position, &DOMAIN, RECORDS).unwrap();
+                prop_assert_eq!(&again.transaction, tx);
+                index += 1;
+            }
+        }
+    }
 }
 
 #[test]
@@ -353,10 +533,10 @@ fn a_referenced_maker_fill_costs_a_few_bytes() {
 }
 
 #[test]
-fn a_compact_list_beyond_the_canonical_bound_does_not_decode() {
+fn a_compact_list_beyond_the_canonical_bound_is_undecodable() {
     // The compact form counts a list in a byte; the canonical form allows 32 cancels in
-    // a bulk placement. A batch carrying 33 (which an honest sequencer never seals) does
-    // not decode, so no node executes what the L1 prover would refuse to decode.
+    // a bulk placement. A batch carrying 33 (which an honest sequencer never seals)
+    // holds an undecodable item there, as the L1 opener reads it.
     let place = |cancels: usize| Transaction::PlaceOrders {
         bulk: BulkOrders {
             cancels: (0..cancels as u64)
@@ -379,7 +559,13 @@ fn a_compact_list_beyond_the_canonical_bound_does_not_decode() {
         }
         .encode(&DOMAIN)
         .unwrap();
-        let decoded = Batch::decode(&bytes, &DOMAIN, &deposit);
-        assert_eq!(decoded.is_ok(), decodes, "{cancels} cancels: {decoded:?}");
+        let decoded =
+            Batch::decode(&bytes, &DOMAIN, RECORDS).unwrap().blocks[0].transactions[0].clone();
+        assert_eq!(
+            decoded == place(cancels),
+            decodes,
+            "{cancels} cancels: {decoded:?}"
+        );
+        assert_eq!(decoded == Transaction::Undecodable, !decodes);
     }
 }

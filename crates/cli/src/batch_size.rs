@@ -72,16 +72,24 @@ impl BatchSizeReport {
     fn add(&mut self, batch: &Batch, genesis: &Genesis) -> eyre::Result<()> {
         let domain = &genesis.domain;
         let bytes = batch.encode(domain)?;
-        let deposits: std::collections::HashMap<u64, _> = batch
-            .blocks
-            .iter()
-            .flat_map(|b| &b.transactions)
+        let carried = || batch.blocks.iter().flat_map(|b| &b.transactions);
+        let deposits: std::collections::HashMap<u64, _> = carried()
             .filter_map(|tx| match tx {
                 Transaction::Deposit(d) => Some((d.index, *d)),
                 _ => None,
             })
             .collect();
-        let decoded = Batch::decode(&bytes, domain, &|i| deposits.get(&i).copied())?;
+        let forced: std::collections::HashMap<u64, _> = carried()
+            .filter_map(|tx| match tx {
+                Transaction::Forced(f) => Some((f.index, f.clone())),
+                _ => None,
+            })
+            .collect();
+        let records = straddle_batch::L1Records {
+            deposit: &|i| deposits.get(&i).copied(),
+            forced: &|i| forced.get(&i).cloned(),
+        };
+        let decoded = Batch::decode(&bytes, domain, records)?;
         eyre::ensure!(&decoded == batch, "batch does not decode to its blocks");
         let mut canonical = Vec::new();
         for tx in batch.blocks.iter().flat_map(|b| &b.transactions) {

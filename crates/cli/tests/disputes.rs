@@ -30,8 +30,7 @@ mod common;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer::SignerSync;
-use common::{NodeProcess, ServiceProcess, dev_signer, sign};
-use std::path::Path;
+use common::{NodeProcess, ServiceProcess, dev_signer, l1_key, repo, sign};
 use std::time::{Duration, Instant};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::outputs::WithdrawalClaim;
@@ -41,15 +40,6 @@ use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiCl
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::block::{BlockHeader, transaction_leaf};
 use straddle_primitives::{Action, PriceReport, SignedPriceReport, Transaction, Transfer};
-
-fn repo() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
-    straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
-        .expect("devnet keys are valid")
-}
 
 const CHALLENGE_WINDOW_SECS: u64 = 40;
 const CLOCK_SECS: u64 = 20;

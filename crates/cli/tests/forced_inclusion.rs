@@ -11,37 +11,19 @@ mod common;
 
 use alloy_primitives::{Address, Bytes};
 use alloy_signer::SignerSync;
-use common::{NodeProcess, ServiceProcess, dev_signer, sign};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use common::{NodeProcess, ServiceProcess, dev_signer, l1_key, sign, wait_for};
+use std::time::Duration;
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, L1Client};
 use straddle_l1_contracts::Portal;
 use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
-use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
+use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, SignedAction, Transaction, Transfer, Withdraw};
 
 /// L1 blocks within which a forced transaction must be included. Anvil mines a block
 /// per transaction here, and the batcher and proposer send several a second: the window
 /// leaves the honest sequencer a wide margin.
 const WINDOW: u64 = 20;
-
-fn repo() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
-    straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
-        .expect("devnet keys are valid")
-}
-
-async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Anvil with the contracts, a sequencer (reading the Portal when `honest`), a
 /// follower, a batcher and a proposer.
@@ -136,17 +118,7 @@ async fn an_honest_sequencer_includes_a_forced_transaction_and_the_follower_agre
 
 impl Network {
     async fn start(honest: bool) -> Network {
-        let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
-        let operator = L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
-        let deployment = operator
-            .deploy_devnet(&common::deploy_config(
-                operator.address(),
-                l1_key(1).address(),
-                2,
-                WINDOW,
-            ))
-            .await
-            .unwrap();
+        let (anvil, operator, deployment) = common::anvil_with_contracts(2, WINDOW).await;
         // The Portal backs the genesis allocations, so that withdrawing them pays out.
         operator
             .mint_test_collateral(deployment.collateral, deployment.portal, 10_000_000_000)

@@ -15,28 +15,18 @@
 mod common;
 
 use alloy_primitives::{Address, Bytes};
-use common::{NodeProcess, ServiceProcess, dev_signer, sign};
+use common::{NodeProcess, ServiceProcess, dev_signer, l1_key, sign};
 use jsonrpsee::http_client::HttpClient;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use straddle_batch::batch_range;
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, BatchKind, Deployment, L1Client, batch_bytes, batches_between};
 use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
-use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
+use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, Transfer};
-
-fn repo() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// The registry's challenge window on this test chain.
 const CHALLENGE_WINDOW_SECS: u64 = 2;
-
-fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
-    straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
-        .expect("devnet keys are valid")
-}
 
 /// Anvil with the contracts, a sequencer, a batcher and a follower.
 struct Network {
@@ -52,17 +42,7 @@ struct Network {
 
 impl Network {
     async fn start(da: &'static str) -> Network {
-        let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
-        let operator = L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
-        let deployment = operator
-            .deploy_devnet(&common::deploy_config(
-                operator.address(),
-                l1_key(1).address(),
-                CHALLENGE_WINDOW_SECS,
-                10,
-            ))
-            .await
-            .unwrap();
+        let (anvil, _, deployment) = common::anvil_with_contracts(CHALLENGE_WINDOW_SECS, 10).await;
         let dir = tempfile::tempdir().unwrap();
         let (sequencer, follower) = common::start_nodes(dir.path(), &anvil.url(), &deployment);
         let mut network = Network {

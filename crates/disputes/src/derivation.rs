@@ -5,7 +5,9 @@
 //! it with the batch opener (or the Portal's forced record).
 
 use std::collections::BTreeMap;
-use straddle_batch::{BatchError, block_transactions, describe_block, locate_transaction};
+use straddle_batch::{
+    BatchError, L1Records, block_transactions, describe_block, locate_transaction,
+};
 use straddle_l1::alloy::eips::eip4844::Blob;
 use straddle_l1::alloy::primitives::{B256, Bytes};
 use straddle_l1::batches::{BatchKind, BatchLog, batch_bytes, batch_log};
@@ -41,9 +43,57 @@ pub enum EvidenceError {
     NoForcedRecord(u64),
 }
 
+/// The Portal's deposits and forced records read so far, by index, each with the L1
+/// block that recorded it (a batch may name only records made before it).
+#[derive(Clone, Default)]
+pub struct PortalRecords {
+    deposits: BTreeMap<u64, (Deposit, u64)>,
+    forced: BTreeMap<u64, (ForcedTransaction, u64)>,
+}
+
+impl PortalRecords {
+    /// Adds deposit `deposit`, recorded in L1 block `l1_block`.
+    pub fn add_deposit(&mut self, deposit: Deposit, l1_block: u64) {
+        self.deposits.insert(deposit.index, (deposit, l1_block));
+    }
+
+    /// Adds forced record `forced`, recorded in L1 block `l1_block`.
+    pub fn add_forced(&mut self, forced: ForcedTransaction, l1_block: u64) {
+        self.forced.insert(forced.index, (forced, l1_block));
+    }
+
+    /// Forced record `index`, if read.
+    pub fn forced(&self, index: u64) -> Option<&ForcedTransaction> {
+        self.forced.get(&index).map(|(record, _)| record)
+    }
+
+    /// Runs `read` with the records made before L1 block `posted_at`, as a batch posted
+    /// there may name them.
+    fn before<T>(&self, posted_at: u64, read: impl FnOnce(L1Records<'_>) -> T) -> T {
+        let deposit = |index: u64| {
+            self.deposits
+                .get(&index)
+                .filter(|(_, at)| *at < posted_at)
+                .map(|(deposit, _)| *deposit)
+        };
+        let forced = |index: u64| {
+            self.forced
+                .get(&index)
+                .filter(|(_, at)| *at < posted_at)
+                .map(|(record, _)| record.clone())
+        };
+        read(L1Records {
+            deposit: &deposit,
+            forced: &forced,
+        })
+    }
+}
+
 /// A posted batch, read from L1 and checked against the inbox's commitment.
 pub struct Evidence {
     index: u64,
+    /// The L1 block it was posted in.
+    posted_at: u64,
     bytes: Vec<u8>,
     /// For a blob batch: its blobs, with the proofs computed so far.
     blobs: Option<BlobOpener>,
@@ -74,6 +124,7 @@ impl Evidence {
         };
         Ok(Evidence {
             index,
+            posted_at: log.l1_block,
             bytes,
             blobs,
         })
@@ -118,11 +169,13 @@ impl Evidence {
         &self,
         number: u64,
         domain: &Domain,
-        deposits: &BTreeMap<u64, Deposit>,
+        records: &PortalRecords,
     ) -> Result<Vec<B256>, EvidenceError> {
-        let transactions =
-            block_transactions(&self.bytes, number, domain, &|i| deposits.get(&i).copied())
-                .map_err(|error| self.error(error))?;
+        let transactions = records
+            .before(self.posted_at, |records| {
+                block_transactions(&self.bytes, number, domain, records)
+            })
+            .map_err(|error| self.error(error))?;
         Ok(transactions
             .iter()
             .map(|tx| transaction_leaf(&tx.encode()))
@@ -136,12 +189,13 @@ impl Evidence {
         number: u64,
         position: usize,
         domain: &Domain,
-        deposits: &BTreeMap<u64, Deposit>,
+        records: &PortalRecords,
     ) -> Result<(Bytes, Bytes), EvidenceError> {
-        let located = locate_transaction(&self.bytes, number, position, domain, &|i| {
-            deposits.get(&i).copied()
-        })
-        .map_err(|error| self.error(error))?;
+        let located = records
+            .before(self.posted_at, |records| {
+                locate_transaction(&self.bytes, number, position, domain, records)
+            })
+            .map_err(|error| self.error(error))?;
         let record = match &located.transaction {
             Transaction::Deposit(d) => deposit_record(d.from, d.recipient, d.amount),
             _ => Bytes::new(),
@@ -167,14 +221,14 @@ impl Evidence {
 /// The leaves a forced block from record `first` with `count` transactions must have:
 /// the Portal's records `first…`, as derivation includes them.
 pub fn forced_leaves(
-    records: &BTreeMap<u64, ForcedTransaction>,
+    records: &PortalRecords,
     first: u64,
     count: u32,
 ) -> Result<Vec<B256>, EvidenceError> {
     (first..first + u64::from(count))
         .map(|index| {
             let record = records
-                .get(&index)
+                .forced(index)
                 .ok_or(EvidenceError::NoForcedRecord(index))?;
             Ok(transaction_leaf(
                 &Transaction::Forced(record.clone()).encode(),

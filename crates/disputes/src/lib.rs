@@ -10,7 +10,9 @@
 
 mod derivation;
 
-use derivation::{Evidence, EvidenceError, SOURCE_BATCH, SOURCE_FORCED, forced_leaves};
+use derivation::{
+    Evidence, EvidenceError, PortalRecords, SOURCE_BATCH, SOURCE_FORCED, forced_leaves,
+};
 use jsonrpsee::http_client::HttpClient;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -21,8 +23,8 @@ use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry};
 use straddle_node::api::{BlockRef, BlockSource, StraddleApiClient, http_client};
+use straddle_primitives::Domain;
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
-use straddle_primitives::{Deposit, Domain, ForcedTransaction};
 
 /// `DisputeGame.Level.Blocks`.
 const LEVEL_BLOCKS: u8 = 0;
@@ -115,8 +117,7 @@ pub struct Player {
     /// Batches read for derivation moves, by inbox index.
     evidence: BTreeMap<u64, Evidence>,
     /// The Portal's deposits and forced records read so far, by index.
-    deposits: BTreeMap<u64, Deposit>,
-    forced: BTreeMap<u64, ForcedTransaction>,
+    records: PortalRecords,
     /// The L2 signing domain (order hashes a batch refers to), from the node.
     domain: Option<Domain>,
     /// The Portal's logs are read up to this L1 block.
@@ -149,8 +150,7 @@ impl Player {
             inbox,
             portal,
             evidence: BTreeMap::new(),
-            deposits: BTreeMap::new(),
-            forced: BTreeMap::new(),
+            records: PortalRecords::default(),
             domain: None,
             records_read_to: None,
         };
@@ -631,8 +631,8 @@ impl Player {
             let index = derivation.sourceIndex + position;
             self.refresh_records().await?;
             let record = self
-                .forced
-                .get(&index)
+                .records
+                .forced(index)
                 .cloned()
                 .ok_or(EvidenceError::NoForcedRecord(index))?;
             let call = DisputeGame::proveForcedTransactionCall {
@@ -646,12 +646,12 @@ impl Player {
         }
         let domain = self.domain().await?;
         self.refresh_records().await?;
-        let deposits = self.deposits.clone();
+        let records = self.records.clone();
         let blobs = self.evidence(derivation.sourceIndex).await?.in_blobs();
         let number = game.blockNumber;
         let (opening, deposit_record) = self
             .with_evidence(derivation.sourceIndex, move |evidence| {
-                evidence.transaction_opening(number, position as usize, &domain, &deposits)
+                evidence.transaction_opening(number, position as usize, &domain, &records)
             })
             .await?;
         let call = DisputeGame::proveBatchTransactionCall {
@@ -682,15 +682,15 @@ impl Player {
         }
         self.refresh_records().await?;
         if let BlockSource::Forced(first) = named {
-            return Ok(forced_leaves(&self.forced, first, game.transactionCount)?);
+            return Ok(forced_leaves(&self.records, first, game.transactionCount)?);
         }
         let domain = self.domain().await?;
-        let deposits = std::mem::take(&mut self.deposits);
+        let records = std::mem::take(&mut self.records);
         let leaves = self
             .evidence(derivation.sourceIndex)
             .await
-            .and_then(|evidence| Ok(evidence.leaves(game.blockNumber, &domain, &deposits)?));
-        self.deposits = deposits;
+            .and_then(|evidence| Ok(evidence.leaves(game.blockNumber, &domain, &records)?));
+        self.records = records;
         leaves
     }
 
@@ -747,10 +747,10 @@ impl Player {
             return Ok(());
         }
         for log in straddle_l1::deposits_between(&self.l1, self.portal, from, latest).await? {
-            self.deposits.insert(log.deposit.index, log.deposit);
+            self.records.add_deposit(log.deposit, log.l1_block);
         }
         for log in straddle_l1::forced_between(&self.l1, self.portal, from, latest).await? {
-            self.forced.insert(log.index, log.forced());
+            self.records.add_forced(log.forced(), log.l1_block);
         }
         self.records_read_to = Some(latest);
         Ok(())

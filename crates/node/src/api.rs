@@ -80,8 +80,10 @@ pub struct TransactionView {
     pub hash: B256,
     /// Recovered sender (zero for an oracle update).
     pub sender: Address,
-    /// `action`, `oracleUpdate`, `match`, `matchPlaced`, `placeOrders`, `cancel`,
-    /// `bulkCancel`, `liquidate` or `autoDeleverage`.
+    /// `action`, `oracleUpdate`, `match`, `matchPlaced`, `placeOrder`, `placeOrders`,
+    /// `cancel`, `bulkCancel`, `liquidate`, `autoDeleverage`, `retireOrder`,
+    /// `listMarket`, `closeMarket`, `deposit`, `forced` or `undecodable` (a batch item
+    /// that did not decode: `docs/spec/batches.md` §4.1).
     pub kind: String,
     /// The action, for user actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]

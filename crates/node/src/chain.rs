@@ -402,6 +402,8 @@ impl ExecutionState {
                 .apply_retire_order(retire.owner, retire.order_hash, block)
                 .map(|_| Outcome::default()),
             VerifiedTransaction::Deposit(deposit) => self.ledger.apply_deposit(deposit),
+            // A batch item that did not decode keeps its place and changes nothing.
+            VerifiedTransaction::Undecodable => Ok(Outcome::default()),
             VerifiedTransaction::AutoDeleverage(adl) => self
                 .ledger
                 .apply_auto_deleverage(adl.target, adl.market, adl.counterparty, adl.size)
@@ -589,9 +591,9 @@ impl AdmittedTx {
             VerifiedTransaction::Match { taker, .. } => taker.owner,
             VerifiedTransaction::Cancel { signer, .. } => *signer,
             VerifiedTransaction::Liquidate { liquidator, .. } => *liquidator,
-            VerifiedTransaction::AutoDeleverage(_) | VerifiedTransaction::RetireOrder(_) => {
-                Address::ZERO
-            }
+            VerifiedTransaction::AutoDeleverage(_)
+            | VerifiedTransaction::RetireOrder(_)
+            | VerifiedTransaction::Undecodable => Address::ZERO,
             VerifiedTransaction::BulkCancel { signer, .. } => *signer,
             VerifiedTransaction::Deposit(deposit) => deposit.from,
             VerifiedTransaction::Forced { forced, .. } => forced.sender,

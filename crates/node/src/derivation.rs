@@ -1,7 +1,9 @@
 //! Derivation: the L2 chain from L1 data alone. It reads the BatchInbox's batches and the
 //! Portal's deposits in L1 order, checks each batch against the chain (it must extend the
-//! head: next number, parent hash, time not running backwards, deposits already on L1),
-//! and either executes it (a follower, `straddle node --follow`) or, on the sequencer,
+//! head: next number, parent hash, time not running backwards) whatever its transactions
+//! hold — an item that does not decode, or names a deposit or forced transaction not on
+//! L1 before the batch, is an undecodable item that changes nothing
+//! (`docs/spec/batches.md` §4.1) — and either executes it (a follower, `straddle node --follow`) or, on the sequencer,
 //! checks that it matches the blocks the sequencer made. Either way the batches found on
 //! L1 set the `safe` head, and those in finalized L1 blocks the `finalized` head
 //! (`docs/spec/batches.md` §6).
@@ -27,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use straddle_batch::BatchBlock;
-use straddle_batch::{Batch, BatchError};
+use straddle_batch::{Batch, BatchError, L1Records};
 use straddle_l1::alloy::primitives::{Address, B256};
 use straddle_l1::{
     BatchLog, L1Client, L1Error, batch_bytes, batches_between, deposits_between, forced_between,
@@ -84,12 +86,10 @@ enum Skip {
         batch: B256,
         chain: B256,
     },
-    #[error("block {number} runs back in time or has no transactions")]
+    #[error("block {number} runs back in time")]
     BadBlock { number: u64 },
     #[error("block {number} differs from the one this node holds")]
     Conflict { number: u64 },
-    #[error("forced transaction {index} is not the Portal's, or not on L1 before the batch")]
-    UnknownForced { index: u64 },
 }
 
 /// Batches whose bytes are fetched ahead of the one executing.
@@ -423,31 +423,40 @@ impl Deriver {
             Err(error @ L1Error::Rpc(_)) => return Err(BatchOutcome::Retry(error.into())),
             Err(error) => return Err(Skip::Unreadable(error).into()),
         };
-        // Deposits count only once on L1 before the batch (a sequencer sees a deposit in
-        // a mined block, so the batch that includes it lands in a later one).
-        let deposits = &self.deposits;
-        let resolver = |index: u64| {
+        // Deposits and forced transactions count only once on L1 before the batch (a
+        // sequencer sees a record in a mined block, so the batch that includes it lands
+        // in a later one); a slot naming another is an undecodable item.
+        let (deposits, forced) = (&self.deposits, &self.forced);
+        let deposit = |index: u64| {
             deposits
                 .get(&index)
                 .filter(|(_, l1_block)| *l1_block < log.l1_block)
                 .map(|(deposit, _)| *deposit)
         };
+        let forced = |index: u64| {
+            forced
+                .get(&index)
+                .filter(|(_, l1_block)| *l1_block < log.l1_block)
+                .map(|(record, _)| record.clone())
+        };
+        let records = L1Records {
+            deposit: &deposit,
+            forced: &forced,
+        };
         let domain = self.sequencer.domain();
-        let batch = Batch::decode(&bytes, domain, &resolver).map_err(Skip::from)?;
-        // A forced transaction a batch carries must be the Portal's, logged before it.
-        for tx in batch.blocks.iter().flat_map(|b| &b.transactions) {
-            if let Transaction::Forced(forced) = tx {
-                let known = self
-                    .forced
-                    .get(&forced.index)
-                    .is_some_and(|(record, l1_block)| record == forced && *l1_block < log.l1_block);
-                if !known {
-                    return Err(Skip::UnknownForced {
-                        index: forced.index,
-                    }
-                    .into());
-                }
-            }
+        let batch = Batch::decode(&bytes, domain, records).map_err(Skip::from)?;
+        let undecodable = batch
+            .blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .filter(|tx| matches!(tx, Transaction::Undecodable))
+            .count();
+        if undecodable > 0 {
+            tracing::warn!(
+                index = log.index,
+                undecodable,
+                "batch carries items that do not decode; each keeps its slot and changes nothing"
+            );
         }
         let (Some(first), Some(last)) = (batch.blocks.first(), batch.blocks.last()) else {
             return Err(Skip::Format(BatchError::Invalid("no blocks")).into());
@@ -546,7 +555,7 @@ impl Deriver {
         }
         let mut time = head.timestamp_ms;
         for block in &batch.blocks {
-            if block.timestamp_ms < time || block.transactions.is_empty() {
+            if block.timestamp_ms < time {
                 return Err(Skip::BadBlock {
                     number: block.number,
                 }

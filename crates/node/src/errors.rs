@@ -49,7 +49,8 @@ pub const PLACEMENT_REFUSED: i32 = 1017;
 pub const ORDER_REFUSED: i32 = 1018;
 /// This transaction kind is made by the matching engine or sent through an order method.
 pub const USE_ORDER_METHOD: i32 = 1019;
-/// Deposits come from the L1 Portal only; a deposit transaction cannot be submitted.
+/// Deposits, forced transactions and undecodable batch items come from L1 only: none can
+/// be submitted.
 pub const L1_ONLY: i32 = 1020;
 /// The node follows L1 (`--follow`) and accepts no transactions.
 pub const FOLLOWER: i32 = 1021;

@@ -62,6 +62,7 @@ impl RpcHandler {
                             Transaction::RetireOrder(_) => ("retireOrder", None, None),
                             Transaction::Deposit(_) => ("deposit", None, None),
                             Transaction::Forced(_) => ("forced", None, None),
+                            Transaction::Undecodable => ("undecodable", None, None),
                             Transaction::BulkCancel { .. } => ("bulkCancel", None, None),
                             Transaction::PlaceOrders { .. } => ("placeOrders", None, None),
                             Transaction::PlaceOrder(_) => ("placeOrder", None, None),

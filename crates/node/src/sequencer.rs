@@ -83,7 +83,7 @@ pub enum SubmitError {
     #[error("{0}")]
     EngineOnly(&'static str),
     /// Deposits are taken from L1 by the node; nobody can submit one.
-    #[error("deposits and forced transactions come from the L1 Portal only")]
+    #[error("deposits, forced transactions and undecodable batch items come from L1 only")]
     L1Only,
     /// The admission queue is full; retry later.
     #[error("node overloaded: admission queue is full")]
@@ -777,7 +777,11 @@ impl Admission {
 
     fn submit(&mut self, tx: AdmittedTx, from_l1: bool, received: Instant, reply: Reply) {
         let result = match &tx.verified {
-            VerifiedTransaction::Deposit(_) | VerifiedTransaction::Forced { .. } if !from_l1 => {
+            VerifiedTransaction::Deposit(_)
+            | VerifiedTransaction::Forced { .. }
+            | VerifiedTransaction::Undecodable
+                if !from_l1 =>
+            {
                 Err(SubmitError::L1Only)
             }
             VerifiedTransaction::MatchPlaced { .. } => Err(SubmitError::EngineOnly(
@@ -828,8 +832,6 @@ impl Admission {
                 "block {} is earlier ({} ms) than its parent ({} ms)",
                 block.number, block.timestamp_ms, self.state.last_block_timestamp_ms
             ))
-        } else if block.transactions.is_empty() {
-            Some(format!("block {} has no transactions", block.number))
         } else {
             None
         };

@@ -152,6 +152,8 @@ pub fn step_keys(
         Transaction::Deposit(deposit) => {
             Ok(vec![StateKey::Account(deposit.recipient), StateKey::Totals])
         }
+        // An undecodable batch item changes nothing and reads nothing.
+        Transaction::Undecodable => Ok(Vec::new()),
         Transaction::Forced(forced) => {
             let mut keys = vec![StateKey::ForcedQueue];
             if forced.index != ledger.forced_queue().count {

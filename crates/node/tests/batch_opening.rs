@@ -16,7 +16,7 @@ mod common;
 use alloy_primitives::{Address, B256, Bytes, Signature, U256};
 use common::{CURVE_ORDER, Rng};
 use std::collections::BTreeMap;
-use straddle_batch::{Batch, BatchBlock, Located, locate_transaction};
+use straddle_batch::{Batch, BatchBlock, L1Records, Located, locate_transaction};
 use straddle_l1::L1Client;
 use straddle_l1::alloy::sol_types::SolError;
 use straddle_l1::opening::BatchOpener;
@@ -261,6 +261,7 @@ fn kind_name(tx: &Transaction) -> &'static str {
         Transaction::RetireOrder(_) => "retirement",
         Transaction::Deposit(_) => "deposit",
         Transaction::Forced(_) => "forced",
+        Transaction::Undecodable => "undecodable",
         _ => "carried canonically",
     }
 }
@@ -347,19 +348,57 @@ async fn open_and_check(
     .unwrap()
 }
 
-fn locate(posted: &Posted, block: u64, position: usize, domain: &Domain) -> Located {
-    let deposit = |index: u64| {
-        posted
-            .batch
-            .blocks
-            .iter()
-            .flat_map(|b| &b.transactions)
-            .find_map(|tx| match tx {
-                Transaction::Deposit(d) if d.index == index => Some(*d),
-                _ => None,
-            })
+/// The Portal's records, all made before any batch of the test is posted.
+struct Recorded {
+    deposits: Vec<Deposit>,
+    forced: Vec<ForcedTransaction>,
+}
+
+impl Recorded {
+    fn with<T>(&self, read: impl FnOnce(L1Records<'_>) -> T) -> T {
+        let deposit = |index: u64| self.deposits.iter().find(|d| d.index == index).copied();
+        let forced = |index: u64| self.forced.iter().find(|f| f.index == index).cloned();
+        read(L1Records {
+            deposit: &deposit,
+            forced: &forced,
+        })
+    }
+
+    fn locate(&self, posted: &Posted, block: u64, position: usize, domain: &Domain) -> Located {
+        self.with(|records| {
+            locate_transaction(&posted.bytes, block, position, domain, records).unwrap()
+        })
+    }
+
+    fn decode(&self, bytes: &[u8], domain: &Domain) -> Batch {
+        self.with(|records| Batch::decode(bytes, domain, records).unwrap())
+    }
+}
+
+/// Posts `bytes` as batch `index` (calldata or blobs).
+async fn post(
+    l1: &L1Client,
+    inbox: Address,
+    index: u64,
+    batch: Batch,
+    bytes: Vec<u8>,
+    in_blobs: bool,
+) -> Posted {
+    let blobs = if in_blobs {
+        let sidecar = l1.sidecar_kind().await.unwrap();
+        l1.post_blobs(inbox, &bytes, sidecar).await.unwrap();
+        let blobs = straddle_l1::blobs::pack(&bytes).unwrap();
+        Some(std::sync::Mutex::new(BlobOpener::new(blobs).unwrap()))
+    } else {
+        l1.post_calldata(inbox, bytes.clone().into()).await.unwrap();
+        None
     };
-    locate_transaction(&posted.bytes, block, position, domain, &deposit).unwrap()
+    Posted {
+        index,
+        batch,
+        bytes,
+        blobs,
+    }
 }
 
 /// Whether `result` is a revert with error `E`.
@@ -417,6 +456,10 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         });
     }
 
+    let recorded = Recorded {
+        deposits: deposits.clone(),
+        forced: forced.clone(),
+    };
     let mut generator = Generator {
         rng: Rng(0x0BE7_BA7C),
         domain: genesis.domain,
@@ -425,7 +468,6 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         deposits,
         forced,
     };
-    let sidecar = l1.sidecar_kind().await.unwrap();
     let mut posted = Vec::new();
     // A calldata batch, a one-blob batch and a two-blob batch.
     for (index, (first, blocks, per_block, in_blobs)) in
@@ -435,24 +477,8 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
     {
         let batch = generator.batch(first, blocks, per_block);
         let bytes = batch.encode(&genesis.domain).unwrap();
-        let blobs = if in_blobs {
-            l1.post_blobs(deployment.batch_inbox, &bytes, sidecar)
-                .await
-                .unwrap();
-            let blobs = straddle_l1::blobs::pack(&bytes).unwrap();
-            Some(std::sync::Mutex::new(BlobOpener::new(blobs).unwrap()))
-        } else {
-            l1.post_calldata(deployment.batch_inbox, bytes.clone().into())
-                .await
-                .unwrap();
-            None
-        };
-        posted.push(Posted {
-            index: index as u64,
-            batch,
-            bytes,
-            blobs,
-        });
+        let inbox = deployment.batch_inbox;
+        posted.push(post(&l1, inbox, index as u64, batch, bytes, in_blobs).await);
     }
     assert_eq!(
         straddle_l1::blobs::blobs_needed(posted[2].bytes.len()),
@@ -474,7 +500,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         for block in &posted.batch.blocks {
             for position in 0..block.transactions.len() {
                 count += 1;
-                let located = locate(posted, block.number, position, &genesis.domain);
+                let located = recorded.locate(posted, block.number, position, &genesis.domain);
                 // The two-blob batch: a sample, and every transaction near the boundary.
                 let near_boundary = located
                     .ranges
@@ -561,7 +587,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         .await
     ));
     let blob_block = one_blob.batch.blocks[1].number;
-    let located_blob = locate(one_blob, blob_block, 2, &genesis.domain);
+    let located_blob = recorded.locate(one_blob, blob_block, 2, &genesis.domain);
     let good = one_blob.opening(&located_blob);
     let BatchOpening::Blobs(good) = good else {
         unreachable!("a blob batch")
@@ -625,7 +651,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
                 })
         })
         .expect("the calldata batch holds a deposit");
-    assert!(reverted_with::<BatchOpener::UnknownDeposit, _>(
+    assert!(reverted_with::<BatchOpener::WrongDepositRecord, _>(
         open(
             calldata,
             deposit_block,
@@ -635,7 +661,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         )
         .await
     ));
-    assert!(reverted_with::<BatchOpener::UnknownDeposit, _>(
+    assert!(reverted_with::<BatchOpener::WrongDepositRecord, _>(
         open(
             calldata,
             deposit_block,
@@ -645,4 +671,105 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         )
         .await
     ));
+
+    // Malformed items: corrupted batches and items that name what L1 does not have open
+    // on L1 exactly as the Rust decoder reads them (0xFE where it finds a fault), from
+    // the ranges `locate_transaction` names, faults included.
+    let mut undecodable = 0;
+    let mut decodable = 0;
+    let first_index = posted.len() as u64;
+    for variant in 0..6u64 {
+        let in_blobs = variant % 2 == 1;
+        let bytes = if variant == 0 {
+            crafted(&mut generator, &recorded)
+                .encode(&genesis.domain)
+                .unwrap()
+        } else {
+            let mut bytes = generator
+                .batch(20 + 10 * variant, 2, 10)
+                .encode(&genesis.domain)
+                .unwrap();
+            let header = straddle_batch::describe_block(&bytes, 0)
+                .unwrap()
+                .header
+                .end;
+            for _ in 0..2 + variant {
+                let at = header + generator.rng.below((bytes.len() - header) as u64) as usize;
+                bytes[at] = generator.rng.next() as u8;
+            }
+            bytes
+        };
+        let batch = recorded.decode(&bytes, &genesis.domain);
+        let inbox = deployment.batch_inbox;
+        let posted = post(&l1, inbox, first_index + variant, batch, bytes, in_blobs).await;
+        for block in &posted.batch.blocks {
+            for (position, tx) in block.transactions.iter().enumerate() {
+                let located = recorded.locate(&posted, block.number, position, &genesis.domain);
+                assert_eq!(
+                    &located.transaction, tx,
+                    "a slot decodes alone as in the whole"
+                );
+                if located.transaction == Transaction::Undecodable {
+                    undecodable += 1;
+                } else {
+                    decodable += 1;
+                }
+                let used = open_and_check(&l1, opener, &posted, &located, position).await;
+                let how = if in_blobs { "blobs" } else { "calldata" };
+                let entry = gas
+                    .entry((how, kind_name(&located.transaction)))
+                    .or_default();
+                *entry = (*entry).max(used);
+            }
+        }
+    }
+    println!(
+        "malformed batches: {undecodable} undecodable items, {decodable} others, all as in Rust"
+    );
+    for ((how, kind), used) in gas.iter().filter(|((_, kind), _)| *kind == "undecodable") {
+        println!("  {how:8} {kind:22} {used}");
+    }
+    assert!(
+        undecodable >= 6 && decodable >= 10,
+        "{undecodable} / {decodable}"
+    );
+}
+
+/// One block of items that decode but name what L1 does not have or break a bound, and
+/// the undecodable item itself, between ordinary transactions.
+fn crafted(generator: &mut Generator, recorded: &Recorded) -> Batch {
+    let mut unknown_forced = recorded.forced[0].clone();
+    unknown_forced.bytes.push(0);
+    let late_deposit = Deposit {
+        index: recorded.deposits.len() as u64 + 5,
+        ..recorded.deposits[0]
+    };
+    let too_many_cancels = Transaction::PlaceOrders {
+        bulk: BulkOrders {
+            cancels: (0..33u64).map(|i| B256::from(U256::from(i + 1))).collect(),
+            orders: vec![generator.order().order],
+            nonce: 1,
+            expiryMs: BASE_MS,
+        },
+        signature: generator.signature(false),
+    };
+    let mut transactions = vec![
+        Transaction::Deposit(late_deposit),
+        Transaction::Forced(unknown_forced),
+        too_many_cancels,
+        Transaction::Undecodable,
+        Transaction::Deposit(recorded.deposits[1]),
+        Transaction::Forced(recorded.forced[1].clone()),
+    ];
+    for i in 0..6 {
+        transactions.insert(2 * i, generator.transaction());
+    }
+    Batch {
+        parent_hash: B256::repeat_byte(0x11),
+        blocks: vec![BatchBlock {
+            number: 40,
+            timestamp_ms: BASE_MS,
+            transactions,
+        }],
+    }
 }

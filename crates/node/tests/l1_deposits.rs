@@ -134,6 +134,16 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
         }
         other => panic!("a user-submitted deposit must be refused, got {other:?}"),
     }
+    // Nor the undecodable item, which only derivation makes of a batch slot.
+    match l2
+        .send_transaction(Bytes::from(Transaction::Undecodable.encode()))
+        .await
+    {
+        Err(ClientError::Call(error)) => {
+            assert_eq!(error.code(), straddle_node::errors::L1_ONLY)
+        }
+        other => panic!("a user-submitted undecodable item must be refused, got {other:?}"),
+    }
 
     // A second deposit, and some polling rounds later, each is credited exactly once.
     deposit("1000000");

@@ -50,6 +50,10 @@ pub const KIND_RETIRE_ORDER: u8 = 0x1B;
 pub const KIND_DEPOSIT: u8 = 0x1C;
 /// Kind byte of an L1 forced transaction.
 pub const KIND_FORCED: u8 = 0x1D;
+/// Kind byte of an undecodable batch item: a slot of a posted batch whose bytes do not
+/// decode to a transaction (`docs/spec/batches.md` §5). Only derivation makes one; it
+/// carries nothing and changes nothing.
+pub const KIND_UNDECODABLE: u8 = 0xFE;
 /// Most reports one oracle update may carry.
 pub const REPORTS_PER_UPDATE_MAX: usize = 16;
 /// Most makers one match may fill.
@@ -160,6 +164,10 @@ pub enum Transaction {
     /// inclusion always counts; the transaction inside executes if it decodes, is of a
     /// kind a user may force ([`forceable`]) and its signatures verify.
     Forced(ForcedTransaction),
+    /// A batch item that does not decode (kind [`KIND_UNDECODABLE`], no payload): the
+    /// block keeps its place and nothing happens. Derivation makes it so that whether a
+    /// batch is taken never depends on its transactions; no user may send one.
+    Undecodable,
 }
 
 /// Whether a user may force `tx` through L1: a signed action (transfer, withdrawal,
@@ -337,6 +345,8 @@ pub enum VerifiedTransaction {
         /// The request.
         close: CloseMarket,
     },
+    /// An undecodable batch item: changes nothing.
+    Undecodable,
 }
 
 fn write_signature(w: &mut Writer, signature: &Signature) {
@@ -564,6 +574,7 @@ impl Transaction {
                 write_signature(&mut w, signature);
                 w.bytes
             }
+            Transaction::Undecodable => vec![KIND_UNDECODABLE],
             Transaction::Forced(forced) => {
                 let mut w = Writer::with_capacity(33 + forced.bytes.len());
                 w.u8(KIND_FORCED)
@@ -734,6 +745,7 @@ impl Transaction {
                     bytes: r.take(length)?.to_vec(),
                 })
             }
+            KIND_UNDECODABLE => Transaction::Undecodable,
             KIND_DEPOSIT => Transaction::Deposit(Deposit {
                 index: r.u64()?,
                 from: r.address()?,
@@ -827,6 +839,7 @@ impl Transaction {
             Transaction::RetireOrder(retire) => VerifiedTransaction::RetireOrder(retire),
             Transaction::Deposit(deposit) => VerifiedTransaction::Deposit(deposit),
             Transaction::Forced(forced) => verify_forced(forced, domain),
+            Transaction::Undecodable => VerifiedTransaction::Undecodable,
             Transaction::PlaceOrder(signed) => {
                 VerifiedTransaction::PlaceOrder(verify_order(signed)?)
             }

@@ -15,6 +15,51 @@ use straddle_primitives::{Action, Domain};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_straddle");
 
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Dev account `index`'s key as an L1 signer.
+pub fn l1_key(index: usize) -> straddle_l1::alloy::signers::local::PrivateKeySigner {
+    straddle_l1::alloy::signers::local::PrivateKeySigner::from_bytes(&dev_key(index))
+        .expect("devnet keys are valid")
+}
+
+/// Polls `done` every 100 ms until it holds; fails after 60 s.
+pub async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Anvil (mining on demand) with the contracts of [`deploy_config`] deployed by dev
+/// account 0, which proposes; dev account 1 is the batcher.
+pub async fn anvil_with_contracts(
+    challenge_window_secs: u64,
+    forced_inclusion_window: u64,
+) -> (
+    straddle_l1::Anvil,
+    straddle_l1::L1Client,
+    straddle_l1::Deployment,
+) {
+    let anvil =
+        straddle_l1::Anvil::start(&straddle_l1::anvil::anvil_binary(&repo()), 0, &[]).unwrap();
+    let operator = straddle_l1::L1Client::connect(&anvil.url(), l1_key(0)).unwrap();
+    let deployment = operator
+        .deploy_devnet(&deploy_config(
+            operator.address(),
+            l1_key(1).address(),
+            challenge_window_secs,
+            forced_inclusion_window,
+        ))
+        .await
+        .unwrap();
+    (anvil, operator, deployment)
+}
+
 /// The L1 deployment of a test chain whose nodes run the default devnet genesis (no
 /// `--genesis`): bond 1 wei, a 60 s dispute clock.
 pub fn deploy_config(
