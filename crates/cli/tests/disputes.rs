@@ -338,8 +338,8 @@ async fn defend_forged_chain(
                     None => follower.get_block_source(game.hi).await.unwrap(),
                 };
                 let (source, source_index) = match source {
-                    Some(BlockSource::Forced(index)) => (2, index),
-                    Some(BlockSource::Batch(index)) => (1, index),
+                    Some(BlockSource::Forced { index, .. }) => (2, index),
+                    Some(BlockSource::Batch { index }) => (1, index),
                     None => panic!("the follower has derived block {} from a batch", game.hi),
                 };
                 let call = DisputeGame::revealBlockCall {
@@ -756,7 +756,10 @@ async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
         &forged_header,
         &leaves,
         (u64::MAX, 0),
-        Some(BlockSource::Forced(record)),
+        Some(BlockSource::Forced {
+            index: record,
+            before_batch: 0,
+        }),
     )
     .await;
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");

@@ -254,9 +254,26 @@ async fn a_censored_forced_withdrawal_is_included_at_the_window_end_and_paid_on_
             1,
             "block {number} holds one record"
         );
+        // Before the first batch posted after the record's window ended (or the next
+        // one to be posted).
+        let latest = l1.block_number().await.unwrap();
+        let recorded_at = straddle_l1::forced_between(&l1, deployment.portal, 0, latest)
+            .await
+            .unwrap()[record as usize]
+            .l1_block;
+        let batches = straddle_l1::batches_between(&l1, deployment.batch_inbox, 0, latest)
+            .await
+            .unwrap();
+        let before_batch = batches
+            .iter()
+            .find(|batch| batch.l1_block > recorded_at + WINDOW)
+            .map_or(batches.len() as u64, |batch| batch.index);
         assert_eq!(
             follower_client.get_block_source(number).await.unwrap(),
-            Some(BlockSource::Forced(record))
+            Some(BlockSource::Forced {
+                index: record,
+                before_batch
+            })
         );
         let parent = follower_client
             .get_block(BlockRef::Number(number - 1), Some(false))

@@ -381,8 +381,8 @@ impl Player {
             let (_, parent) = self.require_block(game.lo).await?;
             let (_, header) = self.require_block(game.hi).await?;
             let (source, source_index) = match self.l2.get_block_source(game.hi).await? {
-                Some(BlockSource::Batch(index)) => (SOURCE_BATCH, index),
-                Some(BlockSource::Forced(index)) => (SOURCE_FORCED, index),
+                Some(BlockSource::Batch { index }) => (SOURCE_BATCH, index),
+                Some(BlockSource::Forced { index, .. }) => (SOURCE_FORCED, index),
                 None => return Err(DisputeError::MissingSource(game.hi)),
             };
             let call = DisputeGame::revealBlockCall {
@@ -673,15 +673,13 @@ impl Player {
         game: &DisputeGame::Game,
         derivation: &DisputeGame::Derivation,
     ) -> Result<Vec<B256>, DisputeError> {
-        let named = match derivation.source {
-            SOURCE_FORCED => BlockSource::Forced(derivation.sourceIndex),
-            _ => BlockSource::Batch(derivation.sourceIndex),
-        };
-        if self.l2.get_block_source(game.blockNumber).await? == Some(named) {
+        let named = (derivation.source == SOURCE_FORCED, derivation.sourceIndex);
+        let ours = self.l2.get_block_source(game.blockNumber).await?;
+        if ours.map(|source| source.named()) == Some(named) {
             return self.node_leaves(game.blockNumber).await;
         }
         self.refresh_records().await?;
-        if let BlockSource::Forced(first) = named {
+        if let (true, first) = named {
             return Ok(forced_leaves(&self.records, first, game.transactionCount)?);
         }
         let domain = self.domain().await?;

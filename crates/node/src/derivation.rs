@@ -117,6 +117,7 @@ pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store:
         forced: std::collections::BTreeMap::new(),
         forced_window: None,
         forced_included: 0,
+        next_batch: 0,
         heads: L1Heads::default(),
         records_to_reload: None,
     };
@@ -147,6 +148,9 @@ struct Deriver {
     forced_window: Option<u64>,
     /// Forced transactions the chain is known to include (a lower bound of its count).
     forced_included: u64,
+    /// The index of the next batch to read (the inbox's count at the cursor): where a
+    /// forced block included now goes in the order of sources.
+    next_batch: u64,
     /// What the batches accepted so far make safe and finalized.
     heads: L1Heads,
     /// After a restart: the Portal's records up to this L1 block must be read again
@@ -170,6 +174,7 @@ impl Deriver {
             self.records_to_reload = None;
             self.deposits.clear();
             self.forced.clear();
+            self.next_batch = 0;
             self.heads = L1Heads::default();
             self.publish_heads(0);
             self.store.clear_sources()?;
@@ -199,7 +204,7 @@ impl Deriver {
             let mut fetches = std::collections::VecDeque::new();
             let mut ahead = batches.iter();
             for batch in &batches {
-                self.include_overdue(batch.l1_block).await?;
+                self.include_overdue(batch.l1_block, batch.index).await?;
                 while fetches.len() < PREFETCH_BATCHES
                     && let Some(next) = ahead.next()
                 {
@@ -224,11 +229,13 @@ impl Deriver {
                     ),
                     Err(BatchOutcome::Retry(error)) => return Err(error),
                 }
+                self.next_batch = batch.index + 1;
             }
             from = to + 1;
         }
-        // Every batch up to the head is read: what is due by then and missing is overdue.
-        self.include_overdue(head + 1).await?;
+        // Every batch up to the head is read: what is due by then and missing is overdue,
+        // and goes before the next batch posted.
+        self.include_overdue(head + 1, self.next_batch).await?;
         self.cursor = Some((head, head_hash));
         let finalized = self.client.finalized_block_number().await?;
         self.publish_heads(finalized);
@@ -249,8 +256,8 @@ impl Deriver {
     }
 
     /// Stores the cursor and heads (`l1 block u64 ‖ hash ‖ safe u64 ‖ finalized u64 ‖
-    /// n u32 ‖ (l2 block u64 ‖ l1 block u64) × n`); a failure only costs a longer
-    /// rescan after a restart.
+    /// n u32 ‖ (l2 block u64 ‖ l1 block u64) × n ‖ next batch u64`); a failure only
+    /// costs a longer rescan after a restart.
     fn save_progress(&self) {
         let Some((number, hash)) = self.cursor else {
             return;
@@ -266,6 +273,7 @@ impl Deriver {
         for (l2, l1) in &self.heads.unfinalized {
             w.u64(*l2).u64(*l1);
         }
+        w.u64(self.next_batch);
         if let Err(error) = self.store.set_meta_value(PROGRESS_KEY, &w.bytes) {
             tracing::warn!(%error, "cannot store derivation progress");
         }
@@ -282,7 +290,10 @@ impl Deriver {
                 return;
             }
         };
-        let decoded = (|| -> Result<((u64, B256), L1Heads), straddle_primitives::DecodeError> {
+        // Progress stored without the next batch (before session 15) does not decode:
+        // derivation then starts over, which is always correct.
+        type Progress = ((u64, B256), L1Heads, u64);
+        let decoded = (|| -> Result<Progress, straddle_primitives::DecodeError> {
             let mut r = straddle_primitives::codec::Reader::new(&bytes);
             let cursor = (r.u64()?, r.b256()?);
             let mut heads = L1Heads {
@@ -293,11 +304,12 @@ impl Deriver {
             for _ in 0..r.u32()? {
                 heads.unfinalized.push_back((r.u64()?, r.u64()?));
             }
+            let next_batch = r.u64()?;
             r.finish()?;
-            Ok((cursor, heads))
+            Ok((cursor, heads, next_batch))
         })();
         match decoded {
-            Ok((cursor, heads)) => {
+            Ok((cursor, heads, next_batch)) => {
                 tracing::info!(
                     l1_block = cursor.0,
                     safe = heads.safe,
@@ -306,6 +318,7 @@ impl Deriver {
                 );
                 self.cursor = Some(cursor);
                 self.heads = heads;
+                self.next_batch = next_batch;
                 self.records_to_reload = Some(cursor.0);
             }
             Err(error) => tracing::warn!(%error, "derivation progress unreadable; starting over"),
@@ -317,8 +330,9 @@ impl Deriver {
     /// next forced index on, each in a block of its own (so the blocks do not depend on
     /// how L1 was polled: a node reading up to any L1 block derives the same). On the
     /// sequencer, only reports them: it includes every forced transaction as soon as it
-    /// sees it.
-    async fn include_overdue(&mut self, before: u64) -> Result<(), RoundError> {
+    /// sees it. `next_batch` is the index of the batch at L1 block `before` (or of the
+    /// next one posted, after the last read).
+    async fn include_overdue(&mut self, before: u64, next_batch: u64) -> Result<(), RoundError> {
         // Records are in index order with non-decreasing L1 blocks, and the chain's count
         // only grows: if the first record not known to be included is not overdue, none
         // is, and the chain need not be asked (the common case, before every batch).
@@ -365,7 +379,8 @@ impl Deriver {
             return Ok(());
         }
         for (forced, l1_block) in overdue {
-            self.include_forced(forced, l1_block, window).await?;
+            self.include_forced(forced, l1_block, window, next_batch)
+                .await?;
         }
         Ok(())
     }
@@ -377,6 +392,7 @@ impl Deriver {
         forced: ForcedTransaction,
         l1_block: u64,
         window: u64,
+        before_batch: u64,
     ) -> Result<(), RoundError> {
         let recorded_ms = self.client.block_timestamp(l1_block).await? * 1000;
         let (head, _) = self.sequencer.committed_head();
@@ -389,8 +405,13 @@ impl Deriver {
         let number = block.number;
         self.sequencer.import_blocks(vec![block]).await?;
         self.sequencer.wait_committed(number).await;
-        self.store
-            .set_sources_if_absent(number..=number, BlockSource::Forced(index))?;
+        self.store.set_sources_if_absent(
+            number..=number,
+            BlockSource::Forced {
+                index,
+                before_batch,
+            },
+        )?;
         self.forced_included = index + 1;
         let window_end = l1_block + window;
         self.heads.accept(number, window_end);
@@ -471,7 +492,7 @@ impl Deriver {
             self.execute(batch, head, head_hash).await?;
         }
         self.store
-            .set_sources_if_absent(first..=last, BlockSource::Batch(log.index))
+            .set_sources_if_absent(first..=last, BlockSource::Batch { index: log.index })
             .map_err(RoundError::from)?;
         self.heads.accept(last, log.l1_block);
         tracing::info!(
