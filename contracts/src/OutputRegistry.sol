@@ -24,6 +24,9 @@ contract OutputRegistry {
         uint64 proposedAt;
         /// @notice Disputes on this output that are still open (it cannot finalize).
         uint32 openDisputes;
+        /// @notice Where derivation placed the block (docs/spec/disputes.md §5.3): `2b + 1`
+        /// for inbox batch `b`, `2c` for a forced block put before batch `c`.
+        uint64 position;
         /// @notice Who posted it (and gets the bond back).
         address proposer;
         /// @notice Wei held as bond (zero once reclaimed or moved).
@@ -46,7 +49,12 @@ contract OutputRegistry {
 
     /// @notice An output was posted.
     event OutputProposed(
-        uint256 indexed index, uint64 indexed l2BlockNumber, bytes32 stateRoot, bytes32 blockHash, address proposer
+        uint256 indexed index,
+        uint64 indexed l2BlockNumber,
+        bytes32 stateRoot,
+        bytes32 blockHash,
+        uint64 position,
+        address proposer
     );
     /// @notice Outputs from `fromIndex` on were removed; `fromIndex` was invalid.
     event OutputsInvalidated(uint256 indexed fromIndex, uint256 removed, address bondRecipient);
@@ -96,9 +104,10 @@ contract OutputRegistry {
         bondAmount = bondAmount_;
     }
 
-    /// @notice Posts the output of L2 block `l2BlockNumber`, with the bond as value.
+    /// @notice Posts the output of L2 block `l2BlockNumber` at derivation position
+    /// `position` (`Output.position`), with the bond as value.
     /// @return index The new output's index.
-    function propose(uint64 l2BlockNumber, bytes32 stateRoot, bytes32 blockHash)
+    function propose(uint64 l2BlockNumber, bytes32 stateRoot, bytes32 blockHash, uint64 position)
         external
         payable
         returns (uint256 index)
@@ -119,11 +128,12 @@ contract OutputRegistry {
                 l2BlockNumber: l2BlockNumber,
                 proposedAt: uint64(block.timestamp),
                 openDisputes: 0,
+                position: position,
                 proposer: msg.sender,
                 bond: uint96(msg.value)
             })
         );
-        emit OutputProposed(count, l2BlockNumber, stateRoot, blockHash, msg.sender);
+        emit OutputProposed(count, l2BlockNumber, stateRoot, blockHash, position, msg.sender);
         return count;
     }
 

@@ -328,7 +328,8 @@ contract DisputeGameTest is Base {
 
     function propose(Chain memory chain, uint64 number) internal returns (uint256) {
         vm.prank(PROPOSER);
-        return registry.propose{value: BOND}(number, chain.stateRoots[number], chain.hashes[number]);
+        // Every block of the test chains is in batch 0: position 2·0 + 1.
+        return registry.propose{value: BOND}(number, chain.stateRoots[number], chain.hashes[number], 1);
     }
 
     function open(uint256 outputIndex, uint256 anchor) internal returns (uint256) {
@@ -722,7 +723,7 @@ contract DisputeGameTest is Base {
     function test_AnOutputWhoseHeaderContradictsItIsRemovedWithoutAGame() public {
         bytes32 hash = honest.hashes[3];
         vm.prank(PROPOSER);
-        registry.propose{value: BOND}(3, keccak256("credits the proposer"), hash);
+        registry.propose{value: BOND}(3, keccak256("credits the proposer"), hash, 1);
         vm.expectRevert(DisputeGame.HeaderMismatch.selector);
         game.proveOutputMismatch(0, honest.headers[2]);
         vm.prank(CHALLENGER);

@@ -20,8 +20,9 @@ contract OutputRegistryTest is Base {
 
     function propose(uint64 l2Block) internal returns (uint256) {
         vm.prank(PROPOSER);
-        return
-            registry.propose{value: BOND}(l2Block, keccak256(abi.encode("state", l2Block)), bytes32(uint256(l2Block)));
+        return registry.propose{value: BOND}(
+            l2Block, keccak256(abi.encode("state", l2Block)), bytes32(uint256(l2Block)), 2 * l2Block + 1
+        );
     }
 
     function test_ProposalsAreOrderedAndBonded() public {
@@ -32,25 +33,26 @@ contract OutputRegistryTest is Base {
         OutputRegistry.Output memory output = registry.getOutput(1);
         vm.assertEq(output.stateRoot, keccak256(abi.encode("state", uint64(20))), "state root");
         vm.assertEq(output.proposer, PROPOSER, "proposer");
+        vm.assertEq(uint256(output.position), 41, "position");
         vm.assertEq(address(registry).balance, 2 * uint256(BOND), "bonds held");
     }
 
     function test_RejectsBadProposals() public {
         vm.deal(address(this), 10 ether);
         vm.expectRevert(OutputRegistry.NotProposer.selector);
-        registry.propose{value: BOND}(1, bytes32(0), bytes32(0));
+        registry.propose{value: BOND}(1, bytes32(0), bytes32(0), 1);
         vm.prank(PROPOSER);
         vm.expectRevert(OutputRegistry.GenesisNotProposed.selector);
-        registry.propose{value: BOND}(0, bytes32(0), bytes32(0));
+        registry.propose{value: BOND}(0, bytes32(0), bytes32(0), 1);
 
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(OutputRegistry.WrongBond.selector, 1, uint256(BOND)));
-        registry.propose{value: 1}(1, bytes32(0), bytes32(0));
+        registry.propose{value: 1}(1, bytes32(0), bytes32(0), 1);
 
         propose(10);
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(OutputRegistry.BlockNotAfterLatest.selector, uint64(10), uint64(10)));
-        registry.propose{value: BOND}(10, bytes32(0), bytes32(0));
+        registry.propose{value: BOND}(10, bytes32(0), bytes32(0), 1);
     }
 
     function test_FinalizesAfterTheWindowAndReturnsTheBondOnce() public {

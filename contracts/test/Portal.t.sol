@@ -123,7 +123,8 @@ contract PortalTest is Base {
         registry.propose(
             uint64(vm.parseJsonUint(fixture, ".l2BlockNumber")),
             vm.parseJsonBytes32(fixture, ".stateRoot"),
-            vm.parseJsonBytes32(fixture, ".blockHash")
+            vm.parseJsonBytes32(fixture, ".blockHash"),
+            1
         );
         vm.prank(ALICE);
         portal.deposit(ALICE, 5_000e6);

@@ -233,6 +233,15 @@ impl Network {
     /// The thief (the registry's proposer key) proposes `header` as the output of its
     /// block, and the challenger opens a game on it: the output's index.
     async fn propose_forged(&self, header: &BlockHeader) -> u64 {
+        // At the position derivation gave the real block (the game does not judge
+        // positions yet: disputes.md §5.3 step 2).
+        let position = self
+            .follower
+            .client()
+            .get_block_source(header.number)
+            .await
+            .unwrap()
+            .map_or(1, |source| source.position());
         let index = self
             .client(PROPOSER)
             .propose_output(
@@ -240,6 +249,7 @@ impl Network {
                 header.number,
                 header.state_root,
                 header.hash(),
+                position,
             )
             .await
             .unwrap();

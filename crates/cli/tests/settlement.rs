@@ -450,9 +450,20 @@ async fn deposit_trade_withdraw_and_finalize_on_l1() {
     assert!(!again.status.success(), "a withdrawal is paid once");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already finalized"));
 
-    // The proposer takes back the bonds of its finalized outputs and collects them.
+    // Each output carries the position derivation gave its block.
     let l1 = L1Client::read_only(&anvil_url).unwrap();
     let registry = deployment.output_registry;
+    let output = l1.output(registry, 0).await.unwrap();
+    let source = network
+        .follower
+        .client()
+        .get_block_source(output.l2_block)
+        .await
+        .unwrap()
+        .expect("a proposed block was placed by derivation");
+    assert_eq!(output.position, source.position(), "{output:?}, {source:?}");
+
+    // The proposer takes back the bonds of its finalized outputs and collects them.
     let proposer = l1_key(0).address();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

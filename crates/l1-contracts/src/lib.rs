@@ -128,7 +128,7 @@ mod tests {
         );
         assert_eq!(
             OutputRegistry::proposeCall::SELECTOR,
-            keccak256("propose(uint64,bytes32,bytes32)")[..4]
+            keccak256("propose(uint64,bytes32,bytes32,uint64)")[..4]
         );
     }
 }

@@ -16,6 +16,9 @@ pub struct Output {
     pub state_root: B256,
     /// Its hash.
     pub block_hash: B256,
+    /// Where derivation placed the block (`2b + 1` for batch `b`, `2c` for a forced
+    /// block before batch `c`; `docs/spec/disputes.md` §5.3).
+    pub position: u64,
     /// Whether its challenge window has passed.
     pub finalized: bool,
     /// Who proposed it.
@@ -40,14 +43,15 @@ pub struct WithdrawalClaim {
 }
 
 impl L1Client {
-    /// Proposes the output of L2 block `l2_block` with the registry's bond; returns its
-    /// index.
+    /// Proposes the output of L2 block `l2_block` at derivation position `position`
+    /// with the registry's bond; returns its index.
     pub async fn propose_output(
         &self,
         registry: Address,
         l2_block: u64,
         state_root: B256,
         block_hash: B256,
+        position: u64,
     ) -> Result<u64, L1Error> {
         let bond = self
             .view(registry, &OutputRegistry::bondAmountCall {})
@@ -56,6 +60,7 @@ impl L1Client {
             l2BlockNumber: l2_block,
             stateRoot: state_root,
             blockHash: block_hash,
+            position,
         };
         let receipt = self
             .transact(registry, &call, U256::from(bond), "propose an output")
@@ -101,6 +106,7 @@ impl L1Client {
             l2_block: output.l2BlockNumber,
             state_root: output.stateRoot,
             block_hash: output.blockHash,
+            position: output.position,
             finalized,
             proposer: output.proposer,
             bond: output.bond.to::<u128>(),

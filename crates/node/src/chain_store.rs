@@ -131,6 +131,15 @@ impl BlockSource {
         }
     }
 
+    /// The block's *position* (`docs/spec/disputes.md` §5.3): `2b + 1` for batch `b`,
+    /// `2c` for a forced block before batch `c`; numeric order is derivation's order.
+    pub fn position(&self) -> u64 {
+        match self {
+            BlockSource::Batch { index } => 2 * index + 1,
+            BlockSource::Forced { before_batch, .. } => 2 * before_batch,
+        }
+    }
+
     /// `1 ‖ batch u64`, or `2 ‖ record u64 ‖ before batch u64`.
     fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(17);
@@ -403,6 +412,15 @@ mod tests {
             serde_json::json!({"kind": "forced", "index": 3, "beforeBatch": 9})
         );
         assert_eq!(forced.named(), (true, 3));
+        assert_eq!((batch.position(), forced.position()), (15, 18));
+        assert!(
+            BlockSource::Forced {
+                index: 0,
+                before_batch: 7
+            }
+            .position()
+                < batch.position()
+        );
         // A forced source stored without its batch, as before, does not decode.
         assert!(BlockSource::decode(&[2, 0, 0, 0, 0, 0, 0, 0, 3]).is_err());
     }

@@ -162,6 +162,10 @@ impl Proposer {
         if safe.number <= latest {
             return Ok(None);
         }
+        // A safe block is one derivation placed: its source gives its position.
+        let Some(source) = self.l2.get_block_source(safe.number).await? else {
+            return Ok(None);
+        };
         let index = self
             .l1
             .propose_output(
@@ -169,6 +173,7 @@ impl Proposer {
                 safe.number,
                 safe.state_root,
                 safe.hash,
+                source.position(),
             )
             .await?;
         Ok(Some(Proposal {
