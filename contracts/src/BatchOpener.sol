@@ -18,7 +18,7 @@ import {CanonicalForm} from "./CanonicalForm.sol";
 /// @dev Reads only the header, the block list, the index entries of the transaction,
 /// the address-table entries and order literals it refers to, and its own bytes as far
 /// as decoding goes; a reference must name an order literal. A slot whose item does not
-/// decode alone (batches.md §5: an empty or reversed slot, an unknown kind, a malformed
+/// decode alone (batches.md §4.1: an empty or reversed slot, an unknown kind, a malformed
 /// or out-of-slot read, a reference to no literal, an address outside the table, a list
 /// past its canonical bound, carried bytes that are not a canonical transaction of a kind
 /// without a compact form, a deposit or forced record the Portal did not make before the
@@ -159,7 +159,7 @@ contract BatchOpener {
     /// @dev A forced transaction's canonical header: kind ‖ index u64 ‖ sender ‖ length u32.
     uint256 internal constant FORCED_HEADER_BYTES = 33;
     uint8 internal constant KIND_CANONICAL = 0xFF;
-    /// @dev The undecodable item (batches.md §5).
+    /// @dev The undecodable item (batches.md §4.1).
     uint8 internal constant KIND_UNDECODABLE = 0xFE;
 
     /// @notice The inbox whose batches this opens.

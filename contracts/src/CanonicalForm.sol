@@ -7,7 +7,7 @@ pragma solidity 0.8.30;
 /// byte for byte — every length and count within its bound, booleans 0 or 1, recovery
 /// bytes 27 or 28, no trailing bytes — and whether such a transaction has a compact form
 /// in a batch (`compactable` in crates/batch). The batch opener uses both to tell a
-/// transaction from an undecodable item (docs/spec/batches.md §5).
+/// transaction from an undecodable item (docs/spec/batches.md §4.1).
 /// @dev Only the structure is checked: signatures are the execution's question.
 library CanonicalForm {
     uint256 internal constant TRANSACTION_BYTES_MAX = 8192;

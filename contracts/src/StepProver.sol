@@ -84,7 +84,7 @@ abstract contract StepRules {
     uint8 internal constant KIND_BULK_CANCEL = 0x15;
     uint8 internal constant KIND_DEPOSIT = 0x1C;
     uint8 internal constant KIND_FORCED = 0x1D;
-    /// @dev An undecodable batch item (docs/spec/batches.md §5): changes nothing.
+    /// @dev An undecodable batch item (docs/spec/batches.md §4.1): changes nothing.
     uint8 internal constant KIND_UNDECODABLE = 0xFE;
     uint8 internal constant KIND_PLACE_ORDER = 0x1A;
     uint8 internal constant KIND_PLACE_ORDERS = 0x16;

@@ -12,7 +12,7 @@
 //! Kinds without a compact form (oracle updates, liquidations, listings, …) are carried
 //! as their canonical bytes. [`Batch::decode`] is the exact inverse of [`Batch::encode`].
 //!
-//! Decoding is tolerant (`docs/spec/batches.md` §5): a batch whose header, block list and
+//! Decoding is tolerant (`docs/spec/batches.md` §4.1): a batch whose header, block list and
 //! table sizes parse is read whatever its transactions hold, and a slot whose item does
 //! not decode alone holds [`Transaction::Undecodable`]. What a batch says of a block thus
 //! never depends on the content of its transactions, which is what lets a dispute judge

@@ -3,10 +3,10 @@
 //! head: next number, parent hash, time not running backwards) whatever its transactions
 //! hold — an item that does not decode, or names a deposit or forced transaction not on
 //! L1 before the batch, is an undecodable item that changes nothing
-//! (`docs/spec/batches.md` §4.1) — and either executes it (a follower, `straddle node --follow`) or, on the sequencer,
-//! checks that it matches the blocks the sequencer made. Either way the batches found on
-//! L1 set the `safe` head, and those in finalized L1 blocks the `finalized` head
-//! (`docs/spec/batches.md` §6).
+//! (`docs/spec/batches.md` §4.1) — and either executes it (a follower, `straddle node
+//! --follow`) or, on the sequencer, checks that it matches the blocks the sequencer made.
+//! Either way the batches found on L1 set the `safe` head, and those in finalized L1
+//! blocks the `finalized` head (`docs/spec/batches.md` §6).
 //!
 //! Forced transactions (submitted to the Portal) must be included by a batch posted
 //! within the Portal's inclusion window; one that is not is included by derivation

@@ -51,7 +51,7 @@ pub const KIND_DEPOSIT: u8 = 0x1C;
 /// Kind byte of an L1 forced transaction.
 pub const KIND_FORCED: u8 = 0x1D;
 /// Kind byte of an undecodable batch item: a slot of a posted batch whose bytes do not
-/// decode to a transaction (`docs/spec/batches.md` §5). Only derivation makes one; it
+/// decode to a transaction (`docs/spec/batches.md` §4.1). Only derivation makes one; it
 /// carries nothing and changes nothing.
 pub const KIND_UNDECODABLE: u8 = 0xFE;
 /// Most reports one oracle update may carry.
