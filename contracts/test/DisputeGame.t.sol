@@ -104,6 +104,9 @@ contract DisputeGameTest is Base {
     uint8 internal constant FORGE_ROOT = 0;
     uint8 internal constant FORGE_CONTENT = 1;
     uint8 internal constant FORGE_TIME = 2;
+    /// @dev The transaction is the undecodable item 0xFE (what derivation makes of a slot
+    /// the batch garbles: `encodeBatch` writes an unknown kind there).
+    uint8 internal constant FORGE_UNDECODABLE = 3;
     /// @dev `buildWithOracle`: transaction ORACLE_TX of block ORACLE_BLOCK is an oracle
     /// update of ORACLE_STEPS sub-steps.
     uint64 internal constant ORACLE_BLOCK = 3;
@@ -155,7 +158,9 @@ contract DisputeGameTest is Base {
             for (uint256 k = 0; k < chain.transactions[n].length; k++) {
                 index = abi.encodePacked(index, uint24(section.length));
                 bytes memory txn = chain.transactions[n][k];
-                section = abi.encodePacked(section, hex"ff", varint(txn.length), txn);
+                section = txn.length == 1 && uint8(txn[0]) == 0xfe
+                    ? abi.encodePacked(section, hex"42")
+                    : abi.encodePacked(section, hex"ff", varint(txn.length), txn);
             }
         }
         out = abi.encodePacked(
@@ -243,6 +248,7 @@ contract DisputeGameTest is Base {
             bool here = n == tamperBlock;
             for (uint256 k = 0; k < count; k++) {
                 txs[k] = autoDeleverage(n, k, here && k == tamperTx && how == FORGE_CONTENT);
+                if (here && k == tamperTx && how == FORGE_UNDECODABLE) txs[k] = hex"fe";
                 if (oracle && n == ORACLE_BLOCK && k == ORACLE_TX) {
                     txs[k] = abi.encodePacked(uint8(0x10), uint8(ORACLE_STEPS - 1), "oracle update");
                     chain.subRoots = subRoots(roots[k], txs[k], forgedSub);
@@ -789,6 +795,28 @@ contract DisputeGameTest is Base {
         vm.assertEq(uint256(g.blockNumber), 3, "the forged block");
         vm.assertEq(uint256(d.contentIndex), 2, "at the forged transaction");
         vm.assertEq(registry.outputCount(), 0, "output removed");
+    }
+
+    function test_ASlotItsBatchGarblesIsTheUndecodableItem() public {
+        // Batch 1 garbles block 2's one transaction (an unknown kind): derivation's block
+        // holds 0xFE there.
+        Chain memory derived = build(2, 0, FORGE_UNDECODABLE);
+        inbox.postCalldata(encodeBatch(derived));
+        bytes memory garbled = encodeBatch(derived);
+        // A block holding a real transaction in that slot loses by its content.
+        uint256 gameId = revealAt(honest, 2, DisputeGame.Source.Batch, 1);
+        vm.prank(CHALLENGER);
+        game.disputeContent(gameId);
+        vm.prank(CHALLENGER);
+        game.proveBatchTransaction(gameId, garbled, false, "");
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        // The block derivation makes, 0xFE in the slot, cannot be disputed so.
+        gameId = revealAt(derived, 2, DisputeGame.Source.Batch, 1);
+        vm.prank(CHALLENGER);
+        game.disputeContent(gameId);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.proveBatchTransaction(gameId, garbled, false, "");
     }
 
     function test_ABlockOfAnotherTimeThanItsBatchLoses() public {
