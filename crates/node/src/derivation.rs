@@ -221,12 +221,15 @@ impl Deriver {
                 };
                 match self.batch(batch, fetched).await {
                     Ok(()) => {}
-                    Err(BatchOutcome::Skipped(skip)) => tracing::warn!(
-                        index = batch.index,
-                        l1_block = batch.l1_block,
-                        reason = %skip,
-                        "batch skipped"
-                    ),
+                    Err(BatchOutcome::Skipped(skip)) => {
+                        metrics::counter!("straddle_batches_skipped_total").increment(1);
+                        tracing::warn!(
+                            index = batch.index,
+                            l1_block = batch.l1_block,
+                            reason = %skip,
+                            "batch skipped"
+                        )
+                    }
                     Err(BatchOutcome::Retry(error)) => return Err(error),
                 }
                 self.next_batch = batch.index + 1;
@@ -473,6 +476,7 @@ impl Deriver {
             .filter(|tx| matches!(tx, Transaction::Undecodable))
             .count();
         if undecodable > 0 {
+            metrics::counter!("straddle_undecodable_items_total").increment(undecodable as u64);
             tracing::warn!(
                 index = log.index,
                 undecodable,
