@@ -324,7 +324,14 @@ impl Deriver {
                 self.next_batch = next_batch;
                 self.records_to_reload = Some(cursor.0);
             }
-            Err(error) => tracing::warn!(%error, "derivation progress unreadable; starting over"),
+            Err(error) => {
+                tracing::warn!(%error, "derivation progress unreadable; starting over");
+                // Sources are recorded only where absent: drop those of the earlier
+                // reading (possibly in an older form) so that the new one records them.
+                if let Err(error) = self.store.clear_sources() {
+                    tracing::warn!(%error, "cannot clear the recorded block sources");
+                }
+            }
         }
     }
 
