@@ -506,14 +506,18 @@ impl<'a> SectionReader<'a> {
     /// than the canonical form allows (its counts go to 255) has no canonical bytes, and
     /// does not decode.
     fn transaction(&mut self) -> Result<Transaction, BatchError> {
-        let tx = self.transaction_item()?;
-        Transaction::decode(&tx.encode()).map_err(BatchError::Transaction)?;
+        let (tx, carried) = self.transaction_item()?;
+        // Carried bytes are checked canonical where they are read.
+        if !carried {
+            Transaction::decode(&tx.encode()).map_err(BatchError::Transaction)?;
+        }
         Ok(tx)
     }
 
-    fn transaction_item(&mut self) -> Result<Transaction, BatchError> {
+    /// The item at the position, and whether it was carried as canonical bytes.
+    fn transaction_item(&mut self) -> Result<(Transaction, bool), BatchError> {
         let kind = self.byte()?;
-        Ok(match kind {
+        let tx = match kind {
             KIND_CANONICAL => {
                 let len: usize = self.varint()?;
                 if len > TRANSACTION_BYTES_MAX {
@@ -653,6 +657,7 @@ impl<'a> SectionReader<'a> {
                 )
             }
             other => return Err(BatchError::UnknownKind(other)),
-        })
+        };
+        Ok((tx, kind == KIND_CANONICAL))
     }
 }

@@ -85,6 +85,24 @@ async fn next<T: serde::de::DeserializeOwned>(subscription: &mut Subscription<T>
         .expect("a well-formed item")
 }
 
+/// Trader `trader` cancels `order_hash` (signed cancel, nonce `nonce`).
+async fn cancel(client: &HttpClient, trader: usize, order_hash: B256, nonce: u64, expiry_ms: u64) {
+    let cancel = Cancel {
+        orderHash: order_hash,
+        nonce,
+        expiryMs: expiry_ms,
+    };
+    let signature = signer(trader)
+        .sign_hash_sync(&cancel.signing_hash(&domain()))
+        .unwrap();
+    send(
+        client,
+        Transaction::Cancel(SignedCancel { cancel, signature }),
+    )
+    .await
+    .unwrap();
+}
+
 async fn withdraw_all_margin(client: &HttpClient, trader: usize, amount: u128) {
     let withdraw = Action::WithdrawMargin(WithdrawMargin {
         amount,
@@ -252,20 +270,7 @@ async fn orders_match_by_price_and_time_and_the_feed_rebuilds_the_book_exactly()
     }
 
     // Account 1 cancels its 3,002 ask; account 2 moves its bid under one signature.
-    let cancel = Cancel {
-        orderHash: ask_3002,
-        nonce: 60,
-        expiryMs: now_ms() + 60_000,
-    };
-    let signature = signer(1)
-        .sign_hash_sync(&cancel.signing_hash(&domain()))
-        .unwrap();
-    send(
-        &client,
-        Transaction::Cancel(SignedCancel { cancel, signature }),
-    )
-    .await
-    .unwrap();
+    cancel(&client, 1, ask_3002, 60, now_ms() + 60_000).await;
     let new_bids: Vec<_> = (0..3u64)
         .map(|n| order_at(2, true, GTC, (2_998 - n) * USDC, CONTRACT, 70 + n).order)
         .collect();
@@ -382,20 +387,7 @@ async fn a_node_importing_the_blocks_keeps_the_same_book_without_a_restart() {
     .await
     .unwrap();
     assert_eq!(taker.status, OrderStatus::Resting, "filled one, rests one");
-    let cancel = Cancel {
-        orderHash: bid.order_hash,
-        nonce: 20,
-        expiryMs: u64::MAX / 2,
-    };
-    let signature = signer(2)
-        .sign_hash_sync(&cancel.signing_hash(&domain()))
-        .unwrap();
-    send(
-        &client,
-        Transaction::Cancel(SignedCancel { cancel, signature }),
-    )
-    .await
-    .unwrap();
+    cancel(&client, 2, bid.order_hash, 20, u64::MAX / 2).await;
     let book = client.get_book(1, None).await.unwrap();
 
     // A second node (a follower would do this from L1) imports the same blocks.
