@@ -71,13 +71,15 @@ contract DisputeGame {
         SubSteps
     }
 
-    /// @notice Where the defender says derivation took the disputed block from.
+    /// @notice Where the defender says derivation took the disputed block from (the
+    /// parity of the block's position).
     enum Source {
         None,
-        /// @notice The inbox batch `sourceIndex`.
+        /// @notice The inbox batch `sourceIndex` (position `2·sourceIndex + 1`).
         Batch,
         /// @notice Derivation's own block for the Portal's forced record `sourceIndex`,
-        /// overdue: that one transaction, at the record's L1 time or the parent's if later.
+        /// overdue: that one transaction, at the record's L1 time or the parent's if later
+        /// (position `2·c`, `c` the batch it goes before).
         Forced
     }
 
@@ -89,7 +91,9 @@ contract DisputeGame {
         Cancelled
     }
 
-    /// @notice One game. Claims at `lo` are agreed, claims at `hi` disputed.
+    /// @notice One game. Claims at `lo` are agreed, claims at `hi` disputed. At the block
+    /// level a claim is `blockClaim(blockHash, position)`; once the block is revealed,
+    /// `loClaim` and `hiClaim` hold the parent's and the block's hashes.
     struct Game {
         uint256 outputIndex;
         bytes32 outputKey;
@@ -127,6 +131,8 @@ contract DisputeGame {
         Source source;
         uint64 sourceIndex;
         uint64 parentTimestampMs;
+        uint64 parentPosition;
+        uint64 position;
         bool contentDisputed;
         bool childrenPosted;
         uint8 contentLevels;
@@ -172,9 +178,10 @@ contract DisputeGame {
     event MidpointClaimed(uint256 indexed gameId, Level level, uint64 mid, bytes32 claim);
     /// @notice The challenger answered; the disputed segment is now `lo`..`hi`.
     event Answered(uint256 indexed gameId, Level level, bool agreed, uint64 lo, uint64 hi);
-    /// @notice The defender revealed the header of the disputed block and its source.
+    /// @notice The defender revealed the header of the disputed block, its position and
+    /// its source.
     event BlockRevealed(
-        uint256 indexed gameId, uint64 blockNumber, uint32 transactionCount, Source source, uint64 sourceIndex
+        uint256 indexed gameId, uint64 blockNumber, uint32 transactionCount, uint64 position, uint64 sourceIndex
     );
     /// @notice The challenger disputed the revealed block's transactions.
     event ContentDisputed(uint256 indexed gameId, uint64 blockNumber, uint8 levels);
@@ -239,8 +246,6 @@ contract DisputeGame {
     error NoCredit();
     /// @notice Sending ether failed.
     error PaymentFailed();
-    /// @notice A revealed block must name a batch or forced records as its source.
-    error NoSource();
     /// @notice The evidence agrees with the defender's block.
     error NoFault();
     /// @notice Only an oracle update (kind 0x10) has sub-steps; other kinds take `step`.
@@ -279,7 +284,7 @@ contract DisputeGame {
         if (outputIndex >= registry.outputCount()) revert UnknownOutput(outputIndex);
         if (!registry.inChallengeWindow(outputIndex)) revert WindowClosed(outputIndex);
         OutputRegistry.Output memory output = registry.getOutput(outputIndex);
-        (uint64 anchorBlock, bytes32 anchorHash) = anchorOf(outputIndex, anchorIndex);
+        (uint64 anchorBlock, bytes32 anchorClaim) = anchorOf(outputIndex, anchorIndex);
 
         gameId = games.length;
         Game storage game = games.push();
@@ -291,8 +296,8 @@ contract DisputeGame {
         game.defenderToMove = true;
         game.lo = anchorBlock;
         game.hi = output.l2BlockNumber;
-        game.loClaim = anchorHash;
-        game.hiClaim = output.blockHash;
+        game.loClaim = anchorClaim;
+        game.hiClaim = blockClaim(output.blockHash, output.position);
         game.challengerClock = clockSeconds;
         game.defenderClock = clockSeconds;
         game.lastMoveAt = uint64(block.timestamp);
@@ -316,7 +321,7 @@ contract DisputeGame {
     // ---------------------------------------------------------------- bisection
 
     /// @notice The defender claims `claim` at the middle of the segment `lo`..`hi`: a
-    /// block hash at the block level, a state root at the transaction level.
+    /// block's hash and position (`blockClaim`) at the block level, a state root below.
     function claimMidpoint(uint256 gameId, uint64 lo, uint64 hi, bytes32 claim) external {
         Game storage game = live(gameId, lo, hi);
         if (hi - lo < 2 || game.midPosted) revert WrongStage();
@@ -350,24 +355,48 @@ contract DisputeGame {
     }
 
     /// @notice Once the block level has narrowed to one block, the defender reveals the
-    /// headers of that block (`header`, hashing to the disputed claim) and of its parent
-    /// (hashing to the agreed claim), and where derivation took the block from.
+    /// headers and positions of that block (`header`, `position`: the disputed claim) and
+    /// of its parent (the agreed claim). The position's parity names the source: an odd
+    /// one the batch `(position − 1) / 2`, an even one a forced block, whose Portal record
+    /// the defender names as `forcedRecord` (ignored for a batch).
     function revealBlock(
         uint256 gameId,
         bytes calldata parentHeader,
+        uint64 parentPosition,
         bytes calldata header,
-        Source source,
-        uint64 sourceIndex
+        uint64 position,
+        uint64 forcedRecord
     ) external {
         Game storage game = live(gameId);
         if (game.level != Level.Blocks || game.hi - game.lo != 1 || game.blockRevealed) revert WrongStage();
-        if (source == Source.None) revert NoSource();
         spendClock(game, true);
+        uint64 parentTimestampMs = acceptHeaders(game, parentHeader, parentPosition, header, position);
+        bool batch = position % 2 == 1;
+        Derivation storage d = derivations[gameId];
+        d.source = batch ? Source.Batch : Source.Forced;
+        d.sourceIndex = batch ? position / 2 : forcedRecord;
+        d.parentTimestampMs = parentTimestampMs;
+        d.parentPosition = parentPosition;
+        d.position = position;
+        game.defenderToMove = false;
+        emit BlockRevealed(gameId, game.blockNumber, game.transactionCount, position, d.sourceIndex);
+    }
+
+    /// @dev Checks the revealed headers and positions against the block-level claims and
+    /// keeps the block's fields (the claims become the two block hashes); returns the
+    /// parent's time.
+    function acceptHeaders(
+        Game storage game,
+        bytes calldata parentHeader,
+        uint64 parentPosition,
+        bytes calldata header,
+        uint64 position
+    ) private returns (uint64) {
         (L2Block.Header memory parent, bytes32 parentHash) = L2Block.decode(parentHeader);
         (L2Block.Header memory block_, bytes32 hash) = L2Block.decode(header);
         if (
-            parentHash != game.loClaim || hash != game.hiClaim || block_.parentHash != parentHash
-                || parent.number != game.lo || block_.number != game.hi
+            blockClaim(parentHash, parentPosition) != game.loClaim || blockClaim(hash, position) != game.hiClaim
+                || block_.parentHash != parentHash || parent.number != game.lo || block_.number != game.hi
         ) revert HeaderMismatch();
         game.blockRevealed = true;
         game.blockNumber = block_.number;
@@ -376,11 +405,9 @@ contract DisputeGame {
         game.transactionsRoot = block_.transactionsRoot;
         game.parentStateRoot = parent.stateRoot;
         game.blockStateRoot = block_.stateRoot;
-        derivations[gameId].source = source;
-        derivations[gameId].sourceIndex = sourceIndex;
-        derivations[gameId].parentTimestampMs = parent.timestampMs;
-        game.defenderToMove = false;
-        emit BlockRevealed(gameId, block_.number, block_.transactionCount, source, sourceIndex);
+        game.loClaim = parentHash;
+        game.hiClaim = hash;
+        return parent.timestampMs;
     }
 
     /// @notice The challenger says the revealed block's transactions do not lead from its
@@ -733,11 +760,18 @@ contract DisputeGame {
         spendClock(game, false);
     }
 
+    /// @dev The anchor's block number and claim (the genesis block is at position 0).
     function anchorOf(uint256 outputIndex, uint256 anchorIndex) internal view returns (uint64, bytes32) {
-        if (anchorIndex == GENESIS) return (0, genesisBlockHash);
+        if (anchorIndex == GENESIS) return (0, blockClaim(genesisBlockHash, 0));
         if (anchorIndex >= outputIndex || !registry.isFinalized(anchorIndex)) revert BadAnchor(anchorIndex);
         OutputRegistry.Output memory anchor = registry.getOutput(anchorIndex);
-        return (anchor.l2BlockNumber, anchor.blockHash);
+        return (anchor.l2BlockNumber, blockClaim(anchor.blockHash, anchor.position));
+    }
+
+    /// @dev A claim at the block level: the block's hash bound to where derivation took
+    /// it (docs/spec/disputes.md §5.3), `keccak256(blockHash ‖ position as 8 bytes)`.
+    function blockClaim(bytes32 blockHash, uint64 position) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(blockHash, position));
     }
 
     /// @dev An open game on a live output.

@@ -87,6 +87,8 @@ contract DisputeGameTest is Base {
         /// @dev The roots at the sub-step positions of the oracle update (when built
         /// with one).
         bytes32[] subRoots;
+        /// @dev Each block's derivation position (block 0: 0; the rest: batch 0).
+        uint64[] positions;
     }
 
     OutputRegistry internal registry;
@@ -112,6 +114,8 @@ contract DisputeGameTest is Base {
     uint64 internal constant ORACLE_BLOCK = 3;
     uint256 internal constant ORACLE_TX = 2;
     uint256 internal constant ORACLE_STEPS = 7;
+    /// @dev The position of a forced block put before batch 1.
+    uint64 internal constant FORCED_POSITION = 2;
     /// @dev The forced transaction block 3 of the forced-block chain carries.
     address internal constant FORCER = address(0xF0);
     bytes internal constant FORCED_PAYLOAD = hex"02deadbeef";
@@ -235,6 +239,7 @@ contract DisputeGameTest is Base {
         chain.stateRoots = new bytes32[](BLOCKS + 1);
         chain.roots = new bytes32[][](BLOCKS + 1);
         chain.transactions = new bytes[][](BLOCKS + 1);
+        chain.positions = new uint64[](BLOCKS + 1);
         bytes32 root = keccak256("genesis state");
         chain.headers[0] = header(0, bytes32(0), 0, root, bytes32(0), 0);
         chain.hashes[0] = keccak256(chain.headers[0]);
@@ -272,6 +277,7 @@ contract DisputeGameTest is Base {
             uint64 time = here && how == FORGE_TIME ? n * 1000 + 1 : n * 1000;
             chain.headers[n] = header(n, chain.hashes[n - 1], time, root, merkleRoot(leaves), uint32(count));
             chain.hashes[n] = keccak256(chain.headers[n]);
+            chain.positions[n] = inBatch(0);
         }
     }
 
@@ -333,9 +339,27 @@ contract DisputeGameTest is Base {
     // ---------------------------------------------------------------- parties
 
     function propose(Chain memory chain, uint64 number) internal returns (uint256) {
+        return proposeAt(chain, number, chain.positions[number]);
+    }
+
+    function proposeAt(Chain memory chain, uint64 number, uint64 position) internal returns (uint256) {
         vm.prank(PROPOSER);
-        // Every block of the test chains is in batch 0: position 2·0 + 1.
-        return registry.propose{value: BOND}(number, chain.stateRoots[number], chain.hashes[number], 1);
+        return registry.propose{value: BOND}(number, chain.stateRoots[number], chain.hashes[number], position);
+    }
+
+    /// @dev The position of a block taken from batch `index`.
+    function inBatch(uint64 index) internal pure returns (uint64) {
+        return 2 * index + 1;
+    }
+
+    /// @dev `chain`'s claim at the block level for block `n`: its hash and position.
+    function claimOf(Chain memory chain, uint64 n) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(chain.hashes[n], chain.positions[n]));
+    }
+
+    /// @dev The defender reveals block `n` of `chain` and its parent, at their positions.
+    function reveal(uint256 gameId, Chain memory chain, uint64 n) internal {
+        game.revealBlock(gameId, chain.headers[n - 1], chain.positions[n - 1], chain.headers[n], chain.positions[n], 0);
     }
 
     function open(uint256 outputIndex, uint256 anchor) internal returns (uint256) {
@@ -363,7 +387,7 @@ contract DisputeGameTest is Base {
                 }
             } else if (blocks && !g.blockRevealed) {
                 vm.prank(PROPOSER);
-                game.revealBlock(gameId, defender.headers[g.lo], defender.headers[g.hi], DisputeGame.Source.Batch, 0);
+                reveal(gameId, defender, g.hi);
             } else if (blocks && !game.getDerivation(gameId).contentDisputed) {
                 derivationOrExecution(gameId, g, challenger);
             } else if (blocks) {
@@ -402,7 +426,7 @@ contract DisputeGameTest is Base {
                 game.answer(gameId, g.lo, g.hi, claimAt(challenger, g, mid) == g.midClaim);
             } else if (g.level == DisputeGame.Level.Blocks && !g.blockRevealed) {
                 vm.prank(PROPOSER);
-                game.revealBlock(gameId, defender.headers[g.lo], defender.headers[g.hi], DisputeGame.Source.Batch, 0);
+                reveal(gameId, defender, g.hi);
             } else if (g.level == DisputeGame.Level.Blocks) {
                 vm.prank(CHALLENGER);
                 game.disputeExecution(gameId);
@@ -417,7 +441,7 @@ contract DisputeGameTest is Base {
 
     /// @dev `chain`'s claim at position `mid` of the game's level.
     function claimAt(Chain memory chain, DisputeGame.Game memory g, uint64 mid) internal pure returns (bytes32) {
-        if (g.level == DisputeGame.Level.Blocks) return chain.hashes[mid];
+        if (g.level == DisputeGame.Level.Blocks) return claimOf(chain, mid);
         if (g.level == DisputeGame.Level.SubSteps) return chain.subRoots[mid];
         return chain.roots[g.blockNumber][mid];
     }
@@ -653,7 +677,7 @@ contract DisputeGameTest is Base {
         uint256 gameId = open(output, GENESIS);
         vm.warp(block.timestamp + 40);
         vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 0, 8, honest.hashes[4]);
+        game.claimMidpoint(gameId, 0, 8, claimOf(honest, 4));
         DisputeGame.Game memory g = game.getGame(gameId);
         vm.assertEq(uint256(g.defenderClock), CLOCK - 40, "the defender spent 40 s");
         vm.assertEq(uint256(g.challengerClock), CLOCK, "the challenger's clock was stopped");
@@ -681,16 +705,16 @@ contract DisputeGameTest is Base {
         game.claimMidpoint(gameId, 0, 7, bytes32(0));
         vm.prank(PROPOSER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
-        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, 0);
+        reveal(gameId, honest, 1);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
         game.answer(gameId, 0, 8, true);
 
         vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 0, 8, honest.hashes[4]);
+        game.claimMidpoint(gameId, 0, 8, claimOf(honest, 4));
         vm.prank(PROPOSER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
-        game.claimMidpoint(gameId, 0, 8, honest.hashes[4]);
+        game.claimMidpoint(gameId, 0, 8, claimOf(honest, 4));
         vm.prank(CHALLENGER);
         game.answer(gameId, 0, 8, true);
         vm.prank(CHALLENGER);
@@ -703,12 +727,24 @@ contract DisputeGameTest is Base {
         uint256 gameId = open(output, GENESIS);
         vm.prank(PROPOSER);
         vm.expectRevert(DisputeGame.HeaderMismatch.selector);
-        game.revealBlock(gameId, honest.headers[1], honest.headers[1], DisputeGame.Source.Batch, 0);
+        game.revealBlock(gameId, honest.headers[1], 1, honest.headers[1], 1, 0);
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(L2Block.BadHeaderLength.selector, 115));
-        game.revealBlock(gameId, honest.headers[0], truncated(honest.headers[1]), DisputeGame.Source.Batch, 0);
+        game.revealBlock(gameId, honest.headers[0], 0, truncated(honest.headers[1]), 1, 0);
+        // The right headers at other positions than the claims'.
         vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, 0);
+        vm.expectRevert(DisputeGame.HeaderMismatch.selector);
+        game.revealBlock(gameId, honest.headers[0], 0, honest.headers[1], inBatch(1), 0);
+        vm.prank(PROPOSER);
+        vm.expectRevert(DisputeGame.HeaderMismatch.selector);
+        game.revealBlock(gameId, honest.headers[0], 1, honest.headers[1], 1, 0);
+        vm.prank(PROPOSER);
+        reveal(gameId, honest, 1);
+        DisputeGame.Derivation memory d = game.getDerivation(gameId);
+        vm.assertEq(uint256(d.source), uint256(DisputeGame.Source.Batch), "an odd position is a batch");
+        vm.assertEq(uint256(d.sourceIndex), 0, "batch (1 - 1) / 2");
+        vm.assertEq(uint256(d.position), 1, "position kept");
+        vm.assertEq(uint256(d.parentPosition), 0, "the genesis block's position");
         vm.prank(CHALLENGER);
         game.disputeExecution(gameId);
         // Block 1 has 3 transactions: the defender claims the root after the first.
@@ -804,14 +840,14 @@ contract DisputeGameTest is Base {
         inbox.postCalldata(encodeBatch(derived));
         bytes memory garbled = encodeBatch(derived);
         // A block holding a real transaction in that slot loses by its content.
-        uint256 gameId = revealAt(honest, 2, DisputeGame.Source.Batch, 1);
+        uint256 gameId = revealAt(honest, 2, inBatch(1), 0);
         vm.prank(CHALLENGER);
         game.disputeContent(gameId);
         vm.prank(CHALLENGER);
         game.proveBatchTransaction(gameId, garbled, false, "");
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
         // The block derivation makes, 0xFE in the slot, cannot be disputed so.
-        gameId = revealAt(derived, 2, DisputeGame.Source.Batch, 1);
+        gameId = revealAt(derived, 2, inBatch(1), 0);
         vm.prank(CHALLENGER);
         game.disputeContent(gameId);
         vm.prank(CHALLENGER);
@@ -834,14 +870,11 @@ contract DisputeGameTest is Base {
         uint256 output = propose(honest, 2);
         uint256 gameId = open(output, GENESIS);
         vm.prank(PROPOSER);
-        game.claimMidpoint(gameId, 0, 2, honest.hashes[1]);
+        game.claimMidpoint(gameId, 0, 2, claimOf(honest, 1));
         vm.prank(CHALLENGER);
         game.answer(gameId, 0, 2, true);
         vm.prank(PROPOSER);
-        vm.expectRevert(DisputeGame.NoSource.selector);
-        game.revealBlock(gameId, honest.headers[1], honest.headers[2], DisputeGame.Source.None, 0);
-        vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[1], honest.headers[2], DisputeGame.Source.Batch, 0);
+        reveal(gameId, honest, 2);
         // The batch agrees on block 2's time, count and link.
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
@@ -865,7 +898,7 @@ contract DisputeGameTest is Base {
         uint256 output = propose(honest, 1);
         uint256 gameId = open(output, GENESIS);
         vm.prank(PROPOSER);
-        game.revealBlock(gameId, honest.headers[0], honest.headers[1], DisputeGame.Source.Batch, 0);
+        reveal(gameId, honest, 1);
         vm.prank(CHALLENGER);
         game.disputeContent(gameId);
         bytes[] memory txs = honest.transactions[1];
@@ -887,7 +920,7 @@ contract DisputeGameTest is Base {
     function test_AForcedBlockMustHoldThePortalsRecords() public {
         // A defender names forced record 0 as block 3's source, but its block holds
         // other transactions: the challenger descends to the first and shows the record.
-        uint256 gameId = revealAt(honest, 3, DisputeGame.Source.Forced, 0);
+        uint256 gameId = revealAt(honest, 3, FORCED_POSITION, 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
         game.disputeBatchBlock(gameId, batch, false);
@@ -910,30 +943,32 @@ contract DisputeGameTest is Base {
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
     }
 
-    /// @dev Opens a game on `chain`'s output at block `number` and bisects to it (the
-    /// challenger agrees with every midpoint); the defender reveals the block as taken
-    /// from `source` `index`.
-    function revealAt(Chain memory chain, uint64 number, DisputeGame.Source source, uint64 index)
+    /// @dev Opens a game on `chain`'s output at block `number`, proposed at `position`, and
+    /// bisects to it (the challenger agrees with every midpoint); the defender reveals
+    /// the block at that position (naming forced record `record` if it is even).
+    function revealAt(Chain memory chain, uint64 number, uint64 position, uint64 record)
         internal
         returns (uint256 gameId)
     {
-        gameId = open(propose(chain, number), GENESIS);
+        gameId = open(proposeAt(chain, number, position), GENESIS);
         DisputeGame.Game memory g = game.getGame(gameId);
         while (g.hi - g.lo > 1) {
             vm.prank(PROPOSER);
-            game.claimMidpoint(gameId, g.lo, g.hi, chain.hashes[g.lo + (g.hi - g.lo) / 2]);
+            game.claimMidpoint(gameId, g.lo, g.hi, claimOf(chain, g.lo + (g.hi - g.lo) / 2));
             vm.prank(CHALLENGER);
             game.answer(gameId, g.lo, g.hi, true);
             g = game.getGame(gameId);
         }
         vm.prank(PROPOSER);
-        game.revealBlock(gameId, chain.headers[number - 1], chain.headers[number], source, index);
+        game.revealBlock(
+            gameId, chain.headers[number - 1], chain.positions[number - 1], chain.headers[number], position, record
+        );
     }
 
     /// @dev Block 2 of `chain` (one transaction, at 2 000 ms, parent at 1 000 ms)
     /// revealed as derivation's block for forced record `record`.
     function revealForcedBlockTwo(Chain memory chain, uint64 record) internal returns (uint256) {
-        return revealAt(chain, 2, DisputeGame.Source.Forced, record);
+        return revealAt(chain, 2, FORCED_POSITION, record);
     }
 
     function test_AForcedBlockHoldsItsRecordAloneAtTheRecordsTime() public {
@@ -967,7 +1002,7 @@ contract DisputeGameTest is Base {
 
     function test_AForcedBlockOfSeveralTransactionsLoses() public {
         // Block 3 holds four transactions; a forced block holds one.
-        uint256 gameId = revealAt(honest, 3, DisputeGame.Source.Forced, 0);
+        uint256 gameId = revealAt(honest, 3, FORCED_POSITION, 0);
         vm.prank(PROPOSER);
         vm.expectRevert(DisputeGame.NotYourMove.selector);
         game.disputeForcedBlock(gameId, queue(0));
@@ -994,7 +1029,7 @@ contract DisputeGameTest is Base {
         // overdue by then: derivation puts its forced block before the batch's first.
         vm.roll(100);
         inbox.postCalldata(batch);
-        uint256 gameId = revealAt(honest, 1, DisputeGame.Source.Batch, 1);
+        uint256 gameId = revealAt(honest, 1, inBatch(1), 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.WrongStage.selector);
         game.disputeForcedBlock(gameId, queue(0));
@@ -1009,7 +1044,7 @@ contract DisputeGameTest is Base {
 
     function test_ABatchPostedBeforeTheWindowEndsOrContinuingNeedsNoForcedBlock() public {
         // Batch 0 was posted at L1 block 1, before record 0's window ended (15).
-        uint256 gameId = revealAt(honest, 1, DisputeGame.Source.Batch, 0);
+        uint256 gameId = revealAt(honest, 1, inBatch(0), 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
         game.disputeSkippedForced(gameId, queue(0), batch, false);
@@ -1017,7 +1052,7 @@ contract DisputeGameTest is Base {
         // whole, no forced block goes inside.
         vm.roll(100);
         inbox.postCalldata(batch);
-        gameId = revealAt(honest, 2, DisputeGame.Source.Batch, 1);
+        gameId = revealAt(honest, 2, inBatch(1), 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
         game.disputeSkippedForced(gameId, queue(0), batch, false);

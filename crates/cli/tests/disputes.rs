@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::outputs::WithdrawalClaim;
 use straddle_l1::{Anvil, Deployment, L1Client};
-use straddle_l1_contracts::{DisputeGame, OutputRegistry};
+use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
 use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::block::{BlockHeader, transaction_leaf};
@@ -231,17 +231,10 @@ impl Network {
     }
 
     /// The thief (the registry's proposer key) proposes `header` as the output of its
-    /// block, and the challenger opens a game on it: the output's index.
-    async fn propose_forged(&self, header: &BlockHeader) -> u64 {
-        // At the position derivation gave the real block (the game does not judge
-        // positions yet: disputes.md §5.3 step 2).
-        let position = self
-            .follower
-            .client()
-            .get_block_source(header.number)
-            .await
-            .unwrap()
-            .map_or(1, |source| source.position());
+    /// block, at the position of `source` (by default where derivation took the real
+    /// block), and the challenger opens a game on it: the output's index.
+    async fn propose_forged(&self, header: &BlockHeader, source: Option<BlockSource>) -> u64 {
+        let position = self.source(header.number, source).await.position();
         let index = self
             .client(PROPOSER)
             .propose_output(
@@ -259,6 +252,31 @@ impl Network {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         index
+    }
+
+    /// `forged` if given, else where the follower's derivation took block `number` from.
+    async fn source(&self, number: u64, forged: Option<BlockSource>) -> BlockSource {
+        match forged {
+            Some(source) => source,
+            None => self
+                .follower
+                .client()
+                .get_block_source(number)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("the follower has derived block {number} from L1")),
+        }
+    }
+
+    /// The follower's claim at the block level for block `number` (genesis: position 0),
+    /// or `forged`'s with its source.
+    async fn block_claim(&self, number: u64, hash: B256, forged: Option<BlockSource>) -> B256 {
+        let position = if number == 0 {
+            0
+        } else {
+            self.source(number, forged).await.position()
+        };
+        block_claim(hash, position)
     }
 
     async fn balance(&self, account: Address) -> U256 {
@@ -322,9 +340,13 @@ async fn defend_forged_chain(
         } else if game.defenderToMove && !game.midPosted {
             if game.level == 0 && span >= 2 {
                 let claim = if mid == forged {
-                    keccak256(forged_header.encode())
+                    network
+                        .block_claim(mid, forged_header.hash(), forged_source)
+                        .await
                 } else {
-                    network.header(mid).await.0
+                    network
+                        .block_claim(mid, network.header(mid).await.0, None)
+                        .await
                 };
                 let call = DisputeGame::claimMidpointCall {
                     gameId: gid,
@@ -343,21 +365,24 @@ async fn defend_forged_chain(
                     network.header(game.hi).await.1
                 };
                 // Unless told otherwise, the source the follower took the block from.
-                let source = match forged_source.filter(|_| game.hi == forged) {
-                    Some(source) => Some(source),
-                    None => follower.get_block_source(game.hi).await.unwrap(),
-                };
-                let (source, source_index) = match source {
-                    Some(BlockSource::Forced { index, .. }) => (2, index),
-                    Some(BlockSource::Batch { index }) => (1, index),
-                    None => panic!("the follower has derived block {} from a batch", game.hi),
+                let source = network
+                    .source(game.hi, forged_source.filter(|_| game.hi == forged))
+                    .await;
+                let parent_position = if game.lo == 0 {
+                    0
+                } else {
+                    network.source(game.lo, None).await.position()
                 };
                 let call = DisputeGame::revealBlockCall {
                     gameId: gid,
                     parentHeader: parent.encode().into(),
+                    parentPosition: parent_position,
                     header: header.encode().into(),
-                    source,
-                    sourceIndex: source_index,
+                    position: source.position(),
+                    forcedRecord: match source {
+                        BlockSource::Forced { index, .. } => index,
+                        BlockSource::Batch { .. } => 0,
+                    },
                 };
                 l1.transact(game_address, &call, U256::ZERO, "reveal")
                     .await
@@ -442,7 +467,7 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
     let challenger_before = network.balance(challenger).await;
     let proposed = Instant::now();
     // The challenger opens a game on it.
-    let index = network.propose_forged(&forged_header).await;
+    let index = network.propose_forged(&forged_header, None).await;
     let opened = proposed.elapsed();
     // The challenger crashes with its game open and comes back: it plays the same game
     // on (no second game, no second bond).
@@ -571,7 +596,7 @@ async fn a_forged_oracle_update_loses_its_game_sub_step_by_sub_step() {
     let thief_l1 = network.client(PROPOSER);
     let registry = network.deployment.output_registry;
     let proposed = Instant::now();
-    let index = network.propose_forged(&forged_header).await;
+    let index = network.propose_forged(&forged_header, None).await;
     let game = defend_forged_chain(
         &network,
         0,
@@ -662,7 +687,7 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
     let registry = network.deployment.output_registry;
     let proposed = Instant::now();
     // The output is the forged block itself, so the game narrows to it.
-    let index = network.propose_forged(&forged_header).await;
+    let index = network.propose_forged(&forged_header, None).await;
     let game = defend_forged_chain(
         &network,
         0,
@@ -758,7 +783,17 @@ async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
     };
     let thief_l1 = network.client(PROPOSER);
     let registry = network.deployment.output_registry;
-    let index = network.propose_forged(&forged_header).await;
+    // Put before the batch derivation took the real block from (the game does not yet
+    // check where a forced block goes: disputes.md §5.3 step 3).
+    let before_batch = match network.source(forged, None).await {
+        BlockSource::Batch { index } => index,
+        BlockSource::Forced { before_batch, .. } => before_batch,
+    };
+    let forged_source = Some(BlockSource::Forced {
+        index: record,
+        before_batch,
+    });
+    let index = network.propose_forged(&forged_header, forged_source).await;
     let game = defend_forged_chain(
         &network,
         0,
@@ -766,10 +801,7 @@ async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
         &forged_header,
         &leaves,
         (u64::MAX, 0),
-        Some(BlockSource::Forced {
-            index: record,
-            before_batch: 0,
-        }),
+        forged_source,
     )
     .await;
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");

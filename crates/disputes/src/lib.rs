@@ -21,7 +21,7 @@ use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::alloy::sol_types::{SolCall, SolValue};
 use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
-use straddle_l1_contracts::{DisputeGame, OutputRegistry};
+use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
 use straddle_node::api::{BlockRef, BlockSource, StraddleApiClient, http_client};
 use straddle_primitives::Domain;
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
@@ -233,6 +233,18 @@ impl Player {
                 continue;
             };
             if hash == output.blockHash && header.state_root == output.stateRoot {
+                let position = self.source_position(output.l2BlockNumber).await.ok();
+                if position.is_some_and(|position| position != output.position) {
+                    // The game cannot yet show a wrong position (disputes.md §5.3 step 3):
+                    // opening one would lose the bond.
+                    tracing::warn!(
+                        index,
+                        l2_block = output.l2BlockNumber,
+                        claimed = output.position,
+                        ?position,
+                        "output names another derivation position than the node's"
+                    );
+                }
                 tracing::info!(
                     index,
                     l2_block = output.l2BlockNumber,
@@ -380,17 +392,22 @@ impl Player {
         if blocks && span == 1 && !game.blockRevealed && game.defenderToMove && defending {
             let (_, parent) = self.require_block(game.lo).await?;
             let (_, header) = self.require_block(game.hi).await?;
-            let (source, source_index) = match self.l2.get_block_source(game.hi).await? {
-                Some(BlockSource::Batch { index }) => (SOURCE_BATCH, index),
-                Some(BlockSource::Forced { index, .. }) => (SOURCE_FORCED, index),
-                None => return Err(DisputeError::MissingSource(game.hi)),
+            let source = self
+                .l2
+                .get_block_source(game.hi)
+                .await?
+                .ok_or(DisputeError::MissingSource(game.hi))?;
+            let forced_record = match source {
+                BlockSource::Forced { index, .. } => index,
+                BlockSource::Batch { .. } => 0,
             };
             let call = DisputeGame::revealBlockCall {
                 gameId: gid,
                 parentHeader: Bytes::from(parent.encode()),
+                parentPosition: self.source_position(game.lo).await?,
                 header: Bytes::from(header.encode()),
-                source,
-                sourceIndex: source_index,
+                position: source.position(),
+                forcedRecord: forced_record,
             };
             self.send(&call, U256::ZERO, "reveal a block").await?;
             return Ok(Some("reveal block"));
@@ -849,12 +866,22 @@ impl Player {
             .ok_or(DisputeError::MissingBlock(number))
     }
 
-    async fn block_hash(&self, number: u64) -> Result<B256, DisputeError> {
-        Ok(self.require_block(number).await?.0)
+    /// Where the node's derivation took block `number` from, as a position
+    /// (`BlockSource::position`; the genesis block is at 0).
+    async fn source_position(&self, number: u64) -> Result<u64, DisputeError> {
+        if number == 0 {
+            return Ok(0);
+        }
+        self.l2
+            .get_block_source(number)
+            .await?
+            .map(|source| source.position())
+            .ok_or(DisputeError::MissingSource(number))
     }
 
-    /// The node's claim at position `k` of the game's current level: a block hash, the
-    /// state root after transaction `k`, or after sub-step `k` of the disputed update.
+    /// The node's claim at position `k` of the game's current level: block `k`'s hash
+    /// and derivation position (`block_claim`), the state root after transaction `k`, or
+    /// after sub-step `k` of the disputed update.
     async fn claim_at(
         &mut self,
         id: u64,
@@ -862,7 +889,10 @@ impl Player {
         k: u64,
     ) -> Result<B256, DisputeError> {
         match game.level {
-            LEVEL_BLOCKS => self.block_hash(k).await,
+            LEVEL_BLOCKS => {
+                let hash = self.require_block(k).await?.0;
+                Ok(block_claim(hash, self.source_position(k).await?))
+            }
             LEVEL_SUB_STEPS => {
                 let sub = self
                     .game_view(&DisputeGame::getSubLevelCall {

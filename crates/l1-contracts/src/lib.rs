@@ -75,6 +75,16 @@ alloy_sol_types::sol!(
     "artifacts/TestUSDC.json"
 );
 
+/// A claim at the block level of a dispute game (`DisputeGame.blockClaim`,
+/// `docs/spec/disputes.md` §5.3): the block's hash bound to its derivation position,
+/// `keccak256(blockHash ‖ position as 8 big-endian bytes)`.
+pub fn block_claim(block_hash: alloy_primitives::B256, position: u64) -> alloy_primitives::B256 {
+    let mut bytes = [0u8; 40];
+    bytes[..32].copy_from_slice(block_hash.as_slice());
+    bytes[32..].copy_from_slice(&position.to_be_bytes());
+    alloy_primitives::keccak256(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +110,15 @@ mod tests {
         ] {
             assert!(code.len() > 1_000, "deployment bytecode is embedded");
         }
+    }
+
+    #[test]
+    fn a_block_claim_hashes_the_block_hash_then_the_position_big_endian() {
+        let hash = keccak256("block");
+        let mut preimage = hash.to_vec();
+        preimage.extend_from_slice(&[0, 0, 0, 0, 0, 0, 1, 2]);
+        assert_eq!(block_claim(hash, 0x0102), keccak256(&preimage));
+        assert_ne!(block_claim(hash, 1), block_claim(hash, 2));
     }
 
     #[test]
@@ -129,6 +148,10 @@ mod tests {
         assert_eq!(
             OutputRegistry::proposeCall::SELECTOR,
             keccak256("propose(uint64,bytes32,bytes32,uint64)")[..4]
+        );
+        assert_eq!(
+            DisputeGame::revealBlockCall::SELECTOR,
+            keccak256("revealBlock(uint256,bytes,uint64,bytes,uint64,uint64)")[..4]
         );
     }
 }
