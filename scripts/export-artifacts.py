@@ -12,7 +12,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "OrderStepProver", "MarginStepProver", "MatchStepProver", "LiquidationStepProver",
-             "OracleStepProver", "BatchOpener", "OptionPricer", "TestUSDC"]
+             "OracleStepProver", "BatchOpener", "SourceRules", "OptionPricer", "TestUSDC"]
 # Contracts whose source file is named after another contract.
 SOURCES = {"OrderStepProver": "StepProver"}
 OUT = ROOT / "contracts" / "out"

@@ -43,9 +43,7 @@ contract BatchInbox {
     mapping(uint256 => bytes32[]) private blobHashes;
 
     /// @notice Batch `index` was posted.
-    event BatchPosted(
-        uint256 indexed index, Kind kind, bytes32 commitment, uint8 blobCount, bytes32 accumulator
-    );
+    event BatchPosted(uint256 indexed index, Kind kind, bytes32 commitment, uint8 blobCount, bytes32 accumulator);
 
     /// @notice The caller is not the batcher.
     error NotBatcher();

@@ -59,6 +59,10 @@ contract BatchOpener {
         uint64 timestampMs;
         /// @notice How many transactions the block has.
         uint32 transactionCount;
+        /// @notice The time of the batch's first block, unix ms.
+        uint64 firstTimestampMs;
+        /// @notice Whether no block of the batch is earlier than the one before it.
+        bool ordered;
     }
 
     /// @notice An order as the batch carries it (the EIP-712 `Order`).
@@ -252,24 +256,6 @@ contract BatchOpener {
         (v,,) = blockOf(blobReader(index, openings), blockNumber);
     }
 
-    /// @notice Whether derivation puts a block of its own for the Portal's forced record
-    /// `record` before block `blockNumber` of batch `index`, the chain's next record being
-    /// `record`: the batch starts with that block, and the record exists and its window
-    /// had ended before the batch was posted (its L1 block + the window < the batch's),
-    /// so derivation includes it first (docs/spec/settlement.md §7). `opening`, `blobs`:
-    /// as for `describeBlobs` / `describeCalldata`.
-    function forcedBlockFirst(uint256 index, uint64 blockNumber, uint64 record, bytes calldata opening, bool blobs)
-        external
-        view
-        returns (bool)
-    {
-        Reader memory r = blobs ? blobReader(index, opening) : calldataReader(index, opening);
-        (BlockView memory v,,) = blockOf(r, blockNumber);
-        uint64 recordedAt = portal.forcedBlocks(record);
-        return v.carried && v.firstBlock == blockNumber && recordedAt != 0
-            && recordedAt + portal.forcedInclusionWindow() < r.postedAt;
-    }
-
     /// @dev A reader of calldata batch `index`, whose bytes must be `batch`.
     function calldataReader(uint256 index, bytes calldata batch) internal view returns (Reader memory r) {
         BatchInbox.Batch memory posted = inbox.getBatch(index);
@@ -379,6 +365,8 @@ contract BatchOpener {
         v.firstBlock = uint64(fixedAt(r, 1, 8));
         v.parentHash = bytes32(fixedAt(r, 9, 32));
         uint64 firstTime = uint64(fixedAt(r, 41, 8));
+        v.firstTimestampMs = firstTime;
+        v.ordered = true;
         r.baseMs = firstTime;
         r.at = 49;
         uint256 blockCount = varint(r);
@@ -394,6 +382,7 @@ contract BatchOpener {
             uint256 start = r.at;
             uint64 timestamp = delta(r, previous);
             if (i == 0 && timestamp != firstTime) revert Invalid("first block time", start);
+            if (timestamp < previous) v.ordered = false;
             previous = timestamp;
             uint256 count = varint(r);
             if (i == wanted) {

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {BatchOpener} from "./BatchOpener.sol";
 import {L2Block} from "./L2Block.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";
+import {SourceRules} from "./SourceRules.sol";
 
 /// @notice Re-executes one Straddle transaction on L1 (the one-step prover).
 interface IStepProver {
@@ -164,6 +165,8 @@ contract DisputeGame {
     uint64 public immutable clockSeconds;
     /// @notice Proves what a posted batch says a block holds (derivation faults).
     BatchOpener public immutable opener;
+    /// @notice Judges where derivation takes a block from (derivation faults).
+    SourceRules public immutable rules;
 
     Game[] private games;
     mapping(uint256 => Derivation) private derivations;
@@ -255,22 +258,23 @@ contract DisputeGame {
     /// @param prover_ The one-step prover.
     /// @param genesisBlockHash_ Hash of L2 block 0.
     /// @param clockSeconds_ Each side's time for a whole game.
-    /// @param opener_ The batch opener of the chain's inbox.
+    /// @param rules_ The source rules of the chain (its batch opener is theirs).
     constructor(
         OutputRegistry registry_,
         IStepProver prover_,
         bytes32 genesisBlockHash_,
         uint64 clockSeconds_,
-        BatchOpener opener_
+        SourceRules rules_
     ) {
-        if (address(registry_) == address(0) || address(prover_) == address(0) || address(opener_) == address(0)) {
+        if (address(registry_) == address(0) || address(prover_) == address(0) || address(rules_) == address(0)) {
             revert ZeroAddress();
         }
         registry = registry_;
         prover = prover_;
         genesisBlockHash = genesisBlockHash_;
         clockSeconds = clockSeconds_;
-        opener = opener_;
+        rules = rules_;
+        opener = rules_.opener();
     }
 
     // ---------------------------------------------------------------- opening
@@ -438,53 +442,57 @@ contract DisputeGame {
     // ---------------------------------------------------------------- derivation
 
     /// @notice The challenger shows that the batch the defender named as the revealed
-    /// block's source does not carry that block, or gives it another time or transaction
-    /// count, or starts with it but links to another parent. `blobs`: the batch was posted
-    /// in blobs and `opening` holds the field elements of its header and block list (as
+    /// block's source (position `2b + 1`) is not where derivation takes it
+    /// (`SourceRules.batchBlockFault`: the parent's batch not carrying it, another batch
+    /// that does not exist, is malformed or does not link there, a position before the
+    /// parent's, another time or transaction count). `blobs`: the batch was posted in
+    /// blobs and `opening` holds the field elements of its header and block list (as
     /// `BatchOpener.describeBlobs` takes them); else `opening` is the calldata batch.
     function disputeBatchBlock(uint256 gameId, bytes calldata opening, bool blobs) external {
         (Game storage game, Derivation storage d) = derivationMove(gameId, Source.Batch);
-        BatchOpener.BlockView memory v = blobs
-            ? opener.describeBlobs(d.sourceIndex, game.blockNumber, opening)
-            : opener.describeCalldata(d.sourceIndex, game.blockNumber, opening);
-        derivationFault(
-            gameId,
-            game,
-            !v.carried || v.timestampMs != game.blockTimestampMs || v.transactionCount != game.transactionCount
-                || (v.firstBlock == game.blockNumber && v.parentHash != game.loClaim)
-        );
+        derivationFault(gameId, game, rules.batchBlockFault(revealed(game, d), opening, blobs));
     }
 
     /// @notice The challenger shows that the forced block the defender revealed is not
-    /// the one derivation makes for the Portal's record it names: the record does not
-    /// exist or is not the chain's next (the forced queue of the parent's state, proven
-    /// by `queueWitness`), or the block does not hold exactly one transaction, or its time
-    /// is not the record's L1 time (ms) or, if later, its parent's.
+    /// the one derivation makes for the Portal's record it names
+    /// (`SourceRules.forcedBlockFault`): the record does not exist or is not the chain's
+    /// next (the forced queue of the parent's state, proven by `queueWitness`), the block
+    /// does not hold one transaction at the record's L1 time (ms) or its parent's if
+    /// later, or its position is not the record's or comes before the parent's.
     function disputeForcedBlock(uint256 gameId, bytes calldata queueWitness) external {
         (Game storage game, Derivation storage d) = derivationMove(gameId, Source.Forced);
-        uint64 timestampMs = opener.forcedBlockTime(d.sourceIndex, d.parentTimestampMs);
         derivationFault(
-            gameId,
-            game,
-            timestampMs == 0 || game.transactionCount != 1 || game.blockTimestampMs != timestampMs
-                || nextForced(game, queueWitness) != d.sourceIndex
+            gameId, game, rules.forcedBlockFault(revealed(game, d), d.sourceIndex, nextForced(game, queueWitness))
         );
     }
 
-    /// @notice The challenger shows that derivation puts a forced block where the
-    /// defender's block starts the batch it names: the chain's next forced record (the
-    /// forced queue of the parent's state, proven by `queueWitness`) was overdue before
-    /// that batch was posted, so derivation includes it first (docs/spec/settlement.md
-    /// §7). `opening`, `blobs`: the batch's header and block list, as for
-    /// `disputeBatchBlock`.
-    function disputeSkippedForced(uint256 gameId, bytes calldata queueWitness, bytes calldata opening, bool blobs)
-        external
-    {
-        (Game storage game, Derivation storage d) = derivationMove(gameId, Source.Batch);
-        derivationFault(
-            gameId,
-            game,
-            opener.forcedBlockFirst(d.sourceIndex, game.blockNumber, nextForced(game, queueWitness), opening, blobs)
+    /// @notice The challenger shows a source derivation takes before the defender's:
+    /// position `earlier`, at or after the parent's and before the revealed block's, is a
+    /// candidate (`SourceRules.candidate`); for an even one the chain's next forced record
+    /// comes from the parent's state through `queueWitness`. `opening`, `blobs`: the
+    /// batch's header and block list for an odd `earlier`, as for `disputeBatchBlock`.
+    function disputeEarlierSource(
+        uint256 gameId,
+        uint64 earlier,
+        bytes calldata queueWitness,
+        bytes calldata opening,
+        bool blobs
+    ) external {
+        (Game storage game, Derivation storage d) = derivationMove(gameId, Source.None);
+        uint64 next = earlier % 2 == 0 ? nextForced(game, queueWitness) : 0;
+        derivationFault(gameId, game, rules.earlierCandidate(revealed(game, d), earlier, next, opening, blobs));
+    }
+
+    /// @dev The revealed block and its parent as `SourceRules` takes them.
+    function revealed(Game storage game, Derivation storage d) private view returns (SourceRules.Revealed memory) {
+        return SourceRules.Revealed(
+            game.blockNumber,
+            game.blockTimestampMs,
+            game.transactionCount,
+            d.position,
+            game.loClaim,
+            d.parentTimestampMs,
+            d.parentPosition
         );
     }
 

@@ -8,6 +8,7 @@ import {DisputeGame, IForcedQueue, IStepProver, ISubStepProver} from "../src/Dis
 import {IPortalRecords} from "../src/StepProver.sol";
 import {L2Block} from "../src/L2Block.sol";
 import {OutputRegistry} from "../src/OutputRegistry.sol";
+import {SourceRules} from "../src/SourceRules.sol";
 
 /// @notice A stand-in state transition for testing the game's mechanics alone: the root
 /// after a transaction is keccak256(root ‖ transaction); an "oracle update" (first byte
@@ -129,14 +130,14 @@ contract DisputeGameTest is Base {
         vm.warp(1_000_000);
         honest = build(NO_TAMPERING, 0, FORGE_ROOT);
         // The registry's resolver is the game, deployed after the registry, the prover,
-        // the inbox and the opener.
-        address gameAddress = createAddress(address(this), vm.getNonce(address(this)) + 5);
+        // the inbox, the opener and the source rules.
+        address gameAddress = createAddress(address(this), vm.getNonce(address(this)) + 6);
         registry = new OutputRegistry(PROPOSER, gameAddress, WINDOW, BOND);
         IStepProver prover = new HashChainProver();
         inbox = new BatchInbox(address(this));
         IPortalRecords portal = new OneForcedRecord(keccak256(abi.encode(uint64(0), FORCER, keccak256(FORCED_PAYLOAD))));
         BatchOpener opener = new BatchOpener(inbox, portal, 1, address(0));
-        game = new DisputeGame(registry, prover, honest.hashes[0], CLOCK, opener);
+        game = new DisputeGame(registry, prover, honest.hashes[0], CLOCK, new SourceRules(opener));
         vm.assertEq(address(game), gameAddress, "game at the resolver address");
         vm.assertEq(game.GENESIS(), GENESIS, "genesis anchor");
         vm.deal(PROPOSER, 100 ether);
@@ -149,15 +150,27 @@ contract DisputeGameTest is Base {
 
     /// @dev Blocks 1..BLOCKS of `chain` in the batch format, every transaction carried
     /// canonically (kind 0xFF: its bytes as they are).
-    function encodeBatch(Chain memory chain) internal pure returns (bytes memory out) {
+    function encodeBatch(Chain memory chain) internal pure returns (bytes memory) {
+        return encodeBlocks(chain, 1, BLOCKS, 0);
+    }
+
+    /// @dev Blocks `first`..`last` of `chain` in the batch format; `lastTime`, if not
+    /// zero, replaces the last block's time.
+    function encodeBlocks(Chain memory chain, uint64 first, uint64 last, uint64 lastTime)
+        internal
+        pure
+        returns (bytes memory out)
+    {
         bytes memory blockList;
         bytes memory index;
         bytes memory section;
-        uint64 previous = 1000;
-        for (uint64 n = 1; n <= BLOCKS; n++) {
-            uint64 time = uint64(bytes8(slice(chain.headers[n], 40, 8)));
-            blockList =
-                abi.encodePacked(blockList, varint(2 * uint256(time - previous)), varint(chain.transactions[n].length));
+        uint64 firstTime = uint64(bytes8(slice(chain.headers[first], 40, 8)));
+        uint64 previous = firstTime;
+        for (uint64 n = first; n <= last; n++) {
+            uint64 time = n == last && lastTime != 0 ? lastTime : uint64(bytes8(slice(chain.headers[n], 40, 8)));
+            // Zigzag: 2d for d ≥ 0, 2|d| − 1 below.
+            uint256 zigzag = time >= previous ? 2 * uint256(time - previous) : 2 * uint256(previous - time) - 1;
+            blockList = abi.encodePacked(blockList, varint(zigzag), varint(chain.transactions[n].length));
             previous = time;
             for (uint256 k = 0; k < chain.transactions[n].length; k++) {
                 index = abi.encodePacked(index, uint24(section.length));
@@ -168,7 +181,15 @@ contract DisputeGameTest is Base {
             }
         }
         out = abi.encodePacked(
-            uint8(1), uint64(1), chain.hashes[0], uint64(1000), varint(BLOCKS), blockList, varint(0), index, section
+            uint8(1),
+            first,
+            chain.hashes[first - 1],
+            firstTime,
+            varint(last - first + 1),
+            blockList,
+            varint(0),
+            index,
+            section
         );
     }
 
@@ -968,6 +989,9 @@ contract DisputeGameTest is Base {
     /// @dev Block 2 of `chain` (one transaction, at 2 000 ms, parent at 1 000 ms)
     /// revealed as derivation's block for forced record `record`.
     function revealForcedBlockTwo(Chain memory chain, uint64 record) internal returns (uint256) {
+        // Record 0's window ended at L1 block 15, after batch 0 and before any other:
+        // its block goes before batch 1.
+        vm.roll(100);
         return revealAt(chain, 2, FORCED_POSITION, record);
     }
 
@@ -1026,7 +1050,8 @@ contract DisputeGameTest is Base {
 
     function test_ABatchPostedAfterAnOverdueRecordStartsAfterItsForcedBlock() public {
         // Batch 1 repeats batch 0 from L1 block 100; record 0 (L1 block 10, window 5) was
-        // overdue by then: derivation puts its forced block before the batch's first.
+        // overdue by then: derivation puts its forced block (position 2: before batch 1)
+        // before the batch's first.
         vm.roll(100);
         inbox.postCalldata(batch);
         uint256 gameId = revealAt(honest, 1, inBatch(1), 0);
@@ -1036,9 +1061,14 @@ contract DisputeGameTest is Base {
         // The chain had included record 0 already: nothing is overdue.
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
-        game.disputeSkippedForced(gameId, queue(1), batch, false);
+        game.disputeEarlierSource(gameId, FORCED_POSITION, queue(1), "", false);
+        // Position 0 (before batch 0, posted in L1 block 1, inside the window) is not the
+        // record's.
         vm.prank(CHALLENGER);
-        game.disputeSkippedForced(gameId, queue(0), batch, false);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeEarlierSource(gameId, 0, queue(0), "", false);
+        vm.prank(CHALLENGER);
+        game.disputeEarlierSource(gameId, FORCED_POSITION, queue(0), "", false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
     }
 
@@ -1047,14 +1077,141 @@ contract DisputeGameTest is Base {
         uint256 gameId = revealAt(honest, 1, inBatch(0), 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
-        game.disputeSkippedForced(gameId, queue(0), batch, false);
-        // Block 2 of a batch posted later does not start it: derivation takes the batch
-        // whole, no forced block goes inside.
+        game.disputeEarlierSource(gameId, 0, queue(0), "", false);
+        // Block 2 of a batch posted later, whose block 1 the parties agree it carried:
+        // derivation takes the batch whole, no forced block goes inside (position 2 is
+        // before the parent's).
         vm.roll(100);
         inbox.postCalldata(batch);
-        gameId = revealAt(honest, 2, inBatch(1), 0);
+        Chain memory reposted = honest;
+        reposted.positions[1] = inBatch(1);
+        gameId = revealAt(reposted, 2, inBatch(1), 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
-        game.disputeSkippedForced(gameId, queue(0), batch, false);
+        game.disputeEarlierSource(gameId, FORCED_POSITION, queue(0), "", false);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeBatchBlock(gameId, batch, false);
+    }
+
+    function test_AForcedBlockAtAnotherPositionThanItsRecordsLoses() public {
+        // Record 0's window ended (L1 block 15) with batch 0 posted before it and none
+        // after: its block goes before batch 1 (position 2), not before batch 2 ...
+        vm.roll(100);
+        uint256 gameId = revealAt(honest, 2, 2 * 2, 0);
+        vm.prank(CHALLENGER);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a later position lost");
+        // ... nor before batch 0 (position 0, before the parent's: batch 0's).
+        gameId = revealAt(honest, 2, 0, 0);
+        vm.prank(CHALLENGER);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "an earlier position lost");
+        // Before the window ends, no forced block can be derived at all.
+        vm.roll(15);
+        gameId = revealAt(honest, 2, FORCED_POSITION, 0);
+        vm.prank(CHALLENGER);
+        game.disputeForcedBlock(gameId, queue(0));
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a premature block lost");
+    }
+
+    // ---------------------------------------------------------------- sources
+
+    /// @dev Posts batches 1 (blocks 1..6), 2 (7..12, linking at 7) and 3 (5..12, carrying
+    /// 7 but not starting there), and returns `honest` as the parties agree derivation
+    /// took it for these tests: blocks 1..6 from batch 1, 7..12 from batch 2.
+    function splitChain() internal returns (Chain memory chain) {
+        inbox.postCalldata(encodeBlocks(honest, 1, 6, 0));
+        inbox.postCalldata(encodeBlocks(honest, 7, BLOCKS, 0));
+        inbox.postCalldata(encodeBlocks(honest, 5, BLOCKS, 0));
+        chain = honest;
+        for (uint64 n = 1; n <= BLOCKS; n++) {
+            chain.positions[n] = n <= 6 ? inBatch(1) : inBatch(2);
+        }
+    }
+
+    function test_TheFirstBatchThatLinksIsTheSource() public {
+        Chain memory chain = splitChain();
+        bytes memory linking = encodeBlocks(honest, 7, BLOCKS, 0);
+        // The same block named from batch 3, which carries it but starts at 5, loses:
+        // batch 3 does not link at 7, and batch 2 (earlier) does.
+        uint256 gameId = revealAt(chain, 7, inBatch(3), 0);
+        vm.prank(CHALLENGER);
+        game.disputeBatchBlock(gameId, encodeBlocks(honest, 5, BLOCKS, 0), false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "batch 3 is no candidate");
+        gameId = revealAt(chain, 7, inBatch(3), 0);
+        vm.prank(CHALLENGER);
+        game.disputeEarlierSource(gameId, inBatch(2), "", linking, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "batch 2 comes first");
+
+        // Named from batch 2, the block stands: batch 2 links at 7 and agrees on the
+        // block, batch 1 (the parent's) does not carry it, no forced record is due.
+        gameId = revealAt(chain, 7, inBatch(2), 0);
+        vm.startPrank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeBatchBlock(gameId, linking, false);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeEarlierSource(gameId, inBatch(1), "", encodeBlocks(honest, 1, 6, 0), false);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeEarlierSource(gameId, 2 * 2, queue(0), "", false);
+        // Not a position between the parent's and the block's.
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeEarlierSource(gameId, inBatch(2), "", linking, false);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeEarlierSource(gameId, inBatch(0), "", batch, false);
+        // A batch the opening is not.
+        vm.expectRevert(abi.encodeWithSelector(BatchOpener.CommitmentMismatch.selector, 1));
+        game.disputeEarlierSource(gameId, inBatch(1), "", linking, false);
+        vm.stopPrank();
+    }
+
+    function test_TheParentsBatchKeepsTheBlocksItCarries() public {
+        Chain memory chain = splitChain();
+        // Block 8 follows block 7 from batch 2, which carries 8 too: batch 4, which links
+        // at 8, is not the source.
+        inbox.postCalldata(encodeBlocks(honest, 8, BLOCKS, 0));
+        uint256 gameId = revealAt(chain, 8, inBatch(4), 0);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeBatchBlock(gameId, encodeBlocks(honest, 8, BLOCKS, 0), false);
+        vm.prank(CHALLENGER);
+        game.disputeEarlierSource(gameId, inBatch(2), "", encodeBlocks(honest, 7, BLOCKS, 0), false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "the parent's batch");
+        // A position before the parent's loses whatever the batch says.
+        gameId = revealAt(chain, 8, inBatch(0), 0);
+        vm.prank(CHALLENGER);
+        game.disputeBatchBlock(gameId, batch, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "before the parent");
+    }
+
+    function test_AMissingMalformedOrDisorderedBatchIsNoSource() public {
+        Chain memory chain = splitChain();
+        // Batch 4 does not exist.
+        uint256 gameId = revealAt(chain, 7, inBatch(4), 0);
+        vm.prank(CHALLENGER);
+        game.disputeBatchBlock(gameId, "", false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a missing batch");
+        // Batch 4: an unknown version.
+        bytes memory malformed = encodeBlocks(honest, 7, BLOCKS, 0);
+        malformed[0] = 0x07;
+        inbox.postCalldata(malformed);
+        gameId = revealAt(chain, 7, inBatch(4), 0);
+        vm.prank(CHALLENGER);
+        game.disputeBatchBlock(gameId, malformed, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a malformed batch");
+        // Batch 5: blocks 7..8 whose second is a millisecond before the first.
+        bytes memory disordered = encodeBlocks(honest, 7, 8, 6999);
+        inbox.postCalldata(disordered);
+        gameId = revealAt(chain, 7, inBatch(5), 0);
+        vm.prank(CHALLENGER);
+        game.disputeBatchBlock(gameId, disordered, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "times out of order");
+        // The same blocks in order link (and a challenger cannot show otherwise).
+        bytes memory ordered = encodeBlocks(honest, 7, 8, 0);
+        inbox.postCalldata(ordered);
+        gameId = revealAt(chain, 7, inBatch(6), 0);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeBatchBlock(gameId, ordered, false);
     }
 }

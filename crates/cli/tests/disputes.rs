@@ -931,3 +931,80 @@ async fn false_challengers_lose_by_play_and_by_clock() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_naming_a_reposted_batch_as_its_source_loses_to_the_first() {
+    let network = Network::start().await;
+    let _challenger = network.start_challenger();
+    let last = network.activity(3, 0).await;
+    // The first block of the batch that carried the last transfer: derivation took it
+    // from that batch, whose first block it is.
+    let follower = network.follower.client();
+    let source = |number: u64| {
+        let follower = follower.clone();
+        async move { follower.get_block_source(number).await.unwrap() }
+    };
+    let Some(BlockSource::Batch { index: batch }) = source(last).await else {
+        panic!("block {last} came from a batch");
+    };
+    let mut first = last;
+    while first > 1 && source(first - 1).await == Some(BlockSource::Batch { index: batch }) {
+        first -= 1;
+    }
+
+    // The batcher's key posts that batch again, as calldata: a later batch carrying
+    // the same blocks, which derivation does not take (it holds them already).
+    let inbox = network.deployment.batch_inbox;
+    let batcher = network.client(BATCHER);
+    let log = straddle_l1::batch_log(&batcher, inbox, batch, network.deployment.start_block)
+        .await
+        .unwrap()
+        .expect("the batch's log");
+    let bytes = straddle_l1::batch_bytes(&batcher, &log).await.unwrap();
+    let mut reposted = None;
+    for _ in 0..5 {
+        // The batcher service shares the key: a nonce it took first is retried.
+        match batcher.post_calldata(inbox, bytes.clone()).await {
+            Ok(receipt) => {
+                reposted = Some(receipt.index);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    let reposted = reposted.expect("the batch was posted again");
+
+    // The proposer claims the right block and state root, but from the re-post: the
+    // position is all it gets wrong.
+    let (_, real) = network.header(first).await;
+    let leaves = network.leaves(first).await;
+    let named = Some(BlockSource::Batch { index: reposted });
+    let registry = network.deployment.output_registry;
+    let index = network.propose_forged(&real, named).await;
+    let game = defend_forged_chain(&network, 0, first, &real, &leaves, (u64::MAX, 0), named).await;
+    assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+    assert_eq!(game.blockNumber, first, "decided at the re-posted block");
+    let derivation = network.derivation(0).await;
+    assert_eq!(
+        derivation.position,
+        2 * reposted + 1,
+        "the defender's position"
+    );
+    assert!(
+        derivation.parentPosition < 2 * batch + 1,
+        "the parent comes before the batch"
+    );
+    assert!(
+        !derivation.contentDisputed,
+        "by the earlier batch that links there, not by content"
+    );
+    assert!(
+        network
+            .client(PROPOSER)
+            .output_count(registry)
+            .await
+            .unwrap()
+            <= index,
+        "the output is gone"
+    );
+}

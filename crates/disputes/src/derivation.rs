@@ -21,6 +21,10 @@ pub const SOURCE_BATCH: u8 = 1;
 /// `DisputeGame.Source.Forced`.
 pub const SOURCE_FORCED: u8 = 2;
 
+/// How much of a malformed batch a challenger opens to show its structure fails: ≈ 66
+/// blob field elements, ≈ 3.6 M gas of point evaluations.
+pub const MALFORMED_OPENING_BYTES: usize = 2048;
+
 /// Why the derivation side cannot move.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -135,32 +139,32 @@ impl Evidence {
         self.blobs.is_some()
     }
 
-    /// The fault the batch shows against a revealed block `number` (time, count, and
-    /// parent hash `parent`), if any: it does not carry the block, gives it another time
-    /// or count, or starts with it but links elsewhere.
-    pub fn contradicts(
-        &self,
-        number: u64,
-        timestamp_ms: u64,
-        count: u32,
-        parent: B256,
-    ) -> Result<bool, EvidenceError> {
-        let described = describe_block(&self.bytes, number).map_err(|error| self.error(error))?;
-        Ok(match described.block {
+    /// Whether the batch shows a fault against a revealed block `number` (time, count,
+    /// and parent hash `parent`): its structure is malformed, it does not carry the
+    /// block, gives it another time or count, or starts with it but links elsewhere.
+    pub fn contradicts(&self, number: u64, timestamp_ms: u64, count: u32, parent: B256) -> bool {
+        let Ok(described) = describe_block(&self.bytes, number) else {
+            return true;
+        };
+        match described.block {
             None => true,
             Some((time, transactions)) => {
                 time != timestamp_ms
                     || transactions != count as usize
                     || (described.first_block == number && described.parent_hash != parent)
             }
-        })
+        }
     }
 
-    /// The opening of the batch's header and block list (for `disputeBatchBlock`).
+    /// The opening of the batch's header and block list (`disputeBatchBlock`,
+    /// `disputeEarlierSource`). A batch whose structure is malformed is opened over its
+    /// first [`MALFORMED_OPENING_BYTES`], where the opener's reads meet the fault unless
+    /// the block list is longer.
     pub fn header_opening(&mut self) -> Result<Bytes, EvidenceError> {
-        let header = describe_block(&self.bytes, 0)
-            .map_err(|error| self.error(error))?
-            .header;
+        let header = match describe_block(&self.bytes, 0) {
+            Ok(described) => described.header,
+            Err(_) => 0..self.bytes.len().min(MALFORMED_OPENING_BYTES),
+        };
         self.opening(&[header])
     }
 

@@ -232,19 +232,12 @@ impl Player {
             let Some((hash, header)) = self.block(output.l2BlockNumber).await? else {
                 continue;
             };
-            if hash == output.blockHash && header.state_root == output.stateRoot {
-                let position = self.source_position(output.l2BlockNumber).await.ok();
-                if position.is_some_and(|position| position != output.position) {
-                    // The game cannot yet show a wrong position (disputes.md §5.3 step 3):
-                    // opening one would lose the bond.
-                    tracing::warn!(
-                        index,
-                        l2_block = output.l2BlockNumber,
-                        claimed = output.position,
-                        ?position,
-                        "output names another derivation position than the node's"
-                    );
-                }
+            // Nor judged before the node knows where derivation took the block from.
+            let Ok(position) = self.source_position(output.l2BlockNumber).await else {
+                continue;
+            };
+            let same_root = header.state_root == output.stateRoot;
+            if hash == output.blockHash && same_root && position == output.position {
                 tracing::info!(
                     index,
                     l2_block = output.l2BlockNumber,
@@ -255,7 +248,7 @@ impl Player {
                 self.agreed.insert(key);
                 continue;
             }
-            if hash == output.blockHash {
+            if hash == output.blockHash && !same_root {
                 let call = DisputeGame::proveOutputMismatchCall {
                     outputIndex: word,
                     header: Bytes::from(header.encode()),
@@ -301,6 +294,7 @@ impl Player {
             let output = self.output(word).await?;
             if let Some((hash, _)) = self.block(output.l2BlockNumber).await?
                 && hash == output.blockHash
+                && self.source_position(output.l2BlockNumber).await.ok() == Some(output.position)
             {
                 return Ok(word);
             }
@@ -514,9 +508,13 @@ impl Player {
         Ok(None)
     }
 
-    /// The challenger's move after the reveal: the same block but another state root is
-    /// an execution dispute; otherwise the named batch contradicts the header (time,
-    /// count, link) or the transactions differ from the source's.
+    /// The challenger's move after the reveal. The node's block at the node's position:
+    /// another state root only, an execution dispute. Another position: if the node's
+    /// comes first (and not before the parent's), derivation takes that source before the
+    /// defender's (`disputeEarlierSource`); else the defender's is no candidate
+    /// (`disputeBatchBlock` / `disputeForcedBlock`). The same position, another block:
+    /// the named source contradicts the header (time, count, link, the forced rules) or
+    /// the transactions differ from the source's.
     async fn after_reveal(
         &mut self,
         id: u64,
@@ -525,79 +523,109 @@ impl Player {
     ) -> Result<&'static str, DisputeError> {
         let gid = U256::from(id);
         let (_, ours) = self.require_block(game.blockNumber).await?;
+        let our_position = self.source_position(game.blockNumber).await?;
         let same_block = ours.transactions_root == game.transactionsRoot
             && ours.transaction_count == game.transactionCount
             && ours.timestamp_ms == game.blockTimestampMs;
-        if same_block {
+        if same_block && our_position == derivation.position {
             let call = DisputeGame::disputeExecutionCall { gameId: gid };
             self.send(&call, U256::ZERO, "dispute the execution")
                 .await?;
             return Ok("dispute execution");
         }
         // The chain's forced queue after the agreed parent (where forced blocks go) is
-        // read only for the forced-block moves that take it.
+        // read only for the moves that take it.
         let parent = game.blockNumber.saturating_sub(1);
+        if our_position != derivation.position {
+            if our_position < derivation.position && our_position >= derivation.parentPosition {
+                let (queue_witness, opening, blobs) = if our_position % 2 == 0 {
+                    let queue = self.l2.get_forced_queue(parent).await?;
+                    (queue.witness, Bytes::new(), false)
+                } else {
+                    let (opening, blobs) = self.header_opening(our_position / 2).await?;
+                    (Bytes::new(), opening, blobs)
+                };
+                let call = DisputeGame::disputeEarlierSourceCall {
+                    gameId: gid,
+                    earlier: our_position,
+                    queueWitness: queue_witness,
+                    opening,
+                    blobs,
+                };
+                self.send(&call, U256::ZERO, "dispute with an earlier source")
+                    .await?;
+                return Ok("dispute earlier source");
+            }
+            // The defender's position comes before derivation's or its parent's: it is
+            // no candidate.
+            return self.dispute_named_source(gid, derivation, parent).await;
+        }
         if derivation.source == SOURCE_FORCED {
             let queue = self.l2.get_forced_queue(parent).await?;
             if self
                 .forced_block_contradicts(game, derivation, queue.next)
                 .await?
             {
-                let call = DisputeGame::disputeForcedBlockCall {
-                    gameId: gid,
-                    queueWitness: queue.witness,
-                };
-                self.send(&call, U256::ZERO, "dispute the forced block")
-                    .await?;
-                return Ok("dispute forced block");
+                return self.dispute_named_source(gid, derivation, parent).await;
             }
         }
-        if derivation.source == SOURCE_BATCH {
-            let evidence = self.evidence(derivation.sourceIndex).await?;
-            let blobs = evidence.in_blobs();
-            let contradicts = evidence.contradicts(
+        if derivation.source == SOURCE_BATCH
+            && self.evidence(derivation.sourceIndex).await?.contradicts(
                 game.blockNumber,
                 game.blockTimestampMs,
                 game.transactionCount,
                 game.loClaim,
-            )?;
-            let opening = self
-                .with_evidence(derivation.sourceIndex, Evidence::header_opening)
-                .await?;
-            if contradicts {
-                let call = DisputeGame::disputeBatchBlockCall {
-                    gameId: gid,
-                    opening,
-                    blobs,
-                };
-                self.send(&call, U256::ZERO, "dispute the block's batch")
-                    .await?;
-                return Ok("dispute batch block");
-            }
-            let queue = self.l2.get_forced_queue(parent).await?;
-            let forced_first = BatchOpener::forcedBlockFirstCall {
-                index: U256::from(derivation.sourceIndex),
-                blockNumber: game.blockNumber,
-                record: queue.next,
-                opening: opening.clone(),
-                blobs,
-            };
-            if self.l1.view(self.opener, &forced_first).await? {
-                let call = DisputeGame::disputeSkippedForcedCall {
-                    gameId: gid,
-                    queueWitness: queue.witness,
-                    opening,
-                    blobs,
-                };
-                self.send(&call, U256::ZERO, "dispute the skipped forced block")
-                    .await?;
-                return Ok("dispute skipped forced block");
-            }
+            )
+        {
+            return self.dispute_named_source(gid, derivation, parent).await;
         }
         let call = DisputeGame::disputeContentCall { gameId: gid };
         self.send(&call, U256::ZERO, "dispute the block's transactions")
             .await?;
         Ok("dispute content")
+    }
+
+    /// Shows that the source the defender named is not derivation's
+    /// (`disputeForcedBlock` for a forced block, `disputeBatchBlock` for a batch).
+    async fn dispute_named_source(
+        &mut self,
+        gid: U256,
+        derivation: &DisputeGame::Derivation,
+        parent: u64,
+    ) -> Result<&'static str, DisputeError> {
+        if derivation.source == SOURCE_FORCED {
+            let queue = self.l2.get_forced_queue(parent).await?;
+            let call = DisputeGame::disputeForcedBlockCall {
+                gameId: gid,
+                queueWitness: queue.witness,
+            };
+            self.send(&call, U256::ZERO, "dispute the forced block")
+                .await?;
+            return Ok("dispute forced block");
+        }
+        let (opening, blobs) = self.header_opening(derivation.sourceIndex).await?;
+        let call = DisputeGame::disputeBatchBlockCall {
+            gameId: gid,
+            opening,
+            blobs,
+        };
+        self.send(&call, U256::ZERO, "dispute the block's batch")
+            .await?;
+        Ok("dispute batch block")
+    }
+
+    /// The opening of batch `index`'s header and block list and whether it is in blobs
+    /// (empty for a batch the inbox does not have: no opening is read for it).
+    async fn header_opening(&mut self, index: u64) -> Result<(Bytes, bool), DisputeError> {
+        let blobs = match self.evidence(index).await {
+            Ok(evidence) => evidence.in_blobs(),
+            Err(DisputeError::Evidence(EvidenceError::NoBatch(_))) => {
+                return Ok((Bytes::new(), false));
+            }
+            Err(error) => return Err(error),
+        };
+        let opening = self.with_evidence(index, Evidence::header_opening).await?;
+        Ok((opening, blobs))
     }
 
     /// Whether the revealed block is not the one derivation makes for the forced record

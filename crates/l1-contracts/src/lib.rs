@@ -64,6 +64,16 @@ alloy_sol_types::sol!(
     BatchOpener,
     "artifacts/BatchOpener.json"
 );
+/// `SourceRules`, in a module of its own: its ABI names `BatchOpener`'s `BlockView`,
+/// which would clash with the opener's own bindings.
+pub mod source_rules {
+    alloy_sol_types::sol!(
+        #[derive(Debug, PartialEq, Eq)]
+        SourceRules,
+        "artifacts/SourceRules.json"
+    );
+}
+pub use source_rules::SourceRules;
 alloy_sol_types::sol!(
     #[derive(Debug, PartialEq, Eq)]
     OptionPricer,
@@ -105,6 +115,7 @@ mod tests {
             &StepProver::BYTECODE,
             &OrderStepProver::BYTECODE,
             &BatchOpener::BYTECODE,
+            &SourceRules::BYTECODE,
             &OptionPricer::BYTECODE,
             &TestUSDC::BYTECODE,
         ] {

@@ -9,7 +9,9 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolConstructor;
 use serde::{Deserialize, Serialize};
-use straddle_l1_contracts::{BatchInbox, DisputeGame, OutputRegistry, Portal, TestUSDC};
+use straddle_l1_contracts::{
+    BatchInbox, DisputeGame, OutputRegistry, Portal, SourceRules, TestUSDC,
+};
 use straddle_primitives::Domain;
 
 /// Who holds each role and the registry's parameters.
@@ -112,13 +114,13 @@ impl L1Client {
         // The registry names the game as its resolver and the game names the registry:
         // the game's address is fixed in advance (the deployer's nonce after the
         // registry, the portal, the prover (eight contracts: five provers, the oracle
-        // prover's pricer and its constants), the inbox and the opener).
+        // prover's pricer and its constants), the inbox, the opener and the source rules).
         let nonce = self
             .provider
             .get_transaction_count(self.signer)
             .await
             .map_err(L1Error::rpc)?;
-        let expected_game = self.signer.create(nonce + 12);
+        let expected_game = self.signer.create(nonce + 13);
         let registry_args = OutputRegistry::constructorCall {
             proposer_: config.proposer,
             resolver_: expected_game,
@@ -167,12 +169,19 @@ impl L1Client {
                 config.l2_domain.verifying_contract,
             )
             .await?;
+        let rules_args = SourceRules::constructorCall {
+            opener_: batch_opener,
+        }
+        .abi_encode();
+        let (source_rules, _) = self
+            .deploy_code(&SourceRules::BYTECODE, &rules_args, "deploy SourceRules")
+            .await?;
         let game_args = DisputeGame::constructorCall {
             registry_: output_registry,
             prover_: step_prover,
             genesisBlockHash_: config.genesis_block_hash,
             clockSeconds_: config.dispute_clock_secs,
-            opener_: batch_opener,
+            rules_: source_rules,
         }
         .abi_encode();
         let (dispute_game, _) = self

@@ -332,7 +332,7 @@ pub struct StepView {
 }
 
 /// The chain's forced queue after a block, proven against its state root
-/// (`DisputeGame.disputeForcedBlock`, `disputeSkippedForced`).
+/// (`DisputeGame.disputeForcedBlock`, `disputeEarlierSource`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ForcedQueueView {

@@ -142,7 +142,7 @@ impl ProofArchive {
 
     /// The chain's next forced index after block `block` (the forced queue's count), that
     /// block's state root, and the queue leaf's witness against it: what
-    /// `DisputeGame.disputeForcedBlock` and `disputeSkippedForced` take. Blocking.
+    /// `DisputeGame.disputeForcedBlock` and `disputeEarlierSource` take. Blocking.
     pub fn forced_queue(&self, block: u64) -> Result<(u64, B256, Bytes), ArchiveError> {
         self.with_chain_at(block, false, |chain| {
             let next = chain.state.ledger.forced_queue().count;

@@ -426,7 +426,7 @@ async fn step_gas_at_a_million_leaves() {
         .await
         .unwrap();
     println!(
-        "| forced queue count (disputeForcedBlock, disputeSkippedForced) | {gas} | {} | {} |",
+        "| forced queue count (disputeForcedBlock, disputeEarlierSource) | {gas} | {} | {} |",
         witness.len(),
         chain.tip.tree.len()
     );
