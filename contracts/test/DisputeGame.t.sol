@@ -1191,27 +1191,26 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeBatchBlock(gameId, "", false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a missing batch");
-        // Batch 4: an unknown version.
+        // An unknown version.
         bytes memory malformed = encodeBlocks(honest, 7, BLOCKS, 0);
         malformed[0] = 0x07;
-        inbox.postCalldata(malformed);
-        gameId = revealAt(chain, 7, inBatch(4), 0);
-        vm.prank(CHALLENGER);
-        game.disputeBatchBlock(gameId, malformed, false);
-        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a malformed batch");
-        // Batch 5: blocks 7..8 whose second is a millisecond before the first.
-        bytes memory disordered = encodeBlocks(honest, 7, 8, 6999);
-        inbox.postCalldata(disordered);
-        gameId = revealAt(chain, 7, inBatch(5), 0);
-        vm.prank(CHALLENGER);
-        game.disputeBatchBlock(gameId, disordered, false);
-        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "times out of order");
+        namedBatchLoses(chain, malformed, "a malformed batch");
+        // Blocks 7..8 whose second is a millisecond before the first.
+        namedBatchLoses(chain, encodeBlocks(honest, 7, 8, 6999), "times out of order");
         // The same blocks in order link (and a challenger cannot show otherwise).
         bytes memory ordered = encodeBlocks(honest, 7, 8, 0);
-        inbox.postCalldata(ordered);
-        gameId = revealAt(chain, 7, inBatch(6), 0);
+        gameId = revealAt(chain, 7, inBatch(uint64(inbox.postCalldata(ordered))), 0);
         vm.prank(CHALLENGER);
         vm.expectRevert(DisputeGame.NoFault.selector);
         game.disputeBatchBlock(gameId, ordered, false);
+    }
+
+    /// @dev Posts `posted` as the next batch and reveals `chain`'s block 7 as taken from
+    /// it: the challenger's `disputeBatchBlock` must win.
+    function namedBatchLoses(Chain memory chain, bytes memory posted, string memory why) internal {
+        uint256 gameId = revealAt(chain, 7, inBatch(uint64(inbox.postCalldata(posted))), 0);
+        vm.prank(CHALLENGER);
+        game.disputeBatchBlock(gameId, posted, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), why);
     }
 }

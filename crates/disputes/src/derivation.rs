@@ -240,3 +240,96 @@ pub fn forced_leaves(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use straddle_batch::{Batch, BatchBlock};
+
+    fn calldata_evidence(bytes: Vec<u8>) -> Evidence {
+        Evidence {
+            index: 3,
+            posted_at: 10,
+            bytes,
+            blobs: None,
+        }
+    }
+
+    /// Blocks 5 and 6 after a parent of hash `0x11…`, at 5 000 and 6 000 ms, empty.
+    fn two_blocks() -> (Vec<u8>, B256) {
+        let parent = B256::repeat_byte(0x11);
+        let batch = Batch {
+            parent_hash: parent,
+            blocks: vec![
+                BatchBlock {
+                    number: 5,
+                    timestamp_ms: 5_000,
+                    transactions: vec![],
+                },
+                BatchBlock {
+                    number: 6,
+                    timestamp_ms: 6_000,
+                    transactions: vec![Transaction::Undecodable],
+                },
+            ],
+        };
+        let domain = Domain {
+            chain_id: 1,
+            verifying_contract: Default::default(),
+        };
+        (batch.encode(&domain).expect("encodes"), parent)
+    }
+
+    #[test]
+    fn a_batch_contradicts_a_block_it_does_not_carry_as_revealed() {
+        let (bytes, parent) = two_blocks();
+        let evidence = calldata_evidence(bytes);
+        assert!(
+            !evidence.contradicts(5, 5_000, 0, parent),
+            "its own first block"
+        );
+        assert!(
+            !evidence.contradicts(6, 6_000, 1, B256::ZERO),
+            "a later block: no link"
+        );
+        assert!(
+            evidence.contradicts(5, 5_000, 0, B256::ZERO),
+            "another parent"
+        );
+        assert!(evidence.contradicts(6, 6_001, 1, parent), "another time");
+        assert!(evidence.contradicts(6, 6_000, 2, parent), "another count");
+        assert!(evidence.contradicts(7, 7_000, 0, parent), "not carried");
+    }
+
+    #[test]
+    fn a_malformed_batch_contradicts_every_block_and_still_opens() {
+        let (mut bytes, parent) = two_blocks();
+        bytes[0] = 7;
+        let mut evidence = calldata_evidence(bytes.clone());
+        assert!(
+            evidence.contradicts(5, 5_000, 0, parent),
+            "no candidate at all"
+        );
+        assert_eq!(
+            evidence.header_opening().expect("opens").as_ref(),
+            bytes.as_slice(),
+            "a calldata batch is its whole bytes"
+        );
+    }
+
+    #[test]
+    fn a_malformed_blob_batch_opens_its_first_elements_only() {
+        let mut bytes = vec![7u8; 3 * MALFORMED_OPENING_BYTES];
+        bytes[1] = 0;
+        let blobs = straddle_l1::blobs::pack(&bytes).expect("packs");
+        let mut evidence = Evidence {
+            blobs: Some(BlobOpener::new(blobs).expect("KZG")),
+            ..calldata_evidence(bytes)
+        };
+        let opening = evidence.header_opening().expect("opens");
+        let count = usize::from(u16::from_be_bytes([opening[0], opening[1]]));
+        // 4 length bytes and 2 048 batch bytes, 31 per element.
+        assert_eq!(count, (4 + MALFORMED_OPENING_BYTES).div_ceil(31));
+        assert_eq!(&opening[2..6], &[0, 0, 0, 0], "from element 0");
+    }
+}
