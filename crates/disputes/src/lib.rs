@@ -91,6 +91,27 @@ pub struct RoundReport {
     pub claimed_wei: U256,
 }
 
+/// What a player judged of an output: its index and every field the game disputes
+/// (an output replaced at the same index by one that differs in any is judged again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct OutputKey {
+    index: u64,
+    block_hash: B256,
+    state_root: B256,
+    position: u64,
+}
+
+impl OutputKey {
+    fn of(index: u64, output: &OutputRegistry::Output) -> OutputKey {
+        OutputKey {
+            index,
+            block_hash: output.blockHash,
+            state_root: output.stateRoot,
+            position: output.position,
+        }
+    }
+}
+
 /// A dispute-game player.
 pub struct Player {
     config: PlayerConfig,
@@ -98,10 +119,10 @@ pub struct Player {
     l2: HttpClient,
     registry: Address,
     me: Address,
-    /// Outputs already disputed by this player: `(index, block hash, state root)`.
-    disputed: HashSet<(u64, B256, B256)>,
+    /// Outputs already disputed by this player.
+    disputed: HashSet<OutputKey>,
     /// Outputs found to agree with the node (not checked again).
-    agreed: HashSet<(u64, B256, B256)>,
+    agreed: HashSet<OutputKey>,
     /// Outputs before this index are out of their challenge window.
     window_start: u64,
     /// Games before this id are over.
@@ -170,8 +191,7 @@ impl Player {
             let output = self.output(game.outputIndex).await?;
             let index = u64::try_from(game.outputIndex)
                 .map_err(|_| L1Error::Decode("output index".into()))?;
-            self.disputed
-                .insert((index, output.blockHash, output.stateRoot));
+            self.disputed.insert(OutputKey::of(index, &output));
         }
         Ok(())
     }
@@ -219,12 +239,12 @@ impl Player {
             start += 1;
         }
         self.window_start = start;
-        self.agreed.retain(|(index, _, _)| *index >= start);
-        self.disputed.retain(|(index, _, _)| *index >= start);
+        self.agreed.retain(|key| key.index >= start);
+        self.disputed.retain(|key| key.index >= start);
         for index in start..count {
             let word = U256::from(index);
             let output = self.output(word).await?;
-            let key = (index, output.blockHash, output.stateRoot);
+            let key = OutputKey::of(index, &output);
             if self.disputed.contains(&key) || self.agreed.contains(&key) {
                 continue;
             }
