@@ -98,16 +98,20 @@ contract SourceRules {
         if (position % 2 == 0) return (forcedBefore(nextForced, position / 2), v);
         uint256 index = position / 2;
         if (index >= inbox.batchCount()) return (false, v);
-        try this.describe(index, b.number, opening, blobs) returns (BatchOpener.BlockView memory read) {
-            v = read;
-        } catch (bytes memory reason) {
-            if (!structural(reason)) {
+        // A plain call, so that a revert for the batch's structure can be told from the
+        // caller's (both describe functions take the same arguments).
+        bytes4 describe = blobs ? BatchOpener.describeBlobs.selector : BatchOpener.describeCalldata.selector;
+        (bool described, bytes memory result) =
+            address(opener).staticcall(abi.encodeWithSelector(describe, index, b.number, opening));
+        if (!described) {
+            if (!structural(result)) {
                 assembly ("memory-safe") {
-                    revert(add(reason, 32), mload(reason))
+                    revert(add(result, 32), mload(result))
                 }
             }
             return (false, v);
         }
+        v = abi.decode(result, (BatchOpener.BlockView));
         bool first = v.firstBlock == b.number;
         if (position == b.parentPosition) return (v.carried && (!first || v.parentHash == b.parentHash), v);
         return (
@@ -115,18 +119,6 @@ contract SourceRules {
                 && v.ordered,
             v
         );
-    }
-
-    /// @notice The opener's view of block `blockNumber` in batch `index`. External so that
-    /// `candidate` can catch a malformed structure.
-    function describe(uint256 index, uint64 blockNumber, bytes calldata opening, bool blobs)
-        external
-        view
-        returns (BatchOpener.BlockView memory)
-    {
-        return blobs
-            ? opener.describeBlobs(index, blockNumber, opening)
-            : opener.describeCalldata(index, blockNumber, opening);
     }
 
     /// @dev Whether derivation's block for forced record `record` goes before batch `c`:

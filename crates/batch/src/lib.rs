@@ -80,6 +80,68 @@ impl L1Records<'_> {
     };
 }
 
+/// The Portal's deposits and forced transactions read from L1 so far, each with the L1
+/// block that recorded it. A batch may name only records made before it (a sequencer
+/// sees a record in a mined block, so a batch that includes it lands in a later one):
+/// [`PortalRecords::before`] gives those as [`L1Records`].
+#[derive(Clone, Debug, Default)]
+pub struct PortalRecords {
+    deposits: std::collections::HashMap<u64, (Deposit, u64)>,
+    forced: std::collections::BTreeMap<u64, (ForcedTransaction, u64)>,
+}
+
+impl PortalRecords {
+    /// Adds `deposit`, recorded in L1 block `l1_block`.
+    pub fn add_deposit(&mut self, deposit: Deposit, l1_block: u64) {
+        self.deposits.insert(deposit.index, (deposit, l1_block));
+    }
+
+    /// Adds forced transaction `forced`, recorded in L1 block `l1_block`.
+    pub fn add_forced(&mut self, forced: ForcedTransaction, l1_block: u64) {
+        self.forced.insert(forced.index, (forced, l1_block));
+    }
+
+    /// Forced transaction `index`, if read.
+    pub fn forced(&self, index: u64) -> Option<&ForcedTransaction> {
+        self.forced.get(&index).map(|(record, _)| record)
+    }
+
+    /// The forced transactions read from index `first` on, in index order, each with
+    /// the L1 block that recorded it.
+    pub fn forced_from(&self, first: u64) -> impl Iterator<Item = (&ForcedTransaction, u64)> {
+        self.forced
+            .range(first..)
+            .map(|(_, (record, l1_block))| (record, *l1_block))
+    }
+
+    /// Forgets every record (L1 is read again from the start).
+    pub fn clear(&mut self) {
+        self.deposits.clear();
+        self.forced.clear();
+    }
+
+    /// Runs `read` with the records made before L1 block `posted_at`: those a batch
+    /// posted there may name.
+    pub fn before<T>(&self, posted_at: u64, read: impl FnOnce(L1Records<'_>) -> T) -> T {
+        let deposit = |index: u64| {
+            self.deposits
+                .get(&index)
+                .filter(|(_, at)| *at < posted_at)
+                .map(|(deposit, _)| *deposit)
+        };
+        let forced = |index: u64| {
+            self.forced
+                .get(&index)
+                .filter(|(_, at)| *at < posted_at)
+                .map(|(record, _)| record.clone())
+        };
+        read(L1Records {
+            deposit: &deposit,
+            forced: &forced,
+        })
+    }
+}
+
 /// One L2 block as a batch carries it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchBlock {

@@ -569,3 +569,48 @@ fn a_compact_list_beyond_the_canonical_bound_is_undecodable() {
         assert_eq!(decoded == Transaction::Undecodable, !decodes);
     }
 }
+
+#[test]
+fn portal_records_name_only_what_l1_recorded_before_the_batch() {
+    let mut records = PortalRecords::default();
+    let deposit = |index| Deposit {
+        index,
+        from: Address::repeat_byte(1),
+        recipient: Address::repeat_byte(2),
+        amount: 5,
+    };
+    let forced = |index| ForcedTransaction {
+        index,
+        sender: Address::repeat_byte(3),
+        bytes: vec![0xEE],
+    };
+    records.add_deposit(deposit(0), 10);
+    records.add_forced(forced(0), 10);
+    records.add_forced(forced(1), 12);
+    let seen = |posted_at| {
+        records.before(posted_at, |l1| {
+            (
+                (l1.deposit)(0).is_some(),
+                (l1.forced)(0).is_some(),
+                (l1.forced)(1).is_some(),
+            )
+        })
+    };
+    assert_eq!(
+        seen(10),
+        (false, false, false),
+        "not in the batch's own block"
+    );
+    assert_eq!(seen(11), (true, true, false));
+    assert_eq!(seen(13), (true, true, true));
+    assert_eq!(
+        records
+            .forced_from(1)
+            .map(|(r, at)| (r.index, at))
+            .collect::<Vec<_>>(),
+        [(1, 12)]
+    );
+    assert_eq!(records.forced(1), Some(&forced(1)));
+    records.clear();
+    assert_eq!(records.forced(0), None);
+}

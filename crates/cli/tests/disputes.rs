@@ -234,7 +234,7 @@ impl Network {
     /// block, at the position of `source` (by default where derivation took the real
     /// block), and the challenger opens a game on it: the output's index.
     async fn propose_forged(&self, header: &BlockHeader, source: Option<BlockSource>) -> u64 {
-        let position = self.source(header.number, source).await.position();
+        let position = self.position(header.number, source).await;
         let index = self
             .client(PROPOSER)
             .propose_output(
@@ -268,15 +268,19 @@ impl Network {
         }
     }
 
-    /// The follower's claim at the block level for block `number` (genesis: position 0),
-    /// or `forged`'s with its source.
+    /// The position of `forged` if given, else of the follower's block `number` (the
+    /// genesis block's is 0).
+    async fn position(&self, number: u64, forged: Option<BlockSource>) -> u64 {
+        if number == 0 {
+            return 0;
+        }
+        self.source(number, forged).await.position()
+    }
+
+    /// The follower's claim at the block level for block `number`, or `forged`'s with its
+    /// source.
     async fn block_claim(&self, number: u64, hash: B256, forged: Option<BlockSource>) -> B256 {
-        let position = if number == 0 {
-            0
-        } else {
-            self.source(number, forged).await.position()
-        };
-        block_claim(hash, position)
+        block_claim(hash, self.position(number, forged).await)
     }
 
     async fn balance(&self, account: Address) -> U256 {
@@ -368,15 +372,10 @@ async fn defend_forged_chain(
                 let source = network
                     .source(game.hi, forged_source.filter(|_| game.hi == forged))
                     .await;
-                let parent_position = if game.lo == 0 {
-                    0
-                } else {
-                    network.source(game.lo, None).await.position()
-                };
                 let call = DisputeGame::revealBlockCall {
                     gameId: gid,
                     parentHeader: parent.encode().into(),
-                    parentPosition: parent_position,
+                    parentPosition: network.position(game.lo, None).await,
                     header: header.encode().into(),
                     position: source.position(),
                     forcedRecord: match source {

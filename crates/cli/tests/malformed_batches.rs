@@ -32,6 +32,12 @@ fn transfer(to: Address, amount: u128, nonce: u64) -> Transaction {
 async fn a_follower_takes_a_batch_whatever_its_items_hold_and_skips_a_broken_one() {
     let (anvil, _, deployment) = common::anvil_with_contracts(2, 20).await;
     let batcher = L1Client::connect(&anvil.url(), common::l1_key(1)).unwrap();
+    let post = async |bytes: Vec<u8>| {
+        batcher
+            .post_calldata(deployment.batch_inbox, bytes.into())
+            .await
+            .unwrap();
+    };
     let dir = tempfile::tempdir().unwrap();
     let args: Vec<String> = std::iter::once("--follow".to_string())
         .chain(common::node_l1_args(&anvil.url(), &deployment))
@@ -86,10 +92,7 @@ async fn a_follower_takes_a_batch_whatever_its_items_hold_and_skips_a_broken_one
     let mut bytes = batch.encode(&common::devnet_domain()).unwrap();
     // And a byte after the last item: its slot no longer ends where the item does.
     bytes.push(0xEE);
-    batcher
-        .post_calldata(deployment.batch_inbox, bytes.into())
-        .await
-        .unwrap();
+    post(bytes).await;
     wait_for("the follower derives blocks 1-3", async || {
         l2.chain_head().await.unwrap().soft.number >= 3
     })
@@ -139,14 +142,8 @@ async fn a_follower_takes_a_batch_whatever_its_items_hold_and_skips_a_broken_one
         }],
     };
     let good = next.encode(&common::devnet_domain()).unwrap();
-    batcher
-        .post_calldata(deployment.batch_inbox, good[..50].to_vec().into())
-        .await
-        .unwrap();
-    batcher
-        .post_calldata(deployment.batch_inbox, good.into())
-        .await
-        .unwrap();
+    post(good[..50].to_vec()).await;
+    post(good).await;
     wait_for("the follower derives block 4", async || {
         l2.chain_head().await.unwrap().soft.number >= 4
     })

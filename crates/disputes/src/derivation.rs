@@ -4,9 +4,8 @@
 //! defender's transactions tree to a transaction that is not the source's and proves
 //! it with the batch opener (or the Portal's forced record).
 
-use std::collections::BTreeMap;
 use straddle_batch::{
-    BatchError, L1Records, block_transactions, describe_block, locate_transaction,
+    BatchError, PortalRecords, block_transactions, describe_block, locate_transaction,
 };
 use straddle_l1::alloy::eips::eip4844::Blob;
 use straddle_l1::alloy::primitives::{B256, Bytes};
@@ -14,7 +13,7 @@ use straddle_l1::batches::{BatchKind, BatchLog, batch_bytes, batch_log};
 use straddle_l1::opening::{BlobOpener, deposit_record};
 use straddle_l1::{L1Client, L1Error};
 use straddle_primitives::block::transaction_leaf;
-use straddle_primitives::{Deposit, Domain, ForcedTransaction, Transaction};
+use straddle_primitives::{Domain, Transaction};
 
 /// `DisputeGame.Source.Batch`.
 pub const SOURCE_BATCH: u8 = 1;
@@ -45,52 +44,6 @@ pub enum EvidenceError {
     /// The Portal has no forced record at this index.
     #[error("the Portal has no forced record {0}")]
     NoForcedRecord(u64),
-}
-
-/// The Portal's deposits and forced records read so far, by index, each with the L1
-/// block that recorded it (a batch may name only records made before it).
-#[derive(Clone, Default)]
-pub struct PortalRecords {
-    deposits: BTreeMap<u64, (Deposit, u64)>,
-    forced: BTreeMap<u64, (ForcedTransaction, u64)>,
-}
-
-impl PortalRecords {
-    /// Adds deposit `deposit`, recorded in L1 block `l1_block`.
-    pub fn add_deposit(&mut self, deposit: Deposit, l1_block: u64) {
-        self.deposits.insert(deposit.index, (deposit, l1_block));
-    }
-
-    /// Adds forced record `forced`, recorded in L1 block `l1_block`.
-    pub fn add_forced(&mut self, forced: ForcedTransaction, l1_block: u64) {
-        self.forced.insert(forced.index, (forced, l1_block));
-    }
-
-    /// Forced record `index`, if read.
-    pub fn forced(&self, index: u64) -> Option<&ForcedTransaction> {
-        self.forced.get(&index).map(|(record, _)| record)
-    }
-
-    /// Runs `read` with the records made before L1 block `posted_at`, as a batch posted
-    /// there may name them.
-    fn before<T>(&self, posted_at: u64, read: impl FnOnce(L1Records<'_>) -> T) -> T {
-        let deposit = |index: u64| {
-            self.deposits
-                .get(&index)
-                .filter(|(_, at)| *at < posted_at)
-                .map(|(deposit, _)| *deposit)
-        };
-        let forced = |index: u64| {
-            self.forced
-                .get(&index)
-                .filter(|(_, at)| *at < posted_at)
-                .map(|(record, _)| record.clone())
-        };
-        read(L1Records {
-            deposit: &deposit,
-            forced: &forced,
-        })
-    }
 }
 
 /// A posted batch, read from L1 and checked against the inbox's commitment.

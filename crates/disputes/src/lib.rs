@@ -10,12 +10,11 @@
 
 mod derivation;
 
-use derivation::{
-    Evidence, EvidenceError, PortalRecords, SOURCE_BATCH, SOURCE_FORCED, forced_leaves,
-};
+use derivation::{Evidence, EvidenceError, SOURCE_BATCH, SOURCE_FORCED, forced_leaves};
 use jsonrpsee::http_client::HttpClient;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
+use straddle_batch::PortalRecords;
 use straddle_l1::alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::alloy::sol_types::{SolCall, SolValue};
@@ -578,7 +577,11 @@ impl Player {
             }
             // The defender's position comes before derivation's or its parent's: it is
             // no candidate.
-            return self.dispute_named_source(gid, derivation, parent).await;
+            if derivation.source == SOURCE_FORCED {
+                let queue = self.l2.get_forced_queue(parent).await?;
+                return self.dispute_forced_block(gid, queue.witness).await;
+            }
+            return self.dispute_batch_block(gid, derivation.sourceIndex).await;
         }
         if derivation.source == SOURCE_FORCED {
             let queue = self.l2.get_forced_queue(parent).await?;
@@ -586,7 +589,7 @@ impl Player {
                 .forced_block_contradicts(game, derivation, queue.next)
                 .await?
             {
-                return self.dispute_named_source(gid, derivation, parent).await;
+                return self.dispute_forced_block(gid, queue.witness).await;
             }
         }
         if derivation.source == SOURCE_BATCH
@@ -597,7 +600,7 @@ impl Player {
                 game.loClaim,
             )
         {
-            return self.dispute_named_source(gid, derivation, parent).await;
+            return self.dispute_batch_block(gid, derivation.sourceIndex).await;
         }
         let call = DisputeGame::disputeContentCall { gameId: gid };
         self.send(&call, U256::ZERO, "dispute the block's transactions")
@@ -605,25 +608,29 @@ impl Player {
         Ok("dispute content")
     }
 
-    /// Shows that the source the defender named is not derivation's
-    /// (`disputeForcedBlock` for a forced block, `disputeBatchBlock` for a batch).
-    async fn dispute_named_source(
+    /// Shows that the forced block the defender named is not derivation's
+    /// (`queue_witness`: the parent's forced queue).
+    async fn dispute_forced_block(
         &mut self,
         gid: U256,
-        derivation: &DisputeGame::Derivation,
-        parent: u64,
+        queue_witness: Bytes,
     ) -> Result<&'static str, DisputeError> {
-        if derivation.source == SOURCE_FORCED {
-            let queue = self.l2.get_forced_queue(parent).await?;
-            let call = DisputeGame::disputeForcedBlockCall {
-                gameId: gid,
-                queueWitness: queue.witness,
-            };
-            self.send(&call, U256::ZERO, "dispute the forced block")
-                .await?;
-            return Ok("dispute forced block");
-        }
-        let (opening, blobs) = self.header_opening(derivation.sourceIndex).await?;
+        let call = DisputeGame::disputeForcedBlockCall {
+            gameId: gid,
+            queueWitness: queue_witness,
+        };
+        self.send(&call, U256::ZERO, "dispute the forced block")
+            .await?;
+        Ok("dispute forced block")
+    }
+
+    /// Shows that batch `index`, the source the defender named, is not derivation's.
+    async fn dispute_batch_block(
+        &mut self,
+        gid: U256,
+        index: u64,
+    ) -> Result<&'static str, DisputeError> {
+        let (opening, blobs) = self.header_opening(index).await?;
         let call = DisputeGame::disputeBatchBlockCall {
             gameId: gid,
             opening,

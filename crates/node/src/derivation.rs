@@ -24,17 +24,16 @@
 
 use crate::chain_store::{BlockSource, ChainStore};
 use crate::sequencer::{Sequencer, SubmitError};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use straddle_batch::BatchBlock;
-use straddle_batch::{Batch, BatchError, L1Records};
+use straddle_batch::{Batch, BatchError, PortalRecords};
 use straddle_l1::alloy::primitives::{Address, B256};
 use straddle_l1::{
     BatchLog, L1Client, L1Error, batch_bytes, batches_between, deposits_between, forced_between,
 };
-use straddle_primitives::{Deposit, ForcedTransaction, Transaction};
+use straddle_primitives::{ForcedTransaction, Transaction};
 
 /// The L1 contracts derivation reads.
 #[derive(Clone, Debug)]
@@ -113,8 +112,7 @@ pub async fn run(source: L1Source, mode: Mode, sequencer: Arc<Sequencer>, store:
         sequencer,
         store,
         cursor: None,
-        deposits: HashMap::new(),
-        forced: std::collections::BTreeMap::new(),
+        records: PortalRecords::default(),
         forced_window: None,
         forced_included: 0,
         next_batch: 0,
@@ -140,10 +138,8 @@ struct Deriver {
     store: Arc<ChainStore>,
     /// The last L1 block read completely, and its hash.
     cursor: Option<(u64, B256)>,
-    /// Deposits read so far: index → (deposit, L1 block).
-    deposits: HashMap<u64, (Deposit, u64)>,
-    /// Forced transactions read so far: index → (transaction, L1 block).
-    forced: std::collections::BTreeMap<u64, (ForcedTransaction, u64)>,
+    /// The Portal's deposits and forced transactions read so far.
+    records: PortalRecords,
     /// The Portal's forced-inclusion window, L1 blocks (read once).
     forced_window: Option<u64>,
     /// Forced transactions the chain is known to include (a lower bound of its count).
@@ -172,8 +168,7 @@ impl Deriver {
             );
             self.cursor = None;
             self.records_to_reload = None;
-            self.deposits.clear();
-            self.forced.clear();
+            self.records.clear();
             self.next_batch = 0;
             self.heads = L1Heads::default();
             self.publish_heads(0);
@@ -249,11 +244,10 @@ impl Deriver {
     /// The Portal's deposits and forced transactions logged in `from..=to`.
     async fn read_records(&mut self, from: u64, to: u64) -> Result<(), RoundError> {
         for log in deposits_between(&self.client, self.source.portal, from, to).await? {
-            self.deposits
-                .insert(log.deposit.index, (log.deposit, log.l1_block));
+            self.records.add_deposit(log.deposit, log.l1_block);
         }
         for log in forced_between(&self.client, self.source.portal, from, to).await? {
-            self.forced.insert(log.index, (log.forced(), log.l1_block));
+            self.records.add_forced(log.forced(), log.l1_block);
         }
         Ok(())
     }
@@ -346,11 +340,10 @@ impl Deriver {
         // Records are in index order with non-decreasing L1 blocks, and the chain's count
         // only grows: if the first record not known to be included is not overdue, none
         // is, and the chain need not be asked (the common case, before every batch).
-        let Some((_, (_, first_candidate))) = self.forced.range(self.forced_included..).next()
+        let Some((_, first_candidate)) = self.records.forced_from(self.forced_included).next()
         else {
             return Ok(());
         };
-        let first_candidate = *first_candidate;
         let window = match self.forced_window {
             Some(window) => window,
             None => {
@@ -371,10 +364,10 @@ impl Deriver {
             .await?;
         self.forced_included = next;
         let overdue: Vec<(ForcedTransaction, u64)> = self
-            .forced
-            .range(next..)
-            .take_while(|(_, (_, l1_block))| l1_block + window < before)
-            .map(|(_, record)| record.clone())
+            .records
+            .forced_from(next)
+            .take_while(|(_, l1_block)| l1_block + window < before)
+            .map(|(record, l1_block)| (record.clone(), l1_block))
             .collect();
         let Some((_, first_l1_block)) = overdue.first() else {
             return Ok(());
@@ -454,28 +447,15 @@ impl Deriver {
             Err(error @ L1Error::Rpc(_)) => return Err(BatchOutcome::Retry(error.into())),
             Err(error) => return Err(Skip::Unreadable(error).into()),
         };
-        // Deposits and forced transactions count only once on L1 before the batch (a
-        // sequencer sees a record in a mined block, so the batch that includes it lands
-        // in a later one); a slot naming another is an undecodable item.
-        let (deposits, forced) = (&self.deposits, &self.forced);
-        let deposit = |index: u64| {
-            deposits
-                .get(&index)
-                .filter(|(_, l1_block)| *l1_block < log.l1_block)
-                .map(|(deposit, _)| *deposit)
-        };
-        let forced = |index: u64| {
-            forced
-                .get(&index)
-                .filter(|(_, l1_block)| *l1_block < log.l1_block)
-                .map(|(record, _)| record.clone())
-        };
-        let records = L1Records {
-            deposit: &deposit,
-            forced: &forced,
-        };
+        // Deposits and forced transactions count only once on L1 before the batch; a slot
+        // naming another is an undecodable item.
         let domain = self.sequencer.domain();
-        let batch = Batch::decode(&bytes, domain, records).map_err(Skip::from)?;
+        let batch = self
+            .records
+            .before(log.l1_block, |records| {
+                Batch::decode(&bytes, domain, records)
+            })
+            .map_err(Skip::from)?;
         let undecodable = batch
             .blocks
             .iter()
