@@ -16,8 +16,8 @@ use straddle_l1::alloy::primitives::{Address, B256, Bytes};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::blobs::{BLOB_BATCH_BYTES_MAX, blobs_needed};
 use straddle_l1::{BatchKind, L1Client, L1Error, PostReceipt, batch_bytes, batch_log};
-use straddle_node::api::{BlockRef, StraddleApiClient, http_client};
 use straddle_primitives::{Domain, Transaction};
+use straddle_rpc_api::{BlockRef, StraddleApiClient, http_client};
 
 /// Largest calldata batch the inbox accepts (`BatchInbox.CALLDATA_BATCH_BYTES_MAX`).
 pub const CALLDATA_BATCH_BYTES_MAX: usize = 120_000;

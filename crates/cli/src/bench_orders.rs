@@ -27,11 +27,11 @@ use jsonrpsee::ws_client::WsClient;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use straddle_node::api::StraddleApiClient;
 use straddle_primitives::{
     Action, BulkOrders, Cancel, DepositMargin, Domain, Order, SignedCancel, SignedOrder,
     TimeInForce, Transaction,
 };
+use straddle_rpc_api::StraddleApiClient;
 
 /// Options of `straddle bench orders`.
 #[derive(Args)]

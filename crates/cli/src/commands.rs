@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use straddle_exchange::Genesis;
-use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig, Role};
 use straddle_primitives::admin::{INSTRUMENT_CALL, INSTRUMENT_PERPETUAL, INSTRUMENT_PUT};
@@ -20,6 +19,7 @@ use straddle_primitives::{
     Action, Amount, BulkCancel, CloseMarket, DepositMargin, Domain, Liquidate, ListMarket, Mint,
     Order, SignedLiquidate, SignedOrder, Transaction, Transfer, Withdraw, WithdrawMargin,
 };
+use straddle_rpc_api::{BlockRef, SendActionRequest, StraddleApiClient};
 
 /// Straddle: a derivatives-native Ethereum Layer 2.
 #[derive(Parser)]
@@ -760,7 +760,7 @@ async fn operator_command(rpc: &str, json: bool, command: OperatorCommand) -> ey
 }
 
 pub(crate) fn client(url: &str) -> eyre::Result<HttpClient> {
-    straddle_node::api::http_client(url).wrap_err_with(|| format!("invalid RPC url {url}"))
+    straddle_rpc_api::http_client(url).wrap_err_with(|| format!("invalid RPC url {url}"))
 }
 
 pub(crate) fn now_micros() -> u64 {
@@ -1622,7 +1622,7 @@ async fn finalize_withdrawal(rpc: &str, json: bool, command: WithdrawCommand) ->
             match l2.get_withdrawal_proof(index, output.l2_block).await {
                 Ok(proof) => break (output, proof),
                 Err(jsonrpsee::core::ClientError::Call(e))
-                    if e.code() == straddle_node::errors::NOT_FOUND => {}
+                    if e.code() == straddle_rpc_api::errors::NOT_FOUND => {}
                 Err(e) => return Err(e.into()),
             }
         }

@@ -19,11 +19,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, DeployConfig, Deployment, L1Client};
-use straddle_node::api::StraddleApiClient;
 use straddle_node::chain::deploy_config;
 use straddle_node::devnet::{
     DEV_PRIVATE_KEYS, DEVNET_ALLOCATION, DEVNET_OPTION_EXPIRY_MS, dev_key,
 };
+use straddle_rpc_api::StraddleApiClient;
 use tokio::process::{Child, Command};
 
 /// `straddle devnet`.
@@ -245,7 +245,7 @@ impl OracleFeed {
                 .iter()
                 .map(|(underlying, price)| (*underlying, *price as f64))
                 .collect(),
-            client: straddle_node::api::http_client(rpc)?,
+            client: straddle_rpc_api::http_client(rpc)?,
             domain: devnet_domain(rpc).await?,
         })
     }
@@ -298,7 +298,7 @@ async fn seed_quotes(rpc: &str) -> eyre::Result<()> {
     let dev = MARKET_MAKER.to_string();
     let deposit = ["margin", "deposit", "--dev", &dev, "--amount", "500000"];
     run_cli(rpc, &deposit.map(String::from)).await?;
-    let client = straddle_node::api::http_client(rpc)?;
+    let client = straddle_rpc_api::http_client(rpc)?;
     for market in client.get_markets().await? {
         let Some(mark) = market.mark else { continue };
         let perpetual = market.kind == "perpetual";
@@ -411,7 +411,7 @@ async fn run_services(
             &node_args("sequencer", args.rpc_port, args.metrics_port, false),
         )?;
         sequencer
-            .wait_until_serving(&straddle_node::api::http_client(&sequencer_rpc)?)
+            .wait_until_serving(&straddle_rpc_api::http_client(&sequencer_rpc)?)
             .await?;
         services.push(sequencer);
         let mut follower = Service::start(
@@ -420,7 +420,7 @@ async fn run_services(
             &node_args("follower", args.rpc_port + 1, args.metrics_port + 1, true),
         )?;
         follower
-            .wait_until_serving(&straddle_node::api::http_client(&follower_rpc)?)
+            .wait_until_serving(&straddle_rpc_api::http_client(&follower_rpc)?)
             .await?;
         services.push(follower);
         let key_hex = |index: usize| alloy_primitives::hex::encode(dev_key(index));

@@ -6,11 +6,11 @@ use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer::SignerSync;
 use clap::{Args, ValueEnum};
 use eyre::{bail, eyre};
-use straddle_node::api::{OrderAck, StraddleApiClient};
 use straddle_primitives::{
     BULK_CANCEL_MAX, BULK_ORDERS_CANCELS_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Order,
     SignedOrder, TimeInForce, Transaction,
 };
+use straddle_rpc_api::{OrderAck, StraddleApiClient};
 
 /// Which side an order takes.
 #[derive(Clone, Copy, ValueEnum)]

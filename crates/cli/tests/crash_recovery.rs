@@ -13,9 +13,9 @@ use jsonrpsee::core::ClientError;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-use straddle_node::api::{BlockRef, Receipt, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_ALLOCATION, DEVNET_CHAIN_ID};
 use straddle_primitives::{Action, Transfer};
+use straddle_rpc_api::{BlockRef, Receipt, SendActionRequest, StraddleApiClient};
 
 const SENDERS: usize = 8;
 const KILLS_MIN: usize = 6;

@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use straddle_node::api::StraddleApiClient;
 use straddle_node::devnet::DEV_PRIVATE_KEYS;
+use straddle_rpc_api::StraddleApiClient;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -110,8 +110,8 @@ async fn the_devnet_credits_a_cast_deposit_fills_an_order_and_stops_on_ctrl_c() 
         "2500000000",
     ];
     cast(&[&deposit[..], &common_args[..]].concat());
-    let sequencer = straddle_node::api::http_client(&sequencer_url).unwrap();
-    let follower = straddle_node::api::http_client(&follower_url).unwrap();
+    let sequencer = straddle_rpc_api::http_client(&sequencer_url).unwrap();
+    let follower = straddle_rpc_api::http_client(&follower_url).unwrap();
     for (name, node) in [("sequencer", &sequencer), ("follower", &follower)] {
         wait_for(&format!("the {name} credits the deposit"), async || {
             node.get_account(recipient).await.unwrap().collateral.0 == 2_500_000_000

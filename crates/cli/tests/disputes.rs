@@ -36,10 +36,10 @@ use straddle_l1::alloy::providers::Provider;
 use straddle_l1::outputs::WithdrawalClaim;
 use straddle_l1::{Anvil, Deployment, L1Client};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
-use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::block::{BlockHeader, transaction_leaf};
 use straddle_primitives::{Action, PriceReport, SignedPriceReport, Transaction, Transfer};
+use straddle_rpc_api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 
 const CHALLENGE_WINDOW_SECS: u64 = 40;
 const CLOCK_SECS: u64 = 20;
@@ -173,7 +173,7 @@ impl Network {
     }
 
     /// The follower's block `number` (with its transactions when `full`).
-    async fn block(&self, number: u64, full: bool) -> straddle_node::api::BlockView {
+    async fn block(&self, number: u64, full: bool) -> straddle_rpc_api::BlockView {
         self.follower
             .client()
             .get_block(BlockRef::Number(number), Some(full))

@@ -16,9 +16,9 @@ use std::time::Duration;
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, L1Client};
 use straddle_l1_contracts::Portal;
-use straddle_node::api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, SignedAction, Transaction, Transfer, Withdraw};
+use straddle_rpc_api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 
 /// L1 blocks within which a forced transaction must be included. Anvil mines a block
 /// per transaction here, and the batcher and proposer send several a second: the window

@@ -12,8 +12,8 @@ use alloy_primitives::Address;
 use common::{NodeProcess, dev_signer, wait_for};
 use straddle_batch::{Batch, BatchBlock};
 use straddle_l1::L1Client;
-use straddle_node::api::{BlockRef, StraddleApiClient};
 use straddle_primitives::{Action, Deposit, SignedAction, Transaction, Transfer};
+use straddle_rpc_api::{BlockRef, StraddleApiClient};
 
 /// A transfer of `amount` from dev account 3 to `to`.
 fn transfer(to: Address, amount: u128, nonce: u64) -> Transaction {
@@ -98,7 +98,7 @@ async fn a_follower_takes_a_batch_whatever_its_items_hold_and_skips_a_broken_one
     })
     .await;
 
-    let kinds = |view: straddle_node::api::BlockView| {
+    let kinds = |view: straddle_rpc_api::BlockView| {
         view.transactions
             .iter()
             .map(|tx| tx.kind.clone())

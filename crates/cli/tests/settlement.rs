@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use straddle_batch::batch_range;
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, BatchKind, Deployment, L1Client, batch_bytes, batches_between};
-use straddle_node::api::{BlockRef, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, Transfer};
+use straddle_rpc_api::{BlockRef, SendActionRequest, StraddleApiClient};
 
 /// The registry's challenge window on this test chain.
 const CHALLENGE_WINDOW_SECS: u64 = 2;
@@ -150,7 +150,7 @@ impl Network {
     }
 }
 
-async fn block(client: &HttpClient, number: u64) -> straddle_node::api::BlockView {
+async fn block(client: &HttpClient, number: u64) -> straddle_rpc_api::BlockView {
     client
         .get_block(BlockRef::Number(number), Some(false))
         .await
@@ -247,7 +247,7 @@ async fn the_follower_rebuilds_the_chain_from_l1_and_a_killed_batcher_leaves_no_
         .await;
     match refused {
         Err(jsonrpsee::core::ClientError::Call(error)) => {
-            assert_eq!(error.code(), straddle_node::errors::FOLLOWER)
+            assert_eq!(error.code(), straddle_rpc_api::errors::FOLLOWER)
         }
         other => panic!("a follower must refuse submissions, got {other:?}"),
     }

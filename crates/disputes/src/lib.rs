@@ -21,9 +21,9 @@ use straddle_l1::alloy::sol_types::{SolCall, SolValue};
 use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
-use straddle_node::api::{BlockRef, BlockSource, StraddleApiClient, http_client};
 use straddle_primitives::Domain;
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
+use straddle_rpc_api::{BlockRef, BlockSource, StraddleApiClient, http_client};
 
 /// `DisputeGame.Level.Blocks`.
 const LEVEL_BLOCKS: u8 = 0;

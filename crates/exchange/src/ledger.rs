@@ -173,6 +173,29 @@ pub enum TxError {
     },
 }
 
+impl TxError {
+    /// A short, stable name of the refusal (a metrics label).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxError::Expired { .. } => "expired",
+            TxError::NonceReplayed(_) => "nonce_replayed",
+            TxError::NonceStale { .. } => "nonce_stale",
+            TxError::ZeroAmount => "invalid_amount",
+            TxError::InsufficientBalance { .. } => "insufficient_balance",
+            TxError::Unauthorized => "unauthorized",
+            TxError::Overflow => "overflow",
+            TxError::Margin(_) => "margin_refused",
+            TxError::Oracle(_) => "oracle_refused",
+            TxError::Match(_) => "match_refused",
+            TxError::Placement(_) => "placement_refused",
+            TxError::Listing(_) => "listing_refused",
+            TxError::Close(_) => "close_refused",
+            TxError::DepositOutOfOrder { .. } => "deposit_out_of_order",
+            TxError::ForcedOutOfOrder { .. } => "forced_out_of_order",
+        }
+    }
+}
+
 /// The forced transactions included so far (the `0x09` leaf).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ForcedQueue {

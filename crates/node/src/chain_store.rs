@@ -5,7 +5,7 @@
 use alloy_primitives::{Address, B256};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
-use straddle_primitives::block::BlockHeader;
+use straddle_primitives::block::{BlockHeader, BlockSource};
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
 use straddle_primitives::{Action, Transaction};
 use straddle_state::{LeafChange, Store, StoreError};
@@ -92,82 +92,6 @@ pub struct TxLocation {
     pub block_number: u64,
     /// Position in the block.
     pub index: u32,
-}
-
-/// Where derivation took a block from (`docs/spec/disputes.md` §5.2): the first batch, in
-/// L1 order, that carried it onto the chain, or derivation's own block of an overdue
-/// forced transaction. A dispute's defender names it when it reveals the block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "kind"
-)]
-pub enum BlockSource {
-    /// The inbox's batch with this index.
-    Batch {
-        /// The batch's index in the inbox.
-        index: u64,
-    },
-    /// The Portal's forced record with this index, alone in its block.
-    Forced {
-        /// The record's index in the Portal.
-        index: u64,
-        /// The index of the first batch posted after the record's window ended (the
-        /// inbox's batch count when derivation included it, if none was yet): derivation
-        /// puts the block before that batch's blocks. With the batch index this orders
-        /// every block's source (the *position* of `disputes.md` §5.3).
-        before_batch: u64,
-    },
-}
-
-impl BlockSource {
-    /// Whether derivation made the block for a forced record, and the batch's or the
-    /// record's index: what a dispute's defender names.
-    pub fn named(&self) -> (bool, u64) {
-        match self {
-            BlockSource::Batch { index } => (false, *index),
-            BlockSource::Forced { index, .. } => (true, *index),
-        }
-    }
-
-    /// The block's *position* (`docs/spec/disputes.md` §5.3): `2b + 1` for batch `b`,
-    /// `2c` for a forced block before batch `c`; numeric order is derivation's order.
-    pub fn position(&self) -> u64 {
-        match self {
-            BlockSource::Batch { index } => 2 * index + 1,
-            BlockSource::Forced { before_batch, .. } => 2 * before_batch,
-        }
-    }
-
-    /// `1 ‖ batch u64`, or `2 ‖ record u64 ‖ before batch u64`.
-    fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(17);
-        match self {
-            BlockSource::Batch { index } => w.u8(1).u64(*index),
-            BlockSource::Forced {
-                index,
-                before_batch,
-            } => w.u8(2).u64(*index).u64(*before_batch),
-        };
-        w.bytes
-    }
-
-    fn decode(bytes: &[u8]) -> Result<BlockSource, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let source = match r.u8()? {
-            1 => BlockSource::Batch { index: r.u64()? },
-            // A forced source stored without its batch (before session 15) does not
-            // decode: such a store is re-derived (`straddle node --follow` from scratch).
-            2 => BlockSource::Forced {
-                index: r.u64()?,
-                before_batch: r.u64()?,
-            },
-            _ => return Err(DecodeError::Invalid("block source kind")),
-        };
-        r.finish()?;
-        Ok(source)
-    }
 }
 
 /// The chain store.
@@ -387,41 +311,4 @@ pub fn with_hashes(mut txs: Vec<StoredTx>, domain: &straddle_primitives::Domain)
         tx.hash = tx.tx.hash(domain);
     }
     txs
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn block_sources_round_trip_and_keep_their_json_shape() {
-        let batch = BlockSource::Batch { index: 7 };
-        let forced = BlockSource::Forced {
-            index: 3,
-            before_batch: 9,
-        };
-        for source in [batch, forced] {
-            assert_eq!(BlockSource::decode(&source.encode()), Ok(source));
-        }
-        assert_eq!(
-            serde_json::to_value(batch).unwrap(),
-            serde_json::json!({"kind": "batch", "index": 7})
-        );
-        assert_eq!(
-            serde_json::to_value(forced).unwrap(),
-            serde_json::json!({"kind": "forced", "index": 3, "beforeBatch": 9})
-        );
-        assert_eq!(forced.named(), (true, 3));
-        assert_eq!((batch.position(), forced.position()), (15, 18));
-        assert!(
-            BlockSource::Forced {
-                index: 0,
-                before_batch: 7
-            }
-            .position()
-                < batch.position()
-        );
-        // A forced source stored without its batch, as before, does not decode.
-        assert!(BlockSource::decode(&[2, 0, 0, 0, 0, 0, 0, 0, 3]).is_err());
-    }
 }

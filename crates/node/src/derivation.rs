@@ -22,7 +22,7 @@
 //! batcher re-posts the same blocks), but count as `safe` only once a batch on the new
 //! L1 chain carries them again.
 
-use crate::chain_store::{BlockSource, ChainStore};
+use crate::chain_store::ChainStore;
 use crate::sequencer::{Sequencer, SubmitError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,6 +33,7 @@ use straddle_l1::alloy::primitives::{Address, B256};
 use straddle_l1::{
     BatchLog, L1Client, L1Error, batch_bytes, batches_between, deposits_between, forced_between,
 };
+use straddle_primitives::block::BlockSource;
 use straddle_primitives::{ForcedTransaction, Transaction};
 
 /// The L1 contracts derivation reads.

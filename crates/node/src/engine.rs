@@ -6,7 +6,6 @@
 //! resting order and no priority. Spec: `docs/spec/matching.md`.
 
 use alloy_primitives::{Address, B256};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use straddle_book::{
     Book, NewOrder, OrderId, Plan, Removed, SelfTradePrevention, Side, TimeInForce as BookTif,
@@ -15,6 +14,7 @@ use straddle_exchange::Ledger;
 use straddle_exchange::clearinghouse::market::MarketSpec;
 use straddle_exchange::orders::{FILLS_PER_MATCH_MAX, MatchWeight};
 use straddle_primitives::{Order, SignedOrder, TimeInForce, Transaction, VerifiedOrder};
+use straddle_rpc_api::{BookSnapshot, BookUpdate};
 
 /// Why the engine cannot take an order. The books are unchanged.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -72,37 +72,6 @@ pub struct PlannedMatch {
     pub makers: Vec<(VerifiedOrder, u64)>,
     /// The book plan behind it.
     pub plan: Plan,
-}
-
-/// Changed price levels of one market's book, as absolute quantities (0: the level is
-/// gone), in the market's units: micro-USDC prices, micro-contract sizes. `seq` counts
-/// the updates of that market from 1 since the node started; a client that sees any
-/// other number than its last plus one has missed an update and must take a new
-/// snapshot (`docs/spec/feeds.md`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BookUpdate {
-    /// Market.
-    pub market: u32,
-    /// Update number.
-    pub seq: u64,
-    /// `(price, size)` per changed bid level, best first.
-    pub bids: Vec<(u64, u64)>,
-    /// `(price, size)` per changed ask level, best first.
-    pub asks: Vec<(u64, u64)>,
-}
-
-/// A whole book at update `seq`: applying every later update in order reproduces the
-/// sequencer's book exactly.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BookSnapshot {
-    /// Market.
-    pub market: u32,
-    /// The last update this snapshot includes.
-    pub seq: u64,
-    /// `(price, size, orders)` per bid level, best first.
-    pub bids: Vec<(u64, u64, u32)>,
-    /// `(price, size, orders)` per ask level, best first.
-    pub asks: Vec<(u64, u64, u32)>,
 }
 
 /// All books.

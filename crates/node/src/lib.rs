@@ -1,7 +1,6 @@
 //! The Straddle sequencer node: recovery (database + write-ahead log), the admission / log
 //! / database pipeline, the JSON-RPC and WebSocket server, and Prometheus metrics.
 
-pub mod api;
 pub mod archive;
 pub mod chain;
 pub mod chain_store;
@@ -9,7 +8,7 @@ pub mod deposits;
 pub mod derivation;
 pub mod devnet;
 pub mod engine;
-pub mod errors;
+mod errors;
 pub mod rpc;
 pub mod sequencer;
 pub mod step;
@@ -20,13 +19,13 @@ use crate::chain_store::ChainStore;
 pub use crate::sequencer::Role;
 use crate::sequencer::Sequencer;
 use crate::wal::{WalError, WalWriter};
-use api::StraddleApiServer;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use straddle_exchange::Genesis;
+use straddle_rpc_api::StraddleApiServer;
 
 /// Largest JSON-RPC request body accepted, in bytes.
 pub const RPC_REQUEST_BYTES_MAX: u32 = 64 * 1024;

@@ -1,10 +1,9 @@
 //! The JSON-RPC server (HTTP and WebSocket on one port).
 
-use crate::api::*;
 use crate::archive::{ArchiveError, ProofArchive};
 use crate::chain::AdmittedTx;
-use crate::chain_store::{BlockSource, ChainStore, StoredTx, with_hashes};
-use crate::errors::{self, rpc_error, signature_error};
+use crate::chain_store::{ChainStore, StoredTx, with_hashes};
+use crate::errors::signature_error;
 use crate::sequencer::{BlockEvent, Sequencer, SubmitError};
 use crate::step::StepError;
 use alloy_primitives::{Address, B256, Bytes};
@@ -17,6 +16,8 @@ use straddle_exchange::{Genesis, StateKey};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::signed::parse_signature;
 use straddle_primitives::{Action, Amount, SignedAction, Transaction};
+use straddle_rpc_api::errors::{self, rpc_error};
+use straddle_rpc_api::*;
 use tokio::sync::broadcast::error::RecvError;
 
 /// The RPC handler.

@@ -14,11 +14,11 @@
 
 mod orders;
 
-pub use orders::{FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade};
+use straddle_rpc_api::{MarketEvent, OrderAck, OrderUpdate};
 
 use crate::chain::{AdmittedTx, Chain, CheckedTx, ClosedBlock, ExecutionState, Tip};
 use crate::chain_store::{ChainStore, SealedBlock, StoredTx};
-use crate::engine::{BookSnapshot, Engine, EngineError};
+use crate::engine::{Engine, EngineError};
 use crate::wal::{WalWriter, frame_block_open, frame_tx};
 use alloy_primitives::{Address, B256};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +33,7 @@ use straddle_primitives::{
     Deposit, Domain, ForcedTransaction, SignedOrder, Transaction, VerifiedOrder,
     VerifiedTransaction,
 };
+use straddle_rpc_api::BookSnapshot;
 use straddle_state::Proof;
 use tokio::sync::{broadcast, oneshot};
 
@@ -496,8 +497,8 @@ impl Sequencer {
 
     /// The finality of block `number`: `finalized`, `safe` (a batch on L1 carries it) or
     /// `soft`. Block 0 (genesis) is final.
-    pub fn finality(&self, number: u64) -> crate::api::Finality {
-        use crate::api::Finality;
+    pub fn finality(&self, number: u64) -> straddle_rpc_api::Finality {
+        use straddle_rpc_api::Finality;
         if number <= self.shared.finalized_number.load(Ordering::Acquire) {
             Finality::Finalized
         } else if number <= self.shared.safe_number.load(Ordering::Acquire) {
@@ -891,7 +892,7 @@ impl Admission {
     ) -> Result<(Acknowledgement, VerifiedTransaction), TxError> {
         let context = self.open_block().context;
         let outcome = self.state.execute(&tx, &context).inspect_err(|error| {
-            metrics::counter!("straddle_tx_rejected_total", "reason" => crate::errors::tx_error_name(error)).increment(1);
+            metrics::counter!("straddle_tx_rejected_total", "reason" => error.name()).increment(1);
         })?;
         let open = open_block(&mut self.open, &self.state, self.interval);
         if open.transactions.is_empty() {

@@ -13,10 +13,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{Anvil, DeployConfig, L1Client};
-use straddle_node::api::StraddleApiClient;
 use straddle_node::deposits::DepositSource;
 use straddle_node::devnet::dev_key;
 use straddle_primitives::{Deposit, Transaction};
+use straddle_rpc_api::StraddleApiClient;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -130,7 +130,7 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
     });
     match l2.send_transaction(Bytes::from(forged.encode())).await {
         Err(ClientError::Call(error)) => {
-            assert_eq!(error.code(), straddle_node::errors::L1_ONLY)
+            assert_eq!(error.code(), straddle_rpc_api::errors::L1_ONLY)
         }
         other => panic!("a user-submitted deposit must be refused, got {other:?}"),
     }
@@ -140,7 +140,7 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
         .await
     {
         Err(ClientError::Call(error)) => {
-            assert_eq!(error.code(), straddle_node::errors::L1_ONLY)
+            assert_eq!(error.code(), straddle_rpc_api::errors::L1_ONLY)
         }
         other => panic!("a user-submitted undecodable item must be refused, got {other:?}"),
     }

@@ -16,12 +16,12 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::ws_client::WsClientBuilder;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use straddle_node::api::{
-    BookSnapshot, BookUpdate, OrderAck, OrderStatus, StraddleApiClient, Trade, UserEvent,
-};
-use straddle_node::errors;
 use straddle_primitives::{
     Action, BulkOrders, Cancel, SignedCancel, SignedOrder, TimeInForce, Transaction, WithdrawMargin,
+};
+use straddle_rpc_api::errors;
+use straddle_rpc_api::{
+    BookSnapshot, BookUpdate, OrderAck, OrderStatus, StraddleApiClient, Trade, UserEvent,
 };
 
 const GTC: u8 = TimeInForce::GoodTillCancelled.wire();
@@ -396,7 +396,7 @@ async fn a_node_importing_the_blocks_keeps_the_same_book_without_a_restart() {
     let mut blocks = Vec::new();
     for number in 1..=head {
         let view = client
-            .get_block(straddle_node::api::BlockRef::Number(number), Some(true))
+            .get_block(straddle_rpc_api::BlockRef::Number(number), Some(true))
             .await
             .unwrap()
             .unwrap();

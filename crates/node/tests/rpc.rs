@@ -11,10 +11,11 @@ use jsonrpsee::core::client::SubscriptionClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use std::time::Duration;
-use straddle_node::api::{AccountUpdate, BlockView, StraddleApiClient};
+use straddle_node::Node;
 use straddle_node::devnet::DEVNET_CHAIN_ID;
-use straddle_node::{Node, errors};
 use straddle_primitives::{Action, Transfer};
+use straddle_rpc_api::errors;
+use straddle_rpc_api::{AccountUpdate, BlockView, StraddleApiClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn far_future() -> u64 {

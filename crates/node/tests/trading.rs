@@ -10,9 +10,9 @@ use alloy_signer::SignerSync;
 use common::*;
 use jsonrpsee::http_client::HttpClientBuilder;
 use std::time::Duration;
-use straddle_node::api::{OrderStatus, StraddleApiClient};
-use straddle_node::errors;
 use straddle_primitives::{BulkCancel, BulkOrders, Liquidate, Order, SignedLiquidate, Transaction};
+use straddle_rpc_api::errors;
+use straddle_rpc_api::{OrderStatus, StraddleApiClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
@@ -106,7 +106,7 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     let block = loop {
         if let Some(block) = client
             .get_block(
-                straddle_node::api::BlockRef::Number(receipt.block_number),
+                straddle_rpc_api::BlockRef::Number(receipt.block_number),
                 Some(true),
             )
             .await
@@ -199,7 +199,7 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     assert_eq!(liquidator.margin.positions[0].size, 1_000_000);
     let match_block = client
         .get_block(
-            straddle_node::api::BlockRef::Number(receipt_block),
+            straddle_rpc_api::BlockRef::Number(receipt_block),
             Some(false),
         )
         .await
@@ -346,7 +346,7 @@ async fn the_operator_lists_a_market_and_closes_it_over_rpc() {
     send(&client, oracle_update(&[7, 8], 3_000_000_000))
         .await
         .unwrap();
-    let market = |markets: Vec<straddle_node::api::MarketView>| {
+    let market = |markets: Vec<straddle_rpc_api::MarketView>| {
         markets.into_iter().find(|m| m.id == 40).unwrap()
     };
     let listed = market(client.get_markets().await.unwrap());

@@ -13,7 +13,7 @@ use straddle_disputes::{Player, log_report};
 use straddle_l1::alloy::primitives::{Address, U256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{L1Client, L1Error};
-use straddle_node::api::{StraddleApiClient, http_client};
+use straddle_rpc_api::{StraddleApiClient, http_client};
 
 /// How to run the proposer.
 #[derive(Clone, Debug)]

@@ -8,9 +8,8 @@
 
 use super::{Admission, OrderReply, SubmitError, Waiter, Waiting};
 use crate::chain::AdmittedTx;
-use crate::engine::{BookUpdate, EngineError, PlannedMatch};
+use crate::engine::{EngineError, PlannedMatch};
 use alloy_primitives::{Address, B256};
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use straddle_exchange::TxError;
 use straddle_exchange::clearinghouse::ClearingError;
@@ -18,136 +17,11 @@ use straddle_exchange::orders::MatchError;
 use straddle_primitives::{
     ForcedPayload, Order, SignedOrder, TimeInForce, Transaction, VerifiedOrder, VerifiedTransaction,
 };
+use straddle_rpc_api::{FillReport, OrderAck, OrderStatus, OrderUpdate, Trade};
 
 /// Maker repairs (a maker refused by the STF, taken off the book) one order may trigger
 /// before the engine gives up on it: bounds the work one request can cause.
 const REPAIRS_PER_ORDER_MAX: usize = 64;
-
-/// Where an order stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum OrderStatus {
-    /// On the book (possibly after some fills).
-    Resting,
-    /// Completely filled.
-    Filled,
-    /// Done without filling completely and not resting: an immediate-or-cancel
-    /// remainder, or matching stopped (see the reason).
-    Unfilled,
-    /// Cancelled by its owner.
-    Cancelled,
-    /// Past its expiry, or its market closed.
-    Expired,
-    /// Taken off the book because the STF refused a fill against it (see the reason).
-    Removed,
-}
-
-/// One fill of a taker.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FillReport {
-    /// Maker.
-    pub maker: Address,
-    /// Maker's order hash.
-    pub maker_order: B256,
-    /// Price, micro-USDC per contract (the maker's).
-    pub price: u64,
-    /// Size, micro-contracts.
-    pub size: u64,
-}
-
-/// What became of a placed order once everything it caused is durable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderAck {
-    /// Order hash.
-    pub order_hash: B256,
-    /// Owner.
-    pub owner: Address,
-    /// Market.
-    pub market: u32,
-    /// Status after this request.
-    pub status: OrderStatus,
-    /// Micro-contracts filled by this request.
-    pub filled: u64,
-    /// Micro-contracts left resting.
-    pub resting: u64,
-    /// The fills, in book order.
-    pub fills: Vec<FillReport>,
-    /// Transactions made for it (matches, then the placement), in block order.
-    pub transactions: Vec<B256>,
-    /// The block they execute in (`None` when nothing was written: an
-    /// immediate-or-cancel order that met nothing).
-    pub block_number: Option<u64>,
-    /// Why matching stopped early or the remainder did not rest.
-    pub reason: Option<String>,
-}
-
-/// An executed trade.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Trade {
-    /// Market.
-    pub market: u32,
-    /// Price, micro-USDC per contract.
-    pub price: u64,
-    /// Size, micro-contracts.
-    pub size: u64,
-    /// The taker bought.
-    pub taker_is_buy: bool,
-    /// Taker.
-    pub taker: Address,
-    /// Taker's order hash.
-    pub taker_order: B256,
-    /// Maker.
-    pub maker: Address,
-    /// Maker's order hash.
-    pub maker_order: B256,
-    /// The match transaction.
-    pub tx_hash: B256,
-    /// Its block.
-    pub block_number: u64,
-}
-
-/// A change of one order, for its owner's stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderUpdate {
-    /// Owner.
-    pub owner: Address,
-    /// Order hash.
-    pub order_hash: B256,
-    /// Market.
-    pub market: u32,
-    /// Buy side.
-    pub is_buy: bool,
-    /// Limit price, micro-USDC.
-    pub price: u64,
-    /// Order size, micro-contracts.
-    pub size: u64,
-    /// Filled so far (all requests), micro-contracts.
-    pub filled: u64,
-    /// Resting on the book now, micro-contracts.
-    pub resting: u64,
-    /// The owner's client order id.
-    pub client_order_id: u64,
-    /// Status.
-    pub status: OrderStatus,
-    /// Why, for `unfilled`, `expired` and `removed`.
-    pub reason: Option<String>,
-}
-
-/// One market-data event. Events are published in groups, after the log holds them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum MarketEvent {
-    /// Changed levels of a book.
-    Book(BookUpdate),
-    /// A trade.
-    Trade(Trade),
-    /// An order changed.
-    Order(OrderUpdate),
-}
 
 impl Admission {
     /// Matches a signed order and rests its remainder; the reply waits for the log.

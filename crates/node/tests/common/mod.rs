@@ -9,12 +9,12 @@ use jsonrpsee::core::ClientError;
 use jsonrpsee::http_client::HttpClient;
 use std::time::Duration;
 use straddle_exchange::Genesis;
-use straddle_node::api::{Receipt, SendActionRequest, StraddleApiClient};
 use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig};
 use straddle_primitives::{
     Action, DepositMargin, Domain, Order, PriceReport, SignedOrder, SignedPriceReport, Transaction,
 };
+use straddle_rpc_api::{Receipt, SendActionRequest, StraddleApiClient};
 
 pub fn signer(i: usize) -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&dev_key(i)).unwrap()

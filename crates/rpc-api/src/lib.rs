@@ -1,5 +1,15 @@
-//! The JSON-RPC API: request and response types and the method list. The same trait
-//! generates the server (in the node) and the typed client (CLI, tests, load generators).
+//! The Straddle JSON-RPC API (`docs/spec/rpc.md`): request and response types, error
+//! codes and the method list. The same trait generates the server (in the sequencer
+//! node) and the typed client that the CLI, the batcher, the proposer, the challenger and
+//! the load generators speak.
+
+pub mod errors;
+mod market;
+
+pub use market::{
+    BookSnapshot, BookUpdate, FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade,
+};
+pub use straddle_primitives::block::BlockSource;
 
 use alloy_primitives::{Address, B256, Bytes};
 use jsonrpsee::core::SubscriptionResult;
@@ -8,8 +18,6 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
 use straddle_primitives::{Action, Amount, BlockHeader};
 
-pub use crate::engine::{BookSnapshot, BookUpdate};
-pub use crate::sequencer::{FillReport, MarketEvent, OrderAck, OrderStatus, OrderUpdate, Trade};
 use straddle_state::Proof;
 
 /// An HTTP client of a node's API, with a 30 s request timeout (the CLI, the batcher and
@@ -21,8 +29,6 @@ pub fn http_client(
         .request_timeout(std::time::Duration::from_secs(30))
         .build(url)
 }
-
-pub use crate::chain_store::BlockSource;
 
 /// Result type of RPC methods.
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
