@@ -6,8 +6,8 @@ use serde::Serialize;
 use std::path::Path;
 use straddle_batch::{Batch, BatchBlock};
 use straddle_exchange::Genesis;
-use straddle_node::chain_store::ChainStore;
 use straddle_primitives::{Action, Transaction};
+use straddle_storage::chain_store::ChainStore;
 
 /// What a stored chain costs on L1.
 #[derive(Debug, Default, Serialize)]

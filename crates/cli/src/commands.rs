@@ -1312,7 +1312,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             per_tx_roots: Some(number),
         } => {
             let genesis = load_genesis(genesis.as_ref())?;
-            let store = straddle_node::chain_store::ChainStore::open(&data_dir)?;
+            let store = straddle_storage::chain_store::ChainStore::open(&data_dir)?;
             let roots = straddle_node::chain::per_transaction_roots(&store, &genesis, number)?;
             print(cli.json, &roots, || {
                 roots
@@ -1329,7 +1329,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
             per_tx_roots: None,
         } => {
             let genesis = load_genesis(genesis.as_ref())?;
-            let store = straddle_node::chain_store::ChainStore::open(&data_dir)?;
+            let store = straddle_storage::chain_store::ChainStore::open(&data_dir)?;
             let report = straddle_node::chain::replay_stored_chain(&store, &genesis)?;
             print(
                 cli.json,

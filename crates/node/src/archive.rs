@@ -5,13 +5,13 @@
 //! asked for an earlier block), and proves against its tree.
 
 use crate::chain::{Chain, ChainError};
-use crate::chain_store::ChainStore;
 use crate::step::{self, StepError};
 use alloy_primitives::{Address, B256, Bytes};
 use std::sync::{Arc, Mutex};
 use straddle_exchange::{Genesis, StateKey};
 use straddle_l1::disputes::StepInput;
 use straddle_state::key_hash;
+use straddle_storage::chain_store::ChainStore;
 
 /// A withdrawal with its proof against one block's state root.
 #[derive(Clone, Debug, PartialEq, Eq)]

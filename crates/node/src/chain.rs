@@ -1,17 +1,18 @@
 //! The executable chain: ledger + Merkle tree + head, with block sealing, replay of logged
 //! blocks, and a clean re-execution of the whole stored chain for verification.
 
-use crate::chain_store::{ChainStore, ChainStoreError, SealedBlock, StoredTx, with_hashes};
-use crate::wal::WalBlock;
 use alloy_primitives::{Address, B256};
 use straddle_exchange::orders::{MakerFill, Match};
 use straddle_exchange::{BlockContext, Genesis, Ledger, LedgerError, Outcome, TxError};
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_root};
+use straddle_primitives::block::{StoredTx, with_hashes};
 use straddle_primitives::{
     DecodeError, Domain, ForcedPayload, SignatureCheckError, Transaction, VerifiedOrder,
     VerifiedTransaction,
 };
 use straddle_state::{LeafChange, SparseMerkleTree, key_hash, value_hash};
+use straddle_storage::chain_store::{ChainStore, ChainStoreError, SealedBlock};
+use straddle_storage::wal::WalBlock;
 
 /// Errors building or replaying the chain.
 #[derive(Debug, thiserror::Error)]

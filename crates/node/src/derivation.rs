@@ -22,7 +22,6 @@
 //! batcher re-posts the same blocks), but count as `safe` only once a batch on the new
 //! L1 chain carries them again.
 
-use crate::chain_store::ChainStore;
 use crate::sequencer::{Sequencer, SubmitError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -35,6 +34,7 @@ use straddle_l1::{
 };
 use straddle_primitives::block::BlockSource;
 use straddle_primitives::{ForcedTransaction, Transaction};
+use straddle_storage::chain_store::ChainStore;
 
 /// The L1 contracts derivation reads.
 #[derive(Clone, Debug)]
@@ -68,7 +68,7 @@ enum RoundError {
     #[error("L2: {0}")]
     Submit(#[from] SubmitError),
     #[error("storage: {0}")]
-    Store(#[from] crate::chain_store::ChainStoreError),
+    Store(#[from] straddle_storage::chain_store::ChainStoreError),
 }
 
 /// Why a batch is skipped (it stays on L1 but derives nothing).

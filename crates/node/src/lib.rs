@@ -3,7 +3,6 @@
 
 pub mod archive;
 pub mod chain;
-pub mod chain_store;
 pub mod deposits;
 pub mod derivation;
 pub mod devnet;
@@ -12,13 +11,10 @@ mod errors;
 pub mod rpc;
 pub mod sequencer;
 pub mod step;
-pub mod wal;
 
 use crate::chain::{Chain, ChainError, ReplayRule};
-use crate::chain_store::ChainStore;
 pub use crate::sequencer::Role;
 use crate::sequencer::Sequencer;
-use crate::wal::{WalError, WalWriter};
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use straddle_exchange::Genesis;
 use straddle_rpc_api::StraddleApiServer;
+use straddle_storage::chain_store::ChainStore;
+use straddle_storage::wal;
+use straddle_storage::wal::{WalError, WalWriter};
 
 /// Largest JSON-RPC request body accepted, in bytes.
 pub const RPC_REQUEST_BYTES_MAX: u32 = 64 * 1024;

@@ -2,7 +2,6 @@
 
 use crate::archive::{ArchiveError, ProofArchive};
 use crate::chain::AdmittedTx;
-use crate::chain_store::{ChainStore, StoredTx, with_hashes};
 use crate::errors::signature_error;
 use crate::sequencer::{BlockEvent, Sequencer, SubmitError};
 use crate::step::StepError;
@@ -14,10 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use straddle_exchange::{Genesis, StateKey};
 use straddle_primitives::block::BlockHeader;
+use straddle_primitives::block::{StoredTx, with_hashes};
 use straddle_primitives::signed::parse_signature;
 use straddle_primitives::{Action, Amount, SignedAction, Transaction};
 use straddle_rpc_api::errors::{self, rpc_error};
 use straddle_rpc_api::*;
+use straddle_storage::chain_store::ChainStore;
 use tokio::sync::broadcast::error::RecvError;
 
 /// The RPC handler.

@@ -17,9 +17,7 @@ mod orders;
 use straddle_rpc_api::{MarketEvent, OrderAck, OrderUpdate};
 
 use crate::chain::{AdmittedTx, Chain, CheckedTx, ClosedBlock, ExecutionState, Tip};
-use crate::chain_store::{ChainStore, SealedBlock, StoredTx};
 use crate::engine::{Engine, EngineError};
-use crate::wal::{WalWriter, frame_block_open, frame_tx};
 use alloy_primitives::{Address, B256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -29,12 +27,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_batch::BatchBlock;
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
 use straddle_primitives::block::BlockHeader;
+use straddle_primitives::block::StoredTx;
 use straddle_primitives::{
     Deposit, Domain, ForcedTransaction, SignedOrder, Transaction, VerifiedOrder,
     VerifiedTransaction,
 };
 use straddle_rpc_api::BookSnapshot;
 use straddle_state::Proof;
+use straddle_storage::chain_store::{ChainStore, SealedBlock};
+use straddle_storage::wal::{WalWriter, frame_block_open, frame_tx};
 use tokio::sync::{broadcast, oneshot};
 
 /// Commands waiting for admission, at most.

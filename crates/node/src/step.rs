@@ -5,7 +5,6 @@
 //! writes, or against the pre-state root when the transaction is refused).
 
 use crate::chain::{Chain, ChainError, stored_block};
-use crate::chain_store::ChainStore;
 use alloy_primitives::{Address, B256, Bytes};
 use std::collections::BTreeMap;
 use straddle_exchange::orders::MatchWeight;
@@ -17,6 +16,7 @@ use straddle_l1::disputes::{
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
 use straddle_primitives::{Action, Transaction, VerifiedOrder, VerifiedTransaction};
 use straddle_state::{Preimage, SparseMerkleTree, Terminal, key_hash, value_hash};
+use straddle_storage::chain_store::ChainStore;
 
 /// Why no step input can be built.
 #[derive(Debug, thiserror::Error)]

@@ -9,11 +9,11 @@ use alloy_signer_local::PrivateKeySigner;
 use proptest::prelude::*;
 use straddle_exchange::BlockContext;
 use straddle_node::chain::Chain;
-use straddle_node::chain_store::StoredTx;
 use straddle_node::devnet::{dev_key, devnet_genesis};
-use straddle_node::wal::{WalWriter, frame_block_open, frame_tx, recover};
 use straddle_primitives::block::BlockHeader;
+use straddle_primitives::block::StoredTx;
 use straddle_primitives::{Action, Mint, SignedAction, Transaction, Transfer, Withdraw};
+use straddle_storage::wal::{WalWriter, frame_block_open, frame_tx, recover};
 
 const SIGNERS: usize = 4;
 
@@ -86,7 +86,7 @@ fn action(step: &Step, to: Address, now_ms: u64) -> Action {
     }
 }
 
-fn replay(blocks: &[straddle_node::wal::WalBlock], chain: &mut Chain) -> Vec<BlockHeader> {
+fn replay(blocks: &[straddle_storage::wal::WalBlock], chain: &mut Chain) -> Vec<BlockHeader> {
     blocks
         .iter()
         .map(|block| {

@@ -1,7 +1,8 @@
 //! L2 block headers and their hashes.
 
 use crate::codec::{DecodeError, Reader, Writer};
-use alloy_primitives::{B256, keccak256};
+use crate::{Action, Transaction};
+use alloy_primitives::{Address, B256, keccak256};
 use serde::{Deserialize, Serialize};
 
 /// The header of an L2 block. Its hash is `keccak256` of [`BlockHeader::encode`].
@@ -242,6 +243,36 @@ impl BlockSource {
         r.finish()?;
         Ok(source)
     }
+}
+
+/// One transaction as stored in a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredTx {
+    /// Recovered signer (an action's sender, a match's taker, a cancel's signer; zero for
+    /// an oracle update, which carries its signers in its reports).
+    pub sender: Address,
+    /// Transaction hash.
+    pub hash: B256,
+    /// The transaction.
+    pub tx: Transaction,
+}
+
+impl StoredTx {
+    /// The user action, if this is one.
+    pub fn action(&self) -> Option<&Action> {
+        match &self.tx {
+            Transaction::Action(signed) => Some(&signed.action),
+            _ => None,
+        }
+    }
+}
+
+/// Fills in the hashes of decoded transactions (they are not stored twice).
+pub fn with_hashes(mut txs: Vec<StoredTx>, domain: &crate::Domain) -> Vec<StoredTx> {
+    for tx in &mut txs {
+        tx.hash = tx.tx.hash(domain);
+    }
+    txs
 }
 
 #[cfg(test)]

@@ -1,15 +1,14 @@
-//! Persistence of state leaves in redb.
+//! Persistence of state leaves in redb (`docs/spec/state.md` names the keys).
 //!
 //! Why redb: pure Rust (no C++ build, unlike RocksDB's ~24 min here), ACID transactions
 //! with copy-on-write B-trees and a checksummed two-phase commit, so a block's writes land
 //! atomically and survive `kill -9` or power loss. The caller opens one write transaction
 //! per block and adds its own tables (blocks, receipts) to the same transaction.
 
-use alloy_primitives::B256;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use std::path::Path;
 
-use crate::tree::{key_hash, value_hash};
+use straddle_state::{LeafChange, RawLeaf, key_hash};
 
 /// `keccak256(key)` → `key_len (u16 BE) ‖ key ‖ value`.
 const LEAVES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_leaves");
@@ -42,25 +41,6 @@ from_redb!(
     redb::StorageError,
     redb::CommitError
 );
-
-/// A stored leaf: `(key bytes, value bytes)`.
-pub type RawLeaf = (Vec<u8>, Vec<u8>);
-
-/// One key set to a new value, or deleted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeafChange {
-    /// The raw state key (see `docs/spec/state.md` for the layout).
-    pub key: Vec<u8>,
-    /// The new canonical value, or `None` to delete.
-    pub value: Option<Vec<u8>>,
-}
-
-impl LeafChange {
-    /// The tree update this change makes.
-    pub fn tree_update(&self) -> (B256, Option<B256>) {
-        (key_hash(&self.key), self.value.as_deref().map(value_hash))
-    }
-}
 
 /// The embedded database holding the state leaves (and, through [`Store::database`], the
 /// caller's own tables).
@@ -138,7 +118,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::SparseMerkleTree;
+    use straddle_state::{SparseMerkleTree, value_hash};
 
     #[test]
     fn leaves_round_trip_and_rebuild_the_same_root() {

@@ -2,13 +2,14 @@
 //! bodies, the transaction index and the chain head. One redb transaction per block makes
 //! a block's state and chain data land together or not at all.
 
-use alloy_primitives::{Address, B256};
+use crate::leaves::{Store, StoreError};
+use alloy_primitives::B256;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
-use straddle_primitives::block::{BlockHeader, BlockSource};
+use straddle_primitives::Transaction;
+use straddle_primitives::block::{BlockHeader, BlockSource, StoredTx};
 use straddle_primitives::codec::{DecodeError, Reader, Writer};
-use straddle_primitives::{Action, Transaction};
-use straddle_state::{LeafChange, Store, StoreError};
+use straddle_state::LeafChange;
 
 /// number → header ‖ tx count (u32) ‖ per tx: sender (20) ‖ len (u16) ‖ canonical bytes.
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -46,28 +47,6 @@ from_redb!(
     redb::StorageError,
     redb::CommitError
 );
-
-/// One transaction as stored in a block.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredTx {
-    /// Recovered signer (an action's sender, a match's taker, a cancel's signer; zero for
-    /// an oracle update, which carries its signers in its reports).
-    pub sender: Address,
-    /// Transaction hash.
-    pub hash: B256,
-    /// The transaction.
-    pub tx: Transaction,
-}
-
-impl StoredTx {
-    /// The user action, if this is one.
-    pub fn action(&self) -> Option<&Action> {
-        match &self.tx {
-            Transaction::Action(signed) => Some(&signed.action),
-            _ => None,
-        }
-    }
-}
 
 /// A sealed block ready to be persisted.
 #[derive(Clone, Debug)]
@@ -303,12 +282,4 @@ fn decode_block(bytes: &[u8]) -> Result<(BlockHeader, Vec<StoredTx>), DecodeErro
     }
     r.finish()?;
     Ok((header, transactions))
-}
-
-/// Fills in the hashes of decoded transactions (they are not stored twice).
-pub fn with_hashes(mut txs: Vec<StoredTx>, domain: &straddle_primitives::Domain) -> Vec<StoredTx> {
-    for tx in &mut txs {
-        tx.hash = tx.tx.hash(domain);
-    }
-    txs
 }
