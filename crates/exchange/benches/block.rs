@@ -1,8 +1,9 @@
 //! Fills settled per second on one core with state roots: single-maker matches between
-//! random accounts of a one-million-account state, executed through the ledger (order
-//! checks, margin, registry), and after every block of matches the changed leaves are
-//! encoded, the tree is updated and the root computed — everything a block costs except
-//! signature recovery (done at admission, in parallel) and disk.
+//! random accounts of a one-million-account state, executed through the STF's entry point
+//! `straddle_exchange::apply` (order checks, margin, registry), and after every block of
+//! matches the changed leaves are encoded, the tree is updated and the root computed —
+//! everything a block costs except signature recovery (done at admission, in parallel)
+//! and disk.
 //!
 //! `cargo bench -p straddle-exchange --bench block` (accounts: `BLOCK_BENCH_ACCOUNTS`,
 //! default 1,000,000).
@@ -16,10 +17,10 @@ use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
 use straddle_exchange::genesis::UnderlyingConfig;
 use straddle_exchange::leaves::encode_portfolio;
 use straddle_exchange::oracle::OracleConfig;
-use straddle_exchange::orders::{MakerFill, Match, VerifiedOrder};
+use straddle_exchange::orders::VerifiedOrder;
 use straddle_exchange::risk::RiskParams;
 use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
-use straddle_primitives::{Domain, Order, PriceReport, SignedPriceReport};
+use straddle_primitives::{Domain, Order, PriceReport, SignedPriceReport, VerifiedTransaction};
 use straddle_state::{LeafChange, SparseMerkleTree};
 
 const DOMAIN: Domain = Domain {
@@ -150,9 +151,11 @@ fn main() {
         number: 1,
         timestamp_ms: NOW,
     };
-    ledger
-        .apply_oracle_update(1, &reports, &DOMAIN, &block)
-        .unwrap();
+    let update = VerifiedTransaction::OracleUpdate {
+        underlying: 1,
+        reports,
+    };
+    straddle_exchange::apply(&mut ledger, &DOMAIN, &update, &block).unwrap();
     tree.update_batch(
         ledger
             .take_changes()
@@ -169,7 +172,7 @@ fn main() {
         state ^= state << 17;
         state
     };
-    let matches: Vec<Match> = (0..matches_total)
+    let matches: Vec<VerifiedTransaction> = (0..matches_total)
         .map(|n| {
             let taker = next() % accounts;
             let mut maker = next() % accounts;
@@ -177,13 +180,9 @@ fn main() {
                 maker = (maker + 1) % accounts;
             }
             let market = (n % 8) as u32 + 1;
-            Match {
+            VerifiedTransaction::Match {
                 taker: order(taker, market, true, 2 * n),
-                makers: vec![MakerFill {
-                    maker: order(maker, market, false, 2 * n + 1),
-                    size: 1_000,
-                    placed: false,
-                }],
+                makers: vec![(order(maker, market, false, 2 * n + 1), 1_000)],
             }
         })
         .collect();
@@ -203,7 +202,7 @@ fn main() {
         };
         let t = Instant::now();
         for m in chunk {
-            settled += u64::from(ledger.apply_match(m, &block).is_ok());
+            settled += u64::from(straddle_exchange::apply(&mut ledger, &DOMAIN, m, &block).is_ok());
         }
         in_execute += t.elapsed();
         let t = Instant::now();

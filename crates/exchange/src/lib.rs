@@ -1,6 +1,7 @@
-//! The Straddle state transition function (the clearinghouse). This first slice is the
-//! collateral ledger: balances, the nonce window, transfers, withdrawal requests and the
-//! devnet faucet. Pure and deterministic: no I/O, no clocks, no floats.
+//! The Straddle state transition function: the collateral ledger, the oracle, risk and
+//! margin, the clearinghouse and order settlement, reached through one entry point
+//! ([`stf::apply`], and [`stf::ExecutionState`] for blocks). Pure and deterministic: no
+//! I/O, no clocks, no floats.
 //!
 //! Rules: `docs/spec/actions.md` (validity) and `docs/spec/state.md` (leaf layout).
 
@@ -12,6 +13,7 @@ pub mod oracle;
 pub mod orders;
 pub mod risk;
 pub mod state_key;
+pub mod stf;
 
 pub use genesis::{Allocation, Genesis, GenesisError};
 pub use ledger::{
@@ -20,3 +22,4 @@ pub use ledger::{
     Withdrawal,
 };
 pub use state_key::StateKey;
+pub use stf::{AdmittedTx, CheckedTx, ClosedBlock, ExecutionState, apply};

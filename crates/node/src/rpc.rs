@@ -1,7 +1,6 @@
 //! The JSON-RPC server (HTTP and WebSocket on one port).
 
 use crate::archive::{ArchiveError, ProofArchive};
-use crate::chain::AdmittedTx;
 use crate::errors::signature_error;
 use crate::sequencer::{BlockEvent, Sequencer, SubmitError};
 use crate::step::StepError;
@@ -11,6 +10,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use straddle_exchange::AdmittedTx;
 use straddle_exchange::{Genesis, StateKey};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::block::{StoredTx, with_hashes};

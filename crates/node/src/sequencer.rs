@@ -16,7 +16,7 @@ mod orders;
 
 use straddle_rpc_api::{MarketEvent, OrderAck, OrderUpdate};
 
-use crate::chain::{AdmittedTx, Chain, CheckedTx, ClosedBlock, ExecutionState, Tip};
+use crate::chain::{Chain, Tip};
 use crate::engine::{Engine, EngineError};
 use alloy_primitives::{Address, B256};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_batch::BatchBlock;
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
+use straddle_exchange::{AdmittedTx, CheckedTx, ClosedBlock, ExecutionState};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::block::StoredTx;
 use straddle_primitives::{

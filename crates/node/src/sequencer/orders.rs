@@ -7,10 +7,10 @@
 //! flush. Spec: `docs/spec/matching.md` §5–6 and `docs/spec/feeds.md`.
 
 use super::{Admission, OrderReply, SubmitError, Waiter, Waiting};
-use crate::chain::AdmittedTx;
 use crate::engine::{EngineError, PlannedMatch};
 use alloy_primitives::{Address, B256};
 use std::time::Instant;
+use straddle_exchange::AdmittedTx;
 use straddle_exchange::TxError;
 use straddle_exchange::clearinghouse::ClearingError;
 use straddle_exchange::orders::MatchError;
