@@ -2,7 +2,7 @@
 """Gas per Solidity source line of one contract's frames in a `debug_traceCall` dump.
 
     STRADDLE_TRACE_STEP="a perpetual" STRADDLE_TRACE_DUMP=trace.json \
-        cargo test --release -p straddle-node --test step_gas_at_scale -- --ignored --nocapture
+        cargo test --release -p straddle-fault-proof --test step_gas_at_scale -- --ignored --nocapture
     python3 scripts/profile-gas.py trace.json OracleStepProver 2 [--lines 40] [--ops File.sol:123]
 
 `depth` is the call depth of the contract's frames in the trace (1: the contract called,

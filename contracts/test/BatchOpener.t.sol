@@ -8,7 +8,7 @@ import {IPortalRecords} from "../src/StepProver.sol";
 
 /// @notice Malformed batches and openings are refused by name. Parity with the Rust batch
 /// format over random batches (calldata and blobs) is tested from Rust against anvil
-/// (crates/node/tests/batch_opening.rs).
+/// (crates/fault-proof/tests/batch_opening.rs).
 contract BatchOpenerTest is Base {
     BatchInbox internal inbox;
     BatchOpener internal opener;

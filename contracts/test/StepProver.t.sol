@@ -11,7 +11,7 @@ import {LiquidationStepProver} from "../src/LiquidationStepProver.sol";
 /// @notice How the one-step prover treats bad input: an uncovered kind and a malformed
 /// witness revert with a named error (a step cannot be decided on them), bytes that do
 /// not decode or a signature that does not recover change nothing. Its rules themselves
-/// are checked against the Rust STF by crates/node/tests/step_parity.rs.
+/// are checked against the Rust STF by crates/fault-proof/tests/step_parity.rs.
 contract StepProverTest is Base {
     StepProver internal prover;
     IStepProver internal orders;

@@ -15,7 +15,7 @@ use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use straddle_node::devnet::dev_key;
+use straddle_exchange::devnet::dev_key;
 use straddle_primitives::{Action, Domain, Mint, Transfer};
 use straddle_rpc_api::{SendActionRequest, StraddleApiClient};
 

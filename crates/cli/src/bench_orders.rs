@@ -340,7 +340,7 @@ pub async fn run_order_bench(
     // A fresh index, so margin checks have a current mark for the whole run.
     let index = market.mark.unwrap_or(3_000_000_000);
     let smile = (
-        straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS,
+        straddle_exchange::devnet::DEVNET_OPTION_EXPIRY_MS,
         650_000,
         -100_000,
         200_000,

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use straddle_exchange::Genesis;
-use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
+use straddle_exchange::devnet::{DEVNET_CHAIN_ID, dev_key, devnet_genesis};
 use straddle_node::{Node, NodeConfig, Role};
 use straddle_primitives::admin::{INSTRUMENT_CALL, INSTRUMENT_PERPETUAL, INSTRUMENT_PUT};
 use straddle_primitives::{
@@ -236,7 +236,7 @@ enum OracleCommand {
         #[arg(long)]
         price: String,
         /// Option expiry to report a smile for, unix ms (default: the devnet expiry).
-        #[arg(long, default_value_t = straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS)]
+        #[arg(long, default_value_t = straddle_exchange::devnet::DEVNET_OPTION_EXPIRY_MS)]
         expiry_ms: u64,
         /// At-the-money volatility (0.65 = 65 %).
         #[arg(long, default_value = "0.65")]
@@ -1313,7 +1313,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
         } => {
             let genesis = load_genesis(genesis.as_ref())?;
             let store = straddle_storage::chain_store::ChainStore::open(&data_dir)?;
-            let roots = straddle_node::chain::per_transaction_roots(&store, &genesis, number)?;
+            let roots = straddle_fault_proof::per_transaction_roots(&store, &genesis, number)?;
             print(cli.json, &roots, || {
                 roots
                     .iter()
@@ -1330,7 +1330,7 @@ pub async fn run(cli: Cli) -> eyre::Result<()> {
         } => {
             let genesis = load_genesis(genesis.as_ref())?;
             let store = straddle_storage::chain_store::ChainStore::open(&data_dir)?;
-            let report = straddle_node::chain::replay_stored_chain(&store, &genesis)?;
+            let report = straddle_chain::replay_stored_chain(&store, &genesis)?;
             print(
                 cli.json,
                 &serde_json::json!({"blocks": report.blocks, "transactions": report.transactions, "stateRoot": report.state_root}),
@@ -1402,7 +1402,7 @@ pub(crate) fn devnet_oracle_update(
         skewsPpm: vec![skew_ppm],
         curvaturesPpm: vec![curvature_ppm],
     };
-    let reports = straddle_node::devnet::DEVNET_ORACLE_SIGNERS
+    let reports = straddle_exchange::devnet::DEVNET_ORACLE_SIGNERS
         .iter()
         .map(|i| {
             let key =

@@ -17,12 +17,12 @@ use jsonrpsee::http_client::HttpClient;
 use rand::Rng;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use straddle_l1::alloy::providers::Provider;
-use straddle_l1::{Anvil, DeployConfig, Deployment, L1Client};
-use straddle_node::chain::deploy_config;
-use straddle_node::devnet::{
+use straddle_exchange::devnet::{
     DEV_PRIVATE_KEYS, DEVNET_ALLOCATION, DEVNET_OPTION_EXPIRY_MS, dev_key,
 };
+use straddle_fault_proof::deploy_config;
+use straddle_l1::alloy::providers::Provider;
+use straddle_l1::{Anvil, DeployConfig, Deployment, L1Client};
 use straddle_rpc_api::StraddleApiClient;
 use tokio::process::{Child, Command};
 
@@ -559,7 +559,7 @@ fn write_summary(
         "followerRpc": follower_rpc,
         "sequencerMetrics": format!("http://127.0.0.1:{}/metrics", args.metrics_port),
         "followerMetrics": format!("http://127.0.0.1:{}/metrics", args.metrics_port + 1),
-        "l2ChainId": straddle_node::devnet::DEVNET_CHAIN_ID,
+        "l2ChainId": straddle_exchange::devnet::DEVNET_CHAIN_ID,
         "deployment": deployment,
         "batcher": dev_address(BATCHER)?,
         "proposer": dev_address(PROPOSER)?,

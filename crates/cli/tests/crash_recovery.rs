@@ -13,7 +13,7 @@ use jsonrpsee::core::ClientError;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-use straddle_node::devnet::{DEVNET_ALLOCATION, DEVNET_CHAIN_ID};
+use straddle_exchange::devnet::{DEVNET_ALLOCATION, DEVNET_CHAIN_ID};
 use straddle_primitives::{Action, Transfer};
 use straddle_rpc_api::{BlockRef, Receipt, SendActionRequest, StraddleApiClient};
 

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use straddle_node::devnet::DEV_PRIVATE_KEYS;
+use straddle_exchange::devnet::DEV_PRIVATE_KEYS;
 use straddle_rpc_api::StraddleApiClient;
 
 fn repo() -> PathBuf {

@@ -32,11 +32,11 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer::SignerSync;
 use common::{NodeProcess, ServiceProcess, dev_signer, l1_key, repo, sign};
 use std::time::{Duration, Instant};
+use straddle_exchange::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::outputs::WithdrawalClaim;
 use straddle_l1::{Anvil, Deployment, L1Client};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
-use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_primitives::block::{BlockHeader, transaction_leaf};
 use straddle_primitives::{Action, PriceReport, SignedPriceReport, Transaction, Transfer};
 use straddle_rpc_api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
@@ -541,7 +541,7 @@ async fn send_oracle_update(network: &Network) -> (u64, B256) {
                 underlying: 1,
                 timestampMs: now,
                 indexPrice: 3_000_000_000,
-                expiriesMs: vec![straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS],
+                expiriesMs: vec![straddle_exchange::devnet::DEVNET_OPTION_EXPIRY_MS],
                 atmVolsPpm: vec![650_000],
                 skewsPpm: vec![-100_000],
                 curvaturesPpm: vec![200_000],

@@ -13,10 +13,10 @@ use alloy_primitives::{Address, Bytes};
 use alloy_signer::SignerSync;
 use common::{NodeProcess, ServiceProcess, dev_signer, l1_key, sign, wait_for};
 use std::time::Duration;
+use straddle_exchange::devnet::DEVNET_CHAIN_ID;
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, L1Client};
 use straddle_l1_contracts::Portal;
-use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, SignedAction, Transaction, Transfer, Withdraw};
 use straddle_rpc_api::{BlockRef, BlockSource, SendActionRequest, StraddleApiClient};
 

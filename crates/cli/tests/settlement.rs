@@ -19,9 +19,9 @@ use common::{NodeProcess, ServiceProcess, dev_signer, l1_key, sign};
 use jsonrpsee::http_client::HttpClient;
 use std::time::{Duration, Instant};
 use straddle_batch::batch_range;
+use straddle_exchange::devnet::DEVNET_CHAIN_ID;
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::{Anvil, BatchKind, Deployment, L1Client, batch_bytes, batches_between};
-use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, Transfer};
 use straddle_rpc_api::{BlockRef, SendActionRequest, StraddleApiClient};
 

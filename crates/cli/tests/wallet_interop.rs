@@ -9,7 +9,7 @@ use alloy_primitives::{Address, Bytes};
 use common::{NodeProcess, dev_signer, devnet_domain, run_cli};
 use std::path::PathBuf;
 use std::process::Command;
-use straddle_node::devnet::DEVNET_CHAIN_ID;
+use straddle_exchange::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, DepositMargin, Transfer, Withdraw, WithdrawMargin};
 use straddle_rpc_api::{SendActionRequest, StraddleApiClient};
 

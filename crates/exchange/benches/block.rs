@@ -16,11 +16,14 @@ use straddle_exchange::clearinghouse::Portfolio;
 use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
 use straddle_exchange::genesis::UnderlyingConfig;
 use straddle_exchange::leaves::encode_portfolio;
+use straddle_exchange::ledger::encode_totals;
 use straddle_exchange::oracle::OracleConfig;
 use straddle_exchange::orders::VerifiedOrder;
 use straddle_exchange::risk::RiskParams;
-use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey};
-use straddle_primitives::{Domain, Order, PriceReport, SignedPriceReport, VerifiedTransaction};
+use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey, Totals};
+use straddle_primitives::{
+    Amount, Domain, Order, PriceReport, SignedPriceReport, VerifiedTransaction,
+};
 use straddle_state::{LeafChange, SparseMerkleTree};
 
 const DOMAIN: Domain = Domain {
@@ -107,6 +110,13 @@ fn main() {
         cash: 1_000_000_000_000,
         positions: Vec::new(),
     };
+    // Every account's cash came in as an L1 deposit: the supply totals say so, or the
+    // state would not conserve collateral (the invariants checked at each block close).
+    let totals = Totals {
+        deposited: Amount(u128::from(accounts) * funded.cash as u128),
+        deposit_count: accounts,
+        ..Totals::default()
+    };
     let leaves: Vec<(Vec<u8>, Vec<u8>)> = (0..accounts)
         .map(|i| {
             (
@@ -114,6 +124,7 @@ fn main() {
                 encode_portfolio(&funded),
             )
         })
+        .chain([(StateKey::Totals.encode(), encode_totals(&totals))])
         .collect();
     let mut tree = SparseMerkleTree::new();
     tree.update_batch(
@@ -191,8 +202,12 @@ fn main() {
         start.elapsed()
     );
 
-    let (mut in_execute, mut in_encode, mut in_tree) =
-        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut in_execute, mut in_invariants, mut in_encode, mut in_tree) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     let mut settled = 0u64;
     let start = Instant::now();
     for (b, chunk) in matches.chunks(block_len as usize).enumerate() {
@@ -205,6 +220,11 @@ fn main() {
             settled += u64::from(straddle_exchange::apply(&mut ledger, &DOMAIN, m, &block).is_ok());
         }
         in_execute += t.elapsed();
+        let t = Instant::now();
+        ledger
+            .check_invariants()
+            .expect("the STF keeps its invariants");
+        in_invariants += t.elapsed();
         let t = Instant::now();
         let changes = ledger.take_changes();
         let updates: Vec<_> = changes.iter().map(LeafChange::tree_update).collect();
@@ -220,7 +240,8 @@ fn main() {
         settled as f64 / elapsed.as_secs_f64()
     );
     println!(
-        "  execute {in_execute:.2?}, leaf encoding {in_encode:.2?}, tree update + root {in_tree:.2?} ({} leaves in the tree)",
+        "  execute {in_execute:.2?}, invariants at block close {in_invariants:.2?} ({:.2?} per block), leaf encoding {in_encode:.2?}, tree update + root {in_tree:.2?} ({} leaves in the tree)",
+        in_invariants / (matches_total.div_ceil(block_len) as u32).max(1),
         tree.len()
     );
 }

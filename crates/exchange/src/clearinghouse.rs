@@ -12,6 +12,7 @@
 //! Spec: `docs/spec/clearinghouse.md` §5.
 
 pub mod market;
+mod portfolios;
 
 #[cfg(test)]
 mod tests;
@@ -20,7 +21,8 @@ use crate::risk::margin::POSITION_SIZE_MAX;
 use crate::risk::{Exposure, MarginError, MarginSummary, POSITIONS_PER_ACCOUNT_MAX, margin};
 use alloy_primitives::Address;
 use market::{Market, MarketId, MarketSpec, MarketSpecError, MarketStatus};
-use std::collections::{BTreeMap, HashMap};
+pub use portfolios::Portfolios;
+use std::collections::BTreeMap;
 
 /// Pico-USDC (10^-12) per micro-USDC: `size (10^-6) × price (10^-6)` is in pico-USDC.
 const PICO_PER_MICRO: i128 = 1_000_000;
@@ -44,7 +46,7 @@ pub struct Position {
 /// costs a long p (and pays a short p).
 pub const FUNDING_PERIOD_MS: i128 = 8 * 3_600 * 1_000;
 /// Femto-USDC per micro-USDC.
-const FEMTO_PER_MICRO: i128 = 1_000_000_000;
+pub(crate) const FEMTO_PER_MICRO: i128 = 1_000_000_000;
 /// Oracle values at most this long before expiry count toward the settlement price.
 pub const SETTLEMENT_LOOKBACK_MS: u64 = 5 * 60 * 1_000;
 
@@ -351,7 +353,7 @@ pub struct LiquidationOutcome {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Clearinghouse {
     markets: BTreeMap<MarketId, Market>,
-    portfolios: HashMap<Address, Portfolio>,
+    portfolios: Portfolios,
     /// Fees collected, micro-USDC.
     pub fee_pool: i128,
     /// Insurance fund, micro-USDC (receives rounding remainders and liquidation penalties).
@@ -679,11 +681,12 @@ impl Clearinghouse {
         if amount == 0 {
             return Err(ClearingError::InvalidAmount);
         }
-        let portfolio = self.portfolios.entry(account).or_default();
+        let mut portfolio = self.portfolio(&account);
         portfolio.cash = portfolio
             .cash
             .checked_add(amount)
             .ok_or(ClearingError::InvalidAmount)?;
+        self.portfolios.insert(account, portfolio);
         Ok(())
     }
 
@@ -1100,6 +1103,34 @@ impl Clearinghouse {
         }
         micro = micro.checked_add(femto.div_euclid(FEMTO_PER_MICRO))?;
         Some((micro, femto.rem_euclid(FEMTO_PER_MICRO)))
+    }
+
+    /// [`Clearinghouse::total_value_femto`] from the margin accounts' running sums, in
+    /// O(markets): a position's settled value is `cash − size·(F − snapshot)` (plus
+    /// `size·value` once its market settled), so over every account it is
+    /// `Σcash − Σ_m F_m·net_m + Σ size·snapshot (+ Σ_m value_m·net_m)`. Wrapping, so exact
+    /// modulo 2^128; `None` if a position is in a market that does not exist.
+    pub fn total_value_femto_from_sums(&self) -> Option<i128> {
+        let pools = self.fee_pool.wrapping_add(self.insurance_fund);
+        let mut total = pools
+            .wrapping_mul(FEMTO_PER_MICRO)
+            .wrapping_add(self.rounding_reserve_femto)
+            .wrapping_add(self.portfolios.cash_femto())
+            .wrapping_add(self.portfolios.snapshot_femto());
+        for (id, (net, _)) in self.portfolios.markets_held() {
+            let market = self.markets.get(&id)?;
+            total = total.wrapping_sub(market.funding_index.wrapping_mul(net));
+            if let MarketStatus::Settled { value_micro_usdc } = market.status {
+                // size (10^-6) × value (10^-6 USDC) = pico; × 1000 = femto.
+                total = total.wrapping_add(net.wrapping_mul(i128::from(value_micro_usdc) * 1_000));
+            }
+        }
+        Some(total)
+    }
+
+    /// The margin accounts with their running sums.
+    pub fn portfolio_sums(&self) -> &Portfolios {
+        &self.portfolios
     }
 
     /// [`Clearinghouse::total_value`] in femto-USDC (tests and small states).

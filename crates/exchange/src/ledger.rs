@@ -287,6 +287,9 @@ pub struct Ledger {
     operator: Option<Address>,
     faucet_enabled: bool,
     accounts: HashMap<Address, Account>,
+    /// Σ collateral over `accounts`, micro-USDC (wrapping; kept by [`Ledger::set_collateral`]
+    /// so that conservation is checked without reading every account).
+    balances_micro: u128,
     withdrawals: BTreeMap<u64, Withdrawal>,
     totals: Totals,
     clearinghouse: Clearinghouse,
@@ -327,13 +330,7 @@ impl Ledger {
                 .checked_add(allocation.amount)
                 .filter(|supply| supply.0 <= COLLATERAL_SUPPLY_MAX)
                 .ok_or(GenesisError::SupplyOverflow)?;
-            ledger.accounts.insert(
-                allocation.address,
-                Account {
-                    collateral: allocation.amount,
-                    nonces: Vec::new(),
-                },
-            );
+            ledger.set_collateral(allocation.address, allocation.amount);
             ledger.touched.insert(StateKey::Account(allocation.address));
         }
         ledger.touched.insert(StateKey::Totals);
@@ -352,6 +349,7 @@ impl Ledger {
             operator: genesis.operator,
             faucet_enabled: genesis.faucet_enabled,
             accounts: HashMap::new(),
+            balances_micro: 0,
             withdrawals: BTreeMap::new(),
             totals: Totals::default(),
             clearinghouse: Clearinghouse::new(RiskParams::default().initial_margin_factor_ppm),
@@ -372,7 +370,9 @@ impl Ledger {
         for (key, value) in leaves {
             match StateKey::decode(&key)? {
                 StateKey::Account(address) => {
-                    ledger.accounts.insert(address, decode_account(&value)?);
+                    let account = decode_account(&value)?;
+                    ledger.set_collateral(address, account.collateral);
+                    ledger.accounts.insert(address, account);
                 }
                 StateKey::Withdrawal(index) => {
                     ledger.withdrawals.insert(index, decode_withdrawal(&value)?);
@@ -435,9 +435,41 @@ impl Ledger {
         &self.clearinghouse
     }
 
+    /// Sets `address`'s free collateral: the one place it is written, so that the running
+    /// sum of balances stays exact.
+    fn set_collateral(&mut self, address: Address, collateral: Amount) {
+        let account = self.accounts.entry(address).or_default();
+        self.balances_micro = self
+            .balances_micro
+            .wrapping_sub(account.collateral.0)
+            .wrapping_add(collateral.0);
+        account.collateral = collateral;
+    }
+
+    /// Σ free collateral over every account, micro-USDC, from the running sum (wrapping).
+    pub(crate) fn balances_micro(&self) -> u128 {
+        self.balances_micro
+    }
+
+    /// Σ free collateral recounted from every account (wrapping; debug cross-checks).
+    #[cfg(debug_assertions)]
+    pub(crate) fn balances_recount(&self) -> u128 {
+        self.accounts
+            .values()
+            .fold(0u128, |sum, a| sum.wrapping_add(a.collateral.0))
+    }
+
     /// Conservation of collateral: balances, plus everything held by the clearinghouse,
     /// plus withdrawn, equal genesis plus minted.
     pub fn is_conserved(&self) -> bool {
+        let (held, issued) = self.conservation();
+        held.is_some() && held == issued
+    }
+
+    /// `(held, issued)` in micro-USDC: balances + clearinghouse value + withdrawn, and
+    /// genesis + minted + deposited. `None` where a sum overflows or the clearinghouse's
+    /// value is negative or not a whole micro-USDC.
+    pub(crate) fn conservation(&self) -> (Option<u128>, Option<u128>) {
         let balances = self
             .accounts
             .values()
@@ -455,7 +487,7 @@ impl Ledger {
             .and_then(|b| Some(b.checked_add(clearing?)))
             .flatten();
         let issued = self.totals.issued().map(|supply| supply.0);
-        held.is_some() && held == issued
+        (held, issued)
     }
 
     /// Executes one verified action in `block`. On error nothing changes.
@@ -541,11 +573,11 @@ impl Ledger {
         let account = self.accounts.entry(tx.sender).or_default();
         insert_nonce(&mut account.nonces, nonce_slot, action.nonce());
         if let Some(debit) = debit {
-            account.collateral = debit;
+            self.set_collateral(tx.sender, debit);
         }
         self.touched.insert(StateKey::Account(tx.sender));
         if let Some((to, balance)) = credited {
-            self.accounts.entry(to).or_default().collateral = balance;
+            self.set_collateral(to, balance);
             self.touched.insert(StateKey::Account(to));
         }
         match action {
@@ -609,10 +641,7 @@ impl Ledger {
             .ok_or(TxError::Overflow)?;
         totals.deposit_count += 1;
         totals.deposit_accumulator = accumulate(&totals.deposit_accumulator, &deposit.l1_hash());
-        self.accounts
-            .entry(deposit.recipient)
-            .or_default()
-            .collateral = balance;
+        self.set_collateral(deposit.recipient, balance);
         self.touched.insert(StateKey::Account(deposit.recipient));
         self.totals = totals;
         self.touched.insert(StateKey::Totals);
@@ -780,7 +809,7 @@ fn decode_withdrawal(bytes: &[u8]) -> Result<Withdrawal, DecodeError> {
 
 /// `genesis supply ‖ minted ‖ withdrawn (u128 each) ‖ withdrawal count (u64) ‖
 /// deposited (u128) ‖ deposit count (u64) ‖ deposit accumulator (32)`.
-fn encode_totals(t: &Totals) -> Vec<u8> {
+pub fn encode_totals(t: &Totals) -> Vec<u8> {
     let mut w = Writer::with_capacity(112);
     w.u128(t.genesis_supply.0)
         .u128(t.minted.0)

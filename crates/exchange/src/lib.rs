@@ -6,7 +6,9 @@
 //! Rules: `docs/spec/actions.md` (validity) and `docs/spec/state.md` (leaf layout).
 
 pub mod clearinghouse;
+pub mod devnet;
 pub mod genesis;
+pub mod invariants;
 pub mod leaves;
 pub mod ledger;
 pub mod oracle;
@@ -16,6 +18,7 @@ pub mod state_key;
 pub mod stf;
 
 pub use genesis::{Allocation, Genesis, GenesisError};
+pub use invariants::InvariantViolation;
 pub use ledger::{
     Account, BlockContext, COLLATERAL_SUPPLY_MAX, ForcedQueue, Ledger, LedgerError, ListingError,
     NONCE_WINDOW_LEN, OracleUpdatePlan, Outcome, PlacementError, StrikeCache, Totals, TxError,

@@ -5,7 +5,7 @@
 //! witness builder and the benchmarks all execute through it.
 
 use crate::orders::{MakerFill, Match};
-use crate::{BlockContext, Genesis, Ledger, Outcome, TxError};
+use crate::{BlockContext, Genesis, InvariantViolation, Ledger, Outcome, TxError};
 use alloy_primitives::{Address, B256};
 use straddle_primitives::block::StoredTx;
 use straddle_primitives::{
@@ -125,21 +125,24 @@ pub fn apply(
 }
 
 impl ExecutionState {
-    /// Closes block `number`: takes the leaf changes of its executed transactions.
+    /// Closes block `number`: checks the ledger's invariants (in release builds too) and
+    /// takes the leaf changes of its executed transactions. A violation is an STF bug:
+    /// the block must not be sealed, and the state is left as it is for inspection.
     pub fn close_block(
         &mut self,
         number: u64,
         timestamp_ms: u64,
         transactions: Vec<StoredTx>,
-    ) -> ClosedBlock {
+    ) -> Result<ClosedBlock, InvariantViolation> {
+        self.ledger.check_invariants()?;
         self.last_block_number = number;
         self.last_block_timestamp_ms = timestamp_ms;
-        ClosedBlock {
+        Ok(ClosedBlock {
             number,
             timestamp_ms,
             transactions,
             changes: self.ledger.take_changes(),
-        }
+        })
     }
 
     /// Executes one admitted transaction in the block being built.

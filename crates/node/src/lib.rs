@@ -1,18 +1,13 @@
 //! The Straddle sequencer node: recovery (database + write-ahead log), the admission / log
 //! / database pipeline, the JSON-RPC and WebSocket server, and Prometheus metrics.
 
-pub mod archive;
-pub mod chain;
 pub mod deposits;
 pub mod derivation;
-pub mod devnet;
 pub mod engine;
 mod errors;
 pub mod rpc;
 pub mod sequencer;
-pub mod step;
 
-use crate::chain::{Chain, ChainError, ReplayRule};
 pub use crate::sequencer::Role;
 use crate::sequencer::Sequencer;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
@@ -20,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use straddle_chain::{Chain, ChainError, ReplayRule};
 use straddle_exchange::Genesis;
 use straddle_rpc_api::StraddleApiServer;
 use straddle_storage::chain_store::ChainStore;

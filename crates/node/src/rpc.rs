@@ -1,9 +1,7 @@
 //! The JSON-RPC server (HTTP and WebSocket on one port).
 
-use crate::archive::{ArchiveError, ProofArchive};
 use crate::errors::signature_error;
 use crate::sequencer::{BlockEvent, Sequencer, SubmitError};
-use crate::step::StepError;
 use alloy_primitives::{Address, B256, Bytes};
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -12,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use straddle_exchange::AdmittedTx;
 use straddle_exchange::{Genesis, StateKey};
+use straddle_fault_proof::archive::{ArchiveError, ProofArchive};
+use straddle_fault_proof::step::StepError;
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::block::{StoredTx, with_hashes};
 use straddle_primitives::signed::parse_signature;
@@ -160,7 +160,7 @@ impl RpcHandler {
         &self,
         number: u64,
         index: u64,
-    ) -> RpcResult<crate::step::OracleSubSteps> {
+    ) -> RpcResult<straddle_fault_proof::step::OracleSubSteps> {
         let archive = self.archive.clone();
         let index = usize::try_from(index)
             .map_err(|_| rpc_error(errors::NOT_FOUND, "no such transaction"))?;

@@ -16,7 +16,6 @@ mod orders;
 
 use straddle_rpc_api::{MarketEvent, OrderAck, OrderUpdate};
 
-use crate::chain::{Chain, Tip};
 use crate::engine::{Engine, EngineError};
 use alloy_primitives::{Address, B256};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +24,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_batch::BatchBlock;
+use straddle_chain::{Chain, Tip};
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
 use straddle_exchange::{AdmittedTx, CheckedTx, ClosedBlock, ExecutionState};
 use straddle_primitives::block::BlockHeader;
@@ -302,8 +302,9 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Stops the process after an unrecoverable storage failure: the in-memory state has run
-/// ahead of what is durable, and only a restart (which replays the log) is safe.
+/// Stops the process after an unrecoverable failure: storage failed, so the in-memory
+/// state has run ahead of what is durable and only a restart (which replays the log) is
+/// safe; or the STF broke an invariant, and no block may be sealed from that state.
 fn fatal(what: &str, error: &dyn std::fmt::Display) -> ! {
     tracing::error!(%error, "{what}; stopping so that recovery can replay the log");
     std::process::exit(70);
@@ -863,7 +864,10 @@ impl Admission {
         }
         let closed = self
             .state
-            .close_block(block.number, block.timestamp_ms, transactions);
+            .close_block(block.number, block.timestamp_ms, transactions)
+            .unwrap_or_else(|violation| {
+                fatal("an invariant broke; the block is not sealed", &violation)
+            });
         self.sweep(block.timestamp_ms);
         self.acks.push(Waiting {
             block_number: block.number,
@@ -939,11 +943,16 @@ impl Admission {
             return;
         }
         let started = Instant::now();
-        let closed = self.state.close_block(
-            open.context.number,
-            open.context.timestamp_ms,
-            open.transactions,
-        );
+        let closed = self
+            .state
+            .close_block(
+                open.context.number,
+                open.context.timestamp_ms,
+                open.transactions,
+            )
+            .unwrap_or_else(|violation| {
+                fatal("an invariant broke; the block is not sealed", &violation)
+            });
         self.sweep(open.context.timestamp_ms);
         metrics::histogram!("straddle_block_close_seconds").record(started.elapsed().as_secs_f64());
         self.send_to_sealer(SealItem::Block(Box::new(closed)));

@@ -11,10 +11,10 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use straddle_exchange::devnet::dev_key;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{Anvil, DeployConfig, L1Client};
 use straddle_node::deposits::DepositSource;
-use straddle_node::devnet::dev_key;
 use straddle_primitives::{Deposit, Transaction};
 use straddle_rpc_api::StraddleApiClient;
 
@@ -81,7 +81,7 @@ async fn a_deposit_made_with_cast_is_credited_once_and_users_cannot_forge_one() 
     let deployment = operator
         .deploy_devnet(&DeployConfig {
             challenge_window_secs: 5,
-            ..straddle_node::chain::deploy_config(
+            ..straddle_fault_proof::deploy_config(
                 &common::genesis(),
                 operator.address(),
                 operator.address(),

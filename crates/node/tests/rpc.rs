@@ -11,8 +11,8 @@ use jsonrpsee::core::client::SubscriptionClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use std::time::Duration;
+use straddle_exchange::devnet::DEVNET_CHAIN_ID;
 use straddle_node::Node;
-use straddle_node::devnet::DEVNET_CHAIN_ID;
 use straddle_primitives::{Action, Transfer};
 use straddle_rpc_api::errors;
 use straddle_rpc_api::{AccountUpdate, BlockView, StraddleApiClient};
@@ -334,7 +334,7 @@ async fn subscriptions_deliver_blocks_and_account_updates() {
     assert_eq!(update.block_number, receipt.block_number);
     assert_eq!(
         update.collateral.0,
-        straddle_node::devnet::DEVNET_ALLOCATION.0 + 2_500_000
+        straddle_exchange::devnet::DEVNET_ALLOCATION.0 + 2_500_000
     );
 
     // The receipt and the block are queryable, and the account proof verifies.
@@ -381,7 +381,7 @@ async fn margin_deposits_show_in_the_account() {
     let account = client.get_account(trader.address()).await.unwrap();
     assert_eq!(
         account.collateral.0,
-        straddle_node::devnet::DEVNET_ALLOCATION.0 - 250_000_000
+        straddle_exchange::devnet::DEVNET_ALLOCATION.0 - 250_000_000
     );
     assert_eq!(account.margin.cash, "250000000");
     assert_eq!(account.margin.equity, "250000000");

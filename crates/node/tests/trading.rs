@@ -210,7 +210,7 @@ async fn an_oracle_update_and_a_match_open_positions_that_survive_a_restart() {
     // Re-executing the match's block one transaction at a time ends at its state root.
     let store = straddle_storage::chain_store::ChainStore::open(dir.path()).unwrap();
     let roots =
-        straddle_node::chain::per_transaction_roots(&store, &genesis(), receipt_block).unwrap();
+        straddle_fault_proof::per_transaction_roots(&store, &genesis(), receipt_block).unwrap();
     assert_eq!(roots.len(), match_block.transaction_hashes.len());
     assert_eq!(roots.last(), Some(&match_block.header.state_root));
 }

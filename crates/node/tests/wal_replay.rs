@@ -7,9 +7,9 @@ use alloy_primitives::Address;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use proptest::prelude::*;
+use straddle_chain::Chain;
 use straddle_exchange::BlockContext;
-use straddle_node::chain::Chain;
-use straddle_node::devnet::{dev_key, devnet_genesis};
+use straddle_exchange::devnet::{dev_key, devnet_genesis};
 use straddle_primitives::block::BlockHeader;
 use straddle_primitives::block::StoredTx;
 use straddle_primitives::{Action, Mint, SignedAction, Transaction, Transfer, Withdraw};
@@ -91,7 +91,7 @@ fn replay(blocks: &[straddle_storage::wal::WalBlock], chain: &mut Chain) -> Vec<
         .iter()
         .map(|block| {
             chain
-                .replay_logged(block, straddle_node::chain::ReplayRule::EverySucceeds)
+                .replay_logged(block, straddle_chain::ReplayRule::EverySucceeds)
                 .expect("logged blocks replay")
                 .header
         })
@@ -130,12 +130,12 @@ proptest! {
                 pending.push(admitted.stored());
             }
             if step.seal_after && !pending.is_empty() {
-                live_headers.push(live.seal(now_ms, std::mem::take(&mut pending)).header);
+                live_headers.push(live.seal(now_ms, std::mem::take(&mut pending)).unwrap().header);
                 now_ms += 100;
             }
         }
         if !pending.is_empty() {
-            live_headers.push(live.seal(now_ms, pending).header);
+            live_headers.push(live.seal(now_ms, pending).unwrap().header);
         }
         drop(wal);
 

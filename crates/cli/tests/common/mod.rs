@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests that spawn the real `straddle` binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+pub use straddle_testkit::{dev_addresses, domain as devnet_domain, signer as dev_signer};
 
 use alloy_primitives::Address;
 use alloy_signer::SignerSync;
@@ -10,8 +12,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
-use straddle_node::devnet::{DEVNET_CHAIN_ID, dev_key};
-use straddle_primitives::{Action, Domain};
+use straddle_exchange::devnet::dev_key;
+use straddle_primitives::Action;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_straddle");
 
@@ -68,27 +70,11 @@ pub fn deploy_config(
     challenge_window_secs: u64,
     forced_inclusion_window: u64,
 ) -> straddle_l1::DeployConfig {
-    let addresses: Vec<Address> = (0..10).map(|i| dev_signer(i).address()).collect();
-    let genesis = straddle_node::devnet::devnet_genesis(&addresses);
+    let genesis = straddle_testkit::genesis();
     straddle_l1::DeployConfig {
         challenge_window_secs,
         forced_inclusion_window,
-        ..straddle_node::chain::deploy_config(&genesis, proposer, batcher).unwrap()
-    }
-}
-
-pub fn dev_signer(index: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&dev_key(index)).expect("devnet keys are valid")
-}
-
-pub fn dev_addresses() -> Vec<Address> {
-    (0..10).map(|i| dev_signer(i).address()).collect()
-}
-
-pub fn devnet_domain() -> Domain {
-    Domain {
-        chain_id: DEVNET_CHAIN_ID,
-        verifying_contract: Address::ZERO,
+        ..straddle_fault_proof::deploy_config(&genesis, proposer, batcher).unwrap()
     }
 }
 

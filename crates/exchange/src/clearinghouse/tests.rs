@@ -369,7 +369,9 @@ fn a_bankrupt_account_is_covered_by_the_fund_then_leaves_bad_debt() {
         ch.deposit(account(3), fund as u128).unwrap();
         // Move the deposit into the fund (as fees and penalties would have).
         ch.insurance_fund += fund;
-        ch.portfolios.get_mut(&account(3)).unwrap().cash -= fund;
+        let mut funded = ch.portfolio(&account(3));
+        funded.cash -= fund;
+        ch.portfolios.insert(account(3), funded);
         let total = ch.total_value_femto().unwrap();
         // ETH crashes to 1,300: the long's equity is ≈ −401.5 USDC.
         move_perp_to(&mut ch, 1_300_000_000);
@@ -484,6 +486,9 @@ proptest! {
             }
             // Conservation, to the femto-USDC, funding owed included.
             prop_assert_eq!(ch.total_value_femto().unwrap(), net_deposits * 1_000_000_000);
+            // The running sums the release-build invariant check reads agree with a
+            // recount of every account.
+            prop_assert_eq!(ch.total_value_femto_from_sums(), Some(net_deposits * 1_000_000_000));
             // Positions net to zero per market; open interest is the long total.
             for id in 1..4 {
                 let (mut net, mut long) = (0i64, 0i64);
@@ -494,6 +499,7 @@ proptest! {
                 }
                 prop_assert_eq!(net, 0);
                 prop_assert_eq!(ch.market(id).unwrap().open_interest as i64, long);
+                prop_assert_eq!(ch.portfolio_sums().sizes(id), (i128::from(net), i128::from(long)));
             }
             for (_, p) in ch.portfolios() {
                 prop_assert!(p.positions.len() <= POSITIONS_PER_ACCOUNT_MAX);
@@ -521,7 +527,9 @@ proptest! {
         ch.deposit(account(whale), 10_000_000_000_000).unwrap();
         ch.deposit(account(liquidator), 10_000_000_000_000).unwrap();
         ch.insurance_fund += fund;
-        ch.portfolios.get_mut(&account(whale)).unwrap().cash -= fund;
+        let mut funded = ch.portfolio(&account(whale));
+        funded.cash -= fund;
+        ch.portfolios.insert(account(whale), funded);
         for (i, (deposit, lots)) in traders.iter().enumerate() {
             let trader = i as u8;
             ch.deposit(account(trader), u128::from(*deposit)).unwrap();

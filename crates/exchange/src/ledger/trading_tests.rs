@@ -4,6 +4,7 @@
 //! after every step, leaves that rebuild the same state, and roots that replay bit for bit.
 
 use super::*;
+use crate::InvariantViolation;
 use crate::clearinghouse::market::{Instrument, MarketSpec};
 use crate::genesis::{Allocation, UnderlyingConfig};
 use crate::oracle::OracleConfig;
@@ -838,4 +839,53 @@ fn the_order_margin_precheck_agrees_with_the_fill_rule() {
             .check_order_margin(user(0), 42, true, 1_000_000, 1),
         Err(crate::clearinghouse::ClearingError::UnknownMarket(42))
     ));
+}
+
+#[test]
+fn a_broken_invariant_is_named_with_its_figures() {
+    let (ledger, _) = scenario();
+    assert_eq!(ledger.check_invariants(), Ok(()));
+
+    // One micro-USDC out of nowhere.
+    let mut minted = ledger.clone();
+    let balance = minted.accounts[&user(0)].collateral;
+    minted.set_collateral(user(0), Amount(balance.0 + 1));
+    let Err(InvariantViolation::CollateralNotConserved { held, issued }) =
+        minted.check_invariants()
+    else {
+        panic!("conservation not checked");
+    };
+    assert_eq!(held.zip(issued).map(|(h, i)| h - i), Some(1));
+
+    // Open interest that is not the long total.
+    let mut miscounted = ledger.clone();
+    let mut market = miscounted.clearinghouse.market(1).unwrap().clone();
+    market.open_interest += 1;
+    let recorded = market.open_interest;
+    miscounted.clearinghouse.load_market(market);
+    assert!(matches!(
+        miscounted.check_invariants(),
+        Err(InvariantViolation::OpenInterestMismatch { market: 1, recorded: r, .. }) if r == recorded
+    ));
+
+    // A long with no short against it.
+    let mut one_sided = ledger.clone();
+    let mut portfolio = one_sided.clearinghouse.portfolio(&user(5));
+    portfolio.positions.retain(|p| p.market != 2);
+    portfolio.positions.push(crate::clearinghouse::Position {
+        market: 2,
+        size: 1_000,
+        funding_snapshot: 0,
+        cost: 0,
+    });
+    portfolio.positions.sort_by_key(|p| p.market);
+    let held_before = ledger.clearinghouse.portfolio(&user(5)).size_in(2);
+    one_sided.clearinghouse.load_portfolio(user(5), portfolio);
+    assert_eq!(
+        one_sided.check_invariants(),
+        Err(InvariantViolation::PositionsNotNet {
+            market: 2,
+            net: i128::from(1_000 - held_before)
+        })
+    );
 }

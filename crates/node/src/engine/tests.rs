@@ -4,10 +4,10 @@
 //! live ones.
 
 use super::*;
-use crate::devnet::{dev_key, devnet_genesis};
 use alloy_primitives::{Signature, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use straddle_exchange::devnet::{dev_key, devnet_genesis};
 use straddle_exchange::orders::MatchError;
 use straddle_exchange::stf::to_match;
 use straddle_exchange::{BlockContext, Genesis, TxError};

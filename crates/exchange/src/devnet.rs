@@ -1,12 +1,12 @@
 //! The devnet: its chain id, its well-known keys (the public anvil/hardhat test mnemonic's
 //! first ten accounts — never use them for anything of value) and its genesis.
 
+use crate::clearinghouse::market::{Instrument, MarketSpec};
+use crate::genesis::UnderlyingConfig;
+use crate::oracle::OracleConfig;
+use crate::risk::{OptionKind, RiskParams};
+use crate::{Allocation, Genesis};
 use alloy_primitives::{Address, B256};
-use straddle_exchange::clearinghouse::market::{Instrument, MarketSpec};
-use straddle_exchange::genesis::UnderlyingConfig;
-use straddle_exchange::oracle::OracleConfig;
-use straddle_exchange::risk::{OptionKind, RiskParams};
-use straddle_exchange::{Allocation, Genesis};
 use straddle_primitives::{Amount, Domain};
 
 /// Devnet L2 chain id.

@@ -4,9 +4,9 @@
 //! value before the transaction and a proof (against the root after the previous leaves'
 //! writes, or against the pre-state root when the transaction is refused).
 
-use crate::chain::{Chain, ChainError, stored_block};
 use alloy_primitives::{Address, B256, Bytes};
 use std::collections::BTreeMap;
+use straddle_chain::{Chain, ChainError, replay_error, stored_block};
 use straddle_exchange::orders::MatchWeight;
 use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey, StrikeCache};
 use straddle_l1::disputes::{
@@ -691,4 +691,32 @@ pub fn prover_underlyings(genesis: &Genesis) -> Vec<ProverUnderlying> {
             },
         })
         .collect()
+}
+
+/// The state root after every transaction of stored block `number` (what a dispute over
+/// one transaction needs): blocks 1…number−1 are replayed, then block `number` is
+/// re-executed one transaction at a time, committing each transaction's leaf changes to
+/// the tree before taking its root. A transaction the STF refuses (possible only in a
+/// block derived from L1) changes nothing, so its root is the previous one. The last
+/// root must equal the block's state root.
+pub fn per_transaction_roots(
+    store: &ChainStore,
+    genesis: &Genesis,
+    number: u64,
+) -> Result<Vec<B256>, ChainError> {
+    if number == 0 {
+        return Err(replay_error(0, "the genesis block has no transactions"));
+    }
+    let (mut chain, _) = Chain::from_genesis(genesis)?;
+    chain.replay_stored_until(store, number - 1)?;
+    let (header, _) = stored_block(store, number)?;
+    let mut roots = block_positions(&mut chain, store, number)?;
+    roots.remove(0);
+    if roots.last() != Some(&header.state_root) {
+        return Err(replay_error(
+            number,
+            "the last per-transaction root differs from the block's state root",
+        ));
+    }
+    Ok(roots)
 }

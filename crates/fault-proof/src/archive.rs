@@ -4,10 +4,10 @@
 //! blocks up to the block asked for (forward from where it stands, or from genesis when
 //! asked for an earlier block), and proves against its tree.
 
-use crate::chain::{Chain, ChainError};
 use crate::step::{self, StepError};
 use alloy_primitives::{Address, B256, Bytes};
 use std::sync::{Arc, Mutex};
+use straddle_chain::{Chain, ChainError};
 use straddle_exchange::{Genesis, StateKey};
 use straddle_l1::disputes::StepInput;
 use straddle_state::key_hash;

@@ -1,8 +1,13 @@
-//! The executable chain: ledger + Merkle tree + head, with block sealing, replay of logged
-//! blocks, and a clean re-execution of the whole stored chain for verification.
+//! The executable chain: the STF's state (`straddle-exchange`) with the Merkle tree and the
+//! head it commits to. It seals blocks, recovers from the store and the log, replays
+//! logged or stored blocks, and re-executes the whole stored chain for verification. The
+//! sequencer, a follower, the replay tools and the one-step witness builder all execute
+//! blocks through it.
 
-use alloy_primitives::{Address, B256};
-use straddle_exchange::{BlockContext, ClosedBlock, ExecutionState, Genesis, Ledger, LedgerError};
+use alloy_primitives::B256;
+use straddle_exchange::{
+    BlockContext, ClosedBlock, ExecutionState, Genesis, InvariantViolation, Ledger, LedgerError,
+};
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_root};
 use straddle_primitives::block::{StoredTx, with_hashes};
 use straddle_primitives::{DecodeError, Transaction};
@@ -22,6 +27,14 @@ pub enum ChainError {
     /// The database was created with another genesis.
     #[error("the data directory belongs to a chain with a different genesis")]
     GenesisMismatch,
+    /// The STF broke an invariant closing a block (a bug): the block is not sealed.
+    #[error("block {number} is not sealed: {violation}")]
+    Invariant {
+        /// The block being closed.
+        number: u64,
+        /// What broke.
+        violation: InvariantViolation,
+    },
     /// The rebuilt state does not match the head's state root.
     #[error("state root {computed} rebuilt from stored leaves does not match head root {expected}")]
     StateRootMismatch {
@@ -40,7 +53,8 @@ pub enum ChainError {
     },
 }
 
-fn replay_error(number: u64, reason: impl std::fmt::Display) -> ChainError {
+/// A [`ChainError::Replay`] of block `number`.
+pub fn replay_error(number: u64, reason: impl std::fmt::Display) -> ChainError {
     ChainError::Replay {
         number,
         reason: reason.to_string(),
@@ -62,33 +76,6 @@ pub struct Tip {
 /// The hash of block 0 of `genesis` (what L1 contracts anchor on before any output).
 pub fn genesis_block_hash(genesis: &Genesis) -> Result<B256, ChainError> {
     Chain::from_genesis(genesis).map(|(_, block)| block.hash)
-}
-
-/// The L1 deployment of a chain with `genesis`: what the genesis fixes (the dispute
-/// game's anchor, the one-step prover's signing domain and minter), the `proposer` and
-/// `batcher` roles, and test-chain values for the rest (60 s challenge window and
-/// dispute clocks, a 1-wei bond, a 10-block forced-inclusion window) to override.
-pub fn deploy_config(
-    genesis: &Genesis,
-    proposer: Address,
-    batcher: Address,
-) -> Result<straddle_l1::DeployConfig, ChainError> {
-    Ok(straddle_l1::DeployConfig {
-        proposer,
-        batcher,
-        challenge_window_secs: 60,
-        bond_wei: 1,
-        forced_inclusion_window: 10,
-        genesis_block_hash: genesis_block_hash(genesis)?,
-        l2_domain: genesis.domain,
-        dispute_clock_secs: 60,
-        faucet_operator: crate::step::faucet_operator(genesis).unwrap_or_default(),
-        operator: genesis.operator.unwrap_or_default(),
-        oracle_prover: straddle_l1::OracleProverConfig {
-            pricer_constants: straddle_math::constant_table(),
-            underlyings: crate::step::prover_underlyings(genesis),
-        },
-    })
 }
 
 /// Execution state and tip together (replay, recovery, tools).
@@ -121,7 +108,13 @@ impl Chain {
             },
             head_hash: B256::ZERO,
         };
-        let block = tip.seal(state.close_block(0, genesis.timestamp_ms, Vec::new()));
+        let closed = state
+            .close_block(0, genesis.timestamp_ms, Vec::new())
+            .map_err(|violation| ChainError::Invariant {
+                number: 0,
+                violation,
+            })?;
+        let block = tip.seal(closed);
         Ok((Chain { state, tip }, block))
     }
 
@@ -173,11 +166,17 @@ impl Chain {
     }
 
     /// Seals the executed transactions into the next block.
-    pub fn seal(&mut self, timestamp_ms: u64, transactions: Vec<StoredTx>) -> SealedBlock {
+    pub fn seal(
+        &mut self,
+        timestamp_ms: u64,
+        transactions: Vec<StoredTx>,
+    ) -> Result<SealedBlock, ChainError> {
+        let number = self.tip.head.number + 1;
         let closed = self
             .state
-            .close_block(self.tip.head.number + 1, timestamp_ms, transactions);
-        self.tip.seal(closed)
+            .close_block(number, timestamp_ms, transactions)
+            .map_err(|violation| ChainError::Invariant { number, violation })?;
+        Ok(self.tip.seal(closed))
     }
 
     /// Verifies and executes a logged block. Under [`ReplayRule::EverySucceeds`] (a
@@ -209,7 +208,7 @@ impl Chain {
             }
             transactions.push(stored);
         }
-        Ok(self.seal(block.timestamp_ms, transactions))
+        self.seal(block.timestamp_ms, transactions)
     }
 
     /// Replays stored blocks `head + 1 ..= to` (refused transactions change nothing, so
@@ -346,7 +345,7 @@ pub fn replay_stored_chain(
 }
 
 /// Stored block `number`, or an error naming it when it is missing.
-pub(crate) fn stored_block(
+pub fn stored_block(
     store: &ChainStore,
     number: u64,
 ) -> Result<(BlockHeader, Vec<StoredTx>), ChainError> {
@@ -362,32 +361,4 @@ fn as_logged(number: u64, header: &BlockHeader, stored: &[StoredTx]) -> WalBlock
         timestamp_ms: header.timestamp_ms,
         transactions: stored.iter().map(|tx| tx.tx.encode()).collect(),
     }
-}
-
-/// The state root after every transaction of stored block `number` (what a dispute over
-/// one transaction needs): blocks 1…number−1 are replayed, then block `number` is
-/// re-executed one transaction at a time, committing each transaction's leaf changes to
-/// the tree before taking its root. A transaction the STF refuses (possible only in a
-/// block derived from L1) changes nothing, so its root is the previous one. The last
-/// root must equal the block's state root.
-pub fn per_transaction_roots(
-    store: &ChainStore,
-    genesis: &Genesis,
-    number: u64,
-) -> Result<Vec<B256>, ChainError> {
-    if number == 0 {
-        return Err(replay_error(0, "the genesis block has no transactions"));
-    }
-    let (mut chain, _) = Chain::from_genesis(genesis)?;
-    chain.replay_stored_until(store, number - 1)?;
-    let (header, _) = stored_block(store, number)?;
-    let mut roots = crate::step::block_positions(&mut chain, store, number)?;
-    roots.remove(0);
-    if roots.last() != Some(&header.state_root) {
-        return Err(replay_error(
-            number,
-            "the last per-transaction root differs from the block's state root",
-        ));
-    }
-    Ok(roots)
 }

@@ -6,7 +6,7 @@
 //! pricing bounds and beyond them (where both must refuse). What the oracle update's
 //! one-step proof will price with.
 
-mod common;
+use straddle_testkit as common;
 
 use alloy_primitives::I256;
 use straddle_exchange::risk::{

@@ -11,7 +11,7 @@
 //! `StepProver.execute` on a real anvil, and the post-state roots must be equal after
 //! every transaction. Also prints the prover's gas per kind (docs/PERFORMANCE.md).
 
-mod common;
+use straddle_testkit as common;
 
 use common::{CURVE_ORDER, Rng};
 
@@ -19,11 +19,11 @@ use alloy_primitives::{Address, B256, Signature, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use std::collections::BTreeMap;
+use straddle_chain::Chain;
 use straddle_exchange::{BlockContext, StateKey};
+use straddle_fault_proof::step::{execute_into_tree, execute_step, step_keys, unchanged_witness};
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
-use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, execute_step, step_keys, unchanged_witness};
 use straddle_primitives::{
     Action, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction, Mint, Order,
     SignedAction, SignedCancel, SignedOrder, Transaction, Transfer, VerifiedTransaction, Withdraw,

@@ -11,18 +11,18 @@
 //! on another whole, as blocks do: the roots must agree after every transaction, and
 //! every sub-step, and the count, must give the same root on anvil.
 
-mod common;
+use straddle_testkit as common;
 
 use alloy_primitives::Address;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use common::Rng;
 use std::collections::BTreeMap;
+use straddle_chain::Chain;
 use straddle_exchange::BlockContext;
 use straddle_exchange::clearinghouse::market::{Instrument, MarketStatus};
+use straddle_fault_proof::step::{execute_into_tree, oracle_sub_steps, prover_underlyings};
 use straddle_l1::L1Client;
-use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, oracle_sub_steps, prover_underlyings};
 use straddle_primitives::admin::{INSTRUMENT_CALL, INSTRUMENT_PUT};
 use straddle_primitives::{ListMarket, PriceReport, SignedPriceReport, Transaction};
 
@@ -164,7 +164,7 @@ impl Run {
             .filter(|expiry| *expiry > self.block.timestamp_ms && (!near || *expiry < soon))
             .collect();
         let ahead = if ahead.is_empty() {
-            vec![straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS]
+            vec![straddle_exchange::devnet::DEVNET_OPTION_EXPIRY_MS]
         } else {
             ahead
         };
@@ -288,7 +288,7 @@ async fn oracle_update_sub_steps_reach_the_stfs_root() {
         expiries: (1..=12)
             .map(|k| start + k * 240_000)
             .chain((1..=20).map(|k| start + k * 86_400_000 * 18))
-            .chain([straddle_node::devnet::DEVNET_OPTION_EXPIRY_MS])
+            .chain([straddle_exchange::devnet::DEVNET_OPTION_EXPIRY_MS])
             .collect(),
         listing_nonce: 0,
         next_market: 100,

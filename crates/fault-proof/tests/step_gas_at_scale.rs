@@ -10,25 +10,27 @@
 //! STF's as in the parity test. A measurement, not a check of speed, so it is ignored by
 //! the test suite; run it with
 //!
-//!     cargo test --release -p straddle-node --test step_gas_at_scale -- --ignored --nocapture
+//!     cargo test --release -p straddle-fault-proof --test step_gas_at_scale -- --ignored --nocapture
 //!
 //! and record the table in docs/PERFORMANCE.md ("Disputes"). With
 //! `STRADDLE_TRACE_STEP=<part of a case's name>` it also prints that step's gas by
 //! opcode (anvil's `debug_traceCall`), and with `STRADDLE_TRACE_DUMP=<file>` keeps the raw
 //! trace there.
 
-mod common;
+use straddle_testkit as common;
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use straddle_chain::Chain;
 use straddle_exchange::genesis::UnderlyingConfig;
 use straddle_exchange::oracle::OracleConfig;
 use straddle_exchange::risk::RiskParams;
 use straddle_exchange::{Allocation, BlockContext, StateKey};
+use straddle_fault_proof::step::{
+    execute_into_tree, execute_step, oracle_sub_steps, unchanged_witness,
+};
 use straddle_l1::disputes::StepInput;
-use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps, unchanged_witness};
 use straddle_primitives::{
     Action, Amount, BulkCancel, BulkOrders, Cancel, Deposit, DepositMargin, ForcedTransaction,
     Liquidate, Mint, Order, PriceReport, RetireOrder, SignedAction, SignedCancel, SignedLiquidate,

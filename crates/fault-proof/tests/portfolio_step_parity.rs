@@ -19,20 +19,20 @@
 //! priced), the rest and the margin deposits on the STF only. Prints the prover's gas
 //! (docs/PERFORMANCE.md).
 
-mod common;
+use straddle_testkit as common;
 
 use alloy_primitives::{Address, B256, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use common::Rng;
 use std::collections::BTreeMap;
+use straddle_chain::Chain;
 use straddle_exchange::clearinghouse::market::MarketStatus;
 use straddle_exchange::orders::{MakerFill, Match, MatchWeight};
 use straddle_exchange::{BlockContext, StateKey};
+use straddle_fault_proof::step::{execute_into_tree, execute_step, oracle_sub_steps};
 use straddle_l1::L1Client;
 use straddle_l1::disputes::StepInput;
-use straddle_node::chain::Chain;
-use straddle_node::step::{execute_into_tree, execute_step, oracle_sub_steps};
 use straddle_primitives::{
     Action, AutoDeleverage, Cancel, CloseMarket, DepositMargin, Liquidate, ListMarket, Mint, Order,
     RetireOrder, SignedAction, SignedCancel, SignedLiquidate, SignedOrder, Transaction,

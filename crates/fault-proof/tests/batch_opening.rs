@@ -11,7 +11,7 @@
 //! field elements `locate_transaction` names, so the ranges are complete. Bad openings are
 //! refused by name. Prints the opener's gas by kind (docs/PERFORMANCE.md).
 
-mod common;
+use straddle_testkit as common;
 
 use alloy_primitives::{Address, B256, Bytes, Signature, U256};
 use common::{CURVE_ORDER, Rng};
