@@ -327,6 +327,10 @@ pub struct BlockDescription {
     pub parent_hash: B256,
     /// The block's time and transaction count, if the batch carries it.
     pub block: Option<(u64, usize)>,
+    /// The time of the batch's first block, unix ms.
+    pub first_timestamp_ms: u64,
+    /// Whether no block's time is earlier than the one before it.
+    pub ordered: bool,
     /// The bytes holding the header and block list (what an opening of them covers).
     pub header: std::ops::Range<usize>,
 }
@@ -342,6 +346,8 @@ pub fn describe_block(bytes: &[u8], number: u64) -> Result<BlockDescription, Bat
         last_block: layout.first_block + layout.blocks.len() as u64 - 1,
         parent_hash: layout.parent_hash,
         block,
+        first_timestamp_ms: layout.blocks.first().map_or(0, |(time, _)| *time),
+        ordered: layout.blocks.windows(2).all(|pair| pair[1].0 >= pair[0].0),
         header: 0..index_start - 20 * layout.addresses.len(),
     })
 }

@@ -96,17 +96,13 @@ impl Evidence {
     /// and parent hash `parent`): its structure is malformed, it does not carry the
     /// block, gives it another time or count, or starts with it but links elsewhere.
     pub fn contradicts(&self, number: u64, timestamp_ms: u64, count: u32, parent: B256) -> bool {
-        let Ok(described) = describe_block(&self.bytes, number) else {
-            return true;
-        };
-        match described.block {
-            None => true,
-            Some((time, transactions)) => {
-                time != timestamp_ms
-                    || transactions != count as usize
-                    || (described.first_block == number && described.parent_hash != parent)
-            }
-        }
+        straddle_derive::contradicts_revealed(
+            &describe_block(&self.bytes, number),
+            number,
+            timestamp_ms,
+            count,
+            parent,
+        )
     }
 
     /// The opening of the batch's header and block list (`disputeBatchBlock`,

@@ -28,11 +28,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use straddle_batch::BatchBlock;
 use straddle_batch::{Batch, BatchError, PortalRecords};
+use straddle_derive::{LinkFault, Parent, batch_links};
 use straddle_l1::alloy::primitives::{Address, B256};
 use straddle_l1::{
     BatchLog, L1Client, L1Error, batch_bytes, batches_between, deposits_between, forced_between,
 };
-use straddle_primitives::block::BlockSource;
+use straddle_primitives::block::{BlockHeader, BlockSource};
 use straddle_primitives::{ForcedTransaction, Transaction};
 use straddle_storage::chain_store::ChainStore;
 
@@ -78,16 +79,10 @@ enum Skip {
     Unreadable(L1Error),
     #[error("format: {0}")]
     Format(#[from] BatchError),
-    #[error("starts at block {first} but the chain's next block is {next}")]
-    Gap { first: u64, next: u64 },
-    #[error("its parent hash {batch} is not the chain's block {number} ({chain})")]
-    Fork {
-        number: u64,
-        batch: B256,
-        chain: B256,
-    },
-    #[error("block {number} runs back in time")]
-    BadBlock { number: u64 },
+    #[error("its parent block {0} is not in the chain")]
+    NoParent(u64),
+    #[error(transparent)]
+    Link(#[from] LinkFault),
     #[error("block {number} differs from the one this node holds")]
     Conflict { number: u64 },
 }
@@ -512,20 +507,9 @@ impl Deriver {
             None => None,
         };
         let Some(parent) = parent else {
-            return Err(Skip::Gap {
-                first,
-                next: self.sequencer.committed_head().0.number + 1,
-            }
-            .into());
+            return Err(Skip::NoParent(first.saturating_sub(1)).into());
         };
-        if parent.hash() != batch.parent_hash {
-            return Err(Skip::Fork {
-                number: first - 1,
-                batch: batch.parent_hash,
-                chain: parent.hash(),
-            }
-            .into());
-        }
+        links(&parent, parent.hash(), batch)?;
         for block in &batch.blocks {
             let held = self.store.block(block.number).map_err(RoundError::from)?;
             let same = held.is_some_and(|(header, txs)| {
@@ -550,32 +534,7 @@ impl Deriver {
         head: straddle_primitives::block::BlockHeader,
         head_hash: B256,
     ) -> Result<(), BatchOutcome> {
-        let first = batch.blocks[0].number;
-        if first != head.number + 1 {
-            return Err(Skip::Gap {
-                first,
-                next: head.number + 1,
-            }
-            .into());
-        }
-        if batch.parent_hash != head_hash {
-            return Err(Skip::Fork {
-                number: head.number,
-                batch: batch.parent_hash,
-                chain: head_hash,
-            }
-            .into());
-        }
-        let mut time = head.timestamp_ms;
-        for block in &batch.blocks {
-            if block.timestamp_ms < time {
-                return Err(Skip::BadBlock {
-                    number: block.number,
-                }
-                .into());
-            }
-            time = block.timestamp_ms;
-        }
+        links(&head, head_hash, &batch)?;
         let last = batch.blocks.last().map_or(head.number, |b| b.number);
         let acks = self
             .sequencer
@@ -592,6 +551,24 @@ impl Deriver {
         self.sequencer.wait_committed(last).await;
         Ok(())
     }
+}
+
+/// Whether `batch` links after the block `parent` (with hash `parent_hash`): the rule of
+/// `straddle_derive::rules`, which the sequencer's import and the challenger share.
+fn links(parent: &BlockHeader, parent_hash: B256, batch: &Batch) -> Result<(), Skip> {
+    let parent = Parent {
+        number: parent.number,
+        hash: parent_hash,
+        timestamp_ms: parent.timestamp_ms,
+    };
+    let first = batch.blocks.first().map_or(parent.number + 1, |b| b.number);
+    batch_links(
+        &parent,
+        first,
+        batch.parent_hash,
+        batch.blocks.iter().map(|b| b.timestamp_ms),
+    )?;
+    Ok(())
 }
 
 /// The safe and finalized heads from the batches accepted, in L1 order.

@@ -25,6 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_batch::BatchBlock;
 use straddle_chain::{Chain, Tip};
+use straddle_derive::{LinkFault, block_follows};
 use straddle_exchange::{Account, BlockContext, StateKey, TxError};
 use straddle_exchange::{AdmittedTx, CheckedTx, ClosedBlock, ExecutionState};
 use straddle_primitives::block::BlockHeader;
@@ -97,10 +98,9 @@ pub enum SubmitError {
     /// This node follows L1 (`--follow`): it executes batches, not submissions.
     #[error("this node follows L1 and accepts no transactions: send them to the sequencer")]
     Follower,
-    /// A derived block does not extend the chain (wrong number, time running backwards,
-    /// or no transactions).
+    /// A derived block does not follow the chain's head (`straddle_derive::rules`).
     #[error("derived block refused: {0}")]
-    BlockRefused(String),
+    BlockRefused(LinkFault),
 }
 
 /// A derived block was executed and logged.
@@ -825,22 +825,12 @@ impl Admission {
         reply: oneshot::Sender<Result<ImportAck, SubmitError>>,
     ) {
         self.seal();
-        let expected = self.state.last_block_number + 1;
-        let refusal = if block.number != expected {
-            Some(format!(
-                "block {} is not the next block {expected}",
-                block.number
-            ))
-        } else if block.timestamp_ms < self.state.last_block_timestamp_ms {
-            Some(format!(
-                "block {} is earlier ({} ms) than its parent ({} ms)",
-                block.number, block.timestamp_ms, self.state.last_block_timestamp_ms
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = refusal {
-            let _ = reply.send(Err(SubmitError::BlockRefused(reason)));
+        let parent = (
+            self.state.last_block_number,
+            self.state.last_block_timestamp_ms,
+        );
+        if let Err(fault) = block_follows(parent, block.number, block.timestamp_ms) {
+            let _ = reply.send(Err(SubmitError::BlockRefused(fault)));
             return;
         }
         let context = BlockContext {
