@@ -15,8 +15,6 @@ use straddle_l1::{L1Client, L1Error};
 use straddle_primitives::block::transaction_leaf;
 use straddle_primitives::{Domain, Transaction};
 
-/// `DisputeGame.Source.Batch`.
-pub const SOURCE_BATCH: u8 = 1;
 /// `DisputeGame.Source.Forced`.
 pub const SOURCE_FORCED: u8 = 2;
 
