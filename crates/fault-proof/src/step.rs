@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use straddle_chain::{Chain, ChainError, replay_error, stored_block};
 use straddle_exchange::orders::MatchWeight;
 use straddle_exchange::{BlockContext, Genesis, Ledger, StateKey, StrikeCache};
+use straddle_l1::deploy::{ProverRiskParams, ProverUnderlying};
 use straddle_l1::disputes::{
-    ProverRiskParams, ProverUnderlying, StepInput, StepLeaf, StepPreimage, StepTerminal,
-    SubStepInput, encode_step_witness,
+    StepInput, StepLeaf, StepPreimage, StepTerminal, SubStepInput, encode_step_witness,
 };
 use straddle_primitives::block::{transaction_leaf, transactions_proof};
 use straddle_primitives::{Action, Transaction, VerifiedOrder, VerifiedTransaction};

@@ -10,7 +10,9 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolConstructor;
 use serde::{Deserialize, Serialize};
 use straddle_l1_contracts::{
-    BatchInbox, DisputeGame, OutputRegistry, Portal, SourceRules, TestUSDC,
+    BatchInbox, DisputeGame, LiquidationStepProver, MarginStepProver, MatchStepProver,
+    OptionPricer, OracleStepProver, OrderStepProver, OutputRegistry, Portal, SourceRules,
+    StepProver, TestUSDC,
 };
 use straddle_primitives::Domain;
 
@@ -50,8 +52,13 @@ pub struct OracleProverConfig {
     /// The pricer's constant table.
     pub pricer_constants: Vec<u8>,
     /// The genesis underlyings.
-    pub underlyings: Vec<crate::disputes::ProverUnderlying>,
+    pub underlyings: Vec<ProverUnderlying>,
 }
+
+/// An underlying's genesis configuration as `OracleStepProver` holds it.
+pub type ProverUnderlying = OracleStepProver::UnderlyingConfig;
+/// An underlying's risk parameters as `OracleStepProver` passes them to the pricer.
+pub type ProverRiskParams = straddle_l1_contracts::oracle_step_prover::OptionPricer::RiskParams;
 
 /// Where the contracts live, and the L1 block the chain starts at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,5 +225,155 @@ impl L1Client {
         self.transact(token, &call, U256::ZERO, "mint test collateral")
             .await
             .map(|_| ())
+    }
+
+    /// Deploys an `OracleStepProver` for L2 chain `chain_id` (signing domain naming
+    /// `verifying_contract`) pricing with `pricer` (see [`L1Client::deploy_option_pricer`])
+    /// and holding the genesis `underlyings`.
+    pub async fn deploy_oracle_step_prover(
+        &self,
+        chain_id: u64,
+        verifying_contract: Address,
+        pricer: Address,
+        underlyings: Vec<ProverUnderlying>,
+    ) -> Result<Address, L1Error> {
+        let args = OracleStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+            pricer_: pricer,
+            underlyings,
+        }
+        .abi_encode();
+        let (address, _) = self
+            .deploy_code(
+                &OracleStepProver::BYTECODE,
+                &args,
+                "deploy OracleStepProver",
+            )
+            .await?;
+        Ok(address)
+    }
+
+    /// Deploys a `StepProver` and the provers it forwards to (`OrderStepProver`:
+    /// placements and market closings, `MarginStepProver`: margin withdrawals and
+    /// retirements, `MatchStepProver`: matches, `LiquidationStepProver`: liquidations and
+    /// auto-deleveraging, `OracleStepProver` with its `OptionPricer`: oracle updates'
+    /// sub-steps; eight deployments) for signed actions of L2 chain `chain_id` whose
+    /// signing domain names `verifying_contract`, checking deposits and forced
+    /// transactions against `portal`; `faucet_operator` alone may mint and `operator`
+    /// alone close markets (zero: nobody).
+    pub async fn deploy_step_prover(
+        &self,
+        chain_id: u64,
+        verifying_contract: Address,
+        portal: Address,
+        faucet_operator: Address,
+        operator: Address,
+        oracle_prover: &OracleProverConfig,
+    ) -> Result<Address, L1Error> {
+        let orders_args = OrderStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+            portal_: portal,
+            operator_: operator,
+        }
+        .abi_encode();
+        let (orders, _) = self
+            .deploy_code(
+                &OrderStepProver::BYTECODE,
+                &orders_args,
+                "deploy OrderStepProver",
+            )
+            .await?;
+        let margin_args = MarginStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+            portal_: portal,
+        }
+        .abi_encode();
+        let (margin, _) = self
+            .deploy_code(
+                &MarginStepProver::BYTECODE,
+                &margin_args,
+                "deploy MarginStepProver",
+            )
+            .await?;
+        let matches_args = MatchStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+        }
+        .abi_encode();
+        let (matches, _) = self
+            .deploy_code(
+                &MatchStepProver::BYTECODE,
+                &matches_args,
+                "deploy MatchStepProver",
+            )
+            .await?;
+        let liquidations_args = LiquidationStepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+        }
+        .abi_encode();
+        let (liquidations, _) = self
+            .deploy_code(
+                &LiquidationStepProver::BYTECODE,
+                &liquidations_args,
+                "deploy LiquidationStepProver",
+            )
+            .await?;
+        let pricer = self
+            .deploy_option_pricer(&oracle_prover.pricer_constants)
+            .await?;
+        let oracles = self
+            .deploy_oracle_step_prover(
+                chain_id,
+                verifying_contract,
+                pricer,
+                oracle_prover.underlyings.clone(),
+            )
+            .await?;
+        let args = StepProver::constructorCall {
+            chainId: chain_id,
+            verifyingContract: verifying_contract,
+            portal_: portal,
+            faucetOperator_: faucet_operator,
+            orders_: orders,
+            margin_: margin,
+            matches_: matches,
+            liquidations_: liquidations,
+            oracles_: oracles,
+        }
+        .abi_encode();
+        let (address, _) = self
+            .deploy_code(&StepProver::BYTECODE, &args, "deploy StepProver")
+            .await?;
+        Ok(address)
+    }
+
+    /// Deploys the option pricer (`OptionPricer.sol`): first its constants, as a data
+    /// contract whose code is a STOP byte followed by `constants`
+    /// (`straddle_math::constant_table()`), then the pricer reading them. Returns the
+    /// pricer's address.
+    pub async fn deploy_option_pricer(&self, constants: &[u8]) -> Result<Address, L1Error> {
+        let code = [&[0x00], constants].concat();
+        let length = u16::try_from(code.len())
+            .map_err(|_| L1Error::Decode(format!("{} bytes of constants", constants.len())))?;
+        let [high, low] = length.to_be_bytes();
+        // PUSH2 length, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN:
+        // the deployed code is what follows these 10 bytes.
+        let creation = [
+            &[0x61, high, low, 0x80, 0x60, 0x0a, 0x3d, 0x39, 0x3d, 0xf3][..],
+            &code,
+        ]
+        .concat();
+        let (table, _) = self
+            .deploy_code(&creation, &[], "deploy the option pricer's constants")
+            .await?;
+        let args = OptionPricer::constructorCall { table_: table }.abi_encode();
+        let (pricer, _) = self
+            .deploy_code(&OptionPricer::BYTECODE, &args, "deploy OptionPricer")
+            .await?;
+        Ok(pricer)
     }
 }
