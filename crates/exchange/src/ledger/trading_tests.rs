@@ -871,21 +871,56 @@ fn a_broken_invariant_is_named_with_its_figures() {
     // A long with no short against it.
     let mut one_sided = ledger.clone();
     let mut portfolio = one_sided.clearinghouse.portfolio(&user(5));
-    portfolio.positions.retain(|p| p.market != 2);
+    portfolio.positions.retain(|p| p.market != 1);
     portfolio.positions.push(crate::clearinghouse::Position {
-        market: 2,
+        market: 1,
         size: 1_000,
         funding_snapshot: 0,
         cost: 0,
     });
     portfolio.positions.sort_by_key(|p| p.market);
-    let held_before = ledger.clearinghouse.portfolio(&user(5)).size_in(2);
+    let held_before = ledger.clearinghouse.portfolio(&user(5)).size_in(1);
     one_sided.clearinghouse.load_portfolio(user(5), portfolio);
     assert_eq!(
         one_sided.check_invariants(),
         Err(InvariantViolation::PositionsNotNet {
-            market: 2,
+            market: 1,
             net: i128::from(1_000 - held_before)
         })
     );
+}
+
+#[test]
+fn settled_positions_paid_out_one_account_at_a_time_keep_the_invariants() {
+    let (mut ledger, _) = scenario();
+    let settled = [2u32, 3];
+    let holders: Vec<u8> = (0..6)
+        .filter(|i| {
+            ledger
+                .clearinghouse()
+                .stored_positions(&user(*i))
+                .iter()
+                .any(|p| settled.contains(&p.market))
+        })
+        .collect();
+    assert!(holders.len() >= 2, "both sides of a settled market hold it");
+    let b = block(11, EXPIRY + 1);
+    for (n, who) in holders.into_iter().enumerate() {
+        // A margin withdrawal settles the account: its settled positions are paid out and
+        // leave, while the other side's stay until it is touched.
+        let withdraw = Action::WithdrawMargin(straddle_primitives::WithdrawMargin {
+            amount: 1,
+            nonce: 10_000 + n as u64,
+            expiryMs: u64::MAX,
+        });
+        apply_as(&mut ledger, who, withdraw, &b);
+        assert!(
+            ledger
+                .clearinghouse()
+                .stored_positions(&user(who))
+                .iter()
+                .all(|p| !settled.contains(&p.market))
+        );
+        assert_eq!(ledger.check_invariants(), Ok(()), "after account {who}");
+    }
 }
