@@ -154,7 +154,7 @@ impl Node {
                 Role::Follower => derivation::Mode::Execute,
             };
             tracing::info!(inbox = %source.inbox, l1 = %source.l1_rpc, ?mode, "deriving from L1");
-            tokio::spawn(derivation::run(source, mode, sequencer.clone(), store))
+            tokio::spawn(straddle_derive::run(source, mode, sequencer.clone(), store))
         });
         Ok(Node {
             sequencer,
