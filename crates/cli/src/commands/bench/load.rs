@@ -1,55 +1,38 @@
-//! `straddle bench transfers`: a load generator that drives a running node over the
-//! network with real signed transfers and reports throughput and acknowledgement latency.
-//!
-//! Each worker owns a fresh key (funded from the devnet faucet), so nonces never
-//! collide. Every transaction is signed before the clock starts, so the figures measure
-//! the node, not the generator's signing. Workers either run closed-loop (send, await the
-//! receipt, send again) or open-loop at a fixed aggregate `--rate`.
+//! The machinery every load generator of `straddle bench` shares: pacing (closed or
+//! open loop), signing on all cores before the clock starts, one WebSocket client per
+//! worker, funding workers from the devnet faucet, progress lines and latency
+//! percentiles.
 
-use alloy_primitives::{Address, Bytes};
+use crate::support::now_micros;
+use alloy_primitives::Bytes;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use clap::Args;
 use eyre::{Context, bail, eyre};
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use straddle_exchange::devnet::dev_key;
-use straddle_primitives::{Action, Domain, Mint, Transfer};
+use straddle_primitives::{Action, Domain, Mint};
 use straddle_rpc_api::{SendActionRequest, StraddleApiClient};
-
-/// Options of `straddle bench transfers`.
-#[derive(Args)]
-pub struct TransferBenchArgs {
-    /// Concurrent workers, each with its own key and WebSocket connection.
-    #[arg(long, default_value_t = 64)]
-    workers: usize,
-    /// Transactions to sign and send in total.
-    #[arg(long, default_value_t = 40_000)]
-    transactions: usize,
-    #[command(flatten)]
-    run: RunArgs,
-}
 
 /// Options every load generator shares: pacing, time bound, funding.
 #[derive(Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Aggregate send rate (requests/s) for an open-loop run; closed loop when absent.
     #[arg(long)]
-    pub rate: Option<u64>,
+    pub(crate) rate: Option<u64>,
     /// Stop after this many seconds even if requests remain.
     #[arg(long, default_value_t = 60)]
-    pub max_seconds: u64,
+    pub(crate) max_seconds: u64,
     /// Devnet account (0–9) whose operator key funds the workers through the faucet.
     #[arg(long, default_value_t = 0)]
-    pub funder_dev: usize,
+    pub(crate) funder_dev: usize,
 }
 
 /// Acknowledgement latency percentiles of a run, microseconds.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LatencySummary {
+pub(crate) struct LatencySummary {
     latency_micros_p50: u64,
     latency_micros_p99: u64,
     latency_micros_p999: u64,
@@ -150,115 +133,6 @@ pub(crate) fn sign_in_parallel<T: Send>(
     })
 }
 
-/// What a run measured.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransferBenchReport {
-    workers: usize,
-    mode: String,
-    sent: u64,
-    acknowledged: u64,
-    refused: u64,
-    failed: u64,
-    seconds: f64,
-    throughput_per_second: f64,
-    #[serde(flatten)]
-    latency: LatencySummary,
-}
-
-impl TransferBenchReport {
-    /// A human-readable summary.
-    pub fn text(&self) -> String {
-        format!(
-            "{} workers, {}: {} acknowledged ({} refused, {} failed) in {:.2} s = {:.0} tx/s\n  {}",
-            self.workers,
-            self.mode,
-            self.acknowledged,
-            self.refused,
-            self.failed,
-            self.seconds,
-            self.throughput_per_second,
-            self.latency.text(),
-        )
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    acknowledged: AtomicU64,
-    refused: AtomicU64,
-    failed: AtomicU64,
-}
-
-/// Runs the transfer benchmark against the node at `ws_url`.
-pub async fn run_transfer_bench(
-    ws_url: &str,
-    args: &TransferBenchArgs,
-) -> eyre::Result<TransferBenchReport> {
-    if args.workers == 0 || args.transactions < args.workers {
-        bail!("need at least one worker and one transaction per worker");
-    }
-    let control = connect(ws_url).await?;
-    let chain_id = control.chain_id().await?;
-    let domain = Domain {
-        chain_id,
-        verifying_contract: Address::ZERO,
-    };
-    let workers: Vec<PrivateKeySigner> = (0..args.workers)
-        .map(|_| PrivateKeySigner::random())
-        .collect();
-    fund_workers(&control, &domain, args.run.funder_dev, &workers).await?;
-
-    eprintln!("signing {} transfers…", args.transactions);
-    let per_worker = args.transactions / args.workers;
-    let batches = sign_all(&workers, per_worker, &domain);
-    let mut clients = Vec::with_capacity(args.workers);
-    for _ in 0..args.workers {
-        clients.push(connect(ws_url).await?);
-    }
-
-    let counters = Arc::new(Counters::default());
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(args.workers);
-    for (index, (client, batch)) in clients.into_iter().zip(batches).enumerate() {
-        let counters = counters.clone();
-        let schedule = Schedule::new(&args.run, start, index, args.workers);
-        tasks.push(tokio::spawn(async move {
-            run_worker(client, batch, counters, schedule).await
-        }));
-    }
-    let progress_counters = counters.clone();
-    let progress = tokio::spawn(async move {
-        report_progress(
-            || progress_counters.acknowledged.load(Ordering::Relaxed),
-            start,
-            "tx",
-        )
-        .await
-    });
-    let mut latencies: Vec<u64> = Vec::with_capacity(args.transactions);
-    let mut sent = 0u64;
-    for task in tasks {
-        let (worker_sent, worker_latencies) = task.await.map_err(|e| eyre!("worker: {e}"))?;
-        sent += worker_sent;
-        latencies.extend(worker_latencies);
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    progress.abort();
-    let acknowledged = counters.acknowledged.load(Ordering::Relaxed);
-    Ok(TransferBenchReport {
-        workers: args.workers,
-        mode: loop_mode(&args.run, "tx"),
-        sent,
-        acknowledged,
-        refused: counters.refused.load(Ordering::Relaxed),
-        failed: counters.failed.load(Ordering::Relaxed),
-        seconds,
-        throughput_per_second: acknowledged as f64 / seconds,
-        latency: LatencySummary::of(latencies),
-    })
-}
-
 /// A WebSocket client for one worker (many requests in flight, 30 s timeout).
 pub(crate) async fn connect(ws_url: &str) -> eyre::Result<WsClient> {
     WsClientBuilder::default()
@@ -281,7 +155,7 @@ pub(crate) async fn fund_workers(
     }
     let funder =
         PrivateKeySigner::from_bytes(&dev_key(funder_dev)).map_err(|_| eyre!("bad devnet key"))?;
-    let base_nonce = crate::commands::now_micros();
+    let base_nonce = now_micros();
     for (i, worker) in workers.iter().enumerate() {
         let action = Action::Mint(Mint {
             to: worker.address(),
@@ -297,6 +171,7 @@ pub(crate) async fn fund_workers(
     Ok(())
 }
 
+/// `action` signed by `key`, as the request `sendAction` takes.
 pub(crate) fn signed_request(
     key: &PrivateKeySigner,
     action: &Action,
@@ -308,59 +183,6 @@ pub(crate) fn signed_request(
         action: action.clone(),
         signature: Bytes::from(signature.as_bytes().to_vec()),
     })
-}
-
-/// Signs `per_worker` transfers for every worker, on all cores.
-fn sign_all(
-    workers: &[PrivateKeySigner],
-    per_worker: usize,
-    domain: &Domain,
-) -> Vec<Vec<SendActionRequest>> {
-    let recipients: Vec<Address> = workers.iter().map(|w| w.address()).collect();
-    let expiry_ms = crate::commands::now_micros() / 1000 + 3_600_000;
-    sign_in_parallel(workers, |index, key| {
-        (0..per_worker)
-            .map(|n| {
-                let action = Action::Transfer(Transfer {
-                    to: recipients[(index + n + 1) % recipients.len()],
-                    amount: 1 + (n as u128 % 1000),
-                    nonce: n as u64 + 1,
-                    expiryMs: expiry_ms,
-                });
-                signed_request(key, &action, domain).expect("a local key signs any digest")
-            })
-            .collect()
-    })
-}
-
-async fn run_worker(
-    client: WsClient,
-    batch: Vec<SendActionRequest>,
-    counters: Arc<Counters>,
-    schedule: Schedule,
-) -> (u64, Vec<u64>) {
-    let mut latencies = Vec::with_capacity(batch.len());
-    let mut sent = 0u64;
-    for (n, request) in batch.into_iter().enumerate() {
-        if !schedule.wait_turn(n).await {
-            break;
-        }
-        let sent_at = Instant::now();
-        sent += 1;
-        match client.send_action(request).await {
-            Ok(_) => {
-                latencies.push(sent_at.elapsed().as_micros() as u64);
-                counters.acknowledged.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(jsonrpsee::core::ClientError::Call(_)) => {
-                counters.refused.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-    (sent, latencies)
 }
 
 /// Prints, every second, the running total that `count` reads and its rate in `unit`/s.
@@ -381,6 +203,7 @@ pub(crate) async fn report_progress(count: impl Fn() -> u64, start: Instant, uni
     }
 }
 
+/// The `quantile` (0 to 1) of `sorted`, by nearest rank; 0 when empty.
 pub(crate) fn percentile(sorted: &[u64], quantile: f64) -> u64 {
     if sorted.is_empty() {
         return 0;

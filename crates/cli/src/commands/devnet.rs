@@ -4,12 +4,15 @@
 //! challenger run as child processes of this binary, with their logs in `<dir>/logs`;
 //! an oracle feed keeps ETH and BTC prices moving and a market maker quotes the
 //! perpetuals and options. Ctrl-C (or SIGTERM)
-//! stops the services in reverse order of their dependencies, then anvil.
+//! stops the services in reverse order of their dependencies, then anvil
+//! (`docs/spec/settlement.md` §6).
 //!
 //! Every run starts fresh: anvil keeps no state, so the L2 data of a previous run is
 //! removed first (its batches and deposits would refer to an L1 that no longer exists).
 
-use crate::commands::{LogFormat, devnet_domain, devnet_oracle_update, init_logging};
+use crate::support::{
+    LogFormat, default_devnet_genesis, devnet_domain, devnet_oracle_update, init_logging,
+};
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use eyre::{WrapErr, bail, eyre};
@@ -28,7 +31,7 @@ use tokio::process::{Child, Command};
 
 /// `straddle devnet`.
 #[derive(clap::Args)]
-pub struct DevnetArgs {
+pub(crate) struct DevnetArgs {
     /// Working folder: node data, logs and `devnet.json` (emptied at start).
     #[arg(long, default_value = ".devnet")]
     dir: PathBuf,
@@ -185,7 +188,7 @@ fn reset(dir: &Path) -> eyre::Result<()> {
 
 /// Deploys the contracts and funds the dev accounts and the Portal on L1.
 async fn deploy(l1_url: &str, challenge_window_secs: u64) -> eyre::Result<Deployment> {
-    let genesis = crate::commands::default_devnet_genesis();
+    let genesis = default_devnet_genesis();
     let deployer_key =
         PrivateKeySigner::from_bytes(&dev_key(DEPLOYER)).map_err(|_| eyre!("bad devnet key"))?;
     let deployer = L1Client::connect(l1_url, deployer_key)?;
@@ -337,7 +340,7 @@ async fn seed_quotes(rpc: &str) -> eyre::Result<()> {
 }
 
 /// Runs the devnet until Ctrl-C or SIGTERM, or until one of its services fails.
-pub async fn run(args: DevnetArgs) -> eyre::Result<()> {
+pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
     init_logging(LogFormat::Text);
     let dir = args.dir.clone();
     reset(&dir)?;

@@ -1,38 +1,74 @@
-//! `straddle batch measure`: encodes a stored chain into batches as the batcher would and
-//! reports L1 bytes per fill and per transfer, with and without zstd on top.
+//! `straddle batch measure`: encodes a stored chain into batches as the batcher would
+//! (the format of `docs/spec/batches.md`) and reports L1 bytes per fill and per transfer,
+//! with and without zstd on top.
 
+use crate::support::{load_genesis, print};
+use clap::Subcommand;
 use eyre::WrapErr;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use straddle_batch::{Batch, BatchBlock};
 use straddle_exchange::Genesis;
 use straddle_primitives::{Action, Transaction};
 use straddle_storage::chain_store::ChainStore;
 
+/// `straddle batch`.
+#[derive(Subcommand)]
+pub(crate) enum BatchCommand {
+    /// Encode every stored block into batches (one per span of L2 time), check each
+    /// decodes back, and report bytes per fill and per transfer, with zstd for comparison.
+    Measure {
+        /// The node's data directory (the node must be stopped).
+        #[arg(long, default_value = ".straddle/node")]
+        data_dir: PathBuf,
+        /// Genesis file (default: devnet).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// L2 time one batch covers, milliseconds (12 000: one batch per L1 slot).
+        #[arg(long, default_value_t = 12_000)]
+        span_ms: u64,
+    },
+}
+
+/// Runs `straddle batch …`.
+pub(crate) fn run(json: bool, command: BatchCommand) -> eyre::Result<()> {
+    match command {
+        BatchCommand::Measure {
+            data_dir,
+            genesis,
+            span_ms,
+        } => {
+            let genesis = load_genesis(genesis.as_ref())?;
+            let report = measure(&data_dir, &genesis, span_ms.max(1))?;
+            print(json, &report, || report.text())
+        }
+    }
+}
+
 /// What a stored chain costs on L1.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BatchSizeReport {
+struct BatchSizeReport {
     /// Batches formed (one per `span_ms` of L2 time).
-    pub batches: usize,
+    batches: usize,
     /// Blocks and transactions in them.
-    pub blocks: u64,
+    blocks: u64,
     /// Transactions.
-    pub transactions: u64,
+    transactions: u64,
     /// Maker fills (settled fills) in matches.
-    pub fills: u64,
+    fills: u64,
     /// Transfers.
-    pub transfers: u64,
+    transfers: u64,
     /// Sum of the transactions' canonical bytes.
-    pub canonical_bytes: u64,
+    canonical_bytes: u64,
     /// Sum of the batches' bytes (the format of `docs/spec/batches.md`).
-    pub batch_bytes: u64,
+    batch_bytes: u64,
     /// zstd (level 3) of each batch.
-    pub batch_zstd_bytes: u64,
+    batch_zstd_bytes: u64,
     /// zstd (level 19) of each batch.
-    pub batch_zstd19_bytes: u64,
+    batch_zstd19_bytes: u64,
     /// zstd (level 3) of each batch's canonical transactions, for comparison.
-    pub canonical_zstd_bytes: u64,
+    canonical_zstd_bytes: u64,
 }
 
 impl BatchSizeReport {
@@ -45,7 +81,7 @@ impl BatchSizeReport {
     }
 
     /// Human-readable summary.
-    pub fn text(&self) -> String {
+    fn text(&self) -> String {
         format!(
             "{} batches, {} blocks, {} transactions ({} fills, {} transfers)\n\
              bytes: canonical {}  batch {}  batch+zstd3 {}  batch+zstd19 {}  canonical+zstd3 {}\n\
@@ -115,7 +151,7 @@ impl BatchSizeReport {
 
 /// Reads every stored block after genesis and groups them into batches of `span_ms` of
 /// L2 time each.
-pub fn measure(data_dir: &Path, genesis: &Genesis, span_ms: u64) -> eyre::Result<BatchSizeReport> {
+fn measure(data_dir: &Path, genesis: &Genesis, span_ms: u64) -> eyre::Result<BatchSizeReport> {
     let store = ChainStore::open(data_dir)
         .wrap_err_with(|| format!("cannot open the chain in {}", data_dir.display()))?;
     let head = store.head_number()?.unwrap_or_default();

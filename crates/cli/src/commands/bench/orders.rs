@@ -14,10 +14,11 @@
 //! node. Reports signed orders per second, requests per second, fills, and the
 //! acknowledgement latency percentiles of requests.
 
-use crate::bench::{
+use super::load::{
     LatencySummary, RunArgs, Schedule, connect, fund_workers, loop_mode, report_progress,
     sign_in_parallel, signed_request,
 };
+use crate::support::{devnet_oracle_update, now_micros};
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -35,7 +36,7 @@ use straddle_rpc_api::StraddleApiClient;
 
 /// Options of `straddle bench orders`.
 #[derive(Args)]
-pub struct OrderBenchArgs {
+pub(crate) struct OrderBenchArgs {
     /// Market makers, each with its own key and connection.
     #[arg(long, default_value_t = 32)]
     makers: usize,
@@ -68,7 +69,7 @@ pub struct OrderBenchArgs {
 /// What a run measured.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OrderBenchReport {
+pub(crate) struct OrderBenchReport {
     mode: String,
     makers: usize,
     takers: usize,
@@ -88,7 +89,7 @@ pub struct OrderBenchReport {
 
 impl OrderBenchReport {
     /// A human-readable summary.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         format!(
             "{}, {} makers + {} takers: {} requests acknowledged ({} refused, {} failed) in {:.2} s\n  {:.0} requests/s, {:.0} orders+cancels/s ({} orders, {} cancels, {} fills)\n  {}{}",
             self.mode,
@@ -319,7 +320,7 @@ fn sign_jobs(
 }
 
 /// Runs the order benchmark against the node at `ws_url`.
-pub async fn run_order_bench(
+pub(crate) async fn run_order_bench(
     ws_url: &str,
     args: &OrderBenchArgs,
 ) -> eyre::Result<OrderBenchReport> {
@@ -345,7 +346,7 @@ pub async fn run_order_bench(
         -100_000,
         200_000,
     );
-    let update = crate::commands::devnet_oracle_update(&domain, market.underlying, index, smile)?;
+    let update = devnet_oracle_update(&domain, market.underlying, index, smile)?;
     control
         .send_transaction(Bytes::from(update.encode()))
         .await
@@ -366,7 +367,7 @@ pub async fn run_order_bench(
         mid,
         tick,
         lot: market.lot.max(1),
-        expiry_ms: crate::commands::now_micros() / 1000 + 3_600_000,
+        expiry_ms: now_micros() / 1000 + 3_600_000,
     };
     let workers = args.makers + args.takers;
     let keys: Vec<PrivateKeySigner> = (0..workers).map(|_| PrivateKeySigner::random()).collect();

@@ -1,20 +1,89 @@
-//! `straddle order place|quote|cancel-all|book|open`: trading through the node's
-//! matching engine (`docs/spec/matching.md` §5).
+//! `straddle order place|quote|cancel-all|cancel|book|open|pair`: trading through the
+//! node's matching engine (`docs/spec/matching.md` §5).
 
-use crate::commands::{SignArgs, client, devnet_domain, parse_micro, print};
+use crate::support::{
+    SignArgs, client, devnet_domain, now_micros, parse_micro, print, send_transaction,
+};
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer::SignerSync;
-use clap::{Args, ValueEnum};
+use alloy_signer_local::PrivateKeySigner;
+use clap::{Args, Subcommand, ValueEnum};
 use eyre::{bail, eyre};
+use straddle_exchange::devnet::dev_key;
 use straddle_primitives::{
     BULK_CANCEL_MAX, BULK_ORDERS_CANCELS_MAX, BULK_ORDERS_MAX, BulkCancel, BulkOrders, Order,
     SignedOrder, TimeInForce, Transaction,
 };
 use straddle_rpc_api::{OrderAck, StraddleApiClient};
 
+/// `straddle order`.
+#[derive(Subcommand)]
+pub(crate) enum OrderCommand {
+    /// Sign an order and send it to the matching engine (limit or market).
+    Place(PlaceArgs),
+    /// Replace your quotes in a market with one signed request (post-only ladder).
+    Quote(QuoteArgs),
+    /// Cancel every resting order of yours (in one market, or all).
+    CancelAll(CancelAllArgs),
+    /// Show a market's book.
+    Book {
+        /// Market id.
+        #[arg(long)]
+        market: u32,
+        /// Levels per side.
+        #[arg(long, default_value_t = 10)]
+        levels: usize,
+    },
+    /// Show an account's resting orders.
+    Open {
+        /// The account.
+        #[arg(long)]
+        address: Address,
+    },
+    /// Cancel orders by hash, all under one signature (at most 64).
+    Cancel {
+        /// Order hash (repeat for several).
+        #[arg(long = "hash", required = true)]
+        hashes: Vec<B256>,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Devnet: sign a resting sell and a crossing buy (or the reverse) and submit the match.
+    Pair(PairArgs),
+}
+
+/// `order pair`.
+#[derive(Args)]
+pub(crate) struct PairArgs {
+    /// Market id.
+    #[arg(long)]
+    market: u32,
+    /// Price in USDC per contract.
+    #[arg(long)]
+    price: String,
+    /// Size in contracts (6 decimals).
+    #[arg(long)]
+    size: String,
+    /// Devnet account that buys.
+    #[arg(long)]
+    buyer_dev: usize,
+    /// Devnet account that sells.
+    #[arg(long)]
+    seller_dev: usize,
+    /// Which side takes (the other rests as the maker).
+    #[arg(long, value_enum, default_value = "buyer")]
+    taker: TakerSide,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TakerSide {
+    Buyer,
+    Seller,
+}
+
 /// Which side an order takes.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum SideArg {
+enum SideArg {
     /// Buy.
     Buy,
     /// Sell.
@@ -23,7 +92,7 @@ pub enum SideArg {
 
 /// Time in force.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum TifArg {
+enum TifArg {
     /// Good till cancelled: the remainder rests.
     Gtc,
     /// Immediate or cancel: the remainder is dropped.
@@ -48,7 +117,7 @@ impl TifArg {
 
 /// `order place`.
 #[derive(Args)]
-pub struct PlaceArgs {
+pub(crate) struct PlaceArgs {
     /// Market id.
     #[arg(long)]
     market: u32,
@@ -83,7 +152,7 @@ pub struct PlaceArgs {
 
 /// `order quote`.
 #[derive(Args)]
-pub struct QuoteArgs {
+pub(crate) struct QuoteArgs {
     /// Market id.
     #[arg(long)]
     market: u32,
@@ -102,7 +171,7 @@ pub struct QuoteArgs {
 
 /// `order cancel-all`.
 #[derive(Args)]
-pub struct CancelAllArgs {
+pub(crate) struct CancelAllArgs {
     /// Only this market (default: every market).
     #[arg(long)]
     market: Option<u32>,
@@ -110,8 +179,21 @@ pub struct CancelAllArgs {
     sign: SignArgs,
 }
 
+/// Runs `straddle order …`.
+pub(crate) async fn run(rpc: &str, json: bool, command: OrderCommand) -> eyre::Result<()> {
+    match command {
+        OrderCommand::Place(args) => place(rpc, json, args).await,
+        OrderCommand::Quote(args) => quote(rpc, json, args).await,
+        OrderCommand::CancelAll(args) => cancel_all(rpc, json, args).await,
+        OrderCommand::Book { market, levels } => book(rpc, json, market, levels).await,
+        OrderCommand::Open { address } => open(rpc, json, address).await,
+        OrderCommand::Cancel { hashes, sign } => cancel(rpc, json, hashes, sign).await,
+        OrderCommand::Pair(args) => pair(rpc, json, args).await,
+    }
+}
+
 /// Signs and places one order; prints the acknowledgement.
-pub async fn place(rpc: &str, json: bool, args: PlaceArgs) -> eyre::Result<()> {
+async fn place(rpc: &str, json: bool, args: PlaceArgs) -> eyre::Result<()> {
     let signer = args.sign.key.signer()?;
     let domain = devnet_domain(rpc).await?;
     let node = client(rpc)?;
@@ -207,7 +289,7 @@ fn parse_ladder(text: &str) -> eyre::Result<Vec<(u64, u64)>> {
 }
 
 /// Replaces the account's quotes in a market with one signed bulk placement.
-pub async fn quote(rpc: &str, json: bool, args: QuoteArgs) -> eyre::Result<()> {
+async fn quote(rpc: &str, json: bool, args: QuoteArgs) -> eyre::Result<()> {
     let signer = args.sign.key.signer()?;
     let domain = devnet_domain(rpc).await?;
     let node = client(rpc)?;
@@ -274,7 +356,7 @@ pub async fn quote(rpc: &str, json: bool, args: QuoteArgs) -> eyre::Result<()> {
 }
 
 /// Cancels every resting order of the account (in one market, or all), 64 per request.
-pub async fn cancel_all(rpc: &str, json: bool, args: CancelAllArgs) -> eyre::Result<()> {
+async fn cancel_all(rpc: &str, json: bool, args: CancelAllArgs) -> eyre::Result<()> {
     let signer = args.sign.key.signer()?;
     let domain = devnet_domain(rpc).await?;
     let node = client(rpc)?;
@@ -311,7 +393,7 @@ pub async fn cancel_all(rpc: &str, json: bool, args: CancelAllArgs) -> eyre::Res
 }
 
 /// Prints a market's book.
-pub async fn book(rpc: &str, json: bool, market: u32, levels: usize) -> eyre::Result<()> {
+async fn book(rpc: &str, json: bool, market: u32, levels: usize) -> eyre::Result<()> {
     let book = client(rpc)?.get_book(market, Some(levels)).await?;
     print(json, &book, || {
         let mut text = format!("market {} (update {})\n  asks", book.market, book.seq);
@@ -335,7 +417,7 @@ pub async fn book(rpc: &str, json: bool, market: u32, levels: usize) -> eyre::Re
 }
 
 /// Prints an account's resting orders.
-pub async fn open(rpc: &str, json: bool, owner: Address) -> eyre::Result<()> {
+async fn open(rpc: &str, json: bool, owner: Address) -> eyre::Result<()> {
     let orders = client(rpc)?.open_orders(owner).await?;
     print(json, &orders, || {
         let mut text = format!("{} resting orders", orders.len());
@@ -352,4 +434,74 @@ pub async fn open(rpc: &str, json: bool, owner: Address) -> eyre::Result<()> {
         }
         text
     })
+}
+
+/// Cancels orders by hash under one signature.
+async fn cancel(rpc: &str, json: bool, hashes: Vec<B256>, sign: SignArgs) -> eyre::Result<()> {
+    if hashes.len() > BULK_CANCEL_MAX {
+        bail!("at most {BULK_CANCEL_MAX} orders per cancel");
+    }
+    let signer = sign.key.signer()?;
+    let domain = devnet_domain(rpc).await?;
+    let (nonce, expiry_ms) = sign.nonce_and_expiry();
+    let cancel = BulkCancel {
+        orderHashes: hashes,
+        nonce,
+        expiryMs: expiry_ms,
+    };
+    let signature = signer.sign_hash_sync(&cancel.signing_hash(&domain))?;
+    send_transaction(rpc, json, Transaction::BulkCancel { cancel, signature }).await
+}
+
+/// Devnet: signs a taker and a maker order of `size` at `price` with two dev accounts
+/// and submits the match.
+async fn pair(rpc: &str, json: bool, args: PairArgs) -> eyre::Result<()> {
+    let PairArgs {
+        market,
+        price,
+        size,
+        buyer_dev,
+        seller_dev,
+        taker,
+    } = args;
+    let price = parse_micro(&price, "price")?;
+    let size = parse_micro(&size, "size")?;
+    let domain = devnet_domain(rpc).await?;
+    let nonce = now_micros();
+    let sign_order = |dev: usize, is_buy: bool, tif: u8, nonce: u64| -> eyre::Result<SignedOrder> {
+        if dev >= 10 {
+            bail!("devnet accounts are 0 to 9");
+        }
+        let order = Order {
+            market,
+            isBuy: is_buy,
+            limitPrice: price,
+            size,
+            timeInForce: tif,
+            reduceOnly: false,
+            expiryMs: nonce / 1000 + 60_000,
+            clientOrderId: nonce,
+            nonce,
+        };
+        let key =
+            PrivateKeySigner::from_bytes(&dev_key(dev)).map_err(|_| eyre!("bad devnet key"))?;
+        let signature = key.sign_hash_sync(&order.hash(&domain))?;
+        Ok(SignedOrder { order, signature })
+    };
+    // The taker is immediate-or-cancel; the maker rests (good-till-cancelled).
+    let (taker_order, maker_order) = match taker {
+        TakerSide::Buyer => (
+            sign_order(buyer_dev, true, 1, nonce)?,
+            sign_order(seller_dev, false, 0, nonce + 1)?,
+        ),
+        TakerSide::Seller => (
+            sign_order(seller_dev, false, 1, nonce)?,
+            sign_order(buyer_dev, true, 0, nonce + 1)?,
+        ),
+    };
+    let tx = Transaction::Match {
+        taker: taker_order,
+        makers: vec![(maker_order, size)],
+    };
+    send_transaction(rpc, json, tx).await
 }
