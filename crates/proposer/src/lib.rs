@@ -9,7 +9,7 @@
 
 use jsonrpsee::http_client::HttpClient;
 use std::time::Duration;
-use straddle_disputes::{Player, log_report};
+use straddle_challenger::{Player, log_report};
 use straddle_l1::alloy::primitives::{Address, U256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{L1Client, L1Error};

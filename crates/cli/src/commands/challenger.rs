@@ -38,7 +38,7 @@ pub(crate) struct ChallengerArgs {
 /// Runs the challenger until Ctrl-C or SIGTERM.
 pub(crate) async fn run(args: ChallengerArgs) -> eyre::Result<()> {
     init_logging(args.log_format);
-    let player = straddle_disputes::Player::new(straddle_disputes::PlayerConfig {
+    let player = straddle_challenger::Player::new(straddle_challenger::PlayerConfig {
         l2_rpc: args.l2_rpc,
         l1_rpc: args.l1_rpc,
         key: parse_l1_key(&args.l1_key)?,

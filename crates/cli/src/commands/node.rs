@@ -10,7 +10,7 @@ use eyre::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use straddle_node::{Node, NodeConfig, Role};
+use straddle_sequencer::{Node, NodeConfig, Role};
 
 /// `straddle node`.
 #[derive(Args)]
@@ -73,8 +73,8 @@ impl L1Args {
         Duration::from_millis(self.l1_poll_ms.max(10))
     }
 
-    fn deposits(&self) -> Option<straddle_node::deposits::DepositSource> {
-        Some(straddle_node::deposits::DepositSource {
+    fn deposits(&self) -> Option<straddle_sequencer::deposits::DepositSource> {
+        Some(straddle_sequencer::deposits::DepositSource {
             l1_rpc: self.l1_rpc.clone()?,
             portal: self.portal?,
             start_block: self.l1_start_block,
@@ -83,8 +83,8 @@ impl L1Args {
         })
     }
 
-    fn derivation(&self) -> Option<straddle_node::derivation::L1Source> {
-        Some(straddle_node::derivation::L1Source {
+    fn derivation(&self) -> Option<straddle_sequencer::derivation::L1Source> {
+        Some(straddle_sequencer::derivation::L1Source {
             l1_rpc: self.l1_rpc.clone()?,
             portal: self.portal?,
             inbox: self.inbox?,

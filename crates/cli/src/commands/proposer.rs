@@ -45,7 +45,7 @@ pub(crate) async fn run(args: ProposerArgs) -> eyre::Result<()> {
     let interval = Duration::from_secs(args.interval_secs.max(1));
     let defender = match args.dispute_game {
         Some(game) => Some(
-            straddle_disputes::Player::new(straddle_disputes::PlayerConfig {
+            straddle_challenger::Player::new(straddle_challenger::PlayerConfig {
                 l2_rpc: args.l2_rpc.clone(),
                 l1_rpc: args.l1_rpc.clone(),
                 key: key.clone(),

@@ -12,10 +12,10 @@ use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use std::time::Duration;
 use straddle_exchange::devnet::DEVNET_CHAIN_ID;
-use straddle_node::Node;
 use straddle_primitives::{Action, Transfer};
 use straddle_rpc_api::errors;
 use straddle_rpc_api::{AccountUpdate, BlockView, StraddleApiClient};
+use straddle_sequencer::Node;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn far_future() -> u64 {
@@ -250,7 +250,7 @@ async fn bad_input_gets_documented_codes_and_changes_nothing() {
     // Oversized: refused before parsing, with HTTP 413.
     let huge = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"straddle_chainId","params":["{}"]}}"#,
-        "a".repeat(straddle_node::RPC_REQUEST_BYTES_MAX as usize + 1)
+        "a".repeat(straddle_sequencer::RPC_REQUEST_BYTES_MAX as usize + 1)
     );
     let (status, body) = post_raw(&node, huge.as_bytes()).await;
     assert!(

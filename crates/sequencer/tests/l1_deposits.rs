@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use straddle_exchange::devnet::dev_key;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{Anvil, DeployConfig, L1Client};
-use straddle_node::deposits::DepositSource;
 use straddle_primitives::{Deposit, Transaction};
 use straddle_rpc_api::StraddleApiClient;
+use straddle_sequencer::deposits::DepositSource;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

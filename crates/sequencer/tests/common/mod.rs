@@ -8,9 +8,9 @@ use alloy_primitives::Bytes;
 use jsonrpsee::core::ClientError;
 use jsonrpsee::http_client::HttpClient;
 use std::time::Duration;
-use straddle_node::{Node, NodeConfig};
 use straddle_primitives::{Action, DepositMargin, Transaction};
 use straddle_rpc_api::{Receipt, StraddleApiClient};
+use straddle_sequencer::{Node, NodeConfig};
 
 pub async fn start(dir: &std::path::Path) -> Node {
     start_with_deposits(dir, None).await
@@ -18,7 +18,7 @@ pub async fn start(dir: &std::path::Path) -> Node {
 
 pub async fn start_with_deposits(
     dir: &std::path::Path,
-    deposits: Option<straddle_node::deposits::DepositSource>,
+    deposits: Option<straddle_sequencer::deposits::DepositSource>,
 ) -> Node {
     Node::start(NodeConfig {
         data_dir: dir.to_path_buf(),
@@ -26,7 +26,7 @@ pub async fn start_with_deposits(
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
         block_interval: Duration::from_millis(20),
         deposits,
-        role: straddle_node::Role::Sequencer,
+        role: straddle_sequencer::Role::Sequencer,
         derivation: None,
     })
     .await
