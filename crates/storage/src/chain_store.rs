@@ -33,20 +33,7 @@ pub enum ChainStoreError {
     Corrupt(#[from] DecodeError),
 }
 
-macro_rules! from_redb {
-    ($($ty:ty),*) => {$(
-        impl From<$ty> for ChainStoreError {
-            fn from(e: $ty) -> Self { ChainStoreError::Store(StoreError::Database(e.into())) }
-        }
-    )*};
-}
-from_redb!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::redb_errors_into!(ChainStoreError);
 
 /// A sealed block ready to be persisted.
 #[derive(Clone, Debug)]

@@ -27,20 +27,7 @@ pub enum StoreError {
     Corrupt(&'static str),
 }
 
-macro_rules! from_redb {
-    ($($ty:ty),*) => {$(
-        impl From<$ty> for StoreError {
-            fn from(e: $ty) -> Self { StoreError::Database(e.into()) }
-        }
-    )*};
-}
-from_redb!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::redb_errors_into!(StoreError);
 
 /// The embedded database holding the state leaves (and, through [`Store::database`], the
 /// caller's own tables).

@@ -68,50 +68,47 @@ pub fn now_ms() -> u64 {
 
 /// An ETH oracle update at `index`, now, signed by dev accounts `signers`.
 pub fn oracle_update(signers: &[usize], index: u64) -> Transaction {
-    let reports = signers
-        .iter()
-        .map(|i| {
-            let report = PriceReport {
-                underlying: 1,
-                timestampMs: now_ms(),
-                indexPrice: index,
-                expiriesMs: vec![],
-                atmVolsPpm: vec![],
-                skewsPpm: vec![],
-                curvaturesPpm: vec![],
-            };
-            let signature = signer(*i)
-                .sign_hash_sync(&report.signing_hash(&domain()))
-                .unwrap();
-            SignedPriceReport { report, signature }
-        })
-        .collect();
-    Transaction::OracleUpdate {
+    let report = PriceReport {
         underlying: 1,
-        reports,
-    }
+        timestampMs: now_ms(),
+        indexPrice: index,
+        expiriesMs: vec![],
+        atmVolsPpm: vec![],
+        skewsPpm: vec![],
+        curvaturesPpm: vec![],
+    };
+    signed_update(signers, report)
 }
 
 /// An oracle update of `underlying` at `index` stamped `timestamp_ms`, with a smile for
 /// the devnet's option expiry (so its options get vectors), signed by two of the
 /// devnet's oracle signers.
 pub fn price_update(underlying: u32, index: u64, timestamp_ms: u64) -> Transaction {
-    let reports = [7usize, 8]
+    let report = PriceReport {
+        underlying,
+        timestampMs: timestamp_ms,
+        indexPrice: index,
+        expiriesMs: vec![straddle_exchange::devnet::DEVNET_OPTION_EXPIRY_MS],
+        atmVolsPpm: vec![650_000],
+        skewsPpm: vec![-100_000],
+        curvaturesPpm: vec![200_000],
+    };
+    signed_update(&[7, 8], report)
+}
+
+/// An oracle update carrying `report` signed by each of dev accounts `signers`.
+pub fn signed_update(signers: &[usize], report: PriceReport) -> Transaction {
+    let underlying = report.underlying;
+    let reports = signers
         .iter()
         .map(|i| {
-            let report = PriceReport {
-                underlying,
-                timestampMs: timestamp_ms,
-                indexPrice: index,
-                expiriesMs: vec![straddle_exchange::devnet::DEVNET_OPTION_EXPIRY_MS],
-                atmVolsPpm: vec![650_000],
-                skewsPpm: vec![-100_000],
-                curvaturesPpm: vec![200_000],
-            };
             let signature = signer(*i)
                 .sign_hash_sync(&report.signing_hash(&domain()))
                 .unwrap();
-            SignedPriceReport { report, signature }
+            SignedPriceReport {
+                report: report.clone(),
+                signature,
+            }
         })
         .collect();
     Transaction::OracleUpdate {

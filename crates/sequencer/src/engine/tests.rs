@@ -6,26 +6,16 @@
 use super::*;
 use alloy_primitives::{Signature, U256};
 use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
-use straddle_exchange::devnet::{dev_key, devnet_genesis};
 use straddle_exchange::orders::MatchError;
 use straddle_exchange::stf::to_match;
-use straddle_exchange::{BlockContext, Genesis, TxError};
+use straddle_exchange::{BlockContext, TxError};
 use straddle_primitives::{
     Action, DepositMargin, PriceReport, SignedAction, SignedPriceReport, VerifiedAction,
     VerifiedOrder, VerifiedTransaction,
 };
+use straddle_testkit::{genesis, sign_order, signer};
 
 const NOW: u64 = 1_800_000_000_000;
-
-fn signer(i: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&dev_key(i)).unwrap()
-}
-
-fn genesis() -> Genesis {
-    let addresses: Vec<Address> = (0..10).map(|i| signer(i).address()).collect();
-    devnet_genesis(&addresses)
-}
 
 fn block() -> BlockContext {
     BlockContext {
@@ -79,21 +69,20 @@ fn ledger() -> Ledger {
 }
 
 fn signed(who: usize, is_buy: bool, price: u64, size: u64, tif: u8, nonce: u64) -> SignedOrder {
-    let order = Order {
-        market: 1,
-        isBuy: is_buy,
-        limitPrice: price,
-        size,
-        timeInForce: tif,
-        reduceOnly: false,
-        expiryMs: NOW + 3_600_000,
-        clientOrderId: nonce,
-        nonce,
-    };
-    let signature = signer(who)
-        .sign_hash_sync(&order.hash(&genesis().domain))
-        .unwrap();
-    SignedOrder { order, signature }
+    sign_order(
+        who,
+        Order {
+            market: 1,
+            isBuy: is_buy,
+            limitPrice: price,
+            size,
+            timeInForce: tif,
+            reduceOnly: false,
+            expiryMs: NOW + 3_600_000,
+            clientOrderId: nonce,
+            nonce,
+        },
+    )
 }
 
 fn verified(signed: &SignedOrder) -> VerifiedOrder {
