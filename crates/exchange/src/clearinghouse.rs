@@ -385,6 +385,50 @@ fn fee_micro(notional_pico: i128, ppm: u32) -> i128 {
     ceil_div(notional_pico * i128::from(ppm), PICO_PER_MICRO * 1_000_000)
 }
 
+/// What [`move_at_mark`] moved: the signed size (from the target's side), its value at
+/// the mark in femto-USDC, and the micro-USDC each side settled.
+struct MovedAtMark {
+    moved: i64,
+    value_femto: i128,
+    /// Paid to the target, rounded down.
+    target_receives: i128,
+    /// Paid by the other side, rounded up (the difference goes to the insurance fund).
+    other_pays: i128,
+}
+
+/// Moves `size` of the target's position `held` in `market` to `other` at the mark
+/// (§8, §8.2: liquidation and auto-deleveraging move positions the same way), both
+/// funding-settled to `funding_index`. Rounding is against the accounts: the target
+/// receives the value rounded down, the other side pays it rounded up.
+fn move_at_mark(
+    target: &mut Portfolio,
+    other: &mut Portfolio,
+    market: MarketId,
+    held: i64,
+    size: u64,
+    mark_nano: i64,
+    funding_index: i128,
+) -> MovedAtMark {
+    let moved = if held > 0 {
+        size as i64
+    } else {
+        -(size as i64)
+    };
+    let value_femto = i128::from(moved) * i128::from(mark_nano);
+    let target_receives = value_femto.div_euclid(FEMTO_PER_MICRO);
+    let other_pays = ceil_div(value_femto, FEMTO_PER_MICRO);
+    target.trade(market, -moved, -target_receives, funding_index);
+    target.cash += target_receives;
+    other.trade(market, moved, other_pays, funding_index);
+    other.cash -= other_pays;
+    MovedAtMark {
+        moved,
+        value_femto,
+        target_receives,
+        other_pays,
+    }
+}
+
 fn ceil_div(value: i128, divisor: i128) -> i128 {
     value.div_euclid(divisor) + i128::from(value.rem_euclid(divisor) != 0)
 }
@@ -759,19 +803,20 @@ impl Clearinghouse {
         }
         let (mut taker, taker_remainder) = self.normalized(&self.portfolio(&liquidator))?;
         let taker_before = self.risk_of_normalized(&taker)?;
-        // The position moves at mark: value in femto-USDC, signed from the target's side.
-        let moved = if held > 0 {
-            size as i64
-        } else {
-            -(size as i64)
-        };
-        let value_femto = i128::from(moved) * i128::from(mark_nano);
-        let target_receives = value_femto.div_euclid(FEMTO_PER_MICRO);
-        let liquidator_pays = ceil_div(value_femto, FEMTO_PER_MICRO);
-        victim.trade(market_id, -moved, -target_receives, funding_index);
-        victim.cash += target_receives;
-        taker.trade(market_id, moved, liquidator_pays, funding_index);
-        taker.cash -= liquidator_pays;
+        let MovedAtMark {
+            moved,
+            value_femto,
+            target_receives,
+            other_pays: liquidator_pays,
+        } = move_at_mark(
+            &mut victim,
+            &mut taker,
+            market_id,
+            held,
+            size,
+            mark_nano,
+            funding_index,
+        );
         if taker.positions.len() > POSITIONS_PER_ACCOUNT_MAX {
             return Err(MarginError::TooManyPositions(taker.positions.len()).into());
         }
@@ -884,18 +929,19 @@ impl Clearinghouse {
                 requested: size,
             });
         }
-        let moved = if held > 0 {
-            size as i64
-        } else {
-            -(size as i64)
-        };
-        let value_femto = i128::from(moved) * i128::from(mark_nano);
-        let target_receives = value_femto.div_euclid(FEMTO_PER_MICRO);
-        let winner_pays = ceil_div(value_femto, FEMTO_PER_MICRO);
-        victim.trade(market_id, -moved, -target_receives, funding_index);
-        victim.cash += target_receives;
-        winner.trade(market_id, moved, winner_pays, funding_index);
-        winner.cash -= winner_pays;
+        let MovedAtMark {
+            target_receives,
+            other_pays: winner_pays,
+            ..
+        } = move_at_mark(
+            &mut victim,
+            &mut winner,
+            market_id,
+            held,
+            size,
+            mark_nano,
+            funding_index,
+        );
         let share = ceil_div(deficit * i128::from(size), i128::from(held.unsigned_abs()));
         let winner_equity = self.risk_of_normalized(&winner)?.equity;
         let absorbed = share.min(deficit).min(winner_equity.max(0));
