@@ -13,15 +13,12 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONTRACTS = ["Portal", "BatchInbox", "OutputRegistry", "DisputeGame", "StepProver", "OrderStepProver", "MarginStepProver", "MatchStepProver", "LiquidationStepProver",
              "OracleStepProver", "BatchOpener", "SourceRules", "OptionPricer", "TestUSDC"]
-# Contracts whose source file is named after another contract.
-SOURCES = {"OrderStepProver": "StepProver"}
 OUT = ROOT / "contracts" / "out"
 DEST = ROOT / "crates" / "l1-contracts" / "artifacts"
 
 
 def exported(name: str) -> str:
-    source = SOURCES.get(name, name)
-    built = json.loads((OUT / f"{source}.sol" / f"{name}.json").read_text())
+    built = json.loads((OUT / f"{name}.sol" / f"{name}.json").read_text())
     artifact = {
         "abi": built["abi"],
         "bytecode": {"object": built["bytecode"]["object"]},

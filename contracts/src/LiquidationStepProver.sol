@@ -5,7 +5,7 @@ import {IStepProver} from "./DisputeGame.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
 import {PortfolioSteps} from "./PortfolioSteps.sol";
-import {StepRules} from "./StepProver.sol";
+import {StepRules} from "./StepRules.sol";
 
 /// @title LiquidationStepProver
 /// @notice The one-step prover's liquidations (0x13) and auto-deleveragings (0x14);

@@ -5,7 +5,7 @@ import {IStepProver} from "./DisputeGame.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
 import {PortfolioSteps} from "./PortfolioSteps.sol";
-import {StepRules} from "./StepProver.sol";
+import {StepRules} from "./StepRules.sol";
 
 /// @title MarginStepProver
 /// @notice The one-step prover's margin withdrawals (kind 5), directly or as a forced

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {StepRules} from "./StepProver.sol";
+import {StepRules} from "./StepRules.sol";
 import {ISubStepProver} from "./DisputeGame.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {OptionPricer} from "./OptionPricer.sol";

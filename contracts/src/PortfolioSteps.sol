@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {PortfolioRisk} from "./PortfolioRisk.sol";
-import {StepRules} from "./StepProver.sol";
+import {StepRules} from "./StepRules.sol";
 
 /// @title PortfolioSteps
 /// @notice What the one-step provers of kinds that trade between portfolios (matches,

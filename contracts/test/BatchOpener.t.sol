@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {Base} from "./utils/Base.sol";
 import {BatchInbox} from "../src/BatchInbox.sol";
 import {BatchOpener} from "../src/BatchOpener.sol";
-import {IPortalRecords} from "../src/StepProver.sol";
+import {IPortalRecords} from "../src/PortalRecords.sol";
 
 /// @notice Malformed batches and openings are refused by name. Parity with the Rust batch
 /// format over random batches (calldata and blobs) is tested from Rust against anvil

@@ -5,7 +5,7 @@ import {Base} from "./utils/Base.sol";
 import {BatchInbox} from "../src/BatchInbox.sol";
 import {BatchOpener} from "../src/BatchOpener.sol";
 import {DisputeGame, IForcedQueue, IStepProver, ISubStepProver} from "../src/DisputeGame.sol";
-import {IPortalRecords} from "../src/StepProver.sol";
+import {IPortalRecords} from "../src/PortalRecords.sol";
 import {L2Block} from "../src/L2Block.sol";
 import {OutputRegistry} from "../src/OutputRegistry.sol";
 import {SourceRules} from "../src/SourceRules.sol";

@@ -3,7 +3,9 @@ pragma solidity 0.8.30;
 
 import {Base} from "./utils/Base.sol";
 import {ISubStepProver, IStepProver} from "../src/DisputeGame.sol";
-import {IPortalRecords, OrderStepProver, StepProver, StepRules} from "../src/StepProver.sol";
+import {IPortalRecords, StepProver} from "../src/StepProver.sol";
+import {OrderStepProver} from "../src/OrderStepProver.sol";
+import {StepRules} from "../src/StepRules.sol";
 import {MarginStepProver} from "../src/MarginStepProver.sol";
 import {MatchStepProver} from "../src/MatchStepProver.sol";
 import {LiquidationStepProver} from "../src/LiquidationStepProver.sol";
