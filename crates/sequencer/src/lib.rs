@@ -1,6 +1,7 @@
 //! The Straddle sequencer node: recovery (database + write-ahead log), the admission / log
 //! / database pipeline, the JSON-RPC and WebSocket server, and Prometheus metrics.
 
+pub mod clock;
 pub mod deposits;
 pub mod derivation;
 pub mod engine;
@@ -10,6 +11,7 @@ pub mod sequencer;
 
 pub use crate::sequencer::Role;
 use crate::sequencer::Sequencer;
+use clock::{Clock, SystemClock};
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,8 +82,16 @@ pub struct Node {
 
 impl Node {
     /// Recovers the chain (database, then every block still only in the log), then starts
-    /// the pipeline and the RPC server.
+    /// the pipeline and the RPC server; blocks are stamped with the system clock.
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        Node::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Node::start`] with blocks stamped by `clock` (tests and simulations set time).
+    pub async fn start_with_clock(
+        config: NodeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Node, NodeError> {
         if config.role == Role::Follower {
             if config.derivation.is_none() {
                 return Err(NodeError::Config(
@@ -129,6 +139,7 @@ impl Node {
             writer,
             config.block_interval,
             config.role,
+            clock,
         ));
 
         let server_config = ServerConfig::builder()

@@ -26,13 +26,14 @@ use sealer::{run_in_background, run_sealer};
 
 use straddle_rpc_api::{MarketEvent, OrderAck, OrderUpdate};
 
+use crate::clock::Clock;
 use crate::engine::{Engine, EngineError};
 use alloy_primitives::{Address, B256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use straddle_batch::BatchBlock;
 use straddle_chain::{Chain, Tip};
 use straddle_derive::{LinkFault, block_follows};
@@ -304,14 +305,6 @@ pub struct Sequencer {
     pub shared: Arc<Shared>,
 }
 
-/// Wall-clock milliseconds since the unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Stops the process after an unrecoverable failure: storage failed, so the in-memory
 /// state has run ahead of what is durable and only a restart (which replays the log) is
 /// safe; or the STF broke an invariant, and no block may be sealed from that state.
@@ -328,6 +321,7 @@ impl Sequencer {
         wal: WalWriter,
         block_interval: Duration,
         role: Role,
+        clock: Arc<dyn Clock>,
     ) -> Sequencer {
         let (blocks, _) = broadcast::channel(BLOCK_EVENTS_MAX);
         let (market, _) = broadcast::channel(MARKET_EVENTS_MAX);
@@ -359,7 +353,8 @@ impl Sequencer {
             spawn(
                 "admission",
                 Box::new(move || {
-                    Admission::new(state, log_tx, seal_tx, block_interval, role).run(command_rx)
+                    Admission::new(state, log_tx, seal_tx, block_interval, role, clock)
+                        .run(command_rx)
                 }),
             ),
             spawn(

@@ -14,6 +14,8 @@ pub(super) struct OpenBlock {
 pub(super) struct Admission {
     pub(super) state: ExecutionState,
     pub(super) role: Role,
+    /// What blocks are stamped with.
+    pub(super) clock: Arc<dyn Clock>,
     /// The order books, over `state`.
     pub(super) engine: Engine,
     pub(super) log: SyncSender<LogItem>,
@@ -36,11 +38,13 @@ impl Admission {
         sealer: SyncSender<SealItem>,
         interval: Duration,
         role: Role,
+        clock: Arc<dyn Clock>,
     ) -> Admission {
-        let engine = Engine::from_ledger(&state.ledger, now_ms());
+        let engine = Engine::from_ledger(&state.ledger, clock.now_ms());
         Admission {
             state,
             role,
+            clock,
             engine,
             log,
             sealer,
@@ -283,7 +287,7 @@ impl Admission {
 
     /// The block being built, opened if there is none.
     pub(super) fn open_block(&mut self) -> &mut OpenBlock {
-        open_block(&mut self.open, &self.state, self.interval)
+        open_block(&mut self.open, &self.state, self.interval, &*self.clock)
     }
 
     /// Executes one transaction in the open block and frames it for the log; nothing
@@ -297,7 +301,7 @@ impl Admission {
         let outcome = self.state.execute(&tx, &context).inspect_err(|error| {
             metrics::counter!("straddle_tx_rejected_total", "reason" => error.name()).increment(1);
         })?;
-        let open = open_block(&mut self.open, &self.state, self.interval);
+        let open = open_block(&mut self.open, &self.state, self.interval, &*self.clock);
         if open.transactions.is_empty() {
             frame_block_open(
                 &mut self.framed,
@@ -377,16 +381,18 @@ impl Admission {
     }
 }
 
-/// The block being built in `open`, opened after `state`'s last closed block if there is none.
+/// The block being built in `open`, opened after `state`'s last closed block if there is
+/// none, at `clock`'s time or its parent's if later.
 pub(super) fn open_block<'a>(
     open: &'a mut Option<OpenBlock>,
     state: &ExecutionState,
     interval: Duration,
+    clock: &dyn Clock,
 ) -> &'a mut OpenBlock {
     open.get_or_insert_with(|| OpenBlock {
         context: BlockContext {
             number: state.last_block_number + 1,
-            timestamp_ms: now_ms().max(state.last_block_timestamp_ms),
+            timestamp_ms: clock.now_ms().max(state.last_block_timestamp_ms),
         },
         deadline: Instant::now() + interval,
         transactions: Vec::new(),

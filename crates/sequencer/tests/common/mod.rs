@@ -20,7 +20,15 @@ pub async fn start_with_deposits(
     dir: &std::path::Path,
     deposits: Option<straddle_sequencer::deposits::DepositSource>,
 ) -> Node {
-    Node::start(NodeConfig {
+    Node::start(config(dir, deposits)).await.unwrap()
+}
+
+/// A sequencer on `dir` over the devnet genesis, sealing every 20 ms.
+pub fn config(
+    dir: &std::path::Path,
+    deposits: Option<straddle_sequencer::deposits::DepositSource>,
+) -> NodeConfig {
+    NodeConfig {
         data_dir: dir.to_path_buf(),
         genesis: genesis(),
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -28,9 +36,7 @@ pub async fn start_with_deposits(
         deposits,
         role: straddle_sequencer::Role::Sequencer,
         derivation: None,
-    })
-    .await
-    .unwrap()
+    }
 }
 
 pub async fn deposit_margin(client: &HttpClient, trader: usize, amount: u128, nonce: u64) {
