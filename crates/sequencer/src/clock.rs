@@ -1,6 +1,6 @@
-//! The clock the sequencer stamps its blocks with (`docs/spec/rpc.md`: a block's time is
-//! the sequencer's clock, never earlier than its parent's), behind a trait so that a test
-//! or a simulation sets the time itself and a run can be replayed.
+//! The clock the sequencer stamps its blocks with (`docs/spec/rpc.md`, "What an
+//! acknowledgement means": a block's time is the sequencer's clock, never earlier than its
+//! parent's), behind a trait so that a test or a simulation sets the time itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
