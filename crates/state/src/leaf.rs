@@ -1,7 +1,7 @@
 //! A change of one state leaf, what a block's execution produces and the store persists
 //! (`docs/spec/state.md`).
 
-use crate::tree::{key_hash, value_hash};
+use crate::hash::{key_hash, value_hash};
 use alloy_primitives::B256;
 
 /// A stored leaf: `(key bytes, value bytes)`.

@@ -5,10 +5,12 @@
 //!
 //! The hashing rules and proof format are specified in `docs/spec/state.md`.
 
+pub mod hash;
 pub mod leaf;
 pub mod proof;
 pub mod tree;
 
+pub use hash::{key_hash, leaf_hash, node_hash, value_hash};
 pub use leaf::{LeafChange, RawLeaf};
 pub use proof::{Proof, ProofError, Terminal, verify_proof};
-pub use tree::{Preimage, SparseMerkleTree, key_hash, leaf_hash, node_hash, value_hash};
+pub use tree::{Preimage, SparseMerkleTree};

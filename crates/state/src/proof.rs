@@ -1,6 +1,6 @@
 //! Merkle proofs and the standalone verifier (the same rules a Solidity verifier follows).
 
-use crate::tree::{bit, leaf_hash, node_hash};
+use crate::hash::{bit, leaf_hash, node_hash};
 use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 

@@ -6,46 +6,9 @@
 //! leaves hashes its two children. Updates only mark their path dirty; [`SparseMerkleTree::root`]
 //! rehashes the dirty nodes once per batch.
 
+use crate::hash::{bit, leaf_hash, node_hash};
 use crate::proof::{Proof, Terminal};
-use alloy_primitives::{B256, keccak256};
-
-/// Domain tag of a leaf hash.
-const LEAF_TAG: u8 = 0x00;
-/// Domain tag of an internal-node hash.
-const NODE_TAG: u8 = 0x01;
-
-/// The path of a state key: `keccak256(key)`.
-pub fn key_hash(key: &[u8]) -> B256 {
-    keccak256(key)
-}
-
-/// The committed digest of a state value: `keccak256(value)`.
-pub fn value_hash(value: &[u8]) -> B256 {
-    keccak256(value)
-}
-
-/// `keccak256(0x00 ‖ key_hash ‖ value_hash)`.
-pub fn leaf_hash(key_hash: &B256, value_hash: &B256) -> B256 {
-    let mut buf = [0u8; 65];
-    buf[0] = LEAF_TAG;
-    buf[1..33].copy_from_slice(key_hash.as_slice());
-    buf[33..].copy_from_slice(value_hash.as_slice());
-    keccak256(buf)
-}
-
-/// `keccak256(0x01 ‖ left ‖ right)`.
-pub fn node_hash(left: &B256, right: &B256) -> B256 {
-    let mut buf = [0u8; 65];
-    buf[0] = NODE_TAG;
-    buf[1..33].copy_from_slice(left.as_slice());
-    buf[33..].copy_from_slice(right.as_slice());
-    keccak256(buf)
-}
-
-/// Bit `depth` of `key`, most significant first (0 = left, 1 = right).
-pub(crate) fn bit(key: &B256, depth: usize) -> usize {
-    ((key[depth / 8] >> (7 - depth % 8)) & 1) as usize
-}
+use alloy_primitives::B256;
 
 struct Leaf {
     key: B256,
@@ -305,6 +268,7 @@ impl SparseMerkleTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::{key_hash, value_hash};
     use crate::proof::verify_proof;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
