@@ -2,6 +2,7 @@
 //! its forced-transaction count, importing derived blocks, and publishing the `safe` and
 //! `finalized` heads. The sequencer node implements it; derivation does not depend on it.
 
+use crate::error::Severity;
 use alloy_primitives::B256;
 use std::future::Future;
 use straddle_batch::BatchBlock;
@@ -21,6 +22,10 @@ pub struct Imported {
 pub trait DerivedChain: Send + Sync + 'static {
     /// Why the chain could not answer or import (a stopping node, a refused block).
     type Error: std::error::Error + Send + Sync + 'static;
+
+    /// What it takes to go on after `error`: [`Severity::Temporary`] when the chain was
+    /// only busy or stopping, [`Severity::Critical`] when it refused what the rules took.
+    fn severity(error: &Self::Error) -> Severity;
 
     /// The chain's signing domain.
     fn domain(&self) -> &Domain;

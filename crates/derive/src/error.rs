@@ -4,6 +4,7 @@
 //! accepted), which an operator must see. A *reset* (an L1 reorg under the last block
 //! read) is not an error: the round itself reads L1 again from the start.
 
+use crate::chain::DerivedChain;
 use straddle_l1::L1Error;
 use straddle_storage::chain_store::ChainStoreError;
 
@@ -12,7 +13,8 @@ use straddle_storage::chain_store::ChainStoreError;
 pub enum Severity {
     /// Retried next round (L1 or the node was briefly unavailable).
     Temporary,
-    /// The node's own storage or chain failed: retried, and logged as an error.
+    /// The node's own storage failed, or its chain refused a block the rules took:
+    /// retried, and logged as an error an operator must see.
     Critical,
 }
 
@@ -23,24 +25,33 @@ pub enum DeriveError {
     #[error("L1: {0}")]
     L1(#[from] L1Error),
     /// The chain derived blocks go into refused or failed.
-    #[error("L2: {0}")]
-    Chain(Box<dyn std::error::Error + Send + Sync>),
+    #[error("L2: {error}")]
+    Chain {
+        /// What the chain said.
+        error: Box<dyn std::error::Error + Send + Sync>,
+        /// Whether it was only busy or stopping, or refused.
+        severity: Severity,
+    },
     /// The node's store failed.
     #[error("storage: {0}")]
     Store(#[from] ChainStoreError),
 }
 
 impl DeriveError {
-    /// A [`DeriveError::Chain`].
-    pub fn chain(error: impl std::error::Error + Send + Sync + 'static) -> DeriveError {
-        DeriveError::Chain(Box::new(error))
+    /// A [`DeriveError::Chain`] from chain `C`'s error.
+    pub fn chain<C: DerivedChain>(error: C::Error) -> DeriveError {
+        DeriveError::Chain {
+            severity: C::severity(&error),
+            error: Box::new(error),
+        }
     }
 
     /// What it takes to go on.
     pub fn severity(&self) -> Severity {
         match self {
             DeriveError::L1(_) => Severity::Temporary,
-            DeriveError::Chain(_) | DeriveError::Store(_) => Severity::Critical,
+            DeriveError::Chain { severity, .. } => *severity,
+            DeriveError::Store(_) => Severity::Critical,
         }
     }
 

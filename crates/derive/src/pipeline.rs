@@ -137,6 +137,11 @@ pub struct Pipeline<L, C> {
     next_batch: u64,
     /// What the batches accepted so far make safe and finalized.
     heads: L1Heads,
+    /// The last block this reading of L1 has taken (from an accepted batch or a forced
+    /// record; 0 before any): the next batch must link after it, as it must for a node
+    /// deriving the same L1 from scratch (`SourceRules`). The node may hold blocks past
+    /// it, derived from batches an L1 reorg removed.
+    tip: u64,
     /// After a restart: the Portal's records up to this L1 block must be read again
     /// (batches up to it were derived before).
     records_to_reload: Option<u64>,
@@ -167,6 +172,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
             forced_included: 0,
             next_batch: 0,
             heads: L1Heads::default(),
+            tip: 0,
             records_to_reload: None,
         };
         pipeline.restore();
@@ -189,6 +195,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
             self.records.clear();
             self.next_batch = 0;
             self.heads = L1Heads::default();
+            self.tip = 0;
             self.publish_heads(0);
             self.store.clear_sources()?;
         }
@@ -297,7 +304,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
         for (l2, l1) in &self.heads.unfinalized {
             w.u64(*l2).u64(*l1);
         }
-        w.u64(self.next_batch);
+        w.u64(self.next_batch).u64(self.tip);
         if let Err(error) = self.store.set_meta_value(PROGRESS_KEY, &w.bytes) {
             tracing::warn!(%error, "cannot store derivation progress");
         }
@@ -316,7 +323,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
         };
         // Progress stored without the next batch does not decode:
         // derivation then starts over, which is always correct.
-        type Progress = ((u64, B256), L1Heads, u64);
+        type Progress = ((u64, B256), L1Heads, u64, u64);
         let decoded = (|| -> Result<Progress, straddle_primitives::DecodeError> {
             let mut r = straddle_primitives::codec::Reader::new(&bytes);
             let cursor = (r.u64()?, r.b256()?);
@@ -329,11 +336,12 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
                 heads.unfinalized.push_back((r.u64()?, r.u64()?));
             }
             let next_batch = r.u64()?;
+            let tip = r.u64()?;
             r.finish()?;
-            Ok((cursor, heads, next_batch))
+            Ok((cursor, heads, next_batch, tip))
         })();
         match decoded {
-            Ok((cursor, heads, next_batch)) => {
+            Ok((cursor, heads, next_batch, tip)) => {
                 tracing::info!(
                     l1_block = cursor.0,
                     safe = heads.safe,
@@ -343,6 +351,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
                 self.cursor = Some(cursor);
                 self.heads = heads;
                 self.next_batch = next_batch;
+                self.tip = tip;
                 self.records_to_reload = Some(cursor.0);
             }
             Err(error) => {
@@ -389,7 +398,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
             .chain
             .forced_count()
             .await
-            .map_err(DeriveError::chain)?;
+            .map_err(DeriveError::chain::<C>)?;
         self.forced_included = next;
         let overdue: Vec<(ForcedTransaction, u64)> = self
             .records
@@ -406,6 +415,19 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
                 count = overdue.len(),
                 window_end = first_l1_block + window,
                 "forced transactions overdue: followers include them without this sequencer"
+            );
+            return Ok(());
+        }
+        let head = self.chain.committed_head().0.number;
+        if self.tip < head {
+            // The node holds blocks past what this reading has taken (from batches an L1
+            // reorg removed): derivation's forced block would go after the tip, where the
+            // node holds another block. It waits until batches on L1 carry the held
+            // blocks again (a sequencer that kept its window posts them first).
+            tracing::warn!(
+                tip = self.tip,
+                head,
+                "forced transactions overdue while the node holds blocks past this reading of L1; not included yet"
             );
             return Ok(());
         }
@@ -437,7 +459,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
         self.chain
             .import_blocks(vec![block])
             .await
-            .map_err(DeriveError::chain)?;
+            .map_err(DeriveError::chain::<C>)?;
         self.chain.wait_committed(number).await;
         self.store.set_sources_if_absent(
             number..=number,
@@ -447,6 +469,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
             },
         )?;
         self.forced_included = index + 1;
+        self.tip = number;
         let window_end = l1_block + window;
         self.heads.accept(number, window_end);
         tracing::warn!(
@@ -504,15 +527,22 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
         };
         let (first, last) = (first.number, last.number);
         let transactions: usize = batch.blocks.iter().map(|b| b.transactions.len()).sum();
+        // The batch must link after the last block this reading took, whatever the node
+        // holds beyond it.
+        let tip = self
+            .store
+            .header(self.tip)
+            .map_err(DeriveError::from)?
+            .ok_or(Skip::NoParent(self.tip))?;
+        links(&tip, tip.hash(), &batch)?;
         let (head, head_hash) = self.chain.committed_head();
         let held = last <= head.number || self.mode == Mode::Check;
         if held {
             self.check_held(&batch)?;
         } else if first <= head.number {
-            // The batch starts among blocks this node holds (derived from a batch an L1
-            // reorg removed; the batcher posts again from what L1 holds) and runs past the
-            // head: the held part must be what the node holds, the rest extends the head —
-            // as a node deriving the new L1 chain from scratch takes it.
+            // The node holds the first blocks (derived from a batch an L1 reorg removed;
+            // the batcher posts again from what L1 holds): they must be the ones held,
+            // and the rest extends the head.
             let mut batch = batch;
             let rest = batch.blocks.split_off((head.number + 1 - first) as usize);
             self.check_held(&batch)?;
@@ -524,6 +554,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
         } else {
             self.execute(batch, head, head_hash).await?;
         }
+        self.tip = last;
         self.store
             .set_sources_if_absent(first..=last, BlockSource::Batch { index: log.index })
             .map_err(DeriveError::from)?;
@@ -547,15 +578,6 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
 
     /// A batch whose blocks this node already holds must carry exactly those blocks.
     fn check_held(&self, batch: &Batch) -> Result<(), BatchOutcome> {
-        let first = batch.blocks[0].number;
-        let parent = match first.checked_sub(1) {
-            Some(number) => self.store.header(number).map_err(DeriveError::from)?,
-            None => None,
-        };
-        let Some(parent) = parent else {
-            return Err(Skip::NoParent(first.saturating_sub(1)).into());
-        };
-        links(&parent, parent.hash(), batch)?;
         for block in &batch.blocks {
             let held = self.store.block(block.number).map_err(DeriveError::from)?;
             let same = held.is_some_and(|(header, txs)| {
@@ -586,7 +608,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
             .chain
             .import_blocks(batch.blocks)
             .await
-            .map_err(DeriveError::chain)?;
+            .map_err(DeriveError::chain::<C>)?;
         for ack in acks.iter().filter(|ack| !ack.refused.is_empty()) {
             tracing::warn!(
                 block = ack.number,

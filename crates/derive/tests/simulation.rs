@@ -17,13 +17,13 @@ use std::sync::{Arc, Mutex};
 use straddle_batch::{Batch, BatchBlock};
 use straddle_chain::{Chain, ChainError, ReplayRule};
 use straddle_derive::{
-    DerivedChain, Imported, L1Reader, L1Source, LinkFault, Mode, Pipeline, block_follows,
+    DerivedChain, Imported, L1Reader, L1Source, LinkFault, Mode, Pipeline, Severity, block_follows,
 };
 use straddle_l1::L1Error;
 use straddle_l1::batches::{BatchKind, BatchLog};
 use straddle_l1::deposits::DepositLog;
 use straddle_l1::forced::ForcedLog;
-use straddle_primitives::block::BlockHeader;
+use straddle_primitives::block::{BlockHeader, BlockSource};
 use straddle_primitives::{Action, Domain, SignedAction, Transaction, Transfer};
 use straddle_storage::chain_store::{ChainStore, ChainStoreError};
 use straddle_storage::wal::WalBlock;
@@ -248,6 +248,10 @@ impl SimChain {
 impl DerivedChain for SimChain {
     type Error = SimChainError;
 
+    fn severity(_: &SimChainError) -> Severity {
+        Severity::Critical
+    }
+
     fn domain(&self) -> &Domain {
         &self.domain
     }
@@ -420,7 +424,7 @@ async fn simulate(seed: u64) -> Trace {
                 let through = posted_through(&l1);
                 let next = through + 1;
                 for _ in 0..rng.below(3) {
-                    let hostile = match rng.below(6) {
+                    let hostile = match rng.below(7) {
                         // Garbage.
                         0 => (0..1 + rng.below(200))
                             .map(|_| rng.below(256) as u8)
@@ -441,6 +445,16 @@ async fn simulate(seed: u64) -> Trace {
                             block.timestamp_ms =
                                 honest.headers[through as usize].0.timestamp_ms - 1;
                             encode(honest.headers[through as usize].1, &[block])
+                        }
+                        // Honest blocks from one already carried to past the last carried:
+                        // no source for the blocks after it (it does not start there).
+                        5 if through >= 1 && through < tip => {
+                            let first = 1 + rng.below(through);
+                            let last = (through + 1 + rng.below(4)).min(tip);
+                            encode(
+                                honest.headers[first as usize - 1].1,
+                                &honest.blocks[first as usize - 1..last as usize],
+                            )
                         }
                         // A re-post of blocks already carried (derives nothing new).
                         4 if through >= 1 => {
@@ -475,7 +489,7 @@ async fn simulate(seed: u64) -> Trace {
                     .round()
                     .await
                     .unwrap_or_else(|e| panic!("seed {seed}, step {step}: the round failed: {e}"));
-                trace.push(check(seed, step, &follower, &honest));
+                trace.push(check(seed, step, &follower, &honest, &l1));
             }
         }
     }
@@ -494,13 +508,49 @@ async fn simulate(seed: u64) -> Trace {
     l1.mine(Vec::new());
     l1.finalize(0);
     pipeline.round().await.unwrap();
-    let last = check(seed, STEPS, &follower, &honest);
+    let last = check(seed, STEPS, &follower, &honest, &l1);
     assert_eq!(
         last,
         (STEPS, tip, tip, tip),
         "seed {seed}: the follower holds, and finalizes, the whole honest chain"
     );
     trace.push(last);
+    // A node deriving the final L1 from scratch ends where the follower did.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh_store = Arc::new(ChainStore::open(fresh_dir.path()).unwrap());
+    let fresh = Arc::new(SimChain {
+        chain: Mutex::new(Chain::open(&fresh_store, &kit::genesis()).unwrap()),
+        store: fresh_store.clone(),
+        domain: kit::domain(),
+        heads: Mutex::new((0, 0)),
+    });
+    let source = L1Source {
+        l1_rpc: String::new(),
+        portal: PORTAL,
+        inbox: INBOX,
+        start_block: 0,
+        poll_interval: std::time::Duration::ZERO,
+    };
+    let mut again = Pipeline::new(
+        l1.clone(),
+        source,
+        Mode::Execute,
+        fresh.clone(),
+        fresh_store,
+    );
+    again.round().await.unwrap();
+    assert_eq!(
+        check(seed, STEPS + 1, &fresh, &honest, &l1),
+        (STEPS + 1, tip, tip, tip),
+        "seed {seed}: a fresh node derives what the follower did"
+    );
+    for number in 1..=tip {
+        assert_eq!(
+            fresh.store.block_source(number).unwrap(),
+            follower.store.block_source(number).unwrap(),
+            "seed {seed}: block {number}'s source differs between the follower and a fresh node"
+        );
+    }
     // Every derived block is honest (checked after every round), whatever was posted.
     assert!(
         hostile_postings > 0,
@@ -509,8 +559,42 @@ async fn simulate(seed: u64) -> Trace {
     trace
 }
 
-/// Checks the follower after a round and returns its trace entry.
-fn check(seed: u64, step: usize, follower: &SimChain, honest: &Honest) -> (usize, u64, u64, u64) {
+/// Checks the follower after a round and returns its trace entry: its blocks are the
+/// honest ones, its heads are ordered, and every block's recorded source is one the
+/// dispute game accepts (`SourceRules`): the batch starts at the block, or carries its
+/// parent too; positions never decrease.
+fn check(
+    seed: u64,
+    step: usize,
+    follower: &SimChain,
+    honest: &Honest,
+    l1: &SimL1,
+) -> (usize, u64, u64, u64) {
+    let postings = l1.postings();
+    let mut previous: Option<BlockSource> = None;
+    let (head, _) = follower.committed_head();
+    for number in 1..=head.number {
+        let Some(source) = follower.store.block_source(number).unwrap() else {
+            previous = None;
+            continue;
+        };
+        if let BlockSource::Batch { index } = source {
+            let first = straddle_batch::describe_block(&postings[index as usize], number)
+                .unwrap()
+                .first_block;
+            assert!(
+                first == number || previous == Some(source),
+                "seed {seed}, step {step}: block {number} recorded from batch {index}, which starts at {first} and does not carry its parent"
+            );
+        }
+        if let Some(previous) = previous {
+            assert!(
+                previous.position() <= source.position(),
+                "seed {seed}, step {step}: block {number}'s position runs back"
+            );
+        }
+        previous = Some(source);
+    }
     let (head, _) = follower.committed_head();
     let (safe, finalized) = follower.heads();
     for number in 1..=head.number {

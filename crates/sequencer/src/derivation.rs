@@ -5,7 +5,7 @@
 use crate::sequencer::{Sequencer, SubmitError};
 use std::sync::atomic::Ordering;
 use straddle_batch::BatchBlock;
-use straddle_derive::{DerivedChain, Imported};
+use straddle_derive::{DerivedChain, Imported, Severity};
 use straddle_primitives::B256;
 use straddle_primitives::Domain;
 use straddle_primitives::block::BlockHeader;
@@ -14,6 +14,13 @@ pub use straddle_derive::{L1Source, Mode};
 
 impl DerivedChain for Sequencer {
     type Error = SubmitError;
+
+    fn severity(error: &SubmitError) -> Severity {
+        match error {
+            SubmitError::Overloaded | SubmitError::ShuttingDown => Severity::Temporary,
+            _ => Severity::Critical,
+        }
+    }
 
     fn domain(&self) -> &Domain {
         Sequencer::domain(self)
