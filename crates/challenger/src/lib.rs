@@ -14,7 +14,7 @@ mod play;
 
 use derivation::{Evidence, EvidenceError, SOURCE_FORCED, forced_leaves};
 use jsonrpsee::http_client::HttpClient;
-use moves::{LEVEL_BLOCKS, LEVEL_SUB_STEPS, Move, Reveal, RevealMove, Turn};
+use moves::{LEVEL_BLOCKS, LEVEL_SUB_STEPS, Move, OracleUpdateMove, Reveal, RevealMove, Turn};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 use straddle_batch::PortalRecords;

@@ -61,7 +61,7 @@ pub enum Move {
     /// One oracle sub-step is left: either side runs it.
     SubStep,
     /// One transaction is left: either side runs it (an oracle update is opened into
-    /// sub-steps instead, by the challenger only).
+    /// sub-steps instead: [`at_oracle_update`] decides).
     Step,
     /// The other side's clock ran out (`timeout`).
     Timeout,
@@ -102,6 +102,28 @@ pub fn choose(turn: &Turn) -> Option<Move> {
         return Some(Move::Step);
     }
     (turn.waits_on_other_side() && turn.clock_out).then_some(Move::Timeout)
+}
+
+/// The move at one transaction left when it is an oracle update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OracleUpdateMove {
+    /// The challenger opens the update into its sub-steps (`disputeOracleUpdate`).
+    OpenSubSteps,
+    /// The challenger's clock ran out (`timeout`).
+    Timeout,
+}
+
+/// At one transaction left that is an oracle update only the challenger can move (it
+/// opens the update's sub-steps); the defender waits for that, or for the challenger's
+/// clock to run out, and then ends the game.
+pub fn at_oracle_update(turn: &Turn) -> Option<OracleUpdateMove> {
+    if turn.challenging {
+        Some(OracleUpdateMove::OpenSubSteps)
+    } else if turn.waits_on_other_side() && turn.clock_out {
+        Some(OracleUpdateMove::Timeout)
+    } else {
+        None
+    }
 }
 
 /// Where the defender says derivation took the revealed block from, against the
@@ -299,6 +321,28 @@ mod tests {
                 Some(Move::Step)
             );
         }
+    }
+
+    #[test]
+    fn at_an_oracle_update_the_challenger_opens_it_and_the_defender_times_a_stall_out() {
+        let one = |t: Turn| Turn {
+            span: 1,
+            level: 1,
+            ..t
+        };
+        assert_eq!(
+            at_oracle_update(&one(challenger())),
+            Some(OracleUpdateMove::OpenSubSteps)
+        );
+        assert_eq!(at_oracle_update(&one(defender())), None, "clock running");
+        assert_eq!(
+            at_oracle_update(&Turn {
+                clock_out: true,
+                ..one(defender())
+            }),
+            Some(OracleUpdateMove::Timeout),
+            "a challenger that never opens the update loses on time"
+        );
     }
 
     fn reveal(our: u64, their: u64, same_block: bool) -> Reveal {

@@ -187,7 +187,23 @@ impl Player {
                 let step = self.l2.get_step(game.blockNumber, game.lo).await?;
                 if step.transaction.first() == Some(&KIND_ORACLE_UPDATE) {
                     if !turn.challenging {
-                        return Ok(None);
+                        let remaining = self
+                            .game_view(&DisputeGame::remainingTimeCall { gameId: gid })
+                            .await?;
+                        turn.clock_out = remaining == 0;
+                    }
+                    match moves::at_oracle_update(&turn) {
+                        Some(OracleUpdateMove::OpenSubSteps) => {}
+                        Some(OracleUpdateMove::Timeout) => {
+                            self.send(
+                                &DisputeGame::timeoutCall { gameId: gid },
+                                U256::ZERO,
+                                "timeout",
+                            )
+                            .await?;
+                            return Ok(Some("timeout"));
+                        }
+                        _ => return Ok(None),
                     }
                     let call = DisputeGame::disputeOracleUpdateCall {
                         gameId: gid,
