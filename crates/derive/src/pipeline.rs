@@ -535,7 +535,7 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
             .map_err(DeriveError::from)?
             .ok_or(Skip::NoParent(self.tip))?;
         links(&tip, tip.hash(), &batch)?;
-        let (head, head_hash) = self.chain.committed_head();
+        let head = self.chain.committed_head().0;
         let held = last <= head.number || self.mode == Mode::Check;
         if held {
             self.check_held(&batch)?;
@@ -546,13 +546,9 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
             let mut batch = batch;
             let rest = batch.blocks.split_off((head.number + 1 - first) as usize);
             self.check_held(&batch)?;
-            let rest = Batch {
-                parent_hash: head_hash,
-                blocks: rest,
-            };
-            self.execute(rest, head, head_hash).await?;
+            self.execute(rest).await?;
         } else {
-            self.execute(batch, head, head_hash).await?;
+            self.execute(batch.blocks).await?;
         }
         self.tip = last;
         self.store
@@ -595,18 +591,14 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
         Ok(())
     }
 
-    /// Executes a batch that extends the head, after checking every block first.
-    async fn execute(
-        &self,
-        batch: Batch,
-        head: BlockHeader,
-        head_hash: B256,
-    ) -> Result<(), BatchOutcome> {
-        links(&head, head_hash, &batch)?;
-        let last = batch.blocks.last().map_or(head.number, |b| b.number);
+    /// Imports blocks that extend the head (their link was checked against the tip).
+    async fn execute(&self, blocks: Vec<BatchBlock>) -> Result<(), BatchOutcome> {
+        let Some(last) = blocks.last().map(|b| b.number) else {
+            return Ok(());
+        };
         let acks = self
             .chain
-            .import_blocks(batch.blocks)
+            .import_blocks(blocks)
             .await
             .map_err(DeriveError::chain::<C>)?;
         for ack in acks.iter().filter(|ack| !ack.refused.is_empty()) {

@@ -352,6 +352,26 @@ fn honest_chain(rng: &mut Rng, length: u64) -> Honest {
 
 // ------------------------------------------------------------------ the run
 
+/// A follower on `dir` and the derivation pipeline feeding it from `l1`.
+fn follow(l1: &SimL1, dir: &std::path::Path) -> (Arc<SimChain>, Pipeline<SimL1, SimChain>) {
+    let store = Arc::new(ChainStore::open(dir).unwrap());
+    let follower = Arc::new(SimChain {
+        chain: Mutex::new(Chain::open(&store, &kit::genesis()).unwrap()),
+        store: store.clone(),
+        domain: kit::domain(),
+        heads: Mutex::new((0, 0)),
+    });
+    let source = L1Source {
+        l1_rpc: String::new(),
+        portal: PORTAL,
+        inbox: INBOX,
+        start_block: 0,
+        poll_interval: std::time::Duration::ZERO,
+    };
+    let pipeline = Pipeline::new(l1.clone(), source, Mode::Execute, follower.clone(), store);
+    (follower, pipeline)
+}
+
 /// What the follower looked like after a round: (step, head, safe, finalized).
 type Trace = Vec<(usize, u64, u64, u64)>;
 
@@ -369,23 +389,8 @@ async fn simulate(seed: u64) -> Trace {
     let honest = honest_chain(&mut rng, 150);
     let tip = honest.blocks.len() as u64;
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(ChainStore::open(dir.path()).unwrap());
-    let chain = Chain::open(&store, &kit::genesis()).unwrap();
-    let follower = Arc::new(SimChain {
-        chain: Mutex::new(chain),
-        store: store.clone(),
-        domain: kit::domain(),
-        heads: Mutex::new((0, 0)),
-    });
     let l1 = SimL1::new();
-    let source = L1Source {
-        l1_rpc: String::new(),
-        portal: PORTAL,
-        inbox: INBOX,
-        start_block: 0,
-        poll_interval: std::time::Duration::ZERO,
-    };
-    let mut pipeline = Pipeline::new(l1.clone(), source, Mode::Execute, follower.clone(), store);
+    let (follower, mut pipeline) = follow(&l1, dir.path());
     // Postings besides the honest batcher's (none of them may change what derives).
     let mut hostile_postings = 0;
     let mut trace = Trace::new();
@@ -517,27 +522,7 @@ async fn simulate(seed: u64) -> Trace {
     trace.push(last);
     // A node deriving the final L1 from scratch ends where the follower did.
     let fresh_dir = tempfile::tempdir().unwrap();
-    let fresh_store = Arc::new(ChainStore::open(fresh_dir.path()).unwrap());
-    let fresh = Arc::new(SimChain {
-        chain: Mutex::new(Chain::open(&fresh_store, &kit::genesis()).unwrap()),
-        store: fresh_store.clone(),
-        domain: kit::domain(),
-        heads: Mutex::new((0, 0)),
-    });
-    let source = L1Source {
-        l1_rpc: String::new(),
-        portal: PORTAL,
-        inbox: INBOX,
-        start_block: 0,
-        poll_interval: std::time::Duration::ZERO,
-    };
-    let mut again = Pipeline::new(
-        l1.clone(),
-        source,
-        Mode::Execute,
-        fresh.clone(),
-        fresh_store,
-    );
+    let (fresh, mut again) = follow(&l1, fresh_dir.path());
     again.round().await.unwrap();
     assert_eq!(
         check(seed, STEPS + 1, &fresh, &honest, &l1),
