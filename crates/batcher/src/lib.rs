@@ -276,9 +276,7 @@ impl Batcher {
         }))
     }
 
-    /// The blocks after `posted`, as many as fit in one batch. The count is found by
-    /// doubling, then bisecting, so a long backlog costs O(log n) encodings, not one per
-    /// block.
+    /// The blocks after `posted`, as many as fit in one batch under the configured limit.
     async fn form_batch(&self, posted: u64, head: u64) -> Result<(Batch, Vec<u8>), BatcherError> {
         let parent = self
             .l2
@@ -293,60 +291,14 @@ impl Batcher {
             DataAvailability::Blobs | DataAvailability::Cheapest => BATCH_BYTES_MAX,
         }
         .min(self.config.batch_bytes_max);
-        let available = usize::try_from(head - posted).unwrap_or(usize::MAX);
-        let mut blocks: Vec<BatchBlock> = Vec::new();
-        // `fits`: the largest count known to fit, with its bytes; `over`: the smallest
-        // count known not to.
-        let mut fits: (usize, Vec<u8>) = (0, Vec::new());
-        let mut over: Option<usize> = None;
-        let mut probe = 1usize;
-        loop {
-            let count = match over {
-                None => probe.min(available),
-                Some(over) if over - fits.0 > 1 => (fits.0 + over) / 2,
-                Some(_) => break,
-            };
-            while blocks.len() < count {
-                let number = posted + 1 + blocks.len() as u64;
-                blocks.push(self.block(number).await?);
-            }
-            let candidate = Batch {
-                parent_hash: parent.hash,
-                blocks: blocks[..count].to_vec(),
-            };
-            let number = posted + count as u64;
-            let bytes = candidate
-                .encode(&self.config.domain)
-                .map_err(|e| BatcherError::Block {
-                    number,
-                    reason: format!("cannot be encoded: {e}"),
-                })?;
-            if bytes.len() <= limit {
-                fits = (count, bytes);
-                if over.is_none() && count == available {
-                    break;
-                }
-                probe = probe.saturating_mul(2);
-            } else if count == 1 {
-                return Err(BatcherError::Block {
-                    number,
-                    reason: format!(
-                        "encodes to {} bytes, above the batch maximum {limit}",
-                        bytes.len()
-                    ),
-                });
-            } else {
-                over = Some(count);
-            }
-        }
-        blocks.truncate(fits.0);
-        Ok((
-            Batch {
-                parent_hash: parent.hash,
-                blocks,
-            },
-            fits.1,
-        ))
+        form_batch(
+            &self.config.domain,
+            limit,
+            (posted, parent.hash),
+            head,
+            |number| self.block(number),
+        )
+        .await
     }
 
     /// Block `number` with its transactions, from the sequencer.
@@ -374,6 +326,76 @@ impl Batcher {
             transactions,
         })
     }
+}
+
+/// The batch of the blocks after `parent` (its number and hash) up to `head`, as many as
+/// encode within `limit` bytes, and its bytes; `block` reads one block. The count is
+/// found by doubling, then bisecting, so a long backlog costs O(log n) encodings, not one
+/// per block.
+pub async fn form_batch<F, Fut>(
+    domain: &Domain,
+    limit: usize,
+    parent: (u64, B256),
+    head: u64,
+    mut block: F,
+) -> Result<(Batch, Vec<u8>), BatcherError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<BatchBlock, BatcherError>>,
+{
+    let (posted, parent_hash) = parent;
+    let available = usize::try_from(head.saturating_sub(posted)).unwrap_or(usize::MAX);
+    let mut blocks: Vec<BatchBlock> = Vec::new();
+    // `fits`: the largest count known to fit, with its bytes; `over`: the smallest count
+    // known not to.
+    let mut fits: (usize, Vec<u8>) = (0, Vec::new());
+    let mut over: Option<usize> = None;
+    let mut probe = 1usize;
+    loop {
+        let count = match over {
+            None => probe.min(available),
+            Some(over) if over - fits.0 > 1 => (fits.0 + over) / 2,
+            Some(_) => break,
+        };
+        while blocks.len() < count {
+            let number = posted + 1 + blocks.len() as u64;
+            blocks.push(block(number).await?);
+        }
+        let candidate = Batch {
+            parent_hash,
+            blocks: blocks[..count].to_vec(),
+        };
+        let number = posted + count as u64;
+        let bytes = candidate.encode(domain).map_err(|e| BatcherError::Block {
+            number,
+            reason: format!("cannot be encoded: {e}"),
+        })?;
+        if bytes.len() <= limit {
+            fits = (count, bytes);
+            if over.is_none() && count == available {
+                break;
+            }
+            probe = probe.saturating_mul(2);
+        } else if count == 1 {
+            return Err(BatcherError::Block {
+                number,
+                reason: format!(
+                    "encodes to {} bytes, above the batch maximum {limit}",
+                    bytes.len()
+                ),
+            });
+        } else {
+            over = Some(count);
+        }
+    }
+    blocks.truncate(fits.0);
+    Ok((
+        Batch {
+            parent_hash,
+            blocks,
+        },
+        fits.1,
+    ))
 }
 
 fn log_posted(posted: &Posted) {

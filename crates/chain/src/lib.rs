@@ -5,6 +5,7 @@
 //! blocks through it.
 
 use alloy_primitives::B256;
+use std::sync::Arc;
 use straddle_exchange::{
     BlockContext, ClosedBlock, ExecutionState, Genesis, InvariantViolation, Ledger, LedgerError,
 };
@@ -13,7 +14,7 @@ use straddle_primitives::block::{StoredTx, with_hashes};
 use straddle_primitives::{DecodeError, Transaction};
 use straddle_state::{LeafChange, SparseMerkleTree, key_hash, value_hash};
 use straddle_storage::chain_store::{ChainStore, ChainStoreError, SealedBlock};
-use straddle_storage::wal::WalBlock;
+use straddle_storage::wal::{self, WalBlock, WalDisk, WalError, WalWriter};
 
 /// Errors building or replaying the chain.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,9 @@ pub enum ChainError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] ChainStoreError),
+    /// The write-ahead log could not be read or started.
+    #[error(transparent)]
+    Wal(#[from] WalError),
     /// The ledger could not be built.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -165,6 +169,34 @@ impl Chain {
         })
     }
 
+    /// Recovery after a stop or a crash: opens the stored chain, replays and commits
+    /// every block of the write-ahead log on `wal` that the store does not hold yet (the
+    /// log is written before the database, so it may be ahead), then starts a fresh log
+    /// after the head. A sequencer and a simulated one recover through this.
+    pub fn recover(
+        store: &ChainStore,
+        genesis: &Genesis,
+        wal: Arc<dyn WalDisk>,
+        rule: ReplayRule,
+    ) -> Result<Recovered, ChainError> {
+        let logged = wal::recover_from(wal.as_ref())?;
+        let mut chain = Chain::open(store, genesis)?;
+        let committed = chain.tip.head.number;
+        let mut replayed = 0usize;
+        for block in logged.iter().filter(|b| b.number > committed) {
+            let sealed = chain.replay_logged(block, rule)?;
+            replayed += sealed.transactions.len();
+            store.commit_block(&sealed, None)?;
+        }
+        // Every logged block is now in the database: the old segments can go.
+        let wal = WalWriter::start_fresh_on(wal, chain.tip.head.number + 1)?;
+        Ok(Recovered {
+            chain,
+            wal,
+            replayed,
+        })
+    }
+
     /// Seals the executed transactions into the next block.
     pub fn seal(
         &mut self,
@@ -229,6 +261,16 @@ impl Chain {
         }
         Ok(())
     }
+}
+
+/// A recovered chain and the fresh log it appends to.
+pub struct Recovered {
+    /// The chain at the last logged block.
+    pub chain: Chain,
+    /// The log, empty, starting after the head.
+    pub wal: WalWriter,
+    /// Transactions replayed from the old log.
+    pub replayed: usize,
 }
 
 /// What replay does with a transaction the STF refuses.

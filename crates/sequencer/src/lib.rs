@@ -17,12 +17,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use straddle_chain::{Chain, ChainError, ReplayRule};
+use straddle_chain::{Chain, ChainError, Recovered, ReplayRule};
 use straddle_exchange::Genesis;
 use straddle_rpc_api::StraddleApiServer;
 use straddle_storage::chain_store::ChainStore;
-use straddle_storage::wal;
-use straddle_storage::wal::{WalError, WalWriter};
+use straddle_storage::wal::FsDisk;
 
 /// Largest JSON-RPC request body accepted, in bytes.
 pub const RPC_REQUEST_BYTES_MAX: u32 = 64 * 1024;
@@ -59,9 +58,6 @@ pub enum NodeError {
     /// The chain could not be opened or recovered.
     #[error(transparent)]
     Chain(#[from] ChainError),
-    /// The log could not be read or created.
-    #[error(transparent)]
-    Wal(#[from] WalError),
     /// The configuration cannot work (a follower without L1, or one that takes deposits).
     #[error("configuration: {0}")]
     Config(&'static str),
@@ -111,20 +107,12 @@ impl Node {
         std::fs::create_dir_all(&config.data_dir)?;
         let started = Instant::now();
         let store = Arc::new(ChainStore::open(&config.data_dir).map_err(ChainError::from)?);
-        let mut chain = Chain::open(&store, &config.genesis)?;
-        let wal_dir = config.data_dir.join("wal");
-        let logged = wal::recover(&wal_dir)?;
-        let mut replayed = 0usize;
-        let committed = chain.tip.head.number;
-        for block in logged.iter().filter(|b| b.number > committed) {
-            let sealed = chain.replay_logged(block, replay_rule)?;
-            replayed += sealed.transactions.len();
-            store
-                .commit_block(&sealed, None)
-                .map_err(ChainError::from)?;
-        }
-        // Every logged block is now in the database: start a fresh log.
-        let writer = WalWriter::start_fresh(&wal_dir, chain.tip.head.number + 1)?;
+        let wal_disk = Arc::new(FsDisk::new(&config.data_dir.join("wal")));
+        let Recovered {
+            chain,
+            wal: writer,
+            replayed,
+        } = Chain::recover(&store, &config.genesis, wal_disk, replay_rule)?;
         tracing::info!(
             head = chain.tip.head.number,
             root = %chain.tip.head.state_root,

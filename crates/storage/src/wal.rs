@@ -9,11 +9,15 @@
 //! blocks. A torn record at the end of the last segment (a crash mid-write) is cut off on
 //! recovery; damage anywhere else is refused.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+pub mod disk;
+
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use straddle_primitives::codec::{Reader, Writer};
+
+pub use disk::{FsDisk, SegmentFile, SimDisk, WalDisk};
 
 /// Segment size after which the next block starts a new segment.
 pub const WAL_SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
@@ -74,44 +78,43 @@ fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-fn segment_path(dir: &Path, first_block: u64) -> PathBuf {
-    dir.join(format!("{first_block:020}.wal"))
+fn segment_name(first_block: u64) -> String {
+    format!("{first_block:020}.wal")
 }
 
-/// Segments in `dir` as `(first block, path)`, ascending.
-fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        let first = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".wal"))
-            .and_then(|n| n.parse::<u64>().ok());
-        if let Some(first) = first {
-            out.push((first, path));
-        }
-    }
+/// Segments on `disk` as `(first block, name)`, ascending.
+fn segments(disk: &dyn WalDisk) -> Result<Vec<(u64, String)>, WalError> {
+    let mut out: Vec<(u64, String)> = disk
+        .list()?
+        .into_iter()
+        .filter_map(|name| {
+            let first = name.strip_suffix(".wal")?.parse::<u64>().ok()?;
+            Some((first, name))
+        })
+        .collect();
     out.sort();
     Ok(out)
 }
 
-/// Reads every block in the log, cutting off a torn tail of the last segment.
+/// Reads every block in the log in `dir`, cutting off a torn tail of the last segment.
 pub fn recover(dir: &Path) -> Result<Vec<WalBlock>, WalError> {
-    fs::create_dir_all(dir)?;
-    let segments = segments(dir)?;
+    recover_from(&FsDisk::new(dir))
+}
+
+/// [`recover`] from the log on `disk`.
+pub fn recover_from(disk: &dyn WalDisk) -> Result<Vec<WalBlock>, WalError> {
+    let segments = segments(disk)?;
     let mut blocks: Vec<WalBlock> = Vec::new();
-    for (i, (_, path)) in segments.iter().enumerate() {
+    for (i, (_, name)) in segments.iter().enumerate() {
         let is_last = i + 1 == segments.len();
-        let mut bytes = Vec::new();
-        File::open(path)?.read_to_end(&mut bytes)?;
+        let bytes = disk.read(name)?;
         let mut offset = 0usize;
         while offset < bytes.len() {
             match parse_record(&bytes[offset..]) {
                 Ok((kind, payload, used)) => {
                     apply_record(&mut blocks, kind, payload).map_err(|reason| {
                         WalError::Corrupt {
-                            segment: path.clone(),
+                            segment: disk.path(name),
                             offset: offset as u64,
                             reason,
                         }
@@ -119,15 +122,13 @@ pub fn recover(dir: &Path) -> Result<Vec<WalBlock>, WalError> {
                     offset += used;
                 }
                 Err(reason) if is_last => {
-                    tracing::warn!(segment = %path.display(), offset, reason, "cutting torn tail off the write-ahead log");
-                    let file = OpenOptions::new().write(true).open(path)?;
-                    file.set_len(offset as u64)?;
-                    file.sync_all()?;
+                    tracing::warn!(segment = %disk.path(name).display(), offset, reason, "cutting torn tail off the write-ahead log");
+                    disk.truncate(name, offset as u64)?;
                     break;
                 }
                 Err(reason) => {
                     return Err(WalError::Corrupt {
-                        segment: path.clone(),
+                        segment: disk.path(name),
                         offset: offset as u64,
                         reason,
                     });
@@ -188,27 +189,29 @@ fn apply_record(blocks: &mut Vec<WalBlock>, kind: u8, payload: &[u8]) -> Result<
 
 /// The appending side of the log. Owned by one thread.
 pub struct WalWriter {
-    dir: PathBuf,
-    file: File,
+    disk: Arc<dyn WalDisk>,
+    file: Box<dyn SegmentFile>,
     segment_first_block: u64,
     segment_bytes: u64,
-    /// Segments before the current one, as (first block, path).
-    closed: Vec<(u64, PathBuf)>,
+    /// First blocks of the segments before the current one.
+    closed: Vec<u64>,
 }
 
 impl WalWriter {
-    /// Deletes every segment (their blocks are all in the database) and starts a fresh one
-    /// whose first block is `next_block`.
+    /// Deletes every segment in `dir` (their blocks are all in the database) and starts a
+    /// fresh one whose first block is `next_block`.
     pub fn start_fresh(dir: &Path, next_block: u64) -> Result<WalWriter, WalError> {
-        fs::create_dir_all(dir)?;
-        for (_, path) in segments(dir)? {
-            fs::remove_file(path)?;
+        WalWriter::start_fresh_on(Arc::new(FsDisk::new(dir)), next_block)
+    }
+
+    /// [`WalWriter::start_fresh`] on `disk`.
+    pub fn start_fresh_on(disk: Arc<dyn WalDisk>, next_block: u64) -> Result<WalWriter, WalError> {
+        for (_, name) in segments(disk.as_ref())? {
+            disk.remove(&name)?;
         }
-        let path = segment_path(dir, next_block);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        sync_dir(dir)?;
+        let file = disk.open_append(&segment_name(next_block))?;
         Ok(WalWriter {
-            dir: dir.to_path_buf(),
+            disk,
             file,
             segment_first_block: next_block,
             segment_bytes: 0,
@@ -221,15 +224,10 @@ impl WalWriter {
         if self.segment_bytes < WAL_SEGMENT_BYTES_MAX || next_block == self.segment_first_block {
             return Ok(());
         }
-        let path = segment_path(&self.dir, next_block);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        sync_dir(&self.dir)?;
+        let file = self.disk.open_append(&segment_name(next_block))?;
         let old = std::mem::replace(&mut self.file, file);
         drop(old);
-        self.closed.push((
-            self.segment_first_block,
-            segment_path(&self.dir, self.segment_first_block),
-        ));
+        self.closed.push(self.segment_first_block);
         self.segment_first_block = next_block;
         self.segment_bytes = 0;
         Ok(())
@@ -237,8 +235,8 @@ impl WalWriter {
 
     /// Writes framed records and fsyncs them.
     pub fn append_and_sync(&mut self, framed: &[u8]) -> Result<(), WalError> {
-        self.file.write_all(framed)?;
-        self.file.sync_data()?;
+        self.file.append(framed)?;
+        self.file.sync()?;
         self.segment_bytes += framed.len() as u64;
         Ok(())
     }
@@ -247,11 +245,11 @@ impl WalWriter {
     pub fn prune(&mut self, committed_block: u64) -> Result<(), WalError> {
         let mut next_first = self.segment_first_block;
         let mut keep = Vec::new();
-        for (first, path) in self.closed.drain(..).rev() {
+        for first in self.closed.drain(..).rev() {
             if next_first.saturating_sub(1) <= committed_block {
-                fs::remove_file(&path)?;
+                self.disk.remove(&segment_name(first))?;
             } else {
-                keep.push((first, path));
+                keep.push(first);
             }
             next_first = first;
         }
@@ -259,11 +257,6 @@ impl WalWriter {
         self.closed = keep;
         Ok(())
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), WalError> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -315,13 +308,13 @@ mod tests {
         wal.append_and_sync(&buf).unwrap();
         drop(wal);
         // Damage the first segment, then add a later one so the damage is not a tail.
-        let first = segment_path(dir.path(), 1);
-        let mut bytes = fs::read(&first).unwrap();
+        let first = dir.path().join(segment_name(1));
+        let mut bytes = std::fs::read(&first).unwrap();
         bytes[FRAME_HEADER_BYTES + 3] ^= 0xff;
-        fs::write(&first, bytes).unwrap();
+        std::fs::write(&first, bytes).unwrap();
         let mut later = Vec::new();
         frame_block_open(&mut later, 2, 1100);
-        fs::write(segment_path(dir.path(), 2), later).unwrap();
+        std::fs::write(dir.path().join(segment_name(2)), later).unwrap();
         assert!(matches!(recover(dir.path()), Err(WalError::Corrupt { .. })));
     }
 }

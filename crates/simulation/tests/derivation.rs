@@ -11,290 +11,23 @@
 //! honest block is derived, safe and final. The same seed replays to the same trace; a
 //! failing seed is printed and reproduces exactly.
 
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::B256;
 use alloy_signer::SignerSync;
-use std::sync::{Arc, Mutex};
 use straddle_batch::{Batch, BatchBlock};
-use straddle_chain::{Chain, ChainError, ReplayRule};
-use straddle_derive::{
-    DerivedChain, Imported, L1Reader, L1Source, LinkFault, Mode, Pipeline, Severity, block_follows,
-};
-use straddle_l1::L1Error;
-use straddle_l1::batches::{BatchKind, BatchLog};
-use straddle_l1::deposits::DepositLog;
-use straddle_l1::forced::ForcedLog;
+use straddle_chain::{Chain, ReplayRule};
+use straddle_derive::DerivedChain;
 use straddle_primitives::block::{BlockHeader, BlockSource};
-use straddle_primitives::{Action, Domain, SignedAction, Transaction, Transfer};
-use straddle_storage::chain_store::{ChainStore, ChainStoreError};
+use straddle_primitives::{Action, SignedAction, Transaction, Transfer};
+use straddle_simulation::follower::{SimChain, follow};
+use straddle_simulation::l1::SimL1;
+use straddle_simulation::shuffle;
 use straddle_storage::wal::WalBlock;
 use straddle_testkit::{self as kit, Rng};
 
-const INBOX: Address = Address::repeat_byte(0x1b);
-const PORTAL: Address = Address::repeat_byte(0x90);
 /// Steps of one simulation (each mines, reorgs, finalizes or derives).
 const STEPS: usize = 240;
 /// Seeds the test runs.
 const SEEDS: [u64; 6] = [1, 2, 3, 42, 1_000, 0xdead_beef];
-
-// ------------------------------------------------------------------ simulated L1
-
-/// One L1 block: its hash, time and the batches posted in it.
-#[derive(Clone)]
-struct L1Block {
-    hash: B256,
-    timestamp: u64,
-    batches: Vec<(BatchLog, Bytes)>,
-}
-
-struct L1State {
-    blocks: Vec<L1Block>,
-    finalized: u64,
-    /// Makes a re-mined block's hash differ from the one it replaces.
-    forks: u64,
-}
-
-/// An L1 whose blocks the test mines, reorgs and finalizes.
-#[derive(Clone)]
-struct SimL1(Arc<Mutex<L1State>>);
-
-impl SimL1 {
-    fn new() -> SimL1 {
-        let genesis = L1Block {
-            hash: keccak256(b"l1 genesis"),
-            timestamp: 1_000,
-            batches: Vec::new(),
-        };
-        SimL1(Arc::new(Mutex::new(L1State {
-            blocks: vec![genesis],
-            finalized: 0,
-            forks: 0,
-        })))
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, L1State> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Mines a block holding `postings`, in order.
-    fn mine(&self, postings: Vec<Vec<u8>>) {
-        let mut state = self.state();
-        let number = state.blocks.len() as u64;
-        let count: u64 = state.blocks.iter().map(|b| b.batches.len() as u64).sum();
-        let hash = keccak256([number.to_be_bytes(), state.forks.to_be_bytes()].concat());
-        let timestamp = state.blocks[number as usize - 1].timestamp + 12;
-        let batches = postings
-            .into_iter()
-            .enumerate()
-            .map(|(k, bytes)| {
-                let log = BatchLog {
-                    index: count + k as u64,
-                    kind: BatchKind::Calldata,
-                    commitment: keccak256(&bytes),
-                    blob_count: 0,
-                    accumulator: B256::ZERO,
-                    l1_block: number,
-                    l1_block_hash: hash,
-                    tx_hash: keccak256([hash.as_slice(), &(k as u64).to_be_bytes()].concat()),
-                };
-                (log, Bytes::from(bytes))
-            })
-            .collect();
-        state.blocks.push(L1Block {
-            hash,
-            timestamp,
-            batches,
-        });
-    }
-
-    /// Drops the newest `depth` blocks above the finalized one.
-    fn reorg(&self, depth: usize) {
-        let mut state = self.state();
-        let keep = state
-            .blocks
-            .len()
-            .saturating_sub(depth)
-            .max(state.finalized as usize + 1);
-        state.blocks.truncate(keep);
-        state.forks += 1;
-    }
-
-    fn finalize(&self, lag: u64) {
-        let mut state = self.state();
-        let head = state.blocks.len() as u64 - 1;
-        state.finalized = state.finalized.max(head.saturating_sub(lag));
-    }
-
-    fn head(&self) -> u64 {
-        self.state().blocks.len() as u64 - 1
-    }
-
-    /// Every posting on L1 now, in order.
-    fn postings(&self) -> Vec<Bytes> {
-        let state = self.state();
-        state
-            .blocks
-            .iter()
-            .flat_map(|b| b.batches.iter().map(|(_, bytes)| bytes.clone()))
-            .collect()
-    }
-}
-
-impl L1Reader for SimL1 {
-    async fn block_number(&self) -> Result<u64, L1Error> {
-        Ok(self.head())
-    }
-
-    async fn finalized_block_number(&self) -> Result<u64, L1Error> {
-        Ok(self.state().finalized)
-    }
-
-    async fn block_hash(&self, number: u64) -> Result<Option<B256>, L1Error> {
-        Ok(self.state().blocks.get(number as usize).map(|b| b.hash))
-    }
-
-    async fn block_timestamp(&self, number: u64) -> Result<u64, L1Error> {
-        self.state()
-            .blocks
-            .get(number as usize)
-            .map(|b| b.timestamp)
-            .ok_or_else(|| L1Error::Rpc(format!("no L1 block {number}")))
-    }
-
-    async fn forced_inclusion_window(&self, _portal: Address) -> Result<u64, L1Error> {
-        Ok(10)
-    }
-
-    async fn batches_between(
-        &self,
-        _inbox: Address,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<BatchLog>, L1Error> {
-        let state = self.state();
-        Ok(state
-            .blocks
-            .iter()
-            .skip(from as usize)
-            .take((to + 1).saturating_sub(from) as usize)
-            .flat_map(|b| b.batches.iter().map(|(log, _)| *log))
-            .collect())
-    }
-
-    async fn deposits_between(
-        &self,
-        _: Address,
-        _: u64,
-        _: u64,
-    ) -> Result<Vec<DepositLog>, L1Error> {
-        Ok(Vec::new())
-    }
-
-    async fn forced_between(&self, _: Address, _: u64, _: u64) -> Result<Vec<ForcedLog>, L1Error> {
-        Ok(Vec::new())
-    }
-
-    async fn batch_bytes(&self, batch: &BatchLog) -> Result<Bytes, L1Error> {
-        let state = self.state();
-        state
-            .blocks
-            .get(batch.l1_block as usize)
-            .and_then(|b| {
-                b.batches
-                    .iter()
-                    .find(|(log, _)| log.tx_hash == batch.tx_hash)
-            })
-            .map(|(_, bytes)| bytes.clone())
-            .ok_or_else(|| L1Error::Rpc("the posting is gone (reorg)".into()))
-    }
-}
-
-// ------------------------------------------------------------------ the derived chain
-
-#[derive(Debug, thiserror::Error)]
-enum SimChainError {
-    #[error(transparent)]
-    Link(#[from] LinkFault),
-    #[error(transparent)]
-    Chain(#[from] ChainError),
-    #[error(transparent)]
-    Store(#[from] ChainStoreError),
-}
-
-/// A follower's chain: blocks execute through `straddle-chain` and commit to a redb store.
-struct SimChain {
-    chain: Mutex<Chain>,
-    store: Arc<ChainStore>,
-    domain: Domain,
-    heads: Mutex<(u64, u64)>,
-}
-
-impl SimChain {
-    fn chain(&self) -> std::sync::MutexGuard<'_, Chain> {
-        self.chain
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn heads(&self) -> (u64, u64) {
-        *self
-            .heads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl DerivedChain for SimChain {
-    type Error = SimChainError;
-
-    fn severity(_: &SimChainError) -> Severity {
-        Severity::Critical
-    }
-
-    fn domain(&self) -> &Domain {
-        &self.domain
-    }
-
-    fn committed_head(&self) -> (BlockHeader, B256) {
-        let chain = self.chain();
-        (chain.tip.head.clone(), chain.tip.head_hash)
-    }
-
-    async fn forced_count(&self) -> Result<u64, SimChainError> {
-        Ok(self.chain().state.ledger.forced_queue().count)
-    }
-
-    async fn import_blocks(&self, blocks: Vec<BatchBlock>) -> Result<Vec<Imported>, SimChainError> {
-        let mut chain = self.chain();
-        let mut imported = Vec::with_capacity(blocks.len());
-        for block in blocks {
-            let head = (chain.tip.head.number, chain.tip.head.timestamp_ms);
-            block_follows(head, block.number, block.timestamp_ms)?;
-            let logged = WalBlock {
-                number: block.number,
-                timestamp_ms: block.timestamp_ms,
-                transactions: block.transactions.iter().map(|tx| tx.encode()).collect(),
-            };
-            let sealed = chain.replay_logged(&logged, ReplayRule::RefusedChangesNothing)?;
-            self.store.commit_block(&sealed, None)?;
-            imported.push(Imported {
-                number: block.number,
-                refused: Vec::new(),
-            });
-        }
-        Ok(imported)
-    }
-
-    async fn wait_committed(&self, _number: u64) {}
-
-    fn set_heads(&self, safe: u64, finalized: u64) {
-        *self
-            .heads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = (safe, finalized);
-    }
-}
 
 // ------------------------------------------------------------------ the honest sequencer
 
@@ -351,26 +84,6 @@ fn honest_chain(rng: &mut Rng, length: u64) -> Honest {
 }
 
 // ------------------------------------------------------------------ the run
-
-/// A follower on `dir` and the derivation pipeline feeding it from `l1`.
-fn follow(l1: &SimL1, dir: &std::path::Path) -> (Arc<SimChain>, Pipeline<SimL1, SimChain>) {
-    let store = Arc::new(ChainStore::open(dir).unwrap());
-    let follower = Arc::new(SimChain {
-        chain: Mutex::new(Chain::open(&store, &kit::genesis()).unwrap()),
-        store: store.clone(),
-        domain: kit::domain(),
-        heads: Mutex::new((0, 0)),
-    });
-    let source = L1Source {
-        l1_rpc: String::new(),
-        portal: PORTAL,
-        inbox: INBOX,
-        start_block: 0,
-        poll_interval: std::time::Duration::ZERO,
-    };
-    let pipeline = Pipeline::new(l1.clone(), source, Mode::Execute, follower.clone(), store);
-    (follower, pipeline)
-}
 
 /// What the follower looked like after a round: (step, head, safe, finalized).
 type Trace = Vec<(usize, u64, u64, u64)>;
@@ -481,7 +194,7 @@ async fn simulate(seed: u64) -> Trace {
                         &honest.blocks[through as usize..last as usize],
                     ));
                 }
-                rng_shuffle(&mut rng, &mut postings);
+                shuffle(&mut rng, &mut postings);
                 l1.mine(postings);
             }
             // A reorg of the newest blocks.
@@ -596,12 +309,6 @@ fn check(
         head.number
     );
     (step, head.number, safe, finalized)
-}
-
-fn rng_shuffle<T>(rng: &mut Rng, items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        items.swap(i, rng.below(i as u64 + 1) as usize);
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]
