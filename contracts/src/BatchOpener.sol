@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Length (over 800 lines): the calldata and the blob openings share the batch layout walk
+// and every describe/open entry point the dispute game binds to; one contract keeps them
+// on one reading of the format (docs/spec/batches.md).
+
 import {BatchInbox} from "./BatchInbox.sol";
 import {L2Domain} from "./L2Domain.sol";
 import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Length (over 800 lines): every move (bisection, derivation moves, steps, timeouts,
+// bonds) reads and writes one game record and one pair of clocks; one contract keeps that
+// storage layout and the clock rules in one place (docs/spec/disputes.md).
+
 import {BatchOpener} from "./BatchOpener.sol";
 import {L2Block} from "./L2Block.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";

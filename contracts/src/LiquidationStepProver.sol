@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IStepProver} from "./DisputeGame.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
 import {PortfolioSteps} from "./PortfolioSteps.sol";
@@ -34,7 +33,7 @@ import {StepRules} from "./StepRules.sol";
 /// equity). Refused unless the market is active and priced, the two differ, the target is
 /// bankrupt beyond the fund, and the size is a positive multiple of the lot within both
 /// positions, which are on opposite sides. Leaves as a liquidation's without the account.
-contract LiquidationStepProver is PortfolioSteps, IStepProver {
+contract LiquidationStepProver is PortfolioSteps {
     /// @notice kind ‖ target ‖ market u32 ‖ size u64 ‖ nonce u64 ‖ expiryMs u64 ‖ r ‖ s ‖ v.
     uint256 internal constant LIQUIDATE_BYTES = 114;
     /// @notice kind ‖ target ‖ market u32 ‖ counterparty ‖ size u64.
@@ -85,13 +84,13 @@ contract LiquidationStepProver is PortfolioSteps, IStepProver {
         StepRules(chainId, verifyingContract, IPortalRecords(address(0)), address(0))
     {}
 
-    /// @inheritdoc IStepProver
-    function execute(bytes32 preRoot, uint64, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
-        external
+    /// @inheritdoc PortfolioSteps
+    function executeKind(bytes32 preRoot, uint64, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
+        internal
         view
+        override
         returns (bytes32)
     {
-        if (transaction.length == 0) return preRoot;
         uint8 kind = uint8(transaction[0]);
         Request memory r;
         if (kind == KIND_LIQUIDATE) {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IStepProver} from "./DisputeGame.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
 import {PortfolioSteps} from "./PortfolioSteps.sol";
@@ -34,7 +33,7 @@ import {StepRules} from "./StepRules.sol";
 /// positions other than the order's (read only), the order's market, the owner's
 /// portfolio (both read only), the order record (the only leaf written); just the
 /// record when it is not a resting placed order.
-contract MarginStepProver is PortfolioSteps, IStepProver {
+contract MarginStepProver is PortfolioSteps {
     /// @notice kind ‖ owner ‖ order hash.
     uint256 internal constant RETIRE_ORDER_BYTES = 53;
     /// @notice Where a placed record holds its order's fields: `filled u64 ‖ cancelled u8
@@ -47,15 +46,13 @@ contract MarginStepProver is PortfolioSteps, IStepProver {
         StepRules(chainId, verifyingContract, portal_, address(0))
     {}
 
-    /// @inheritdoc IStepProver
-    function execute(
-        bytes32 preRoot,
-        uint64 blockNumber,
-        uint64 timestampMs,
-        bytes calldata transaction,
-        bytes calldata witness
-    ) external view returns (bytes32) {
-        if (transaction.length == 0) return preRoot;
+    /// @inheritdoc PortfolioSteps
+    function executeKind(bytes32 preRoot, uint64 blockNumber, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
+        internal
+        view
+        override
+        returns (bytes32)
+    {
         uint8 kind = uint8(transaction[0]);
         Leaf[] memory leaves = leavesOf(witness);
         if (kind == KIND_FORCED) return forced(preRoot, blockNumber, timestampMs, transaction, leaves);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IStepProver} from "./DisputeGame.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
 import {PortfolioSteps} from "./PortfolioSteps.sol";
@@ -30,7 +29,7 @@ import {StepRules} from "./StepRules.sol";
 /// none when the match is over the weight bound),
 /// the order records (the taker's, then each maker's once), the portfolios (the taker's,
 /// then each maker owner's once), the match's market, the clearing totals.
-contract MatchStepProver is PortfolioSteps, IStepProver {
+contract MatchStepProver is PortfolioSteps {
     /// @notice Most makers one match fills (crates/primitives MAKERS_PER_MATCH_MAX).
     uint256 internal constant MAKERS_MAX = 16;
     /// @notice The most a match may touch (crates/exchange MATCH_WEIGHT_MAX): positions
@@ -112,13 +111,13 @@ contract MatchStepProver is PortfolioSteps, IStepProver {
         StepRules(chainId, verifyingContract, IPortalRecords(address(0)), address(0))
     {}
 
-    /// @inheritdoc IStepProver
-    function execute(bytes32 preRoot, uint64, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
-        external
+    /// @inheritdoc PortfolioSteps
+    function executeKind(bytes32 preRoot, uint64, uint64 timestampMs, bytes calldata transaction, bytes calldata witness)
+        internal
         view
+        override
         returns (bytes32)
     {
-        if (transaction.length == 0) return preRoot;
         uint8 kind = uint8(transaction[0]);
         if (kind != KIND_MATCH && kind != KIND_MATCH_PLACED) revert UnsupportedKind(kind);
         (bool decodes, Fills memory f) = fillsOf(transaction);

@@ -1,20 +1,44 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IStepProver} from "./DisputeGame.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
 import {StepRules} from "./StepRules.sol";
 
 /// @title PortfolioSteps
-/// @notice What the one-step provers of kinds that trade between portfolios (matches,
-/// liquidations) share: the market leaves those portfolios' positions need, read once
+/// @notice What the one-step provers of kinds that move portfolios (matches, liquidations,
+/// margin) share: the entry point, where the empty transaction changes nothing and every
+/// other one goes to the prover's `executeKind`; the market leaves those portfolios' positions need, read once
 /// each at the front of the witness, and the traded market's leaf, which the step
 /// writes.
 /// @dev The read markets are the markets of the portfolios' positions other than the
 /// traded one, each once, in first-seen order over the portfolios in the order the kind
 /// names them. Lookups by id go through a table of residues (`id % 1024`), scanning only
 /// when two ids share one.
-abstract contract PortfolioSteps is StepRules {
+abstract contract PortfolioSteps is StepRules, IStepProver {
     uint256 internal constant MARKET_SLOTS = 1024;
+
+    /// @inheritdoc IStepProver
+    function execute(
+        bytes32 preRoot,
+        uint64 blockNumber,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        bytes calldata witness
+    ) external view returns (bytes32) {
+        if (transaction.length == 0) return preRoot;
+        return executeKind(preRoot, blockNumber, timestampMs, transaction, witness);
+    }
+
+    /// @dev The root after a non-empty `transaction` of one of this prover's kinds (it
+    /// reverts with `UnsupportedKind` on any other).
+    function executeKind(
+        bytes32 preRoot,
+        uint64 blockNumber,
+        uint64 timestampMs,
+        bytes calldata transaction,
+        bytes calldata witness
+    ) internal view virtual returns (bytes32);
 
     /// @notice The markets a step reads: `count` leaves at the front of the witness with
     /// `ids`, and the traded market (`traded`, its leaf `tradedLeaf`: a copy the step

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Length (over 800 lines): one library so every step prover executes the same ledger
+// rules, linked once; the kinds share the leaf codecs, nonce windows and margin checks that
+// splitting would scatter or copy.
+
 import {StateProof} from "./StateProof.sol";
 import {L2Domain} from "./L2Domain.sol";
 import {IPortalRecords, PortalRecords} from "./PortalRecords.sol";

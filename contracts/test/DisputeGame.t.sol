@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Length (over 800 lines): every test plays one move or one attack against the same game
+// fixture (registry, inbox, opener, a stand-in prover), set up once in `setUp`.
+
 import {Base} from "./utils/Base.sol";
 import {BatchInbox} from "../src/BatchInbox.sol";
 import {BatchOpener} from "../src/BatchOpener.sol";

@@ -25,6 +25,11 @@
 //! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
 //!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
 //!   the proposer collects both bonds and the output finalizes.
+//!
+//! Length (over 800 lines): the scenarios share one devnet (anvil, sequencer, batcher,
+//! follower, challenger) started once, because each start costs tens of seconds of the
+//! suite's time; each scenario is its own function, and the builders they share live in
+//! `straddle-testkit`.
 
 mod common;
 

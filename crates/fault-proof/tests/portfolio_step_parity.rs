@@ -18,6 +18,11 @@
 //! `OracleStepProver` (perpetuals accrue funding from their traded prices, options are
 //! priced), the rest and the margin deposits on the STF only. Prints the prover's gas
 //! (docs/PERFORMANCE.md).
+//!
+//! Length (over 800 lines): one deployment of the provers on anvil and one evolving
+//! chain serve every portfolio kind, so the kinds are checked on states the others built
+//! (a liquidation after matches, a retirement after a close); one process keeps the
+//! anvil start and the contract deployment to once.
 
 use straddle_testkit as common;
 

@@ -16,6 +16,9 @@
 //! `STRADDLE_TRACE_STEP=<part of a case's name>` it also prints that step's gas by
 //! opcode (anvil's `debug_traceCall`), and with `STRADDLE_TRACE_DUMP=<file>` keeps the raw
 //! trace there.
+//!
+//! Length (over 800 lines): the million-leaf state takes minutes to build and deploy, so
+//! every kind's worst case is measured on that one state in one process.
 
 use straddle_testkit as common;
 

@@ -2,6 +2,9 @@
 //! listings, oracle updates with real signatures, margin deposits, matches of signed
 //! orders, funding, a crash with liquidation, and expiry settlement — with conservation
 //! after every step, leaves that rebuild the same state, and roots that replay bit for bit.
+//!
+//! Length (over 800 lines): one lifecycle, step by step, where every step builds on the
+//! state the one before left; splitting it would mean rebuilding that state per file.
 
 use super::*;
 use crate::InvariantViolation;
