@@ -142,6 +142,9 @@ contract BatchOpener {
     uint8 public constant BATCH_VERSION = 1;
     uint256 internal constant BATCH_BYTES_MAX = (1 << 24) - 1;
     uint256 internal constant ADDRESSES_MAX = 1 << 16;
+    /// @notice Most bytes of the structure head (header, block list, address count):
+    /// bounds every `describe*`/`open*` walk, whatever the batch (crates/batch).
+    uint256 internal constant STRUCTURE_HEAD_BYTES_MAX = 512;
     uint256 internal constant LENGTH_BYTES = 4;
     uint256 internal constant PAYLOAD_BYTES = 31;
     uint256 internal constant ELEMENTS_PER_BLOB = 4096;
@@ -399,9 +402,11 @@ contract BatchOpener {
             }
             total += count;
             if (total > r.length) revert Invalid("transaction count", start);
+            if (r.at > STRUCTURE_HEAD_BYTES_MAX) revert Invalid("structure head over 512 bytes", start);
         }
         // The address table and the index must fit: the rest of the structure.
         r.addressCount = varint(r);
+        if (r.at > STRUCTURE_HEAD_BYTES_MAX) revert Invalid("structure head over 512 bytes", r.at);
         if (r.addressCount > ADDRESSES_MAX) revert Invalid("address count", r.at);
         r.addressStart = r.at;
         r.section = r.addressStart + 20 * r.addressCount + 3 * total;

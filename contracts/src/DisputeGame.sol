@@ -6,6 +6,7 @@ pragma solidity 0.8.30;
 // storage layout and the clock rules in one place (docs/spec/disputes.md).
 
 import {BatchOpener} from "./BatchOpener.sol";
+import {Bonds} from "./Bonds.sol";
 import {L2Block} from "./L2Block.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";
 import {SourceRules} from "./SourceRules.sol";
@@ -66,8 +67,10 @@ interface ISubStepProver {
 /// after each transaction, where the one-step prover decides (an oracle update, too heavy
 /// for one step, is bisected once more over its sub-steps). Each side has a chess clock;
 /// the side to move that lets it run out loses (`timeout`). If the challenger wins, the
-/// output and every later one are removed and it is credited both bonds; if the defender
-/// wins, it is credited the challenger's bond. Credit is paid by pull (`claimCredit`).
+/// output is removed (later outputs stay) and it is credited its bond and the winner's
+/// half of the proposer's; if the defender wins, it is credited the winner's half of the
+/// challenger's bond; the other half of a losing bond is burnt (`Bonds`). Credit is paid
+/// by pull (`claimCredit`).
 contract DisputeGame {
     /// @notice What the game is bisecting.
     enum Level {
@@ -101,7 +104,6 @@ contract DisputeGame {
     /// `loClaim` and `hiClaim` hold the parent's and the block's hashes.
     struct Game {
         uint256 outputIndex;
-        bytes32 outputKey;
         address challenger;
         address defender;
         uint96 bond;
@@ -178,6 +180,9 @@ contract DisputeGame {
 
     /// @notice Wei each address can claim (bonds won or returned).
     mapping(address => uint256) public credit;
+    /// @notice Wei burnt: the burnt halves of losing challengers' bonds (`Bonds.split`),
+    /// held here for ever.
+    uint256 public burnt;
 
     /// @notice A game was opened on output `outputIndex` over L2 blocks `lo`..`hi`.
     event GameOpened(uint256 indexed gameId, uint256 indexed outputIndex, address challenger, uint64 lo, uint64 hi);
@@ -217,7 +222,8 @@ contract DisputeGame {
 
     /// @notice A zero address where one is required.
     error ZeroAddress();
-    /// @notice The bond sent differs from the registry's bond.
+    /// @notice The bond sent is below the registry's `requiredBond()` (or does not fit 96
+    /// bits).
     error WrongBond(uint256 sent, uint256 required);
     /// @notice No output at this index.
     error UnknownOutput(uint256 index);
@@ -229,7 +235,7 @@ contract DisputeGame {
     error UnknownGame(uint256 gameId);
     /// @notice The game has ended.
     error GameOver(uint256 gameId);
-    /// @notice The disputed output was removed or replaced; the game can only be cancelled.
+    /// @notice The disputed output was removed; the game can only be cancelled.
     error OutputGone(uint256 gameId);
     /// @notice The output is still there; the game cannot be cancelled.
     error OutputStillThere(uint256 gameId);
@@ -284,11 +290,11 @@ contract DisputeGame {
     // ---------------------------------------------------------------- opening
 
     /// @notice Disputes output `outputIndex`, agreeing with output `anchorIndex` (final,
-    /// earlier) or with the genesis (`GENESIS`). Carries the registry's bond.
+    /// earlier) or with the genesis (`GENESIS`). Carries a bond of at least the registry's `requiredBond()`.
     /// @return gameId The new game.
     function open(uint256 outputIndex, uint256 anchorIndex) external payable returns (uint256 gameId) {
-        uint256 required = registry.bondAmount();
-        if (msg.value != required) revert WrongBond(msg.value, required);
+        uint256 required = registry.requiredBond();
+        if (msg.value < required || msg.value > type(uint96).max) revert WrongBond(msg.value, required);
         if (outputIndex >= registry.outputCount()) revert UnknownOutput(outputIndex);
         if (!registry.inChallengeWindow(outputIndex)) revert WindowClosed(outputIndex);
         OutputRegistry.Output memory output = registry.getOutput(outputIndex);
@@ -297,7 +303,6 @@ contract DisputeGame {
         gameId = games.length;
         Game storage game = games.push();
         game.outputIndex = outputIndex;
-        game.outputKey = keyOf(output);
         game.challenger = msg.sender;
         game.defender = output.proposer;
         game.bond = uint96(msg.value);
@@ -667,7 +672,7 @@ contract DisputeGame {
         resolve(gameId, game, game.defenderToMove ? Status.ChallengerWon : Status.DefenderWon);
     }
 
-    /// @notice Ends a game whose output was removed or replaced (another game or a
+    /// @notice Ends a game whose output was removed (another game or a
     /// mismatch proof removed it): the challenger gets its bond back.
     function cancel(uint256 gameId) external {
         if (gameId >= games.length) revert UnknownGame(gameId);
@@ -829,21 +834,17 @@ contract DisputeGame {
             credit[game.challenger] += game.bond;
             registry.invalidate(game.outputIndex, game.challenger);
         } else {
-            credit[game.defender] += game.bond;
+            (uint256 toWinner, uint256 burn) = Bonds.split(game.bond);
+            credit[game.defender] += toWinner;
+            burnt += burn;
             registry.disputeClosed(game.outputIndex);
         }
         emit GameResolved(gameId, status);
     }
 
+    /// @dev Indices are never reused, so the output is there until it is removed.
     function outputStillThere(Game storage game) internal view returns (bool) {
-        if (game.outputIndex >= registry.outputCount()) return false;
-        return keyOf(registry.getOutput(game.outputIndex)) == game.outputKey;
-    }
-
-    function keyOf(OutputRegistry.Output memory output) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(output.stateRoot, output.blockHash, output.l2BlockNumber, output.proposedAt, output.proposer)
-        );
+        return !registry.getOutput(game.outputIndex).removed;
     }
 
     function midpoint(uint64 lo, uint64 hi) internal pure returns (uint64) {

@@ -542,12 +542,12 @@ contract DisputeGameTest is Base {
 
     // ---------------------------------------------------------------- tests
 
-    function test_AWrongRootIsRemovedWithItsDependentsAndTheBondsMove() public {
+    function test_AWrongRootIsRemovedAloneAndTheBondsMove() public {
         Chain memory forged = build(8, 2, FORGE_ROOT);
         propose(honest, 4);
         vm.warp(block.timestamp + WINDOW);
         uint256 wrong = propose(forged, 9);
-        propose(forged, 12);
+        uint256 laterWrong = propose(forged, 12);
         uint256 gameId = open(wrong, 0);
         vm.assertEq(uint256(registry.getOutput(wrong).openDisputes), 1, "dispute marked");
 
@@ -557,17 +557,30 @@ contract DisputeGameTest is Base {
         vm.assertEq(uint256(g.blockNumber), 8, "narrowed to the forged block");
         vm.assertEq(uint256(g.lo), 2, "and to its forged transaction");
         vm.assertGt(moves, 5, "bisection took several moves");
-        vm.assertEq(registry.outputCount(), 1, "the wrong output and its dependent are gone");
+        vm.assertTrue(registry.getOutput(wrong).removed, "the wrong output is removed");
+        vm.assertFalse(registry.getOutput(laterWrong).removed, "a later output stands on its own");
+        vm.assertEq(registry.outputCount(), 3, "indices are not reused");
+        vm.assertEq(uint256(registry.latestBlockNumber()), 12, "the newest output is still the later one");
         vm.assertEq(game.credit(CHALLENGER), BOND, "challenger's own bond back");
-        vm.assertEq(registry.credit(CHALLENGER), BOND, "proposer's bond to the challenger");
-        vm.assertEq(registry.credit(PROPOSER), BOND, "dependent's bond back to its proposer");
+        vm.assertEq(registry.credit(CHALLENGER), BOND / 2, "half the proposer's bond to the challenger");
+        vm.assertEq(registry.burnt(), BOND / 2, "the other half burnt");
+
+        // The later output of the forged chain is wrong too, and is removed by its own game
+        // (anchored on the same final output).
+        uint256 second = open(laterWrong, 0);
+        play(second, forged, honest);
+        vm.assertEq(uint256(status(second)), uint256(DisputeGame.Status.ChallengerWon), "second game won");
+        vm.assertTrue(registry.getOutput(laterWrong).removed, "the later wrong output is removed");
+        vm.assertEq(uint256(registry.latestBlockNumber()), 4, "the honest output is the newest left");
 
         uint256 before = CHALLENGER.balance;
         vm.prank(CHALLENGER);
         game.claimCredit();
         vm.prank(CHALLENGER);
         registry.claimCredit();
-        vm.assertEq(CHALLENGER.balance - before, 2 * uint256(BOND), "challenger paid both bonds");
+        vm.assertEq(
+            CHALLENGER.balance - before, 3 * uint256(BOND), "its two bonds back and half of each proposer bond"
+        );
     }
 
     function test_AWrongOracleUpdateIsFoundAmongItsSubSteps() public {
@@ -585,7 +598,7 @@ contract DisputeGameTest is Base {
             vm.assertEq(uint256(sub.transactionIndex), ORACLE_TX, "the update");
             vm.assertEq(uint256(sub.count), ORACLE_STEPS, "its sub-steps");
             vm.assertEq(uint256(g.hi), forgedSub, "the forged sub-step");
-            vm.assertEq(registry.outputCount(), 0, "output removed");
+            vm.assertTrue(registry.getOutput(output).removed, "output removed");
         }
     }
 
@@ -666,9 +679,49 @@ contract DisputeGameTest is Base {
 
         play(gameId, honest, mistaken);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.DefenderWon), "defender won");
-        vm.assertEq(game.credit(PROPOSER), BOND, "the challenger's bond goes to the defender");
+        vm.assertEq(game.credit(PROPOSER), BOND / 2, "half the challenger's bond goes to the defender");
+        vm.assertEq(game.burnt(), BOND / 2, "the other half is burnt");
         vm.assertEq(game.credit(CHALLENGER), 0, "challenger forfeits");
         vm.assertTrue(registry.isFinalized(output), "final once the dispute closed after its window");
+    }
+
+    /// @notice Attack: a proposer and a sock-puppet challenger stage games to delay finality
+    /// (the sock challenges the proposer's correct output and loses on its clock), or to
+    /// take the honest challenger's reward (the proposer lets the sock win first against
+    /// its wrong output). Each staged game burns half a bond of the pair's.
+    function test_CollusionBurnsHalfABondPerStagedGame() public {
+        address sock = address(0x50C);
+        vm.deal(sock, 10 ether);
+        uint256 pairBefore = PROPOSER.balance + sock.balance;
+
+        // Delay: the sock disputes a correct output and falls silent.
+        uint256 correct = propose(honest, 4);
+        vm.prank(sock);
+        uint256 staged = game.open{value: BOND}(correct, GENESIS);
+        vm.prank(PROPOSER);
+        game.claimMidpoint(staged, 0, 4, claimOf(honest, 2));
+        vm.warp(block.timestamp + CLOCK + 1);
+        game.timeout(staged);
+        vm.assertEq(uint256(status(staged)), uint256(DisputeGame.Status.DefenderWon), "the sock lost");
+
+        // Reward theft: the sock opens first on the proposer's wrong output and the proposer
+        // stays silent in that game; the honest challenger's game is then cancelled.
+        uint256 wrong = propose(build(6, 0, FORGE_ROOT), 8);
+        vm.prank(sock);
+        uint256 sockGame = game.open{value: BOND}(wrong, GENESIS);
+        uint256 honestGame = open(wrong, GENESIS);
+        vm.warp(block.timestamp + CLOCK + 1);
+        game.timeout(sockGame);
+        vm.assertEq(uint256(status(sockGame)), uint256(DisputeGame.Status.ChallengerWon), "the sock won");
+        game.cancel(honestGame);
+        vm.assertEq(game.credit(CHALLENGER), BOND, "the honest challenger's bond is returned");
+
+        // What the pair holds and can claim, against what it had: half a bond burnt per
+        // staged game.
+        uint256 pairAfter = PROPOSER.balance + sock.balance + game.credit(PROPOSER) + game.credit(sock)
+            + registry.credit(PROPOSER) + registry.credit(sock) + registry.getOutput(correct).bond;
+        vm.assertEq(pairBefore - pairAfter, uint256(BOND), "two staged games: two half bonds burnt");
+        vm.assertEq(game.burnt() + registry.burnt(), uint256(BOND), "burnt, owed to no one");
     }
 
     function test_AnEmptyBlockThatChangesTheStateLoses() public {
@@ -693,7 +746,7 @@ contract DisputeGameTest is Base {
         game.claimMidpoint(gameId, 0, 8, bytes32(0));
         game.timeout(gameId);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won on time");
-        vm.assertEq(registry.outputCount(), 0, "output removed");
+        vm.assertTrue(registry.getOutput(output).removed, "output removed");
     }
 
     function test_ASilentChallengerLosesOnItsClockAndClocksAreChess() public {
@@ -794,30 +847,38 @@ contract DisputeGameTest is Base {
         game.proveOutputMismatch(0, honest.headers[2]);
         vm.prank(CHALLENGER);
         game.proveOutputMismatch(0, honest.headers[3]);
-        vm.assertEq(registry.outputCount(), 0, "removed");
-        vm.assertEq(registry.credit(CHALLENGER), BOND, "bond to the prover");
+        vm.assertTrue(registry.getOutput(0).removed, "removed");
+        vm.assertEq(registry.credit(CHALLENGER), BOND / 2, "half the bond to the prover");
 
-        propose(honest, 3);
+        uint256 again = propose(honest, 3);
+        vm.assertEq(again, 1, "indices are not reused");
         vm.expectRevert(DisputeGame.NoMismatch.selector);
+        game.proveOutputMismatch(again, honest.headers[3]);
+        vm.expectRevert(abi.encodeWithSelector(OutputRegistry.OutputRemoved.selector, 0));
         game.proveOutputMismatch(0, honest.headers[3]);
     }
 
     function test_GamesOnARemovedOutputAreCancelledAndRefunded() public {
         Chain memory forged = build(2, 0, FORGE_ROOT);
-        uint256 first = propose(forged, 4);
-        uint256 second = propose(forged, 9);
-        uint256 onSecond = open(second, GENESIS);
-        uint256 onFirst = open(first, GENESIS);
-        vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputStillThere.selector, onSecond));
-        game.cancel(onSecond);
-        play(onFirst, forged, honest);
-        vm.assertEq(uint256(status(onFirst)), uint256(DisputeGame.Status.ChallengerWon), "first won");
+        uint256 output = propose(forged, 4);
+        uint256 later = propose(forged, 9);
+        uint256 second = open(output, GENESIS);
+        uint256 first = open(output, GENESIS);
+        uint256 onLater = open(later, GENESIS);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputStillThere.selector, second));
+        game.cancel(second);
+        play(first, forged, honest);
+        vm.assertEq(uint256(status(first)), uint256(DisputeGame.Status.ChallengerWon), "first won");
         vm.prank(PROPOSER);
-        vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputGone.selector, onSecond));
-        game.claimMidpoint(onSecond, 0, 9, bytes32(0));
-        game.cancel(onSecond);
-        vm.assertEq(uint256(status(onSecond)), uint256(DisputeGame.Status.Cancelled), "cancelled");
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputGone.selector, second));
+        game.claimMidpoint(second, 0, 4, bytes32(0));
+        game.cancel(second);
+        vm.assertEq(uint256(status(second)), uint256(DisputeGame.Status.Cancelled), "cancelled");
         vm.assertEq(game.credit(CHALLENGER), 2 * uint256(BOND), "both challenge bonds back");
+        // The game on the later output is not touched: that output is still there.
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputStillThere.selector, onLater));
+        game.cancel(onLater);
+        vm.assertEq(uint256(status(onLater)), uint256(DisputeGame.Status.Open), "still open");
     }
 
     function testFuzz_TheHonestSideAlwaysWins(
@@ -854,7 +915,7 @@ contract DisputeGameTest is Base {
         vm.assertTrue(d.contentDisputed, "by the content of");
         vm.assertEq(uint256(g.blockNumber), 3, "the forged block");
         vm.assertEq(uint256(d.contentIndex), 2, "at the forged transaction");
-        vm.assertEq(registry.outputCount(), 0, "output removed");
+        vm.assertTrue(registry.getOutput(output).removed, "output removed");
     }
 
     function test_ASlotItsBatchGarblesIsTheUndecodableItem() public {

@@ -5,6 +5,7 @@ pragma solidity 0.8.30;
 /// the interface is declared directly; forge implements every function at `VM_ADDRESS`).
 interface Vm {
     function warp(uint256 timestamp) external;
+    function fee(uint256 baseFee) external;
     function roll(uint256 blockNumber) external;
     function prank(address sender) external;
     function startPrank(address sender) external;
@@ -22,6 +23,7 @@ interface Vm {
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
     function parseJsonBool(string calldata json, string calldata key) external pure returns (bool);
     function assertGt(uint256 left, uint256 right, string calldata error) external pure;
+    function assertLe(uint256 left, uint256 right, string calldata error) external pure;
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function assertEq(uint256 left, uint256 right, string calldata error) external pure;

@@ -31,6 +31,14 @@ pub const BATCH_VERSION: u8 = 1;
 pub const BATCH_BYTES_MAX: usize = (1 << 24) - 1;
 /// Most addresses in one batch's table.
 pub const ADDRESSES_MAX: usize = 1 << 16;
+/// Most bytes of a batch's structure head: the fixed header, the block list and the
+/// address count, everything before the address table. Everything the structure rules
+/// check lies in it (with the batch's length), so the dispute game reads what a batch
+/// says of any block, or shows its structure malformed, by opening at most this much:
+/// for a blob batch 17 field elements, under 2 M gas with the block list's walk
+/// (`docs/spec/batches.md` §1, `docs/PERFORMANCE.md`).
+/// A batch whose head is longer is malformed; the batcher splits its blocks to fit.
+pub const STRUCTURE_HEAD_BYTES_MAX: usize = 512;
 
 /// Why a batch could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -214,6 +222,11 @@ impl Batch {
             write_varint(&mut out, block.transactions.len() as u128);
         }
         write_varint(&mut out, section.addresses.len() as u128);
+        if out.len() > STRUCTURE_HEAD_BYTES_MAX {
+            return Err(BatchError::Unencodable(
+                "structure head over 512 bytes: too many blocks for one batch",
+            ));
+        }
         for address in &section.addresses {
             out.extend_from_slice(address.as_slice());
         }
@@ -537,11 +550,17 @@ impl Layout {
                 .filter(|n| *n <= bytes.len())
                 .ok_or(BatchError::Invalid("transaction count"))?;
             blocks.push((timestamp, count));
+            if at > STRUCTURE_HEAD_BYTES_MAX {
+                return Err(BatchError::Invalid("structure head over 512 bytes"));
+            }
         }
         first_block
             .checked_add(block_count as u64)
             .ok_or(BatchError::Invalid("block numbers overflow"))?;
         let address_count: usize = read_small(bytes, &mut at)?;
+        if at > STRUCTURE_HEAD_BYTES_MAX {
+            return Err(BatchError::Invalid("structure head over 512 bytes"));
+        }
         if address_count > ADDRESSES_MAX {
             return Err(BatchError::Invalid("address count"));
         }

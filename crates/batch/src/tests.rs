@@ -614,3 +614,55 @@ fn portal_records_name_only_what_l1_recorded_before_the_batch() {
     records.clear();
     assert_eq!(records.forced(0), None);
 }
+
+/// Empty blocks 1 ms apart from block 1: each takes 2 bytes of the block list.
+fn empty_blocks(count: usize) -> Batch {
+    Batch {
+        parent_hash: B256::repeat_byte(0xaa),
+        blocks: (0..count as u64)
+            .map(|i| BatchBlock {
+                number: 1 + i,
+                timestamp_ms: T0 + i,
+                transactions: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+/// Bytes of the structure head of `count` empty blocks (header 49, block count 2 or
+/// fewer, 2 per block, address count 1).
+fn head_of(count: usize) -> usize {
+    let mut varint = Vec::new();
+    varint::write_varint(&mut varint, count as u128);
+    49 + varint.len() + 2 * count + 1
+}
+
+#[test]
+fn a_batch_holds_as_many_blocks_as_fit_its_structure_head_and_no_more() {
+    // The most empty blocks whose head fits: 512 = 49 + 2 + 2·230 + 1.
+    let fitting = (1..2_000)
+        .take_while(|n| head_of(*n) <= STRUCTURE_HEAD_BYTES_MAX)
+        .last()
+        .unwrap();
+    assert_eq!((fitting, head_of(fitting)), (230, STRUCTURE_HEAD_BYTES_MAX));
+    let at_bound = empty_blocks(fitting).encode(&DOMAIN).unwrap();
+    let decoded = Batch::decode(&at_bound, &DOMAIN, RECORDS).unwrap();
+    assert_eq!(decoded.blocks.len(), fitting, "at the bound: a batch");
+    assert_eq!(
+        empty_blocks(fitting + 1).encode(&DOMAIN),
+        Err(BatchError::Unencodable(
+            "structure head over 512 bytes: too many blocks for one batch"
+        ))
+    );
+    // Written by hand one block past the bound: malformed, whatever reads it.
+    let mut past = at_bound[..49].to_vec();
+    varint::write_varint(&mut past, (fitting + 1) as u128);
+    for _ in 0..=fitting {
+        past.extend_from_slice(&[0, 0]);
+    }
+    past.push(0);
+    assert_eq!(past.len(), head_of(fitting + 1));
+    let refused = Err(BatchError::Invalid("structure head over 512 bytes"));
+    assert_eq!(Batch::decode(&past, &DOMAIN, RECORDS).map(|_| ()), refused);
+    assert_eq!(batch_range(&past).map(|_| ()), refused);
+}

@@ -329,7 +329,7 @@ impl Batcher {
 }
 
 /// The batch of the blocks after `parent` (its number and hash) up to `head`, as many as
-/// encode within `limit` bytes, and its bytes; `block` reads one block. The count is
+/// encode within `limit` bytes (and within a batch's structure head), and its bytes; `block` reads one block. The count is
 /// found by doubling, then bisecting, so a long backlog costs O(log n) encodings, not one
 /// per block.
 pub async fn form_batch<F, Fut>(
@@ -366,10 +366,22 @@ where
             blocks: blocks[..count].to_vec(),
         };
         let number = posted + count as u64;
-        let bytes = candidate.encode(domain).map_err(|e| BatcherError::Block {
-            number,
-            reason: format!("cannot be encoded: {e}"),
-        })?;
+        // A candidate that does not encode (more blocks than a batch's structure head
+        // holds, say) is too large; a single block that does not is an error.
+        let encoded = candidate.encode(domain);
+        let bytes = match encoded {
+            Ok(bytes) => bytes,
+            Err(_) if count > 1 => {
+                over = Some(count);
+                continue;
+            }
+            Err(e) => {
+                return Err(BatcherError::Block {
+                    number,
+                    reason: format!("cannot be encoded: {e}"),
+                });
+            }
+        };
         if bytes.len() <= limit {
             fits = (count, bytes);
             if over.is_none() && count == available {

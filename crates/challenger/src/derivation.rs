@@ -18,9 +18,10 @@ use straddle_primitives::{Domain, Transaction};
 /// `DisputeGame.Source.Forced`.
 pub const SOURCE_FORCED: u8 = 2;
 
-/// How much of a malformed batch a challenger opens to show its structure fails: ≈ 66
-/// blob field elements, ≈ 3.6 M gas of point evaluations.
-pub const MALFORMED_OPENING_BYTES: usize = 2048;
+/// How much of a malformed batch a challenger opens to show its structure fails: the
+/// longest structure head and one byte past it, where every structure rule meets the
+/// fault (17 blob field elements with the length, ≈ 0.9 M gas of point evaluations).
+pub const MALFORMED_OPENING_BYTES: usize = straddle_batch::STRUCTURE_HEAD_BYTES_MAX + 1;
 
 /// Why the derivation side cannot move.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +106,8 @@ impl Evidence {
 
     /// The opening of the batch's header and block list (`disputeBatchBlock`,
     /// `disputeEarlierSource`). A batch whose structure is malformed is opened over its
-    /// first [`MALFORMED_OPENING_BYTES`], where the opener's reads meet the fault unless
-    /// the block list is longer.
+    /// first [`MALFORMED_OPENING_BYTES`], where the opener's reads meet the fault (the
+    /// structure head is bounded).
     pub fn header_opening(&mut self) -> Result<Bytes, EvidenceError> {
         let header = match describe_block(&self.bytes, 0) {
             Ok(described) => described.header,
@@ -275,8 +276,9 @@ mod tests {
         };
         let opening = evidence.header_opening().expect("opens");
         let count = usize::from(u16::from_be_bytes([opening[0], opening[1]]));
-        // 4 length bytes and 2 048 batch bytes, 31 per element.
+        // 4 length bytes and 513 batch bytes, 31 per element.
         assert_eq!(count, (4 + MALFORMED_OPENING_BYTES).div_ceil(31));
+        assert_eq!(count, 17);
         assert_eq!(&opening[2..6], &[0, 0, 0, 0], "from element 0");
     }
 }

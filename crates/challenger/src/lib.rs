@@ -18,9 +18,9 @@ use moves::{LEVEL_BLOCKS, LEVEL_SUB_STEPS, Move, OracleUpdateMove, Reveal, Revea
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 use straddle_batch::PortalRecords;
-use straddle_l1::alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use straddle_l1::alloy::primitives::{Address, B256, Bytes, U256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
-use straddle_l1::alloy::sol_types::{SolCall, SolValue};
+use straddle_l1::alloy::sol_types::SolCall;
 use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
@@ -215,10 +215,14 @@ impl Player {
     /// player is in, claim credit.
     pub async fn round(&mut self) -> Result<RoundReport, DisputeError> {
         let mut report = RoundReport::default();
-        if self.config.challenge {
-            self.dispute_outputs(&mut report).await?;
-        }
+        // Moves first: their clocks are running, and nothing about new outputs (a
+        // dispute transaction an adversary makes revert, say) may cost a move.
         self.play_games(&mut report).await?;
+        if self.config.challenge
+            && let Err(error) = self.dispute_outputs(&mut report).await
+        {
+            tracing::warn!(%error, "judging outputs failed this round; retrying");
+        }
         report.claimed_wei = self.claim_credit().await?;
         Ok(report)
     }
@@ -243,64 +247,73 @@ impl Player {
         self.agreed.retain(|key| key.index >= start);
         self.disputed.retain(|key| key.index >= start);
         for index in start..count {
-            let word = U256::from(index);
-            let output = self.output(word).await?;
-            let key = OutputKey::of(index, &output);
-            if self.disputed.contains(&key) || self.agreed.contains(&key) {
-                continue;
+            // Each output on its own: one that fails (a removal racing our dispute) is
+            // retried next round and does not stop the others.
+            if let Err(error) = self.judge_output(index, report).await {
+                tracing::warn!(index, %error, "could not judge the output this round");
             }
-            // Not derived yet: judged once the node has it.
-            let Some((hash, header)) = self.block(output.l2BlockNumber).await? else {
-                continue;
-            };
-            // Nor judged before the node knows where derivation took the block from.
-            let Ok(position) = self.source_position(output.l2BlockNumber).await else {
-                continue;
-            };
-            let same_root = header.state_root == output.stateRoot;
-            if hash == output.blockHash && same_root && position == output.position {
-                tracing::info!(
-                    index,
-                    l2_block = output.l2BlockNumber,
-                    "output agrees with the derived chain"
-                );
-                metrics::gauge!("straddle_challenger_checked_block")
-                    .set(output.l2BlockNumber as f64);
-                self.agreed.insert(key);
-                continue;
-            }
-            if hash == output.blockHash && !same_root {
-                let call = DisputeGame::proveOutputMismatchCall {
-                    outputIndex: word,
-                    header: Bytes::from(header.encode()),
-                };
-                self.send(&call, U256::ZERO, "prove an output mismatch")
-                    .await?;
-                tracing::warn!(index, "output contradicts its own block header: removed");
-                report.mismatches_proven.push(index);
-            } else {
-                let anchor = self.anchor_for(index).await?;
-                let bond = self
-                    .l1
-                    .view(self.registry, &OutputRegistry::bondAmountCall {})
-                    .await?;
-                let call = DisputeGame::openCall {
-                    outputIndex: word,
-                    anchorIndex: anchor,
-                };
-                self.send(&call, U256::from(bond), "open a dispute game")
-                    .await?;
-                let game = self.game_count().await?.saturating_sub(1);
-                tracing::warn!(
-                    index,
-                    game,
-                    l2_block = output.l2BlockNumber,
-                    "output differs from the derived chain: dispute opened"
-                );
-                report.opened.push(game);
-            }
-            self.disputed.insert(key);
         }
+        Ok(())
+    }
+
+    /// Compares output `index` with the node's chain and disputes it if it differs.
+    async fn judge_output(
+        &mut self,
+        index: u64,
+        report: &mut RoundReport,
+    ) -> Result<(), DisputeError> {
+        let word = U256::from(index);
+        let output = self.output(word).await?;
+        let key = OutputKey::of(index, &output);
+        if output.removed || self.disputed.contains(&key) || self.agreed.contains(&key) {
+            return Ok(());
+        }
+        // Not derived yet: judged once the node has it.
+        let Some((hash, header)) = self.block(output.l2BlockNumber).await? else {
+            return Ok(());
+        };
+        // Nor judged before the node knows where derivation took the block from.
+        let Ok(position) = self.source_position(output.l2BlockNumber).await else {
+            return Ok(());
+        };
+        let same_root = header.state_root == output.stateRoot;
+        if hash == output.blockHash && same_root && position == output.position {
+            tracing::info!(
+                index,
+                l2_block = output.l2BlockNumber,
+                "output agrees with the derived chain"
+            );
+            metrics::gauge!("straddle_challenger_checked_block").set(output.l2BlockNumber as f64);
+            self.agreed.insert(key);
+            return Ok(());
+        }
+        if hash == output.blockHash && !same_root {
+            let call = DisputeGame::proveOutputMismatchCall {
+                outputIndex: word,
+                header: Bytes::from(header.encode()),
+            };
+            self.send(&call, U256::ZERO, "prove an output mismatch")
+                .await?;
+            tracing::warn!(index, "output contradicts its own block header: removed");
+            report.mismatches_proven.push(index);
+        } else {
+            let anchor = self.anchor_for(index).await?;
+            let bond = self.l1.required_bond(self.registry).await?;
+            let call = DisputeGame::openCall {
+                outputIndex: word,
+                anchorIndex: anchor,
+            };
+            self.send(&call, bond, "open a dispute game").await?;
+            let game = self.game_count().await?.saturating_sub(1);
+            tracing::warn!(
+                index,
+                game,
+                l2_block = output.l2BlockNumber,
+                "output differs from the derived chain: dispute opened"
+            );
+            report.opened.push(game);
+        }
+        self.disputed.insert(key);
         Ok(())
     }
 

@@ -569,21 +569,8 @@ impl Player {
         &self,
         game: &DisputeGame::Game,
     ) -> Result<bool, DisputeError> {
-        if game.outputIndex >= U256::from(self.output_count().await?) {
-            return Ok(false);
-        }
-        let output = self.output(game.outputIndex).await?;
-        let key = keccak256(
-            (
-                output.stateRoot,
-                output.blockHash,
-                output.l2BlockNumber,
-                output.proposedAt,
-                output.proposer,
-            )
-                .abi_encode(),
-        );
-        Ok(key == game.outputKey)
+        // Indices are never reused: the output is there until it is removed.
+        Ok(!self.output(game.outputIndex).await?.removed)
     }
 
     /// Claims the player's credit in the game (bonds of games won or cancelled) and in

@@ -6,8 +6,9 @@
 //!   (one holding a withdrawal to itself) and defends it move by move with a consistent
 //!   forged chain: the challenger (killed and restarted while the game is open) bisects
 //!   down to the block's last transaction, the one-step prover on L1 shows the real root,
-//!   the output is removed, the challenger is paid both bonds, and the forged withdrawal
-//!   never pays.
+//!   the output is removed, the challenger is paid its bond and half the proposer's (the
+//!   other half is burnt), and the forged withdrawal
+//!   never pays. The identical output proposed again (a new index) is removed again.
 //! * A malicious proposer posts an output whose block holds a transfer to itself in place
 //!   of the batch's last transaction (same time and count, a transactions root over its
 //!   own list) and defends it move by move: the challenger bisects to the block, disputes
@@ -24,12 +25,12 @@
 //!   is not the chain's next; the output is removed.
 //! * Against an honest proposer (`straddle proposer --dispute-game`), a challenger that
 //!   plays dishonestly to the end loses, and one that falls silent loses on its clock;
-//!   the proposer collects both bonds and the output finalizes.
+//!   the proposer collects half of each bond (the rest is burnt) and the output finalizes.
 //!
-//! Length (over 800 lines): the scenarios share one devnet (anvil, sequencer, batcher,
-//! follower, challenger) started once, because each start costs tens of seconds of the
-//! suite's time; each scenario is its own function, and the builders they share live in
-//! `straddle-testkit`.
+//! Length (over 800 lines): every scenario plays a forged chain's side of the game
+//! against the real challenger through one harness (`Network`, `defend_forged_chain`),
+//! which the scenarios share from this file; each scenario is its own test, and the
+//! builders shared beyond this file live in `straddle-testkit` and `tests/common`.
 
 mod common;
 
@@ -240,6 +241,7 @@ impl Network {
     /// block), and the challenger opens a game on it: the output's index.
     async fn propose_forged(&self, header: &BlockHeader, source: Option<BlockSource>) -> u64 {
         let position = self.position(header.number, source).await;
+        let games_before = self.game_count().await;
         let index = self
             .client(PROPOSER)
             .propose_output(
@@ -252,7 +254,7 @@ impl Network {
             .await
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while self.game_count().await == 0 {
+        while self.game_count().await == games_before {
             assert!(Instant::now() < deadline, "no game was opened");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -503,8 +505,10 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
         removal.as_secs_f64(),
         game.transactionCount
     );
-    let count = thief_l1.output_count(registry).await.unwrap();
-    assert!(count <= index, "the forged output is gone");
+    assert!(
+        thief_l1.output(registry, index).await.unwrap().removed,
+        "the forged output is gone"
+    );
     assert_eq!(
         network.game_count().await,
         1,
@@ -517,11 +521,32 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
         .await;
     assert!(paid.is_err(), "a withdrawal on a removed root must not pay");
 
-    // The challenger claims both bonds (less its gas).
+    // The identical forged output proposed again (at a new index: indices are never
+    // reused) is judged again, and removed again.
+    let again = network.propose_forged(&forged_header, None).await;
+    assert!(again > index, "a new index");
+    let game = defend_forged_chain(
+        &network,
+        1,
+        forged,
+        &forged_header,
+        &leaves,
+        (u64::MAX, 0),
+        None,
+    )
+    .await;
+    assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+    assert!(
+        thief_l1.output(registry, again).await.unwrap().removed,
+        "the re-proposed forged output is gone too"
+    );
+
+    // The challenger claims its bonds back and half of each forged output's bond (the
+    // other halves are burnt), less its gas.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let now = network.balance(challenger).await;
-        if now > challenger_before + U256::from(BOND_WEI * 9 / 10) {
+        if now > challenger_before + U256::from(BOND_WEI * 8 / 10) {
             break;
         }
         assert!(
@@ -624,7 +649,7 @@ async fn a_forged_oracle_update_loses_its_game_sub_step_by_sub_step() {
         .unwrap();
     assert_eq!(sub.count, 8, "one sub-step per market and the oracle state");
     assert!(
-        thief_l1.output_count(registry).await.unwrap() <= index,
+        thief_l1.output(registry, index).await.unwrap().removed,
         "the forged output is gone"
     );
     println!(
@@ -729,7 +754,7 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
         derivation.contentLevels
     );
     assert!(
-        thief_l1.output_count(registry).await.unwrap() <= index,
+        thief_l1.output(registry, index).await.unwrap().removed,
         "the forged output is gone"
     );
 }
@@ -817,7 +842,7 @@ async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
         "by the forced block's rule, not its content"
     );
     assert!(
-        thief_l1.output_count(registry).await.unwrap() <= index,
+        thief_l1.output(registry, index).await.unwrap().removed,
         "the forged output is gone"
     );
 }
@@ -904,8 +929,8 @@ async fn false_challengers_lose_by_play_and_by_clock() {
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    // The output survives and finalizes; the proposer collects both challengers' bonds
-    // (the game then holds nothing).
+    // The output survives and finalizes; the proposer collects half of both challengers'
+    // bonds (the game then holds only the burnt halves).
     let finalized = OutputRegistry::isFinalizedCall {
         index: U256::from(index),
     };
@@ -925,12 +950,21 @@ async fn false_challengers_lose_by_play_and_by_clock() {
             .view(game_address, &DisputeGame::creditCall(proposer))
             .await
             .unwrap();
-        if held.is_zero() && owed.is_zero() {
+        let burnt = troll
+            .view(game_address, &DisputeGame::burntCall {})
+            .await
+            .unwrap();
+        if held == burnt && owed.is_zero() {
+            assert_eq!(
+                burnt,
+                U256::from(BOND_WEI),
+                "half of each losing bond is burnt"
+            );
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the proposer did not collect both bonds: the game holds {held}, owes {owed}"
+            "the proposer did not collect its half of both bonds: the game holds {held} ({burnt} burnt), owes {owed}"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -1005,10 +1039,10 @@ async fn an_output_naming_a_reposted_batch_as_its_source_loses_to_the_first() {
     assert!(
         network
             .client(PROPOSER)
-            .output_count(registry)
+            .output(registry, index)
             .await
             .unwrap()
-            <= index,
+            .removed,
         "the output is gone"
     );
 }

@@ -773,3 +773,127 @@ fn crafted(generator: &mut Generator, recorded: &Recorded) -> Batch {
         }],
     }
 }
+
+/// `count` blocks of one second each from block 1, empty but the last, which holds
+/// `last`.
+fn blocks_ending_with(count: usize, last: Transaction) -> Batch {
+    Batch {
+        parent_hash: B256::repeat_byte(0x42),
+        blocks: (0..count as u64)
+            .map(|i| BatchBlock {
+                number: 1 + i,
+                timestamp_ms: BASE_MS + i,
+                transactions: if i + 1 == count as u64 {
+                    vec![last.clone()]
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect(),
+    }
+}
+
+/// The dispute game's bound on batch openings (`STRUCTURE_HEAD_BYTES_MAX`): at the bound,
+/// in blobs, the last block of the longest batch is described and its transaction opened
+/// within 3 M gas; one block past the bound, the batch (written by hand: the encoder
+/// refuses it) is shown malformed from its first 513 bytes. Prints the gas
+/// (docs/PERFORMANCE.md).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_opener_reads_a_batch_at_the_structure_bound_and_refuses_one_past_it() {
+    use straddle_batch::{STRUCTURE_HEAD_BYTES_MAX, describe_block};
+    use straddle_l1::alloy::sol_types::SolCall;
+    let anvil = common::anvil();
+    let l1 = common::l1_client(&anvil, 0);
+    let genesis = common::genesis();
+    let domain = genesis.domain;
+    let deployment = common::deploy_for(&l1, &genesis).await;
+    let opener = deployment.batch_opener;
+    let action = Action::Transfer(Transfer {
+        to: common::signer(1).address(),
+        amount: 5_000_000,
+        nonce: 1,
+        expiryMs: u64::MAX,
+    });
+    let signature =
+        alloy_signer::SignerSync::sign_hash_sync(&common::signer(0), &action.signing_hash(&domain))
+            .unwrap();
+    let transfer = Transaction::Action(SignedAction { action, signature });
+    // 230 blocks: header 49, block count 2, 2 bytes a block, address count 1 = 512.
+    let at_bound = blocks_ending_with(230, transfer.clone());
+    let bytes = at_bound.encode(&domain).unwrap();
+    assert!(blocks_ending_with(231, transfer).encode(&domain).is_err());
+    let none = Recorded {
+        deposits: Vec::new(),
+        forced: Vec::new(),
+    };
+    let posted = post(&l1, deployment.batch_inbox, 0, at_bound, bytes, true).await;
+    let located = none.locate(&posted, 230, 0, &domain);
+    let open_gas = open_and_check(&l1, opener, &posted, &located, 0).await;
+    let header = describe_block(&posted.bytes, 230).unwrap().header;
+    assert_eq!(
+        header.end, STRUCTURE_HEAD_BYTES_MAX,
+        "the head fills the bound"
+    );
+    let describe = |openings: Bytes, block: u64| BatchOpener::describeBlobsCall {
+        index: U256::ZERO,
+        blockNumber: block,
+        openings,
+    };
+    let header_openings = posted
+        .blobs
+        .as_ref()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .openings(std::slice::from_ref(&header))
+        .unwrap();
+    let described = l1
+        .view(opener, &describe(header_openings.clone(), 230))
+        .await
+        .unwrap();
+    assert_eq!((described.firstBlock, described.lastBlock), (1, 230));
+    let describe_gas = l1
+        .call_gas(opener, describe(header_openings, 230).abi_encode().into())
+        .await
+        .unwrap();
+
+    // One block past the bound, by hand: the head runs to byte 514.
+    let mut past = posted.bytes[..49].to_vec();
+    straddle_batch::varint::write_varint(&mut past, 231);
+    for _ in 0..231 {
+        past.extend_from_slice(&[0, 0]);
+    }
+    past.extend_from_slice(&[0; 64]);
+    let refused = post(
+        &l1,
+        deployment.batch_inbox,
+        1,
+        blocks_ending_with(1, Transaction::Undecodable),
+        past.clone(),
+        true,
+    )
+    .await;
+    let malformed_openings = refused
+        .blobs
+        .as_ref()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .openings(std::slice::from_ref(&(0..STRUCTURE_HEAD_BYTES_MAX + 1)))
+        .unwrap();
+    let describe_past = BatchOpener::describeBlobsCall {
+        index: U256::from(1),
+        blockNumber: 1,
+        openings: malformed_openings.clone(),
+    };
+    assert!(
+        reverted_with::<BatchOpener::Invalid, _>(l1.view(opener, &describe_past).await),
+        "one block past the bound: malformed"
+    );
+    assert!(straddle_batch::batch_range(&past).is_err());
+    let elements = u16::from_be_bytes([malformed_openings[0], malformed_openings[1]]);
+    println!(
+        "structure bound ({STRUCTURE_HEAD_BYTES_MAX} bytes, 230 blocks) in blobs: describe {describe_gas} gas, open the last block's transfer {open_gas} gas; a head past it shown malformed from {elements} field elements"
+    );
+    assert!(describe_gas <= 3_000_000 && open_gas <= 3_000_000);
+}

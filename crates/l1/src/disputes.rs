@@ -187,7 +187,7 @@ impl L1Client {
 
     /// Gas a transaction to `to` with `calldata` uses (`eth_estimateGas`: the execution,
     /// the 21 000 base and the calldata).
-    async fn call_gas(&self, to: Address, calldata: Bytes) -> Result<u64, L1Error> {
+    pub async fn call_gas(&self, to: Address, calldata: Bytes) -> Result<u64, L1Error> {
         let request = TransactionRequest::default()
             .with_from(self.signer)
             .with_to(to)

@@ -19,8 +19,11 @@ pub struct Output {
     /// Where derivation placed the block (`2b + 1` for batch `b`, `2c` for a forced
     /// block before batch `c`; `docs/spec/disputes.md` §5.3).
     pub position: u64,
-    /// Whether its challenge window has passed.
+    /// Whether it is final: its window has passed with no dispute open, and every
+    /// earlier output is final or removed (`OutputRegistry.isFinalized`).
     pub finalized: bool,
+    /// Whether a won dispute or a mismatch proof removed it (its index is not reused).
+    pub removed: bool,
     /// Who proposed it.
     pub proposer: Address,
     /// Wei the registry still holds as its bond (zero once reclaimed or moved).
@@ -43,8 +46,15 @@ pub struct WithdrawalClaim {
 }
 
 impl L1Client {
+    /// The least bond a proposal or a challenge carries now (`requiredBond()`: the
+    /// registry's bond, or more when L1 gas is dear).
+    pub async fn required_bond(&self, registry: Address) -> Result<U256, L1Error> {
+        self.view(registry, &OutputRegistry::requiredBondCall {})
+            .await
+    }
+
     /// Proposes the output of L2 block `l2_block` at derivation position `position`
-    /// with the registry's bond; returns its index.
+    /// with the bond the registry requires now; returns its index.
     pub async fn propose_output(
         &self,
         registry: Address,
@@ -53,9 +63,7 @@ impl L1Client {
         block_hash: B256,
         position: u64,
     ) -> Result<u64, L1Error> {
-        let bond = self
-            .view(registry, &OutputRegistry::bondAmountCall {})
-            .await?;
+        let bond = self.required_bond(registry).await?;
         let call = OutputRegistry::proposeCall {
             l2BlockNumber: l2_block,
             stateRoot: state_root,
@@ -63,7 +71,7 @@ impl L1Client {
             position,
         };
         let receipt = self
-            .transact(registry, &call, U256::from(bond), "propose an output")
+            .transact(registry, &call, bond, "propose an output")
             .await?;
         u64_of(
             receipt_event::<OutputRegistry::OutputProposed>(&receipt)?.index,
@@ -108,9 +116,36 @@ impl L1Client {
             block_hash: output.blockHash,
             position: output.position,
             finalized,
+            removed: output.removed,
             proposer: output.proposer,
             bond: output.bond.to::<u128>(),
         })
+    }
+
+    /// The registry's finality cursor (every output below it is final or removed) and
+    /// how far past it `isFinalized` looks (`FINALITY_LOOKAHEAD`).
+    pub async fn finality_cursor(&self, registry: Address) -> Result<(u64, u64), L1Error> {
+        let cursor = self
+            .view(registry, &OutputRegistry::finalityCursorCall {})
+            .await?;
+        let lookahead = self
+            .view(registry, &OutputRegistry::FINALITY_LOOKAHEADCall {})
+            .await?;
+        Ok((
+            u64_of(cursor, "finality cursor")?,
+            u64_of(lookahead, "finality lookahead")?,
+        ))
+    }
+
+    /// Moves the registry's finality cursor over up to `max_steps` settled outputs, so
+    /// outputs further than `FINALITY_LOOKAHEAD` past it can read as final.
+    pub async fn advance_finality(&self, registry: Address, max_steps: u64) -> Result<(), L1Error> {
+        let call = OutputRegistry::advanceFinalityCall {
+            maxSteps: U256::from(max_steps),
+        };
+        self.transact(registry, &call, U256::ZERO, "advance finality")
+            .await?;
+        Ok(())
     }
 
     /// Returns finalized output `index`'s bond to its proposer's registry credit.

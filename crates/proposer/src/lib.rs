@@ -53,6 +53,9 @@ pub struct Proposal {
 /// Bonds reclaimed in one round at most (each is an L1 transaction; the rest wait for
 /// the next round).
 const RECLAIMS_PER_ROUND: usize = 16;
+/// Outputs one `advanceFinality` call moves the cursor over, at most (about 2 600 gas
+/// each).
+const FINALITY_STEPS_PER_ROUND: u64 = 1_024;
 
 /// What one round of reclaiming did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,7 +131,7 @@ impl Proposer {
     /// Takes back the bonds of this proposer's finalized outputs: each goes to its
     /// registry credit (`reclaimBond`, at most [`RECLAIMS_PER_ROUND`] a round), and the
     /// credit is then paid out (`claimCredit`; bonds won in games are credited there
-    /// too). Stops at the first output not yet final.
+    /// too). Stops at the first output not yet final, passing removed ones.
     pub async fn reclaim_bonds(&mut self) -> Result<Reclaimed, ProposerError> {
         let registry = self.config.registry;
         let me = self.l1.address();
@@ -137,7 +140,16 @@ impl Proposer {
         let mut index = self.reclaim_from.min(count);
         while index < count && reclaimed.bonds < RECLAIMS_PER_ROUND {
             let output = self.l1.output(registry, index).await?;
-            if !output.finalized {
+            // A removed output never finalizes (its bond went to whoever removed it).
+            if !output.finalized && !output.removed {
+                // Past the registry's lookahead an output reads as final only once the
+                // cursor has moved: move it (anyone may), and look again next round.
+                let (cursor, lookahead) = self.l1.finality_cursor(registry).await?;
+                if index - cursor.min(index) >= lookahead {
+                    self.l1
+                        .advance_finality(registry, FINALITY_STEPS_PER_ROUND)
+                        .await?;
+                }
                 break;
             }
             if output.proposer == me && output.bond > 0 {
