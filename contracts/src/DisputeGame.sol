@@ -104,6 +104,8 @@ contract DisputeGame {
     /// `loClaim` and `hiClaim` hold the parent's and the block's hashes.
     struct Game {
         uint256 outputIndex;
+        /// @notice The output's L1 head: the game judges derivation from L1 up to it.
+        uint64 l1Head;
         address challenger;
         address defender;
         uint96 bond;
@@ -303,6 +305,7 @@ contract DisputeGame {
         gameId = games.length;
         Game storage game = games.push();
         game.outputIndex = outputIndex;
+        game.l1Head = output.l1Head;
         game.challenger = msg.sender;
         game.defender = output.proposer;
         game.bond = uint96(msg.value);
@@ -501,7 +504,8 @@ contract DisputeGame {
             d.position,
             game.loClaim,
             d.parentTimestampMs,
-            d.parentPosition
+            d.parentPosition,
+            game.l1Head
         );
     }
 

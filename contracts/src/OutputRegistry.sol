@@ -42,6 +42,10 @@ contract OutputRegistry {
         /// @notice Index + 1 of the previous and the next output not removed (0: none).
         uint64 previous;
         uint64 next;
+        /// @notice The L1 block the output is judged against: the block before its
+        /// proposal. The output claims that the data on L1 up to this block derives its
+        /// block; data posted later cannot make it right (docs/spec/disputes.md §1).
+        uint64 l1Head;
     }
 
     /// @notice The only address allowed to propose.
@@ -170,7 +174,8 @@ contract OutputRegistry {
                 proposer: msg.sender,
                 bond: uint96(msg.value),
                 previous: previous,
-                next: 0
+                next: 0,
+                l1Head: uint64(block.number - 1)
             })
         );
         emit OutputProposed(count, l2BlockNumber, stateRoot, blockHash, position, msg.sender);

@@ -25,6 +25,9 @@ contract SourceRules {
         bytes32 parentHash;
         uint64 parentTimestampMs;
         uint64 parentPosition;
+        /// @dev The L1 block the disputed output is judged against: only batches posted,
+        /// and forced records overdue, by then are sources.
+        uint64 l1Head;
     }
 
     /// @notice Reads what a posted batch says.
@@ -95,9 +98,10 @@ contract SourceRules {
         view
         returns (bool, BatchOpener.BlockView memory v)
     {
-        if (position % 2 == 0) return (forcedBefore(nextForced, position / 2), v);
+        if (position % 2 == 0) return (forcedBefore(nextForced, position / 2, b.l1Head), v);
         uint256 index = position / 2;
-        if (index >= inbox.batchCount()) return (false, v);
+        // A batch posted after the output's L1 head is no source for it.
+        if (index >= inbox.batchCount() || inbox.getBatch(index).l1BlockNumber > b.l1Head) return (false, v);
         // A plain call, so that a revert for the batch's structure can be told from the
         // caller's (both describe functions take the same arguments).
         bytes4 describe = blobs ? BatchOpener.describeBlobs.selector : BatchOpener.describeCalldata.selector;
@@ -121,17 +125,26 @@ contract SourceRules {
         );
     }
 
-    /// @dev Whether derivation's block for forced record `record` goes before batch `c`:
-    /// the record exists, batch `c − 1` (if any) was posted by the end of its window and
-    /// batch `c` after it (or, if `c` is the next batch to be posted, the window has
-    /// ended by now, so derivation has included it).
-    function forcedBefore(uint64 record, uint64 c) internal view returns (bool) {
+    /// @dev Whether derivation, reading L1 up to block `l1Head`, puts its block for forced
+    /// record `record` before batch `c`: the record exists, batch `c − 1` (if any) was
+    /// posted by the end of its window (and by `l1Head`), and batch `c` after the window
+    /// (or, if no batch `c` was posted by `l1Head`, the window had ended by then, so
+    /// derivation included it).
+    function forcedBefore(uint64 record, uint64 c, uint64 l1Head) internal view returns (bool) {
         uint64 recordedAt = portal.forcedBlocks(record);
         if (recordedAt == 0) return false;
         uint64 windowEnd = recordedAt + portal.forcedInclusionWindow();
         uint256 count = inbox.batchCount();
-        if (c > count || (c > 0 && inbox.getBatch(c - 1).l1BlockNumber > windowEnd)) return false;
-        return c < count ? inbox.getBatch(c).l1BlockNumber > windowEnd : block.number > windowEnd;
+        if (c > count) return false;
+        if (c > 0) {
+            uint64 previousAt = inbox.getBatch(c - 1).l1BlockNumber;
+            if (previousAt > windowEnd || previousAt > l1Head) return false;
+        }
+        if (c < count) {
+            uint64 postedAt = inbox.getBatch(c).l1BlockNumber;
+            if (postedAt <= l1Head) return postedAt > windowEnd;
+        }
+        return l1Head > windowEnd;
     }
 
     /// @dev Whether a revert of the opener's `describe*` is the batch's fault (its

@@ -147,6 +147,8 @@ contract DisputeGameTest is Base {
         vm.deal(CHALLENGER, 100 ether);
         batch = encodeBatch(honest);
         inbox.postCalldata(batch);
+        // Outputs are proposed in later L1 blocks: their L1 head holds the batch.
+        vm.roll(block.number + 1);
     }
 
     // ---------------------------------------------------------------- batches
@@ -1035,7 +1037,17 @@ contract DisputeGameTest is Base {
         internal
         returns (uint256 gameId)
     {
+        // Proposed in a later L1 block than the batches posted so far: they are in its head.
+        vm.roll(block.number + 1);
         gameId = open(proposeAt(chain, number, position), GENESIS);
+        agreeAndReveal(gameId, chain, number, position, record);
+    }
+
+    /// @dev Plays `gameId` on `chain`'s block `number`: the challenger agrees down to it,
+    /// the defender reveals it at `position` (forced record `record` for an even one).
+    function agreeAndReveal(uint256 gameId, Chain memory chain, uint64 number, uint64 position, uint64 record)
+        internal
+    {
         DisputeGame.Game memory g = game.getGame(gameId);
         while (g.hi - g.lo > 1) {
             vm.prank(PROPOSER);
@@ -1227,6 +1239,40 @@ contract DisputeGameTest is Base {
         vm.expectRevert(abi.encodeWithSelector(BatchOpener.CommitmentMismatch.selector, 1));
         game.disputeEarlierSource(gameId, inBatch(1), "", linking, false);
         vm.stopPrank();
+    }
+
+    /// @notice Attack: an output for a block whose data is not on L1 when it is proposed
+    /// (a far-future block the challenger cannot derive), saved by posting the data once
+    /// the game is open. The game judges derivation from L1 up to the output's L1 head:
+    /// a batch posted later is no source.
+    function test_DataPostedAfterTheProposalDoesNotSaveAnOutput() public {
+        inbox.postCalldata(encodeBlocks(honest, 1, 6, 0));
+        Chain memory chain = honest;
+        for (uint64 n = 1; n <= BLOCKS; n++) {
+            chain.positions[n] = n <= 6 ? inBatch(1) : inBatch(2);
+        }
+        vm.roll(block.number + 1);
+        uint256 output = proposeAt(chain, 7, inBatch(2));
+        vm.assertEq(uint256(registry.getOutput(output).l1Head), block.number - 1, "judged at the block before");
+        uint256 gameId = open(output, GENESIS);
+        // The data appears after the proposal: the block it carries is the output's.
+        vm.roll(block.number + 1);
+        bytes memory late = encodeBlocks(honest, 7, BLOCKS, 0);
+        inbox.postCalldata(late);
+        agreeAndReveal(gameId, chain, 7, inBatch(2), 0);
+        vm.prank(CHALLENGER);
+        game.disputeBatchBlock(gameId, late, false);
+        vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a late batch is no source");
+        vm.assertTrue(registry.getOutput(output).removed, "removed");
+
+        // Proposed again now that the data is on L1, the same output stands.
+        vm.roll(block.number + 1);
+        uint256 again = proposeAt(chain, 7, inBatch(2));
+        gameId = open(again, GENESIS);
+        agreeAndReveal(gameId, chain, 7, inBatch(2), 0);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeBatchBlock(gameId, late, false);
     }
 
     function test_TheParentsBatchKeepsTheBlocksItCarries() public {

@@ -23,7 +23,7 @@ use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::alloy::sol_types::SolCall;
 use straddle_l1::opening::BatchOpener;
 use straddle_l1::{L1Client, L1Error};
-use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
+use straddle_l1_contracts::{BatchInbox, DisputeGame, OutputRegistry, Portal, block_claim};
 use straddle_primitives::Domain;
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
 use straddle_rpc_api::{BlockRef, BlockSource, StraddleApiClient, http_client};
@@ -113,6 +113,10 @@ impl OutputKey {
     }
 }
 
+/// The block-level claim the player makes, and compares with, for a block that the data
+/// on L1 up to the game's head does not derive: no hash and position make it.
+const NOT_DERIVABLE_CLAIM: B256 = B256::ZERO;
+
 /// A dispute-game player.
 pub struct Player {
     config: PlayerConfig,
@@ -144,6 +148,9 @@ pub struct Player {
     domain: Option<Domain>,
     /// The Portal's logs are read up to this L1 block.
     records_read_to: Option<u64>,
+    /// The L1 block from which each source (by position) is on L1: a batch's posting
+    /// block, a forced record's window end plus one.
+    source_l1_blocks: BTreeMap<u64, u64>,
 }
 
 impl Player {
@@ -175,6 +182,7 @@ impl Player {
             records: PortalRecords::default(),
             domain: None,
             records_read_to: None,
+            source_l1_blocks: BTreeMap::new(),
         };
         player.recall_disputes().await?;
         Ok(player)
@@ -268,16 +276,30 @@ impl Player {
         if output.removed || self.disputed.contains(&key) || self.agreed.contains(&key) {
             return Ok(());
         }
-        // Not derived yet: judged once the node has it.
-        let Some((hash, header)) = self.block(output.l2BlockNumber).await? else {
-            return Ok(());
+        // The output is judged against L1 up to its head: a block the data on L1 by
+        // then does not derive is wrong, whatever is posted later. Not judged before the
+        // node has read L1 that far.
+        let derived = match self
+            .derivable_at(output.l2BlockNumber, output.l1Head)
+            .await?
+        {
+            None => return Ok(()),
+            Some(false) => None,
+            Some(true) => Some((
+                self.require_block(output.l2BlockNumber).await?,
+                self.source_position(output.l2BlockNumber).await?,
+            )),
         };
-        // Nor judged before the node knows where derivation took the block from.
-        let Ok(position) = self.source_position(output.l2BlockNumber).await else {
-            return Ok(());
-        };
-        let same_root = header.state_root == output.stateRoot;
-        if hash == output.blockHash && same_root && position == output.position {
+        let agrees = derived.as_ref().is_some_and(|((hash, header), position)| {
+            *hash == output.blockHash
+                && header.state_root == output.stateRoot
+                && *position == output.position
+        });
+        let contradicts_itself = derived.as_ref().and_then(|((hash, header), _)| {
+            (*hash == output.blockHash && header.state_root != output.stateRoot)
+                .then(|| header.clone())
+        });
+        if agrees {
             tracing::info!(
                 index,
                 l2_block = output.l2BlockNumber,
@@ -287,7 +309,7 @@ impl Player {
             self.agreed.insert(key);
             return Ok(());
         }
-        if hash == output.blockHash && !same_root {
+        if let Some(header) = contradicts_itself {
             let call = DisputeGame::proveOutputMismatchCall {
                 outputIndex: word,
                 header: Bytes::from(header.encode()),
@@ -356,6 +378,57 @@ impl Player {
             .ok_or(DisputeError::MissingBlock(number))
     }
 
+    /// Whether block `number` is derivable from the data on L1 up to block `l1_head`, as
+    /// the node's chain shows: yes when the node has it from a source on L1 by then; no
+    /// when its source came later, or when the node has read L1 past `l1_head` and has
+    /// not derived it; unknown (`None`) while the node has not read that far.
+    async fn derivable_at(
+        &mut self,
+        number: u64,
+        l1_head: u64,
+    ) -> Result<Option<bool>, DisputeError> {
+        if number == 0 {
+            return Ok(Some(true));
+        }
+        match self.l2.get_block_source(number).await? {
+            Some(source) => Ok(Some(self.source_l1_block(source).await? <= l1_head)),
+            None => {
+                let read = self.l2.chain_head().await?.derived_l1_block;
+                Ok((read >= l1_head).then_some(false))
+            }
+        }
+    }
+
+    /// The L1 block from which `source` is on L1: a batch's posting block; for a forced
+    /// record, the first block after its inclusion window (derivation includes it then).
+    async fn source_l1_block(&mut self, source: BlockSource) -> Result<u64, DisputeError> {
+        let position = source.position();
+        if let Some(block) = self.source_l1_blocks.get(&position) {
+            return Ok(*block);
+        }
+        let block = match source {
+            BlockSource::Batch { index } => {
+                let call = BatchInbox::getBatchCall {
+                    index: U256::from(index),
+                };
+                self.l1.view(self.inbox, &call).await?.l1BlockNumber
+            }
+            BlockSource::Forced { index, .. } => {
+                let recorded = self
+                    .l1
+                    .view(self.portal, &Portal::forcedBlocksCall(index))
+                    .await?;
+                let window = self
+                    .l1
+                    .view(self.portal, &Portal::forcedInclusionWindowCall {})
+                    .await?;
+                recorded + window + 1
+            }
+        };
+        self.source_l1_blocks.insert(position, block);
+        Ok(block)
+    }
+
     /// Where the node's derivation took block `number` from, as a position
     /// (`BlockSource::position`; the genesis block is at 0).
     async fn source_position(&self, number: u64) -> Result<u64, DisputeError> {
@@ -379,10 +452,16 @@ impl Player {
         k: u64,
     ) -> Result<B256, DisputeError> {
         match game.level {
-            LEVEL_BLOCKS => {
-                let hash = self.require_block(k).await?.0;
-                Ok(block_claim(hash, self.source_position(k).await?))
-            }
+            LEVEL_BLOCKS => match self.derivable_at(k, game.l1Head).await? {
+                Some(true) => {
+                    let hash = self.require_block(k).await?.0;
+                    Ok(block_claim(hash, self.source_position(k).await?))
+                }
+                // No block `k` is derivable from L1 up to the game's head: no claim
+                // about one is right.
+                Some(false) => Ok(NOT_DERIVABLE_CLAIM),
+                None => Err(DisputeError::MissingBlock(k)),
+            },
             LEVEL_SUB_STEPS => {
                 let sub = self
                     .game_view(&DisputeGame::getSubLevelCall {

@@ -130,6 +130,9 @@ pub fn at_oracle_update(turn: &Turn) -> Option<OracleUpdateMove> {
 /// player's node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reveal {
+    /// The data on L1 up to the game's head derives a block at this number (the node's
+    /// chain has it from a source on L1 by then).
+    pub derivable: bool,
     /// The node's block has the revealed header's transactions root, count and time.
     pub same_block: bool,
     /// The node's position for the block.
@@ -164,6 +167,11 @@ pub enum RevealMove {
 
 /// [`RevealMove`] for `reveal`.
 pub fn after_reveal(reveal: &Reveal) -> RevealMove {
+    // Whatever the defender names, it is no source of a block the data on L1 by the
+    // game's head does not derive.
+    if !reveal.derivable {
+        return RevealMove::NotACandidate;
+    }
     if reveal.same_block && reveal.our_position == reveal.their_position {
         return RevealMove::DisputeExecution;
     }
@@ -347,6 +355,7 @@ mod tests {
 
     fn reveal(our: u64, their: u64, same_block: bool) -> Reveal {
         Reveal {
+            derivable: true,
             same_block,
             our_position: our,
             their_position: their,
@@ -379,5 +388,12 @@ mod tests {
         assert_eq!(after_reveal(&reveal(7, 7, false)), RevealMove::CheckSource);
         assert_eq!(after_source_check(true), RevealMove::NotACandidate);
         assert_eq!(after_source_check(false), RevealMove::DisputeContent);
+        // A block the data on L1 by the game's head does not derive: whatever the source,
+        // even the node's own (posted later) and the same block.
+        let late = Reveal {
+            derivable: false,
+            ..reveal(7, 7, true)
+        };
+        assert_eq!(after_reveal(&late), RevealMove::NotACandidate);
     }
 }

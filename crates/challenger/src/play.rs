@@ -90,18 +90,16 @@ impl Player {
             }
             Move::Answer => {
                 let mine = self.claim_at(id, game, mid).await?;
+                // Nothing about a block that is not derivable is agreed to.
+                let agree = mine == game.midClaim && mine != NOT_DERIVABLE_CLAIM;
                 let call = DisputeGame::answerCall {
                     gameId: gid,
                     lo: game.lo,
                     hi: game.hi,
-                    agree: mine == game.midClaim,
+                    agree,
                 };
                 self.send(&call, U256::ZERO, "answer").await?;
-                Ok(Some(if mine == game.midClaim {
-                    "agree"
-                } else {
-                    "disagree"
-                }))
+                Ok(Some(if agree { "agree" } else { "disagree" }))
             }
             Move::ClaimMidpoint => {
                 let claim = self.claim_at(id, game, mid).await?;
@@ -255,15 +253,30 @@ impl Player {
         derivation: &DisputeGame::Derivation,
     ) -> Result<&'static str, DisputeError> {
         let gid = U256::from(id);
-        let (_, ours) = self.require_block(game.blockNumber).await?;
-        let reveal = Reveal {
-            same_block: ours.transactions_root == game.transactionsRoot
-                && ours.transaction_count == game.transactionCount
-                && ours.timestamp_ms == game.blockTimestampMs,
-            our_position: self.source_position(game.blockNumber).await?,
-            their_position: derivation.position,
-            parent_position: derivation.parentPosition,
-            forced: derivation.source == SOURCE_FORCED,
+        let forced = derivation.source == SOURCE_FORCED;
+        let reveal = match self.derivable_at(game.blockNumber, game.l1Head).await? {
+            None => return Err(DisputeError::MissingBlock(game.blockNumber)),
+            Some(false) => Reveal {
+                derivable: false,
+                same_block: false,
+                our_position: 0,
+                their_position: derivation.position,
+                parent_position: derivation.parentPosition,
+                forced,
+            },
+            Some(true) => {
+                let (_, ours) = self.require_block(game.blockNumber).await?;
+                Reveal {
+                    derivable: true,
+                    same_block: ours.transactions_root == game.transactionsRoot
+                        && ours.transaction_count == game.transactionCount
+                        && ours.timestamp_ms == game.blockTimestampMs,
+                    our_position: self.source_position(game.blockNumber).await?,
+                    their_position: derivation.position,
+                    parent_position: derivation.parentPosition,
+                    forced,
+                }
+            }
         };
         // The chain's forced queue after the agreed parent (where forced blocks go) is
         // read only for the moves that take it.

@@ -72,7 +72,8 @@ struct Network {
     deployment: Deployment,
     sequencer: NodeProcess,
     follower: NodeProcess,
-    _batcher: ServiceProcess,
+    batcher: Option<ServiceProcess>,
+    batcher_args: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -113,9 +114,23 @@ impl Network {
             deployment,
             sequencer,
             follower,
-            _batcher: batcher,
+            batcher: Some(batcher),
+            batcher_args,
             dir,
         }
+    }
+
+    /// Stops the batcher: the sequencer's next blocks reach no batch on L1.
+    fn stop_batcher(&mut self) {
+        if let Some(batcher) = self.batcher.take() {
+            batcher.kill_hard();
+        }
+    }
+
+    /// Starts the batcher again (it resumes after the last batch on L1).
+    fn start_batcher(&mut self) {
+        let log = self.dir.path().join("batcher-again.log");
+        self.batcher = Some(ServiceProcess::start("batcher", &self.batcher_args, &log));
     }
 
     fn client(&self, key: usize) -> L1Client {
@@ -555,6 +570,86 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_of_a_block_not_on_l1_is_removed_even_when_its_data_comes_later() {
+    let mut network = Network::start().await;
+    let _challenger = network.start_challenger();
+    let posted = network.activity(3, 0).await;
+    // The batcher stops: the sequencer's next blocks are on no batch.
+    network.stop_batcher();
+    let sequencer = network.sequencer.client();
+    let key = dev_signer(2);
+    let mut future = posted;
+    for nonce in 3..6 {
+        let action = Action::Transfer(Transfer {
+            to: dev_signer(4).address(),
+            amount: 1_000 + u128::from(nonce),
+            nonce,
+            expiryMs: u64::MAX / 2,
+        });
+        future = sequencer
+            .send_action(SendActionRequest {
+                chain_id: DEVNET_CHAIN_ID,
+                signature: Bytes::copy_from_slice(&sign(&key, &action)),
+                action,
+            })
+            .await
+            .unwrap()
+            .block_number;
+    }
+    assert!(future > posted);
+    // A receipt comes once the transaction is logged; the block is sealed just after.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let header = loop {
+        if let Some(view) = sequencer
+            .get_block(BlockRef::Number(future), Some(false))
+            .await
+            .unwrap()
+        {
+            break view.header;
+        }
+        assert!(Instant::now() < deadline, "block {future} was not sealed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The proposer (the thief's key) proposes that block, its real hash and root, from
+    // the batch it expects the data in: right, but not on L1 by the output's head.
+    let thief_l1 = network.client(PROPOSER);
+    let next_batch = thief_l1
+        .batch_count(network.deployment.batch_inbox)
+        .await
+        .unwrap();
+    let index = network
+        .propose_forged(&header, Some(BlockSource::Batch { index: next_batch }))
+        .await;
+    // The data comes once the game is open: the follower derives the same block.
+    network.start_batcher();
+    let follower = network.follower.client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while follower.chain_head().await.unwrap().safe.number < future {
+        assert!(Instant::now() < deadline, "the batcher did not catch up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (hash, _) = network.header(future).await;
+    assert_eq!(hash, header.hash(), "the output's block is the chain's");
+    let leaves = network.leaves(future).await;
+    let game =
+        defend_forged_chain(&network, 0, future, &header, &leaves, (u64::MAX, 0), None).await;
+    assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+    assert_eq!(
+        game.blockNumber,
+        posted + 1,
+        "the first block not on L1 by the head"
+    );
+    assert!(
+        thief_l1
+            .output(network.deployment.output_registry, index)
+            .await
+            .unwrap()
+            .removed,
+        "the output is removed"
+    );
 }
 
 /// An oracle update of ETH (signed by two of the devnet's oracle signers, with a smile

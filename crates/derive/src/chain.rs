@@ -40,6 +40,8 @@ pub trait DerivedChain: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Imported>, Self::Error>> + Send;
     /// Waits until block `number` is committed.
     fn wait_committed(&self, number: u64) -> impl Future<Output = ()> + Send;
-    /// Publishes the `safe` and `finalized` heads.
-    fn set_heads(&self, safe: u64, finalized: u64);
+    /// Publishes the `safe` and `finalized` heads, and the last L1 block derivation has
+    /// read completely (`l1_read`: every block derivable from L1 up to it is in the
+    /// chain; 0 before the first round or after a reorg).
+    fn set_heads(&self, safe: u64, finalized: u64, l1_read: u64);
 }

@@ -484,7 +484,8 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
     /// Sets the node's safe and finalized heads from the batches accepted.
     fn publish_heads(&mut self, l1_finalized: u64) {
         let (safe, finalized) = self.heads.at(l1_finalized);
-        self.chain.set_heads(safe, finalized);
+        let l1_read = self.cursor.map_or(0, |(number, _)| number);
+        self.chain.set_heads(safe, finalized, l1_read);
         metrics::gauge!("straddle_safe_block").set(safe as f64);
         metrics::gauge!("straddle_finalized_block").set(finalized as f64);
     }

@@ -83,6 +83,8 @@ async fn source_rules_take_a_batch_as_linking_exactly_when_the_rust_rules_do() {
             parentHash: parent.hash,
             parentTimestampMs: parent.timestamp_ms,
             parentPosition: 0,
+            // Every batch of the test is on L1 by the head this judges against.
+            l1Head: u64::MAX,
         };
         let on_l1 = l1
             .view(

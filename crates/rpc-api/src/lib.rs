@@ -219,6 +219,10 @@ pub struct ChainHead {
     pub safe: BlockHeadView,
     /// Latest block a batch in a finalized L1 block carries.
     pub finalized: BlockHeadView,
+    /// The last L1 block this node's derivation has read completely: every block the
+    /// data on L1 up to it derives is in `safe`'s chain (0 when the node reads no L1).
+    #[serde(default)]
+    pub derived_l1_block: u64,
 }
 
 /// One head.

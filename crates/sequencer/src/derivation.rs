@@ -49,7 +49,10 @@ impl DerivedChain for Sequencer {
         Sequencer::wait_committed(self, number).await;
     }
 
-    fn set_heads(&self, safe: u64, finalized: u64) {
+    fn set_heads(&self, safe: u64, finalized: u64, l1_read: u64) {
+        self.shared
+            .derived_l1_block
+            .store(l1_read, Ordering::Release);
         self.shared.safe_number.store(safe, Ordering::Release);
         self.shared
             .finalized_number

@@ -228,6 +228,7 @@ impl StraddleApiServer for RpcHandler {
             soft: head_view(&header, hash),
             safe: level(&shared.safe_number)?,
             finalized: level(&shared.finalized_number)?,
+            derived_l1_block: shared.derived_l1_block.load(Ordering::Acquire),
         })
     }
 

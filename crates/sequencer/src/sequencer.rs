@@ -287,6 +287,8 @@ pub struct Shared {
     pub committed_number: AtomicU64,
     /// Highest block a batch on L1 carries (set by derivation; 0 without one).
     pub safe_number: AtomicU64,
+    /// The last L1 block derivation has read completely (0: none yet).
+    pub derived_l1_block: AtomicU64,
     /// Highest block a batch in a finalized L1 block carries.
     pub finalized_number: AtomicU64,
 
@@ -329,6 +331,7 @@ impl Sequencer {
             committed_head: RwLock::new((chain.tip.head.clone(), chain.tip.head_hash)),
             committed_number: AtomicU64::new(chain.tip.head.number),
             safe_number: AtomicU64::new(0),
+            derived_l1_block: AtomicU64::new(0),
             finalized_number: AtomicU64::new(0),
 
             blocks,

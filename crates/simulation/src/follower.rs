@@ -99,7 +99,7 @@ impl DerivedChain for SimChain {
 
     async fn wait_committed(&self, _number: u64) {}
 
-    fn set_heads(&self, safe: u64, finalized: u64) {
+    fn set_heads(&self, safe: u64, finalized: u64, _l1_read: u64) {
         *self
             .heads
             .lock()
