@@ -367,6 +367,10 @@ contract BatchOpener {
         returns (BlockView memory v, uint256 before, uint256 total)
     {
         if (r.length > BATCH_BYTES_MAX) revert Invalid("batch larger than 16 MiB", 0);
+        // Nothing of the structure head is read past its bound: a head that runs past it
+        // is malformed (Truncated) whatever follows, so its first bytes always decide.
+        uint256 limit = r.limit;
+        if (limit > STRUCTURE_HEAD_BYTES_MAX) r.limit = STRUCTURE_HEAD_BYTES_MAX;
         uint8 version = uint8(byteAt(r, 0));
         if (version != BATCH_VERSION) revert UnknownVersion(version);
         v.firstBlock = uint64(fixedAt(r, 1, 8));
@@ -402,11 +406,10 @@ contract BatchOpener {
             }
             total += count;
             if (total > r.length) revert Invalid("transaction count", start);
-            if (r.at > STRUCTURE_HEAD_BYTES_MAX) revert Invalid("structure head over 512 bytes", start);
         }
         // The address table and the index must fit: the rest of the structure.
         r.addressCount = varint(r);
-        if (r.at > STRUCTURE_HEAD_BYTES_MAX) revert Invalid("structure head over 512 bytes", r.at);
+        r.limit = limit;
         if (r.addressCount > ADDRESSES_MAX) revert Invalid("address count", r.at);
         r.addressStart = r.at;
         r.section = r.addressStart + 20 * r.addressCount + 3 * total;

@@ -128,8 +128,8 @@ contract SourceRules {
     /// @dev Whether derivation, reading L1 up to block `l1Head`, puts its block for forced
     /// record `record` before batch `c`: the record exists, batch `c − 1` (if any) was
     /// posted by the end of its window (and by `l1Head`), and batch `c` after the window
-    /// (or, if no batch `c` was posted by `l1Head`, the window had ended by then, so
-    /// derivation included it).
+    /// (or, if no batch `c` was posted by `l1Head`, L1 was read through the window's
+    /// last block by then, so derivation included it: `settlement.md` §7).
     function forcedBefore(uint64 record, uint64 c, uint64 l1Head) internal view returns (bool) {
         uint64 recordedAt = portal.forcedBlocks(record);
         if (recordedAt == 0) return false;
@@ -144,7 +144,7 @@ contract SourceRules {
             uint64 postedAt = inbox.getBatch(c).l1BlockNumber;
             if (postedAt <= l1Head) return postedAt > windowEnd;
         }
-        return l1Head > windowEnd;
+        return l1Head >= windowEnd;
     }
 
     /// @dev Whether a revert of the opener's `describe*` is the batch's fault (its

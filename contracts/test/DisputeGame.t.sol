@@ -1183,12 +1183,20 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "an earlier position lost");
-        // Before the window ends, no forced block can be derived at all.
-        vm.roll(15);
+        // Judged at an L1 head before the window's last block, no forced block can be
+        // derived at all (revealAt proposes one block later: the head is 14).
+        vm.roll(14);
         gameId = revealAt(honest, 2, FORCED_POSITION, 0);
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a premature block lost");
+        // At a head that is the window's last block, derivation has read it and includes
+        // the record (as the Rust pipeline does).
+        vm.roll(15);
+        gameId = revealAt(honest, 2, FORCED_POSITION, 0);
+        vm.prank(CHALLENGER);
+        vm.expectRevert(DisputeGame.NoFault.selector);
+        game.disputeForcedBlock(gameId, queue(0));
     }
 
     // ---------------------------------------------------------------- sources

@@ -82,6 +82,9 @@ pub struct BatcherConfig {
     pub l2_rpc: String,
     /// L1 JSON-RPC endpoint (HTTP).
     pub l1_rpc: String,
+    /// A consensus client's beacon API the last posted blob batch is read from (a public network);
+    /// none: the L1 node's `anvil_getBlobByHash` (the devnet).
+    pub beacon_api: Option<String>,
     /// The batcher's L1 key (the inbox's `batcher`).
     pub key: PrivateKeySigner,
     /// The BatchInbox.
@@ -156,7 +159,8 @@ pub struct Batcher {
 impl Batcher {
     /// Connects (lazily) to both chains.
     pub fn new(config: BatcherConfig) -> Result<Batcher, BatcherError> {
-        let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
+        let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?
+            .with_beacon_api(config.beacon_api.as_deref())?;
         let l2 = http_client(&config.l2_rpc)?;
         Ok(Batcher {
             config,

@@ -19,9 +19,10 @@ use straddle_primitives::{Domain, Transaction};
 pub const SOURCE_FORCED: u8 = 2;
 
 /// How much of a malformed batch a challenger opens to show its structure fails: the
-/// longest structure head and one byte past it, where every structure rule meets the
-/// fault (17 blob field elements with the length, ≈ 0.9 M gas of point evaluations).
-pub const MALFORMED_OPENING_BYTES: usize = straddle_batch::STRUCTURE_HEAD_BYTES_MAX + 1;
+/// longest structure head, past which the opener reads nothing of it, so every structure
+/// rule meets the fault there (17 blob field elements with the length, ≈ 0.9 M gas of
+/// point evaluations).
+pub const MALFORMED_OPENING_BYTES: usize = straddle_batch::STRUCTURE_HEAD_BYTES_MAX;
 
 /// Why the derivation side cannot move.
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +277,7 @@ mod tests {
         };
         let opening = evidence.header_opening().expect("opens");
         let count = usize::from(u16::from_be_bytes([opening[0], opening[1]]));
-        // 4 length bytes and 513 batch bytes, 31 per element.
+        // 4 length bytes and 512 batch bytes, 31 per element.
         assert_eq!(count, (4 + MALFORMED_OPENING_BYTES).div_ceil(31));
         assert_eq!(count, 17);
         assert_eq!(&opening[2..6], &[0, 0, 0, 0], "from element 0");

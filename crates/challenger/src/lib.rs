@@ -42,6 +42,9 @@ pub struct PlayerConfig {
     pub l2_rpc: String,
     /// L1 JSON-RPC endpoint (HTTP).
     pub l1_rpc: String,
+    /// A consensus client's beacon API blob batches are read from (a public network);
+    /// none: the L1 node's `anvil_getBlobByHash` (the devnet).
+    pub beacon_api: Option<String>,
     /// The player's L1 key: pays bonds and gas; defends the outputs it proposed.
     pub key: PrivateKeySigner,
     /// The DisputeGame contract (its registry is read from it).
@@ -156,7 +159,8 @@ pub struct Player {
 impl Player {
     /// Connects to both chains and reads the registry's address from the game.
     pub async fn new(config: PlayerConfig) -> Result<Player, DisputeError> {
-        let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?;
+        let l1 = L1Client::connect(&config.l1_rpc, config.key.clone())?
+            .with_beacon_api(config.beacon_api.as_deref())?;
         let l2 = http_client(&config.l2_rpc)?;
         let registry = l1.view(config.game, &DisputeGame::registryCall {}).await?;
         let opener = l1.view(config.game, &DisputeGame::openerCall {}).await?;
@@ -390,17 +394,18 @@ impl Player {
         if number == 0 {
             return Ok(Some(true));
         }
+        // How far derivation had read is taken before the block is looked for: a round
+        // that derives the block in between then only makes the answer "not yet".
+        let read = self.l2.chain_head().await?.derived_l1_block;
         match self.l2.get_block_source(number).await? {
             Some(source) => Ok(Some(self.source_l1_block(source).await? <= l1_head)),
-            None => {
-                let read = self.l2.chain_head().await?.derived_l1_block;
-                Ok((read >= l1_head).then_some(false))
-            }
+            None => Ok((read >= l1_head).then_some(false)),
         }
     }
 
     /// The L1 block from which `source` is on L1: a batch's posting block; for a forced
-    /// record, the first block after its inclusion window (derivation includes it then).
+    /// record, the last block of its inclusion window (derivation includes it once it has
+    /// read that block and no batch by then did).
     async fn source_l1_block(&mut self, source: BlockSource) -> Result<u64, DisputeError> {
         let position = source.position();
         if let Some(block) = self.source_l1_blocks.get(&position) {
@@ -422,7 +427,7 @@ impl Player {
                     .l1
                     .view(self.portal, &Portal::forcedInclusionWindowCall {})
                     .await?;
-                recorded + window + 1
+                recorded + window
             }
         };
         self.source_l1_blocks.insert(position, block);

@@ -328,6 +328,24 @@ impl Player {
                 self.dispute_forced_block(gid, queue.witness).await
             }
             RevealMove::NotACandidate => {
+                // A batch posted after the game's head is no source whatever it holds:
+                // the game does not read it, so it is not fetched.
+                let late = self
+                    .source_l1_block(BlockSource::Batch {
+                        index: derivation.sourceIndex,
+                    })
+                    .await
+                    .is_ok_and(|posted| posted > game.l1Head);
+                if late {
+                    let call = DisputeGame::disputeBatchBlockCall {
+                        gameId: gid,
+                        opening: Bytes::new(),
+                        blobs: false,
+                    };
+                    self.send(&call, U256::ZERO, "dispute a batch posted after the head")
+                        .await?;
+                    return Ok("dispute batch block");
+                }
                 self.dispute_batch_block(gid, derivation.sourceIndex).await
             }
             RevealMove::CheckSource | RevealMove::DisputeContent => {

@@ -158,9 +158,8 @@ impl Network {
         )
     }
 
-    /// Sends `count` transfers from dev 2 and waits until the follower has derived the
-    /// block of the last one; returns that block.
-    async fn activity(&self, count: u64, first_nonce: u64) -> u64 {
+    /// Sends `count` transfers from dev 2 to the sequencer; returns the block of the last.
+    async fn transfers(&self, count: u64, first_nonce: u64) -> u64 {
         let client = self.sequencer.client();
         let key = dev_signer(2);
         let mut block = 0;
@@ -181,6 +180,13 @@ impl Network {
                 .unwrap();
             block = receipt.block_number;
         }
+        block
+    }
+
+    /// Sends `count` transfers from dev 2 and waits until the follower has derived the
+    /// block of the last one; returns that block.
+    async fn activity(&self, count: u64, first_nonce: u64) -> u64 {
+        let block = self.transfers(count, first_nonce).await;
         let follower = self.follower.client();
         let deadline = Instant::now() + Duration::from_secs(60);
         while follower.chain_head().await.unwrap().safe.number < block {
@@ -580,25 +586,7 @@ async fn an_output_of_a_block_not_on_l1_is_removed_even_when_its_data_comes_late
     // The batcher stops: the sequencer's next blocks are on no batch.
     network.stop_batcher();
     let sequencer = network.sequencer.client();
-    let key = dev_signer(2);
-    let mut future = posted;
-    for nonce in 3..6 {
-        let action = Action::Transfer(Transfer {
-            to: dev_signer(4).address(),
-            amount: 1_000 + u128::from(nonce),
-            nonce,
-            expiryMs: u64::MAX / 2,
-        });
-        future = sequencer
-            .send_action(SendActionRequest {
-                chain_id: DEVNET_CHAIN_ID,
-                signature: Bytes::copy_from_slice(&sign(&key, &action)),
-                action,
-            })
-            .await
-            .unwrap()
-            .block_number;
-    }
+    let future = network.transfers(3, 3).await;
     assert!(future > posted);
     // A receipt comes once the transaction is logged; the block is sealed just after.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -41,6 +41,9 @@ use straddle_storage::chain_store::ChainStore;
 pub struct L1Source {
     /// L1 HTTP RPC endpoint.
     pub l1_rpc: String,
+    /// The consensus client's beacon API blob batches are read from (a public network);
+    /// none: the L1 node's `anvil_getBlobByHash` (the devnet).
+    pub beacon_api: Option<String>,
     /// The Portal (deposits).
     pub portal: Address,
     /// The BatchInbox (batches).
@@ -87,7 +90,9 @@ pub async fn run<C: DerivedChain>(
 ) {
     // The KZG setup for blob batches loads while the first rounds read L1.
     tokio::task::spawn_blocking(straddle_l1::blobs::warm_up);
-    let client = match L1Client::read_only(&source.l1_rpc) {
+    let client = match L1Client::read_only(&source.l1_rpc)
+        .and_then(|client| client.with_beacon_api(source.beacon_api.as_deref()))
+    {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "derivation cannot start");
@@ -484,7 +489,15 @@ impl<L: L1Reader, C: DerivedChain> Pipeline<L, C> {
     /// Sets the node's safe and finalized heads from the batches accepted.
     fn publish_heads(&mut self, l1_finalized: u64) {
         let (safe, finalized) = self.heads.at(l1_finalized);
-        let l1_read = self.cursor.map_or(0, |(number, _)| number);
+        // Every block L1 up to the cursor derives is in the chain only when this node
+        // executes what it reads and holds nothing past what this reading took (after
+        // an L1 reorg it may, and overdue forced records then wait): else it claims none.
+        let complete =
+            self.mode == Mode::Execute && self.chain.committed_head().0.number <= self.tip;
+        let l1_read = match self.cursor {
+            Some((number, _)) if complete => number,
+            _ => 0,
+        };
         self.chain.set_heads(safe, finalized, l1_read);
         metrics::gauge!("straddle_safe_block").set(safe as f64);
         metrics::gauge!("straddle_finalized_block").set(finalized as f64);

@@ -796,7 +796,7 @@ fn blocks_ending_with(count: usize, last: Transaction) -> Batch {
 /// The dispute game's bound on batch openings (`STRUCTURE_HEAD_BYTES_MAX`): at the bound,
 /// in blobs, the last block of the longest batch is described and its transaction opened
 /// within 3 M gas; one block past the bound, the batch (written by hand: the encoder
-/// refuses it) is shown malformed from its first 513 bytes. Prints the gas
+/// refuses it) is shown malformed from its first 512 bytes. Prints the gas
 /// (docs/PERFORMANCE.md).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_opener_reads_a_batch_at_the_structure_bound_and_refuses_one_past_it() {
@@ -879,7 +879,7 @@ async fn the_opener_reads_a_batch_at_the_structure_bound_and_refuses_one_past_it
         .unwrap()
         .lock()
         .unwrap()
-        .openings(std::slice::from_ref(&(0..STRUCTURE_HEAD_BYTES_MAX + 1)))
+        .openings(std::slice::from_ref(&(0..STRUCTURE_HEAD_BYTES_MAX)))
         .unwrap();
     let describe_past = BatchOpener::describeBlobsCall {
         index: U256::from(1),
@@ -887,8 +887,8 @@ async fn the_opener_reads_a_batch_at_the_structure_bound_and_refuses_one_past_it
         openings: malformed_openings.clone(),
     };
     assert!(
-        reverted_with::<BatchOpener::Invalid, _>(l1.view(opener, &describe_past).await),
-        "one block past the bound: malformed"
+        reverted_with::<BatchOpener::Truncated, _>(l1.view(opener, &describe_past).await),
+        "one block past the bound: malformed (the opener reads no head byte past the bound)"
     );
     assert!(straddle_batch::batch_range(&past).is_err());
     let elements = u16::from_be_bytes([malformed_openings[0], malformed_openings[1]]);

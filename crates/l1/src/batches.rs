@@ -193,9 +193,11 @@ pub async fn batch_bytes(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L
 /// (which must be the ones the inbox committed to), each checked against its hash, then
 /// unpacked.
 ///
-/// Blobs come from the L1 RPC's `anvil_getBlobByHash` (anvil keeps every blob); a
-/// network node serves them from its consensus client's blob API instead, which this
-/// client does not read yet.
+/// Blobs come from the consensus client's beacon API when the client has one
+/// ([`L1Client::with_beacon_api`]: the sidecars of the slot of the batch's L1 block),
+/// else from the L1 RPC's `anvil_getBlobByHash` (anvil keeps every blob). Either way
+/// each blob's KZG commitment is recomputed and must give the transaction's versioned
+/// hash.
 pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1Error> {
     let tx = posting_transaction(client, batch).await?;
     let hashes: Vec<B256> = tx
@@ -215,19 +217,33 @@ pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1
             batch.index
         )));
     }
-    let mut blobs = Vec::with_capacity(hashes.len());
-    for hash in &hashes {
-        let bytes: Option<Bytes> = client
-            .provider()
-            .raw_request("anvil_getBlobByHash".into(), (hash,))
-            .await
-            .map_err(|e| L1Error::Rpc(format!("fetching blob {hash}: {e}")))?;
-        let bytes =
-            bytes.ok_or_else(|| L1Error::Rpc(format!("the L1 node does not serve blob {hash}")))?;
-        // What the node serves is not trusted: a wrong or missing blob is the node's
-        // failure (an RPC error, retried), never the batch's.
-        blobs.push(blobs::blob_from_bytes(&bytes).map_err(|e| L1Error::Rpc(e.to_string()))?);
-    }
+    // What the node serves is not trusted: a wrong or missing blob is the node's
+    // failure (an RPC error, retried), never the batch's.
+    let blobs = match client.beacon() {
+        Some(beacon) => {
+            let timestamp = client.block_timestamp(batch.l1_block).await?;
+            beacon
+                .blobs(timestamp, &hashes)
+                .await
+                .map_err(|e| L1Error::Rpc(e.to_string()))?
+        }
+        None => {
+            let mut blobs = Vec::with_capacity(hashes.len());
+            for hash in &hashes {
+                let bytes: Option<Bytes> = client
+                    .provider()
+                    .raw_request("anvil_getBlobByHash".into(), (hash,))
+                    .await
+                    .map_err(|e| L1Error::Rpc(format!("fetching blob {hash}: {e}")))?;
+                let bytes = bytes.ok_or_else(|| {
+                    L1Error::Rpc(format!("the L1 node does not serve blob {hash}"))
+                })?;
+                blobs
+                    .push(blobs::blob_from_bytes(&bytes).map_err(|e| L1Error::Rpc(e.to_string()))?);
+            }
+            blobs
+        }
+    };
     // KZG commitments take milliseconds per blob: off the async workers.
     let blobs = tokio::task::spawn_blocking(move || {
         for (blob, hash) in blobs.iter().zip(&hashes) {

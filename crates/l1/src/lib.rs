@@ -5,6 +5,7 @@
 
 pub mod anvil;
 pub mod batches;
+pub mod beacon;
 pub mod blobs;
 pub mod deploy;
 pub mod deposits;
@@ -145,6 +146,9 @@ pub(crate) fn receipt_event<E: alloy::sol_types::SolEvent>(
 pub struct L1Client {
     provider: DynProvider,
     signer: Address,
+    /// Where blobs come from when set (a consensus client's beacon API); else the L1
+    /// node's `anvil_getBlobByHash` (the devnet).
+    beacon: Option<std::sync::Arc<beacon::BeaconApi>>,
 }
 
 impl L1Client {
@@ -159,7 +163,21 @@ impl L1Client {
             .wallet(EthereumWallet::from(key))
             .connect_http(parsed)
             .erased();
-        Ok(L1Client { provider, signer })
+        Ok(L1Client {
+            provider,
+            signer,
+            beacon: None,
+        })
+    }
+
+    /// Reads blobs from the beacon API at `url` (a consensus client's, on a public
+    /// network) instead of the L1 node's `anvil_getBlobByHash`; `None` keeps the latter.
+    pub fn with_beacon_api(mut self, url: Option<&str>) -> Result<L1Client, L1Error> {
+        self.beacon = url
+            .map(beacon::BeaconApi::new)
+            .transpose()?
+            .map(std::sync::Arc::new);
+        Ok(self)
     }
 
     /// Connects to `url` (HTTP) for reads only: sending fails with an RPC error.
@@ -172,6 +190,7 @@ impl L1Client {
         Ok(L1Client {
             provider,
             signer: Address::ZERO,
+            beacon: None,
         })
     }
 
@@ -183,6 +202,11 @@ impl L1Client {
     /// The provider (for reads and for callers that build their own transactions).
     pub fn provider(&self) -> &DynProvider {
         &self.provider
+    }
+
+    /// The beacon API blobs are read from, if set.
+    pub fn beacon(&self) -> Option<&beacon::BeaconApi> {
+        self.beacon.as_deref()
     }
 
     /// The latest L1 block number.

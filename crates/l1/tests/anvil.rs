@@ -1,14 +1,16 @@
 //! The L1 client against a real anvil: deploy, deposit, read the deposits back.
 
+mod common;
+
+use common::no_disputes;
 use std::path::Path;
-use straddle_l1::alloy::primitives::{Address, B256};
+use straddle_l1::alloy::primitives::Address;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{
     Anvil, BatchKind, DeployConfig, L1Client, SidecarKind, batch_bytes, batches_between,
     deposits_between, forced_between,
 };
 use straddle_l1_contracts::Portal;
-use straddle_primitives::Domain;
 use straddle_primitives::deposit::accumulate;
 
 /// anvil's first two dev keys (public test mnemonic).
@@ -22,26 +24,6 @@ fn anvil() -> Anvil {
 
 fn client(anvil: &Anvil, key: &str) -> L1Client {
     L1Client::connect(&anvil.url(), key.parse::<PrivateKeySigner>().unwrap()).unwrap()
-}
-
-/// Dispute settings for tests that never dispute: no L2 genesis exists here.
-fn no_disputes() -> DeployConfig {
-    DeployConfig {
-        proposer: Address::ZERO,
-        batcher: Address::ZERO,
-        challenge_window_secs: 0,
-        bond_wei: 0,
-        forced_inclusion_window: 0,
-        genesis_block_hash: B256::ZERO,
-        l2_domain: Domain {
-            chain_id: 1,
-            verifying_contract: Address::ZERO,
-        },
-        dispute_clock_secs: 60,
-        faucet_operator: Address::ZERO,
-        operator: Address::ZERO,
-        oracle_prover: Default::default(),
-    }
 }
 
 #[tokio::test]

@@ -120,6 +120,7 @@ pub fn follow(l1: &SimL1, dir: &std::path::Path) -> (Arc<SimChain>, Pipeline<Sim
     });
     let source = L1Source {
         l1_rpc: String::new(),
+        beacon_api: None,
         portal: PORTAL,
         inbox: INBOX,
         start_block: 0,

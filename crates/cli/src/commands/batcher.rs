@@ -39,6 +39,10 @@ pub(crate) struct BatcherArgs {
     /// Time between rounds when everything is posted, milliseconds.
     #[arg(long, default_value_t = 1_000)]
     poll_ms: u64,
+    /// A consensus client's beacon API (`http://host:5052`) to read blob batches from, on
+    /// a public network; without it blobs come from the L1 node (anvil).
+    #[arg(long)]
+    beacon_api: Option<String>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -69,6 +73,7 @@ pub(crate) async fn run(args: BatcherArgs) -> eyre::Result<()> {
     let batcher = straddle_batcher::Batcher::new(straddle_batcher::BatcherConfig {
         l2_rpc: args.l2_rpc,
         l1_rpc: args.l1_rpc,
+        beacon_api: args.beacon_api,
         key,
         inbox: args.inbox,
         l1_start_block: args.l1_start_block,

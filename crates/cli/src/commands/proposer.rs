@@ -33,6 +33,10 @@ pub(crate) struct ProposerArgs {
     /// records) a derivation dispute needs are searched from it.
     #[arg(long, default_value_t = 0)]
     l1_start_block: u64,
+    /// A consensus client's beacon API (`http://host:5052`) to read blob batches from, on
+    /// a public network; without it blobs come from the L1 node (anvil).
+    #[arg(long)]
+    beacon_api: Option<String>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -48,6 +52,7 @@ pub(crate) async fn run(args: ProposerArgs) -> eyre::Result<()> {
             straddle_challenger::Player::new(straddle_challenger::PlayerConfig {
                 l2_rpc: args.l2_rpc.clone(),
                 l1_rpc: args.l1_rpc.clone(),
+                beacon_api: args.beacon_api.clone(),
                 key: key.clone(),
                 game,
                 challenge: false,

@@ -1,0 +1,25 @@
+//! What the L1 client's tests share.
+
+use straddle_l1::DeployConfig;
+use straddle_l1::alloy::primitives::{Address, B256};
+use straddle_primitives::Domain;
+
+/// Dispute settings for tests that never dispute: no L2 genesis exists here.
+pub fn no_disputes() -> DeployConfig {
+    DeployConfig {
+        proposer: Address::ZERO,
+        batcher: Address::ZERO,
+        challenge_window_secs: 0,
+        bond_wei: 0,
+        forced_inclusion_window: 0,
+        genesis_block_hash: B256::ZERO,
+        l2_domain: Domain {
+            chain_id: 1,
+            verifying_contract: Address::ZERO,
+        },
+        dispute_clock_secs: 60,
+        faucet_operator: Address::ZERO,
+        operator: Address::ZERO,
+        oracle_prover: Default::default(),
+    }
+}
