@@ -53,31 +53,41 @@ pub fn pack(data: &[u8]) -> Result<Vec<Blob>, L1Error> {
     Ok(blobs)
 }
 
-/// The batch bytes packed in `blobs`; fails on a non-zero first byte of an element or a
-/// length beyond the blobs.
+/// The batch bytes packed in `blobs`: the length in the first four payload bytes, then
+/// the batch. Fails on a length of zero or beyond the blobs, or a non-zero first byte of
+/// an element that holds the length or the batch; elements past the batch are not read
+/// (the L1 opener never reads them either, so they cannot make a batch one side takes
+/// and the other skips).
 pub fn unpack(blobs: &[Blob]) -> Result<Vec<u8>, L1Error> {
-    let mut stream = Vec::with_capacity(blobs.len() * PAYLOAD_BYTES_PER_BLOB);
-    for (blob_index, blob) in blobs.iter().enumerate() {
-        for (element_index, element) in blob.chunks(32).enumerate() {
-            if element[0] != 0 {
-                return Err(L1Error::Blob(format!(
-                    "blob {blob_index} element {element_index} has a non-zero first byte"
-                )));
-            }
-            stream.extend_from_slice(&element[1..]);
+    let elements: Vec<&[u8]> = blobs.iter().flat_map(|blob| blob.chunks(32)).collect();
+    let payload = |index: usize| -> Result<&[u8], L1Error> {
+        let element = elements[index];
+        if element[0] != 0 {
+            return Err(L1Error::Blob(format!(
+                "blob {} element {} has a non-zero first byte",
+                index / FIELD_ELEMENTS_PER_BLOB as usize,
+                index % FIELD_ELEMENTS_PER_BLOB as usize
+            )));
         }
-    }
-    let Some((prefix, rest)) = stream.split_first_chunk::<LENGTH_BYTES>() else {
-        return Err(L1Error::Blob("no blobs".into()));
+        Ok(&element[1..])
     };
-    let length = u32::from_be_bytes(*prefix) as usize;
-    if length == 0 || length > rest.len() {
+    if elements.is_empty() {
+        return Err(L1Error::Blob("no blobs".into()));
+    }
+    let first = payload(0)?;
+    let length = u32::from_be_bytes([first[0], first[1], first[2], first[3]]) as usize;
+    let needed = (LENGTH_BYTES + length).div_ceil(PAYLOAD_BYTES_PER_ELEMENT);
+    if length == 0 || needed > elements.len() {
         return Err(L1Error::Blob(format!(
             "the length prefix {length} does not fit in {} blobs",
             blobs.len()
         )));
     }
-    Ok(rest[..length].to_vec())
+    let mut stream = Vec::with_capacity(needed * PAYLOAD_BYTES_PER_ELEMENT);
+    for index in 0..needed {
+        stream.extend_from_slice(payload(index)?);
+    }
+    Ok(stream[LENGTH_BYTES..LENGTH_BYTES + length].to_vec())
 }
 
 /// The KZG setup for checking blobs: commitments need no precomputed tables, which
@@ -201,8 +211,22 @@ mod tests {
         assert!(pack(&[]).is_err());
         assert!(pack(&vec![1; BLOB_BATCH_BYTES_MAX + 1]).is_err());
         let mut blobs = pack(b"batch").unwrap();
+        blobs[0][0] = 1;
+        assert!(
+            unpack(&blobs).is_err(),
+            "a non-zero high byte where the batch is"
+        );
+        let mut blobs = pack(b"batch").unwrap();
         blobs[0][32] = 1;
-        assert!(unpack(&blobs).is_err(), "a non-zero high byte");
+        assert_eq!(
+            unpack(&blobs).unwrap(),
+            b"batch",
+            "one past the batch is not read"
+        );
+        let long = vec![9u8; 40];
+        let mut blobs = pack(&long).unwrap();
+        blobs[0][32] = 1;
+        assert!(unpack(&blobs).is_err(), "the batch's second element");
         let mut blobs = pack(b"batch").unwrap();
         blobs[0][1..5].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(unpack(&blobs).is_err(), "a length beyond the blobs");
