@@ -120,6 +120,21 @@ impl OutputKey {
 /// on L1 up to the game's head does not derive: no hash and position make it.
 const NOT_DERIVABLE_CLAIM: B256 = B256::ZERO;
 
+/// What the node's chain says of a block, judged at an L1 head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AtHead {
+    /// The node has the block from a source on L1 by the head, at this position.
+    Derivable {
+        /// Where derivation took it from.
+        position: u64,
+    },
+    /// The node has it from a source posted later, or has read L1 past the head
+    /// without deriving it.
+    NotDerivable,
+    /// The node has not read L1 as far as the head yet.
+    NotReadYet,
+}
+
 /// A dispute-game player.
 pub struct Player {
     config: PlayerConfig,
@@ -283,16 +298,12 @@ impl Player {
         // The output is judged against L1 up to its head: a block the data on L1 by
         // then does not derive is wrong, whatever is posted later. Not judged before the
         // node has read L1 that far.
-        let derived = match self
-            .derivable_at(output.l2BlockNumber, output.l1Head)
-            .await?
-        {
-            None => return Ok(()),
-            Some(false) => None,
-            Some(true) => Some((
-                self.require_block(output.l2BlockNumber).await?,
-                self.source_position(output.l2BlockNumber).await?,
-            )),
+        let derived = match self.at_head(output.l2BlockNumber, output.l1Head).await? {
+            AtHead::NotReadYet => return Ok(()),
+            AtHead::NotDerivable => None,
+            AtHead::Derivable { position } => {
+                Some((self.require_block(output.l2BlockNumber).await?, position))
+            }
         };
         let agrees = derived.as_ref().is_some_and(|((hash, header), position)| {
             *hash == output.blockHash
@@ -383,24 +394,22 @@ impl Player {
     }
 
     /// Whether block `number` is derivable from the data on L1 up to block `l1_head`, as
-    /// the node's chain shows: yes when the node has it from a source on L1 by then; no
-    /// when its source came later, or when the node has read L1 past `l1_head` and has
-    /// not derived it; unknown (`None`) while the node has not read that far.
-    async fn derivable_at(
-        &mut self,
-        number: u64,
-        l1_head: u64,
-    ) -> Result<Option<bool>, DisputeError> {
+    /// the node's chain shows (see [`AtHead`]).
+    async fn at_head(&mut self, number: u64, l1_head: u64) -> Result<AtHead, DisputeError> {
         if number == 0 {
-            return Ok(Some(true));
+            return Ok(AtHead::Derivable { position: 0 });
         }
         // How far derivation had read is taken before the block is looked for: a round
         // that derives the block in between then only makes the answer "not yet".
         let read = self.l2.chain_head().await?.derived_l1_block;
-        match self.l2.get_block_source(number).await? {
-            Some(source) => Ok(Some(self.source_l1_block(source).await? <= l1_head)),
-            None => Ok((read >= l1_head).then_some(false)),
-        }
+        Ok(match self.l2.get_block_source(number).await? {
+            Some(source) if self.source_l1_block(source).await? <= l1_head => AtHead::Derivable {
+                position: source.position(),
+            },
+            Some(_) => AtHead::NotDerivable,
+            None if read >= l1_head => AtHead::NotDerivable,
+            None => AtHead::NotReadYet,
+        })
     }
 
     /// The L1 block from which `source` is on L1: a batch's posting block; for a forced
@@ -457,15 +466,15 @@ impl Player {
         k: u64,
     ) -> Result<B256, DisputeError> {
         match game.level {
-            LEVEL_BLOCKS => match self.derivable_at(k, game.l1Head).await? {
-                Some(true) => {
+            LEVEL_BLOCKS => match self.at_head(k, game.l1Head).await? {
+                AtHead::Derivable { position } => {
                     let hash = self.require_block(k).await?.0;
-                    Ok(block_claim(hash, self.source_position(k).await?))
+                    Ok(block_claim(hash, position))
                 }
                 // No block `k` is derivable from L1 up to the game's head: no claim
                 // about one is right.
-                Some(false) => Ok(NOT_DERIVABLE_CLAIM),
-                None => Err(DisputeError::MissingBlock(k)),
+                AtHead::NotDerivable => Ok(NOT_DERIVABLE_CLAIM),
+                AtHead::NotReadYet => Err(DisputeError::MissingBlock(k)),
             },
             LEVEL_SUB_STEPS => {
                 let sub = self

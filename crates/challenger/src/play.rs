@@ -254,9 +254,9 @@ impl Player {
     ) -> Result<&'static str, DisputeError> {
         let gid = U256::from(id);
         let forced = derivation.source == SOURCE_FORCED;
-        let reveal = match self.derivable_at(game.blockNumber, game.l1Head).await? {
-            None => return Err(DisputeError::MissingBlock(game.blockNumber)),
-            Some(false) => Reveal {
+        let reveal = match self.at_head(game.blockNumber, game.l1Head).await? {
+            AtHead::NotReadYet => return Err(DisputeError::MissingBlock(game.blockNumber)),
+            AtHead::NotDerivable => Reveal {
                 derivable: false,
                 same_block: false,
                 our_position: 0,
@@ -264,14 +264,14 @@ impl Player {
                 parent_position: derivation.parentPosition,
                 forced,
             },
-            Some(true) => {
+            AtHead::Derivable { position } => {
                 let (_, ours) = self.require_block(game.blockNumber).await?;
                 Reveal {
                     derivable: true,
                     same_block: ours.transactions_root == game.transactionsRoot
                         && ours.transaction_count == game.transactionCount
                         && ours.timestamp_ms == game.blockTimestampMs,
-                    our_position: self.source_position(game.blockNumber).await?,
+                    our_position: position,
                     their_position: derivation.position,
                     parent_position: derivation.parentPosition,
                     forced,
@@ -328,25 +328,8 @@ impl Player {
                 self.dispute_forced_block(gid, queue.witness).await
             }
             RevealMove::NotACandidate => {
-                // A batch posted after the game's head is no source whatever it holds:
-                // the game does not read it, so it is not fetched.
-                let late = self
-                    .source_l1_block(BlockSource::Batch {
-                        index: derivation.sourceIndex,
-                    })
+                self.dispute_batch_block(gid, derivation.sourceIndex, game.l1Head)
                     .await
-                    .is_ok_and(|posted| posted > game.l1Head);
-                if late {
-                    let call = DisputeGame::disputeBatchBlockCall {
-                        gameId: gid,
-                        opening: Bytes::new(),
-                        blobs: false,
-                    };
-                    self.send(&call, U256::ZERO, "dispute a batch posted after the head")
-                        .await?;
-                    return Ok("dispute batch block");
-                }
-                self.dispute_batch_block(gid, derivation.sourceIndex).await
             }
             RevealMove::CheckSource | RevealMove::DisputeContent => {
                 let call = DisputeGame::disputeContentCall { gameId: gid };
@@ -373,13 +356,24 @@ impl Player {
         Ok("dispute forced block")
     }
 
-    /// Shows that batch `index`, the source the defender named, is not derivation's.
+    /// Shows that batch `index`, the source the defender named, is not derivation's at
+    /// the game's `l1_head`. A batch posted after the head is no source whatever it
+    /// holds: the game does not read it, so it is neither fetched nor opened.
     async fn dispute_batch_block(
         &mut self,
         gid: U256,
         index: u64,
+        l1_head: u64,
     ) -> Result<&'static str, DisputeError> {
-        let (opening, blobs) = self.header_opening(index).await?;
+        let late = self
+            .source_l1_block(BlockSource::Batch { index })
+            .await
+            .is_ok_and(|posted| posted > l1_head);
+        let (opening, blobs) = if late {
+            (Bytes::new(), false)
+        } else {
+            self.header_opening(index).await?
+        };
         let call = DisputeGame::disputeBatchBlockCall {
             gameId: gid,
             opening,

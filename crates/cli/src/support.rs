@@ -193,6 +193,15 @@ pub(crate) fn parse_l1_key(text: &str) -> eyre::Result<PrivateKeySigner> {
 }
 
 /// Which L2 key signs: a hex key, a key file, or a devnet test account.
+/// Where blob batches are read from, for every command that reads them back.
+#[derive(Args)]
+pub(crate) struct BlobSourceArgs {
+    /// A consensus client's beacon API (`http://host:5052`) to read blob batches from, on
+    /// a public network; without it blobs come from the L1 node (anvil).
+    #[arg(long)]
+    pub(crate) beacon_api: Option<String>,
+}
+
 #[derive(Args)]
 pub(crate) struct KeyArgs {
     /// Private key, hex.

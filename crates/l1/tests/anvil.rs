@@ -3,7 +3,6 @@
 mod common;
 
 use common::no_disputes;
-use std::path::Path;
 use straddle_l1::alloy::primitives::Address;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{
@@ -18,8 +17,7 @@ const KEY_0: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f
 const KEY_1: &str = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 fn anvil() -> Anvil {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    Anvil::start(&straddle_l1::anvil::anvil_binary(&root), 0, &[]).expect("anvil starts")
+    common::anvil_with(&[])
 }
 
 fn client(anvil: &Anvil, key: &str) -> L1Client {
@@ -154,8 +152,7 @@ async fn a_blob_batch_is_posted_and_read_back_through_its_versioned_hashes() {
 }
 
 async fn post_and_read_blobs(anvil_args: &[&str], expected: SidecarKind) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&root), 0, anvil_args).unwrap();
+    let anvil = common::anvil_with(anvil_args);
     let batcher = client(&anvil, KEY_0);
     let config = DeployConfig {
         proposer: batcher.address(),

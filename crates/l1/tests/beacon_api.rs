@@ -8,14 +8,13 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use straddle_l1::alloy::consensus::Transaction as _;
 use straddle_l1::alloy::eips::eip4844::c_kzg;
 use straddle_l1::alloy::primitives::{Bytes, hex};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
-use straddle_l1::{Anvil, BatchKind, DeployConfig, L1Client, batch_bytes, batches_between};
+use straddle_l1::{BatchKind, DeployConfig, L1Client, batch_bytes, batches_between};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY_0: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -175,13 +174,7 @@ async fn serve(server: BeaconServer) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_batch_is_read_through_the_standard_beacon_api_and_checked_against_its_hashes() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let anvil = Anvil::start(
-        &straddle_l1::anvil::anvil_binary(&root),
-        0,
-        &["--block-time", "1"],
-    )
-    .unwrap();
+    let anvil = common::anvil_with(&["--block-time", "1"]);
     let key: PrivateKeySigner = KEY_0.parse().unwrap();
     let batcher = L1Client::connect(&anvil.url(), key).unwrap();
     let config = DeployConfig {

@@ -12,7 +12,7 @@
 
 use alloy_primitives::B256;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use straddle_chain::{Chain, ChainError, Recovered, ReplayRule};
 use straddle_exchange::{BlockContext, Genesis, InvariantViolation};
@@ -52,7 +52,6 @@ struct OpenBlock {
 /// A single-threaded sequencer over a simulated disk and a real redb store.
 pub struct SimSequencer {
     store: Arc<ChainStore>,
-    store_dir: PathBuf,
     chain: Chain,
     wal: WalWriter,
     open: Option<OpenBlock>,
@@ -87,7 +86,6 @@ impl SimSequencer {
         Ok((
             SimSequencer {
                 store,
-                store_dir: store_dir.to_path_buf(),
                 chain,
                 wal,
                 open: None,
@@ -196,10 +194,5 @@ impl SimSequencer {
     /// The ledger's invariants (conservation, net-zero positions), as of now.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         self.chain.state.ledger.check_invariants()
-    }
-
-    /// Where the store lives (a restart opens it again).
-    pub fn store_dir(&self) -> &Path {
-        &self.store_dir
     }
 }

@@ -1,7 +1,9 @@
 //! `straddle batcher`: posts the sequencer's blocks to the L1 BatchInbox in the batch
 //! format of `docs/spec/batches.md`, as blobs or calldata, resuming after what L1 holds.
 
-use crate::support::{LogFormat, init_logging, load_genesis, parse_l1_key, until_stopped};
+use crate::support::{
+    BlobSourceArgs, LogFormat, init_logging, load_genesis, parse_l1_key, until_stopped,
+};
 use alloy_primitives::Address;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -39,10 +41,8 @@ pub(crate) struct BatcherArgs {
     /// Time between rounds when everything is posted, milliseconds.
     #[arg(long, default_value_t = 1_000)]
     poll_ms: u64,
-    /// A consensus client's beacon API (`http://host:5052`) to read blob batches from, on
-    /// a public network; without it blobs come from the L1 node (anvil).
-    #[arg(long)]
-    beacon_api: Option<String>,
+    #[command(flatten)]
+    blobs: BlobSourceArgs,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -73,7 +73,7 @@ pub(crate) async fn run(args: BatcherArgs) -> eyre::Result<()> {
     let batcher = straddle_batcher::Batcher::new(straddle_batcher::BatcherConfig {
         l2_rpc: args.l2_rpc,
         l1_rpc: args.l1_rpc,
-        beacon_api: args.beacon_api,
+        beacon_api: args.blobs.beacon_api,
         key,
         inbox: args.inbox,
         l1_start_block: args.l1_start_block,

@@ -2,7 +2,7 @@
 //! disputes wrong ones, plays the games to the end and claims the bonds
 //! (`docs/spec/disputes.md` §6).
 
-use crate::support::{LogFormat, init_logging, parse_l1_key, until_stopped};
+use crate::support::{BlobSourceArgs, LogFormat, init_logging, parse_l1_key, until_stopped};
 use alloy_primitives::Address;
 use clap::Args;
 use eyre::Context;
@@ -30,10 +30,8 @@ pub(crate) struct ChallengerArgs {
     /// records) a derivation dispute needs are searched from it.
     #[arg(long, default_value_t = 0)]
     l1_start_block: u64,
-    /// A consensus client's beacon API (`http://host:5052`) to read blob batches from, on
-    /// a public network; without it blobs come from the L1 node (anvil).
-    #[arg(long)]
-    beacon_api: Option<String>,
+    #[command(flatten)]
+    blobs: BlobSourceArgs,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -45,7 +43,7 @@ pub(crate) async fn run(args: ChallengerArgs) -> eyre::Result<()> {
     let player = straddle_challenger::Player::new(straddle_challenger::PlayerConfig {
         l2_rpc: args.l2_rpc,
         l1_rpc: args.l1_rpc,
-        beacon_api: args.beacon_api,
+        beacon_api: args.blobs.beacon_api,
         key: parse_l1_key(&args.l1_key)?,
         game: args.dispute_game,
         challenge: true,

@@ -3,7 +3,7 @@
 //! §6), serving JSON-RPC over HTTP and WebSocket (`docs/spec/rpc.md`) and Prometheus
 //! metrics.
 
-use crate::support::{LogFormat, init_logging, load_genesis, until_stopped};
+use crate::support::{BlobSourceArgs, LogFormat, init_logging, load_genesis, until_stopped};
 use alloy_primitives::Address;
 use clap::Args;
 use eyre::Context;
@@ -66,10 +66,8 @@ struct L1Args {
     /// How often L1 is polled, milliseconds.
     #[arg(long, default_value_t = 500)]
     l1_poll_ms: u64,
-    /// A consensus client's beacon API (`http://host:5052`) to read blob batches from, on
-    /// a public network; without it blobs come from the L1 node (anvil).
-    #[arg(long)]
-    beacon_api: Option<String>,
+    #[command(flatten)]
+    blobs: BlobSourceArgs,
 }
 
 impl L1Args {
@@ -90,7 +88,7 @@ impl L1Args {
     fn derivation(&self) -> Option<straddle_sequencer::derivation::L1Source> {
         Some(straddle_sequencer::derivation::L1Source {
             l1_rpc: self.l1_rpc.clone()?,
-            beacon_api: self.beacon_api.clone(),
+            beacon_api: self.blobs.beacon_api.clone(),
             portal: self.portal?,
             inbox: self.inbox?,
             start_block: self.l1_start_block,

@@ -2,7 +2,7 @@
 //! OutputRegistry on an interval (`docs/spec/settlement.md` §3) and, given a dispute
 //! game, defends its outputs there (`docs/spec/disputes.md` §6).
 
-use crate::support::{LogFormat, init_logging, parse_l1_key, until_stopped};
+use crate::support::{BlobSourceArgs, LogFormat, init_logging, parse_l1_key, until_stopped};
 use alloy_primitives::Address;
 use clap::Args;
 use std::time::Duration;
@@ -33,10 +33,8 @@ pub(crate) struct ProposerArgs {
     /// records) a derivation dispute needs are searched from it.
     #[arg(long, default_value_t = 0)]
     l1_start_block: u64,
-    /// A consensus client's beacon API (`http://host:5052`) to read blob batches from, on
-    /// a public network; without it blobs come from the L1 node (anvil).
-    #[arg(long)]
-    beacon_api: Option<String>,
+    #[command(flatten)]
+    blobs: BlobSourceArgs,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -52,7 +50,7 @@ pub(crate) async fn run(args: ProposerArgs) -> eyre::Result<()> {
             straddle_challenger::Player::new(straddle_challenger::PlayerConfig {
                 l2_rpc: args.l2_rpc.clone(),
                 l1_rpc: args.l1_rpc.clone(),
-                beacon_api: args.beacon_api.clone(),
+                beacon_api: args.blobs.beacon_api.clone(),
                 key: key.clone(),
                 game,
                 challenge: false,

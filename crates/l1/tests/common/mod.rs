@@ -1,7 +1,8 @@
 //! What the L1 client's tests share.
 
-use straddle_l1::DeployConfig;
+use std::path::Path;
 use straddle_l1::alloy::primitives::{Address, B256};
+use straddle_l1::{Anvil, DeployConfig};
 use straddle_primitives::Domain;
 
 /// Dispute settings for tests that never dispute: no L2 genesis exists here.
@@ -22,4 +23,10 @@ pub fn no_disputes() -> DeployConfig {
         operator: Address::ZERO,
         oracle_prover: Default::default(),
     }
+}
+
+/// Anvil from the project's tools, with `args`.
+pub fn anvil_with(args: &[&str]) -> Anvil {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Anvil::start(&straddle_l1::anvil::anvil_binary(&root), 0, args).expect("anvil starts")
 }

@@ -169,11 +169,6 @@ impl SimDisk {
     pub fn syncs(&self) -> u64 {
         self.state().syncs
     }
-
-    /// Bytes written but not yet durable, over all files.
-    pub fn unsynced_bytes(&self) -> usize {
-        self.state().files.values().map(|f| f.unsynced.len()).sum()
-    }
 }
 
 struct SimSegment {
