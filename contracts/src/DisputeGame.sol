@@ -6,71 +6,30 @@ pragma solidity 0.8.30;
 // storage layout and the clock rules in one place (docs/spec/disputes.md).
 
 import {BatchOpener} from "./BatchOpener.sol";
+import {IForcedQueue, IStepProver, ISubStepProver} from "./ProverInterfaces.sol";
 import {Bonds} from "./Bonds.sol";
 import {L2Block} from "./L2Block.sol";
 import {OutputRegistry} from "./OutputRegistry.sol";
 import {SourceRules} from "./SourceRules.sol";
 
-/// @notice Re-executes one Straddle transaction on L1 (the one-step prover).
-interface IStepProver {
-    /// @notice The state root after `transaction` (canonical bytes) executes in block
-    /// `blockNumber` at `timestampMs` on the state with root `preRoot`; `witness` holds
-    /// the proofs of the leaves it reads and writes. Reverts when the witness does not
-    /// match `preRoot` or the kind is not covered.
-    function execute(
-        bytes32 preRoot,
-        uint64 blockNumber,
-        uint64 timestampMs,
-        bytes calldata transaction,
-        bytes calldata witness
-    ) external view returns (bytes32 postRoot);
-}
-
-/// @notice Reads the chain's forced queue off a state root: where derivation's forced
-/// blocks go depends on it (docs/spec/disputes.md §5.2).
-interface IForcedQueue {
-    /// @notice The chain's next forced index in the state `root` (the count of the queue
-    /// leaf 0x09, 0 while absent); `witness` holds that leaf and its proof.
-    function forcedQueueCount(bytes32 root, bytes calldata witness) external view returns (uint64);
-}
-
-/// @notice Re-executes one oracle update (kind 0x10) on L1 a sub-step at a time
-/// (docs/spec/disputes.md §4.1): an update of an underlying with M active markets is M + 1
-/// sub-steps, one per market and the last storing the oracle state.
-interface ISubStepProver {
-    /// @notice How many sub-steps `transaction` takes on the state `preRoot` (`witness`:
-    /// the underlying's leaf and its proof).
-    function subStepCount(bytes32 preRoot, bytes calldata transaction, bytes calldata witness)
-        external
-        view
-        returns (uint256);
-
-    /// @notice The state root after sub-step `index` (1 … `count`) of `transaction` in a
-    /// block at `timestampMs`, from `preRoot`, the root after the sub-step before.
-    function subStep(
-        bytes32 preRoot,
-        uint64 timestampMs,
-        bytes calldata transaction,
-        uint256 index,
-        uint256 count,
-        bytes calldata witness
-    ) external view returns (bytes32);
-}
-
 /// @title DisputeGame
 /// @notice Proves an output root of the OutputRegistry wrong, or defends it, by bisection
-/// (docs/spec/disputes.md). A challenger opens a game on an output inside its challenge
-/// window with a bond equal to the proposer's and names a final output (or the genesis)
-/// as the agreed anchor. The defender (the output's proposer) posts the claim at the
-/// middle of the disputed segment, the challenger agrees or disagrees, until one step is
-/// left: over L2 block hashes first, then, inside the block found, over the state roots
-/// after each transaction, where the one-step prover decides (an oracle update, too heavy
-/// for one step, is bisected once more over its sub-steps). Each side has a chess clock;
-/// the side to move that lets it run out loses (`timeout`). If the challenger wins, the
-/// output is removed (later outputs stay) and it is credited its bond and the winner's
-/// half of the proposer's; if the defender wins, it is credited the winner's half of the
-/// challenger's bond; the other half of a losing bond is burnt (`Bonds`). Credit is paid
-/// by pull (`claimCredit`).
+/// (docs/spec/disputes.md). A challenger opens a dispute on an output inside its
+/// challenge window with a bond and names a final output (or the genesis) as the agreed
+/// anchor. The dispute is played as one game per defender: the output's proposer's, and
+/// one for anyone who takes the output's side with a bond (`defend`) while the defenders'
+/// clock, which runs from the opening, has time left. In each game the defender posts
+/// the claim at the middle of the disputed segment, the challenger agrees or disagrees,
+/// until one step is left: over L2 block hashes first, then, inside the block found,
+/// over the state roots after each transaction, where the one-step prover decides (an
+/// oracle update, too heavy for one step, is bisected once more over its sub-steps).
+/// Each side has a chess clock; the side to move that lets it run out loses (`timeout`).
+/// The first defender to win ends the dispute: the output stays and that defender is
+/// credited the winner's half of the challenger's bond. The challenger must win every
+/// game: then the output is removed (later outputs stay) and it is credited its bond and
+/// the winner's half of the proposer's; each joined defender it beats pays it the
+/// winner's half of its bond. The other half of a losing bond is burnt (`Bonds`). Credit
+/// is paid by pull (`claimCredit`).
 contract DisputeGame {
     /// @notice What the game is bisecting.
     enum Level {
@@ -99,15 +58,32 @@ contract DisputeGame {
         Cancelled
     }
 
-    /// @notice One game. Claims at `lo` are agreed, claims at `hi` disputed. At the block
-    /// level a claim is `blockClaim(blockHash, position)`; once the block is revealed,
-    /// `loClaim` and `hiClaim` hold the parent's and the block's hashes.
+    /// @notice One dispute: a challenger against an output, played as one game per
+    /// defender. `gamesLive` counts its games not yet ended.
+    struct Dispute {
+        uint256 outputIndex;
+        address challenger;
+        /// @notice The challenger's bond.
+        uint96 bond;
+        uint64 anchorBlock;
+        uint64 openedAt;
+        uint32 gamesLive;
+        Status status;
+        bytes32 anchorClaim;
+    }
+
+    /// @notice One game: the dispute's challenger against one defender. Claims at `lo`
+    /// are agreed, claims at `hi` disputed. At the block level a claim is
+    /// `blockClaim(blockHash, position)`; once the block is revealed, `loClaim` and
+    /// `hiClaim` hold the parent's and the block's hashes.
     struct Game {
         uint256 outputIndex;
         /// @notice The output's L1 head: the game judges derivation from L1 up to it.
         uint64 l1Head;
         address challenger;
         address defender;
+        /// @notice The defender's bond (zero for the proposer's game: its bond is the
+        /// output's, held by the registry).
         uint96 bond;
         Level level;
         Status status;
@@ -176,7 +152,10 @@ contract DisputeGame {
     /// @notice Judges where derivation takes a block from (derivation faults).
     SourceRules public immutable rules;
 
+    Dispute[] private disputes;
     Game[] private games;
+    /// @notice The dispute each game belongs to, by game id.
+    mapping(uint256 => uint256) public disputeOf;
     mapping(uint256 => Derivation) private derivations;
     mapping(uint256 => SubLevel) private subLevels;
 
@@ -186,8 +165,11 @@ contract DisputeGame {
     /// held here for ever.
     uint256 public burnt;
 
-    /// @notice A game was opened on output `outputIndex` over L2 blocks `lo`..`hi`.
-    event GameOpened(uint256 indexed gameId, uint256 indexed outputIndex, address challenger, uint64 lo, uint64 hi);
+    /// @notice A dispute was opened on output `outputIndex`.
+    event DisputeOpened(uint256 indexed disputeId, uint256 indexed outputIndex, address challenger);
+    /// @notice A game of dispute `disputeId` began between its challenger and `defender`
+    /// over L2 blocks `lo`..`hi`.
+    event GameOpened(uint256 indexed gameId, uint256 indexed disputeId, address defender, uint64 lo, uint64 hi);
     /// @notice The defender claimed `claim` at position `mid`.
     event MidpointClaimed(uint256 indexed gameId, Level level, uint64 mid, bytes32 claim);
     /// @notice The challenger answered; the disputed segment is now `lo`..`hi`.
@@ -217,6 +199,9 @@ contract DisputeGame {
     event SubStepped(uint256 indexed gameId, uint64 index, bytes32 postRoot, bytes32 claimed);
     /// @notice The game ended.
     event GameResolved(uint256 indexed gameId, Status status);
+    /// @notice The dispute ended: a defender won, the challenger won every game, or the
+    /// output was removed by something else.
+    event DisputeResolved(uint256 indexed disputeId, Status status);
     /// @notice An output's block header contradicted its state root or block number.
     event OutputMismatchProven(uint256 indexed outputIndex, address prover);
     /// @notice Credit was paid out.
@@ -235,6 +220,14 @@ contract DisputeGame {
     error BadAnchor(uint256 anchorIndex);
     /// @notice No game with this id.
     error UnknownGame(uint256 gameId);
+    /// @notice No dispute with this id.
+    error UnknownDispute(uint256 disputeId);
+    /// @notice The dispute has ended.
+    error DisputeOver(uint256 disputeId);
+    /// @notice The defenders' clock of the dispute has run out: no one may join now.
+    error DefenseClosed(uint256 disputeId);
+    /// @notice The dispute cannot end yet: games are live, or defenders may still join.
+    error DisputeUndecided(uint256 disputeId);
     /// @notice The game has ended.
     error GameOver(uint256 gameId);
     /// @notice The disputed output was removed; the game can only be cancelled.
@@ -292,33 +285,55 @@ contract DisputeGame {
     // ---------------------------------------------------------------- opening
 
     /// @notice Disputes output `outputIndex`, agreeing with output `anchorIndex` (final,
-    /// earlier) or with the genesis (`GENESIS`). Carries a bond of at least the registry's `requiredBond()`.
-    /// @return gameId The new game.
+    /// earlier) or with the genesis (`GENESIS`). Carries a bond of at least the registry's
+    /// `requiredBond()`. The dispute's id is the number of disputes before it; its first
+    /// game is against the output's proposer.
+    /// @return gameId The proposer's game.
     function open(uint256 outputIndex, uint256 anchorIndex) external payable returns (uint256 gameId) {
-        uint256 required = registry.requiredBond();
-        if (msg.value < required || msg.value > type(uint96).max) revert WrongBond(msg.value, required);
+        uint96 bond = takeBond();
         if (outputIndex >= registry.outputCount()) revert UnknownOutput(outputIndex);
         if (!registry.inChallengeWindow(outputIndex)) revert WindowClosed(outputIndex);
-        OutputRegistry.Output memory output = registry.getOutput(outputIndex);
         (uint64 anchorBlock, bytes32 anchorClaim) = anchorOf(outputIndex, anchorIndex);
 
-        gameId = games.length;
-        Game storage game = games.push();
-        game.outputIndex = outputIndex;
-        game.l1Head = output.l1Head;
-        game.challenger = msg.sender;
-        game.defender = output.proposer;
-        game.bond = uint96(msg.value);
-        game.defenderToMove = true;
-        game.lo = anchorBlock;
-        game.hi = output.l2BlockNumber;
-        game.loClaim = anchorClaim;
-        game.hiClaim = blockClaim(output.blockHash, output.position);
-        game.challengerClock = clockSeconds;
-        game.defenderClock = clockSeconds;
-        game.lastMoveAt = uint64(block.timestamp);
+        uint256 disputeId = disputes.length;
+        Dispute storage dispute = disputes.push();
+        dispute.outputIndex = outputIndex;
+        dispute.challenger = msg.sender;
+        dispute.bond = bond;
+        dispute.anchorBlock = anchorBlock;
+        dispute.anchorClaim = anchorClaim;
+        dispute.openedAt = uint64(block.timestamp);
         registry.disputeOpened(outputIndex);
-        emit GameOpened(gameId, outputIndex, msg.sender, anchorBlock, output.l2BlockNumber);
+        emit DisputeOpened(disputeId, outputIndex, msg.sender);
+        return startGame(disputeId, dispute, registry.getOutput(outputIndex).proposer, 0);
+    }
+
+    /// @notice Takes the output's side in dispute `disputeId` with a bond of at least the
+    /// registry's `requiredBond()`: a game of the caller against the dispute's challenger,
+    /// from the anchor to the output. The defenders' clock runs from the dispute's
+    /// opening, so one who joins late has less of it left and none may join once it has
+    /// run out. A correct output thus has a defender as long as anyone honest is there,
+    /// while a wrong one is removed only after its challenger has beaten every defender.
+    /// @return gameId The caller's game.
+    function defend(uint256 disputeId) external payable returns (uint256 gameId) {
+        uint96 bond = takeBond();
+        Dispute storage dispute = openDispute(disputeId);
+        if (!defenseOpen(dispute)) revert DefenseClosed(disputeId);
+        return startGame(disputeId, dispute, msg.sender, bond);
+    }
+
+    /// @notice Ends dispute `disputeId` once none of its games is live: for the
+    /// challenger once the defenders' clock has run out (it won every game: the output is
+    /// removed), or cancelled if the output was removed meanwhile (its bond returned).
+    function resolveDispute(uint256 disputeId) external {
+        Dispute storage dispute = openDispute(disputeId);
+        if (dispute.gamesLive != 0) revert DisputeUndecided(disputeId);
+        if (registry.getOutput(dispute.outputIndex).removed) {
+            endDispute(disputeId, dispute, Status.Cancelled);
+        } else {
+            if (defenseOpen(dispute)) revert DisputeUndecided(disputeId);
+            endDispute(disputeId, dispute, Status.ChallengerWon);
+        }
     }
 
     /// @notice Removes output `outputIndex` at once, without a game, when `header` hashes
@@ -676,15 +691,21 @@ contract DisputeGame {
         resolve(gameId, game, game.defenderToMove ? Status.ChallengerWon : Status.DefenderWon);
     }
 
-    /// @notice Ends a game whose output was removed (another game or a
-    /// mismatch proof removed it): the challenger gets its bond back.
+    /// @notice Ends a game whose dispute another defender won, or whose output was
+    /// removed (by another dispute or a mismatch proof): its defender gets its bond back,
+    /// and in the second case the dispute ends too and the challenger gets its bond back.
     function cancel(uint256 gameId) external {
         if (gameId >= games.length) revert UnknownGame(gameId);
         Game storage game = games[gameId];
         if (game.status != Status.Open) revert GameOver(gameId);
-        if (outputStillThere(game)) revert OutputStillThere(gameId);
+        Dispute storage dispute = disputes[disputeOf[gameId]];
+        if (dispute.status == Status.Open) {
+            if (outputStillThere(game)) revert OutputStillThere(gameId);
+            endDispute(disputeOf[gameId], dispute, Status.Cancelled);
+        }
         game.status = Status.Cancelled;
-        credit[game.challenger] += game.bond;
+        dispute.gamesLive -= 1;
+        credit[game.defender] += game.bond;
         emit GameResolved(gameId, Status.Cancelled);
     }
 
@@ -722,6 +743,17 @@ contract DisputeGame {
     /// @notice Number of games ever opened.
     function gameCount() external view returns (uint256) {
         return games.length;
+    }
+
+    /// @notice Dispute `disputeId`.
+    function getDispute(uint256 disputeId) external view returns (Dispute memory) {
+        if (disputeId >= disputes.length) revert UnknownDispute(disputeId);
+        return disputes[disputeId];
+    }
+
+    /// @notice Number of disputes ever opened.
+    function disputeCount() external view returns (uint256) {
+        return disputes.length;
     }
 
     /// @notice Seconds left on the clock of the side to move (zero once run out).
@@ -795,12 +827,61 @@ contract DisputeGame {
         return keccak256(abi.encodePacked(blockHash, position));
     }
 
-    /// @dev An open game on a live output.
+    /// @dev An open game of an open dispute on a live output.
     function live(uint256 gameId) internal view returns (Game storage game) {
         if (gameId >= games.length) revert UnknownGame(gameId);
         game = games[gameId];
-        if (game.status != Status.Open) revert GameOver(gameId);
+        if (game.status != Status.Open || disputes[disputeOf[gameId]].status != Status.Open) revert GameOver(gameId);
         if (!outputStillThere(game)) revert OutputGone(gameId);
+    }
+
+    /// @dev An open dispute.
+    function openDispute(uint256 disputeId) internal view returns (Dispute storage dispute) {
+        if (disputeId >= disputes.length) revert UnknownDispute(disputeId);
+        dispute = disputes[disputeId];
+        if (dispute.status != Status.Open) revert DisputeOver(disputeId);
+    }
+
+    /// @dev Whether defenders may still join: the defenders' clock, running from the
+    /// opening, has time left.
+    function defenseOpen(Dispute storage dispute) internal view returns (bool) {
+        return block.timestamp < uint256(dispute.openedAt) + clockSeconds;
+    }
+
+    /// @dev The bond sent with this call, at least the registry's `requiredBond()`.
+    function takeBond() internal view returns (uint96) {
+        uint256 required = registry.requiredBond();
+        if (msg.value < required || msg.value > type(uint96).max) revert WrongBond(msg.value, required);
+        return uint96(msg.value);
+    }
+
+    /// @dev A game of dispute `disputeId` against `defender` (bonded `bond`), from the
+    /// anchor to the output, with the defender to move on a clock charged from the
+    /// dispute's opening.
+    function startGame(uint256 disputeId, Dispute storage dispute, address defender, uint96 bond)
+        internal
+        returns (uint256 gameId)
+    {
+        OutputRegistry.Output memory output = registry.getOutput(dispute.outputIndex);
+        if (output.removed) revert OutputGone(disputeId);
+        gameId = games.length;
+        Game storage game = games.push();
+        disputeOf[gameId] = disputeId;
+        game.outputIndex = dispute.outputIndex;
+        game.l1Head = output.l1Head;
+        game.challenger = dispute.challenger;
+        game.defender = defender;
+        game.bond = bond;
+        game.defenderToMove = true;
+        game.lo = dispute.anchorBlock;
+        game.hi = output.l2BlockNumber;
+        game.loClaim = dispute.anchorClaim;
+        game.hiClaim = blockClaim(output.blockHash, output.position);
+        game.challengerClock = clockSeconds;
+        game.defenderClock = clockSeconds;
+        game.lastMoveAt = dispute.openedAt;
+        dispute.gamesLive += 1;
+        emit GameOpened(gameId, disputeId, defender, dispute.anchorBlock, output.l2BlockNumber);
     }
 
     /// @dev An open game on a live output whose segment is `lo`..`hi` (a move names the
@@ -832,18 +913,49 @@ contract DisputeGame {
         game.lastMoveAt = uint64(block.timestamp);
     }
 
+    /// @dev Ends a game. A defender's win ends the dispute: it gets its bond back and the
+    /// winner's half of the challenger's. A challenger's win takes the winner's half of
+    /// the defender's bond (the proposer's is the output's, split on removal), and ends
+    /// the dispute for the challenger if it was the last game and no defender may join.
     function resolve(uint256 gameId, Game storage game, Status status) internal {
         game.status = status;
-        if (status == Status.ChallengerWon) {
-            credit[game.challenger] += game.bond;
-            registry.invalidate(game.outputIndex, game.challenger);
-        } else {
-            (uint256 toWinner, uint256 burn) = Bonds.split(game.bond);
-            credit[game.defender] += toWinner;
-            burnt += burn;
-            registry.disputeClosed(game.outputIndex);
-        }
         emit GameResolved(gameId, status);
+        Dispute storage dispute = disputes[disputeOf[gameId]];
+        dispute.gamesLive -= 1;
+        if (status == Status.DefenderWon) {
+            credit[game.defender] += game.bond;
+            payLoser(dispute.bond, game.defender);
+            endDispute(disputeOf[gameId], dispute, Status.DefenderWon);
+        } else {
+            payLoser(game.bond, game.challenger);
+            if (dispute.gamesLive == 0 && !defenseOpen(dispute)) {
+                endDispute(disputeOf[gameId], dispute, Status.ChallengerWon);
+            }
+        }
+    }
+
+    /// @dev Splits a losing bond (`Bonds.split`): the winner's half to `winner`, the rest
+    /// burnt.
+    function payLoser(uint96 bond, address winner) internal {
+        (uint256 toWinner, uint256 burn) = Bonds.split(bond);
+        credit[winner] += toWinner;
+        burnt += burn;
+    }
+
+    /// @dev Ends a dispute: the challenger's win removes the output and returns its bond
+    /// (the registry credits it half the proposer's); a defender's win (the bond already
+    /// split) lets the output finalize; a cancelled one returns the challenger's bond.
+    function endDispute(uint256 disputeId, Dispute storage dispute, Status status) internal {
+        dispute.status = status;
+        emit DisputeResolved(disputeId, status);
+        if (status == Status.ChallengerWon) {
+            credit[dispute.challenger] += dispute.bond;
+            registry.invalidate(dispute.outputIndex, dispute.challenger);
+        } else if (status == Status.DefenderWon) {
+            registry.disputeClosed(dispute.outputIndex);
+        } else {
+            credit[dispute.challenger] += dispute.bond;
+        }
     }
 
     /// @dev Indices are never reused, so the output is there until it is removed.

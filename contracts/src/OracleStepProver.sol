@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {StepRules} from "./StepRules.sol";
-import {ISubStepProver} from "./DisputeGame.sol";
+import {ISubStepProver} from "./ProverInterfaces.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {OptionPricer} from "./OptionPricer.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";

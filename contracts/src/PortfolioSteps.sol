@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IStepProver} from "./DisputeGame.sol";
+import {IStepProver} from "./ProverInterfaces.sol";
 import {PortfolioRisk} from "./PortfolioRisk.sol";
 import {StepRules} from "./StepRules.sol";
 

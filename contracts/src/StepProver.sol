@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IForcedQueue, IStepProver, ISubStepProver} from "./DisputeGame.sol";
+import {IForcedQueue, IStepProver, ISubStepProver} from "./ProverInterfaces.sol";
 import {IPortalRecords} from "./PortalRecords.sol";
 import {StepRules} from "./StepRules.sol";
 

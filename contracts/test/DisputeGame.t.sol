@@ -7,7 +7,8 @@ pragma solidity 0.8.30;
 import {Base} from "./utils/Base.sol";
 import {BatchInbox} from "../src/BatchInbox.sol";
 import {BatchOpener} from "../src/BatchOpener.sol";
-import {DisputeGame, IForcedQueue, IStepProver, ISubStepProver} from "../src/DisputeGame.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {IForcedQueue, IStepProver, ISubStepProver} from "../src/ProverInterfaces.sol";
 import {IPortalRecords} from "../src/PortalRecords.sol";
 import {L2Block} from "../src/L2Block.sol";
 import {OutputRegistry} from "../src/OutputRegistry.sol";
@@ -395,24 +396,28 @@ contract DisputeGameTest is Base {
 
     /// @dev Plays `gameId` to its end, one move per second: the defender from its chain,
     /// the challenger comparing with its own. Returns the moves made.
+    /// A challenger's win ends the dispute once no defender may join any more (`settle`).
     function play(uint256 gameId, Chain memory defender, Chain memory challenger) internal returns (uint256 moves) {
         while (true) {
             DisputeGame.Game memory g = game.getGame(gameId);
-            if (g.status != DisputeGame.Status.Open) return moves;
+            if (g.status != DisputeGame.Status.Open) {
+                if (g.status == DisputeGame.Status.ChallengerWon) settle(gameId);
+                return moves;
+            }
             vm.warp(block.timestamp + 1);
             moves++;
             uint64 mid = g.lo + (g.hi - g.lo) / 2;
             bool blocks = g.level == DisputeGame.Level.Blocks;
             if (g.hi - g.lo > 1) {
                 if (!g.midPosted) {
-                    vm.prank(PROPOSER);
+                    vm.prank(g.defender);
                     game.claimMidpoint(gameId, g.lo, g.hi, claimAt(defender, g, mid));
                 } else {
                     vm.prank(CHALLENGER);
                     game.answer(gameId, g.lo, g.hi, claimAt(challenger, g, mid) == g.midClaim);
                 }
             } else if (blocks && !g.blockRevealed) {
-                vm.prank(PROPOSER);
+                vm.prank(g.defender);
                 reveal(gameId, defender, g.hi);
             } else if (blocks && !game.getDerivation(gameId).contentDisputed) {
                 derivationOrExecution(gameId, g, challenger);
@@ -445,13 +450,13 @@ contract DisputeGameTest is Base {
             vm.warp(block.timestamp + 1);
             uint64 mid = g.lo + (g.hi - g.lo) / 2;
             if (g.hi - g.lo > 1 && !g.midPosted) {
-                vm.prank(PROPOSER);
+                vm.prank(g.defender);
                 game.claimMidpoint(gameId, g.lo, g.hi, claimAt(defender, g, mid));
             } else if (g.hi - g.lo > 1) {
                 vm.prank(CHALLENGER);
                 game.answer(gameId, g.lo, g.hi, claimAt(challenger, g, mid) == g.midClaim);
             } else if (g.level == DisputeGame.Level.Blocks && !g.blockRevealed) {
-                vm.prank(PROPOSER);
+                vm.prank(g.defender);
                 reveal(gameId, defender, g.hi);
             } else if (g.level == DisputeGame.Level.Blocks) {
                 vm.prank(CHALLENGER);
@@ -513,7 +518,7 @@ contract DisputeGameTest is Base {
             }
         } else if (!g.childrenPosted) {
             uint256 depth = g.contentDepth + 1;
-            vm.prank(PROPOSER);
+            vm.prank(game.getGame(gameId).defender);
             game.revealChildren(
                 gameId, treeNode(theirs, depth, 2 * g.contentIndex), treeNode(theirs, depth, 2 * g.contentIndex + 1)
             );
@@ -523,6 +528,16 @@ contract DisputeGameTest is Base {
             vm.prank(CHALLENGER);
             game.descend(gameId, !leftDiffers);
         }
+    }
+
+    /// @dev Ends `gameId`'s dispute for its challenger, who has won every game, once the
+    /// defenders' clock has run out (no one else may join).
+    function settle(uint256 gameId) internal {
+        uint256 disputeId = game.disputeOf(gameId);
+        DisputeGame.Dispute memory d = game.getDispute(disputeId);
+        if (d.status != DisputeGame.Status.Open || d.gamesLive != 0) return;
+        if (block.timestamp < uint256(d.openedAt) + CLOCK) vm.warp(uint256(d.openedAt) + CLOCK);
+        game.resolveDispute(disputeId);
     }
 
     /// @dev The side to move does nothing until its clock has run out.
@@ -555,6 +570,7 @@ contract DisputeGameTest is Base {
 
         uint256 moves = play(gameId, forged, honest);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
         DisputeGame.Game memory g = game.getGame(gameId);
         vm.assertEq(uint256(g.blockNumber), 8, "narrowed to the forged block");
         vm.assertEq(uint256(g.lo), 2, "and to its forged transaction");
@@ -572,6 +588,7 @@ contract DisputeGameTest is Base {
         uint256 second = open(laterWrong, 0);
         play(second, forged, honest);
         vm.assertEq(uint256(status(second)), uint256(DisputeGame.Status.ChallengerWon), "second game won");
+        settle(second);
         vm.assertTrue(registry.getOutput(laterWrong).removed, "the later wrong output is removed");
         vm.assertEq(uint256(registry.latestBlockNumber()), 4, "the honest output is the newest left");
 
@@ -580,9 +597,7 @@ contract DisputeGameTest is Base {
         game.claimCredit();
         vm.prank(CHALLENGER);
         registry.claimCredit();
-        vm.assertEq(
-            CHALLENGER.balance - before, 3 * uint256(BOND), "its two bonds back and half of each proposer bond"
-        );
+        vm.assertEq(CHALLENGER.balance - before, 3 * uint256(BOND), "its two bonds back and half of each proposer bond");
     }
 
     function test_AWrongOracleUpdateIsFoundAmongItsSubSteps() public {
@@ -593,6 +608,7 @@ contract DisputeGameTest is Base {
             uint256 gameId = open(output, GENESIS);
             play(gameId, forged, honestWithOracle);
             vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+            settle(gameId);
             DisputeGame.Game memory g = game.getGame(gameId);
             DisputeGame.SubLevel memory sub = game.getSubLevel(gameId);
             vm.assertEq(uint256(g.level), uint256(DisputeGame.Level.SubSteps), "inside the update");
@@ -654,6 +670,7 @@ contract DisputeGameTest is Base {
 
         play(gameId, forged, honestWithOracle);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
     }
 
     function test_AnOracleUpdateWithOtherBytesCannotBeSteppedInside() public {
@@ -715,6 +732,7 @@ contract DisputeGameTest is Base {
         vm.warp(block.timestamp + CLOCK + 1);
         game.timeout(sockGame);
         vm.assertEq(uint256(status(sockGame)), uint256(DisputeGame.Status.ChallengerWon), "the sock won");
+        settle(sockGame);
         game.cancel(honestGame);
         vm.assertEq(game.credit(CHALLENGER), BOND, "the honest challenger's bond is returned");
 
@@ -732,6 +750,7 @@ contract DisputeGameTest is Base {
         uint256 gameId = open(output, GENESIS);
         play(gameId, forged, honest);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
         vm.assertEq(uint256(game.getGame(gameId).transactionCount), 0, "on the empty block");
     }
 
@@ -748,6 +767,7 @@ contract DisputeGameTest is Base {
         game.claimMidpoint(gameId, 0, 8, bytes32(0));
         game.timeout(gameId);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won on time");
+        settle(gameId);
         vm.assertTrue(registry.getOutput(output).removed, "output removed");
     }
 
@@ -871,6 +891,7 @@ contract DisputeGameTest is Base {
         game.cancel(second);
         play(first, forged, honest);
         vm.assertEq(uint256(status(first)), uint256(DisputeGame.Status.ChallengerWon), "first won");
+        settle(first);
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputGone.selector, second));
         game.claimMidpoint(second, 0, 4, bytes32(0));
@@ -933,6 +954,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.proveBatchTransaction(gameId, garbled, false, "");
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
         // The block derivation makes, 0xFE in the slot, cannot be disputed so.
         gameId = revealAt(derived, 2, inBatch(1), 0);
         vm.prank(CHALLENGER);
@@ -1028,6 +1050,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.proveForcedTransaction(gameId, FORCER, FORCED_PAYLOAD);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
     }
 
     /// @dev Opens a game on `chain`'s output at block `number`, proposed at `position`, and
@@ -1091,6 +1114,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
     }
 
     function test_AForcedBlockOfAMissingRecordLoses() public {
@@ -1098,6 +1122,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
     }
 
     function test_AForcedBlockOfSeveralTransactionsLoses() public {
@@ -1109,6 +1134,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
     }
 
     /// @dev The stand-in prover's witness of a forced queue count.
@@ -1122,6 +1148,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(1));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
     }
 
     function test_ABatchPostedAfterAnOverdueRecordStartsAfterItsForcedBlock() public {
@@ -1146,6 +1173,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeEarlierSource(gameId, FORCED_POSITION, queue(0), "", false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
+        settle(gameId);
     }
 
     function test_ABatchPostedBeforeTheWindowEndsOrContinuingNeedsNoForcedBlock() public {
@@ -1178,11 +1206,13 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a later position lost");
+        settle(gameId);
         // ... nor before batch 0 (position 0, before the parent's: batch 0's).
         gameId = revealAt(honest, 2, 0, 0);
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "an earlier position lost");
+        settle(gameId);
         // Judged at an L1 head before the window's last block, no forced block can be
         // derived at all (revealAt proposes one block later: the head is 14).
         vm.roll(14);
@@ -1190,6 +1220,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeForcedBlock(gameId, queue(0));
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a premature block lost");
+        settle(gameId);
         // At a head that is the window's last block, derivation has read it and includes
         // the record (as the Rust pipeline does).
         vm.roll(15);
@@ -1223,10 +1254,12 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeBatchBlock(gameId, encodeBlocks(honest, 5, BLOCKS, 0), false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "batch 3 is no candidate");
+        settle(gameId);
         gameId = revealAt(chain, 7, inBatch(3), 0);
         vm.prank(CHALLENGER);
         game.disputeEarlierSource(gameId, inBatch(2), "", linking, false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "batch 2 comes first");
+        settle(gameId);
 
         // Named from batch 2, the block stands: batch 2 links at 7 and agrees on the
         // block, batch 1 (the parent's) does not carry it, no forced record is due.
@@ -1271,6 +1304,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeBatchBlock(gameId, late, false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a late batch is no source");
+        settle(gameId);
         vm.assertTrue(registry.getOutput(output).removed, "removed");
 
         // Proposed again now that the data is on L1, the same output stands.
@@ -1295,11 +1329,13 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeEarlierSource(gameId, inBatch(2), "", encodeBlocks(honest, 7, BLOCKS, 0), false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "the parent's batch");
+        settle(gameId);
         // A position before the parent's loses whatever the batch says.
         gameId = revealAt(chain, 8, inBatch(0), 0);
         vm.prank(CHALLENGER);
         game.disputeBatchBlock(gameId, batch, false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "before the parent");
+        settle(gameId);
     }
 
     function test_AMissingMalformedOrDisorderedBatchIsNoSource() public {
@@ -1309,6 +1345,7 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeBatchBlock(gameId, "", false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "a missing batch");
+        settle(gameId);
         // An unknown version.
         bytes memory malformed = encodeBlocks(honest, 7, BLOCKS, 0);
         malformed[0] = 0x07;
@@ -1330,5 +1367,138 @@ contract DisputeGameTest is Base {
         vm.prank(CHALLENGER);
         game.disputeBatchBlock(gameId, posted, false);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), why);
+        settle(gameId);
+    }
+
+    // ---------------------------------------------------------------- defenders
+
+    /// @dev `who` takes the output's side in dispute `disputeId` with a bond.
+    function join(address who, uint256 disputeId) internal returns (uint256 gameId) {
+        vm.deal(who, who.balance + BOND);
+        vm.prank(who);
+        return game.defend{value: BOND}(disputeId);
+    }
+
+    /// @notice Attack: a challenger disputes a correct output whose proposer is offline,
+    /// and a sock of the challenger joins the defense to lose it on purpose. One honest
+    /// defender who joins is enough: the challenger must beat it too, and cannot.
+    function test_AnyoneMayDefendAndOneHonestDefenderSavesACorrectOutput() public {
+        address sock = address(0x50C);
+        address keeper = address(0x4EE);
+        address slow = address(0x510);
+        uint256 correct = propose(honest, 8);
+        uint256 proposersGame = open(correct, GENESIS);
+        uint256 disputeId = game.disputeOf(proposersGame);
+        uint256 openedAt = block.timestamp;
+        vm.warp(openedAt + 5);
+        uint256 sockGame = join(sock, disputeId);
+        uint256 keepersGame = join(keeper, disputeId);
+        uint256 slowGame = join(slow, disputeId);
+        DisputeGame.Game memory kg = game.getGame(keepersGame);
+        vm.assertEq(kg.defender, keeper, "the keeper defends");
+        vm.assertEq(kg.challenger, CHALLENGER, "against the dispute's challenger");
+        vm.assertEq(uint256(kg.lastMoveAt), openedAt, "on the defenders' clock, from the opening");
+        vm.assertEq(uint256(game.getDispute(disputeId).gamesLive), 4, "four games");
+        vm.prank(keeper);
+        game.claimMidpoint(keepersGame, 0, 8, claimOf(honest, 4));
+        vm.prank(slow);
+        game.claimMidpoint(slowGame, 0, 8, claimOf(honest, 4));
+
+        // The sock and the proposer lose on their clocks; the output stays while the
+        // keeper's game is live, and no one may join any more.
+        vm.warp(openedAt + CLOCK + 1);
+        game.timeout(sockGame);
+        game.timeout(proposersGame);
+        vm.assertEq(uint256(status(sockGame)), uint256(DisputeGame.Status.ChallengerWon), "the sock lost");
+        vm.assertEq(uint256(status(proposersGame)), uint256(DisputeGame.Status.ChallengerWon), "the proposer lost");
+        vm.assertFalse(registry.getOutput(correct).removed, "not removed while a defender plays");
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.DisputeUndecided.selector, disputeId));
+        game.resolveDispute(disputeId);
+        vm.assertEq(game.credit(CHALLENGER), BOND / 2, "the sock's bond: half to the challenger");
+
+        // The challenger, which spent its clock waiting in the keeper's game, cannot beat
+        // it: it loses there, and with it the dispute.
+        vm.warp(block.timestamp + 5);
+        game.timeout(keepersGame);
+        vm.assertEq(uint256(status(keepersGame)), uint256(DisputeGame.Status.DefenderWon), "the keeper won");
+        vm.assertEq(
+            uint256(game.getDispute(disputeId).status), uint256(DisputeGame.Status.DefenderWon), "so did the output"
+        );
+        vm.assertEq(uint256(registry.getOutput(correct).openDisputes), 0, "no dispute holds it");
+        vm.assertEq(game.credit(keeper), BOND + BOND / 2, "its bond back and half the challenger's");
+        // The undecided game is over: no move, only its bond back.
+        vm.prank(CHALLENGER);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.GameOver.selector, slowGame));
+        game.answer(slowGame, 0, 8, true);
+        game.cancel(slowGame);
+        vm.assertEq(game.credit(slow), BOND, "an undecided defender's bond is returned");
+        vm.warp(block.timestamp + WINDOW);
+        vm.assertTrue(registry.isFinalized(correct), "the output finalizes");
+    }
+
+    /// @notice Attack: a proposer with a wrong output and sock defenders who join to wear
+    /// out the honest challenger, or to win one game and save the output. The challenger
+    /// must beat every defender; each one it beats pays it half a bond (the other half
+    /// burnt), and the output goes once the defenders' clock has run out with no game
+    /// live. No one may join after that.
+    function test_TheChallengerMustBeatEveryDefenderAndEachPays() public {
+        Chain memory forged = build(5, 1, FORGE_ROOT);
+        uint256 wrong = propose(forged, 10);
+        uint256 first = open(wrong, GENESIS);
+        uint256 disputeId = game.disputeOf(first);
+        uint256[] memory socks = new uint256[](4);
+        for (uint256 i = 0; i < socks.length; i++) {
+            socks[i] = join(address(uint160(0x5000 + i)), disputeId);
+        }
+        for (uint256 i = 0; i < socks.length; i++) {
+            play(socks[i], forged, honest);
+            vm.assertEq(uint256(status(socks[i])), uint256(DisputeGame.Status.ChallengerWon), "sock beaten");
+            vm.assertFalse(registry.getOutput(wrong).removed, "not before every game is won");
+        }
+        vm.warp(uint256(game.getDispute(disputeId).openedAt) + CLOCK - 1);
+        join(address(0x5999), disputeId);
+        vm.warp(block.timestamp + 1);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.DefenseClosed.selector, disputeId));
+        join(address(0x6000), disputeId);
+        runOut(first);
+        vm.assertFalse(registry.getOutput(wrong).removed, "the late joiner's game is live");
+        runOut(game.gameCount() - 1);
+        vm.assertTrue(registry.getOutput(wrong).removed, "removed once every defender is beaten");
+        vm.assertEq(uint256(game.getDispute(disputeId).status), uint256(DisputeGame.Status.ChallengerWon), "won");
+        vm.assertEq(game.credit(CHALLENGER), BOND + 5 * (BOND / 2), "its bond and half of each sock's");
+        vm.assertEq(registry.credit(CHALLENGER), BOND / 2, "half the proposer's");
+        vm.assertEq(game.burnt(), 5 * (BOND / 2), "half of each sock's bond burnt");
+    }
+
+    /// @notice Attack: a flood of cheap disputes against one correct output, to run out
+    /// the honest defender's clock. Each is its own game with its own clocks: the
+    /// defender answers all of them in the same seconds, wins every one, and each
+    /// griefer pays half a bond to it and half to no one.
+    function test_AFloodOfDisputesAgainstACorrectOutputIsWonAndPaidFor() public {
+        uint256 correct = propose(honest, 8);
+        uint256 games = 200;
+        uint256 firstGame = game.gameCount();
+        for (uint256 i = 0; i < games; i++) {
+            address griefer = address(uint160(0x7000 + i));
+            vm.deal(griefer, BOND);
+            vm.prank(griefer);
+            game.open{value: BOND}(correct, GENESIS);
+        }
+        vm.assertEq(uint256(registry.getOutput(correct).openDisputes), games, "every dispute holds the output");
+        vm.warp(block.timestamp + CLOCK - 1);
+        for (uint256 i = 0; i < games; i++) {
+            vm.prank(PROPOSER);
+            game.claimMidpoint(firstGame + i, 0, 8, claimOf(honest, 4));
+        }
+        vm.warp(block.timestamp + CLOCK + 1);
+        for (uint256 i = 0; i < games; i++) {
+            game.timeout(firstGame + i);
+            vm.assertEq(uint256(status(firstGame + i)), uint256(DisputeGame.Status.DefenderWon), "defender won");
+        }
+        vm.assertEq(uint256(registry.getOutput(correct).openDisputes), 0, "no dispute left");
+        vm.assertEq(game.credit(PROPOSER), games * (BOND / 2), "half of each griefer's bond");
+        vm.assertEq(game.burnt(), games * (BOND / 2), "and half burnt");
+        vm.warp(block.timestamp + WINDOW);
+        vm.assertTrue(registry.isFinalized(correct), "the output finalizes");
     }
 }

@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Base} from "./utils/Base.sol";
-import {ISubStepProver, IStepProver} from "../src/DisputeGame.sol";
+import {ISubStepProver, IStepProver} from "../src/ProverInterfaces.sol";
 import {IPortalRecords, StepProver} from "../src/StepProver.sol";
 import {OrderStepProver} from "../src/OrderStepProver.sol";
 import {StepRules} from "../src/StepRules.sol";

@@ -1,6 +1,11 @@
 //! Plays the L1 dispute game (`docs/spec/disputes.md`) from the chain an L2 node derived
-//! from L1: challenges outputs that differ from it, defends the player's own outputs,
-//! and claims the bonds won.
+//! from L1: challenges outputs that differ from it, defends the player's own outputs
+//! (and, when asked, any correct output under dispute), and claims the bonds won.
+//!
+//! A round reads every open game and decides each move on its own, then sends all of
+//! them back to back (`L1Client::transact_all`, the player's own nonces) and waits for
+//! their receipts together: a flood of games is answered in the same blocks, not one
+//! game per block.
 //!
 //! The node (best a follower) is the player's truth: block hashes and headers from
 //! `straddle_getBlock`, per-transaction roots from `straddle_getBlockPositions`, the
@@ -22,7 +27,7 @@ use straddle_l1::alloy::primitives::{Address, B256, Bytes, U256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::alloy::sol_types::SolCall;
 use straddle_l1::opening::BatchOpener;
-use straddle_l1::{L1Client, L1Error};
+use straddle_l1::{L1Client, L1Error, Outgoing};
 use straddle_l1_contracts::{BatchInbox, DisputeGame, OutputRegistry, Portal, block_claim};
 use straddle_primitives::Domain;
 use straddle_primitives::block::{BlockHeader, transaction_leaf, transactions_children};
@@ -51,6 +56,10 @@ pub struct PlayerConfig {
     pub game: Address,
     /// Whether to open games on wrong outputs (a defender-only player does not).
     pub challenge: bool,
+    /// Whether to take the side of every correct output under dispute (`defend`, with a
+    /// bond) in disputes the player is not in: a correct output then keeps a defender
+    /// when its proposer is gone.
+    pub defend_others: bool,
     /// Time between rounds.
     pub interval: Duration,
     /// The L1 block the chain's contracts were deployed in: batch and Portal logs are
@@ -85,8 +94,10 @@ pub enum DisputeError {
 /// What a round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoundReport {
-    /// Games opened (game ids).
+    /// Disputes opened (output indices).
     pub opened: Vec<u64>,
+    /// Disputes joined as a defender (dispute ids).
+    pub joined: Vec<u64>,
     /// Outputs removed outright by a header-contradiction proof (output indices).
     pub mismatches_proven: Vec<u64>,
     /// Moves made, as `(game, move)`.
@@ -135,6 +146,30 @@ enum AtHead {
     NotReadYet,
 }
 
+/// A transaction the round sends once every game has been read, and what to undo if it
+/// fails (so that the next round tries again).
+struct Queued {
+    outgoing: Outgoing,
+    /// The output this opens a dispute on or proves wrong.
+    judged: Option<OutputKey>,
+    /// The dispute this joins.
+    joined: Option<u64>,
+}
+
+/// What the node's chain says of an output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// The node has not read L1 as far as the output's head.
+    NotYet,
+    /// Same block hash, state root and position.
+    Agrees,
+    /// Its block hash is the node's block's, whose header has another state root: the
+    /// header proves it wrong without a game.
+    ContradictsItself(BlockHeader),
+    /// Anything else: a game decides.
+    Differs,
+}
+
 /// A dispute-game player.
 pub struct Player {
     config: PlayerConfig,
@@ -150,6 +185,20 @@ pub struct Player {
     window_start: u64,
     /// Games before this id are over.
     first_open_game: u64,
+    /// Disputes before this id are over.
+    first_open_dispute: u64,
+    /// The dispute of each game read (fixed when the game is opened).
+    dispute_of: BTreeMap<u64, u64>,
+    /// Disputes read this round, by id.
+    round_disputes: BTreeMap<u64, DisputeGame::Dispute>,
+    /// Disputes the player has a game in as a defender (joined or its own output's).
+    defending: HashSet<u64>,
+    /// Each side's clock in a game, seconds (the game's `clockSeconds`).
+    clock_secs: u64,
+    /// This round's transactions, sent together at its end.
+    outbox: Vec<Queued>,
+    /// This round's anchor search: `(index, anchor)`, the anchor for output `index`.
+    round_anchor: Option<(u64, U256)>,
     /// Per-transaction roots of blocks, by number (from the node).
     positions: BTreeMap<u64, Vec<B256>>,
     /// Sub-step roots of oracle updates, by block number and transaction index.
@@ -182,6 +231,9 @@ impl Player {
         let inbox = l1.view(opener, &BatchOpener::inboxCall {}).await?;
         let portal = l1.view(opener, &BatchOpener::portalCall {}).await?;
         let me = l1.address();
+        let clock_secs = l1
+            .view(config.game, &DisputeGame::clockSecondsCall {})
+            .await?;
         let mut player = Player {
             config,
             l1,
@@ -192,6 +244,13 @@ impl Player {
             agreed: HashSet::new(),
             window_start: 0,
             first_open_game: 0,
+            first_open_dispute: 0,
+            dispute_of: BTreeMap::new(),
+            round_disputes: BTreeMap::new(),
+            defending: HashSet::new(),
+            clock_secs,
+            outbox: Vec::new(),
+            round_anchor: None,
             positions: BTreeMap::new(),
             sub_positions: BTreeMap::new(),
             opener,
@@ -209,10 +268,14 @@ impl Player {
 
     /// After a restart: the outputs this player already disputed (an open game, played
     /// on, or one it lost, which a second bond would not change), so that it does not
-    /// open and pay for another game on them.
+    /// open and pay for another game on them, and the disputes it defends in.
     async fn recall_disputes(&mut self) -> Result<(), DisputeError> {
         for id in 0..self.game_count().await? {
             let game = self.game(id).await?;
+            if game.defender == self.me {
+                let dispute = self.dispute_id(id).await?;
+                self.defending.insert(dispute);
+            }
             if game.challenger != self.me || !self.output_still_there(&game).await? {
                 continue;
             }
@@ -238,20 +301,111 @@ impl Player {
         }
     }
 
-    /// One round: dispute wrong outputs (when challenging), move in every open game the
-    /// player is in, claim credit.
+    /// One round: move in every open game the player is in, end or join disputes,
+    /// dispute wrong outputs (when challenging), send all of it together, claim credit.
     pub async fn round(&mut self) -> Result<RoundReport, DisputeError> {
         let mut report = RoundReport::default();
+        self.round_disputes.clear();
+        self.round_anchor = None;
+        self.outbox.clear();
         // Moves first: their clocks are running, and nothing about new outputs (a
         // dispute transaction an adversary makes revert, say) may cost a move.
-        self.play_games(&mut report).await?;
+        let played = self.play_games(&mut report).await;
+        if let Err(error) = self.tend_disputes(&mut report).await {
+            tracing::warn!(%error, "tending disputes failed this round; retrying");
+        }
         if self.config.challenge
             && let Err(error) = self.dispute_outputs(&mut report).await
         {
             tracing::warn!(%error, "judging outputs failed this round; retrying");
         }
+        self.flush().await;
+        played?;
         report.claimed_wei = self.claim_credit().await?;
         Ok(report)
+    }
+
+    /// Sends the round's transactions together and undoes the bookkeeping of those
+    /// that failed, so that the next round tries them again.
+    async fn flush(&mut self) {
+        let queued = std::mem::take(&mut self.outbox);
+        if queued.is_empty() {
+            return;
+        }
+        let outgoing = queued.iter().map(|q| q.outgoing.clone()).collect();
+        let results = self.l1.transact_all(outgoing).await;
+        for (queued, result) in queued.into_iter().zip(results) {
+            if let Err(error) = result {
+                tracing::warn!(what = queued.outgoing.what, %error, "transaction failed; retried next round");
+                if let Some(key) = queued.judged {
+                    self.disputed.remove(&key);
+                }
+                if let Some(dispute) = queued.joined {
+                    self.defending.remove(&dispute);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ disputes
+
+    /// Ends the player's disputes it has won in every game (once no defender may join)
+    /// or whose output went meanwhile (`resolveDispute`), and, when defending others,
+    /// joins the defense of each correct output under dispute that it is not in.
+    async fn tend_disputes(&mut self, report: &mut RoundReport) -> Result<(), DisputeError> {
+        let count = self.dispute_count().await?;
+        let now = self.l1_time().await?;
+        let mut all_over = true;
+        for id in self.first_open_dispute..count {
+            let dispute = self.dispute(id).await?;
+            if dispute.status != STATUS_OPEN {
+                if all_over {
+                    self.first_open_dispute = id + 1;
+                }
+                continue;
+            }
+            all_over = false;
+            let output = self.output(dispute.outputIndex).await?;
+            let defense_open = now < dispute.openedAt + self.clock_secs;
+            if dispute.challenger == self.me {
+                if dispute.gamesLive == 0 && (output.removed || !defense_open) {
+                    let call = DisputeGame::resolveDisputeCall {
+                        disputeId: U256::from(id),
+                    };
+                    self.queue(&call, U256::ZERO, "end a dispute");
+                }
+                continue;
+            }
+            if !self.config.defend_others
+                || !defense_open
+                || output.removed
+                || output.proposer == self.me
+                || self.defending.contains(&id)
+            {
+                continue;
+            }
+            let index = u64::try_from(dispute.outputIndex)
+                .map_err(|_| L1Error::Decode("output index".into()))?;
+            if self.verdict(index, &output).await? == Verdict::Agrees {
+                let bond = self.l1.required_bond(self.registry).await?;
+                let call = DisputeGame::defendCall {
+                    disputeId: U256::from(id),
+                };
+                self.outbox.push(Queued {
+                    outgoing: Outgoing::call(self.config.game, &call, bond, "defend an output"),
+                    judged: None,
+                    joined: Some(id),
+                });
+                self.defending.insert(id);
+                tracing::info!(
+                    dispute = id,
+                    index,
+                    "joined the defense of a correct output"
+                );
+                report.joined.push(id);
+            }
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------ challenging
@@ -292,29 +446,67 @@ impl Player {
         let word = U256::from(index);
         let output = self.output(word).await?;
         let key = OutputKey::of(index, &output);
-        if output.removed || self.disputed.contains(&key) || self.agreed.contains(&key) {
+        if output.removed || self.disputed.contains(&key) {
             return Ok(());
         }
-        // The output is judged against L1 up to its head: a block the data on L1 by
-        // then does not derive is wrong, whatever is posted later. Not judged before the
-        // node has read L1 that far.
-        let derived = match self.at_head(output.l2BlockNumber, output.l1Head).await? {
-            AtHead::NotReadYet => return Ok(()),
-            AtHead::NotDerivable => None,
-            AtHead::Derivable { position } => {
-                Some((self.require_block(output.l2BlockNumber).await?, position))
+        match self.verdict(index, &output).await? {
+            Verdict::NotYet | Verdict::Agrees => return Ok(()),
+            Verdict::ContradictsItself(header) => {
+                let call = DisputeGame::proveOutputMismatchCall {
+                    outputIndex: word,
+                    header: Bytes::from(header.encode()),
+                };
+                self.queue_judged(&call, U256::ZERO, "prove an output mismatch", key);
+                tracing::warn!(
+                    index,
+                    "output contradicts its own block header: removing it"
+                );
+                report.mismatches_proven.push(index);
             }
-        };
-        let agrees = derived.as_ref().is_some_and(|((hash, header), position)| {
-            *hash == output.blockHash
-                && header.state_root == output.stateRoot
-                && *position == output.position
-        });
-        let contradicts_itself = derived.as_ref().and_then(|((hash, header), _)| {
-            (*hash == output.blockHash && header.state_root != output.stateRoot)
-                .then(|| header.clone())
-        });
-        if agrees {
+            Verdict::Differs => {
+                let anchor = self.anchor_for(index).await?;
+                let bond = self.l1.required_bond(self.registry).await?;
+                let call = DisputeGame::openCall {
+                    outputIndex: word,
+                    anchorIndex: anchor,
+                };
+                self.queue_judged(&call, bond, "open a dispute game", key);
+                tracing::warn!(
+                    index,
+                    l2_block = output.l2BlockNumber,
+                    "output differs from the derived chain: disputing it"
+                );
+                report.opened.push(index);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the node's chain says of output `index`, judged at the output's L1 head: a
+    /// block the data on L1 by then does not derive is wrong, whatever is posted later.
+    /// Not judged before the node has read L1 that far. An agreement is remembered.
+    async fn verdict(
+        &mut self,
+        index: u64,
+        output: &OutputRegistry::Output,
+    ) -> Result<Verdict, DisputeError> {
+        let key = OutputKey::of(index, output);
+        if self.agreed.contains(&key) {
+            return Ok(Verdict::Agrees);
+        }
+        let (hash, header, position) =
+            match self.at_head(output.l2BlockNumber, output.l1Head).await? {
+                AtHead::NotReadYet => return Ok(Verdict::NotYet),
+                AtHead::NotDerivable => return Ok(Verdict::Differs),
+                AtHead::Derivable { position } => {
+                    let (hash, header) = self.require_block(output.l2BlockNumber).await?;
+                    (hash, header, position)
+                }
+            };
+        if hash == output.blockHash
+            && header.state_root == output.stateRoot
+            && position == output.position
+        {
             tracing::info!(
                 index,
                 l2_block = output.l2BlockNumber,
@@ -322,41 +514,34 @@ impl Player {
             );
             metrics::gauge!("straddle_challenger_checked_block").set(output.l2BlockNumber as f64);
             self.agreed.insert(key);
-            return Ok(());
+            return Ok(Verdict::Agrees);
         }
-        if let Some(header) = contradicts_itself {
-            let call = DisputeGame::proveOutputMismatchCall {
-                outputIndex: word,
-                header: Bytes::from(header.encode()),
-            };
-            self.send(&call, U256::ZERO, "prove an output mismatch")
-                .await?;
-            tracing::warn!(index, "output contradicts its own block header: removed");
-            report.mismatches_proven.push(index);
-        } else {
-            let anchor = self.anchor_for(index).await?;
-            let bond = self.l1.required_bond(self.registry).await?;
-            let call = DisputeGame::openCall {
-                outputIndex: word,
-                anchorIndex: anchor,
-            };
-            self.send(&call, bond, "open a dispute game").await?;
-            let game = self.game_count().await?.saturating_sub(1);
-            tracing::warn!(
-                index,
-                game,
-                l2_block = output.l2BlockNumber,
-                "output differs from the derived chain: dispute opened"
-            );
-            report.opened.push(game);
+        if hash == output.blockHash && header.state_root != output.stateRoot {
+            return Ok(Verdict::ContradictsItself(header));
         }
-        self.disputed.insert(key);
-        Ok(())
+        Ok(Verdict::Differs)
     }
 
     /// The latest final output before `index` that agrees with the node, else genesis.
-    async fn anchor_for(&self, index: u64) -> Result<U256, DisputeError> {
-        for earlier in (0..index).rev() {
+    /// Within a round the search is remembered: outputs judged in index order are each
+    /// searched back only to the one judged before (a flood of outputs costs linear,
+    /// not quadratic, reads).
+    async fn anchor_for(&mut self, index: u64) -> Result<U256, DisputeError> {
+        let (searched_to, known) = match self.round_anchor {
+            Some((from, anchor)) if from <= index => (from, anchor),
+            _ => (0, GENESIS_ANCHOR),
+        };
+        let anchor = self
+            .anchor_between(searched_to, index)
+            .await?
+            .unwrap_or(known);
+        self.round_anchor = Some((index, anchor));
+        Ok(anchor)
+    }
+
+    /// The latest final output in `from..to` that agrees with the node, if any.
+    async fn anchor_between(&self, from: u64, to: u64) -> Result<Option<U256>, DisputeError> {
+        for earlier in (from..to).rev() {
             let word = U256::from(earlier);
             let finalized = OutputRegistry::isFinalizedCall { index: word };
             if !self.l1.view(self.registry, &finalized).await? {
@@ -367,14 +552,14 @@ impl Player {
                 && hash == output.blockHash
                 && self.source_position(output.l2BlockNumber).await.ok() == Some(output.position)
             {
-                return Ok(word);
+                return Ok(Some(word));
             }
             tracing::error!(
                 index = earlier,
                 "a final output differs from the node's chain; anchoring further back"
             );
         }
-        Ok(GENESIS_ANCHOR)
+        Ok(None)
     }
 
     // ------------------------------------------------------------ the node's chain
@@ -511,16 +696,67 @@ impl Player {
 
     // ------------------------------------------------------------ L1 plumbing
 
-    async fn send<C: SolCall>(
-        &self,
+    /// Queues `call` on the game for the end of the round.
+    fn queue<C: SolCall>(&mut self, call: &C, value: U256, what: &'static str) {
+        self.outbox.push(Queued {
+            outgoing: Outgoing::call(self.config.game, call, value, what),
+            judged: None,
+            joined: None,
+        });
+    }
+
+    /// Queues `call`, which acts on the judged output `key`.
+    fn queue_judged<C: SolCall>(
+        &mut self,
         call: &C,
         value: U256,
         what: &'static str,
-    ) -> Result<(), DisputeError> {
-        self.l1
-            .transact(self.config.game, call, value, what)
+        key: OutputKey,
+    ) {
+        self.outbox.push(Queued {
+            outgoing: Outgoing::call(self.config.game, call, value, what),
+            judged: Some(key),
+            joined: None,
+        });
+        self.disputed.insert(key);
+    }
+
+    /// The L1 time now: the latest block's timestamp, seconds.
+    async fn l1_time(&self) -> Result<u64, DisputeError> {
+        let latest = self.l1.block_number().await?;
+        Ok(self.l1.block_timestamp(latest).await?)
+    }
+
+    /// The dispute game `id` belongs to.
+    async fn dispute_id(&mut self, id: u64) -> Result<u64, DisputeError> {
+        if let Some(dispute) = self.dispute_of.get(&id) {
+            return Ok(*dispute);
+        }
+        let dispute = self
+            .game_view(&DisputeGame::disputeOfCall(U256::from(id)))
             .await?;
-        Ok(())
+        let dispute = u64::try_from(dispute).map_err(|_| L1Error::Decode("dispute id".into()))?;
+        self.dispute_of.insert(id, dispute);
+        Ok(dispute)
+    }
+
+    /// Dispute `id`, read once a round.
+    async fn dispute(&mut self, id: u64) -> Result<DisputeGame::Dispute, DisputeError> {
+        if let Some(dispute) = self.round_disputes.get(&id) {
+            return Ok(dispute.clone());
+        }
+        let dispute = self
+            .game_view(&DisputeGame::getDisputeCall {
+                disputeId: U256::from(id),
+            })
+            .await?;
+        self.round_disputes.insert(id, dispute.clone());
+        Ok(dispute)
+    }
+
+    async fn dispute_count(&self) -> Result<u64, DisputeError> {
+        let count = self.game_view(&DisputeGame::disputeCountCall {}).await?;
+        u64::try_from(count).map_err(|_| L1Error::Decode("dispute count".into()).into())
     }
 
     async fn output(&self, index: U256) -> Result<OutputRegistry::Output, DisputeError> {

@@ -16,6 +16,10 @@ pub struct Turn {
     pub challenging: bool,
     /// The disputed output is still in the registry.
     pub output_still_there: bool,
+    /// The game's dispute is still undecided (no defender has won it).
+    pub dispute_open: bool,
+    /// The game's defender posted a bond (it joined the defense).
+    pub bonded: bool,
     /// `DisputeGame.Level` of the bisection.
     pub level: u8,
     /// `hi − lo` of the range under bisection.
@@ -44,7 +48,8 @@ impl Turn {
 /// The move the player makes (`DisputeGame`'s functions), or none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Move {
-    /// The output is gone: the challenger takes its bond back (`cancel`).
+    /// The output is gone, or another defender won the dispute: the challenger (output
+    /// gone) or a bonded defender takes its bond back (`cancel`).
     Cancel,
     /// The challenger answers the midpoint claim, agreeing iff its own claim is equal.
     Answer,
@@ -70,8 +75,10 @@ pub enum Move {
 /// The player's move in a game, if any (`None`: not its turn, or nothing to do yet).
 pub fn choose(turn: &Turn) -> Option<Move> {
     let blocks = turn.level == LEVEL_BLOCKS;
-    if !turn.output_still_there {
-        return turn.challenging.then_some(Move::Cancel);
+    if !turn.output_still_there || !turn.dispute_open {
+        let refund =
+            (turn.challenging && !turn.output_still_there) || (turn.defending && turn.bonded);
+        return refund.then_some(Move::Cancel);
     }
     if turn.mid_posted && !turn.defender_to_move && turn.challenging {
         return Some(Move::Answer);
@@ -207,6 +214,7 @@ mod tests {
         Turn {
             defending: true,
             output_still_there: true,
+            dispute_open: true,
             ..Turn::default()
         }
     }
@@ -215,6 +223,7 @@ mod tests {
         Turn {
             challenging: true,
             output_still_there: true,
+            dispute_open: true,
             ..Turn::default()
         }
     }
@@ -227,6 +236,37 @@ mod tests {
         };
         assert_eq!(choose(&gone(challenger())), Some(Move::Cancel));
         assert_eq!(choose(&gone(defender())), None);
+    }
+
+    #[test]
+    fn once_another_defender_won_only_a_bonded_defender_cancels() {
+        let decided = |t: Turn| Turn {
+            dispute_open: false,
+            // Whatever the game's state, no move is made in it.
+            span: 4,
+            defender_to_move: true,
+            ..t
+        };
+        let bonded = Turn {
+            bonded: true,
+            ..defender()
+        };
+        assert_eq!(choose(&decided(bonded)), Some(Move::Cancel));
+        assert_eq!(
+            choose(&decided(defender())),
+            None,
+            "the proposer holds no bond here"
+        );
+        assert_eq!(choose(&decided(challenger())), None, "the output stays");
+        let gone = Turn {
+            output_still_there: false,
+            ..decided(challenger())
+        };
+        assert_eq!(
+            choose(&gone),
+            Some(Move::Cancel),
+            "the output went: its bond back"
+        );
     }
 
     #[test]

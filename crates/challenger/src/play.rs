@@ -14,7 +14,15 @@ impl Player {
         let mut all_over = true;
         for id in self.first_open_game..count {
             let game = self.game(id).await?;
-            if game.status != STATUS_OPEN {
+            let dispute_open = if game.status == STATUS_OPEN {
+                let dispute = self.dispute_id(id).await?;
+                self.dispute(dispute).await?.status == STATUS_OPEN
+            } else {
+                false
+            };
+            // A game left open in a dispute that is over matters only for the bond it
+            // holds (returned by `cancel`).
+            if game.status != STATUS_OPEN || (!dispute_open && game.bond == 0) {
                 if all_over {
                     self.first_open_game = id + 1;
                 }
@@ -24,7 +32,7 @@ impl Player {
             if game.challenger != self.me && game.defender != self.me {
                 continue;
             }
-            match self.play(id, &game).await {
+            match self.play(id, &game, dispute_open).await {
                 Ok(Some(what)) => report.moves.push((id, what)),
                 Ok(None) => {}
                 Err(error) => tracing::warn!(game = id, %error, "no move this round"),
@@ -38,6 +46,7 @@ impl Player {
         &mut self,
         id: u64,
         game: &DisputeGame::Game,
+        dispute_open: bool,
     ) -> Result<Option<&'static str>, DisputeError> {
         let gid = U256::from(id);
         let output_still_there = self.output_still_there(game).await?;
@@ -45,6 +54,8 @@ impl Player {
             defending: game.defender == self.me,
             challenging: game.challenger == self.me,
             output_still_there,
+            dispute_open,
+            bonded: game.bond != 0,
             level: game.level,
             span: game.hi - game.lo,
             mid_posted: game.midPosted,
@@ -80,12 +91,11 @@ impl Player {
         let mid = game.lo + (game.hi - game.lo) / 2;
         match chosen {
             Move::Cancel => {
-                self.send(
+                self.queue(
                     &DisputeGame::cancelCall { gameId: gid },
                     U256::ZERO,
                     "cancel",
-                )
-                .await?;
+                );
                 Ok(Some("cancel"))
             }
             Move::Answer => {
@@ -98,7 +108,7 @@ impl Player {
                     hi: game.hi,
                     agree,
                 };
-                self.send(&call, U256::ZERO, "answer").await?;
+                self.queue(&call, U256::ZERO, "answer");
                 Ok(Some(if agree { "agree" } else { "disagree" }))
             }
             Move::ClaimMidpoint => {
@@ -109,7 +119,7 @@ impl Player {
                     hi: game.hi,
                     claim,
                 };
-                self.send(&call, U256::ZERO, "claim a midpoint").await?;
+                self.queue(&call, U256::ZERO, "claim a midpoint");
                 Ok(Some("claim midpoint"))
             }
             Move::RevealBlock => {
@@ -132,7 +142,7 @@ impl Player {
                     position: source.position(),
                     forcedRecord: forced_record,
                 };
-                self.send(&call, U256::ZERO, "reveal a block").await?;
+                self.queue(&call, U256::ZERO, "reveal a block");
                 Ok(Some("reveal block"))
             }
             Move::AfterReveal | Move::DescendOrProve | Move::RevealChildren => {
@@ -154,7 +164,7 @@ impl Player {
                             left,
                             right,
                         };
-                        self.send(&call, U256::ZERO, "reveal children").await?;
+                        self.queue(&call, U256::ZERO, "reveal children");
                         Ok(Some("reveal children"))
                     }
                 }
@@ -174,8 +184,7 @@ impl Player {
                     transaction: input.transaction,
                     witness: input.witness,
                 };
-                self.send(&call, U256::ZERO, "run an oracle update's sub-step")
-                    .await?;
+                self.queue(&call, U256::ZERO, "run an oracle update's sub-step");
                 Ok(Some("sub-step"))
             }
             Move::Step => {
@@ -193,12 +202,11 @@ impl Player {
                     match moves::at_oracle_update(&turn) {
                         Some(OracleUpdateMove::OpenSubSteps) => {}
                         Some(OracleUpdateMove::Timeout) => {
-                            self.send(
+                            self.queue(
                                 &DisputeGame::timeoutCall { gameId: gid },
                                 U256::ZERO,
                                 "timeout",
-                            )
-                            .await?;
+                            );
                             return Ok(Some("timeout"));
                         }
                         _ => return Ok(None),
@@ -211,8 +219,7 @@ impl Player {
                         siblings: step.siblings,
                         witness: step.witness,
                     };
-                    self.send(&call, U256::ZERO, "dispute an oracle update's sub-steps")
-                        .await?;
+                    self.queue(&call, U256::ZERO, "dispute an oracle update's sub-steps");
                     return Ok(Some("dispute sub-steps"));
                 }
                 let call = DisputeGame::stepCall {
@@ -223,17 +230,15 @@ impl Player {
                     siblings: step.siblings,
                     witness: step.witness,
                 };
-                self.send(&call, U256::ZERO, "run the one-step prover")
-                    .await?;
+                self.queue(&call, U256::ZERO, "run the one-step prover");
                 Ok(Some("step"))
             }
             Move::Timeout => {
-                self.send(
+                self.queue(
                     &DisputeGame::timeoutCall { gameId: gid },
                     U256::ZERO,
                     "timeout",
-                )
-                .await?;
+                );
                 Ok(Some("timeout"))
             }
         }
@@ -300,8 +305,7 @@ impl Player {
         match chosen {
             RevealMove::DisputeExecution => {
                 let call = DisputeGame::disputeExecutionCall { gameId: gid };
-                self.send(&call, U256::ZERO, "dispute the execution")
-                    .await?;
+                self.queue(&call, U256::ZERO, "dispute the execution");
                 Ok("dispute execution")
             }
             RevealMove::EarlierSource { position } => {
@@ -319,8 +323,7 @@ impl Player {
                     opening,
                     blobs,
                 };
-                self.send(&call, U256::ZERO, "dispute with an earlier source")
-                    .await?;
+                self.queue(&call, U256::ZERO, "dispute with an earlier source");
                 Ok("dispute earlier source")
             }
             RevealMove::NotACandidate if reveal.forced => {
@@ -333,8 +336,7 @@ impl Player {
             }
             RevealMove::CheckSource | RevealMove::DisputeContent => {
                 let call = DisputeGame::disputeContentCall { gameId: gid };
-                self.send(&call, U256::ZERO, "dispute the block's transactions")
-                    .await?;
+                self.queue(&call, U256::ZERO, "dispute the block's transactions");
                 Ok("dispute content")
             }
         }
@@ -351,8 +353,7 @@ impl Player {
             gameId: gid,
             queueWitness: queue_witness,
         };
-        self.send(&call, U256::ZERO, "dispute the forced block")
-            .await?;
+        self.queue(&call, U256::ZERO, "dispute the forced block");
         Ok("dispute forced block")
     }
 
@@ -379,8 +380,7 @@ impl Player {
             opening,
             blobs,
         };
-        self.send(&call, U256::ZERO, "dispute the block's batch")
-            .await?;
+        self.queue(&call, U256::ZERO, "dispute the block's batch");
         Ok("dispute batch block")
     }
 
@@ -438,7 +438,7 @@ impl Player {
             );
             let right = left == derivation.leftChild;
             let call = DisputeGame::descendCall { gameId: gid, right };
-            self.send(&call, U256::ZERO, "descend").await?;
+            self.queue(&call, U256::ZERO, "descend");
             return Ok("descend");
         }
         let position = derivation.contentIndex;
@@ -455,8 +455,7 @@ impl Player {
                 sender: record.sender,
                 payload: Bytes::from(record.bytes),
             };
-            self.send(&call, U256::ZERO, "prove the forced transaction")
-                .await?;
+            self.queue(&call, U256::ZERO, "prove the forced transaction");
             return Ok("prove forced transaction");
         }
         let domain = self.domain().await?;
@@ -475,8 +474,7 @@ impl Player {
             blobs,
             depositRecord: deposit_record,
         };
-        self.send(&call, U256::ZERO, "prove the batch's transaction")
-            .await?;
+        self.queue(&call, U256::ZERO, "prove the batch's transaction");
         Ok("prove batch transaction")
     }
 

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use straddle_exchange::devnet::{DEVNET_CHAIN_ID, dev_key};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::outputs::WithdrawalClaim;
-use straddle_l1::{Anvil, Deployment, L1Client};
+use straddle_l1::{Anvil, Deployment, L1Client, Outgoing};
 use straddle_l1_contracts::{DisputeGame, OutputRegistry, block_claim};
 use straddle_primitives::block::{BlockHeader, transaction_leaf};
 use straddle_primitives::{Action, PriceReport, SignedPriceReport, Transaction, Transfer};
@@ -62,6 +62,8 @@ const TROLL: usize = 3;
 const FORCER: usize = 4;
 
 const STATUS_OPEN: u8 = 0;
+/// Games opened at once against one correct output, or outputs proposed at once.
+const FLOOD: usize = 200;
 const STATUS_CHALLENGER_WON: u8 = 1;
 const STATUS_DEFENDER_WON: u8 = 2;
 
@@ -138,24 +140,27 @@ impl Network {
     }
 
     fn start_challenger(&self) -> ServiceProcess {
-        ServiceProcess::start(
-            "challenger",
-            &[
-                "--l2-rpc".into(),
-                self.follower.url.clone(),
-                "--l1-rpc".into(),
-                self.anvil.url(),
-                "--dispute-game".into(),
-                self.deployment.dispute_game.to_string(),
-                "--l1-key".into(),
-                alloy_primitives::hex::encode(dev_key(CHALLENGER)),
-                "--interval-ms".into(),
-                "300".into(),
-                "--l1-start-block".into(),
-                self.deployment.start_block.to_string(),
-            ],
-            &self.dir.path().join("challenger.log"),
-        )
+        self.start_challenger_with(&[])
+    }
+
+    /// The honest challenger with `extra` arguments.
+    fn start_challenger_with(&self, extra: &[&str]) -> ServiceProcess {
+        let mut args: Vec<String> = vec![
+            "--l2-rpc".into(),
+            self.follower.url.clone(),
+            "--l1-rpc".into(),
+            self.anvil.url(),
+            "--dispute-game".into(),
+            self.deployment.dispute_game.to_string(),
+            "--l1-key".into(),
+            alloy_primitives::hex::encode(dev_key(CHALLENGER)),
+            "--interval-ms".into(),
+            "300".into(),
+            "--l1-start-block".into(),
+            self.deployment.start_block.to_string(),
+        ];
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        ServiceProcess::start("challenger", &args, &self.dir.path().join("challenger.log"))
     }
 
     /// Sends `count` transfers from dev 2 to the sequencer; returns the block of the last.
@@ -309,6 +314,25 @@ impl Network {
     /// source.
     async fn block_claim(&self, number: u64, hash: B256, forged: Option<BlockSource>) -> B256 {
         block_claim(hash, self.position(number, forged).await)
+    }
+
+    /// Waits for output `index` to be removed: the challenger ends a dispute it has won
+    /// in every game once no defender may join any more (its clock runs from the opening).
+    async fn wait_removed(&self, index: u64, what: &str) {
+        let client = self.client(PROPOSER);
+        let deadline = Instant::now() + Duration::from_secs(2 * CLOCK_SECS + 30);
+        while !client
+            .output(self.deployment.output_registry, index)
+            .await
+            .unwrap()
+            .removed
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: output {index} was not removed"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     async fn balance(&self, account: Address) -> U256 {
@@ -489,7 +513,6 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
     };
 
     let thief_l1 = network.client(PROPOSER);
-    let registry = network.deployment.output_registry;
     let challenger = l1_key(CHALLENGER).address();
     let challenger_before = network.balance(challenger).await;
     let proposed = Instant::now();
@@ -526,10 +549,9 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
         removal.as_secs_f64(),
         game.transactionCount
     );
-    assert!(
-        thief_l1.output(registry, index).await.unwrap().removed,
-        "the forged output is gone"
-    );
+    network
+        .wait_removed(index, "the forged output is gone")
+        .await;
     assert_eq!(
         network.game_count().await,
         1,
@@ -557,10 +579,9 @@ async fn a_forged_root_loses_its_game_and_the_withdrawal_it_forged_never_pays() 
     )
     .await;
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
-    assert!(
-        thief_l1.output(registry, again).await.unwrap().removed,
-        "the re-proposed forged output is gone too"
-    );
+    network
+        .wait_removed(again, "the re-proposed forged output is gone too")
+        .await;
 
     // The challenger claims its bonds back and half of each forged output's bond (the
     // other halves are burnt), less its gas.
@@ -630,14 +651,7 @@ async fn an_output_of_a_block_not_on_l1_is_removed_even_when_its_data_comes_late
         posted + 1,
         "the first block not on L1 by the head"
     );
-    assert!(
-        thief_l1
-            .output(network.deployment.output_registry, index)
-            .await
-            .unwrap()
-            .removed,
-        "the output is removed"
-    );
+    network.wait_removed(index, "the output is removed").await;
 }
 
 /// An oracle update of ETH (signed by two of the devnet's oracle signers, with a smile
@@ -706,7 +720,6 @@ async fn a_forged_oracle_update_loses_its_game_sub_step_by_sub_step() {
         ..real.clone()
     };
     let thief_l1 = network.client(PROPOSER);
-    let registry = network.deployment.output_registry;
     let proposed = Instant::now();
     let index = network.propose_forged(&forged_header, None).await;
     let game = defend_forged_chain(
@@ -731,10 +744,9 @@ async fn a_forged_oracle_update_loses_its_game_sub_step_by_sub_step() {
         .await
         .unwrap();
     assert_eq!(sub.count, 8, "one sub-step per market and the oracle state");
-    assert!(
-        thief_l1.output(registry, index).await.unwrap().removed,
-        "the forged output is gone"
-    );
+    network
+        .wait_removed(index, "the forged output is gone")
+        .await;
     println!(
         "forged oracle update: root removed {:.1} s after the proposal",
         proposed.elapsed().as_secs_f64()
@@ -796,7 +808,6 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
         ..real.clone()
     };
     let thief_l1 = network.client(PROPOSER);
-    let registry = network.deployment.output_registry;
     let proposed = Instant::now();
     // The output is the forged block itself, so the game narrows to it.
     let index = network.propose_forged(&forged_header, None).await;
@@ -836,10 +847,9 @@ async fn a_block_holding_a_transaction_its_batch_does_not_loses_its_game() {
         real.transaction_count,
         derivation.contentLevels
     );
-    assert!(
-        thief_l1.output(registry, index).await.unwrap().removed,
-        "the forged output is gone"
-    );
+    network
+        .wait_removed(index, "the forged output is gone")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -893,8 +903,6 @@ async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
         state_root: keccak256("the state after a second inclusion"),
         ..real.clone()
     };
-    let thief_l1 = network.client(PROPOSER);
-    let registry = network.deployment.output_registry;
     // Put before the batch derivation took the real block from (the game does not yet
     // check where a forced block goes: disputes.md §5.3 step 3).
     let before_batch = match network.source(forged, None).await {
@@ -924,10 +932,9 @@ async fn a_forced_block_of_a_record_the_chain_already_holds_loses_its_game() {
         !derivation.contentDisputed,
         "by the forced block's rule, not its content"
     );
-    assert!(
-        thief_l1.output(registry, index).await.unwrap().removed,
-        "the forged output is gone"
-    );
+    network
+        .wait_removed(index, "the forged output is gone")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -963,30 +970,42 @@ async fn false_challengers_lose_by_play_and_by_clock() {
         outputIndex: U256::from(index),
         anchorIndex: U256::MAX,
     };
-    // Game 0 is played to the end, disagreeing with everything; game 1 is abandoned.
-    for _ in 0..2 {
-        troll
-            .transact(game_address, &open, U256::from(BOND_WEI), "open")
-            .await
-            .unwrap();
+    // Game 0 is played to the end, disagreeing with everything. Games 1 to FLOOD are
+    // opened at once (the troll's transactions land in the same few blocks) and
+    // abandoned: the defender must make its first move in every one inside its clock.
+    troll
+        .transact(game_address, &open, U256::from(BOND_WEI), "open")
+        .await
+        .unwrap();
+    let flood = vec![Outgoing::call(game_address, &open, U256::from(BOND_WEI), "open"); FLOOD];
+    for opened in troll.transact_all(flood).await {
+        opened.unwrap();
     }
+    assert_eq!(network.game_count().await, 1 + FLOOD as u64);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let played = network.game(0).await;
-        let abandoned = network.game(1).await;
-        if played.status != STATUS_OPEN && abandoned.status != STATUS_OPEN {
+        let mut abandoned = Vec::with_capacity(FLOOD);
+        for id in 1..=FLOOD as u64 {
+            abandoned.push(network.game(id).await);
+        }
+        if played.status != STATUS_OPEN && abandoned.iter().all(|g| g.status != STATUS_OPEN) {
             assert_eq!(played.status, STATUS_DEFENDER_WON, "{played:?}");
             assert_eq!(played.level, 1, "the dishonest challenger reached the step");
-            assert_eq!(abandoned.status, STATUS_DEFENDER_WON, "{abandoned:?}");
-            assert_eq!(
-                abandoned.level, 0,
-                "the silent challenger lost at the block level"
-            );
+            for game in &abandoned {
+                assert_eq!(game.status, STATUS_DEFENDER_WON, "{game:?}");
+                assert_eq!(
+                    game.level, 0,
+                    "the silent challenger lost at the block level"
+                );
+                assert!(game.midPosted, "the defender claimed in time: {game:?}");
+            }
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the games did not end: {played:?} {abandoned:?}"
+            "the games did not end: {played:?}, {} of {FLOOD} abandoned ones open",
+            abandoned.iter().filter(|g| g.status == STATUS_OPEN).count()
         );
         if played.status == STATUS_OPEN && !played.defenderToMove {
             let gid = U256::from(0);
@@ -1012,8 +1031,8 @@ async fn false_challengers_lose_by_play_and_by_clock() {
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    // The output survives and finalizes; the proposer collects half of both challengers'
-    // bonds (the game then holds only the burnt halves).
+    // The output survives and finalizes; the proposer collects half of every challenger
+    // bond (the game then holds only the burnt halves).
     let finalized = OutputRegistry::isFinalizedCall {
         index: U256::from(index),
     };
@@ -1040,7 +1059,7 @@ async fn false_challengers_lose_by_play_and_by_clock() {
         if held == burnt && owed.is_zero() {
             assert_eq!(
                 burnt,
-                U256::from(BOND_WEI),
+                U256::from(BOND_WEI) * U256::from(1 + FLOOD) / U256::from(2),
                 "half of each losing bond is burnt"
             );
             break;
@@ -1100,7 +1119,6 @@ async fn an_output_naming_a_reposted_batch_as_its_source_loses_to_the_first() {
     let (_, real) = network.header(first).await;
     let leaves = network.leaves(first).await;
     let named = Some(BlockSource::Batch { index: reposted });
-    let registry = network.deployment.output_registry;
     let index = network.propose_forged(&real, named).await;
     let game = defend_forged_chain(&network, 0, first, &real, &leaves, (u64::MAX, 0), named).await;
     assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
@@ -1119,13 +1137,165 @@ async fn an_output_naming_a_reposted_batch_as_its_source_loses_to_the_first() {
         !derivation.contentDisputed,
         "by the earlier batch that links there, not by content"
     );
-    assert!(
-        network
-            .client(PROPOSER)
-            .output(registry, index)
+    network.wait_removed(index, "the output is gone").await;
+}
+
+/// Anyone may defend, and floods are answered. A correct output whose proposer does not
+/// defend it (no `--dispute-game`) is disputed by a troll: the honest challenger, run
+/// with `--defend`, takes its side with a bond and wins. Then the thief proposes FLOOD
+/// forged outputs at once and a sock joins the defense of every dispute the challenger
+/// opens on them, claiming a false midpoint in each: the challenger answers all of them
+/// in the same blocks, beats the proposer and the sock in every dispute inside its
+/// clocks, and every forged output is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anyone_defends_a_correct_output_and_a_flood_of_wrong_ones_with_sock_defenders_is_removed()
+{
+    let network = Network::start().await;
+    let _challenger = network.start_challenger_with(&["--defend"]);
+    let challenger = l1_key(CHALLENGER).address();
+    let game_address = network.deployment.dispute_game;
+    let registry = network.deployment.output_registry;
+    let thief = network.client(PROPOSER);
+    let troll = network.client(TROLL);
+
+    // A correct output, and a troll's dispute on it that no proposer answers.
+    let block = network.activity(4, 0).await;
+    let (hash, header) = network.header(block).await;
+    let position = network.position(block, None).await;
+    let correct = thief
+        .propose_output(registry, block, header.state_root, hash, position)
+        .await
+        .unwrap();
+    let open = DisputeGame::openCall {
+        outputIndex: U256::from(correct),
+        anchorIndex: U256::MAX,
+    };
+    troll
+        .transact(game_address, &open, U256::from(BOND_WEI), "open")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3 * CLOCK_SECS + 30);
+    let dispute = loop {
+        let dispute = troll
+            .view(
+                game_address,
+                &DisputeGame::getDisputeCall {
+                    disputeId: U256::ZERO,
+                },
+            )
             .await
-            .unwrap()
-            .removed,
-        "the output is gone"
+            .unwrap();
+        if dispute.status != STATUS_OPEN {
+            break dispute;
+        }
+        assert!(Instant::now() < deadline, "the troll's dispute did not end");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(dispute.status, STATUS_DEFENDER_WON, "{dispute:?}");
+    let keeper = network.game(1).await;
+    assert_eq!(
+        keeper.defender, challenger,
+        "the challenger joined the defense"
     );
+    assert_eq!(keeper.status, STATUS_DEFENDER_WON, "{keeper:?}");
+    assert!(
+        !thief.output(registry, correct).await.unwrap().removed,
+        "the correct output stays"
+    );
+
+    // The flood: FLOOD far-future outputs with forged block hashes, proposed at once.
+    let bond = thief.required_bond(registry).await.unwrap();
+    let forged: Vec<Outgoing> = (0..FLOOD as u64)
+        .map(|i| {
+            let propose = OutputRegistry::proposeCall {
+                l2BlockNumber: 1_000_000 + i,
+                stateRoot: B256::repeat_byte(0x5A),
+                blockHash: keccak256(i.to_be_bytes()),
+                position: 1,
+            };
+            Outgoing::call(registry, &propose, bond, "propose")
+        })
+        .collect();
+    for proposed in thief.transact_all(forged).await {
+        proposed.unwrap();
+    }
+    let first_forged = correct + 1;
+    let disputes_before = 1u64;
+    // The sock joins every dispute the challenger opens, and claims a false midpoint in
+    // its game as soon as it is its move.
+    let sock = network.client(TROLL);
+    let mut joined = std::collections::BTreeSet::new();
+    let mut sock_games = std::collections::BTreeSet::new();
+    let mut claimed = std::collections::BTreeSet::new();
+    let mut scanned = 0;
+    let deadline = Instant::now() + Duration::from_secs(3 * CLOCK_SECS + 90);
+    loop {
+        let mut removed = 0;
+        for index in first_forged..first_forged + FLOOD as u64 {
+            removed += u64::from(thief.output(registry, index).await.unwrap().removed);
+        }
+        if removed == FLOOD as u64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{removed} of {FLOOD} forged outputs removed"
+        );
+        let count: U256 = sock
+            .view(game_address, &DisputeGame::disputeCountCall {})
+            .await
+            .unwrap();
+        let mut joins = Vec::new();
+        let mut joining = Vec::new();
+        for id in disputes_before..count.to::<u64>() {
+            if joined.contains(&id) {
+                continue;
+            }
+            let call = DisputeGame::defendCall {
+                disputeId: U256::from(id),
+            };
+            joins.push(Outgoing::call(game_address, &call, bond, "defend"));
+            joining.push(id);
+        }
+        for (id, result) in joining.into_iter().zip(sock.transact_all(joins).await) {
+            result.unwrap();
+            joined.insert(id);
+        }
+        let count = network.game_count().await;
+        for game_id in scanned..count {
+            if network.game(game_id).await.defender == sock.address() {
+                sock_games.insert(game_id);
+            }
+        }
+        scanned = count;
+        let mut claims = Vec::new();
+        for &game_id in sock_games.difference(&claimed.clone()) {
+            let game = network.game(game_id).await;
+            if game.status == STATUS_OPEN && game.defenderToMove && !game.midPosted {
+                let call = DisputeGame::claimMidpointCall {
+                    gameId: U256::from(game_id),
+                    lo: game.lo,
+                    hi: game.hi,
+                    claim: B256::repeat_byte(0x5C),
+                };
+                claims.push(Outgoing::call(game_address, &call, U256::ZERO, "claim"));
+                claimed.insert(game_id);
+            }
+        }
+        for result in sock.transact_all(claims).await {
+            result.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Every sock game was answered and lost; every dispute was the challenger's.
+    assert_eq!(joined.len(), FLOOD, "the sock joined every dispute");
+    assert_eq!(claimed.len(), FLOOD, "and claimed in every game");
+    for &game_id in &sock_games {
+        let game = network.game(game_id).await;
+        assert_eq!(game.status, STATUS_CHALLENGER_WON, "{game:?}");
+        assert!(
+            !game.midPosted,
+            "the challenger answered the sock: {game:?}"
+        );
+    }
 }

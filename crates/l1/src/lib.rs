@@ -286,6 +286,85 @@ impl L1Client {
         Ok(receipt)
     }
 
+    /// Sends `calls` from the signer back to back, each with the next nonce, without
+    /// waiting for one to be mined before sending the next, then waits for all their
+    /// receipts: many independent moves (dispute games, say) land in the same blocks
+    /// instead of one per block. Results are in the order of `calls`; a call whose gas
+    /// estimate fails (it would revert now) is not sent and takes no nonce.
+    pub async fn transact_all(
+        &self,
+        calls: Vec<Outgoing>,
+    ) -> Vec<Result<TransactionReceipt, L1Error>> {
+        let mut results: Vec<Option<Result<TransactionReceipt, L1Error>>> =
+            (0..calls.len()).map(|_| None).collect();
+        let mut nonce = match self
+            .provider
+            .get_transaction_count(self.signer)
+            .pending()
+            .await
+        {
+            Ok(nonce) => nonce,
+            Err(error) => {
+                let error = L1Error::rpc(error).to_string();
+                return calls
+                    .iter()
+                    .map(|_| Err(L1Error::Rpc(error.clone())))
+                    .collect();
+            }
+        };
+        let mut sent = Vec::new();
+        for (slot, call) in calls.into_iter().enumerate() {
+            let request = TransactionRequest::default()
+                .with_from(self.signer)
+                .with_to(call.to)
+                .with_input(call.input)
+                .with_value(call.value);
+            // Estimated without the nonce (later nonces than the account's are not
+            // executable yet), with the margin `send` takes.
+            let estimate = match self.provider.estimate_gas(request.clone()).await {
+                Ok(estimate) => estimate,
+                Err(error) => {
+                    results[slot] = Some(Err(L1Error::rpc(error)));
+                    continue;
+                }
+            };
+            let request = request
+                .with_nonce(nonce)
+                .with_gas_limit(estimate + estimate / 4 + 20_000);
+            match self.provider.send_transaction(request).await {
+                Ok(pending) => {
+                    nonce += 1;
+                    sent.push((slot, call.what, pending));
+                }
+                Err(error) => results[slot] = Some(Err(L1Error::rpc(error))),
+            }
+        }
+        let mut receipts = tokio::task::JoinSet::new();
+        for (slot, what, pending) in sent {
+            receipts.spawn(async move {
+                let receipt = match pending.get_receipt().await {
+                    Ok(receipt) if receipt.status() => Ok(receipt),
+                    Ok(receipt) => Err(L1Error::Reverted {
+                        tx: receipt.transaction_hash,
+                        what,
+                    }),
+                    Err(error) => Err(L1Error::rpc(error)),
+                };
+                (slot, receipt)
+            });
+        }
+        while let Some(joined) = receipts.join_next().await {
+            match joined {
+                Ok((slot, receipt)) => results[slot] = Some(receipt),
+                Err(error) => tracing::error!(%error, "a receipt task failed"),
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| Err(L1Error::Rpc("not sent".into()))))
+            .collect()
+    }
+
     /// `(base fee per gas, blob base fee per blob gas)` for the next block, wei.
     pub async fn fees(&self) -> Result<(u128, u128), L1Error> {
         let block = self
@@ -325,6 +404,31 @@ impl L1Client {
             .with_input(Bytes::from(call.abi_encode()));
         let output = self.provider.call(request).await.map_err(L1Error::rpc)?;
         C::abi_decode_returns(&output).map_err(|e| L1Error::Decode(e.to_string()))
+    }
+}
+
+/// A contract call for [`L1Client::transact_all`].
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// The contract.
+    pub to: Address,
+    /// The ABI-encoded call.
+    pub input: Bytes,
+    /// Wei sent with it.
+    pub value: U256,
+    /// What it does, for errors.
+    pub what: &'static str,
+}
+
+impl Outgoing {
+    /// `call` on `to` with `value` wei.
+    pub fn call<C: SolCall>(to: Address, call: &C, value: U256, what: &'static str) -> Outgoing {
+        Outgoing {
+            to,
+            input: Bytes::from(call.abi_encode()),
+            value,
+            what,
+        }
     }
 }
 

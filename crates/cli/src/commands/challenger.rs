@@ -1,6 +1,6 @@
 //! `straddle challenger`: watches L1 outputs against an L2 node's derived chain,
-//! disputes wrong ones, plays the games to the end and claims the bonds
-//! (`docs/spec/disputes.md` §6).
+//! disputes wrong ones, plays the games to the end and claims the bonds; with
+//! `--defend`, also defends correct outputs under dispute (`docs/spec/disputes.md` §6).
 
 use crate::support::{BlobSourceArgs, LogFormat, init_logging, parse_l1_key, until_stopped};
 use alloy_primitives::Address;
@@ -30,6 +30,10 @@ pub(crate) struct ChallengerArgs {
     /// records) a derivation dispute needs are searched from it.
     #[arg(long, default_value_t = 0)]
     l1_start_block: u64,
+    /// Also take the side of every correct output under dispute, with a bond
+    /// (`DisputeGame.defend`): the output keeps a defender if its proposer is gone.
+    #[arg(long)]
+    defend: bool,
     #[command(flatten)]
     blobs: BlobSourceArgs,
     /// Log format.
@@ -47,6 +51,7 @@ pub(crate) async fn run(args: ChallengerArgs) -> eyre::Result<()> {
         key: parse_l1_key(&args.l1_key)?,
         game: args.dispute_game,
         challenge: true,
+        defend_others: args.defend,
         interval: Duration::from_millis(args.interval_ms.max(100)),
         l1_start_block: args.l1_start_block,
     })

@@ -468,12 +468,14 @@ async fn run_services(
                 deployment.start_block.to_string(),
             ],
         )?);
-        // The challenger checks every output against the follower's chain.
+        // The challenger checks every output against the follower's chain, and takes
+        // the side of every correct output someone disputes.
         services.push(Service::start(
             "challenger",
             &logs,
             &[
                 "challenger".into(),
+                "--defend".into(),
                 "--l2-rpc".into(),
                 follower_rpc.clone(),
                 "--l1-rpc".into(),
@@ -612,7 +614,7 @@ fn print_banner(
     for (index, key) in DEV_PRIVATE_KEYS.iter().enumerate() {
         let role = match index {
             DEPLOYER => "  operator, L1 deployer",
-            CHALLENGER => "  L1 challenger (disputes wrong outputs)",
+            CHALLENGER => "  L1 challenger (disputes wrong outputs, defends correct ones)",
             MARKET_MAKER => "  market maker (quoting)",
             7 => "  oracle signer",
             BATCHER => "  oracle signer, L1 batcher",

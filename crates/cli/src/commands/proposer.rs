@@ -54,6 +54,7 @@ pub(crate) async fn run(args: ProposerArgs) -> eyre::Result<()> {
                 key: key.clone(),
                 game,
                 challenge: false,
+                defend_others: false,
                 interval,
                 l1_start_block: args.l1_start_block,
             })
