@@ -148,8 +148,8 @@ contract BatchOpener {
     uint256 internal constant LENGTH_BYTES = 4;
     uint256 internal constant PAYLOAD_BYTES = 31;
     uint256 internal constant ELEMENTS_PER_BLOB = 4096;
-    /// @dev One opening: element u32 ‖ payload 31 ‖ commitment 48 ‖ proof 48.
-    uint256 internal constant OPENING_BYTES = 131;
+    /// @dev One opening: element u32 ‖ value 32 ‖ commitment 48 ‖ proof 48.
+    uint256 internal constant OPENING_BYTES = 132;
     /// @notice The BLS12-381 scalar field modulus.
     uint256 internal constant BLS_MODULUS = 0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001;
     /// @notice The primitive 4096th root of unity of EIP-4844 (7^((r − 1) / 4096) mod r):
@@ -228,8 +228,10 @@ contract BatchOpener {
 
     /// @notice Transaction `position` of block `blockNumber` in blob batch `index`.
     /// @param openings The field elements read, ascending: `count u16 ‖ (element u32 ‖
-    /// payload 31 ‖ KZG commitment 48 ‖ KZG proof 48) × count`, `element` counted across the
-    /// batch's blobs (4 096 per blob). Element 0 (the length) is always needed.
+    /// value 32 ‖ KZG commitment 48 ‖ KZG proof 48) × count`, `element` counted across the
+    /// batch's blobs (4 096 per blob). Element 0 (the length) is always needed. A value's
+    /// last 31 bytes are the payload; its first byte is read by no one (the batcher
+    /// leaves it zero), so what an element says does not depend on whether it is opened.
     /// @param depositRecord As for `openCalldata`.
     function openBlobs(
         uint256 index,
@@ -302,15 +304,10 @@ contract BatchOpener {
             uint256 at = 2 + i * OPENING_BYTES;
             uint256 element = uint32(bytes4(openings[at:at + 4]));
             if (element >= capacity || (i > 0 && element <= r.pieces[i - 1])) revert BadOpening(at);
-            bytes31 payload = bytes31(openings[at + 4:at + 35]);
-            uint256 z = evaluationPoint(element % ELEMENTS_PER_BLOB);
-            (bool ok, bytes memory out) = POINT_EVALUATION.staticcall(
-                abi.encodePacked(
-                    blobHashes[element / ELEMENTS_PER_BLOB], z, uint256(uint248(payload)), openings[at + 35:at + 131]
-                )
-            );
-            if (!ok || out.length != 64) revert ElementNotProven(element);
+            bytes32 value =
+                provenValue(blobHashes[element / ELEMENTS_PER_BLOB], element, openings[at + 4:at + OPENING_BYTES]);
             r.pieces[i] = element;
+            bytes31 payload = bytes31(value << 8);
             bytes memory data = r.data;
             assembly ("memory-safe") {
                 mstore(add(add(data, 32), mul(i, 31)), payload)
@@ -320,6 +317,20 @@ contract BatchOpener {
         if (r.pieces[0] != 0) revert NotOpened(0);
         r.length = uint32(bytes4(payloadWord(r, 0)));
         if (r.length == 0 || r.length + LENGTH_BYTES > capacity * PAYLOAD_BYTES) revert Invalid("length", 0);
+    }
+
+    /// @dev The value of field element `element` of the blob with versioned hash
+    /// `blobHash`, proven by `opening` (value 32 ‖ commitment 48 ‖ proof 48) through the
+    /// point-evaluation precompile.
+    function provenValue(bytes32 blobHash, uint256 element, bytes calldata opening)
+        internal
+        view
+        returns (bytes32 value)
+    {
+        value = bytes32(opening[0:32]);
+        uint256 z = evaluationPoint(element % ELEMENTS_PER_BLOB);
+        (bool ok, bytes memory out) = POINT_EVALUATION.staticcall(abi.encodePacked(blobHash, z, opening));
+        if (!ok || out.length != 64) revert ElementNotProven(element);
     }
 
     /// @dev ω^bitreverse₁₂(i) mod r, through the modexp precompile.

@@ -11,12 +11,13 @@ pragma solidity 0.8.30;
 library Bonds {
     /// @notice Percent of a losing bond that is burnt.
     uint256 internal constant BURNT_PERCENT = 50;
-    /// @notice The most gas one side spends winning a game: one move per bisection level
-    /// (64 over block numbers, 32 over a block's transactions, 32 down its transactions
-    /// tree, 11 over an oracle update's sub-steps) at up to 120 000 gas each, the open and
-    /// the block reveal (250 000 each) and the final step (3 000 000);
-    /// docs/spec/disputes.md §3.
-    uint256 internal constant WINNER_GAS_MAX = 139 * 120_000 + 2 * 250_000 + 3_000_000;
+    /// @notice The most gas one side spends winning a game, base and calldata included:
+    /// one move per bisection level (64 over block numbers, 32 over a block's
+    /// transactions, 32 down its transactions tree, 11 over an oracle update's sub-steps)
+    /// at up to 150 000 gas each, the open (or the join), the block reveal and the ending
+    /// move (`timeout`, `resolveDispute`) at up to 400 000 each, and the final step
+    /// (3 000 000); docs/spec/disputes.md §3.
+    uint256 internal constant WINNER_GAS_MAX = 139 * 150_000 + 3 * 400_000 + 3_000_000;
 
     /// @notice The least bond at `gasPrice` wei per gas: the winner's half covers
     /// `WINNER_GAS_MAX` at that price.

@@ -692,20 +692,25 @@ contract DisputeGame {
     }
 
     /// @notice Ends a game whose dispute another defender won, or whose output was
-    /// removed (by another dispute or a mismatch proof): its defender gets its bond back,
-    /// and in the second case the dispute ends too and the challenger gets its bond back.
+    /// removed (by another dispute or a mismatch proof). A joined defender of an output
+    /// that was removed defended a wrong output: its bond is a losing bond (the winner's
+    /// half to the dispute's challenger, the rest burnt), so socks cost their bonds
+    /// however the output goes, and the dispute ends with the challenger's bond returned.
+    /// Otherwise (another defender won, the output stays) its bond comes back.
     function cancel(uint256 gameId) external {
         if (gameId >= games.length) revert UnknownGame(gameId);
         Game storage game = games[gameId];
         if (game.status != Status.Open) revert GameOver(gameId);
         Dispute storage dispute = disputes[disputeOf[gameId]];
+        bool removed = !outputStillThere(game);
         if (dispute.status == Status.Open) {
-            if (outputStillThere(game)) revert OutputStillThere(gameId);
+            if (!removed) revert OutputStillThere(gameId);
             endDispute(disputeOf[gameId], dispute, Status.Cancelled);
         }
         game.status = Status.Cancelled;
         dispute.gamesLive -= 1;
-        credit[game.defender] += game.bond;
+        if (removed) payLoser(game.bond, dispute.challenger);
+        else credit[game.defender] += game.bond;
         emit GameResolved(gameId, Status.Cancelled);
     }
 

@@ -1501,4 +1501,36 @@ contract DisputeGameTest is Base {
         vm.warp(block.timestamp + WINDOW);
         vm.assertTrue(registry.isFinalized(correct), "the output finalizes");
     }
+
+    /// @notice Attack: sock defenders who join the honest challenger's dispute to wear it
+    /// out, then have a colluding challenger remove the output through another dispute
+    /// (the proposer silent there), to get their bonds back by `cancel`. A defender of a
+    /// removed output defended a wrong one: its bond is lost all the same.
+    function test_SocksOfARemovedOutputLoseTheirBondsHoweverItGoes() public {
+        address colluder = address(0xC011);
+        uint256 wrong = propose(build(4, 0, FORGE_ROOT), 8);
+        vm.deal(colluder, BOND);
+        vm.prank(colluder);
+        uint256 staged = game.open{value: BOND}(wrong, GENESIS);
+        vm.warp(block.timestamp + 2);
+        uint256 honestGame = open(wrong, GENESIS);
+        uint256 disputeId = game.disputeOf(honestGame);
+        uint256[] memory socks = new uint256[](3);
+        for (uint256 i = 0; i < socks.length; i++) {
+            socks[i] = join(address(uint160(0x5100 + i)), disputeId);
+            vm.prank(address(uint160(0x5100 + i)));
+            game.claimMidpoint(socks[i], 0, 8, bytes32(uint256(7)));
+        }
+        // The proposer is silent in the colluder's dispute, which removes the output.
+        vm.warp(block.timestamp + CLOCK);
+        game.timeout(staged);
+        vm.assertTrue(registry.getOutput(wrong).removed, "removed by the staged dispute");
+        game.cancel(honestGame);
+        for (uint256 i = 0; i < socks.length; i++) {
+            game.cancel(socks[i]);
+            vm.assertEq(game.credit(address(uint160(0x5100 + i))), 0, "no refund for a sock");
+        }
+        vm.assertEq(game.credit(CHALLENGER), BOND + 3 * (BOND / 2), "its bond, and half of each sock's");
+        vm.assertEq(game.burnt(), 3 * (BOND / 2), "the other halves burnt");
+    }
 }

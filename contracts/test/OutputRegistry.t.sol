@@ -61,7 +61,7 @@ contract OutputRegistryTest is Base {
         vm.assertEq(registry.requiredBond(), BOND, "cheap gas: the configured bond");
         vm.fee(100 gwei);
         uint256 required = registry.requiredBond();
-        vm.assertEq(required, 20_180_000 * 100 gwei * 2, "the winner's half pays 20.18 M gas at 100 gwei");
+        vm.assertEq(required, 25_050_000 * 100 gwei * 2, "the winner's half pays 25.05 M gas at 100 gwei");
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(OutputRegistry.WrongBond.selector, uint256(BOND), required));
         registry.propose{value: BOND}(10, bytes32(0), bytes32(0), 1);

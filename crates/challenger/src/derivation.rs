@@ -9,7 +9,8 @@ use straddle_batch::{
 };
 use straddle_l1::alloy::eips::eip4844::Blob;
 use straddle_l1::alloy::primitives::{B256, Bytes};
-use straddle_l1::batches::{BatchKind, BatchLog, batch_bytes, batch_log};
+use straddle_l1::batches::{BatchKind, BatchLog, batch_blobs, batch_log, calldata_batch};
+use straddle_l1::blobs::unpack;
 use straddle_l1::opening::{BlobOpener, deposit_record};
 use straddle_l1::{L1Client, L1Error};
 use straddle_primitives::block::transaction_leaf;
@@ -51,6 +52,7 @@ pub struct Evidence {
     index: u64,
     /// The L1 block it was posted in.
     posted_at: u64,
+    /// The batch's bytes (empty for a blob batch derivation refuses to unpack).
     bytes: Vec<u8>,
     /// For a blob batch: its blobs, with the proofs computed so far.
     blobs: Option<BlobOpener>,
@@ -67,16 +69,19 @@ impl Evidence {
         let log: BatchLog = batch_log(l1, inbox, index, from_block)
             .await?
             .ok_or(EvidenceError::NoBatch(index))?;
-        let bytes = batch_bytes(l1, &log).await?.to_vec();
-        let blobs = match log.kind {
-            BatchKind::Calldata => None,
+        let (bytes, blobs) = match log.kind {
+            BatchKind::Calldata => (calldata_batch(l1, &log).await?.to_vec(), None),
             BatchKind::Blobs => {
-                let blobs: Vec<Blob> = straddle_l1::blobs::pack(&bytes)?;
-                Some(
-                    tokio::task::spawn_blocking(move || BlobOpener::new(blobs))
-                        .await
-                        .map_err(|e| L1Error::Blob(format!("KZG task: {e}")))??,
-                )
+                // The blobs as posted, not repacked from the bytes: only they open
+                // against the inbox's hashes (an element's first byte, which no one
+                // reads, need not be zero). A length no one can read leaves no bytes:
+                // the batch is malformed, shown from element 0.
+                let blobs: Vec<Blob> = batch_blobs(l1, &log).await?;
+                let bytes = unpack(&blobs).unwrap_or_default();
+                let opener = tokio::task::spawn_blocking(move || BlobOpener::new(blobs))
+                    .await
+                    .map_err(|e| L1Error::Blob(format!("KZG task: {e}")))??;
+                (bytes, Some(opener))
             }
         };
         Ok(Evidence {

@@ -376,8 +376,11 @@ impl Player {
                 }
                 continue;
             }
+            // A joiner's clock for its whole game is what is left of the defenders' clock:
+            // it joins only while at least half of it is (a later join could lose on time).
+            let worth_joining = now < dispute.openedAt + self.clock_secs / 2;
             if !self.config.defend_others
-                || !defense_open
+                || !worth_joining
                 || output.removed
                 || output.proposer == self.me
                 || self.defending.contains(&id)

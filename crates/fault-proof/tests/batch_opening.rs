@@ -20,7 +20,7 @@ use straddle_batch::{Batch, BatchBlock, L1Records, Located, locate_transaction};
 use straddle_l1::L1Client;
 use straddle_l1::alloy::sol_types::SolError;
 use straddle_l1::opening::BatchOpener;
-use straddle_l1::opening::{BatchOpening, BlobOpener, deposit_record};
+use straddle_l1::opening::{BatchOpening, BlobOpener, OPENING_BYTES, deposit_record};
 use straddle_primitives::order::{BulkCancel, BulkOrders, Cancel};
 use straddle_primitives::{
     Action, AutoDeleverage, Deposit, DepositMargin, Domain, ForcedTransaction, Mint, Order,
@@ -401,6 +401,21 @@ async fn post(
     }
 }
 
+/// Anvil with the devnet genesis's contracts, dev 0's client on it, and the genesis's
+/// signing domain.
+async fn opener_chain() -> (
+    straddle_l1::Anvil,
+    L1Client,
+    Domain,
+    straddle_l1::Deployment,
+) {
+    let anvil = common::anvil();
+    let l1 = common::l1_client(&anvil, 0);
+    let genesis = common::genesis();
+    let deployment = common::deploy_for(&l1, &genesis).await;
+    (anvil, l1, genesis.domain, deployment)
+}
+
 /// Whether `result` is a revert with error `E`.
 fn reverted_with<E: SolError, T: std::fmt::Debug>(result: Result<T, straddle_l1::L1Error>) -> bool {
     match result {
@@ -593,7 +608,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
         unreachable!("a blob batch")
     };
     let mut wrong_payload = good.to_vec();
-    wrong_payload[2 + 131 + 4 + 7] ^= 0x40;
+    wrong_payload[2 + OPENING_BYTES + 4 + 7] ^= 0x40;
     assert!(reverted_with::<BatchOpener::ElementNotProven, _>(
         open(
             one_blob,
@@ -607,7 +622,7 @@ async fn the_l1_opener_reads_every_transaction_as_the_rust_batch_format_does() {
     // Drop the last element the transaction needs.
     let count = u16::from_be_bytes([good[0], good[1]]);
     let mut missing = (count - 1).to_be_bytes().to_vec();
-    missing.extend_from_slice(&good[2..good.len() - 131]);
+    missing.extend_from_slice(&good[2..good.len() - OPENING_BYTES]);
     assert!(reverted_with::<BatchOpener::NotOpened, _>(
         open(
             one_blob,
@@ -802,11 +817,7 @@ fn blocks_ending_with(count: usize, last: Transaction) -> Batch {
 async fn the_opener_reads_a_batch_at_the_structure_bound_and_refuses_one_past_it() {
     use straddle_batch::{STRUCTURE_HEAD_BYTES_MAX, describe_block};
     use straddle_l1::alloy::sol_types::SolCall;
-    let anvil = common::anvil();
-    let l1 = common::l1_client(&anvil, 0);
-    let genesis = common::genesis();
-    let domain = genesis.domain;
-    let deployment = common::deploy_for(&l1, &genesis).await;
+    let (_anvil, l1, domain, deployment) = opener_chain().await;
     let opener = deployment.batch_opener;
     let action = Action::Transfer(Transfer {
         to: common::signer(1).address(),
@@ -896,4 +907,52 @@ async fn the_opener_reads_a_batch_at_the_structure_bound_and_refuses_one_past_it
         "structure bound ({STRUCTURE_HEAD_BYTES_MAX} bytes, 230 blocks) in blobs: describe {describe_gas} gas, open the last block's transfer {open_gas} gas; a head past it shown malformed from {elements} field elements"
     );
     assert!(describe_gas <= 3_000_000 && open_gas <= 3_000_000);
+}
+
+/// An element's first byte (zero as the batcher packs it) is read by neither side: a
+/// batch whose elements carry other first bytes, in its length, its head, its
+/// transactions or past it, is the same batch to derivation and to the L1 opener,
+/// whichever elements are opened. (Were it judged, a side could make a batch look
+/// well formed by leaving the element that is not out of its opening.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_elements_first_byte_is_read_by_neither_side() {
+    use straddle_l1::blobs::{pack, unpack};
+    let (_anvil, l1, domain, deployment) = opener_chain().await;
+    let opener = deployment.batch_opener;
+    let batch = blocks_ending_with(40, Transaction::Undecodable);
+    let bytes = batch.encode(&domain).unwrap();
+    let header = straddle_batch::describe_block(&bytes, 1).unwrap().header;
+    let last = (4 + bytes.len() - 1) / 31;
+    let mut blobs = pack(&bytes).unwrap();
+    for element in [0, 1, last, last + 1] {
+        blobs[0][element * 32] = 0x5a;
+    }
+    assert_eq!(unpack(&blobs).unwrap(), bytes, "derivation reads the batch");
+    let kind = l1.sidecar_kind().await.unwrap();
+    l1.post_packed_blobs(deployment.batch_inbox, blobs.clone(), kind)
+        .await
+        .unwrap();
+    let mut blob_opener = BlobOpener::new(blobs).unwrap();
+    let head: std::collections::BTreeSet<usize> = (0..=(header.end + 3) / 31).collect();
+    for extra in [None, Some(last), Some(last + 1)] {
+        let mut elements = head.clone();
+        elements.extend(extra);
+        let openings = blob_opener.element_openings(elements).unwrap();
+        let described = l1
+            .view(
+                opener,
+                &BatchOpener::describeBlobsCall {
+                    index: U256::ZERO,
+                    blockNumber: 1,
+                    openings,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (described.firstBlock, described.lastBlock),
+            (1, 40),
+            "the opener reads the same batch, opening {extra:?} too"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 use crate::blobs::{self, SidecarKind};
 use crate::{L1Client, L1Error, receipt_event, u64_of};
 use alloy::consensus::Transaction as _;
+use alloy::eips::eip4844::Blob;
 use alloy::network::{TransactionBuilder, TransactionBuilder4844};
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::Provider;
@@ -199,6 +200,12 @@ pub async fn batch_bytes(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L
 /// each blob's KZG commitment is recomputed and must give the transaction's versioned
 /// hash.
 pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1Error> {
+    blobs::unpack(&batch_blobs(client, batch).await?).map(Bytes::from)
+}
+
+/// The blobs of blob batch `batch`, as posted, each checked against its versioned hash
+/// (see [`blob_batch`]).
+pub async fn batch_blobs(client: &L1Client, batch: &BatchLog) -> Result<Vec<Blob>, L1Error> {
     let tx = posting_transaction(client, batch).await?;
     let hashes: Vec<B256> = tx
         .blob_versioned_hashes()
@@ -245,7 +252,7 @@ pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1
         }
     };
     // KZG commitments take milliseconds per blob: off the async workers.
-    let blobs = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         for (blob, hash) in blobs.iter().zip(&hashes) {
             if blobs::versioned_hash(blob)? != *hash {
                 return Err(L1Error::Rpc(format!(
@@ -256,8 +263,7 @@ pub async fn blob_batch(client: &L1Client, batch: &BatchLog) -> Result<Bytes, L1
         Ok(blobs)
     })
     .await
-    .map_err(|e| L1Error::Blob(format!("verification task: {e}")))??;
-    blobs::unpack(&blobs).map(Bytes::from)
+    .map_err(|e| L1Error::Blob(format!("verification task: {e}")))?
 }
 
 impl L1Client {
@@ -283,7 +289,18 @@ impl L1Client {
         data: &[u8],
         kind: SidecarKind,
     ) -> Result<PostReceipt, L1Error> {
-        let blobs = blobs::pack(data)?;
+        self.post_packed_blobs(inbox, blobs::pack(data)?, kind)
+            .await
+    }
+
+    /// Posts `blobs`, packed by the caller, to `inbox` (`postBlobs`) and waits for its
+    /// receipt: how a test posts a badly packed batch.
+    pub async fn post_packed_blobs(
+        &self,
+        inbox: Address,
+        blobs: Vec<Blob>,
+        kind: SidecarKind,
+    ) -> Result<PostReceipt, L1Error> {
         let count = blobs.len();
         // Proofs take a while (KZG); off the async workers.
         let sidecar = tokio::task::spawn_blocking(move || blobs::sidecar(blobs, kind))

@@ -29,9 +29,9 @@ const ROOT_OF_UNITY: U256 = U256::from_be_bytes(alloy::primitives::hex!(
 ));
 /// The packed stream of a blob batch starts with the batch length (4 bytes).
 const LENGTH_BYTES: usize = 4;
-/// One opening in `BatchOpener.openBlobs`: element u32 ‖ payload 31 ‖ commitment 48 ‖
+/// One opening in `BatchOpener.openBlobs`: element u32 ‖ value 32 ‖ commitment 48 ‖
 /// proof 48.
-const OPENING_BYTES: usize = 131;
+pub const OPENING_BYTES: usize = 132;
 
 /// How a transaction's batch bytes are opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,8 +57,8 @@ pub fn evaluation_point(element: usize) -> U256 {
 pub struct BlobOpener {
     blobs: Vec<Blob>,
     commitments: Vec<[u8; 48]>,
-    /// Element → its payload and KZG proof.
-    proven: BTreeMap<usize, ([u8; 31], [u8; 48])>,
+    /// Element → its value and KZG proof.
+    proven: BTreeMap<usize, ([u8; 32], [u8; 48])>,
 }
 
 impl BlobOpener {
@@ -90,23 +90,30 @@ impl BlobOpener {
             let last = (range.end - 1 + LENGTH_BYTES) / PAYLOAD_BYTES_PER_ELEMENT;
             elements.extend(first..=last);
         }
+        self.element_openings(elements)
+    }
+
+    /// Field elements `elements` (element 0, the length, added), each with its
+    /// commitment and proof.
+    pub fn element_openings(&mut self, mut elements: BTreeSet<usize>) -> Result<Bytes, L1Error> {
+        elements.insert(0);
         let count = u16::try_from(elements.len())
             .map_err(|_| L1Error::Blob(format!("{} elements to open", elements.len())))?;
         let mut out = Vec::with_capacity(2 + elements.len() * OPENING_BYTES);
         out.extend_from_slice(&count.to_be_bytes());
         for element in elements {
-            let (payload, proof) = self.proven(element)?;
+            let (value, proof) = self.proven(element)?;
             let per_blob = FIELD_ELEMENTS_PER_BLOB as usize;
             out.extend_from_slice(&u32::try_from(element).unwrap_or(u32::MAX).to_be_bytes());
-            out.extend_from_slice(&payload);
+            out.extend_from_slice(&value);
             out.extend_from_slice(&self.commitments[element / per_blob]);
             out.extend_from_slice(&proof);
         }
         Ok(out.into())
     }
 
-    /// Element `element`'s payload and proof, computed once.
-    fn proven(&mut self, element: usize) -> Result<([u8; 31], [u8; 48]), L1Error> {
+    /// Element `element`'s value and proof, computed once.
+    fn proven(&mut self, element: usize) -> Result<([u8; 32], [u8; 48]), L1Error> {
         if let Some(known) = self.proven.get(&element) {
             return Ok(*known);
         }
@@ -128,9 +135,9 @@ impl BlobOpener {
                 "element {element} evaluates to another value than it holds"
             )));
         }
-        let mut payload = [0u8; 31];
-        payload.copy_from_slice(&value[1..]);
-        let known = (payload, *proof.to_bytes().as_ref());
+        let mut whole = [0u8; 32];
+        whole.copy_from_slice(value);
+        let known = (whole, *proof.to_bytes().as_ref());
         self.proven.insert(element, known);
         Ok(known)
     }
