@@ -62,8 +62,10 @@ contract Portal {
     /// @notice The L1 block each deposit was made in, by index (a batch may carry a
     /// deposit only from a later L1 block: what the batch opener checks).
     mapping(uint64 => uint64) public depositBlocks;
-    /// @notice Withdrawal indices already paid.
-    mapping(uint64 => bool) public withdrawalFinalized;
+    /// @notice Withdrawals already paid, by `withdrawalId` (index and content): a payout
+    /// of another withdrawal under the same index (a state no honest chain has) cannot
+    /// block the one the canonical chain holds.
+    mapping(bytes32 => bool) public withdrawalPaid;
     /// @notice Forced transactions submitted so far (the next one's index).
     uint64 public forcedCount;
     /// @notice Hash chain over every forced transaction: keccak256(previous ‖ forcedHash).
@@ -105,7 +107,7 @@ contract Portal {
     /// @notice The output is not finalized (unknown, in its window, or invalidated).
     error OutputNotFinalized(uint256 outputIndex);
     /// @notice The withdrawal was already paid.
-    error WithdrawalAlreadyFinalized(uint64 index);
+    error WithdrawalAlreadyFinalized(bytes32 id);
     /// @notice The proof does not show this withdrawal in the output's state.
     error InvalidWithdrawalProof();
 
@@ -165,12 +167,13 @@ contract Portal {
     /// Anyone may relay it; the tokens go to `w.recipient`.
     function finalizeWithdrawal(uint256 outputIndex, Withdrawal calldata w, bytes32[] calldata siblings) external {
         if (!outputs.isFinalized(outputIndex)) revert OutputNotFinalized(outputIndex);
-        if (withdrawalFinalized[w.index]) revert WithdrawalAlreadyFinalized(w.index);
+        bytes32 id = withdrawalId(w);
+        if (withdrawalPaid[id]) revert WithdrawalAlreadyFinalized(id);
         bytes32 stateRoot = outputs.getOutput(outputIndex).stateRoot;
         if (!StateProof.verifyInclusion(stateRoot, withdrawalKey(w.index), withdrawalValue(w), siblings)) {
             revert InvalidWithdrawalProof();
         }
-        withdrawalFinalized[w.index] = true;
+        withdrawalPaid[id] = true;
         collateral.safeTransfer(w.recipient, w.amount);
         emit WithdrawalFinalized(w.index, w.recipient, w.amount, outputIndex);
     }
@@ -182,6 +185,11 @@ contract Portal {
         returns (bytes32)
     {
         return PortalRecords.depositHash(index, from, l2Recipient, amount);
+    }
+
+    /// @notice The replay key of withdrawal `w`: `keccak256(index ‖ withdrawalValue(w))`.
+    function withdrawalId(Withdrawal calldata w) public pure returns (bytes32) {
+        return keccak256(abi.encodePacked(w.index, withdrawalValue(w)));
     }
 
     /// @notice The L2 state key of withdrawal `index`: `0x02 ‖ index (8 bytes)`.

@@ -151,11 +151,50 @@ contract PortalTest is Base {
             uint256 before = usdc.balanceOf(w.recipient);
             portal.finalizeWithdrawal(0, w, siblings);
             vm.assertEq(usdc.balanceOf(w.recipient) - before, w.amount, "recipient paid");
-            vm.assertTrue(portal.withdrawalFinalized(w.index), "marked");
+            vm.assertTrue(portal.withdrawalPaid(portal.withdrawalId(w)), "marked");
         }
         (w, siblings) = withdrawal(2);
-        vm.expectRevert(abi.encodeWithSelector(Portal.WithdrawalAlreadyFinalized.selector, w.index));
+        vm.expectRevert(abi.encodeWithSelector(Portal.WithdrawalAlreadyFinalized.selector, portal.withdrawalId(w)));
         portal.finalizeWithdrawal(0, w, siblings);
+    }
+
+    /// @notice Attack: a state that holds another withdrawal under index 0 (a fork no
+    /// honest chain has, say a wrong output that finalized) pays it, to block the
+    /// canonical withdrawal 0. The replay key names the content, so the canonical one
+    /// still pays, once.
+    function test_AWithdrawalPaidOnAForkDoesNotBlockTheCanonicalOne() public {
+        vm.prank(PROPOSER);
+        registry.propose(
+            uint64(vm.parseJsonUint(fixture, ".fork.l2BlockNumber")),
+            vm.parseJsonBytes32(fixture, ".fork.stateRoot"),
+            vm.parseJsonBytes32(fixture, ".fork.blockHash"),
+            1
+        );
+        vm.prank(PROPOSER);
+        registry.propose(
+            uint64(vm.parseJsonUint(fixture, ".fork.l2BlockNumber")) + 1,
+            vm.parseJsonBytes32(fixture, ".stateRoot"),
+            vm.parseJsonBytes32(fixture, ".blockHash"),
+            1
+        );
+        vm.prank(ALICE);
+        portal.deposit(ALICE, 5_000e6);
+        vm.warp(block.timestamp + WINDOW);
+        Portal.Withdrawal memory forked = Portal.Withdrawal({
+            index: 0,
+            account: vm.parseJsonAddress(fixture, ".fork.withdrawals[0].account"),
+            recipient: vm.parseJsonAddress(fixture, ".fork.withdrawals[0].recipient"),
+            amount: uint128(vm.parseJsonUint(fixture, ".fork.withdrawals[0].amount")),
+            l2BlockNumber: uint64(vm.parseJsonUint(fixture, ".fork.withdrawals[0].l2BlockNumber"))
+        });
+        portal.finalizeWithdrawal(0, forked, vm.parseJsonBytes32Array(fixture, ".fork.withdrawals[0].siblings"));
+        (Portal.Withdrawal memory w, bytes32[] memory siblings) = withdrawal(0);
+        vm.assertTrue(forked.amount != w.amount, "the same index, another content");
+        uint256 before = usdc.balanceOf(w.recipient);
+        portal.finalizeWithdrawal(1, w, siblings);
+        vm.assertEq(usdc.balanceOf(w.recipient) - before, w.amount, "the canonical withdrawal pays");
+        vm.expectRevert(abi.encodeWithSelector(Portal.WithdrawalAlreadyFinalized.selector, portal.withdrawalId(w)));
+        portal.finalizeWithdrawal(1, w, siblings);
     }
 
     function test_RejectsTamperedWithdrawals() public {

@@ -45,6 +45,19 @@ pub struct WithdrawalClaim {
     pub l2_block: u64,
 }
 
+impl WithdrawalClaim {
+    /// The Portal's form of the withdrawal.
+    pub fn as_portal(&self) -> Portal::Withdrawal {
+        Portal::Withdrawal {
+            index: self.index,
+            account: self.account,
+            recipient: self.recipient,
+            amount: self.amount,
+            l2BlockNumber: self.l2_block,
+        }
+    }
+}
+
 impl L1Client {
     /// The least bond a proposal or a challenge carries now (`requiredBond()`: the
     /// registry's bond, or more when L1 gas is dear).
@@ -194,10 +207,22 @@ impl L1Client {
         Ok(None)
     }
 
-    /// Whether the Portal has paid withdrawal `index`.
-    pub async fn withdrawal_finalized(&self, portal: Address, index: u64) -> Result<bool, L1Error> {
-        self.view(portal, &Portal::withdrawalFinalizedCall(index))
-            .await
+    /// Whether the Portal has paid withdrawal `claim` (its replay key names the index and
+    /// the content).
+    pub async fn withdrawal_finalized(
+        &self,
+        portal: Address,
+        claim: &WithdrawalClaim,
+    ) -> Result<bool, L1Error> {
+        let id = self
+            .view(
+                portal,
+                &Portal::withdrawalIdCall {
+                    w: claim.as_portal(),
+                },
+            )
+            .await?;
+        self.view(portal, &Portal::withdrawalPaidCall(id)).await
     }
 
     /// Pays withdrawal `claim` against output `output_index` with its state proof
@@ -211,13 +236,7 @@ impl L1Client {
     ) -> Result<B256, L1Error> {
         let call = Portal::finalizeWithdrawalCall {
             outputIndex: U256::from(output_index),
-            w: Portal::Withdrawal {
-                index: claim.index,
-                account: claim.account,
-                recipient: claim.recipient,
-                amount: claim.amount,
-                l2BlockNumber: claim.l2_block,
-            },
+            w: claim.as_portal(),
             siblings,
         };
         let receipt = self

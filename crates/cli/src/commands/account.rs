@@ -197,10 +197,6 @@ async fn finalize_withdrawal(rpc: &str, json: bool, command: WithdrawCommand) ->
         wait_secs,
     } = command;
     let l1 = straddle_l1::L1Client::connect(&l1_rpc, parse_l1_key(&l1_key)?)?;
-    eyre::ensure!(
-        !l1.withdrawal_finalized(portal, index).await?,
-        "withdrawal {index} is already finalized on L1"
-    );
     let l2 = client(rpc)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(wait_secs);
     let (output, proof) = loop {
@@ -234,6 +230,10 @@ async fn finalize_withdrawal(rpc: &str, json: bool, command: WithdrawCommand) ->
         amount: proof.amount.0,
         l2_block: proof.l2_block_number,
     };
+    eyre::ensure!(
+        !l1.withdrawal_finalized(portal, &claim).await?,
+        "withdrawal {index} is already finalized on L1"
+    );
     let tx = l1
         .finalize_withdrawal(portal, output.index, &claim, proof.siblings.clone())
         .await?;
