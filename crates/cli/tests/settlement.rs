@@ -480,3 +480,153 @@ async fn deposit_trade_withdraw_and_finalize_on_l1() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Proposer failure: the operator's proposer posts an output and dies. A user runs their
+/// own follower, which rebuilds the chain from L1, and their own proposer with their own
+/// key: the registry refuses it while the chain makes progress, takes its output once
+/// none has finalized for the fallback time, and the user's withdrawal is paid on L1
+/// against it. No operator key is used after the first output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_operators_proposer_dies_a_users_own_follower_and_proposer_pay_a_withdrawal() {
+    let anvil = Anvil::start(&straddle_l1::anvil::anvil_binary(&common::repo()), 0, &[]).unwrap();
+    let anvil_url = anvil.url();
+    let operator = L1Client::connect(&anvil_url, l1_key(0)).unwrap();
+    let config = straddle_l1::DeployConfig {
+        dispute_clock_secs: 4,
+        ..common::deploy_config(
+            operator.address(),
+            l1_key(1).address(),
+            CHALLENGE_WINDOW_SECS,
+            10,
+        )
+    };
+    let fallback = straddle_l1::deploy::proposer_fallback_secs(&config);
+    let deployment = operator.deploy_devnet(&config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (sequencer, follower) = common::start_nodes(dir.path(), &anvil_url, &deployment);
+    let mut batcher = common::batcher_args(&sequencer.url, &anvil_url, &deployment);
+    batcher.extend(["--da".into(), "calldata".into()]);
+    let _batcher = ServiceProcess::start("batcher", &batcher, &dir.path().join("batcher.log"));
+    let l1 = L1Client::read_only(&anvil_url).unwrap();
+    let registry = deployment.output_registry;
+
+    // The Portal holds what the user deposited.
+    let trader = dev_signer(3).address();
+    operator
+        .mint_test_collateral(deployment.collateral, trader, 100_000_000)
+        .await
+        .unwrap();
+    L1Client::connect(&anvil_url, l1_key(3))
+        .unwrap()
+        .deposit(
+            deployment.collateral,
+            deployment.portal,
+            trader,
+            100_000_000,
+        )
+        .await
+        .unwrap();
+
+    // The operator's proposer posts one output, then dies.
+    let operators = common::start_proposer(
+        &follower.url,
+        &anvil_url,
+        &deployment,
+        &[],
+        &dir.path().join("proposer.log"),
+    );
+    transfers(&sequencer.client(), 2, 0, 3).await;
+    common::wait_for("the operator's first output", async || {
+        l1.output_count(registry).await.unwrap() > 0
+    })
+    .await;
+    operators.kill_hard();
+    let died = Instant::now();
+
+    // The user withdraws, and runs a follower and a proposer of their own.
+    let recipient = Address::repeat_byte(0x78);
+    let receipt: serde_json::Value = serde_json::from_str(&common::run_cli(&[
+        "--rpc",
+        &sequencer.url,
+        "--json",
+        "withdraw",
+        "--dev",
+        "3",
+        "--amount",
+        "25",
+        "--recipient",
+        &recipient.to_string(),
+    ]))
+    .unwrap();
+    let index = receipt["withdrawalIndex"].as_u64().expect("an index");
+    let mut own_args = common::node_l1_args(&anvil_url, &deployment);
+    own_args.push("--follow".into());
+    let own = NodeProcess::start_with(
+        &dir.path().join("own-follower"),
+        &own_args,
+        "straddle follower ready: rpc ",
+    );
+    let user = l1_key(7);
+    let _own_proposer = ServiceProcess::start(
+        "proposer",
+        &[
+            "--l2-rpc".into(),
+            own.url.clone(),
+            "--l1-rpc".into(),
+            anvil_url.clone(),
+            "--registry".into(),
+            registry.to_string(),
+            "--l1-key".into(),
+            alloy_primitives::hex::encode(user.to_bytes()),
+            "--interval-secs".into(),
+            "1".into(),
+        ],
+        &dir.path().join("own-proposer.log"),
+    );
+    let paid = common::finalize_withdrawal(
+        &own.url,
+        &anvil_url,
+        &deployment,
+        index,
+        &(fallback + 60).to_string(),
+    );
+    assert!(
+        paid.status.success(),
+        "withdraw finalize failed: {}",
+        String::from_utf8_lossy(&paid.stderr)
+    );
+    let balance = l1
+        .token_balance(deployment.collateral, recipient)
+        .await
+        .unwrap();
+    assert_eq!(balance, alloy_primitives::U256::from(25_000_000u64));
+    let count = l1.output_count(registry).await.unwrap();
+    let latest = l1.output(registry, count - 1).await.unwrap();
+    assert_eq!(
+        latest.proposer,
+        user.address(),
+        "the user's own output paid it"
+    );
+    // Not before the fallback opened: no output had been passed as final since the
+    // deployment (the operator's one was never passed: no proposal came after it).
+    let proposed_at = l1
+        .view(
+            registry,
+            &straddle_l1_contracts::OutputRegistry::getOutputCall {
+                index: alloy_primitives::U256::from(count - 1),
+            },
+        )
+        .await
+        .unwrap()
+        .proposedAt;
+    let deployed_at = l1.block_timestamp(deployment.start_block).await.unwrap();
+    assert!(
+        proposed_at >= deployed_at + fallback,
+        "proposed at {proposed_at}, the fallback opened at {}",
+        deployed_at + fallback
+    );
+    println!(
+        "proposer failure: withdrawal paid {:.0} s after the operator's proposer died (fallback {fallback} s)",
+        died.elapsed().as_secs_f64()
+    );
+}
