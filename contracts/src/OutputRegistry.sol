@@ -48,13 +48,8 @@ contract OutputRegistry {
         uint64 l1Head;
     }
 
-    /// @notice The address that proposes while the chain makes progress.
+    /// @notice The only address allowed to propose.
     address public immutable proposer;
-    /// @notice Seconds without progress after which anyone may propose: measured from the
-    /// proposal of the newest output the finality cursor has passed as final (the
-    /// deployment, before any), so a proposer who stops, or posts only outputs that are
-    /// removed, cannot stop the chain's outputs (docs/spec/settlement.md §3).
-    uint64 public immutable proposerFallback;
     /// @notice The only address allowed to invalidate outputs.
     address public immutable resolver;
     /// @notice Seconds after its proposal before an output is final.
@@ -75,9 +70,6 @@ contract OutputRegistry {
     uint64 private newest;
     /// @notice Every output below this index is final or removed.
     uint256 public finalityCursor;
-    /// @notice When the newest output the cursor has passed as final was proposed (the
-    /// deployment time before any): `proposerFallback` counts from here.
-    uint64 public lastProgressAt;
 
     /// @notice Wei each address can claim (returned or won bonds).
     mapping(address => uint256) public credit;
@@ -106,11 +98,8 @@ contract OutputRegistry {
     /// @notice Credit was paid out.
     event CreditClaimed(address indexed account, uint256 amount);
 
-    /// @notice The caller is not the proposer, and the chain has made progress recently
-    /// (`openToAnyone`).
+    /// @notice The caller is not the proposer.
     error NotProposer();
-    /// @notice The fallback must be longer than the challenge window.
-    error FallbackTooShort(uint64 proposerFallback, uint64 challengeWindow);
     /// @notice The caller is not the resolver.
     error NotResolver();
     /// @notice The bond sent is below `requiredBond()` (or does not fit 96 bits).
@@ -140,36 +129,16 @@ contract OutputRegistry {
     /// @notice A zero address where one is required.
     error ZeroAddress();
 
-    /// @param proposer_ The address that proposes while the chain makes progress.
+    /// @param proposer_ The address allowed to propose.
     /// @param resolver_ The address allowed to invalidate.
     /// @param challengeWindow_ Seconds before an output is final.
     /// @param bondAmount_ Wei each proposal carries.
-    /// @param proposerFallback_ Seconds without progress after which anyone may propose;
-    /// more than the challenge window, so that it stays closed while outputs finalize.
-    constructor(
-        address proposer_,
-        address resolver_,
-        uint64 challengeWindow_,
-        uint96 bondAmount_,
-        uint64 proposerFallback_
-    ) {
+    constructor(address proposer_, address resolver_, uint64 challengeWindow_, uint96 bondAmount_) {
         if (proposer_ == address(0) || resolver_ == address(0)) revert ZeroAddress();
-        if (proposerFallback_ <= challengeWindow_) revert FallbackTooShort(proposerFallback_, challengeWindow_);
         proposer = proposer_;
         resolver = resolver_;
         challengeWindow = challengeWindow_;
         bondAmount = bondAmount_;
-        proposerFallback = proposerFallback_;
-        lastProgressAt = uint64(block.timestamp);
-    }
-
-    /// @notice Whether anyone, not only `proposer`, may propose now: no output has been
-    /// passed as final for `proposerFallback` seconds since the newest one's proposal.
-    /// The cursor moves with every proposal and `advanceFinality`; a cursor that lags
-    /// opens the fallback early, never late.
-    function openToAnyone() public view returns (bool) {
-        // forge-lint: disable-next-line(block-timestamp)
-        return block.timestamp >= uint256(lastProgressAt) + proposerFallback;
     }
 
     /// @notice Posts the output of L2 block `l2BlockNumber` at derivation position
@@ -180,7 +149,7 @@ contract OutputRegistry {
         payable
         returns (uint256 index)
     {
-        if (msg.sender != proposer && !openToAnyone()) revert NotProposer();
+        if (msg.sender != proposer) revert NotProposer();
         uint256 required = requiredBond();
         if (msg.value < required || msg.value > type(uint96).max) revert WrongBond(msg.value, required);
         // Block 0 is the genesis every dispute anchors on; it is not proposed.
@@ -353,12 +322,9 @@ contract OutputRegistry {
         cursor = finalityCursor;
         uint256 count = outputs.length;
         uint256 end = maxSteps < count - cursor ? cursor + maxSteps : count;
-        uint64 progress = lastProgressAt;
         while (cursor < end && settled(outputs[cursor])) {
-            if (!outputs[cursor].removed) progress = outputs[cursor].proposedAt;
             cursor++;
         }
-        if (progress != lastProgressAt) lastProgressAt = progress;
         if (cursor != finalityCursor) {
             finalityCursor = cursor;
             emit FinalityAdvanced(cursor);

@@ -136,7 +136,7 @@ contract DisputeGameTest is Base {
         // The registry's resolver is the game, deployed after the registry, the prover,
         // the inbox, the opener and the source rules.
         address gameAddress = createAddress(address(this), vm.getNonce(address(this)) + 6);
-        registry = new OutputRegistry(PROPOSER, gameAddress, WINDOW, BOND, 4 * WINDOW);
+        registry = new OutputRegistry(PROPOSER, gameAddress, WINDOW, BOND);
         IStepProver prover = new HashChainProver();
         inbox = new BatchInbox(address(this));
         IPortalRecords portal = new OneForcedRecord(keccak256(abi.encode(uint64(0), FORCER, keccak256(FORCED_PAYLOAD))));

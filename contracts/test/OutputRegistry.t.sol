@@ -14,7 +14,7 @@ contract OutputRegistryTest is Base {
 
     function setUp() public {
         vm.warp(1_000_000);
-        registry = new OutputRegistry(PROPOSER, RESOLVER, WINDOW, BOND, 4 * WINDOW);
+        registry = new OutputRegistry(PROPOSER, RESOLVER, WINDOW, BOND);
         vm.deal(PROPOSER, 100 ether);
     }
 
@@ -256,49 +256,5 @@ contract OutputRegistryTest is Base {
             address(registry).balance,
             "every wei held is a bond, a credit or burnt"
         );
-    }
-
-    /// @notice Attack: the proposer stops for good, or posts only outputs that are
-    /// removed, so that no output finalizes and no withdrawal is ever paid. Once no
-    /// output has been passed as final for `proposerFallback` since its proposal, anyone
-    /// may propose; while the chain makes progress, only the proposer.
-    function test_AnyoneMayProposeOnceTheChainMakesNoProgress() public {
-        address user = address(0x05E4);
-        vm.deal(user, 10 ether);
-        vm.expectRevert(abi.encodeWithSelector(OutputRegistry.FallbackTooShort.selector, WINDOW, WINDOW));
-        new OutputRegistry(PROPOSER, RESOLVER, WINDOW, BOND, WINDOW);
-
-        // Progress: an output a window apart, each finalizing.
-        for (uint64 i = 1; i <= 6; i++) {
-            propose(10 * i);
-            vm.warp(block.timestamp + WINDOW);
-        }
-        vm.assertFalse(registry.openToAnyone(), "closed while outputs finalize");
-        vm.prank(user);
-        vm.expectRevert(OutputRegistry.NotProposer.selector);
-        registry.propose{value: BOND}(100, bytes32(0), bytes32(uint256(1)), 1);
-
-        // The proposer posts only outputs that are removed: no progress.
-        uint256 lastFinalProposal = block.timestamp - WINDOW;
-        for (uint64 i = 7; i <= 10; i++) {
-            uint256 wrong = propose(10 * i);
-            vm.prank(RESOLVER);
-            registry.invalidate(wrong, CHALLENGER);
-            vm.warp(block.timestamp + WINDOW);
-        }
-        vm.warp(lastFinalProposal + 4 * WINDOW - 1);
-        vm.prank(user);
-        vm.expectRevert(OutputRegistry.NotProposer.selector);
-        registry.propose{value: BOND}(100, bytes32(0), bytes32(uint256(1)), 1);
-        vm.warp(lastFinalProposal + 4 * WINDOW);
-        vm.prank(user);
-        uint256 mine = registry.propose{value: BOND}(100, bytes32(0), bytes32(uint256(1)), 1);
-        vm.assertEq(registry.getOutput(mine).proposer, user, "anyone's output, with its bond");
-
-        // Once that output finalizes, the chain makes progress again: closed.
-        vm.warp(block.timestamp + WINDOW);
-        registry.advanceFinality(64);
-        vm.assertTrue(registry.isFinalized(mine), "the user's output finalizes");
-        vm.assertFalse(registry.openToAnyone(), "closed again");
     }
 }

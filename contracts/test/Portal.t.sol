@@ -21,7 +21,7 @@ contract PortalTest is Base {
     function setUp() public {
         vm.warp(1_000_000);
         usdc = new TestUSDC();
-        registry = new OutputRegistry(PROPOSER, RESOLVER, WINDOW, 0, 4 * WINDOW);
+        registry = new OutputRegistry(PROPOSER, RESOLVER, WINDOW, 0);
         portal = new Portal(IERC20(address(usdc)), registry, FORCED_WINDOW);
         fixture = vm.readFile("test/fixtures/withdrawals.json");
         usdc.mint(ALICE, 10_000e6);

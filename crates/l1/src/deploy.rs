@@ -44,15 +44,6 @@ pub struct DeployConfig {
     pub oracle_prover: OracleProverConfig,
 }
 
-/// Seconds without progress after which anyone may propose (`OutputRegistry.proposerFallback`):
-/// twice the longest an honest proposer's output can take to finalize (its window and a
-/// dispute's two clocks), so a working proposer under dispute never opens it
-/// (`docs/spec/settlement.md` §3).
-pub fn proposer_fallback_secs(config: &DeployConfig) -> u64 {
-    let slowest = config.challenge_window_secs + 2 * config.dispute_clock_secs;
-    (2 * slowest).max(config.challenge_window_secs + 1)
-}
-
 /// What the one-step prover needs for oracle updates (`OracleStepProver`): the option
 /// pricer's constants (`straddle_math::constant_table()`) and the genesis underlyings.
 /// Empty by default: a chain without underlyings has no oracle updates to prove.
@@ -142,7 +133,6 @@ impl L1Client {
             resolver_: expected_game,
             challengeWindow_: config.challenge_window_secs,
             bondAmount_: bond,
-            proposerFallback_: proposer_fallback_secs(config),
         }
         .abi_encode();
         let (output_registry, _) = self

@@ -13,7 +13,6 @@ use straddle_challenger::{Player, log_report};
 use straddle_l1::alloy::primitives::{Address, U256};
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
 use straddle_l1::{L1Client, L1Error};
-use straddle_l1_contracts::OutputRegistry;
 use straddle_rpc_api::{StraddleApiClient, http_client};
 
 /// How to run the proposer.
@@ -168,26 +167,8 @@ impl Proposer {
         Ok(reclaimed)
     }
 
-    /// Proposes the L2 safe head if it is past the registry's latest output, and if
-    /// this proposer may: it is the registry's proposer, or the chain has made no
-    /// progress for the registry's fallback time (`openToAnyone`), when anyone may.
+    /// Proposes the L2 safe head if it is past the registry's latest output.
     pub async fn propose_next(&self) -> Result<Option<Proposal>, ProposerError> {
-        let registry = self.config.registry;
-        let designated = self
-            .l1
-            .view(registry, &OutputRegistry::proposerCall {})
-            .await?;
-        if designated != self.l1.address()
-            && !self
-                .l1
-                .view(registry, &OutputRegistry::openToAnyoneCall {})
-                .await?
-        {
-            tracing::debug!(
-                "only the registry's proposer may propose while the chain makes progress"
-            );
-            return Ok(None);
-        }
         let safe = self.l2.chain_head().await?.safe;
         let latest = self.l1.latest_output_block(self.config.registry).await?;
         if safe.number <= latest {
