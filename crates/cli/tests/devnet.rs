@@ -27,6 +27,21 @@ fn free_port_pair() -> u16 {
     }
 }
 
+/// Ports for anvil, the sequencer's and follower's RPC (`rpc`, `rpc + 1`) and metrics
+/// (`metrics`, `metrics + 1`): free when chosen and all five distinct (a released port
+/// can come back as another's `+ 1`, and two services would then race for it).
+fn devnet_ports() -> (u16, u16, u16) {
+    loop {
+        let l1 = straddle_l1::anvil::free_port().unwrap();
+        let rpc = free_port_pair();
+        let metrics = free_port_pair();
+        let ports = std::collections::BTreeSet::from([l1, rpc, rpc + 1, metrics, metrics + 1]);
+        if ports.len() == 5 {
+            return (l1, rpc, metrics);
+        }
+    }
+}
+
 fn cast(args: &[&str]) -> String {
     let output = Command::new(repo().join("tools/node_modules/.bin/cast"))
         .args(args)
@@ -51,9 +66,7 @@ async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_devnet_credits_a_cast_deposit_fills_an_order_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
-    let l1_port = straddle_l1::anvil::free_port().unwrap();
-    let rpc_port = free_port_pair();
-    let metrics_port = free_port_pair();
+    let (l1_port, rpc_port, metrics_port) = devnet_ports();
     let mut devnet = Command::new(common::BINARY)
         .arg("devnet")
         .arg("--dir")
