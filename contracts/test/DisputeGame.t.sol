@@ -570,7 +570,6 @@ contract DisputeGameTest is Base {
 
         uint256 moves = play(gameId, forged, honest);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
-        settle(gameId);
         DisputeGame.Game memory g = game.getGame(gameId);
         vm.assertEq(uint256(g.blockNumber), 8, "narrowed to the forged block");
         vm.assertEq(uint256(g.lo), 2, "and to its forged transaction");
@@ -588,7 +587,6 @@ contract DisputeGameTest is Base {
         uint256 second = open(laterWrong, 0);
         play(second, forged, honest);
         vm.assertEq(uint256(status(second)), uint256(DisputeGame.Status.ChallengerWon), "second game won");
-        settle(second);
         vm.assertTrue(registry.getOutput(laterWrong).removed, "the later wrong output is removed");
         vm.assertEq(uint256(registry.latestBlockNumber()), 4, "the honest output is the newest left");
 
@@ -608,7 +606,6 @@ contract DisputeGameTest is Base {
             uint256 gameId = open(output, GENESIS);
             play(gameId, forged, honestWithOracle);
             vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
-            settle(gameId);
             DisputeGame.Game memory g = game.getGame(gameId);
             DisputeGame.SubLevel memory sub = game.getSubLevel(gameId);
             vm.assertEq(uint256(g.level), uint256(DisputeGame.Level.SubSteps), "inside the update");
@@ -670,7 +667,6 @@ contract DisputeGameTest is Base {
 
         play(gameId, forged, honestWithOracle);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
-        settle(gameId);
     }
 
     function test_AnOracleUpdateWithOtherBytesCannotBeSteppedInside() public {
@@ -732,7 +728,6 @@ contract DisputeGameTest is Base {
         vm.warp(block.timestamp + CLOCK + 1);
         game.timeout(sockGame);
         vm.assertEq(uint256(status(sockGame)), uint256(DisputeGame.Status.ChallengerWon), "the sock won");
-        settle(sockGame);
         game.cancel(honestGame);
         vm.assertEq(game.credit(CHALLENGER), BOND, "the honest challenger's bond is returned");
 
@@ -750,7 +745,6 @@ contract DisputeGameTest is Base {
         uint256 gameId = open(output, GENESIS);
         play(gameId, forged, honest);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won");
-        settle(gameId);
         vm.assertEq(uint256(game.getGame(gameId).transactionCount), 0, "on the empty block");
     }
 
@@ -767,7 +761,6 @@ contract DisputeGameTest is Base {
         game.claimMidpoint(gameId, 0, 8, bytes32(0));
         game.timeout(gameId);
         vm.assertEq(uint256(status(gameId)), uint256(DisputeGame.Status.ChallengerWon), "challenger won on time");
-        settle(gameId);
         vm.assertTrue(registry.getOutput(output).removed, "output removed");
     }
 
@@ -891,7 +884,6 @@ contract DisputeGameTest is Base {
         game.cancel(second);
         play(first, forged, honest);
         vm.assertEq(uint256(status(first)), uint256(DisputeGame.Status.ChallengerWon), "first won");
-        settle(first);
         vm.prank(PROPOSER);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutputGone.selector, second));
         game.claimMidpoint(second, 0, 4, bytes32(0));

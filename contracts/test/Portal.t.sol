@@ -105,8 +105,18 @@ contract PortalTest is Base {
         vm.assertEq(uint256(portal.depositCount()), 0, "nothing recorded");
     }
 
-    function withdrawal(uint256 i) internal view returns (Portal.Withdrawal memory w, bytes32[] memory siblings) {
-        string memory at = string.concat(".withdrawals[", vm.toString(i), "]");
+    function withdrawal(uint256 i) internal view returns (Portal.Withdrawal memory, bytes32[] memory) {
+        return withdrawalIn("", i);
+    }
+
+    /// @dev Withdrawal `i` of the fixture's state at JSON path `state` ("" for the chain's,
+    /// ".fork" for the fork's), with its proof.
+    function withdrawalIn(string memory state, uint256 i)
+        internal
+        view
+        returns (Portal.Withdrawal memory w, bytes32[] memory siblings)
+    {
+        string memory at = string.concat(state, ".withdrawals[", vm.toString(i), "]");
         w = Portal.Withdrawal({
             index: uint64(vm.parseJsonUint(fixture, string.concat(at, ".index"))),
             account: vm.parseJsonAddress(fixture, string.concat(at, ".account")),
@@ -119,15 +129,21 @@ contract PortalTest is Base {
 
     /// Posts the fixture's output (the state the Rust chain built) and funds the portal.
     function postFixtureOutput() internal {
-        vm.prank(PROPOSER);
-        registry.propose(
-            uint64(vm.parseJsonUint(fixture, ".l2BlockNumber")),
-            vm.parseJsonBytes32(fixture, ".stateRoot"),
-            vm.parseJsonBytes32(fixture, ".blockHash"),
-            1
-        );
+        proposeState("", uint64(vm.parseJsonUint(fixture, ".l2BlockNumber")));
         vm.prank(ALICE);
         portal.deposit(ALICE, 5_000e6);
+    }
+
+    /// @dev Proposes the fixture's state at JSON path `state` as the output of block
+    /// `number`.
+    function proposeState(string memory state, uint64 number) internal {
+        vm.prank(PROPOSER);
+        registry.propose(
+            number,
+            vm.parseJsonBytes32(fixture, string.concat(state, ".stateRoot")),
+            vm.parseJsonBytes32(fixture, string.concat(state, ".blockHash")),
+            1
+        );
     }
 
     function test_EncodingMatchesTheRustState() public view {
@@ -163,31 +179,14 @@ contract PortalTest is Base {
     /// canonical withdrawal 0. The replay key names the content, so the canonical one
     /// still pays, once.
     function test_AWithdrawalPaidOnAForkDoesNotBlockTheCanonicalOne() public {
-        vm.prank(PROPOSER);
-        registry.propose(
-            uint64(vm.parseJsonUint(fixture, ".fork.l2BlockNumber")),
-            vm.parseJsonBytes32(fixture, ".fork.stateRoot"),
-            vm.parseJsonBytes32(fixture, ".fork.blockHash"),
-            1
-        );
-        vm.prank(PROPOSER);
-        registry.propose(
-            uint64(vm.parseJsonUint(fixture, ".fork.l2BlockNumber")) + 1,
-            vm.parseJsonBytes32(fixture, ".stateRoot"),
-            vm.parseJsonBytes32(fixture, ".blockHash"),
-            1
-        );
+        uint64 number = uint64(vm.parseJsonUint(fixture, ".fork.l2BlockNumber"));
+        proposeState(".fork", number);
+        proposeState("", number + 1);
         vm.prank(ALICE);
         portal.deposit(ALICE, 5_000e6);
         vm.warp(block.timestamp + WINDOW);
-        Portal.Withdrawal memory forked = Portal.Withdrawal({
-            index: 0,
-            account: vm.parseJsonAddress(fixture, ".fork.withdrawals[0].account"),
-            recipient: vm.parseJsonAddress(fixture, ".fork.withdrawals[0].recipient"),
-            amount: uint128(vm.parseJsonUint(fixture, ".fork.withdrawals[0].amount")),
-            l2BlockNumber: uint64(vm.parseJsonUint(fixture, ".fork.withdrawals[0].l2BlockNumber"))
-        });
-        portal.finalizeWithdrawal(0, forked, vm.parseJsonBytes32Array(fixture, ".fork.withdrawals[0].siblings"));
+        (Portal.Withdrawal memory forked, bytes32[] memory forkSiblings) = withdrawalIn(".fork", 0);
+        portal.finalizeWithdrawal(0, forked, forkSiblings);
         (Portal.Withdrawal memory w, bytes32[] memory siblings) = withdrawal(0);
         vm.assertTrue(forked.amount != w.amount, "the same index, another content");
         uint256 before = usdc.balanceOf(w.recipient);

@@ -146,14 +146,22 @@ enum AtHead {
     NotReadYet,
 }
 
-/// A transaction the round sends once every game has been read, and what to undo if it
-/// fails (so that the next round tries again).
+/// A transaction the round sends once every game has been read, and what it marked
+/// done when queued (undone if it fails, so that the next round tries again).
 struct Queued {
     outgoing: Outgoing,
-    /// The output this opens a dispute on or proves wrong.
-    judged: Option<OutputKey>,
-    /// The dispute this joins.
-    joined: Option<u64>,
+    mark: Mark,
+}
+
+/// What a queued transaction marks done in the player's bookkeeping.
+#[derive(Clone, Copy)]
+enum Mark {
+    /// Nothing (a move in a game).
+    Nothing,
+    /// The output it opens a dispute on or proves wrong (`disputed`).
+    Disputed(OutputKey),
+    /// The dispute it joins as a defender (`defending`).
+    Defending(u64),
 }
 
 /// What the node's chain says of an output.
@@ -337,11 +345,14 @@ impl Player {
         for (queued, result) in queued.into_iter().zip(results) {
             if let Err(error) = result {
                 tracing::warn!(what = queued.outgoing.what, %error, "transaction failed; retried next round");
-                if let Some(key) = queued.judged {
-                    self.disputed.remove(&key);
-                }
-                if let Some(dispute) = queued.joined {
-                    self.defending.remove(&dispute);
+                match queued.mark {
+                    Mark::Nothing => {}
+                    Mark::Disputed(key) => {
+                        self.disputed.remove(&key);
+                    }
+                    Mark::Defending(dispute) => {
+                        self.defending.remove(&dispute);
+                    }
                 }
             }
         }
@@ -394,12 +405,7 @@ impl Player {
                 let call = DisputeGame::defendCall {
                     disputeId: U256::from(id),
                 };
-                self.outbox.push(Queued {
-                    outgoing: Outgoing::call(self.config.game, &call, bond, "defend an output"),
-                    judged: None,
-                    joined: Some(id),
-                });
-                self.defending.insert(id);
+                self.queue_marked(&call, bond, "defend an output", Mark::Defending(id));
                 tracing::info!(
                     dispute = id,
                     index,
@@ -459,7 +465,12 @@ impl Player {
                     outputIndex: word,
                     header: Bytes::from(header.encode()),
                 };
-                self.queue_judged(&call, U256::ZERO, "prove an output mismatch", key);
+                self.queue_marked(
+                    &call,
+                    U256::ZERO,
+                    "prove an output mismatch",
+                    Mark::Disputed(key),
+                );
                 tracing::warn!(
                     index,
                     "output contradicts its own block header: removing it"
@@ -473,7 +484,7 @@ impl Player {
                     outputIndex: word,
                     anchorIndex: anchor,
                 };
-                self.queue_judged(&call, bond, "open a dispute game", key);
+                self.queue_marked(&call, bond, "open a dispute game", Mark::Disputed(key));
                 tracing::warn!(
                     index,
                     l2_block = output.l2BlockNumber,
@@ -701,27 +712,24 @@ impl Player {
 
     /// Queues `call` on the game for the end of the round.
     fn queue<C: SolCall>(&mut self, call: &C, value: U256, what: &'static str) {
-        self.outbox.push(Queued {
-            outgoing: Outgoing::call(self.config.game, call, value, what),
-            judged: None,
-            joined: None,
-        });
+        self.queue_marked(call, value, what, Mark::Nothing);
     }
 
-    /// Queues `call`, which acts on the judged output `key`.
-    fn queue_judged<C: SolCall>(
-        &mut self,
-        call: &C,
-        value: U256,
-        what: &'static str,
-        key: OutputKey,
-    ) {
+    /// Queues `call` and marks `mark` done now (undone by `flush` if the call fails).
+    fn queue_marked<C: SolCall>(&mut self, call: &C, value: U256, what: &'static str, mark: Mark) {
+        match mark {
+            Mark::Nothing => {}
+            Mark::Disputed(key) => {
+                self.disputed.insert(key);
+            }
+            Mark::Defending(dispute) => {
+                self.defending.insert(dispute);
+            }
+        }
         self.outbox.push(Queued {
             outgoing: Outgoing::call(self.config.game, call, value, what),
-            judged: Some(key),
-            joined: None,
+            mark,
         });
-        self.disputed.insert(key);
     }
 
     /// The L1 time now: the latest block's timestamp, seconds.

@@ -261,29 +261,29 @@ impl L1Client {
             .map_err(L1Error::rpc)?;
         let mut request = request.with_from(self.signer).with_nonce(nonce);
         if request.gas.is_none() {
-            // The estimate runs against the latest block; the transaction runs in a later
-            // one, where a time-dependent branch (a dispute clock being charged) may write
-            // storage the estimate did not: a margin keeps it from running out of gas.
-            let estimate = self
-                .provider
-                .estimate_gas(request.clone())
-                .await
-                .map_err(L1Error::rpc)?;
-            request = request.with_gas_limit(estimate + estimate / 4 + 20_000);
+            request = self.with_gas_limit(request).await?;
         }
         let pending = self
             .provider
             .send_transaction(request)
             .await
             .map_err(L1Error::rpc)?;
-        let receipt = pending.get_receipt().await.map_err(L1Error::rpc)?;
-        if !receipt.status() {
-            return Err(L1Error::Reverted {
-                tx: receipt.transaction_hash,
-                what,
-            });
-        }
-        Ok(receipt)
+        succeeded(pending.get_receipt().await.map_err(L1Error::rpc)?, what)
+    }
+
+    /// `request` with its gas limit: the estimate plus a margin. The estimate runs against
+    /// the latest block; the transaction runs in a later one, where a time-dependent
+    /// branch (a dispute clock being charged) may write storage the estimate did not.
+    async fn with_gas_limit(
+        &self,
+        request: TransactionRequest,
+    ) -> Result<TransactionRequest, L1Error> {
+        let estimate = self
+            .provider
+            .estimate_gas(request.clone())
+            .await
+            .map_err(L1Error::rpc)?;
+        Ok(request.with_gas_limit(estimate + estimate / 4 + 20_000))
     }
 
     /// Sends `calls` from the signer back to back, each with the next nonce, without
@@ -314,27 +314,23 @@ impl L1Client {
         };
         let mut sent = Vec::new();
         for (slot, call) in calls.into_iter().enumerate() {
-            let request = TransactionRequest::default()
-                .with_from(self.signer)
-                .with_to(call.to)
-                .with_input(call.input)
-                .with_value(call.value);
-            // Estimated without the nonce (later nonces than the account's are not
-            // executable yet), with the margin `send` takes.
-            let estimate = match self.provider.estimate_gas(request.clone()).await {
-                Ok(estimate) => estimate,
+            let what = call.what;
+            // Estimated without the nonce: later nonces than the account's are not
+            // executable yet.
+            let request = match self
+                .with_gas_limit(call.request().with_from(self.signer))
+                .await
+            {
+                Ok(request) => request.with_nonce(nonce),
                 Err(error) => {
-                    results[slot] = Some(Err(L1Error::rpc(error)));
+                    results[slot] = Some(Err(error));
                     continue;
                 }
             };
-            let request = request
-                .with_nonce(nonce)
-                .with_gas_limit(estimate + estimate / 4 + 20_000);
             match self.provider.send_transaction(request).await {
                 Ok(pending) => {
                     nonce += 1;
-                    sent.push((slot, call.what, pending));
+                    sent.push((slot, what, pending));
                 }
                 Err(error) => results[slot] = Some(Err(L1Error::rpc(error))),
             }
@@ -342,15 +338,8 @@ impl L1Client {
         let mut receipts = tokio::task::JoinSet::new();
         for (slot, what, pending) in sent {
             receipts.spawn(async move {
-                let receipt = match pending.get_receipt().await {
-                    Ok(receipt) if receipt.status() => Ok(receipt),
-                    Ok(receipt) => Err(L1Error::Reverted {
-                        tx: receipt.transaction_hash,
-                        what,
-                    }),
-                    Err(error) => Err(L1Error::rpc(error)),
-                };
-                (slot, receipt)
+                let receipt = pending.get_receipt().await.map_err(L1Error::rpc);
+                (slot, receipt.and_then(|receipt| succeeded(receipt, what)))
             });
         }
         while let Some(joined) = receipts.join_next().await {
@@ -390,11 +379,8 @@ impl L1Client {
         value: U256,
         what: &'static str,
     ) -> Result<TransactionReceipt, L1Error> {
-        let request = TransactionRequest::default()
-            .with_to(to)
-            .with_input(Bytes::from(call.abi_encode()))
-            .with_value(value);
-        self.send(request, what).await
+        self.send(Outgoing::call(to, call, value, what).request(), what)
+            .await
     }
 
     /// Calls the view `call` on `to` and decodes its return value.
@@ -420,7 +406,30 @@ pub struct Outgoing {
     pub what: &'static str,
 }
 
+/// `receipt`, or the revert of the transaction that does `what`.
+fn succeeded(
+    receipt: TransactionReceipt,
+    what: &'static str,
+) -> Result<TransactionReceipt, L1Error> {
+    if receipt.status() {
+        Ok(receipt)
+    } else {
+        Err(L1Error::Reverted {
+            tx: receipt.transaction_hash,
+            what,
+        })
+    }
+}
+
 impl Outgoing {
+    /// The transaction request that makes the call.
+    pub fn request(self) -> TransactionRequest {
+        TransactionRequest::default()
+            .with_to(self.to)
+            .with_input(self.input)
+            .with_value(self.value)
+    }
+
     /// `call` on `to` with `value` wei.
     pub fn call<C: SolCall>(to: Address, call: &C, value: U256, what: &'static str) -> Outgoing {
         Outgoing {

@@ -154,15 +154,10 @@ async fn a_blob_batch_is_posted_and_read_back_through_its_versioned_hashes() {
 async fn post_and_read_blobs(anvil_args: &[&str], expected: SidecarKind) {
     let anvil = common::anvil_with(anvil_args);
     let batcher = client(&anvil, KEY_0);
-    let config = DeployConfig {
-        proposer: batcher.address(),
-        batcher: batcher.address(),
-        challenge_window_secs: 10,
-        bond_wei: 1,
-        forced_inclusion_window: 10,
-        ..no_disputes()
-    };
-    let deployment = batcher.deploy_devnet(&config).await.unwrap();
+    let deployment = batcher
+        .deploy_devnet(&common::posting_config(batcher.address()))
+        .await
+        .unwrap();
     // Two blobs' worth, so that the packing crosses a blob boundary.
     let data: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
     let kind = batcher.sidecar_kind().await.unwrap();

@@ -14,7 +14,7 @@ use straddle_l1::alloy::eips::eip4844::c_kzg;
 use straddle_l1::alloy::primitives::{Bytes, hex};
 use straddle_l1::alloy::providers::Provider;
 use straddle_l1::alloy::signers::local::PrivateKeySigner;
-use straddle_l1::{BatchKind, DeployConfig, L1Client, batch_bytes, batches_between};
+use straddle_l1::{BatchKind, L1Client, batch_bytes, batches_between};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY_0: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -177,15 +177,10 @@ async fn a_blob_batch_is_read_through_the_standard_beacon_api_and_checked_agains
     let anvil = common::anvil_with(&["--block-time", "1"]);
     let key: PrivateKeySigner = KEY_0.parse().unwrap();
     let batcher = L1Client::connect(&anvil.url(), key).unwrap();
-    let config = DeployConfig {
-        proposer: batcher.address(),
-        batcher: batcher.address(),
-        challenge_window_secs: 10,
-        bond_wei: 1,
-        forced_inclusion_window: 10,
-        ..common::no_disputes()
-    };
-    let deployment = batcher.deploy_devnet(&config).await.unwrap();
+    let deployment = batcher
+        .deploy_devnet(&common::posting_config(batcher.address()))
+        .await
+        .unwrap();
     // Two blobs' worth, so that the packing crosses a blob boundary.
     let data: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
     let kind = batcher.sidecar_kind().await.unwrap();

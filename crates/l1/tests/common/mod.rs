@@ -25,6 +25,19 @@ pub fn no_disputes() -> DeployConfig {
     }
 }
 
+/// A chain whose one account `operator` proposes and posts batches (1-wei bonds, 10 s
+/// windows), for tests of posting and reading batches.
+pub fn posting_config(operator: Address) -> DeployConfig {
+    DeployConfig {
+        proposer: operator,
+        batcher: operator,
+        challenge_window_secs: 10,
+        bond_wei: 1,
+        forced_inclusion_window: 10,
+        ..no_disputes()
+    }
+}
+
 /// Anvil from the project's tools, with `args`.
 pub fn anvil_with(args: &[&str]) -> Anvil {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
